@@ -1,0 +1,190 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Gateway.Admin;
+using Gateway.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Tests.Common;
+
+/// <summary>
+/// A real gateway on real sockets: the same composition as Program.cs, Kestrel on free loopback ports,
+/// its own SQLite file in a temp directory.
+/// </summary>
+public sealed class GatewayHost : IAsyncDisposable
+{
+    public const string AdminToken = "test-admin-token-0123456789";
+
+    private readonly WebApplication _app;
+
+    private GatewayHost(WebApplication app, string directory)
+    {
+        _app = app;
+        Directory = directory;
+        var listeners = app.Services.GetRequiredService<Listeners>();
+        ProxyUrl = new Uri($"http://127.0.0.1:{listeners.ProxyPort}/");
+        AdminUrl = new Uri($"http://127.0.0.1:{listeners.AdminPort}/");
+        Proxy = new HttpClient(new SocketsHttpHandler { UseCookies = false, AllowAutoRedirect = false }) { BaseAddress = ProxyUrl };
+        Admin = new HttpClient(new SocketsHttpHandler { UseCookies = false }) { BaseAddress = AdminUrl };
+        Admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminToken);
+    }
+
+    public string Directory { get; }
+
+    public Uri ProxyUrl { get; }
+
+    public Uri AdminUrl { get; }
+
+    /// <summary>A client for the proxy listener; callers set Authorization per request.</summary>
+    public HttpClient Proxy { get; }
+
+    /// <summary>A client for the admin listener carrying the admin token.</summary>
+    public HttpClient Admin { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    /// <param name="settings">Configuration on top of the test defaults (flat keys, e.g. "Gateway:Environment").</param>
+    /// <param name="services">Service overrides applied before AddGateway (e.g. a fake TimeProvider).</param>
+    public static async Task<GatewayHost> StartAsync(
+        IDictionary<string, string?>? settings = null,
+        Action<IServiceCollection>? services = null,
+        string? directory = null)
+    {
+        directory ??= Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(directory);
+
+        var config = new Dictionary<string, string?>
+        {
+            ["Kestrel:Endpoints:Proxy:Url"] = "http://127.0.0.1:0",
+            ["Kestrel:Endpoints:Admin:Url"] = "http://127.0.0.1:0",
+            ["Gateway:Store:Path"] = Path.Combine(directory, "gateway.db"),
+            ["Gateway:Admin:Token"] = AdminToken,
+            ["Gateway:Scopes:0"] = "read",
+            ["Gateway:Scopes:1"] = "write",
+            ["Gateway:Scopes:2"] = "admin",
+            ["Gateway:Demo:Enabled"] = "false",
+        };
+        if (settings is not null)
+        {
+            foreach (var (key, value) in settings)
+            {
+                config[key] = value;
+            }
+        }
+
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            EnvironmentName = "Testing",
+            ContentRootPath = directory,
+            Args = [],
+        });
+        builder.Configuration.AddInMemoryCollection(config);
+        builder.Logging.ClearProviders();
+        builder.Logging.AddFilter(_ => false);
+        services?.Invoke(builder.Services);
+        builder.AddGateway();
+
+        var app = builder.Build();
+        app.UseGateway();
+        await app.StartAsync();
+        return new GatewayHost(app, directory);
+    }
+
+    /// <summary>Routes to <paramref name="upstream"/>: <c>route</c> → path pattern and metadata.</summary>
+    public static Dictionary<string, string?> Routes(string upstream, params (string Id, string Path, (string Key, string Value)[] Metadata)[] routes)
+    {
+        var config = new Dictionary<string, string?>
+        {
+            ["ReverseProxy:Clusters:upstream:Destinations:d1:Address"] = upstream,
+            ["ReverseProxy:Clusters:upstream:HttpRequest:ActivityTimeout"] = "00:00:02",
+        };
+        foreach (var (id, path, metadata) in routes)
+        {
+            config[$"ReverseProxy:Routes:{id}:ClusterId"] = "upstream";
+            config[$"ReverseProxy:Routes:{id}:Match:Path"] = path;
+            foreach (var (key, value) in metadata)
+            {
+                config[$"ReverseProxy:Routes:{id}:Metadata:{key}"] = value;
+            }
+        }
+
+        return config;
+    }
+
+    public async Task<JsonObject> CreateOrgAsync(string id)
+    {
+        using var response = await Admin.PostAsJsonAsync("admin/orgs", new { id, name = id + " org" });
+        await Expect(response, 201);
+        return (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+    }
+
+    /// <returns>The created key object, including the plaintext <c>key</c>.</returns>
+    public async Task<JsonObject> CreateKeyAsync(string org, object body)
+    {
+        using var response = await Admin.PostAsJsonAsync($"admin/orgs/{org}/keys", body);
+        await Expect(response, 201);
+        return (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+    }
+
+    public async Task<JsonObject> AdminPostAsync(string path, object? body = null, int expected = 200)
+    {
+        using var response = await Admin.PostAsync(path, body is null ? null : JsonContent.Create(body));
+        await Expect(response, expected);
+        return (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+    }
+
+    public async Task<JsonObject> AdminGetAsync(string path)
+    {
+        using var response = await Admin.GetAsync(path);
+        await Expect(response, 200);
+        return (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+    }
+
+    /// <summary>A GET through the proxy with the given bearer key (none when null).</summary>
+    public async Task<HttpResponseMessage> CallAsync(string path, string? key, Action<HttpRequestMessage>? configure = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (key is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + key);
+        }
+
+        configure?.Invoke(request);
+        return await Proxy.SendAsync(request);
+    }
+
+    public static async Task<JsonObject> ProblemAsync(HttpResponseMessage response)
+    {
+        Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"));
+        return (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Proxy.Dispose();
+        Admin.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static async Task Expect(HttpResponseMessage response, int status)
+    {
+        if ((int)response.StatusCode != status)
+        {
+            Assert.Fail($"Expected {status}, got {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        }
+    }
+
+    internal static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web);
+}

@@ -1,0 +1,80 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Gateway.Keys;
+using Gateway.Stores;
+
+namespace Gateway.Admin;
+
+public sealed record RateLimitDto(int PermitLimit, string Window);
+
+/// <summary>The key object of CONTRACT section 4. <see cref="Key"/> is set only by create and rotate.</summary>
+public sealed record KeyDto(
+    string Id,
+    string OrgId,
+    string Name,
+    string Prefix,
+    string Environment,
+    IReadOnlyList<string> Scopes,
+    string Status,
+    bool IsDefault,
+    string? Description,
+    string? CreatedBy,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? ExpiresAt,
+    DateTimeOffset? LastUsedAt,
+    string? CustomerId,
+    RateLimitDto? RateLimit,
+    DateTimeOffset UpdatedAt,
+    DateTimeOffset? RevokedAt,
+    DateTimeOffset? PreviousKeyExpiresAt)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Key { get; init; }
+
+    public static KeyDto From(ApiKeyRecord key, DateTimeOffset now, DateTimeOffset? pendingUse = null, string? plaintext = null) => new(
+        key.Id,
+        key.OrgId,
+        key.Name,
+        key.Prefix,
+        key.Environment,
+        key.Scopes,
+        key.StatusAt(now).ToString().ToLowerInvariant(),
+        key.IsDefault,
+        key.Description,
+        key.CreatedBy,
+        key.CreatedAt,
+        key.ExpiresAt,
+        Latest(key.LastUsedAt, pendingUse),
+        key.CustomerId,
+        key.RateLimit is { } r ? new RateLimitDto(r.PermitLimit, r.Window.ToString("c", CultureInfo.InvariantCulture)) : null,
+        key.UpdatedAt,
+        key.RevokedAt,
+        key.PreviousHash is not null && key.PreviousHashExpiresAt > now ? key.PreviousHashExpiresAt : null)
+    {
+        Key = plaintext,
+    };
+
+    private static DateTimeOffset? Latest(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : (a > b ? a : b);
+}
+
+public sealed record OrgDto(string Id, string Name, DateTimeOffset CreatedAt, string DefaultKeyId)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public KeyDto? DefaultKey { get; init; }
+
+    public static OrgDto From(Organization org, KeyDto? defaultKey = null) =>
+        new(org.Id, org.Name, org.CreatedAt, org.DefaultKeyId) { DefaultKey = defaultKey };
+}
+
+public sealed record AuditDto(string Id, string OrgId, string? KeyId, string Action, string Actor, DateTimeOffset At, JsonElement? Changes);
+
+public sealed record ListDto<T>(IReadOnlyList<T> Items, string? NextCursor = null);
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false)]
+[JsonSerializable(typeof(KeyDto))]
+[JsonSerializable(typeof(OrgDto))]
+[JsonSerializable(typeof(ListDto<KeyDto>))]
+[JsonSerializable(typeof(ListDto<OrgDto>))]
+[JsonSerializable(typeof(ListDto<AuditDto>))]
+internal sealed partial class AdminJsonContext : JsonSerializerContext;

@@ -1,0 +1,42 @@
+using Gateway.Proxy;
+using Gateway.Stores;
+using Prometheus;
+
+namespace Gateway.Admin;
+
+public static class AdminEndpointRouteBuilderExtensions
+{
+    /// <summary>
+    /// Maps the admin API, <c>/healthz</c>, <c>/readyz</c> and <c>/metrics</c>, all on the admin listener only.
+    /// </summary>
+    public static IEndpointRouteBuilder MapGatewayAdmin(this IEndpointRouteBuilder endpoints)
+    {
+        var admin = endpoints.MapGroup("/admin")
+            .WithMetadata(AdminListenerMetadata.Instance)
+            .AddEndpointFilter<AdminTokenFilter>()
+            .AddEndpointFilter<AdminErrorFilter>();
+        admin.MapOrgsApi().MapKeysApi().MapAuditApi();
+
+        endpoints.MapGet("/healthz", () => Results.Text("ok")).WithMetadata(AdminListenerMetadata.Instance);
+        endpoints.MapGet("/readyz", ReadyAsync).WithMetadata(AdminListenerMetadata.Instance);
+        endpoints.MapMetrics("/metrics").WithMetadata(AdminListenerMetadata.Instance);
+
+        endpoints.MapFallback("{**path}", (HttpContext context) =>
+            GatewayProblem.WriteAsync(context, StatusCodes.Status404NotFound, "not_found", "Not found", "No admin endpoint at this path."))
+            .WithMetadata(AdminListenerMetadata.Instance);
+        return endpoints;
+    }
+
+    private static async Task<IResult> ReadyAsync(IGatewayStore store, StoreResilience resilience, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await resilience.Pipeline.ExecuteAsync(static async (s, ct) => await s.PingAsync(ct), store, cancellationToken);
+            return Results.Text("ready");
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return Results.Text("store unavailable", statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+    }
+}

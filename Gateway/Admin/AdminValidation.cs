@@ -1,0 +1,208 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Gateway.Admin;
+
+/// <summary>Every problem found in one admin request body, by field, so a caller fixes them all at once.</summary>
+internal sealed class ValidationErrors
+{
+    private readonly Dictionary<string, List<string>> _errors = new(StringComparer.Ordinal);
+
+    public bool Any => _errors.Count > 0;
+
+    public IReadOnlyDictionary<string, List<string>> All => _errors;
+
+    public void Add(string field, string message)
+    {
+        if (!_errors.TryGetValue(field, out var list))
+        {
+            _errors[field] = list = [];
+        }
+
+        list.Add(message);
+    }
+
+    public string Summary()
+    {
+        var (field, messages) = _errors.First();
+        return $"{field}: {messages[0]}";
+    }
+}
+
+/// <summary>Reads typed members out of a JSON object, recording a field-named error for each wrong one.</summary>
+internal static partial class JsonFields
+{
+    public const int MaxBodyBytes = 64 * 1024;
+
+    public static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 8, AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Disallow };
+
+    [GeneratedRegex("^[A-Za-z0-9_]{1,64}$")]
+    public static partial Regex KeyName();
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
+    public static partial Regex OrgId();
+
+    [GeneratedRegex("^[A-Za-z0-9_.:@-]{1,128}$")]
+    public static partial Regex CustomerId();
+
+    public static void RejectUnknown(JsonElement body, ValidationErrors errors, params string[] known)
+    {
+        foreach (var property in body.EnumerateObject())
+        {
+            if (Array.IndexOf(known, property.Name) < 0)
+            {
+                errors.Add(property.Name, $"Unknown field. Allowed fields: {string.Join(", ", known)}.");
+            }
+        }
+    }
+
+    /// <summary>A string member: absent → (false, null); JSON null → (true, null) when allowed.</summary>
+    public static (bool Present, string? Value) String(JsonElement body, string field, ValidationErrors errors, bool allowNull = false, int maxLength = 256)
+    {
+        if (!body.TryGetProperty(field, out var value))
+        {
+            return (false, null);
+        }
+
+        if (value.ValueKind == JsonValueKind.Null && allowNull)
+        {
+            return (true, null);
+        }
+
+        if (value.ValueKind != JsonValueKind.String)
+        {
+            errors.Add(field, allowNull ? "Must be a string or null." : "Must be a string.");
+            return (true, null);
+        }
+
+        if (!TryGetString(value, out var text) || HasControlCharacters(text))
+        {
+            errors.Add(field, "Must be valid text without control characters.");
+            return (true, null);
+        }
+
+        if (text.Length > maxLength)
+        {
+            errors.Add(field, $"Must be at most {maxLength} characters.");
+            return (true, null);
+        }
+
+        return (true, text);
+    }
+
+    public static (bool Present, DateTimeOffset? Value) Timestamp(JsonElement body, string field, ValidationErrors errors)
+    {
+        var (present, text) = String(body, field, errors, allowNull: true, maxLength: 64);
+        if (!present || text is null)
+        {
+            return (present, null);
+        }
+
+        if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
+        {
+            errors.Add(field, "Must be an ISO 8601 timestamp, e.g. 2030-01-31T12:00:00Z.");
+            return (true, null);
+        }
+
+        return (true, parsed);
+    }
+
+    public static (bool Present, TimeSpan? Value) Duration(JsonElement body, string field, ValidationErrors errors)
+    {
+        var (present, text) = String(body, field, errors, allowNull: false, maxLength: 32);
+        if (!present || text is null)
+        {
+            return (present, null);
+        }
+
+        if (!TimeSpan.TryParseExact(text, "c", CultureInfo.InvariantCulture, out var parsed))
+        {
+            errors.Add(field, "Must be a duration like 00:10:00 (or 1.00:00:00 for a day).");
+            return (true, null);
+        }
+
+        return (true, parsed);
+    }
+
+    public static (bool Present, List<string>? Value) StringArray(JsonElement body, string field, ValidationErrors errors, int maxItems = 64)
+    {
+        if (!body.TryGetProperty(field, out var value))
+        {
+            return (false, null);
+        }
+
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            errors.Add(field, "Must be an array of strings.");
+            return (true, null);
+        }
+
+        var result = new List<string>();
+        var index = 0;
+        foreach (var item in value.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String)
+            {
+                errors.Add($"{field}[{index}]", "Must be a string.");
+                return (true, null);
+            }
+
+            if (!TryGetString(item, out var text) || HasControlCharacters(text) || text.Length > 64)
+            {
+                errors.Add($"{field}[{index}]", "Must be valid text of at most 64 characters.");
+                return (true, null);
+            }
+
+            result.Add(text);
+            index++;
+        }
+
+        if (result.Count > maxItems)
+        {
+            errors.Add(field, $"Must have at most {maxItems} items.");
+            return (true, null);
+        }
+
+        return (true, result);
+    }
+
+    /// <summary>Escaped lone surrogates are valid JSON but not valid text; treat them as a bad value, not a crash.</summary>
+    private static bool TryGetString(JsonElement element, out string text)
+    {
+        try
+        {
+            text = element.GetString()!;
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            text = "";
+            return false;
+        }
+    }
+
+    private static bool HasControlCharacters(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (char.IsControl(c) || char.IsLowSurrogate(c))
+            {
+                return true;
+            }
+
+            if (char.IsHighSurrogate(c))
+            {
+                if (i + 1 >= text.Length || !char.IsLowSurrogate(text[i + 1]))
+                {
+                    return true;
+                }
+
+                i++;
+            }
+        }
+
+        return false;
+    }
+}

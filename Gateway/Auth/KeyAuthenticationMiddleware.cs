@@ -1,0 +1,128 @@
+using Gateway.Configuration;
+using Gateway.Keys;
+using Gateway.Observability;
+using Gateway.Proxy;
+using Gateway.Stores;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Model;
+
+namespace Gateway.Auth;
+
+/// <summary>
+/// YARP pipeline stage that lets a request through only with a valid key for this route: well formed,
+/// known, active, unexpired, in the route's environment and holding the route's scopes. On success the
+/// key's identity is stamped for the upstream and the client's <c>Authorization</c> is not forwarded.
+/// </summary>
+internal sealed partial class KeyAuthenticationMiddleware(
+    RequestDelegate next,
+    KeyResolver resolver,
+    KeyUsageTracker usage,
+    IOptionsMonitor<GatewayOptions> options,
+    TimeProvider time,
+    GatewayMetrics metrics,
+    ILogger<KeyAuthenticationMiddleware> logger)
+{
+    private const string InvalidToken = "Bearer error=\"invalid_token\"";
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        var policy = RoutePolicy.For(context.GetReverseProxyFeature().Route.Config);
+        if (policy.Anonymous)
+        {
+            return next(context);
+        }
+
+        var parse = BearerToken.TryParse(context.Request.Headers.Authorization, out var token);
+        if (parse == BearerParseResult.Missing)
+        {
+            return RejectAsync(context, StatusCodes.Status401Unauthorized, "missing_key", "Missing API key", "Send the key as 'Authorization: Bearer <key>'.", "Bearer");
+        }
+
+        if (parse != BearerParseResult.Ok || !ApiKeyFormat.TryParse(token, out _))
+        {
+            return RejectAsync(context, StatusCodes.Status401Unauthorized, "invalid_key", "Invalid API key", "The API key is not valid.", InvalidToken);
+        }
+
+        return AuthenticateAsync(context, ApiKeyFormat.Hash(token), policy);
+    }
+
+    private async Task AuthenticateAsync(HttpContext context, string hash, RoutePolicy policy)
+    {
+        ApiKeyRecord? key;
+        try
+        {
+            key = await resolver.ResolveAsync(hash, context.RequestAborted);
+        }
+        catch (StoreUnavailableException ex)
+        {
+            Log.StoreUnavailable(logger, ex);
+            context.Response.Headers.RetryAfter = "1";
+            await RejectAsync(context, StatusCodes.Status503ServiceUnavailable, "store_unavailable", "Key store unavailable", "The key could not be checked; retry shortly.", null);
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        if (key is null || !(key.Hash == hash || (key.PreviousHash == hash && key.PreviousHashExpiresAt > now)))
+        {
+            await RejectAsync(context, StatusCodes.Status401Unauthorized, "invalid_key", "Invalid API key", "The API key is not valid.", InvalidToken);
+            return;
+        }
+
+        switch (key.StatusAt(now))
+        {
+            case KeyStatus.Revoked:
+                await RejectAsync(context, StatusCodes.Status401Unauthorized, "key_revoked", "API key revoked", "The API key has been revoked.", InvalidToken);
+                return;
+            case KeyStatus.Inactive:
+                await RejectAsync(context, StatusCodes.Status401Unauthorized, "key_inactive", "API key inactive", "The API key is deactivated.", InvalidToken);
+                return;
+            case KeyStatus.Expired:
+                await RejectAsync(context, StatusCodes.Status401Unauthorized, "key_expired", "API key expired", "The API key has expired.", InvalidToken);
+                return;
+        }
+
+        var environment = policy.Environment ?? options.CurrentValue.Environment;
+        if (!string.Equals(key.Environment, environment, StringComparison.Ordinal))
+        {
+            await RejectAsync(context, StatusCodes.Status401Unauthorized, "wrong_environment", "Wrong environment", $"This endpoint serves {environment}; the key is for {key.Environment}.", InvalidToken);
+            return;
+        }
+
+        foreach (var scope in policy.RequiredScopes)
+        {
+            if (!key.HasScope(scope))
+            {
+                var required = string.Join(' ', policy.RequiredScopes);
+                await RejectAsync(context, StatusCodes.Status403Forbidden, "insufficient_scope", "Insufficient scope", $"This endpoint requires the scopes: {required}.", $"Bearer error=\"insufficient_scope\", scope=\"{required}\"");
+                return;
+            }
+        }
+
+        metrics.AuthDecision("allowed");
+        context.Features.Set<IApiKeyFeature>(new ApiKeyFeature(key));
+        usage.Record(key.Id);
+
+        var headers = context.Request.Headers;
+        headers.Remove("Authorization");
+        IdentityHeaders.Stamp(headers, key);
+
+        await next(context);
+    }
+
+    private Task RejectAsync(HttpContext context, int status, string code, string title, string detail, string? challenge)
+    {
+        metrics.AuthDecision(code);
+        if (challenge is not null)
+        {
+            context.Response.Headers.WWWAuthenticate = challenge;
+        }
+
+        return GatewayProblem.WriteAsync(context, status, code, title, detail);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1100, Level = LogLevel.Warning, Message = "Key store unavailable; answering 503 for a key not in cache.")]
+        public static partial void StoreUnavailable(ILogger logger, Exception exception);
+    }
+}

@@ -1,0 +1,86 @@
+namespace Gateway.Configuration;
+
+/// <summary>The <c>Gateway</c> configuration section (CONTRACT section 2).</summary>
+public sealed class GatewayOptions
+{
+    public const string SectionName = "Gateway";
+
+    public string Environment { get; set; } = "production";
+
+    public string KeyPrefix { get; set; } = "gw";
+
+    public StoreOptions Store { get; set; } = new();
+
+    public AdminOptions Admin { get; set; } = new();
+
+    public List<string> TrustedProxies { get; set; } = [];
+
+    public RateLimitsOptions RateLimits { get; set; } = new();
+
+    public List<string> Scopes { get; set; } = [];
+
+    public CacheOptions Cache { get; set; } = new();
+
+    public UsageOptions Usage { get; set; } = new();
+
+    public DemoOptions Demo { get; set; } = new();
+}
+
+public sealed class StoreOptions
+{
+    public string Path { get; set; } = "data/gateway.db";
+
+    public string? Redis { get; set; }
+
+    public string RedisPrefix { get; set; } = "gw:";
+
+    /// <summary>Upper bound for one store call; a slow store must fail fast, not hold requests for a TCP timeout.</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(1);
+}
+
+public sealed class AdminOptions
+{
+    public string? Token { get; set; }
+}
+
+public sealed class RateLimitsOptions
+{
+    public WindowLimitOptions Workspace { get; set; } = new() { PermitLimit = 120, Window = TimeSpan.FromMinutes(1) };
+
+    public WindowLimitOptions Ip { get; set; } = new() { PermitLimit = 60, Window = TimeSpan.FromMinutes(1) };
+
+    public Dictionary<string, WindowLimitOptions> Policies { get; set; } = new(StringComparer.Ordinal);
+}
+
+public sealed class WindowLimitOptions
+{
+    public int PermitLimit { get; set; }
+
+    public TimeSpan Window { get; set; }
+}
+
+public sealed class CacheOptions
+{
+    /// <summary>How long a resolved key is served from memory without asking the store.</summary>
+    public TimeSpan FreshFor { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a resolved key may still be served while the store is unreachable.</summary>
+    public TimeSpan StaleFor { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long an unknown hash is remembered as unknown.</summary>
+    public TimeSpan NegativeFor { get; set; } = TimeSpan.FromSeconds(2);
+
+    public int MaxEntries { get; set; } = 100_000;
+}
+
+public sealed class UsageOptions
+{
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+public sealed class DemoOptions
+{
+    public bool Enabled { get; set; }
+
+    public string Url { get; set; } = "http://127.0.0.1:8082";
+}

@@ -1,0 +1,131 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Gateway.Keys;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Configuration;
+
+/// <summary>
+/// Collects every problem in the <c>Gateway</c> section so an operator fixes them in one pass;
+/// each message starts with the full setting name.
+/// </summary>
+internal sealed partial class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, GatewayOptions options)
+    {
+        var errors = new List<string>();
+        const string S = GatewayOptions.SectionName;
+
+        if (!KeyEnvironments.IsValid(options.Environment))
+        {
+            errors.Add($"{S}:Environment must be one of production, staging, development (got '{options.Environment}').");
+        }
+
+        if (options.KeyPrefix is null || !KeyPrefixRegex().IsMatch(options.KeyPrefix))
+        {
+            errors.Add($"{S}:KeyPrefix must match ^[a-z][a-z0-9]{{1,9}}$ (got '{options.KeyPrefix}').");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.Store.Redis) && string.IsNullOrWhiteSpace(options.Store.Path))
+        {
+            errors.Add($"{S}:Store:Path must be set when {S}:Store:Redis is empty.");
+        }
+
+        if (string.IsNullOrEmpty(options.Store.RedisPrefix) || options.Store.RedisPrefix.Contains('{') || options.Store.RedisPrefix.Contains('}'))
+        {
+            errors.Add($"{S}:Store:RedisPrefix must be non-empty and contain no braces (got '{options.Store.RedisPrefix}').");
+        }
+
+        Positive(errors, $"{S}:Store:Timeout", options.Store.Timeout);
+
+        if (options.Admin.Token is { Length: > 0 } token && token.Length < 16)
+        {
+            errors.Add($"{S}:Admin:Token must be at least 16 characters when set.");
+        }
+
+        for (var i = 0; i < options.TrustedProxies.Count; i++)
+        {
+            if (!IsIpOrCidr(options.TrustedProxies[i]))
+            {
+                errors.Add($"{S}:TrustedProxies:{i} must be an IP address or CIDR (got '{options.TrustedProxies[i]}').");
+            }
+        }
+
+        Limit(errors, $"{S}:RateLimits:Workspace", options.RateLimits.Workspace);
+        Limit(errors, $"{S}:RateLimits:Ip", options.RateLimits.Ip);
+        foreach (var (policy, limit) in options.RateLimits.Policies)
+        {
+            Limit(errors, $"{S}:RateLimits:Policies:{policy}", limit);
+        }
+
+        if (options.Scopes.Count == 0)
+        {
+            errors.Add($"{S}:Scopes must list at least one scope.");
+        }
+
+        for (var i = 0; i < options.Scopes.Count; i++)
+        {
+            if (options.Scopes[i] is not { } scope || !ScopeRegex().IsMatch(scope))
+            {
+                errors.Add($"{S}:Scopes:{i} must match ^[A-Za-z0-9_.:-]{{1,64}}$ (got '{options.Scopes[i]}').");
+            }
+        }
+
+        Positive(errors, $"{S}:Cache:FreshFor", options.Cache.FreshFor);
+        Positive(errors, $"{S}:Cache:NegativeFor", options.Cache.NegativeFor);
+        if (options.Cache.StaleFor < options.Cache.FreshFor)
+        {
+            errors.Add($"{S}:Cache:StaleFor must be at least {S}:Cache:FreshFor.");
+        }
+
+        if (options.Cache.MaxEntries < 1)
+        {
+            errors.Add($"{S}:Cache:MaxEntries must be at least 1.");
+        }
+
+        Positive(errors, $"{S}:Usage:FlushInterval", options.Usage.FlushInterval);
+
+        if (options.Demo.Enabled && !Uri.TryCreate(options.Demo.Url, UriKind.Absolute, out _))
+        {
+            errors.Add($"{S}:Demo:Url must be an absolute URL (got '{options.Demo.Url}').");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void Limit(List<string> errors, string name, WindowLimitOptions? limit)
+    {
+        if (limit is null)
+        {
+            errors.Add($"{name} must be set.");
+            return;
+        }
+
+        if (limit.PermitLimit < 1)
+        {
+            errors.Add($"{name}:PermitLimit must be at least 1 (got {limit.PermitLimit}).");
+        }
+
+        if (limit.Window < TimeSpan.FromSeconds(1) || limit.Window > TimeSpan.FromDays(1))
+        {
+            errors.Add($"{name}:Window must be between 00:00:01 and 1.00:00:00 (got {limit.Window}).");
+        }
+    }
+
+    private static void Positive(List<string> errors, string name, TimeSpan value)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            errors.Add($"{name} must be positive (got {value}).");
+        }
+    }
+
+    internal static bool IsIpOrCidr(string? value) =>
+        value is not null && (IPAddress.TryParse(value, out _) || IPNetwork.TryParse(value, out _));
+
+    [GeneratedRegex("^[a-z][a-z0-9]{1,9}$")]
+    private static partial Regex KeyPrefixRegex();
+
+    [GeneratedRegex("^[A-Za-z0-9_.:-]{1,64}$|^\\*$")]
+    private static partial Regex ScopeRegex();
+}

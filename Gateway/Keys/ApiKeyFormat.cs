@@ -1,0 +1,120 @@
+using System.IO.Hashing;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Gateway.Keys;
+
+/// <summary>What can be learned from a well-formed key string without asking the store.</summary>
+public readonly record struct ParsedApiKey(string Environment, string DisplayPrefix);
+
+/// <summary>
+/// The key wire format <c>{prefix}_{tag}_{random}{check}</c> (CONTRACT section 3): 32 random base62
+/// characters and a 6-character base62 CRC32 of everything before the check. The checksum lets the
+/// gateway drop typos and garbage before any store or cache work, and lets secret scanners verify hits.
+/// </summary>
+public static class ApiKeyFormat
+{
+    public const int RandomLength = 32;
+    public const int CheckLength = 6;
+    public const int DisplayRandomLength = 6;
+    private const int MaxPrefixLength = 10;
+    private const int MaxTagLength = 5;
+
+    /// <summary>Longest possible key; anything longer is rejected before any parsing work.</summary>
+    public const int MaxLength = MaxPrefixLength + 1 + MaxTagLength + 1 + RandomLength + CheckLength;
+
+    public static string Generate(string keyPrefix, string environment)
+    {
+        var body = $"{keyPrefix}_{KeyEnvironments.ToTag(environment)}_{Base62.Random(RandomLength)}";
+        Span<char> check = stackalloc char[CheckLength];
+        Base62.EncodeFixed(Checksum(body), check);
+        return string.Concat(body, check);
+    }
+
+    public static bool TryParse(ReadOnlySpan<char> key, out ParsedApiKey parsed)
+    {
+        parsed = default;
+        if (key.Length > MaxLength)
+        {
+            return false;
+        }
+
+        var first = key.IndexOf('_');
+        if (first < 2 || first > MaxPrefixLength || !IsPrefix(key[..first]))
+        {
+            return false;
+        }
+
+        var rest = key[(first + 1)..];
+        var second = rest.IndexOf('_');
+        if (second < 0)
+        {
+            return false;
+        }
+
+        var environment = KeyEnvironments.FromTag(rest[..second]);
+        var tail = rest[(second + 1)..];
+        if (environment is null || tail.Length != RandomLength + CheckLength)
+        {
+            return false;
+        }
+
+        foreach (var c in tail)
+        {
+            if (!Base62.IsBase62(c))
+            {
+                return false;
+            }
+        }
+
+        var bodyLength = key.Length - CheckLength;
+        Span<char> expected = stackalloc char[CheckLength];
+        Base62.EncodeFixed(Checksum(key[..bodyLength]), expected);
+        if (!expected.SequenceEqual(key[bodyLength..]))
+        {
+            return false;
+        }
+
+        parsed = new ParsedApiKey(environment, DisplayPrefix(key));
+        return true;
+    }
+
+    /// <summary>The key up to and including the first six random characters, e.g. <c>gw_live_a1B2c3</c>.</summary>
+    public static string DisplayPrefix(ReadOnlySpan<char> key) =>
+        key[..(key.Length - CheckLength - RandomLength + DisplayRandomLength)].ToString();
+
+    /// <summary>Lower-case hex SHA-256 of the key: the only form in which a key is ever stored.</summary>
+    public static string Hash(ReadOnlySpan<char> key)
+    {
+        Span<byte> ascii = stackalloc byte[MaxLength];
+        var count = Encoding.ASCII.GetBytes(key, ascii);
+        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(ascii[..count], digest);
+        return Convert.ToHexStringLower(digest);
+    }
+
+    private static uint Checksum(ReadOnlySpan<char> body)
+    {
+        Span<byte> ascii = stackalloc byte[MaxLength];
+        var count = Encoding.ASCII.GetBytes(body, ascii);
+        return Crc32.HashToUInt32(ascii[..count]);
+    }
+
+    private static bool IsPrefix(ReadOnlySpan<char> prefix)
+    {
+        if (prefix[0] is < 'a' or > 'z')
+        {
+            return false;
+        }
+
+        foreach (var c in prefix)
+        {
+            if (c is not ((>= 'a' and <= 'z') or (>= '0' and <= '9')))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

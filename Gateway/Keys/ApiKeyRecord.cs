@@ -1,0 +1,71 @@
+namespace Gateway.Keys;
+
+/// <summary>
+/// A stored key. Never holds key material: only the SHA-256 of the current plaintext and, during a
+/// rotation grace period, of the previous one.
+/// </summary>
+public sealed record ApiKeyRecord
+{
+    public required string Id { get; init; }
+    public required string OrgId { get; init; }
+    public required string Name { get; init; }
+    public required string Prefix { get; init; }
+    public required string Hash { get; init; }
+    public string? PreviousHash { get; init; }
+    public DateTimeOffset? PreviousHashExpiresAt { get; init; }
+    public required string Environment { get; init; }
+    public required IReadOnlyList<string> Scopes { get; init; }
+    public KeyState State { get; init; } = KeyState.Active;
+    public bool IsDefault { get; init; }
+    public string? Description { get; init; }
+    public string? CreatedBy { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public required DateTimeOffset UpdatedAt { get; init; }
+    public DateTimeOffset? ExpiresAt { get; init; }
+    public DateTimeOffset? LastUsedAt { get; init; }
+    public DateTimeOffset? RevokedAt { get; init; }
+    public string? CustomerId { get; init; }
+    public KeyRateLimit? RateLimit { get; init; }
+
+    /// <summary>Bumped on every write; updates are conditional on it so concurrent admin calls cannot lose each other's changes.</summary>
+    public long Version { get; init; }
+
+    public KeyStatus StatusAt(DateTimeOffset now) => State switch
+    {
+        KeyState.Revoked => KeyStatus.Revoked,
+        KeyState.Inactive => KeyStatus.Inactive,
+        _ when ExpiresAt is { } expires && expires <= now => KeyStatus.Expired,
+        _ => KeyStatus.Active,
+    };
+
+    public bool HasScope(string scope)
+    {
+        foreach (var s in Scopes)
+        {
+            if (s == "*" || string.Equals(s, scope, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
+
+/// <summary>What an operator set; <see cref="KeyStatus"/> adds time-derived expiry on top.</summary>
+public enum KeyState
+{
+    Active,
+    Inactive,
+    Revoked,
+}
+
+public enum KeyStatus
+{
+    Active,
+    Inactive,
+    Expired,
+    Revoked,
+}
+
+public sealed record KeyRateLimit(int PermitLimit, TimeSpan Window);

@@ -1,0 +1,45 @@
+namespace Gateway.Keys;
+
+/// <summary>A validated request to create a key.</summary>
+public sealed record KeyDraft(
+    string Name,
+    string Environment,
+    IReadOnlyList<string> Scopes,
+    string? Description,
+    DateTimeOffset? ExpiresAt,
+    string? CreatedBy,
+    string? CustomerId,
+    KeyRateLimit? RateLimit);
+
+/// <summary>A validated PATCH: each field is applied only when its <c>Has…</c> flag is set; null clears it.</summary>
+public sealed record KeyPatch
+{
+    public string? Name { get; init; }
+    public bool HasDescription { get; init; }
+    public string? Description { get; init; }
+    public IReadOnlyList<string>? Scopes { get; init; }
+    public bool HasExpiresAt { get; init; }
+    public DateTimeOffset? ExpiresAt { get; init; }
+    public bool HasCustomerId { get; init; }
+    public string? CustomerId { get; init; }
+    public bool HasRateLimit { get; init; }
+    public KeyRateLimit? RateLimit { get; init; }
+}
+
+/// <summary>A key as returned to whoever created or rotated it: the only time the plaintext exists.</summary>
+public sealed record IssuedKey(ApiKeyRecord Record, string Plaintext);
+
+/// <summary>A lifecycle call that the key's state does not allow, or a missing key or org.</summary>
+public sealed class KeyOperationException(KeyOperationError error, string message, string? field = null) : Exception(message)
+{
+    public KeyOperationError Error { get; } = error;
+
+    public string? Field { get; } = field;
+}
+
+public enum KeyOperationError
+{
+    NotFound,
+    Conflict,
+    Invalid,
+}

@@ -1,0 +1,216 @@
+using Gateway.Configuration;
+using Gateway.Stores;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Keys;
+
+/// <summary>
+/// The key lifecycle (CONTRACT sections 3 and 4) on top of <see cref="IGatewayStore"/>, shared by the
+/// admin API and the CLI. Every change is written with its audit entry, then dropped from this
+/// instance's cache before the call returns and announced to other instances.
+/// </summary>
+internal sealed class KeyManager(
+    IGatewayStore store,
+    KeyResolver resolver,
+    IKeyChangeNotifier notifier,
+    IOptionsMonitor<GatewayOptions> options,
+    TimeProvider time)
+{
+    public const string DefaultKeyName = "default";
+    public static readonly TimeSpan MaxGracePeriod = TimeSpan.FromDays(7);
+
+    public async Task<(Organization Organization, IssuedKey DefaultKey)> CreateOrganizationAsync(string id, string name, string actor, CancellationToken cancellationToken)
+    {
+        var now = Now();
+        var issued = NewKey(id, new KeyDraft(DefaultKeyName, options.CurrentValue.Environment, ["*"], "Created with the organization.", null, actor, null, null), now, isDefault: true);
+        var organization = new Organization(id, name, now, issued.Record.Id);
+        var audit = Audit(id, null, "org.create", actor, now, new AuditChanges().Add("name", null, name).Add("defaultKeyId", null, issued.Record.Id).ToJson());
+        await store.CreateOrganizationAsync(organization, issued.Record, audit, cancellationToken);
+        return (organization, issued);
+    }
+
+    public async Task<IssuedKey> CreateKeyAsync(string orgId, KeyDraft draft, string actor, CancellationToken cancellationToken)
+    {
+        if (await store.GetOrganizationAsync(orgId, cancellationToken) is null)
+        {
+            throw new KeyOperationException(KeyOperationError.NotFound, $"Organization '{orgId}' does not exist.");
+        }
+
+        var now = Now();
+        EnsureFuture(draft.ExpiresAt, now);
+        var issued = NewKey(orgId, draft, now, isDefault: false);
+        await store.CreateKeyAsync(issued.Record, Audit(orgId, issued.Record.Id, "key.create", actor, now, AuditChanges.Snapshot(issued.Record)), cancellationToken);
+        return issued;
+    }
+
+    public async Task<ApiKeyRecord> UpdateAsync(string id, KeyPatch patch, string actor, CancellationToken cancellationToken)
+    {
+        var key = await GetRequiredAsync(id, cancellationToken);
+        if (key.State == KeyState.Revoked)
+        {
+            throw new KeyOperationException(KeyOperationError.Conflict, "A revoked key cannot be changed.");
+        }
+
+        var now = Now();
+        if (patch.HasExpiresAt)
+        {
+            EnsureFuture(patch.ExpiresAt, now);
+        }
+
+        if (key.IsDefault && patch.Name is not null && patch.Name != DefaultKeyName)
+        {
+            throw new KeyOperationException(KeyOperationError.Conflict, "The default key cannot be renamed.", "name");
+        }
+
+        var updated = key with
+        {
+            Name = patch.Name ?? key.Name,
+            Description = patch.HasDescription ? patch.Description : key.Description,
+            Scopes = patch.Scopes ?? key.Scopes,
+            ExpiresAt = patch.HasExpiresAt ? patch.ExpiresAt : key.ExpiresAt,
+            CustomerId = patch.HasCustomerId ? patch.CustomerId : key.CustomerId,
+            RateLimit = patch.HasRateLimit ? patch.RateLimit : key.RateLimit,
+        };
+
+        return await SaveAsync(key, updated, "key.update", actor, now, cancellationToken);
+    }
+
+    public async Task<IssuedKey> RotateAsync(string id, TimeSpan gracePeriod, string actor, CancellationToken cancellationToken)
+    {
+        if (gracePeriod < TimeSpan.Zero || gracePeriod > MaxGracePeriod)
+        {
+            throw new KeyOperationException(KeyOperationError.Invalid, "gracePeriod must be between 00:00:00 and 7.00:00:00.", "gracePeriod");
+        }
+
+        var key = await GetRequiredAsync(id, cancellationToken);
+        if (key.State == KeyState.Revoked)
+        {
+            throw new KeyOperationException(KeyOperationError.Conflict, "A revoked key cannot be rotated.");
+        }
+
+        var now = Now();
+        var plaintext = ApiKeyFormat.Generate(options.CurrentValue.KeyPrefix, key.Environment);
+        var rotated = key with
+        {
+            Hash = ApiKeyFormat.Hash(plaintext),
+            Prefix = ApiKeyFormat.DisplayPrefix(plaintext),
+            PreviousHash = gracePeriod > TimeSpan.Zero ? key.Hash : null,
+            PreviousHashExpiresAt = gracePeriod > TimeSpan.Zero ? now + gracePeriod : null,
+        };
+
+        var saved = await SaveAsync(key, rotated, "key.rotate", actor, now, cancellationToken);
+        return new IssuedKey(saved, plaintext);
+    }
+
+    public async Task<ApiKeyRecord> DeactivateAsync(string id, string actor, CancellationToken cancellationToken)
+    {
+        var key = await GetRequiredAsync(id, cancellationToken);
+        EnsureNotDefaultOrRevoked(key, "deactivated");
+        return key.State == KeyState.Inactive ? key : await SaveAsync(key, key with { State = KeyState.Inactive }, "key.deactivate", actor, Now(), cancellationToken);
+    }
+
+    public async Task<ApiKeyRecord> ActivateAsync(string id, string actor, CancellationToken cancellationToken)
+    {
+        var key = await GetRequiredAsync(id, cancellationToken);
+        EnsureNotDefaultOrRevoked(key, "activated");
+        return key.State == KeyState.Active ? key : await SaveAsync(key, key with { State = KeyState.Active }, "key.activate", actor, Now(), cancellationToken);
+    }
+
+    public async Task<ApiKeyRecord> RevokeAsync(string id, string actor, CancellationToken cancellationToken)
+    {
+        var key = await GetRequiredAsync(id, cancellationToken);
+        if (key.IsDefault)
+        {
+            throw new KeyOperationException(KeyOperationError.Conflict, "The default key cannot be revoked; rotate it instead.");
+        }
+
+        if (key.State == KeyState.Revoked)
+        {
+            return key;
+        }
+
+        var now = Now();
+        // A revoked key ends any rotation grace too: neither plaintext may work again.
+        var revoked = key with { State = KeyState.Revoked, RevokedAt = now, PreviousHash = null, PreviousHashExpiresAt = null };
+        return await SaveAsync(key, revoked, "key.revoke", actor, now, cancellationToken);
+    }
+
+    private async Task<ApiKeyRecord> SaveAsync(ApiKeyRecord before, ApiKeyRecord after, string action, string actor, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        after = after with { UpdatedAt = now, Version = before.Version + 1 };
+        var changes = AuditChanges.Diff(before, after);
+        if (action == "key.update" && changes.IsEmpty)
+        {
+            return before;
+        }
+
+        await store.UpdateKeyAsync(after, before.Version, Audit(before.OrgId, before.Id, action, actor, now, changes.ToJson()), cancellationToken);
+
+        string?[] hashes = [before.Hash, before.PreviousHash, after.Hash, after.PreviousHash];
+        var distinct = hashes.OfType<string>().Distinct().ToArray();
+        resolver.Invalidate(distinct);
+        await notifier.PublishAsync(distinct, cancellationToken);
+        return after;
+    }
+
+    private async Task<ApiKeyRecord> GetRequiredAsync(string id, CancellationToken cancellationToken) =>
+        await store.GetKeyAsync(id, cancellationToken)
+        ?? throw new KeyOperationException(KeyOperationError.NotFound, $"Key '{id}' does not exist.");
+
+    private static void EnsureNotDefaultOrRevoked(ApiKeyRecord key, string verb)
+    {
+        if (key.IsDefault)
+        {
+            throw new KeyOperationException(KeyOperationError.Conflict, $"The default key cannot be {verb}.");
+        }
+
+        if (key.State == KeyState.Revoked)
+        {
+            throw new KeyOperationException(KeyOperationError.Conflict, $"A revoked key cannot be {verb}.");
+        }
+    }
+
+    private static void EnsureFuture(DateTimeOffset? expiresAt, DateTimeOffset now)
+    {
+        if (expiresAt is { } e && e <= now)
+        {
+            throw new KeyOperationException(KeyOperationError.Invalid, "expiresAt must be in the future.", "expiresAt");
+        }
+    }
+
+    private IssuedKey NewKey(string orgId, KeyDraft draft, DateTimeOffset now, bool isDefault)
+    {
+        var plaintext = ApiKeyFormat.Generate(options.CurrentValue.KeyPrefix, draft.Environment);
+        var record = new ApiKeyRecord
+        {
+            Id = "key_" + Base62.Random(20),
+            OrgId = orgId,
+            Name = draft.Name,
+            Prefix = ApiKeyFormat.DisplayPrefix(plaintext),
+            Hash = ApiKeyFormat.Hash(plaintext),
+            Environment = draft.Environment,
+            Scopes = draft.Scopes,
+            IsDefault = isDefault,
+            Description = draft.Description,
+            CreatedBy = draft.CreatedBy,
+            CreatedAt = now,
+            UpdatedAt = now,
+            ExpiresAt = draft.ExpiresAt,
+            CustomerId = draft.CustomerId,
+            RateLimit = draft.RateLimit,
+            Version = 1,
+        };
+
+        return new IssuedKey(record, plaintext);
+    }
+
+    private static AuditEntry Audit(string orgId, string? keyId, string action, string actor, DateTimeOffset now, string? changes) =>
+        new("aud_" + Base62.Random(20), orgId, keyId, action, actor, now, changes);
+
+    private DateTimeOffset Now()
+    {
+        // Stored times have millisecond precision; truncating here keeps what we return equal to what we store.
+        var now = time.GetUtcNow();
+        return DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds());
+    }
+}

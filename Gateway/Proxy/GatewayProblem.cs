@@ -1,0 +1,45 @@
+using System.Text.Json;
+
+namespace Gateway.Proxy;
+
+/// <summary>
+/// Writes the proxy listener's errors as RFC 9457 problem+json with a stable <c>code</c> member that
+/// clients can switch on (CONTRACT section 5).
+/// </summary>
+internal static class GatewayProblem
+{
+    public const string ContentType = "application/problem+json";
+
+    public static Task WriteAsync(HttpContext context, int status, string code, string title, string? detail = null, Action<Utf8JsonWriter>? extra = null)
+    {
+        var response = context.Response;
+        response.StatusCode = status;
+        response.ContentType = ContentType;
+        response.Headers.CacheControl = "no-store";
+
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("type", "https://gateway.dev/problems/" + code);
+            json.WriteString("title", title);
+            json.WriteNumber("status", status);
+            if (detail is not null)
+            {
+                json.WriteString("detail", detail);
+            }
+
+            json.WriteString("code", code);
+            if (context.Response.Headers.TryGetValue(RequestIdMiddleware.HeaderName, out var requestId))
+            {
+                json.WriteString("requestId", requestId.ToString());
+            }
+
+            extra?.Invoke(json);
+            json.WriteEndObject();
+        }
+
+        response.ContentLength = buffer.WrittenCount;
+        return response.Body.WriteAsync(buffer.WrittenMemory).AsTask();
+    }
+}

@@ -1,0 +1,30 @@
+using Gateway.Auth;
+
+namespace Gateway.Proxy;
+
+public static class ProxyEndpointRouteBuilderExtensions
+{
+    /// <summary>
+    /// Maps the YARP routes with the gateway's pipeline (CONTRACT section 5 order) and a problem+json
+    /// <c>no_route</c> fallback, on the proxy listener only.
+    /// </summary>
+    public static IEndpointRouteBuilder MapGatewayProxy(this IEndpointRouteBuilder endpoints, Action<IReverseProxyApplicationBuilder>? configureLimits = null)
+    {
+        endpoints.MapReverseProxy(proxy =>
+        {
+            proxy.UseProxyGuard();
+            proxy.UseKeyAuthentication();
+            configureLimits?.Invoke(proxy);
+            proxy.UseSessionAffinity();
+            proxy.UseLoadBalancing();
+            proxy.UsePassiveHealthChecks();
+        });
+
+        endpoints.MapFallback("{**path}", (HttpContext context) =>
+        {
+            IdentityHeaders.RemoveClientCopies(context.Request.Headers);
+            return GatewayProblem.WriteAsync(context, StatusCodes.Status404NotFound, "no_route", "No route", "No route matches this request.");
+        });
+        return endpoints;
+    }
+}

@@ -1,0 +1,63 @@
+using Gateway.Configuration;
+using Gateway.Keys;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Configuration;
+
+namespace Gateway.Proxy;
+
+/// <summary>
+/// Rejects route metadata the gateway would misread: at start this stops the process; on a hot reload
+/// YARP keeps the previous config and logs the error, so a typo never opens or closes a route silently.
+/// </summary>
+internal sealed class RouteMetadataValidator(IOptionsMonitor<GatewayOptions> options) : IProxyConfigFilter
+{
+    public ValueTask<ClusterConfig> ConfigureClusterAsync(ClusterConfig cluster, CancellationToken cancel) => new(cluster);
+
+    public ValueTask<RouteConfig> ConfigureRouteAsync(RouteConfig route, ClusterConfig? cluster, CancellationToken cancel)
+    {
+        var metadata = route.Metadata;
+        if (metadata is null)
+        {
+            return new(route);
+        }
+
+        var gateway = options.CurrentValue;
+        var errors = new List<string>();
+        var prefix = $"ReverseProxy:Routes:{route.RouteId}:Metadata";
+
+        if (metadata.TryGetValue(RoutePolicy.AnonymousKey, out var anonymous) && !bool.TryParse(anonymous, out _))
+        {
+            errors.Add($"{prefix}:{RoutePolicy.AnonymousKey} must be true or false (got '{anonymous}').");
+        }
+
+        if (metadata.TryGetValue(RoutePolicy.EnvironmentKey, out var environment) && !KeyEnvironments.IsValid(environment?.Trim()))
+        {
+            errors.Add($"{prefix}:{RoutePolicy.EnvironmentKey} must be production, staging or development (got '{environment}').");
+        }
+
+        if (metadata.TryGetValue(RoutePolicy.RequiredScopesKey, out var scopes))
+        {
+            foreach (var scope in RoutePolicy.SplitScopes(scopes))
+            {
+                if (scope != "*" && !gateway.Scopes.Contains(scope))
+                {
+                    errors.Add($"{prefix}:{RoutePolicy.RequiredScopesKey} names '{scope}', which is not in Gateway:Scopes.");
+                }
+            }
+        }
+
+        if (metadata.TryGetValue(RoutePolicy.RateLimitPolicyKey, out var policy)
+            && !string.IsNullOrWhiteSpace(policy)
+            && !gateway.RateLimits.Policies.ContainsKey(policy.Trim()))
+        {
+            errors.Add($"{prefix}:{RoutePolicy.RateLimitPolicyKey} names '{policy}', which is not under Gateway:RateLimits:Policies.");
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new InvalidOperationException(string.Join(" ", errors));
+        }
+
+        return new(route);
+    }
+}

@@ -1,0 +1,54 @@
+using System.Runtime.CompilerServices;
+using Yarp.ReverseProxy.Configuration;
+
+namespace Gateway.Proxy;
+
+/// <summary>
+/// The gateway's reading of a YARP route's <c>Metadata</c> (CONTRACT section 2), parsed once per route
+/// config instance; a config reload brings new instances, so nothing here goes stale.
+/// </summary>
+internal sealed class RoutePolicy
+{
+    public const string RequiredScopesKey = "RequiredScopes";
+    public const string EnvironmentKey = "Environment";
+    public const string AnonymousKey = "Anonymous";
+    public const string RateLimitPolicyKey = "RateLimitPolicy";
+
+    private static readonly ConditionalWeakTable<RouteConfig, RoutePolicy> Cache = new();
+    private static readonly RoutePolicy Empty = new([], null, false, null);
+
+    private RoutePolicy(IReadOnlyList<string> requiredScopes, string? environment, bool anonymous, string? rateLimitPolicy)
+    {
+        RequiredScopes = requiredScopes;
+        Environment = environment;
+        Anonymous = anonymous;
+        RateLimitPolicy = rateLimitPolicy;
+    }
+
+    public IReadOnlyList<string> RequiredScopes { get; }
+
+    public string? Environment { get; }
+
+    public bool Anonymous { get; }
+
+    public string? RateLimitPolicy { get; }
+
+    public static RoutePolicy For(RouteConfig route) =>
+        route.Metadata is null or { Count: 0 } ? Empty : Cache.GetValue(route, static r => Parse(r.Metadata!));
+
+    internal static RoutePolicy Parse(IReadOnlyDictionary<string, string> metadata)
+    {
+        metadata.TryGetValue(RequiredScopesKey, out var scopes);
+        metadata.TryGetValue(EnvironmentKey, out var environment);
+        metadata.TryGetValue(AnonymousKey, out var anonymous);
+        metadata.TryGetValue(RateLimitPolicyKey, out var policy);
+        return new RoutePolicy(
+            SplitScopes(scopes),
+            string.IsNullOrWhiteSpace(environment) ? null : environment.Trim(),
+            bool.TryParse(anonymous, out var a) && a,
+            string.IsNullOrWhiteSpace(policy) ? null : policy.Trim());
+    }
+
+    internal static string[] SplitScopes(string? scopes) =>
+        string.IsNullOrWhiteSpace(scopes) ? [] : scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+}

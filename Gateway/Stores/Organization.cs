@@ -1,0 +1,3 @@
+namespace Gateway.Stores;
+
+public sealed record Organization(string Id, string Name, DateTimeOffset CreatedAt, string DefaultKeyId);

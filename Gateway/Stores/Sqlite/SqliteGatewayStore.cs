@@ -1,0 +1,358 @@
+using Gateway.Configuration;
+using Gateway.Keys;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Stores.Sqlite;
+
+/// <summary>
+/// The embedded store: one SQLite file in WAL mode. Connections come from Microsoft.Data.Sqlite's
+/// pool, so opening one per call is cheap. Times are Unix milliseconds so they sort and compare in SQL.
+/// </summary>
+internal sealed class SqliteGatewayStore : IGatewayStore
+{
+    private const int SchemaVersion = 1;
+    private const int SqliteConstraint = 19;
+
+    private readonly string _connectionString;
+    private readonly string _path;
+
+    public SqliteGatewayStore(IOptions<GatewayOptions> options)
+    {
+        _path = Path.GetFullPath(options.Value.Store.Path);
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = _path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 5,
+        }.ToString();
+    }
+
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        var directory = Path.GetDirectoryName(_path);
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        await using var connection = await OpenAsync(cancellationToken);
+        await ExecuteAsync(connection, "PRAGMA journal_mode=WAL;", cancellationToken);
+        var version = Convert.ToInt32(await ScalarAsync(connection, "PRAGMA user_version;", cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+        if (version > SchemaVersion)
+        {
+            throw new InvalidOperationException($"Gateway:Store:Path '{_path}' has schema version {version}, newer than this gateway ({SchemaVersion}).");
+        }
+
+        if (version < 1)
+        {
+            await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+            await ExecuteAsync(connection, SqliteSchema.V1, cancellationToken, tx);
+            await ExecuteAsync(connection, $"PRAGMA user_version = {SchemaVersion};", cancellationToken, tx);
+            await tx.CommitAsync(cancellationToken);
+        }
+    }
+
+    public async Task PingAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await ScalarAsync(connection, "SELECT count(*) FROM orgs;", cancellationToken);
+    }
+
+    public async Task CreateOrganizationAsync(Organization organization, ApiKeyRecord defaultKey, AuditEntry audit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using (var command = connection.CreateCommand())
+        {
+            command.Transaction = tx;
+            command.CommandText = "INSERT INTO orgs (id, name, created_at, default_key_id) VALUES ($id, $name, $created, $key);";
+            command.Parameters.AddWithValue("$id", organization.Id);
+            command.Parameters.AddWithValue("$name", organization.Name);
+            command.Parameters.AddWithValue("$created", organization.CreatedAt.ToUnixTimeMilliseconds());
+            command.Parameters.AddWithValue("$key", organization.DefaultKeyId);
+            await RunWriteAsync(command, cancellationToken);
+        }
+
+        await InsertKeyAsync(connection, tx, defaultKey, cancellationToken);
+        await InsertAuditAsync(connection, tx, audit, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    public async Task<Organization?> GetOrganizationAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, name, created_at, default_key_id FROM orgs WHERE id = $id;";
+        command.Parameters.AddWithValue("$id", id);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? ReadOrganization(reader) : null;
+    }
+
+    public async Task<IReadOnlyList<Organization>> ListOrganizationsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, name, created_at, default_key_id FROM orgs ORDER BY id;";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var result = new List<Organization>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            result.Add(ReadOrganization(reader));
+        }
+
+        return result;
+    }
+
+    public async Task CreateKeyAsync(ApiKeyRecord key, AuditEntry audit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await InsertKeyAsync(connection, tx, key, cancellationToken);
+        await InsertAuditAsync(connection, tx, audit, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    public async Task UpdateKeyAsync(ApiKeyRecord key, long expectedVersion, AuditEntry audit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using (var command = connection.CreateCommand())
+        {
+            command.Transaction = tx;
+            command.CommandText = """
+                UPDATE keys SET name = $name, prefix = $prefix, hash = $hash, previous_hash = $previous_hash,
+                  previous_hash_expires_at = $previous_hash_expires_at, scopes = $scopes, state = $state,
+                  description = $description, updated_at = $updated_at, expires_at = $expires_at,
+                  revoked_at = $revoked_at, customer_id = $customer_id, rate_limit_permits = $rate_limit_permits,
+                  rate_limit_window_ms = $rate_limit_window_ms, version = $version
+                WHERE id = $id AND version = $expected_version;
+                """;
+            AddKeyParameters(command, key);
+            command.Parameters.AddWithValue("$expected_version", expectedVersion);
+            if (await RunWriteAsync(command, cancellationToken) == 0)
+            {
+                throw new StoreConcurrencyException($"Key '{key.Id}' changed concurrently; retry the call.");
+            }
+        }
+
+        await InsertAuditAsync(connection, tx, audit, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    public Task<ApiKeyRecord?> GetKeyAsync(string id, CancellationToken cancellationToken) =>
+        QuerySingleKeyAsync("SELECT * FROM keys WHERE id = $p;", id, cancellationToken);
+
+    public Task<ApiKeyRecord?> FindKeyByHashAsync(string hash, CancellationToken cancellationToken) =>
+        QuerySingleKeyAsync("SELECT * FROM keys WHERE hash = $p UNION ALL SELECT * FROM keys WHERE previous_hash = $p LIMIT 1;", hash, cancellationToken);
+
+    public async Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(string orgId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT * FROM keys WHERE org_id = $org ORDER BY created_at, id;";
+        command.Parameters.AddWithValue("$org", orgId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var result = new List<ApiKeyRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            result.Add(SqliteKeyMapper.Read(reader));
+        }
+
+        return result;
+    }
+
+    public async Task<AuditPage> ListAuditAsync(string orgId, string? cursor, int limit, CancellationToken cancellationToken)
+    {
+        var before = long.MaxValue;
+        if (cursor is not null && (!long.TryParse(cursor, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out before) || before < 1))
+        {
+            throw new ArgumentException("The cursor is not valid.", nameof(cursor));
+        }
+
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT seq, id, org_id, key_id, action, actor, at, changes FROM audit WHERE org_id = $org AND seq < $before ORDER BY seq DESC LIMIT $limit;";
+        command.Parameters.AddWithValue("$org", orgId);
+        command.Parameters.AddWithValue("$before", before);
+        command.Parameters.AddWithValue("$limit", limit + 1);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var items = new List<AuditEntry>();
+        long lastSeq = 0;
+        var more = false;
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            if (items.Count == limit)
+            {
+                more = true;
+                break;
+            }
+
+            lastSeq = reader.GetInt64(0);
+            items.Add(new AuditEntry(
+                reader.GetString(1),
+                reader.GetString(2),
+                reader.IsDBNull(3) ? null : reader.GetString(3),
+                reader.GetString(4),
+                reader.GetString(5),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)),
+                reader.IsDBNull(7) ? null : reader.GetString(7)));
+        }
+
+        return new AuditPage(items, more ? lastSeq.ToString(System.Globalization.CultureInfo.InvariantCulture) : null);
+    }
+
+    public async Task RecordKeyUsageAsync(IReadOnlyCollection<KeyValuePair<string, DateTimeOffset>> usage, CancellationToken cancellationToken)
+    {
+        if (usage.Count == 0)
+        {
+            return;
+        }
+
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = "UPDATE keys SET last_used_at = $at WHERE id = $id AND (last_used_at IS NULL OR last_used_at < $at);";
+        var id = command.Parameters.Add("$id", SqliteType.Text);
+        var at = command.Parameters.Add("$at", SqliteType.Integer);
+        foreach (var (keyId, time) in usage)
+        {
+            id.Value = keyId;
+            at.Value = time.ToUnixTimeMilliseconds();
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    private async Task<ApiKeyRecord?> QuerySingleKeyAsync(string sql, string parameter, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Parameters.AddWithValue("$p", parameter);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? SqliteKeyMapper.Read(reader) : null;
+    }
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            return connection;
+        }
+        catch (SqliteException ex)
+        {
+            await connection.DisposeAsync();
+            throw new StoreUnavailableException($"The store at '{_path}' cannot be opened.", ex);
+        }
+    }
+
+    private static async Task InsertKeyAsync(SqliteConnection connection, SqliteTransaction tx, ApiKeyRecord key, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = """
+            INSERT INTO keys (id, org_id, name, prefix, hash, previous_hash, previous_hash_expires_at, environment, scopes,
+              state, is_default, description, created_by, created_at, updated_at, expires_at, last_used_at, revoked_at,
+              customer_id, rate_limit_permits, rate_limit_window_ms, version)
+            VALUES ($id, $org_id, $name, $prefix, $hash, $previous_hash, $previous_hash_expires_at, $environment, $scopes,
+              $state, $is_default, $description, $created_by, $created_at, $updated_at, $expires_at, NULL, $revoked_at,
+              $customer_id, $rate_limit_permits, $rate_limit_window_ms, $version);
+            """;
+        AddKeyParameters(command, key);
+        await RunWriteAsync(command, cancellationToken);
+    }
+
+    private static void AddKeyParameters(SqliteCommand command, ApiKeyRecord key)
+    {
+        var p = command.Parameters;
+        p.AddWithValue("$id", key.Id);
+        p.AddWithValue("$org_id", key.OrgId);
+        p.AddWithValue("$name", key.Name);
+        p.AddWithValue("$prefix", key.Prefix);
+        p.AddWithValue("$hash", key.Hash);
+        p.AddWithValue("$previous_hash", (object?)key.PreviousHash ?? DBNull.Value);
+        p.AddWithValue("$previous_hash_expires_at", Millis(key.PreviousHashExpiresAt));
+        p.AddWithValue("$environment", key.Environment);
+        p.AddWithValue("$scopes", string.Join(' ', key.Scopes));
+        p.AddWithValue("$state", SqliteKeyMapper.StateToText(key.State));
+        p.AddWithValue("$is_default", key.IsDefault ? 1 : 0);
+        p.AddWithValue("$description", (object?)key.Description ?? DBNull.Value);
+        p.AddWithValue("$created_by", (object?)key.CreatedBy ?? DBNull.Value);
+        p.AddWithValue("$created_at", key.CreatedAt.ToUnixTimeMilliseconds());
+        p.AddWithValue("$updated_at", key.UpdatedAt.ToUnixTimeMilliseconds());
+        p.AddWithValue("$expires_at", Millis(key.ExpiresAt));
+        p.AddWithValue("$revoked_at", Millis(key.RevokedAt));
+        p.AddWithValue("$customer_id", (object?)key.CustomerId ?? DBNull.Value);
+        p.AddWithValue("$rate_limit_permits", key.RateLimit is { } r1 ? r1.PermitLimit : DBNull.Value);
+        p.AddWithValue("$rate_limit_window_ms", key.RateLimit is { } r2 ? (long)r2.Window.TotalMilliseconds : DBNull.Value);
+        p.AddWithValue("$version", key.Version);
+    }
+
+    private static async Task InsertAuditAsync(SqliteConnection connection, SqliteTransaction tx, AuditEntry audit, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = "INSERT INTO audit (id, org_id, key_id, action, actor, at, changes) VALUES ($id, $org, $key, $action, $actor, $at, $changes);";
+        command.Parameters.AddWithValue("$id", audit.Id);
+        command.Parameters.AddWithValue("$org", audit.OrgId);
+        command.Parameters.AddWithValue("$key", (object?)audit.KeyId ?? DBNull.Value);
+        command.Parameters.AddWithValue("$action", audit.Action);
+        command.Parameters.AddWithValue("$actor", audit.Actor);
+        command.Parameters.AddWithValue("$at", audit.At.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$changes", (object?)audit.Changes ?? DBNull.Value);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task<int> RunWriteAsync(SqliteCommand command, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode == SqliteConstraint)
+        {
+            // The message names the index columns; map them back to the API field that collided.
+            if (ex.Message.Contains("orgs.id", StringComparison.Ordinal))
+            {
+                throw new StoreConflictException("id", "An organization with this id exists.");
+            }
+
+            if (ex.Message.Contains("keys.name", StringComparison.Ordinal))
+            {
+                throw new StoreConflictException("name", "A key with this name exists in the organization.");
+            }
+
+            throw new StoreConflictException("id", "The record conflicts with an existing one.");
+        }
+    }
+
+    private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken, SqliteTransaction? tx = null)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task<object?> ScalarAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return await command.ExecuteScalarAsync(cancellationToken);
+    }
+
+    private static object Millis(DateTimeOffset? value) => value is { } v ? v.ToUnixTimeMilliseconds() : DBNull.Value;
+
+    private static Organization ReadOrganization(SqliteDataReader reader) => new(
+        reader.GetString(0),
+        reader.GetString(1),
+        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)),
+        reader.GetString(3));
+}

@@ -1,0 +1,52 @@
+namespace Gateway.Stores.Sqlite;
+
+internal static class SqliteSchema
+{
+    // Version 1. Later versions append migrations; PRAGMA user_version records which ran.
+    public const string V1 = """
+        CREATE TABLE orgs (
+          id TEXT PRIMARY KEY,
+          name TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          default_key_id TEXT NOT NULL
+        );
+        CREATE TABLE keys (
+          id TEXT PRIMARY KEY,
+          org_id TEXT NOT NULL REFERENCES orgs(id),
+          name TEXT NOT NULL,
+          prefix TEXT NOT NULL,
+          hash TEXT NOT NULL UNIQUE,
+          previous_hash TEXT,
+          previous_hash_expires_at INTEGER,
+          environment TEXT NOT NULL,
+          scopes TEXT NOT NULL,
+          state TEXT NOT NULL,
+          is_default INTEGER NOT NULL,
+          description TEXT,
+          created_by TEXT,
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL,
+          expires_at INTEGER,
+          last_used_at INTEGER,
+          revoked_at INTEGER,
+          customer_id TEXT,
+          rate_limit_permits INTEGER,
+          rate_limit_window_ms INTEGER,
+          version INTEGER NOT NULL
+        );
+        CREATE INDEX ix_keys_previous_hash ON keys(previous_hash) WHERE previous_hash IS NOT NULL;
+        CREATE INDEX ix_keys_org ON keys(org_id, created_at);
+        CREATE UNIQUE INDEX ux_keys_org_live_name ON keys(org_id, name) WHERE state <> 'revoked';
+        CREATE TABLE audit (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          id TEXT NOT NULL,
+          org_id TEXT NOT NULL,
+          key_id TEXT,
+          action TEXT NOT NULL,
+          actor TEXT NOT NULL,
+          at INTEGER NOT NULL,
+          changes TEXT
+        );
+        CREATE INDEX ix_audit_org ON audit(org_id, seq);
+        """;
+}
