@@ -4,8 +4,9 @@ using Gateway.Tests.Common;
 
 namespace Gateway.Tests.EndToEnd;
 
-/// <summary>CONTRACT section 5 through a real gateway and a WireMock upstream.</summary>
-public sealed class ProxyAuthenticationTests
+/// <summary>CONTRACT section 5 through a real gateway and a WireMock upstream, on each store.</summary>
+[TestFixtureSource(typeof(StoreKinds), nameof(StoreKinds.All))]
+public sealed class ProxyAuthenticationTests(StoreKind store)
 {
     private Upstream _upstream = null!;
     private GatewayHost _gateway = null!;
@@ -21,7 +22,7 @@ public sealed class ProxyAuthenticationTests
             ("open", "/api/{**rest}", []),
             ("scoped", "/scoped/{**rest}", [("RequiredScopes", "read write")]),
             ("staging", "/staging/{**rest}", [("Environment", "staging")]),
-            ("public", "/public/{**rest}", [("Anonymous", "true")])));
+            ("public", "/public/{**rest}", [("Anonymous", "true")])), store: store);
         await _gateway.CreateOrgAsync("acme");
         var key = await _gateway.CreateKeyAsync("acme", new { name = "server_prod", scopes = new[] { "read" }, customerId = "cust_42" });
         _liveKey = key["key"]!.GetValue<string>();

@@ -1,0 +1,17 @@
+using Gateway.Tests.Common;
+
+namespace Gateway.Tests;
+
+/// <summary>Runs once around every test in the assembly (all live under this namespace).</summary>
+[SetUpFixture]
+public sealed class TestRunCleanup
+{
+    [OneTimeTearDown]
+    public void StopSharedServers()
+    {
+        if (RedisServer.IsSharedStarted)
+        {
+            RedisServer.Shared.Dispose();
+        }
+    }
+}
