@@ -32,8 +32,12 @@ public sealed class ProxyAuthenticationTests(StoreKind store)
     [OneTimeTearDown]
     public async Task StopAsync()
     {
-        await _gateway.DisposeAsync();
-        _upstream.Dispose();
+        if (_gateway is not null)
+        {
+            await _gateway.DisposeAsync();
+        }
+
+        _upstream?.Dispose();
     }
 
     [SetUp]
