@@ -42,6 +42,7 @@ public static class GatewayHostingExtensions
             .Bind(builder.Configuration.GetSection(GatewayOptions.SectionName))
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>());
+        services.AddSingleton<IOptionsMonitor<GatewayOptions>, LastGoodOptionsMonitor<GatewayOptions>>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.TryAddSingleton<GatewayMetrics>();
