@@ -1,5 +1,11 @@
+using Gateway.Cli;
 using Gateway.Hosting;
 using Microsoft.Extensions.Options;
+
+if (AdminCli.Handles(args))
+{
+    return await AdminCli.RunAsync(args, Console.Out, Console.Error);
+}
 
 try
 {
