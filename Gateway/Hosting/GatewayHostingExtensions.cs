@@ -44,7 +44,6 @@ public static class GatewayHostingExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>());
         services.AddSingleton<IOptionsMonitor<GatewayOptions>, LastGoodOptionsMonitor<GatewayOptions>>();
         services.TryAddSingleton(TimeProvider.System);
-        services.AddMetrics();
         services.TryAddSingleton<GatewayMetrics>();
 
         services.AddGatewayStore(builder.Configuration[$"{GatewayOptions.SectionName}:Store:Redis"]);

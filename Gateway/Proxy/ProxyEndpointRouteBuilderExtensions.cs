@@ -20,9 +20,9 @@ public static class ProxyEndpointRouteBuilderExtensions
             proxy.UsePassiveHealthChecks();
         });
 
-        endpoints.MapFallback("{**path}", (HttpContext context) =>
+        endpoints.MapFallback("{**path}", (HttpContext context, Observability.GatewayMetrics metrics) =>
         {
-            IdentityHeaders.RemoveClientCopies(context.Request.Headers);
+            metrics.Request("(none)", StatusCodes.Status404NotFound, "no_route");
             return GatewayProblem.WriteAsync(context, StatusCodes.Status404NotFound, "no_route", "No route", "No route matches this request.");
         });
         return endpoints;
