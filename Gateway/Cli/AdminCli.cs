@@ -13,7 +13,7 @@ namespace Gateway.Cli;
 /// </summary>
 public static class AdminCli
 {
-    private static readonly string[] Commands = ["orgs", "keys", "audit"];
+    private static readonly string[] Commands = ["orgs", "keys", "audit", "migrate-store"];
 
     public static bool Handles(string[] args) => args.Length > 0 && Commands.Contains(args[0], StringComparer.Ordinal);
 
@@ -43,6 +43,7 @@ public static class AdminCli
         root.Subcommands.Add(Orgs(client));
         root.Subcommands.Add(Keys(client));
         root.Subcommands.Add(Audit(client));
+        root.Subcommands.Add(StoreMigration.Command(output, error));
         return root;
     }
 
