@@ -70,6 +70,9 @@ public sealed class GatewayHost : IAsyncDisposable
             ["Gateway:Scopes:1"] = "write",
             ["Gateway:Scopes:2"] = "admin",
             ["Gateway:Demo:Enabled"] = "false",
+            // Tests send many requests from 127.0.0.1; rate-limit tests set their own limits.
+            ["Gateway:RateLimits:Ip:PermitLimit"] = "1000000",
+            ["Gateway:RateLimits:Workspace:PermitLimit"] = "1000000",
         };
         if (store == StoreKind.Redis)
         {

@@ -126,6 +126,9 @@ public sealed class RedisStoreTests
                 case RedisType.Set:
                     dump.AppendJoin(',', await db.SetMembersAsync(redisKey)).AppendLine();
                     break;
+                case RedisType.SortedSet:
+                    dump.AppendJoin(',', await db.SortedSetRangeByRankAsync(redisKey)).AppendLine();
+                    break;
                 case RedisType.Stream:
                     foreach (var entry in await db.StreamRangeAsync(redisKey))
                     {

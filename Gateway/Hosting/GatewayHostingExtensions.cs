@@ -4,6 +4,7 @@ using Gateway.Demo;
 using Gateway.Keys;
 using Gateway.Observability;
 using Gateway.Proxy;
+using Gateway.RateLimiting;
 using Gateway.Stores;
 using Gateway.Stores.Redis;
 using Gateway.Stores.Sqlite;
@@ -48,7 +49,9 @@ public static class GatewayHostingExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<GatewayMetrics>();
 
-        services.AddGatewayStore(builder.Configuration[$"{GatewayOptions.SectionName}:Store:Redis"]);
+        var redis = builder.Configuration[$"{GatewayOptions.SectionName}:Store:Redis"];
+        services.AddGatewayStore(redis);
+        services.AddGatewayRateLimiting(redis: !string.IsNullOrWhiteSpace(redis));
         services.TryAddSingleton<StoreResilience>();
         services.TryAddSingleton<KeyResolver>();
         services.TryAddSingleton<KeyManager>();

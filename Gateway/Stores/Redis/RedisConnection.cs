@@ -19,6 +19,9 @@ internal static class RedisConnection
         options.ConnectRetry = 1;
         options.ReconnectRetryPolicy = new LinearRetry(500);
         options.ClientName ??= "gateway";
+        // While disconnected, fail at once instead of queueing until the timeout: callers have a
+        // fallback (cache, per-instance limits) that beats waiting.
+        options.BacklogPolicy = BacklogPolicy.FailFast;
         return ConnectionMultiplexer.Connect(options);
     }
 }
