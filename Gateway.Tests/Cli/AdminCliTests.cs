@@ -36,11 +36,11 @@ public sealed class AdminCliTests
         var id = created["id"]!.GetValue<string>();
         Assert.That(created["scopes"]!.ToJsonString(), Is.EqualTo("[\"read\",\"write\"]"));
         Assert.That(created["rateLimit"]!["permitLimit"]!.GetValue<int>(), Is.EqualTo(30));
-        Assert.That(await StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
 
         var updated = await RunOkAsync("keys", "update", id, "--scope", "read", "--no-customer");
         Assert.That(updated["customerId"], Is.Null);
-        Assert.That(await StatusAsync(key), Is.EqualTo(HttpStatusCode.Forbidden));
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.Forbidden));
 
         var rotated = await RunOkAsync("keys", "rotate", id, "--grace-period", "00:05:00");
         Assert.That(rotated["previousKeyExpiresAt"], Is.Not.Null);
@@ -83,12 +83,6 @@ public sealed class AdminCliTests
         var (unreachable, _, message) = await RunWithAsync("http://127.0.0.1:1", GatewayHost.AdminToken, "orgs", "list");
         Assert.That(unreachable, Is.EqualTo(2));
         Assert.That(message, Does.Contain("Cannot reach"));
-    }
-
-    private async Task<HttpStatusCode> StatusAsync(string key)
-    {
-        using var response = await _gateway.CallAsync("/api/x", key);
-        return response.StatusCode;
     }
 
     private async Task<JsonObject> RunOkAsync(params string[] args)

@@ -1,6 +1,5 @@
 using System.Net;
 using Gateway.Tests.Common;
-using Gateway.Tests.Stores;
 
 namespace Gateway.Tests.RateLimiting;
 
@@ -38,8 +37,8 @@ public sealed class DistributedRateLimitTests
         Assert.That(responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests).Select(r => r.RetryAfter!.Value), Is.All.InRange(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2)));
 
         // After the window slides the permits come back, on both instances.
-        await RedisStoreTests.WaitForAsync(async () => await StatusAsync(a, key) == HttpStatusCode.OK, TimeSpan.FromSeconds(3));
-        await RedisStoreTests.WaitForAsync(async () => await StatusAsync(b, key) == HttpStatusCode.OK, TimeSpan.FromSeconds(3));
+        await GatewayHost.WaitForAsync(async () => await a.StatusAsync(key) == HttpStatusCode.OK, TimeSpan.FromSeconds(3));
+        await GatewayHost.WaitForAsync(async () => await b.StatusAsync(key) == HttpStatusCode.OK, TimeSpan.FromSeconds(3));
     }
 
     [Test]
@@ -52,14 +51,14 @@ public sealed class DistributedRateLimitTests
         await using var gateway = await GatewayHost.StartAsync(settings);
         await gateway.CreateOrgAsync("acme");
         var key = (await gateway.CreateKeyAsync("acme", new { name = "k" }))["key"]!.GetValue<string>();
-        Assert.That(await StatusAsync(gateway, key), Is.EqualTo(HttpStatusCode.OK), "the key is now cached");
+        Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK), "the key is now cached");
 
         redis.Kill();
 
         var statuses = new List<HttpStatusCode>();
         for (var i = 0; i < 8; i++)
         {
-            statuses.Add(await StatusAsync(gateway, key));
+            statuses.Add(await gateway.StatusAsync(key));
         }
 
         Assert.That(statuses, Has.No.Member(HttpStatusCode.InternalServerError).And.No.Member(HttpStatusCode.ServiceUnavailable));
@@ -78,9 +77,4 @@ public sealed class DistributedRateLimitTests
         return config;
     }
 
-    private static async Task<HttpStatusCode> StatusAsync(GatewayHost gateway, string key)
-    {
-        using var response = await gateway.CallAsync("/api/x", key);
-        return response.StatusCode;
-    }
 }

@@ -117,7 +117,7 @@ public sealed class RateLimitTests
         var limited = (await gateway.CreateKeyAsync("acme", new { name = "limited", rateLimit = new { permitLimit = 2, window = "00:01:00" } }))["key"]!.GetValue<string>();
         var free = (await gateway.CreateKeyAsync("acme", new { name = "free" }))["key"]!.GetValue<string>();
 
-        Assert.That(await StatusAsync(gateway, limited), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await gateway.StatusAsync(limited), Is.EqualTo(HttpStatusCode.OK));
         using (var second = await gateway.CallAsync("/api/x", limited))
         {
             Assert.That(second.StatusCode, Is.EqualTo(HttpStatusCode.OK));
@@ -134,7 +134,7 @@ public sealed class RateLimitTests
         // Two of five workspace permits and two of eight IP permits are used: three more pass.
         for (var i = 0; i < 3; i++)
         {
-            Assert.That(await StatusAsync(gateway, free), Is.EqualTo(HttpStatusCode.OK), $"request {i}");
+            Assert.That(await gateway.StatusAsync(free), Is.EqualTo(HttpStatusCode.OK), $"request {i}");
         }
 
         using var full = await gateway.CallAsync("/api/x", free);
@@ -152,12 +152,12 @@ public sealed class RateLimitTests
 
         for (var i = 0; i < 5; i++)
         {
-            Assert.That(await StatusAsync(gateway, key, "/writes/x"), Is.EqualTo(HttpStatusCode.Forbidden));
+            Assert.That(await gateway.StatusAsync(key, "/writes/x"), Is.EqualTo(HttpStatusCode.Forbidden));
         }
 
-        Assert.That(await StatusAsync(gateway, key), Is.EqualTo(HttpStatusCode.OK));
-        Assert.That(await StatusAsync(gateway, key), Is.EqualTo(HttpStatusCode.OK), "403s did not use the workspace's two permits");
-        Assert.That(await StatusAsync(gateway, key), Is.EqualTo(HttpStatusCode.TooManyRequests));
+        Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK), "403s did not use the workspace's two permits");
+        Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.TooManyRequests));
     }
 
     [Test]
@@ -167,8 +167,8 @@ public sealed class RateLimitTests
         await using var gateway = await StartAsync(time, ("Gateway:RateLimits:Workspace:PermitLimit", "4"), ("Gateway:RateLimits:Policies:tight:PermitLimit", "2"), ("Gateway:RateLimits:Policies:tight:Window", "00:00:30"));
         var key = await KeyAsync(gateway, "acme");
 
-        Assert.That(await StatusAsync(gateway, key, "/tight/x"), Is.EqualTo(HttpStatusCode.OK));
-        Assert.That(await StatusAsync(gateway, key, "/tight/x"), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await gateway.StatusAsync(key, "/tight/x"), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await gateway.StatusAsync(key, "/tight/x"), Is.EqualTo(HttpStatusCode.OK));
         using (var refused = await gateway.CallAsync("/tight/x", key))
         {
             Assert.That((await GatewayHost.ProblemAsync(refused))["limit"]!.GetValue<string>(), Is.EqualTo("route"));
@@ -176,10 +176,10 @@ public sealed class RateLimitTests
 
         for (var i = 0; i < 4; i++)
         {
-            Assert.That(await StatusAsync(gateway, key), Is.EqualTo(HttpStatusCode.OK), "the route policy did not use workspace permits");
+            Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK), "the route policy did not use workspace permits");
         }
 
-        Assert.That(await StatusAsync(gateway, key), Is.EqualTo(HttpStatusCode.TooManyRequests));
+        Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.TooManyRequests));
     }
 
     [Test]
@@ -233,8 +233,8 @@ public sealed class RateLimitTests
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var gateway = await StartAsync(time, ("Gateway:RateLimits:Workspace:PermitLimit", "1"));
         var key = await KeyAsync(gateway, "acme");
-        Assert.That(await StatusAsync(gateway, key), Is.EqualTo(HttpStatusCode.OK));
-        Assert.That(await StatusAsync(gateway, key), Is.EqualTo(HttpStatusCode.TooManyRequests));
+        Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.TooManyRequests));
 
         var configuration = (IConfigurationRoot)gateway.Services.GetRequiredService<IConfiguration>();
         configuration["Gateway:RateLimits:Workspace:PermitLimit"] = "3";
@@ -251,8 +251,8 @@ public sealed class RateLimitTests
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var gateway = await StartAsync(time, ("Gateway:RateLimits:Ip:PermitLimit", "2"));
 
-        Assert.That(await StatusAsync(gateway, null!, "/public/x"), Is.EqualTo(HttpStatusCode.OK));
-        Assert.That(await StatusAsync(gateway, null!, "/public/x"), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await gateway.StatusAsync(null, "/public/x"), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await gateway.StatusAsync(null, "/public/x"), Is.EqualTo(HttpStatusCode.OK));
         using var refused = await gateway.CallAsync("/public/x", null);
         Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
         Assert.That((await GatewayHost.ProblemAsync(refused))["limit"]!.GetValue<string>(), Is.EqualTo("ip"));
@@ -300,9 +300,4 @@ public sealed class RateLimitTests
         return (await gateway.CreateKeyAsync(org, new { name = "k" }))["key"]!.GetValue<string>();
     }
 
-    private static async Task<HttpStatusCode> StatusAsync(GatewayHost gateway, string key, string path = "/api/x")
-    {
-        using var response = await gateway.CallAsync(path, key);
-        return response.StatusCode;
-    }
 }

@@ -37,9 +37,9 @@ public sealed class RedisOutageTests
         var revoked = await _gateway.CreateKeyAsync("acme", new { name = "revoked" });
         _revoked = revoked["key"]!.GetValue<string>();
         _unseen = (await _gateway.CreateKeyAsync("acme", new { name = "unseen" }))["key"]!.GetValue<string>();
-        Assert.That(await RedisStoreTests.StatusAsync(_gateway, _known), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(_known), Is.EqualTo(HttpStatusCode.OK));
         await _gateway.AdminPostAsync($"admin/keys/{revoked["id"]!.GetValue<string>()}/revoke");
-        Assert.That(await RedisStoreTests.CodeAsync(_gateway, _revoked), Is.EqualTo("key_revoked"));
+        Assert.That(await _gateway.CodeAsync(_revoked), Is.EqualTo("key_revoked"));
 
         // Let the fresh period lapse so every request below asks the (dead) store first.
         await Task.Delay(Fresh * 2);
@@ -61,14 +61,14 @@ public sealed class RedisOutageTests
         await AssertDegradedAsync();
 
         _redis.Restart(); // an empty server: what was stored is gone, but the gateway must recover on its own
-        await RedisStoreTests.WaitForAsync(async () => (await _gateway.Admin.GetAsync("readyz")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(15));
-        await RedisStoreTests.WaitForAsync(async () =>
+        await GatewayHost.WaitForAsync(async () => (await _gateway.Admin.GetAsync("readyz")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(15));
+        await GatewayHost.WaitForAsync(async () =>
         {
             using var response = await _gateway.Admin.PostAsync("admin/orgs", System.Net.Http.Json.JsonContent.Create(new { id = "after" }));
             return response.StatusCode == HttpStatusCode.Created;
         }, TimeSpan.FromSeconds(10));
         var fresh = (await _gateway.CreateKeyAsync("after", new { name = "k" }))["key"]!.GetValue<string>();
-        Assert.That(await RedisStoreTests.StatusAsync(_gateway, fresh), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(fresh), Is.EqualTo(HttpStatusCode.OK));
     }
 
     [Test]
@@ -84,18 +84,18 @@ public sealed class RedisOutageTests
             _redis.Resume();
         }
 
-        await RedisStoreTests.WaitForAsync(async () => await RedisStoreTests.StatusAsync(_gateway, _unseen) == HttpStatusCode.OK, TimeSpan.FromSeconds(15));
-        await RedisStoreTests.WaitForAsync(async () => (await _gateway.Admin.GetAsync("readyz")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(15));
-        Assert.That(await RedisStoreTests.StatusAsync(_gateway, _known), Is.EqualTo(HttpStatusCode.OK));
-        Assert.That(await RedisStoreTests.CodeAsync(_gateway, _revoked), Is.EqualTo("key_revoked"));
+        await GatewayHost.WaitForAsync(async () => await _gateway.StatusAsync(_unseen) == HttpStatusCode.OK, TimeSpan.FromSeconds(15));
+        await GatewayHost.WaitForAsync(async () => (await _gateway.Admin.GetAsync("readyz")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(15));
+        Assert.That(await _gateway.StatusAsync(_known), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.CodeAsync(_revoked), Is.EqualTo("key_revoked"));
     }
 
     private async Task AssertDegradedAsync()
     {
         for (var i = 0; i < 20; i++)
         {
-            Assert.That(await RedisStoreTests.StatusAsync(_gateway, _known), Is.EqualTo(HttpStatusCode.OK), $"known key, request {i}");
-            Assert.That(await RedisStoreTests.CodeAsync(_gateway, _revoked), Is.EqualTo("key_revoked"), $"revoked key, request {i}");
+            Assert.That(await _gateway.StatusAsync(_known), Is.EqualTo(HttpStatusCode.OK), $"known key, request {i}");
+            Assert.That(await _gateway.CodeAsync(_revoked), Is.EqualTo("key_revoked"), $"revoked key, request {i}");
         }
 
         var clock = Stopwatch.StartNew();

@@ -1,13 +1,8 @@
 using System.Diagnostics;
 using System.Net;
-using System.Text.Json.Nodes;
 using Gateway.Cli;
-using Gateway.Configuration;
-using Gateway.Stores.Redis;
-using Gateway.Stores.Sqlite;
 using Gateway.Tests.Common;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Gateway.Tests.Stores;
@@ -37,7 +32,7 @@ public sealed class RedisStoreTests
         await a.CreateOrgAsync("acme");
         var key = await a.CreateKeyAsync("acme", new { name = "svc" });
         var plaintext = key["key"]!.GetValue<string>();
-        Assert.That(await StatusAsync(b, plaintext), Is.EqualTo(HttpStatusCode.OK), "B resolves A's key from Redis and caches it");
+        Assert.That(await b.StatusAsync(plaintext), Is.EqualTo(HttpStatusCode.OK), "B resolves A's key from Redis and caches it");
 
         await a.AdminPostAsync($"admin/keys/{key["id"]!.GetValue<string>()}/{action}");
         var changed = Stopwatch.StartNew();
@@ -69,14 +64,14 @@ public sealed class RedisStoreTests
         await a.CreateOrgAsync("acme");
         var key = await a.CreateKeyAsync("acme", new { name = "svc", scopes = new[] { "read" } });
         var plaintext = key["key"]!.GetValue<string>();
-        Assert.That(await StatusAsync(b, plaintext, "/writes/x"), Is.EqualTo(HttpStatusCode.Forbidden));
+        Assert.That(await b.StatusAsync(plaintext, "/writes/x"), Is.EqualTo(HttpStatusCode.Forbidden));
 
         using (var patch = await a.Admin.PatchAsync($"admin/keys/{key["id"]!.GetValue<string>()}", System.Net.Http.Json.JsonContent.Create(new { scopes = new[] { "read", "write" } })))
         {
             Assert.That(patch.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         }
 
-        await WaitForAsync(async () => await StatusAsync(b, plaintext, "/writes/x") == HttpStatusCode.OK, TimeSpan.FromSeconds(1));
+        await GatewayHost.WaitForAsync(async () => await b.StatusAsync(plaintext, "/writes/x") == HttpStatusCode.OK, TimeSpan.FromSeconds(1));
     }
 
     [Test]
@@ -91,10 +86,10 @@ public sealed class RedisStoreTests
             var key = await gateway.CreateKeyAsync("acme", new { name = "svc", customerId = "c1" });
             var id = key["id"]!.GetValue<string>();
             plaintexts.Add(key["key"]!.GetValue<string>());
-            Assert.That(await StatusAsync(gateway, plaintexts[^1]), Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(await gateway.StatusAsync(plaintexts[^1]), Is.EqualTo(HttpStatusCode.OK));
             var rotated = await gateway.AdminPostAsync($"admin/keys/{id}/rotate", new { gracePeriod = "00:10:00" });
             plaintexts.Add(rotated["key"]!.GetValue<string>());
-            Assert.That(await StatusAsync(gateway, plaintexts[^1]), Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(await gateway.StatusAsync(plaintexts[^1]), Is.EqualTo(HttpStatusCode.OK));
             await gateway.AdminPostAsync($"admin/keys/{id}/deactivate");
             await gateway.AdminPostAsync($"admin/keys/{id}/activate");
             await gateway.AdminPostAsync($"admin/keys/{id}/revoke");
@@ -172,7 +167,7 @@ public sealed class RedisStoreTests
             var k3 = await embedded.CreateKeyAsync("acme", new { name = "rotating" });
             rotatedOld = k3["key"]!.GetValue<string>();
             await embedded.AdminPostAsync($"admin/keys/{k3["id"]!.GetValue<string>()}/rotate", new { gracePeriod = "01:00:00" });
-            Assert.That(await StatusAsync(embedded, live), Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(await embedded.StatusAsync(live), Is.EqualTo(HttpStatusCode.OK));
             await embedded.Services.GetRequiredService<Gateway.Keys.KeyUsageTracker>().FlushAsync(CancellationToken.None);
 
             // The running gateway's store, read while it serves (WAL allows it).
@@ -183,10 +178,10 @@ public sealed class RedisStoreTests
         Assert.That(output.ToString(), Does.Contain("Copied 1 organizations, 4 keys"));
 
         await using var shared = await GatewayHost.StartAsync(Routes(), store: StoreKind.Redis, redisPrefix: prefix);
-        Assert.That(await StatusAsync(shared, live), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await shared.StatusAsync(live), Is.EqualTo(HttpStatusCode.OK));
         Assert.That(_upstream.Received[^1].RequestMessage.Headers!["X-Customer-Id"].Single(), Is.EqualTo("c9"));
-        Assert.That(await CodeAsync(shared, revoked), Is.EqualTo("key_revoked"));
-        Assert.That(await StatusAsync(shared, rotatedOld), Is.EqualTo(HttpStatusCode.OK), "the grace period came along");
+        Assert.That(await shared.CodeAsync(revoked), Is.EqualTo("key_revoked"));
+        Assert.That(await shared.StatusAsync(rotatedOld), Is.EqualTo(HttpStatusCode.OK), "the grace period came along");
         var audit = await shared.AdminGetAsync("admin/audit?org=acme");
         Assert.That(audit["items"]!.AsArray().Select(e => e!["action"]!.GetValue<string>()).First(), Is.EqualTo("key.rotate"));
         Assert.That(audit["items"]!.AsArray().Select(e => e!["action"]!.GetValue<string>()).Last(), Is.EqualTo("org.create"));
@@ -201,29 +196,4 @@ public sealed class RedisStoreTests
     private Dictionary<string, string?> Routes() =>
         GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", []), ("writes", "/writes/{**rest}", [("RequiredScopes", "write")]));
 
-    internal static async Task<HttpStatusCode> StatusAsync(GatewayHost gateway, string key, string path = "/api/x")
-    {
-        using var response = await gateway.CallAsync(path, key);
-        return response.StatusCode;
-    }
-
-    internal static async Task<string> CodeAsync(GatewayHost gateway, string key)
-    {
-        using var response = await gateway.CallAsync("/api/x", key);
-        return (await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>();
-    }
-
-    internal static async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan within)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > within)
-            {
-                Assert.Fail($"condition not met within {within}");
-            }
-
-            await Task.Delay(10);
-        }
-    }
 }
