@@ -56,7 +56,8 @@ public sealed class GatewayHost : IAsyncDisposable
         Action<IServiceCollection>? services = null,
         string? directory = null,
         StoreKind store = StoreKind.Sqlite,
-        string? redisPrefix = null)
+        string? redisPrefix = null,
+        Action<IConfigurationBuilder>? configure = null)
     {
         directory ??= Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
@@ -96,14 +97,25 @@ public sealed class GatewayHost : IAsyncDisposable
             Args = [],
         });
         builder.Configuration.AddInMemoryCollection(config);
+        configure?.Invoke(builder.Configuration);
         builder.Logging.ClearProviders();
         builder.Logging.AddFilter(_ => false);
         services?.Invoke(builder.Services);
         builder.AddGateway();
 
         var app = builder.Build();
-        app.UseGateway();
-        await app.StartAsync();
+        try
+        {
+            app.UseGateway();
+            await app.StartAsync();
+        }
+        catch
+        {
+            // A start that fails (bad settings) must not leave a half-built host behind.
+            await app.DisposeAsync();
+            throw;
+        }
+
         return new GatewayHost(app, directory);
     }
 

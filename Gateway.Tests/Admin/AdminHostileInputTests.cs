@@ -1,0 +1,142 @@
+using System.Net;
+using System.Text;
+using Gateway.Tests.Common;
+
+namespace Gateway.Tests.Admin;
+
+/// <summary>
+/// Hostile admin input: every body and path gets a clear 4xx problem+json, never a 500, and nothing
+/// already stored is lost or changed.
+/// </summary>
+public sealed class AdminHostileInputTests
+{
+    private Upstream _upstream = null!;
+    private GatewayHost _gateway = null!;
+    private string _key = null!;
+    private string _keyId = null!;
+    private string _before = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        _upstream = Upstream.Start();
+        _gateway = await GatewayHost.StartAsync(GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", [])));
+        await _gateway.CreateOrgAsync("acme");
+        var key = await _gateway.CreateKeyAsync("acme", new { name = "precious", scopes = new[] { "read" } });
+        _key = key["key"]!.GetValue<string>();
+        _keyId = key["id"]!.GetValue<string>();
+        _before = await SnapshotAsync();
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        await _gateway.DisposeAsync();
+        _upstream.Dispose();
+    }
+
+    public static IEnumerable<TestCaseData> Bodies()
+    {
+        string[] bodies =
+        [
+            "", " ", "null", "true", "1", "\"x\"", "[]", "[{}]", "{", "}", "{]", "{\"name\":}", "{\"name\":\"a\",}", "{'name':'a'}",
+            "{\"name\":\"a\"} trailing", "// comment\n{}", "{\"name\":\"a\" /* c */}", "\u0000", "{\"name\":\"\\u0000\"}", "{\"name\":\"\\ud800\"}",
+            "{\"name\":\"\\udc00x\"}", "{\"name\":\"a\\nb\"}", "{\"name\":\"' OR 1=1 --\"}", "{\"name\":\"precious\"}", "{\"name\":\"Robert'); DROP TABLE keys;--\"}",
+            "{\"name\":\"<script>alert(1)</script>\"}", "{\"name\":\"../../etc/passwd\"}", "{\"name\":\"${jndi:ldap://x}\"}", "{\"name\":\"\u202Eevil\"}",
+            "{\"name\":\"é\"}", "{\"name\":\"🔑\"}", "{\"name\":null}", "{\"name\":[]}", "{\"name\":{}}", "{\"name\":1e309}", "{\"name\":-0}",
+            "{\"name\":\"a\",\"name\":\"b\",\"scopes\":\"*\"}", "{\"name\":\"ok\",\"scopes\":[null]}", "{\"name\":\"ok\",\"scopes\":[[]]}", "{\"name\":\"ok\",\"scopes\":[\"*\",\"nope\"]}",
+            "{\"name\":\"ok\",\"environment\":\"PRODUCTION\"}", "{\"name\":\"ok\",\"environment\":\"\"}", "{\"name\":\"ok\",\"environment\":null}",
+            "{\"name\":\"ok\",\"expiresAt\":\"0001-01-01T00:00:00Z\"}", "{\"name\":\"ok\",\"expiresAt\":\"9999-99-99\"}", "{\"name\":\"ok\",\"expiresAt\":\"\"}",
+            "{\"name\":\"ok\",\"expiresAt\":true}", "{\"name\":\"ok\",\"rateLimit\":{\"permitLimit\":2147483648,\"window\":\"00:01:00\"}}",
+            "{\"name\":\"ok\",\"rateLimit\":{\"permitLimit\":1.5,\"window\":\"00:01:00\"}}", "{\"name\":\"ok\",\"rateLimit\":{\"permitLimit\":1,\"window\":\"-00:01:00\"}}",
+            "{\"name\":\"ok\",\"rateLimit\":{\"permitLimit\":1,\"window\":\"10675199.02:48:05.4775807\"}}", "{\"name\":\"ok\",\"rateLimit\":[]}",
+            "{\"name\":\"ok\",\"rateLimit\":{\"permitLimit\":1,\"window\":\"00:01:00\",\"extra\":1}}", "{\"name\":\"ok\",\"customerId\":\"a b\"}",
+            "{\"name\":\"ok\",\"customerId\":\"" + new string('c', 200) + "\"}", "{\"name\":\"ok\",\"description\":\"" + new string('d', 2000) + "\"}",
+            "{\"name\":\"" + new string('n', 10_000) + "\"}", "{\"name\":\"ok\",\"createdBy\":\"" + new string('x', 500) + "\"}",
+            "{\"name\":\"ok\",\"isDefault\":true}", "{\"name\":\"ok\",\"orgId\":\"other\"}", "{\"name\":\"ok\",\"hash\":\"abc\"}", "{\"name\":\"ok\",\"status\":\"active\"}",
+            "{\"__proto__\":{\"admin\":true}}", "{\"constructor\":{}}", new string('[', 1000) + new string(']', 1000), Nest(64), Nest(9),
+            "{\"name\":\"ok\",\"scopes\":" + "[" + string.Join(',', Enumerable.Repeat("\"read\"", 100)) + "]}",
+        ];
+        foreach (var body in bodies)
+        {
+            yield return new TestCaseData(body).SetArgDisplayNames(body.Length > 40 ? body[..40] + $"…({body.Length})" : body);
+        }
+    }
+
+    [TestCaseSource(nameof(Bodies))]
+    public async Task CreateKey_HostileBody_4xxProblemAndNothingLost(string body)
+    {
+        using var response = await _gateway.Admin.PostAsync("admin/orgs/acme/keys", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        await AssertRefusedAsync(response);
+    }
+
+    [TestCaseSource(nameof(Bodies))]
+    public async Task PatchKey_HostileBody_4xxProblemAndNothingLost(string body)
+    {
+        Assume.That(body, Is.Not.EqualTo("{\"name\":\"precious\"}"), "renaming a key to its own name is a valid no-op");
+        using var response = await _gateway.Admin.PatchAsync($"admin/keys/{_keyId}", new StringContent(body.Replace("\"name\":\"ok\",", "", StringComparison.Ordinal), Encoding.UTF8, "application/json"));
+
+        await AssertRefusedAsync(response);
+    }
+
+    [TestCase("admin/orgs/..%2F..%2Fetc")]
+    [TestCase("admin/orgs/acme%2Fkeys")]
+    [TestCase("admin/orgs/" + "a%C3%A9")]
+    [TestCase("admin/keys/..%2Fkeys")]
+    [TestCase("admin/keys/%27%20OR%201%3D1")]
+    [TestCase("admin/keys/key_%F0%9F%94%91/revoke")]
+    [TestCase("admin/audit?org=%27%20OR%201%3D1&limit=-1")]
+    [TestCase("admin/audit?org=acme&limit=99999999999")]
+    [TestCase("admin/audit?org=acme&cursor=not-a-cursor")]
+    [TestCase("admin/audit?org=acme&cursor=-5")]
+    public async Task HostilePaths_4xxProblem(string path)
+    {
+        using var get = await _gateway.Admin.GetAsync(path);
+        using var post = await _gateway.Admin.PostAsync(path, new StringContent("{}", Encoding.UTF8, "application/json"));
+
+        await AssertRefusedAsync(get);
+        await AssertRefusedAsync(post);
+    }
+
+    [Test]
+    public async Task NulInPath_RejectedByKestrelWith400()
+    {
+        // Kestrel refuses a decoded NUL in the path before any middleware runs: a plain 400, never a 500.
+        using var response = await _gateway.Admin.GetAsync("admin/orgs/%00");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(await SnapshotAsync(), Is.EqualTo(_before));
+    }
+
+    [Test]
+    public async Task CreateOrg_BodyOver64KiB_Returns413()
+    {
+        using var response = await _gateway.Admin.PostAsync("admin/orgs", new StringContent("{\"id\":\"big\",\"name\":\"" + new string('x', 70_000) + "\"}", Encoding.UTF8, "application/json"));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.RequestEntityTooLarge));
+        await AssertRefusedAsync(response);
+    }
+
+    private static string Nest(int depth) => string.Concat(Enumerable.Repeat("{\"a\":", depth)) + "1" + new string('}', depth);
+
+    private async Task AssertRefusedAsync(HttpResponseMessage response)
+    {
+        Assert.That((int)response.StatusCode, Is.InRange(400, 499), await response.Content.ReadAsStringAsync());
+        Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"));
+        Assert.That(await SnapshotAsync(), Is.EqualTo(_before), "stored orgs and keys are unchanged");
+        Assert.That(await _gateway.StatusAsync(_key), Is.EqualTo(HttpStatusCode.OK), "the stored key still authenticates");
+    }
+
+    private async Task<string> SnapshotAsync()
+    {
+        var orgs = await _gateway.AdminGetAsync("admin/orgs");
+        var keys = await _gateway.AdminGetAsync("admin/orgs/acme/keys");
+        foreach (var key in keys["items"]!.AsArray())
+        {
+            key!.AsObject().Remove("lastUsedAt");
+        }
+
+        return orgs.ToJsonString() + keys.ToJsonString();
+    }
+}

@@ -1,0 +1,101 @@
+using Gateway.Hosting;
+using Gateway.Tests.Common;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Tests.Configuration;
+
+/// <summary>Bad settings stop start-up with a message naming the setting (CONTRACT section 1).</summary>
+public sealed class StartupValidationTests
+{
+    [TestCase("Gateway:Environment", "prod", "Gateway:Environment")]
+    [TestCase("Gateway:KeyPrefix", "GW", "Gateway:KeyPrefix")]
+    [TestCase("Gateway:KeyPrefix", "waytoolongprefix", "Gateway:KeyPrefix")]
+    [TestCase("Gateway:TrustedProxies:0", "not-an-ip", "Gateway:TrustedProxies:0")]
+    [TestCase("Gateway:RateLimits:Workspace:PermitLimit", "0", "Gateway:RateLimits:Workspace:PermitLimit")]
+    [TestCase("Gateway:RateLimits:Ip:Window", "00:00:00", "Gateway:RateLimits:Ip:Window")]
+    [TestCase("Gateway:RateLimits:Policies:p:PermitLimit", "-1", "Gateway:RateLimits:Policies:p:PermitLimit")]
+    [TestCase("Gateway:Admin:Token", "short", "Gateway:Admin:Token")]
+    [TestCase("Gateway:Store:Timeout", "abc", "Gateway:Store:Timeout")]
+    [TestCase("Gateway:Cache:MaxEntries", "0", "Gateway:Cache:MaxEntries")]
+    [TestCase("Gateway:Scopes:0", "has space", "Gateway:Scopes:0")]
+    [TestCase("ReverseProxy:Routes:r:Metadata:Environment", "prod", "ReverseProxy:Routes:r:Metadata:Environment")]
+    [TestCase("ReverseProxy:Routes:r:Metadata:RequiredScopes", "read nope", "ReverseProxy:Routes:r:Metadata:RequiredScopes")]
+    [TestCase("ReverseProxy:Routes:r:Metadata:Anonymous", "yes", "ReverseProxy:Routes:r:Metadata:Anonymous")]
+    [TestCase("ReverseProxy:Routes:r:Metadata:RateLimitPolicy", "missing", "ReverseProxy:Routes:r:Metadata:RateLimitPolicy")]
+    public void Start_InvalidSetting_FailsNamingIt(string key, string value, string named)
+    {
+        var settings = GatewayHost.Routes("http://127.0.0.1:1/", ("r", "/r/{**rest}", []));
+        settings[key] = value;
+
+        var ex = Assert.CatchAsync(async () => await GatewayHost.StartAsync(settings));
+
+        var message = string.Join(Environment.NewLine, StartupFailure.Describe(ex!));
+        Assert.That(message, Does.Contain(named));
+    }
+
+    [Test]
+    public void Start_SeveralInvalidSettings_ReportsEveryOne()
+    {
+        var ex = Assert.CatchAsync<OptionsValidationException>(async () => await GatewayHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Gateway:Environment"] = "qa",
+            ["Gateway:KeyPrefix"] = "9x",
+            ["Gateway:RateLimits:Ip:PermitLimit"] = "0",
+        }));
+
+        Assert.That(ex!.Failures.Count(), Is.EqualTo(3));
+    }
+
+    [Test]
+    public async Task EnvironmentVariables_OverrideSettings()
+    {
+        var prefix = $"GWTEST{Guid.NewGuid():N}_";
+        Environment.SetEnvironmentVariable(prefix + "Gateway__Environment", "development");
+        Environment.SetEnvironmentVariable(prefix + "Gateway__KeyPrefix", "acme");
+        try
+        {
+            // The same provider ASP.NET Core uses, with a unique prefix so parallel tests are not affected.
+            await using var gateway = await GatewayHost.StartAsync(services: services => { }, configure: config => config.AddEnvironmentVariables(prefix));
+            var options = gateway.Services.GetRequiredService<IOptions<Gateway.Configuration.GatewayOptions>>().Value;
+            Assert.That(options.Environment, Is.EqualTo("development"));
+            var org = await gateway.CreateOrgAsync("acme");
+            Assert.That(org["defaultKey"]!["key"]!.GetValue<string>(), Does.StartWith("acme_dev_"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(prefix + "Gateway__Environment", null);
+            Environment.SetEnvironmentVariable(prefix + "Gateway__KeyPrefix", null);
+        }
+    }
+
+    [Test]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task AdminToken_Unset_GeneratedSavedWithMode0600AndReused()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
+        var settings = new Dictionary<string, string?> { ["Gateway:Admin:Token"] = "" };
+        string token;
+        await using (var first = await GatewayHost.StartAsync(settings, directory: directory + "-a"))
+        {
+            var path = Path.Combine(first.Directory, "admin-token");
+            Assert.That(File.Exists(path), Is.True);
+            Assert.That(File.GetUnixFileMode(path), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
+            token = (await File.ReadAllTextAsync(path)).Trim();
+            Assert.That(token, Has.Length.GreaterThanOrEqualTo(32));
+
+            using var client = new HttpClient { BaseAddress = first.AdminUrl };
+            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            Assert.That((await client.GetAsync("admin/orgs")).StatusCode, Is.EqualTo(System.Net.HttpStatusCode.OK));
+            using var withTestToken = await first.Admin.GetAsync("admin/orgs");
+            Assert.That(withTestToken.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.Unauthorized), "the configured test token is not in force");
+
+            Directory.CreateDirectory(directory);
+            File.Copy(path, Path.Combine(directory, "admin-token"));
+        }
+
+        await using var second = await GatewayHost.StartAsync(settings, directory: directory);
+        Assert.That((await File.ReadAllTextAsync(Path.Combine(second.Directory, "admin-token"))).Trim(), Is.EqualTo(token), "reused on restart");
+    }
+}
