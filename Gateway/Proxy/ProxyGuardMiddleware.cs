@@ -33,7 +33,8 @@ internal sealed class ProxyGuardMiddleware(RequestDelegate next, GatewayMetrics 
         metrics.Request(route, context.Response.StatusCode, Outcome(context, error));
     }
 
+    // ProxiedDestination is set by YARP only when the request was actually sent upstream.
     private static string Outcome(HttpContext context, IForwarderErrorFeature? error) => error is not null
         ? "upstream_error"
-        : context.Features.Get<Auth.IApiKeyFeature>() is not null || context.Response.StatusCode < 400 ? "forwarded" : "rejected";
+        : context.GetReverseProxyFeature().ProxiedDestination is not null ? "forwarded" : "rejected";
 }
