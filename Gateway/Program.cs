@@ -1,22 +1,28 @@
+using Gateway.Cli;
 using Gateway.Hosting;
 using Microsoft.Extensions.Options;
 
-var builder = WebApplication.CreateBuilder(args);
-builder.AddGateway();
-
-var app = builder.Build();
-app.UseGateway();
+if (AdminCli.Handles(args))
+{
+    return await AdminCli.RunAsync(args, Console.Out, Console.Error);
+}
 
 try
 {
+    var builder = WebApplication.CreateBuilder(args);
+    builder.AddGateway();
+
+    var app = builder.Build();
+    app.UseGateway();
+
     await app.RunAsync();
     return 0;
 }
-catch (OptionsValidationException ex)
+catch (Exception ex) when (ex is OptionsValidationException or InvalidOperationException or IOException)
 {
-    // One line per bad setting, each naming the setting, instead of a stack trace.
-    await Console.Error.WriteLineAsync("Gateway did not start: invalid configuration.");
-    foreach (var failure in ex.Failures)
+    // Bad settings, a rejected route config or a port in use: say which, without a stack trace.
+    await Console.Error.WriteLineAsync("Gateway did not start:");
+    foreach (var failure in StartupFailure.Describe(ex))
     {
         await Console.Error.WriteLineAsync("  " + failure);
     }

@@ -3,19 +3,24 @@
 # the gateway with a valid key, in one go, on loopback only. Prints requests/s, p50/p99 latency, the
 # ratios gateway/plain-YARP and gateway/direct, and each process's RSS after the runs.
 #
-#   bash bench/load.sh                       # 10 s, 2 threads, 32 connections per target
-#   DURATION=30s CONNECTIONS=64 bash bench/load.sh
-#   NO_BUILD=1 bash bench/load.sh            # reuse the Release builds already in bin/
+#   bash bench/load.sh [duration=10s] [connections=32] [threads=2]
+#   DURATION=30s CONNECTIONS=64 bash bench/load.sh     # the same settings as environment variables
+#   NO_BUILD=1 bash bench/load.sh                      # reuse the Release builds already in bin/
+#
+# The upstream and the plain YARP proxy are bench/BenchHost (modes "upstream" and "proxy"); the
+# gateway is the Release build of Gateway/ with its shipped appsettings.json, a temporary store, one
+# route /bench/{**rest} to the upstream, rate limits raised out of the way, and a key made through
+# the admin API. Duration and warm-up are in seconds ("10s").
 #
 # Everything it starts is stopped on exit (trap), and the whole run is bounded by MAX_SECONDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-DURATION=${DURATION:-10s}
+DURATION=${1:-${DURATION:-10s}}
+CONNECTIONS=${2:-${CONNECTIONS:-32}}
+THREADS=${3:-${THREADS:-2}}
 WARMUP=${WARMUP:-3s}
-THREADS=${THREADS:-2}
-CONNECTIONS=${CONNECTIONS:-32}
 MAX_SECONDS=${MAX_SECONDS:-600}
 NO_BUILD=${NO_BUILD:-}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -56,7 +61,7 @@ fi
 command -v curl >/dev/null 2>&1 || die "curl is required"
 
 if [ -z "$NO_BUILD" ]; then
-  for project in Gateway/Gateway.csproj bench/PlainProxy/PlainProxy.csproj bench/Upstream/Upstream.csproj; do
+  for project in Gateway/Gateway.csproj bench/BenchHost/BenchHost.csproj; do
     dotnet build "$project" -c Release -nologo -v quiet >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; die "build of $project failed"; }
   done
 fi
@@ -87,23 +92,22 @@ wait_http() {
   die "$3 did not answer on $1 within 60 s"
 }
 
-# Each app runs from its own output folder: the repository root holds the gateway's appsettings.json,
-# whose Kestrel endpoints the upstream and the plain proxy must not pick up. Per-request logging is
-# off in all three (Microsoft.AspNetCore at Warning, as in the gateway's shipped appsettings.json).
+# Each process is the dotnet host itself (exec), so its pid is the one whose /proc/<pid>/status is read.
+# BenchHost has no logging; the gateway logs at Warning, so neither writes a line per request. The
+# gateway runs from its output folder, where its shipped appsettings.json was copied.
 bin=bin/Release/net10.0
-(cd "$root/bench/Upstream/$bin" && exec env ASPNETCORE_URLS="http://127.0.0.1:$up_port" Logging__LogLevel__Default=Warning \
-  dotnet Upstream.dll) >"$tmp/upstream.log" 2>&1 &
+host="$root/bench/BenchHost/$bin/BenchHost.dll"
+(exec dotnet "$host" upstream "$up_port") >"$tmp/upstream.log" 2>&1 &
 up_pid=$!; pids+=("$up_pid")
+
+(exec dotnet "$host" proxy "$plain_port" "http://127.0.0.1:$up_port/") >"$tmp/plain.log" 2>&1 &
+plain_pid=$!; pids+=("$plain_pid")
 
 route_env=(
   ReverseProxy__Routes__bench__ClusterId=bench
   "ReverseProxy__Routes__bench__Match__Path=/bench/{**rest}"
   "ReverseProxy__Clusters__bench__Destinations__d1__Address=http://127.0.0.1:$up_port/"
 )
-
-(cd "$root/bench/PlainProxy/$bin" && exec env ASPNETCORE_URLS="http://127.0.0.1:$plain_port" Logging__LogLevel__Default=Warning \
-  "${route_env[@]}" dotnet PlainProxy.dll) >"$tmp/plain.log" 2>&1 &
-plain_pid=$!; pids+=("$plain_pid")
 
 admin_token="bench-admin-token-$(date +%s%N)"
 (cd "$root/Gateway/$bin" && exec env \

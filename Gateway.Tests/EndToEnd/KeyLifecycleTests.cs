@@ -52,7 +52,7 @@ public sealed class KeyLifecycleTests(StoreKind store)
         var org = await NewOrgAsync();
         var created = await _gateway.CreateKeyAsync(org, new { name = "svc", scopes = new[] { "read", "write" }, environment = "production", customerId = "c1", description = "d", rateLimit = new { permitLimit = 50, window = "00:00:30" } });
         var oldKey = Plaintext(created);
-        Assert.That(await StatusAsync(oldKey), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(oldKey), Is.EqualTo(HttpStatusCode.OK));
 
         var rotated = await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/rotate");
 
@@ -69,8 +69,8 @@ public sealed class KeyLifecycleTests(StoreKind store)
 
             Assert.That(rotated["previousKeyExpiresAt"], Is.Null);
         });
-        Assert.That(await CodeAsync(oldKey), Is.EqualTo("invalid_key"));
-        Assert.That(await StatusAsync(newKey), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.CodeAsync(oldKey), Is.EqualTo("invalid_key"));
+        Assert.That(await _gateway.StatusAsync(newKey), Is.EqualTo(HttpStatusCode.OK));
         Assert.That((await GetKeyAsync(Id(created)))["key"], Is.Null, "plaintext only in the rotate response");
     }
 
@@ -85,13 +85,13 @@ public sealed class KeyLifecycleTests(StoreKind store)
 
         var graceEnd = rotated["previousKeyExpiresAt"]!.GetValue<DateTimeOffset>();
         Assert.That(graceEnd, Is.EqualTo(_time.GetUtcNow() + TimeSpan.FromMinutes(10)).Within(TimeSpan.FromSeconds(1)));
-        Assert.That(await StatusAsync(oldKey), Is.EqualTo(HttpStatusCode.OK));
-        Assert.That(await StatusAsync(Plaintext(rotated)), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(oldKey), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(Plaintext(rotated)), Is.EqualTo(HttpStatusCode.OK));
 
         _time.Advance(TimeSpan.FromMinutes(10) + TimeSpan.FromSeconds(1));
 
-        Assert.That(await CodeAsync(oldKey), Is.EqualTo("invalid_key"));
-        Assert.That(await StatusAsync(Plaintext(rotated)), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.CodeAsync(oldKey), Is.EqualTo("invalid_key"));
+        Assert.That(await _gateway.StatusAsync(Plaintext(rotated)), Is.EqualTo(HttpStatusCode.OK));
         Assert.That((await GetKeyAsync(Id(created)))["previousKeyExpiresAt"], Is.Null);
     }
 
@@ -107,7 +107,7 @@ public sealed class KeyLifecycleTests(StoreKind store)
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         Assert.That((await GatewayHost.ProblemAsync(response))["errors"]!["gracePeriod"], Is.Not.Null);
-        Assert.That(await StatusAsync(Plaintext(created)), Is.EqualTo(HttpStatusCode.OK), "a refused rotate changes nothing");
+        Assert.That(await _gateway.StatusAsync(Plaintext(created)), Is.EqualTo(HttpStatusCode.OK), "a refused rotate changes nothing");
     }
 
     [Test]
@@ -116,15 +116,15 @@ public sealed class KeyLifecycleTests(StoreKind store)
         var org = await NewOrgAsync();
         var created = await _gateway.CreateKeyAsync(org, new { name = "svc" });
         var key = Plaintext(created);
-        Assert.That(await StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
 
         var deactivated = await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/deactivate");
         Assert.That(deactivated["status"]!.GetValue<string>(), Is.EqualTo("inactive"));
-        Assert.That(await CodeAsync(key), Is.EqualTo("key_inactive"));
+        Assert.That(await _gateway.CodeAsync(key), Is.EqualTo("key_inactive"));
 
         var activated = await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/activate");
         Assert.That(activated["status"]!.GetValue<string>(), Is.EqualTo("active"));
-        Assert.That(await StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
     }
 
     [TestCase("deactivate")]
@@ -139,7 +139,7 @@ public sealed class KeyLifecycleTests(StoreKind store)
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
         Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("conflict"));
-        Assert.That(await StatusAsync(Plaintext(defaultKey)), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(Plaintext(defaultKey)), Is.EqualTo(HttpStatusCode.OK));
     }
 
     [Test]
@@ -154,8 +154,8 @@ public sealed class KeyLifecycleTests(StoreKind store)
         var rotated = await _gateway.AdminPostAsync($"admin/keys/{Id(defaultKey)}/rotate");
 
         Assert.That(rotated["isDefault"]!.GetValue<bool>(), Is.True);
-        Assert.That(await CodeAsync(Plaintext(defaultKey)), Is.EqualTo("invalid_key"));
-        Assert.That(await StatusAsync(Plaintext(rotated)), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.CodeAsync(Plaintext(defaultKey)), Is.EqualTo("invalid_key"));
+        Assert.That(await _gateway.StatusAsync(Plaintext(rotated)), Is.EqualTo(HttpStatusCode.OK));
     }
 
     [Test]
@@ -168,7 +168,7 @@ public sealed class KeyLifecycleTests(StoreKind store)
 
         Assert.That(revoked["status"]!.GetValue<string>(), Is.EqualTo("revoked"));
         Assert.That(revoked["revokedAt"], Is.Not.Null);
-        Assert.That(await CodeAsync(Plaintext(created)), Is.EqualTo("key_revoked"));
+        Assert.That(await _gateway.CodeAsync(Plaintext(created)), Is.EqualTo("key_revoked"));
         foreach (var action in new[] { "activate", "deactivate", "rotate" })
         {
             using var refused = await _gateway.Admin.PostAsync($"admin/keys/{Id(created)}/{action}", null);
@@ -186,8 +186,8 @@ public sealed class KeyLifecycleTests(StoreKind store)
 
         var again = await _gateway.CreateKeyAsync(org, new { name = "svc" });
         Assert.That(Id(again), Is.Not.EqualTo(Id(created)));
-        Assert.That(await StatusAsync(Plaintext(again)), Is.EqualTo(HttpStatusCode.OK));
-        Assert.That(await CodeAsync(Plaintext(created)), Is.EqualTo("key_revoked"));
+        Assert.That(await _gateway.StatusAsync(Plaintext(again)), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.CodeAsync(Plaintext(created)), Is.EqualTo("key_revoked"));
     }
 
     [Test]
@@ -199,8 +199,8 @@ public sealed class KeyLifecycleTests(StoreKind store)
 
         await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/revoke");
 
-        Assert.That(await StatusAsync(Plaintext(created)), Is.EqualTo(HttpStatusCode.Unauthorized));
-        Assert.That(await CodeAsync(Plaintext(rotated)), Is.EqualTo("key_revoked"));
+        Assert.That(await _gateway.StatusAsync(Plaintext(created)), Is.EqualTo(HttpStatusCode.Unauthorized));
+        Assert.That(await _gateway.CodeAsync(Plaintext(rotated)), Is.EqualTo("key_revoked"));
     }
 
     [Test]
@@ -212,20 +212,20 @@ public sealed class KeyLifecycleTests(StoreKind store)
         var key = Plaintext(created);
 
         _time.Advance(TimeSpan.FromSeconds(29));
-        Assert.That(await StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
 
         _time.Advance(TimeSpan.FromSeconds(1));
-        Assert.That(await CodeAsync(key), Is.EqualTo("key_expired"));
+        Assert.That(await _gateway.CodeAsync(key), Is.EqualTo("key_expired"));
         Assert.That((await GetKeyAsync(Id(created)))["status"]!.GetValue<string>(), Is.EqualTo("expired"));
 
         var extended = await PatchAsync(Id(created), new { expiresAt = _time.GetUtcNow().AddHours(1).ToString("O") });
         Assert.That(extended["status"]!.GetValue<string>(), Is.EqualTo("active"));
-        Assert.That(await StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
 
         var cleared = await PatchAsync(Id(created), new { expiresAt = (string?)null });
         Assert.That(cleared["expiresAt"], Is.Null);
         _time.Advance(TimeSpan.FromDays(400));
-        Assert.That(await StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
     }
 
     [Test]
@@ -234,14 +234,14 @@ public sealed class KeyLifecycleTests(StoreKind store)
         var org = await NewOrgAsync();
         var created = await _gateway.CreateKeyAsync(org, new { name = "svc", scopes = new[] { "read" } });
         var key = Plaintext(created);
-        Assert.That(await CodeAsync(key, "/writes/x"), Is.EqualTo("insufficient_scope"));
+        Assert.That(await _gateway.CodeAsync(key, "/writes/x"), Is.EqualTo("insufficient_scope"));
 
         var patched = await PatchAsync(Id(created), new { name = "svc_renamed", description = "new", scopes = new[] { "read", "write" }, customerId = "cust_9", rateLimit = new { permitLimit = 10, window = "00:01:00" } });
 
         Assert.That(patched["name"]!.GetValue<string>(), Is.EqualTo("svc_renamed"));
         Assert.That(patched["rateLimit"]!["permitLimit"]!.GetValue<int>(), Is.EqualTo(10));
         _upstream.Reset();
-        Assert.That(await StatusAsync(key, "/writes/x"), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(key, "/writes/x"), Is.EqualTo(HttpStatusCode.OK));
         var headers = _upstream.SingleRequestHeaders();
         Assert.That(headers["X-Key-Name"], Is.EqualTo("svc_renamed"));
         Assert.That(headers["X-Key-Scopes"], Is.EqualTo("read write"));
@@ -251,7 +251,7 @@ public sealed class KeyLifecycleTests(StoreKind store)
         Assert.That(cleared["customerId"], Is.Null);
         Assert.That(cleared["rateLimit"], Is.Null);
         _upstream.Reset();
-        Assert.That(await StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
         Assert.That(_upstream.SingleRequestHeaders().ContainsKey("X-Customer-Id"), Is.False);
     }
 
@@ -293,7 +293,7 @@ public sealed class KeyLifecycleTests(StoreKind store)
         var created = await _gateway.CreateKeyAsync(org, new { name = "svc" });
         Assert.That(created["lastUsedAt"], Is.Null);
 
-        Assert.That(await StatusAsync(Plaintext(created)), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(Plaintext(created)), Is.EqualTo(HttpStatusCode.OK));
         var usedAt = _time.GetUtcNow();
 
         var shown = (await GetKeyAsync(Id(created)))["lastUsedAt"]!.GetValue<DateTimeOffset>();
@@ -406,19 +406,6 @@ public sealed class KeyLifecycleTests(StoreKind store)
         using var response = await _gateway.Admin.PatchAsJsonAsync($"admin/keys/{id}", body);
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
         return (await response.Content.ReadFromJsonAsync<JsonObject>())!;
-    }
-
-    private async Task<HttpStatusCode> StatusAsync(string key, string path = "/api/x")
-    {
-        using var response = await _gateway.CallAsync(path, key);
-        return response.StatusCode;
-    }
-
-    private async Task<string> CodeAsync(string key, string path = "/api/x")
-    {
-        using var response = await _gateway.CallAsync(path, key);
-        Assert.That((int)response.StatusCode, Is.InRange(400, 499));
-        return (await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>();
     }
 
     private static string Id(JsonObject key) => key["id"]!.GetValue<string>();

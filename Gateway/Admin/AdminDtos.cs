@@ -69,6 +69,8 @@ public sealed record OrgDto(string Id, string Name, DateTimeOffset CreatedAt, st
 
 public sealed record AuditDto(string Id, string OrgId, string? KeyId, string Action, string Actor, DateTimeOffset At, JsonElement? Changes);
 
+public sealed record SettingsDto(string Environment, string KeyPrefix, IReadOnlyList<string> Scopes);
+
 public sealed record ListDto<T>(IReadOnlyList<T> Items, string? NextCursor = null);
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false)]
@@ -77,4 +79,5 @@ public sealed record ListDto<T>(IReadOnlyList<T> Items, string? NextCursor = nul
 [JsonSerializable(typeof(ListDto<KeyDto>))]
 [JsonSerializable(typeof(ListDto<OrgDto>))]
 [JsonSerializable(typeof(ListDto<AuditDto>))]
+[JsonSerializable(typeof(SettingsDto))]
 internal sealed partial class AdminJsonContext : JsonSerializerContext;

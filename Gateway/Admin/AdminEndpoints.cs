@@ -15,7 +15,8 @@ public static class AdminEndpointRouteBuilderExtensions
             .WithMetadata(AdminListenerMetadata.Instance)
             .AddEndpointFilter<AdminTokenFilter>()
             .AddEndpointFilter<AdminErrorFilter>();
-        admin.MapOrgsApi().MapKeysApi().MapAuditApi();
+        admin.MapOrgsApi().MapKeysApi().MapAuditApi().MapSettingsApi();
+        endpoints.MapAdminConsole();
 
         endpoints.MapGet("/healthz", () => Results.Text("ok")).WithMetadata(AdminListenerMetadata.Instance);
         endpoints.MapGet("/readyz", ReadyAsync).WithMetadata(AdminListenerMetadata.Instance);

@@ -12,7 +12,27 @@ internal static class AdminRequests
     private static readonly string[] PatchKeyFields = ["name", "description", "scopes", "expiresAt", "customerId", "rateLimit"];
     private static readonly string[] RotateFields = ["gracePeriod"];
 
-    public static async Task<(JsonDocument? Document, IResult? Error)> ReadObjectAsync(HttpRequest request, bool allowEmpty)
+    /// <summary>
+    /// Reads the body as a JSON object and runs <paramref name="parse"/> on it; any problem (size, syntax,
+    /// shape or a field <paramref name="parse"/> rejects) comes back as the 4xx result to return.
+    /// </summary>
+    public static async Task<(T Value, IResult? Error)> ReadAsync<T>(HttpRequest request, bool allowEmpty, Func<JsonElement, ValidationErrors, T> parse)
+    {
+        var (document, error) = await ReadObjectAsync(request, allowEmpty);
+        if (error is not null)
+        {
+            return (default!, error);
+        }
+
+        using (document)
+        {
+            var errors = new ValidationErrors();
+            var value = parse(document!.RootElement, errors);
+            return errors.Any ? (default!, AdminProblems.Validation(errors)) : (value, null);
+        }
+    }
+
+    private static async Task<(JsonDocument? Document, IResult? Error)> ReadObjectAsync(HttpRequest request, bool allowEmpty)
     {
         var buffer = new MemoryStream();
         var chunk = new byte[8192];

@@ -27,23 +27,14 @@ internal static class KeysApi
 
     private static async Task<IResult> CreateAsync(string org, HttpContext context, KeyManager manager, IOptionsMonitor<GatewayOptions> options, TimeProvider time)
     {
-        var (document, error) = await AdminRequests.ReadObjectAsync(context.Request, allowEmpty: false);
+        var (draft, error) = await AdminRequests.ReadAsync(context.Request, allowEmpty: false, (body, errors) => AdminRequests.CreateKey(body, options.CurrentValue, time.GetUtcNow(), errors));
         if (error is not null)
         {
             return error;
         }
 
-        using (document)
-        {
-            var errors = new ValidationErrors();
-            if (AdminRequests.CreateKey(document!.RootElement, options.CurrentValue, time.GetUtcNow(), errors) is not { } draft)
-            {
-                return AdminProblems.Validation(errors);
-            }
-
-            var issued = await manager.CreateKeyAsync(org, draft, AdminActor.From(context, draft.CreatedBy), context.RequestAborted);
-            return Results.Json(KeyDto.From(issued.Record, time.GetUtcNow(), plaintext: issued.Plaintext), AdminJsonContext.Default.KeyDto, statusCode: StatusCodes.Status201Created);
-        }
+        var issued = await manager.CreateKeyAsync(org, draft!, AdminActor.From(context, draft!.CreatedBy), context.RequestAborted);
+        return Results.Json(KeyDto.From(issued.Record, time.GetUtcNow(), plaintext: issued.Plaintext), AdminJsonContext.Default.KeyDto, statusCode: StatusCodes.Status201Created);
     }
 
     private static async Task<IResult> ListAsync(string org, IGatewayStore store, KeyUsageTracker usage, TimeProvider time, CancellationToken cancellationToken)
@@ -68,43 +59,20 @@ internal static class KeysApi
 
     private static async Task<IResult> PatchAsync(string id, HttpContext context, KeyManager manager, KeyUsageTracker usage, IOptionsMonitor<GatewayOptions> options, TimeProvider time)
     {
-        var (document, error) = await AdminRequests.ReadObjectAsync(context.Request, allowEmpty: false);
-        if (error is not null)
-        {
-            return error;
-        }
-
-        using (document)
-        {
-            var errors = new ValidationErrors();
-            if (AdminRequests.PatchKey(document!.RootElement, options.CurrentValue, time.GetUtcNow(), errors) is not { } patch)
-            {
-                return AdminProblems.Validation(errors);
-            }
-
-            return await Transition(manager.UpdateAsync(id, patch, AdminActor.From(context), context.RequestAborted), usage, time);
-        }
+        var (patch, error) = await AdminRequests.ReadAsync(context.Request, allowEmpty: false, (body, errors) => AdminRequests.PatchKey(body, options.CurrentValue, time.GetUtcNow(), errors));
+        return error ?? await Transition(manager.UpdateAsync(id, patch!, AdminActor.From(context), context.RequestAborted), usage, time);
     }
 
     private static async Task<IResult> RotateAsync(string id, HttpContext context, KeyManager manager, TimeProvider time)
     {
-        var (document, error) = await AdminRequests.ReadObjectAsync(context.Request, allowEmpty: true);
+        var (grace, error) = await AdminRequests.ReadAsync(context.Request, allowEmpty: true, AdminRequests.Rotate);
         if (error is not null)
         {
             return error;
         }
 
-        using (document)
-        {
-            var errors = new ValidationErrors();
-            if (AdminRequests.Rotate(document!.RootElement, errors) is not { } grace)
-            {
-                return AdminProblems.Validation(errors);
-            }
-
-            var issued = await manager.RotateAsync(id, grace, AdminActor.From(context), context.RequestAborted);
-            return Results.Json(KeyDto.From(issued.Record, time.GetUtcNow(), plaintext: issued.Plaintext), AdminJsonContext.Default.KeyDto);
-        }
+        var issued = await manager.RotateAsync(id, grace!.Value, AdminActor.From(context), context.RequestAborted);
+        return Results.Json(KeyDto.From(issued.Record, time.GetUtcNow(), plaintext: issued.Plaintext), AdminJsonContext.Default.KeyDto);
     }
 
     private static async Task<IResult> Transition(Task<ApiKeyRecord> operation, KeyUsageTracker usage, TimeProvider time)

@@ -16,24 +16,15 @@ internal static class OrgsApi
 
     private static async Task<IResult> CreateAsync(HttpContext context, KeyManager keys, TimeProvider time)
     {
-        var (document, error) = await AdminRequests.ReadObjectAsync(context.Request, allowEmpty: false);
+        var (request, error) = await AdminRequests.ReadAsync(context.Request, allowEmpty: false, AdminRequests.Organization);
         if (error is not null)
         {
             return error;
         }
 
-        using (document)
-        {
-            var errors = new ValidationErrors();
-            if (AdminRequests.Organization(document!.RootElement, errors) is not { } request)
-            {
-                return AdminProblems.Validation(errors);
-            }
-
-            var (org, defaultKey) = await keys.CreateOrganizationAsync(request.Id, request.Name, AdminActor.From(context), context.RequestAborted);
-            var dto = OrgDto.From(org, KeyDto.From(defaultKey.Record, time.GetUtcNow(), plaintext: defaultKey.Plaintext));
-            return Results.Json(dto, AdminJsonContext.Default.OrgDto, statusCode: StatusCodes.Status201Created);
-        }
+        var (org, defaultKey) = await keys.CreateOrganizationAsync(request!.Value.Id, request.Value.Name, AdminActor.From(context), context.RequestAborted);
+        var dto = OrgDto.From(org, KeyDto.From(defaultKey.Record, time.GetUtcNow(), plaintext: defaultKey.Plaintext));
+        return Results.Json(dto, AdminJsonContext.Default.OrgDto, statusCode: StatusCodes.Status201Created);
     }
 
     private static async Task<IResult> ListAsync(IGatewayStore store, CancellationToken cancellationToken)

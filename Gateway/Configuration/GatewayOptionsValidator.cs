@@ -58,11 +58,6 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
             Limit(errors, $"{S}:RateLimits:Policies:{policy}", limit);
         }
 
-        if (options.Scopes.Count == 0)
-        {
-            errors.Add($"{S}:Scopes must list at least one scope.");
-        }
-
         for (var i = 0; i < options.Scopes.Count; i++)
         {
             if (options.Scopes[i] is not { } scope || !ScopeRegex().IsMatch(scope))

@@ -27,8 +27,15 @@ internal sealed class DemoBootstrap(
             return;
         }
 
-        var (_, key) = await keys.CreateOrganizationAsync("demo", "Demo organization", "gateway-demo", cancellationToken);
-        lifetime.ApplicationStarted.Register(() => Print(key.Plaintext, gateway));
+        try
+        {
+            var (_, key) = await keys.CreateOrganizationAsync("demo", "Demo organization", "gateway-demo", cancellationToken);
+            lifetime.ApplicationStarted.Register(() => Print(key.Plaintext, gateway));
+        }
+        catch (StoreConflictException)
+        {
+            // Another instance sharing the store created it first; its key was printed there.
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -4,11 +4,14 @@ using Gateway.Demo;
 using Gateway.Keys;
 using Gateway.Observability;
 using Gateway.Proxy;
+using Gateway.RateLimiting;
 using Gateway.Stores;
+using Gateway.Stores.Redis;
 using Gateway.Stores.Sqlite;
 using Microsoft.AspNetCore.Routing.Matching;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Gateway.Hosting;
 
@@ -42,11 +45,13 @@ public static class GatewayHostingExtensions
             .Bind(builder.Configuration.GetSection(GatewayOptions.SectionName))
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>());
+        services.AddSingleton<IOptionsMonitor<GatewayOptions>, LastGoodOptionsMonitor<GatewayOptions>>();
         services.TryAddSingleton(TimeProvider.System);
-        services.AddMetrics();
         services.TryAddSingleton<GatewayMetrics>();
 
-        services.AddGatewayStore(builder.Configuration[$"{GatewayOptions.SectionName}:Store:Redis"]);
+        var redis = builder.Configuration[$"{GatewayOptions.SectionName}:Store:Redis"];
+        services.AddGatewayStore(redis);
+        services.AddGatewayRateLimiting(redis: !string.IsNullOrWhiteSpace(redis));
         services.TryAddSingleton<StoreResilience>();
         services.TryAddSingleton<KeyResolver>();
         services.TryAddSingleton<KeyManager>();
@@ -67,16 +72,24 @@ public static class GatewayHostingExtensions
         return builder;
     }
 
-    /// <summary>The embedded SQLite store, unless <c>Gateway:Store:Redis</c> is set.</summary>
+    /// <summary>The embedded SQLite store, unless <c>Gateway:Store:Redis</c> is set: then Redis, shared by every instance.</summary>
     private static IServiceCollection AddGatewayStore(this IServiceCollection services, string? redis)
     {
-        if (!string.IsNullOrWhiteSpace(redis))
+        if (string.IsNullOrWhiteSpace(redis))
         {
-            throw new InvalidOperationException("Gateway:Store:Redis is set, but this build has no Redis store yet; clear it to use the embedded store.");
+            services.TryAddSingleton<IGatewayStore, SqliteGatewayStore>();
+            services.TryAddSingleton<IKeyChangeNotifier, NullKeyChangeNotifier>();
+        }
+        else
+        {
+            // One multiplexer per process, shared by the store, the invalidation channel and the rate limiter.
+            services.TryAddSingleton<IConnectionMultiplexer>(sp => RedisConnection.Connect(redis, sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Store.Timeout));
+            services.TryAddSingleton<IGatewayStore, RedisGatewayStore>();
+            services.TryAddSingleton<RedisKeyChangeNotifier>();
+            services.TryAddSingleton<IKeyChangeNotifier>(sp => sp.GetRequiredService<RedisKeyChangeNotifier>());
+            services.AddHostedService(sp => sp.GetRequiredService<RedisKeyChangeNotifier>());
         }
 
-        services.TryAddSingleton<IGatewayStore, SqliteGatewayStore>();
-        services.TryAddSingleton<IKeyChangeNotifier, NullKeyChangeNotifier>();
         // Registered first among the gateway's hosted services so the schema exists before anything reads it.
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService, StoreInitializer>());
         return services;

@@ -62,7 +62,7 @@ internal sealed class KeyResolver : IDisposable
             // Only a positive entry may outlive its freshness: "unknown" is not worth trusting during an outage.
             if (cached?.Record is not null && now < cached.StaleUntil)
             {
-                _metrics.StaleServed();
+                _metrics.StaleServedOnce();
                 return cached.Record;
             }
 

@@ -11,7 +11,8 @@ public static class ProxyApplicationBuilderExtensions
     /// <summary>Requires a valid API key on every non-anonymous route and stamps its identity for the upstream.</summary>
     public static IApplicationBuilder UseKeyAuthentication(this IApplicationBuilder builder)
     {
-        if (builder.ApplicationServices.GetService(typeof(Keys.KeyResolver)) is null)
+        // Checks the registration without building the service, so bad options surface at start-up proper.
+        if (builder.ApplicationServices.GetService<IServiceProviderIsService>()?.IsService(typeof(Keys.KeyResolver)) != true)
         {
             throw new InvalidOperationException("UseKeyAuthentication requires AddGateway() to be called on the service collection.");
         }

@@ -1,4 +1,5 @@
 using Gateway.Auth;
+using Gateway.RateLimiting;
 
 namespace Gateway.Proxy;
 
@@ -8,21 +9,22 @@ public static class ProxyEndpointRouteBuilderExtensions
     /// Maps the YARP routes with the gateway's pipeline (CONTRACT section 5 order) and a problem+json
     /// <c>no_route</c> fallback, on the proxy listener only.
     /// </summary>
-    public static IEndpointRouteBuilder MapGatewayProxy(this IEndpointRouteBuilder endpoints, Action<IReverseProxyApplicationBuilder>? configureLimits = null)
+    public static IEndpointRouteBuilder MapGatewayProxy(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapReverseProxy(proxy =>
         {
             proxy.UseProxyGuard();
+            proxy.UseIpRateLimit();
             proxy.UseKeyAuthentication();
-            configureLimits?.Invoke(proxy);
+            proxy.UseRateLimits();
             proxy.UseSessionAffinity();
             proxy.UseLoadBalancing();
             proxy.UsePassiveHealthChecks();
         });
 
-        endpoints.MapFallback("{**path}", (HttpContext context) =>
+        endpoints.MapFallback("{**path}", (HttpContext context, Observability.GatewayMetrics metrics) =>
         {
-            IdentityHeaders.RemoveClientCopies(context.Request.Headers);
+            metrics.Request("(none)", StatusCodes.Status404NotFound, "no_route");
             return GatewayProblem.WriteAsync(context, StatusCodes.Status404NotFound, "no_route", "No route", "No route matches this request.");
         });
         return endpoints;

@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using Gateway.Configuration;
 using Gateway.Keys;
 using Gateway.Observability;
@@ -10,33 +9,19 @@ namespace Gateway.Benchmarks;
 /// <summary>
 /// The gateway's request-path services wired as AddGateway wires them, on an in-memory store. Cache
 /// periods are a day so a run measures the steady state of a hot key, not a periodic store re-read.
-/// A no-op <see cref="MeterListener"/> turns the gateway's instruments on, as prometheus-net's meter
-/// adapter does in the real process, so metric recording is part of what is measured.
+/// The gateway's metrics are prometheus-net collectors, always on, so recording them is part of what is measured.
 /// </summary>
 internal sealed class BenchServices : IDisposable
 {
     private readonly ServiceProvider _provider;
-    private readonly MeterListener _listener = new();
 
     public BenchServices()
     {
-        _listener.InstrumentPublished = (instrument, listener) =>
-        {
-            if (instrument.Meter.Name == GatewayMetrics.MeterName)
-            {
-                listener.EnableMeasurementEvents(instrument);
-            }
-        };
-        _listener.SetMeasurementEventCallback<long>(static (_, _, _, _) => { });
-        _listener.SetMeasurementEventCallback<double>(static (_, _, _, _) => { });
-        _listener.Start();
-
         Store = new BenchStore();
         Store.Add(BenchData.Record(BenchData.ValidKey));
 
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddMetrics();
         services.AddOptions<GatewayOptions>().Configure(o =>
         {
             o.Cache.FreshFor = TimeSpan.FromDays(1);
@@ -58,9 +43,5 @@ internal sealed class BenchServices : IDisposable
 
     public KeyResolver Resolver => _provider.GetRequiredService<KeyResolver>();
 
-    public void Dispose()
-    {
-        _provider.Dispose();
-        _listener.Dispose();
-    }
+    public void Dispose() => _provider.Dispose();
 }

@@ -1,0 +1,105 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Gateway.Cli;
+using Gateway.Tests.Common;
+
+namespace Gateway.Tests.Cli;
+
+/// <summary>The CLI against a real gateway's admin listener.</summary>
+public sealed class AdminCliTests
+{
+    private Upstream _upstream = null!;
+    private GatewayHost _gateway = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        _upstream = Upstream.Start();
+        _gateway = await GatewayHost.StartAsync(GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", [("RequiredScopes", "write")])));
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        await _gateway.DisposeAsync();
+        _upstream.Dispose();
+    }
+
+    [Test]
+    public async Task Cli_FullLifecycle_ChangesWhatTheProxyAccepts()
+    {
+        var org = await RunOkAsync("orgs", "create", "cli_org", "--name", "CLI org");
+        Assert.That(org["defaultKey"]!["key"]!.GetValue<string>(), Does.StartWith("gw_live_"));
+
+        var created = await RunOkAsync("keys", "create", "--org", "cli_org", "--name", "deployer", "--scope", "read", "--scope", "write", "--customer-id", "c7", "--rate-limit", "30", "--rate-window", "00:00:10", "--actor", "ops-bot");
+        var key = created["key"]!.GetValue<string>();
+        var id = created["id"]!.GetValue<string>();
+        Assert.That(created["scopes"]!.ToJsonString(), Is.EqualTo("[\"read\",\"write\"]"));
+        Assert.That(created["rateLimit"]!["permitLimit"]!.GetValue<int>(), Is.EqualTo(30));
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+
+        var updated = await RunOkAsync("keys", "update", id, "--scope", "read", "--no-customer");
+        Assert.That(updated["customerId"], Is.Null);
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.Forbidden));
+
+        var rotated = await RunOkAsync("keys", "rotate", id, "--grace-period", "00:05:00");
+        Assert.That(rotated["previousKeyExpiresAt"], Is.Not.Null);
+
+        await RunOkAsync("keys", "revoke", id);
+        using (var refused = await _gateway.CallAsync("/api/x", rotated["key"]!.GetValue<string>()))
+        {
+            Assert.That((await GatewayHost.ProblemAsync(refused))["code"]!.GetValue<string>(), Is.EqualTo("key_revoked"));
+        }
+
+        var list = await RunOkAsync("keys", "list", "--org", "cli_org");
+        Assert.That(list["items"]!.AsArray().Select(k => k!["status"]!.GetValue<string>()), Is.EquivalentTo(new[] { "active", "revoked" }));
+        Assert.That(list.ToJsonString(), Does.Not.Contain(key));
+
+        var audit = await RunOkAsync("audit", "--org", "cli_org", "--limit", "10");
+        var actions = audit["items"]!.AsArray().Select(e => e!["action"]!.GetValue<string>()).ToList();
+        Assert.That(actions, Is.EqualTo(new[] { "key.revoke", "key.rotate", "key.update", "key.create", "org.create" }));
+        Assert.That(audit["items"]![3]!["actor"]!.GetValue<string>(), Is.EqualTo("ops-bot"));
+    }
+
+    [Test]
+    public async Task Cli_InvalidInput_PrintsProblemAndExits1()
+    {
+        await RunOkAsync("orgs", "create", "cli_bad");
+
+        var (code, output, error) = await RunAsync("keys", "create", "--org", "cli_bad", "--name", "bad-name", "--scope", "nope");
+
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(output, Is.Empty);
+        Assert.That(error, Does.Contain("400").And.Contain("\"name\"").And.Contain("\"scopes\""));
+    }
+
+    [Test]
+    public async Task Cli_WrongToken_Exits1AndUnreachable_Exits2()
+    {
+        var (code, _, error) = await RunWithAsync(_gateway.AdminUrl.ToString(), "wrong-token-0000000000", "orgs", "list");
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(error, Does.Contain("401"));
+
+        var (unreachable, _, message) = await RunWithAsync("http://127.0.0.1:1", GatewayHost.AdminToken, "orgs", "list");
+        Assert.That(unreachable, Is.EqualTo(2));
+        Assert.That(message, Does.Contain("Cannot reach"));
+    }
+
+    private async Task<JsonObject> RunOkAsync(params string[] args)
+    {
+        var (code, output, error) = await RunAsync(args);
+        Assert.That(code, Is.Zero, error);
+        return JsonNode.Parse(output)!.AsObject();
+    }
+
+    private Task<(int Code, string Output, string Error)> RunAsync(params string[] args) =>
+        RunWithAsync(_gateway.AdminUrl.ToString(), GatewayHost.AdminToken, args);
+
+    private static async Task<(int Code, string Output, string Error)> RunWithAsync(string adminUrl, string token, params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var code = await AdminCli.RunAsync([.. args, "--admin-url", adminUrl, "--token", token], output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+}

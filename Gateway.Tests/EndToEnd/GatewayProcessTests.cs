@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using Gateway.Tests.Common;
+using WireMock.RequestBuilders;
+using WireMock.ResponseBuilders;
+
+namespace Gateway.Tests.EndToEnd;
+
+/// <summary>
+/// The real process (CONTRACT section 1): configured by environment variables only, and on SIGTERM it
+/// finishes in-flight requests, flushes pending usage writes and exits 0.
+/// </summary>
+public sealed class GatewayProcessTests
+{
+    [Test]
+    public async Task Sigterm_FinishesInFlightRequestFlushesUsageAndExitsZero()
+    {
+        using var upstream = Upstream.Start();
+        upstream.Server.Given(Request.Create().WithPath("/slow")).RespondWith(Response.Create().WithStatusCode(200).WithBody("slow ok").WithDelay(TimeSpan.FromMilliseconds(1500)));
+        var directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
+        var (proxyPort, adminPort) = (FreePort(), FreePort());
+        var start = new ProcessStartInfo("dotnet")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = directory,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Gateway.dll"));
+        Directory.CreateDirectory(directory);
+        var env = start.Environment;
+        env["Kestrel__Endpoints__Proxy__Url"] = $"http://127.0.0.1:{proxyPort}";
+        env["Kestrel__Endpoints__Admin__Url"] = $"http://127.0.0.1:{adminPort}";
+        env["Gateway__Store__Path"] = Path.Combine(directory, "gateway.db");
+        env["Gateway__Admin__Token"] = GatewayHost.AdminToken;
+        env["Gateway__Demo__Enabled"] = "false";
+        env["Gateway__Scopes__0"] = "read";
+        env["Gateway__Usage__FlushInterval"] = "01:00:00"; // only the shutdown flush can write it
+        env["ReverseProxy__Routes__api__ClusterId"] = "api";
+        env["ReverseProxy__Routes__api__Match__Path"] = "/{**rest}";
+        env["ReverseProxy__Clusters__api__Destinations__d1__Address"] = upstream.Url;
+
+        using var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            using var admin = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{adminPort}/") };
+            admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", GatewayHost.AdminToken);
+            await WaitUntilAsync(async () => (await admin.GetAsync("healthz")).IsSuccessStatusCode);
+
+            using var created = await admin.PostAsJsonAsync("admin/orgs", new { id = "acme" });
+            Assert.That(created.StatusCode, Is.EqualTo(HttpStatusCode.Created));
+            var org = (await created.Content.ReadFromJsonAsync<JsonObject>())!;
+            var key = org["defaultKey"]!["key"]!.GetValue<string>();
+            var keyId = org["defaultKey"]!["id"]!.GetValue<string>();
+
+            using var proxy = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{proxyPort}/") };
+            proxy.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            var inFlight = proxy.GetAsync("slow");
+            await WaitUntilAsync(() => Task.FromResult(upstream.Received.Count > 0));
+
+            using (var kill = Process.Start("kill", $"-TERM {process.Id}"))
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            using var response = await inFlight;
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(await response.Content.ReadAsStringAsync(), Is.EqualTo("slow ok"));
+
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await process.WaitForExitAsync(timeout.Token);
+            Assert.That(process.ExitCode, Is.Zero);
+
+            // The usage write happened at shutdown: a new gateway on the same store shows it.
+            await using var restarted = await GatewayHost.StartAsync(directory: directory);
+            var stored = await restarted.AdminGetAsync($"admin/keys/{keyId}");
+            Assert.That(stored["lastUsedAt"], Is.Not.Null);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+        }
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            try
+            {
+                if (await condition())
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail("condition not met within 30 s");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

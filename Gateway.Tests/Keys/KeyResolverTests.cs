@@ -1,0 +1,138 @@
+using Gateway.Configuration;
+using Gateway.Keys;
+using Gateway.Observability;
+using Gateway.Stores;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Gateway.Tests.Keys;
+
+public sealed class KeyResolverTests
+{
+    private static readonly ApiKeyRecord Key = new()
+    {
+        Id = "key_1", OrgId = "acme", Name = "k", Prefix = "gw_live_aaaaaa", Hash = "h1", Environment = KeyEnvironments.Production,
+        Scopes = ["*"], CreatedAt = DateTimeOffset.UnixEpoch, UpdatedAt = DateTimeOffset.UnixEpoch, Version = 1,
+    };
+
+    [Test]
+    public async Task ResolveAsync_ManyConcurrentMisses_OneStoreRead()
+    {
+        var store = new ScriptedStore();
+        using var resolver = Create(store, new FakeTimeProvider(DateTimeOffset.UtcNow));
+
+        var waiters = Enumerable.Range(0, 100).Select(_ => resolver.ResolveAsync("h1", CancellationToken.None).AsTask()).ToList();
+        await store.Started.Task;
+        store.Release.SetResult(Key);
+        var results = await Task.WhenAll(waiters);
+
+        Assert.That(store.Reads, Is.EqualTo(1));
+        Assert.That(results, Is.All.SameAs(Key));
+    }
+
+    [Test]
+    public async Task ResolveAsync_FreshThenStaleOnlyWhenStoreFails()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var store = new ScriptedStore();
+        store.Release.SetResult(Key);
+        using var resolver = Create(store, time);
+
+        Assert.That(await resolver.ResolveAsync("h1", CancellationToken.None), Is.SameAs(Key));
+        Assert.That(await resolver.ResolveAsync("h1", CancellationToken.None), Is.SameAs(Key));
+        Assert.That(store.Reads, Is.EqualTo(1), "served fresh from memory");
+
+        time.Advance(TimeSpan.FromSeconds(6));
+        store.Fail = true;
+        Assert.That(await resolver.ResolveAsync("h1", CancellationToken.None), Is.SameAs(Key), "stale while the store is down");
+
+        time.Advance(TimeSpan.FromMinutes(6));
+        Assert.ThrowsAsync<StoreUnavailableException>(async () => await resolver.ResolveAsync("h1", CancellationToken.None));
+    }
+
+    [Test]
+    public async Task ResolveAsync_UnknownHash_NegativeCachedBriefly()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var store = new ScriptedStore();
+        store.Release.SetResult(null);
+        using var resolver = Create(store, time);
+
+        Assert.That(await resolver.ResolveAsync("nope", CancellationToken.None), Is.Null);
+        Assert.That(await resolver.ResolveAsync("nope", CancellationToken.None), Is.Null);
+        Assert.That(store.Reads, Is.EqualTo(1));
+
+        time.Advance(TimeSpan.FromSeconds(3));
+        store.Fail = true;
+        Assert.ThrowsAsync<StoreUnavailableException>(async () => await resolver.ResolveAsync("nope", CancellationToken.None), "an unknown key is never trusted stale");
+    }
+
+    [Test]
+    public async Task Invalidate_DuringInFlightRead_DoesNotCacheTheOldRecord()
+    {
+        var store = new ScriptedStore();
+        using var resolver = Create(store, new FakeTimeProvider(DateTimeOffset.UtcNow));
+        var inFlight = resolver.ResolveAsync("h1", CancellationToken.None).AsTask();
+        await store.Started.Task;
+
+        resolver.Invalidate("h1");
+        store.Release.SetResult(Key);
+        await inFlight;
+        await resolver.ResolveAsync("h1", CancellationToken.None);
+
+        Assert.That(store.Reads, Is.EqualTo(2), "the read that raced the invalidation was not cached");
+    }
+
+    private static KeyResolver Create(IGatewayStore store, TimeProvider time)
+    {
+        var options = Options.Create(new GatewayOptions());
+        return new KeyResolver(store, options, time, new StoreResilience(options, time), new GatewayMetrics());
+    }
+
+    private sealed class ScriptedStore : IGatewayStore
+    {
+        private int _reads;
+
+        public TaskCompletionSource Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource<ApiKeyRecord?> Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int Reads => Volatile.Read(ref _reads);
+
+        public bool Fail { get; set; }
+
+        public async Task<ApiKeyRecord?> FindKeyByHashAsync(string hash, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _reads);
+            if (Fail)
+            {
+                throw new StoreUnavailableException("down");
+            }
+
+            Started.TrySetResult();
+            return await Release.Task;
+        }
+
+        public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task PingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task CreateOrganizationAsync(Organization organization, ApiKeyRecord defaultKey, AuditEntry audit, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<Organization?> GetOrganizationAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<IReadOnlyList<Organization>> ListOrganizationsAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task CreateKeyAsync(ApiKeyRecord key, AuditEntry audit, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task UpdateKeyAsync(ApiKeyRecord key, long expectedVersion, AuditEntry audit, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<ApiKeyRecord?> GetKeyAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(string orgId, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<AuditPage> ListAuditAsync(string orgId, string? cursor, int limit, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task RecordKeyUsageAsync(IReadOnlyCollection<KeyValuePair<string, DateTimeOffset>> usage, CancellationToken cancellationToken) => throw new NotSupportedException();
+    }
+}

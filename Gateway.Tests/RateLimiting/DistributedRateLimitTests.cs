@@ -1,0 +1,80 @@
+using System.Net;
+using Gateway.Tests.Common;
+
+namespace Gateway.Tests.RateLimiting;
+
+/// <summary>Limits shared through a real redis-server by two gateway instances.</summary>
+[NonParallelizable]
+public sealed class DistributedRateLimitTests
+{
+    private Upstream _upstream = null!;
+
+    [OneTimeSetUp]
+    public void StartUpstream() => _upstream = Upstream.Start();
+
+    [OneTimeTearDown]
+    public void StopUpstream() => _upstream.Dispose();
+
+    [Test]
+    public async Task TwoInstances_ConcurrentRequests_AcceptExactlyTheLimitThenSlide()
+    {
+        const int Limit = 5;
+        var prefix = $"t{Guid.NewGuid():N}:";
+        var settings = Settings(("Gateway:RateLimits:Workspace:PermitLimit", Limit.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("Gateway:RateLimits:Workspace:Window", "00:00:02"));
+        await using var a = await GatewayHost.StartAsync(settings, store: StoreKind.Redis, redisPrefix: prefix);
+        await using var b = await GatewayHost.StartAsync(settings, store: StoreKind.Redis, redisPrefix: prefix);
+        await a.CreateOrgAsync("acme");
+        var key = (await a.CreateKeyAsync("acme", new { name = "k" }))["key"]!.GetValue<string>();
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 24).Select(async i =>
+        {
+            using var response = await (i % 2 == 0 ? a : b).CallAsync("/api/x", key);
+            return (response.StatusCode, RetryAfter: response.Headers.RetryAfter?.Delta);
+        }));
+
+        Assert.That(responses.Count(r => r.StatusCode == HttpStatusCode.OK), Is.EqualTo(Limit));
+        Assert.That(responses.Count(r => r.StatusCode == HttpStatusCode.TooManyRequests), Is.EqualTo(24 - Limit));
+        Assert.That(responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests).Select(r => r.RetryAfter!.Value), Is.All.InRange(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2)));
+
+        // After the window slides the permits come back, on both instances.
+        await GatewayHost.WaitForAsync(async () => await a.StatusAsync(key) == HttpStatusCode.OK, TimeSpan.FromSeconds(3));
+        await GatewayHost.WaitForAsync(async () => await b.StatusAsync(key) == HttpStatusCode.OK, TimeSpan.FromSeconds(3));
+    }
+
+    [Test]
+    public async Task RedisDown_FallsBackToPerInstanceLimits_NeverUnlimited()
+    {
+        using var redis = RedisServer.Start();
+        var settings = Settings(("Gateway:RateLimits:Workspace:PermitLimit", "3"), ("Gateway:RateLimits:Workspace:Window", "00:01:00"));
+        settings["Gateway:Store:Redis"] = redis.ConnectionString;
+        settings["Gateway:Store:Timeout"] = "00:00:00.300";
+        await using var gateway = await GatewayHost.StartAsync(settings);
+        await gateway.CreateOrgAsync("acme");
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "k" }))["key"]!.GetValue<string>();
+        Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK), "the key is now cached");
+
+        redis.Kill();
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 8; i++)
+        {
+            statuses.Add(await gateway.StatusAsync(key));
+        }
+
+        Assert.That(statuses, Has.No.Member(HttpStatusCode.InternalServerError).And.No.Member(HttpStatusCode.ServiceUnavailable));
+        Assert.That(statuses.Count(s => s == HttpStatusCode.OK), Is.EqualTo(3), "the per-instance limit applies while Redis is down");
+        Assert.That(statuses.Skip(3), Is.All.EqualTo(HttpStatusCode.TooManyRequests));
+    }
+
+    private Dictionary<string, string?> Settings(params (string Key, string Value)[] settings)
+    {
+        var config = GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", []));
+        foreach (var (key, value) in settings)
+        {
+            config[key] = value;
+        }
+
+        return config;
+    }
+
+}

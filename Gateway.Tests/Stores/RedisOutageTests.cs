@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Net;
+using Gateway.Tests.Common;
+
+namespace Gateway.Tests.Stores;
+
+/// <summary>
+/// CONTRACT section 6 with a real redis-server killed (SIGKILL) or frozen (SIGSTOP) under the gateway:
+/// known keys keep working, seen revocations hold, unknown keys get a fast 503, /readyz says so, and
+/// service comes back by itself.
+/// </summary>
+[NonParallelizable]
+public sealed class RedisOutageTests
+{
+    private static readonly TimeSpan Fresh = TimeSpan.FromMilliseconds(100);
+    private Upstream _upstream = null!;
+    private RedisServer _redis = null!;
+    private GatewayHost _gateway = null!;
+    private string _known = null!;
+    private string _revoked = null!;
+    private string _unseen = null!;
+
+    [SetUp]
+    public async Task StartAsync()
+    {
+        _upstream = Upstream.Start();
+        _redis = RedisServer.Start();
+        var settings = GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", []));
+        settings["Gateway:Store:Redis"] = _redis.ConnectionString;
+        settings["Gateway:Store:Timeout"] = "00:00:00.300";
+        settings["Gateway:Cache:FreshFor"] = "00:00:00.100";
+        settings["Gateway:Cache:NegativeFor"] = "00:00:00.100";
+        _gateway = await GatewayHost.StartAsync(settings);
+
+        await _gateway.CreateOrgAsync("acme");
+        _known = (await _gateway.CreateKeyAsync("acme", new { name = "known" }))["key"]!.GetValue<string>();
+        var revoked = await _gateway.CreateKeyAsync("acme", new { name = "revoked" });
+        _revoked = revoked["key"]!.GetValue<string>();
+        _unseen = (await _gateway.CreateKeyAsync("acme", new { name = "unseen" }))["key"]!.GetValue<string>();
+        Assert.That(await _gateway.StatusAsync(_known), Is.EqualTo(HttpStatusCode.OK));
+        await _gateway.AdminPostAsync($"admin/keys/{revoked["id"]!.GetValue<string>()}/revoke");
+        Assert.That(await _gateway.CodeAsync(_revoked), Is.EqualTo("key_revoked"));
+
+        // Let the fresh period lapse so every request below asks the (dead) store first.
+        await Task.Delay(Fresh * 2);
+    }
+
+    [TearDown]
+    public async Task StopAsync()
+    {
+        await _gateway.DisposeAsync();
+        _redis.Dispose();
+        _upstream.Dispose();
+    }
+
+    [Test]
+    public async Task Sigkill_KnownKeysWork_RevokedStaysRevoked_UnknownFast503_ThenRecovers()
+    {
+        _redis.Kill();
+
+        await AssertDegradedAsync();
+
+        _redis.Restart(); // an empty server: what was stored is gone, but the gateway must recover on its own
+        await GatewayHost.WaitForAsync(async () => (await _gateway.Admin.GetAsync("readyz")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(15));
+        await GatewayHost.WaitForAsync(async () =>
+        {
+            using var response = await _gateway.Admin.PostAsync("admin/orgs", System.Net.Http.Json.JsonContent.Create(new { id = "after" }));
+            return response.StatusCode == HttpStatusCode.Created;
+        }, TimeSpan.FromSeconds(10));
+        var fresh = (await _gateway.CreateKeyAsync("after", new { name = "k" }))["key"]!.GetValue<string>();
+        Assert.That(await _gateway.StatusAsync(fresh), Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    [Test]
+    public async Task Sigstop_KnownKeysWork_RevokedStaysRevoked_UnknownFast503_ThenRecovers()
+    {
+        _redis.Pause();
+        try
+        {
+            await AssertDegradedAsync();
+        }
+        finally
+        {
+            _redis.Resume();
+        }
+
+        await GatewayHost.WaitForAsync(async () => await _gateway.StatusAsync(_unseen) == HttpStatusCode.OK, TimeSpan.FromSeconds(15));
+        await GatewayHost.WaitForAsync(async () => (await _gateway.Admin.GetAsync("readyz")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(15));
+        Assert.That(await _gateway.StatusAsync(_known), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.CodeAsync(_revoked), Is.EqualTo("key_revoked"));
+    }
+
+    private async Task AssertDegradedAsync()
+    {
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.That(await _gateway.StatusAsync(_known), Is.EqualTo(HttpStatusCode.OK), $"known key, request {i}");
+            Assert.That(await _gateway.CodeAsync(_revoked), Is.EqualTo("key_revoked"), $"revoked key, request {i}");
+        }
+
+        var clock = Stopwatch.StartNew();
+        using (var unknown = await _gateway.CallAsync("/api/x", _unseen))
+        {
+            Assert.That(unknown.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
+            Assert.That((await GatewayHost.ProblemAsync(unknown))["code"]!.GetValue<string>(), Is.EqualTo("store_unavailable"));
+        }
+
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(2)), "bounded by Store:Timeout, not by TCP");
+        using var ready = await _gateway.Admin.GetAsync("readyz");
+        Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
+        Assert.That(_upstream.Received.Count(e => e.RequestMessage.Headers!.ContainsKey("X-Key-Id")), Is.EqualTo(21), "only the known key's requests were forwarded");
+    }
+}

@@ -1,0 +1,67 @@
+using System.Collections.Frozen;
+using Gateway.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Admin;
+
+/// <summary>
+/// The admin web console: three static files embedded in the assembly, served on the admin listener
+/// under <c>/console/</c>. The page holds no secret; it calls the admin API with the token the operator types.
+/// </summary>
+internal static class ConsoleEndpoints
+{
+    private static readonly FrozenDictionary<string, (byte[] Body, string ContentType)> Files = Load();
+
+    public static IEndpointRouteBuilder MapAdminConsole(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/console/{file?}", (string? file, HttpContext context) =>
+        {
+            if (!Files.TryGetValue(file ?? "index.html", out var asset))
+            {
+                return Results.NotFound();
+            }
+
+            var headers = context.Response.Headers;
+            headers.ContentSecurityPolicy = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+            headers.XContentTypeOptions = "nosniff";
+            headers.XFrameOptions = "DENY";
+            headers.CacheControl = "no-cache";
+            headers["Referrer-Policy"] = "no-referrer";
+            return Results.Bytes(asset.Body, asset.ContentType);
+        }).WithMetadata(AdminListenerMetadata.Instance);
+        return endpoints;
+    }
+
+    /// <summary>What the console needs to build its forms.</summary>
+    public static RouteGroupBuilder MapSettingsApi(this RouteGroupBuilder admin)
+    {
+        admin.MapGet("/settings", (IOptionsMonitor<GatewayOptions> options) =>
+        {
+            var gateway = options.CurrentValue;
+            return Results.Json(new SettingsDto(gateway.Environment, gateway.KeyPrefix, gateway.Scopes), AdminJsonContext.Default.SettingsDto);
+        }).WithTags("Settings");
+        return admin;
+    }
+
+    private static FrozenDictionary<string, (byte[], string)> Load()
+    {
+        var assembly = typeof(ConsoleEndpoints).Assembly;
+        var files = new Dictionary<string, (byte[], string)>(StringComparer.Ordinal);
+        foreach (var name in new[] { "index.html", "app.js", "app.css" })
+        {
+            using var stream = assembly.GetManifestResourceStream("console/" + name)
+                ?? throw new InvalidOperationException($"Embedded console file '{name}' is missing.");
+            using var buffer = new MemoryStream();
+            stream.CopyTo(buffer);
+            var type = Path.GetExtension(name) switch
+            {
+                ".html" => "text/html; charset=utf-8",
+                ".js" => "text/javascript; charset=utf-8",
+                _ => "text/css; charset=utf-8",
+            };
+            files[name] = (buffer.ToArray(), type);
+        }
+
+        return files.ToFrozenDictionary(StringComparer.Ordinal);
+    }
+}

@@ -1,0 +1,96 @@
+using System.Globalization;
+using Gateway.Observability;
+using Gateway.Proxy;
+
+namespace Gateway.RateLimiting;
+
+/// <summary>
+/// Two stages of the proxy pipeline (CONTRACT section 5 order):
+/// <list type="number">
+/// <item><see cref="IpStageAsync"/>, before key authentication: a client IP with no permit left is refused
+/// before its key is looked at, so floods of bad keys never reach the store. A request that then fails
+/// authentication is charged to its IP (that is what makes the flood guard work) and to nothing else.</item>
+/// <item><see cref="RequestStageAsync"/>, after authentication: the IP, workspace (or route policy) and
+/// per-key limits are charged all together or not at all; a refused request consumes no permit of any
+/// limit, so a locked-out client recovers.</item>
+/// </list>
+/// </summary>
+internal sealed class RateLimitMiddleware(IRateLimitCounter counter, RateLimitPolicyResolver policies, ClientIpResolver ips, GatewayMetrics metrics)
+{
+    private static readonly object StateKey = new();
+
+    public async Task IpStageAsync(HttpContext context, RequestDelegate next)
+    {
+        var ip = policies.Ip(ips.Resolve(context).ToString());
+        var decision = await counter.PeekAsync([ip], context.RequestAborted);
+        if (!decision.Allowed)
+        {
+            await RejectAsync(context, decision);
+            return;
+        }
+
+        var state = new StageState(ip);
+        context.Items[StateKey] = state;
+        WriteHeaders(context, decision.Tightest);
+
+        await next(context);
+
+        if (!state.Charged && context.Response.StatusCode is StatusCodes.Status401Unauthorized or StatusCodes.Status403Forbidden)
+        {
+            await counter.AcquireAsync([ip], CancellationToken.None);
+        }
+    }
+
+    public async Task RequestStageAsync(HttpContext context, RequestDelegate next)
+    {
+        var state = (StageState)context.Items[StateKey]!;
+        var decision = await counter.AcquireAsync(policies.ForRequest(context, state.Ip), context.RequestAborted);
+        state.Charged = true;
+        if (!decision.Allowed)
+        {
+            await RejectAsync(context, decision);
+            return;
+        }
+
+        foreach (var limit in decision.States)
+        {
+            metrics.LimitDecision(limit.Spec.Kind, allowed: true);
+        }
+
+        WriteHeaders(context, decision.Tightest);
+        await next(context);
+    }
+
+    private Task RejectAsync(HttpContext context, LimitDecision decision)
+    {
+        var rejected = decision.Rejected!.Value;
+        metrics.LimitDecision(rejected.Spec.Kind, allowed: false);
+        WriteHeaders(context, rejected);
+        context.Response.Headers.RetryAfter = Seconds(rejected.ResetAfter).ToString(CultureInfo.InvariantCulture);
+        return GatewayProblem.WriteAsync(
+            context,
+            StatusCodes.Status429TooManyRequests,
+            "rate_limited",
+            "Too many requests",
+            $"The {rejected.Spec.Kind} limit of {rejected.Spec.PermitLimit} requests per {rejected.Spec.Window} is used up.",
+            json => json.WriteString("limit", rejected.Spec.Kind));
+    }
+
+    private static void WriteHeaders(HttpContext context, LimitState state)
+    {
+        var headers = context.Response.Headers;
+        headers["X-RateLimit-Limit"] = state.Spec.PermitLimit.ToString(CultureInfo.InvariantCulture);
+        headers["X-RateLimit-Remaining"] = Math.Max(0, state.Remaining).ToString(CultureInfo.InvariantCulture);
+        headers["X-RateLimit-Reset"] = Seconds(state.ResetAfter).ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Whole seconds, rounded up and at least 1: a client that waits this long will find a permit.</summary>
+    private static long Seconds(TimeSpan value) => Math.Max(1, (long)Math.Ceiling(value.TotalSeconds));
+
+    private sealed class StageState(LimitSpec ip)
+    {
+        public LimitSpec Ip { get; } = ip;
+
+        public bool Charged { get; set; }
+    }
+}

@@ -1,0 +1,51 @@
+using Gateway.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Gateway.RateLimiting;
+
+public static class RateLimitingExtensions
+{
+    /// <summary>Per-instance limits, or limits shared through Redis when the store is Redis.</summary>
+    public static IServiceCollection AddGatewayRateLimiting(this IServiceCollection services, bool redis)
+    {
+        services.TryAddSingleton<ClientIpResolver>();
+        services.TryAddSingleton<RateLimitPolicyResolver>();
+        services.TryAddSingleton<RateLimitMiddleware>();
+        services.TryAddSingleton(sp => new LocalRateLimitCounter(sp.GetRequiredService<TimeProvider>()));
+        if (redis)
+        {
+            services.TryAddSingleton<IRateLimitCounter>(sp => new RedisRateLimitCounter(
+                sp.GetRequiredService<IConnectionMultiplexer>(),
+                sp.GetRequiredService<LocalRateLimitCounter>(),
+                sp.GetRequiredService<IOptions<GatewayOptions>>(),
+                sp.GetRequiredService<ILogger<RedisRateLimitCounter>>()));
+        }
+        else
+        {
+            services.TryAddSingleton<IRateLimitCounter>(sp => sp.GetRequiredService<LocalRateLimitCounter>());
+        }
+
+        return services;
+    }
+
+    /// <summary>The IP limit; goes before key authentication in the proxy pipeline.</summary>
+    public static IApplicationBuilder UseIpRateLimit(this IApplicationBuilder builder)
+    {
+        var middleware = Required(builder);
+        return builder.Use(next => context => middleware.IpStageAsync(context, next));
+    }
+
+    /// <summary>The workspace (or route policy) and per-key limits, charged with the IP limit; goes after key authentication.</summary>
+    public static IApplicationBuilder UseRateLimits(this IApplicationBuilder builder)
+    {
+        var middleware = Required(builder);
+        return builder.Use(next => context => middleware.RequestStageAsync(context, next));
+    }
+
+    private static RateLimitMiddleware Required(IApplicationBuilder builder) =>
+        builder.ApplicationServices.GetService<IServiceProviderIsService>()?.IsService(typeof(RateLimitMiddleware)) == true
+            ? builder.ApplicationServices.GetRequiredService<RateLimitMiddleware>()
+            : throw new InvalidOperationException("UseIpRateLimit/UseRateLimits require AddGatewayRateLimiting() on the service collection.");
+}

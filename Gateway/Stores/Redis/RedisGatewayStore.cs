@@ -1,0 +1,257 @@
+using System.Globalization;
+using System.Text.Json;
+using Gateway.Configuration;
+using Gateway.Keys;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Gateway.Stores.Redis;
+
+/// <summary>
+/// The shared store: every gateway instance pointing at the same Redis and prefix sees the same orgs,
+/// keys and revocations. Keys are found through the hash index (<c>hash:{sha256}</c> → key id); only
+/// hashes are ever written, never key material. Layout: docs/redis.md.
+/// </summary>
+internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> options) : IGatewayStore
+{
+    private readonly RedisKeys _keys = new(options.Value.Store.RedisPrefix);
+
+    private IDatabase Db => redis.GetDatabase();
+
+    public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task PingAsync(CancellationToken cancellationToken) => await Guard(() => Db.PingAsync());
+
+    public async Task CreateOrganizationAsync(Organization organization, ApiKeyRecord defaultKey, AuditEntry audit, CancellationToken cancellationToken)
+    {
+        var result = await EvalAsync(
+            RedisScripts.CreateOrganization,
+            [_keys.Org(organization.Id), _keys.Orgs, _keys.OrgKeys(organization.Id), _keys.OrgNames(organization.Id), _keys.Key(defaultKey.Id), _keys.Hash(defaultKey.Hash), _keys.OrgAudit(organization.Id)],
+            [organization.Id, Json(organization), defaultKey.Id, Json(defaultKey), defaultKey.Name, defaultKey.Version, Json(audit)]);
+        Check(result);
+    }
+
+    public async Task<Organization?> GetOrganizationAsync(string id, CancellationToken cancellationToken)
+    {
+        var json = await Guard(() => Db.StringGetAsync(_keys.Org(id)));
+        return json.IsNull ? null : JsonSerializer.Deserialize((string)json!, RedisJsonContext.Default.Organization);
+    }
+
+    public async Task<IReadOnlyList<Organization>> ListOrganizationsAsync(CancellationToken cancellationToken)
+    {
+        var ids = await Guard(() => Db.SetMembersAsync(_keys.Orgs));
+        if (ids.Length == 0)
+        {
+            return [];
+        }
+
+        var values = await Guard(() => Db.StringGetAsync(ids.Select(id => _keys.Org(id!)).ToArray()));
+        return values.Where(v => !v.IsNull)
+            .Select(v => JsonSerializer.Deserialize((string)v!, RedisJsonContext.Default.Organization)!)
+            .OrderBy(o => o.Id, StringComparer.Ordinal)
+            .ToList();
+    }
+
+    public async Task CreateKeyAsync(ApiKeyRecord key, AuditEntry audit, CancellationToken cancellationToken)
+    {
+        var result = await EvalAsync(
+            RedisScripts.CreateKey,
+            [_keys.Org(key.OrgId), _keys.OrgKeys(key.OrgId), _keys.OrgNames(key.OrgId), _keys.Key(key.Id), _keys.Hash(key.Hash), _keys.OrgAudit(key.OrgId)],
+            [key.Id, Json(key), key.Name, key.Version, Json(audit)]);
+        Check(result);
+    }
+
+    public async Task UpdateKeyAsync(ApiKeyRecord key, long expectedVersion, AuditEntry audit, CancellationToken cancellationToken)
+    {
+        // The hash-index keys to change come from the stored record; the script re-checks its version, so
+        // if another writer got in between, this call fails instead of touching the wrong index entries.
+        var current = await GetKeyAsync(key.Id, cancellationToken)
+            ?? throw new StoreConcurrencyException($"Key '{key.Id}' no longer exists.");
+        if (current.Version != expectedVersion)
+        {
+            throw new StoreConcurrencyException($"Key '{key.Id}' changed concurrently; retry the call.");
+        }
+
+        var before = new[] { current.Hash, current.PreviousHash }.OfType<string>().ToHashSet(StringComparer.Ordinal);
+        var after = new[] { key.Hash, key.PreviousHash }.OfType<string>().ToHashSet(StringComparer.Ordinal);
+        var deletes = before.Except(after).Select(h => _keys.Hash(h)).ToList();
+        var points = after.Select(h => _keys.Hash(h)).ToList();
+
+        var result = await EvalAsync(
+            RedisScripts.UpdateKey,
+            [_keys.Key(key.Id), _keys.OrgNames(key.OrgId), _keys.OrgAudit(key.OrgId), .. deletes, .. points],
+            [key.Id, expectedVersion, key.Version, Json(key with { LastUsedAt = null }), current.Name, key.Name, key.State == KeyState.Revoked ? "1" : "0", deletes.Count, Json(audit)]);
+        Check(result);
+    }
+
+    public async Task<ApiKeyRecord?> GetKeyAsync(string id, CancellationToken cancellationToken)
+    {
+        var db = Db;
+        var json = db.HashGetAsync(_keys.Key(id), "json");
+        var used = db.HashGetAsync(_keys.Usage, id);
+        await Guard(() => Task.WhenAll(json, used));
+        return Read(json.Result, used.Result);
+    }
+
+    public async Task<ApiKeyRecord?> FindKeyByHashAsync(string hash, CancellationToken cancellationToken)
+    {
+        var id = await Guard(() => Db.HashGetAsync(_keys.Hash(hash), "id"));
+        return id.IsNull ? null : await GetKeyAsync(id!, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(string orgId, CancellationToken cancellationToken)
+    {
+        var ids = await Guard(() => Db.SetMembersAsync(_keys.OrgKeys(orgId)));
+        var keys = new List<ApiKeyRecord>(ids.Length);
+        foreach (var id in ids)
+        {
+            if (await GetKeyAsync(id!, cancellationToken) is { } key)
+            {
+                keys.Add(key);
+            }
+        }
+
+        return keys.OrderBy(k => k.CreatedAt).ThenBy(k => k.Id, StringComparer.Ordinal).ToList();
+    }
+
+    public async Task<AuditPage> ListAuditAsync(string orgId, string? cursor, int limit, CancellationToken cancellationToken)
+    {
+        if (cursor is not null && !IsStreamId(cursor))
+        {
+            throw new ArgumentException("The cursor is not valid.", nameof(cursor));
+        }
+
+        // Newest first; the cursor is the last stream id returned, excluded from the next page.
+        var start = cursor is null ? "+" : "(" + cursor;
+        var entries = await Guard(() => Db.StreamRangeAsync(_keys.OrgAudit(orgId), minId: "-", maxId: start, count: limit + 1, messageOrder: Order.Descending));
+        var items = entries.Take(limit)
+            .Select(e => JsonSerializer.Deserialize((string)e["e"]!, RedisJsonContext.Default.AuditEntry)!)
+            .ToList();
+        return new AuditPage(items, entries.Length > limit ? entries[limit - 1].Id.ToString() : null);
+    }
+
+    public async Task RecordKeyUsageAsync(IReadOnlyCollection<KeyValuePair<string, DateTimeOffset>> usage, CancellationToken cancellationToken)
+    {
+        if (usage.Count == 0)
+        {
+            return;
+        }
+
+        var args = new List<RedisValue>(usage.Count * 2);
+        foreach (var (keyId, at) in usage)
+        {
+            args.Add(keyId);
+            args.Add(at.ToUnixTimeMilliseconds());
+        }
+
+        await EvalAsync(RedisScripts.RecordUsage, [_keys.Usage], [.. args]);
+    }
+
+    /// <summary>Writes records as they are, for copying another store into this one (ids, hashes, versions kept).</summary>
+    public async Task ImportAsync(Organization organization, IReadOnlyList<ApiKeyRecord> keys, IReadOnlyList<AuditEntry> auditOldestFirst, CancellationToken cancellationToken)
+    {
+        var transaction = Db.CreateTransaction();
+        _ = transaction.StringSetAsync(_keys.Org(organization.Id), Json(organization));
+        _ = transaction.SetAddAsync(_keys.Orgs, organization.Id);
+        _ = transaction.KeyDeleteAsync([_keys.OrgAudit(organization.Id), _keys.OrgNames(organization.Id), _keys.OrgKeys(organization.Id)]);
+        foreach (var key in keys)
+        {
+            _ = transaction.SetAddAsync(_keys.OrgKeys(organization.Id), key.Id);
+            if (key.State != KeyState.Revoked)
+            {
+                _ = transaction.HashSetAsync(_keys.OrgNames(organization.Id), key.Name, key.Id);
+            }
+
+            _ = transaction.HashSetAsync(_keys.Key(key.Id), [new("json", Json(key with { LastUsedAt = null })), new("version", key.Version)]);
+            _ = transaction.HashSetAsync(_keys.Hash(key.Hash), "id", key.Id);
+            if (key.PreviousHash is not null)
+            {
+                _ = transaction.HashSetAsync(_keys.Hash(key.PreviousHash), "id", key.Id);
+            }
+
+            if (key.LastUsedAt is { } used)
+            {
+                _ = transaction.HashSetAsync(_keys.Usage, key.Id, used.ToUnixTimeMilliseconds());
+            }
+        }
+
+        foreach (var entry in auditOldestFirst)
+        {
+            _ = transaction.StreamAddAsync(_keys.OrgAudit(organization.Id), "e", JsonSerializer.Serialize(entry, RedisJsonContext.Default.AuditEntry));
+        }
+
+        if (!await Guard(() => transaction.ExecuteAsync()))
+        {
+            throw new StoreUnavailableException("The import transaction was not applied.");
+        }
+    }
+
+    private static ApiKeyRecord? Read(RedisValue json, RedisValue used)
+    {
+        if (json.IsNull)
+        {
+            return null;
+        }
+
+        var key = JsonSerializer.Deserialize((string)json!, RedisJsonContext.Default.ApiKeyRecord)!;
+        return used.IsNull ? key : key with { LastUsedAt = DateTimeOffset.FromUnixTimeMilliseconds((long)used) };
+    }
+
+    private async Task<string> EvalAsync(string script, RedisKey[] keys, RedisValue[] values)
+    {
+        var result = await Guard(() => Db.ScriptEvaluateAsync(script, keys, values));
+        return (string)result!;
+    }
+
+    private static void Check(string result)
+    {
+        switch (result)
+        {
+            case "ok":
+                return;
+            case "conflict:id":
+                throw new StoreConflictException("id", "An organization with this id exists.");
+            case "conflict:name":
+                throw new StoreConflictException("name", "A key with this name exists in the organization.");
+            case "notfound":
+                throw new KeyOperationException(KeyOperationError.NotFound, "The organization or key does not exist.");
+            case "version":
+                throw new StoreConcurrencyException("The key changed concurrently; retry the call.");
+            default:
+                throw new InvalidOperationException($"Unexpected script result '{result}'.");
+        }
+    }
+
+    private static bool IsStreamId(string cursor)
+    {
+        var dash = cursor.IndexOf('-', StringComparison.Ordinal);
+        return dash > 0
+            && ulong.TryParse(cursor.AsSpan(0, dash), NumberStyles.None, CultureInfo.InvariantCulture, out _)
+            && ulong.TryParse(cursor.AsSpan(dash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out _);
+    }
+
+    private static string Json(ApiKeyRecord key) => JsonSerializer.Serialize(key, RedisJsonContext.Default.ApiKeyRecord);
+
+    private static string Json(Organization org) => JsonSerializer.Serialize(org, RedisJsonContext.Default.Organization);
+
+    private static string Json(AuditEntry entry) => JsonSerializer.Serialize(entry, RedisJsonContext.Default.AuditEntry);
+
+    /// <summary>Every Redis failure surfaces as <see cref="StoreUnavailableException"/>, the store contract's word for "could not answer".</summary>
+    private static async Task<T> Guard<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (RedisException ex)
+        {
+            throw new StoreUnavailableException("Redis did not answer.", ex);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new StoreUnavailableException("Redis did not answer in time.", ex);
+        }
+    }
+
+    private static async Task Guard(Func<Task> call) => await Guard(async () => { await call(); return true; });
+}

@@ -1,0 +1,85 @@
+using System.Text.Json;
+using Gateway.Configuration;
+using Gateway.Keys;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Gateway.Stores.Redis;
+
+/// <summary>
+/// Cross-instance cache invalidation: a key change on one instance is published with the affected
+/// hashes, and every instance drops them from its cache. A lost message is bounded by
+/// <c>Cache:FreshFor</c>; after a reconnect the whole cache is dropped because messages may have been missed.
+/// </summary>
+internal sealed partial class RedisKeyChangeNotifier(
+    IConnectionMultiplexer redis,
+    IOptions<GatewayOptions> options,
+    KeyResolver resolver,
+    ILogger<RedisKeyChangeNotifier> logger) : IKeyChangeNotifier, IHostedService
+{
+    private readonly RedisKeys _keys = new(options.Value.Store.RedisPrefix);
+
+    public async Task PublishAsync(IReadOnlyList<string> hashes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await redis.GetSubscriber().PublishAsync(_keys.Changes, JsonSerializer.Serialize(hashes.ToArray(), RedisJsonContext.Default.StringArray));
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // The change is stored; other instances will see it when their fresh period ends.
+            Log.PublishFailed(logger, ex);
+        }
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        redis.ConnectionRestored += OnConnectionRestored;
+        try
+        {
+            await redis.GetSubscriber().SubscribeAsync(_keys.Changes, OnMessage);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // StackExchange.Redis re-establishes subscriptions when the connection comes up.
+            Log.SubscribeFailed(logger, ex);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        redis.ConnectionRestored -= OnConnectionRestored;
+        return Task.CompletedTask;
+    }
+
+    private void OnMessage(RedisChannel channel, RedisValue message)
+    {
+        string[]? hashes = null;
+        try
+        {
+            hashes = JsonSerializer.Deserialize((string)message!, RedisJsonContext.Default.StringArray);
+        }
+        catch (JsonException)
+        {
+        }
+
+        if (hashes is null)
+        {
+            resolver.Clear();
+            return;
+        }
+
+        resolver.Invalidate(hashes);
+    }
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) => resolver.Clear();
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1400, Level = LogLevel.Warning, Message = "Could not publish a key change; other instances follow within Cache:FreshFor.")]
+        public static partial void PublishFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 1401, Level = LogLevel.Warning, Message = "Could not subscribe to key changes yet; will resubscribe on reconnect.")]
+        public static partial void SubscribeFailed(ILogger logger, Exception exception);
+    }
+}
