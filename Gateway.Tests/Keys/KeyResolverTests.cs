@@ -83,6 +83,26 @@ public sealed class KeyResolverTests
         Assert.That(store.Reads, Is.EqualTo(2), "the read that raced the invalidation was not cached");
     }
 
+    [Test]
+    public async Task MarkAllStale_RereadsButKeepsEntriesForOutages()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var store = new ScriptedStore();
+        store.Release.SetResult(Key);
+        using var resolver = Create(store, time);
+        await resolver.ResolveAsync("h1", CancellationToken.None);
+
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        resolver.MarkAllStale();
+        await resolver.ResolveAsync("h1", CancellationToken.None);
+        Assert.That(store.Reads, Is.EqualTo(2), "a fresh entry is read again after MarkAllStale");
+
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        resolver.MarkAllStale();
+        store.Fail = true;
+        Assert.That(await resolver.ResolveAsync("h1", CancellationToken.None), Is.SameAs(Key), "still the outage fallback");
+    }
+
     private static KeyResolver Create(IGatewayStore store, TimeProvider time)
     {
         var options = Options.Create(new GatewayOptions());

@@ -246,6 +246,25 @@ public sealed class RateLimitTests
     }
 
     [Test]
+    public async Task UpstreamRateLimitHeaders_NeverReachTheClient()
+    {
+        using var upstream = Upstream.Start();
+        upstream.Server.Given(WireMock.RequestBuilders.Request.Create().UsingAnyMethod())
+            .RespondWith(WireMock.ResponseBuilders.Response.Create().WithStatusCode(200).WithHeader("X-RateLimit-Limit", "999").WithHeader("X-RateLimit-Remaining", "998"));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var settings = GatewayHost.Routes(upstream.Url, ("api", "/api/{**rest}", []));
+        settings["Gateway:RateLimits:Workspace:PermitLimit"] = "7";
+        await using var gateway = await GatewayHost.StartAsync(settings, services => services.AddSingleton<TimeProvider>(time));
+        var key = await KeyAsync(gateway, "acme");
+
+        using var response = await gateway.CallAsync("/api/x", key);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(response.Headers.GetValues("X-RateLimit-Limit"), Is.EqualTo(new[] { "7" }));
+        Assert.That(response.Headers.GetValues("X-RateLimit-Remaining"), Is.EqualTo(new[] { "6" }));
+    }
+
+    [Test]
     public async Task AnonymousRoute_OnlyIpLimit()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);

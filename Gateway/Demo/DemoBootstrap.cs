@@ -22,19 +22,23 @@ internal sealed class DemoBootstrap(
     {
         var gateway = options.Value;
         _ = adminToken.Value; // generate and log the token path at start, not on the first admin call
-        if (!gateway.Demo.Enabled || (await store.ListOrganizationsAsync(cancellationToken)).Count > 0)
-        {
-            return;
-        }
-
         try
         {
+            if (!gateway.Demo.Enabled || (await store.ListOrganizationsAsync(cancellationToken)).Count > 0)
+            {
+                return;
+            }
+
             var (_, key) = await keys.CreateOrganizationAsync("demo", "Demo organization", "gateway-demo", cancellationToken);
             lifetime.ApplicationStarted.Register(() => Print(key.Plaintext, gateway));
         }
         catch (StoreConflictException)
         {
             // Another instance sharing the store created it first; its key was printed there.
+        }
+        catch (StoreUnavailableException)
+        {
+            // A shared store that is down at start must not stop the gateway; the demo org can wait.
         }
     }
 

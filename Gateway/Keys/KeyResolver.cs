@@ -29,6 +29,9 @@ internal sealed class KeyResolver : IDisposable
     // what it read into the cache, or a revoked key could come back for a whole fresh period.
     private long _generation;
 
+    // Entries loaded before this instant are never fresh (see MarkAllStale).
+    private long _staleBeforeTicks;
+
     public KeyResolver(IGatewayStore store, IOptions<GatewayOptions> options, TimeProvider time, StoreResilience resilience, GatewayMetrics metrics)
     {
         _store = store;
@@ -45,7 +48,7 @@ internal sealed class KeyResolver : IDisposable
     {
         var now = _time.GetUtcNow();
         _cache.TryGetValue(hash, out CacheEntry? cached);
-        if (cached is not null && now < cached.FreshUntil)
+        if (cached is not null && now < cached.FreshUntil && cached.LoadedAt.UtcTicks > Interlocked.Read(ref _staleBeforeTicks))
         {
             _metrics.CacheLookup(hit: true);
             return cached.Record;
@@ -86,11 +89,15 @@ internal sealed class KeyResolver : IDisposable
         }
     }
 
-    /// <summary>Drops the whole cache; used when invalidation messages may have been missed.</summary>
-    public void Clear()
+    /// <summary>
+    /// Makes every cached entry stale, for when invalidation messages may have been missed (a reconnect):
+    /// the next request for each key reads the store again, but the entries stay usable as the outage
+    /// fallback, so a flapping connection does not turn known keys into 503s.
+    /// </summary>
+    public void MarkAllStale()
     {
         Interlocked.Increment(ref _generation);
-        _cache.Clear();
+        Interlocked.Exchange(ref _staleBeforeTicks, _time.GetUtcNow().UtcTicks);
         _inflight.Clear();
     }
 
@@ -119,8 +126,8 @@ internal sealed class KeyResolver : IDisposable
 
         var now = _time.GetUtcNow();
         var entry = record is null
-            ? new CacheEntry(null, now + _options.NegativeFor, now + _options.NegativeFor)
-            : new CacheEntry(record, now + _options.FreshFor, now + _options.StaleFor);
+            ? new CacheEntry(null, now, now + _options.NegativeFor, now + _options.NegativeFor)
+            : new CacheEntry(record, now, now + _options.FreshFor, now + _options.StaleFor);
 
         if (generation == Interlocked.Read(ref _generation))
         {
@@ -130,7 +137,7 @@ internal sealed class KeyResolver : IDisposable
         return entry;
     }
 
-    private sealed record CacheEntry(ApiKeyRecord? Record, DateTimeOffset FreshUntil, DateTimeOffset StaleUntil);
+    private sealed record CacheEntry(ApiKeyRecord? Record, DateTimeOffset LoadedAt, DateTimeOffset FreshUntil, DateTimeOffset StaleUntil);
 
     private sealed class TimeProviderClock(TimeProvider time) : Microsoft.Extensions.Internal.ISystemClock
     {

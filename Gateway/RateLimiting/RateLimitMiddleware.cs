@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Gateway.Observability;
 using Gateway.Proxy;
 
@@ -18,6 +19,7 @@ namespace Gateway.RateLimiting;
 internal sealed class RateLimitMiddleware(IRateLimitCounter counter, RateLimitPolicyResolver policies, ClientIpResolver ips, GatewayMetrics metrics)
 {
     private static readonly object StateKey = new();
+    private static readonly object HeadersKey = new();
 
     public async Task IpStageAsync(HttpContext context, RequestDelegate next)
     {
@@ -76,12 +78,29 @@ internal sealed class RateLimitMiddleware(IRateLimitCounter counter, RateLimitPo
             json => json.WriteString("limit", rejected.Spec.Kind));
     }
 
+    /// <summary>
+    /// Records the state to report; the headers are written as the response starts, after YARP has copied
+    /// the upstream's headers, so an upstream's own X-RateLimit-* can neither replace nor duplicate ours.
+    /// </summary>
     private static void WriteHeaders(HttpContext context, LimitState state)
     {
-        var headers = context.Response.Headers;
-        headers["X-RateLimit-Limit"] = state.Spec.PermitLimit.ToString(CultureInfo.InvariantCulture);
-        headers["X-RateLimit-Remaining"] = Math.Max(0, state.Remaining).ToString(CultureInfo.InvariantCulture);
-        headers["X-RateLimit-Reset"] = Seconds(state.ResetAfter).ToString(CultureInfo.InvariantCulture);
+        if (context.Items[HeadersKey] is StrongBox<LimitState> box)
+        {
+            box.Value = state;
+            return;
+        }
+
+        box = new StrongBox<LimitState>(state);
+        context.Items[HeadersKey] = box;
+        context.Response.OnStarting(static s =>
+        {
+            var (response, reported) = ((HttpResponse, StrongBox<LimitState>))s;
+            var headers = response.Headers;
+            headers["X-RateLimit-Limit"] = reported.Value.Spec.PermitLimit.ToString(CultureInfo.InvariantCulture);
+            headers["X-RateLimit-Remaining"] = Math.Max(0, reported.Value.Remaining).ToString(CultureInfo.InvariantCulture);
+            headers["X-RateLimit-Reset"] = Seconds(reported.Value.ResetAfter).ToString(CultureInfo.InvariantCulture);
+            return Task.CompletedTask;
+        }, (context.Response, box));
     }
 
     /// <summary>Whole seconds, rounded up and at least 1: a client that waits this long will find a permit.</summary>

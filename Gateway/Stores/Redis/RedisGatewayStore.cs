@@ -20,32 +20,32 @@ internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<G
 
     public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public async Task PingAsync(CancellationToken cancellationToken) => await Guard(() => Db.PingAsync());
+    public async Task PingAsync(CancellationToken cancellationToken) => await Guard(() => Db.PingAsync(), cancellationToken);
 
     public async Task CreateOrganizationAsync(Organization organization, ApiKeyRecord defaultKey, AuditEntry audit, CancellationToken cancellationToken)
     {
         var result = await EvalAsync(
             RedisScripts.CreateOrganization,
             [_keys.Org(organization.Id), _keys.Orgs, _keys.OrgKeys(organization.Id), _keys.OrgNames(organization.Id), _keys.Key(defaultKey.Id), _keys.Hash(defaultKey.Hash), _keys.OrgAudit(organization.Id)],
-            [organization.Id, Json(organization), defaultKey.Id, Json(defaultKey), defaultKey.Name, defaultKey.Version, Json(audit)]);
+            [organization.Id, Json(organization), defaultKey.Id, Json(defaultKey), defaultKey.Name, defaultKey.Version, Json(audit)], cancellationToken);
         Check(result);
     }
 
     public async Task<Organization?> GetOrganizationAsync(string id, CancellationToken cancellationToken)
     {
-        var json = await Guard(() => Db.StringGetAsync(_keys.Org(id)));
+        var json = await Guard(() => Db.StringGetAsync(_keys.Org(id)), cancellationToken);
         return json.IsNull ? null : JsonSerializer.Deserialize((string)json!, RedisJsonContext.Default.Organization);
     }
 
     public async Task<IReadOnlyList<Organization>> ListOrganizationsAsync(CancellationToken cancellationToken)
     {
-        var ids = await Guard(() => Db.SetMembersAsync(_keys.Orgs));
+        var ids = await Guard(() => Db.SetMembersAsync(_keys.Orgs), cancellationToken);
         if (ids.Length == 0)
         {
             return [];
         }
 
-        var values = await Guard(() => Db.StringGetAsync(ids.Select(id => _keys.Org(id!)).ToArray()));
+        var values = await Guard(() => Db.StringGetAsync(ids.Select(id => _keys.Org(id!)).ToArray()), cancellationToken);
         return values.Where(v => !v.IsNull)
             .Select(v => JsonSerializer.Deserialize((string)v!, RedisJsonContext.Default.Organization)!)
             .OrderBy(o => o.Id, StringComparer.Ordinal)
@@ -57,7 +57,7 @@ internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<G
         var result = await EvalAsync(
             RedisScripts.CreateKey,
             [_keys.Org(key.OrgId), _keys.OrgKeys(key.OrgId), _keys.OrgNames(key.OrgId), _keys.Key(key.Id), _keys.Hash(key.Hash), _keys.OrgAudit(key.OrgId)],
-            [key.Id, Json(key), key.Name, key.Version, Json(audit)]);
+            [key.Id, Json(key), key.Name, key.Version, Json(audit)], cancellationToken);
         Check(result);
     }
 
@@ -80,7 +80,7 @@ internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<G
         var result = await EvalAsync(
             RedisScripts.UpdateKey,
             [_keys.Key(key.Id), _keys.OrgNames(key.OrgId), _keys.OrgAudit(key.OrgId), .. deletes, .. points],
-            [key.Id, expectedVersion, key.Version, Json(key with { LastUsedAt = null }), current.Name, key.Name, key.State == KeyState.Revoked ? "1" : "0", deletes.Count, Json(audit)]);
+            [key.Id, expectedVersion, key.Version, Json(key with { LastUsedAt = null }), current.Name, key.Name, key.State == KeyState.Revoked ? "1" : "0", deletes.Count, Json(audit)], cancellationToken);
         Check(result);
     }
 
@@ -89,19 +89,19 @@ internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<G
         var db = Db;
         var json = db.HashGetAsync(_keys.Key(id), "json");
         var used = db.HashGetAsync(_keys.Usage, id);
-        await Guard(() => Task.WhenAll(json, used));
+        await Guard(() => Task.WhenAll(json, used), cancellationToken);
         return Read(json.Result, used.Result);
     }
 
     public async Task<ApiKeyRecord?> FindKeyByHashAsync(string hash, CancellationToken cancellationToken)
     {
-        var id = await Guard(() => Db.HashGetAsync(_keys.Hash(hash), "id"));
+        var id = await Guard(() => Db.HashGetAsync(_keys.Hash(hash), "id"), cancellationToken);
         return id.IsNull ? null : await GetKeyAsync(id!, cancellationToken);
     }
 
     public async Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(string orgId, CancellationToken cancellationToken)
     {
-        var ids = await Guard(() => Db.SetMembersAsync(_keys.OrgKeys(orgId)));
+        var ids = await Guard(() => Db.SetMembersAsync(_keys.OrgKeys(orgId)), cancellationToken);
         var keys = new List<ApiKeyRecord>(ids.Length);
         foreach (var id in ids)
         {
@@ -123,7 +123,7 @@ internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<G
 
         // Newest first; the cursor is the last stream id returned, excluded from the next page.
         var start = cursor is null ? "+" : "(" + cursor;
-        var entries = await Guard(() => Db.StreamRangeAsync(_keys.OrgAudit(orgId), minId: "-", maxId: start, count: limit + 1, messageOrder: Order.Descending));
+        var entries = await Guard(() => Db.StreamRangeAsync(_keys.OrgAudit(orgId), minId: "-", maxId: start, count: limit + 1, messageOrder: Order.Descending), cancellationToken);
         var items = entries.Take(limit)
             .Select(e => JsonSerializer.Deserialize((string)e["e"]!, RedisJsonContext.Default.AuditEntry)!)
             .ToList();
@@ -144,7 +144,7 @@ internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<G
             args.Add(at.ToUnixTimeMilliseconds());
         }
 
-        await EvalAsync(RedisScripts.RecordUsage, [_keys.Usage], [.. args]);
+        await EvalAsync(RedisScripts.RecordUsage, [_keys.Usage], [.. args], cancellationToken);
     }
 
     /// <summary>Writes records as they are, for copying another store into this one (ids, hashes, versions kept).</summary>
@@ -180,7 +180,7 @@ internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<G
             _ = transaction.StreamAddAsync(_keys.OrgAudit(organization.Id), "e", JsonSerializer.Serialize(entry, RedisJsonContext.Default.AuditEntry));
         }
 
-        if (!await Guard(() => transaction.ExecuteAsync()))
+        if (!await Guard(() => transaction.ExecuteAsync(), cancellationToken))
         {
             throw new StoreUnavailableException("The import transaction was not applied.");
         }
@@ -197,9 +197,9 @@ internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<G
         return used.IsNull ? key : key with { LastUsedAt = DateTimeOffset.FromUnixTimeMilliseconds((long)used) };
     }
 
-    private async Task<string> EvalAsync(string script, RedisKey[] keys, RedisValue[] values)
+    private async Task<string> EvalAsync(string script, RedisKey[] keys, RedisValue[] values, CancellationToken cancellationToken)
     {
-        var result = await Guard(() => Db.ScriptEvaluateAsync(script, keys, values));
+        var result = await Guard(() => Db.ScriptEvaluateAsync(script, keys, values), cancellationToken);
         return (string)result!;
     }
 
@@ -237,11 +237,12 @@ internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<G
     private static string Json(AuditEntry entry) => JsonSerializer.Serialize(entry, RedisJsonContext.Default.AuditEntry);
 
     /// <summary>Every Redis failure surfaces as <see cref="StoreUnavailableException"/>, the store contract's word for "could not answer".</summary>
-    private static async Task<T> Guard<T>(Func<Task<T>> call)
+    private static async Task<T> Guard<T>(Func<Task<T>> call, CancellationToken cancellationToken = default)
     {
         try
         {
-            return await call();
+            // StackExchange.Redis takes no token; waiting on ours lets Polly's timeout end the call.
+            return await call().WaitAsync(cancellationToken);
         }
         catch (RedisException ex)
         {
@@ -253,5 +254,6 @@ internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<G
         }
     }
 
-    private static async Task Guard(Func<Task> call) => await Guard(async () => { await call(); return true; });
+    private static async Task Guard(Func<Task> call, CancellationToken cancellationToken = default) =>
+        await Guard(async () => { await call(); return true; }, cancellationToken);
 }

@@ -9,7 +9,8 @@ namespace Gateway.Stores.Redis;
 /// <summary>
 /// Cross-instance cache invalidation: a key change on one instance is published with the affected
 /// hashes, and every instance drops them from its cache. A lost message is bounded by
-/// <c>Cache:FreshFor</c>; after a reconnect the whole cache is dropped because messages may have been missed.
+/// <c>Cache:FreshFor</c>; after a reconnect every cached key is re-read (messages may have been missed)
+/// but kept as the outage fallback, so a flapping connection does not turn known keys into 503s.
 /// </summary>
 internal sealed partial class RedisKeyChangeNotifier(
     IConnectionMultiplexer redis,
@@ -65,14 +66,14 @@ internal sealed partial class RedisKeyChangeNotifier(
 
         if (hashes is null)
         {
-            resolver.Clear();
+            resolver.MarkAllStale();
             return;
         }
 
         resolver.Invalidate(hashes);
     }
 
-    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) => resolver.Clear();
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) => resolver.MarkAllStale();
 
     private static partial class Log
     {
