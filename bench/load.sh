@@ -1,64 +1,199 @@
 #!/usr/bin/env bash
-# Load test: direct upstream vs plain YARP vs the gateway (valid key, limits out of the way), one run,
-# same wrk settings for each, loopback only. Prints requests/s, latency and the ratios.
-# Usage: bench/load.sh [duration=10s] [connections=32] [threads=2]
+# Load test: the same wrk run against the upstream directly, through a plain YARP proxy, and through
+# the gateway with a valid key, in one go, on loopback only. Prints requests/s, p50/p99 latency, the
+# ratios gateway/plain-YARP and gateway/direct, and each process's RSS after the runs.
+#
+#   bash bench/load.sh [duration=10s] [connections=32] [threads=2]
+#   DURATION=30s CONNECTIONS=64 bash bench/load.sh     # the same settings as environment variables
+#   NO_BUILD=1 bash bench/load.sh                      # reuse the Release builds already in bin/
+#
+# The upstream and the plain YARP proxy are bench/BenchHost (modes "upstream" and "proxy"); the
+# gateway is the Release build of Gateway/ with its shipped appsettings.json, a temporary store, one
+# route /bench/{**rest} to the upstream, rate limits raised out of the way, and a key made through
+# the admin API. Duration and warm-up are in seconds ("10s").
+#
+# Everything it starts is stopped on exit (trap), and the whole run is bounded by MAX_SECONDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION=${1:-10s}; CONNECTIONS=${2:-32}; THREADS=${3:-2}
-command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+root=$(pwd)
 
-UP=19100; PLAIN=19101; GW=19102; ADMIN=19103
-work=$(mktemp -d)
+DURATION=${1:-${DURATION:-10s}}
+CONNECTIONS=${2:-${CONNECTIONS:-32}}
+THREADS=${3:-${THREADS:-2}}
+WARMUP=${WARMUP:-3s}
+MAX_SECONDS=${MAX_SECONDS:-600}
+NO_BUILD=${NO_BUILD:-}
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/gw-load.XXXXXX")
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+watchdog=""
 
-dotnet build bench/BenchHost -c Release -nologo -v quiet >/dev/null
-dotnet build Gateway -c Release -nologo -v quiet >/dev/null
-host=bench/BenchHost/bin/Release/net10.0/BenchHost.dll
-gateway=Gateway/bin/Release/net10.0/Gateway.dll
-
-dotnet "$host" upstream $UP >/dev/null 2>&1 & pids+=($!); up_pid=$!
-dotnet "$host" proxy $PLAIN "http://127.0.0.1:$UP/" >/dev/null 2>&1 & pids+=($!); plain_pid=$!
-(cd "$work" && exec env \
-  Kestrel__Endpoints__Proxy__Url=http://127.0.0.1:$GW Kestrel__Endpoints__Admin__Url=http://127.0.0.1:$ADMIN \
-  Gateway__Store__Path="$work/gateway.db" Gateway__Admin__Token=bench-admin-token-0123456789 Gateway__Demo__Enabled=false \
-  Gateway__RateLimits__Ip__PermitLimit=100000000 Gateway__RateLimits__Workspace__PermitLimit=100000000 \
-  Logging__LogLevel__Default=Warning \
-  ReverseProxy__Routes__bench__ClusterId=bench ReverseProxy__Routes__bench__Match__Path='/{**rest}' \
-  ReverseProxy__Clusters__bench__Destinations__d1__Address=http://127.0.0.1:$UP/ \
-  dotnet "$OLDPWD/$gateway") >/dev/null 2>&1 & pids+=($!); gw_pid=$!
-
-for url in "http://127.0.0.1:$UP/" "http://127.0.0.1:$PLAIN/" "http://127.0.0.1:$ADMIN/healthz"; do
-  for _ in $(seq 1 100); do curl -fs "$url" >/dev/null 2>&1 && break; sleep 0.1; done
-done
-KEY=$(curl -fs -X POST "http://127.0.0.1:$ADMIN/admin/orgs" -H "Authorization: Bearer bench-admin-token-0123456789" \
-  -d '{"id":"bench"}' | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
-[ -n "$KEY" ] || { echo "could not create a key"; exit 1; }
-curl -fs "http://127.0.0.1:$GW/x" -H "Authorization: Bearer $KEY" >/dev/null
-
-run() { # name url [header]
-  local out
-  if [ -n "${3:-}" ]; then out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "$3" "$2"); else out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$2"); fi
-  local rps p50 p99 errors
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  errors=$(awk '/Non-2xx/ {print $5}' <<<"$out"); errors=${errors:-0}
-  echo "$1 $rps $p50 $p99 $errors"
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    # Give each process 10 s to stop, then kill it.
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  if [ -n "$watchdog" ]; then kill "$watchdog" 2>/dev/null || true; fi
+  rm -rf "$tmp"
 }
-rss() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-direct=$(run direct "http://127.0.0.1:$UP/")
-plain=$(run plain-yarp "http://127.0.0.1:$PLAIN/")
-gw=$(run gateway "http://127.0.0.1:$GW/" "Authorization: Bearer $KEY")
+# Bound the whole run: a hung start or wrk must not keep the machine busy.
+# Sleeps in one-second steps so that killing the watchdog leaves no long sleep behind.
+( for ((i = 0; i < MAX_SECONDS; i++)); do sleep 1; done; echo "load.sh: over ${MAX_SECONDS}s, stopping" >&2; kill -TERM $$ ) 2>/dev/null &
+watchdog=$!
 
-echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD)"
-printf '| %-10s | %10s | %8s | %8s | %7s | %7s |\n' target "req/s" p50 p99 non-2xx "RSS MB"
-printf '|%s|\n' "------------|------------|----------|----------|---------|---------"
-for row in "$direct:$up_pid" "$plain:$plain_pid" "$gw:$gw_pid"; do
-  read -r name rps p50 p99 errors <<<"${row%:*}"
-  printf '| %-10s | %10s | %8s | %8s | %7s | %7s |\n' "$name" "$rps" "$p50" "$p99" "$errors" "$(rss "${row##*:}")"
+die() { echo "load.sh: $*" >&2; exit 1; }
+
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "Installing wrk"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq >/dev/null && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null \
+    || die "could not install wrk"
+fi
+command -v curl >/dev/null 2>&1 || die "curl is required"
+
+if [ -z "$NO_BUILD" ]; then
+  for project in Gateway/Gateway.csproj bench/BenchHost/BenchHost.csproj; do
+    dotnet build "$project" -c Release -nologo -v quiet >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; die "build of $project failed"; }
+  done
+fi
+
+used=" "
+free_port() {
+  local port
+  while :; do
+    port=$(( 20000 + RANDOM % 40000 ))
+    case "$used" in *" $port "*) continue ;; esac
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      used="$used$port "
+      echo "$port"
+      return
+    fi
+  done
+}
+up_port=$(free_port); plain_port=$(free_port); gw_port=$(free_port); admin_port=$(free_port)
+
+# wait_http URL PID NAME: until URL answers anything over HTTP, for at most 60 s.
+wait_http() {
+  for _ in $(seq 1 600); do
+    kill -0 "$2" 2>/dev/null || { cat "$tmp/$3.log" >&2; die "$3 exited during start"; }
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$1" 2>/dev/null || true)" != "000" ] && return 0
+    sleep 0.1
+  done
+  cat "$tmp/$3.log" >&2
+  die "$3 did not answer on $1 within 60 s"
+}
+
+# Each process is the dotnet host itself (exec), so its pid is the one whose /proc/<pid>/status is read.
+# BenchHost has no logging; the gateway logs at Warning, so neither writes a line per request. The
+# gateway runs from its output folder, where its shipped appsettings.json was copied.
+bin=bin/Release/net10.0
+host="$root/bench/BenchHost/$bin/BenchHost.dll"
+(exec dotnet "$host" upstream "$up_port") >"$tmp/upstream.log" 2>&1 &
+up_pid=$!; pids+=("$up_pid")
+
+(exec dotnet "$host" proxy "$plain_port" "http://127.0.0.1:$up_port/") >"$tmp/plain.log" 2>&1 &
+plain_pid=$!; pids+=("$plain_pid")
+
+route_env=(
+  ReverseProxy__Routes__bench__ClusterId=bench
+  "ReverseProxy__Routes__bench__Match__Path=/bench/{**rest}"
+  "ReverseProxy__Clusters__bench__Destinations__d1__Address=http://127.0.0.1:$up_port/"
+)
+
+admin_token="bench-admin-token-$(date +%s%N)"
+(cd "$root/Gateway/$bin" && exec env \
+  Kestrel__Endpoints__Proxy__Url="http://127.0.0.1:$gw_port" \
+  Kestrel__Endpoints__Admin__Url="http://127.0.0.1:$admin_port" \
+  Gateway__Store__Path="$tmp/store/gateway.db" \
+  Gateway__Admin__Token="$admin_token" \
+  Gateway__Demo__Enabled=false \
+  Gateway__RateLimits__Workspace__PermitLimit=1000000000 Gateway__RateLimits__Workspace__Window=00:01:00 \
+  Gateway__RateLimits__Ip__PermitLimit=1000000000 Gateway__RateLimits__Ip__Window=00:01:00 \
+  Logging__LogLevel__Default=Warning \
+  "${route_env[@]}" dotnet Gateway.dll) >"$tmp/gateway.log" 2>&1 &
+gw_pid=$!; pids+=("$gw_pid")
+
+wait_http "http://127.0.0.1:$up_port/" "$up_pid" upstream
+wait_http "http://127.0.0.1:$plain_port/" "$plain_pid" plain
+wait_http "http://127.0.0.1:$admin_port/healthz" "$gw_pid" gateway
+
+org=$(curl -sf -X POST "http://127.0.0.1:$admin_port/admin/orgs" -H "Authorization: Bearer $admin_token" \
+  -H 'Content-Type: application/json' -d '{"id":"bench","name":"Bench"}') || die "could not create the bench organization"
+key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$org")
+[ -n "$key" ] || die "no key in the admin API's answer: $org"
+
+path=/bench/hello
+direct_url="http://127.0.0.1:$up_port$path"
+plain_url="http://127.0.0.1:$plain_port$path"
+gw_url="http://127.0.0.1:$gw_port$path"
+for check in "$direct_url" "$plain_url"; do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$check")" = 200 ] || die "$check does not answer 200"
 done
-g=$(awk '{print $2}' <<<"$gw"); p=$(awk '{print $2}' <<<"$plain"); d=$(awk '{print $2}' <<<"$direct")
-awk -v g="$g" -v p="$p" -v d="$d" 'BEGIN { printf "\nthroughput ratio gateway/plain-yarp = %.2f, gateway/direct = %.2f, plain-yarp/direct = %.2f\n", g/p, g/d, p/d }'
+status=$(curl -s -o "$tmp/check.body" -w '%{http_code}' "$gw_url" -H "Authorization: Bearer $key")
+[ "$status" = 200 ] || die "$gw_url answers $status with the bench key: $(cat "$tmp/check.body")"
+
+# to_ms VALUE: wrk prints latencies as 512.00us, 1.23ms or 1.05s.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0
+    if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000
+    printf "%.3f", n }'
+}
+
+# run NAME URL [HEADER]: a warm-up pass (JIT, connection pools), then the measured one.
+declare -A rps p50 p99 errors
+run() {
+  local name=$1 url=$2 out="$tmp/wrk-$1.txt"
+  local header=()
+  [ $# -ge 3 ] && header=(-H "$3")
+  local limit=$(( ${DURATION%s} + ${WARMUP%s} + 60 ))
+  timeout "$limit" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "${header[@]}" "$url" >/dev/null
+  timeout "$limit" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${header[@]}" "$url" >"$out"
+  rps[$name]=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+  p50[$name]=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
+  p99[$name]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
+  errors[$name]=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$out")
+}
+
+echo "Gateway load test: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (after a $WARMUP warm-up), GET $path, loopback"
+echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)'), $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc)"
+run direct "$direct_url"
+run plain "$plain_url"
+run gateway "$gw_url" "Authorization: Bearer $key"
+
+rss() { awk -v f="$2" '$1 == f ":" { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+
+echo
+printf '| %-16s | %10s | %8s | %8s | %6s | %8s | %9s |\n' target "requests/s" "p50 ms" "p99 ms" errors "RSS MiB" "peak MiB"
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------------------ ------------ ---------- ---------- -------- ---------- -----------
+for row in "direct upstream:direct:$up_pid" "plain YARP:plain:$plain_pid" "gateway:gateway:$gw_pid"; do
+  IFS=: read -r label name pid <<<"$row"
+  printf '| %-16s | %10.0f | %8s | %8s | %6s | %8s | %9s |\n' "$label" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "${errors[$name]}" \
+    "$(rss "$pid" VmRSS)" "$(rss "$pid" VmHWM)"
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+echo
+printf '| %-24s | %10s | %6s | %6s |\n' ratio "requests/s" p50 p99
+printf '|%s|%s|%s|%s|\n' -------------------------- ------------ -------- --------
+printf '| %-24s | %10s | %6s | %6s |\n' "gateway / plain YARP" "$(ratio "${rps[gateway]}" "${rps[plain]}")" \
+  "$(ratio "${p50[gateway]}" "${p50[plain]}")" "$(ratio "${p99[gateway]}" "${p99[plain]}")"
+printf '| %-24s | %10s | %6s | %6s |\n' "gateway / direct" "$(ratio "${rps[gateway]}" "${rps[direct]}")" \
+  "$(ratio "${p50[gateway]}" "${p50[direct]}")" "$(ratio "${p99[gateway]}" "${p99[direct]}")"
+printf '| %-24s | %10s | %6s | %6s |\n' "plain YARP / direct" "$(ratio "${rps[plain]}" "${rps[direct]}")" \
+  "$(ratio "${p50[plain]}" "${p50[direct]}")" "$(ratio "${p99[plain]}" "${p99[direct]}")"
+
+total_errors=$(( ${errors[direct]} + ${errors[plain]} + ${errors[gateway]} ))
+if [ "$total_errors" -gt 0 ]; then
+  echo
+  echo "warning: $total_errors non-2xx responses or socket errors; see the errors column (the numbers above include them)" >&2
+fi

@@ -1,3 +1,5 @@
 using BenchmarkDotNet.Running;
+using Gateway.Benchmarks;
 
-BenchmarkSwitcher.FromAssembly(typeof(Gateway.Benchmarks.KeyBenchmarks).Assembly).Run(args);
+// dotnet run -c Release --project bench/Gateway.Benchmarks -- --filter '*'
+BenchmarkSwitcher.FromAssembly(typeof(BenchConfig).Assembly).Run(args, new BenchConfig());

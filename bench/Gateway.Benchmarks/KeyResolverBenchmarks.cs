@@ -1,0 +1,34 @@
+using BenchmarkDotNet.Attributes;
+using Gateway.Keys;
+
+namespace Gateway.Benchmarks;
+
+/// <summary>Resolving a hash that is already in the in-process cache: the path nearly every request takes.</summary>
+[MemoryDiagnoser]
+public class KeyResolverBenchmarks
+{
+    private readonly string _hash = ApiKeyFormat.Hash(BenchData.ValidKey);
+    private readonly string _unknownHash = ApiKeyFormat.Hash(BenchData.UnknownKey);
+    private BenchServices _services = null!;
+    private KeyResolver _resolver = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _services = new BenchServices();
+        _resolver = _services.Resolver;
+        // Fill the cache (a positive and a negative entry) before anything is measured.
+        _ = _resolver.ResolveAsync(_hash, CancellationToken.None).AsTask().GetAwaiter().GetResult()
+            ?? throw new InvalidOperationException("The bench key did not resolve.");
+        _ = _resolver.ResolveAsync(_unknownHash, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _services.Dispose();
+
+    [Benchmark]
+    public ValueTask<ApiKeyRecord?> ResolveAsync_CacheHit() => _resolver.ResolveAsync(_hash, CancellationToken.None);
+
+    [Benchmark]
+    public ValueTask<ApiKeyRecord?> ResolveAsync_NegativeCacheHit() => _resolver.ResolveAsync(_unknownHash, CancellationToken.None);
+}
