@@ -54,7 +54,8 @@ public sealed class AdminHostileInputTests
             "{\"name\":\"ok\",\"customerId\":\"" + new string('c', 200) + "\"}", "{\"name\":\"ok\",\"description\":\"" + new string('d', 2000) + "\"}",
             "{\"name\":\"" + new string('n', 10_000) + "\"}", "{\"name\":\"ok\",\"createdBy\":\"" + new string('x', 500) + "\"}",
             "{\"name\":\"ok\",\"isDefault\":true}", "{\"name\":\"ok\",\"orgId\":\"other\"}", "{\"name\":\"ok\",\"hash\":\"abc\"}", "{\"name\":\"ok\",\"status\":\"active\"}",
-            "{\"__proto__\":{\"admin\":true}}", "{\"constructor\":{}}", new string('[', 1000) + new string(']', 1000), Nest(64), Nest(9),
+            "{\"__proto__\":{\"admin\":true}}", "{\"\\ud800\":1}", "{\"name\":\"ok\",\"\\udfff\\ud800\":1}", "{\"name\":\"ok\",\"name\":\"a b\"}",
+            "{\"name\":\"bad name\",\"name\":\"ok\"}", "{\"name\":\"ok\",\"scopes\":[\"read\"],\"scopes\":[\"*\"],\"environment\":\"staging\",\"environment\":\"x\"}", "{\"constructor\":{}}", new string('[', 1000) + new string(']', 1000), Nest(64), Nest(9),
             "{\"name\":\"ok\",\"scopes\":" + "[" + string.Join(',', Enumerable.Repeat("\"read\"", 100)) + "]}",
         ];
         foreach (var body in bodies)

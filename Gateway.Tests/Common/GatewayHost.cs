@@ -125,7 +125,7 @@ public sealed class GatewayHost : IAsyncDisposable
         var config = new Dictionary<string, string?>
         {
             ["ReverseProxy:Clusters:upstream:Destinations:d1:Address"] = upstream,
-            ["ReverseProxy:Clusters:upstream:HttpRequest:ActivityTimeout"] = "00:00:02",
+            ["ReverseProxy:Clusters:upstream:HttpRequest:ActivityTimeout"] = "00:00:15",
         };
         foreach (var (id, path, metadata) in routes)
         {

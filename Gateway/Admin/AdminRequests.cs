@@ -61,7 +61,12 @@ internal static class AdminRequests
         }
         catch (JsonException ex)
         {
-            return (null, AdminProblems.Invalid("body", $"Malformed JSON (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})."));
+            return (null, AdminProblems.Invalid("body", $"Malformed JSON or a duplicate member (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})."));
+        }
+        catch (InvalidOperationException)
+        {
+            // The duplicate-member check decodes names; an undecodable one surfaces here.
+            return (null, AdminProblems.Invalid("body", "A member name is not valid text."));
         }
 
         if (document.RootElement.ValueKind != JsonValueKind.Object)

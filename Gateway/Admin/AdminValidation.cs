@@ -35,7 +35,8 @@ internal static partial class JsonFields
 {
     public const int MaxBodyBytes = 64 * 1024;
 
-    public static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 8, AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Disallow };
+    // Duplicate members are refused: with "last one wins" a body could pass a reviewer showing the first.
+    public static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 8, AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Disallow, AllowDuplicateProperties = false };
 
     [GeneratedRegex("^[A-Za-z0-9_]{1,64}$")]
     public static partial Regex KeyName();
@@ -50,9 +51,21 @@ internal static partial class JsonFields
     {
         foreach (var property in body.EnumerateObject())
         {
-            if (Array.IndexOf(known, property.Name) < 0)
+            string name;
+            try
             {
-                errors.Add(property.Name, $"Unknown field. Allowed fields: {string.Join(", ", known)}.");
+                name = property.Name;
+            }
+            catch (InvalidOperationException)
+            {
+                // A member name with an escaped lone surrogate cannot be decoded to text.
+                errors.Add("body", "A member name is not valid text.");
+                continue;
+            }
+
+            if (Array.IndexOf(known, name) < 0)
+            {
+                errors.Add(name, $"Unknown field. Allowed fields: {string.Join(", ", known)}.");
             }
         }
     }
