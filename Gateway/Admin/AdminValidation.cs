@@ -63,7 +63,17 @@ internal static partial class JsonFields
                 continue;
             }
 
-            if (Array.IndexOf(known, name) < 0)
+            if (Array.IndexOf(known, name) >= 0)
+            {
+                continue;
+            }
+
+            // Echo an unknown name back only when it is plain text; anything else is reported on the body.
+            if (name.Length > 64 || HasControlCharacters(name))
+            {
+                errors.Add("body", "A member name is not valid text or is longer than 64 characters.");
+            }
+            else
             {
                 errors.Add(name, $"Unknown field. Allowed fields: {string.Join(", ", known)}.");
             }

@@ -1,0 +1,103 @@
+using System.Net;
+using Gateway.Keys;
+using Gateway.Tests.Common;
+
+namespace Gateway.Tests.Admin;
+
+/// <summary>CONTRACT section 6: probes and metrics on the admin listener, without a token, and no key material in metrics.</summary>
+[TestFixtureSource(typeof(StoreKinds), nameof(StoreKinds.All))]
+public sealed class OperationsTests(StoreKind store)
+{
+    private Upstream _upstream = null!;
+    private GatewayHost _gateway = null!;
+    private HttpClient _anonymousAdmin = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        _upstream = Upstream.Start();
+        _gateway = await GatewayHost.StartAsync(GatewayHost.Routes(_upstream.Url, ("open", "/api/{**rest}", [])), store: store);
+        _anonymousAdmin = new HttpClient { BaseAddress = _gateway.AdminUrl };
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        _anonymousAdmin.Dispose();
+        await _gateway.DisposeAsync();
+        _upstream.Dispose();
+    }
+
+    [TestCase("healthz")]
+    [TestCase("readyz")]
+    public async Task Probe_OnAdminListenerWithoutToken_Returns200(string path)
+    {
+        using var response = await _anonymousAdmin.GetAsync(path);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    [TestCase("healthz")]
+    [TestCase("readyz")]
+    [TestCase("metrics")]
+    public async Task Operations_OnProxyListener_Return404NoRoute(string path)
+    {
+        using var response = await _gateway.Proxy.GetAsync(path);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("no_route"));
+    }
+
+    [Test]
+    public async Task Metrics_AfterTraffic_ExposesGatewayCountersWithoutKeyMaterial()
+    {
+        var org = await _gateway.CreateOrgAsync("metrics_org");
+        var key = org["defaultKey"]!["key"]!.GetValue<string>();
+        var unknown = ApiKeyFormat.Generate("gw", "production");
+        using (var ok = await _gateway.CallAsync("/api/x", key))
+        using (var missing = await _gateway.CallAsync("/api/x", null))
+        using (var invalid = await _gateway.CallAsync("/api/x", unknown))
+        {
+            Assert.That(ok.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(missing.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+            Assert.That(invalid.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        }
+
+        // Meter instruments reach prometheus-net through a listener; wait for them instead of sleeping.
+        string text = "";
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        do
+        {
+            using var response = await _anonymousAdmin.GetAsync("metrics");
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("text/plain"));
+            text = await response.Content.ReadAsStringAsync();
+            if (HasSample(text, "gateway_requests", "forwarded") && HasSample(text, "gateway_auth_decisions", "invalid_key"))
+            {
+                break;
+            }
+
+            await Task.Delay(100);
+        }
+        while (DateTime.UtcNow < deadline);
+
+        var gatewayLines = string.Join("\n", text.Split('\n').Where(l => l.StartsWith("gateway_", StringComparison.Ordinal)));
+        Assert.Multiple(() =>
+        {
+            Assert.That(gatewayLines, Is.Not.Empty, "gateway_ metrics");
+            Assert.That(HasSample(text, "gateway_requests", "forwarded"), Is.True, "request counter by outcome");
+            Assert.That(HasSample(text, "gateway_auth_decisions", "allowed"), Is.True, "auth decision: allowed");
+            Assert.That(HasSample(text, "gateway_auth_decisions", "missing_key"), Is.True, "auth decision: missing_key\n" + gatewayLines);
+            Assert.That(HasSample(text, "gateway_auth_decisions", "invalid_key"), Is.True, "auth decision: invalid_key");
+            Assert.That(text, Does.Contain("# TYPE gateway_"), "Prometheus text format");
+        });
+
+        foreach (var secret in new[] { key, key[^38..^10], unknown[^38..^10], ApiKeyFormat.Hash(key), ApiKeyFormat.Hash(unknown), ApiKeyFormat.DisplayPrefix(key), GatewayHost.AdminToken })
+        {
+            Assert.That(text, Does.Not.Contain(secret), "metrics must not carry key material");
+        }
+    }
+
+    private static bool HasSample(string text, string metricPrefix, string label) =>
+        text.Split('\n').Any(line => line.StartsWith(metricPrefix, StringComparison.Ordinal) && line.Contains($"\"{label}\"", StringComparison.Ordinal) && !line.TrimEnd().EndsWith(" 0", StringComparison.Ordinal));
+}
