@@ -14,6 +14,7 @@ public sealed class ApiKeyFormatTests
         Assert.That(key, Does.StartWith(start));
         Assert.That(key, Has.Length.EqualTo(start.Length + 38));
         Assert.That(ApiKeyFormat.TryParse(key, out var parsed), Is.True);
+        Assert.That(ApiKeyFormat.IsWellFormed(key), Is.True);
         Assert.That(parsed.Environment, Is.EqualTo(environment));
         Assert.That(parsed.DisplayPrefix, Is.EqualTo(key[..(start.Length + 6)]));
     }
@@ -72,7 +73,7 @@ public sealed class ApiKeyFormatTests
 
                 var mutated = key[..i] + c + key[(i + 1)..];
                 tried++;
-                if (ApiKeyFormat.TryParse(mutated, out _))
+                if (ApiKeyFormat.TryParse(mutated, out _) || ApiKeyFormat.IsWellFormed(mutated))
                 {
                     accepted.Add(mutated);
                 }

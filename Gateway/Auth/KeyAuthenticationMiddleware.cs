@@ -38,7 +38,7 @@ internal sealed partial class KeyAuthenticationMiddleware(
             return RejectAsync(context, StatusCodes.Status401Unauthorized, "missing_key", "Missing API key", "Send the key as 'Authorization: Bearer <key>'.", "Bearer");
         }
 
-        if (parse != BearerParseResult.Ok || !ApiKeyFormat.TryParse(token, out _))
+        if (parse != BearerParseResult.Ok || !ApiKeyFormat.IsWellFormed(token))
         {
             return RejectAsync(context, StatusCodes.Status401Unauthorized, "invalid_key", "Invalid API key", "The API key is not valid.", InvalidToken);
         }

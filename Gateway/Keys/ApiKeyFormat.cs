@@ -33,7 +33,22 @@ public static class ApiKeyFormat
 
     public static bool TryParse(ReadOnlySpan<char> key, out ParsedApiKey parsed)
     {
-        parsed = default;
+        if (!TryReadEnvironment(key, out var environment))
+        {
+            parsed = default;
+            return false;
+        }
+
+        parsed = new ParsedApiKey(environment, DisplayPrefix(key));
+        return true;
+    }
+
+    /// <summary>Whether the key is well formed with a valid checksum; allocates nothing (the request path's check).</summary>
+    public static bool IsWellFormed(ReadOnlySpan<char> key) => TryReadEnvironment(key, out _);
+
+    private static bool TryReadEnvironment(ReadOnlySpan<char> key, out string environment)
+    {
+        environment = "";
         if (key.Length > MaxLength)
         {
             return false;
@@ -52,9 +67,9 @@ public static class ApiKeyFormat
             return false;
         }
 
-        var environment = KeyEnvironments.FromTag(rest[..second]);
+        var tagged = KeyEnvironments.FromTag(rest[..second]);
         var tail = rest[(second + 1)..];
-        if (environment is null || tail.Length != RandomLength + CheckLength)
+        if (tagged is null || tail.Length != RandomLength + CheckLength)
         {
             return false;
         }
@@ -75,7 +90,7 @@ public static class ApiKeyFormat
             return false;
         }
 
-        parsed = new ParsedApiKey(environment, DisplayPrefix(key));
+        environment = tagged;
         return true;
     }
 

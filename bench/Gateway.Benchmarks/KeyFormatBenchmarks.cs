@@ -17,6 +17,9 @@ public class KeyFormatBenchmarks
     public bool TryParse_Valid() => ApiKeyFormat.TryParse(_valid, out _);
 
     [Benchmark]
+    public bool IsWellFormed_Valid() => ApiKeyFormat.IsWellFormed(_valid);
+
+    [Benchmark]
     public bool TryParse_BadChecksum() => ApiKeyFormat.TryParse(_badChecksum, out _);
 
     [Benchmark]
