@@ -17,8 +17,8 @@ namespace Gateway.Hosting;
 
 public static class GatewayHostingExtensions
 {
-    /// <summary>Settings every gateway has even when the operator's file leaves them out (CONTRACT sections 1 and 2).</summary>
-    private static readonly Dictionary<string, string?> Defaults = new()
+    /// <summary>Settings every gateway has even when the operator's file leaves them out.</summary>
+    internal static readonly Dictionary<string, string?> Defaults = new()
     {
         ["Kestrel:Endpoints:Proxy:Url"] = "http://0.0.0.0:8080",
         ["Kestrel:Endpoints:Admin:Url"] = "http://127.0.0.1:8081",
