@@ -114,13 +114,13 @@ internal sealed partial class ReloadingCertificate
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1300, Level = LogLevel.Information, Message = "Endpoint {Endpoint} serves the certificate in {Path} ({Subject}, valid until {NotAfter:u}); it is reloaded when the files change.")]
+        [LoggerMessage(EventId = 1600, Level = LogLevel.Information, Message = "Endpoint {Endpoint} serves the certificate in {Path} ({Subject}, valid until {NotAfter:u}); it is reloaded when the files change.")]
         public static partial void Serving(ILogger logger, string endpoint, string path, string subject, DateTime notAfter);
 
-        [LoggerMessage(EventId = 1301, Level = LogLevel.Information, Message = "Reloaded the certificate in {Path} ({Subject}, valid until {NotAfter:u}).")]
+        [LoggerMessage(EventId = 1601, Level = LogLevel.Information, Message = "Reloaded the certificate in {Path} ({Subject}, valid until {NotAfter:u}).")]
         public static partial void Reloaded(ILogger logger, string path, string subject, DateTime notAfter);
 
-        [LoggerMessage(EventId = 1302, Level = LogLevel.Warning, Message = "Could not reload the certificate in {Path}; still serving the previous one.")]
+        [LoggerMessage(EventId = 1602, Level = LogLevel.Warning, Message = "Could not reload the certificate in {Path}; still serving the previous one.")]
         public static partial void ReloadFailed(ILogger logger, string path, Exception exception);
     }
 }
