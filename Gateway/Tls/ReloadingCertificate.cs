@@ -1,4 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
+using Gateway.Observability;
 using Microsoft.AspNetCore.Server.Kestrel;
 
 namespace Gateway.Tls;
@@ -114,13 +115,13 @@ internal sealed partial class ReloadingCertificate
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1600, Level = LogLevel.Information, Message = "Endpoint {Endpoint} serves the certificate in {Path} ({Subject}, valid until {NotAfter:u}); it is reloaded when the files change.")]
+        [LoggerMessage(EventId = EventIds.CertificateServed, Level = LogLevel.Information, Message = "Endpoint {Endpoint} serves the certificate in {Path} ({Subject}, valid until {NotAfter:u}); it is reloaded when the files change.")]
         public static partial void Serving(ILogger logger, string endpoint, string path, string subject, DateTime notAfter);
 
-        [LoggerMessage(EventId = 1601, Level = LogLevel.Information, Message = "Reloaded the certificate in {Path} ({Subject}, valid until {NotAfter:u}).")]
+        [LoggerMessage(EventId = EventIds.CertificateReloaded, Level = LogLevel.Information, Message = "Reloaded the certificate in {Path} ({Subject}, valid until {NotAfter:u}).")]
         public static partial void Reloaded(ILogger logger, string path, string subject, DateTime notAfter);
 
-        [LoggerMessage(EventId = 1602, Level = LogLevel.Warning, Message = "Could not reload the certificate in {Path}; still serving the previous one.")]
+        [LoggerMessage(EventId = EventIds.CertificateReloadFailed, Level = LogLevel.Warning, Message = "Could not reload the certificate in {Path}; still serving the previous one.")]
         public static partial void ReloadFailed(ILogger logger, string path, Exception exception);
     }
 }
