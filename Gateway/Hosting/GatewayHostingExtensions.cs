@@ -47,7 +47,7 @@ public static class GatewayHostingExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>());
         services.AddSingleton<IOptionsMonitor<GatewayOptions>, LastGoodOptionsMonitor<GatewayOptions>>();
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<GatewayMetrics>();
+        services.AddGatewayObservability(builder.Configuration);
 
         var redis = builder.Configuration[$"{GatewayOptions.SectionName}:Store:Redis"];
         services.AddGatewayStore(redis);

@@ -12,6 +12,7 @@ internal static class GatewayProblem
 
     public static Task WriteAsync(HttpContext context, int status, string code, string title, string? detail = null, Action<Utf8JsonWriter>? extra = null)
     {
+        Observability.GatewayTelemetry.Refused(code);
         var response = context.Response;
         response.StatusCode = status;
         response.ContentType = ContentType;
