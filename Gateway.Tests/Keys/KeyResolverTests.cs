@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Gateway.Configuration;
+using Gateway.Domain;
 using Gateway.Keys;
 using Gateway.Observability;
 using Gateway.Stores;
@@ -104,13 +105,13 @@ public sealed class KeyResolverTests
         Assert.That(await resolver.ResolveAsync("h1", CancellationToken.None), Is.SameAs(Key), "still the outage fallback");
     }
 
-    private static KeyResolver Create(IGatewayStore store, TimeProvider time)
+    private static KeyResolver Create(IKeyLookup store, TimeProvider time)
     {
         var options = Options.Create(new GatewayOptions());
         return new KeyResolver(store, options, time, new StoreResilience(options, time), new GatewayMetrics(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
     }
 
-    private sealed class ScriptedStore : IGatewayStore
+    private sealed class ScriptedStore : IKeyLookup
     {
         private int _reads;
 
@@ -133,27 +134,5 @@ public sealed class KeyResolverTests
             Started.TrySetResult();
             return await Release.Task;
         }
-
-        public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task PingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task CreateOrganizationAsync(Organization organization, ApiKeyRecord defaultKey, AuditEntry audit, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<Organization?> GetOrganizationAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<IReadOnlyList<Organization>> ListOrganizationsAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task CreateKeyAsync(ApiKeyRecord key, AuditEntry audit, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task UpdateKeyAsync(ApiKeyRecord key, long expectedVersion, AuditEntry audit, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<ApiKeyRecord?> GetKeyAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(string orgId, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<AuditPage> ListAuditAsync(string orgId, string? cursor, int limit, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task RecordKeyUsageAsync(IReadOnlyCollection<KeyValuePair<string, DateTimeOffset>> usage, CancellationToken cancellationToken) => throw new NotSupportedException();
     }
 }

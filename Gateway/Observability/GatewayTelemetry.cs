@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Gateway.Auth;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -19,7 +18,7 @@ public static class GatewayTelemetry
     public const string OrgTag = "gateway.org_id";
     public const string KeyTag = "gateway.key_id";
     public const string RouteTag = "gateway.route";
-    public const string RefusalTag = "gateway.refusal_code";
+    public const string RefusalTag = Http.GatewayProblem.RefusalTag;
 
     /// <summary>The environment variable (or setting) that turns on OTLP export of traces and metrics.</summary>
     public const string OtlpEndpointSetting = "OTEL_EXPORTER_OTLP_ENDPOINT";
@@ -57,59 +56,6 @@ public static class GatewayTelemetry
         return services;
     }
 
-    /// <summary>
-    /// Wraps a pipeline stage in a span that ends when the stage hands the request on (or refuses it), so it
-    /// measures the stage alone, not the stages after it. Costs one null check when nobody traces.
-    /// </summary>
-    internal static IApplicationBuilder UseSpan(this IApplicationBuilder builder, string name, Action<IApplicationBuilder> stage)
-    {
-        builder.Use(next => async context =>
-        {
-            using var activity = Source.StartActivity(name);
-            if (activity is null)
-            {
-                await next(context);
-                return;
-            }
-
-            await next(context);
-            if (!activity.IsStopped)
-            {
-                Finish(activity, context);
-            }
-        });
-        stage(builder);
-        builder.Use(next => context =>
-        {
-            if (Activity.Current is { } activity && activity.Source == Source && activity.OperationName == name)
-            {
-                Finish(activity, context);
-
-                // The stages after this one are siblings of this span, under the request span.
-                Activity.Current = activity.Parent;
-            }
-
-            return next(context);
-        });
-        return builder;
-    }
-
-    private static void Finish(Activity activity, HttpContext context)
-    {
-        if (context.Features.Get<IApiKeyFeature>()?.Key is { } key)
-        {
-            // Also on the enclosing spans of this process (YARP's pipeline span, ASP.NET Core's request span),
-            // so a trace can be found by org or key from its root.
-            for (var span = activity; span is not null && span.GetTagItem(KeyTag) is null; span = span.Parent)
-            {
-                span.SetTag(OrgTag, key.OrgId);
-                span.SetTag(KeyTag, key.Id);
-            }
-        }
-
-        activity.Stop();
-    }
-
     /// <summary>A span around one store call; null (free) when nobody traces.</summary>
     internal static Activity? StartStoreCall(string operation)
     {
@@ -122,7 +68,4 @@ public static class GatewayTelemetry
         activity?.SetTag("db.operation.name", operation);
         return activity;
     }
-
-    /// <summary>Marks the current span with the problem code the gateway answered with.</summary>
-    internal static void Refused(string code) => Activity.Current?.SetTag(RefusalTag, code);
 }

@@ -1,18 +1,22 @@
 using System.Text.Json;
 
-namespace Gateway.Proxy;
+namespace Gateway.Http;
 
 /// <summary>
 /// Writes the proxy listener's errors as RFC 9457 problem+json with a stable <c>code</c> member that
-/// clients can switch on (CONTRACT section 5).
+/// clients can switch on (docs/proxy.md).
 /// </summary>
 internal static class GatewayProblem
 {
     public const string ContentType = "application/problem+json";
 
+    /// <summary>The span tag that carries the problem <c>code</c>.</summary>
+    public const string RefusalTag = "gateway.refusal_code";
+
     public static Task WriteAsync(HttpContext context, int status, string code, string title, string? detail = null, Action<Utf8JsonWriter>? extra = null)
     {
-        Observability.GatewayTelemetry.Refused(code);
+        // The span of the stage that refused (or the request span) says why, for traces.
+        System.Diagnostics.Activity.Current?.SetTag(RefusalTag, code);
         var response = context.Response;
         response.StatusCode = status;
         response.ContentType = ContentType;
