@@ -9,7 +9,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Gateway.Tests.RateLimiting;
 
-/// <summary>CONTRACT sections 2 and 5 limits on one instance, with a fake clock.</summary>
+/// <summary>Rate limits (docs/rate-limits.md) on one instance, with a fake clock.</summary>
 public sealed class RateLimitTests
 {
     private Upstream _upstream = null!;

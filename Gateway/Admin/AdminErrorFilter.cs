@@ -3,7 +3,7 @@ using Gateway.Stores;
 
 namespace Gateway.Admin;
 
-/// <summary>Maps lifecycle and store failures of any admin handler to the contract's status codes.</summary>
+/// <summary>Maps lifecycle and store failures of any admin handler to the admin API's status codes.</summary>
 internal sealed partial class AdminErrorFilter(ILogger<AdminErrorFilter> logger) : IEndpointFilter
 {
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)

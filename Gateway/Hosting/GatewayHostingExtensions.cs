@@ -17,7 +17,7 @@ namespace Gateway.Hosting;
 
 public static class GatewayHostingExtensions
 {
-    /// <summary>Settings every gateway has even when the operator's file leaves them out (CONTRACT sections 1 and 2).</summary>
+    /// <summary>Settings every gateway has even when the operator's file leaves them out.</summary>
     private static readonly Dictionary<string, string?> Defaults = new()
     {
         ["Kestrel:Endpoints:Proxy:Url"] = "http://0.0.0.0:8080",

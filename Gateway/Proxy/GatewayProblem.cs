@@ -4,7 +4,7 @@ namespace Gateway.Proxy;
 
 /// <summary>
 /// Writes the proxy listener's errors as RFC 9457 problem+json with a stable <c>code</c> member that
-/// clients can switch on (CONTRACT section 5).
+/// clients can switch on (docs/proxy.md).
 /// </summary>
 internal static class GatewayProblem
 {

@@ -6,7 +6,7 @@ namespace Gateway.Proxy;
 public static class ProxyEndpointRouteBuilderExtensions
 {
     /// <summary>
-    /// Maps the YARP routes with the gateway's pipeline (CONTRACT section 5 order) and a problem+json
+    /// Maps the YARP routes with the gateway's pipeline (in the order docs/proxy.md gives) and a problem+json
     /// <c>no_route</c> fallback, on the proxy listener only.
     /// </summary>
     public static IEndpointRouteBuilder MapGatewayProxy(this IEndpointRouteBuilder endpoints)

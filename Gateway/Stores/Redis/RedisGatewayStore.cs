@@ -276,7 +276,7 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
 
     private static string Json(AuditEntry entry) => JsonSerializer.Serialize(entry, RedisJsonContext.Default.AuditEntry);
 
-    /// <summary>Every Redis failure surfaces as <see cref="StoreUnavailableException"/>, the store contract's word for "could not answer".</summary>
+    /// <summary>Every Redis failure surfaces as <see cref="StoreUnavailableException"/>, the store interface's word for "could not answer".</summary>
     private static async Task<T> Guard<T>(Func<Task<T>> call, CancellationToken cancellationToken = default)
     {
         try
