@@ -86,7 +86,7 @@ public sealed class RateLimitTests
             services =>
             {
                 services.AddSingleton<TimeProvider>(time);
-                services.AddSingleton<IGatewayStore>(sp => store = new CountingStore(ActivatorUtilities.CreateInstance<Gateway.Stores.Sqlite.SqliteGatewayStore>(sp)));
+                services.AddSingleton<IKeyLookup>(sp => store = new CountingStore(sp.GetRequiredService<IGatewayStore>()));
             });
 
         for (var i = 0; i < 3; i++)

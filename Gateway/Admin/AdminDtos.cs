@@ -1,8 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Gateway.Keys;
-using Gateway.Stores;
+using Gateway.Domain;
 
 namespace Gateway.Admin;
 

@@ -29,6 +29,10 @@ internal sealed partial class AdminErrorFilter(ILogger<AdminErrorFilter> logger)
         {
             return AdminProblems.Conflict(ex.Message);
         }
+        catch (StoreNotFoundException ex)
+        {
+            return AdminProblems.NotFound(ex.Message);
+        }
         catch (Exception ex) when (StoreResilience.IsUnavailable(ex))
         {
             Log.StoreUnavailable(logger, ex);

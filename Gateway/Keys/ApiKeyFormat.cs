@@ -1,6 +1,7 @@
 using System.IO.Hashing;
 using System.Security.Cryptography;
 using System.Text;
+using Gateway.Domain;
 
 namespace Gateway.Keys;
 

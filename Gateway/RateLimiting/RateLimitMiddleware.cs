@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using Gateway.Http;
 using Gateway.Observability;
-using Gateway.Proxy;
 
 namespace Gateway.RateLimiting;
 

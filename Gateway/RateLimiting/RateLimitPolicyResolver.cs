@@ -1,6 +1,6 @@
 using Gateway.Auth;
 using Gateway.Configuration;
-using Gateway.Proxy;
+using Gateway.Http;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Model;
 

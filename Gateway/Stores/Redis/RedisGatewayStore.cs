@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Gateway.Configuration;
-using Gateway.Keys;
+using Gateway.Domain;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -77,7 +77,7 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
             ?? throw new StoreConcurrencyException($"Key '{key.Id}' no longer exists.");
         if (current.Version != expectedVersion)
         {
-            throw new StoreConcurrencyException($"Key '{key.Id}' changed concurrently; retry the call.");
+            throw StoreConcurrencyException.KeyChanged(key.Id);
         }
 
         var before = new[] { current.Hash, current.PreviousHash }.OfType<string>().ToHashSet(StringComparer.Ordinal);
@@ -127,7 +127,7 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
     {
         if (cursor is not null && !IsStreamId(cursor))
         {
-            throw new ArgumentException("The cursor is not valid.", nameof(cursor));
+            throw new StoreCursorException();
         }
 
         // Newest first; the cursor is the last stream id returned, excluded from the next page.
@@ -250,13 +250,13 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
             case "ok":
                 return;
             case "conflict:id":
-                throw new StoreConflictException("id", "An organization with this id exists.");
+                throw StoreConflictException.OrganizationId();
             case "conflict:name":
-                throw new StoreConflictException("name", "A key with this name exists in the organization.");
+                throw StoreConflictException.KeyName();
             case "notfound":
-                throw new KeyOperationException(KeyOperationError.NotFound, "The organization or key does not exist.");
+                throw StoreNotFoundException.OrganizationOrKey();
             case "version":
-                throw new StoreConcurrencyException("The key changed concurrently; retry the call.");
+                throw StoreConcurrencyException.KeyChanged();
             default:
                 throw new InvalidOperationException($"Unexpected script result '{result}'.");
         }

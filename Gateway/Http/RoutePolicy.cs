@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using Yarp.ReverseProxy.Configuration;
 
-namespace Gateway.Proxy;
+namespace Gateway.Http;
 
 /// <summary>
 /// The gateway's reading of a YARP route's <c>Metadata</c> (docs/configuration.md), parsed once per route

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Gateway.Proxy;
+namespace Gateway.Http;
 
 /// <summary>
 /// Writes the proxy listener's errors as RFC 9457 problem+json with a stable <c>code</c> member that

@@ -1,7 +1,10 @@
 using Gateway.Auth;
+using Gateway.Http;
+using Gateway.Observability;
+using Gateway.Proxy;
 using Gateway.RateLimiting;
 
-namespace Gateway.Proxy;
+namespace Gateway.Hosting;
 
 public static class ProxyEndpointRouteBuilderExtensions
 {
@@ -22,7 +25,7 @@ public static class ProxyEndpointRouteBuilderExtensions
             proxy.UsePassiveHealthChecks();
         });
 
-        endpoints.MapFallback("{**path}", (HttpContext context, Observability.GatewayMetrics metrics) =>
+        endpoints.MapFallback("{**path}", (HttpContext context, GatewayMetrics metrics) =>
         {
             metrics.Request("(none)", StatusCodes.Status404NotFound, "no_route");
             return GatewayProblem.WriteAsync(context, StatusCodes.Status404NotFound, "no_route", "No route", "No route matches this request.");
