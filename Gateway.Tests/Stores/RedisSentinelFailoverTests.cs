@@ -117,9 +117,11 @@ public sealed class RedisSentinelFailoverTests
 
         await GatewayHost.WaitForAsync(() => Task.FromResult(written.Count >= 5), TimeSpan.FromSeconds(10));
         _redis.KillPrimary();
+        var sinceKill = System.Diagnostics.Stopwatch.StartNew();
 
         // The sentinels agree the primary is down (500 ms) and promote the replica.
         await GatewayHost.WaitForAsync(() => Task.FromResult(_redis.ReportedPrimaryPort() == _redis.ReplicaPort), TimeSpan.FromSeconds(30));
+        var promotedAfter = sinceKill.Elapsed;
 
         // Writes succeed again once the gateway follows the switch.
         var before = written.Count;
@@ -127,11 +129,16 @@ public sealed class RedisSentinelFailoverTests
             () => Task.FromResult(outcomes.Any(o => o.Kind == "admin" && o.Status == 201) && written.Count > before),
             TimeSpan.FromSeconds(30));
         Volatile.Write(ref promoted, 1);
+        var writableAfter = sinceKill.Elapsed;
         await GatewayHost.WaitForAsync(() => Task.FromResult(outcomes.Count(o => o.AfterPromotion && o.Kind == "admin" && o.Status == 201) >= 3), TimeSpan.FromSeconds(15));
         await stop.CancelAsync();
         await Task.WhenAll(load);
 
         var all = outcomes.ToList();
+
+        // Figures for docs/reliability.md (reported, not asserted: timing depends on the machine).
+        TestContext.Out.WriteLine($"failover: promoted after {promotedAfter.TotalSeconds:0.0} s, writes accepted again after {writableAfter.TotalSeconds:0.0} s; " +
+            string.Join(", ", all.GroupBy(o => o.Kind).OrderBy(g => g.Key).Select(g => $"{g.Key}: " + string.Join(" ", g.GroupBy(o => o.Status).OrderBy(s => s.Key).Select(s => $"{s.Count()}x{s.Key}")))));
         Assert.Multiple(() =>
         {
             Assert.That(all.Where(o => o.Status >= 500 && o.Status != 503), Is.Empty, "no 5xx other than 503, ever");
