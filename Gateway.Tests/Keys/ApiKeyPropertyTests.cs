@@ -1,6 +1,6 @@
 using System.Net;
 using CsCheck;
-using Gateway.Auth;
+using Gateway.Http;
 using Gateway.Keys;
 using Gateway.Tests.Common;
 using Microsoft.Extensions.DependencyInjection;
