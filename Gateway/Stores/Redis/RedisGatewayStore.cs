@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Gateway.Configuration;
 using Gateway.Domain;
+using Gateway.Observability;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -299,10 +300,10 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1510, Level = LogLevel.Warning, Message = "No replica confirmed an admin write within {Millis} ms; it is on the primary but would be lost if the primary failed now.")]
+        [LoggerMessage(EventId = EventIds.StoreReplicaNotConfirmed, Level = LogLevel.Warning, Message = "No replica confirmed an admin write within {Millis} ms; it is on the primary but would be lost if the primary failed now.")]
         public static partial void NotReplicated(ILogger logger, long millis);
 
-        [LoggerMessage(EventId = 1511, Level = LogLevel.Warning, Message = "Could not confirm that a replica has an admin write; it is on the primary but would be lost if the primary failed now.")]
+        [LoggerMessage(EventId = EventIds.StoreReplicaWaitFailed, Level = LogLevel.Warning, Message = "Could not confirm that a replica has an admin write; it is on the primary but would be lost if the primary failed now.")]
         public static partial void ReplicaWaitFailed(ILogger logger, Exception exception);
     }
 }
