@@ -30,7 +30,8 @@ public sealed class RedisSentinelFailoverTests
         var settings = GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", []));
         settings["Gateway:Store:Redis"] = _redis.ConnectionString;
         settings["Gateway:Store:RedisPrefix"] = Prefix;
-        settings["Gateway:Store:Timeout"] = "00:00:00.500";
+        // Generous: on a busy machine a short timeout would send the limiter to its fallback before the failover.
+        settings["Gateway:Store:Timeout"] = "00:00:02";
         settings["Gateway:Cache:FreshFor"] = "00:00:00.100";
         settings["Gateway:Cache:NegativeFor"] = "00:00:00.100";
         _gateway = await GatewayHost.StartAsync(settings);
