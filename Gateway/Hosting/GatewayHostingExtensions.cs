@@ -17,7 +17,7 @@ namespace Gateway.Hosting;
 
 public static class GatewayHostingExtensions
 {
-    /// <summary>Settings every gateway has even when the operator's file leaves them out (CONTRACT sections 1 and 2).</summary>
+    /// <summary>Settings every gateway has even when the operator's file leaves them out (docs/configuration.md).</summary>
     private static readonly Dictionary<string, string?> Defaults = new()
     {
         ["Kestrel:Endpoints:Proxy:Url"] = "http://0.0.0.0:8080",
@@ -40,6 +40,10 @@ public static class GatewayHostingExtensions
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(20));
 
+        // A failed start (a port in use) is reported by Program in one line; the host would also log it
+        // with a stack trace. Critical stays on: that is how a crashed background service stops the host.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+
         var services = builder.Services;
         services.AddOptions<GatewayOptions>()
             .Bind(builder.Configuration.GetSection(GatewayOptions.SectionName))
@@ -59,15 +63,16 @@ public static class GatewayHostingExtensions
         services.AddHostedService(sp => sp.GetRequiredService<KeyUsageTracker>());
 
         services.TryAddSingleton<AdminToken>();
+        services.TryAddSingleton<AdminAuthThrottle>();
         services.TryAddSingleton<AdminTokenFilter>();
         services.TryAddSingleton<AdminErrorFilter>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ListenerMatcherPolicy>());
 
-        services.AddHostedService<DemoUpstream>();
-        services.AddHostedService<DemoBootstrap>();
+        services.AddGatewayDemo(builder.Configuration);
 
         services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
+            .AddGatewayDemoRoutes(builder.Configuration)
             .AddConfigFilter<RouteMetadataValidator>();
         return builder;
     }
