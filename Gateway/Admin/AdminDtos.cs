@@ -67,7 +67,7 @@ public sealed record OrgDto(string Id, string Name, DateTimeOffset CreatedAt, st
         new(org.Id, org.Name, org.CreatedAt, org.DefaultKeyId) { DefaultKey = defaultKey };
 }
 
-public sealed record AuditDto(string Id, string OrgId, string? KeyId, string Action, string Actor, DateTimeOffset At, JsonElement? Changes);
+public sealed record AuditDto(string Id, string OrgId, string? KeyId, string Action, string Actor, DateTimeOffset At, JsonElement? Changes, string? CallerAddress);
 
 public sealed record SettingsDto(string Environment, string KeyPrefix, IReadOnlyList<string> Scopes);
 

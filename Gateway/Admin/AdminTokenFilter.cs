@@ -1,20 +1,44 @@
+using System.Globalization;
+using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using Gateway.Keys;
+using Gateway.RateLimiting;
 
 namespace Gateway.Admin;
 
-/// <summary>Requires <c>Authorization: Bearer &lt;Admin:Token&gt;</c>, compared in constant time.</summary>
-internal sealed class AdminTokenFilter(AdminToken token) : IEndpointFilter
+/// <summary>
+/// Requires <c>Authorization: Bearer &lt;Admin:Token&gt;</c>, compared in constant time. Failed attempts are
+/// logged with the caller's address (never what it presented) and throttled per address; an accepted
+/// call's address goes into the audit entries it writes.
+/// </summary>
+internal sealed partial class AdminTokenFilter(AdminToken token, AdminAuthThrottle throttle, ClientIpResolver clientIp, ILogger<AdminTokenFilter> logger) : IEndpointFilter
 {
     public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
-        var header = context.HttpContext.Request.Headers.Authorization;
+        var http = context.HttpContext;
+        var caller = clientIp.Resolve(http);
+        if (throttle.RetryAfter(caller) is { } wait)
+        {
+            var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+            http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            return ValueTask.FromResult<object?>(AdminProblems.TooManyFailedAttempts(seconds));
+        }
+
+        var header = http.Request.Headers.Authorization;
         if (header.Count == 1
             && header[0] is { Length: > 7 } value
             && value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
             && Matches(value.AsSpan(7), token.Value))
         {
+            AuditCaller.Set(caller.ToString());
             return next(context);
+        }
+
+        Log.Failed(logger, caller, header.Count == 0 ? "no token" : "wrong token", http.Request.Method, http.Request.Path);
+        if (throttle.Failed(caller))
+        {
+            Log.Throttled(logger, caller);
         }
 
         return ValueTask.FromResult<object?>(AdminProblems.Unauthorized());
@@ -28,5 +52,14 @@ internal sealed class AdminTokenFilter(AdminToken token) : IEndpointFilter
         SHA256.HashData(Encoding.UTF8.GetBytes(presented.ToArray()), a);
         SHA256.HashData(Encoding.UTF8.GetBytes(expected), b);
         return CryptographicOperations.FixedTimeEquals(a, b);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1310, Level = LogLevel.Warning, Message = "Admin authentication failed from {Caller}: {Reason} ({Method} {Path}).")]
+        public static partial void Failed(ILogger logger, IPAddress caller, string reason, string method, PathString path);
+
+        [LoggerMessage(EventId = 1311, Level = LogLevel.Warning, Message = "Too many failed admin authentications from {Caller}; its admin calls get 429 until Gateway:Admin:FailedAttempts:Window has passed.")]
+        public static partial void Throttled(ILogger logger, IPAddress caller);
     }
 }

@@ -43,6 +43,8 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
             errors.Add($"{S}:Admin:Token must be at least 16 characters when set.");
         }
 
+        Limit(errors, $"{S}:Admin:FailedAttempts", options.Admin.FailedAttempts);
+
         for (var i = 0; i < options.TrustedProxies.Count; i++)
         {
             if (!IsIpOrCidr(options.TrustedProxies[i]))
