@@ -10,7 +10,9 @@ namespace Gateway.Cli;
 /// <summary>
 /// <c>Gateway migrate-store --to-redis &lt;connection&gt;</c>: copies orgs, keys (ids, hashes, versions,
 /// last use) and audit logs from the embedded SQLite store into Redis, for moving a single instance to a
-/// shared store. Idempotent: re-running overwrites the copied orgs with the source's state.
+/// shared store. Safe to run again: a key is written only when Redis has no newer version of it (so a key
+/// revoked on Redis since stays revoked), audit entries already copied are not copied twice, nothing in
+/// Redis is deleted, and running gateways are told which keys changed.
 /// </summary>
 public static class StoreMigration
 {
@@ -34,8 +36,14 @@ public static class StoreMigration
             var target = new RedisGatewayStore(redis, Options.Create(new GatewayOptions { Store = { RedisPrefix = result.GetValue(prefix)! } }));
             try
             {
-                var (orgs, keys, entries) = await CopyAsync(source, target, cancellationToken);
-                await output.WriteLineAsync($"Copied {orgs} organizations, {keys} keys and {entries} audit entries into Redis.");
+                var (orgs, result) = await CopyAsync(source, target, cancellationToken);
+                await output.WriteLineAsync($"Copied {orgs} organizations, {result.KeysWritten} keys and {result.AuditAppended} audit entries into Redis; left {result.KeysLeftNewer} keys alone that Redis holds in the same or a newer version.");
+                if (result.KeysNameTaken > 0)
+                {
+                    await error.WriteLineAsync($"{result.KeysNameTaken} keys were not copied: another key in Redis has their name.");
+                    return 3;
+                }
+
                 return 0;
             }
             catch (StoreUnavailableException ex)
@@ -47,9 +55,10 @@ public static class StoreMigration
         return command;
     }
 
-    internal static async Task<(int Orgs, int Keys, int AuditEntries)> CopyAsync(IGatewayStore source, RedisGatewayStore target, CancellationToken cancellationToken)
+    internal static async Task<(int Orgs, ImportResult Total)> CopyAsync(IGatewayStore source, RedisGatewayStore target, CancellationToken cancellationToken)
     {
-        var (orgCount, keyCount, auditCount) = (0, 0, 0);
+        var orgCount = 0;
+        var total = new ImportResult(0, 0, 0, 0);
         foreach (var org in await source.ListOrganizationsAsync(cancellationToken))
         {
             var keys = await source.ListKeysAsync(org.Id, cancellationToken);
@@ -64,10 +73,15 @@ public static class StoreMigration
             while (cursor is not null);
 
             audit.Reverse();
-            await target.ImportAsync(org, keys, audit, cancellationToken);
-            (orgCount, keyCount, auditCount) = (orgCount + 1, keyCount + keys.Count, auditCount + audit.Count);
+            var result = await target.ImportAsync(org, keys, audit, cancellationToken);
+            orgCount++;
+            total = new ImportResult(
+                total.KeysWritten + result.KeysWritten,
+                total.KeysLeftNewer + result.KeysLeftNewer,
+                total.KeysNameTaken + result.KeysNameTaken,
+                total.AuditAppended + result.AuditAppended);
         }
 
-        return (orgCount, keyCount, auditCount);
+        return (orgCount, total);
     }
 }
