@@ -25,7 +25,7 @@ public sealed class StoreMigrationTests
 
         Assert.That(await MigrateAsync(file, prefix), Does.Contain("Copied 1 organizations, 3 keys"));
 
-        var shared = new Dictionary<string, string?>(routes) { ["Gateway:Cache:FreshFor"] = "00:10:00" };
+        var shared = new Dictionary<string, string?>(routes) { ["Gateway:Cache:FreshFor"] = "00:10:00", ["Gateway:Cache:StaleFor"] = "00:20:00" };
         await using var running = await GatewayHost.StartAsync(shared, store: StoreKind.Redis, redisPrefix: prefix);
         await running.AdminPostAsync($"admin/keys/{Id(revokedLater)}/revoke");
         var bornOnRedis = await running.CreateKeyAsync("acme", new { name = "born_on_redis" });

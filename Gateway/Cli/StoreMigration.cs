@@ -36,11 +36,11 @@ public static class StoreMigration
             var target = new RedisGatewayStore(redis, Options.Create(new GatewayOptions { Store = { RedisPrefix = result.GetValue(prefix)! } }));
             try
             {
-                var (orgs, result) = await CopyAsync(source, target, cancellationToken);
-                await output.WriteLineAsync($"Copied {orgs} organizations, {result.KeysWritten} keys and {result.AuditAppended} audit entries into Redis; left {result.KeysLeftNewer} keys alone that Redis holds in the same or a newer version.");
-                if (result.KeysNameTaken > 0)
+                var (orgs, copied) = await CopyAsync(source, target, cancellationToken);
+                await output.WriteLineAsync($"Copied {orgs} organizations, {copied.KeysWritten} keys and {copied.AuditAppended} audit entries into Redis; left {copied.KeysLeftNewer} keys alone that Redis holds in the same or a newer version.");
+                if (copied.KeysNameTaken > 0)
                 {
-                    await error.WriteLineAsync($"{result.KeysNameTaken} keys were not copied: another key in Redis has their name.");
+                    await error.WriteLineAsync($"{copied.KeysNameTaken} keys were not copied: another key in Redis has their name.");
                     return 3;
                 }
 

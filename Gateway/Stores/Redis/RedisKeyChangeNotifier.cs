@@ -33,7 +33,7 @@ internal sealed partial class RedisKeyChangeNotifier : IKeyChangeNotifier, IHost
     private readonly CancellationTokenSource _stopping = new();
     private Task _redelivery = Task.CompletedTask;
 
-    public RedisKeyChangeNotifier(IConnectionMultiplexer redis, IOptions<GatewayOptions> options, KeyResolver resolver, TimeProvider time, ILogger<RedisKeyChangeNotifier> logger)
+    public RedisKeyChangeNotifier(IConnectionMultiplexer redis, IOptions<GatewayOptions> options, KeyResolver resolver, ILogger<RedisKeyChangeNotifier> logger)
     {
         _redis = redis;
         _resolver = resolver;
@@ -41,13 +41,14 @@ internal sealed partial class RedisKeyChangeNotifier : IKeyChangeNotifier, IHost
         _keys = new RedisKeys(options.Value.Store.RedisPrefix);
         var handle = new PredicateBuilder().Handle<RedisException>().Handle<TimeoutException>();
 
+        // Real time, not the injected clock: these waits are for a network to recover.
         // Inline: a blip is ridden out before the admin call returns, without holding it for long.
-        _inline = new ResiliencePipelineBuilder { TimeProvider = time }
+        _inline = new ResiliencePipelineBuilder()
             .AddRetry(new RetryStrategyOptions { ShouldHandle = handle, MaxRetryAttempts = 2, Delay = TimeSpan.FromMilliseconds(50), BackoffType = DelayBackoffType.Exponential })
             .Build();
 
         // Background: until delivered or the process stops.
-        _background = new ResiliencePipelineBuilder { TimeProvider = time }
+        _background = new ResiliencePipelineBuilder()
             .AddRetry(new RetryStrategyOptions { ShouldHandle = handle, MaxRetryAttempts = int.MaxValue, Delay = TimeSpan.FromMilliseconds(200), MaxDelay = TimeSpan.FromSeconds(5), BackoffType = DelayBackoffType.Exponential, UseJitter = true })
             .Build();
     }
