@@ -1,4 +1,4 @@
-using Gateway.Keys;
+using Gateway.Domain;
 using Gateway.Stores;
 
 namespace Gateway.Tests.Common;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using Gateway.Http;
 using Gateway.Keys;
 using Gateway.RateLimiting;
 
@@ -25,11 +26,10 @@ internal sealed partial class AdminTokenFilter(AdminToken token, AdminAuthThrott
             return ValueTask.FromResult<object?>(AdminProblems.TooManyFailedAttempts(seconds));
         }
 
+        // The same strict parsing as the proxy's key check: one header, "Bearer", one space, no whitespace in the token.
         var header = http.Request.Headers.Authorization;
-        if (header.Count == 1
-            && header[0] is { Length: > 7 } value
-            && value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
-            && Matches(value.AsSpan(7), token.Value))
+        if (BearerToken.TryParse(header, out var presented) == BearerParseResult.Ok
+            && Matches(presented, token.Value))
         {
             AuditCaller.Set(caller.ToString());
             return next(context);

@@ -10,7 +10,7 @@ namespace Gateway.Demo;
 /// they require. None of it is in appsettings.json, so a deployment that turns the demo off has no
 /// <c>/demo/</c> routes (404 <c>no_route</c>) and no scopes it did not list itself.
 /// </summary>
-internal static class DemoExtensions
+internal static class DemoServiceCollectionExtensions
 {
     public const string ClusterId = "demo";
 
@@ -20,6 +20,7 @@ internal static class DemoExtensions
     public static bool IsEnabled(IConfiguration configuration) =>
         configuration.GetSection($"{GatewayOptions.SectionName}:Demo").Get<DemoOptions>()?.Enabled == true;
 
+    /// <summary>The built-in demo upstream, the first-run demo organization and the demo's scopes, when <c>Demo:Enabled</c> is true.</summary>
     public static IServiceCollection AddGatewayDemo(this IServiceCollection services, IConfiguration configuration)
     {
         if (!IsEnabled(configuration))
