@@ -97,7 +97,7 @@ public sealed class GatewayProcessTests
     public async Task Demo_ShippedSettings_PrintsKeyAndCurlLine_SecondInstanceFailsInOneLine()
     {
         var demoPort = FreePort();
-        var (first, firstOutput) = StartShipped(demoPort, out var proxyPort);
+        var (first, firstOutput, _) = StartShipped(demoPort, out var proxyPort);
         try
         {
             // The first start prints the demo key and a curl line that works as printed.
@@ -112,15 +112,15 @@ public sealed class GatewayProcessTests
             Assert.That(await hello.Content.ReadAsStringAsync(), Does.Contain("\"X-Org-Id\": \"demo\""));
 
             // A second gateway on this host with the demo on: its demo port is taken.
-            var (second, secondOutput) = StartShipped(demoPort, out _);
+            var (second, secondOutput, secondErrors) = StartShipped(demoPort, out _);
             using (second)
             {
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
                 await second.WaitForExitAsync(timeout.Token);
                 second.WaitForExit(); // drains the redirected output
                 Assert.That(second.ExitCode, Is.EqualTo(1));
-                var text = Read(secondOutput);
-                var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                var text = Read(secondOutput) + Read(secondErrors);
+                var lines = Read(secondErrors).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                 Assert.That(lines, Has.Length.EqualTo(1), text);
                 Assert.That(lines[0], Does.StartWith("Gateway did not start: Gateway:Demo:Url"));
                 Assert.That(lines[0], Does.Contain(demoPort.ToString(System.Globalization.CultureInfo.InvariantCulture)));
@@ -147,7 +147,8 @@ public sealed class GatewayProcessTests
     }
 
     /// <summary>The published gateway with the shipped appsettings.json (demo on) in a fresh directory, on free ports.</summary>
-    private static (Process Process, System.Text.StringBuilder Output) StartShipped(int demoPort, out int proxyPort)
+    /// <returns>The process, what it wrote to stdout (logs, the demo banner) and to stderr (start-up failures).</returns>
+    private static (Process Process, System.Text.StringBuilder Output, System.Text.StringBuilder Errors) StartShipped(int demoPort, out int proxyPort)
     {
         var directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
@@ -164,24 +165,24 @@ public sealed class GatewayProcessTests
         start.Environment["Kestrel__Endpoints__Proxy__Url"] = $"http://127.0.0.1:{proxyPort}";
         start.Environment["Kestrel__Endpoints__Admin__Url"] = $"http://127.0.0.1:{FreePort()}";
         start.Environment["Gateway__Demo__Url"] = $"http://127.0.0.1:{demoPort}";
-        var output = new System.Text.StringBuilder();
+        var (output, errors) = (new System.Text.StringBuilder(), new System.Text.StringBuilder());
         var process = Process.Start(start)!;
-        void Append(string? line)
+        static void Append(System.Text.StringBuilder to, string? line)
         {
             if (line is not null)
             {
-                lock (output)
+                lock (to)
                 {
-                    output.Append(line).Append('\n');
+                    to.Append(line).Append('\n');
                 }
             }
         }
 
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.OutputDataReceived += (_, e) => Append(output, e.Data);
+        process.ErrorDataReceived += (_, e) => Append(errors, e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return (process, output);
+        return (process, output, errors);
     }
 
     private static Task WaitUntilAsync(Func<Task<bool>> condition) => Eventually.HoldsAsync(condition, TimeSpan.FromSeconds(30));
