@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Gateway.Http;
 using Gateway.Keys;
+using Gateway.Observability;
 using Gateway.RateLimiting;
 
 namespace Gateway.Admin;
@@ -56,10 +57,10 @@ internal sealed partial class AdminTokenFilter(AdminToken token, AdminAuthThrott
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1310, Level = LogLevel.Warning, Message = "Admin authentication failed from {Caller}: {Reason} ({Method} {Path}).")]
+        [LoggerMessage(EventId = EventIds.AdminAuthenticationFailed, Level = LogLevel.Warning, Message = "Admin authentication failed from {Caller}: {Reason} ({Method} {Path}).")]
         public static partial void Failed(ILogger logger, IPAddress caller, string reason, string method, PathString path);
 
-        [LoggerMessage(EventId = 1311, Level = LogLevel.Warning, Message = "Too many failed admin authentications from {Caller}; its admin calls get 429 until Gateway:Admin:FailedAttempts:Window has passed.")]
+        [LoggerMessage(EventId = EventIds.AdminAuthenticationThrottled, Level = LogLevel.Warning, Message = "Too many failed admin authentications from {Caller}; its admin calls get 429 until Gateway:Admin:FailedAttempts:Window has passed.")]
         public static partial void Throttled(ILogger logger, IPAddress caller);
     }
 }

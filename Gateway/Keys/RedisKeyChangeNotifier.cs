@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Gateway.Configuration;
+using Gateway.Observability;
 using Gateway.Stores;
 using Gateway.Stores.Redis;
 using Microsoft.Extensions.Options;
@@ -180,16 +181,16 @@ internal sealed partial class RedisKeyChangeNotifier : IKeyChangeNotifier, IHost
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1400, Level = LogLevel.Warning, Message = "Could not publish a key change; retrying in the background until Redis takes it.")]
+        [LoggerMessage(EventId = EventIds.KeyChangePublishFailed, Level = LogLevel.Warning, Message = "Could not publish a key change; retrying in the background until Redis takes it.")]
         public static partial void PublishFailed(ILogger logger, Exception exception);
 
-        [LoggerMessage(EventId = 1401, Level = LogLevel.Warning, Message = "Could not subscribe to key changes yet; will resubscribe on reconnect.")]
+        [LoggerMessage(EventId = EventIds.KeyChangeSubscribeFailed, Level = LogLevel.Warning, Message = "Could not subscribe to key changes yet; will resubscribe on reconnect.")]
         public static partial void SubscribeFailed(ILogger logger, Exception exception);
 
-        [LoggerMessage(EventId = 1402, Level = LogLevel.Information, Message = "Published {Count} key changes that had failed to go out earlier.")]
+        [LoggerMessage(EventId = EventIds.KeyChangesRedelivered, Level = LogLevel.Information, Message = "Published {Count} key changes that had failed to go out earlier.")]
         public static partial void Delivered(ILogger logger, int count);
 
-        [LoggerMessage(EventId = 1403, Level = LogLevel.Error, Message = "Stopping with {Count} key changes never published; other instances follow within Cache:FreshFor.")]
+        [LoggerMessage(EventId = EventIds.KeyChangesAbandoned, Level = LogLevel.Error, Message = "Stopping with {Count} key changes never published; other instances follow within Cache:FreshFor.")]
         public static partial void Abandoned(ILogger logger, int count);
     }
 }
