@@ -11,7 +11,7 @@ namespace Gateway.Admin;
 /// connection is tagged by the endpoint that accepted it, so two listeners that share a port on different
 /// addresses (proxy on a public address, admin on 127.0.0.1) are still told apart.
 /// </summary>
-public sealed class Listeners
+internal sealed class Listeners
 {
     public const string AdminName = "Admin";
     public const string ProxyName = "Proxy";

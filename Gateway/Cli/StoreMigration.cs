@@ -15,7 +15,7 @@ namespace Gateway.Cli;
 /// revoked on Redis since stays revoked), audit entries already copied are not copied twice, nothing in
 /// Redis is deleted, and running gateways are told which keys changed.
 /// </summary>
-public static class StoreMigration
+internal static class StoreMigration
 {
     internal static Command Command(TextWriter output, TextWriter error)
     {
