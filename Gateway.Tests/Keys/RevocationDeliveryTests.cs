@@ -213,7 +213,8 @@ public sealed class RevocationDeliveryTests
         var key = created["key"]!.GetValue<string>();
         foreach (var host in hosts)
         {
-            Assert.That(await host.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+            using var response = await host.CallAsync("/api/x", key);
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
         }
 
         return (created["id"]!.GetValue<string>(), key);
