@@ -21,10 +21,18 @@ try
 catch (Exception ex) when (ex is OptionsValidationException or InvalidOperationException or IOException)
 {
     // Bad settings, a rejected route config or a port in use: say which, without a stack trace.
-    await Console.Error.WriteLineAsync("Gateway did not start:");
-    foreach (var failure in StartupFailure.Describe(ex))
+    var failures = StartupFailure.Describe(ex).ToList();
+    if (failures.Count == 1)
     {
-        await Console.Error.WriteLineAsync("  " + failure);
+        await Console.Error.WriteLineAsync("Gateway did not start: " + failures[0]);
+    }
+    else
+    {
+        await Console.Error.WriteLineAsync("Gateway did not start:");
+        foreach (var failure in failures)
+        {
+            await Console.Error.WriteLineAsync("  " + failure);
+        }
     }
 
     return 1;

@@ -93,6 +93,98 @@ public sealed class GatewayProcessTests
         }
     }
 
+    [Test]
+    public async Task Demo_ShippedSettings_PrintsKeyAndCurlLine_SecondInstanceFailsInOneLine()
+    {
+        var demoPort = FreePort();
+        var (first, firstOutput, _) = StartShipped(demoPort, out var proxyPort);
+        try
+        {
+            // The first start prints the demo key and a curl line that works as printed.
+            var curl = new System.Text.RegularExpressions.Regex(@"curl -s (http://127\.0\.0\.1:\d+/demo/hello) -H ""Authorization: Bearer ([A-Za-z0-9_]+)""");
+            await WaitUntilAsync(() => Task.FromResult(curl.IsMatch(Read(firstOutput))));
+            var match = curl.Match(Read(firstOutput));
+            Assert.That(match.Groups[1].Value, Is.EqualTo($"http://127.0.0.1:{proxyPort}/demo/hello"));
+            using var client = new HttpClient();
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", match.Groups[2].Value);
+            using var hello = await client.GetAsync(match.Groups[1].Value);
+            Assert.That(hello.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(await hello.Content.ReadAsStringAsync(), Does.Contain("\"X-Org-Id\": \"demo\""));
+
+            // A second gateway on this host with the demo on: its demo port is taken.
+            var (second, secondOutput, secondErrors) = StartShipped(demoPort, out _);
+            using (second)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+                await second.WaitForExitAsync(timeout.Token);
+                second.WaitForExit(); // drains the redirected output
+                Assert.That(second.ExitCode, Is.EqualTo(1));
+                var text = Read(secondOutput) + Read(secondErrors);
+                var lines = Read(secondErrors).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                Assert.That(lines, Has.Length.EqualTo(1), text);
+                Assert.That(lines[0], Does.StartWith("Gateway did not start: Gateway:Demo:Url"));
+                Assert.That(lines[0], Does.Contain(demoPort.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                Assert.That(text, Does.Not.Contain(" at "), "no stack trace");
+            }
+        }
+        finally
+        {
+            if (!first.HasExited)
+            {
+                first.Kill();
+            }
+
+            first.Dispose();
+        }
+    }
+
+    private static string Read(System.Text.StringBuilder output)
+    {
+        lock (output)
+        {
+            return output.ToString();
+        }
+    }
+
+    /// <summary>The published gateway with the shipped appsettings.json (demo on) in a fresh directory, on free ports.</summary>
+    /// <returns>The process, what it wrote to stdout (logs, the demo banner) and to stderr (start-up failures).</returns>
+    private static (Process Process, System.Text.StringBuilder Output, System.Text.StringBuilder Errors) StartShipped(int demoPort, out int proxyPort)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), Path.Combine(directory, "appsettings.json"));
+        proxyPort = FreePort();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = directory,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Gateway.dll"));
+        start.Environment["Kestrel__Endpoints__Proxy__Url"] = $"http://127.0.0.1:{proxyPort}";
+        start.Environment["Kestrel__Endpoints__Admin__Url"] = $"http://127.0.0.1:{FreePort()}";
+        start.Environment["Gateway__Demo__Url"] = $"http://127.0.0.1:{demoPort}";
+        var (output, errors) = (new System.Text.StringBuilder(), new System.Text.StringBuilder());
+        var process = Process.Start(start)!;
+        static void Append(System.Text.StringBuilder to, string? line)
+        {
+            if (line is not null)
+            {
+                lock (to)
+                {
+                    to.Append(line).Append('\n');
+                }
+            }
+        }
+
+        process.OutputDataReceived += (_, e) => Append(output, e.Data);
+        process.ErrorDataReceived += (_, e) => Append(errors, e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return (process, output, errors);
+    }
+
     private static Task WaitUntilAsync(Func<Task<bool>> condition) => Eventually.HoldsAsync(condition, TimeSpan.FromSeconds(30));
 
     private static int FreePort()

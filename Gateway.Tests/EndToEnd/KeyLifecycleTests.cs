@@ -369,20 +369,19 @@ public sealed class KeyLifecycleTests(StoreKind store)
         }
 
         var hammers = Enumerable.Range(0, 4).Select(_ => Task.Run(HammerAsync)).ToArray();
-        while (results.Count(r => r.Status == HttpStatusCode.OK) < 20)
+        try
         {
-            await Task.Delay(5);
-        }
+            await GatewayHost.WaitForAsync(() => Task.FromResult(results.Count(r => r.Status == HttpStatusCode.OK) >= 20), TimeSpan.FromSeconds(30));
 
-        await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/{action}");
-        Interlocked.Exchange(ref returnedAt, System.Diagnostics.Stopwatch.GetTimestamp());
-        while (results.Count(r => r.Started > Interlocked.Read(ref returnedAt)) < 50)
+            await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/{action}");
+            Interlocked.Exchange(ref returnedAt, System.Diagnostics.Stopwatch.GetTimestamp());
+            await GatewayHost.WaitForAsync(() => Task.FromResult(results.Count(r => r.Started > Interlocked.Read(ref returnedAt)) >= 50), TimeSpan.FromSeconds(30));
+        }
+        finally
         {
-            await Task.Delay(5);
+            await stop.CancelAsync();
+            await Task.WhenAll(hammers);
         }
-
-        await stop.CancelAsync();
-        await Task.WhenAll(hammers);
 
         var after = results.Where(r => r.Started > returnedAt).ToList();
         Assert.That(after, Has.Count.GreaterThanOrEqualTo(50));

@@ -23,6 +23,9 @@ internal static class AdminProblems
 
     public static IResult Unauthorized() => new ProblemResult(StatusCodes.Status401Unauthorized, "admin_unauthorized", "Unauthorized", "Send the admin token as 'Authorization: Bearer <token>'.", null);
 
+    public static IResult TooManyFailedAttempts(int retryAfterSeconds) => new ProblemResult(
+        StatusCodes.Status429TooManyRequests, "rate_limited", "Too many failed attempts", $"Too many failed admin authentications from this address; retry after {retryAfterSeconds} s.", null);
+
     public static IResult Unavailable() => new ProblemResult(StatusCodes.Status503ServiceUnavailable, "store_unavailable", "Store unavailable", "The store did not answer; retry shortly.", null);
 
     private sealed class ProblemResult(int status, string code, string title, string detail, ValidationErrors? errors, string? field = null) : IResult

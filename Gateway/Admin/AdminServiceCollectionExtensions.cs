@@ -5,10 +5,11 @@ namespace Gateway.Admin;
 
 internal static class AdminServiceCollectionExtensions
 {
-    /// <summary>The admin token, the admin API's filters and the matcher policy that keeps admin endpoints off the proxy listener.</summary>
+    /// <summary>The admin token, the failed-attempt throttle, the admin API's filters and the matcher policy that keeps admin endpoints off the proxy listener.</summary>
     public static IServiceCollection AddGatewayAdmin(this IServiceCollection services)
     {
         services.TryAddSingleton<AdminToken>();
+        services.TryAddSingleton<AdminAuthThrottle>();
         services.TryAddSingleton<AdminTokenFilter>();
         services.TryAddSingleton<AdminErrorFilter>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ListenerMatcherPolicy>());

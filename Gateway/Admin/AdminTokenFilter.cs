@@ -1,19 +1,45 @@
+using System.Globalization;
+using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Gateway.Http;
+using Gateway.Keys;
+using Gateway.Observability;
+using Gateway.RateLimiting;
 
 namespace Gateway.Admin;
 
-/// <summary>Requires <c>Authorization: Bearer &lt;Admin:Token&gt;</c>, compared in constant time.</summary>
-internal sealed class AdminTokenFilter(AdminToken token) : IEndpointFilter
+/// <summary>
+/// Requires <c>Authorization: Bearer &lt;Admin:Token&gt;</c>, compared in constant time. Failed attempts are
+/// logged with the caller's address (never what it presented) and throttled per address; an accepted
+/// call's address goes into the audit entries it writes.
+/// </summary>
+internal sealed partial class AdminTokenFilter(AdminToken token, AdminAuthThrottle throttle, ClientIpResolver clientIp, ILogger<AdminTokenFilter> logger) : IEndpointFilter
 {
     public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
+        var http = context.HttpContext;
+        var caller = clientIp.Resolve(http);
+        if (throttle.RetryAfter(caller) is { } wait)
+        {
+            var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+            http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            return ValueTask.FromResult<object?>(AdminProblems.TooManyFailedAttempts(seconds));
+        }
+
         // The same strict parsing as the proxy's key check: one header, "Bearer", one space, no whitespace in the token.
-        if (BearerToken.TryParse(context.HttpContext.Request.Headers.Authorization, out var presented) == BearerParseResult.Ok
+        var header = http.Request.Headers.Authorization;
+        if (BearerToken.TryParse(header, out var presented) == BearerParseResult.Ok
             && Matches(presented, token.Value))
         {
+            AuditCaller.Set(caller.ToString());
             return next(context);
+        }
+
+        Log.Failed(logger, caller, header.Count == 0 ? "no token" : "wrong token", http.Request.Method, http.Request.Path);
+        if (throttle.Failed(caller))
+        {
+            Log.Throttled(logger, caller);
         }
 
         return ValueTask.FromResult<object?>(AdminProblems.Unauthorized());
@@ -27,5 +53,14 @@ internal sealed class AdminTokenFilter(AdminToken token) : IEndpointFilter
         SHA256.HashData(Encoding.UTF8.GetBytes(presented.ToArray()), a);
         SHA256.HashData(Encoding.UTF8.GetBytes(expected), b);
         return CryptographicOperations.FixedTimeEquals(a, b);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = EventIds.AdminAuthenticationFailed, Level = LogLevel.Warning, Message = "Admin authentication failed from {Caller}: {Reason} ({Method} {Path}).")]
+        public static partial void Failed(ILogger logger, IPAddress caller, string reason, string method, PathString path);
+
+        [LoggerMessage(EventId = EventIds.AdminAuthenticationThrottled, Level = LogLevel.Warning, Message = "Too many failed admin authentications from {Caller}; its admin calls get 429 until Gateway:Admin:FailedAttempts:Window has passed.")]
+        public static partial void Throttled(ILogger logger, IPAddress caller);
     }
 }

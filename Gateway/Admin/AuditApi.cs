@@ -50,7 +50,7 @@ internal static class AuditApi
 
         var items = page.Items.Select(e => new AuditDto(
             e.Id, e.OrgId, e.KeyId, e.Action, e.Actor, e.At,
-            e.Changes is null ? null : ParseChanges(e.Changes))).ToList();
+            e.Changes is null ? null : ParseChanges(e.Changes), e.CallerAddress)).ToList();
         return Results.Json(new ListDto<AuditDto>(items, page.NextCursor), AdminJsonContext.Default.ListDtoAuditDto);
     }
 

@@ -11,7 +11,9 @@ namespace Gateway.Cli;
 /// <summary>
 /// <c>Gateway migrate-store --to-redis &lt;connection&gt;</c>: copies orgs, keys (ids, hashes, versions,
 /// last use) and audit logs from the embedded SQLite store into Redis, for moving a single instance to a
-/// shared store. Idempotent: re-running overwrites the copied orgs with the source's state.
+/// shared store. Safe to run again: a key is written only when Redis has no newer version of it (so a key
+/// revoked on Redis since stays revoked), audit entries already copied are not copied twice, nothing in
+/// Redis is deleted, and running gateways are told which keys changed.
 /// </summary>
 internal static class StoreMigration
 {
@@ -35,8 +37,14 @@ internal static class StoreMigration
             var target = new RedisGatewayStore(redis, Options.Create(new GatewayOptions { Store = { RedisPrefix = result.GetValue(prefix)! } }));
             try
             {
-                var (orgs, keys, entries) = await CopyAsync(source, target, cancellationToken);
-                await output.WriteLineAsync($"Copied {orgs} organizations, {keys} keys and {entries} audit entries into Redis.");
+                var (orgs, copied) = await CopyAsync(source, target, cancellationToken);
+                await output.WriteLineAsync($"Copied {orgs} organizations, {copied.KeysWritten} keys and {copied.AuditAppended} audit entries into Redis; left {copied.KeysLeftNewer} keys alone that Redis holds in the same or a newer version.");
+                if (copied.KeysNameTaken > 0)
+                {
+                    await error.WriteLineAsync($"{copied.KeysNameTaken} keys were not copied: another key in Redis has their name.");
+                    return 3;
+                }
+
                 return 0;
             }
             catch (StoreUnavailableException ex)
@@ -48,9 +56,10 @@ internal static class StoreMigration
         return command;
     }
 
-    internal static async Task<(int Orgs, int Keys, int AuditEntries)> CopyAsync(IGatewayStore source, RedisGatewayStore target, CancellationToken cancellationToken)
+    internal static async Task<(int Orgs, ImportResult Total)> CopyAsync(IGatewayStore source, RedisGatewayStore target, CancellationToken cancellationToken)
     {
-        var (orgCount, keyCount, auditCount) = (0, 0, 0);
+        var orgCount = 0;
+        var total = new ImportResult(0, 0, 0, 0);
         foreach (var org in await source.ListOrganizationsAsync(cancellationToken))
         {
             var keys = await source.ListKeysAsync(org.Id, cancellationToken);
@@ -65,10 +74,15 @@ internal static class StoreMigration
             while (cursor is not null);
 
             audit.Reverse();
-            await target.ImportAsync(org, keys, audit, cancellationToken);
-            (orgCount, keyCount, auditCount) = (orgCount + 1, keyCount + keys.Count, auditCount + audit.Count);
+            var result = await target.ImportAsync(org, keys, audit, cancellationToken);
+            orgCount++;
+            total = new ImportResult(
+                total.KeysWritten + result.KeysWritten,
+                total.KeysLeftNewer + result.KeysLeftNewer,
+                total.KeysNameTaken + result.KeysNameTaken,
+                total.AuditAppended + result.AuditAppended);
         }
 
-        return (orgCount, keyCount, auditCount);
+        return (orgCount, total);
     }
 }

@@ -41,6 +41,9 @@ public sealed class StoreOptions
 public sealed class AdminOptions
 {
     public string? Token { get; set; }
+
+    /// <summary>Failed admin authentications one address may make per window before its calls get 429.</summary>
+    public WindowLimitOptions FailedAttempts { get; set; } = new() { PermitLimit = 10, Window = TimeSpan.FromMinutes(1) };
 }
 
 public sealed class RateLimitsOptions

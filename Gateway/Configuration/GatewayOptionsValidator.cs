@@ -48,6 +48,8 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
             errors.Add($"{S}:Admin:Token must be visible ASCII without spaces.");
         }
 
+        Limit(errors, $"{S}:Admin:FailedAttempts", options.Admin.FailedAttempts);
+
         for (var i = 0; i < options.TrustedProxies.Count; i++)
         {
             if (!IsIpOrCidr(options.TrustedProxies[i]))

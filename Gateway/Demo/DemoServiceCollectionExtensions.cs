@@ -1,12 +1,79 @@
+using Gateway.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Yarp.ReverseProxy.Configuration;
+
 namespace Gateway.Demo;
 
+/// <summary>
+/// The first-run demo exists only while <c>Gateway:Demo:Enabled</c> is true (read at start): its echo
+/// upstream, the <c>demo</c> organization, its routes under <c>/demo/</c>, their cluster and the scopes
+/// they require. None of it is in appsettings.json, so a deployment that turns the demo off has no
+/// <c>/demo/</c> routes (404 <c>no_route</c>) and no scopes it did not list itself.
+/// </summary>
 internal static class DemoServiceCollectionExtensions
 {
-    /// <summary>The built-in demo upstream and the first-run demo organization (both do nothing when <c>Demo:Enabled</c> is false).</summary>
-    public static IServiceCollection AddGatewayDemo(this IServiceCollection services)
+    public const string ClusterId = "demo";
+
+    /// <summary>Scopes the demo routes and the README's walkthrough use.</summary>
+    public static readonly string[] Scopes = ["read", "write", "admin"];
+
+    public static bool IsEnabled(IConfiguration configuration) =>
+        configuration.GetSection($"{GatewayOptions.SectionName}:Demo").Get<DemoOptions>()?.Enabled == true;
+
+    /// <summary>The built-in demo upstream, the first-run demo organization and the demo's scopes, when <c>Demo:Enabled</c> is true.</summary>
+    public static IServiceCollection AddGatewayDemo(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddHostedService<DemoUpstream>();
-        services.AddHostedService<DemoBootstrap>();
+        if (!IsEnabled(configuration))
+        {
+            return services;
+        }
+
+        services.PostConfigure<GatewayOptions>(options =>
+        {
+            foreach (var scope in Scopes)
+            {
+                if (!options.Scopes.Contains(scope, StringComparer.Ordinal))
+                {
+                    options.Scopes.Add(scope);
+                }
+            }
+        });
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, DemoUpstream>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, DemoBootstrap>());
         return services;
+    }
+
+    /// <summary>Adds the demo's routes and cluster beside the ones from configuration, when the demo is on.</summary>
+    public static IReverseProxyBuilder AddGatewayDemoRoutes(this IReverseProxyBuilder proxy, IConfiguration configuration)
+    {
+        if (!IsEnabled(configuration))
+        {
+            return proxy;
+        }
+
+        var url = configuration.GetSection($"{GatewayOptions.SectionName}:Demo").Get<DemoOptions>()!.Url;
+        RouteConfig Route(string id, string path, string key, string value) => new()
+        {
+            RouteId = id,
+            ClusterId = ClusterId,
+            Match = new RouteMatch { Path = path },
+            Metadata = new Dictionary<string, string> { [key] = value },
+        };
+
+        return proxy.LoadFromMemory(
+            [
+                Route("demo-public", "/demo/public/{**rest}", "Anonymous", "true"),
+                Route("demo-admin", "/demo/admin/{**rest}", "RequiredScopes", "admin"),
+                Route("demo-staging", "/demo/staging/{**rest}", "Environment", "staging"),
+                Route("demo", "/demo/{**rest}", "RequiredScopes", "read"),
+            ],
+            [
+                new ClusterConfig
+                {
+                    ClusterId = ClusterId,
+                    HttpRequest = new Yarp.ReverseProxy.Forwarder.ForwarderRequestConfig { ActivityTimeout = TimeSpan.FromSeconds(30) },
+                    Destinations = new Dictionary<string, DestinationConfig> { ["local"] = new() { Address = url.TrimEnd('/') + "/" } },
+                },
+            ]);
     }
 }

@@ -26,7 +26,16 @@ internal sealed class DemoUpstream(IOptions<GatewayOptions> options) : IHostedSe
         builder.WebHost.UseKestrelCore().UseUrls(demo.Url);
         _app = builder.Build();
         _app.Run(EchoAsync);
-        await _app.StartAsync(cancellationToken);
+        try
+        {
+            await _app.StartAsync(cancellationToken);
+        }
+        catch (IOException ex)
+        {
+            // Typically a second gateway on this host with the demo on: say so in one line.
+            throw new InvalidOperationException(
+                $"Gateway:Demo:Url {demo.Url} is in use ({ex.InnerException?.Message ?? ex.Message}); is another gateway with the demo running? Set Gateway:Demo:Url to a free port or Gateway:Demo:Enabled to false.");
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

@@ -50,6 +50,10 @@ public static class GatewayHostingExtensions
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(20));
 
+        // A failed start (a port in use) is reported by Program in one line; the host would also log it
+        // with a stack trace. Critical stays on: that is how a crashed background service stops the host.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+
         // A table of contents: each feature registers its own services (TryAdd, so a test or host can
         // replace any of them first). Start order does not depend on this order: the store is created in
         // StoreInitializer's StartingAsync, before any hosted service starts.
@@ -63,10 +67,11 @@ public static class GatewayHostingExtensions
         services.AddGatewayKeys(redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayRateLimiting(redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayAdmin();
-        services.AddGatewayDemo();
+        services.AddGatewayDemo(builder.Configuration);
 
         services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
+            .AddGatewayDemoRoutes(builder.Configuration)
             .AddConfigFilter<RouteMetadataValidator>();
         return builder;
     }

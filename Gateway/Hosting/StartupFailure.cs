@@ -17,7 +17,8 @@ internal static class StartupFailure
             IEnumerable<string> messages = current is OptionsValidationException validation ? validation.Failures : [current.Message];
             foreach (var message in messages)
             {
-                if (seen.Add(message))
+                // Kestrel's "address already in use." wraps the socket's "Address already in use": say it once.
+                if (seen.Add(message) && !seen.Any(s => s != message && s.Contains(message.TrimEnd('.'), StringComparison.OrdinalIgnoreCase)))
                 {
                     yield return message;
                 }

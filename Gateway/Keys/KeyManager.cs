@@ -106,14 +106,14 @@ internal sealed class KeyManager(
     {
         var key = await GetRequiredAsync(id, cancellationToken);
         EnsureNotDefaultOrRevoked(key, "deactivated");
-        return key.State == KeyState.Inactive ? key : await SaveAsync(key, key with { State = KeyState.Inactive }, "key.deactivate", actor, Now(), cancellationToken);
+        return key.State == KeyState.Inactive ? await UnchangedAsync(key) : await SaveAsync(key, key with { State = KeyState.Inactive }, "key.deactivate", actor, Now(), cancellationToken);
     }
 
     public async Task<ApiKeyRecord> ActivateAsync(string id, string actor, CancellationToken cancellationToken)
     {
         var key = await GetRequiredAsync(id, cancellationToken);
         EnsureNotDefaultOrRevoked(key, "activated");
-        return key.State == KeyState.Active ? key : await SaveAsync(key, key with { State = KeyState.Active }, "key.activate", actor, Now(), cancellationToken);
+        return key.State == KeyState.Active ? await UnchangedAsync(key) : await SaveAsync(key, key with { State = KeyState.Active }, "key.activate", actor, Now(), cancellationToken);
     }
 
     public async Task<ApiKeyRecord> RevokeAsync(string id, string actor, CancellationToken cancellationToken)
@@ -126,12 +126,13 @@ internal sealed class KeyManager(
 
         if (key.State == KeyState.Revoked)
         {
-            return key;
+            return await UnchangedAsync(key);
         }
 
         var now = Now();
-        // A revoked key ends any rotation grace too: neither plaintext may work again.
-        var revoked = key with { State = KeyState.Revoked, RevokedAt = now, PreviousHash = null, PreviousHashExpiresAt = null };
+        // A revoked key ends any rotation grace too: neither plaintext may work again. The previous hash
+        // stays on the record (its grace ended now) so a retried revoke still knows every hash to clear.
+        var revoked = key with { State = KeyState.Revoked, RevokedAt = now, PreviousHashExpiresAt = key.PreviousHash is null ? null : Min(key.PreviousHashExpiresAt, now) };
         return await SaveAsync(key, revoked, "key.revoke", actor, now, cancellationToken);
     }
 
@@ -141,16 +142,39 @@ internal sealed class KeyManager(
         var changes = AuditChanges.Diff(before, after);
         if (action == "key.update" && changes.IsEmpty)
         {
-            return before;
+            return await UnchangedAsync(before);
         }
 
-        await store.UpdateKeyAsync(after, before.Version, Audit(before.OrgId, before.Id, action, actor, now, changes.ToJson()), cancellationToken);
+        try
+        {
+            await store.UpdateKeyAsync(after, before.Version, Audit(before.OrgId, before.Id, action, actor, now, changes.ToJson()), cancellationToken);
+        }
+        finally
+        {
+            // Once the write is sent it may have landed even when the call fails (the caller went away,
+            // the store answered after the timeout): drop and announce every hash either way, whatever
+            // the caller's token says, or a revoked key keeps working from caches.
+            await InvalidateAsync(before.Hash, before.PreviousHash, after.Hash, after.PreviousHash);
+        }
 
-        string?[] hashes = [before.Hash, before.PreviousHash, after.Hash, after.PreviousHash];
-        var distinct = hashes.OfType<string>().Distinct().ToArray();
-        resolver.Invalidate(distinct);
-        await notifier.PublishAsync(distinct, cancellationToken);
         return after;
+    }
+
+    /// <summary>
+    /// A call that finds the key already in the requested state still clears caches: it may be the retry
+    /// of a call whose write landed but whose invalidation never ran.
+    /// </summary>
+    private async Task<ApiKeyRecord> UnchangedAsync(ApiKeyRecord key)
+    {
+        await InvalidateAsync(key.Hash, key.PreviousHash);
+        return key;
+    }
+
+    private async Task InvalidateAsync(params string?[] hashes)
+    {
+        var distinct = hashes.OfType<string>().Distinct(StringComparer.Ordinal).ToArray();
+        resolver.Invalidate(distinct);
+        await notifier.PublishAsync(distinct, CancellationToken.None);
     }
 
     private async Task<ApiKeyRecord> GetRequiredAsync(string id, CancellationToken cancellationToken) =>
@@ -205,7 +229,9 @@ internal sealed class KeyManager(
     }
 
     private static AuditEntry Audit(string orgId, string? keyId, string action, string actor, DateTimeOffset now, string? changes) =>
-        new("aud_" + Base62.Random(20), orgId, keyId, action, actor, now, changes);
+        new("aud_" + Base62.Random(20), orgId, keyId, action, actor, now, changes, AuditCaller.Current);
+
+    private static DateTimeOffset Min(DateTimeOffset? a, DateTimeOffset b) => a is { } x && x < b ? x : b;
 
     private DateTimeOffset Now() => KeyRules.ToStoredPrecision(time.GetUtcNow());
 }

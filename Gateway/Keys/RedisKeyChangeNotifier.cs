@@ -1,58 +1,154 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using Gateway.Configuration;
+using Gateway.Observability;
 using Gateway.Stores;
 using Gateway.Stores.Redis;
 using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Retry;
 using StackExchange.Redis;
 
 namespace Gateway.Keys;
 
 /// <summary>
 /// Cross-instance cache invalidation: a key change on one instance is published with the affected
-/// hashes, and every instance drops them from its cache. A lost message is bounded by
-/// <c>Cache:FreshFor</c>; after a reconnect every cached key is re-read (messages may have been missed)
-/// but kept as the outage fallback, so a flapping connection does not turn known keys into 503s.
+/// hashes, and every instance drops them from its cache. A publish that fails is retried at once, and
+/// when Redis still does not take it the hashes are kept and published again in the background until
+/// Redis does (at the latest when the connection comes back), while this instance treats every cached
+/// entry as stale. After a reconnect every cached key is re-read (messages may have been missed) but
+/// kept as the outage fallback, so a flapping connection does not turn known keys into 503s.
 /// </summary>
-internal sealed partial class RedisKeyChangeNotifier(
-    IConnectionMultiplexer redis,
-    IOptions<GatewayOptions> options,
-    KeyResolver resolver,
-    ILogger<RedisKeyChangeNotifier> logger) : IKeyChangeNotifier, IHostedService
+internal sealed partial class RedisKeyChangeNotifier : IKeyChangeNotifier, IHostedService, IDisposable
 {
-    private readonly RedisKeys _keys = new(options.Value.Store.RedisPrefix);
+    /// <summary>Most hashes one message carries when the backlog is delivered.</summary>
+    private const int MaxHashesPerMessage = 500;
+
+    private readonly IConnectionMultiplexer _redis;
+    private readonly KeyResolver _resolver;
+    private readonly ILogger<RedisKeyChangeNotifier> _logger;
+    private readonly RedisKeys _keys;
+    private readonly ResiliencePipeline _inline;
+    private readonly ResiliencePipeline _background;
+    private readonly ConcurrentDictionary<string, byte> _undelivered = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _wake = new(0);
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _redelivery = Task.CompletedTask;
+
+    public RedisKeyChangeNotifier(IConnectionMultiplexer redis, IOptions<GatewayOptions> options, KeyResolver resolver, ILogger<RedisKeyChangeNotifier> logger)
+    {
+        _redis = redis;
+        _resolver = resolver;
+        _logger = logger;
+        _keys = new RedisKeys(options.Value.Store.RedisPrefix);
+        var handle = new PredicateBuilder().Handle<RedisException>().Handle<TimeoutException>();
+
+        // Real time, not the injected clock: these waits are for a network to recover.
+        // Inline: a blip is ridden out before the admin call returns, without holding it for long.
+        _inline = new ResiliencePipelineBuilder()
+            .AddRetry(new RetryStrategyOptions { ShouldHandle = handle, MaxRetryAttempts = 2, Delay = TimeSpan.FromMilliseconds(50), BackoffType = DelayBackoffType.Exponential })
+            .Build();
+
+        // Background: until delivered or the process stops.
+        _background = new ResiliencePipelineBuilder()
+            .AddRetry(new RetryStrategyOptions { ShouldHandle = handle, MaxRetryAttempts = int.MaxValue, Delay = TimeSpan.FromMilliseconds(200), MaxDelay = TimeSpan.FromSeconds(5), BackoffType = DelayBackoffType.Exponential, UseJitter = true })
+            .Build();
+    }
+
+    /// <summary>Hashes whose change could not be published yet.</summary>
+    internal int Undelivered => _undelivered.Count;
 
     public async Task PublishAsync(IReadOnlyList<string> hashes, CancellationToken cancellationToken)
     {
+        if (hashes.Count == 0)
+        {
+            return;
+        }
+
         try
         {
-            await redis.GetSubscriber().PublishAsync(_keys.Changes, JsonSerializer.Serialize(hashes.ToArray(), RedisJsonContext.Default.StringArray));
+            // Never the caller's token: the change is stored, so its announcement must go out even if the caller left.
+            await _inline.ExecuteAsync(static async (state, _) => await state.self.PublishOnceAsync(state.hashes), (self: this, hashes), CancellationToken.None);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
-            // The change is stored; other instances will see it when their fresh period ends.
-            Log.PublishFailed(logger, ex);
+            Log.PublishFailed(_logger, ex);
+            foreach (var hash in hashes)
+            {
+                _undelivered.TryAdd(hash, 0);
+            }
+
+            // Entries this instance loaded before the write landed must not be trusted either.
+            _resolver.MarkAllStale();
+            _wake.Release();
         }
     }
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        redis.ConnectionRestored += OnConnectionRestored;
+        _redis.ConnectionRestored += OnConnectionRestored;
+        _redelivery = Task.Run(() => RedeliverAsync(_stopping.Token), CancellationToken.None);
         try
         {
-            await redis.GetSubscriber().SubscribeAsync(_keys.Changes, OnMessage);
+            await _redis.GetSubscriber().SubscribeAsync(_keys.Changes, OnMessage);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             // StackExchange.Redis re-establishes subscriptions when the connection comes up.
-            Log.SubscribeFailed(logger, ex);
+            Log.SubscribeFailed(_logger, ex);
         }
     }
 
-    public Task StopAsync(CancellationToken cancellationToken)
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
-        redis.ConnectionRestored -= OnConnectionRestored;
-        return Task.CompletedTask;
+        _redis.ConnectionRestored -= OnConnectionRestored;
+        _stopping.Cancel();
+        try
+        {
+            await _redelivery.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        if (!_undelivered.IsEmpty)
+        {
+            Log.Abandoned(_logger, _undelivered.Count);
+        }
     }
+
+    // Only ends the background loop: the container may dispose this before or after StopAsync runs,
+    // so nothing here is disposed that StopAsync still touches.
+    public void Dispose() => _stopping.Cancel();
+
+    private async Task RedeliverAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await _wake.WaitAsync(stopping);
+                while (!_undelivered.IsEmpty)
+                {
+                    var batch = _undelivered.Keys.Take(MaxHashesPerMessage).ToArray();
+                    await _background.ExecuteAsync(static async (state, _) => await state.self.PublishOnceAsync(state.batch), (self: this, batch), stopping);
+                    foreach (var hash in batch)
+                    {
+                        _undelivered.TryRemove(hash, out _);
+                    }
+
+                    Log.Delivered(_logger, batch.Length);
+                }
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task PublishOnceAsync(IReadOnlyList<string> hashes) =>
+        await _redis.GetSubscriber().PublishAsync(_keys.Changes, JsonSerializer.Serialize(hashes.ToArray(), RedisJsonContext.Default.StringArray));
 
     private void OnMessage(RedisChannel channel, RedisValue message)
     {
@@ -67,21 +163,34 @@ internal sealed partial class RedisKeyChangeNotifier(
 
         if (hashes is null)
         {
-            resolver.MarkAllStale();
+            _resolver.MarkAllStale();
             return;
         }
 
-        resolver.Invalidate(hashes);
+        _resolver.Invalidate(hashes);
     }
 
-    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) => resolver.MarkAllStale();
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        _resolver.MarkAllStale();
+        if (!_undelivered.IsEmpty)
+        {
+            _wake.Release();
+        }
+    }
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1400, Level = LogLevel.Warning, Message = "Could not publish a key change; other instances follow within Cache:FreshFor.")]
+        [LoggerMessage(EventId = EventIds.KeyChangePublishFailed, Level = LogLevel.Warning, Message = "Could not publish a key change; retrying in the background until Redis takes it.")]
         public static partial void PublishFailed(ILogger logger, Exception exception);
 
-        [LoggerMessage(EventId = 1401, Level = LogLevel.Warning, Message = "Could not subscribe to key changes yet; will resubscribe on reconnect.")]
+        [LoggerMessage(EventId = EventIds.KeyChangeSubscribeFailed, Level = LogLevel.Warning, Message = "Could not subscribe to key changes yet; will resubscribe on reconnect.")]
         public static partial void SubscribeFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = EventIds.KeyChangesRedelivered, Level = LogLevel.Information, Message = "Published {Count} key changes that had failed to go out earlier.")]
+        public static partial void Delivered(ILogger logger, int count);
+
+        [LoggerMessage(EventId = EventIds.KeyChangesAbandoned, Level = LogLevel.Error, Message = "Stopping with {Count} key changes never published; other instances follow within Cache:FreshFor.")]
+        public static partial void Abandoned(ILogger logger, int count);
     }
 }

@@ -18,6 +18,8 @@ internal static class EventIds
     public const int KeyUsageFlushFailed = 1200;
 
     public const int AdminStoreUnavailable = 1300;
+    public const int AdminAuthenticationFailed = 1310;
+    public const int AdminAuthenticationThrottled = 1311;
 
     public const int KeyChangePublishFailed = 1400;
     public const int KeyChangeSubscribeFailed = 1401;

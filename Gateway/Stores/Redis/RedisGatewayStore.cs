@@ -157,43 +157,79 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
         await EvalAsync(RedisScripts.RecordUsage, [_keys.Usage], [.. args], cancellationToken);
     }
 
-    /// <summary>Writes records as they are, for copying another store into this one (ids, hashes, versions kept).</summary>
-    public async Task ImportAsync(Organization organization, IReadOnlyList<ApiKeyRecord> keys, IReadOnlyList<AuditEntry> auditOldestFirst, CancellationToken cancellationToken)
+    /// <summary>
+    /// Copies records from another store into this one (ids, hashes, versions kept) without ever losing
+    /// anything Redis already holds: a key whose Redis version is the same or newer is left alone (so a
+    /// second run cannot revive a key revoked on Redis since the first), the org is created only if
+    /// missing, and audit entries are appended only when their id is not in the stream yet. The hashes
+    /// of every key written are published so running gateways drop what they cached.
+    /// </summary>
+    public async Task<ImportResult> ImportAsync(Organization organization, IReadOnlyList<ApiKeyRecord> keys, IReadOnlyList<AuditEntry> auditOldestFirst, CancellationToken cancellationToken)
     {
-        var transaction = Db.CreateTransaction();
-        _ = transaction.StringSetAsync(_keys.Org(organization.Id), Json(organization));
-        _ = transaction.SetAddAsync(_keys.Orgs, organization.Id);
-        _ = transaction.KeyDeleteAsync([_keys.OrgAudit(organization.Id), _keys.OrgNames(organization.Id), _keys.OrgKeys(organization.Id)]);
+        var db = Db;
+        await Guard(() => db.StringSetAsync(_keys.Org(organization.Id), Json(organization), when: When.NotExists), cancellationToken);
+        await Guard(() => db.SetAddAsync(_keys.Orgs, organization.Id), cancellationToken);
+
+        var (written, newer, conflicts) = (0, 0, 0);
+        var changed = new HashSet<string>(StringComparer.Ordinal);
+        var usage = new List<KeyValuePair<string, DateTimeOffset>>();
         foreach (var key in keys)
         {
-            _ = transaction.SetAddAsync(_keys.OrgKeys(organization.Id), key.Id);
-            if (key.State != KeyState.Revoked)
+            var current = await GetKeyAsync(key.Id, cancellationToken);
+            if (current is not null && current.Version >= key.Version)
             {
-                _ = transaction.HashSetAsync(_keys.OrgNames(organization.Id), key.Name, key.Id);
+                newer++;
+                continue;
             }
 
-            _ = transaction.HashSetAsync(_keys.Key(key.Id), [new("json", Json(key with { LastUsedAt = null })), new("version", key.Version)]);
-            _ = transaction.HashSetAsync(_keys.Hash(key.Hash), "id", key.Id);
-            if (key.PreviousHash is not null)
+            var before = new[] { current?.Hash, current?.PreviousHash }.OfType<string>().ToHashSet(StringComparer.Ordinal);
+            var after = new[] { key.Hash, key.PreviousHash }.OfType<string>().ToHashSet(StringComparer.Ordinal);
+            var deletes = before.Except(after).Select(h => _keys.Hash(h)).ToList();
+            var points = after.Select(h => _keys.Hash(h)).ToList();
+            var result = await EvalAsync(
+                RedisScripts.ImportKey,
+                [_keys.Key(key.Id), _keys.OrgKeys(key.OrgId), _keys.OrgNames(key.OrgId), .. deletes, .. points],
+                [key.Id, key.Version, Json(key with { LastUsedAt = null }), current?.Name ?? "", key.Name, key.State == KeyState.Revoked ? "1" : "0", deletes.Count],
+                cancellationToken);
+            switch (result)
             {
-                _ = transaction.HashSetAsync(_keys.Hash(key.PreviousHash), "id", key.Id);
-            }
+                case "ok":
+                    written++;
+                    changed.UnionWith(before);
+                    changed.UnionWith(after);
+                    if (key.LastUsedAt is { } used)
+                    {
+                        usage.Add(new(key.Id, used));
+                    }
 
-            if (key.LastUsedAt is { } used)
-            {
-                _ = transaction.HashSetAsync(_keys.Usage, key.Id, used.ToUnixTimeMilliseconds());
+                    break;
+                case "newer":
+                    newer++;
+                    break;
+                default:
+                    conflicts++;
+                    break;
             }
         }
 
-        foreach (var entry in auditOldestFirst)
+        await RecordKeyUsageAsync(usage, cancellationToken);
+
+        // Entry ids already in the stream: a second run appends only what the first did not copy.
+        var stream = await Guard(() => db.StreamRangeAsync(_keys.OrgAudit(organization.Id)), cancellationToken);
+        var present = stream.Select(e => JsonSerializer.Deserialize((string)e["e"]!, RedisJsonContext.Default.AuditEntry)!.Id).ToHashSet(StringComparer.Ordinal);
+        var appended = 0;
+        foreach (var entry in auditOldestFirst.Where(e => !present.Contains(e.Id)))
         {
-            _ = transaction.StreamAddAsync(_keys.OrgAudit(organization.Id), "e", JsonSerializer.Serialize(entry, RedisJsonContext.Default.AuditEntry));
+            await Guard(() => db.StreamAddAsync(_keys.OrgAudit(organization.Id), "e", Json(entry)), cancellationToken);
+            appended++;
         }
 
-        if (!await Guard(() => transaction.ExecuteAsync(), cancellationToken))
+        if (changed.Count > 0)
         {
-            throw new StoreUnavailableException("The import transaction was not applied.");
+            await Guard(() => redis.GetSubscriber().PublishAsync(_keys.Changes, JsonSerializer.Serialize(changed.ToArray(), RedisJsonContext.Default.StringArray)), cancellationToken);
         }
+
+        return new ImportResult(written, newer, conflicts, appended);
     }
 
     private static ApiKeyRecord? Read(RedisValue json, RedisValue used)
@@ -307,3 +343,6 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
         public static partial void ReplicaWaitFailed(ILogger logger, Exception exception);
     }
 }
+
+/// <summary>What <see cref="RedisGatewayStore.ImportAsync"/> did with one organization.</summary>
+internal sealed record ImportResult(int KeysWritten, int KeysLeftNewer, int KeysNameTaken, int AuditAppended);

@@ -11,7 +11,7 @@ namespace Gateway.Stores.Sqlite;
 /// </summary>
 internal sealed class SqliteGatewayStore : IGatewayStore
 {
-    internal const int SchemaVersion = 1;
+    internal const int SchemaVersion = 2;
     private const int SqliteConstraint = 19;
 
     private readonly string _connectionString;
@@ -46,10 +46,19 @@ internal sealed class SqliteGatewayStore : IGatewayStore
             throw new InvalidOperationException($"Gateway:Store:Path '{_path}' has schema version {version}, newer than this gateway ({SchemaVersion}).");
         }
 
-        if (version < 1)
+        if (version < SchemaVersion)
         {
             await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-            await ExecuteAsync(connection, SqliteSchema.V1, cancellationToken, tx);
+            if (version < 1)
+            {
+                await ExecuteAsync(connection, SqliteSchema.V1, cancellationToken, tx);
+            }
+
+            if (version < 2)
+            {
+                await ExecuteAsync(connection, SqliteSchema.V2, cancellationToken, tx);
+            }
+
             await ExecuteAsync(connection, $"PRAGMA user_version = {SchemaVersion};", cancellationToken, tx);
             await tx.CommitAsync(cancellationToken);
         }
@@ -174,7 +183,7 @@ internal sealed class SqliteGatewayStore : IGatewayStore
 
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT seq, id, org_id, key_id, action, actor, at, changes FROM audit WHERE org_id = $org AND seq < $before ORDER BY seq DESC LIMIT $limit;";
+        command.CommandText = "SELECT seq, id, org_id, key_id, action, actor, at, changes, caller FROM audit WHERE org_id = $org AND seq < $before ORDER BY seq DESC LIMIT $limit;";
         command.Parameters.AddWithValue("$org", orgId);
         command.Parameters.AddWithValue("$before", before);
         command.Parameters.AddWithValue("$limit", limit + 1);
@@ -198,7 +207,8 @@ internal sealed class SqliteGatewayStore : IGatewayStore
                 reader.GetString(4),
                 reader.GetString(5),
                 DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)),
-                reader.IsDBNull(7) ? null : reader.GetString(7)));
+                reader.IsDBNull(7) ? null : reader.GetString(7),
+                reader.IsDBNull(8) ? null : reader.GetString(8)));
         }
 
         return new AuditPage(items, more ? lastSeq.ToString(System.Globalization.CultureInfo.InvariantCulture) : null);
@@ -299,7 +309,7 @@ internal sealed class SqliteGatewayStore : IGatewayStore
     {
         await using var command = connection.CreateCommand();
         command.Transaction = tx;
-        command.CommandText = "INSERT INTO audit (id, org_id, key_id, action, actor, at, changes) VALUES ($id, $org, $key, $action, $actor, $at, $changes);";
+        command.CommandText = "INSERT INTO audit (id, org_id, key_id, action, actor, at, changes, caller) VALUES ($id, $org, $key, $action, $actor, $at, $changes, $caller);";
         command.Parameters.AddWithValue("$id", audit.Id);
         command.Parameters.AddWithValue("$org", audit.OrgId);
         command.Parameters.AddWithValue("$key", (object?)audit.KeyId ?? DBNull.Value);
@@ -307,6 +317,7 @@ internal sealed class SqliteGatewayStore : IGatewayStore
         command.Parameters.AddWithValue("$actor", audit.Actor);
         command.Parameters.AddWithValue("$at", audit.At.ToUnixTimeMilliseconds());
         command.Parameters.AddWithValue("$changes", (object?)audit.Changes ?? DBNull.Value);
+        command.Parameters.AddWithValue("$caller", (object?)audit.CallerAddress ?? DBNull.Value);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

@@ -49,4 +49,9 @@ internal static class SqliteSchema
         );
         CREATE INDEX ix_audit_org ON audit(org_id, seq);
         """;
+
+    // Version 2: the network address an audited admin call came from.
+    public const string V2 = """
+        ALTER TABLE audit ADD COLUMN caller TEXT;
+        """;
 }

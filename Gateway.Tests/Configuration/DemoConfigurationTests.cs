@@ -1,0 +1,90 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using Gateway.Tests.Common;
+using Microsoft.Extensions.Configuration;
+
+namespace Gateway.Tests.Configuration;
+
+/// <summary>
+/// The demo's routes, cluster and scopes exist only while Gateway:Demo:Enabled is true: the shipped
+/// appsettings.json with the demo turned off has no /demo/ routes and needs none of the demo's scopes.
+/// </summary>
+public sealed class DemoConfigurationTests
+{
+    // Scopes of an operator who uses none of the demo's.
+    private static readonly Dictionary<string, string?> OwnScopes = new()
+    {
+        ["Gateway:Scopes:0"] = "orders",
+        ["Gateway:Scopes:1"] = "billing",
+        ["Gateway:Scopes:2"] = "reports",
+    };
+
+    [Test]
+    public async Task ShippedFile_DemoOff_DemoPathsGet404NoRouteAndDemoScopesNotRequired()
+    {
+        using var upstream = Upstream.Start();
+        var overrides = new Dictionary<string, string?>(OwnScopes)
+        {
+            ["Kestrel:Endpoints:Proxy:Url"] = "http://127.0.0.1:0",
+            ["Kestrel:Endpoints:Admin:Url"] = "http://127.0.0.1:0",
+            ["Gateway:Demo:Enabled"] = "false",
+            ["Gateway:Admin:Token"] = GatewayHost.AdminToken,
+        };
+        foreach (var (name, value) in GatewayHost.Routes(upstream.Url, ("api", "/api/{**rest}", [("RequiredScopes", "orders")])))
+        {
+            overrides[name] = value;
+        }
+
+        var directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
+        overrides["Gateway:Store:Path"] = Path.Combine(directory, "gateway.db");
+        await using var gateway = await GatewayHost.StartAsync(directory: directory, configure: config =>
+        {
+            config.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: false);
+            config.AddInMemoryCollection(overrides);
+        });
+
+        await gateway.CreateOrgAsync("acme");
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "svc", scopes = new[] { "orders" } }))["key"]!.GetValue<string>();
+        Assert.That(await gateway.StatusAsync(key, "/api/x"), Is.EqualTo(HttpStatusCode.OK));
+        foreach (var path in new[] { "/demo/x", "/demo/public/x", "/demo/admin/x" })
+        {
+            using var response = await gateway.CallAsync(path, key);
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), path);
+            Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("no_route"), path);
+        }
+
+        using var readScope = await gateway.Admin.PostAsJsonAsync("admin/orgs/acme/keys", new { name = "reader", scopes = new[] { "read" } });
+        Assert.That(readScope.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), "the demo's scopes do not exist with the demo off");
+    }
+
+    [Test]
+    public async Task DemoOn_RoutesClusterAndScopesAddedInCode()
+    {
+        var settings = new Dictionary<string, string?>(OwnScopes)
+        {
+            ["Gateway:Demo:Enabled"] = "true",
+            ["Gateway:Demo:Url"] = $"http://127.0.0.1:{FreePort()}",
+        };
+        await using var gateway = await GatewayHost.StartAsync(settings);
+
+        await gateway.CreateOrgAsync("acme");
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "reader", scopes = new[] { "read" } }))["key"]!.GetValue<string>();
+
+        using var hello = await gateway.CallAsync("/demo/hello", key);
+        Assert.That(hello.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var body = await hello.Content.ReadAsStringAsync();
+        Assert.That(body, Does.Contain("\"upstream\": \"gateway-demo\""));
+        Assert.That(body, Does.Contain("\"X-Org-Id\": \"acme\""));
+        Assert.That(await gateway.CodeAsync(key, "/demo/admin/x"), Is.EqualTo("insufficient_scope"));
+        Assert.That(await gateway.StatusAsync(null, "/demo/public/x"), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await gateway.CodeAsync(key, "/demo/staging/x"), Is.EqualTo("wrong_environment"));
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
