@@ -9,7 +9,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Gateway.Tests.RateLimiting;
 
-/// <summary>CONTRACT sections 2 and 5 limits on one instance, with a fake clock.</summary>
+/// <summary>Rate limits (docs/rate-limits.md) on one instance, with a fake clock.</summary>
 public sealed class RateLimitTests
 {
     private Upstream _upstream = null!;
@@ -89,7 +89,7 @@ public sealed class RateLimitTests
             services =>
             {
                 services.AddSingleton<TimeProvider>(time);
-                services.AddSingleton<IGatewayStore>(sp => store = new CountingStore(ActivatorUtilities.CreateInstance<Gateway.Stores.Sqlite.SqliteGatewayStore>(sp)));
+                services.AddSingleton<IKeyLookup>(sp => store = new CountingStore(sp.GetRequiredService<IGatewayStore>()));
             });
 
         for (var i = 0; i < 3; i++)
@@ -121,13 +121,7 @@ public sealed class RateLimitTests
         var settings = Settings(("Gateway:RateLimits:Ip:PermitLimit", Limit.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("Gateway:RateLimits:Ip:Window", "00:01:00"));
         await using var gateway = await GatewayHost.StartAsync(
             settings,
-            services => services.AddSingleton<IGatewayStore>(sp =>
-            {
-                IGatewayStore inner = kind == StoreKind.Redis
-                    ? ActivatorUtilities.CreateInstance<Gateway.Stores.Redis.RedisGatewayStore>(sp)
-                    : ActivatorUtilities.CreateInstance<Gateway.Stores.Sqlite.SqliteGatewayStore>(sp);
-                return store = new CountingStore(inner);
-            }),
+            services => services.AddSingleton<IKeyLookup>(sp => store = new CountingStore(sp.GetRequiredService<IGatewayStore>())),
             store: kind,
             redisPrefix: kind == StoreKind.Redis ? $"t{Guid.NewGuid():N}:" : null);
         store!.Lookups = 0;

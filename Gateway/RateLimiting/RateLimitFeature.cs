@@ -1,5 +1,5 @@
 using System.Globalization;
-using Gateway.Keys;
+using Gateway.Domain;
 
 namespace Gateway.RateLimiting;
 

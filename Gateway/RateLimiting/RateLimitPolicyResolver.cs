@@ -1,5 +1,5 @@
 using Gateway.Configuration;
-using Gateway.Proxy;
+using Gateway.Http;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Model;
 

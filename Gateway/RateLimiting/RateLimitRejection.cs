@@ -1,6 +1,6 @@
 using System.Globalization;
 using Gateway.Observability;
-using Gateway.Proxy;
+using Gateway.Http;
 
 namespace Gateway.RateLimiting;
 

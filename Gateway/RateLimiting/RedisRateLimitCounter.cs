@@ -110,29 +110,8 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
 
     public IpDecision AcquireIp(LimitBatch batch)
     {
-        if (!RedisDown())
-        {
-            var lease = LeaseFor(in batch.Spec(0));
-            lock (lease.Gate)
-            {
-                var now = NowMs;
-                if (lease.CanTake(now))
-                {
-                    batch.State(0) = new LimitState { Holder = lease };
-                    lease.Take(now, ref batch.State(0));
-                    return IpDecision.Allowed;
-                }
-
-                if (lease.KnownExhausted(now))
-                {
-                    batch.State(0) = new LimitState { Holder = lease };
-                    lease.Refuse(now, ref batch.State(0));
-                    return IpDecision.Refused;
-                }
-            }
-        }
-
-        // No permit at hand: a per-instance guard bounds what reaches the key lookup meanwhile.
+        // A per-instance guard counts every request let in here, so key lookups stay bounded by the IP
+        // limit on each instance even while this instance's IP lease is empty or being refilled.
         if (!_local.TryAcquire(batch, 0, 1))
         {
             return IpDecision.Refused;
@@ -144,6 +123,26 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         }
 
         batch.Guard = batch.State(0);
+        var lease = LeaseFor(in batch.Spec(0));
+        lock (lease.Gate)
+        {
+            var now = NowMs;
+            if (lease.CanTake(now))
+            {
+                batch.State(0) = new LimitState { Holder = lease };
+                lease.Take(now, ref batch.State(0));
+                return IpDecision.Allowed;
+            }
+
+            if (lease.KnownExhausted(now))
+            {
+                LocalRateLimitCounter.Release(ref batch.Guard);
+                batch.State(0) = new LimitState { Holder = lease };
+                lease.Refuse(now, ref batch.State(0));
+                return IpDecision.Refused;
+            }
+        }
+
         return IpDecision.Deferred;
     }
 
@@ -171,6 +170,11 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
 
     public void Release(LimitBatch batch, int from, int to)
     {
+        if (from == 0)
+        {
+            LocalRateLimitCounter.Release(ref batch.Guard);
+        }
+
         for (var i = from; i < to; i++)
         {
             ref var state = ref batch.State(i);
@@ -346,7 +350,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
 
     private static bool Allowed(LimitBatch batch, int from)
     {
-        // A deferred IP limit is now charged in Redis; its per-instance guard permit stays counted locally.
+        // The IP limit is now charged in Redis; its per-instance guard permit stays counted locally.
         return true;
     }
 
