@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Gateway.Configuration;
+using Gateway.Observability;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -655,7 +656,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1500, Level = LogLevel.Warning, Message = "Redis did not answer the rate limiter; enforcing per-instance limits for now.")]
+        [LoggerMessage(EventId = EventIds.RateLimitRedisFallback, Level = LogLevel.Warning, Message = "Redis did not answer the rate limiter; enforcing per-instance limits for now.")]
         public static partial void FallingBack(ILogger logger, Exception exception);
     }
 }
