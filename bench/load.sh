@@ -6,11 +6,15 @@
 #   bash bench/load.sh [duration=10s] [connections=32] [threads=2]
 #   DURATION=30s CONNECTIONS=64 bash bench/load.sh     # the same settings as environment variables
 #   NO_BUILD=1 bash bench/load.sh                      # reuse the Release builds already in bin/
+#   NO_REDIS=1 bash bench/load.sh                      # skip the gateway-on-Redis target
 #
 # The upstream and the plain YARP proxy are bench/BenchHost (modes "upstream" and "proxy"); the
 # gateway is the Release build of Gateway/ with its shipped appsettings.json, a temporary store, one
 # route /bench/{**rest} to the upstream, rate limits raised out of the way, and a key made through
-# the admin API. Duration and warm-up are in seconds ("10s").
+# the admin API. Duration and warm-up are in seconds ("10s"). When redis-server is on the PATH a second
+# gateway runs on a fresh redis-server (loopback, no persistence) as the "gateway (Redis)" target; the
+# script then prints Redis's CPU per request (INFO commandstats usec of the measured run / requests)
+# and the memory of the hot limiter partitions (MEMORY USAGE).
 #
 # Everything it starts is stopped on exit (trap), and the whole run is bounded by MAX_SECONDS.
 set -euo pipefail
@@ -23,6 +27,7 @@ THREADS=${3:-${THREADS:-2}}
 WARMUP=${WARMUP:-3s}
 MAX_SECONDS=${MAX_SECONDS:-600}
 NO_BUILD=${NO_BUILD:-}
+NO_REDIS=${NO_REDIS:-}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gw-load.XXXXXX")
@@ -80,6 +85,9 @@ free_port() {
   done
 }
 up_port=$(free_port); plain_port=$(free_port); gw_port=$(free_port); admin_port=$(free_port)
+redis_port=$(free_port); rgw_port=$(free_port); radmin_port=$(free_port)
+with_redis=""
+if [ -z "$NO_REDIS" ] && command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then with_redis=1; fi
 
 # wait_http URL PID NAME: until URL answers anything over HTTP, for at most 60 s.
 wait_http() {
@@ -122,6 +130,24 @@ admin_token="bench-admin-token-$(date +%s%N)"
   "${route_env[@]}" dotnet Gateway.dll) >"$tmp/gateway.log" 2>&1 &
 gw_pid=$!; pids+=("$gw_pid")
 
+if [ -n "$with_redis" ]; then
+  (exec redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no) >"$tmp/redis.log" 2>&1 &
+  redis_pid=$!; pids+=("$redis_pid")
+  for _ in $(seq 1 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  (cd "$root/Gateway/$bin" && exec env \
+    Kestrel__Endpoints__Proxy__Url="http://127.0.0.1:$rgw_port" \
+    Kestrel__Endpoints__Admin__Url="http://127.0.0.1:$radmin_port" \
+    Gateway__Store__Path="$tmp/store-redis/gateway.db" \
+    Gateway__Store__Redis="127.0.0.1:$redis_port" \
+    Gateway__Admin__Token="$admin_token" \
+    Gateway__Demo__Enabled=false \
+    Gateway__RateLimits__Workspace__PermitLimit=1000000000 Gateway__RateLimits__Workspace__Window=00:01:00 \
+    Gateway__RateLimits__Ip__PermitLimit=1000000000 Gateway__RateLimits__Ip__Window=00:01:00 \
+    Logging__LogLevel__Default=Warning \
+    "${route_env[@]}" dotnet Gateway.dll) >"$tmp/gateway-redis.log" 2>&1 &
+  rgw_pid=$!; pids+=("$rgw_pid")
+fi
+
 wait_http "http://127.0.0.1:$up_port/" "$up_pid" upstream
 wait_http "http://127.0.0.1:$plain_port/" "$plain_pid" plain
 wait_http "http://127.0.0.1:$admin_port/healthz" "$gw_pid" gateway
@@ -141,6 +167,16 @@ done
 status=$(curl -s -o "$tmp/check.body" -w '%{http_code}' "$gw_url" -H "Authorization: Bearer $key")
 [ "$status" = 200 ] || die "$gw_url answers $status with the bench key: $(cat "$tmp/check.body")"
 
+if [ -n "$with_redis" ]; then
+  wait_http "http://127.0.0.1:$radmin_port/healthz" "$rgw_pid" gateway-redis
+  rorg=$(curl -sf -X POST "http://127.0.0.1:$radmin_port/admin/orgs" -H "Authorization: Bearer $admin_token" \
+    -H 'Content-Type: application/json' -d '{"id":"bench","name":"Bench"}') || die "could not create the bench organization on Redis"
+  rkey=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$rorg")
+  rgw_url="http://127.0.0.1:$rgw_port$path"
+  status=$(curl -s -o "$tmp/check.body" -w '%{http_code}' "$rgw_url" -H "Authorization: Bearer $rkey")
+  [ "$status" = 200 ] || die "$rgw_url answers $status with the bench key: $(cat "$tmp/check.body")"
+fi
+
 # to_ms VALUE: wrk prints latencies as 512.00us, 1.23ms or 1.05s.
 to_ms() {
   awk -v v="$1" 'BEGIN {
@@ -150,15 +186,18 @@ to_ms() {
 }
 
 # run NAME URL [HEADER]: a warm-up pass (JIT, connection pools), then the measured one.
-declare -A rps p50 p99 errors
+declare -A rps p50 p99 errors requests
+before_measure=""
 run() {
   local name=$1 url=$2 out="$tmp/wrk-$1.txt"
   local header=()
   [ $# -ge 3 ] && header=(-H "$3")
   local limit=$(( ${DURATION%s} + ${WARMUP%s} + 60 ))
   timeout "$limit" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "${header[@]}" "$url" >/dev/null
+  [ -n "$before_measure" ] && $before_measure
   timeout "$limit" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${header[@]}" "$url" >"$out"
   rps[$name]=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+  requests[$name]=$(awk '/requests in/ { print $1 }' "$out")
   p50[$name]=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
   p99[$name]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
   errors[$name]=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$out")
@@ -169,13 +208,27 @@ echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/nu
 run direct "$direct_url"
 run plain "$plain_url"
 run gateway "$gw_url" "Authorization: Bearer $key"
+if [ -n "$with_redis" ]; then
+  reset_redis_stats() { redis-cli -p "$redis_port" config resetstat >/dev/null; }
+  before_measure=reset_redis_stats
+  run redis "$rgw_url" "Authorization: Bearer $rkey"
+  before_measure=""
+  redis_usec=$(redis-cli -p "$redis_port" info commandstats | tr -d '\r' | awk -F'[=,:]' '/^cmdstat_/ { n += $5 } END { print n + 0 }')
+  redis_calls=$(redis-cli -p "$redis_port" info commandstats | tr -d '\r' | awk -F'[=,:]' '/^cmdstat_/ { n += $3 } END { print n + 0 }')
+  redis_scripts=$(redis-cli -p "$redis_port" info commandstats | tr -d '\r' | awk -F'[=,:]' '/^cmdstat_eval/ { n += $3 } END { print n + 0 }')
+  rl_keys=$(redis-cli -p "$redis_port" --scan --pattern 'gw:rl:*' | wc -l)
+  ws_bytes=$(redis-cli -p "$redis_port" memory usage 'gw:rl:{ws:bench}')
+  ip_bytes=$(redis-cli -p "$redis_port" memory usage 'gw:rl:{ip:127.0.0.1}')
+fi
 
 rss() { awk -v f="$2" '$1 == f ":" { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
 echo
 printf '| %-16s | %10s | %8s | %8s | %6s | %8s | %9s |\n' target "requests/s" "p50 ms" "p99 ms" errors "RSS MiB" "peak MiB"
 printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------------------ ------------ ---------- ---------- -------- ---------- -----------
-for row in "direct upstream:direct:$up_pid" "plain YARP:plain:$plain_pid" "gateway:gateway:$gw_pid"; do
+rows=("direct upstream:direct:$up_pid" "plain YARP:plain:$plain_pid" "gateway:gateway:$gw_pid")
+[ -n "$with_redis" ] && rows+=("gateway (Redis):redis:$rgw_pid")
+for row in "${rows[@]}"; do
   IFS=: read -r label name pid <<<"$row"
   printf '| %-16s | %10.0f | %8s | %8s | %6s | %8s | %9s |\n' "$label" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "${errors[$name]}" \
     "$(rss "$pid" VmRSS)" "$(rss "$pid" VmHWM)"
@@ -187,12 +240,23 @@ printf '| %-24s | %10s | %6s | %6s |\n' ratio "requests/s" p50 p99
 printf '|%s|%s|%s|%s|\n' -------------------------- ------------ -------- --------
 printf '| %-24s | %10s | %6s | %6s |\n' "gateway / plain YARP" "$(ratio "${rps[gateway]}" "${rps[plain]}")" \
   "$(ratio "${p50[gateway]}" "${p50[plain]}")" "$(ratio "${p99[gateway]}" "${p99[plain]}")"
+if [ -n "$with_redis" ]; then
+  printf '| %-24s | %10s | %6s | %6s |\n' "gateway (Redis) / plain" "$(ratio "${rps[redis]}" "${rps[plain]}")" \
+    "$(ratio "${p50[redis]}" "${p50[plain]}")" "$(ratio "${p99[redis]}" "${p99[plain]}")"
+fi
 printf '| %-24s | %10s | %6s | %6s |\n' "gateway / direct" "$(ratio "${rps[gateway]}" "${rps[direct]}")" \
   "$(ratio "${p50[gateway]}" "${p50[direct]}")" "$(ratio "${p99[gateway]}" "${p99[direct]}")"
 printf '| %-24s | %10s | %6s | %6s |\n' "plain YARP / direct" "$(ratio "${rps[plain]}" "${rps[direct]}")" \
   "$(ratio "${p50[plain]}" "${p50[direct]}")" "$(ratio "${p99[plain]}" "${p99[direct]}")"
 
-total_errors=$(( ${errors[direct]} + ${errors[plain]} + ${errors[gateway]} ))
+if [ -n "$with_redis" ]; then
+  echo
+  echo "Redis during the measured gateway (Redis) run: ${requests[redis]} requests, $redis_calls commands ($redis_scripts lease scripts),"
+  echo "  $(awk -v u="$redis_usec" -v r="${requests[redis]}" 'BEGIN { if (r > 0) printf "%.3f", u / r; else print "n/a" }') us of Redis CPU per request (INFO commandstats usec / requests)"
+  echo "  limiter keys: $rl_keys; MEMORY USAGE workspace partition: ${ws_bytes:-0} B, IP partition: ${ip_bytes:-0} B"
+fi
+
+total_errors=$(( ${errors[direct]} + ${errors[plain]} + ${errors[gateway]} + ${errors[redis]:-0} ))
 if [ "$total_errors" -gt 0 ]; then
   echo
   echo "warning: $total_errors non-2xx responses or socket errors; see the errors column (the numbers above include them)" >&2

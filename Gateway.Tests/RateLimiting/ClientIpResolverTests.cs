@@ -40,7 +40,7 @@ public sealed class ClientIpResolverTests
             context.Request.Headers["X-Forwarded-For"] = forwardedFor;
         }
 
-        Assert.That(resolver.Resolve(context), Is.EqualTo(IPAddress.Parse(client)));
+        Assert.That(resolver.ResolveAddress(context), Is.EqualTo(IPAddress.Parse(client)));
     }
 
     private sealed class StaticMonitor(GatewayOptions value) : IOptionsMonitor<GatewayOptions>

@@ -42,6 +42,85 @@ public sealed class DistributedRateLimitTests
     }
 
     [Test]
+    public async Task TwoInstances_ConcurrentClientsOverTheLimit_AcceptBetween99PercentAndTheLimit()
+    {
+        const int Limit = 200;
+        var prefix = $"t{Guid.NewGuid():N}:";
+        var settings = Settings(("Gateway:RateLimits:Workspace:PermitLimit", Limit.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("Gateway:RateLimits:Workspace:Window", "00:00:30"));
+        await using var a = await GatewayHost.StartAsync(settings, store: StoreKind.Redis, redisPrefix: prefix);
+        await using var b = await GatewayHost.StartAsync(settings, store: StoreKind.Redis, redisPrefix: prefix);
+        await a.CreateOrgAsync("acme");
+        var key = (await a.CreateKeyAsync("acme", new { name = "k" }))["key"]!.GetValue<string>();
+
+        // Eight clients per instance, 40 requests each: 640 requests against a limit of 200 in one window.
+        var accepted = 0;
+        var other = 0;
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(async client =>
+        {
+            var gateway = client % 2 == 0 ? a : b;
+            for (var i = 0; i < 40; i++)
+            {
+                var status = await gateway.StatusAsync(key);
+                if (status == HttpStatusCode.OK)
+                {
+                    Interlocked.Increment(ref accepted);
+                }
+                else if (status != HttpStatusCode.TooManyRequests)
+                {
+                    Interlocked.Increment(ref other);
+                }
+            }
+        }));
+
+        Assert.That(other, Is.Zero);
+        Assert.That(accepted, Is.InRange(198, Limit));
+    }
+
+    [Test]
+    public async Task HotPartition_MillionPerMinute_SmallInRedisAndFewScripts()
+    {
+        using var redis = RedisServer.Start();
+        var settings = Settings(("Gateway:RateLimits:Workspace:PermitLimit", "1000000"), ("Gateway:RateLimits:Workspace:Window", "00:01:00"));
+        settings["Gateway:Store:Redis"] = redis.ConnectionString;
+        await using var a = await GatewayHost.StartAsync(settings);
+        await using var b = await GatewayHost.StartAsync(settings);
+        await a.CreateOrgAsync("acme");
+        var key = (await a.CreateKeyAsync("acme", new { name = "k" }))["key"]!.GetValue<string>();
+        using var connection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",allowAdmin=true");
+        var server = connection.GetServer(connection.GetEndPoints()[0]);
+        server.Execute("CONFIG", "RESETSTAT");
+
+        const int Requests = 1200;
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(async client =>
+        {
+            for (var i = 0; i < Requests / 8; i++)
+            {
+                Assert.That(await (client % 2 == 0 ? a : b).StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+            }
+        }));
+
+        var bytes = (long)server.Execute("MEMORY", "USAGE", "gw:rl:{ws:acme}");
+        var scripts = ScriptCalls(server.Info("commandstats"));
+        TestContext.Out.WriteLine($"partition: {bytes} bytes; scripts: {scripts} for {Requests} requests");
+        Assert.That(bytes, Is.InRange(1, 4096), "one partition stays small whatever the limit and the traffic");
+        Assert.That(scripts, Is.LessThan(Requests / 4), "most requests are served from leases, without a Redis call");
+    }
+
+    private static long ScriptCalls(IGrouping<string, KeyValuePair<string, string>>[] info)
+    {
+        long calls = 0;
+        foreach (var (name, value) in info.SelectMany(g => g))
+        {
+            if (name is "cmdstat_evalsha" or "cmdstat_eval")
+            {
+                calls += long.Parse(value.Split(',')[0].Split('=')[1], System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        return calls;
+    }
+
+    [Test]
     public async Task RedisDown_FallsBackToPerInstanceLimits_NeverUnlimited()
     {
         using var redis = RedisServer.Start();

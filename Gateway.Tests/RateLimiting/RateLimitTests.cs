@@ -20,6 +20,9 @@ public sealed class RateLimitTests
     [OneTimeTearDown]
     public void StopUpstream() => _upstream.Dispose();
 
+    [SetUp]
+    public void ResetUpstream() => _upstream.Reset();
+
     [Test]
     public async Task Workspace_LimitReached_429WithHeadersAndRetryAfterCorrectToTheSecond()
     {
@@ -105,7 +108,87 @@ public sealed class RateLimitTests
         }
 
         Assert.That(store.Lookups, Is.EqualTo(3), "refused by the IP limit before any key lookup");
-        Assert.That(_upstream.Received.Where(e => e.RequestMessage.Headers!.ContainsKey("X-Key-Id") && e.RequestMessage.Headers["X-Org-Id"].Contains("flood")), Is.Empty);
+        Assert.That(_upstream.Received, Is.Empty, "no request of the flood reached the upstream");
+    }
+
+    [TestCase(StoreKind.Sqlite)]
+    [TestCase(StoreKind.Redis)]
+    public async Task IpLimit_ConcurrentUnknownKeys_AtMostTheLimitReachTheStore(StoreKind kind)
+    {
+        const int Limit = 10;
+        const int Requests = 64;
+        CountingStore? store = null;
+        var settings = Settings(("Gateway:RateLimits:Ip:PermitLimit", Limit.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("Gateway:RateLimits:Ip:Window", "00:01:00"));
+        await using var gateway = await GatewayHost.StartAsync(
+            settings,
+            services => services.AddSingleton<IKeyLookup>(sp => store = new CountingStore(sp.GetRequiredService<IGatewayStore>())),
+            store: kind,
+            redisPrefix: kind == StoreKind.Redis ? $"t{Guid.NewGuid():N}:" : null);
+        store!.Lookups = 0;
+
+        var statuses = await Task.WhenAll(Enumerable.Range(0, Requests).Select(async _ =>
+        {
+            using var response = await gateway.CallAsync("/api/x", ApiKeyFormat.Generate("gw", "production"));
+            return response.StatusCode;
+        }));
+
+        Assert.That(statuses.Count(s => s == HttpStatusCode.Unauthorized), Is.LessThanOrEqualTo(Limit));
+        Assert.That(statuses.Count(s => s == HttpStatusCode.TooManyRequests), Is.GreaterThanOrEqualTo(Requests - Limit));
+        Assert.That(store.Lookups, Is.LessThanOrEqualTo(Limit), "each key lookup needed an IP permit taken before it");
+    }
+
+    [Test]
+    public async Task AuthFailure_ReportsTheIpPermitItUsed()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var gateway = await StartAsync(time, ("Gateway:RateLimits:Ip:PermitLimit", "5"));
+
+        using var first = await gateway.CallAsync("/api/x", ApiKeyFormat.Generate("gw", "production"));
+        using var second = await gateway.CallAsync("/api/x", null);
+
+        Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        Assert.That(first.Headers.GetValues("X-RateLimit-Remaining").Single(), Is.EqualTo("4"));
+        Assert.That(second.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        Assert.That(second.Headers.GetValues("X-RateLimit-Remaining").Single(), Is.EqualTo("3"));
+    }
+
+    [Test]
+    public async Task RetryAfter_SeveralLimitsRefuse_TheLongestWait()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        await using var gateway = await StartAsync(time, ("Gateway:RateLimits:Workspace:PermitLimit", "1"), ("Gateway:RateLimits:Workspace:Window", "00:00:05"));
+        await gateway.CreateOrgAsync("acme");
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "limited", rateLimit = new { permitLimit = 1, window = "00:01:00" } }))["key"]!.GetValue<string>();
+        Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+
+        using var refused = await gateway.CallAsync("/api/x", key);
+
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
+        Assert.That(refused.Headers.GetValues("Retry-After").Single(), Is.EqualTo("61"), "the key's minute, not the workspace's five seconds");
+        Assert.That((await GatewayHost.ProblemAsync(refused))["limit"]!.GetValue<string>(), Is.EqualTo("key"));
+
+        time.Advance(TimeSpan.FromSeconds(6));
+        Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.TooManyRequests), "the workspace limit is free again, the key's is not");
+        time.Advance(TimeSpan.FromSeconds(55));
+        Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK), "after Retry-After every limit has a permit");
+    }
+
+    [Test]
+    public async Task IpLimit_Ipv6ClientsShareTheLimitPerPrefix()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var gateway = await StartAsync(time, ("Gateway:RateLimits:Ip:PermitLimit", "2"), ("Gateway:TrustedProxies:0", "127.0.0.1"));
+
+        async Task<HttpStatusCode> From(string xff)
+        {
+            using var response = await gateway.CallAsync("/public/x", null, r => r.Headers.TryAddWithoutValidation("X-Forwarded-For", xff));
+            return response.StatusCode;
+        }
+
+        Assert.That(await From("2001:db8:1:2::1"), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await From("2001:db8:1:2:aaaa::9"), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await From("2001:db8:1:2:ffff:ffff:ffff:ffff"), Is.EqualTo(HttpStatusCode.TooManyRequests), "same /64, same limit");
+        Assert.That(await From("2001:db8:1:3::1"), Is.EqualTo(HttpStatusCode.OK), "another /64 has its own limit");
     }
 
     [Test]

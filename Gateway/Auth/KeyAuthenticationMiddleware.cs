@@ -4,6 +4,7 @@ using Gateway.Http;
 using Gateway.Keys;
 using Gateway.Observability;
 using Gateway.Proxy;
+using Gateway.RateLimiting;
 using Gateway.Stores;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Model;
@@ -13,7 +14,9 @@ namespace Gateway.Auth;
 /// <summary>
 /// YARP pipeline stage that lets a request through only with a valid key for this route: well formed,
 /// known, active, unexpired, in the route's environment and holding the route's scopes. On success the
-/// key's identity is stamped for the upstream and the client's <c>Authorization</c> is not forwarded.
+/// key's identity is stamped for the upstream. The client's <c>Authorization</c> is never forwarded,
+/// on any route (anonymous ones too). The outcome is recorded on the limit stages' feature, so the
+/// request stage knows the key and the IP stage knows a refusal without reading the status back.
 /// </summary>
 internal sealed partial class KeyAuthenticationMiddleware(
     RequestDelegate next,
@@ -31,6 +34,7 @@ internal sealed partial class KeyAuthenticationMiddleware(
         var policy = RoutePolicy.For(context.GetReverseProxyFeature().Route.Config);
         if (policy.Anonymous)
         {
+            context.Request.Headers.Remove(Microsoft.Net.Http.Headers.HeaderNames.Authorization);
             return next(context);
         }
 
@@ -102,10 +106,11 @@ internal sealed partial class KeyAuthenticationMiddleware(
 
         metrics.AuthDecision("allowed");
         context.Features.Set<IApiKeyFeature>(new ApiKeyFeature(key));
+        context.Features.Get<RateLimitFeature>()?.Authenticated(key);
         usage.Record(key.Id);
 
         var headers = context.Request.Headers;
-        headers.Remove("Authorization");
+        headers.Remove(Microsoft.Net.Http.Headers.HeaderNames.Authorization);
         IdentityHeaders.Stamp(headers, key);
 
         await next(context);
@@ -114,6 +119,7 @@ internal sealed partial class KeyAuthenticationMiddleware(
     private Task RejectAsync(HttpContext context, int status, string code, string title, string detail, string? challenge)
     {
         metrics.AuthDecision(code);
+        context.Features.Get<RateLimitFeature>()?.Refused();
         if (challenge is not null)
         {
             context.Response.Headers.WWWAuthenticate = challenge;

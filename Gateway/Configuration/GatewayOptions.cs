@@ -15,6 +15,12 @@ public sealed class GatewayOptions
 
     public List<string> TrustedProxies { get; set; } = [];
 
+    /// <summary>
+    /// Drop every request header whose name contains '_' before forwarding, as nginx does by default:
+    /// CGI-style upstreams read '_' and '-' alike, so such names can pose as headers the gateway sets.
+    /// </summary>
+    public bool DropHeadersWithUnderscores { get; set; }
+
     public RateLimitsOptions RateLimits { get; set; } = new();
 
     public List<string> Scopes { get; set; } = [];
@@ -53,6 +59,9 @@ public sealed class RateLimitsOptions
     public WindowLimitOptions Ip { get; set; } = new() { PermitLimit = 60, Window = TimeSpan.FromMinutes(1) };
 
     public Dictionary<string, WindowLimitOptions> Policies { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>IPv6 clients share the IP limit per prefix of this length (a host usually holds a whole /64).</summary>
+    public int Ipv6PrefixLength { get; set; } = 64;
 }
 
 public sealed class WindowLimitOptions

@@ -60,6 +60,11 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
 
         Limit(errors, $"{S}:RateLimits:Workspace", options.RateLimits.Workspace);
         Limit(errors, $"{S}:RateLimits:Ip", options.RateLimits.Ip);
+        if (options.RateLimits.Ipv6PrefixLength is < 16 or > 128)
+        {
+            errors.Add($"{S}:RateLimits:Ipv6PrefixLength must be between 16 and 128 (got {options.RateLimits.Ipv6PrefixLength}).");
+        }
+
         foreach (var (policy, limit) in options.RateLimits.Policies)
         {
             Limit(errors, $"{S}:RateLimits:Policies:{policy}", limit);

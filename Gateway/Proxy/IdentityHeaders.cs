@@ -17,14 +17,18 @@ internal static class IdentityHeaders
 
     private const string KeyHeaderPrefix = "X-Key-";
 
-    public static void RemoveClientCopies(IHeaderDictionary headers)
+    /// <summary>
+    /// Removes client copies of the stamped headers in any letter case and with '_' read as '-'
+    /// (CGI-style upstreams see <c>X_Org_Id</c> as <c>HTTP_X_ORG_ID</c>, the same as <c>X-Org-Id</c>),
+    /// and, when asked, every header whose name contains '_'.
+    /// </summary>
+    public static void RemoveClientCopies(IHeaderDictionary headers, bool dropUnderscoreNames = false)
     {
         List<string>? doomed = null;
-        foreach (var name in headers.Keys)
+        foreach (var header in headers)
         {
-            if (name.StartsWith(KeyHeaderPrefix, StringComparison.OrdinalIgnoreCase)
-                || name.Equals(OrgId, StringComparison.OrdinalIgnoreCase)
-                || name.Equals(CustomerId, StringComparison.OrdinalIgnoreCase))
+            var name = header.Key;
+            if (IsReserved(name) || (dropUnderscoreNames && name.Contains('_')))
             {
                 (doomed ??= []).Add(name);
             }
@@ -37,6 +41,26 @@ internal static class IdentityHeaders
                 headers.Remove(name);
             }
         }
+    }
+
+    private static bool IsReserved(string name) =>
+        (name.Length > KeyHeaderPrefix.Length && SameName(name.AsSpan(0, KeyHeaderPrefix.Length), KeyHeaderPrefix))
+        || (name.Length == OrgId.Length && SameName(name, OrgId))
+        || (name.Length == CustomerId.Length && SameName(name, CustomerId));
+
+    /// <summary>Equal ignoring ASCII case, with '_' and '-' the same character.</summary>
+    private static bool SameName(ReadOnlySpan<char> candidate, ReadOnlySpan<char> reserved)
+    {
+        for (var i = 0; i < reserved.Length; i++)
+        {
+            var c = candidate[i] == '_' ? '-' : candidate[i];
+            if (char.ToLowerInvariant(c) != char.ToLowerInvariant(reserved[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     public static void Stamp(IHeaderDictionary headers, ApiKeyRecord key)

@@ -1,5 +1,7 @@
+using Gateway.Configuration;
 using Gateway.Http;
 using Gateway.Observability;
+using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Model;
 
@@ -9,11 +11,11 @@ namespace Gateway.Proxy;
 /// First stage of the proxy pipeline: removes client copies of identity headers on every route
 /// (anonymous ones included), turns YARP's bare 502/503/504 into problem+json, and counts the outcome.
 /// </summary>
-internal sealed class ProxyGuardMiddleware(RequestDelegate next, GatewayMetrics metrics)
+internal sealed class ProxyGuardMiddleware(RequestDelegate next, GatewayMetrics metrics, IOptionsMonitor<GatewayOptions> options)
 {
     public async Task InvokeAsync(HttpContext context)
     {
-        IdentityHeaders.RemoveClientCopies(context.Request.Headers);
+        IdentityHeaders.RemoveClientCopies(context.Request.Headers, options.CurrentValue.DropHeadersWithUnderscores);
 
         await next(context);
 

@@ -1,33 +1,177 @@
+using System.Globalization;
+using System.Net;
+using System.Runtime.CompilerServices;
+
 namespace Gateway.RateLimiting;
 
-/// <summary>One limit that applies to a request: which kind, whose partition, how many per window.</summary>
-internal readonly record struct LimitSpec(string Kind, string Partition, int PermitLimit, TimeSpan Window)
+internal enum LimitKind : byte
 {
-    public const string Ip = "ip";
-    public const string Workspace = "workspace";
-    public const string Route = "route";
-    public const string Key = "key";
+    Ip,
+    Workspace,
+    Route,
+    Key,
 }
 
-/// <summary>A limit's state after a decision: permits left and when the oldest counted request leaves the window.</summary>
-internal readonly record struct LimitState(LimitSpec Spec, bool Allowed, int Remaining, TimeSpan ResetAfter);
-
-internal sealed record LimitDecision(IReadOnlyList<LimitState> States)
+internal static class LimitKinds
 {
-    public bool Allowed => States.All(s => s.Allowed);
-
-    public LimitState? Rejected => States.Where(s => !s.Allowed).Select(s => (LimitState?)s).FirstOrDefault();
-
-    /// <summary>The state reported in X-RateLimit-*: the limit with the fewest permits left.</summary>
-    public LimitState Tightest => States.MinBy(s => (s.Allowed ? 1 : 0, s.Remaining, s.Spec.PermitLimit));
+    // Interned names: problem bodies and metric labels never build a string per request.
+    public static string Name(LimitKind kind) => kind switch
+    {
+        LimitKind.Ip => "ip",
+        LimitKind.Workspace => "workspace",
+        LimitKind.Route => "route",
+        _ => "key",
+    };
 }
 
-/// <summary>Counts requests against limits. Acquire charges all the given limits together, or none.</summary>
+/// <summary>
+/// One limit that applies to a request: whose partition and how many per window. A value type made of
+/// strings the request already holds (org id, key id, policy name) and the client's address group, so
+/// naming a partition allocates nothing; the limit and window are part of the identity, so a changed
+/// setting takes effect on the next request with a fresh count.
+/// </summary>
+internal readonly record struct LimitSpec(LimitKind Kind, string? Owner, string? Name, UInt128 Address, int PermitLimit, TimeSpan Window)
+{
+    public static LimitSpec ForIp(UInt128 group, int permitLimit, TimeSpan window) => new(LimitKind.Ip, null, null, group, permitLimit, window);
+
+    public static LimitSpec ForWorkspace(string orgId, int permitLimit, TimeSpan window) => new(LimitKind.Workspace, orgId, null, default, permitLimit, window);
+
+    public static LimitSpec ForRoute(string policy, string orgId, int permitLimit, TimeSpan window) => new(LimitKind.Route, orgId, policy, default, permitLimit, window);
+
+    public static LimitSpec ForKey(string keyId, int permitLimit, TimeSpan window) => new(LimitKind.Key, null, keyId, default, permitLimit, window);
+
+    public string KindName => LimitKinds.Name(Kind);
+
+    /// <summary>The partition as text, for store keys; built only when a store is asked, never per request.</summary>
+    public string PartitionText() => Kind switch
+    {
+        LimitKind.Ip => "ip:" + IpGroups.Format(Address),
+        LimitKind.Workspace => "ws:" + Owner,
+        LimitKind.Route => $"route:{Name}:{Owner}",
+        _ => "key:" + Name,
+    };
+}
+
+/// <summary>
+/// A limit's state after a decision: whether it had a permit, permits left, and when the oldest counted
+/// request leaves the window. <see cref="Holder"/> and <see cref="Ticket"/> let the counter that charged
+/// the permit give it back.
+/// </summary>
+internal struct LimitState
+{
+    public bool Allowed;
+    public int Remaining;
+    public TimeSpan ResetAfter;
+    public object? Holder;
+    public long Ticket;
+}
+
+[InlineArray(Capacity)]
+internal struct LimitSpecBuffer
+{
+    public const int Capacity = 4;
+    private LimitSpec _element;
+}
+
+[InlineArray(LimitSpecBuffer.Capacity)]
+internal struct LimitStateBuffer
+{
+    private LimitState _element;
+}
+
+/// <summary>
+/// The limits of one request and their states, held inline so that a decision allocates nothing.
+/// Index 0 is the IP limit; the request stage appends the workspace (or route) and key limits.
+/// </summary>
+internal class LimitBatch
+{
+    internal LimitSpecBuffer Specs;
+    internal LimitStateBuffer States;
+
+    public int Count { get; set; }
+
+    /// <summary>
+    /// The IP limit could not be decided without a store trip, so it is charged with the request's other
+    /// limits in one trip (or, if the request never gets there, in the background).
+    /// </summary>
+    public bool IpDeferred { get; set; }
+
+    /// <summary>The per-instance permit that guards a deferred IP limit, so floods stay bounded meanwhile.</summary>
+    public LimitState Guard;
+
+    public ref LimitSpec Spec(int index) => ref Specs[index];
+
+    public ref LimitState State(int index) => ref States[index];
+
+    public void Add(in LimitSpec spec)
+    {
+        Specs[Count] = spec;
+        States[Count] = default;
+        Count++;
+    }
+}
+
+internal enum IpDecision : byte
+{
+    Allowed,
+    Refused,
+
+    /// <summary>Let in under a per-instance guard; the shared IP limit is charged with the request's other limits.</summary>
+    Deferred,
+}
+
+/// <summary>Counts requests against limits.</summary>
 internal interface IRateLimitCounter
 {
-    /// <summary>Whether a permit is available, without charging.</summary>
-    ValueTask<LimitDecision> PeekAsync(IReadOnlyList<LimitSpec> limits, CancellationToken cancellationToken);
+    /// <summary>Takes a permit of the IP limit (<paramref name="batch"/>[0]) without waiting for a store.</summary>
+    IpDecision AcquireIp(LimitBatch batch);
 
-    /// <summary>Charges one permit of every limit if all have one, otherwise charges nothing.</summary>
-    ValueTask<LimitDecision> AcquireAsync(IReadOnlyList<LimitSpec> limits, CancellationToken cancellationToken);
+    /// <summary>Charges a deferred IP limit of a request that never reached the request stage (refused by authentication, aborted).</summary>
+    void SettleDeferredIp(LimitBatch batch);
+
+    /// <summary>
+    /// Takes one permit of every limit in <paramref name="batch"/>[<paramref name="from"/>..Count], or none,
+    /// and fills their states. Completes synchronously whenever no store has to be asked.
+    /// </summary>
+    ValueTask<bool> AcquireAsync(LimitBatch batch, int from, CancellationToken cancellationToken);
+
+    /// <summary>Gives back the permits an allowed decision took for <paramref name="batch"/>[<paramref name="from"/>..<paramref name="to"/>).</summary>
+    void Release(LimitBatch batch, int from, int to);
+}
+
+/// <summary>Client addresses as 128-bit values; IPv6 clients are grouped by a prefix, IPv4 ones stand alone.</summary>
+internal static class IpGroups
+{
+    private static readonly UInt128 V4Mapped = (UInt128)0xFFFF << 32;
+
+    public static UInt128 Group(IPAddress address, int ipv6PrefixLength)
+    {
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
+        {
+            address.TryWriteBytes(bytes, out _);
+            return V4Mapped | System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(bytes);
+        }
+
+        if (!address.TryWriteBytes(bytes, out var written) || written != 16)
+        {
+            return UInt128.Zero;
+        }
+
+        var value = System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(bytes);
+        var prefix = Math.Clamp(ipv6PrefixLength, 1, 128);
+        return prefix == 128 ? value : value & ~(UInt128.MaxValue >> prefix);
+    }
+
+    public static string Format(UInt128 group)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(bytes, group);
+        return group >> 32 == 0xFFFF ? new IPAddress(bytes[12..]).ToString() : new IPAddress(bytes).ToString();
+    }
 }

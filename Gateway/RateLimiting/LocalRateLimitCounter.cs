@@ -1,58 +1,235 @@
-using System.Threading.RateLimiting;
+using System.Collections.Concurrent;
 
 namespace Gateway.RateLimiting;
 
 /// <summary>
-/// Per-instance limits: one <see cref="SlidingWindowCounterLimiter"/> per partition inside a
-/// <see cref="PartitionedRateLimiter"/>, which disposes partitions idle for a while, so memory stays
-/// bounded however many client IPs pass by. The partition key includes the limit and window, so a
-/// changed setting takes effect on the next request (with a fresh count).
+/// Per-instance limits: one <see cref="SlidingWindow"/> per partition. A decision locks only the windows
+/// of its own limits (in a fixed order, so two requests sharing windows cannot deadlock), checks them all
+/// and charges them all or none; requests of different partitions never wait for each other.
+/// Memory is bounded: windows that count nothing are dropped (a fresh one behaves the same), and past
+/// <see cref="MaxPartitions"/> new client IPs share a fixed set of overflow partitions, which can only
+/// be stricter than a partition of their own, never looser.
 /// </summary>
-internal sealed class LocalRateLimitCounter : IRateLimitCounter, IDisposable
+internal sealed class LocalRateLimitCounter : IRateLimitCounter
 {
-    private readonly PartitionedRateLimiter<LimitSpec> _limiter;
+    public const int DefaultMaxPartitions = 100_000;
+    private const int OverflowGroups = 4096;
+    private const string Overflow = "overflow";
+    private const long SweepEveryMs = 10_000;
 
-    // Peek-then-charge across several limiters must not interleave with another request's, or two
-    // requests could each pass the peek and one would be charged on some limits and refused on others.
-    private readonly Lock _gate = new();
+    private readonly ConcurrentDictionary<LimitSpec, SlidingWindow> _windows = new();
+    private readonly TimeProvider _time;
+    private readonly Lock _sweepGate = new();
+    private int _count;
+    private long _nextSweepAt = Environment.TickCount64 + SweepEveryMs;
+    private long _nextFullSweepAt;
 
-    public LocalRateLimitCounter(TimeProvider time)
+    public LocalRateLimitCounter(TimeProvider time, int maxPartitions = DefaultMaxPartitions)
     {
-        _limiter = PartitionedRateLimiter.Create<LimitSpec, LimitSpec>(spec =>
-            RateLimitPartition.Get(spec, s => new SlidingWindowCounterLimiter(s.PermitLimit, s.Window, time)));
+        _time = time;
+        MaxPartitions = maxPartitions;
     }
 
-    public ValueTask<LimitDecision> PeekAsync(IReadOnlyList<LimitSpec> limits, CancellationToken cancellationToken)
+    public int MaxPartitions { get; }
+
+    /// <summary>Partitions held right now (for tests and the bench).</summary>
+    public int PartitionCount => Volatile.Read(ref _count);
+
+    public IpDecision AcquireIp(LimitBatch batch) => TryAcquire(batch, 0, 1) ? IpDecision.Allowed : IpDecision.Refused;
+
+    public void SettleDeferredIp(LimitBatch batch)
     {
-        lock (_gate)
+        // Never deferred here: every decision is local.
+    }
+
+    public ValueTask<bool> AcquireAsync(LimitBatch batch, int from, CancellationToken cancellationToken) => new(TryAcquire(batch, from, batch.Count));
+
+    /// <summary>Takes one permit of every limit in <paramref name="batch"/>[<paramref name="from"/>..<paramref name="to"/>), or none.</summary>
+    public bool TryAcquire(LimitBatch batch, int from, int to)
+    {
+        var now = _time.GetUtcNow().UtcTicks;
+        var count = to - from;
+        Span<int> order = stackalloc int[LimitSpecBuffer.Capacity];
+        while (true)
         {
-            return new(Attempt(limits, 0));
+            for (var i = 0; i < count; i++)
+            {
+                batch.State(from + i) = new LimitState { Holder = Window(in batch.Spec(from + i), now) };
+                order[i] = from + i;
+            }
+
+            // Insertion sort of at most four: lock order by window, not by limit kind.
+            for (var i = 1; i < count; i++)
+            {
+                for (var j = i; j > 0 && Holder(batch, order[j - 1]).Order > Holder(batch, order[j]).Order; j--)
+                {
+                    (order[j - 1], order[j]) = (order[j], order[j - 1]);
+                }
+            }
+
+            var locked = 0;
+            try
+            {
+                var retired = false;
+                for (; locked < count; locked++)
+                {
+                    var window = Holder(batch, order[locked]);
+                    window.Gate.Enter();
+                    retired |= window.Retired;
+                }
+
+                if (retired)
+                {
+                    continue;
+                }
+
+                return Decide(batch, from, count, now);
+            }
+            finally
+            {
+                for (var i = locked - 1; i >= 0; i--)
+                {
+                    Holder(batch, order[i]).Gate.Exit();
+                }
+            }
         }
     }
 
-    public ValueTask<LimitDecision> AcquireAsync(IReadOnlyList<LimitSpec> limits, CancellationToken cancellationToken)
+    public void Release(LimitBatch batch, int from, int to)
     {
-        lock (_gate)
+        for (var i = from; i < to; i++)
         {
-            var peek = Attempt(limits, 0);
-            return new(peek.Allowed ? Attempt(limits, 1) : peek);
+            Release(ref batch.State(i));
         }
     }
 
-    public void Dispose() => _limiter.Dispose();
-
-    private LimitDecision Attempt(IReadOnlyList<LimitSpec> limits, int permits)
+    /// <summary>Gives back a permit this counter charged (nothing if the state holds none).</summary>
+    public static void Release(ref LimitState state)
     {
-        var states = new LimitState[limits.Count];
-        for (var i = 0; i < limits.Count; i++)
+        if (state.Allowed && state.Holder is SlidingWindow window)
         {
-            using var lease = _limiter.AttemptAcquire(limits[i], permits);
-            var (remaining, reset, retry) = SlidingWindowCounterLimiter.Read(lease);
-            states[i] = new LimitState(limits[i], lease.IsAcquired && (permits > 0 || remaining > 0), remaining, lease.IsAcquired && remaining > 0 ? reset : Max(retry, reset));
-        }
+            lock (window.Gate)
+            {
+                window.Release(state.Ticket, 1);
+            }
 
-        return new LimitDecision(states);
+            state.Holder = null;
+        }
     }
 
-    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+    /// <summary>Drops every window that counts nothing; returns how many are left.</summary>
+    public int Sweep()
+    {
+        var now = _time.GetUtcNow().UtcTicks;
+        foreach (var (spec, window) in _windows)
+        {
+            lock (window.Gate)
+            {
+                if (window.Retired || window.Used(now) != 0)
+                {
+                    continue;
+                }
+
+                window.Retired = true;
+            }
+
+            if (_windows.TryRemove(new KeyValuePair<LimitSpec, SlidingWindow>(spec, window)))
+            {
+                Interlocked.Decrement(ref _count);
+            }
+        }
+
+        return PartitionCount;
+    }
+
+    private static SlidingWindow Holder(LimitBatch batch, int index) => (SlidingWindow)batch.State(index).Holder!;
+
+    private static bool Decide(LimitBatch batch, int from, int count, long now)
+    {
+        var allowed = true;
+        for (var i = from; i < from + count; i++)
+        {
+            var window = Holder(batch, i);
+            allowed &= window.Used(now) < window.PermitLimit;
+        }
+
+        for (var i = from; i < from + count; i++)
+        {
+            ref var state = ref batch.State(i);
+            var window = (SlidingWindow)state.Holder!;
+            var used = window.Used(now);
+            if (allowed)
+            {
+                state.Ticket = window.Charge(now, 1);
+                used++;
+            }
+
+            state.Allowed = used < window.PermitLimit || allowed;
+            state.Remaining = Math.Max(0, window.PermitLimit - used);
+
+            // A limit without a permit reports how long until one is back; the others when the oldest counted request leaves.
+            state.ResetAfter = window.ReleaseAfter(now, allowed || used < window.PermitLimit ? 1 : used + 1 - window.PermitLimit);
+        }
+
+        return allowed;
+    }
+
+    private SlidingWindow Window(in LimitSpec spec, long now)
+    {
+        if (_windows.TryGetValue(spec, out var window))
+        {
+            return window;
+        }
+
+        var key = spec;
+        if (spec.Kind == LimitKind.Ip && PartitionCount >= MaxPartitions && !Reclaim())
+        {
+            key = spec with { Owner = Overflow, Address = spec.Address % OverflowGroups };
+            if (_windows.TryGetValue(key, out window))
+            {
+                return window;
+            }
+        }
+
+        var created = new SlidingWindow(key.PermitLimit, key.Window);
+        while (true)
+        {
+            if (_windows.TryAdd(key, created))
+            {
+                Interlocked.Increment(ref _count);
+                if (Environment.TickCount64 >= Volatile.Read(ref _nextSweepAt))
+                {
+                    Volatile.Write(ref _nextSweepAt, Environment.TickCount64 + SweepEveryMs);
+                    Sweep();
+                }
+
+                return created;
+            }
+
+            if (_windows.TryGetValue(key, out window))
+            {
+                return window;
+            }
+        }
+    }
+
+    /// <summary>At the cap: sweeps (at most once a second, so a flood at the cap does not sweep per request) and says whether room was made.</summary>
+    private bool Reclaim()
+    {
+        var tick = Environment.TickCount64;
+        if (tick >= Volatile.Read(ref _nextFullSweepAt) && _sweepGate.TryEnter())
+        {
+            try
+            {
+                Volatile.Write(ref _nextFullSweepAt, tick + 1000);
+                Sweep();
+            }
+            finally
+            {
+                _sweepGate.Exit();
+            }
+        }
+
+        return PartitionCount < MaxPartitions;
+    }
 }

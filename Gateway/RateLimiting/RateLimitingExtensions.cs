@@ -12,7 +12,6 @@ public static class RateLimitingExtensions
     {
         services.TryAddSingleton<ClientIpResolver>();
         services.TryAddSingleton<RateLimitPolicyResolver>();
-        services.TryAddSingleton<RateLimitMiddleware>();
         services.TryAddSingleton(sp => new LocalRateLimitCounter(sp.GetRequiredService<TimeProvider>()));
         if (redis)
         {
@@ -31,21 +30,15 @@ public static class RateLimitingExtensions
     }
 
     /// <summary>The IP limit; goes before key authentication in the proxy pipeline.</summary>
-    public static IApplicationBuilder UseIpRateLimit(this IApplicationBuilder builder)
-    {
-        var middleware = Required(builder);
-        return builder.Use(next => context => middleware.IpStageAsync(context, next));
-    }
+    public static IApplicationBuilder UseIpRateLimit(this IApplicationBuilder builder) =>
+        Required(builder).UseMiddleware<IpRateLimitMiddleware>();
 
     /// <summary>The workspace (or route policy) and per-key limits, charged with the IP limit; goes after key authentication.</summary>
-    public static IApplicationBuilder UseRateLimits(this IApplicationBuilder builder)
-    {
-        var middleware = Required(builder);
-        return builder.Use(next => context => middleware.RequestStageAsync(context, next));
-    }
+    public static IApplicationBuilder UseRateLimits(this IApplicationBuilder builder) =>
+        Required(builder).UseMiddleware<RequestRateLimitMiddleware>();
 
-    private static RateLimitMiddleware Required(IApplicationBuilder builder) =>
-        builder.ApplicationServices.GetService<IServiceProviderIsService>()?.IsService(typeof(RateLimitMiddleware)) == true
-            ? builder.ApplicationServices.GetRequiredService<RateLimitMiddleware>()
+    private static IApplicationBuilder Required(IApplicationBuilder builder) =>
+        builder.ApplicationServices.GetService<IServiceProviderIsService>()?.IsService(typeof(RateLimitPolicyResolver)) == true
+            ? builder
             : throw new InvalidOperationException("UseIpRateLimit/UseRateLimits require AddGatewayRateLimiting() on the service collection.");
 }

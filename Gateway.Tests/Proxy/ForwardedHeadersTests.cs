@@ -1,0 +1,87 @@
+using System.Net;
+using Gateway.Tests.Common;
+
+namespace Gateway.Tests.Proxy;
+
+/// <summary>What a real upstream receives: never the client's key, never a client copy of a stamped header.</summary>
+public sealed class ForwardedHeadersTests
+{
+    private static readonly string[] Spoofed = ["X_Org_Id", "x_key_scopes", "X-Key_Id", "X_CUSTOMER_ID", "x-org_id"];
+
+    private Upstream _upstream = null!;
+
+    [OneTimeSetUp]
+    public void StartUpstream() => _upstream = Upstream.Start();
+
+    [OneTimeTearDown]
+    public void StopUpstream() => _upstream.Dispose();
+
+    [SetUp]
+    public void ResetUpstream() => _upstream.Reset();
+
+    [Test]
+    public async Task AnonymousRoute_AuthorizationSent_NotForwarded()
+    {
+        await using var gateway = await StartAsync();
+
+        using var response = await gateway.CallAsync("/public/x", "gw_live_anything");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(_upstream.SingleRequestHeaders().ContainsKey("Authorization"), Is.False);
+    }
+
+    [TestCase("/public/x")]
+    [TestCase("/api/x")]
+    public async Task UnderscoreSpellingsOfStampedHeaders_NeverForwarded(string path)
+    {
+        await using var gateway = await StartAsync();
+        await gateway.CreateOrgAsync("acme");
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "k" }))["key"]!.GetValue<string>();
+
+        using var response = await gateway.CallAsync(path, path.StartsWith("/api", StringComparison.Ordinal) ? key : null, r =>
+        {
+            foreach (var name in Spoofed)
+            {
+                r.Headers.TryAddWithoutValidation(name, "evil");
+            }
+
+            r.Headers.TryAddWithoutValidation("X_Trace_Note", "kept");
+        });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var headers = _upstream.SingleRequestHeaders();
+        Assert.That(headers.Keys.Where(k => k.Replace('_', '-').StartsWith("X-Key-", StringComparison.OrdinalIgnoreCase) && k.Contains('_')), Is.Empty);
+        Assert.That(headers.Keys.Where(k => k.Contains('_') && k.Replace('_', '-').ToUpperInvariant() is "X-ORG-ID" or "X-CUSTOMER-ID"), Is.Empty);
+        Assert.That(headers.Values, Has.No.Member("evil"));
+        Assert.That(headers["X_Trace_Note"], Is.EqualTo("kept"), "other underscore names pass unless dropping them is configured");
+        Assert.That(headers.ContainsKey("Authorization"), Is.False);
+    }
+
+    [Test]
+    public async Task DropHeadersWithUnderscores_Enabled_DropsEveryUnderscoreName()
+    {
+        await using var gateway = await StartAsync(("Gateway:DropHeadersWithUnderscores", "true"));
+
+        using var response = await gateway.CallAsync("/public/x", null, r =>
+        {
+            r.Headers.TryAddWithoutValidation("X_Trace_Note", "dropped");
+            r.Headers.TryAddWithoutValidation("X-Trace-Note", "kept");
+        });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var headers = _upstream.SingleRequestHeaders();
+        Assert.That(headers.Keys.Where(k => k.Contains('_')), Is.Empty);
+        Assert.That(headers["X-Trace-Note"], Is.EqualTo("kept"));
+    }
+
+    private Task<GatewayHost> StartAsync(params (string Key, string Value)[] settings)
+    {
+        var config = GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", []), ("public", "/public/{**rest}", [("Anonymous", "true")]));
+        foreach (var (key, value) in settings)
+        {
+            config[key] = value;
+        }
+
+        return GatewayHost.StartAsync(config);
+    }
+}

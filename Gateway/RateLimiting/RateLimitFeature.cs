@@ -1,0 +1,111 @@
+using System.Globalization;
+using Gateway.Domain;
+
+namespace Gateway.RateLimiting;
+
+internal enum AuthenticationOutcome : byte
+{
+    /// <summary>Authentication did not run (anonymous route) or has not finished.</summary>
+    None,
+    Authenticated,
+    Refused,
+}
+
+/// <summary>
+/// What the two limit stages share for one request: its limits and their states (index 0 is the IP
+/// limit, taken by <see cref="IpRateLimitMiddleware"/>), the authentication outcome recorded by the key
+/// authentication stage, and the state reported in <c>X-RateLimit-*</c>. One object per request; it is
+/// also the state of the response's OnStarting callback, so nothing is boxed.
+/// </summary>
+internal sealed class RateLimitFeature(HttpResponse response) : LimitBatch
+{
+    private static readonly Func<object, Task> WriteHeadersCallback = static state => ((RateLimitFeature)state).WriteHeaders();
+
+    private int _reported = -1;
+
+    public AuthenticationOutcome Outcome { get; private set; }
+
+    /// <summary>The authenticated key (set with <see cref="AuthenticationOutcome.Authenticated"/>).</summary>
+    public ApiKeyRecord? Key { get; private set; }
+
+    public void Authenticated(ApiKeyRecord key)
+    {
+        Key = key;
+        Outcome = AuthenticationOutcome.Authenticated;
+    }
+
+    public void Refused() => Outcome = AuthenticationOutcome.Refused;
+
+    /// <summary>
+    /// Reports the limit with the fewest permits left among [from, to). The headers are written as the
+    /// response starts, after YARP has copied the upstream's headers, so an upstream's own X-RateLimit-*
+    /// can neither replace nor duplicate ours.
+    /// </summary>
+    public void Report(int from, int to)
+    {
+        var best = from;
+        for (var i = from + 1; i < to; i++)
+        {
+            if (Tighter(i, best))
+            {
+                best = i;
+            }
+        }
+
+        Report(best);
+    }
+
+    public void Report(int index)
+    {
+        if (_reported < 0)
+        {
+            response.OnStarting(WriteHeadersCallback, this);
+        }
+
+        _reported = index;
+    }
+
+    /// <summary>The refused limit that takes longest to give a permit back (Retry-After must cover every refused limit).</summary>
+    public int LongestRefused(int from, int to)
+    {
+        var longest = -1;
+        for (var i = from; i < to; i++)
+        {
+            if (!State(i).Allowed && (longest < 0 || State(i).ResetAfter > State(longest).ResetAfter))
+            {
+                longest = i;
+            }
+        }
+
+        return longest;
+    }
+
+    /// <summary>Whole seconds, rounded up and at least 1: a client that waits this long will find a permit.</summary>
+    public static long Seconds(TimeSpan value) => Math.Max(1, (long)Math.Ceiling(value.TotalSeconds));
+
+    private bool Tighter(int a, int b)
+    {
+        ref var x = ref State(a);
+        ref var y = ref State(b);
+        if (x.Allowed != y.Allowed)
+        {
+            return !x.Allowed;
+        }
+
+        return x.Remaining != y.Remaining ? x.Remaining < y.Remaining : Spec(a).PermitLimit < Spec(b).PermitLimit;
+    }
+
+    private Task WriteHeaders()
+    {
+        ref var state = ref State(_reported);
+        var headers = response.Headers;
+        headers["X-RateLimit-Limit"] = Text(Spec(_reported).PermitLimit);
+        headers["X-RateLimit-Remaining"] = Text(Math.Max(0, state.Remaining));
+        headers["X-RateLimit-Reset"] = Text(Seconds(state.ResetAfter));
+        return Task.CompletedTask;
+    }
+
+    private static readonly string[] SmallNumbers = [.. Enumerable.Range(0, 1024).Select(i => i.ToString(CultureInfo.InvariantCulture))];
+
+    private static string Text(long value) => value is >= 0 and < 1024 ? SmallNumbers[value] : value.ToString(CultureInfo.InvariantCulture);
+}
