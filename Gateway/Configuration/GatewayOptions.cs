@@ -24,6 +24,8 @@ public sealed class GatewayOptions
     public UsageOptions Usage { get; set; } = new();
 
     public DemoOptions Demo { get; set; } = new();
+
+    public Signing.SigningOptions Signing { get; set; } = new();
 }
 
 public sealed class StoreOptions

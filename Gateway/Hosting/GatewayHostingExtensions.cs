@@ -5,6 +5,7 @@ using Gateway.Keys;
 using Gateway.Observability;
 using Gateway.Proxy;
 using Gateway.RateLimiting;
+using Gateway.Signing;
 using Gateway.Stores;
 using Gateway.Stores.Redis;
 using Gateway.Stores.Sqlite;
@@ -68,7 +69,8 @@ public static class GatewayHostingExtensions
 
         services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
-            .AddConfigFilter<RouteMetadataValidator>();
+            .AddConfigFilter<RouteMetadataValidator>()
+            .AddGatewaySigning();
         return builder;
     }
 
