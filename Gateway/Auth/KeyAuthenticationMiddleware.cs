@@ -1,4 +1,6 @@
 using Gateway.Configuration;
+using Gateway.Domain;
+using Gateway.Http;
 using Gateway.Keys;
 using Gateway.Observability;
 using Gateway.Proxy;

@@ -1,10 +1,10 @@
 using System.Text.Json;
 
-namespace Gateway.Proxy;
+namespace Gateway.Http;
 
 /// <summary>
 /// Writes the proxy listener's errors as RFC 9457 problem+json with a stable <c>code</c> member that
-/// clients can switch on (CONTRACT section 5).
+/// clients can switch on (docs/proxy.md).
 /// </summary>
 internal static class GatewayProblem
 {
