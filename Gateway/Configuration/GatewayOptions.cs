@@ -25,7 +25,7 @@ public sealed class GatewayOptions
 
     public DemoOptions Demo { get; set; } = new();
 
-    public Signing.SigningOptions Signing { get; set; } = new();
+    public SigningOptions Signing { get; set; } = new();
 }
 
 public sealed class StoreOptions

@@ -1,4 +1,4 @@
-namespace Gateway.Signing;
+namespace Gateway.Configuration;
 
 /// <summary><c>Gateway:Signing</c>: the secrets that sign identity headers for upstreams.</summary>
 public sealed class SigningOptions
