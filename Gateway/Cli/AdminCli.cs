@@ -82,11 +82,13 @@ public static class AdminCli
         var noExpiry = new Option<bool>("--no-expiry") { Description = "Clear the expiry." };
         var noCustomer = new Option<bool>("--no-customer") { Description = "Clear the customer id." };
         var noRateLimit = new Option<bool>("--no-rate-limit") { Description = "Clear the per-key limit." };
+        var cidrs = new Option<string[]>("--allowed-cidr") { Description = "A CIDR the key may be used from, e.g. 203.0.113.0/24 (repeat for several; none: any address).", AllowMultipleArgumentsPerToken = true };
+        var anyIp = new Option<bool>("--any-ip") { Description = "Clear the key's allowed CIDRs: any address may use it." };
 
         var list = new Command("list", "List an organization's keys, revoked ones included.") { org };
         list.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Get, $"admin/orgs/{Uri.EscapeDataString(r.GetValue(org)!)}/keys", null, ct));
 
-        var create = new Command("create", "Create a key; prints it with the plaintext key (shown once).") { org, name, environment, scopes, description, expiresAt, customer, createdBy, permits, window };
+        var create = new Command("create", "Create a key; prints it with the plaintext key (shown once).") { org, name, environment, scopes, description, expiresAt, customer, createdBy, permits, window, cidrs };
         create.SetAction((r, ct) =>
         {
             var body = new JsonObject { ["name"] = r.GetValue(name) };
@@ -105,13 +107,18 @@ public static class AdminCli
                 body["rateLimit"] = new JsonObject { ["permitLimit"] = p, ["window"] = r.GetValue(window) };
             }
 
+            if (r.GetValue(cidrs) is { Length: > 0 } c)
+            {
+                body["allowedCidrs"] = new JsonArray(c.Select(x => (JsonNode?)x).ToArray());
+            }
+
             return client.SendAsync(r, HttpMethod.Post, $"admin/orgs/{Uri.EscapeDataString(r.GetValue(org)!)}/keys", body, ct);
         });
 
         var get = new Command("get", "Show one key.") { id };
         get.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Get, KeyPath(r.GetValue(id)!), null, ct));
 
-        var update = new Command("update", "Change a key's name, description, scopes, expiry, customer or limit.") { id, name, scopes, description, expiresAt, noExpiry, customer, noCustomer, permits, window, noRateLimit };
+        var update = new Command("update", "Change a key's name, description, scopes, expiry, customer, limit or allowed CIDRs.") { id, name, scopes, description, expiresAt, noExpiry, customer, noCustomer, permits, window, noRateLimit, cidrs, anyIp };
         update.SetAction((r, ct) =>
         {
             var body = new JsonObject();
@@ -147,6 +154,15 @@ public static class AdminCli
             else if (r.GetValue(permits) is { } p)
             {
                 body["rateLimit"] = new JsonObject { ["permitLimit"] = p, ["window"] = r.GetValue(window) };
+            }
+
+            if (r.GetValue(anyIp))
+            {
+                body["allowedCidrs"] = new JsonArray();
+            }
+            else if (r.GetValue(cidrs) is { Length: > 0 } c)
+            {
+                body["allowedCidrs"] = new JsonArray(c.Select(x => (JsonNode?)x).ToArray());
             }
 
             return client.SendAsync(r, HttpMethod.Patch, KeyPath(r.GetValue(id)!), body, ct);

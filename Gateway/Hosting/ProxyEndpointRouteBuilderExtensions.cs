@@ -1,5 +1,6 @@
 using Gateway.Auth;
 using Gateway.Http;
+using Gateway.IpAllowlist;
 using Gateway.Observability;
 using Gateway.Proxy;
 using Gateway.RateLimiting;
@@ -19,6 +20,7 @@ public static class ProxyEndpointRouteBuilderExtensions
             proxy.UseProxyGuard();
             proxy.UseIpRateLimit();
             proxy.UseKeyAuthentication();
+            proxy.UseKeyIpAllowlist();
             proxy.UseRateLimits();
             proxy.UseSessionAffinity();
             proxy.UseLoadBalancing();

@@ -2,7 +2,9 @@ namespace Gateway.Stores.Sqlite;
 
 internal static class SqliteSchema
 {
-    // Version 1. Later versions append migrations; PRAGMA user_version records which ran.
+    /// <summary>Migrations[i] brings a store from version i to i + 1; PRAGMA user_version records which ran. Append only.</summary>
+    public static readonly string[] Migrations = [V1, V2];
+
     public const string V1 = """
         CREATE TABLE orgs (
           id TEXT PRIMARY KEY,
@@ -49,4 +51,7 @@ internal static class SqliteSchema
         );
         CREATE INDEX ix_audit_org ON audit(org_id, seq);
         """;
+
+    // Version 2: a key's network allowlist, canonical CIDRs separated by spaces; NULL means any address.
+    public const string V2 = "ALTER TABLE keys ADD COLUMN allowed_cidrs TEXT;";
 }
