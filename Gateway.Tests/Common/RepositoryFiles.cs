@@ -1,22 +1,24 @@
 namespace Gateway.Tests.Common;
 
-/// <summary>Files of the repository the tests run from (docs snippets are tested as they are published).</summary>
+/// <summary>The checked-out repository the tests were built from: its docs, deploy files and sources.</summary>
 public static class RepositoryFiles
 {
-    public static string Root { get; } = FindRoot();
-
-    public static string Path(params string[] parts) => System.IO.Path.Combine([Root, .. parts]);
-
-    private static string FindRoot()
+    private static readonly Lazy<string> RootPath = new(() =>
     {
-        for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
         {
-            if (File.Exists(System.IO.Path.Combine(dir.FullName, "Gateway.sln")))
+            if (File.Exists(Path.Combine(directory.FullName, "Gateway.sln")))
             {
-                return dir.FullName;
+                return directory.FullName;
             }
         }
 
-        throw new InvalidOperationException("Gateway.sln not found above the test directory.");
-    }
+        throw new InvalidOperationException("Gateway.sln not found above " + AppContext.BaseDirectory);
+    });
+
+    public static string Root => RootPath.Value;
+
+    public static string PathOf(params string[] parts) => Path.Combine([Root, .. parts]);
+
+    public static string Read(params string[] parts) => File.ReadAllText(PathOf(parts));
 }

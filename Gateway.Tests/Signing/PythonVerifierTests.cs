@@ -21,7 +21,7 @@ public sealed partial class PythonVerifierTests
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        var docs = await File.ReadAllTextAsync(RepositoryFiles.Path("docs", "signing.md"));
+        var docs = await File.ReadAllTextAsync(RepositoryFiles.PathOf("docs", "signing.md"));
         var snippet = PythonBlock().Match(docs);
         Assert.That(snippet.Success, "docs/signing.md has no ```python block");
         _script = Path.Combine(Path.GetTempPath(), $"gw-verify-{Guid.NewGuid():N}.py");
