@@ -177,7 +177,27 @@ internal static class AdminCli
             return client.SendAsync(r, HttpMethod.Post, KeyPath(r.GetValue(id)!) + "/rotate", body, ct);
         });
 
-        var keys = new Command("keys", "API keys.") { list, create, get, update, rotate };
+        var tokens = new Argument<string[]>("tokens") { Description = "Leaked key strings (prefer --file: arguments end up in shell history).", Arity = ArgumentArity.ZeroOrMore };
+        var file = new Option<string?>("--file") { Description = "Read leaked key strings from this file, one per line ('-' for standard input)." };
+        var leakUrl = new Option<string?>("--url") { Description = "Where the keys were found, for the audit log." };
+        var leakSource = new Option<string?>("--source") { Description = "What kind of place that is (e.g. 'log file'), for the audit log." };
+        var leaked = new Command("leaked", "Report keys found in public: each one that is ours is revoked (or as Gateway:SecretScanning:Action says); a default key is rotated.") { tokens, file, leakUrl, leakSource };
+        leaked.SetAction(async (r, ct) =>
+        {
+            var list = new List<string>(r.GetValue(tokens) ?? []);
+            if (r.GetValue(file) is { Length: > 0 } path)
+            {
+                var text = path == "-" ? await Console.In.ReadToEndAsync(ct) : await File.ReadAllTextAsync(path, ct);
+                list.AddRange(text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            }
+
+            var body = new JsonObject { ["tokens"] = new JsonArray(list.Select(x => (JsonNode?)x).ToArray()) };
+            Set(body, "url", r.GetValue(leakUrl));
+            Set(body, "source", r.GetValue(leakSource));
+            return await client.SendAsync(r, HttpMethod.Post, "admin/leaked-keys", body, ct);
+        });
+
+        var keys = new Command("keys", "API keys.") { list, create, get, update, rotate, leaked };
         foreach (var (verb, help) in new[] { ("deactivate", "Reject the key until activated again."), ("activate", "Accept a deactivated key again."), ("revoke", "Permanently disable the key (the row stays for audit).") })
         {
             var command = new Command(verb, help) { id };

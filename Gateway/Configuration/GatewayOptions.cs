@@ -26,6 +26,8 @@ public sealed class GatewayOptions
     public DemoOptions Demo { get; set; } = new();
 
     public SigningOptions Signing { get; set; } = new();
+
+    public SecretScanningOptions SecretScanning { get; set; } = new();
 }
 
 public sealed class StoreOptions

@@ -6,6 +6,7 @@ using Gateway.Keys;
 using Gateway.Observability;
 using Gateway.Proxy;
 using Gateway.RateLimiting;
+using Gateway.SecretScanning;
 using Gateway.Signing;
 using Gateway.Stores;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -51,6 +52,7 @@ public static class GatewayHostingExtensions
         services.AddGatewayRateLimiting(redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayAdmin();
         services.AddGatewayDemo();
+        services.AddGatewaySecretScanning();
 
         services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
@@ -65,6 +67,7 @@ public static class GatewayHostingExtensions
         app.UseMiddleware<RequestIdMiddleware>();
         app.UseRouting();
         app.MapGatewayAdmin();
+        app.MapSecretScanning();
         app.MapGatewayProxy();
         return app;
     }
