@@ -18,10 +18,9 @@ public static class ProxyEndpointRouteBuilderExtensions
         endpoints.MapReverseProxy(proxy =>
         {
             proxy.UseProxyGuard();
-            proxy.UseIpRateLimit();
-            proxy.UseKeyAuthentication();
-            proxy.UseKeyIpAllowlist();
-            proxy.UseRateLimits();
+            proxy.UseSpan("gateway.ip_limit", stage => stage.UseIpRateLimit());
+            proxy.UseSpan("gateway.authenticate", stage => stage.UseKeyAuthentication().UseKeyIpAllowlist());
+            proxy.UseSpan("gateway.rate_limit", stage => stage.UseRateLimits());
             proxy.UseSessionAffinity();
             proxy.UseLoadBalancing();
             proxy.UsePassiveHealthChecks();
