@@ -26,7 +26,8 @@ internal sealed record KeyDto(
     RateLimitDto? RateLimit,
     DateTimeOffset UpdatedAt,
     DateTimeOffset? RevokedAt,
-    DateTimeOffset? PreviousKeyExpiresAt)
+    DateTimeOffset? PreviousKeyExpiresAt,
+    IReadOnlyList<string> AllowedCidrs)
 {
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Key { get; init; }
@@ -49,7 +50,8 @@ internal sealed record KeyDto(
         key.RateLimit is { } r ? new RateLimitDto(r.PermitLimit, r.Window.ToString("c", CultureInfo.InvariantCulture)) : null,
         key.UpdatedAt,
         key.RevokedAt,
-        key.PreviousHash is not null && key.PreviousHashExpiresAt > now ? key.PreviousHashExpiresAt : null)
+        key.PreviousHash is not null && key.PreviousHashExpiresAt > now ? key.PreviousHashExpiresAt : null,
+        key.AllowedCidrs)
     {
         Key = plaintext,
     };

@@ -9,8 +9,8 @@ namespace Gateway.Admin;
 internal static class AdminRequests
 {
     private static readonly string[] OrgFields = ["id", "name"];
-    private static readonly string[] CreateKeyFields = ["name", "environment", "scopes", "description", "expiresAt", "createdBy", "customerId", "rateLimit"];
-    private static readonly string[] PatchKeyFields = ["name", "description", "scopes", "expiresAt", "customerId", "rateLimit"];
+    private static readonly string[] CreateKeyFields = ["name", "environment", "scopes", "description", "expiresAt", "createdBy", "customerId", "rateLimit", "allowedCidrs"];
+    private static readonly string[] PatchKeyFields = ["name", "description", "scopes", "expiresAt", "customerId", "rateLimit", "allowedCidrs"];
     private static readonly string[] RotateFields = ["gracePeriod"];
 
     /// <summary>
@@ -118,10 +118,11 @@ internal static class AdminRequests
         var (_, createdBy) = JsonFields.String(body, "createdBy", errors, allowNull: true, maxLength: 128);
         var customerId = CustomerId(body, errors);
         var rateLimit = RateLimit(body, errors);
+        var allowedCidrs = AllowedCidrList(body, errors);
 
         return errors.Any
             ? null
-            : new KeyDraft(name!, environment ?? options.Environment, scopes ?? ["*"], description, expiresAt.Value, createdBy, customerId.Value, rateLimit.Value);
+            : new KeyDraft(name!, environment ?? options.Environment, scopes ?? ["*"], description, expiresAt.Value, createdBy, customerId.Value, rateLimit.Value, allowedCidrs.Value);
     }
 
     public static KeyPatch? PatchKey(JsonElement body, GatewayOptions options, DateTimeOffset now, ValidationErrors errors)
@@ -139,11 +140,14 @@ internal static class AdminRequests
         var expiresAt = ExpiresAt(body, now, errors);
         var customerId = CustomerId(body, errors);
         var rateLimit = RateLimit(body, errors);
+        var allowedCidrs = AllowedCidrList(body, errors);
 
         return errors.Any
             ? null
             : new KeyPatch
             {
+                HasAllowedCidrs = allowedCidrs.Present,
+                AllowedCidrs = allowedCidrs.Value,
                 Name = name,
                 HasDescription = hasDescription,
                 Description = description,
@@ -201,6 +205,41 @@ internal static class AdminRequests
         }
 
         return scopes.Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary><c>allowedCidrs</c>: an array of at most 100 CIDRs (null or [] for any address), stored canonical and without duplicates.</summary>
+    private static (bool Present, List<string>? Value) AllowedCidrList(JsonElement body, ValidationErrors errors)
+    {
+        if (!body.TryGetProperty("allowedCidrs", out var value))
+        {
+            return (false, null);
+        }
+
+        if (value.ValueKind == JsonValueKind.Null)
+        {
+            return (true, []);
+        }
+
+        var (_, items) = JsonFields.StringArray(body, "allowedCidrs", errors, maxItems: AllowedCidrs.MaxCount);
+        if (items is null)
+        {
+            return (true, null);
+        }
+
+        var result = new List<string>(items.Count);
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (!AllowedCidrs.TryNormalize(items[i], out var canonical, out var error))
+            {
+                errors.Add($"allowedCidrs[{i}]", error);
+            }
+            else if (!result.Contains(canonical, StringComparer.Ordinal))
+            {
+                result.Add(canonical);
+            }
+        }
+
+        return (true, result);
     }
 
     private static (bool Present, DateTimeOffset? Value) ExpiresAt(JsonElement body, DateTimeOffset now, ValidationErrors errors)

@@ -87,11 +87,13 @@ internal static class AdminCli
         var noExpiry = new Option<bool>("--no-expiry") { Description = "Clear the expiry." };
         var noCustomer = new Option<bool>("--no-customer") { Description = "Clear the customer id." };
         var noRateLimit = new Option<bool>("--no-rate-limit") { Description = "Clear the per-key limit." };
+        var cidrs = new Option<string[]>("--allowed-cidr") { Description = "A CIDR the key may be used from, e.g. 203.0.113.0/24 (repeat for several; none: any address).", AllowMultipleArgumentsPerToken = true };
+        var anyIp = new Option<bool>("--any-ip") { Description = "Clear the key's allowed CIDRs: any address may use it." };
 
         var list = new Command("list", "List an organization's keys, revoked ones included.") { org };
         list.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Get, $"admin/orgs/{Uri.EscapeDataString(r.GetValue(org)!)}/keys", null, ct));
 
-        var create = new Command("create", "Create a key; prints it with the plaintext key (shown once).") { org, name, environment, scopes, description, expiresAt, customer, createdBy, permits, window };
+        var create = new Command("create", "Create a key; prints it with the plaintext key (shown once).") { org, name, environment, scopes, description, expiresAt, customer, createdBy, permits, window, cidrs };
         create.SetAction((r, ct) =>
         {
             var body = new JsonObject { ["name"] = r.GetValue(name) };
@@ -110,13 +112,18 @@ internal static class AdminCli
                 body["rateLimit"] = new JsonObject { ["permitLimit"] = p, ["window"] = r.GetValue(window) };
             }
 
+            if (r.GetValue(cidrs) is { Length: > 0 } c)
+            {
+                body["allowedCidrs"] = new JsonArray(c.Select(x => (JsonNode?)x).ToArray());
+            }
+
             return client.SendAsync(r, HttpMethod.Post, $"admin/orgs/{Uri.EscapeDataString(r.GetValue(org)!)}/keys", body, ct);
         });
 
         var get = new Command("get", "Show one key.") { id };
         get.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Get, KeyPath(r.GetValue(id)!), null, ct));
 
-        var update = new Command("update", "Change a key's name, description, scopes, expiry, customer or limit.") { id, name, scopes, description, expiresAt, noExpiry, customer, noCustomer, permits, window, noRateLimit };
+        var update = new Command("update", "Change a key's name, description, scopes, expiry, customer, limit or allowed CIDRs.") { id, name, scopes, description, expiresAt, noExpiry, customer, noCustomer, permits, window, noRateLimit, cidrs, anyIp };
         update.SetAction((r, ct) =>
         {
             var body = new JsonObject();
@@ -154,6 +161,15 @@ internal static class AdminCli
                 body["rateLimit"] = new JsonObject { ["permitLimit"] = p, ["window"] = r.GetValue(window) };
             }
 
+            if (r.GetValue(anyIp))
+            {
+                body["allowedCidrs"] = new JsonArray();
+            }
+            else if (r.GetValue(cidrs) is { Length: > 0 } c)
+            {
+                body["allowedCidrs"] = new JsonArray(c.Select(x => (JsonNode?)x).ToArray());
+            }
+
             return client.SendAsync(r, HttpMethod.Patch, KeyPath(r.GetValue(id)!), body, ct);
         });
 
@@ -165,7 +181,27 @@ internal static class AdminCli
             return client.SendAsync(r, HttpMethod.Post, KeyPath(r.GetValue(id)!) + "/rotate", body, ct);
         });
 
-        var keys = new Command("keys", "API keys.") { list, create, get, update, rotate };
+        var tokens = new Argument<string[]>("tokens") { Description = "Leaked key strings (prefer --file: arguments end up in shell history).", Arity = ArgumentArity.ZeroOrMore };
+        var file = new Option<string?>("--file") { Description = "Read leaked key strings from this file, one per line ('-' for standard input)." };
+        var leakUrl = new Option<string?>("--url") { Description = "Where the keys were found, for the audit log." };
+        var leakSource = new Option<string?>("--source") { Description = "What kind of place that is (e.g. 'log file'), for the audit log." };
+        var leaked = new Command("leaked", "Report keys found in public: each one that is ours is revoked (or as Gateway:SecretScanning:Action says); a default key is rotated.") { tokens, file, leakUrl, leakSource };
+        leaked.SetAction(async (r, ct) =>
+        {
+            var list = new List<string>(r.GetValue(tokens) ?? []);
+            if (r.GetValue(file) is { Length: > 0 } path)
+            {
+                var text = path == "-" ? await Console.In.ReadToEndAsync(ct) : await File.ReadAllTextAsync(path, ct);
+                list.AddRange(text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            }
+
+            var body = new JsonObject { ["tokens"] = new JsonArray(list.Select(x => (JsonNode?)x).ToArray()) };
+            Set(body, "url", r.GetValue(leakUrl));
+            Set(body, "source", r.GetValue(leakSource));
+            return await client.SendAsync(r, HttpMethod.Post, "admin/leaked-keys", body, ct);
+        });
+
+        var keys = new Command("keys", "API keys.") { list, create, get, update, rotate, leaked };
         foreach (var (verb, help) in new[] { ("deactivate", "Reject the key until activated again."), ("activate", "Accept a deactivated key again."), ("revoke", "Permanently disable the key (the row stays for audit).") })
         {
             var command = new Command(verb, help) { id };

@@ -27,6 +27,9 @@ public sealed record ApiKeyRecord
     public string? CustomerId { get; init; }
     public KeyRateLimit? RateLimit { get; init; }
 
+    /// <summary>Canonical CIDRs the key may be used from; empty means any address.</summary>
+    public IReadOnlyList<string> AllowedCidrs { get; init; } = [];
+
     /// <summary>Bumped on every write; updates are conditional on it so concurrent admin calls cannot lose each other's changes.</summary>
     public long Version { get; init; }
 

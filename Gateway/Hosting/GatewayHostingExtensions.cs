@@ -6,6 +6,8 @@ using Gateway.Keys;
 using Gateway.Observability;
 using Gateway.Proxy;
 using Gateway.RateLimiting;
+using Gateway.SecretScanning;
+using Gateway.Signing;
 using Gateway.Stores;
 using Gateway.Tls;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -68,11 +70,13 @@ public static class GatewayHostingExtensions
         services.AddGatewayRateLimiting(redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayAdmin();
         services.AddGatewayDemo(builder.Configuration);
+        services.AddGatewaySecretScanning();
 
         services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
             .AddGatewayDemoRoutes(builder.Configuration)
-            .AddConfigFilter<RouteMetadataValidator>();
+            .AddConfigFilter<RouteMetadataValidator>()
+            .AddGatewaySigning();
         return builder;
     }
 
@@ -82,6 +86,7 @@ public static class GatewayHostingExtensions
         app.UseMiddleware<RequestIdMiddleware>();
         app.UseRouting();
         app.MapGatewayAdmin();
+        app.MapSecretScanning();
         app.MapGatewayProxy();
         return app;
     }

@@ -1,5 +1,6 @@
 using Gateway.Auth;
 using Gateway.Http;
+using Gateway.IpAllowlist;
 using Gateway.Observability;
 using Gateway.Proxy;
 using Gateway.RateLimiting;
@@ -18,7 +19,7 @@ public static class ProxyEndpointRouteBuilderExtensions
         {
             proxy.UseProxyGuard();
             proxy.UseSpan("gateway.ip_limit", stage => stage.UseIpRateLimit());
-            proxy.UseSpan("gateway.authenticate", stage => stage.UseKeyAuthentication());
+            proxy.UseSpan("gateway.authenticate", stage => stage.UseKeyAuthentication().UseKeyIpAllowlist());
             proxy.UseSpan("gateway.rate_limit", stage => stage.UseRateLimits());
             proxy.UseSessionAffinity();
             proxy.UseLoadBalancing();

@@ -87,6 +87,7 @@ internal sealed class AuditChanges
         yield return ("expiresAt", key.ExpiresAt);
         yield return ("customerId", key.CustomerId);
         yield return ("rateLimit", key.RateLimit);
+        yield return ("allowedCidrs", key.AllowedCidrs);
         yield return ("previousKeyExpiresAt", key.PreviousHash is null ? null : key.PreviousHashExpiresAt);
     }
 

@@ -11,7 +11,8 @@ internal sealed record KeyDraft(
     DateTimeOffset? ExpiresAt,
     string? CreatedBy,
     string? CustomerId,
-    KeyRateLimit? RateLimit);
+    KeyRateLimit? RateLimit,
+    IReadOnlyList<string>? AllowedCidrs = null);
 
 /// <summary>A validated PATCH: each field is applied only when its <c>Has…</c> flag is set; null clears it.</summary>
 internal sealed record KeyPatch
@@ -26,6 +27,8 @@ internal sealed record KeyPatch
     public string? CustomerId { get; init; }
     public bool HasRateLimit { get; init; }
     public KeyRateLimit? RateLimit { get; init; }
+    public bool HasAllowedCidrs { get; init; }
+    public IReadOnlyList<string>? AllowedCidrs { get; init; }
 }
 
 /// <summary>A key as returned to whoever created or rotated it: the only time the plaintext exists.</summary>

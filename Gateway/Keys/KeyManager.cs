@@ -10,7 +10,7 @@ namespace Gateway.Keys;
 /// admin API and the CLI. Every change is written with its audit entry, then dropped from this
 /// instance's cache before the call returns and announced to other instances.
 /// </summary>
-internal sealed class KeyManager(
+internal sealed partial class KeyManager(
     IGatewayStore store,
     KeyResolver resolver,
     IKeyChangeNotifier notifier,
@@ -70,6 +70,7 @@ internal sealed class KeyManager(
             ExpiresAt = patch.HasExpiresAt ? patch.ExpiresAt : key.ExpiresAt,
             CustomerId = patch.HasCustomerId ? patch.CustomerId : key.CustomerId,
             RateLimit = patch.HasRateLimit ? patch.RateLimit : key.RateLimit,
+            AllowedCidrs = patch.HasAllowedCidrs ? patch.AllowedCidrs ?? [] : key.AllowedCidrs,
         };
 
         return await SaveAsync(key, updated, "key.update", actor, now, cancellationToken);
@@ -136,10 +137,11 @@ internal sealed class KeyManager(
         return await SaveAsync(key, revoked, "key.revoke", actor, now, cancellationToken);
     }
 
-    private async Task<ApiKeyRecord> SaveAsync(ApiKeyRecord before, ApiKeyRecord after, string action, string actor, DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task<ApiKeyRecord> SaveAsync(ApiKeyRecord before, ApiKeyRecord after, string action, string actor, DateTimeOffset now, CancellationToken cancellationToken, Action<AuditChanges>? annotate = null)
     {
         after = after with { UpdatedAt = now, Version = before.Version + 1 };
         var changes = AuditChanges.Diff(before, after);
+        annotate?.Invoke(changes);
         if (action == "key.update" && changes.IsEmpty)
         {
             return await UnchangedAsync(before);
@@ -221,6 +223,7 @@ internal sealed class KeyManager(
             UpdatedAt = now,
             ExpiresAt = draft.ExpiresAt,
             CustomerId = draft.CustomerId,
+            AllowedCidrs = draft.AllowedCidrs ?? [],
             RateLimit = draft.RateLimit,
             Version = 1,
         };

@@ -111,6 +111,15 @@
         el('td', key.scopes.join(' ')), el('td', key.status, 'status status-' + key.status), el('td', when(key.lastUsedAt)), el('td', when(key.createdAt)));
       const actions = el('td');
       if (key.status !== 'revoked') {
+        const cidrs = key.allowedCidrs || [];
+        const ips = action('IPs: ' + (cidrs.length === 0 ? 'any' : cidrs.length <= 2 ? cidrs.join(' ') : cidrs.length + ' CIDRs'), async () => {
+          const value = window.prompt('Allowed CIDRs for "' + key.name + '", separated by spaces or commas (empty: any address)', cidrs.join(' '));
+          if (value === null) return;
+          await api('PATCH', '/admin/keys/' + encodeURIComponent(key.id), { allowedCidrs: splitList(value) });
+        });
+        ips.title = cidrs.join(' ') || 'any address';
+        ips.dataset.action = 'allowed-cidrs';
+        actions.append(ips);
         actions.append(action('Rotate', async () => {
           if (!await confirmAction('Rotate "' + key.name + '"? The current key stops working immediately.')) return;
           const rotated = await api('POST', '/admin/keys/' + encodeURIComponent(key.id) + '/rotate', {});
@@ -129,6 +138,10 @@
       row.append(actions);
       body.append(row);
     }
+  }
+
+  function splitList(value) {
+    return value.split(/[\s,]+/).filter((x) => x.length > 0);
   }
 
   function action(label, run) {
@@ -215,6 +228,7 @@
       };
       if (form.elements.description.value) body.description = form.elements.description.value;
       if (form.elements.customerId.value) body.customerId = form.elements.customerId.value;
+      if (form.elements.allowedCidrs.value.trim()) body.allowedCidrs = splitList(form.elements.allowedCidrs.value);
       if (form.elements.expiresAt.value) body.expiresAt = new Date(form.elements.expiresAt.value).toISOString();
       try {
         const key = await api('POST', '/admin/orgs/' + encodeURIComponent(state.org.id) + '/keys', body);

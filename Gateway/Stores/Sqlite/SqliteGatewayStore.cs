@@ -11,7 +11,7 @@ namespace Gateway.Stores.Sqlite;
 /// </summary>
 internal sealed class SqliteGatewayStore : IGatewayStore
 {
-    internal const int SchemaVersion = 2;
+    internal const int SchemaVersion = 3;
     private const int SqliteConstraint = 19;
 
     private readonly string _connectionString;
@@ -48,15 +48,12 @@ internal sealed class SqliteGatewayStore : IGatewayStore
 
         if (version < SchemaVersion)
         {
+            // An immediate transaction: a second process migrating the same file waits, then finds nothing left to do.
             await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-            if (version < 1)
+            version = Convert.ToInt32(await ScalarAsync(connection, "PRAGMA user_version;", cancellationToken, tx), System.Globalization.CultureInfo.InvariantCulture);
+            for (; version < SchemaVersion; version++)
             {
-                await ExecuteAsync(connection, SqliteSchema.V1, cancellationToken, tx);
-            }
-
-            if (version < 2)
-            {
-                await ExecuteAsync(connection, SqliteSchema.V2, cancellationToken, tx);
+                await ExecuteAsync(connection, SqliteSchema.Migrations[version], cancellationToken, tx);
             }
 
             await ExecuteAsync(connection, $"PRAGMA user_version = {SchemaVersion};", cancellationToken, tx);
@@ -136,7 +133,7 @@ internal sealed class SqliteGatewayStore : IGatewayStore
                   previous_hash_expires_at = $previous_hash_expires_at, scopes = $scopes, state = $state,
                   description = $description, updated_at = $updated_at, expires_at = $expires_at,
                   revoked_at = $revoked_at, customer_id = $customer_id, rate_limit_permits = $rate_limit_permits,
-                  rate_limit_window_ms = $rate_limit_window_ms, version = $version
+                  rate_limit_window_ms = $rate_limit_window_ms, allowed_cidrs = $allowed_cidrs, version = $version
                 WHERE id = $id AND version = $expected_version;
                 """;
             AddKeyParameters(command, key);
@@ -270,10 +267,10 @@ internal sealed class SqliteGatewayStore : IGatewayStore
         command.CommandText = """
             INSERT INTO keys (id, org_id, name, prefix, hash, previous_hash, previous_hash_expires_at, environment, scopes,
               state, is_default, description, created_by, created_at, updated_at, expires_at, last_used_at, revoked_at,
-              customer_id, rate_limit_permits, rate_limit_window_ms, version)
+              customer_id, rate_limit_permits, rate_limit_window_ms, allowed_cidrs, version)
             VALUES ($id, $org_id, $name, $prefix, $hash, $previous_hash, $previous_hash_expires_at, $environment, $scopes,
               $state, $is_default, $description, $created_by, $created_at, $updated_at, $expires_at, NULL, $revoked_at,
-              $customer_id, $rate_limit_permits, $rate_limit_window_ms, $version);
+              $customer_id, $rate_limit_permits, $rate_limit_window_ms, $allowed_cidrs, $version);
             """;
         AddKeyParameters(command, key);
         await RunWriteAsync(command, cancellationToken);
@@ -302,6 +299,7 @@ internal sealed class SqliteGatewayStore : IGatewayStore
         p.AddWithValue("$customer_id", (object?)key.CustomerId ?? DBNull.Value);
         p.AddWithValue("$rate_limit_permits", key.RateLimit is { } r1 ? r1.PermitLimit : DBNull.Value);
         p.AddWithValue("$rate_limit_window_ms", key.RateLimit is { } r2 ? (long)r2.Window.TotalMilliseconds : DBNull.Value);
+        p.AddWithValue("$allowed_cidrs", key.AllowedCidrs.Count == 0 ? DBNull.Value : string.Join(' ', key.AllowedCidrs));
         p.AddWithValue("$version", key.Version);
     }
 
@@ -352,9 +350,10 @@ internal sealed class SqliteGatewayStore : IGatewayStore
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private static async Task<object?> ScalarAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
+    private static async Task<object?> ScalarAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken, SqliteTransaction? tx = null)
     {
         await using var command = connection.CreateCommand();
+        command.Transaction = tx;
         command.CommandText = sql;
         return await command.ExecuteScalarAsync(cancellationToken);
     }

@@ -48,6 +48,7 @@ internal static class SqliteKeyMapper
             RevokedAt = Time(NullableLong(r, "revoked_at")),
             CustomerId = NullableString(r, "customer_id"),
             RateLimit = permits is { } p && windowMs is { } w ? new KeyRateLimit((int)p, TimeSpan.FromMilliseconds(w)) : null,
+            AllowedCidrs = NullableString(r, "allowed_cidrs") is { Length: > 0 } cidrs ? cidrs.Split(' ') : [],
             Version = r.GetInt64(r.GetOrdinal("version")),
         };
     }

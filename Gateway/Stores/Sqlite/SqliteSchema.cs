@@ -2,7 +2,9 @@ namespace Gateway.Stores.Sqlite;
 
 internal static class SqliteSchema
 {
-    // Version 1. Later versions append migrations; PRAGMA user_version records which ran.
+    /// <summary>Migrations[i] brings a store from version i to i + 1; PRAGMA user_version records which ran. Append only.</summary>
+    public static readonly string[] Migrations = [V1, V2, V3];
+
     public const string V1 = """
         CREATE TABLE orgs (
           id TEXT PRIMARY KEY,
@@ -54,4 +56,7 @@ internal static class SqliteSchema
     public const string V2 = """
         ALTER TABLE audit ADD COLUMN caller TEXT;
         """;
+
+    // Version 3: a key's network allowlist, canonical CIDRs separated by spaces; NULL means any address.
+    public const string V3 = "ALTER TABLE keys ADD COLUMN allowed_cidrs TEXT;";
 }

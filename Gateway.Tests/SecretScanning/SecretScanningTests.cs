@@ -1,0 +1,245 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Gateway.Tests.Common;
+
+namespace Gateway.Tests.SecretScanning;
+
+/// <summary>GitHub secret-scanning partner reports, signed with a P-256 key the test generates, on a real gateway.</summary>
+public sealed class SecretScanningTests
+{
+    private const string Path = "/_gateway/secret-scanning";
+    private readonly ECDsa _github = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+    private readonly ECDsa _stranger = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+    private Upstream _upstream = null!;
+    private GatewayHost _gateway = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        _upstream = Upstream.Start();
+        var settings = GatewayHost.Routes(_upstream.Url, ("all", "/{**rest}", []));
+        settings["Gateway:SecretScanning:Enabled"] = "true";
+        settings["Gateway:SecretScanning:PublicKeys:gh-key-1"] = _github.ExportSubjectPublicKeyInfoPem();
+        _gateway = await GatewayHost.StartAsync(settings);
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        if (_gateway is not null)
+        {
+            await _gateway.DisposeAsync();
+        }
+
+        _upstream?.Dispose();
+        _github.Dispose();
+        _stranger.Dispose();
+    }
+
+    private static string Hash(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+
+    private async Task<HttpResponseMessage> PostAsync(string body, ECDsa? signer = null, string keyId = "gh-key-1", Action<HttpRequestMessage>? tamper = null)
+    {
+        var bytes = Encoding.UTF8.GetBytes(body);
+        using var request = new HttpRequestMessage(HttpMethod.Post, Path) { Content = new ByteArrayContent(bytes) };
+        request.Content.Headers.ContentType = new("application/json");
+        if (signer is not null)
+        {
+            request.Headers.Add("GITHUB-PUBLIC-KEY-IDENTIFIER", keyId);
+            request.Headers.Add("GITHUB-PUBLIC-KEY-SIGNATURE", Convert.ToBase64String(signer.SignData(bytes, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence)));
+        }
+
+        tamper?.Invoke(request);
+        return await _gateway.Proxy.SendAsync(request);
+    }
+
+    private static string Report(params string[] tokens) =>
+        new JsonArray(tokens.Select(t => (JsonNode)new JsonObject { ["token"] = t, ["type"] = "gateway_api_key", ["url"] = "https://github.com/octo/app/blob/abc/config.yml", ["source"] = "content" }).ToArray()).ToJsonString();
+
+    private async Task<(string Org, string Key, string Id, string DefaultKey, string DefaultId)> OrgWithKeyAsync()
+    {
+        var org = "leak" + Guid.NewGuid().ToString("N")[..10];
+        var created = await _gateway.CreateOrgAsync(org);
+        var key = await _gateway.CreateKeyAsync(org, new { name = "server" });
+        return (org, key["key"]!.GetValue<string>(), key["id"]!.GetValue<string>(), created["defaultKey"]!["key"]!.GetValue<string>(), created["defaultKey"]!["id"]!.GetValue<string>());
+    }
+
+    [Test]
+    public async Task Report_SignedWithOurKeyAndAForeignToken_RevokesAndLabels()
+    {
+        var (org, key, id, _, _) = await OrgWithKeyAsync();
+        var foreign = "ghp_notours1234567890";
+        var typo = key[..^1] + (key[^1] == 'a' ? 'b' : 'a');
+
+        using var response = await PostAsync(Report(key, foreign, typo), _github);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var feedback = (await response.Content.ReadFromJsonAsync<JsonArray>())!;
+        Assert.That(feedback.Select(f => f!["token_hash"]!.GetValue<string>()), Is.EqualTo(new[] { Hash(key), Hash(foreign), Hash(typo) }));
+        Assert.That(feedback.Select(f => f!["label"]!.GetValue<string>()), Is.EqualTo(new[] { "true_positive", "false_positive", "false_positive" }));
+        Assert.That(feedback[0]!["token_type"]!.GetValue<string>(), Is.EqualTo("gateway_api_key"));
+        Assert.That(await response.Content.ReadAsStringAsync(), Does.Not.Contain(key));
+        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}"))["status"]!.GetValue<string>(), Is.EqualTo("revoked"));
+        Assert.That(await _gateway.CodeAsync(key), Is.EqualTo("key_revoked"));
+
+        var audit = await _gateway.AdminGetAsync($"admin/audit?org={org}");
+        var leaked = audit["items"]!.AsArray().Single(e => e!["action"]!.GetValue<string>() == "key.leaked")!;
+        Assert.That(leaked["keyId"]!.GetValue<string>(), Is.EqualTo(id));
+        Assert.That(leaked["changes"]!["leakUrl"]!["after"]!.GetValue<string>(), Is.EqualTo("https://github.com/octo/app/blob/abc/config.yml"));
+        Assert.That(leaked["changes"]!["leakSource"]!["after"]!.GetValue<string>(), Is.EqualTo("content"));
+        Assert.That(leaked.ToJsonString(), Does.Not.Contain(key).And.Not.Contain(Hash(key)));
+        Assert.That(_upstream.Received, Is.Empty, "the report must never reach an upstream");
+    }
+
+    [Test]
+    public async Task Report_Repeated_IsIdempotent()
+    {
+        var (org, key, _, defaultKey, defaultId) = await OrgWithKeyAsync();
+        var body = Report(key, defaultKey);
+
+        using var first = await PostAsync(body, _github);
+        var afterFirst = await _gateway.AdminGetAsync($"admin/keys/{defaultId}");
+        using var second = await PostAsync(body, _github);
+        var afterSecond = await _gateway.AdminGetAsync($"admin/keys/{defaultId}");
+
+        Assert.That(await second.Content.ReadAsStringAsync(), Is.EqualTo(await first.Content.ReadAsStringAsync()));
+        Assert.That(afterSecond["prefix"]!.GetValue<string>(), Is.EqualTo(afterFirst["prefix"]!.GetValue<string>()), "a repeat must not rotate the default key again");
+        var audit = await _gateway.AdminGetAsync($"admin/audit?org={org}");
+        Assert.That(audit["items"]!.AsArray().Count(e => e!["action"]!.GetValue<string>() == "key.leaked"), Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task Report_DefaultKey_IsRotatedAndStaysActive()
+    {
+        var (_, _, _, defaultKey, defaultId) = await OrgWithKeyAsync();
+        var before = await _gateway.AdminGetAsync($"admin/keys/{defaultId}");
+
+        using var response = await PostAsync(Report(defaultKey), _github);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That((await response.Content.ReadFromJsonAsync<JsonArray>())![0]!["label"]!.GetValue<string>(), Is.EqualTo("true_positive"));
+        var after = await _gateway.AdminGetAsync($"admin/keys/{defaultId}");
+        Assert.That(after["status"]!.GetValue<string>(), Is.EqualTo("active"));
+        Assert.That(after["prefix"]!.GetValue<string>(), Is.Not.EqualTo(before["prefix"]!.GetValue<string>()));
+        Assert.That(after["previousKeyExpiresAt"], Is.Null);
+        Assert.That(await _gateway.CodeAsync(defaultKey), Is.EqualTo("invalid_key"));
+    }
+
+    [Test]
+    public async Task Report_UnsignedBadlySignedOrUnknownKeyId_Returns401AndChangesNothing()
+    {
+        var (_, key, id, _, _) = await OrgWithKeyAsync();
+        var body = Report(key);
+
+        using var unsigned = await PostAsync(body);
+        using var stranger = await PostAsync(body, _stranger);
+        using var unknownId = await PostAsync(body, _github, keyId: "gh-key-2");
+        using var tampered = await PostAsync(body, _github, tamper: r => r.Content = new StringContent(Report(key, "x"), Encoding.UTF8, "application/json"));
+        using var garbage = await PostAsync(body, _github, tamper: r =>
+        {
+            r.Headers.Remove("GITHUB-PUBLIC-KEY-SIGNATURE");
+            r.Headers.Add("GITHUB-PUBLIC-KEY-SIGNATURE", "not base64!!");
+        });
+
+        foreach (var response in new[] { unsigned, stranger, unknownId, tampered, garbage })
+        {
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+            Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("invalid_signature"));
+        }
+
+        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}"))["status"]!.GetValue<string>(), Is.EqualTo("active"));
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    [Test]
+    public async Task Report_TooManyTokensOrMalformed_Returns4xxAndChangesNothing()
+    {
+        var (_, key, id, _, _) = await OrgWithKeyAsync();
+        var tooMany = Report([.. Enumerable.Repeat("ghp_x", 1000), key]);
+
+        using var many = await PostAsync(tooMany, _github);
+        using var notArray = await PostAsync("{\"token\":\"" + key + "\"}", _github);
+        using var noToken = await PostAsync("[{\"type\":\"x\"}]", _github);
+        using var broken = await PostAsync("[{\"token\":", _github);
+
+        Assert.That((int)many.StatusCode, Is.EqualTo(413));
+        foreach (var response in new[] { notArray, noToken, broken })
+        {
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+            Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("invalid_report"));
+        }
+
+        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}"))["status"]!.GetValue<string>(), Is.EqualTo("active"));
+    }
+
+    [Test]
+    public async Task Endpoint_OtherMethod_Returns405AndNeverReachesUpstream()
+    {
+        _upstream.Reset();
+        using var response = await _gateway.CallAsync(Path, key: null);
+
+        Assert.That((int)response.StatusCode, Is.EqualTo(405));
+        Assert.That(_upstream.Received, Is.Empty);
+    }
+
+    [Test]
+    public async Task AdminApi_PastedTokens_HandledLikeAReport()
+    {
+        var (org, key, id, _, _) = await OrgWithKeyAsync();
+
+        var result = await _gateway.AdminPostAsync("admin/leaked-keys", new { tokens = new[] { key, "not-a-key" }, url = "file:///var/log/app.log", source = "log file" });
+
+        var items = result["items"]!.AsArray();
+        Assert.That(items.Select(i => i!["label"]!.GetValue<string>()), Is.EqualTo(new[] { "true_positive", "false_positive" }));
+        Assert.That(items[0]!["keyId"]!.GetValue<string>(), Is.EqualTo(id));
+        Assert.That(result.ToJsonString(), Does.Not.Contain(key));
+        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}"))["status"]!.GetValue<string>(), Is.EqualTo("revoked"));
+        var audit = await _gateway.AdminGetAsync($"admin/audit?org={org}");
+        Assert.That(audit["items"]!.AsArray().Single(e => e!["action"]!.GetValue<string>() == "key.leaked")!["changes"]!["leakSource"]!["after"]!.GetValue<string>(), Is.EqualTo("log file"));
+
+        using var empty = await _gateway.Admin.PostAsJsonAsync("admin/leaked-keys", new { tokens = Array.Empty<string>() });
+        Assert.That(empty.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+    }
+
+    [Test]
+    public async Task Cli_KeysLeakedFromFile_RevokesOurKeys()
+    {
+        var (_, key, id, _, _) = await OrgWithKeyAsync();
+        var file = System.IO.Path.GetTempFileName();
+        await File.WriteAllTextAsync(file, $"noise line\n{key}\n");
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+
+        var code = await Gateway.Cli.AdminCli.RunAsync(["keys", "leaked", "--file", file, "--source", "log file", "--admin-url", _gateway.AdminUrl.ToString(), "--token", GatewayHost.AdminToken], output, error);
+        File.Delete(file);
+
+        Assert.That(code, Is.Zero, error.ToString());
+        Assert.That(output.ToString(), Does.Contain("true_positive").And.Not.Contain(key));
+        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}"))["status"]!.GetValue<string>(), Is.EqualTo("revoked"));
+    }
+
+    [Test]
+    public async Task Endpoint_Disabled_IsNotMapped()
+    {
+        await using var gateway = await GatewayHost.StartAsync();
+
+        using var response = await gateway.Proxy.PostAsync(Path, new StringContent("[]"));
+
+        Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("no_route"));
+    }
+
+    [TestCase("Gateway:SecretScanning:Action", "delete", "Gateway:SecretScanning:Action")]
+    [TestCase("Gateway:SecretScanning:Path", "no-slash", "Gateway:SecretScanning:Path")]
+    [TestCase("Gateway:SecretScanning:PublicKeys:k", "not a pem", "Gateway:SecretScanning:PublicKeys:k")]
+    public void Start_InvalidSecretScanningSetting_FailsNamingIt(string key, string value, string named)
+    {
+        var settings = new Dictionary<string, string?> { [key] = value };
+
+        var ex = Assert.CatchAsync(async () => await GatewayHost.StartAsync(settings));
+
+        Assert.That(string.Join("\n", Gateway.Hosting.StartupFailure.Describe(ex!)), Does.Contain(named));
+    }
+}

@@ -1,0 +1,92 @@
+using Gateway.Domain;
+
+namespace Gateway.Keys;
+
+/// <summary>What to do with a key whose plaintext was found in public (a secret-scanning report or an operator's paste).</summary>
+public enum LeakAction
+{
+    Revoke,
+    Deactivate,
+    Report,
+}
+
+/// <summary>How a reported token was handled.</summary>
+public enum LeakOutcome
+{
+    /// <summary>Not one of our keys: malformed, bad checksum, or no key has that hash.</summary>
+    NotOurs,
+
+    /// <summary>One of ours; the configured action was applied now.</summary>
+    Handled,
+
+    /// <summary>One of ours, already unusable (or already in the state the action asks for): nothing changed.</summary>
+    AlreadyHandled,
+}
+
+internal sealed partial class KeyManager
+{
+    public const string LeakedAction = "key.leaked";
+
+    /// <summary>
+    /// Applies <paramref name="action"/> to the key with this hash, writing one <c>key.leaked</c> audit entry with
+    /// the change and where the leak was seen. A default key, which cannot be revoked or deactivated, is rotated
+    /// instead; its leaked hash is kept as an already-expired previous hash so a repeated report still finds it
+    /// and changes nothing. Repeating a report never acts twice.
+    /// </summary>
+    public async Task<(LeakOutcome Outcome, ApiKeyRecord? Key)> HandleLeakAsync(string hash, LeakAction action, string? url, string? source, string actor, CancellationToken cancellationToken)
+    {
+        var key = await store.FindKeyByHashAsync(hash, cancellationToken);
+        if (key is null || (key.Hash != hash && key.PreviousHash != hash))
+        {
+            return (LeakOutcome.NotOurs, null);
+        }
+
+        var now = Now();
+        var current = key.Hash == hash;
+        if (key.State == KeyState.Revoked || (!current && !(key.PreviousHashExpiresAt > now)))
+        {
+            return (LeakOutcome.AlreadyHandled, key);
+        }
+
+        ApiKeyRecord after;
+        if (!current)
+        {
+            // The previous plaintext of a key in its rotation grace period: end the grace, the current plaintext is not leaked.
+            after = key with { PreviousHashExpiresAt = now };
+        }
+        else if (action == LeakAction.Report)
+        {
+            after = key;
+        }
+        else if (key.IsDefault)
+        {
+            var plaintext = ApiKeyFormat.Generate(options.CurrentValue.KeyPrefix, key.Environment);
+            after = key with
+            {
+                Hash = ApiKeyFormat.Hash(plaintext),
+                Prefix = ApiKeyFormat.DisplayPrefix(plaintext),
+                PreviousHash = hash,
+                PreviousHashExpiresAt = now,
+            };
+        }
+        else if (action == LeakAction.Deactivate)
+        {
+            if (key.State == KeyState.Inactive)
+            {
+                return (LeakOutcome.AlreadyHandled, key);
+            }
+
+            after = key with { State = KeyState.Inactive };
+        }
+        else
+        {
+            after = key with { State = KeyState.Revoked, RevokedAt = now, PreviousHash = null, PreviousHashExpiresAt = null };
+        }
+
+        var saved = await SaveAsync(key, after, LeakedAction, actor, now, cancellationToken, changes => changes
+            .Add("leakAction", null, key.IsDefault && current && action != LeakAction.Report ? "rotate" : action.ToString().ToLowerInvariant())
+            .Add("leakUrl", null, url)
+            .Add("leakSource", null, source));
+        return (LeakOutcome.Handled, saved);
+    }
+}

@@ -1,0 +1,89 @@
+using System.Security.Cryptography;
+using Gateway.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.SecretScanning;
+
+/// <summary>The configured report-signing public keys, parsed once per configuration.</summary>
+internal sealed class PublicKeyRing(IOptionsMonitor<GatewayOptions> options)
+{
+    private (Dictionary<string, string> Source, Dictionary<string, ECDsa> Keys)? _current;
+
+    /// <summary>True when <paramref name="signature"/> (base64 DER) is a valid ECDSA P-256/SHA-256 signature of <paramref name="body"/> by key <paramref name="id"/>.</summary>
+    public bool Verify(string? id, string? signature, ReadOnlySpan<byte> body)
+    {
+        if (string.IsNullOrEmpty(id) || string.IsNullOrEmpty(signature) || !Keys().TryGetValue(id, out var key))
+        {
+            return false;
+        }
+
+        byte[] der;
+        try
+        {
+            der = Convert.FromBase64String(signature);
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+
+        try
+        {
+            return key.VerifyData(body, der, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
+        }
+        catch (CryptographicException)
+        {
+            return false;
+        }
+    }
+
+    public static bool TryLoad(string? pem, out ECDsa? key)
+    {
+        key = null;
+        if (string.IsNullOrWhiteSpace(pem))
+        {
+            return false;
+        }
+
+        var candidate = ECDsa.Create();
+        try
+        {
+            candidate.ImportFromPem(pem);
+            if (candidate.KeySize != 256 || candidate.ExportParameters(false).Curve.Oid.Value != ECCurve.NamedCurves.nistP256.Oid.Value)
+            {
+                candidate.Dispose();
+                return false;
+            }
+
+            key = candidate;
+            return true;
+        }
+        catch (Exception ex) when (ex is ArgumentException or CryptographicException)
+        {
+            candidate.Dispose();
+            return false;
+        }
+    }
+
+    private Dictionary<string, ECDsa> Keys()
+    {
+        var configured = options.CurrentValue.SecretScanning.PublicKeys;
+        var cached = _current;
+        if (cached is { } c && ReferenceEquals(c.Source, configured))
+        {
+            return c.Keys;
+        }
+
+        var keys = new Dictionary<string, ECDsa>(StringComparer.Ordinal);
+        foreach (var (id, pem) in configured)
+        {
+            if (TryLoad(pem, out var key))
+            {
+                keys[id] = key!;
+            }
+        }
+
+        _current = (configured, keys);
+        return keys;
+    }
+}

@@ -1,0 +1,16 @@
+using Gateway.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.SecretScanning;
+
+internal static class SecretScanningServiceCollectionExtensions
+{
+    public static IServiceCollection AddGatewaySecretScanning(this IServiceCollection services)
+    {
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>, SecretScanningOptionsValidator>());
+        services.TryAddSingleton<PublicKeyRing>();
+        services.TryAddSingleton<LeakedKeyReporter>();
+        return services;
+    }
+}

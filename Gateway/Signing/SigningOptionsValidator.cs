@@ -1,0 +1,44 @@
+using System.Text.RegularExpressions;
+using Gateway.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Signing;
+
+/// <summary>Stops start-up on a signing secret an upstream could not use or an attacker could guess.</summary>
+internal sealed partial class SigningOptionsValidator : IValidateOptions<GatewayOptions>
+{
+    /// <summary>32 characters: a random secret of that length carries at least the 128 bits HMAC-SHA256 needs.</summary>
+    public const int MinSecretLength = 32;
+
+    public ValidateOptionsResult Validate(string? name, GatewayOptions options)
+    {
+        var errors = new List<string>();
+        var secrets = options.Signing?.Secrets ?? [];
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < secrets.Count; i++)
+        {
+            var setting = $"{GatewayOptions.SectionName}:Signing:Secrets:{i}";
+            var secret = secrets[i];
+            if (secret?.Id is not { } id || !IdRegex().IsMatch(id))
+            {
+                errors.Add($"{setting}:Id must match ^[A-Za-z0-9._-]{{1,64}}$ (got '{secret?.Id}').");
+            }
+            else if (!ids.Add(id))
+            {
+                errors.Add($"{setting}:Id '{id}' is used by another secret.");
+            }
+
+            // The secret itself is never echoed: start-up output ends up in logs.
+            if (secret?.Secret is not { Length: >= MinSecretLength })
+            {
+                errors.Add($"{setting}:Secret must be at least {MinSecretLength} characters.");
+            }
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    // No ',' or '=': the id is a value inside the X-Gateway-Signature header.
+    [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]
+    private static partial Regex IdRegex();
+}
