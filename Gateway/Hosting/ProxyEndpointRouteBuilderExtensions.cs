@@ -1,3 +1,4 @@
+using Gateway.AccessLog;
 using Gateway.Auth;
 using Gateway.Http;
 using Gateway.Observability;
@@ -16,6 +17,7 @@ public static class ProxyEndpointRouteBuilderExtensions
     {
         endpoints.MapReverseProxy(proxy =>
         {
+            proxy.UseAccessLog();
             proxy.UseProxyGuard();
             proxy.UseSpan("gateway.ip_limit", stage => stage.UseIpRateLimit());
             proxy.UseSpan("gateway.authenticate", stage => stage.UseKeyAuthentication());
@@ -23,6 +25,7 @@ public static class ProxyEndpointRouteBuilderExtensions
             proxy.UseSessionAffinity();
             proxy.UseLoadBalancing();
             proxy.UsePassiveHealthChecks();
+            proxy.UseAccessLogUpstreamTimer();
         });
 
         endpoints.MapFallback("{**path}", (HttpContext context, GatewayMetrics metrics) =>

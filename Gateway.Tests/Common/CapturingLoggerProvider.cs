@@ -1,0 +1,66 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Tests.Common;
+
+/// <summary>
+/// Keeps everything a logger provider is given: message, every state field, every scope field and the
+/// exception, one string per entry, so a test can search all of a host's log output.
+/// </summary>
+public sealed class CapturingLoggerProvider : ILoggerProvider, ISupportExternalScope
+{
+    private readonly ConcurrentQueue<(string Category, int EventId, string Message, string Text)> _entries = new();
+    private IExternalScopeProvider _scopes = new LoggerExternalScopeProvider();
+
+    public IReadOnlyList<(string Category, int EventId, string Message, string Text)> Entries => _entries.ToArray();
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+    public void SetScopeProvider(IExternalScopeProvider scopeProvider) => _scopes = scopeProvider;
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(CapturingLoggerProvider owner, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => owner._scopes.Push(state);
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var message = formatter(state, exception);
+            var text = new StringBuilder().Append(logLevel).Append(' ').Append(category).Append(' ').Append(message);
+            if (state is IEnumerable<KeyValuePair<string, object?>> fields)
+            {
+                foreach (var (name, value) in fields)
+                {
+                    text.Append(' ').Append(name).Append('=').Append(value);
+                }
+            }
+
+            owner._scopes.ForEachScope(
+                static (scope, builder) =>
+                {
+                    builder.Append(" scope:").Append(scope);
+                    if (scope is IEnumerable<KeyValuePair<string, object?>> pairs)
+                    {
+                        foreach (var (name, value) in pairs)
+                        {
+                            builder.Append(' ').Append(name).Append('=').Append(value);
+                        }
+                    }
+                },
+                text);
+            if (exception is not null)
+            {
+                text.Append(' ').Append(exception);
+            }
+
+            owner._entries.Enqueue((category, eventId.Id, message, text.ToString()));
+        }
+    }
+}
