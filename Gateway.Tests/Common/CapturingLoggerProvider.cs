@@ -1,15 +1,20 @@
 using System.Collections.Concurrent;
+using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Gateway.Tests.Common;
 
-/// <summary>Keeps every formatted log line of a gateway, for tests that check what is (and is not) logged.</summary>
-public sealed class CapturingLoggerProvider : ILoggerProvider
+/// <summary>
+/// Keeps everything a logger provider is given: message, every state field, every scope field and the
+/// exception, one string per entry, so a test can search all of a host's log output.
+/// </summary>
+public sealed class CapturingLoggerProvider : ILoggerProvider, ISupportExternalScope
 {
-    private readonly ConcurrentQueue<(string Category, LogLevel Level, string Message)> _entries = new();
+    private readonly ConcurrentQueue<(string Category, LogLevel Level, int EventId, string Message, string Text)> _entries = new();
+    private IExternalScopeProvider _scopes = new LoggerExternalScopeProvider();
 
-    public IReadOnlyList<(string Category, LogLevel Level, string Message)> Entries => _entries.ToList();
+    public IReadOnlyList<(string Category, LogLevel Level, int EventId, string Message, string Text)> Entries => _entries.ToArray();
 
     /// <summary>Registers the provider so it sees every level even though <see cref="GatewayHost"/> silences logging.</summary>
     public void AddTo(IServiceCollection services)
@@ -18,19 +23,52 @@ public sealed class CapturingLoggerProvider : ILoggerProvider
         services.Configure<LoggerFilterOptions>(o => o.Rules.Add(new LoggerFilterRule(typeof(CapturingLoggerProvider).FullName, null, LogLevel.Trace, null)));
     }
 
-    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _entries);
+    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+    public void SetScopeProvider(IExternalScopeProvider scopeProvider) => _scopes = scopeProvider;
 
     public void Dispose()
     {
     }
 
-    private sealed class Logger(string category, ConcurrentQueue<(string, LogLevel, string)> entries) : ILogger
+    private sealed class Logger(CapturingLoggerProvider owner, string category) : ILogger
     {
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => owner._scopes.Push(state);
 
         public bool IsEnabled(LogLevel logLevel) => true;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            entries.Enqueue((category, logLevel, formatter(state, exception)));
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var message = formatter(state, exception);
+            var text = new StringBuilder().Append(logLevel).Append(' ').Append(category).Append(' ').Append(message);
+            if (state is IEnumerable<KeyValuePair<string, object?>> fields)
+            {
+                foreach (var (name, value) in fields)
+                {
+                    text.Append(' ').Append(name).Append('=').Append(value);
+                }
+            }
+
+            owner._scopes.ForEachScope(
+                static (scope, builder) =>
+                {
+                    builder.Append(" scope:").Append(scope);
+                    if (scope is IEnumerable<KeyValuePair<string, object?>> pairs)
+                    {
+                        foreach (var (name, value) in pairs)
+                        {
+                            builder.Append(' ').Append(name).Append('=').Append(value);
+                        }
+                    }
+                },
+                text);
+            if (exception is not null)
+            {
+                text.Append(' ').Append(exception);
+            }
+
+            owner._entries.Enqueue((category, logLevel, eventId.Id, message, text.ToString()));
+        }
     }
 }

@@ -1,3 +1,4 @@
+using Gateway.AccessLog;
 using Gateway.Admin;
 using Gateway.Configuration;
 using Gateway.Demo;
@@ -63,6 +64,7 @@ public static class GatewayHostingExtensions
         services.AddGatewayOptions(builder.Configuration);
         services.TryAddSingleton(TimeProvider.System);
         services.AddGatewayObservability(builder.Configuration);
+        services.AddGatewayAccessLog(builder.Configuration);
 
         var redis = builder.Configuration[$"{GatewayOptions.SectionName}:Store:Redis"];
         services.AddGatewayStores(redis);

@@ -1,3 +1,4 @@
+using Gateway.AccessLog;
 using Gateway.Auth;
 using Gateway.Http;
 using Gateway.IpAllowlist;
@@ -17,6 +18,7 @@ public static class ProxyEndpointRouteBuilderExtensions
     {
         endpoints.MapReverseProxy(proxy =>
         {
+            proxy.UseAccessLog();
             proxy.UseProxyGuard();
             proxy.UseSpan("gateway.ip_limit", stage => stage.UseIpRateLimit());
             proxy.UseSpan("gateway.authenticate", stage => stage.UseKeyAuthentication().UseKeyIpAllowlist());
@@ -24,6 +26,7 @@ public static class ProxyEndpointRouteBuilderExtensions
             proxy.UseSessionAffinity();
             proxy.UseLoadBalancing();
             proxy.UsePassiveHealthChecks();
+            proxy.UseAccessLogUpstreamTimer();
         });
 
         endpoints.MapFallback("{**path}", (HttpContext context, GatewayMetrics metrics) =>

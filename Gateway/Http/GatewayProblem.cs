@@ -23,6 +23,11 @@ internal static class GatewayProblem
     {
         // The span of the stage that refused (or the request span) says why, for traces.
         System.Diagnostics.Activity.Current?.SetTag(RefusalTag, code);
+        if (context.Features.Get<ProblemCodeFeature>() is { } recorded)
+        {
+            recorded.Code = code;
+        }
+
         var response = context.Response;
         response.StatusCode = status;
         response.ContentType = ContentType;

@@ -1,0 +1,194 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Gateway.AccessLog;
+using Gateway.Keys;
+using Gateway.Tests.Common;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Tests.Observability;
+
+public sealed class AccessLogTests
+{
+    private Upstream _upstream = null!;
+
+    [OneTimeSetUp]
+    public void StartUpstream() => _upstream = Upstream.Start();
+
+    [OneTimeTearDown]
+    public void StopUpstream() => _upstream.Dispose();
+
+    [Test]
+    public async Task ProxiedRequests_JsonFormat_OneLinePerRequestWithEveryField()
+    {
+        var logs = new CapturingLoggerProvider();
+        await using var gateway = await StartAsync(logs, ("Gateway:AccessLog:Format", "json"));
+        var created = await gateway.CreateOrgAsync("acme");
+        var key = created["defaultKey"]!["key"]!.GetValue<string>();
+        var keyId = created["defaultKey"]!["id"]!.GetValue<string>();
+
+        using (var ok = await gateway.CallAsync("/api/x", key, r => r.Headers.Add("X-Request-Id", "req-ok-1")))
+        using (var refused = await gateway.CallAsync("/api/x", null, r => r.Headers.Add("X-Request-Id", "req-refused-1")))
+        {
+            Assert.That(ok.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        }
+
+        var lines = await AccessLinesAsync(logs, 2);
+        var ok1 = lines.Single(l => l["requestId"]!.GetValue<string>() == "req-ok-1");
+        var refused1 = lines.Single(l => l["requestId"]!.GetValue<string>() == "req-refused-1");
+        Assert.Multiple(() =>
+        {
+            Assert.That(ok1["status"]!.GetValue<int>(), Is.EqualTo(200));
+            Assert.That(ok1["route"]!.GetValue<string>(), Is.EqualTo("open"));
+            Assert.That(ok1["method"]!.GetValue<string>(), Is.EqualTo("GET"));
+            Assert.That(ok1["org"]!.GetValue<string>(), Is.EqualTo("acme"));
+            Assert.That(ok1["keyId"]!.GetValue<string>(), Is.EqualTo(keyId));
+            Assert.That(ok1["code"], Is.Null);
+            Assert.That(ok1["clientIp"]!.GetValue<string>(), Is.EqualTo("127.0.0.1"));
+            Assert.That(ok1["durationMs"]!.GetValue<double>(), Is.GreaterThan(0));
+            Assert.That(ok1["upstreamMs"]!.GetValue<double>(), Is.GreaterThan(0).And.LessThanOrEqualTo(ok1["durationMs"]!.GetValue<double>()));
+            Assert.That(refused1["status"]!.GetValue<int>(), Is.EqualTo(401));
+            Assert.That(refused1["code"]!.GetValue<string>(), Is.EqualTo("missing_key"));
+            Assert.That(refused1["org"], Is.Null);
+            Assert.That(refused1["upstreamMs"], Is.Null, "never sent upstream");
+        });
+    }
+
+    [Test]
+    public async Task ProxiedRequest_TextFormat_KeyValuePairs()
+    {
+        var logs = new CapturingLoggerProvider();
+        await using var gateway = await StartAsync(logs);
+
+        Assert.That(await gateway.StatusAsync(ApiKeyFormat.Generate("gw", "production")), Is.EqualTo(HttpStatusCode.Unauthorized));
+
+        await GatewayHost.WaitForAsync(() => Task.FromResult(logs.Entries.Any(e => e.Category == AccessLogWriter.Category)), TimeSpan.FromSeconds(10));
+        var line = logs.Entries.Single(e => e.Category == AccessLogWriter.Category).Message;
+        Assert.That(line, Does.Match(@"^request_id=\S+ method=GET route=open status=401 code=invalid_key org=- key_id=- duration_ms=[0-9.]+ upstream_ms=- client_ip=127\.0\.0\.1 time=\S+$"));
+    }
+
+    [Test]
+    public async Task Sampling_RateZero_LogsOnlyErrors()
+    {
+        var logs = new CapturingLoggerProvider();
+        await using var gateway = await StartAsync(logs, ("Gateway:AccessLog:SampleRate", "0"), ("Gateway:AccessLog:Format", "json"));
+        var key = (await gateway.CreateOrgAsync("acme"))["defaultKey"]!["key"]!.GetValue<string>();
+
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        Assert.That(await gateway.StatusAsync(null), Is.EqualTo(HttpStatusCode.Unauthorized));
+
+        // Entries are written in order: once the refusal's line is out, no success line is still queued.
+        var lines = await AccessLinesAsync(logs, 1);
+        Assert.That(lines.Select(l => l["status"]!.GetValue<int>()), Is.EqualTo(new[] { 401 }));
+    }
+
+    [Test]
+    public async Task Disabled_NoAccessLogLines()
+    {
+        var logs = new CapturingLoggerProvider();
+        await using var gateway = await StartAsync(logs, ("Gateway:AccessLog:Enabled", "false"));
+
+        Assert.That(await gateway.StatusAsync(null), Is.EqualTo(HttpStatusCode.Unauthorized));
+        await gateway.DisposeAsync();
+
+        Assert.That(logs.Entries.Where(e => e.Category == AccessLogWriter.Category), Is.Empty);
+    }
+
+    [TestCase("Gateway:AccessLog:SampleRate", "1.5")]
+    [TestCase("Gateway:AccessLog:Format", "xml")]
+    [TestCase("Gateway:AccessLog:BufferSize", "0")]
+    public void Start_BadSetting_FailsNamingIt(string setting, string value)
+    {
+        var settings = GatewayHost.Routes(_upstream.Url, ("open", "/api/{**rest}", []));
+        settings[setting] = value;
+
+        var failure = Assert.ThrowsAsync<OptionsValidationException>(async () => await GatewayHost.StartAsync(settings));
+
+        Assert.That(failure!.Message, Does.Contain(setting));
+    }
+
+    /// <summary>
+    /// Traffic with many keys (valid, revoked, rotated, unknown, malformed) and every log category at
+    /// Trace: no log entry, in its message, state, scopes or exception, holds any key material.
+    /// </summary>
+    [Test]
+    public async Task AllLogOutput_TrafficWithManyKeys_HoldsNoKeyMaterial()
+    {
+        var logs = new CapturingLoggerProvider();
+        await using var gateway = await StartAsync(logs, ("Gateway:AccessLog:Format", "json"));
+        var keys = new List<string>();
+        for (var o = 0; o < 3; o++)
+        {
+            var org = $"org{o}";
+            keys.Add((await gateway.CreateOrgAsync(org))["defaultKey"]!["key"]!.GetValue<string>());
+            for (var k = 0; k < 5; k++)
+            {
+                var created = await gateway.CreateKeyAsync(org, new { name = $"k{k}", scopes = new[] { "read" } });
+                keys.Add(created["key"]!.GetValue<string>());
+                if (k == 0)
+                {
+                    await gateway.AdminPostAsync($"admin/keys/{created["id"]!.GetValue<string>()}/revoke");
+                }
+                else if (k == 1)
+                {
+                    var rotated = await gateway.AdminPostAsync($"admin/keys/{created["id"]!.GetValue<string>()}/rotate");
+                    keys.Add(rotated["key"]!.GetValue<string>());
+                }
+            }
+        }
+
+        var unknown = Enumerable.Range(0, 5).Select(_ => ApiKeyFormat.Generate("gw", "production")).ToList();
+        var calls = 0;
+        foreach (var key in keys.Concat(unknown).Append(keys[0] + "x").Append(keys[1][..^1]))
+        {
+            using var response = await gateway.CallAsync("/api/x", key);
+            Assert.That((int)response.StatusCode, Is.AnyOf(200, 401), key);
+            calls++;
+        }
+
+        await GatewayHost.WaitForAsync(() => Task.FromResult(logs.Entries.Count(e => e.Category == AccessLogWriter.Category) >= calls), TimeSpan.FromSeconds(15));
+        var entries = logs.Entries;
+        Assert.That(entries.Count(e => e.Category.StartsWith("Microsoft.AspNetCore", StringComparison.Ordinal)), Is.GreaterThan(0), "framework logs are captured too");
+
+        var secrets = keys.Concat(unknown)
+            .SelectMany(k => new[] { k, k[^38..^10], k[^30..], ApiKeyFormat.Hash(k) })
+            .ToList();
+        foreach (var entry in entries)
+        {
+            foreach (var secret in secrets)
+            {
+                Assert.That(entry.Text, Does.Not.Contain(secret), $"log entry of {entry.Category} holds key material");
+            }
+        }
+    }
+
+    private Task<GatewayHost> StartAsync(CapturingLoggerProvider logs, params (string Key, string Value)[] extra)
+    {
+        var settings = GatewayHost.Routes(_upstream.Url, ("open", "/api/{**rest}", []));
+        settings["Gateway:AccessLog:Enabled"] = "true";
+        foreach (var (key, value) in extra)
+        {
+            settings[key] = value;
+        }
+
+        return GatewayHost.StartAsync(settings, services => services.AddLogging(logging =>
+        {
+            logging.SetMinimumLevel(LogLevel.Trace);
+            logging.AddFilter((_, _, _) => true);
+            logging.AddProvider(logs);
+        }));
+    }
+
+    private static async Task<List<JsonObject>> AccessLinesAsync(CapturingLoggerProvider logs, int count)
+    {
+        List<JsonObject> Lines() => logs.Entries.Where(e => e.Category == AccessLogWriter.Category).Select(e => JsonNode.Parse(e.Message)!.AsObject()).ToList();
+        await GatewayHost.WaitForAsync(() => Task.FromResult(Lines().Count >= count), TimeSpan.FromSeconds(10));
+        return Lines();
+    }
+}
