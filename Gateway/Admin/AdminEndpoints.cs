@@ -15,7 +15,7 @@ public static class AdminEndpointRouteBuilderExtensions
             .WithMetadata(AdminListenerMetadata.Instance)
             .AddEndpointFilter<AdminTokenFilter>()
             .AddEndpointFilter<AdminErrorFilter>();
-        admin.MapOrgsApi().MapKeysApi().MapAuditApi().MapSettingsApi();
+        admin.MapOrgsApi().MapKeysApi().MapAuditApi().MapSettingsApi().MapUsageApi();
         endpoints.MapAdminConsole();
 
         endpoints.MapGet("/healthz", () => Results.Text("ok")).WithMetadata(AdminListenerMetadata.Instance);

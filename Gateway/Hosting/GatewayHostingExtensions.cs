@@ -8,6 +8,7 @@ using Gateway.RateLimiting;
 using Gateway.Stores;
 using Gateway.Stores.Redis;
 using Gateway.Stores.Sqlite;
+using Gateway.Usage;
 using Microsoft.AspNetCore.Routing.Matching;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -57,6 +58,7 @@ public static class GatewayHostingExtensions
         services.TryAddSingleton<KeyManager>();
         services.TryAddSingleton<KeyUsageTracker>();
         services.AddHostedService(sp => sp.GetRequiredService<KeyUsageTracker>());
+        services.AddGatewayUsage(redis: !string.IsNullOrWhiteSpace(redis));
 
         services.TryAddSingleton<AdminToken>();
         services.TryAddSingleton<AdminTokenFilter>();

@@ -12,6 +12,8 @@ internal static class GatewayProblem
 
     public static Task WriteAsync(HttpContext context, int status, string code, string title, string? detail = null, Action<Utf8JsonWriter>? extra = null)
     {
+        // Usage counting reads the code back after the pipeline; the feature is a shared instance per code.
+        context.Features.Set(Usage.ProblemCodeFeature.For(code));
         var response = context.Response;
         response.StatusCode = status;
         response.ContentType = ContentType;

@@ -1,5 +1,6 @@
 using Gateway.Auth;
 using Gateway.RateLimiting;
+using Gateway.Usage;
 
 namespace Gateway.Proxy;
 
@@ -13,6 +14,7 @@ public static class ProxyEndpointRouteBuilderExtensions
     {
         endpoints.MapReverseProxy(proxy =>
         {
+            proxy.UseUsageCounting();
             proxy.UseProxyGuard();
             proxy.UseIpRateLimit();
             proxy.UseKeyAuthentication();

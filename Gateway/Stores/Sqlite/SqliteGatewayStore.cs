@@ -11,7 +11,7 @@ namespace Gateway.Stores.Sqlite;
 /// </summary>
 internal sealed class SqliteGatewayStore : IGatewayStore
 {
-    private const int SchemaVersion = 1;
+    private static readonly int SchemaVersion = SqliteSchema.Version;
     private const int SqliteConstraint = 19;
 
     private readonly string _connectionString;
@@ -46,11 +46,12 @@ internal sealed class SqliteGatewayStore : IGatewayStore
             throw new InvalidOperationException($"Gateway:Store:Path '{_path}' has schema version {version}, newer than this gateway ({SchemaVersion}).");
         }
 
-        if (version < 1)
+        // Each migration commits with its version, so a crash between two leaves a consistent, resumable file.
+        for (var next = version + 1; next <= SchemaVersion; next++)
         {
             await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-            await ExecuteAsync(connection, SqliteSchema.V1, cancellationToken, tx);
-            await ExecuteAsync(connection, $"PRAGMA user_version = {SchemaVersion};", cancellationToken, tx);
+            await ExecuteAsync(connection, SqliteSchema.Migrations[next - 1], cancellationToken, tx);
+            await ExecuteAsync(connection, $"PRAGMA user_version = {next};", cancellationToken, tx);
             await tx.CommitAsync(cancellationToken);
         }
     }

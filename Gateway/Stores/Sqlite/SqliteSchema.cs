@@ -2,7 +2,11 @@ namespace Gateway.Stores.Sqlite;
 
 internal static class SqliteSchema
 {
-    // Version 1. Later versions append migrations; PRAGMA user_version records which ran.
+    /// <summary>Migrations in order: entry i brings the schema to version i + 1; PRAGMA user_version records which ran.</summary>
+    public static readonly IReadOnlyList<string> Migrations = [V1, V2];
+
+    public static int Version => Migrations.Count;
+
     public const string V1 = """
         CREATE TABLE orgs (
           id TEXT PRIMARY KEY,
@@ -48,5 +52,21 @@ internal static class SqliteSchema
           changes TEXT
         );
         CREATE INDEX ix_audit_org ON audit(org_id, seq);
+        """;
+
+    // Usage counts per subject (a key id, or a route id for requests without a known key), interval and
+    // outcome. resolution: 0 = minute rows, 1 = hour rows rolled up from them. Counts are only added to.
+    public const string V2 = """
+        CREATE TABLE usage (
+          kind INTEGER NOT NULL,
+          subject TEXT NOT NULL,
+          resolution INTEGER NOT NULL,
+          bucket INTEGER NOT NULL,
+          outcome TEXT NOT NULL,
+          org_id TEXT,
+          count INTEGER NOT NULL,
+          PRIMARY KEY (kind, subject, resolution, bucket, outcome)
+        ) WITHOUT ROWID;
+        CREATE INDEX ix_usage_bucket ON usage(resolution, bucket);
         """;
 }
