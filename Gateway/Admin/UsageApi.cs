@@ -76,7 +76,7 @@ internal static class UsageApi
         return Results.Json(UsageReportDto.Create(report, null, null, null, routes: true), UsageJsonContext.Default.UsageReportDto);
     }
 
-    /// <summary>Reads <c>from</c>, <c>to</c> and <c>granularity</c>; defaults: hourly, the 24 hours up to now.</summary>
+    /// <summary>Reads <c>from</c>, <c>to</c> and <c>granularity</c>; defaults: hourly, the 24 hours up to the current one included.</summary>
     internal static bool TryReadRange(IQueryCollection query, DateTimeOffset now, out (DateTimeOffset From, DateTimeOffset To, UsageGranularity Granularity) range, out IResult error)
     {
         range = default;
@@ -94,7 +94,8 @@ internal static class UsageApi
             }
         }
 
-        var to = ReadTime(query, "to", errors) ?? now;
+        // By default up to the end of the current interval, so requests of this very minute show.
+        var to = ReadTime(query, "to", errors) ?? UsageQueries.Floor(now, granularity) + UsageQueries.Width(granularity);
         var from = ReadTime(query, "from", errors) ?? to - DefaultSpan(granularity);
         if (!errors.Any && from >= to)
         {
