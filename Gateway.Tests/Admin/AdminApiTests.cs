@@ -6,7 +6,7 @@ using Gateway.Tests.Common;
 
 namespace Gateway.Tests.Admin;
 
-/// <summary>CONTRACT section 4: results, refusals and the exact shape of what comes back.</summary>
+/// <summary>The admin API (docs/admin-api.md): results, refusals and the exact shape of what comes back.</summary>
 [TestFixtureSource(typeof(StoreKinds), nameof(StoreKinds.All))]
 public sealed class AdminApiTests(StoreKind store)
 {

@@ -4,7 +4,7 @@ using Gateway.Tests.Common;
 
 namespace Gateway.Tests.Admin;
 
-/// <summary>CONTRACT section 6: probes and metrics on the admin listener, without a token, and no key material in metrics.</summary>
+/// <summary>Probes and metrics on the admin listener, without a token, and no key material in metrics.</summary>
 [TestFixtureSource(typeof(StoreKinds), nameof(StoreKinds.All))]
 public sealed class OperationsTests(StoreKind store)
 {

@@ -25,7 +25,7 @@ public sealed class MalformedAuthorizationTests
         _upstream = Upstream.Start();
         _gateway = await GatewayHost.StartAsync(
             GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", [])),
-            services => services.AddSingleton<IGatewayStore>(sp => _store = new CountingStore(ActivatorUtilities.CreateInstance<Gateway.Stores.Sqlite.SqliteGatewayStore>(sp))));
+            services => services.AddSingleton<IKeyLookup>(sp => _store = new CountingStore(sp.GetRequiredService<IGatewayStore>())));
         await _gateway.CreateOrgAsync("acme");
         _key = (await _gateway.CreateKeyAsync("acme", new { name = "k" }))["key"]!.GetValue<string>();
     }

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 
 namespace Gateway.Tests.Configuration;
 
-/// <summary>Bad settings stop start-up with a message naming the setting (CONTRACT section 1).</summary>
+/// <summary>Bad settings stop start-up with a message naming the setting (docs/configuration.md).</summary>
 public sealed class StartupValidationTests
 {
     [TestCase("Gateway:Environment", "prod", "Gateway:Environment")]

@@ -11,7 +11,7 @@ using WireMock.ResponseBuilders;
 namespace Gateway.Tests.EndToEnd;
 
 /// <summary>
-/// The real process (CONTRACT section 1): configured by environment variables only, and on SIGTERM it
+/// The real process: configured by environment variables only, and on SIGTERM it
 /// finishes in-flight requests, flushes pending usage writes and exits 0.
 /// </summary>
 public sealed class GatewayProcessTests

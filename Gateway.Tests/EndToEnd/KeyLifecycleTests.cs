@@ -10,7 +10,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace Gateway.Tests.EndToEnd;
 
 /// <summary>
-/// Every lifecycle transition and refusal (CONTRACT sections 3 and 4), checked both in the admin response
+/// Every lifecycle transition and refusal (docs/keys.md, docs/admin-api.md), checked both in the admin response
 /// and in what a proxied request with the key gets afterwards. Time is a fake clock moved by the tests.
 /// </summary>
 [TestFixtureSource(typeof(StoreKinds), nameof(StoreKinds.All))]

@@ -4,7 +4,7 @@ using Gateway.Tests.Common;
 
 namespace Gateway.Tests.EndToEnd;
 
-/// <summary>CONTRACT section 5 through a real gateway and a WireMock upstream, on each store.</summary>
+/// <summary>The proxy's checks (docs/proxy.md) through a real gateway and a WireMock upstream, on each store.</summary>
 [TestFixtureSource(typeof(StoreKinds), nameof(StoreKinds.All))]
 public sealed class ProxyAuthenticationTests(StoreKind store)
 {

@@ -1,4 +1,5 @@
 using Gateway.Configuration;
+using Gateway.Domain;
 using Gateway.Keys;
 using Gateway.Observability;
 using Gateway.Stores;
@@ -103,13 +104,13 @@ public sealed class KeyResolverTests
         Assert.That(await resolver.ResolveAsync("h1", CancellationToken.None), Is.SameAs(Key), "still the outage fallback");
     }
 
-    private static KeyResolver Create(IGatewayStore store, TimeProvider time)
+    private static KeyResolver Create(IKeyLookup store, TimeProvider time)
     {
         var options = Options.Create(new GatewayOptions());
         return new KeyResolver(store, options, time, new StoreResilience(options, time), new GatewayMetrics());
     }
 
-    private sealed class ScriptedStore : IGatewayStore
+    private sealed class ScriptedStore : IKeyLookup
     {
         private int _reads;
 
@@ -132,27 +133,5 @@ public sealed class KeyResolverTests
             Started.TrySetResult();
             return await Release.Task;
         }
-
-        public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task PingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task CreateOrganizationAsync(Organization organization, ApiKeyRecord defaultKey, AuditEntry audit, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<Organization?> GetOrganizationAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<IReadOnlyList<Organization>> ListOrganizationsAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task CreateKeyAsync(ApiKeyRecord key, AuditEntry audit, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task UpdateKeyAsync(ApiKeyRecord key, long expectedVersion, AuditEntry audit, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<ApiKeyRecord?> GetKeyAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(string orgId, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<AuditPage> ListAuditAsync(string orgId, string? cursor, int limit, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task RecordKeyUsageAsync(IReadOnlyCollection<KeyValuePair<string, DateTimeOffset>> usage, CancellationToken cancellationToken) => throw new NotSupportedException();
     }
 }

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Gateway.Tests.RateLimiting;
 
-/// <summary>CONTRACT sections 2 and 5 limits on one instance, with a fake clock.</summary>
+/// <summary>Rate limits (docs/rate-limits.md) on one instance, with a fake clock.</summary>
 public sealed class RateLimitTests
 {
     private Upstream _upstream = null!;
@@ -86,7 +86,7 @@ public sealed class RateLimitTests
             services =>
             {
                 services.AddSingleton<TimeProvider>(time);
-                services.AddSingleton<IGatewayStore>(sp => store = new CountingStore(ActivatorUtilities.CreateInstance<Gateway.Stores.Sqlite.SqliteGatewayStore>(sp)));
+                services.AddSingleton<IKeyLookup>(sp => store = new CountingStore(sp.GetRequiredService<IGatewayStore>()));
             });
 
         for (var i = 0; i < 3; i++)

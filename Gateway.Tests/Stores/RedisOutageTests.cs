@@ -5,7 +5,7 @@ using Gateway.Tests.Common;
 namespace Gateway.Tests.Stores;
 
 /// <summary>
-/// CONTRACT section 6 with a real redis-server killed (SIGKILL) or frozen (SIGSTOP) under the gateway:
+/// Store outages (docs/redis.md) with a real redis-server killed (SIGKILL) or frozen (SIGSTOP) under the gateway:
 /// known keys keep working, seen revocations hold, unknown keys get a fast 503, /readyz says so, and
 /// service comes back by itself.
 /// </summary>

@@ -1,14 +1,13 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Gateway.Keys;
-using Gateway.Stores;
+using Gateway.Domain;
 
 namespace Gateway.Admin;
 
 public sealed record RateLimitDto(int PermitLimit, string Window);
 
-/// <summary>The key object of CONTRACT section 4. <see cref="Key"/> is set only by create and rotate.</summary>
+/// <summary>The key object of the admin API (docs/admin-api.md). <see cref="Key"/> is set only by create and rotate.</summary>
 public sealed record KeyDto(
     string Id,
     string OrgId,

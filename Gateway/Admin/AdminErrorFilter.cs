@@ -3,7 +3,7 @@ using Gateway.Stores;
 
 namespace Gateway.Admin;
 
-/// <summary>Maps lifecycle and store failures of any admin handler to the contract's status codes.</summary>
+/// <summary>Maps lifecycle and store failures of any admin handler to the admin API's status codes.</summary>
 internal sealed partial class AdminErrorFilter(ILogger<AdminErrorFilter> logger) : IEndpointFilter
 {
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
@@ -28,6 +28,10 @@ internal sealed partial class AdminErrorFilter(ILogger<AdminErrorFilter> logger)
         catch (StoreConcurrencyException ex)
         {
             return AdminProblems.Conflict(ex.Message);
+        }
+        catch (StoreNotFoundException ex)
+        {
+            return AdminProblems.NotFound(ex.Message);
         }
         catch (Exception ex) when (StoreResilience.IsUnavailable(ex))
         {

@@ -1,4 +1,4 @@
-using Gateway.Proxy;
+using Gateway.Http;
 
 namespace Gateway.Admin;
 

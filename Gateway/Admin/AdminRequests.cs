@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Gateway.Configuration;
+using Gateway.Domain;
 using Gateway.Keys;
 
 namespace Gateway.Admin;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Gateway.Domain;
 using Gateway.Stores;
 
 namespace Gateway.Admin;
@@ -42,7 +43,7 @@ internal static class AuditApi
         {
             page = await store.ListAuditAsync(org, cursor, limit, cancellationToken);
         }
-        catch (ArgumentException)
+        catch (StoreCursorException)
         {
             return AdminProblems.Invalid("cursor", "Not a cursor returned by this API.");
         }

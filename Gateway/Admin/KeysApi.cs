@@ -1,4 +1,5 @@
 using Gateway.Configuration;
+using Gateway.Domain;
 using Gateway.Keys;
 using Gateway.Stores;
 using Microsoft.Extensions.Options;

@@ -1,4 +1,6 @@
 using Gateway.Configuration;
+using Gateway.Domain;
+using Gateway.Http;
 using Gateway.Keys;
 using Gateway.Observability;
 using Gateway.Proxy;
@@ -115,7 +117,7 @@ internal sealed partial class KeyAuthenticationMiddleware(
         if (key is not null)
         {
             // The key's owner sees this refusal in their usage although the request did not authenticate.
-            context.Features.Set(new Usage.RefusedKeyFeature(key));
+            context.Features.Set(new RefusedKeyFeature(key));
         }
 
         if (challenge is not null)

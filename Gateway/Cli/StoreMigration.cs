@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Gateway.Configuration;
+using Gateway.Domain;
 using Gateway.Stores;
 using Gateway.Stores.Redis;
 using Gateway.Stores.Sqlite;

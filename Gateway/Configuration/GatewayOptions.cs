@@ -1,6 +1,6 @@
 namespace Gateway.Configuration;
 
-/// <summary>The <c>Gateway</c> configuration section (CONTRACT section 2).</summary>
+/// <summary>The <c>Gateway</c> configuration section (docs/configuration.md).</summary>
 public sealed class GatewayOptions
 {
     public const string SectionName = "Gateway";

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
-using Gateway.Keys;
+using Gateway.Domain;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Configuration;

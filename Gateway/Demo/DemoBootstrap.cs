@@ -15,13 +15,11 @@ internal sealed class DemoBootstrap(
     KeyManager keys,
     IOptions<GatewayOptions> options,
     Listeners listeners,
-    AdminToken adminToken,
     IHostApplicationLifetime lifetime) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var gateway = options.Value;
-        _ = adminToken.Value; // generate and log the token path at start, not on the first admin call
         try
         {
             if (!gateway.Demo.Enabled || (await store.ListOrganizationsAsync(cancellationToken)).Count > 0)

@@ -1,6 +1,7 @@
 using System.IO.Hashing;
 using System.Security.Cryptography;
 using System.Text;
+using Gateway.Domain;
 
 namespace Gateway.Keys;
 
@@ -8,7 +9,7 @@ namespace Gateway.Keys;
 public readonly record struct ParsedApiKey(string Environment, string DisplayPrefix);
 
 /// <summary>
-/// The key wire format <c>{prefix}_{tag}_{random}{check}</c> (CONTRACT section 3): 32 random base62
+/// The key wire format <c>{prefix}_{tag}_{random}{check}</c> (docs/keys.md): 32 random base62
 /// characters and a 6-character base62 CRC32 of everything before the check. The checksum lets the
 /// gateway drop typos and garbage before any store or cache work, and lets secret scanners verify hits.
 /// </summary>

@@ -1,3 +1,5 @@
+using Gateway.Domain;
+
 namespace Gateway.Keys;
 
 /// <summary>A validated request to create a key.</summary>

@@ -1,11 +1,12 @@
 using Gateway.Configuration;
+using Gateway.Domain;
 using Gateway.Stores;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Keys;
 
 /// <summary>
-/// The key lifecycle (CONTRACT sections 3 and 4) on top of <see cref="IGatewayStore"/>, shared by the
+/// The key lifecycle (docs/keys.md) on top of <see cref="IGatewayStore"/>, shared by the
 /// admin API and the CLI. Every change is written with its audit entry, then dropped from this
 /// instance's cache before the call returns and announced to other instances.
 /// </summary>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Gateway.Configuration;
+using Gateway.Domain;
 using Gateway.Observability;
 using Gateway.Stores;
 using Microsoft.Extensions.Caching.Memory;
@@ -17,7 +18,7 @@ namespace Gateway.Keys;
 /// </summary>
 internal sealed class KeyResolver : IDisposable
 {
-    private readonly IGatewayStore _store;
+    private readonly IKeyLookup _store;
     private readonly TimeProvider _time;
     private readonly CacheOptions _options;
     private readonly ResiliencePipeline _resilience;
@@ -32,7 +33,7 @@ internal sealed class KeyResolver : IDisposable
     // Entries loaded before this instant are never fresh (see MarkAllStale).
     private long _staleBeforeTicks;
 
-    public KeyResolver(IGatewayStore store, IOptions<GatewayOptions> options, TimeProvider time, StoreResilience resilience, GatewayMetrics metrics)
+    public KeyResolver(IKeyLookup store, IOptions<GatewayOptions> options, TimeProvider time, StoreResilience resilience, GatewayMetrics metrics)
     {
         _store = store;
         _time = time;

@@ -11,7 +11,7 @@ namespace Gateway.Keys;
 /// to the flush interval across instances, and exact on the instance that served the request.
 /// </summary>
 internal sealed partial class KeyUsageTracker(
-    IGatewayStore store,
+    IKeyUsageRecorder store,
     IOptions<GatewayOptions> options,
     TimeProvider time,
     ILogger<KeyUsageTracker> logger) : BackgroundService

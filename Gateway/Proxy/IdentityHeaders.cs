@@ -1,4 +1,4 @@
-using Gateway.Keys;
+using Gateway.Domain;
 
 namespace Gateway.Proxy;
 

@@ -1,3 +1,4 @@
+using Gateway.Http;
 using Gateway.Observability;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Model;

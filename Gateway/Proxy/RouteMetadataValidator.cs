@@ -1,5 +1,6 @@
 using Gateway.Configuration;
-using Gateway.Keys;
+using Gateway.Domain;
+using Gateway.Http;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Configuration;
 

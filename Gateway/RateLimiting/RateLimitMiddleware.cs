@@ -1,12 +1,12 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using Gateway.Http;
 using Gateway.Observability;
-using Gateway.Proxy;
 
 namespace Gateway.RateLimiting;
 
 /// <summary>
-/// Two stages of the proxy pipeline (CONTRACT section 5 order):
+/// Two stages of the proxy pipeline (in the order docs/rate-limits.md gives):
 /// <list type="number">
 /// <item><see cref="IpStageAsync"/>, before key authentication: a client IP with no permit left is refused
 /// before its key is looked at, so floods of bad keys never reach the store. A request that then fails

@@ -1,13 +1,13 @@
 using Gateway.Auth;
 using Gateway.Configuration;
-using Gateway.Proxy;
+using Gateway.Http;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Model;
 
 namespace Gateway.RateLimiting;
 
 /// <summary>
-/// Which limits apply to a request (CONTRACT sections 2 and 5), read from the current settings on every
+/// Which limits apply to a request (docs/rate-limits.md), read from the current settings on every
 /// request so edits to appsettings.json apply without restart.
 /// </summary>
 internal sealed class RateLimitPolicyResolver(IOptionsMonitor<GatewayOptions> options)

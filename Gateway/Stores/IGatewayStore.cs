@@ -1,13 +1,30 @@
-using Gateway.Keys;
+using Gateway.Domain;
 
 namespace Gateway.Stores;
+
+/// <summary>
+/// The request path's only view of the store: one read by hash. Kept apart so the cache and the
+/// benchmarks and tests that fake the store need nothing else.
+/// </summary>
+public interface IKeyLookup
+{
+    /// <summary>The key whose current or previous (grace period) hash is <paramref name="hash"/>.</summary>
+    Task<ApiKeyRecord?> FindKeyByHashAsync(string hash, CancellationToken cancellationToken);
+}
+
+/// <summary>Where the usage tracker flushes <c>lastUsedAt</c>, off the request path.</summary>
+public interface IKeyUsageRecorder
+{
+    /// <summary>Raises <c>lastUsedAt</c> of each key to the given time (never lowers it).</summary>
+    Task RecordKeyUsageAsync(IReadOnlyCollection<KeyValuePair<string, DateTimeOffset>> usage, CancellationToken cancellationToken);
+}
 
 /// <summary>
 /// Everything the gateway persists. Implemented by the embedded SQLite store and the shared Redis
 /// store; nothing above this interface knows which one runs. Writes that change a key take the
 /// audit entry with them so the change and its record land together.
 /// </summary>
-public interface IGatewayStore
+public interface IGatewayStore : IKeyLookup, IKeyUsageRecorder
 {
     /// <summary>Creates or migrates the schema. Called once at start.</summary>
     Task InitializeAsync(CancellationToken cancellationToken);
@@ -32,13 +49,7 @@ public interface IGatewayStore
 
     Task<ApiKeyRecord?> GetKeyAsync(string id, CancellationToken cancellationToken);
 
-    /// <summary>The key whose current or previous (grace period) hash is <paramref name="hash"/>.</summary>
-    Task<ApiKeyRecord?> FindKeyByHashAsync(string hash, CancellationToken cancellationToken);
-
     Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(string orgId, CancellationToken cancellationToken);
 
     Task<AuditPage> ListAuditAsync(string orgId, string? cursor, int limit, CancellationToken cancellationToken);
-
-    /// <summary>Raises <c>lastUsedAt</c> of each key to the given time (never lowers it).</summary>
-    Task RecordKeyUsageAsync(IReadOnlyCollection<KeyValuePair<string, DateTimeOffset>> usage, CancellationToken cancellationToken);
 }

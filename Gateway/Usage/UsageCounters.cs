@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Gateway.Auth;
+using Gateway.Http;
 using Yarp.ReverseProxy.Model;
 
 namespace Gateway.Usage;

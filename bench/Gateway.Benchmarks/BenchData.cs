@@ -1,3 +1,4 @@
+using Gateway.Domain;
 using Gateway.Keys;
 
 namespace Gateway.Benchmarks;

@@ -29,7 +29,8 @@ internal sealed class BenchServices : IDisposable
             o.Cache.NegativeFor = TimeSpan.FromDays(1);
         });
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<IGatewayStore>(Store);
+        services.AddSingleton<IKeyLookup>(Store);
+        services.AddSingleton<IKeyUsageRecorder>(Store);
         services.AddSingleton<StoreResilience>();
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<KeyResolver>();

@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using Gateway.Keys;
+using Gateway.Domain;
 using Gateway.Proxy;
 using Microsoft.AspNetCore.Http;
 

@@ -1,6 +1,5 @@
 using BenchmarkDotNet.Attributes;
 using Gateway.Auth;
-using Gateway.Keys;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Yarp.ReverseProxy.Configuration;

@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using Gateway.Domain;
 using Gateway.Keys;
 
 namespace Gateway.Benchmarks;

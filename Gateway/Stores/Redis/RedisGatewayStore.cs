@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Gateway.Configuration;
-using Gateway.Keys;
+using Gateway.Domain;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -69,7 +69,7 @@ internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<G
             ?? throw new StoreConcurrencyException($"Key '{key.Id}' no longer exists.");
         if (current.Version != expectedVersion)
         {
-            throw new StoreConcurrencyException($"Key '{key.Id}' changed concurrently; retry the call.");
+            throw StoreConcurrencyException.KeyChanged(key.Id);
         }
 
         var before = new[] { current.Hash, current.PreviousHash }.OfType<string>().ToHashSet(StringComparer.Ordinal);
@@ -118,7 +118,7 @@ internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<G
     {
         if (cursor is not null && !IsStreamId(cursor))
         {
-            throw new ArgumentException("The cursor is not valid.", nameof(cursor));
+            throw new StoreCursorException();
         }
 
         // Newest first; the cursor is the last stream id returned, excluded from the next page.
@@ -210,13 +210,13 @@ internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<G
             case "ok":
                 return;
             case "conflict:id":
-                throw new StoreConflictException("id", "An organization with this id exists.");
+                throw StoreConflictException.OrganizationId();
             case "conflict:name":
-                throw new StoreConflictException("name", "A key with this name exists in the organization.");
+                throw StoreConflictException.KeyName();
             case "notfound":
-                throw new KeyOperationException(KeyOperationError.NotFound, "The organization or key does not exist.");
+                throw StoreNotFoundException.OrganizationOrKey();
             case "version":
-                throw new StoreConcurrencyException("The key changed concurrently; retry the call.");
+                throw StoreConcurrencyException.KeyChanged();
             default:
                 throw new InvalidOperationException($"Unexpected script result '{result}'.");
         }
@@ -236,7 +236,7 @@ internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<G
 
     private static string Json(AuditEntry entry) => JsonSerializer.Serialize(entry, RedisJsonContext.Default.AuditEntry);
 
-    /// <summary>Every Redis failure surfaces as <see cref="StoreUnavailableException"/>, the store contract's word for "could not answer".</summary>
+    /// <summary>Every Redis failure surfaces as <see cref="StoreUnavailableException"/>, the store interface's word for "could not answer".</summary>
     private static async Task<T> Guard<T>(Func<Task<T>> call, CancellationToken cancellationToken = default)
     {
         try

@@ -1,5 +1,5 @@
 using System.Text.Json.Serialization;
-using Gateway.Keys;
+using Gateway.Domain;
 
 namespace Gateway.Stores.Redis;
 

@@ -1,5 +1,5 @@
 using Gateway.Configuration;
-using Gateway.Keys;
+using Gateway.Domain;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
@@ -135,7 +135,7 @@ internal sealed class SqliteGatewayStore : IGatewayStore
             command.Parameters.AddWithValue("$expected_version", expectedVersion);
             if (await RunWriteAsync(command, cancellationToken) == 0)
             {
-                throw new StoreConcurrencyException($"Key '{key.Id}' changed concurrently; retry the call.");
+                throw StoreConcurrencyException.KeyChanged(key.Id);
             }
         }
 
@@ -170,7 +170,7 @@ internal sealed class SqliteGatewayStore : IGatewayStore
         var before = long.MaxValue;
         if (cursor is not null && (!long.TryParse(cursor, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out before) || before < 1))
         {
-            throw new ArgumentException("The cursor is not valid.", nameof(cursor));
+            throw new StoreCursorException();
         }
 
         await using var connection = await OpenAsync(cancellationToken);
@@ -322,12 +322,12 @@ internal sealed class SqliteGatewayStore : IGatewayStore
             // The message names the index columns; map them back to the API field that collided.
             if (ex.Message.Contains("orgs.id", StringComparison.Ordinal))
             {
-                throw new StoreConflictException("id", "An organization with this id exists.");
+                throw StoreConflictException.OrganizationId();
             }
 
             if (ex.Message.Contains("keys.name", StringComparison.Ordinal))
             {
-                throw new StoreConflictException("name", "A key with this name exists in the organization.");
+                throw StoreConflictException.KeyName();
             }
 
             throw new StoreConflictException("id", "The record conflicts with an existing one.");

@@ -1,4 +1,4 @@
-using Gateway.Keys;
+using Gateway.Domain;
 using Microsoft.Data.Sqlite;
 
 namespace Gateway.Stores.Sqlite;

@@ -1,3 +1,3 @@
-namespace Gateway.Stores;
+namespace Gateway.Domain;
 
 public sealed record Organization(string Id, string Name, DateTimeOffset CreatedAt, string DefaultKeyId);

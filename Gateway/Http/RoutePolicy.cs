@@ -1,10 +1,10 @@
 using System.Runtime.CompilerServices;
 using Yarp.ReverseProxy.Configuration;
 
-namespace Gateway.Proxy;
+namespace Gateway.Http;
 
 /// <summary>
-/// The gateway's reading of a YARP route's <c>Metadata</c> (CONTRACT section 2), parsed once per route
+/// The gateway's reading of a YARP route's <c>Metadata</c> (docs/configuration.md), parsed once per route
 /// config instance; a config reload brings new instances, so nothing here goes stale.
 /// </summary>
 internal sealed class RoutePolicy

@@ -1,4 +1,4 @@
-namespace Gateway.Stores;
+namespace Gateway.Domain;
 
 /// <summary>
 /// One admin change. <see cref="Changes"/> is a JSON object of <c>{"field":{"before":…,"after":…}}</c>;

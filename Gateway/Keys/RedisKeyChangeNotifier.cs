@@ -1,10 +1,11 @@
 using System.Text.Json;
 using Gateway.Configuration;
-using Gateway.Keys;
+using Gateway.Stores;
+using Gateway.Stores.Redis;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
-namespace Gateway.Stores.Redis;
+namespace Gateway.Keys;
 
 /// <summary>
 /// Cross-instance cache invalidation: a key change on one instance is published with the affected

@@ -1,13 +1,16 @@
 using Gateway.Auth;
+using Gateway.Http;
+using Gateway.Observability;
+using Gateway.Proxy;
 using Gateway.RateLimiting;
 using Gateway.Usage;
 
-namespace Gateway.Proxy;
+namespace Gateway.Hosting;
 
 public static class ProxyEndpointRouteBuilderExtensions
 {
     /// <summary>
-    /// Maps the YARP routes with the gateway's pipeline (CONTRACT section 5 order) and a problem+json
+    /// Maps the YARP routes with the gateway's pipeline (in the order docs/proxy.md gives) and a problem+json
     /// <c>no_route</c> fallback, on the proxy listener only.
     /// </summary>
     public static IEndpointRouteBuilder MapGatewayProxy(this IEndpointRouteBuilder endpoints)
@@ -24,7 +27,7 @@ public static class ProxyEndpointRouteBuilderExtensions
             proxy.UsePassiveHealthChecks();
         });
 
-        endpoints.MapFallback("{**path}", (HttpContext context, Observability.GatewayMetrics metrics) =>
+        endpoints.MapFallback("{**path}", (HttpContext context, GatewayMetrics metrics) =>
         {
             metrics.Request("(none)", StatusCodes.Status404NotFound, "no_route");
             return GatewayProblem.WriteAsync(context, StatusCodes.Status404NotFound, "no_route", "No route", "No route matches this request.");

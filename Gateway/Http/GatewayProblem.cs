@@ -1,10 +1,10 @@
 using System.Text.Json;
 
-namespace Gateway.Proxy;
+namespace Gateway.Http;
 
 /// <summary>
 /// Writes the proxy listener's errors as RFC 9457 problem+json with a stable <c>code</c> member that
-/// clients can switch on (CONTRACT section 5).
+/// clients can switch on (docs/proxy.md).
 /// </summary>
 internal static class GatewayProblem
 {
@@ -13,7 +13,7 @@ internal static class GatewayProblem
     public static Task WriteAsync(HttpContext context, int status, string code, string title, string? detail = null, Action<Utf8JsonWriter>? extra = null)
     {
         // Usage counting reads the code back after the pipeline; the feature is a shared instance per code.
-        context.Features.Set(Usage.ProblemCodeFeature.For(code));
+        context.Features.Set(ProblemCodeFeature.For(code));
         var response = context.Response;
         response.StatusCode = status;
         response.ContentType = ContentType;

@@ -1,4 +1,4 @@
-namespace Gateway.Proxy;
+namespace Gateway.Http;
 
 /// <summary>
 /// Keeps a client's <c>X-Request-Id</c> when it is a sane token, otherwise generates one; the id is

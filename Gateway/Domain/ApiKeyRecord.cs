@@ -1,4 +1,4 @@
-namespace Gateway.Keys;
+namespace Gateway.Domain;
 
 /// <summary>
 /// A stored key. Never holds key material: only the SHA-256 of the current plaintext and, during a

@@ -1,4 +1,4 @@
-namespace Gateway.Keys;
+namespace Gateway.Domain;
 
 /// <summary>The environments a key can be bound to and the tag each one carries inside the key string.</summary>
 public static class KeyEnvironments

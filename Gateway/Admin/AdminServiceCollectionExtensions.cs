@@ -1,0 +1,30 @@
+using Microsoft.AspNetCore.Routing.Matching;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Gateway.Admin;
+
+internal static class AdminServiceCollectionExtensions
+{
+    /// <summary>The admin token, the admin API's filters and the matcher policy that keeps admin endpoints off the proxy listener.</summary>
+    public static IServiceCollection AddGatewayAdmin(this IServiceCollection services)
+    {
+        services.TryAddSingleton<AdminToken>();
+        services.TryAddSingleton<AdminTokenFilter>();
+        services.TryAddSingleton<AdminErrorFilter>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ListenerMatcherPolicy>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, AdminTokenInitializer>());
+        return services;
+    }
+}
+
+/// <summary>Resolves (and, when none is configured or saved, generates) the admin token at start, not on the first admin call.</summary>
+internal sealed class AdminTokenInitializer(AdminToken token) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = token.Value;
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
