@@ -197,20 +197,8 @@ public sealed class GatewayHost : IAsyncDisposable
         return (await ProblemAsync(response))["code"]!.GetValue<string>();
     }
 
-    /// <summary>Polls <paramref name="condition"/> until it holds, failing after <paramref name="within"/>.</summary>
-    public static async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan within)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > within)
-            {
-                Assert.Fail($"condition not met within {within}");
-            }
-
-            await Task.Delay(10);
-        }
-    }
+    /// <summary>Polls <paramref name="condition"/> until it holds, failing after <paramref name="within"/> (see <see cref="Eventually"/>).</summary>
+    public static Task WaitForAsync(Func<Task<bool>> condition, TimeSpan within) => Eventually.HoldsAsync(condition, within);
 
     public static async Task<JsonObject> ProblemAsync(HttpResponseMessage response)
     {

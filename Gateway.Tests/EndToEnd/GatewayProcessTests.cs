@@ -93,30 +93,7 @@ public sealed class GatewayProcessTests
         }
     }
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail("condition not met within 30 s");
-            }
-
-            await Task.Delay(50);
-        }
-    }
+    private static Task WaitUntilAsync(Func<Task<bool>> condition) => Eventually.HoldsAsync(condition, TimeSpan.FromSeconds(30));
 
     private static int FreePort()
     {

@@ -161,9 +161,9 @@ internal static class AdminRequests
     {
         JsonFields.RejectUnknown(body, errors, RotateFields);
         var (_, grace) = JsonFields.Duration(body, "gracePeriod", errors);
-        if (grace is { } g && (g < TimeSpan.Zero || g > KeyManager.MaxGracePeriod))
+        if (grace is { } g && !KeyRules.IsValidGracePeriod(g))
         {
-            errors.Add("gracePeriod", "Must be between 00:00:00 and 7.00:00:00.");
+            errors.Add("gracePeriod", $"Must be {KeyRules.GracePeriodRange}.");
         }
 
         return errors.Any ? null : grace ?? TimeSpan.Zero;
@@ -194,9 +194,9 @@ internal static class AdminRequests
 
         foreach (var scope in scopes)
         {
-            if (scope != "*" && !options.Scopes.Contains(scope))
+            if (!KeyRules.IsKnownScope(scope, options.Scopes))
             {
-                errors.Add("scopes", $"Unknown scope '{scope}'. Known scopes: *, {string.Join(", ", options.Scopes)}.");
+                errors.Add("scopes", $"Unknown scope '{scope}'. Known scopes: {KeyRules.AnyScope}, {string.Join(", ", options.Scopes)}.");
             }
         }
 
@@ -206,13 +206,12 @@ internal static class AdminRequests
     private static (bool Present, DateTimeOffset? Value) ExpiresAt(JsonElement body, DateTimeOffset now, ValidationErrors errors)
     {
         var (present, value) = JsonFields.Timestamp(body, "expiresAt", errors);
-        if (value is { } v && v <= now)
+        if (!KeyRules.IsValidExpiry(value, now))
         {
             errors.Add("expiresAt", "Must be in the future.");
         }
 
-        // Stored to the millisecond; truncate now so the response equals what is stored.
-        return (present, value is { } t ? DateTimeOffset.FromUnixTimeMilliseconds(t.ToUnixTimeMilliseconds()) : null);
+        return (present, value is { } t ? KeyRules.ToStoredPrecision(t) : null);
     }
 
     private static (bool Present, string? Value) CustomerId(JsonElement body, ValidationErrors errors)
@@ -265,9 +264,9 @@ internal static class AdminRequests
         {
             nested.Add("window", "Required.");
         }
-        else if (window is { } w && (w < TimeSpan.FromSeconds(1) || w > TimeSpan.FromDays(1)))
+        else if (window is { } w && !KeyRules.IsValidWindow(w))
         {
-            nested.Add("window", "Must be between 00:00:01 and 1.00:00:00.");
+            nested.Add("window", $"Must be {KeyRules.WindowRange}.");
         }
 
         foreach (var (field, messages) in nested.All)

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Gateway.Http;
 
 namespace Gateway.Admin;
 
@@ -8,11 +9,9 @@ internal sealed class AdminTokenFilter(AdminToken token) : IEndpointFilter
 {
     public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
-        var header = context.HttpContext.Request.Headers.Authorization;
-        if (header.Count == 1
-            && header[0] is { Length: > 7 } value
-            && value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
-            && Matches(value.AsSpan(7), token.Value))
+        // The same strict parsing as the proxy's key check: one header, "Bearer", one space, no whitespace in the token.
+        if (BearerToken.TryParse(context.HttpContext.Request.Headers.Authorization, out var presented) == BearerParseResult.Ok
+            && Matches(presented, token.Value))
         {
             return next(context);
         }

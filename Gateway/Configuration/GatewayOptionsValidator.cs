@@ -21,9 +21,9 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
             errors.Add($"{S}:Environment must be one of production, staging, development (got '{options.Environment}').");
         }
 
-        if (options.KeyPrefix is null || !KeyPrefixRegex().IsMatch(options.KeyPrefix))
+        if (options.KeyPrefix is null || !KeyRules.IsValidKeyPrefix(options.KeyPrefix))
         {
-            errors.Add($"{S}:KeyPrefix must match ^[a-z][a-z0-9]{{1,9}}$ (got '{options.KeyPrefix}').");
+            errors.Add($"{S}:KeyPrefix must match {KeyRules.KeyPrefixPattern} (got '{options.KeyPrefix}').");
         }
 
         if (string.IsNullOrWhiteSpace(options.Store.Redis) && string.IsNullOrWhiteSpace(options.Store.Path))
@@ -41,6 +41,11 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
         if (options.Admin.Token is { Length: > 0 } token && token.Length < 16)
         {
             errors.Add($"{S}:Admin:Token must be at least 16 characters when set.");
+        }
+        else if (options.Admin.Token is { Length: > 0 } sent && sent.Any(c => c is <= ' ' or > '~'))
+        {
+            // Sent as a Bearer token, which admits no whitespace or non-ASCII: such a token could never match.
+            errors.Add($"{S}:Admin:Token must be visible ASCII without spaces.");
         }
 
         for (var i = 0; i < options.TrustedProxies.Count; i++)
@@ -111,9 +116,9 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
             errors.Add($"{name}:PermitLimit must be at least 1 (got {limit.PermitLimit}).");
         }
 
-        if (limit.Window < TimeSpan.FromSeconds(1) || limit.Window > TimeSpan.FromDays(1))
+        if (!KeyRules.IsValidWindow(limit.Window))
         {
-            errors.Add($"{name}:Window must be between 00:00:01 and 1.00:00:00 (got {limit.Window}).");
+            errors.Add($"{name}:Window must be {KeyRules.WindowRange} (got {limit.Window}).");
         }
     }
 
@@ -127,9 +132,6 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
 
     internal static bool IsIpOrCidr(string? value) =>
         value is not null && (IPAddress.TryParse(value, out _) || IPNetwork.TryParse(value, out _));
-
-    [GeneratedRegex("^[a-z][a-z0-9]{1,9}$")]
-    private static partial Regex KeyPrefixRegex();
 
     [GeneratedRegex("^[A-Za-z0-9_.:-]{1,64}$|^\\*$")]
     private static partial Regex ScopeRegex();

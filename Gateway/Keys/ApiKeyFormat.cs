@@ -18,7 +18,7 @@ public static class ApiKeyFormat
     public const int RandomLength = 32;
     public const int CheckLength = 6;
     public const int DisplayRandomLength = 6;
-    private const int MaxPrefixLength = 10;
+    private const int MaxPrefixLength = KeyRules.MaxKeyPrefixLength;
     private const int MaxTagLength = 5;
 
     /// <summary>Longest possible key; anything longer is rejected before any parsing work.</summary>
@@ -56,7 +56,7 @@ public static class ApiKeyFormat
         }
 
         var first = key.IndexOf('_');
-        if (first < 2 || first > MaxPrefixLength || !IsPrefix(key[..first]))
+        if (first < KeyRules.MinKeyPrefixLength || first > MaxPrefixLength || !KeyRules.IsValidKeyPrefix(key[..first]))
         {
             return false;
         }
@@ -114,23 +114,5 @@ public static class ApiKeyFormat
         Span<byte> ascii = stackalloc byte[MaxLength];
         var count = Encoding.ASCII.GetBytes(body, ascii);
         return Crc32.HashToUInt32(ascii[..count]);
-    }
-
-    private static bool IsPrefix(ReadOnlySpan<char> prefix)
-    {
-        if (prefix[0] is < 'a' or > 'z')
-        {
-            return false;
-        }
-
-        foreach (var c in prefix)
-        {
-            if (c is not ((>= 'a' and <= 'z') or (>= '0' and <= '9')))
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 }

@@ -18,7 +18,6 @@ internal sealed class KeyManager(
     TimeProvider time)
 {
     public const string DefaultKeyName = "default";
-    public static readonly TimeSpan MaxGracePeriod = TimeSpan.FromDays(7);
 
     public async Task<(Organization Organization, IssuedKey DefaultKey)> CreateOrganizationAsync(string id, string name, string actor, CancellationToken cancellationToken)
     {
@@ -78,9 +77,9 @@ internal sealed class KeyManager(
 
     public async Task<IssuedKey> RotateAsync(string id, TimeSpan gracePeriod, string actor, CancellationToken cancellationToken)
     {
-        if (gracePeriod < TimeSpan.Zero || gracePeriod > MaxGracePeriod)
+        if (!KeyRules.IsValidGracePeriod(gracePeriod))
         {
-            throw new KeyOperationException(KeyOperationError.Invalid, "gracePeriod must be between 00:00:00 and 7.00:00:00.", "gracePeriod");
+            throw new KeyOperationException(KeyOperationError.Invalid, $"gracePeriod must be {KeyRules.GracePeriodRange}.", "gracePeriod");
         }
 
         var key = await GetRequiredAsync(id, cancellationToken);
@@ -173,7 +172,7 @@ internal sealed class KeyManager(
 
     private static void EnsureFuture(DateTimeOffset? expiresAt, DateTimeOffset now)
     {
-        if (expiresAt is { } e && e <= now)
+        if (!KeyRules.IsValidExpiry(expiresAt, now))
         {
             throw new KeyOperationException(KeyOperationError.Invalid, "expiresAt must be in the future.", "expiresAt");
         }
@@ -208,10 +207,5 @@ internal sealed class KeyManager(
     private static AuditEntry Audit(string orgId, string? keyId, string action, string actor, DateTimeOffset now, string? changes) =>
         new("aud_" + Base62.Random(20), orgId, keyId, action, actor, now, changes);
 
-    private DateTimeOffset Now()
-    {
-        // Stored times have millisecond precision; truncating here keeps what we return equal to what we store.
-        var now = time.GetUtcNow();
-        return DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds());
-    }
+    private DateTimeOffset Now() => KeyRules.ToStoredPrecision(time.GetUtcNow());
 }

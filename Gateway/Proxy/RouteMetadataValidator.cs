@@ -40,7 +40,7 @@ internal sealed class RouteMetadataValidator(IOptionsMonitor<GatewayOptions> opt
         {
             foreach (var scope in RoutePolicy.SplitScopes(scopes))
             {
-                if (scope != "*" && !gateway.Scopes.Contains(scope))
+                if (!KeyRules.IsKnownScope(scope, gateway.Scopes))
                 {
                     errors.Add($"{prefix}:{RoutePolicy.RequiredScopesKey} names '{scope}', which is not in Gateway:Scopes.");
                 }

@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using Gateway.Auth;
+using Gateway.Http;
 using Gateway.Keys;
 using Microsoft.Extensions.Primitives;
 

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Primitives;
 
-namespace Gateway.Auth;
+namespace Gateway.Http;
 
 internal enum BearerParseResult
 {

@@ -1,0 +1,72 @@
+using Gateway.Configuration;
+
+namespace Gateway.Tests.Configuration;
+
+/// <summary>Each bad setting is named in the failure, and a good configuration passes.</summary>
+public sealed class GatewayOptionsValidatorTests
+{
+    private static IEnumerable<TestCaseData> BadSettings()
+    {
+        static TestCaseData Case(string name, Action<GatewayOptions> change, string message) => new TestCaseData(change, message).SetArgDisplayNames(name);
+
+        yield return Case("environment", o => o.Environment = "prod", "Gateway:Environment must be one of");
+        yield return Case("key prefix uppercase", o => o.KeyPrefix = "GW", "Gateway:KeyPrefix must match ^[a-z][a-z0-9]{1,9}$");
+        yield return Case("key prefix too long", o => o.KeyPrefix = "abcdefghijk", "Gateway:KeyPrefix must match");
+        yield return Case("store path", o => o.Store.Path = "", "Gateway:Store:Path must be set");
+        yield return Case("redis prefix braces", o => o.Store.RedisPrefix = "{gw}", "Gateway:Store:RedisPrefix must be non-empty and contain no braces");
+        yield return Case("store timeout", o => o.Store.Timeout = TimeSpan.Zero, "Gateway:Store:Timeout must be positive");
+        yield return Case("admin token short", o => o.Admin.Token = "short", "Gateway:Admin:Token must be at least 16 characters");
+        yield return Case("admin token space", o => o.Admin.Token = "0123456789 abcdef", "Gateway:Admin:Token must be visible ASCII without spaces");
+        yield return Case("trusted proxy", o => o.TrustedProxies = ["10.0.0.0/33"], "Gateway:TrustedProxies:0 must be an IP address or CIDR");
+        yield return Case("workspace permits", o => o.RateLimits.Workspace.PermitLimit = 0, "Gateway:RateLimits:Workspace:PermitLimit must be at least 1");
+        yield return Case("ip window short", o => o.RateLimits.Ip.Window = TimeSpan.FromMilliseconds(999), "Gateway:RateLimits:Ip:Window must be between 00:00:01 and 1.00:00:00");
+        yield return Case("ip window long", o => o.RateLimits.Ip.Window = TimeSpan.FromDays(2), "Gateway:RateLimits:Ip:Window must be between");
+        yield return Case("scope", o => o.Scopes = ["read", "bad scope"], "Gateway:Scopes:1 must match");
+        yield return Case("fresh for", o => o.Cache.FreshFor = TimeSpan.Zero, "Gateway:Cache:FreshFor must be positive");
+        yield return Case("stale below fresh", o => o.Cache.StaleFor = TimeSpan.FromMilliseconds(1), "Gateway:Cache:StaleFor must be at least Gateway:Cache:FreshFor");
+        yield return Case("max entries", o => o.Cache.MaxEntries = 0, "Gateway:Cache:MaxEntries must be at least 1");
+        yield return Case("flush interval", o => o.Usage.FlushInterval = TimeSpan.Zero, "Gateway:Usage:FlushInterval must be positive");
+        yield return Case("demo url", o => { o.Demo.Enabled = true; o.Demo.Url = "not a url"; }, "Gateway:Demo:Url must be an absolute URL");
+    }
+
+    [Test]
+    public void Validate_Defaults_Succeed()
+    {
+        var result = new GatewayOptionsValidator().Validate(null, Valid());
+
+        Assert.That(result.Succeeded, Is.True, result.FailureMessage);
+    }
+
+    [TestCaseSource(nameof(BadSettings))]
+    public void Validate_BadSetting_FailsNamingIt(Action<GatewayOptions> change, string message)
+    {
+        var options = Valid();
+        change(options);
+
+        var result = new GatewayOptionsValidator().Validate(null, options);
+
+        Assert.That(result.Failed, Is.True);
+        Assert.That(result.Failures, Has.Some.StartsWith(message));
+    }
+
+    [Test]
+    public void Validate_SeveralBadSettings_AllNamed()
+    {
+        var options = Valid();
+        options.KeyPrefix = "X";
+        options.Environment = "nope";
+        options.Cache.MaxEntries = 0;
+
+        var result = new GatewayOptionsValidator().Validate(null, options);
+
+        Assert.That(result.Failures!.Count(), Is.EqualTo(3));
+    }
+
+    private static GatewayOptions Valid()
+    {
+        var options = new GatewayOptions();
+        options.Store.Path = "gateway.db";
+        options.Scopes = ["read", "write"];
+        return options;
+    }
+}
