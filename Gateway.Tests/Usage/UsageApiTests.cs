@@ -1,7 +1,5 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Gateway.Stores.Redis;
-using Gateway.Stores.Sqlite;
 using Gateway.Tests.Common;
 using Gateway.Usage;
 using Microsoft.Extensions.DependencyInjection;

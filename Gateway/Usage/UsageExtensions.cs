@@ -1,5 +1,3 @@
-using Gateway.Stores.Redis;
-using Gateway.Stores.Sqlite;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Gateway.Usage;

@@ -1,9 +1,9 @@
 using Gateway.Configuration;
-using Gateway.Usage;
+using Gateway.Stores;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
-namespace Gateway.Stores.Sqlite;
+namespace Gateway.Usage;
 
 /// <summary>
 /// Usage counts in the <c>usage</c> table of the embedded store (schema version 2). A flush is one

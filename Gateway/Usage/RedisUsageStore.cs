@@ -1,10 +1,10 @@
 using System.Globalization;
 using Gateway.Configuration;
-using Gateway.Usage;
+using Gateway.Stores;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
-namespace Gateway.Stores.Redis;
+namespace Gateway.Usage;
 
 /// <summary>
 /// Usage counts in Redis: one hash per subject and hour, <c>P{usage}:k:&lt;keyId&gt;:&lt;yyyyMMddHH&gt;</c>
