@@ -21,4 +21,6 @@ USER app
 VOLUME /app/data
 EXPOSE 8080 8081
 STOPSIGNAL SIGTERM
+# The runtime image has no curl: the binary probes its own admin listener (/healthz on the Admin URL above).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 CMD ["dotnet", "Gateway.dll", "healthcheck"]
 ENTRYPOINT ["dotnet", "Gateway.dll"]

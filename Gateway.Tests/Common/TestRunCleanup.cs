@@ -13,5 +13,7 @@ public sealed class TestRunCleanup
         {
             RedisServer.Shared.Dispose();
         }
+
+        PublishedGateway.Delete();
     }
 }

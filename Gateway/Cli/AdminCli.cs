@@ -14,7 +14,7 @@ namespace Gateway.Cli;
 /// </summary>
 public static class AdminCli
 {
-    private static readonly string[] Commands = ["orgs", "keys", "audit", "migrate-store"];
+    private static readonly string[] Commands = ["orgs", "keys", "audit", "migrate-store", "healthcheck"];
 
     public static bool Handles(string[] args) => args.Length > 0 && Commands.Contains(args[0], StringComparer.Ordinal);
 
@@ -45,6 +45,7 @@ public static class AdminCli
         root.Subcommands.Add(Keys(client));
         root.Subcommands.Add(Audit(client));
         root.Subcommands.Add(StoreMigration.Command(output, error));
+        root.Subcommands.Add(HealthCheckCommand.Create(output, error));
         return root;
     }
 

@@ -15,7 +15,7 @@ namespace Gateway.Hosting;
 public static class GatewayHostingExtensions
 {
     /// <summary>Settings every gateway has even when the operator's file leaves them out.</summary>
-    private static readonly Dictionary<string, string?> Defaults = new()
+    internal static readonly Dictionary<string, string?> Defaults = new()
     {
         ["Kestrel:Endpoints:Proxy:Url"] = "http://0.0.0.0:8080",
         ["Kestrel:Endpoints:Admin:Url"] = "http://127.0.0.1:8081",

@@ -4,11 +4,17 @@ namespace Gateway.Http;
 
 /// <summary>
 /// Writes the proxy listener's errors as RFC 9457 problem+json with a stable <c>code</c> member that
-/// clients can switch on (docs/proxy.md).
+/// clients can switch on. Every code is documented in docs/problems.md, one row each.
 /// </summary>
 internal static class GatewayProblem
 {
     public const string ContentType = "application/problem+json";
+
+    /// <summary>
+    /// The <c>type</c> member: a relative reference to the code's row in the project's problems.md, so
+    /// it resolves to this project's own docs wherever they are published (no domain to own or keep).
+    /// </summary>
+    public static string TypeFor(string code) => "problems.md#" + code;
 
     public static Task WriteAsync(HttpContext context, int status, string code, string title, string? detail = null, Action<Utf8JsonWriter>? extra = null)
     {
@@ -23,7 +29,7 @@ internal static class GatewayProblem
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
-            json.WriteString("type", "https://gateway.dev/problems/" + code);
+            json.WriteString("type", TypeFor(code));
             json.WriteString("title", title);
             json.WriteNumber("status", status);
             if (detail is not null)
