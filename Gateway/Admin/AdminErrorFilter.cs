@@ -1,4 +1,5 @@
 using Gateway.Keys;
+using Gateway.Observability;
 using Gateway.Stores;
 
 namespace Gateway.Admin;
@@ -42,7 +43,7 @@ internal sealed partial class AdminErrorFilter(ILogger<AdminErrorFilter> logger)
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1300, Level = LogLevel.Warning, Message = "Admin call failed: store unavailable.")]
+        [LoggerMessage(EventId = EventIds.AdminStoreUnavailable, Level = LogLevel.Warning, Message = "Admin call failed: store unavailable.")]
         public static partial void StoreUnavailable(ILogger logger, Exception exception);
     }
 }

@@ -1,4 +1,5 @@
 using Gateway.Configuration;
+using Gateway.Observability;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Admin;
@@ -64,10 +65,10 @@ internal sealed partial class AdminToken
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Gateway:Admin:Token is not set; generated an admin token and saved it to {Path} (mode 0600).")]
+        [LoggerMessage(EventId = EventIds.AdminTokenGenerated, Level = LogLevel.Warning, Message = "Gateway:Admin:Token is not set; generated an admin token and saved it to {Path} (mode 0600).")]
         public static partial void TokenGenerated(ILogger logger, string path);
 
-        [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Gateway:Admin:Token is not set; using the admin token saved in {Path}.")]
+        [LoggerMessage(EventId = EventIds.AdminTokenLoaded, Level = LogLevel.Information, Message = "Gateway:Admin:Token is not set; using the admin token saved in {Path}.")]
         public static partial void TokenLoaded(ILogger logger, string path);
     }
 }

@@ -130,7 +130,7 @@ internal sealed partial class KeyAuthenticationMiddleware(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1100, Level = LogLevel.Warning, Message = "Key store unavailable; answering 503 for a key not in cache.")]
+        [LoggerMessage(EventId = EventIds.AuthStoreUnavailable, Level = LogLevel.Warning, Message = "Key store unavailable; answering 503 for a key not in cache.")]
         public static partial void StoreUnavailable(ILogger logger, Exception exception);
     }
 }

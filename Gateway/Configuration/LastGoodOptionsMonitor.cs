@@ -1,3 +1,4 @@
+using Gateway.Observability;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 
@@ -97,7 +98,7 @@ internal sealed partial class LastGoodOptionsMonitor<TOptions> : IOptionsMonitor
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1010, Level = LogLevel.Error, Message = "Ignored a configuration reload of {Options}; the previous settings stay in force: {Errors}")]
+        [LoggerMessage(EventId = EventIds.OptionsReloadRejected, Level = LogLevel.Error, Message = "Ignored a configuration reload of {Options}; the previous settings stay in force: {Errors}")]
         public static partial void ReloadRejected(ILogger logger, string options, string errors);
     }
 }

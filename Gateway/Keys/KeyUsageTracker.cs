@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Gateway.Configuration;
+using Gateway.Observability;
 using Gateway.Stores;
 using Microsoft.Extensions.Options;
 
@@ -79,7 +80,7 @@ internal sealed partial class KeyUsageTracker(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1200, Level = LogLevel.Warning, Message = "Could not write last-used times of {Count} keys; will retry.")]
+        [LoggerMessage(EventId = EventIds.KeyUsageFlushFailed, Level = LogLevel.Warning, Message = "Could not write last-used times of {Count} keys; will retry.")]
         public static partial void FlushFailed(ILogger logger, int count, Exception exception);
     }
 }

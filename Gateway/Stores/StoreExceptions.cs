@@ -16,6 +16,8 @@ public sealed class StoreConcurrencyException(string message) : Exception(messag
 {
     internal static StoreConcurrencyException KeyChanged(string? keyId = null) =>
         new(keyId is null ? "The key changed concurrently; retry the call." : $"Key '{keyId}' changed concurrently; retry the call.");
+
+    internal static StoreConcurrencyException KeyGone(string keyId) => new($"Key '{keyId}' no longer exists.");
 }
 
 /// <summary>A write named an organization or key that does not exist (any more).</summary>

@@ -66,7 +66,7 @@ internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<G
         // The hash-index keys to change come from the stored record; the script re-checks its version, so
         // if another writer got in between, this call fails instead of touching the wrong index entries.
         var current = await GetKeyAsync(key.Id, cancellationToken)
-            ?? throw new StoreConcurrencyException($"Key '{key.Id}' no longer exists.");
+            ?? throw StoreConcurrencyException.KeyGone(key.Id);
         if (current.Version != expectedVersion)
         {
             throw StoreConcurrencyException.KeyChanged(key.Id);

@@ -1,0 +1,27 @@
+namespace Gateway.Observability;
+
+/// <summary>
+/// Every log event id of the gateway, in one place, so operators can alert on a number that no other
+/// message reuses. Hundreds group by feature: 10xx settings and admin token, 11xx authentication,
+/// 12xx key usage, 13xx admin API, 14xx cross-instance key changes, 15xx rate limiting.
+/// A test fails when a <c>[LoggerMessage]</c> uses an id that is not here or that another message uses.
+/// </summary>
+internal static class EventIds
+{
+    public const int AdminTokenGenerated = 1001;
+    public const int AdminTokenLoaded = 1002;
+    public const int OptionsReloadRejected = 1010;
+
+    public const int AuthStoreUnavailable = 1100;
+
+    public const int KeyUsageFlushFailed = 1200;
+
+    public const int AdminStoreUnavailable = 1300;
+
+    public const int KeyChangePublishFailed = 1400;
+    public const int KeyChangeSubscribeFailed = 1401;
+    public const int KeyChangesRedelivered = 1402;
+    public const int KeyChangesAbandoned = 1403;
+
+    public const int RateLimitRedisFallback = 1500;
+}
