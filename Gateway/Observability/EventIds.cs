@@ -3,7 +3,8 @@ namespace Gateway.Observability;
 /// <summary>
 /// Every log event id of the gateway, in one place, so operators can alert on a number that no other
 /// message reuses. Hundreds group by feature: 10xx settings and admin token, 11xx authentication,
-/// 12xx key usage, 13xx admin API, 14xx cross-instance key changes, 15xx rate limiting.
+/// 12xx key usage, 13xx admin API, 14xx cross-instance key changes, 15xx rate limiting,
+/// 16xx usage counters.
 /// A test fails when a <c>[LoggerMessage]</c> uses an id that is not here or that another message uses.
 /// </summary>
 internal static class EventIds
@@ -24,4 +25,8 @@ internal static class EventIds
     public const int KeyChangesAbandoned = 1403;
 
     public const int RateLimitRedisFallback = 1500;
+
+    public const int UsageFlushFailed = 1600;
+    public const int UsageCompactionFailed = 1601;
+    public const int UsageShutdownFlushCancelled = 1602;
 }

@@ -1,4 +1,5 @@
 using Gateway.Configuration;
+using Gateway.Observability;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Usage;
@@ -115,13 +116,13 @@ internal sealed partial class UsageFlusher(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1300, Level = LogLevel.Warning, Message = "Could not write {Count} usage counters; keeping them for the next flush.")]
+        [LoggerMessage(EventId = EventIds.UsageFlushFailed, Level = LogLevel.Warning, Message = "Could not write {Count} usage counters; keeping them for the next flush.")]
         public static partial void FlushFailed(ILogger logger, int count, Exception exception);
 
-        [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "Usage compaction failed; will retry at the next interval.")]
+        [LoggerMessage(EventId = EventIds.UsageCompactionFailed, Level = LogLevel.Warning, Message = "Usage compaction failed; will retry at the next interval.")]
         public static partial void CompactionFailed(ILogger logger, Exception exception);
 
-        [LoggerMessage(EventId = 1302, Level = LogLevel.Warning, Message = "Shutdown ended before pending usage was written.")]
+        [LoggerMessage(EventId = EventIds.UsageShutdownFlushCancelled, Level = LogLevel.Warning, Message = "Shutdown ended before pending usage was written.")]
         public static partial void ShutdownFlushCancelled(ILogger logger);
     }
 }
