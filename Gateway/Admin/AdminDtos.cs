@@ -5,10 +5,10 @@ using Gateway.Domain;
 
 namespace Gateway.Admin;
 
-public sealed record RateLimitDto(int PermitLimit, string Window);
+internal sealed record RateLimitDto(int PermitLimit, string Window);
 
 /// <summary>The key object of the admin API (docs/admin-api.md). <see cref="Key"/> is set only by create and rotate.</summary>
-public sealed record KeyDto(
+internal sealed record KeyDto(
     string Id,
     string OrgId,
     string Name,
@@ -57,7 +57,7 @@ public sealed record KeyDto(
     private static DateTimeOffset? Latest(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : (a > b ? a : b);
 }
 
-public sealed record OrgDto(string Id, string Name, DateTimeOffset CreatedAt, string DefaultKeyId)
+internal sealed record OrgDto(string Id, string Name, DateTimeOffset CreatedAt, string DefaultKeyId)
 {
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public KeyDto? DefaultKey { get; init; }
@@ -68,9 +68,9 @@ public sealed record OrgDto(string Id, string Name, DateTimeOffset CreatedAt, st
 
 public sealed record AuditDto(string Id, string OrgId, string? KeyId, string Action, string Actor, DateTimeOffset At, JsonElement? Changes);
 
-public sealed record SettingsDto(string Environment, string KeyPrefix, IReadOnlyList<string> Scopes);
+internal sealed record SettingsDto(string Environment, string KeyPrefix, IReadOnlyList<string> Scopes);
 
-public sealed record ListDto<T>(IReadOnlyList<T> Items, string? NextCursor = null);
+internal sealed record ListDto<T>(IReadOnlyList<T> Items, string? NextCursor = null);
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false)]
 [JsonSerializable(typeof(KeyDto))]

@@ -7,7 +7,7 @@ namespace Gateway.Admin;
 /// Remembers the Kestrel <c>Admin</c> and <c>Proxy</c> endpoints so a request can be told apart by the
 /// local port it arrived on (never by the Host header, which the client controls).
 /// </summary>
-public sealed class Listeners
+internal sealed class Listeners
 {
     public const string AdminName = "Admin";
     public const string ProxyName = "Proxy";

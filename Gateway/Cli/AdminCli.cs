@@ -12,7 +12,7 @@ namespace Gateway.Cli;
 /// not of the store, so it works the same on SQLite and Redis and every change is validated and audited
 /// by the gateway. Output is the API's JSON; errors go to stderr with exit code 1 (2 when unreachable).
 /// </summary>
-public static class AdminCli
+internal static class AdminCli
 {
     private static readonly string[] Commands = ["orgs", "keys", "audit", "migrate-store", "healthcheck"];
 

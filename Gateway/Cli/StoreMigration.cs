@@ -13,7 +13,7 @@ namespace Gateway.Cli;
 /// last use) and audit logs from the embedded SQLite store into Redis, for moving a single instance to a
 /// shared store. Idempotent: re-running overwrites the copied orgs with the source's state.
 /// </summary>
-public static class StoreMigration
+internal static class StoreMigration
 {
     internal static Command Command(TextWriter output, TextWriter error)
     {

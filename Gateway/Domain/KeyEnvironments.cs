@@ -1,7 +1,7 @@
 namespace Gateway.Domain;
 
 /// <summary>The environments a key can be bound to and the tag each one carries inside the key string.</summary>
-public static class KeyEnvironments
+internal static class KeyEnvironments
 {
     public const string Production = "production";
     public const string Staging = "staging";

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 
 namespace Gateway.Hosting;
 
-public static class StartupFailure
+internal static class StartupFailure
 {
     /// <summary>
     /// The messages worth showing an operator for a failed start: every validation failure, and the

@@ -6,14 +6,14 @@ using Gateway.Domain;
 namespace Gateway.Keys;
 
 /// <summary>What can be learned from a well-formed key string without asking the store.</summary>
-public readonly record struct ParsedApiKey(string Environment, string DisplayPrefix);
+internal readonly record struct ParsedApiKey(string Environment, string DisplayPrefix);
 
 /// <summary>
 /// The key wire format <c>{prefix}_{tag}_{random}{check}</c> (docs/keys.md): 32 random base62
 /// characters and a 6-character base62 CRC32 of everything before the check. The checksum lets the
 /// gateway drop typos and garbage before any store or cache work, and lets secret scanners verify hits.
 /// </summary>
-public static class ApiKeyFormat
+internal static class ApiKeyFormat
 {
     public const int RandomLength = 32;
     public const int CheckLength = 6;

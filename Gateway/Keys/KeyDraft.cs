@@ -3,7 +3,7 @@ using Gateway.Domain;
 namespace Gateway.Keys;
 
 /// <summary>A validated request to create a key.</summary>
-public sealed record KeyDraft(
+internal sealed record KeyDraft(
     string Name,
     string Environment,
     IReadOnlyList<string> Scopes,
@@ -14,7 +14,7 @@ public sealed record KeyDraft(
     KeyRateLimit? RateLimit);
 
 /// <summary>A validated PATCH: each field is applied only when its <c>Has…</c> flag is set; null clears it.</summary>
-public sealed record KeyPatch
+internal sealed record KeyPatch
 {
     public string? Name { get; init; }
     public bool HasDescription { get; init; }
@@ -29,17 +29,17 @@ public sealed record KeyPatch
 }
 
 /// <summary>A key as returned to whoever created or rotated it: the only time the plaintext exists.</summary>
-public sealed record IssuedKey(ApiKeyRecord Record, string Plaintext);
+internal sealed record IssuedKey(ApiKeyRecord Record, string Plaintext);
 
 /// <summary>A lifecycle call that the key's state does not allow, or a missing key or org.</summary>
-public sealed class KeyOperationException(KeyOperationError error, string message, string? field = null) : Exception(message)
+internal sealed class KeyOperationException(KeyOperationError error, string message, string? field = null) : Exception(message)
 {
     public KeyOperationError Error { get; } = error;
 
     public string? Field { get; } = field;
 }
 
-public enum KeyOperationError
+internal enum KeyOperationError
 {
     NotFound,
     Conflict,
