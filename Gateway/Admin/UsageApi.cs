@@ -144,7 +144,7 @@ internal static class UsageApi
 }
 
 /// <summary>Counts by outcome (only outcomes that occurred) and their sum.</summary>
-public sealed record UsageCountsDto(long Total, IReadOnlyDictionary<string, long> Counts)
+internal sealed record UsageCountsDto(long Total, IReadOnlyDictionary<string, long> Counts)
 {
     public static UsageCountsDto From(UsageTally tally)
     {
@@ -161,13 +161,13 @@ public sealed record UsageCountsDto(long Total, IReadOnlyDictionary<string, long
     }
 }
 
-public sealed record UsageIntervalDto(DateTimeOffset Start, long Total, IReadOnlyDictionary<string, long> Counts);
+internal sealed record UsageIntervalDto(DateTimeOffset Start, long Total, IReadOnlyDictionary<string, long> Counts);
 
-public sealed record UsageKeyDto(string KeyId, string Name, string Prefix, string Status, UsageCountsDto Usage);
+internal sealed record UsageKeyDto(string KeyId, string Name, string Prefix, string Status, UsageCountsDto Usage);
 
-public sealed record UsageRouteDto(string RouteId, UsageCountsDto Usage);
+internal sealed record UsageRouteDto(string RouteId, UsageCountsDto Usage);
 
-public sealed record UsageReportDto(
+internal sealed record UsageReportDto(
     string? OrgId,
     string? KeyId,
     DateTimeOffset From,

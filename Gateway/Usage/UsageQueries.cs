@@ -1,6 +1,6 @@
 namespace Gateway.Usage;
 
-public enum UsageGranularity
+internal enum UsageGranularity
 {
     Minute,
     Hour,
@@ -8,7 +8,7 @@ public enum UsageGranularity
 }
 
 /// <summary>Counts of one interval (or one subject over the whole range), by outcome.</summary>
-public sealed class UsageTally
+internal sealed class UsageTally
 {
     public long[] Counts { get; } = new long[UsageOutcomes.Count];
 
@@ -18,7 +18,7 @@ public sealed class UsageTally
 }
 
 /// <summary>A usage answer: every interval of the range (empty ones included, so charts need no gap filling) and totals per subject.</summary>
-public sealed record UsageReport(
+internal sealed record UsageReport(
     DateTimeOffset From,
     DateTimeOffset To,
     UsageGranularity Granularity,
