@@ -6,6 +6,8 @@
 #   bash bench/load.sh [duration=10s] [connections=32] [threads=2]
 #   DURATION=30s CONNECTIONS=64 bash bench/load.sh     # the same settings as environment variables
 #   NO_BUILD=1 bash bench/load.sh                      # reuse the Release builds already in bin/
+#   USAGE_OFF=1 bash bench/load.sh                     # also a second gateway with Gateway:Usage:Enabled=false,
+#                                                      # run right after the first: the cost of usage counting
 #
 # The upstream and the plain YARP proxy are bench/BenchHost (modes "upstream" and "proxy"); the
 # gateway is the Release build of Gateway/ with its shipped appsettings.json, a temporary store, one
@@ -23,6 +25,7 @@ THREADS=${3:-${THREADS:-2}}
 WARMUP=${WARMUP:-3s}
 MAX_SECONDS=${MAX_SECONDS:-600}
 NO_BUILD=${NO_BUILD:-}
+USAGE_OFF=${USAGE_OFF:-}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gw-load.XXXXXX")
@@ -80,6 +83,7 @@ free_port() {
   done
 }
 up_port=$(free_port); plain_port=$(free_port); gw_port=$(free_port); admin_port=$(free_port)
+off_port=$(free_port); off_admin_port=$(free_port)
 
 # wait_http URL PID NAME: until URL answers anything over HTTP, for at most 60 s.
 wait_http() {
@@ -122,6 +126,20 @@ admin_token="bench-admin-token-$(date +%s%N)"
   "${route_env[@]}" dotnet Gateway.dll) >"$tmp/gateway.log" 2>&1 &
 gw_pid=$!; pids+=("$gw_pid")
 
+if [ -n "$USAGE_OFF" ]; then
+  (cd "$root/Gateway/$bin" && exec env \
+    Kestrel__Endpoints__Proxy__Url="http://127.0.0.1:$off_port" \
+    Kestrel__Endpoints__Admin__Url="http://127.0.0.1:$off_admin_port" \
+    Gateway__Store__Path="$tmp/store-off/gateway.db" \
+    Gateway__Admin__Token="$admin_token" \
+    Gateway__Demo__Enabled=false Gateway__Usage__Enabled=false \
+    Gateway__RateLimits__Workspace__PermitLimit=1000000000 Gateway__RateLimits__Workspace__Window=00:01:00 \
+    Gateway__RateLimits__Ip__PermitLimit=1000000000 Gateway__RateLimits__Ip__Window=00:01:00 \
+    Logging__LogLevel__Default=Warning \
+    "${route_env[@]}" dotnet Gateway.dll) >"$tmp/gateway-off.log" 2>&1 &
+  off_pid=$!; pids+=("$off_pid")
+fi
+
 wait_http "http://127.0.0.1:$up_port/" "$up_pid" upstream
 wait_http "http://127.0.0.1:$plain_port/" "$plain_pid" plain
 wait_http "http://127.0.0.1:$admin_port/healthz" "$gw_pid" gateway
@@ -130,6 +148,13 @@ org=$(curl -sf -X POST "http://127.0.0.1:$admin_port/admin/orgs" -H "Authorizati
   -H 'Content-Type: application/json' -d '{"id":"bench","name":"Bench"}') || die "could not create the bench organization"
 key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$org")
 [ -n "$key" ] || die "no key in the admin API's answer: $org"
+
+if [ -n "$USAGE_OFF" ]; then
+  wait_http "http://127.0.0.1:$off_admin_port/healthz" "$off_pid" gateway-off
+  off_org=$(curl -sf -X POST "http://127.0.0.1:$off_admin_port/admin/orgs" -H "Authorization: Bearer $admin_token" \
+    -H 'Content-Type: application/json' -d '{"id":"bench","name":"Bench"}') || die "could not create the bench organization (usage off)"
+  off_key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$off_org")
+fi
 
 path=/bench/hello
 direct_url="http://127.0.0.1:$up_port$path"
@@ -169,13 +194,18 @@ echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/nu
 run direct "$direct_url"
 run plain "$plain_url"
 run gateway "$gw_url" "Authorization: Bearer $key"
+if [ -n "$USAGE_OFF" ]; then
+  run gateway_off "http://127.0.0.1:$off_port$path" "Authorization: Bearer $off_key"
+fi
 
 rss() { awk -v f="$2" '$1 == f ":" { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
 echo
 printf '| %-16s | %10s | %8s | %8s | %6s | %8s | %9s |\n' target "requests/s" "p50 ms" "p99 ms" errors "RSS MiB" "peak MiB"
 printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------------------ ------------ ---------- ---------- -------- ---------- -----------
-for row in "direct upstream:direct:$up_pid" "plain YARP:plain:$plain_pid" "gateway:gateway:$gw_pid"; do
+rows=("direct upstream:direct:$up_pid" "plain YARP:plain:$plain_pid" "gateway:gateway:$gw_pid")
+[ -n "$USAGE_OFF" ] && rows+=("gateway, usage off:gateway_off:$off_pid")
+for row in "${rows[@]}"; do
   IFS=: read -r label name pid <<<"$row"
   printf '| %-16s | %10.0f | %8s | %8s | %6s | %8s | %9s |\n' "$label" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "${errors[$name]}" \
     "$(rss "$pid" VmRSS)" "$(rss "$pid" VmHWM)"
@@ -191,8 +221,12 @@ printf '| %-24s | %10s | %6s | %6s |\n' "gateway / direct" "$(ratio "${rps[gatew
   "$(ratio "${p50[gateway]}" "${p50[direct]}")" "$(ratio "${p99[gateway]}" "${p99[direct]}")"
 printf '| %-24s | %10s | %6s | %6s |\n' "plain YARP / direct" "$(ratio "${rps[plain]}" "${rps[direct]}")" \
   "$(ratio "${p50[plain]}" "${p50[direct]}")" "$(ratio "${p99[plain]}" "${p99[direct]}")"
+if [ -n "$USAGE_OFF" ]; then
+  printf '| %-24s | %10s | %6s | %6s |\n' "usage on / usage off" "$(ratio "${rps[gateway]}" "${rps[gateway_off]}")" \
+    "$(ratio "${p50[gateway]}" "${p50[gateway_off]}")" "$(ratio "${p99[gateway]}" "${p99[gateway_off]}")"
+fi
 
-total_errors=$(( ${errors[direct]} + ${errors[plain]} + ${errors[gateway]} ))
+total_errors=$(( ${errors[direct]} + ${errors[plain]} + ${errors[gateway]} + ${errors[gateway_off]:-0} ))
 if [ "$total_errors" -gt 0 ]; then
   echo
   echo "warning: $total_errors non-2xx responses or socket errors; see the errors column (the numbers above include them)" >&2
