@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Gateway.Configuration;
 using Gateway.Domain;
 using Gateway.Keys;
@@ -107,7 +108,7 @@ public sealed class KeyResolverTests
     private static KeyResolver Create(IKeyLookup store, TimeProvider time)
     {
         var options = Options.Create(new GatewayOptions());
-        return new KeyResolver(store, options, time, new StoreResilience(options, time), new GatewayMetrics());
+        return new KeyResolver(store, options, time, new StoreResilience(options, time), new GatewayMetrics(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
     }
 
     private sealed class ScriptedStore : IKeyLookup

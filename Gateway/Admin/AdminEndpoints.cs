@@ -1,6 +1,6 @@
 using Gateway.Http;
 using Gateway.Stores;
-using Prometheus;
+using Gateway.Observability;
 
 namespace Gateway.Admin;
 
@@ -20,7 +20,10 @@ public static class AdminEndpointRouteBuilderExtensions
 
         endpoints.MapGet("/healthz", () => Results.Text("ok")).WithMetadata(AdminListenerMetadata.Instance);
         endpoints.MapGet("/readyz", ReadyAsync).WithMetadata(AdminListenerMetadata.Instance);
-        endpoints.MapMetrics("/metrics").WithMetadata(AdminListenerMetadata.Instance);
+        // Resolved now, not at the first scrape, so that the listener counts from the start.
+        var metrics = endpoints.ServiceProvider.GetRequiredService<PrometheusMetrics>();
+        endpoints.MapGet("/metrics", () => Results.Text(metrics.Scrape(), PrometheusMetrics.ContentType))
+            .WithMetadata(AdminListenerMetadata.Instance);
 
         endpoints.MapFallback("{**path}", (HttpContext context) =>
             GatewayProblem.WriteAsync(context, StatusCodes.Status404NotFound, "not_found", "Not found", "No admin endpoint at this path."))

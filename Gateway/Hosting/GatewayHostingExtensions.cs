@@ -43,7 +43,7 @@ public static class GatewayHostingExtensions
         var services = builder.Services;
         services.AddGatewayOptions(builder.Configuration);
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<GatewayMetrics>();
+        services.AddGatewayObservability(builder.Configuration);
 
         var redis = builder.Configuration[$"{GatewayOptions.SectionName}:Store:Redis"];
         services.AddGatewayStores(redis);

@@ -19,9 +19,9 @@ public static class ProxyEndpointRouteBuilderExtensions
         {
             proxy.UseUsageCounting();
             proxy.UseProxyGuard();
-            proxy.UseIpRateLimit();
-            proxy.UseKeyAuthentication();
-            proxy.UseRateLimits();
+            proxy.UseSpan("gateway.ip_limit", stage => stage.UseIpRateLimit());
+            proxy.UseSpan("gateway.authenticate", stage => stage.UseKeyAuthentication());
+            proxy.UseSpan("gateway.rate_limit", stage => stage.UseRateLimits());
             proxy.UseSessionAffinity();
             proxy.UseLoadBalancing();
             proxy.UsePassiveHealthChecks();

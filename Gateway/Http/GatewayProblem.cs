@@ -10,6 +10,9 @@ internal static class GatewayProblem
 {
     public const string ContentType = "application/problem+json";
 
+    /// <summary>The span tag that carries the problem <c>code</c>.</summary>
+    public const string RefusalTag = "gateway.refusal_code";
+
     /// <summary>
     /// The <c>type</c> member: a relative reference to the code's row in the project's problems.md, so
     /// it resolves to this project's own docs wherever they are published (no domain to own or keep).
@@ -20,6 +23,8 @@ internal static class GatewayProblem
     {
         // Usage counting reads the code back after the pipeline; the feature is a shared instance per code.
         context.Features.Set(ProblemCodeFeature.For(code));
+        // The span of the stage that refused (or the request span) says why, for traces.
+        System.Diagnostics.Activity.Current?.SetTag(RefusalTag, code);
         var response = context.Response;
         response.StatusCode = status;
         response.ContentType = ContentType;

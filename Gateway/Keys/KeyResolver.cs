@@ -122,6 +122,7 @@ internal sealed class KeyResolver : IDisposable
     private async Task<CacheEntry> ReadStoreAsync(string hash, long generation)
     {
         var started = _time.GetTimestamp();
+        using var span = GatewayTelemetry.StartStoreCall("find_key");
         var record = await _resilience.ExecuteAsync(static (state, ct) => new ValueTask<ApiKeyRecord?>(state._store.FindKeyByHashAsync(state.hash, ct)), (_store, hash), CancellationToken.None);
         _metrics.StoreCall("find_key", _time.GetElapsedTime(started));
 

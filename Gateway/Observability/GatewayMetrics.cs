@@ -1,46 +1,89 @@
-using Prometheus;
+using System.Diagnostics.Metrics;
 
 namespace Gateway.Observability;
 
 /// <summary>
-/// The gateway's Prometheus instruments, exposed at <c>/metrics</c> on the admin listener. They are
-/// prometheus-net collectors rather than System.Diagnostics.Metrics instruments bridged by its meter
-/// adapter: the adapter publishes on its own schedule and expires idle series, so a scrape could miss
-/// recent requests. Labels never carry key material.
+/// The gateway's instruments, on a <see cref="Meter"/> named <see cref="MeterName"/> from the host's
+/// <see cref="IMeterFactory"/>: dotnet-counters and OpenTelemetry see them, and the admin listener's
+/// <c>/metrics</c> serves them as Prometheus text through <see cref="PrometheusMetrics"/>. Each host has its
+/// own meter, so two gateways in one process (tests) never count each other's traffic.
+/// Tags never carry key material. Every call is guarded by <c>Enabled</c> so that a host nobody listens
+/// to pays nothing, and passes its tags as separate arguments, which allocates nothing.
 /// </summary>
 internal sealed class GatewayMetrics
 {
-    private readonly Counter Requests = Metrics.CreateCounter(
-        "gateway_requests_total", "Proxy listener requests by route, status and outcome.", "route", "status", "outcome");
+    public const string MeterName = "Gateway";
 
-    private readonly Counter AuthDecisions = Metrics.CreateCounter(
-        "gateway_auth_decisions_total", "Key authentication decisions by result (allowed or the error code).", "result");
+    private readonly Counter<long> _requests;
+    private readonly Counter<long> _authDecisions;
+    private readonly Counter<long> _limitDecisions;
+    private readonly Histogram<double> _storeDuration;
+    private readonly Counter<long> _cacheLookups;
+    private readonly Counter<long> _staleServed;
+    private readonly Counter<long> _accessLogDropped;
 
-    private readonly Counter LimitDecisions = Metrics.CreateCounter(
-        "gateway_ratelimit_decisions_total", "Rate limit decisions by limit and result.", "limit", "result");
+    public GatewayMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(MeterName);
+        _requests = meter.CreateCounter<long>("gateway.requests", "{request}", "Proxy listener requests by route, status and outcome.");
+        _authDecisions = meter.CreateCounter<long>("gateway.auth.decisions", "{decision}", "Key authentication decisions by result (allowed or the error code).");
+        _limitDecisions = meter.CreateCounter<long>("gateway.ratelimit.decisions", "{decision}", "Rate limit decisions by limit and result.");
+        _storeDuration = meter.CreateHistogram(
+            "gateway.store.duration",
+            "s",
+            "Store call latency by operation.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = StoreBuckets });
+        _cacheLookups = meter.CreateCounter<long>("gateway.key_cache.lookups", "{lookup}", "Key cache lookups by result (hit or miss); hit ratio = hit / (hit + miss).");
+        _staleServed = meter.CreateCounter<long>("gateway.key_cache.stale_served", "{key}", "Keys served from a stale cache entry because the store did not answer.");
+        _accessLogDropped = meter.CreateCounter<long>("gateway.access_log.dropped", "{entry}", "Access log entries dropped because the writer's buffer was full.");
+    }
 
-    private readonly Histogram StoreLatency = Metrics.CreateHistogram(
-        "gateway_store_duration_seconds", "Store call latency by operation.",
-        new HistogramConfiguration { LabelNames = ["operation"], Buckets = Histogram.ExponentialBuckets(0.0001, 2, 16) });
+    /// <summary>0.1 ms doubling to about 3.3 s: the buckets the Prometheus histogram has always had.</summary>
+    internal static IReadOnlyList<double> StoreBuckets { get; } = Enumerable.Range(0, 16).Select(i => 0.0001 * Math.Pow(2, i)).ToArray();
 
-    private readonly Counter CacheLookups = Metrics.CreateCounter(
-        "gateway_key_cache_lookups_total", "Key cache lookups by result (hit or miss); hit ratio = hit / (hit + miss).", "result");
+    public void Request(string route, int status, string outcome)
+    {
+        if (_requests.Enabled)
+        {
+            _requests.Add(1, new("route", route), new("status", StatusText(status)), new("outcome", outcome));
+        }
+    }
 
-    private readonly Counter StaleServed = Metrics.CreateCounter(
-        "gateway_key_cache_stale_served_total", "Keys served from a stale cache entry because the store did not answer.");
+    public void AuthDecision(string result)
+    {
+        if (_authDecisions.Enabled)
+        {
+            _authDecisions.Add(1, new KeyValuePair<string, object?>("result", result));
+        }
+    }
 
-    public void Request(string route, int status, string outcome) =>
-        Requests.WithLabels(route, StatusText(status), outcome).Inc();
+    public void LimitDecision(string limit, bool allowed)
+    {
+        if (_limitDecisions.Enabled)
+        {
+            _limitDecisions.Add(1, new("limit", limit), new("result", allowed ? "allowed" : "rejected"));
+        }
+    }
 
-    public void AuthDecision(string result) => AuthDecisions.WithLabels(result).Inc();
+    public void StoreCall(string operation, TimeSpan elapsed)
+    {
+        if (_storeDuration.Enabled)
+        {
+            _storeDuration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("operation", operation));
+        }
+    }
 
-    public void LimitDecision(string limit, bool allowed) => LimitDecisions.WithLabels(limit, allowed ? "allowed" : "rejected").Inc();
+    public void CacheLookup(bool hit)
+    {
+        if (_cacheLookups.Enabled)
+        {
+            _cacheLookups.Add(1, new KeyValuePair<string, object?>("result", hit ? "hit" : "miss"));
+        }
+    }
 
-    public void StoreCall(string operation, TimeSpan elapsed) => StoreLatency.WithLabels(operation).Observe(elapsed.TotalSeconds);
+    public void StaleServedOnce() => _staleServed.Add(1);
 
-    public void CacheLookup(bool hit) => CacheLookups.WithLabels(hit ? "hit" : "miss").Inc();
-
-    public void StaleServedOnce() => StaleServed.Inc();
+    public void AccessLogDropped() => _accessLogDropped.Add(1);
 
     private static string StatusText(int status) => status switch
     {
@@ -49,6 +92,9 @@ internal sealed class GatewayMetrics
         403 => "403",
         404 => "404",
         429 => "429",
+        502 => "502",
+        503 => "503",
+        504 => "504",
         _ => status.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 }

@@ -9,7 +9,7 @@ namespace Gateway.Benchmarks;
 /// <summary>
 /// The gateway's request-path services wired as AddGateway wires them, on an in-memory store. Cache
 /// periods are a day so a run measures the steady state of a hot key, not a periodic store re-read.
-/// The gateway's metrics are prometheus-net collectors, always on, so recording them is part of what is measured.
+/// The gateway's metrics are listened to by the Prometheus exposition, as in the gateway, so recording them is part of what is measured.
 /// </summary>
 internal sealed class BenchServices : IDisposable
 {
@@ -32,10 +32,13 @@ internal sealed class BenchServices : IDisposable
         services.AddSingleton<IKeyLookup>(Store);
         services.AddSingleton<IKeyUsageRecorder>(Store);
         services.AddSingleton<StoreResilience>();
+        services.AddMetrics();
         services.AddSingleton<GatewayMetrics>();
+        services.AddSingleton<PrometheusMetrics>();
         services.AddSingleton<KeyResolver>();
         services.AddSingleton<KeyUsageTracker>();
         _provider = services.BuildServiceProvider();
+        _provider.GetRequiredService<PrometheusMetrics>();
     }
 
     public BenchStore Store { get; }
