@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Gateway.Configuration;
 using Gateway.Domain;
+using Gateway.Observability;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -12,9 +13,15 @@ namespace Gateway.Stores.Redis;
 /// keys and revocations. Keys are found through the hash index (<c>hash:{sha256}</c> → key id); only
 /// hashes are ever written, never key material. Layout: docs/redis.md.
 /// </summary>
-internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> options) : IGatewayStore
+internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> options, ILogger<RedisGatewayStore>? logger = null) : IGatewayStore
 {
     private readonly RedisKeys _keys = new(options.Value.Store.RedisPrefix);
+
+    // Behind Sentinel a replica is there to be promoted: admin writes are answered only once it has
+    // them, so a failover right after the answer does not lose them (docs/redis.md, "Failover").
+    private readonly bool _awaitReplica = IsSentinel(options.Value.Store.Redis);
+    private readonly ILogger _logger = logger ?? (ILogger)Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+    private readonly long _replicaWaitMillis = (long)Math.Max(50, options.Value.Store.Timeout.TotalMilliseconds / 2);
 
     private IDatabase Db => redis.GetDatabase();
 
@@ -29,6 +36,7 @@ internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<G
             [_keys.Org(organization.Id), _keys.Orgs, _keys.OrgKeys(organization.Id), _keys.OrgNames(organization.Id), _keys.Key(defaultKey.Id), _keys.Hash(defaultKey.Hash), _keys.OrgAudit(organization.Id)],
             [organization.Id, Json(organization), defaultKey.Id, Json(defaultKey), defaultKey.Name, defaultKey.Version, Json(audit)], cancellationToken);
         Check(result);
+        await AwaitReplicaAsync(cancellationToken);
     }
 
     public async Task<Organization?> GetOrganizationAsync(string id, CancellationToken cancellationToken)
@@ -59,6 +67,7 @@ internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<G
             [_keys.Org(key.OrgId), _keys.OrgKeys(key.OrgId), _keys.OrgNames(key.OrgId), _keys.Key(key.Id), _keys.Hash(key.Hash), _keys.OrgAudit(key.OrgId)],
             [key.Id, Json(key), key.Name, key.Version, Json(audit)], cancellationToken);
         Check(result);
+        await AwaitReplicaAsync(cancellationToken);
     }
 
     public async Task UpdateKeyAsync(ApiKeyRecord key, long expectedVersion, AuditEntry audit, CancellationToken cancellationToken)
@@ -82,6 +91,7 @@ internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<G
             [_keys.Key(key.Id), _keys.OrgNames(key.OrgId), _keys.OrgAudit(key.OrgId), .. deletes, .. points],
             [key.Id, expectedVersion, key.Version, Json(key with { LastUsedAt = null }), current.Name, key.Name, key.State == KeyState.Revoked ? "1" : "0", deletes.Count, Json(audit)], cancellationToken);
         Check(result);
+        await AwaitReplicaAsync(cancellationToken);
     }
 
     public async Task<ApiKeyRecord?> GetKeyAsync(string id, CancellationToken cancellationToken)
@@ -203,6 +213,37 @@ internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<G
         return (string)result!;
     }
 
+    /// <summary>
+    /// WAIT 1 on the primary's connection (the one the write went over), bounded well below the store
+    /// timeout. A replica that does not confirm in time does not fail the call: the write is applied on
+    /// the primary and answering 503 would invite a retry of a change that happened (a second rotation,
+    /// a name conflict). It is logged instead; such a write can be lost if the primary dies before it
+    /// replicates.
+    /// </summary>
+    private async Task AwaitReplicaAsync(CancellationToken cancellationToken)
+    {
+        if (!_awaitReplica)
+        {
+            return;
+        }
+
+        try
+        {
+            var acknowledged = (long)await Db.ExecuteAsync("WAIT", [1, _replicaWaitMillis], CommandFlags.DemandMaster).WaitAsync(cancellationToken);
+            if (acknowledged < 1)
+            {
+                Log.NotReplicated(_logger, _replicaWaitMillis);
+            }
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            Log.ReplicaWaitFailed(_logger, ex);
+        }
+    }
+
+    private static bool IsSentinel(string? configuration) =>
+        !string.IsNullOrWhiteSpace(configuration) && !string.IsNullOrEmpty(ConfigurationOptions.Parse(configuration).ServiceName);
+
     private static void Check(string result)
     {
         switch (result)
@@ -256,4 +297,13 @@ internal sealed class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<G
 
     private static async Task Guard(Func<Task> call, CancellationToken cancellationToken = default) =>
         await Guard(async () => { await call(); return true; }, cancellationToken);
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = EventIds.StoreReplicaNotConfirmed, Level = LogLevel.Warning, Message = "No replica confirmed an admin write within {Millis} ms; it is on the primary but would be lost if the primary failed now.")]
+        public static partial void NotReplicated(ILogger logger, long millis);
+
+        [LoggerMessage(EventId = EventIds.StoreReplicaWaitFailed, Level = LogLevel.Warning, Message = "Could not confirm that a replica has an admin write; it is on the primary but would be lost if the primary failed now.")]
+        public static partial void ReplicaWaitFailed(ILogger logger, Exception exception);
+    }
 }
