@@ -7,6 +7,8 @@
 #   DURATION=30s CONNECTIONS=64 bash bench/load.sh     # the same settings as environment variables
 #   NO_BUILD=1 bash bench/load.sh                      # reuse the Release builds already in bin/
 #   NO_REDIS=1 bash bench/load.sh                      # skip the gateway-on-Redis target
+#   USAGE_OFF=1 bash bench/load.sh                     # also a second gateway with Gateway:Usage:Enabled=false,
+#                                                      # run right after the first: the cost of usage counting
 #
 # The upstream and the plain YARP proxy are bench/BenchHost (modes "upstream" and "proxy"); the
 # gateway is the Release build of Gateway/ with its shipped appsettings.json, a temporary store, one
@@ -28,6 +30,7 @@ WARMUP=${WARMUP:-3s}
 MAX_SECONDS=${MAX_SECONDS:-600}
 NO_BUILD=${NO_BUILD:-}
 NO_REDIS=${NO_REDIS:-}
+USAGE_OFF=${USAGE_OFF:-}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gw-load.XXXXXX")
@@ -88,6 +91,7 @@ up_port=$(free_port); plain_port=$(free_port); gw_port=$(free_port); admin_port=
 redis_port=$(free_port); rgw_port=$(free_port); radmin_port=$(free_port)
 with_redis=""
 if [ -z "$NO_REDIS" ] && command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then with_redis=1; fi
+off_port=$(free_port); off_admin_port=$(free_port)
 
 # wait_http URL PID NAME: until URL answers anything over HTTP, for at most 60 s.
 wait_http() {
@@ -147,6 +151,19 @@ if [ -n "$with_redis" ]; then
     "${route_env[@]}" dotnet Gateway.dll) >"$tmp/gateway-redis.log" 2>&1 &
   rgw_pid=$!; pids+=("$rgw_pid")
 fi
+if [ -n "$USAGE_OFF" ]; then
+  (cd "$root/Gateway/$bin" && exec env \
+    Kestrel__Endpoints__Proxy__Url="http://127.0.0.1:$off_port" \
+    Kestrel__Endpoints__Admin__Url="http://127.0.0.1:$off_admin_port" \
+    Gateway__Store__Path="$tmp/store-off/gateway.db" \
+    Gateway__Admin__Token="$admin_token" \
+    Gateway__Demo__Enabled=false Gateway__Usage__Enabled=false \
+    Gateway__RateLimits__Workspace__PermitLimit=1000000000 Gateway__RateLimits__Workspace__Window=00:01:00 \
+    Gateway__RateLimits__Ip__PermitLimit=1000000000 Gateway__RateLimits__Ip__Window=00:01:00 \
+    Logging__LogLevel__Default=Warning \
+    "${route_env[@]}" dotnet Gateway.dll) >"$tmp/gateway-off.log" 2>&1 &
+  off_pid=$!; pids+=("$off_pid")
+fi
 
 wait_http "http://127.0.0.1:$up_port/" "$up_pid" upstream
 wait_http "http://127.0.0.1:$plain_port/" "$plain_pid" plain
@@ -156,6 +173,13 @@ org=$(curl -sf -X POST "http://127.0.0.1:$admin_port/admin/orgs" -H "Authorizati
   -H 'Content-Type: application/json' -d '{"id":"bench","name":"Bench"}') || die "could not create the bench organization"
 key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$org")
 [ -n "$key" ] || die "no key in the admin API's answer: $org"
+
+if [ -n "$USAGE_OFF" ]; then
+  wait_http "http://127.0.0.1:$off_admin_port/healthz" "$off_pid" gateway-off
+  off_org=$(curl -sf -X POST "http://127.0.0.1:$off_admin_port/admin/orgs" -H "Authorization: Bearer $admin_token" \
+    -H 'Content-Type: application/json' -d '{"id":"bench","name":"Bench"}') || die "could not create the bench organization (usage off)"
+  off_key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$off_org")
+fi
 
 path=/bench/hello
 direct_url="http://127.0.0.1:$up_port$path"
@@ -220,6 +244,9 @@ if [ -n "$with_redis" ]; then
   ws_bytes=$(redis-cli -p "$redis_port" memory usage 'gw:rl:{ws:bench}')
   ip_bytes=$(redis-cli -p "$redis_port" memory usage 'gw:rl:{ip:127.0.0.1}')
 fi
+if [ -n "$USAGE_OFF" ]; then
+  run gateway_off "http://127.0.0.1:$off_port$path" "Authorization: Bearer $off_key"
+fi
 
 rss() { awk -v f="$2" '$1 == f ":" { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
@@ -228,6 +255,7 @@ printf '| %-16s | %10s | %8s | %8s | %6s | %8s | %9s |\n' target "requests/s" "p
 printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------------------ ------------ ---------- ---------- -------- ---------- -----------
 rows=("direct upstream:direct:$up_pid" "plain YARP:plain:$plain_pid" "gateway:gateway:$gw_pid")
 [ -n "$with_redis" ] && rows+=("gateway (Redis):redis:$rgw_pid")
+[ -n "$USAGE_OFF" ] && rows+=("gateway, usage off:gateway_off:$off_pid")
 for row in "${rows[@]}"; do
   IFS=: read -r label name pid <<<"$row"
   printf '| %-16s | %10.0f | %8s | %8s | %6s | %8s | %9s |\n' "$label" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "${errors[$name]}" \
@@ -248,6 +276,10 @@ printf '| %-24s | %10s | %6s | %6s |\n' "gateway / direct" "$(ratio "${rps[gatew
   "$(ratio "${p50[gateway]}" "${p50[direct]}")" "$(ratio "${p99[gateway]}" "${p99[direct]}")"
 printf '| %-24s | %10s | %6s | %6s |\n' "plain YARP / direct" "$(ratio "${rps[plain]}" "${rps[direct]}")" \
   "$(ratio "${p50[plain]}" "${p50[direct]}")" "$(ratio "${p99[plain]}" "${p99[direct]}")"
+if [ -n "$USAGE_OFF" ]; then
+  printf '| %-24s | %10s | %6s | %6s |\n' "usage on / usage off" "$(ratio "${rps[gateway]}" "${rps[gateway_off]}")" \
+    "$(ratio "${p50[gateway]}" "${p50[gateway_off]}")" "$(ratio "${p99[gateway]}" "${p99[gateway_off]}")"
+fi
 
 if [ -n "$with_redis" ]; then
   echo
@@ -256,7 +288,7 @@ if [ -n "$with_redis" ]; then
   echo "  limiter keys: $rl_keys; MEMORY USAGE workspace partition: ${ws_bytes:-0} B, IP partition: ${ip_bytes:-0} B"
 fi
 
-total_errors=$(( ${errors[direct]} + ${errors[plain]} + ${errors[gateway]} + ${errors[redis]:-0} ))
+total_errors=$(( ${errors[direct]} + ${errors[plain]} + ${errors[gateway]} + ${errors[redis]:-0} + ${errors[gateway_off]:-0} ))
 if [ "$total_errors" -gt 0 ]; then
   echo
   echo "warning: $total_errors non-2xx responses or socket errors; see the errors column (the numbers above include them)" >&2

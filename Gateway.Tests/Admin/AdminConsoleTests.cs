@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.RegularExpressions;
 using Gateway.Tests.Common;
+using Gateway.Usage;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 
 namespace Gateway.Tests.Admin;
@@ -154,6 +156,319 @@ public sealed partial class AdminConsoleTests
         using var response = await _gateway.Proxy.GetAsync("/console/");
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+    }
+
+    [Test]
+    public async Task Console_RevealDialog_CannotCloseBeforeTickedAndDownloadHoldsTheKey()
+    {
+        await ConnectAsync();
+        await _page.Locator("#create-org input[name=id]").FillAsync("dl");
+        await _page.GetByRole(AriaRole.Button, new() { Name = "Create organization" }).ClickAsync();
+
+        var dialog = _page.Locator("#reveal-dialog");
+        await Assertions.Expect(dialog).ToBeVisibleAsync();
+        var key = (await _page.Locator("#reveal-key").TextContentAsync())!;
+        await _page.Keyboard.PressAsync("Escape");
+        await Assertions.Expect(dialog).ToBeVisibleAsync();
+        await Assertions.Expect(_page.Locator("#reveal-done")).ToBeDisabledAsync();
+        await Screenshot("console-reveal.png");
+
+        var download = await _page.RunAndWaitForDownloadAsync(() => _page.Locator("#reveal-download").ClickAsync());
+        var text = await File.ReadAllTextAsync((await download.PathAsync())!);
+        Assert.Multiple(() =>
+        {
+            Assert.That(download.SuggestedFilename, Is.EqualTo("dl-default-api-key.txt"));
+            Assert.That(text.Split('\n')[0], Is.EqualTo(key), "the key is the file's first line");
+            Assert.That(text, Does.Contain("Authorization: Bearer"));
+            Assert.That(text, Does.Contain("\"dl\""), "names the organization");
+        });
+
+        await _page.Keyboard.PressAsync("Escape");
+        await Assertions.Expect(dialog).ToBeVisibleAsync();
+        await _page.Locator("#reveal-saved").CheckAsync();
+        await _page.Locator("#reveal-done").ClickAsync();
+        await Assertions.Expect(dialog).Not.ToBeVisibleAsync();
+    }
+
+    [Test]
+    public async Task Console_Overview_ChartStackedByOutcomeAndTopKeys()
+    {
+        await _gateway.CreateOrgAsync("ovw");
+        var busy = await _gateway.CreateKeyAsync("ovw", new { name = "checkout_service", description = "Checkout backend" });
+        var old = await _gateway.CreateKeyAsync("ovw", new { name = "legacy_batch" });
+        await _gateway.AdminPostAsync($"admin/keys/{old["id"]}/revoke");
+        await SeedUsageAsync(busy["id"]!.GetValue<string>(), old["id"]!.GetValue<string>(), "ovw");
+        for (var i = 0; i < 3; i++)
+        {
+            await _gateway.StatusAsync(busy["key"]!.GetValue<string>());
+        }
+
+        await _gateway.CodeAsync(old["key"]!.GetValue<string>());
+        var expected = (await _gateway.AdminGetAsync("admin/orgs/ovw/usage?granularity=hour"))["totals"]!["total"]!.GetValue<long>();
+
+        await ConnectAsync();
+        await _page.Locator("#orgs button[data-org=ovw]").ClickAsync();
+
+        var chart = _page.Locator("#overview-chart");
+        await Assertions.Expect(chart.Locator("svg")).ToBeVisibleAsync();
+        Assert.That(await chart.Locator("rect.o-allowed").CountAsync(), Is.GreaterThan(1));
+        Assert.That(await chart.Locator("rect.o-key_revoked").CountAsync(), Is.GreaterThan(0));
+        Assert.That(await chart.Locator("rect.o-rate_limited").CountAsync(), Is.GreaterThan(0));
+        await Assertions.Expect(chart.Locator(".legend")).ToContainTextAsync("Revoked key");
+        await Assertions.Expect(_page.Locator("#overview-stats")).ToContainTextAsync(expected.ToString("N0", System.Globalization.CultureInfo.GetCultureInfo("en-US")));
+        var top = _page.Locator("#top-keys tbody tr");
+        await Assertions.Expect(top).ToHaveCountAsync(2);
+        await Assertions.Expect(top.First).ToContainTextAsync("checkout_service");
+        await Assertions.Expect(top.Nth(1)).ToContainTextAsync("legacy_batch");
+        await Screenshot("console-overview.png");
+
+        await top.First.GetByRole(AriaRole.Button, new() { Name = "checkout_service" }).ClickAsync();
+        await Assertions.Expect(_page.Locator("#key-detail")).ToBeVisibleAsync();
+        await Assertions.Expect(_page.Locator("#key-settings")).ToContainTextAsync("Checkout backend");
+        await Assertions.Expect(_page.Locator("#key-chart svg")).ToBeVisibleAsync();
+    }
+
+    [Test]
+    public async Task Console_EmptyOrg_ShowsEmptyStates()
+    {
+        await _gateway.CreateOrgAsync("quiet");
+        await ConnectAsync();
+        await _page.Locator("#orgs button[data-org=quiet]").ClickAsync();
+
+        await Assertions.Expect(_page.Locator("#overview-chart")).ToContainTextAsync("No requests in this period");
+        await Assertions.Expect(_page.Locator("#top-keys-empty")).ToBeVisibleAsync();
+        await _page.Locator("#tab-keys").ClickAsync();
+        await _page.Locator("#key-search").FillAsync("no-such-key");
+        await Assertions.Expect(_page.Locator("#keys tbody tr")).ToHaveCountAsync(0);
+        await Assertions.Expect(_page.Locator("#keys-empty")).ToHaveTextAsync("No keys match the search and filters.");
+        await _page.Locator("#tab-audit").ClickAsync();
+        await _page.Locator("#audit-action").SelectOptionAsync("key.revoke");
+        await Assertions.Expect(_page.Locator("#audit-empty")).ToBeVisibleAsync();
+    }
+
+    [Test]
+    public async Task Console_KeyDetail_EditThroughPatchShowsInSettingsAndReadableAudit()
+    {
+        await _gateway.CreateOrgAsync("edit");
+        var created = await _gateway.CreateKeyAsync("edit", new { name = "reporting", scopes = new[] { "read" }, createdBy = "alice" });
+        var id = created["id"]!.GetValue<string>();
+        await ConnectAsync();
+        await _page.Locator("#orgs button[data-org=edit]").ClickAsync();
+        await _page.Locator("#tab-keys").ClickAsync();
+        var row = _page.Locator("#keys tbody tr", new() { HasText = "reporting" });
+        await Assertions.Expect(row).ToContainTextAsync("alice");
+
+        await row.GetByRole(AriaRole.Button, new() { Name = "reporting" }).ClickAsync();
+        await Assertions.Expect(_page.Locator("#key-title")).ToHaveTextAsync("reporting");
+        await _page.Locator("#key-actions").GetByRole(AriaRole.Button, new() { Name = "Edit" }).ClickAsync();
+        var form = _page.Locator("#edit-form");
+        await form.Locator("input[name=description]").FillAsync("Nightly reports");
+        await form.Locator("#edit-scopes input[value=write]").CheckAsync();
+        await form.Locator("input[name=permitLimit]").FillAsync("10");
+        await form.Locator("input[name=window]").FillAsync("00:01:00");
+        await _page.Locator("#edit-submit").ClickAsync();
+
+        await Assertions.Expect(_page.Locator("#edit-dialog")).Not.ToBeVisibleAsync();
+        await Assertions.Expect(_page.Locator("#key-settings")).ToContainTextAsync("Nightly reports");
+        await Assertions.Expect(_page.Locator("#key-settings")).ToContainTextAsync("10 / 00:01:00");
+        var stored = await _gateway.AdminGetAsync($"admin/keys/{id}");
+        Assert.Multiple(() =>
+        {
+            Assert.That(stored["description"]!.GetValue<string>(), Is.EqualTo("Nightly reports"));
+            Assert.That(stored["scopes"]!.AsArray().Select(s => s!.GetValue<string>()), Is.EqualTo(new[] { "read", "write" }));
+            Assert.That(stored["rateLimit"]!["permitLimit"]!.GetValue<int>(), Is.EqualTo(10));
+            Assert.That(stored["name"]!.GetValue<string>(), Is.EqualTo("reporting"), "unchanged fields are not sent");
+        });
+
+        var audit = _page.Locator("#key-audit");
+        await Assertions.Expect(audit).ToContainTextAsync("console edited key reporting (" + id + ")");
+        await Assertions.Expect(audit).ToContainTextAsync("scopes: read → read, write");
+        await Assertions.Expect(audit).ToContainTextAsync("description: — → Nightly reports");
+        await Screenshot("console-key-detail.png");
+    }
+
+    [Test]
+    public async Task Console_RotateWithGracePeriod_OldAndNewKeyWorkThenRevealShowsNewKey()
+    {
+        await _gateway.CreateOrgAsync("rot");
+        var created = await _gateway.CreateKeyAsync("rot", new { name = "mobile_app" });
+        var oldKey = created["key"]!.GetValue<string>();
+        await ConnectAsync();
+        await _page.Locator("#orgs button[data-org=rot]").ClickAsync();
+        await _page.Locator("#tab-keys").ClickAsync();
+        var row = _page.Locator("#keys tbody tr", new() { HasText = "mobile_app" });
+
+        await row.GetByRole(AriaRole.Button, new() { Name = "Rotate" }).ClickAsync();
+        await _page.Locator("#rotate-grace").SelectOptionAsync("01:00:00");
+        await _page.Locator("#rotate-ok").ClickAsync();
+        var newKey = await RevealAsync();
+
+        Assert.That(newKey, Is.Not.EqualTo(oldKey));
+        Assert.That(await _gateway.StatusAsync(newKey), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(oldKey), Is.EqualTo(HttpStatusCode.OK), "the old key works during the grace period");
+        var stored = await _gateway.AdminGetAsync($"admin/keys/{created["id"]}");
+        Assert.That(stored["previousKeyExpiresAt"]!.GetValue<DateTimeOffset>(), Is.GreaterThan(DateTimeOffset.UtcNow.AddMinutes(50)));
+        await Assertions.Expect(row).ToContainTextAsync(newKey[..14]);
+    }
+
+    [Test]
+    public async Task Console_SearchAndFilters_NarrowTheKeyTable()
+    {
+        await _gateway.CreateOrgAsync("flt");
+        var alpha = await _gateway.CreateKeyAsync("flt", new { name = "alpha", customerId = "cust_9", rateLimit = new { permitLimit = 100, window = "00:01:00" } });
+        await _gateway.CreateKeyAsync("flt", new { name = "beta_stage", environment = "staging" });
+        var gamma = await _gateway.CreateKeyAsync("flt", new { name = "gamma" });
+        await _gateway.AdminPostAsync($"admin/keys/{gamma["id"]}/revoke");
+        await _gateway.StatusAsync(alpha["key"]!.GetValue<string>());
+        await ConnectAsync();
+        await _page.Locator("#orgs button[data-org=flt]").ClickAsync();
+        await _page.Locator("#tab-keys").ClickAsync();
+        var rows = _page.Locator("#keys tbody tr");
+        await Assertions.Expect(rows).ToHaveCountAsync(4);
+        await Screenshot("console-keys.png");
+
+        var alphaRow = rows.Filter(new() { HasText = "alpha" });
+        await Assertions.Expect(alphaRow).ToContainTextAsync("cust_9");
+        await Assertions.Expect(alphaRow).ToContainTextAsync("100 / 00:01:00");
+        var lastUsed = alphaRow.Locator("time").Last;
+        await Assertions.Expect(lastUsed).ToHaveTextAsync(new Regex("^(just now|1 min ago)$"));
+        Assert.That(await lastUsed.GetAttributeAsync("title"), Does.Contain(DateTimeOffset.UtcNow.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture)), "exact time on hover");
+
+        await _page.Locator("#key-search").FillAsync("cust_9");
+        await Assertions.Expect(rows).ToHaveCountAsync(1);
+        await Assertions.Expect(rows.First).ToContainTextAsync("alpha");
+        await _page.Locator("#key-search").FillAsync("");
+        await _page.Locator("#filter-status").SelectOptionAsync("revoked");
+        await Assertions.Expect(rows).ToHaveCountAsync(1);
+        await Assertions.Expect(rows.First).ToContainTextAsync("gamma");
+        await _page.Locator("#filter-status").SelectOptionAsync("");
+        await _page.Locator("#filter-env").SelectOptionAsync("staging");
+        await Assertions.Expect(rows).ToHaveCountAsync(1);
+        await Assertions.Expect(rows.First).ToContainTextAsync("beta_stage");
+    }
+
+    [Test]
+    public async Task Console_AuditLog_ReadsAsSentencesAndFilters()
+    {
+        await _gateway.CreateOrgAsync("aud");
+        var created = await _gateway.CreateKeyAsync("aud", new { name = "worker", scopes = new[] { "read" } });
+        var id = created["id"]!.GetValue<string>();
+        using (var patch = await _gateway.Admin.PatchAsync($"admin/keys/{id}", System.Net.Http.Json.JsonContent.Create(new { scopes = new[] { "read", "write" } })))
+        {
+            Assert.That(patch.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        await _gateway.AdminPostAsync($"admin/keys/{id}/deactivate");
+        await ConnectAsync();
+        await _page.Locator("#orgs button[data-org=aud]").ClickAsync();
+        await _page.Locator("#tab-audit").ClickAsync();
+
+        var entries = _page.Locator("#audit > li");
+        await Assertions.Expect(entries).ToHaveCountAsync(4);
+        await Assertions.Expect(entries.First).ToContainTextAsync("deactivated key worker (" + id + ")");
+        await Assertions.Expect(entries.Nth(1)).ToContainTextAsync("scopes: read → read, write");
+        await Assertions.Expect(entries.Last).ToContainTextAsync("created the organization");
+        Assert.That(await _page.Locator("#audit").TextContentAsync(), Does.Not.Contain("{\""), "no raw JSON");
+        await Screenshot("console-audit.png");
+
+        await _page.Locator("#audit-action").SelectOptionAsync("key.update");
+        await Assertions.Expect(entries).ToHaveCountAsync(1);
+        await _page.Locator("#audit-action").SelectOptionAsync("");
+        await _page.Locator("#audit-key").SelectOptionAsync(id);
+        await Assertions.Expect(entries).ToHaveCountAsync(3);
+    }
+
+    [TestCase(1280, 800, "console-desktop.png")]
+    [TestCase(390, 844, "console-phone.png")]
+    public async Task Console_Layout_FitsTheWidthWithoutPageScroll(int width, int height, string screenshot)
+    {
+        await _gateway.CreateOrgAsync("wide" + width);
+        await _gateway.CreateKeyAsync("wide" + width, new { name = "a_key_with_a_rather_long_name_to_wrap", description = "A description long enough to need wrapping on a phone" });
+        await _page.SetViewportSizeAsync(width, height);
+        await ConnectAsync();
+        await _page.Locator($"#orgs button[data-org=wide{width}]").ClickAsync();
+        await _page.Locator("#tab-keys").ClickAsync();
+        await Assertions.Expect(_page.Locator("#keys tbody tr")).ToHaveCountAsync(2);
+
+        var overflow = await _page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
+        Assert.That(overflow, Is.LessThanOrEqualTo(0), "the page itself never scrolls sideways; wide tables scroll in their own box");
+        Assert.That(await _page.Locator("#new-key").IsVisibleAsync(), Is.True);
+        await Screenshot(screenshot);
+    }
+
+    [Test]
+    public async Task Console_Dialogs_WorkWithTheKeyboard()
+    {
+        await _gateway.CreateOrgAsync("kbd");
+        await ConnectAsync();
+        await _page.Locator("#orgs button[data-org=kbd]").ClickAsync();
+
+        await _page.Locator("#new-key").FocusAsync();
+        await _page.Keyboard.PressAsync("Enter");
+        await Assertions.Expect(_page.Locator("#key-form-dialog")).ToBeVisibleAsync();
+        Assert.That(await _page.EvaluateAsync<bool>("() => document.getElementById('key-form-dialog').contains(document.activeElement)"), Is.True, "focus moves into the dialog");
+        await _page.Keyboard.PressAsync("Escape");
+        await Assertions.Expect(_page.Locator("#key-form-dialog")).Not.ToBeVisibleAsync();
+        Assert.That(await _page.EvaluateAsync<string>("() => document.activeElement.id"), Is.EqualTo("new-key"), "focus returns to the opener");
+
+        await _page.Keyboard.PressAsync("Enter");
+        await _page.Keyboard.TypeAsync("typed_key");
+        await _page.Keyboard.PressAsync("Enter");
+        await Assertions.Expect(_page.Locator("#reveal-dialog")).ToBeVisibleAsync();
+        await _page.Locator("#reveal-saved").FocusAsync();
+        await _page.Keyboard.PressAsync("Space");
+        await _page.Keyboard.PressAsync("Tab");
+        await _page.Keyboard.PressAsync("Enter");
+        await Assertions.Expect(_page.Locator("#reveal-dialog")).Not.ToBeVisibleAsync();
+        await Assertions.Expect(_page.Locator("#keys tbody tr", new() { HasText = "typed_key" })).ToBeVisibleAsync();
+    }
+
+    /// <summary>A day of traffic written straight to the usage store, so the charts have a shape.</summary>
+    private async Task SeedUsageAsync(string busyKey, string oldKey, string org)
+    {
+        var store = _gateway.Services.GetRequiredService<IUsageStore>();
+        var hour = DateTimeOffset.UtcNow.AddTicks(-(DateTimeOffset.UtcNow.UtcTicks % TimeSpan.TicksPerHour));
+        var batch = new List<UsageRecord>();
+        for (var h = 1; h < 23; h++)
+        {
+            var counts = new long[UsageOutcomes.Count];
+            counts[UsageOutcomes.AllowedIndex] = 40 + (h * 37 % 60);
+            counts[UsageOutcomes.All.ToList().IndexOf("rate_limited")] = h % 5 == 0 ? 12 : 0;
+            counts[UsageOutcomes.Upstream5xxIndex] = h % 7 == 0 ? 3 : 0;
+            batch.Add(new UsageRecord(UsageSubjectKind.Key, busyKey, org, hour.AddHours(-h).AddMinutes(7), counts));
+            if (h % 3 == 0)
+            {
+                var refused = new long[UsageOutcomes.Count];
+                refused[UsageOutcomes.All.ToList().IndexOf("key_revoked")] = 6;
+                batch.Add(new UsageRecord(UsageSubjectKind.Key, oldKey, org, hour.AddHours(-h).AddMinutes(20), refused));
+            }
+        }
+
+        await store.AddAsync(batch, CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Screenshots of the main screens. With UPDATE_SCREENSHOTS=1 they replace docs/images/ (shown by
+    /// docs/console.md); otherwise they go to the test's work directory, so ordinary runs leave the tree clean.
+    /// </summary>
+    private async Task Screenshot(string name)
+    {
+        var directory = Environment.GetEnvironmentVariable("UPDATE_SCREENSHOTS") == "1"
+            ? Path.Combine(RepositoryRoot(), "docs", "images")
+            : Path.Combine(TestContext.CurrentContext.WorkDirectory, "screenshots");
+        Directory.CreateDirectory(directory);
+        await _page.ScreenshotAsync(new() { Path = Path.Combine(directory, name), FullPage = true });
+    }
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(TestContext.CurrentContext.TestDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Gateway.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory?.FullName ?? throw new InvalidOperationException("Gateway.sln not found above the test directory.");
     }
 
     private async Task ConnectAsync()

@@ -15,7 +15,7 @@ public static class AdminEndpointRouteBuilderExtensions
             .WithMetadata(AdminListenerMetadata.Instance)
             .AddEndpointFilter<AdminTokenFilter>()
             .AddEndpointFilter<AdminErrorFilter>();
-        admin.MapOrgsApi().MapKeysApi().MapAuditApi().MapSettingsApi().MapLeakedKeysApi();
+        admin.MapOrgsApi().MapKeysApi().MapAuditApi().MapSettingsApi().MapLeakedKeysApi().MapUsageApi();
         endpoints.MapAdminConsole();
 
         endpoints.MapGet("/healthz", () => Results.Text("ok")).WithMetadata(AdminListenerMetadata.Instance);

@@ -77,20 +77,20 @@ internal sealed partial class KeyAuthenticationMiddleware(
         switch (key.StatusAt(now))
         {
             case KeyStatus.Revoked:
-                await RejectAsync(context, StatusCodes.Status401Unauthorized, "key_revoked", "API key revoked", "The API key has been revoked.", InvalidToken);
+                await RejectAsync(context, StatusCodes.Status401Unauthorized, "key_revoked", "API key revoked", "The API key has been revoked.", InvalidToken, key);
                 return;
             case KeyStatus.Inactive:
-                await RejectAsync(context, StatusCodes.Status401Unauthorized, "key_inactive", "API key inactive", "The API key is deactivated.", InvalidToken);
+                await RejectAsync(context, StatusCodes.Status401Unauthorized, "key_inactive", "API key inactive", "The API key is deactivated.", InvalidToken, key);
                 return;
             case KeyStatus.Expired:
-                await RejectAsync(context, StatusCodes.Status401Unauthorized, "key_expired", "API key expired", "The API key has expired.", InvalidToken);
+                await RejectAsync(context, StatusCodes.Status401Unauthorized, "key_expired", "API key expired", "The API key has expired.", InvalidToken, key);
                 return;
         }
 
         var environment = policy.Environment ?? options.CurrentValue.Environment;
         if (!string.Equals(key.Environment, environment, StringComparison.Ordinal))
         {
-            await RejectAsync(context, StatusCodes.Status401Unauthorized, "wrong_environment", "Wrong environment", $"This endpoint serves {environment}; the key is for {key.Environment}.", InvalidToken);
+            await RejectAsync(context, StatusCodes.Status401Unauthorized, "wrong_environment", "Wrong environment", $"This endpoint serves {environment}; the key is for {key.Environment}.", InvalidToken, key);
             return;
         }
 
@@ -99,7 +99,7 @@ internal sealed partial class KeyAuthenticationMiddleware(
             if (!key.HasScope(scope))
             {
                 var required = string.Join(' ', policy.RequiredScopes);
-                await RejectAsync(context, StatusCodes.Status403Forbidden, "insufficient_scope", "Insufficient scope", $"This endpoint requires the scopes: {required}.", $"Bearer error=\"insufficient_scope\", scope=\"{required}\"");
+                await RejectAsync(context, StatusCodes.Status403Forbidden, "insufficient_scope", "Insufficient scope", $"This endpoint requires the scopes: {required}.", $"Bearer error=\"insufficient_scope\", scope=\"{required}\"", key);
                 return;
             }
         }
@@ -116,10 +116,16 @@ internal sealed partial class KeyAuthenticationMiddleware(
         await next(context);
     }
 
-    private Task RejectAsync(HttpContext context, int status, string code, string title, string detail, string? challenge)
+    private Task RejectAsync(HttpContext context, int status, string code, string title, string detail, string? challenge, ApiKeyRecord? key = null)
     {
         metrics.AuthDecision(code);
         context.Features.Get<RateLimitFeature>()?.Refused();
+        if (key is not null)
+        {
+            // The key's owner sees this refusal in their usage although the request did not authenticate.
+            context.Features.Set(new RefusedKeyFeature(key));
+        }
+
         if (challenge is not null)
         {
             context.Response.Headers.WWWAuthenticate = challenge;

@@ -91,7 +91,20 @@ public sealed class CacheOptions
 
 public sealed class UsageOptions
 {
+    /// <summary>Whether proxied requests are counted per key (the admin API still answers from stored counts when off).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>How often counts and last-used times kept in memory are written to the store.</summary>
     public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long per-minute counts are kept before they are rolled up to hours.</summary>
+    public TimeSpan MinuteResolutionFor { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>How long usage is kept at all.</summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>How often roll-up and retention run.</summary>
+    public TimeSpan CompactionInterval { get; set; } = TimeSpan.FromMinutes(10);
 }
 
 public sealed class DemoOptions

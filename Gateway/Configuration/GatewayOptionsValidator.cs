@@ -91,6 +91,16 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
         }
 
         Positive(errors, $"{S}:Usage:FlushInterval", options.Usage.FlushInterval);
+        Positive(errors, $"{S}:Usage:CompactionInterval", options.Usage.CompactionInterval);
+        if (options.Usage.MinuteResolutionFor < TimeSpan.FromHours(1))
+        {
+            errors.Add($"{S}:Usage:MinuteResolutionFor must be at least 01:00:00 (got {options.Usage.MinuteResolutionFor}).");
+        }
+
+        if (options.Usage.Retention < TimeSpan.FromHours(1) || options.Usage.Retention < options.Usage.MinuteResolutionFor)
+        {
+            errors.Add($"{S}:Usage:Retention must be at least 01:00:00 and at least {S}:Usage:MinuteResolutionFor (got {options.Usage.Retention}).");
+        }
 
         if (options.Demo.Enabled && !Uri.TryCreate(options.Demo.Url, UriKind.Absolute, out _))
         {

@@ -11,6 +11,7 @@ using Gateway.SecretScanning;
 using Gateway.Signing;
 using Gateway.Stores;
 using Gateway.Tls;
+using Gateway.Usage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Gateway.Hosting;
@@ -70,6 +71,7 @@ public static class GatewayHostingExtensions
         services.AddGatewayStores(redis);
         services.AddGatewayKeys(redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayRateLimiting(redis: !string.IsNullOrWhiteSpace(redis));
+        services.AddGatewayUsage(redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayAdmin();
         services.AddGatewayDemo(builder.Configuration);
         services.AddGatewaySecretScanning();

@@ -5,6 +5,7 @@ using Gateway.IpAllowlist;
 using Gateway.Observability;
 using Gateway.Proxy;
 using Gateway.RateLimiting;
+using Gateway.Usage;
 
 namespace Gateway.Hosting;
 
@@ -19,6 +20,7 @@ public static class ProxyEndpointRouteBuilderExtensions
         endpoints.MapReverseProxy(proxy =>
         {
             proxy.UseAccessLog();
+            proxy.UseUsageCounting();
             proxy.UseProxyGuard();
             proxy.UseSpan("gateway.ip_limit", stage => stage.UseIpRateLimit());
             proxy.UseSpan("gateway.authenticate", stage => stage.UseKeyAuthentication().UseKeyIpAllowlist());

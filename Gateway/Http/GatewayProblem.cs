@@ -27,6 +27,10 @@ internal static class GatewayProblem
         {
             recorded.Code = code;
         }
+        else
+        {
+            context.Features.Set(new ProblemCodeFeature { Code = code });
+        }
 
         var response = context.Response;
         response.StatusCode = status;

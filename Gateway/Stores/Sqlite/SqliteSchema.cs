@@ -3,7 +3,7 @@ namespace Gateway.Stores.Sqlite;
 internal static class SqliteSchema
 {
     /// <summary>Migrations[i] brings a store from version i to i + 1; PRAGMA user_version records which ran. Append only.</summary>
-    public static readonly string[] Migrations = [V1, V2, V3];
+    public static readonly string[] Migrations = [V1, V2, V3, V4];
 
     public const string V1 = """
         CREATE TABLE orgs (
@@ -59,4 +59,20 @@ internal static class SqliteSchema
 
     // Version 3: a key's network allowlist, canonical CIDRs separated by spaces; NULL means any address.
     public const string V3 = "ALTER TABLE keys ADD COLUMN allowed_cidrs TEXT;";
+
+    // Usage counts per subject (a key id, or a route id for requests without a known key), interval and
+    // outcome. resolution: 0 = minute rows, 1 = hour rows rolled up from them. Counts are only added to.
+    public const string V4 = """
+        CREATE TABLE usage (
+          kind INTEGER NOT NULL,
+          subject TEXT NOT NULL,
+          resolution INTEGER NOT NULL,
+          bucket INTEGER NOT NULL,
+          outcome TEXT NOT NULL,
+          org_id TEXT,
+          count INTEGER NOT NULL,
+          PRIMARY KEY (kind, subject, resolution, bucket, outcome)
+        ) WITHOUT ROWID;
+        CREATE INDEX ix_usage_bucket ON usage(resolution, bucket);
+        """;
 }

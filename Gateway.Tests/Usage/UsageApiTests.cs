@@ -1,0 +1,289 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Gateway.Tests.Common;
+using Gateway.Usage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using WireMock.RequestBuilders;
+using WireMock.ResponseBuilders;
+using WireMock.Server;
+
+namespace Gateway.Tests.Usage;
+
+/// <summary>
+/// Usage counting end to end on each store: real requests through the proxy, counts read back through the
+/// admin API and straight from the store. The periodic flush is an hour away, so only explicit flushes
+/// (and the shutdown flush) write; time is a fake clock.
+/// </summary>
+[TestFixtureSource(typeof(StoreKinds), nameof(StoreKinds.All))]
+[NonParallelizable]
+public sealed class UsageApiTests(StoreKind store)
+{
+    private WireMockServer _upstream = null!;
+    private GatewayHost _gateway = null!;
+    private FakeTimeProvider _time = null!;
+    private CountingUsageStore _usageStore = null!;
+    private string _directory = null!;
+    private string _prefix = null!;
+    private int _org;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        _upstream = WireMockServer.Start();
+        _upstream.Given(Request.Create().WithPath("/api/boom").UsingAnyMethod()).AtPriority(1).RespondWith(Response.Create().WithStatusCode(503));
+        _upstream.Given(Request.Create().UsingAnyMethod()).AtPriority(10).RespondWith(Response.Create().WithStatusCode(200));
+        _directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
+        _prefix = $"t{Guid.NewGuid():N}:";
+        _time = new FakeTimeProvider(Floor(DateTimeOffset.UtcNow, TimeSpan.FromHours(1)).AddMinutes(10));
+        _gateway = await StartGatewayAsync();
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        if (_gateway is not null)
+        {
+            await _gateway.DisposeAsync();
+        }
+
+        _upstream?.Stop();
+        _upstream?.Dispose();
+    }
+
+    private async Task<GatewayHost> StartGatewayAsync()
+    {
+        var settings = GatewayHost.Routes(_upstream.Url + "/", ("api", "/api/{**rest}", []), ("writes", "/writes/{**rest}", [("RequiredScopes", "write")]));
+        settings["Gateway:Usage:FlushInterval"] = "01:00:00";
+        settings["Gateway:Usage:CompactionInterval"] = "1000.00:00:00";
+        return await GatewayHost.StartAsync(
+            settings,
+            services =>
+            {
+                services.AddSingleton<TimeProvider>(_time);
+                services.AddSingleton<IUsageStore>(sp => _usageStore = new CountingUsageStore(store == StoreKind.Redis
+                    ? ActivatorUtilities.CreateInstance<RedisUsageStore>(sp)
+                    : ActivatorUtilities.CreateInstance<SqliteUsageStore>(sp)));
+            },
+            directory: _directory,
+            store: store,
+            redisPrefix: _prefix);
+    }
+
+    [Test]
+    public async Task Usage_EachOutcome_CountedUnderItsKeyAndCode()
+    {
+        var org = await NewOrgAsync();
+        var reader = await _gateway.CreateKeyAsync(org, new { name = "reader", scopes = new[] { "read" }, rateLimit = new { permitLimit = 4, window = "00:01:00" } });
+        var revoked = await _gateway.CreateKeyAsync(org, new { name = "old" });
+        await _gateway.AdminPostAsync($"admin/keys/{Id(revoked)}/revoke");
+
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.That(await _gateway.StatusAsync(Key(reader)), Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        Assert.That(await _gateway.CodeAsync(Key(reader), "/writes/x"), Is.EqualTo("insufficient_scope"));
+        Assert.That(await _gateway.StatusAsync(Key(reader), "/api/boom"), Is.EqualTo(HttpStatusCode.ServiceUnavailable));
+        Assert.That(await _gateway.StatusAsync(Key(reader)), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.CodeAsync(Key(reader)), Is.EqualTo("rate_limited"));
+        Assert.That(await _gateway.CodeAsync(Key(revoked)), Is.EqualTo("key_revoked"));
+        Assert.That(await _gateway.CodeAsync(Key(revoked)), Is.EqualTo("key_revoked"));
+
+        await FlushAsync();
+        var usage = await _gateway.AdminGetAsync($"admin/keys/{Id(reader)}/usage?granularity=minute");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Counts(usage["totals"]!), Is.EquivalentTo(new Dictionary<string, long>
+            {
+                ["allowed"] = 3,
+                ["insufficient_scope"] = 1,
+                ["upstream_5xx"] = 1,
+                ["rate_limited"] = 1,
+            }));
+            Assert.That(usage["totals"]!["total"]!.GetValue<long>(), Is.EqualTo(6));
+            Assert.That(usage["keyId"]!.GetValue<string>(), Is.EqualTo(Id(reader)));
+            Assert.That(usage["granularity"]!.GetValue<string>(), Is.EqualTo("minute"));
+            Assert.That(usage["intervals"]!.AsArray(), Has.Count.EqualTo(60), "every minute of the default hour, empty ones included");
+            Assert.That(usage["intervals"]!.AsArray().Sum(i => i!["total"]!.GetValue<long>()), Is.EqualTo(6));
+        });
+
+        var orgUsage = await _gateway.AdminGetAsync($"admin/orgs/{org}/usage?granularity=hour");
+        var keys = orgUsage["keys"]!.AsArray();
+        Assert.Multiple(() =>
+        {
+            Assert.That(orgUsage["totals"]!["total"]!.GetValue<long>(), Is.EqualTo(8));
+            Assert.That(keys.Select(k => k!["name"]!.GetValue<string>()), Is.EqualTo(new[] { "reader", "old", "default" }), "busiest key first");
+            Assert.That(Counts(keys[1]!["usage"]!), Is.EquivalentTo(new Dictionary<string, long> { ["key_revoked"] = 2 }));
+            Assert.That(keys[2]!["usage"]!["total"]!.GetValue<long>(), Is.Zero);
+        });
+    }
+
+    [Test]
+    public async Task Usage_UnknownAndMissingKeys_CountedByRoute()
+    {
+        var before = await RouteCountsAsync();
+        await _gateway.CodeAsync("gw_live_" + new string('A', 38));
+        await _gateway.CodeAsync(null, "/writes/x");
+        await _gateway.CodeAsync(null, "/writes/x");
+
+        await FlushAsync();
+        var after = await RouteCountsAsync();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(after.GetValueOrDefault(("api", "invalid_key")) - before.GetValueOrDefault(("api", "invalid_key")), Is.EqualTo(1));
+            Assert.That(after.GetValueOrDefault(("writes", "missing_key")) - before.GetValueOrDefault(("writes", "missing_key")), Is.EqualTo(2));
+        });
+    }
+
+    [Test]
+    public async Task Flush_ManyRequests_OneStoreWriteNotOnePerRequest()
+    {
+        var org = await NewOrgAsync();
+        var key = Key(await _gateway.CreateKeyAsync(org, new { name = "busy" }));
+        await FlushAsync();
+        var writesBefore = _usageStore.Writes;
+
+        for (var i = 0; i < 40; i++)
+        {
+            Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        Assert.That(_usageStore.Writes, Is.EqualTo(writesBefore), "requests only touch in-memory counters");
+        var stored = await StoredAsync(org);
+        Assert.That(stored, Is.Zero, "nothing is in the store before a flush");
+
+        await FlushAsync();
+
+        Assert.That(_usageStore.Writes, Is.EqualTo(writesBefore + 1), "one batch for all 40 requests");
+        Assert.That(await StoredAsync(org), Is.EqualTo(40));
+    }
+
+    [Test]
+    public async Task Compact_AfterADayAndAfterRetention_RollsUpToHoursThenDeletes()
+    {
+        var org = await NewOrgAsync();
+        var created = await _gateway.CreateKeyAsync(org, new { name = "aging" });
+        var start = _time.GetUtcNow();
+        await _gateway.StatusAsync(Key(created));
+        _time.Advance(TimeSpan.FromMinutes(1));
+        await _gateway.StatusAsync(Key(created));
+        await _gateway.StatusAsync(Key(created));
+        await FlushAsync();
+        var hour = Floor(start, TimeSpan.FromHours(1));
+        var store = _gateway.Services.GetRequiredService<IUsageStore>();
+        var flusher = _gateway.Services.GetRequiredService<UsageFlusher>();
+
+        var minuteRows = await store.ReadAsync(UsageSubjectKind.Key, [Id(created)], hour, hour.AddHours(1), CancellationToken.None);
+        Assert.That(minuteRows.Select(r => (r.Start, r.Count)), Is.EquivalentTo(new[] { (Floor(start, TimeSpan.FromMinutes(1)), 1L), (Floor(start, TimeSpan.FromMinutes(1)).AddMinutes(1), 2L) }));
+
+        _time.Advance(TimeSpan.FromHours(23));
+        await flusher.CompactAsync(CancellationToken.None);
+        Assert.That(await store.ReadAsync(UsageSubjectKind.Key, [Id(created)], hour, hour.AddHours(1), CancellationToken.None), Has.Count.EqualTo(2), "minutes are kept for a day");
+
+        _time.Advance(TimeSpan.FromHours(2));
+        await flusher.CompactAsync(CancellationToken.None);
+        var hourRows = await store.ReadAsync(UsageSubjectKind.Key, [Id(created)], hour, hour.AddHours(1), CancellationToken.None);
+        Assert.That(hourRows.Select(r => (r.Start, r.Outcome, r.Count)), Is.EqualTo(new[] { (hour, "allowed", 3L) }), "rolled up to one hour row");
+        var usage = await _gateway.AdminGetAsync($"admin/keys/{Id(created)}/usage?granularity=hour&from={Iso(hour)}&to={Iso(hour.AddHours(2))}");
+        Assert.That(usage["intervals"]![0]!["total"]!.GetValue<long>(), Is.EqualTo(3));
+
+        _time.Advance(TimeSpan.FromDays(29));
+        await flusher.CompactAsync(CancellationToken.None);
+        Assert.That(await store.ReadAsync(UsageSubjectKind.Key, [Id(created)], hour, hour.AddHours(1), CancellationToken.None), Is.Empty, "gone after the 30-day retention");
+    }
+
+    [Test]
+    public async Task Shutdown_PendingCounts_WrittenAndSeenByTheNextGateway()
+    {
+        var org = await NewOrgAsync();
+        var created = await _gateway.CreateKeyAsync(org, new { name = "last" });
+        for (var i = 0; i < 3; i++)
+        {
+            await _gateway.StatusAsync(Key(created));
+        }
+
+        await _gateway.DisposeAsync();
+        _gateway = await StartGatewayAsync();
+
+        Assert.That(await StoredAsync(org), Is.EqualTo(3));
+    }
+
+    [TestCase("granularity=week", "granularity")]
+    [TestCase("from=yesterday", "from")]
+    [TestCase("to=2025-13-01T00:00:00Z", "to")]
+    [TestCase("from=2025-02-01T00:00:00Z&to=2025-01-01T00:00:00Z", "from")]
+    [TestCase("granularity=minute&from=2025-01-01T00:00:00Z&to=2025-03-01T00:00:00Z", "granularity")]
+    public async Task Usage_BadParameters_Return400NamingTheField(string query, string field)
+    {
+        var org = await NewOrgAsync();
+        var created = await _gateway.CreateKeyAsync(org, new { name = "k" });
+
+        foreach (var path in new[] { $"admin/keys/{Id(created)}/usage?{query}", $"admin/orgs/{org}/usage?{query}" })
+        {
+            using var response = await _gateway.Admin.GetAsync(path);
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), path);
+            var problem = await GatewayHost.ProblemAsync(response);
+            Assert.That(problem["errors"]!.AsObject().Select(p => p.Key), Is.EqualTo(new[] { field }), path);
+        }
+    }
+
+    [Test]
+    public async Task Usage_UnknownKeyOrOrg_Returns404()
+    {
+        using var key = await _gateway.Admin.GetAsync("admin/keys/nope/usage");
+        using var org = await _gateway.Admin.GetAsync("admin/orgs/nope/usage");
+
+        Assert.That(key.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That(org.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+    }
+
+    [Test]
+    public async Task Usage_WithoutAdminToken_Returns401()
+    {
+        using var client = new HttpClient { BaseAddress = _gateway.AdminUrl };
+
+        using var response = await client.GetAsync("admin/orgs/any/usage");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+    }
+
+    private Task FlushAsync() => _gateway.Services.GetRequiredService<UsageFlusher>().FlushAsync(CancellationToken.None);
+
+    /// <summary>What the store itself holds for the org's keys over the last day, ignoring counts not yet flushed.</summary>
+    private async Task<long> StoredAsync(string org)
+    {
+        var keys = (await _gateway.AdminGetAsync($"admin/orgs/{org}/keys"))["items"]!.AsArray().Select(k => k!["id"]!.GetValue<string>()).ToList();
+        var now = _time.GetUtcNow();
+        var rows = await _gateway.Services.GetRequiredService<IUsageStore>().ReadAsync(UsageSubjectKind.Key, keys, now.AddDays(-1), now.AddHours(1), CancellationToken.None);
+        return rows.Sum(r => r.Count);
+    }
+
+    private async Task<Dictionary<(string Route, string Outcome), long>> RouteCountsAsync()
+    {
+        var usage = await _gateway.AdminGetAsync("admin/usage/routes?granularity=hour");
+        return usage["routes"]!.AsArray()
+            .SelectMany(r => Counts(r!["usage"]!).Select(c => ((r["routeId"]!.GetValue<string>(), c.Key), c.Value)))
+            .ToDictionary(p => p.Item1, p => p.Value);
+    }
+
+    private static Dictionary<string, long> Counts(JsonNode tally) =>
+        tally["counts"]!.AsObject().ToDictionary(p => p.Key, p => p.Value!.GetValue<long>());
+
+    private async Task<string> NewOrgAsync()
+    {
+        var id = $"u{store}{Interlocked.Increment(ref _org)}".ToLowerInvariant();
+        await _gateway.CreateOrgAsync(id);
+        return id;
+    }
+
+    private static string Id(JsonObject key) => key["id"]!.GetValue<string>();
+
+    private static string Key(JsonObject key) => key["key"]!.GetValue<string>();
+
+    private static string Iso(DateTimeOffset value) => Uri.EscapeDataString(value.ToString("O"));
+
+    private static DateTimeOffset Floor(DateTimeOffset value, TimeSpan unit) => new(value.UtcTicks - (value.UtcTicks % unit.Ticks), TimeSpan.Zero);
+}

@@ -1,0 +1,12 @@
+using Gateway.Domain;
+
+namespace Gateway.Auth;
+
+/// <summary>
+/// A key that was found but refused (revoked, expired, inactive, wrong environment, missing scope):
+/// its owner should see those refusals in their usage although the request never authenticated.
+/// </summary>
+internal sealed class RefusedKeyFeature(ApiKeyRecord key)
+{
+    public ApiKeyRecord Key { get; } = key;
+}

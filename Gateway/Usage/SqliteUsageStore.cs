@@ -1,0 +1,142 @@
+using Gateway.Configuration;
+using Gateway.Stores;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Usage;
+
+/// <summary>
+/// Usage counts in the <c>usage</c> table of the embedded store (schema version 2). A flush is one
+/// transaction of upserts that add to existing counts; roll-up and retention are two statements.
+/// </summary>
+internal sealed class SqliteUsageStore : IUsageStore
+{
+    private const int Minute = 0;
+    private const int Hour = 1;
+
+    private readonly string _connectionString;
+    private readonly string _path;
+
+    public SqliteUsageStore(IOptions<GatewayOptions> options)
+    {
+        _path = Path.GetFullPath(options.Value.Store.Path);
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = _path,
+            Mode = SqliteOpenMode.ReadWrite,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 5,
+        }.ToString();
+    }
+
+    public async Task AddAsync(IReadOnlyList<UsageRecord> batch, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = """
+            INSERT INTO usage (kind, subject, resolution, bucket, outcome, org_id, count)
+            VALUES ($kind, $subject, 0, $bucket, $outcome, $org, $count)
+            ON CONFLICT (kind, subject, resolution, bucket, outcome) DO UPDATE SET count = count + excluded.count;
+            """;
+        var kind = command.Parameters.Add("$kind", SqliteType.Integer);
+        var subject = command.Parameters.Add("$subject", SqliteType.Text);
+        var bucket = command.Parameters.Add("$bucket", SqliteType.Integer);
+        var outcome = command.Parameters.Add("$outcome", SqliteType.Text);
+        var org = command.Parameters.Add("$org", SqliteType.Text);
+        var count = command.Parameters.Add("$count", SqliteType.Integer);
+        foreach (var record in batch)
+        {
+            kind.Value = (int)record.Kind;
+            subject.Value = record.Subject;
+            bucket.Value = record.Start.ToUnixTimeMilliseconds();
+            org.Value = (object?)record.OrgId ?? DBNull.Value;
+            for (var i = 0; i < record.Counts.Length; i++)
+            {
+                if (record.Counts[i] == 0)
+                {
+                    continue;
+                }
+
+                outcome.Value = UsageOutcomes.All[i];
+                count.Value = record.Counts[i];
+                await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }
+
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<UsageRow>> ReadAsync(UsageSubjectKind kind, IReadOnlyCollection<string>? subjects, DateTimeOffset since, DateTimeOffset until, CancellationToken cancellationToken)
+    {
+        var rows = new List<UsageRow>();
+        if (subjects is { Count: 0 })
+        {
+            return rows;
+        }
+
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        var filter = "";
+        if (subjects is not null)
+        {
+            // Parameters, never concatenated ids; SQLite allows 32766 of them, far above any org's key count.
+            var names = subjects.Select((s, i) =>
+            {
+                command.Parameters.AddWithValue("$s" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), s);
+                return "$s" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }).ToList();
+            filter = $" AND subject IN ({string.Join(',', names)})";
+        }
+
+        command.CommandText = $"SELECT subject, bucket, outcome, count FROM usage WHERE kind = $kind AND bucket >= $from AND bucket < $to{filter};";
+        command.Parameters.AddWithValue("$kind", (int)kind);
+        command.Parameters.AddWithValue("$from", since.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$to", until.ToUnixTimeMilliseconds());
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new UsageRow(reader.GetString(0), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)), reader.GetString(2), reader.GetInt64(3)));
+        }
+
+        return rows;
+    }
+
+    public async Task CompactAsync(DateTimeOffset rollUpBefore, DateTimeOffset deleteBefore, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = $"""
+            INSERT INTO usage (kind, subject, resolution, bucket, outcome, org_id, count)
+            SELECT kind, subject, {Hour}, bucket - (bucket % 3600000), outcome, org_id, SUM(count)
+            FROM usage WHERE resolution = {Minute} AND bucket < $rollup
+            GROUP BY kind, subject, bucket - (bucket % 3600000), outcome
+            ON CONFLICT (kind, subject, resolution, bucket, outcome) DO UPDATE SET count = count + excluded.count;
+            DELETE FROM usage WHERE resolution = {Minute} AND bucket < $rollup;
+            DELETE FROM usage WHERE bucket < $delete;
+            """;
+        command.Parameters.AddWithValue("$rollup", rollUpBefore.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$delete", deleteBefore.ToUnixTimeMilliseconds());
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            return connection;
+        }
+        catch (SqliteException ex)
+        {
+            await connection.DisposeAsync();
+            throw new StoreUnavailableException($"The store at '{_path}' cannot be opened.", ex);
+        }
+    }
+}

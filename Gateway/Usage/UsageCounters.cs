@@ -1,0 +1,108 @@
+using System.Collections.Concurrent;
+using Gateway.Auth;
+using Gateway.Http;
+using Yarp.ReverseProxy.Model;
+
+namespace Gateway.Usage;
+
+/// <summary>
+/// In-process request counters per subject, minute and outcome. A request costs one dictionary lookup
+/// and one interlocked increment, no lock and no store call; <see cref="UsageFlusher"/> drains the
+/// counters into the store in batches.
+/// </summary>
+internal sealed class UsageCounters(TimeProvider time)
+{
+    // Buckets this many minutes old are dropped once drained: no request can still be writing to them.
+    private const long IdleMinutesBeforeRemoval = 2;
+
+    private readonly ConcurrentDictionary<Bucket, long[]> _buckets = new();
+
+    /// <summary>Counts a finished proxy request under its key, or under its route when no key was identified.</summary>
+    public void Record(HttpContext context)
+    {
+        int outcome;
+        if (context.Features.Get<ProblemCodeFeature>() is { Code: { } code })
+        {
+            outcome = UsageOutcomes.IndexOf(code);
+            if (outcome < 0)
+            {
+                return;
+            }
+        }
+        else
+        {
+            outcome = context.Response.StatusCode >= StatusCodes.Status500InternalServerError ? UsageOutcomes.Upstream5xxIndex : UsageOutcomes.AllowedIndex;
+        }
+
+        var key = context.Features.Get<IApiKeyFeature>()?.Key ?? context.Features.Get<RefusedKeyFeature>()?.Key;
+        if (key is not null)
+        {
+            Add(UsageSubjectKind.Key, key.Id, key.OrgId, outcome);
+        }
+        else
+        {
+            Add(UsageSubjectKind.Route, context.GetReverseProxyFeature().Route.Config.RouteId, null, outcome);
+        }
+    }
+
+    public void Add(UsageSubjectKind kind, string subject, string? orgId, int outcome, long count = 1)
+    {
+        var bucket = new Bucket(kind, subject, orgId, time.GetUtcNow().UtcTicks / TimeSpan.TicksPerMinute);
+        var counts = _buckets.GetOrAdd(bucket, static _ => new long[UsageOutcomes.Count]);
+        Interlocked.Add(ref counts[outcome], count);
+    }
+
+    /// <summary>Takes every count recorded since the last drain; the counters keep running meanwhile.</summary>
+    public List<UsageRecord> Drain()
+    {
+        var currentMinute = time.GetUtcNow().UtcTicks / TimeSpan.TicksPerMinute;
+        var batch = new List<UsageRecord>();
+        foreach (var (bucket, counts) in _buckets)
+        {
+            long[]? taken = null;
+            for (var i = 0; i < counts.Length; i++)
+            {
+                if (Volatile.Read(ref counts[i]) != 0)
+                {
+                    taken ??= new long[counts.Length];
+                    taken[i] = Interlocked.Exchange(ref counts[i], 0);
+                }
+            }
+
+            if (taken is not null)
+            {
+                batch.Add(new UsageRecord(bucket.Kind, bucket.Subject, bucket.OrgId, new DateTimeOffset(bucket.Minute * TimeSpan.TicksPerMinute, TimeSpan.Zero), taken));
+            }
+            else if (bucket.Minute < currentMinute - IdleMinutesBeforeRemoval)
+            {
+                _buckets.TryRemove(bucket, out _);
+            }
+        }
+
+        return batch;
+    }
+
+    /// <summary>Puts back a batch the store did not take, so the next flush retries it.</summary>
+    public void Restore(IEnumerable<UsageRecord> batch)
+    {
+        foreach (var record in batch)
+        {
+            var bucket = new Bucket(record.Kind, record.Subject, record.OrgId, record.Start.UtcTicks / TimeSpan.TicksPerMinute);
+            var counts = _buckets.GetOrAdd(bucket, static _ => new long[UsageOutcomes.Count]);
+            for (var i = 0; i < record.Counts.Length; i++)
+            {
+                if (record.Counts[i] != 0)
+                {
+                    Interlocked.Add(ref counts[i], record.Counts[i]);
+                }
+            }
+        }
+    }
+
+    /// <summary>Counts not yet flushed, for the admin API to add to what the store holds.</summary>
+    public IEnumerable<UsageRecord> Snapshot() => _buckets.Select(pair => new UsageRecord(
+        pair.Key.Kind, pair.Key.Subject, pair.Key.OrgId, new DateTimeOffset(pair.Key.Minute * TimeSpan.TicksPerMinute, TimeSpan.Zero),
+        pair.Value.Select(c => Volatile.Read(ref c)).ToArray()));
+
+    private readonly record struct Bucket(UsageSubjectKind Kind, string Subject, string? OrgId, long Minute);
+}

@@ -1,0 +1,49 @@
+using System.Collections.Frozen;
+
+namespace Gateway.Usage;
+
+/// <summary>
+/// What became of one proxied request, named after the gateway's problem codes so a usage chart and
+/// a client's error speak the same language. Each request counts under exactly one outcome.
+/// </summary>
+public static class UsageOutcomes
+{
+    public const string Allowed = "allowed";
+    public const string Upstream5xx = "upstream_5xx";
+
+    /// <summary>Every outcome, in the order the admin API and the console list them.</summary>
+    public static readonly IReadOnlyList<string> All =
+    [
+        Allowed,
+        "missing_key",
+        "invalid_key",
+        "key_expired",
+        "key_revoked",
+        "key_inactive",
+        "wrong_environment",
+        "insufficient_scope",
+        "ip_not_allowed",
+        "rate_limited",
+        "store_unavailable",
+        Upstream5xx,
+    ];
+
+    public static int Count => All.Count;
+
+    public const int AllowedIndex = 0;
+
+    public static readonly int Upstream5xxIndex = All.Count - 1;
+
+    private static readonly FrozenDictionary<string, int> Indexes = All
+        .Select((name, index) => KeyValuePair.Create(name, index))
+        .ToFrozenDictionary(StringComparer.Ordinal);
+
+    /// <summary>The index of a problem code; upstream failures fold into <c>upstream_5xx</c>; -1 for codes not counted.</summary>
+    public static int IndexOf(string code) => code switch
+    {
+        "upstream_unreachable" or "upstream_timeout" => Upstream5xxIndex,
+        _ => Indexes.TryGetValue(code, out var index) ? index : -1,
+    };
+
+    public static bool IsKnown(string outcome) => Indexes.ContainsKey(outcome);
+}

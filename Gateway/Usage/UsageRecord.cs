@@ -1,0 +1,15 @@
+namespace Gateway.Usage;
+
+/// <summary>Whose requests a counter holds: one key's, or a route's requests that carried no known key.</summary>
+public enum UsageSubjectKind
+{
+    Key,
+    Route,
+}
+
+/// <summary>Counts of one subject for one interval, indexed like <see cref="UsageOutcomes.All"/>.</summary>
+/// <param name="OrgId">The key's organization; null for routes.</param>
+public sealed record UsageRecord(UsageSubjectKind Kind, string Subject, string? OrgId, DateTimeOffset Start, long[] Counts);
+
+/// <summary>One stored count: a subject, the start of its interval (a minute, or an hour once rolled up), an outcome.</summary>
+public readonly record struct UsageRow(string Subject, DateTimeOffset Start, string Outcome, long Count);
