@@ -41,7 +41,7 @@ internal sealed class AccessLogMiddleware(AccessLogWriter writer, ClientIpResolv
                 entry.RequestId = context.TraceIdentifier;
                 entry.Method = context.Request.Method;
                 entry.Route = context.GetReverseProxyFeature().Route.Config.RouteId;
-                entry.ClientIp = ips.Resolve(context);
+                entry.ClientIp = ips.ResolveAddress(context);
                 if (context.Features.Get<IApiKeyFeature>()?.Key is { } key)
                 {
                     entry.Org = key.OrgId;

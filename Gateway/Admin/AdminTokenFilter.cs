@@ -19,7 +19,7 @@ internal sealed partial class AdminTokenFilter(AdminToken token, AdminAuthThrott
     public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
-        var caller = clientIp.Resolve(http);
+        var caller = clientIp.ResolveAddress(http);
         if (throttle.RetryAfter(caller) is { } wait)
         {
             var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
