@@ -27,7 +27,7 @@ public sealed class LocalLimiterPropertyTests
         {
             var time = new FakeTimeProvider(origin);
             var counter = Counter(time);
-            var partitions = specs.Select((s, i) => new LimitSpec(LimitSpec.Key, $"p{i}", s.Permits, s.Window)).ToArray();
+            var partitions = specs.Select((s, i) => LimitSpec.ForKey($"p{i}", s.Permits, s.Window)).ToArray();
             var admitted = partitions.Select(_ => new List<long>()).ToArray();
 
             foreach (var s in script)
@@ -76,8 +76,8 @@ public sealed class LocalLimiterPropertyTests
         {
             var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddDays(1));
             var counter = Counter(time);
-            var roomy = new LimitSpec(LimitSpec.Ip, "roomy", tight + extra + 1, TimeSpan.FromMinutes(1));
-            var narrow = new LimitSpec(LimitSpec.Key, "narrow", tight, TimeSpan.FromMinutes(1));
+            var roomy = LimitSpec.ForWorkspace("roomy", tight + extra + 1, TimeSpan.FromMinutes(1));
+            var narrow = LimitSpec.ForKey("narrow", tight, TimeSpan.FromMinutes(1));
 
             for (var i = 0; i < tight; i++)
             {
@@ -101,6 +101,14 @@ public sealed class LocalLimiterPropertyTests
 
     private static LocalRateLimitCounter Counter(TimeProvider time) => new(time);
 
-    private static bool TryAcquire(LocalRateLimitCounter counter, LimitSpec[] limits) =>
-        counter.AcquireAsync(limits, CancellationToken.None).AsTask().GetAwaiter().GetResult().Allowed;
+    private static bool TryAcquire(LocalRateLimitCounter counter, LimitSpec[] limits)
+    {
+        var batch = new LimitBatch();
+        foreach (var limit in limits)
+        {
+            batch.Add(limit);
+        }
+
+        return counter.TryAcquire(batch, 0, limits.Length);
+    }
 }
