@@ -14,7 +14,7 @@ namespace Gateway.Cli;
 /// </summary>
 internal static class AdminCli
 {
-    private static readonly string[] Commands = ["orgs", "keys", "audit", "migrate-store", "healthcheck"];
+    private static readonly string[] Commands = ["orgs", "keys", "audit", "migrate-store", "healthcheck", "backup", "restore"];
 
     public static bool Handles(string[] args) => args.Length > 0 && Commands.Contains(args[0], StringComparer.Ordinal);
 
@@ -46,6 +46,10 @@ internal static class AdminCli
         root.Subcommands.Add(Audit(client));
         root.Subcommands.Add(StoreMigration.Command(output, error));
         root.Subcommands.Add(HealthCheckCommand.Create(output, error));
+        foreach (var command in BackupCommands.Create(output, error))
+        {
+            root.Subcommands.Add(command);
+        }
         return root;
     }
 

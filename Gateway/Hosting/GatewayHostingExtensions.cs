@@ -7,6 +7,7 @@ using Gateway.Observability;
 using Gateway.Proxy;
 using Gateway.RateLimiting;
 using Gateway.Stores;
+using Gateway.Tls;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Gateway.Hosting;
@@ -30,9 +31,22 @@ public static class GatewayHostingExtensions
         builder.WebHost.ConfigureKestrel((context, kestrel) =>
         {
             kestrel.AddServerHeader = false;
+            // No Kestrel reload: a settings change must not rebind the listeners. Certificate files are
+            // watched on their own (ReloadingCertificate), so a renewal needs no restart either.
+            // Wall-clock time on purpose: the files change in real time even when a test fakes the clock.
+            var time = TimeProvider.System;
+            var tlsLog = kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("Gateway.Tls");
             kestrel.Configure(context.Configuration.GetSection("Kestrel"), reloadOnChange: false)
-                .Endpoint(Listeners.AdminName, endpoint => listeners.Admin = endpoint.ListenOptions)
-                .Endpoint(Listeners.ProxyName, endpoint => listeners.Proxy = endpoint.ListenOptions);
+                .Endpoint(Listeners.AdminName, endpoint =>
+                {
+                    listeners.Admin = endpoint.ListenOptions;
+                    ReloadingCertificate.Attach(endpoint, time, tlsLog);
+                })
+                .Endpoint(Listeners.ProxyName, endpoint =>
+                {
+                    listeners.Proxy = endpoint.ListenOptions;
+                    ReloadingCertificate.Attach(endpoint, time, tlsLog);
+                });
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(20));
 

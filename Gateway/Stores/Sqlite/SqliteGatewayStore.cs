@@ -11,7 +11,7 @@ namespace Gateway.Stores.Sqlite;
 /// </summary>
 internal sealed class SqliteGatewayStore : IGatewayStore
 {
-    private const int SchemaVersion = 1;
+    internal const int SchemaVersion = 1;
     private const int SqliteConstraint = 19;
 
     private readonly string _connectionString;
