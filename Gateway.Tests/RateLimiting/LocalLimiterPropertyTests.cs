@@ -76,7 +76,7 @@ public sealed class LocalLimiterPropertyTests
         {
             var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddDays(1));
             var counter = Counter(time);
-            var roomy = LimitSpec.ForIp(UInt128.One, tight + extra + 1, TimeSpan.FromMinutes(1));
+            var roomy = LimitSpec.ForWorkspace("roomy", tight + extra + 1, TimeSpan.FromMinutes(1));
             var narrow = LimitSpec.ForKey("narrow", tight, TimeSpan.FromMinutes(1));
 
             for (var i = 0; i < tight; i++)
@@ -109,6 +109,6 @@ public sealed class LocalLimiterPropertyTests
             batch.Add(limit);
         }
 
-        return counter.TryAcquire(batch, 0, batch.Count);
+        return counter.TryAcquire(batch, 0, limits.Length);
     }
 }
