@@ -58,7 +58,7 @@ public sealed class BackupRestoreTests
 
             var (code, output, error) = await RunAsync("backup", before, "--store", store);
             Assert.That(code, Is.Zero, error);
-            Assert.That(output, Does.Contain("schema version 1"));
+            Assert.That(output, Does.Contain($"schema version {Gateway.Stores.Sqlite.SqliteGatewayStore.SchemaVersion}"));
             await stop.CancelAsync();
             var written = await traffic;
 

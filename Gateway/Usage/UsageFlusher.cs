@@ -17,6 +17,8 @@ internal sealed partial class UsageFlusher(
     TimeProvider time,
     ILogger<UsageFlusher> logger) : BackgroundService, IHostedLifecycleService
 {
+    // Never disposed: StoppedAsync can run after the host has disposed its services (a second StopAsync),
+    // and a SemaphoreSlim without a wait handle holds nothing to release.
     private readonly SemaphoreSlim _flushing = new(1, 1);
 
     public async Task FlushAsync(CancellationToken cancellationToken)
@@ -103,12 +105,6 @@ internal sealed partial class UsageFlusher(
         {
             Log.ShutdownFlushCancelled(logger);
         }
-    }
-
-    public override void Dispose()
-    {
-        _flushing.Dispose();
-        base.Dispose();
     }
 
     private static DateTimeOffset Floor(DateTimeOffset value, TimeSpan unit) =>
