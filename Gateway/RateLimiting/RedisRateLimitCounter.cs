@@ -84,6 +84,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
 
     private const int MaxLease = 1 << 20;
     private static readonly TimeSpan RetryRedisAfter = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan SlowTrips = TimeSpan.FromMilliseconds(250);
     private static readonly long TicksPerMs = Stopwatch.Frequency / 1000;
 
     private readonly IConnectionMultiplexer _redis;
@@ -199,6 +200,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
 
     private async Task<bool> AcquireSlowAsync(LimitBatch batch, int from)
     {
+        var started = Environment.TickCount64;
         try
         {
             // Every partition without a permit at hand is asked at once: one round trip, however many limits.
@@ -226,6 +228,14 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
                     case Take.Refused:
                         return Refused(batch, from);
                 }
+            }
+
+            // Trips so slow that what they brought was stale on arrival (Redis failing over, reconnecting):
+            // Redis is not really answering, so decide locally as when it is down, instead of refusing a
+            // limit that Redis never reported as used up.
+            if (Environment.TickCount64 - started >= SlowTrips.TotalMilliseconds)
+            {
+                return Fallback(batch, from);
             }
 
             // Other requests kept taking what each trip brought: refuse this one rather than spin.
