@@ -1,5 +1,6 @@
 using Gateway.Configuration;
 using Gateway.Stores;
+using Gateway.Stores.Sqlite;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
@@ -14,20 +15,11 @@ internal sealed class SqliteUsageStore : IUsageStore
     private const int Minute = 0;
     private const int Hour = 1;
 
-    private readonly string _connectionString;
-    private readonly string _path;
+    private readonly SqliteDatabase _database;
 
     public SqliteUsageStore(IOptions<GatewayOptions> options)
     {
-        _path = Path.GetFullPath(options.Value.Store.Path);
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = _path,
-            Mode = SqliteOpenMode.ReadWrite,
-            Cache = SqliteCacheMode.Private,
-            Pooling = true,
-            DefaultTimeout = 5,
-        }.ToString();
+        _database = new SqliteDatabase(options.Value.Store.Path, SqliteOpenMode.ReadWrite);
     }
 
     public async Task AddAsync(IReadOnlyList<UsageRecord> batch, CancellationToken cancellationToken)
@@ -125,18 +117,5 @@ internal sealed class SqliteUsageStore : IUsageStore
         await tx.CommitAsync(cancellationToken);
     }
 
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(_connectionString);
-        try
-        {
-            await connection.OpenAsync(cancellationToken);
-            return connection;
-        }
-        catch (SqliteException ex)
-        {
-            await connection.DisposeAsync();
-            throw new StoreUnavailableException($"The store at '{_path}' cannot be opened.", ex);
-        }
-    }
+    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => _database.OpenAsync(cancellationToken);
 }

@@ -14,20 +14,13 @@ internal sealed class SqliteGatewayStore : IGatewayStore
     internal const int SchemaVersion = 4;
     private const int SqliteConstraint = 19;
 
-    private readonly string _connectionString;
+    private readonly SqliteDatabase _database;
     private readonly string _path;
 
     public SqliteGatewayStore(IOptions<GatewayOptions> options)
     {
-        _path = Path.GetFullPath(options.Value.Store.Path);
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = _path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Cache = SqliteCacheMode.Private,
-            Pooling = true,
-            DefaultTimeout = 5,
-        }.ToString();
+        _database = new SqliteDatabase(options.Value.Store.Path, SqliteOpenMode.ReadWriteCreate);
+        _path = _database.Path;
     }
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
@@ -245,20 +238,7 @@ internal sealed class SqliteGatewayStore : IGatewayStore
         return await reader.ReadAsync(cancellationToken) ? SqliteKeyMapper.Read(reader) : null;
     }
 
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(_connectionString);
-        try
-        {
-            await connection.OpenAsync(cancellationToken);
-            return connection;
-        }
-        catch (SqliteException ex)
-        {
-            await connection.DisposeAsync();
-            throw new StoreUnavailableException($"The store at '{_path}' cannot be opened.", ex);
-        }
-    }
+    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => _database.OpenAsync(cancellationToken);
 
     private static async Task InsertKeyAsync(SqliteConnection connection, SqliteTransaction tx, ApiKeyRecord key, CancellationToken cancellationToken)
     {
