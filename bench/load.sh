@@ -68,41 +68,14 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 command -v curl >/dev/null 2>&1 || die "curl is required"
 
-if [ -z "$NO_BUILD" ]; then
-  for project in Gateway/Gateway.csproj bench/BenchHost/BenchHost.csproj; do
-    dotnet build "$project" -c Release -nologo -v quiet >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; die "build of $project failed"; }
-  done
-fi
-
-used=" "
-free_port() {
-  local port
-  while :; do
-    port=$(( 20000 + RANDOM % 40000 ))
-    case "$used" in *" $port "*) continue ;; esac
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      used="$used$port "
-      echo "$port"
-      return
-    fi
-  done
-}
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+build_release
 up_port=$(free_port); plain_port=$(free_port); gw_port=$(free_port); admin_port=$(free_port)
 redis_port=$(free_port); rgw_port=$(free_port); radmin_port=$(free_port)
 with_redis=""
 if [ -z "$NO_REDIS" ] && command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then with_redis=1; fi
 off_port=$(free_port); off_admin_port=$(free_port)
-
-# wait_http URL PID NAME: until URL answers anything over HTTP, for at most 60 s.
-wait_http() {
-  for _ in $(seq 1 600); do
-    kill -0 "$2" 2>/dev/null || { cat "$tmp/$3.log" >&2; die "$3 exited during start"; }
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$1" 2>/dev/null || true)" != "000" ] && return 0
-    sleep 0.1
-  done
-  cat "$tmp/$3.log" >&2
-  die "$3 did not answer on $1 within 60 s"
-}
 
 # Each process is the dotnet host itself (exec), so its pid is the one whose /proc/<pid>/status is read.
 # BenchHost has no logging; the gateway logs at Warning, so neither writes a line per request. The

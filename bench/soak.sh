@@ -86,35 +86,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 command -v curl >/dev/null 2>&1 || die "curl is required"
 
-if [ -z "$NO_BUILD" ]; then
-  for project in Gateway/Gateway.csproj bench/BenchHost/BenchHost.csproj; do
-    dotnet build "$project" -c Release -nologo -v quiet >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; die "build of $project failed"; }
-  done
-fi
-
-used=" "
-free_port() {
-  local port
-  while :; do
-    port=$(( 20000 + RANDOM % 40000 ))
-    case "$used" in *" $port "*) continue ;; esac
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      used="$used$port "
-      echo "$port"
-      return
-    fi
-  done
-}
-
-wait_http() {
-  for _ in $(seq 1 600); do
-    kill -0 "$2" 2>/dev/null || { cat "$tmp/$3.log" >&2; die "$3 exited during start"; }
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$1" 2>/dev/null || true)" != "000" ] && return 0
-    sleep 0.1
-  done
-  cat "$tmp/$3.log" >&2
-  die "$3 did not answer on $1 within 60 s"
-}
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+build_release
 
 to_ms() {
   awk -v v="$1" 'BEGIN {
