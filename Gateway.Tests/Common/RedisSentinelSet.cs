@@ -67,22 +67,30 @@ public sealed class RedisSentinelSet : IDisposable
         int.Parse(Command(SentinelPorts[0], "SENTINEL", "get-master-addr-by-name", ServiceName)[1]!, CultureInfo.InvariantCulture);
 
     /// <summary>One command on a node; the reply flattened to strings (nested arrays in order, nil as null).</summary>
-    public static List<string?> Command(int port, params string[] args)
+    public static List<string?> Command(int port, params string[] args) => Commands(port, args);
+
+    /// <summary>Several commands on one connection (e.g. AUTH first); the reply of the last, flattened as by <see cref="Command"/>.</summary>
+    public static List<string?> Commands(int port, params string[][] commands)
     {
         using var client = new TcpClient();
         client.Connect(IPAddress.Loopback, port);
         client.ReceiveTimeout = 5000;
         using var stream = client.GetStream();
-        var request = new StringBuilder().Append('*').Append(args.Length).Append("\r\n");
-        foreach (var arg in args)
-        {
-            request.Append('$').Append(Encoding.UTF8.GetByteCount(arg)).Append("\r\n").Append(arg).Append("\r\n");
-        }
-
-        stream.Write(Encoding.UTF8.GetBytes(request.ToString()));
         using var reader = new BufferedStream(stream);
         var values = new List<string?>();
-        Read(reader, values);
+        foreach (var args in commands)
+        {
+            var request = new StringBuilder().Append('*').Append(args.Length).Append("\r\n");
+            foreach (var arg in args)
+            {
+                request.Append('$').Append(Encoding.UTF8.GetByteCount(arg)).Append("\r\n").Append(arg).Append("\r\n");
+            }
+
+            stream.Write(Encoding.UTF8.GetBytes(request.ToString()));
+            values.Clear();
+            Read(reader, values);
+        }
+
         return values;
     }
 

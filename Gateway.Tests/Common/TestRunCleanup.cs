@@ -14,6 +14,8 @@ public sealed class TestRunCleanup
             RedisServer.Shared.Dispose();
         }
 
+        // Clusters whose fixture never reached its teardown (a failed setup, an aborted run).
+        RedisCluster.DisposeAll();
         PublishedGateway.Delete();
     }
 }
