@@ -133,9 +133,10 @@ public sealed partial class RedisClusterTests
     {
         const int Limit = 10;
         const int PerKey = 30;
-        await _a.CreateOrgAsync("limit-org");
-        var first = await _a.CreateKeyAsync("limit-org", new { name = "one", rateLimit = new { permitLimit = Limit, window = "00:10:00" } });
-        var second = await _b.CreateKeyAsync("limit-org", new { name = "two", rateLimit = new { permitLimit = Limit, window = "00:10:00" } });
+        var org = "limit-" + Guid.NewGuid().ToString("N")[..8];
+        await _a.CreateOrgAsync(org);
+        var first = await _a.CreateKeyAsync(org, new { name = "one", rateLimit = new { permitLimit = Limit, window = "00:10:00" } });
+        var second = await _b.CreateKeyAsync(org, new { name = "two", rateLimit = new { permitLimit = Limit, window = "00:10:00" } });
 
         // Both keys at once, alternating instances: each request charges the IP, workspace and key partitions.
         var results = await Task.WhenAll(Enumerable.Range(0, 2 * PerKey).Select(async i =>

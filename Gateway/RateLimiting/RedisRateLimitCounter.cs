@@ -93,6 +93,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
     private readonly string _prefix;
     private readonly ConcurrentDictionary<LimitSpec, Lease> _leases = new();
     private readonly Timer _sweeper;
+    private readonly long _tripDeadlineMs;
     private long _redisDownUntil;
 
     public RedisRateLimitCounter(IConnectionMultiplexer redis, LocalRateLimitCounter local, IOptions<GatewayOptions> options, ILogger<RedisRateLimitCounter> logger)
@@ -101,6 +102,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         _local = local;
         _logger = logger;
         _prefix = options.Value.Store.RedisPrefix + "rl:{";
+        _tripDeadlineMs = (long)Math.Max(SlowTrips.TotalMilliseconds, options.Value.Store.Timeout.TotalMilliseconds);
         _sweeper = new Timer(static s => ((RedisRateLimitCounter)s!).Sweep(), this, 100, 100);
     }
 
@@ -201,10 +203,11 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
     private async Task<bool> AcquireSlowAsync(LimitBatch batch, int from)
     {
         var started = Environment.TickCount64;
+        var stale = false;
         try
         {
             // Every partition without a permit at hand is asked at once: one round trip, however many limits.
-            for (var attempt = 0; attempt < 8; attempt++)
+            for (var attempt = 0; ; attempt++)
             {
                 var trips = new List<Task>(batch.Count - from);
                 for (var i = from; i < batch.Count; i++)
@@ -228,12 +231,25 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
                     case Take.Refused:
                         return Refused(batch, from);
                 }
+
+                // Losing what a trip brought to other waiting requests is not a reason to give up: every trip
+                // grants at least one permit or learns that none is left, so asking again ends, within the
+                // store timeout. Trips whose permits arrived already expired end it after eight rounds.
+                for (var i = from; i < batch.Count; i++)
+                {
+                    stale |= LeaseAt(batch, i).ArrivedStale;
+                }
+
+                if ((stale && attempt >= 7) || Environment.TickCount64 - started >= _tripDeadlineMs)
+                {
+                    break;
+                }
             }
 
             // Trips so slow that what they brought was stale on arrival (Redis failing over, reconnecting):
             // Redis is not really answering, so decide locally as when it is down, instead of refusing a
             // limit that Redis never reported as used up.
-            if (Environment.TickCount64 - started >= SlowTrips.TotalMilliseconds)
+            if (stale && Environment.TickCount64 - started >= SlowTrips.TotalMilliseconds)
             {
                 return Fallback(batch, from);
             }
@@ -460,6 +476,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         lock (lease.Gate)
         {
             lease.Apply(sent, want, (int)result[0], (int)result[1], (long)result[2], (long)result[3], (long)result[4], (long)result[5], (long)result[6]);
+            lease.ArrivedStale = (int)result[0] > 0 && NowMs >= lease.ValidUntil;
         }
     }
 
@@ -567,6 +584,9 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         public bool Retired { get; set; }
 
         public Task? Refill { get; set; }
+
+        /// <summary>The last trip granted permits whose bucket had ended by the time they arrived.</summary>
+        public bool ArrivedStale { get; set; }
 
         /// <summary>Permits at hand, charged in Redis to <see cref="Bucket"/>.</summary>
         public int Available { get; set; }
