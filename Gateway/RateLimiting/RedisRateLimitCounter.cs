@@ -246,10 +246,10 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
                 }
             }
 
-            // Trips so slow that what they brought was stale on arrival (Redis failing over, reconnecting):
-            // Redis is not really answering, so decide locally as when it is down, instead of refusing a
-            // limit that Redis never reported as used up.
-            if (stale && Environment.TickCount64 - started >= SlowTrips.TotalMilliseconds)
+            // Trips so slow that what they brought was stale on arrival, or that ran out the store timeout
+            // (Redis failing over, reconnecting): Redis is not really answering, so decide locally as when it
+            // is down, instead of refusing a limit that Redis never reported as used up.
+            if (Environment.TickCount64 - started >= SlowTrips.TotalMilliseconds)
             {
                 return Fallback(batch, from);
             }
