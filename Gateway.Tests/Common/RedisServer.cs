@@ -12,12 +12,14 @@ public sealed class RedisServer : IDisposable
 {
     private static readonly Lazy<RedisServer> SharedInstance = new(() => Start(), LazyThreadSafetyMode.ExecutionAndPublication);
     private readonly string _directory;
+    private readonly string[] _extraArgs;
     private Process _process;
 
-    private RedisServer(int port, string directory, Process process)
+    private RedisServer(int port, string directory, string[] extraArgs, Process process)
     {
         Port = port;
         _directory = directory;
+        _extraArgs = extraArgs;
         _process = process;
     }
 
@@ -30,12 +32,13 @@ public sealed class RedisServer : IDisposable
 
     public string ConnectionString => $"127.0.0.1:{Port}";
 
-    public static RedisServer Start()
+    /// <param name="extraArgs">More <c>redis-server</c> arguments (e.g. <c>--requirepass</c>, <c>--tls-port</c>); the plain port stays open for readiness.</param>
+    public static RedisServer Start(params string[] extraArgs)
     {
         var port = FreePort();
         var directory = Path.Combine(Path.GetTempPath(), "gw-redis", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
-        var server = new RedisServer(port, directory, Launch(port, directory));
+        var server = new RedisServer(port, directory, extraArgs, Launch(port, directory, extraArgs));
         server.WaitUntilReady();
         return server;
     }
@@ -61,7 +64,7 @@ public sealed class RedisServer : IDisposable
     {
         Kill();
         _process.Dispose();
-        _process = Launch(Port, _directory);
+        _process = Launch(Port, _directory, _extraArgs);
         WaitUntilReady();
     }
 
@@ -105,7 +108,9 @@ public sealed class RedisServer : IDisposable
                 stream.Write("PING\r\n"u8);
                 var buffer = new byte[16];
                 var read = stream.Read(buffer);
-                if (read >= 5 && System.Text.Encoding.ASCII.GetString(buffer, 0, read).StartsWith("+PONG", StringComparison.Ordinal))
+                // With requirepass the server is up when it asks for authentication.
+                var reply = read >= 5 ? System.Text.Encoding.ASCII.GetString(buffer, 0, read) : "";
+                if (reply.StartsWith("+PONG", StringComparison.Ordinal) || reply.StartsWith("-NOAUTH", StringComparison.Ordinal))
                 {
                     return;
                 }
@@ -120,7 +125,7 @@ public sealed class RedisServer : IDisposable
         throw new InvalidOperationException($"redis-server did not start on port {Port}.");
     }
 
-    private static Process Launch(int port, string directory)
+    private static Process Launch(int port, string directory, string[] extraArgs)
     {
         var start = new ProcessStartInfo("redis-server")
         {
@@ -129,7 +134,7 @@ public sealed class RedisServer : IDisposable
             RedirectStandardError = true,
             WorkingDirectory = directory,
         };
-        foreach (var arg in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", directory, "--loglevel", "warning" })
+        foreach (var arg in (string[])[ "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", directory, "--loglevel", "warning", .. extraArgs])
         {
             start.ArgumentList.Add(arg);
         }
@@ -142,7 +147,8 @@ public sealed class RedisServer : IDisposable
         return process;
     }
 
-    private static int FreePort()
+    /// <summary>A free loopback port (for a second listener such as <c>--tls-port</c>).</summary>
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

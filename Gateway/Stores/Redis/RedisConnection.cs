@@ -19,6 +19,28 @@ internal static class RedisConnection
         options.ConnectRetry = 1;
         options.ReconnectRetryPolicy = new LinearRetry(500);
         options.ClientName ??= "gateway";
+        // The client's own broadcast channel for primary changes it initiates (the gateway never does) and its
+        // tie-breaker key for several servers claiming to be primary (single server, Sentinel and Cluster never
+        // need one): without them an ACL user needs no key or channel outside the prefix (docs/redis.md,
+        // "Password and ACL user"). Either is kept when the connection string sets it.
+        if (!configuration.Contains("configChannel=", StringComparison.OrdinalIgnoreCase))
+        {
+            options.ConfigurationChannel = "";
+        }
+
+        if (!configuration.Contains("tiebreaker=", StringComparison.OrdinalIgnoreCase))
+        {
+            options.TieBreaker = "";
+        }
+
+        // The client reads server settings with CONFIG GET when it may; the gateway needs none of them, and an
+        // ACL user that may run CONFIG GET can read the server's passwords. A connection string with its own
+        // command map ($NAME=) keeps it.
+        if (!configuration.Contains('$', StringComparison.Ordinal))
+        {
+            options.CommandMap = CommandMap.Create(new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "CONFIG" }, available: false);
+        }
+
         // While disconnected, fail at once instead of queueing until the timeout: callers have a
         // fallback (cache, per-instance limits) that beats waiting.
         options.BacklogPolicy = BacklogPolicy.FailFast;

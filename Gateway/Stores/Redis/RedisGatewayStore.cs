@@ -25,7 +25,25 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
 
     private IDatabase Db => redis.GetDatabase();
 
-    public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    /// <summary>
+    /// Redis being down does not stop the gateway (it serves what it can and recovers by itself), but Redis
+    /// refusing the credentials will not fix itself: that ends the start with one clear line instead of an
+    /// instance that runs and is never ready.
+    /// </summary>
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Db.PingAsync().WaitAsync(cancellationToken);
+        }
+        catch (Exception ex) when (IsAuthenticationFailure(ex))
+        {
+            throw new InvalidOperationException($"{GatewayOptions.SectionName}:Store:Redis: Redis refused the credentials; check password= (and user= for an ACL user) in the connection string and that the user is enabled.");
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+        }
+    }
 
     public async Task PingAsync(CancellationToken cancellationToken) => await Guard(() => Db.PingAsync(), cancellationToken);
 
@@ -275,6 +293,21 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
         {
             Log.ReplicaWaitFailed(_logger, ex);
         }
+    }
+
+    private static bool IsAuthenticationFailure(Exception exception)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure }
+                || current.Message.Contains("WRONGPASS", StringComparison.Ordinal)
+                || current.Message.Contains("NOAUTH", StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static bool IsSentinel(string? configuration) =>
