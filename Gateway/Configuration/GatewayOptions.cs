@@ -44,6 +44,13 @@ public sealed class StoreOptions
 
     public string RedisPrefix { get; set; } = "gw:";
 
+    /// <summary>
+    /// PEM file of the certificate authority that signed Redis's TLS certificate, trusted for the Redis
+    /// connection only (with <c>ssl=true</c> in <see cref="Redis"/>), so a private CA needs no change to the
+    /// machine's trust store.
+    /// </summary>
+    public string? RedisCaFile { get; set; }
+
     /// <summary>Upper bound for one store call; a slow store must fail fast, not hold requests for a TCP timeout.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(1);
 }

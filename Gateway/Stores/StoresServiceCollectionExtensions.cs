@@ -23,7 +23,11 @@ internal static class StoresServiceCollectionExtensions
         else
         {
             // One multiplexer per process, shared by the store, the invalidation channel and the rate limiter.
-            services.TryAddSingleton<IConnectionMultiplexer>(sp => RedisConnection.Connect(redis, sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Store.Timeout));
+            services.TryAddSingleton<IConnectionMultiplexer>(sp =>
+            {
+                var store = sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Store;
+                return RedisConnection.Connect(redis, store.Timeout, store.RedisCaFile);
+            });
             services.TryAddSingleton<IGatewayStore, RedisGatewayStore>();
         }
 

@@ -8,9 +8,16 @@ internal static class RedisConnection
     /// Connects without failing when Redis is down (the gateway starts and serves what it can), with
     /// timeouts bounded by <c>Store:Timeout</c> so an outage costs requests milliseconds, not TCP timeouts.
     /// </summary>
-    public static IConnectionMultiplexer Connect(string configuration, TimeSpan timeout)
+    /// <param name="caFile">PEM file of the CA that signed Redis's TLS certificate (<c>Store:RedisCaFile</c>), validated at start.</param>
+    public static IConnectionMultiplexer Connect(string configuration, TimeSpan timeout, string? caFile = null)
     {
         var options = ConfigurationOptions.Parse(configuration);
+        if (!string.IsNullOrWhiteSpace(caFile))
+        {
+            // Trusted for this connection only: the chain must end at this CA, and the host name must still match.
+            options.TrustIssuer(RedisCertificateAuthority.Load(caFile).Certificate ?? throw new InvalidOperationException($"{Configuration.GatewayOptions.SectionName}:Store:RedisCaFile could not be read."));
+        }
+
         var millis = (int)Math.Clamp(timeout.TotalMilliseconds, 100, 30_000);
         options.AbortOnConnectFail = false;
         options.ConnectTimeout = millis;

@@ -36,9 +36,9 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
         {
             await Db.PingAsync().WaitAsync(cancellationToken);
         }
-        catch (Exception ex) when (IsAuthenticationFailure(ex))
+        catch (Exception ex) when (Refusal(ex) is { } reason)
         {
-            throw new InvalidOperationException($"{GatewayOptions.SectionName}:Store:Redis: Redis refused the credentials; check password= (and user= for an ACL user) in the connection string and that the user is enabled.");
+            throw new InvalidOperationException($"{GatewayOptions.SectionName}:Store:Redis: {reason}");
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -295,19 +295,24 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
         }
     }
 
-    private static bool IsAuthenticationFailure(Exception exception)
+    /// <summary>Why Redis turned this client away, when it did and waiting will not change it; null for "not reachable".</summary>
+    private static string? Refusal(Exception exception)
     {
+        var credentials = false;
         for (var current = exception; current is not null; current = current.InnerException)
         {
-            if (current is RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure }
-                || current.Message.Contains("WRONGPASS", StringComparison.Ordinal)
-                || current.Message.Contains("NOAUTH", StringComparison.Ordinal))
+            // The client reports a failed TLS handshake as an authentication failure too: tell them apart.
+            if (current is System.Security.Authentication.AuthenticationException)
             {
-                return true;
+                return $"Redis's TLS certificate was not accepted; check {GatewayOptions.SectionName}:Store:RedisCaFile (the CA that signed it) and that the host in the connection string (or sslHost=) is a name in the certificate.";
             }
+
+            credentials |= current is RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure }
+                || current.Message.Contains("WRONGPASS", StringComparison.Ordinal)
+                || current.Message.Contains("NOAUTH", StringComparison.Ordinal);
         }
 
-        return false;
+        return credentials ? "Redis refused the credentials; check password= (and user= for an ACL user) in the connection string and that the user is enabled." : null;
     }
 
     private static bool IsSentinel(string? configuration) =>
