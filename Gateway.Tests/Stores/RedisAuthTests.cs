@@ -107,6 +107,10 @@ public sealed class RedisAuthTests
         Assert.That(logs.Entries.Where(e => e.Level >= LogLevel.Warning).Select(e => e.Text), Is.Empty);
     }
 
+    [Test]
+    public void AclRules_AreTheOnesDocumented() =>
+        Assert.That(RepositoryFiles.Read("docs", "redis.md"), Does.Contain("ACL SETUSER gw " + AclRules.Replace(">gw-secret-pw", ">s3cret", StringComparison.Ordinal)));
+
     private Dictionary<string, string?> Settings(string redis)
     {
         var settings = GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", []));
