@@ -68,7 +68,7 @@ internal static class IdentityHeaders
         headers[OrgId] = key.OrgId;
         headers[KeyId] = key.Id;
         headers[KeyName] = key.Name;
-        headers[KeyScopes] = string.Join(' ', key.Scopes);
+        headers[KeyScopes] = key.ScopesHeader;
         headers[KeyEnvironment] = key.Environment;
         if (key.CustomerId is not null)
         {
