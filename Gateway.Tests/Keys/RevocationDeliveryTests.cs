@@ -170,7 +170,7 @@ public sealed class RevocationDeliveryTests
         _redis.Kill();
 
         await notifier.PublishAsync(["hash-that-changed"], CancellationToken.None);
-        Assert.That(((RedisKeyChangeNotifier)notifier).Undelivered, Is.EqualTo(1));
+        Assert.That(((RedisKeyChangePublisher)notifier).Undelivered, Is.EqualTo(1));
 
         _redis.Restart();
 
@@ -178,7 +178,7 @@ public sealed class RevocationDeliveryTests
         using var probe = await ConnectionMultiplexer.ConnectAsync(_redis.ConnectionString);
         var server = probe.GetServer(probe.GetEndPoints()[0]);
         await GatewayHost.WaitForAsync(async () => ((string)(await server.ExecuteAsync("INFO", "commandstats"))!).Contains("cmdstat_publish:calls=", StringComparison.Ordinal), Within);
-        await GatewayHost.WaitForAsync(() => Task.FromResult(((RedisKeyChangeNotifier)notifier).Undelivered == 0), Within);
+        await GatewayHost.WaitForAsync(() => Task.FromResult(((RedisKeyChangePublisher)notifier).Undelivered == 0), Within);
     }
 
     private const string Prefix = "rev:";

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Gateway.Configuration;
 using Gateway.Observability;
+using Gateway.Stores.Redis;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -90,7 +91,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
     private readonly IConnectionMultiplexer _redis;
     private readonly LocalRateLimitCounter _local;
     private readonly ILogger<RedisRateLimitCounter> _logger;
-    private readonly string _prefix;
+    private readonly RedisKeys _keys;
     private readonly ConcurrentDictionary<LimitSpec, Lease> _leases = new();
     private readonly Timer _sweeper;
     private long _redisDownUntil;
@@ -100,7 +101,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         _redis = redis;
         _local = local;
         _logger = logger;
-        _prefix = options.Value.Store.RedisPrefix + "rl:{";
+        _keys = new RedisKeys(options.Value.Store.RedisPrefix);
         _sweeper = new Timer(static s => ((RedisRateLimitCounter)s!).Sweep(), this, 100, 100);
     }
 
@@ -408,7 +409,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
             return lease;
         }
 
-        return _leases.GetOrAdd(spec, static (s, prefix) => new Lease(s, prefix + s.PartitionText() + "}"), _prefix);
+        return _leases.GetOrAdd(spec, static (s, keys) => new Lease(s, keys.RateLimitPartition(s.PartitionText())), _keys);
     }
 
     private Task RefillAsync(Lease lease)
