@@ -277,35 +277,18 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
                 order[i] = from + i;
             }
 
-            for (var i = 1; i < count; i++)
+            if (!OrderedGate.TryEnterAll(batch, order[..count]))
             {
-                for (var j = i; j > 0 && LeaseAt(batch, order[j - 1]).Order > LeaseAt(batch, order[j]).Order; j--)
+                for (var i = from; i < batch.Count; i++)
                 {
-                    (order[j - 1], order[j]) = (order[j], order[j - 1]);
+                    batch.State(i).Holder = null;
                 }
+
+                continue;
             }
 
-            var locked = 0;
             try
             {
-                var retired = false;
-                for (; locked < count; locked++)
-                {
-                    var lease = LeaseAt(batch, order[locked]);
-                    lease.Gate.Enter();
-                    retired |= lease.Retired;
-                }
-
-                if (retired)
-                {
-                    for (var i = from; i < batch.Count; i++)
-                    {
-                        batch.State(i).Holder = null;
-                    }
-
-                    continue;
-                }
-
                 var now = NowMs;
                 var result = Take.Allowed;
                 for (var i = from; i < batch.Count; i++)
@@ -350,10 +333,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
             }
             finally
             {
-                for (var i = locked - 1; i >= 0; i--)
-                {
-                    LeaseAt(batch, order[i]).Gate.Exit();
-                }
+                OrderedGate.ExitAll(batch, order[..count]);
             }
         }
     }
@@ -553,19 +533,11 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
     }
 
     /// <summary>One instance's lease on one partition. All members are guarded by <see cref="Gate"/>.</summary>
-    private sealed class Lease(LimitSpec spec, string key)
+    private sealed class Lease(LimitSpec spec, string key) : OrderedGate
     {
-        private static long s_order;
-
-        public Lock Gate { get; } = new();
-
-        public long Order { get; } = Interlocked.Increment(ref s_order);
-
         public LimitSpec Spec { get; } = spec;
 
         public RedisKey Key { get; } = key;
-
-        public bool Retired { get; set; }
 
         public Task? Refill { get; set; }
 
