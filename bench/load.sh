@@ -103,85 +103,59 @@ route_env=(
 )
 
 admin_token="bench-admin-token-$(date +%s%N)"
-(cd "$root/Gateway/$bin" && exec env \
-  Kestrel__Endpoints__Proxy__Url="http://127.0.0.1:$gw_port" \
-  Kestrel__Endpoints__Admin__Url="http://127.0.0.1:$admin_port" \
-  Gateway__Store__Path="$tmp/store/gateway.db" \
-  Gateway__Admin__Token="$admin_token" \
-  Gateway__Demo__Enabled=false \
-  Gateway__RateLimits__Workspace__PermitLimit=1000000000 Gateway__RateLimits__Workspace__Window=00:01:00 \
-  Gateway__RateLimits__Ip__PermitLimit=1000000000 Gateway__RateLimits__Ip__Window=00:01:00 \
-  Logging__LogLevel__Default=Warning \
-  "${route_env[@]}" dotnet Gateway.dll) >"$tmp/gateway.log" 2>&1 &
-gw_pid=$!; pids+=("$gw_pid")
+# start_gateway NAME DIR PROXY_PORT ADMIN_PORT [VAR=VALUE...]: the gateway built in DIR, with its own store,
+# the bench route and the limits out of the way; sets started_pid.
+start_gateway() {
+  local name=$1 dir=$2 port=$3 admin=$4
+  shift 4
+  (cd "$dir" && exec env \
+    Kestrel__Endpoints__Proxy__Url="http://127.0.0.1:$port" \
+    Kestrel__Endpoints__Admin__Url="http://127.0.0.1:$admin" \
+    Gateway__Store__Path="$tmp/store-$name/gateway.db" \
+    Gateway__Admin__Token="$admin_token" \
+    Gateway__Demo__Enabled=false \
+    Gateway__RateLimits__Workspace__PermitLimit=1000000000 Gateway__RateLimits__Workspace__Window=00:01:00 \
+    Gateway__RateLimits__Ip__PermitLimit=1000000000 Gateway__RateLimits__Ip__Window=00:01:00 \
+    Logging__LogLevel__Default=Warning \
+    "${route_env[@]}" "$@" dotnet Gateway.dll) >"$tmp/$name.log" 2>&1 &
+  started_pid=$!; pids+=("$started_pid")
+}
+
+# bench_key NAME PID ADMIN_PORT: waits for that gateway, creates the bench organization and prints its default key.
+bench_key() {
+  local org key
+  wait_http "http://127.0.0.1:$3/healthz" "$2" "$1"
+  org=$(curl -sf -X POST "http://127.0.0.1:$3/admin/orgs" -H "Authorization: Bearer $admin_token" \
+    -H 'Content-Type: application/json' -d '{"id":"bench","name":"Bench"}') || die "could not create the bench organization ($1)"
+  key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$org")
+  [ -n "$key" ] || die "no key in the admin API's answer ($1): $org"
+  echo "$key"
+}
+
+start_gateway gateway "$root/Gateway/$bin" "$gw_port" "$admin_port"
+gw_pid=$started_pid
 
 if [ -n "$with_redis" ]; then
   (exec redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no) >"$tmp/redis.log" 2>&1 &
   redis_pid=$!; pids+=("$redis_pid")
   for _ in $(seq 1 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  (cd "$root/Gateway/$bin" && exec env \
-    Kestrel__Endpoints__Proxy__Url="http://127.0.0.1:$rgw_port" \
-    Kestrel__Endpoints__Admin__Url="http://127.0.0.1:$radmin_port" \
-    Gateway__Store__Path="$tmp/store-redis/gateway.db" \
-    Gateway__Store__Redis="127.0.0.1:$redis_port" \
-    Gateway__Admin__Token="$admin_token" \
-    Gateway__Demo__Enabled=false \
-    Gateway__RateLimits__Workspace__PermitLimit=1000000000 Gateway__RateLimits__Workspace__Window=00:01:00 \
-    Gateway__RateLimits__Ip__PermitLimit=1000000000 Gateway__RateLimits__Ip__Window=00:01:00 \
-    Logging__LogLevel__Default=Warning \
-    "${route_env[@]}" dotnet Gateway.dll) >"$tmp/gateway-redis.log" 2>&1 &
-  rgw_pid=$!; pids+=("$rgw_pid")
+  start_gateway gateway-redis "$root/Gateway/$bin" "$rgw_port" "$radmin_port" Gateway__Store__Redis="127.0.0.1:$redis_port"
+  rgw_pid=$started_pid
 fi
 if [ -n "$USAGE_OFF" ]; then
-  (cd "$root/Gateway/$bin" && exec env \
-    Kestrel__Endpoints__Proxy__Url="http://127.0.0.1:$off_port" \
-    Kestrel__Endpoints__Admin__Url="http://127.0.0.1:$off_admin_port" \
-    Gateway__Store__Path="$tmp/store-off/gateway.db" \
-    Gateway__Admin__Token="$admin_token" \
-    Gateway__Demo__Enabled=false Gateway__Usage__Enabled=false \
-    Gateway__RateLimits__Workspace__PermitLimit=1000000000 Gateway__RateLimits__Workspace__Window=00:01:00 \
-    Gateway__RateLimits__Ip__PermitLimit=1000000000 Gateway__RateLimits__Ip__Window=00:01:00 \
-    Logging__LogLevel__Default=Warning \
-    "${route_env[@]}" dotnet Gateway.dll) >"$tmp/gateway-off.log" 2>&1 &
-  off_pid=$!; pids+=("$off_pid")
+  start_gateway gateway-off "$root/Gateway/$bin" "$off_port" "$off_admin_port" Gateway__Usage__Enabled=false
+  off_pid=$started_pid
 fi
-
 if [ -n "$BASELINE_DIR" ]; then
-  (cd "$BASELINE_DIR" && exec env \
-    Kestrel__Endpoints__Proxy__Url="http://127.0.0.1:$base_port" \
-    Kestrel__Endpoints__Admin__Url="http://127.0.0.1:$base_admin_port" \
-    Gateway__Store__Path="$tmp/store-base/gateway.db" \
-    Gateway__Admin__Token="$admin_token" \
-    Gateway__Demo__Enabled=false \
-    Gateway__RateLimits__Workspace__PermitLimit=1000000000 Gateway__RateLimits__Workspace__Window=00:01:00 \
-    Gateway__RateLimits__Ip__PermitLimit=1000000000 Gateway__RateLimits__Ip__Window=00:01:00 \
-    Logging__LogLevel__Default=Warning \
-    "${route_env[@]}" dotnet Gateway.dll) >"$tmp/gateway-base.log" 2>&1 &
-  base_pid=$!; pids+=("$base_pid")
+  start_gateway gateway-base "$BASELINE_DIR" "$base_port" "$base_admin_port"
+  base_pid=$started_pid
 fi
 
 wait_http "http://127.0.0.1:$up_port/" "$up_pid" upstream
 wait_http "http://127.0.0.1:$plain_port/" "$plain_pid" plain
-wait_http "http://127.0.0.1:$admin_port/healthz" "$gw_pid" gateway
-
-org=$(curl -sf -X POST "http://127.0.0.1:$admin_port/admin/orgs" -H "Authorization: Bearer $admin_token" \
-  -H 'Content-Type: application/json' -d '{"id":"bench","name":"Bench"}') || die "could not create the bench organization"
-key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$org")
-[ -n "$key" ] || die "no key in the admin API's answer: $org"
-
-if [ -n "$USAGE_OFF" ]; then
-  wait_http "http://127.0.0.1:$off_admin_port/healthz" "$off_pid" gateway-off
-  off_org=$(curl -sf -X POST "http://127.0.0.1:$off_admin_port/admin/orgs" -H "Authorization: Bearer $admin_token" \
-    -H 'Content-Type: application/json' -d '{"id":"bench","name":"Bench"}') || die "could not create the bench organization (usage off)"
-  off_key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$off_org")
-fi
-
-if [ -n "$BASELINE_DIR" ]; then
-  wait_http "http://127.0.0.1:$base_admin_port/healthz" "$base_pid" gateway-base
-  base_org=$(curl -sf -X POST "http://127.0.0.1:$base_admin_port/admin/orgs" -H "Authorization: Bearer $admin_token" \
-    -H 'Content-Type: application/json' -d '{"id":"bench","name":"Bench"}') || die "could not create the bench organization (baseline)"
-  base_key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$base_org")
-fi
+key=$(bench_key gateway "$gw_pid" "$admin_port") || exit 1
+[ -z "$USAGE_OFF" ] || { off_key=$(bench_key gateway-off "$off_pid" "$off_admin_port") || exit 1; }
+[ -z "$BASELINE_DIR" ] || { base_key=$(bench_key gateway-base "$base_pid" "$base_admin_port") || exit 1; }
 
 path=/bench/hello
 direct_url="http://127.0.0.1:$up_port$path"
@@ -194,10 +168,7 @@ status=$(curl -s -o "$tmp/check.body" -w '%{http_code}' "$gw_url" -H "Authorizat
 [ "$status" = 200 ] || die "$gw_url answers $status with the bench key: $(cat "$tmp/check.body")"
 
 if [ -n "$with_redis" ]; then
-  wait_http "http://127.0.0.1:$radmin_port/healthz" "$rgw_pid" gateway-redis
-  rorg=$(curl -sf -X POST "http://127.0.0.1:$radmin_port/admin/orgs" -H "Authorization: Bearer $admin_token" \
-    -H 'Content-Type: application/json' -d '{"id":"bench","name":"Bench"}') || die "could not create the bench organization on Redis"
-  rkey=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$rorg")
+  rkey=$(bench_key gateway-redis "$rgw_pid" "$radmin_port") || exit 1
   rgw_url="http://127.0.0.1:$rgw_port$path"
   status=$(curl -s -o "$tmp/check.body" -w '%{http_code}' "$rgw_url" -H "Authorization: Bearer $rkey")
   [ "$status" = 200 ] || die "$rgw_url answers $status with the bench key: $(cat "$tmp/check.body")"
