@@ -94,6 +94,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
     private readonly RedisKeys _keys;
     private readonly ConcurrentDictionary<LimitSpec, Lease> _leases = new();
     private readonly Timer _sweeper;
+    private int _sweeping;
     private long _redisDownUntil;
 
     public RedisRateLimitCounter(IConnectionMultiplexer redis, LocalRateLimitCounter local, IOptions<GatewayOptions> options, ILogger<RedisRateLimitCounter> logger)
@@ -102,7 +103,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         _local = local;
         _logger = logger;
         _keys = new RedisKeys(options.Value.Store.RedisPrefix);
-        _sweeper = new Timer(static s => ((RedisRateLimitCounter)s!).Sweep(), this, 100, 100);
+        _sweeper = new Timer(static s => ((RedisRateLimitCounter)s!).SweepOnce(), this, 100, 100);
     }
 
     /// <summary>Leases held right now (for tests and the bench).</summary>
@@ -479,15 +480,41 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         }
     }
 
+    /// <summary>
+    /// The timer's callback. A sweep that outlasts the period (many leases, as with a new client IP per
+    /// request, on a busy machine) is never joined by the next one: overlapping sweeps contending for the
+    /// same lease locks piled up on the thread pool until no thread was left for requests.
+    /// </summary>
+    private void SweepOnce()
+    {
+        if (Interlocked.Exchange(ref _sweeping, 1) == 1)
+        {
+            return;
+        }
+
+        try
+        {
+            Sweep();
+        }
+        finally
+        {
+            Volatile.Write(ref _sweeping, 0);
+        }
+    }
+
     /// <summary>Gives back what expired leases did not use, and forgets idle leases.</summary>
     private void Sweep()
     {
         var now = NowMs;
         foreach (var (spec, lease) in _leases)
         {
-            long bucket;
-            int back;
-            lock (lease.Gate)
+            // A lease a request holds right now is in use, not idle: the next sweep looks at it again.
+            if (!lease.Gate.TryEnter())
+            {
+                continue;
+            }
+
+            try
             {
                 if (lease.Retired || lease.Refill is not null || now < lease.ValidUntil)
                 {
@@ -505,9 +532,13 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
                     continue;
                 }
 
-                (bucket, back) = (lease.Bucket, lease.Available);
+                var (bucket, back) = (lease.Bucket, lease.Available);
                 lease.Available = 0;
                 lease.Refill = ReturnAsync(lease, bucket, back);
+            }
+            finally
+            {
+                lease.Gate.Exit();
             }
         }
     }
