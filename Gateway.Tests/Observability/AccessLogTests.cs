@@ -11,7 +11,6 @@ namespace Gateway.Tests.Observability;
 
 public sealed class AccessLogTests : UpstreamFixture
 {
-
     [Test]
     public async Task ProxiedRequests_JsonFormat_OneLinePerRequestWithEveryField()
     {

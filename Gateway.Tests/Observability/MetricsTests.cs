@@ -13,7 +13,6 @@ namespace Gateway.Tests.Observability;
 /// </summary>
 public sealed class MetricsTests : UpstreamFixture
 {
-
     [Test]
     public async Task Scrape_AfterKnownTraffic_CountsExactlyThisHostsRequests()
     {

@@ -7,7 +7,6 @@ namespace Gateway.Tests.RateLimiting;
 [NonParallelizable]
 public sealed class DistributedRateLimitTests : UpstreamFixture
 {
-
     [Test]
     public async Task TwoInstances_ConcurrentRequests_AcceptExactlyTheLimitThenSlide()
     {
@@ -69,6 +68,29 @@ public sealed class DistributedRateLimitTests : UpstreamFixture
 
         Assert.That(other, Is.Zero);
         Assert.That(accepted, Is.InRange(198, Limit));
+    }
+
+    [Test]
+    public async Task NewClientIpPerRequest_ThousandsOfPartitions_EveryKeyedRequestIsAnswered()
+    {
+        // One IP lease per request, as behind a CDN with many clients: the lease sweeper must keep up
+        // without taking the threads requests need (it once stalled every keyed request within seconds).
+        var prefix = $"t{Guid.NewGuid():N}:";
+        var settings = Settings(("Gateway:TrustedProxies:0", "127.0.0.1"), ("Gateway:RateLimits:Ip:PermitLimit", "1000"));
+        await using var gateway = await GatewayHost.StartAsync(settings, store: StoreKind.Redis, redisPrefix: prefix);
+        var key = (await gateway.CreateOrgAsync("acme")).DefaultKey();
+
+        var statuses = new System.Collections.Concurrent.ConcurrentDictionary<HttpStatusCode, int>();
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(async client =>
+        {
+            for (var i = 0; i < 150; i++)
+            {
+                using var response = await gateway.CallAsync("/api/x", key, r => r.Headers.Add("X-Forwarded-For", $"10.{client}.{i / 256}.{i % 256}"));
+                statuses.AddOrUpdate(response.StatusCode, 1, (_, n) => n + 1);
+            }
+        }));
+
+        Assert.That(statuses, Is.EquivalentTo(new Dictionary<HttpStatusCode, int> { [HttpStatusCode.OK] = 16 * 150 }));
     }
 
     [Test]

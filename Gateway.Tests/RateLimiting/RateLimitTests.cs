@@ -12,7 +12,6 @@ namespace Gateway.Tests.RateLimiting;
 /// <summary>Rate limits (docs/rate-limits.md) on one instance, with a fake clock.</summary>
 public sealed class RateLimitTests : UpstreamFixture
 {
-
     [SetUp]
     public void ResetUpstream() => Upstream.Reset();
 

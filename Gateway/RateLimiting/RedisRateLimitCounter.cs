@@ -583,7 +583,8 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         /// <summary>Redis had no permit; none can come back before this (the next bucket).</summary>
         public long ExhaustedUntil { get; private set; }
 
-        public long LastUsed { get; private set; }
+        // From creation, so a sweep does not retire a lease a request is about to fill.
+        public long LastUsed { get; private set; } = NowMs;
 
         private int _want = 1;
         private int _takenInBucket;
