@@ -44,7 +44,9 @@ UNKNOWN_PERCENT=${UNKNOWN_PERCENT:-10}
 KEYS=${KEYS:-20}
 CHURN_SECONDS=${CHURN_SECONDS:-3}
 SAMPLE_SECONDS=${SAMPLE_SECONDS:-60}
-WARMUP_SAMPLES=${WARMUP_SAMPLES:-1}
+# Five minutes: the key cache keeps entries for Cache:StaleFor (5 min), so it, the limiter's windows
+# (one window) and the GC's heap sizing reach their steady size only then.
+WARMUP_SAMPLES=${WARMUP_SAMPLES:-5}
 NO_BUILD=${NO_BUILD:-}
 duration_s=$(to_seconds "$DURATION")
 store_count=$(wc -w <<<"$STORES")
