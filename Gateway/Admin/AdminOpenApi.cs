@@ -1,0 +1,76 @@
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
+
+namespace Gateway.Admin;
+
+/// <summary>
+/// The admin API's OpenAPI document, generated from the endpoints' typed results and metadata and served at
+/// <c>/openapi/v1.json</c> on the admin listener only, without the admin token (like the console: it
+/// describes the API and holds no data).
+/// </summary>
+internal static class AdminOpenApi
+{
+    public const string DocumentName = "v1";
+    public const string Path = "/openapi/v1.json";
+    private const string TokenScheme = "adminToken";
+
+    public static IServiceCollection AddGatewayAdminOpenApi(this IServiceCollection services)
+    {
+        // TypedResults and the document's schemas both read the HTTP JSON options: the source-generated
+        // contexts come first there, so responses are written as before and the schemas describe those bytes.
+        services.ConfigureHttpJsonOptions(options =>
+        {
+            options.SerializerOptions.TypeInfoResolverChain.Insert(0, AdminJsonContext.Default);
+            options.SerializerOptions.TypeInfoResolverChain.Insert(1, UsageJsonContext.Default);
+        });
+
+        services.AddOpenApi(DocumentName, options =>
+        {
+            options.ShouldInclude = description => description.RelativePath?.StartsWith("admin/", StringComparison.Ordinal) == true;
+            options.AddDocumentTransformer((document, _, _) =>
+            {
+                document.Info = new OpenApiInfo
+                {
+                    Title = "Gateway admin API",
+                    Version = DocumentName,
+                    Description = "Organizations, keys, audit and usage. Every /admin call needs 'Authorization: Bearer <admin token>'; errors are application/problem+json with a stable 'code' (docs/problems.md).",
+                };
+                document.Components ??= new OpenApiComponents();
+                document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+                document.Components.SecuritySchemes[TokenScheme] = new OpenApiSecurityScheme
+                {
+                    Type = SecuritySchemeType.Http,
+                    Scheme = "bearer",
+                    Description = "The admin token (Gateway:Admin:Token).",
+                };
+                document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(TokenScheme, document)] = [] }];
+                return Task.CompletedTask;
+            });
+        });
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapAdminOpenApi(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapOpenApi(Path).WithMetadata(AdminListenerMetadata.Instance);
+        return endpoints;
+    }
+
+    /// <summary>
+    /// Documents the JSON body an endpoint reads itself (for its strict, field-by-field errors). Not
+    /// <c>Accepts&lt;T&gt;</c>: that metadata also makes routing answer 415 to another Content-Type, which the
+    /// admin API has never required.
+    /// </summary>
+    public static RouteHandlerBuilder AcceptsAdminBody<TRequest>(this RouteHandlerBuilder builder, bool required = true) =>
+        builder.AddOpenApiOperationTransformer(async (operation, context, cancellationToken) =>
+        {
+            operation.RequestBody = new OpenApiRequestBody
+            {
+                Required = required,
+                Content = new Dictionary<string, OpenApiMediaType>
+                {
+                    ["application/json"] = new() { Schema = await context.GetOrCreateSchemaAsync(typeof(TRequest), null, cancellationToken) },
+                },
+            };
+        });
+}
