@@ -27,6 +27,24 @@ internal static class AdminOpenApi
         services.AddOpenApi(DocumentName, options =>
         {
             options.ShouldInclude = description => description.RelativePath?.StartsWith("admin/", StringComparison.Ordinal) == true;
+            // Web JSON reads numbers from strings too, so the generator allows "string" for integers; the admin
+            // API writes numbers and its parsers accept only numbers. Nullable members whose schema is written
+            // inline (request bodies) lose their null; the parsers take null there ("rateLimit": null clears it).
+            options.AddSchemaTransformer((schema, context, _) =>
+            {
+                if (schema.Type is { } type && (type & (JsonSchemaType.Integer | JsonSchemaType.Number)) != 0 && (type & JsonSchemaType.String) != 0)
+                {
+                    schema.Type = type & ~JsonSchemaType.String;
+                    schema.Pattern = null;
+                }
+
+                if (context.JsonPropertyInfo is { IsGetNullable: true } && schema.Type == JsonSchemaType.Object)
+                {
+                    schema.Type = JsonSchemaType.Object | JsonSchemaType.Null;
+                }
+
+                return Task.CompletedTask;
+            });
             options.AddDocumentTransformer((document, _, _) =>
             {
                 document.Info = new OpenApiInfo

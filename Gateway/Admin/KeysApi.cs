@@ -319,27 +319,30 @@ internal static class KeysApi
     }
 }
 
+// Documentation of the bodies (the parsers read them member by member). A default makes a member optional in
+// the document; a non-nullable type with a null! default is optional but may not be sent as null.
+
 /// <summary><c>POST /admin/orgs/{org}/keys</c>; members in the order the "Allowed fields" message lists them.</summary>
 internal sealed record CreateKeyRequest(
     string Name,
-    string? Environment,
-    IReadOnlyList<string>? Scopes,
-    string? Description,
-    DateTimeOffset? ExpiresAt,
-    string? CreatedBy,
-    string? CustomerId,
-    RateLimitDto? RateLimit,
-    IReadOnlyList<string>? AllowedCidrs);
+    string Environment = null!,
+    IReadOnlyList<string> Scopes = null!,
+    string? Description = null,
+    DateTimeOffset? ExpiresAt = null,
+    string? CreatedBy = null,
+    string? CustomerId = null,
+    RateLimitDto? RateLimit = null,
+    IReadOnlyList<string>? AllowedCidrs = null);
 
 /// <summary><c>PATCH /admin/keys/{id}</c>: only the members sent change; null clears an optional one.</summary>
 internal sealed record PatchKeyRequest(
-    string? Name,
-    string? Description,
-    IReadOnlyList<string>? Scopes,
-    DateTimeOffset? ExpiresAt,
-    string? CustomerId,
-    RateLimitDto? RateLimit,
-    IReadOnlyList<string>? AllowedCidrs);
+    string Name = null!,
+    string? Description = null,
+    IReadOnlyList<string> Scopes = null!,
+    DateTimeOffset? ExpiresAt = null,
+    string? CustomerId = null,
+    RateLimitDto? RateLimit = null,
+    IReadOnlyList<string>? AllowedCidrs = null);
 
 /// <summary><c>POST /admin/keys/{id}/rotate</c>; an empty body means no grace period.</summary>
-internal sealed record RotateKeyRequest(string? GracePeriod);
+internal sealed record RotateKeyRequest(string GracePeriod = null!);

@@ -82,7 +82,7 @@ internal static class LeakedKeysApi
 }
 
 /// <summary><c>POST /admin/leaked-keys</c>: 1 to <see cref="LeakedKeyReporter.MaxTokens"/> tokens as found.</summary>
-internal sealed record LeakedKeysRequest(IReadOnlyList<string> Tokens, string? Url, string? Source);
+internal sealed record LeakedKeysRequest(IReadOnlyList<string> Tokens, string? Url = null, string? Source = null);
 
 internal sealed record LeakedKeysResponse(IReadOnlyList<LeakedKeyDto> Items);
 

@@ -72,4 +72,4 @@ internal static class OrgsApi
 }
 
 /// <summary><c>POST /admin/orgs</c>: <c>name</c> defaults to the id.</summary>
-internal sealed record CreateOrgRequest(string Id, string? Name);
+internal sealed record CreateOrgRequest(string Id, string Name = null!);
