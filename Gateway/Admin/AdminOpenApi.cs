@@ -1,3 +1,4 @@
+using System.Reflection;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
@@ -28,19 +29,13 @@ internal static class AdminOpenApi
         {
             options.ShouldInclude = description => description.RelativePath?.StartsWith("admin/", StringComparison.Ordinal) == true;
             // Web JSON reads numbers from strings too, so the generator allows "string" for integers; the admin
-            // API writes numbers and its parsers accept only numbers. Nullable members whose schema is written
-            // inline (request bodies) lose their null; the parsers take null there ("rateLimit": null clears it).
-            options.AddSchemaTransformer((schema, context, _) =>
+            // API writes numbers and its parsers accept only numbers.
+            options.AddSchemaTransformer((schema, _, _) =>
             {
                 if (schema.Type is { } type && (type & (JsonSchemaType.Integer | JsonSchemaType.Number)) != 0 && (type & JsonSchemaType.String) != 0)
                 {
                     schema.Type = type & ~JsonSchemaType.String;
                     schema.Pattern = null;
-                }
-
-                if (context.JsonPropertyInfo is { IsGetNullable: true } && schema.Type == JsonSchemaType.Object)
-                {
-                    schema.Type = JsonSchemaType.Object | JsonSchemaType.Null;
                 }
 
                 return Task.CompletedTask;
@@ -82,13 +77,30 @@ internal static class AdminOpenApi
     public static RouteHandlerBuilder AcceptsAdminBody<TRequest>(this RouteHandlerBuilder builder, bool required = true) =>
         builder.AddOpenApiOperationTransformer(async (operation, context, cancellationToken) =>
         {
+            var schema = await context.GetOrCreateSchemaAsync(typeof(TRequest), null, cancellationToken);
+            AllowNullObjects(schema, typeof(TRequest));
             operation.RequestBody = new OpenApiRequestBody
             {
                 Required = required,
-                Content = new Dictionary<string, OpenApiMediaType>
-                {
-                    ["application/json"] = new() { Schema = await context.GetOrCreateSchemaAsync(typeof(TRequest), null, cancellationToken) },
-                },
+                Content = new Dictionary<string, OpenApiMediaType> { ["application/json"] = new() { Schema = schema } },
             };
         });
+
+    /// <summary>
+    /// A body schema is written inline, and inline the generator drops the null of a nullable object member
+    /// (<c>"rateLimit": null</c> clears the limit); put it back from the member's annotation.
+    /// </summary>
+    private static void AllowNullObjects(OpenApiSchema schema, Type request)
+    {
+        var nullability = new NullabilityInfoContext();
+        foreach (var (name, member) in schema.Properties ?? new Dictionary<string, IOpenApiSchema>())
+        {
+            if (member is OpenApiSchema { Type: JsonSchemaType.Object } inline
+                && request.GetProperty(name, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase) is { } property
+                && nullability.Create(property).ReadState == NullabilityState.Nullable)
+            {
+                inline.Type = JsonSchemaType.Object | JsonSchemaType.Null;
+            }
+        }
+    }
 }
