@@ -5,15 +5,8 @@ namespace Gateway.Tests.RateLimiting;
 
 /// <summary>Limits shared through a real redis-server by two gateway instances.</summary>
 [NonParallelizable]
-public sealed class DistributedRateLimitTests
+public sealed class DistributedRateLimitTests : UpstreamFixture
 {
-    private Upstream _upstream = null!;
-
-    [OneTimeSetUp]
-    public void StartUpstream() => _upstream = Upstream.Start();
-
-    [OneTimeTearDown]
-    public void StopUpstream() => _upstream.Dispose();
 
     [Test]
     public async Task TwoInstances_ConcurrentRequests_AcceptExactlyTheLimitThenSlide()
@@ -24,7 +17,7 @@ public sealed class DistributedRateLimitTests
         await using var a = await GatewayHost.StartAsync(settings, store: StoreKind.Redis, redisPrefix: prefix);
         await using var b = await GatewayHost.StartAsync(settings, store: StoreKind.Redis, redisPrefix: prefix);
         await a.CreateOrgAsync("acme");
-        var key = (await a.CreateKeyAsync("acme", new { name = "k" }))["key"]!.GetValue<string>();
+        var key = (await a.CreateKeyAsync("acme", new { name = "k" })).Str("key");
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 24).Select(async i =>
         {
@@ -52,7 +45,7 @@ public sealed class DistributedRateLimitTests
         await using var a = await GatewayHost.StartAsync(settings, store: StoreKind.Redis, redisPrefix: prefix);
         await using var b = await GatewayHost.StartAsync(settings, store: StoreKind.Redis, redisPrefix: prefix);
         await a.CreateOrgAsync("acme");
-        var key = (await a.CreateKeyAsync("acme", new { name = "k" }))["key"]!.GetValue<string>();
+        var key = (await a.CreateKeyAsync("acme", new { name = "k" })).Str("key");
 
         // Eight clients per instance, 40 requests each: 640 requests against a limit of 200 in one window.
         var accepted = 0;
@@ -87,7 +80,7 @@ public sealed class DistributedRateLimitTests
         await using var a = await GatewayHost.StartAsync(settings);
         await using var b = await GatewayHost.StartAsync(settings);
         await a.CreateOrgAsync("acme");
-        var key = (await a.CreateKeyAsync("acme", new { name = "k" }))["key"]!.GetValue<string>();
+        var key = (await a.CreateKeyAsync("acme", new { name = "k" })).Str("key");
         using var connection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",allowAdmin=true");
         var server = connection.GetServer(connection.GetEndPoints()[0]);
         server.Execute("CONFIG", "RESETSTAT");
@@ -131,7 +124,7 @@ public sealed class DistributedRateLimitTests
         settings["Gateway:Store:Timeout"] = "00:00:00.300";
         await using var gateway = await GatewayHost.StartAsync(settings);
         await gateway.CreateOrgAsync("acme");
-        var key = (await gateway.CreateKeyAsync("acme", new { name = "k" }))["key"]!.GetValue<string>();
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "k" })).Str("key");
         Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK), "the key is now cached");
 
         redis.Kill();
@@ -149,7 +142,7 @@ public sealed class DistributedRateLimitTests
 
     private Dictionary<string, string?> Settings(params (string Key, string Value)[] settings)
     {
-        var config = GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", []));
+        var config = GatewayHost.Routes(Upstream.Url, ("api", "/api/{**rest}", []));
         foreach (var (key, value) in settings)
         {
             config[key] = value;

@@ -25,6 +25,9 @@ internal static class StoresServiceCollectionExtensions
             // One multiplexer per process, shared by the store, the invalidation channel and the rate limiter.
             services.TryAddSingleton<IConnectionMultiplexer>(sp => RedisConnection.Connect(redis, sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Store.Timeout));
             services.TryAddSingleton<IGatewayStore, RedisGatewayStore>();
+            services.TryAddSingleton<RedisKeyChangePublisher>();
+            services.TryAddSingleton<IKeyChangeNotifier>(sp => sp.GetRequiredService<RedisKeyChangePublisher>());
+            services.AddHostedService(sp => sp.GetRequiredService<RedisKeyChangePublisher>());
         }
 
         services.TryAddSingleton<IKeyLookup>(sp => sp.GetRequiredService<IGatewayStore>());
