@@ -7,7 +7,7 @@ namespace Gateway.Admin;
 /// <summary>problem+json results for the admin API, in the same shape as the proxy's errors.</summary>
 internal static class AdminProblems
 {
-    public static AdminProblem Validation(ValidationErrors errors) => new(
+    public static AdminProblem Validation(ValidationErrors errors) => new AdminProblem(
         StatusCodes.Status400BadRequest, "invalid_request", "Invalid request", errors.Summary(), errors);
 
     public static AdminProblem Invalid(string field, string message)
@@ -17,18 +17,18 @@ internal static class AdminProblems
         return Validation(errors);
     }
 
-    public static AdminProblem NotFound(string detail) => new(StatusCodes.Status404NotFound, "not_found", "Not found", detail, null);
+    public static AdminProblem NotFound(string detail) => new AdminProblem(StatusCodes.Status404NotFound, "not_found", "Not found", detail, null);
 
-    public static AdminProblem Conflict(string detail, string? field = null) => new(StatusCodes.Status409Conflict, "conflict", "Conflict", detail, null, field);
+    public static AdminProblem Conflict(string detail, string? field = null) => new AdminProblem(StatusCodes.Status409Conflict, "conflict", "Conflict", detail, null, field);
 
-    public static AdminProblem TooLarge() => new(StatusCodes.Status413PayloadTooLarge, "body_too_large", "Body too large", $"Admin request bodies are limited to {JsonFields.MaxBodyBytes} bytes.", null);
+    public static AdminProblem TooLarge() => new AdminProblem(StatusCodes.Status413PayloadTooLarge, "body_too_large", "Body too large", $"Admin request bodies are limited to {JsonFields.MaxBodyBytes} bytes.", null);
 
-    public static AdminProblem Unauthorized() => new(StatusCodes.Status401Unauthorized, "admin_unauthorized", "Unauthorized", "Send the admin token as 'Authorization: Bearer <token>'.", null);
+    public static AdminProblem Unauthorized() => new AdminProblem(StatusCodes.Status401Unauthorized, "admin_unauthorized", "Unauthorized", "Send the admin token as 'Authorization: Bearer <token>'.", null);
 
-    public static AdminProblem TooManyFailedAttempts(int retryAfterSeconds) => new(
+    public static AdminProblem TooManyFailedAttempts(int retryAfterSeconds) => new AdminProblem(
         StatusCodes.Status429TooManyRequests, "rate_limited", "Too many failed attempts", $"Too many failed admin authentications from this address; retry after {retryAfterSeconds} s.", null);
 
-    public static AdminProblem Unavailable() => new(StatusCodes.Status503ServiceUnavailable, "store_unavailable", "Store unavailable", "The store did not answer; retry shortly.", null);
+    public static AdminProblem Unavailable() => new AdminProblem(StatusCodes.Status503ServiceUnavailable, "store_unavailable", "Store unavailable", "The store did not answer; retry shortly.", null);
 
     /// <summary>
     /// Declares problem+json responses (<see cref="AdminProblemDto"/>) with these status codes for the OpenAPI document.
