@@ -53,7 +53,7 @@ public sealed partial class ProblemCodesDocumentationTests
     /// <summary>
     /// Codes passed to the problem writers: the first lower_snake string literal directly followed by
     /// another string literal (the title) in the arguments of GatewayProblem.WriteAsync, a RejectAsync
-    /// helper or a ProblemResult.
+    /// helper or an AdminProblem.
     /// </summary>
     private static SortedSet<string> EmittedCodes()
     {
@@ -121,7 +121,7 @@ public sealed partial class ProblemCodesDocumentationTests
         return source[(open + 1)..];
     }
 
-    [GeneratedRegex(@"\b(?:GatewayProblem\.WriteAsync|RejectAsync|ProblemResult)\s*\(")]
+    [GeneratedRegex(@"\b(?:GatewayProblem\.WriteAsync|RejectAsync|AdminProblem)\s*\(")]
     private static partial Regex CallRegex();
 
     [GeneratedRegex(@"""(?<code>[a-z][a-z0-9]*(?:_[a-z0-9]+)*)""\s*,\s*\$?""")]
