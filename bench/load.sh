@@ -9,6 +9,9 @@
 #   NO_REDIS=1 bash bench/load.sh                      # skip the gateway-on-Redis target
 #   USAGE_OFF=1 bash bench/load.sh                     # also a second gateway with Gateway:Usage:Enabled=false,
 #                                                      # run right after the first: the cost of usage counting
+#   BASELINE_DIR=/path/to/other/Gateway/bin/Release/net10.0 bash bench/load.sh
+#                                                      # also the gateway built from another checkout (an older
+#                                                      # commit), run right after this one: before/after in one run
 #
 # The upstream and the plain YARP proxy are bench/BenchHost (modes "upstream" and "proxy"); the
 # gateway is the Release build of Gateway/ with its shipped appsettings.json, a temporary store, one
@@ -26,11 +29,14 @@ root=$(pwd)
 DURATION=${1:-${DURATION:-10s}}
 CONNECTIONS=${2:-${CONNECTIONS:-32}}
 THREADS=${3:-${THREADS:-2}}
-WARMUP=${WARMUP:-3s}
+# Long enough for tiered compilation to finish on a busy 2-core machine (a profile after 5 s still
+# showed the gateway's middleware at instrumented tier 0).
+WARMUP=${WARMUP:-10s}
 MAX_SECONDS=${MAX_SECONDS:-600}
 NO_BUILD=${NO_BUILD:-}
 NO_REDIS=${NO_REDIS:-}
 USAGE_OFF=${USAGE_OFF:-}
+BASELINE_DIR=${BASELINE_DIR:-}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gw-load.XXXXXX")
@@ -76,6 +82,8 @@ redis_port=$(free_port); rgw_port=$(free_port); radmin_port=$(free_port)
 with_redis=""
 if [ -z "$NO_REDIS" ] && command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then with_redis=1; fi
 off_port=$(free_port); off_admin_port=$(free_port)
+base_port=$(free_port); base_admin_port=$(free_port)
+[ -z "$BASELINE_DIR" ] || [ -f "$BASELINE_DIR/Gateway.dll" ] || die "no Gateway.dll in BASELINE_DIR=$BASELINE_DIR"
 
 # Each process is the dotnet host itself (exec), so its pid is the one whose /proc/<pid>/status is read.
 # BenchHost has no logging; the gateway logs at Warning, so neither writes a line per request. The
@@ -95,64 +103,59 @@ route_env=(
 )
 
 admin_token="bench-admin-token-$(date +%s%N)"
-(cd "$root/Gateway/$bin" && exec env \
-  Kestrel__Endpoints__Proxy__Url="http://127.0.0.1:$gw_port" \
-  Kestrel__Endpoints__Admin__Url="http://127.0.0.1:$admin_port" \
-  Gateway__Store__Path="$tmp/store/gateway.db" \
-  Gateway__Admin__Token="$admin_token" \
-  Gateway__Demo__Enabled=false \
-  Gateway__RateLimits__Workspace__PermitLimit=1000000000 Gateway__RateLimits__Workspace__Window=00:01:00 \
-  Gateway__RateLimits__Ip__PermitLimit=1000000000 Gateway__RateLimits__Ip__Window=00:01:00 \
-  Logging__LogLevel__Default=Warning \
-  "${route_env[@]}" dotnet Gateway.dll) >"$tmp/gateway.log" 2>&1 &
-gw_pid=$!; pids+=("$gw_pid")
-
-if [ -n "$with_redis" ]; then
-  (exec redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no) >"$tmp/redis.log" 2>&1 &
-  redis_pid=$!; pids+=("$redis_pid")
-  for _ in $(seq 1 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  (cd "$root/Gateway/$bin" && exec env \
-    Kestrel__Endpoints__Proxy__Url="http://127.0.0.1:$rgw_port" \
-    Kestrel__Endpoints__Admin__Url="http://127.0.0.1:$radmin_port" \
-    Gateway__Store__Path="$tmp/store-redis/gateway.db" \
-    Gateway__Store__Redis="127.0.0.1:$redis_port" \
+# start_gateway NAME DIR PROXY_PORT ADMIN_PORT [VAR=VALUE...]: the gateway built in DIR, with its own store,
+# the bench route and the limits out of the way; sets started_pid.
+start_gateway() {
+  local name=$1 dir=$2 port=$3 admin=$4
+  shift 4
+  (cd "$dir" && exec env \
+    Kestrel__Endpoints__Proxy__Url="http://127.0.0.1:$port" \
+    Kestrel__Endpoints__Admin__Url="http://127.0.0.1:$admin" \
+    Gateway__Store__Path="$tmp/store-$name/gateway.db" \
     Gateway__Admin__Token="$admin_token" \
     Gateway__Demo__Enabled=false \
     Gateway__RateLimits__Workspace__PermitLimit=1000000000 Gateway__RateLimits__Workspace__Window=00:01:00 \
     Gateway__RateLimits__Ip__PermitLimit=1000000000 Gateway__RateLimits__Ip__Window=00:01:00 \
     Logging__LogLevel__Default=Warning \
-    "${route_env[@]}" dotnet Gateway.dll) >"$tmp/gateway-redis.log" 2>&1 &
-  rgw_pid=$!; pids+=("$rgw_pid")
+    "${route_env[@]}" "$@" dotnet Gateway.dll) >"$tmp/$name.log" 2>&1 &
+  started_pid=$!; pids+=("$started_pid")
+}
+
+# bench_key NAME PID ADMIN_PORT: waits for that gateway, creates the bench organization and prints its default key.
+bench_key() {
+  local org key
+  wait_http "http://127.0.0.1:$3/healthz" "$2" "$1"
+  org=$(curl -sf -X POST "http://127.0.0.1:$3/admin/orgs" -H "Authorization: Bearer $admin_token" \
+    -H 'Content-Type: application/json' -d '{"id":"bench","name":"Bench"}') || die "could not create the bench organization ($1)"
+  key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$org")
+  [ -n "$key" ] || die "no key in the admin API's answer ($1): $org"
+  echo "$key"
+}
+
+start_gateway gateway "$root/Gateway/$bin" "$gw_port" "$admin_port"
+gw_pid=$started_pid
+
+if [ -n "$with_redis" ]; then
+  (exec redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no) >"$tmp/redis.log" 2>&1 &
+  redis_pid=$!; pids+=("$redis_pid")
+  for _ in $(seq 1 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  start_gateway gateway-redis "$root/Gateway/$bin" "$rgw_port" "$radmin_port" Gateway__Store__Redis="127.0.0.1:$redis_port"
+  rgw_pid=$started_pid
 fi
 if [ -n "$USAGE_OFF" ]; then
-  (cd "$root/Gateway/$bin" && exec env \
-    Kestrel__Endpoints__Proxy__Url="http://127.0.0.1:$off_port" \
-    Kestrel__Endpoints__Admin__Url="http://127.0.0.1:$off_admin_port" \
-    Gateway__Store__Path="$tmp/store-off/gateway.db" \
-    Gateway__Admin__Token="$admin_token" \
-    Gateway__Demo__Enabled=false Gateway__Usage__Enabled=false \
-    Gateway__RateLimits__Workspace__PermitLimit=1000000000 Gateway__RateLimits__Workspace__Window=00:01:00 \
-    Gateway__RateLimits__Ip__PermitLimit=1000000000 Gateway__RateLimits__Ip__Window=00:01:00 \
-    Logging__LogLevel__Default=Warning \
-    "${route_env[@]}" dotnet Gateway.dll) >"$tmp/gateway-off.log" 2>&1 &
-  off_pid=$!; pids+=("$off_pid")
+  start_gateway gateway-off "$root/Gateway/$bin" "$off_port" "$off_admin_port" Gateway__Usage__Enabled=false
+  off_pid=$started_pid
+fi
+if [ -n "$BASELINE_DIR" ]; then
+  start_gateway gateway-base "$BASELINE_DIR" "$base_port" "$base_admin_port"
+  base_pid=$started_pid
 fi
 
 wait_http "http://127.0.0.1:$up_port/" "$up_pid" upstream
 wait_http "http://127.0.0.1:$plain_port/" "$plain_pid" plain
-wait_http "http://127.0.0.1:$admin_port/healthz" "$gw_pid" gateway
-
-org=$(curl -sf -X POST "http://127.0.0.1:$admin_port/admin/orgs" -H "Authorization: Bearer $admin_token" \
-  -H 'Content-Type: application/json' -d '{"id":"bench","name":"Bench"}') || die "could not create the bench organization"
-key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$org")
-[ -n "$key" ] || die "no key in the admin API's answer: $org"
-
-if [ -n "$USAGE_OFF" ]; then
-  wait_http "http://127.0.0.1:$off_admin_port/healthz" "$off_pid" gateway-off
-  off_org=$(curl -sf -X POST "http://127.0.0.1:$off_admin_port/admin/orgs" -H "Authorization: Bearer $admin_token" \
-    -H 'Content-Type: application/json' -d '{"id":"bench","name":"Bench"}') || die "could not create the bench organization (usage off)"
-  off_key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$off_org")
-fi
+key=$(bench_key gateway "$gw_pid" "$admin_port") || exit 1
+[ -z "$USAGE_OFF" ] || { off_key=$(bench_key gateway-off "$off_pid" "$off_admin_port") || exit 1; }
+[ -z "$BASELINE_DIR" ] || { base_key=$(bench_key gateway-base "$base_pid" "$base_admin_port") || exit 1; }
 
 path=/bench/hello
 direct_url="http://127.0.0.1:$up_port$path"
@@ -165,10 +168,7 @@ status=$(curl -s -o "$tmp/check.body" -w '%{http_code}' "$gw_url" -H "Authorizat
 [ "$status" = 200 ] || die "$gw_url answers $status with the bench key: $(cat "$tmp/check.body")"
 
 if [ -n "$with_redis" ]; then
-  wait_http "http://127.0.0.1:$radmin_port/healthz" "$rgw_pid" gateway-redis
-  rorg=$(curl -sf -X POST "http://127.0.0.1:$radmin_port/admin/orgs" -H "Authorization: Bearer $admin_token" \
-    -H 'Content-Type: application/json' -d '{"id":"bench","name":"Bench"}') || die "could not create the bench organization on Redis"
-  rkey=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$rorg")
+  rkey=$(bench_key gateway-redis "$rgw_pid" "$radmin_port") || exit 1
   rgw_url="http://127.0.0.1:$rgw_port$path"
   status=$(curl -s -o "$tmp/check.body" -w '%{http_code}' "$rgw_url" -H "Authorization: Bearer $rkey")
   [ "$status" = 200 ] || die "$rgw_url answers $status with the bench key: $(cat "$tmp/check.body")"
@@ -205,6 +205,9 @@ echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/nu
 run direct "$direct_url"
 run plain "$plain_url"
 run gateway "$gw_url" "Authorization: Bearer $key"
+if [ -n "$BASELINE_DIR" ]; then
+  run baseline "http://127.0.0.1:$base_port$path" "Authorization: Bearer $base_key"
+fi
 if [ -n "$with_redis" ]; then
   reset_redis_stats() { redis-cli -p "$redis_port" config resetstat >/dev/null; }
   before_measure=reset_redis_stats
@@ -229,6 +232,7 @@ printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------------------ ------------ ---------- ---
 rows=("direct upstream:direct:$up_pid" "plain YARP:plain:$plain_pid" "gateway:gateway:$gw_pid")
 [ -n "$with_redis" ] && rows+=("gateway (Redis):redis:$rgw_pid")
 [ -n "$USAGE_OFF" ] && rows+=("gateway, usage off:gateway_off:$off_pid")
+[ -n "$BASELINE_DIR" ] && rows+=("gateway, baseline:baseline:$base_pid")
 for row in "${rows[@]}"; do
   IFS=: read -r label name pid <<<"$row"
   printf '| %-16s | %10.0f | %8s | %8s | %6s | %8s | %9s |\n' "$label" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "${errors[$name]}" \
@@ -249,6 +253,12 @@ printf '| %-24s | %10s | %6s | %6s |\n' "gateway / direct" "$(ratio "${rps[gatew
   "$(ratio "${p50[gateway]}" "${p50[direct]}")" "$(ratio "${p99[gateway]}" "${p99[direct]}")"
 printf '| %-24s | %10s | %6s | %6s |\n' "plain YARP / direct" "$(ratio "${rps[plain]}" "${rps[direct]}")" \
   "$(ratio "${p50[plain]}" "${p50[direct]}")" "$(ratio "${p99[plain]}" "${p99[direct]}")"
+if [ -n "$BASELINE_DIR" ]; then
+  printf '| %-24s | %10s | %6s | %6s |\n' "baseline / plain YARP" "$(ratio "${rps[baseline]}" "${rps[plain]}")" \
+    "$(ratio "${p50[baseline]}" "${p50[plain]}")" "$(ratio "${p99[baseline]}" "${p99[plain]}")"
+  printf '| %-24s | %10s | %6s | %6s |\n' "gateway / baseline" "$(ratio "${rps[gateway]}" "${rps[baseline]}")" \
+    "$(ratio "${p50[gateway]}" "${p50[baseline]}")" "$(ratio "${p99[gateway]}" "${p99[baseline]}")"
+fi
 if [ -n "$USAGE_OFF" ]; then
   printf '| %-24s | %10s | %6s | %6s |\n' "usage on / usage off" "$(ratio "${rps[gateway]}" "${rps[gateway_off]}")" \
     "$(ratio "${p50[gateway]}" "${p50[gateway_off]}")" "$(ratio "${p99[gateway]}" "${p99[gateway_off]}")"
@@ -261,7 +271,7 @@ if [ -n "$with_redis" ]; then
   echo "  limiter keys: $rl_keys; MEMORY USAGE workspace partition: ${ws_bytes:-0} B, IP partition: ${ip_bytes:-0} B"
 fi
 
-total_errors=$(( ${errors[direct]} + ${errors[plain]} + ${errors[gateway]} + ${errors[redis]:-0} + ${errors[gateway_off]:-0} ))
+total_errors=$(( ${errors[direct]} + ${errors[plain]} + ${errors[gateway]} + ${errors[redis]:-0} + ${errors[gateway_off]:-0} + ${errors[baseline]:-0} ))
 if [ "$total_errors" -gt 0 ]; then
   echo
   echo "warning: $total_errors non-2xx responses or socket errors; see the errors column (the numbers above include them)" >&2

@@ -15,7 +15,7 @@
 #     checks from the client side that the old key is refused at once after the rotation and the
 #     revoked one at once after the revocation (and again a second later);
 #   - every SAMPLE_SECONDS (60) it records requests, p99 latency and status counts of that minute, the
-#     gateway's RSS, GC heap (from /metrics when it exports one; n/a otherwise), threads and open handles
+#     gateway's RSS, GC heap (dotnet_gc_last_collection_heap_size_bytes from /metrics), threads and open handles
 #     (/proc/PID/fd).
 # Goals checked at the end (exit 1 if one fails): zero 5xx, zero revoked or rotated-out keys admitted,
 # RSS and handles grow less than 10% from the end of warm-up (the first WARMUP_SAMPLES samples) to
@@ -44,7 +44,9 @@ UNKNOWN_PERCENT=${UNKNOWN_PERCENT:-10}
 KEYS=${KEYS:-20}
 CHURN_SECONDS=${CHURN_SECONDS:-3}
 SAMPLE_SECONDS=${SAMPLE_SECONDS:-60}
-WARMUP_SAMPLES=${WARMUP_SAMPLES:-1}
+# Five minutes: the key cache keeps entries for Cache:StaleFor (5 min), so it, the limiter's windows
+# (one window) and the GC's heap sizing reach their steady size only then.
+WARMUP_SAMPLES=${WARMUP_SAMPLES:-5}
 NO_BUILD=${NO_BUILD:-}
 duration_s=$(to_seconds "$DURATION")
 store_count=$(wc -w <<<"$STORES")
@@ -210,7 +212,8 @@ for store in $STORES; do
     hwm=$(( $(status_field "$gw_pid" VmHWM) / 1024 ))
     threads=$(status_field "$gw_pid" Threads)
     fds=$(ls "/proc/$gw_pid/fd" | wc -l)
-    gc=$(curl -s "$admin/metrics" | awk '$1 ~ /^(dotnet_total_memory_bytes|dotnet_gc_heap_size_bytes|process_runtime_dotnet_gc_heap_size_bytes)$/ && !seen { printf "%.0f", $2 / 1048576; seen = 1 }')
+    # The managed heap after the last GC: the runtime's System.Runtime meter, summed over generations.
+    gc=$(curl -s "$admin/metrics" | awk '$1 ~ /^dotnet_gc_last_collection_heap_size_bytes[{]/ { n += $2; seen = 1 } END { if (seen) printf "%.0f", n / 1048576 }')
     ips=$(( ips + ${requests:-0} ))
     total5xx=$(( total5xx + s5xx + ${sockerr:-0} ))
     rss_list+=("$rss"); fd_list+=("$fds"); [ "$hwm" -gt "$peak" ] && peak=$hwm

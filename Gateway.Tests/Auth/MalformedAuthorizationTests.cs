@@ -27,7 +27,7 @@ public sealed class MalformedAuthorizationTests
             GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", [])),
             services => services.AddSingleton<IKeyLookup>(sp => _store = new CountingStore(sp.GetRequiredService<IGatewayStore>())));
         await _gateway.CreateOrgAsync("acme");
-        _key = (await _gateway.CreateKeyAsync("acme", new { name = "k" }))["key"]!.GetValue<string>();
+        _key = (await _gateway.CreateKeyAsync("acme", new { name = "k" })).Str("key");
     }
 
     [OneTimeTearDown]
@@ -124,7 +124,7 @@ public sealed class MalformedAuthorizationTests
         using var response = await _gateway.CallAsync("/api/x", null, r => r.Headers.TryAddWithoutValidation("Authorization", value));
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
-        var code = (await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>();
+        var code = (await GatewayHost.ProblemAsync(response)).Str("code");
         Assert.That(code, Is.AnyOf("invalid_key", "missing_key"));
         Assert.That(response.Headers.WwwAuthenticate.ToString(), Is.EqualTo(code == "missing_key" ? "Bearer" : "Bearer error=\"invalid_token\""));
         Assert.That(_upstream.Received, Is.Empty);
@@ -137,7 +137,7 @@ public sealed class MalformedAuthorizationTests
         using var response = await _gateway.CallAsync("/api/x", null, r => r.Headers.TryAddWithoutValidation("Authorization", ""));
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
-        Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("missing_key"));
+        Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("missing_key"));
         Assert.That(_upstream.Received, Is.Empty);
     }
 

@@ -29,11 +29,11 @@ public sealed class AdminCliTests
     public async Task Cli_FullLifecycle_ChangesWhatTheProxyAccepts()
     {
         var org = await RunOkAsync("orgs", "create", "cli_org", "--name", "CLI org");
-        Assert.That(org["defaultKey"]!["key"]!.GetValue<string>(), Does.StartWith("gw_live_"));
+        Assert.That(org.DefaultKey(), Does.StartWith("gw_live_"));
 
         var created = await RunOkAsync("keys", "create", "--org", "cli_org", "--name", "deployer", "--scope", "read", "--scope", "write", "--customer-id", "c7", "--rate-limit", "30", "--rate-window", "00:00:10", "--actor", "ops-bot");
-        var key = created["key"]!.GetValue<string>();
-        var id = created["id"]!.GetValue<string>();
+        var key = created.Str("key");
+        var id = created.Str("id");
         Assert.That(created["scopes"]!.ToJsonString(), Is.EqualTo("[\"read\",\"write\"]"));
         Assert.That(created["rateLimit"]!["permitLimit"]!.GetValue<int>(), Is.EqualTo(30));
         Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
@@ -46,19 +46,19 @@ public sealed class AdminCliTests
         Assert.That(rotated["previousKeyExpiresAt"], Is.Not.Null);
 
         await RunOkAsync("keys", "revoke", id);
-        using (var refused = await _gateway.CallAsync("/api/x", rotated["key"]!.GetValue<string>()))
+        using (var refused = await _gateway.CallAsync("/api/x", rotated.Str("key")))
         {
-            Assert.That((await GatewayHost.ProblemAsync(refused))["code"]!.GetValue<string>(), Is.EqualTo("key_revoked"));
+            Assert.That((await GatewayHost.ProblemAsync(refused)).Str("code"), Is.EqualTo("key_revoked"));
         }
 
         var list = await RunOkAsync("keys", "list", "--org", "cli_org");
-        Assert.That(list["items"]!.AsArray().Select(k => k!["status"]!.GetValue<string>()), Is.EquivalentTo(new[] { "active", "revoked" }));
+        Assert.That(list["items"]!.AsArray().Select(k => k!.Str("status")), Is.EquivalentTo(new[] { "active", "revoked" }));
         Assert.That(list.ToJsonString(), Does.Not.Contain(key));
 
         var audit = await RunOkAsync("audit", "--org", "cli_org", "--limit", "10");
-        var actions = audit["items"]!.AsArray().Select(e => e!["action"]!.GetValue<string>()).ToList();
+        var actions = audit["items"]!.AsArray().Select(e => e!.Str("action")).ToList();
         Assert.That(actions, Is.EqualTo(new[] { "key.revoke", "key.rotate", "key.update", "key.create", "org.create" }));
-        Assert.That(audit["items"]![3]!["actor"]!.GetValue<string>(), Is.EqualTo("ops-bot"));
+        Assert.That(audit["items"]![3]!.Str("actor"), Is.EqualTo("ops-bot"));
     }
 
     [Test]

@@ -37,8 +37,8 @@ public sealed class BackupRestoreTests
         await using (var gateway = await GatewayHost.StartAsync(routes, directory: directory))
         {
             var org = await gateway.CreateOrgAsync("acme");
-            kept = org["defaultKey"]!["key"]!.GetValue<string>();
-            keptId = org["defaultKey"]!["id"]!.GetValue<string>();
+            kept = org.DefaultKey();
+            keptId = org.DefaultKeyId();
 
             // Proxied requests and admin writes run for the whole backup.
             using var stop = new CancellationTokenSource();
@@ -75,7 +75,7 @@ public sealed class BackupRestoreTests
             Assert.That(File.Exists(before + "-wal"), Is.False, "a backup is one self-contained file");
 
             // A key created after the backup is in the later state only.
-            lost = (await gateway.CreateKeyAsync("acme", new { name = "after_backup" }))["key"]!.GetValue<string>();
+            lost = (await gateway.CreateKeyAsync("acme", new { name = "after_backup" })).Str("key");
 
             // The store is in use by the running gateway: restore refuses and changes nothing.
             var refused = await RunAsync("restore", before, "--store", store);
@@ -99,10 +99,10 @@ public sealed class BackupRestoreTests
             Assert.That(await gateway.StatusAsync(kept, "/api/x"), Is.EqualTo(HttpStatusCode.OK));
             Assert.That(await gateway.CodeAsync(lost, "/api/x"), Is.EqualTo("invalid_key"));
             var key = await gateway.AdminGetAsync($"admin/keys/{keptId}");
-            Assert.That(key["status"]!.GetValue<string>(), Is.EqualTo("active"));
+            Assert.That(key.Str("status"), Is.EqualTo("active"));
 
             // Admin writes work on the restored store.
-            var fresh = (await gateway.CreateKeyAsync("acme", new { name = "after_restore" }))["key"]!.GetValue<string>();
+            var fresh = (await gateway.CreateKeyAsync("acme", new { name = "after_restore" })).Str("key");
             Assert.That(await gateway.StatusAsync(fresh, "/api/x"), Is.EqualTo(HttpStatusCode.OK));
         }
     }

@@ -44,10 +44,10 @@ public sealed class StoreMigrationTests
         Assert.That(await fresh.CodeAsync(Key(revokedLater)), Is.EqualTo("key_revoked"), "not revived by the older SQLite record");
         Assert.That(await fresh.CodeAsync(Key(changedLater)), Is.EqualTo("key_inactive"));
         Assert.That(await fresh.StatusAsync(Key(bornOnRedis)), Is.EqualTo(HttpStatusCode.OK));
-        var listed = (await fresh.AdminGetAsync("admin/orgs/acme/keys"))["items"]!.AsArray().Select(k => k!["name"]!.GetValue<string>());
+        var listed = (await fresh.AdminGetAsync("admin/orgs/acme/keys"))["items"]!.AsArray().Select(k => k!.Str("name"));
         Assert.That(listed, Is.EquivalentTo(new[] { "default", "revoked_on_redis", "deactivated_in_sqlite", "born_on_redis" }));
 
-        var actions = (await fresh.AdminGetAsync("admin/audit?org=acme&limit=100"))["items"]!.AsArray().Select(e => e!["action"]!.GetValue<string>()).ToList();
+        var actions = (await fresh.AdminGetAsync("admin/audit?org=acme&limit=100"))["items"]!.AsArray().Select(e => e!.Str("action")).ToList();
         Assert.That(actions.Count(a => a == "org.create"), Is.EqualTo(1), "copied once");
         Assert.That(actions, Has.Member("key.revoke"), "Redis's own audit entries stay");
         Assert.That(actions.Count(a => a == "key.create"), Is.EqualTo(3));
@@ -63,7 +63,7 @@ public sealed class StoreMigrationTests
         return output.ToString();
     }
 
-    private static string Id(System.Text.Json.Nodes.JsonObject key) => key["id"]!.GetValue<string>();
+    private static string Id(System.Text.Json.Nodes.JsonObject key) => key.Str("id");
 
-    private static string Key(System.Text.Json.Nodes.JsonObject key) => key["key"]!.GetValue<string>();
+    private static string Key(System.Text.Json.Nodes.JsonObject key) => key.Str("key");
 }

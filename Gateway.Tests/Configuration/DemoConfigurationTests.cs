@@ -45,13 +45,13 @@ public sealed class DemoConfigurationTests
         });
 
         await gateway.CreateOrgAsync("acme");
-        var key = (await gateway.CreateKeyAsync("acme", new { name = "svc", scopes = new[] { "orders" } }))["key"]!.GetValue<string>();
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "svc", scopes = new[] { "orders" } })).Str("key");
         Assert.That(await gateway.StatusAsync(key, "/api/x"), Is.EqualTo(HttpStatusCode.OK));
         foreach (var path in new[] { "/demo/x", "/demo/public/x", "/demo/admin/x" })
         {
             using var response = await gateway.CallAsync(path, key);
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), path);
-            Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("no_route"), path);
+            Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("no_route"), path);
         }
 
         using var readScope = await gateway.Admin.PostAsJsonAsync("admin/orgs/acme/keys", new { name = "reader", scopes = new[] { "read" } });
@@ -69,7 +69,7 @@ public sealed class DemoConfigurationTests
         await using var gateway = await GatewayHost.StartAsync(settings);
 
         await gateway.CreateOrgAsync("acme");
-        var key = (await gateway.CreateKeyAsync("acme", new { name = "reader", scopes = new[] { "read" } }))["key"]!.GetValue<string>();
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "reader", scopes = new[] { "read" } })).Str("key");
 
         using var hello = await gateway.CallAsync("/demo/hello", key);
         Assert.That(hello.StatusCode, Is.EqualTo(HttpStatusCode.OK));

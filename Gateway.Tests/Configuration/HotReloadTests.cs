@@ -15,7 +15,7 @@ public sealed class HotReloadTests
         using var upstream = Upstream.Start();
         await using var gateway = await GatewayHost.StartAsync(GatewayHost.Routes(upstream.Url, ("api", "/api/{**rest}", [])));
         await gateway.CreateOrgAsync("acme");
-        var key = (await gateway.CreateKeyAsync("acme", new { name = "k" }))["key"]!.GetValue<string>();
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "k" })).Str("key");
         var configuration = (IConfigurationRoot)gateway.Services.GetRequiredService<IConfiguration>();
         var monitor = gateway.Services.GetRequiredService<IOptionsMonitor<GatewayOptions>>();
 
@@ -35,7 +35,7 @@ public sealed class HotReloadTests
         using (var response = await gateway.CallAsync("/api/x", key))
         {
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
-            Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("wrong_environment"));
+            Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("wrong_environment"));
         }
     }
 }

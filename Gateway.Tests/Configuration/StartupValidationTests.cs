@@ -61,7 +61,7 @@ public sealed class StartupValidationTests
             var options = gateway.Services.GetRequiredService<IOptions<Gateway.Configuration.GatewayOptions>>().Value;
             Assert.That(options.Environment, Is.EqualTo("development"));
             var org = await gateway.CreateOrgAsync("acme");
-            Assert.That(org["defaultKey"]!["key"]!.GetValue<string>(), Does.StartWith("acme_dev_"));
+            Assert.That(org.DefaultKey(), Does.StartWith("acme_dev_"));
         }
         finally
         {

@@ -39,11 +39,11 @@ public sealed partial class ProblemCodesDocumentationTests
         foreach (var response in new[] { noRoute, unauthorized })
         {
             var problem = await GatewayHost.ProblemAsync(response);
-            var code = problem["code"]!.GetValue<string>();
-            Assert.That(problem["type"]!.GetValue<string>(), Is.EqualTo("problems.md#" + code));
+            var code = problem.Str("code");
+            Assert.That(problem.Str("type"), Is.EqualTo("problems.md#" + code));
             // Resolved against any page of the published docs, it lands on the code's row.
             var docsPage = new Uri("https://docs.example/gateway/docs/proxy.md");
-            Assert.That(new Uri(docsPage, problem["type"]!.GetValue<string>()).ToString(), Is.EqualTo("https://docs.example/gateway/docs/problems.md#" + code));
+            Assert.That(new Uri(docsPage, problem.Str("type")).ToString(), Is.EqualTo("https://docs.example/gateway/docs/problems.md#" + code));
             Assert.That(documented, Does.Contain(code));
         }
 
@@ -53,7 +53,7 @@ public sealed partial class ProblemCodesDocumentationTests
     /// <summary>
     /// Codes passed to the problem writers: the first lower_snake string literal directly followed by
     /// another string literal (the title) in the arguments of GatewayProblem.WriteAsync, a RejectAsync
-    /// helper or a ProblemResult.
+    /// helper or an AdminProblem.
     /// </summary>
     private static SortedSet<string> EmittedCodes()
     {
@@ -121,7 +121,7 @@ public sealed partial class ProblemCodesDocumentationTests
         return source[(open + 1)..];
     }
 
-    [GeneratedRegex(@"\b(?:GatewayProblem\.WriteAsync|RejectAsync|ProblemResult)\s*\(")]
+    [GeneratedRegex(@"\b(?:GatewayProblem\.WriteAsync|RejectAsync|AdminProblem)\s*\(")]
     private static partial Regex CallRegex();
 
     [GeneratedRegex(@"""(?<code>[a-z][a-z0-9]*(?:_[a-z0-9]+)*)""\s*,\s*\$?""")]

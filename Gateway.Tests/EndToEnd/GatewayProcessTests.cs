@@ -58,8 +58,8 @@ public sealed class GatewayProcessTests
             using var created = await admin.PostAsJsonAsync("admin/orgs", new { id = "acme" });
             Assert.That(created.StatusCode, Is.EqualTo(HttpStatusCode.Created));
             var org = (await created.Content.ReadFromJsonAsync<JsonObject>())!;
-            var key = org["defaultKey"]!["key"]!.GetValue<string>();
-            var keyId = org["defaultKey"]!["id"]!.GetValue<string>();
+            var key = org.DefaultKey();
+            var keyId = org.DefaultKeyId();
 
             using var proxy = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{proxyPort}/") };
             proxy.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);

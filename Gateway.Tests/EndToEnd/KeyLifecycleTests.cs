@@ -60,8 +60,8 @@ public sealed class KeyLifecycleTests(StoreKind store)
         Assert.Multiple(() =>
         {
             Assert.That(newKey, Is.Not.EqualTo(oldKey));
-            Assert.That(rotated["id"]!.GetValue<string>(), Is.EqualTo(Id(created)));
-            Assert.That(rotated["prefix"]!.GetValue<string>(), Is.EqualTo(newKey[..14]));
+            Assert.That(rotated.Str("id"), Is.EqualTo(Id(created)));
+            Assert.That(rotated.Str("prefix"), Is.EqualTo(newKey[..14]));
             foreach (var field in new[] { "name", "scopes", "environment", "customerId", "description", "rateLimit", "createdAt" })
             {
                 Assert.That(rotated[field]!.ToJsonString(), Is.EqualTo(created[field]!.ToJsonString()), field);
@@ -119,11 +119,11 @@ public sealed class KeyLifecycleTests(StoreKind store)
         Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
 
         var deactivated = await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/deactivate");
-        Assert.That(deactivated["status"]!.GetValue<string>(), Is.EqualTo("inactive"));
+        Assert.That(deactivated.Str("status"), Is.EqualTo("inactive"));
         Assert.That(await _gateway.CodeAsync(key), Is.EqualTo("key_inactive"));
 
         var activated = await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/activate");
-        Assert.That(activated["status"]!.GetValue<string>(), Is.EqualTo("active"));
+        Assert.That(activated.Str("status"), Is.EqualTo("active"));
         Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
     }
 
@@ -138,7 +138,7 @@ public sealed class KeyLifecycleTests(StoreKind store)
         using var response = await _gateway.Admin.PostAsync($"admin/keys/{Id(defaultKey)}/{action}", null);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
-        Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("conflict"));
+        Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("conflict"));
         Assert.That(await _gateway.StatusAsync(Plaintext(defaultKey)), Is.EqualTo(HttpStatusCode.OK));
     }
 
@@ -147,9 +147,9 @@ public sealed class KeyLifecycleTests(StoreKind store)
     {
         var org = await _gateway.CreateOrgAsync("o" + Interlocked.Increment(ref _org));
         var defaultKey = org["defaultKey"]!.AsObject();
-        Assert.That(defaultKey["name"]!.GetValue<string>(), Is.EqualTo("default"));
+        Assert.That(defaultKey.Str("name"), Is.EqualTo("default"));
         Assert.That(defaultKey["isDefault"]!.GetValue<bool>(), Is.True);
-        Assert.That(defaultKey["status"]!.GetValue<string>(), Is.EqualTo("active"));
+        Assert.That(defaultKey.Str("status"), Is.EqualTo("active"));
 
         var rotated = await _gateway.AdminPostAsync($"admin/keys/{Id(defaultKey)}/rotate");
 
@@ -166,7 +166,7 @@ public sealed class KeyLifecycleTests(StoreKind store)
 
         var revoked = await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/revoke");
 
-        Assert.That(revoked["status"]!.GetValue<string>(), Is.EqualTo("revoked"));
+        Assert.That(revoked.Str("status"), Is.EqualTo("revoked"));
         Assert.That(revoked["revokedAt"], Is.Not.Null);
         Assert.That(await _gateway.CodeAsync(Plaintext(created)), Is.EqualTo("key_revoked"));
         foreach (var action in new[] { "activate", "deactivate", "rotate" })
@@ -181,8 +181,8 @@ public sealed class KeyLifecycleTests(StoreKind store)
         }
 
         var list = await _gateway.AdminGetAsync($"admin/orgs/{org}/keys");
-        var row = list["items"]!.AsArray().Single(k => k!["id"]!.GetValue<string>() == Id(created))!;
-        Assert.That(row["status"]!.GetValue<string>(), Is.EqualTo("revoked"));
+        var row = list["items"]!.AsArray().Single(k => k!.Str("id") == Id(created))!;
+        Assert.That(row.Str("status"), Is.EqualTo("revoked"));
 
         var again = await _gateway.CreateKeyAsync(org, new { name = "svc" });
         Assert.That(Id(again), Is.Not.EqualTo(Id(created)));
@@ -216,10 +216,10 @@ public sealed class KeyLifecycleTests(StoreKind store)
 
         _time.Advance(TimeSpan.FromSeconds(1));
         Assert.That(await _gateway.CodeAsync(key), Is.EqualTo("key_expired"));
-        Assert.That((await GetKeyAsync(Id(created)))["status"]!.GetValue<string>(), Is.EqualTo("expired"));
+        Assert.That((await GetKeyAsync(Id(created))).Str("status"), Is.EqualTo("expired"));
 
         var extended = await PatchAsync(Id(created), new { expiresAt = _time.GetUtcNow().AddHours(1).ToString("O") });
-        Assert.That(extended["status"]!.GetValue<string>(), Is.EqualTo("active"));
+        Assert.That(extended.Str("status"), Is.EqualTo("active"));
         Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
 
         var cleared = await PatchAsync(Id(created), new { expiresAt = (string?)null });
@@ -238,7 +238,7 @@ public sealed class KeyLifecycleTests(StoreKind store)
 
         var patched = await PatchAsync(Id(created), new { name = "svc_renamed", description = "new", scopes = new[] { "read", "write" }, customerId = "cust_9", rateLimit = new { permitLimit = 10, window = "00:01:00" } });
 
-        Assert.That(patched["name"]!.GetValue<string>(), Is.EqualTo("svc_renamed"));
+        Assert.That(patched.Str("name"), Is.EqualTo("svc_renamed"));
         Assert.That(patched["rateLimit"]!["permitLimit"]!.GetValue<int>(), Is.EqualTo(10));
         _upstream.Reset();
         Assert.That(await _gateway.StatusAsync(key, "/writes/x"), Is.EqualTo(HttpStatusCode.OK));
@@ -282,7 +282,7 @@ public sealed class KeyLifecycleTests(StoreKind store)
         }
 
         var after = await GetKeyAsync(Id(created));
-        Assert.That(after["name"]!.GetValue<string>(), Is.EqualTo("svc"));
+        Assert.That(after.Str("name"), Is.EqualTo("svc"));
         Assert.That(after["scopes"]!.ToJsonString(), Is.EqualTo("[\"read\"]"));
     }
 
@@ -327,17 +327,17 @@ public sealed class KeyLifecycleTests(StoreKind store)
         var text = await page1.Content.ReadAsStringAsync();
         var first = JsonNode.Parse(text)!.AsObject();
         var items = first["items"]!.AsArray();
-        Assert.That(items.Select(i => i!["action"]!.GetValue<string>()), Is.EqualTo(new[] { "key.revoke", "key.update" }));
+        Assert.That(items.Select(i => i!.Str("action")), Is.EqualTo(new[] { "key.revoke", "key.update" }));
         var update = items[1]!;
         Assert.That(update["changes"]!["scopes"]!["before"]!.ToJsonString(), Is.EqualTo("[\"*\"]"));
         Assert.That(update["changes"]!["scopes"]!["after"]!.ToJsonString(), Is.EqualTo("[\"read\"]"));
 
-        var page2 = await _gateway.AdminGetAsync($"admin/audit?org={org}&limit=2&cursor={first["nextCursor"]!.GetValue<string>()}");
+        var page2 = await _gateway.AdminGetAsync($"admin/audit?org={org}&limit=2&cursor={first.Str("nextCursor")}");
         var older = page2["items"]!.AsArray();
-        Assert.That(older.Select(i => i!["action"]!.GetValue<string>()), Is.EqualTo(new[] { "key.rotate", "key.create" }));
-        Assert.That(older[0]!["actor"]!.GetValue<string>(), Is.EqualTo("bob"));
-        Assert.That(older[1]!["actor"]!.GetValue<string>(), Is.EqualTo("alice"));
-        Assert.That(older[1]!["keyId"]!.GetValue<string>(), Is.EqualTo(Id(created)));
+        Assert.That(older.Select(i => i!.Str("action")), Is.EqualTo(new[] { "key.rotate", "key.create" }));
+        Assert.That(older[0]!.Str("actor"), Is.EqualTo("bob"));
+        Assert.That(older[1]!.Str("actor"), Is.EqualTo("alice"));
+        Assert.That(older[1]!.Str("keyId"), Is.EqualTo(Id(created)));
 
         var all = text + page2.ToJsonString();
         Assert.That(all, Does.Not.Contain(Plaintext(created)));
@@ -407,7 +407,7 @@ public sealed class KeyLifecycleTests(StoreKind store)
         return (await response.Content.ReadFromJsonAsync<JsonObject>())!;
     }
 
-    private static string Id(JsonObject key) => key["id"]!.GetValue<string>();
+    private static string Id(JsonObject key) => key.Str("id");
 
-    private static string Plaintext(JsonObject key) => key["key"]!.GetValue<string>();
+    private static string Plaintext(JsonObject key) => key.Str("key");
 }

@@ -25,8 +25,8 @@ public sealed class ProxyAuthenticationTests(StoreKind store)
             ("public", "/public/{**rest}", [("Anonymous", "true")])), store: store);
         await _gateway.CreateOrgAsync("acme");
         var key = await _gateway.CreateKeyAsync("acme", new { name = "server_prod", scopes = new[] { "read" }, customerId = "cust_42" });
-        _liveKey = key["key"]!.GetValue<string>();
-        _liveKeyId = key["id"]!.GetValue<string>();
+        _liveKey = key.Str("key");
+        _liveKeyId = key.Str("id");
     }
 
     [OneTimeTearDown]
@@ -88,7 +88,7 @@ public sealed class ProxyAuthenticationTests(StoreKind store)
     {
         var key = await _gateway.CreateKeyAsync("acme", new { name = "no_customer" });
 
-        using var response = await _gateway.CallAsync("/api/x", key["key"]!.GetValue<string>(), r => r.Headers.Add("X-Customer-Id", "spoof"));
+        using var response = await _gateway.CallAsync("/api/x", key.Str("key"), r => r.Headers.Add("X-Customer-Id", "spoof"));
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         var headers = _upstream.SingleRequestHeaders();
@@ -104,7 +104,7 @@ public sealed class ProxyAuthenticationTests(StoreKind store)
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
         Assert.That(response.Headers.WwwAuthenticate.ToString(), Is.EqualTo("Bearer"));
         var problem = await GatewayHost.ProblemAsync(response);
-        Assert.That(problem["code"]!.GetValue<string>(), Is.EqualTo("missing_key"));
+        Assert.That(problem.Str("code"), Is.EqualTo("missing_key"));
         Assert.That(problem["status"]!.GetValue<int>(), Is.EqualTo(401));
         Assert.That(_upstream.Received, Is.Empty);
     }
@@ -124,7 +124,7 @@ public sealed class ProxyAuthenticationTests(StoreKind store)
     {
         var staging = await _gateway.CreateKeyAsync("acme", new { name = "stage_key", environment = "staging" });
 
-        using var response = await _gateway.CallAsync("/api/x", staging["key"]!.GetValue<string>());
+        using var response = await _gateway.CallAsync("/api/x", staging.Str("key"));
 
         await AssertRejected(response, HttpStatusCode.Unauthorized, "wrong_environment", "Bearer error=\"invalid_token\"");
     }
@@ -134,7 +134,7 @@ public sealed class ProxyAuthenticationTests(StoreKind store)
     {
         var staging = await _gateway.CreateKeyAsync("acme", new { name = "stage_key2", environment = "staging" });
 
-        using var ok = await _gateway.CallAsync("/staging/x", staging["key"]!.GetValue<string>());
+        using var ok = await _gateway.CallAsync("/staging/x", staging.Str("key"));
         Assert.That(ok.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That(_upstream.SingleRequestHeaders()["X-Key-Environment"], Is.EqualTo("staging"));
         _upstream.Reset();
@@ -157,8 +157,8 @@ public sealed class ProxyAuthenticationTests(StoreKind store)
         var both = await _gateway.CreateKeyAsync("acme", new { name = "rw", scopes = new[] { "read", "write" } });
         var wildcard = await _gateway.CreateKeyAsync("acme", new { name = "full", scopes = new[] { "*" } });
 
-        using var r1 = await _gateway.CallAsync("/scoped/x", both["key"]!.GetValue<string>());
-        using var r2 = await _gateway.CallAsync("/scoped/x", wildcard["key"]!.GetValue<string>());
+        using var r1 = await _gateway.CallAsync("/scoped/x", both.Str("key"));
+        using var r2 = await _gateway.CallAsync("/scoped/x", wildcard.Str("key"));
 
         Assert.That(r1.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That(r2.StatusCode, Is.EqualTo(HttpStatusCode.OK));
@@ -186,7 +186,7 @@ public sealed class ProxyAuthenticationTests(StoreKind store)
         using var response = await _gateway.CallAsync("/nowhere", _liveKey);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
-        Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("no_route"));
+        Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("no_route"));
         Assert.That(response.Headers.Contains("X-Request-Id"), Is.True);
     }
 
@@ -199,7 +199,7 @@ public sealed class ProxyAuthenticationTests(StoreKind store)
         });
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
-        Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("no_route"));
+        Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("no_route"));
     }
 
     [TestCase("/healthz")]
@@ -217,7 +217,7 @@ public sealed class ProxyAuthenticationTests(StoreKind store)
         Assert.That(response.StatusCode, Is.EqualTo(status));
         Assert.That(response.Headers.WwwAuthenticate.ToString(), Is.EqualTo(challenge));
         JsonObject problem = await GatewayHost.ProblemAsync(response);
-        Assert.That(problem["code"]!.GetValue<string>(), Is.EqualTo(code));
+        Assert.That(problem.Str("code"), Is.EqualTo(code));
         Assert.That(_upstream.Received, Is.Empty, "a rejected request must not reach the upstream");
     }
 }

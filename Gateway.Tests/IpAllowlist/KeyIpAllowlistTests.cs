@@ -46,7 +46,7 @@ public sealed class KeyIpAllowlistTests(StoreKind store)
     private async Task<(string Key, string Id, JsonObject Created)> CreateAsync(object cidrs, object? rateLimit = null)
     {
         var created = await _gateway.CreateKeyAsync("netorg", new { name = "k" + Guid.NewGuid().ToString("N")[..12], allowedCidrs = cidrs, rateLimit });
-        return (created["key"]!.GetValue<string>(), created["id"]!.GetValue<string>(), created);
+        return (created.Str("key"), created.Str("id"), created);
     }
 
     private Task<HttpResponseMessage> FromAsync(string key, string? clientIp) =>
@@ -88,7 +88,7 @@ public sealed class KeyIpAllowlistTests(StoreKind store)
         using var response = await FromAsync(key, clientIp);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
-        Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("ip_not_allowed"));
+        Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("ip_not_allowed"));
         Assert.That(_upstream.Received, Is.Empty);
     }
 
@@ -126,7 +126,7 @@ public sealed class KeyIpAllowlistTests(StoreKind store)
         }
 
         var audit = await _gateway.AdminGetAsync("admin/audit?org=netorg&limit=50");
-        var update = audit["items"]!.AsArray().First(e => e!["keyId"]!.GetValue<string>() == id && e["action"]!.GetValue<string>() == "key.update")!;
+        var update = audit["items"]!.AsArray().First(e => e!.Str("keyId") == id && e.Str("action") == "key.update")!;
         Assert.That(update["changes"]!["allowedCidrs"]!["after"]!.ToJsonString(), Is.EqualTo("[\"10.0.0.0/8\"]"));
 
         using (var clear = await PatchAsync(id, new { allowedCidrs = (string[]?)null }))
@@ -243,7 +243,7 @@ public sealed class KeyIpAllowlistTests(StoreKind store)
         Assert.That(created["allowedCidrs"]!.ToJsonString(), Is.EqualTo("[\"203.0.113.0/24\",\"2001:db8::/32\"]"));
 
         using var output2 = new StringWriter();
-        code = await AdminCli.RunAsync(["keys", "update", created["id"]!.GetValue<string>(), "--any-ip", "--admin-url", _gateway.AdminUrl.ToString(), "--token", GatewayHost.AdminToken], output2, error);
+        code = await AdminCli.RunAsync(["keys", "update", created.Str("id"), "--any-ip", "--admin-url", _gateway.AdminUrl.ToString(), "--token", GatewayHost.AdminToken], output2, error);
         Assert.That(code, Is.Zero, error.ToString());
         Assert.That(JsonNode.Parse(output2.ToString())!["allowedCidrs"]!.AsArray(), Is.Empty);
     }

@@ -28,16 +28,16 @@ public sealed class ApiKeyPropertyTests
         _upstream = Upstream.Start();
         _gateway = await GatewayHost.StartAsync(GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", [])));
         var org = await _gateway.CreateOrgAsync("acme");
-        _issued = [org["defaultKey"]!["key"]!.GetValue<string>()];
+        _issued = [org.DefaultKey()];
         _live = [.. _issued];
         foreach (var environment in new[] { "production", "staging", "development" })
         {
             var key = await _gateway.CreateKeyAsync("acme", new { name = "k_" + environment, environment });
-            _issued.Add(key["key"]!.GetValue<string>());
+            _issued.Add(key.Str("key"));
 
             // A rotation issues a second key; both were issued (the old one answers key_revoked or
             // works during a grace period, but it is never "unknown").
-            var rotated = (await _gateway.AdminPostAsync($"admin/keys/{key["id"]!.GetValue<string>()}/rotate"))["key"]!.GetValue<string>();
+            var rotated = (await _gateway.AdminPostAsync($"admin/keys/{key.Str("id")}/rotate")).Str("key");
             _issued.Add(rotated);
             _live.Add(rotated);
         }

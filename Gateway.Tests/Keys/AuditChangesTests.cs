@@ -2,6 +2,8 @@ using System.Text.Json.Nodes;
 using Gateway.Domain;
 using Gateway.Keys;
 
+using Gateway.Tests.Common;
+
 namespace Gateway.Tests.Keys;
 
 /// <summary>What an audit entry records for each change of a key, and that key material never goes in.</summary>
@@ -70,6 +72,6 @@ public sealed class AuditChangesTests
         var snapshot = AuditChanges.Snapshot(Key with { PreviousHash = "hash-old" });
 
         Assert.That(snapshot, Does.Not.Contain("hash-"));
-        Assert.That(JsonNode.Parse(snapshot)!["name"]!["after"]!.GetValue<string>(), Is.EqualTo("svc"));
+        Assert.That(JsonNode.Parse(snapshot)!["name"]!.Str("after"), Is.EqualTo("svc"));
     }
 }

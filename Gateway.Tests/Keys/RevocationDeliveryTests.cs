@@ -108,9 +108,9 @@ public sealed class RevocationDeliveryTests
         var (a, b, _) = await StartPairAsync();
         await a.CreateOrgAsync("acme");
         var created = await a.CreateKeyAsync("acme", new { name = "svc" });
-        var id = created["id"]!.GetValue<string>();
-        var old = created["key"]!.GetValue<string>();
-        var current = (await a.AdminPostAsync($"admin/keys/{id}/rotate", new { gracePeriod = "01:00:00" }))["key"]!.GetValue<string>();
+        var id = created.Str("id");
+        var old = created.Str("key");
+        var current = (await a.AdminPostAsync($"admin/keys/{id}/rotate", new { gracePeriod = "01:00:00" })).Str("key");
         foreach (var host in new[] { a, b })
         {
             Assert.That(await host.StatusAsync(old), Is.EqualTo(HttpStatusCode.OK));
@@ -123,7 +123,7 @@ public sealed class RevocationDeliveryTests
 
         var retried = await a.AdminPostAsync($"admin/keys/{id}/revoke");
 
-        Assert.That(retried["status"]!.GetValue<string>(), Is.EqualTo("revoked"));
+        Assert.That(retried.Str("status"), Is.EqualTo("revoked"));
         foreach (var host in new[] { a, b })
         {
             await GatewayHost.WaitForAsync(async () => await host.StatusAsync(current) == HttpStatusCode.Unauthorized, Within);
@@ -170,7 +170,7 @@ public sealed class RevocationDeliveryTests
         _redis.Kill();
 
         await notifier.PublishAsync(["hash-that-changed"], CancellationToken.None);
-        Assert.That(((RedisKeyChangeNotifier)notifier).Undelivered, Is.EqualTo(1));
+        Assert.That(((RedisKeyChangePublisher)notifier).Undelivered, Is.EqualTo(1));
 
         _redis.Restart();
 
@@ -178,7 +178,7 @@ public sealed class RevocationDeliveryTests
         using var probe = await ConnectionMultiplexer.ConnectAsync(_redis.ConnectionString);
         var server = probe.GetServer(probe.GetEndPoints()[0]);
         await GatewayHost.WaitForAsync(async () => ((string)(await server.ExecuteAsync("INFO", "commandstats"))!).Contains("cmdstat_publish:calls=", StringComparison.Ordinal), Within);
-        await GatewayHost.WaitForAsync(() => Task.FromResult(((RedisKeyChangeNotifier)notifier).Undelivered == 0), Within);
+        await GatewayHost.WaitForAsync(() => Task.FromResult(((RedisKeyChangePublisher)notifier).Undelivered == 0), Within);
     }
 
     private const string Prefix = "rev:";
@@ -210,14 +210,14 @@ public sealed class RevocationDeliveryTests
     {
         await hosts[0].CreateOrgAsync("acme");
         var created = await hosts[0].CreateKeyAsync("acme", new { name = "svc", scopes = new[] { "read" } });
-        var key = created["key"]!.GetValue<string>();
+        var key = created.Str("key");
         foreach (var host in hosts)
         {
             using var response = await host.CallAsync("/api/x", key);
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
         }
 
-        return (created["id"]!.GetValue<string>(), key);
+        return (created.Str("id"), key);
     }
 
     private static async Task RevokeBehindTheGatewaysBackAsync(GatewayHost host, string id)

@@ -9,24 +9,16 @@ using Microsoft.Extensions.Options;
 
 namespace Gateway.Tests.Observability;
 
-public sealed class AccessLogTests
+public sealed class AccessLogTests : UpstreamFixture
 {
-    private Upstream _upstream = null!;
-
-    [OneTimeSetUp]
-    public void StartUpstream() => _upstream = Upstream.Start();
-
-    [OneTimeTearDown]
-    public void StopUpstream() => _upstream.Dispose();
-
     [Test]
     public async Task ProxiedRequests_JsonFormat_OneLinePerRequestWithEveryField()
     {
         var logs = new CapturingLoggerProvider();
         await using var gateway = await StartAsync(logs, ("Gateway:AccessLog:Format", "json"));
         var created = await gateway.CreateOrgAsync("acme");
-        var key = created["defaultKey"]!["key"]!.GetValue<string>();
-        var keyId = created["defaultKey"]!["id"]!.GetValue<string>();
+        var key = created.DefaultKey();
+        var keyId = created.DefaultKeyId();
 
         using (var ok = await gateway.CallAsync("/api/x", key, r => r.Headers.Add("X-Request-Id", "req-ok-1")))
         using (var refused = await gateway.CallAsync("/api/x", null, r => r.Headers.Add("X-Request-Id", "req-refused-1")))
@@ -36,21 +28,21 @@ public sealed class AccessLogTests
         }
 
         var lines = await AccessLinesAsync(logs, 2);
-        var ok1 = lines.Single(l => l["requestId"]!.GetValue<string>() == "req-ok-1");
-        var refused1 = lines.Single(l => l["requestId"]!.GetValue<string>() == "req-refused-1");
+        var ok1 = lines.Single(l => l.Str("requestId") == "req-ok-1");
+        var refused1 = lines.Single(l => l.Str("requestId") == "req-refused-1");
         Assert.Multiple(() =>
         {
             Assert.That(ok1["status"]!.GetValue<int>(), Is.EqualTo(200));
-            Assert.That(ok1["route"]!.GetValue<string>(), Is.EqualTo("open"));
-            Assert.That(ok1["method"]!.GetValue<string>(), Is.EqualTo("GET"));
-            Assert.That(ok1["org"]!.GetValue<string>(), Is.EqualTo("acme"));
-            Assert.That(ok1["keyId"]!.GetValue<string>(), Is.EqualTo(keyId));
+            Assert.That(ok1.Str("route"), Is.EqualTo("open"));
+            Assert.That(ok1.Str("method"), Is.EqualTo("GET"));
+            Assert.That(ok1.Str("org"), Is.EqualTo("acme"));
+            Assert.That(ok1.Str("keyId"), Is.EqualTo(keyId));
             Assert.That(ok1["code"], Is.Null);
-            Assert.That(ok1["clientIp"]!.GetValue<string>(), Is.EqualTo("127.0.0.1"));
+            Assert.That(ok1.Str("clientIp"), Is.EqualTo("127.0.0.1"));
             Assert.That(ok1["durationMs"]!.GetValue<double>(), Is.GreaterThan(0));
             Assert.That(ok1["upstreamMs"]!.GetValue<double>(), Is.GreaterThan(0).And.LessThanOrEqualTo(ok1["durationMs"]!.GetValue<double>()));
             Assert.That(refused1["status"]!.GetValue<int>(), Is.EqualTo(401));
-            Assert.That(refused1["code"]!.GetValue<string>(), Is.EqualTo("missing_key"));
+            Assert.That(refused1.Str("code"), Is.EqualTo("missing_key"));
             Assert.That(refused1["org"], Is.Null);
             Assert.That(refused1["upstreamMs"], Is.Null, "never sent upstream");
         });
@@ -74,7 +66,7 @@ public sealed class AccessLogTests
     {
         var logs = new CapturingLoggerProvider();
         await using var gateway = await StartAsync(logs, ("Gateway:AccessLog:SampleRate", "0"), ("Gateway:AccessLog:Format", "json"));
-        var key = (await gateway.CreateOrgAsync("acme"))["defaultKey"]!["key"]!.GetValue<string>();
+        var key = (await gateway.CreateOrgAsync("acme")).DefaultKey();
 
         for (var i = 0; i < 5; i++)
         {
@@ -105,7 +97,7 @@ public sealed class AccessLogTests
     [TestCase("Gateway:AccessLog:BufferSize", "0")]
     public void Start_BadSetting_FailsNamingIt(string setting, string value)
     {
-        var settings = GatewayHost.Routes(_upstream.Url, ("open", "/api/{**rest}", []));
+        var settings = GatewayHost.Routes(Upstream.Url, ("open", "/api/{**rest}", []));
         settings[setting] = value;
 
         var failure = Assert.ThrowsAsync<OptionsValidationException>(async () => await GatewayHost.StartAsync(settings));
@@ -126,19 +118,19 @@ public sealed class AccessLogTests
         for (var o = 0; o < 3; o++)
         {
             var org = $"org{o}";
-            keys.Add((await gateway.CreateOrgAsync(org))["defaultKey"]!["key"]!.GetValue<string>());
+            keys.Add((await gateway.CreateOrgAsync(org)).DefaultKey());
             for (var k = 0; k < 5; k++)
             {
                 var created = await gateway.CreateKeyAsync(org, new { name = $"k{k}", scopes = new[] { "read" } });
-                keys.Add(created["key"]!.GetValue<string>());
+                keys.Add(created.Str("key"));
                 if (k == 0)
                 {
-                    await gateway.AdminPostAsync($"admin/keys/{created["id"]!.GetValue<string>()}/revoke");
+                    await gateway.AdminPostAsync($"admin/keys/{created.Str("id")}/revoke");
                 }
                 else if (k == 1)
                 {
-                    var rotated = await gateway.AdminPostAsync($"admin/keys/{created["id"]!.GetValue<string>()}/rotate");
-                    keys.Add(rotated["key"]!.GetValue<string>());
+                    var rotated = await gateway.AdminPostAsync($"admin/keys/{created.Str("id")}/rotate");
+                    keys.Add(rotated.Str("key"));
                 }
             }
         }
@@ -170,7 +162,7 @@ public sealed class AccessLogTests
 
     private Task<GatewayHost> StartAsync(CapturingLoggerProvider logs, params (string Key, string Value)[] extra)
     {
-        var settings = GatewayHost.Routes(_upstream.Url, ("open", "/api/{**rest}", []));
+        var settings = GatewayHost.Routes(Upstream.Url, ("open", "/api/{**rest}", []));
         settings["Gateway:AccessLog:Enabled"] = "true";
         foreach (var (key, value) in extra)
         {

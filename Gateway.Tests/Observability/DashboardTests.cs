@@ -12,8 +12,8 @@ public sealed partial class DashboardTests
     {
         var dashboard = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "deploy", "grafana", "gateway-dashboard.json")))!;
         var expressions = dashboard["panels"]!.AsArray()
-            .SelectMany(p => p!["targets"]!.AsArray().Select(t => t!["expr"]!.GetValue<string>()))
-            .Append(dashboard["templating"]!["list"]!.AsArray().Select(v => v!["query"]!.GetValue<string>()).Single(q => q.StartsWith("label_values", StringComparison.Ordinal)))
+            .SelectMany(p => p!["targets"]!.AsArray().Select(t => t!.Str("expr")))
+            .Append(dashboard["templating"]!["list"]!.AsArray().Select(v => v!.Str("query")).Single(q => q.StartsWith("label_values", StringComparison.Ordinal)))
             .ToList();
         Assert.That(expressions, Has.Count.GreaterThanOrEqualTo(8));
 

@@ -11,21 +11,13 @@ namespace Gateway.Tests.Observability;
 /// Metrics are per host: each test starts its own gateway and asserts exact counts, which a
 /// process-wide registry fed by other fixtures could never pass.
 /// </summary>
-public sealed class MetricsTests
+public sealed class MetricsTests : UpstreamFixture
 {
-    private Upstream _upstream = null!;
-
-    [OneTimeSetUp]
-    public void StartUpstream() => _upstream = Upstream.Start();
-
-    [OneTimeTearDown]
-    public void StopUpstream() => _upstream.Dispose();
-
     [Test]
     public async Task Scrape_AfterKnownTraffic_CountsExactlyThisHostsRequests()
     {
         await using var gateway = await StartAsync();
-        var key = (await gateway.CreateOrgAsync("acme"))["defaultKey"]!["key"]!.GetValue<string>();
+        var key = (await gateway.CreateOrgAsync("acme")).DefaultKey();
         var unknown = ApiKeyFormat.Generate("gw", "production");
         Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
         Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
@@ -101,7 +93,7 @@ public sealed class MetricsTests
     }
 
     private Task<GatewayHost> StartAsync() =>
-        GatewayHost.StartAsync(GatewayHost.Routes(_upstream.Url, ("open", "/api/{**rest}", [])));
+        GatewayHost.StartAsync(GatewayHost.Routes(Upstream.Url, ("open", "/api/{**rest}", [])));
 
     private static async Task<string> ScrapeAsync(GatewayHost gateway)
     {

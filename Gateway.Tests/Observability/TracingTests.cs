@@ -40,8 +40,8 @@ public sealed class TracingTests
     public async Task ProxiedRequest_Traced_HasStageStoreAndForwardSpansWithOrgAndKeyId()
     {
         var created = await _gateway.CreateOrgAsync("traced");
-        var key = created["defaultKey"]!["key"]!.GetValue<string>();
-        var keyId = created["defaultKey"]!["id"]!.GetValue<string>();
+        var key = created.DefaultKey();
+        var keyId = created.DefaultKeyId();
 
         var spans = await TracedCallAsync(key, HttpStatusCode.OK);
 

@@ -4,20 +4,13 @@ using Gateway.Tests.Common;
 namespace Gateway.Tests.Proxy;
 
 /// <summary>What a real upstream receives: never the client's key, never a client copy of a stamped header.</summary>
-public sealed class ForwardedHeadersTests
+public sealed class ForwardedHeadersTests : UpstreamFixture
 {
     private static readonly string[] Spoofed = ["X_Org_Id", "x_key_scopes", "X-Key_Id", "X_CUSTOMER_ID", "x-org_id"];
 
-    private Upstream _upstream = null!;
-
-    [OneTimeSetUp]
-    public void StartUpstream() => _upstream = Upstream.Start();
-
-    [OneTimeTearDown]
-    public void StopUpstream() => _upstream.Dispose();
 
     [SetUp]
-    public void ResetUpstream() => _upstream.Reset();
+    public void ResetUpstream() => Upstream.Reset();
 
     [Test]
     public async Task AnonymousRoute_AuthorizationSent_NotForwarded()
@@ -27,7 +20,7 @@ public sealed class ForwardedHeadersTests
         using var response = await gateway.CallAsync("/public/x", "gw_live_anything");
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        Assert.That(_upstream.SingleRequestHeaders().ContainsKey("Authorization"), Is.False);
+        Assert.That(Upstream.SingleRequestHeaders().ContainsKey("Authorization"), Is.False);
     }
 
     [TestCase("/public/x")]
@@ -36,7 +29,7 @@ public sealed class ForwardedHeadersTests
     {
         await using var gateway = await StartAsync();
         await gateway.CreateOrgAsync("acme");
-        var key = (await gateway.CreateKeyAsync("acme", new { name = "k" }))["key"]!.GetValue<string>();
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "k" })).Str("key");
 
         using var response = await gateway.CallAsync(path, path.StartsWith("/api", StringComparison.Ordinal) ? key : null, r =>
         {
@@ -49,7 +42,7 @@ public sealed class ForwardedHeadersTests
         });
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        var headers = _upstream.SingleRequestHeaders();
+        var headers = Upstream.SingleRequestHeaders();
         Assert.That(headers.Keys.Where(k => k.Replace('_', '-').StartsWith("X-Key-", StringComparison.OrdinalIgnoreCase) && k.Contains('_')), Is.Empty);
         Assert.That(headers.Keys.Where(k => k.Contains('_') && k.Replace('_', '-').ToUpperInvariant() is "X-ORG-ID" or "X-CUSTOMER-ID"), Is.Empty);
         Assert.That(headers.Values, Has.No.Member("evil"));
@@ -69,14 +62,14 @@ public sealed class ForwardedHeadersTests
         });
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        var headers = _upstream.SingleRequestHeaders();
+        var headers = Upstream.SingleRequestHeaders();
         Assert.That(headers.Keys.Where(k => k.Contains('_')), Is.Empty);
         Assert.That(headers["X-Trace-Note"], Is.EqualTo("kept"));
     }
 
     private Task<GatewayHost> StartAsync(params (string Key, string Value)[] settings)
     {
-        var config = GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", []), ("public", "/public/{**rest}", [("Anonymous", "true")]));
+        var config = GatewayHost.Routes(Upstream.Url, ("api", "/api/{**rest}", []), ("public", "/public/{**rest}", [("Anonymous", "true")]));
         foreach (var (key, value) in settings)
         {
             config[key] = value;

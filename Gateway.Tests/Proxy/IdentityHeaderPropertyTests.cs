@@ -50,7 +50,7 @@ public sealed class IdentityHeaderPropertyTests
         await using var gateway = await GatewayHost.StartAsync(GatewayHost.Routes(upstream.Url, ("api", "/api/{**rest}", [])));
         await gateway.CreateOrgAsync("acme");
         var key = await gateway.CreateKeyAsync("acme", new { name = "k", customerId = "cust_1" });
-        var plaintext = key["key"]!.GetValue<string>();
+        var plaintext = key.Str("key");
 
         await Gen.Select(Spoofed.Array[1, 6], Innocent.Array[0, 3]).SampleAsync(async (spoofed, innocent) =>
         {

@@ -20,14 +20,14 @@ public sealed class UpstreamErrorTests
 
         await using var gateway = await GatewayHost.StartAsync(GatewayHost.Routes($"http://127.0.0.1:{closedPort}/", ("api", "/api/{**rest}", [])));
         await gateway.CreateOrgAsync("acme");
-        var key = (await gateway.CreateKeyAsync("acme", new { name = "k" }))["key"]!.GetValue<string>();
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "k" })).Str("key");
 
         using var response = await gateway.CallAsync("/api/x", key, r => r.Headers.Add("X-Request-Id", "req-502"));
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadGateway));
         var problem = await GatewayHost.ProblemAsync(response);
-        Assert.That(problem["code"]!.GetValue<string>(), Is.EqualTo("upstream_unreachable"));
-        Assert.That(problem["requestId"]!.GetValue<string>(), Is.EqualTo("req-502"));
+        Assert.That(problem.Str("code"), Is.EqualTo("upstream_unreachable"));
+        Assert.That(problem.Str("requestId"), Is.EqualTo("req-502"));
         Assert.That(response.Headers.GetValues("X-Request-Id").Single(), Is.EqualTo("req-502"));
     }
 
@@ -40,13 +40,13 @@ public sealed class UpstreamErrorTests
         settings["ReverseProxy:Clusters:upstream:HttpRequest:ActivityTimeout"] = "00:00:00.500";
         await using var gateway = await GatewayHost.StartAsync(settings);
         await gateway.CreateOrgAsync("acme");
-        var key = (await gateway.CreateKeyAsync("acme", new { name = "k" }))["key"]!.GetValue<string>();
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "k" })).Str("key");
 
         using var response = await gateway.CallAsync("/api/slow", key);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.GatewayTimeout));
         var problem = await GatewayHost.ProblemAsync(response);
-        Assert.That(problem["code"]!.GetValue<string>(), Is.EqualTo("upstream_timeout"));
+        Assert.That(problem.Str("code"), Is.EqualTo("upstream_timeout"));
         Assert.That(response.Headers.Contains("X-Request-Id"), Is.True);
     }
 }

@@ -10,18 +10,10 @@ using Microsoft.Extensions.Time.Testing;
 namespace Gateway.Tests.RateLimiting;
 
 /// <summary>Rate limits (docs/rate-limits.md) on one instance, with a fake clock.</summary>
-public sealed class RateLimitTests
+public sealed class RateLimitTests : UpstreamFixture
 {
-    private Upstream _upstream = null!;
-
-    [OneTimeSetUp]
-    public void StartUpstream() => _upstream = Upstream.Start();
-
-    [OneTimeTearDown]
-    public void StopUpstream() => _upstream.Dispose();
-
     [SetUp]
-    public void ResetUpstream() => _upstream.Reset();
+    public void ResetUpstream() => Upstream.Reset();
 
     [Test]
     public async Task Workspace_LimitReached_429WithHeadersAndRetryAfterCorrectToTheSecond()
@@ -50,8 +42,8 @@ public sealed class RateLimitTests
         using var refused = await gateway.CallAsync("/api/x", key);
         Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
         var problem = await GatewayHost.ProblemAsync(refused);
-        Assert.That(problem["code"]!.GetValue<string>(), Is.EqualTo("rate_limited"));
-        Assert.That(problem["limit"]!.GetValue<string>(), Is.EqualTo("workspace"));
+        Assert.That(problem.Str("code"), Is.EqualTo("rate_limited"));
+        Assert.That(problem.Str("limit"), Is.EqualTo("workspace"));
         var retryAfter = int.Parse(refused.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture);
         Assert.That(retryAfter, Is.EqualTo(41));
         AssertHeaders(refused, limit: 3, remaining: 0, reset: 41);
@@ -104,11 +96,11 @@ public sealed class RateLimitTests
         {
             using var response = await gateway.CallAsync("/api/x", ApiKeyFormat.Generate("gw", "production"));
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
-            Assert.That((await GatewayHost.ProblemAsync(response))["limit"]!.GetValue<string>(), Is.EqualTo("ip"));
+            Assert.That((await GatewayHost.ProblemAsync(response)).Str("limit"), Is.EqualTo("ip"));
         }
 
         Assert.That(store.Lookups, Is.EqualTo(3), "refused by the IP limit before any key lookup");
-        Assert.That(_upstream.Received, Is.Empty, "no request of the flood reached the upstream");
+        Assert.That(Upstream.Received, Is.Empty, "no request of the flood reached the upstream");
     }
 
     [TestCase(StoreKind.Sqlite)]
@@ -158,14 +150,14 @@ public sealed class RateLimitTests
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         await using var gateway = await StartAsync(time, ("Gateway:RateLimits:Workspace:PermitLimit", "1"), ("Gateway:RateLimits:Workspace:Window", "00:00:05"));
         await gateway.CreateOrgAsync("acme");
-        var key = (await gateway.CreateKeyAsync("acme", new { name = "limited", rateLimit = new { permitLimit = 1, window = "00:01:00" } }))["key"]!.GetValue<string>();
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "limited", rateLimit = new { permitLimit = 1, window = "00:01:00" } })).Str("key");
         Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
 
         using var refused = await gateway.CallAsync("/api/x", key);
 
         Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
         Assert.That(refused.Headers.GetValues("Retry-After").Single(), Is.EqualTo("61"), "the key's minute, not the workspace's five seconds");
-        Assert.That((await GatewayHost.ProblemAsync(refused))["limit"]!.GetValue<string>(), Is.EqualTo("key"));
+        Assert.That((await GatewayHost.ProblemAsync(refused)).Str("limit"), Is.EqualTo("key"));
 
         time.Advance(TimeSpan.FromSeconds(6));
         Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.TooManyRequests), "the workspace limit is free again, the key's is not");
@@ -197,8 +189,8 @@ public sealed class RateLimitTests
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var gateway = await StartAsync(time, ("Gateway:RateLimits:Workspace:PermitLimit", "5"), ("Gateway:RateLimits:Ip:PermitLimit", "8"));
         await gateway.CreateOrgAsync("acme");
-        var limited = (await gateway.CreateKeyAsync("acme", new { name = "limited", rateLimit = new { permitLimit = 2, window = "00:01:00" } }))["key"]!.GetValue<string>();
-        var free = (await gateway.CreateKeyAsync("acme", new { name = "free" }))["key"]!.GetValue<string>();
+        var limited = (await gateway.CreateKeyAsync("acme", new { name = "limited", rateLimit = new { permitLimit = 2, window = "00:01:00" } })).Str("key");
+        var free = (await gateway.CreateKeyAsync("acme", new { name = "free" })).Str("key");
 
         Assert.That(await gateway.StatusAsync(limited), Is.EqualTo(HttpStatusCode.OK));
         using (var second = await gateway.CallAsync("/api/x", limited))
@@ -211,7 +203,7 @@ public sealed class RateLimitTests
         {
             using var refused = await gateway.CallAsync("/api/x", limited);
             Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
-            Assert.That((await GatewayHost.ProblemAsync(refused))["limit"]!.GetValue<string>(), Is.EqualTo("key"));
+            Assert.That((await GatewayHost.ProblemAsync(refused)).Str("limit"), Is.EqualTo("key"));
         }
 
         // Two of five workspace permits and two of eight IP permits are used: three more pass.
@@ -221,7 +213,7 @@ public sealed class RateLimitTests
         }
 
         using var full = await gateway.CallAsync("/api/x", free);
-        Assert.That((await GatewayHost.ProblemAsync(full))["limit"]!.GetValue<string>(), Is.EqualTo("workspace"));
+        Assert.That((await GatewayHost.ProblemAsync(full)).Str("limit"), Is.EqualTo("workspace"));
     }
 
     [Test]
@@ -231,7 +223,7 @@ public sealed class RateLimitTests
         await using var gateway = await StartAsync(time, ("Gateway:RateLimits:Workspace:PermitLimit", "2"));
         await gateway.CreateOrgAsync("acme");
         var created = await gateway.CreateKeyAsync("acme", new { name = "k", scopes = new[] { "read" } });
-        var key = created["key"]!.GetValue<string>();
+        var key = created.Str("key");
 
         for (var i = 0; i < 5; i++)
         {
@@ -254,7 +246,7 @@ public sealed class RateLimitTests
         Assert.That(await gateway.StatusAsync(key, "/tight/x"), Is.EqualTo(HttpStatusCode.OK));
         using (var refused = await gateway.CallAsync("/tight/x", key))
         {
-            Assert.That((await GatewayHost.ProblemAsync(refused))["limit"]!.GetValue<string>(), Is.EqualTo("route"));
+            Assert.That((await GatewayHost.ProblemAsync(refused)).Str("limit"), Is.EqualTo("route"));
         }
 
         for (var i = 0; i < 4; i++)
@@ -357,7 +349,7 @@ public sealed class RateLimitTests
         Assert.That(await gateway.StatusAsync(null, "/public/x"), Is.EqualTo(HttpStatusCode.OK));
         using var refused = await gateway.CallAsync("/public/x", null);
         Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
-        Assert.That((await GatewayHost.ProblemAsync(refused))["limit"]!.GetValue<string>(), Is.EqualTo("ip"));
+        Assert.That((await GatewayHost.ProblemAsync(refused)).Str("limit"), Is.EqualTo("ip"));
     }
 
     internal static void AssertHeaders(HttpResponseMessage response, int limit, int remaining, int? reset)
@@ -381,7 +373,7 @@ public sealed class RateLimitTests
     private Dictionary<string, string?> Settings(params (string Key, string Value)[] settings)
     {
         var config = GatewayHost.Routes(
-            _upstream.Url,
+            Upstream.Url,
             ("api", "/api/{**rest}", []),
             ("writes", "/writes/{**rest}", [("RequiredScopes", "write")]),
             ("tight", "/tight/{**rest}", [("RateLimitPolicy", "tight")]),
@@ -399,7 +391,7 @@ public sealed class RateLimitTests
     private static async Task<string> KeyAsync(GatewayHost gateway, string org)
     {
         await gateway.CreateOrgAsync(org);
-        return (await gateway.CreateKeyAsync(org, new { name = "k" }))["key"]!.GetValue<string>();
+        return (await gateway.CreateKeyAsync(org, new { name = "k" })).Str("key");
     }
 
 }

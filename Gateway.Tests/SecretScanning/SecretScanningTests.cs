@@ -64,7 +64,7 @@ public sealed class SecretScanningTests
         var org = "leak" + Guid.NewGuid().ToString("N")[..10];
         var created = await _gateway.CreateOrgAsync(org);
         var key = await _gateway.CreateKeyAsync(org, new { name = "server" });
-        return (org, key["key"]!.GetValue<string>(), key["id"]!.GetValue<string>(), created["defaultKey"]!["key"]!.GetValue<string>(), created["defaultKey"]!["id"]!.GetValue<string>());
+        return (org, key.Str("key"), key.Str("id"), created.DefaultKey(), created.DefaultKeyId());
     }
 
     [Test]
@@ -78,18 +78,18 @@ public sealed class SecretScanningTests
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         var feedback = (await response.Content.ReadFromJsonAsync<JsonArray>())!;
-        Assert.That(feedback.Select(f => f!["token_hash"]!.GetValue<string>()), Is.EqualTo(new[] { Hash(key), Hash(foreign), Hash(typo) }));
-        Assert.That(feedback.Select(f => f!["label"]!.GetValue<string>()), Is.EqualTo(new[] { "true_positive", "false_positive", "false_positive" }));
-        Assert.That(feedback[0]!["token_type"]!.GetValue<string>(), Is.EqualTo("gateway_api_key"));
+        Assert.That(feedback.Select(f => f!.Str("token_hash")), Is.EqualTo(new[] { Hash(key), Hash(foreign), Hash(typo) }));
+        Assert.That(feedback.Select(f => f!.Str("label")), Is.EqualTo(new[] { "true_positive", "false_positive", "false_positive" }));
+        Assert.That(feedback[0]!.Str("token_type"), Is.EqualTo("gateway_api_key"));
         Assert.That(await response.Content.ReadAsStringAsync(), Does.Not.Contain(key));
-        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}"))["status"]!.GetValue<string>(), Is.EqualTo("revoked"));
+        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}")).Str("status"), Is.EqualTo("revoked"));
         Assert.That(await _gateway.CodeAsync(key), Is.EqualTo("key_revoked"));
 
         var audit = await _gateway.AdminGetAsync($"admin/audit?org={org}");
-        var leaked = audit["items"]!.AsArray().Single(e => e!["action"]!.GetValue<string>() == "key.leaked")!;
-        Assert.That(leaked["keyId"]!.GetValue<string>(), Is.EqualTo(id));
-        Assert.That(leaked["changes"]!["leakUrl"]!["after"]!.GetValue<string>(), Is.EqualTo("https://github.com/octo/app/blob/abc/config.yml"));
-        Assert.That(leaked["changes"]!["leakSource"]!["after"]!.GetValue<string>(), Is.EqualTo("content"));
+        var leaked = audit["items"]!.AsArray().Single(e => e!.Str("action") == "key.leaked")!;
+        Assert.That(leaked.Str("keyId"), Is.EqualTo(id));
+        Assert.That(leaked["changes"]!["leakUrl"]!.Str("after"), Is.EqualTo("https://github.com/octo/app/blob/abc/config.yml"));
+        Assert.That(leaked["changes"]!["leakSource"]!.Str("after"), Is.EqualTo("content"));
         Assert.That(leaked.ToJsonString(), Does.Not.Contain(key).And.Not.Contain(Hash(key)));
         Assert.That(_upstream.Received, Is.Empty, "the report must never reach an upstream");
     }
@@ -106,9 +106,9 @@ public sealed class SecretScanningTests
         var afterSecond = await _gateway.AdminGetAsync($"admin/keys/{defaultId}");
 
         Assert.That(await second.Content.ReadAsStringAsync(), Is.EqualTo(await first.Content.ReadAsStringAsync()));
-        Assert.That(afterSecond["prefix"]!.GetValue<string>(), Is.EqualTo(afterFirst["prefix"]!.GetValue<string>()), "a repeat must not rotate the default key again");
+        Assert.That(afterSecond.Str("prefix"), Is.EqualTo(afterFirst.Str("prefix")), "a repeat must not rotate the default key again");
         var audit = await _gateway.AdminGetAsync($"admin/audit?org={org}");
-        Assert.That(audit["items"]!.AsArray().Count(e => e!["action"]!.GetValue<string>() == "key.leaked"), Is.EqualTo(2));
+        Assert.That(audit["items"]!.AsArray().Count(e => e!.Str("action") == "key.leaked"), Is.EqualTo(2));
     }
 
     [Test]
@@ -120,10 +120,10 @@ public sealed class SecretScanningTests
         using var response = await PostAsync(Report(defaultKey), _github);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        Assert.That((await response.Content.ReadFromJsonAsync<JsonArray>())![0]!["label"]!.GetValue<string>(), Is.EqualTo("true_positive"));
+        Assert.That((await response.Content.ReadFromJsonAsync<JsonArray>())![0]!.Str("label"), Is.EqualTo("true_positive"));
         var after = await _gateway.AdminGetAsync($"admin/keys/{defaultId}");
-        Assert.That(after["status"]!.GetValue<string>(), Is.EqualTo("active"));
-        Assert.That(after["prefix"]!.GetValue<string>(), Is.Not.EqualTo(before["prefix"]!.GetValue<string>()));
+        Assert.That(after.Str("status"), Is.EqualTo("active"));
+        Assert.That(after.Str("prefix"), Is.Not.EqualTo(before.Str("prefix")));
         Assert.That(after["previousKeyExpiresAt"], Is.Null);
         Assert.That(await _gateway.CodeAsync(defaultKey), Is.EqualTo("invalid_key"));
     }
@@ -147,10 +147,10 @@ public sealed class SecretScanningTests
         foreach (var response in new[] { unsigned, stranger, unknownId, tampered, garbage })
         {
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
-            Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("invalid_signature"));
+            Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("invalid_signature"));
         }
 
-        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}"))["status"]!.GetValue<string>(), Is.EqualTo("active"));
+        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}")).Str("status"), Is.EqualTo("active"));
         Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
     }
 
@@ -169,10 +169,10 @@ public sealed class SecretScanningTests
         foreach (var response in new[] { notArray, noToken, broken })
         {
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
-            Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("invalid_report"));
+            Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("invalid_report"));
         }
 
-        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}"))["status"]!.GetValue<string>(), Is.EqualTo("active"));
+        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}")).Str("status"), Is.EqualTo("active"));
     }
 
     [Test]
@@ -193,12 +193,12 @@ public sealed class SecretScanningTests
         var result = await _gateway.AdminPostAsync("admin/leaked-keys", new { tokens = new[] { key, "not-a-key" }, url = "file:///var/log/app.log", source = "log file" });
 
         var items = result["items"]!.AsArray();
-        Assert.That(items.Select(i => i!["label"]!.GetValue<string>()), Is.EqualTo(new[] { "true_positive", "false_positive" }));
-        Assert.That(items[0]!["keyId"]!.GetValue<string>(), Is.EqualTo(id));
+        Assert.That(items.Select(i => i!.Str("label")), Is.EqualTo(new[] { "true_positive", "false_positive" }));
+        Assert.That(items[0]!.Str("keyId"), Is.EqualTo(id));
         Assert.That(result.ToJsonString(), Does.Not.Contain(key));
-        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}"))["status"]!.GetValue<string>(), Is.EqualTo("revoked"));
+        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}")).Str("status"), Is.EqualTo("revoked"));
         var audit = await _gateway.AdminGetAsync($"admin/audit?org={org}");
-        Assert.That(audit["items"]!.AsArray().Single(e => e!["action"]!.GetValue<string>() == "key.leaked")!["changes"]!["leakSource"]!["after"]!.GetValue<string>(), Is.EqualTo("log file"));
+        Assert.That(audit["items"]!.AsArray().Single(e => e!.Str("action") == "key.leaked")!["changes"]!["leakSource"]!.Str("after"), Is.EqualTo("log file"));
 
         using var empty = await _gateway.Admin.PostAsJsonAsync("admin/leaked-keys", new { tokens = Array.Empty<string>() });
         Assert.That(empty.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
@@ -218,7 +218,7 @@ public sealed class SecretScanningTests
 
         Assert.That(code, Is.Zero, error.ToString());
         Assert.That(output.ToString(), Does.Contain("true_positive").And.Not.Contain(key));
-        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}"))["status"]!.GetValue<string>(), Is.EqualTo("revoked"));
+        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}")).Str("status"), Is.EqualTo("revoked"));
     }
 
     [Test]
@@ -228,7 +228,7 @@ public sealed class SecretScanningTests
 
         using var response = await gateway.Proxy.PostAsync(Path, new StringContent("[]"));
 
-        Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("no_route"));
+        Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("no_route"));
     }
 
     [TestCase("Gateway:SecretScanning:Action", "delete", "Gateway:SecretScanning:Action")]

@@ -39,7 +39,7 @@ public sealed partial class PythonVerifierTests
         settings["Gateway:Signing:Secrets:0:Secret"] = Secret;
         _gateway = await GatewayHost.StartAsync(settings);
         await _gateway.CreateOrgAsync("pyorg");
-        _key = (await _gateway.CreateKeyAsync("pyorg", new { name = "py", customerId = "c-1" }))["key"]!.GetValue<string>();
+        _key = (await _gateway.CreateKeyAsync("pyorg", new { name = "py", customerId = "c-1" })).Str("key");
     }
 
     [OneTimeTearDown]

@@ -32,7 +32,7 @@ public sealed class SignedIdentityHeadersTests
         settings["Gateway:Signing:Secrets:1:Secret"] = OldSecret;
         _gateway = await GatewayHost.StartAsync(settings);
         await _gateway.CreateOrgAsync("acme");
-        _key = (await _gateway.CreateKeyAsync("acme", new { name = "signed", scopes = new[] { "read" }, customerId = "cust_7" }))["key"]!.GetValue<string>();
+        _key = (await _gateway.CreateKeyAsync("acme", new { name = "signed", scopes = new[] { "read" }, customerId = "cust_7" })).Str("key");
     }
 
     [OneTimeTearDown]

@@ -66,7 +66,7 @@ public sealed class TlsListenerTests
         using var response = await client.GetAsync(ProxyUrl(gateway, "api/hello"));
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
-        Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("missing_key"));
+        Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("missing_key"));
         Assert.That(_upstream.Received, Is.Empty);
     }
 
@@ -157,7 +157,7 @@ public sealed class TlsListenerTests
     }
 
     private static async Task<string> DefaultKeyAsync(GatewayHost gateway) =>
-        (await gateway.CreateOrgAsync("acme"))["defaultKey"]!["key"]!.GetValue<string>();
+        (await gateway.CreateOrgAsync("acme")).DefaultKey();
 
     private static Uri ProxyUrl(GatewayHost gateway, string path) => new($"https://localhost:{gateway.ProxyUrl.Port}/{path}");
 

@@ -103,8 +103,8 @@ public sealed class UsageApiTests(StoreKind store)
                 ["rate_limited"] = 1,
             }));
             Assert.That(usage["totals"]!["total"]!.GetValue<long>(), Is.EqualTo(6));
-            Assert.That(usage["keyId"]!.GetValue<string>(), Is.EqualTo(Id(reader)));
-            Assert.That(usage["granularity"]!.GetValue<string>(), Is.EqualTo("minute"));
+            Assert.That(usage.Str("keyId"), Is.EqualTo(Id(reader)));
+            Assert.That(usage.Str("granularity"), Is.EqualTo("minute"));
             Assert.That(usage["intervals"]!.AsArray(), Has.Count.EqualTo(60), "every minute of the default hour, empty ones included");
             Assert.That(usage["intervals"]!.AsArray().Sum(i => i!["total"]!.GetValue<long>()), Is.EqualTo(6));
         });
@@ -114,7 +114,7 @@ public sealed class UsageApiTests(StoreKind store)
         Assert.Multiple(() =>
         {
             Assert.That(orgUsage["totals"]!["total"]!.GetValue<long>(), Is.EqualTo(8));
-            Assert.That(keys.Select(k => k!["name"]!.GetValue<string>()), Is.EqualTo(new[] { "reader", "old", "default" }), "busiest key first");
+            Assert.That(keys.Select(k => k!.Str("name")), Is.EqualTo(new[] { "reader", "old", "default" }), "busiest key first");
             Assert.That(Counts(keys[1]!["usage"]!), Is.EquivalentTo(new Dictionary<string, long> { ["key_revoked"] = 2 }));
             Assert.That(keys[2]!["usage"]!["total"]!.GetValue<long>(), Is.Zero);
         });
@@ -255,7 +255,7 @@ public sealed class UsageApiTests(StoreKind store)
     /// <summary>What the store itself holds for the org's keys over the last day, ignoring counts not yet flushed.</summary>
     private async Task<long> StoredAsync(string org)
     {
-        var keys = (await _gateway.AdminGetAsync($"admin/orgs/{org}/keys"))["items"]!.AsArray().Select(k => k!["id"]!.GetValue<string>()).ToList();
+        var keys = (await _gateway.AdminGetAsync($"admin/orgs/{org}/keys"))["items"]!.AsArray().Select(k => k!.Str("id")).ToList();
         var now = _time.GetUtcNow();
         var rows = await _gateway.Services.GetRequiredService<IUsageStore>().ReadAsync(UsageSubjectKind.Key, keys, now.AddDays(-1), now.AddHours(1), CancellationToken.None);
         return rows.Sum(r => r.Count);
@@ -265,7 +265,7 @@ public sealed class UsageApiTests(StoreKind store)
     {
         var usage = await _gateway.AdminGetAsync("admin/usage/routes?granularity=hour");
         return usage["routes"]!.AsArray()
-            .SelectMany(r => Counts(r!["usage"]!).Select(c => ((r["routeId"]!.GetValue<string>(), c.Key), c.Value)))
+            .SelectMany(r => Counts(r!["usage"]!).Select(c => ((r.Str("routeId"), c.Key), c.Value)))
             .ToDictionary(p => p.Item1, p => p.Value);
     }
 
@@ -279,9 +279,9 @@ public sealed class UsageApiTests(StoreKind store)
         return id;
     }
 
-    private static string Id(JsonObject key) => key["id"]!.GetValue<string>();
+    private static string Id(JsonObject key) => key.Str("id");
 
-    private static string Key(JsonObject key) => key["key"]!.GetValue<string>();
+    private static string Key(JsonObject key) => key.Str("key");
 
     private static string Iso(DateTimeOffset value) => Uri.EscapeDataString(value.ToString("O"));
 

@@ -81,4 +81,12 @@ internal sealed record ListDto<T>(IReadOnlyList<T> Items, string? NextCursor = n
 [JsonSerializable(typeof(ListDto<OrgDto>))]
 [JsonSerializable(typeof(ListDto<AuditDto>))]
 [JsonSerializable(typeof(SettingsDto))]
+[JsonSerializable(typeof(RateLimitDto))]
+[JsonSerializable(typeof(CreateOrgRequest))]
+[JsonSerializable(typeof(CreateKeyRequest))]
+[JsonSerializable(typeof(PatchKeyRequest))]
+[JsonSerializable(typeof(RotateKeyRequest))]
+[JsonSerializable(typeof(LeakedKeysRequest))]
+[JsonSerializable(typeof(LeakedKeysResponse))]
+[JsonSerializable(typeof(AdminProblemDto))]
 internal sealed partial class AdminJsonContext : JsonSerializerContext;

@@ -7,16 +7,18 @@ namespace Gateway.Admin;
 public static class AdminEndpointRouteBuilderExtensions
 {
     /// <summary>
-    /// Maps the admin API, <c>/healthz</c>, <c>/readyz</c> and <c>/metrics</c>, all on the admin listener only.
+    /// Maps the admin API, its OpenAPI document, <c>/healthz</c>, <c>/readyz</c> and <c>/metrics</c>, all on the admin listener only.
     /// </summary>
     public static IEndpointRouteBuilder MapGatewayAdmin(this IEndpointRouteBuilder endpoints)
     {
         var admin = endpoints.MapGroup("/admin")
             .WithMetadata(AdminListenerMetadata.Instance)
             .AddEndpointFilter<AdminTokenFilter>()
-            .AddEndpointFilter<AdminErrorFilter>();
+            .AddEndpointFilter<AdminErrorFilter>()
+            .ProducesAdminProblem(StatusCodes.Status401Unauthorized, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
         admin.MapOrgsApi().MapKeysApi().MapAuditApi().MapSettingsApi().MapLeakedKeysApi().MapUsageApi();
         endpoints.MapAdminConsole();
+        endpoints.MapAdminOpenApi();
 
         endpoints.MapGet("/healthz", () => Results.Text("ok")).WithMetadata(AdminListenerMetadata.Instance);
         endpoints.MapGet("/readyz", ReadyAsync).WithMetadata(AdminListenerMetadata.Instance);

@@ -1,68 +1,108 @@
+using System.Text.Json.Serialization;
 using Gateway.Http;
+using Microsoft.AspNetCore.Http.Metadata;
 
 namespace Gateway.Admin;
 
 /// <summary>problem+json results for the admin API, in the same shape as the proxy's errors.</summary>
 internal static class AdminProblems
 {
-    public static IResult Validation(ValidationErrors errors) => new ProblemResult(
+    public static AdminProblem Validation(ValidationErrors errors) => new AdminProblem(
         StatusCodes.Status400BadRequest, "invalid_request", "Invalid request", errors.Summary(), errors);
 
-    public static IResult Invalid(string field, string message)
+    public static AdminProblem Invalid(string field, string message)
     {
         var errors = new ValidationErrors();
         errors.Add(field, message);
         return Validation(errors);
     }
 
-    public static IResult NotFound(string detail) => new ProblemResult(StatusCodes.Status404NotFound, "not_found", "Not found", detail, null);
+    public static AdminProblem NotFound(string detail) => new AdminProblem(StatusCodes.Status404NotFound, "not_found", "Not found", detail, null);
 
-    public static IResult Conflict(string detail, string? field = null) => new ProblemResult(StatusCodes.Status409Conflict, "conflict", "Conflict", detail, null, field);
+    public static AdminProblem Conflict(string detail, string? field = null) => new AdminProblem(StatusCodes.Status409Conflict, "conflict", "Conflict", detail, null, field);
 
-    public static IResult TooLarge() => new ProblemResult(StatusCodes.Status413PayloadTooLarge, "body_too_large", "Body too large", $"Admin request bodies are limited to {JsonFields.MaxBodyBytes} bytes.", null);
+    public static AdminProblem TooLarge() => new AdminProblem(StatusCodes.Status413PayloadTooLarge, "body_too_large", "Body too large", $"Admin request bodies are limited to {JsonFields.MaxBodyBytes} bytes.", null);
 
-    public static IResult Unauthorized() => new ProblemResult(StatusCodes.Status401Unauthorized, "admin_unauthorized", "Unauthorized", "Send the admin token as 'Authorization: Bearer <token>'.", null);
+    public static AdminProblem Unauthorized() => new AdminProblem(StatusCodes.Status401Unauthorized, "admin_unauthorized", "Unauthorized", "Send the admin token as 'Authorization: Bearer <token>'.", null);
 
-    public static IResult TooManyFailedAttempts(int retryAfterSeconds) => new ProblemResult(
+    public static AdminProblem TooManyFailedAttempts(int retryAfterSeconds) => new AdminProblem(
         StatusCodes.Status429TooManyRequests, "rate_limited", "Too many failed attempts", $"Too many failed admin authentications from this address; retry after {retryAfterSeconds} s.", null);
 
-    public static IResult Unavailable() => new ProblemResult(StatusCodes.Status503ServiceUnavailable, "store_unavailable", "Store unavailable", "The store did not answer; retry shortly.", null);
+    public static AdminProblem Unavailable() => new AdminProblem(StatusCodes.Status503ServiceUnavailable, "store_unavailable", "Store unavailable", "The store did not answer; retry shortly.", null);
 
-    private sealed class ProblemResult(int status, string code, string title, string detail, ValidationErrors? errors, string? field = null) : IResult
+    /// <summary>
+    /// Declares problem+json responses (<see cref="AdminProblemDto"/>) with these status codes for the OpenAPI document.
+    /// <see cref="AdminProblem"/> is one type for every status, so a handler's return type cannot say which it sends.
+    /// </summary>
+    public static TBuilder ProducesAdminProblem<TBuilder>(this TBuilder builder, params int[] statusCodes)
+        where TBuilder : IEndpointConventionBuilder
     {
-        public Task ExecuteAsync(HttpContext httpContext)
+        foreach (var status in statusCodes)
         {
-            if (status == StatusCodes.Status401Unauthorized)
-            {
-                httpContext.Response.Headers.WWWAuthenticate = "Bearer";
-            }
-
-            return GatewayProblem.WriteAsync(httpContext, status, code, title, detail, json =>
-            {
-                if (field is not null)
-                {
-                    json.WriteString("field", field);
-                }
-
-                if (errors is null)
-                {
-                    return;
-                }
-
-                json.WriteStartObject("errors");
-                foreach (var (name, messages) in errors.All)
-                {
-                    json.WriteStartArray(name);
-                    foreach (var message in messages)
-                    {
-                        json.WriteStringValue(message);
-                    }
-
-                    json.WriteEndArray();
-                }
-
-                json.WriteEndObject();
-            });
+            builder.WithMetadata(new ProducesResponseTypeMetadata(status, typeof(AdminProblemDto), [GatewayProblem.ContentType]));
         }
+
+        return builder;
     }
 }
+
+/// <summary>
+/// An admin error, written by <see cref="GatewayProblem"/> like the proxy's (so also <c>Cache-Control: no-store</c>
+/// and the request id). Not ASP.NET Core's <c>ProblemHttpResult</c>: that one needs <c>AddProblemDetails</c>, which
+/// would also change how the proxy listener reports exceptions, to write this exact body.
+/// </summary>
+internal sealed class AdminProblem(int status, string code, string title, string detail, ValidationErrors? errors, string? field = null)
+    : IResult, IStatusCodeHttpResult, IContentTypeHttpResult
+{
+    public int StatusCode => status;
+
+    int? IStatusCodeHttpResult.StatusCode => status;
+
+    public string ContentType => GatewayProblem.ContentType;
+
+    public Task ExecuteAsync(HttpContext httpContext)
+    {
+        if (status == StatusCodes.Status401Unauthorized)
+        {
+            httpContext.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+
+        return GatewayProblem.WriteAsync(httpContext, status, code, title, detail, json =>
+        {
+            if (field is not null)
+            {
+                json.WriteString("field", field);
+            }
+
+            if (errors is null)
+            {
+                return;
+            }
+
+            json.WriteStartObject("errors");
+            foreach (var (name, messages) in errors.All)
+            {
+                json.WriteStartArray(name);
+                foreach (var message in messages)
+                {
+                    json.WriteStringValue(message);
+                }
+
+                json.WriteEndArray();
+            }
+
+            json.WriteEndObject();
+        });
+    }
+}
+
+/// <summary>The body <see cref="AdminProblem"/> writes, declared for the OpenAPI document (never serialized).</summary>
+internal sealed record AdminProblemDto(
+    string Type,
+    string Title,
+    int Status,
+    string Detail,
+    string Code,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? RequestId = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Field = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, IReadOnlyList<string>>? Errors = null);

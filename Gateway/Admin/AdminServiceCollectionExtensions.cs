@@ -5,7 +5,7 @@ namespace Gateway.Admin;
 
 internal static class AdminServiceCollectionExtensions
 {
-    /// <summary>The admin token, the failed-attempt throttle, the admin API's filters and the matcher policy that keeps admin endpoints off the proxy listener.</summary>
+    /// <summary>The admin token, the failed-attempt throttle, the admin API's filters, its OpenAPI document and the matcher policy that keeps admin endpoints off the proxy listener.</summary>
     public static IServiceCollection AddGatewayAdmin(this IServiceCollection services)
     {
         services.TryAddSingleton<AdminToken>();
@@ -14,6 +14,7 @@ internal static class AdminServiceCollectionExtensions
         services.TryAddSingleton<AdminErrorFilter>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ListenerMatcherPolicy>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, AdminTokenInitializer>());
+        services.AddGatewayAdminOpenApi();
         return services;
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Gateway.Domain;
 using Gateway.Stores;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Gateway.Admin;
 
@@ -12,11 +13,12 @@ internal static class AuditApi
 
     public static RouteGroupBuilder MapAuditApi(this RouteGroupBuilder admin)
     {
-        admin.MapGet("/audit", ListAsync).WithTags("Audit");
+        admin.MapGet("/audit", ListAsync).WithTags("Audit").WithName("ListAudit")
+            .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         return admin;
     }
 
-    private static async Task<IResult> ListAsync(HttpContext context, IGatewayStore store, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<ListDto<AuditDto>>, AdminProblem>> ListAsync(HttpContext context, IGatewayStore store, CancellationToken cancellationToken)
     {
         var query = context.Request.Query;
         var org = query["org"].ToString();
@@ -51,7 +53,7 @@ internal static class AuditApi
         var items = page.Items.Select(e => new AuditDto(
             e.Id, e.OrgId, e.KeyId, e.Action, e.Actor, e.At,
             e.Changes is null ? null : ParseChanges(e.Changes), e.CallerAddress)).ToList();
-        return Results.Json(new ListDto<AuditDto>(items, page.NextCursor), AdminJsonContext.Default.ListDtoAuditDto);
+        return TypedResults.Ok(new ListDto<AuditDto>(items, page.NextCursor));
     }
 
     private static JsonElement ParseChanges(string json)

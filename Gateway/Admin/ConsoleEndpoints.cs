@@ -38,8 +38,8 @@ internal static class ConsoleEndpoints
         admin.MapGet("/settings", (IOptionsMonitor<GatewayOptions> options) =>
         {
             var gateway = options.CurrentValue;
-            return Results.Json(new SettingsDto(gateway.Environment, gateway.KeyPrefix, gateway.Scopes), AdminJsonContext.Default.SettingsDto);
-        }).WithTags("Settings");
+            return TypedResults.Ok(new SettingsDto(gateway.Environment, gateway.KeyPrefix, gateway.Scopes));
+        }).WithTags("Settings").WithName("GetSettings");
         return admin;
     }
 

@@ -1,6 +1,8 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Gateway.Configuration;
 using Gateway.SecretScanning;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Admin;
@@ -11,15 +13,17 @@ namespace Gateway.Admin;
 /// </summary>
 internal static class LeakedKeysApi
 {
-    private static readonly string[] Fields = ["tokens", "url", "source"];
+    private static readonly string[] Fields = AdminRequests.Members(AdminJsonContext.Default.LeakedKeysRequest);
 
     public static RouteGroupBuilder MapLeakedKeysApi(this RouteGroupBuilder admin)
     {
-        admin.MapPost("/leaked-keys", ReportAsync).WithTags("Keys");
+        admin.MapPost("/leaked-keys", ReportAsync).WithTags("Keys").WithName("ReportLeakedKeys")
+            .AcceptsAdminBody<LeakedKeysRequest>()
+            .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge);
         return admin;
     }
 
-    private static async Task<IResult> ReportAsync(HttpContext context, LeakedKeyReporter reporter, IOptionsMonitor<GatewayOptions> options)
+    private static async Task<Results<Ok<LeakedKeysResponse>, AdminProblem>> ReportAsync(HttpContext context, LeakedKeyReporter reporter, IOptionsMonitor<GatewayOptions> options)
     {
         var (reports, error) = await AdminRequests.ReadAsync(context.Request, allowEmpty: false, Parse);
         if (error is not null)
@@ -29,19 +33,17 @@ internal static class LeakedKeysApi
 
         var action = LeakActions.Configured(options.CurrentValue.SecretScanning.Action);
         var feedback = await reporter.HandleAsync(reports!, action, AdminActor.From(context), context.RequestAborted);
-        var items = feedback.Select(f => new Dictionary<string, object?>
-        {
-            ["token_hash"] = f.TokenHash,
-            ["label"] = f.Label,
-            ["keyId"] = f.KeyId,
-            ["outcome"] = f.Outcome switch
+        var items = feedback.Select(f => new LeakedKeyDto(
+            f.TokenHash,
+            f.Label,
+            f.KeyId,
+            f.Outcome switch
             {
                 Keys.LeakOutcome.Handled => "handled",
                 Keys.LeakOutcome.AlreadyHandled => "already_handled",
                 _ => "not_ours",
-            },
-        }).ToList();
-        return Results.Json(new Dictionary<string, object?> { ["items"] = items });
+            })).ToList();
+        return TypedResults.Ok(new LeakedKeysResponse(items));
     }
 
     private static List<LeakReport>? Parse(JsonElement body, ValidationErrors errors)
@@ -78,3 +80,11 @@ internal static class LeakedKeysApi
         return errors.Any ? null : reports;
     }
 }
+
+/// <summary><c>POST /admin/leaked-keys</c>: 1 to <see cref="LeakedKeyReporter.MaxTokens"/> tokens as found.</summary>
+internal sealed record LeakedKeysRequest(IReadOnlyList<string> Tokens, string? Url = null, string? Source = null);
+
+internal sealed record LeakedKeysResponse(IReadOnlyList<LeakedKeyDto> Items);
+
+/// <summary>One token's outcome: handled, already_handled or not_ours. <c>token_hash</c> keeps the secret-scanning feedback's spelling.</summary>
+internal sealed record LeakedKeyDto([property: JsonPropertyName("token_hash")] string TokenHash, string Label, string? KeyId, string Outcome);

@@ -1,44 +1,75 @@
-using Gateway.Domain;
+using System.Text.Json;
 using Gateway.Keys;
 using Gateway.Stores;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Gateway.Admin;
 
 internal static class OrgsApi
 {
+    private static readonly string[] CreateFields = AdminRequests.Members(AdminJsonContext.Default.CreateOrgRequest);
+
     public static RouteGroupBuilder MapOrgsApi(this RouteGroupBuilder admin)
     {
         var orgs = admin.MapGroup("/orgs").WithTags("Organizations");
-        orgs.MapPost("/", CreateAsync);
-        orgs.MapGet("/", ListAsync);
-        orgs.MapGet("/{org}", GetAsync);
+        orgs.MapPost("/", CreateAsync).WithName("CreateOrg")
+            .AcceptsAdminBody<CreateOrgRequest>()
+            .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge);
+        orgs.MapGet("/", ListAsync).WithName("ListOrgs");
+        orgs.MapGet("/{org}", GetAsync).WithName("GetOrg")
+            .ProducesAdminProblem(StatusCodes.Status404NotFound);
         return admin;
     }
 
-    private static async Task<IResult> CreateAsync(HttpContext context, KeyManager keys, TimeProvider time)
+    private static async Task<Results<Created<OrgDto>, AdminProblem>> CreateAsync(HttpContext context, KeyManager keys, TimeProvider time)
     {
-        var (request, error) = await AdminRequests.ReadAsync(context.Request, allowEmpty: false, AdminRequests.Organization);
+        var (request, error) = await AdminRequests.ReadAsync(context.Request, allowEmpty: false, Parse);
         if (error is not null)
         {
             return error;
         }
 
         var (org, defaultKey) = await keys.CreateOrganizationAsync(request!.Value.Id, request.Value.Name, AdminActor.From(context), context.RequestAborted);
-        var dto = OrgDto.From(org, KeyDto.From(defaultKey.Record, time.GetUtcNow(), plaintext: defaultKey.Plaintext));
-        return Results.Json(dto, AdminJsonContext.Default.OrgDto, statusCode: StatusCodes.Status201Created);
+        // No Location header: the API never sent one, and clients read the id from the body.
+        return TypedResults.Created((string?)null, OrgDto.From(org, KeyDto.From(defaultKey.Record, time.GetUtcNow(), plaintext: defaultKey.Plaintext)));
     }
 
-    private static async Task<IResult> ListAsync(IGatewayStore store, CancellationToken cancellationToken)
+    private static async Task<Ok<ListDto<OrgDto>>> ListAsync(IGatewayStore store, CancellationToken cancellationToken)
     {
         var orgs = await store.ListOrganizationsAsync(cancellationToken);
-        return Results.Json(new ListDto<OrgDto>(orgs.Select(o => OrgDto.From(o)).ToList()), AdminJsonContext.Default.ListDtoOrgDto);
+        return TypedResults.Ok(new ListDto<OrgDto>(orgs.Select(o => OrgDto.From(o)).ToList()));
     }
 
-    private static async Task<IResult> GetAsync(string org, IGatewayStore store, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<OrgDto>, AdminProblem>> GetAsync(string org, IGatewayStore store, CancellationToken cancellationToken)
     {
         var found = await store.GetOrganizationAsync(org, cancellationToken);
         return found is null
             ? AdminProblems.NotFound($"Organization '{org}' does not exist.")
-            : Results.Json(OrgDto.From(found), AdminJsonContext.Default.OrgDto);
+            : TypedResults.Ok(OrgDto.From(found));
+    }
+
+    private static (string Id, string Name)? Parse(JsonElement body, ValidationErrors errors)
+    {
+        JsonFields.RejectUnknown(body, errors, CreateFields);
+        var (_, id) = JsonFields.String(body, "id", errors, maxLength: 64);
+        var (namePresent, name) = JsonFields.String(body, "name", errors, maxLength: 200);
+        if (id is null && !errors.All.ContainsKey("id"))
+        {
+            errors.Add("id", "Required.");
+        }
+        else if (id is not null && !JsonFields.OrgId().IsMatch(id))
+        {
+            errors.Add("id", "Must match ^[A-Za-z0-9_-]{1,64}$.");
+        }
+
+        if (namePresent && name is not null && string.IsNullOrWhiteSpace(name))
+        {
+            errors.Add("name", "Must not be blank.");
+        }
+
+        return errors.Any ? null : (id!, string.IsNullOrWhiteSpace(name) ? id! : name.Trim());
     }
 }
+
+/// <summary><c>POST /admin/orgs</c>: <c>name</c> defaults to the id.</summary>
+internal sealed record CreateOrgRequest(string Id, string Name = null!);

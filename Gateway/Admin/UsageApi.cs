@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Gateway.Stores;
 using Gateway.Usage;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Gateway.Admin;
 
@@ -12,20 +13,15 @@ internal static class UsageApi
     public static RouteGroupBuilder MapUsageApi(this RouteGroupBuilder admin)
     {
         admin.MapGet("/keys/{id}/usage", KeyAsync).WithTags("Usage").WithName("GetKeyUsage")
-            .Produces<UsageReportDto>(StatusCodes.Status200OK)
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         admin.MapGet("/orgs/{org}/usage", OrgAsync).WithTags("Usage").WithName("GetOrgUsage")
-            .Produces<UsageReportDto>(StatusCodes.Status200OK)
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         admin.MapGet("/usage/routes", RoutesAsync).WithTags("Usage").WithName("GetRouteUsage")
-            .Produces<UsageReportDto>(StatusCodes.Status200OK)
-            .ProducesProblem(StatusCodes.Status400BadRequest);
+            .ProducesAdminProblem(StatusCodes.Status400BadRequest);
         return admin;
     }
 
-    private static async Task<IResult> KeyAsync(string id, HttpContext context, IGatewayStore store, UsageQueries queries, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<UsageReportDto>, AdminProblem>> KeyAsync(string id, HttpContext context, IGatewayStore store, UsageQueries queries, TimeProvider time, CancellationToken cancellationToken)
     {
         if (!TryReadRange(context.Request.Query, time.GetUtcNow(), out var range, out var error))
         {
@@ -39,10 +35,10 @@ internal static class UsageApi
         }
 
         var report = await queries.ReadAsync(UsageSubjectKind.Key, [key.Id], range.From, range.To, range.Granularity, cancellationToken);
-        return Results.Json(UsageReportDto.Create(report, key.OrgId, key.Id, keys: null, routes: false), UsageJsonContext.Default.UsageReportDto);
+        return TypedResults.Ok(UsageReportDto.Create(report, key.OrgId, key.Id, keys: null, routes: false));
     }
 
-    private static async Task<IResult> OrgAsync(string org, HttpContext context, IGatewayStore store, UsageQueries queries, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<UsageReportDto>, AdminProblem>> OrgAsync(string org, HttpContext context, IGatewayStore store, UsageQueries queries, TimeProvider time, CancellationToken cancellationToken)
     {
         if (!TryReadRange(context.Request.Query, time.GetUtcNow(), out var range, out var error))
         {
@@ -62,10 +58,10 @@ internal static class UsageApi
             .OrderByDescending(k => k.Usage.Total)
             .ThenBy(k => k.Name, StringComparer.Ordinal)
             .ToList();
-        return Results.Json(UsageReportDto.Create(report, org, null, perKey, routes: false), UsageJsonContext.Default.UsageReportDto);
+        return TypedResults.Ok(UsageReportDto.Create(report, org, null, perKey, routes: false));
     }
 
-    private static async Task<IResult> RoutesAsync(HttpContext context, UsageQueries queries, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<UsageReportDto>, AdminProblem>> RoutesAsync(HttpContext context, UsageQueries queries, TimeProvider time, CancellationToken cancellationToken)
     {
         if (!TryReadRange(context.Request.Query, time.GetUtcNow(), out var range, out var error))
         {
@@ -73,11 +69,11 @@ internal static class UsageApi
         }
 
         var report = await queries.ReadAsync(UsageSubjectKind.Route, null, range.From, range.To, range.Granularity, cancellationToken);
-        return Results.Json(UsageReportDto.Create(report, null, null, null, routes: true), UsageJsonContext.Default.UsageReportDto);
+        return TypedResults.Ok(UsageReportDto.Create(report, null, null, null, routes: true));
     }
 
     /// <summary>Reads <c>from</c>, <c>to</c> and <c>granularity</c>; defaults: hourly, the 24 hours up to the current one included.</summary>
-    internal static bool TryReadRange(IQueryCollection query, DateTimeOffset now, out (DateTimeOffset From, DateTimeOffset To, UsageGranularity Granularity) range, out IResult error)
+    internal static bool TryReadRange(IQueryCollection query, DateTimeOffset now, out (DateTimeOffset From, DateTimeOffset To, UsageGranularity Granularity) range, out AdminProblem error)
     {
         range = default;
         error = null!;

@@ -52,12 +52,21 @@ internal sealed partial class KeyAuthenticationMiddleware(
         return AuthenticateAsync(context, ApiKeyFormat.Hash(token), policy);
     }
 
-    private async Task AuthenticateAsync(HttpContext context, string hash, RoutePolicy policy)
+    private Task AuthenticateAsync(HttpContext context, string hash, RoutePolicy policy)
+    {
+        // A cached key resolves synchronously: decide and hand on without an async frame of our own.
+        var lookup = resolver.ResolveAsync(hash, context.RequestAborted);
+        return lookup.IsCompletedSuccessfully
+            ? Decide(context, lookup.Result, hash, policy)
+            : AuthenticateSlowAsync(context, lookup, hash, policy);
+    }
+
+    private async Task AuthenticateSlowAsync(HttpContext context, ValueTask<ApiKeyRecord?> lookup, string hash, RoutePolicy policy)
     {
         ApiKeyRecord? key;
         try
         {
-            key = await resolver.ResolveAsync(hash, context.RequestAborted);
+            key = await lookup;
         }
         catch (StoreUnavailableException ex)
         {
@@ -67,31 +76,31 @@ internal sealed partial class KeyAuthenticationMiddleware(
             return;
         }
 
+        await Decide(context, key, hash, policy);
+    }
+
+    private Task Decide(HttpContext context, ApiKeyRecord? key, string hash, RoutePolicy policy)
+    {
         var now = time.GetUtcNow();
         if (key is null || !(key.Hash == hash || (key.PreviousHash == hash && key.PreviousHashExpiresAt > now)))
         {
-            await RejectAsync(context, StatusCodes.Status401Unauthorized, "invalid_key", "Invalid API key", "The API key is not valid.", InvalidToken);
-            return;
+            return RejectAsync(context, StatusCodes.Status401Unauthorized, "invalid_key", "Invalid API key", "The API key is not valid.", InvalidToken);
         }
 
         switch (key.StatusAt(now))
         {
             case KeyStatus.Revoked:
-                await RejectAsync(context, StatusCodes.Status401Unauthorized, "key_revoked", "API key revoked", "The API key has been revoked.", InvalidToken, key);
-                return;
+                return RejectAsync(context, StatusCodes.Status401Unauthorized, "key_revoked", "API key revoked", "The API key has been revoked.", InvalidToken, key);
             case KeyStatus.Inactive:
-                await RejectAsync(context, StatusCodes.Status401Unauthorized, "key_inactive", "API key inactive", "The API key is deactivated.", InvalidToken, key);
-                return;
+                return RejectAsync(context, StatusCodes.Status401Unauthorized, "key_inactive", "API key inactive", "The API key is deactivated.", InvalidToken, key);
             case KeyStatus.Expired:
-                await RejectAsync(context, StatusCodes.Status401Unauthorized, "key_expired", "API key expired", "The API key has expired.", InvalidToken, key);
-                return;
+                return RejectAsync(context, StatusCodes.Status401Unauthorized, "key_expired", "API key expired", "The API key has expired.", InvalidToken, key);
         }
 
         var environment = policy.Environment ?? options.CurrentValue.Environment;
         if (!string.Equals(key.Environment, environment, StringComparison.Ordinal))
         {
-            await RejectAsync(context, StatusCodes.Status401Unauthorized, "wrong_environment", "Wrong environment", $"This endpoint serves {environment}; the key is for {key.Environment}.", InvalidToken, key);
-            return;
+            return RejectAsync(context, StatusCodes.Status401Unauthorized, "wrong_environment", "Wrong environment", $"This endpoint serves {environment}; the key is for {key.Environment}.", InvalidToken, key);
         }
 
         foreach (var scope in policy.RequiredScopes)
@@ -99,8 +108,7 @@ internal sealed partial class KeyAuthenticationMiddleware(
             if (!key.HasScope(scope))
             {
                 var required = string.Join(' ', policy.RequiredScopes);
-                await RejectAsync(context, StatusCodes.Status403Forbidden, "insufficient_scope", "Insufficient scope", $"This endpoint requires the scopes: {required}.", $"Bearer error=\"insufficient_scope\", scope=\"{required}\"", key);
-                return;
+                return RejectAsync(context, StatusCodes.Status403Forbidden, "insufficient_scope", "Insufficient scope", $"This endpoint requires the scopes: {required}.", $"Bearer error=\"insufficient_scope\", scope=\"{required}\"", key);
             }
         }
 
@@ -113,7 +121,7 @@ internal sealed partial class KeyAuthenticationMiddleware(
         headers.Remove(Microsoft.Net.Http.Headers.HeaderNames.Authorization);
         IdentityHeaders.Stamp(headers, key);
 
-        await next(context);
+        return next(context);
     }
 
     private Task RejectAsync(HttpContext context, int status, string code, string title, string detail, string? challenge, ApiKeyRecord? key = null)

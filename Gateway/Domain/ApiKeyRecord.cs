@@ -6,6 +6,9 @@ namespace Gateway.Domain;
 /// </summary>
 public sealed record ApiKeyRecord
 {
+    private readonly IReadOnlyList<string> _scopes = [];
+    private readonly string _scopesHeader = "";
+
     public required string Id { get; init; }
     public required string OrgId { get; init; }
     public required string Name { get; init; }
@@ -14,7 +17,15 @@ public sealed record ApiKeyRecord
     public string? PreviousHash { get; init; }
     public DateTimeOffset? PreviousHashExpiresAt { get; init; }
     public required string Environment { get; init; }
-    public required IReadOnlyList<string> Scopes { get; init; }
+    public required IReadOnlyList<string> Scopes
+    {
+        get => _scopes;
+        init
+        {
+            _scopes = value;
+            _scopesHeader = string.Join(' ', value);
+        }
+    }
     public KeyState State { get; init; } = KeyState.Active;
     public bool IsDefault { get; init; }
     public string? Description { get; init; }
@@ -32,6 +43,9 @@ public sealed record ApiKeyRecord
 
     /// <summary>Bumped on every write; updates are conditional on it so concurrent admin calls cannot lose each other's changes.</summary>
     public long Version { get; init; }
+
+    /// <summary>The scopes as one space-separated value, joined when the record is made rather than per request.</summary>
+    internal string ScopesHeader => _scopesHeader;
 
     public KeyStatus StatusAt(DateTimeOffset now) => State switch
     {

@@ -23,6 +23,12 @@ public static class GatewayHostingExtensions
     {
         ["Kestrel:Endpoints:Proxy:Url"] = "http://0.0.0.0:8080",
         ["Kestrel:Endpoints:Admin:Url"] = "http://127.0.0.1:8081",
+
+        // While this category can log, ASP.NET Core starts an Activity and a log scope for every request
+        // (and HttpClient then a child Activity and a traceparent header for every upstream call), even
+        // when nothing records them. The access log says what its request lines said; tracing, when on,
+        // still gets its spans from the ActivitySource listener. An operator can set it back.
+        ["Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics"] = "None",
     };
 
     /// <summary>Registers everything the gateway needs: options, keys, store, admin API, proxy and metrics.</summary>

@@ -8,24 +8,15 @@ internal static class ProxyStageSpans
 {
     /// <summary>
     /// Wraps a pipeline stage in a span that ends when the stage hands the request on (or refuses it), so it
-    /// measures the stage alone, not the stages after it. Costs one null check when nobody traces.
+    /// measures the stage alone, not the stages after it. Costs one listener check (and no async frame) when nobody traces.
     /// </summary>
     public static IApplicationBuilder UseSpan(this IApplicationBuilder builder, string name, Action<IApplicationBuilder> stage)
     {
-        builder.Use(next => async context =>
+        builder.Use(next => context =>
         {
-            using var activity = GatewayTelemetry.Source.StartActivity(name);
-            if (activity is null)
-            {
-                await next(context);
-                return;
-            }
-
-            await next(context);
-            if (!activity.IsStopped)
-            {
-                Finish(activity, context);
-            }
+            // No listener, no span: hand on without an async frame of our own.
+            var activity = GatewayTelemetry.Source.StartActivity(name);
+            return activity is null ? next(context) : TracedAsync(activity, next, context);
         });
         stage(builder);
         builder.Use(next => context =>
@@ -41,6 +32,18 @@ internal static class ProxyStageSpans
             return next(context);
         });
         return builder;
+    }
+
+    private static async Task TracedAsync(Activity activity, RequestDelegate next, HttpContext context)
+    {
+        using (activity)
+        {
+            await next(context);
+            if (!activity.IsStopped)
+            {
+                Finish(activity, context);
+            }
+        }
     }
 
     private static void Finish(Activity activity, HttpContext context)

@@ -7,7 +7,7 @@ internal static class KeysServiceCollectionExtensions
 {
     /// <summary>
     /// The key cache, lifecycle and usage tracking; with a shared (<paramref name="redis"/>) store also the
-    /// channel that tells other instances about key changes and drops theirs from this cache.
+    /// subscription that drops keys other instances changed from this cache.
     /// </summary>
     public static IServiceCollection AddGatewayKeys(this IServiceCollection services, bool redis)
     {
@@ -18,9 +18,7 @@ internal static class KeysServiceCollectionExtensions
 
         if (redis)
         {
-            services.TryAddSingleton<RedisKeyChangeNotifier>();
-            services.TryAddSingleton<IKeyChangeNotifier>(sp => sp.GetRequiredService<RedisKeyChangeNotifier>());
-            services.AddHostedService(sp => sp.GetRequiredService<RedisKeyChangeNotifier>());
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, KeyChangeSubscriber>());
         }
 
         return services;

@@ -1,4 +1,5 @@
 using Gateway.Domain;
+using Gateway.Signing;
 
 namespace Gateway.Proxy;
 
@@ -18,7 +19,7 @@ internal static class IdentityHeaders
     private const string KeyHeaderPrefix = "X-Key-";
 
     /// <summary>
-    /// Removes client copies of the stamped headers in any letter case and with '_' read as '-'
+    /// Removes client copies of the stamped headers (and of the signature header) in any letter case and with '_' read as '-'
     /// (CGI-style upstreams see <c>X_Org_Id</c> as <c>HTTP_X_ORG_ID</c>, the same as <c>X-Org-Id</c>),
     /// and, when asked, every header whose name contains '_'.
     /// </summary>
@@ -46,7 +47,8 @@ internal static class IdentityHeaders
     private static bool IsReserved(string name) =>
         (name.Length > KeyHeaderPrefix.Length && SameName(name.AsSpan(0, KeyHeaderPrefix.Length), KeyHeaderPrefix))
         || (name.Length == OrgId.Length && SameName(name, OrgId))
-        || (name.Length == CustomerId.Length && SameName(name, CustomerId));
+        || (name.Length == CustomerId.Length && SameName(name, CustomerId))
+        || (name.Length == IdentitySigner.HeaderName.Length && SameName(name, IdentitySigner.HeaderName));
 
     /// <summary>Equal ignoring ASCII case, with '_' and '-' the same character.</summary>
     private static bool SameName(ReadOnlySpan<char> candidate, ReadOnlySpan<char> reserved)
@@ -68,7 +70,7 @@ internal static class IdentityHeaders
         headers[OrgId] = key.OrgId;
         headers[KeyId] = key.Id;
         headers[KeyName] = key.Name;
-        headers[KeyScopes] = string.Join(' ', key.Scopes);
+        headers[KeyScopes] = key.ScopesHeader;
         headers[KeyEnvironment] = key.Environment;
         if (key.CustomerId is not null)
         {

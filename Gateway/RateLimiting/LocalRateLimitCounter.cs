@@ -58,39 +58,18 @@ internal sealed class LocalRateLimitCounter : IRateLimitCounter
                 order[i] = from + i;
             }
 
-            // Insertion sort of at most four: lock order by window, not by limit kind.
-            for (var i = 1; i < count; i++)
+            if (!OrderedGate.TryEnterAll(batch, order[..count]))
             {
-                for (var j = i; j > 0 && Holder(batch, order[j - 1]).Order > Holder(batch, order[j]).Order; j--)
-                {
-                    (order[j - 1], order[j]) = (order[j], order[j - 1]);
-                }
+                continue;
             }
 
-            var locked = 0;
             try
             {
-                var retired = false;
-                for (; locked < count; locked++)
-                {
-                    var window = Holder(batch, order[locked]);
-                    window.Gate.Enter();
-                    retired |= window.Retired;
-                }
-
-                if (retired)
-                {
-                    continue;
-                }
-
                 return Decide(batch, from, count, now);
             }
             finally
             {
-                for (var i = locked - 1; i >= 0; i--)
-                {
-                    Holder(batch, order[i]).Gate.Exit();
-                }
+                OrderedGate.ExitAll(batch, order[..count]);
             }
         }
     }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Gateway.Configuration;
 using Gateway.Observability;
+using Gateway.Stores.Redis;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -90,10 +91,11 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
     private readonly IConnectionMultiplexer _redis;
     private readonly LocalRateLimitCounter _local;
     private readonly ILogger<RedisRateLimitCounter> _logger;
-    private readonly string _prefix;
+    private readonly RedisKeys _keys;
     private readonly ConcurrentDictionary<LimitSpec, Lease> _leases = new();
     private readonly Timer _sweeper;
     private readonly long _tripDeadlineMs;
+    private int _sweeping;
     private long _redisDownUntil;
 
     public RedisRateLimitCounter(IConnectionMultiplexer redis, LocalRateLimitCounter local, IOptions<GatewayOptions> options, ILogger<RedisRateLimitCounter> logger)
@@ -101,9 +103,9 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         _redis = redis;
         _local = local;
         _logger = logger;
-        _prefix = options.Value.Store.RedisPrefix + "rl:{";
+        _keys = new RedisKeys(options.Value.Store.RedisPrefix);
         _tripDeadlineMs = (long)Math.Max(SlowTrips.TotalMilliseconds, options.Value.Store.Timeout.TotalMilliseconds);
-        _sweeper = new Timer(static s => ((RedisRateLimitCounter)s!).Sweep(), this, 100, 100);
+        _sweeper = new Timer(static s => ((RedisRateLimitCounter)s!).SweepOnce(), this, 100, 100);
     }
 
     /// <summary>Leases held right now (for tests and the bench).</summary>
@@ -292,35 +294,18 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
                 order[i] = from + i;
             }
 
-            for (var i = 1; i < count; i++)
+            if (!OrderedGate.TryEnterAll(batch, order[..count]))
             {
-                for (var j = i; j > 0 && LeaseAt(batch, order[j - 1]).Order > LeaseAt(batch, order[j]).Order; j--)
+                for (var i = from; i < batch.Count; i++)
                 {
-                    (order[j - 1], order[j]) = (order[j], order[j - 1]);
+                    batch.State(i).Holder = null;
                 }
+
+                continue;
             }
 
-            var locked = 0;
             try
             {
-                var retired = false;
-                for (; locked < count; locked++)
-                {
-                    var lease = LeaseAt(batch, order[locked]);
-                    lease.Gate.Enter();
-                    retired |= lease.Retired;
-                }
-
-                if (retired)
-                {
-                    for (var i = from; i < batch.Count; i++)
-                    {
-                        batch.State(i).Holder = null;
-                    }
-
-                    continue;
-                }
-
                 var now = NowMs;
                 var result = Take.Allowed;
                 for (var i = from; i < batch.Count; i++)
@@ -365,10 +350,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
             }
             finally
             {
-                for (var i = locked - 1; i >= 0; i--)
-                {
-                    LeaseAt(batch, order[i]).Gate.Exit();
-                }
+                OrderedGate.ExitAll(batch, order[..count]);
             }
         }
     }
@@ -424,7 +406,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
             return lease;
         }
 
-        return _leases.GetOrAdd(spec, static (s, prefix) => new Lease(s, prefix + s.PartitionText() + "}"), _prefix);
+        return _leases.GetOrAdd(spec, static (s, keys) => new Lease(s, keys.RateLimitPartition(s.PartitionText())), _keys);
     }
 
     private Task RefillAsync(Lease lease)
@@ -515,15 +497,41 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         }
     }
 
+    /// <summary>
+    /// The timer's callback. A sweep that outlasts the period (many leases, as with a new client IP per
+    /// request, on a busy machine) is never joined by the next one: overlapping sweeps contending for the
+    /// same lease locks piled up on the thread pool until no thread was left for requests.
+    /// </summary>
+    private void SweepOnce()
+    {
+        if (Interlocked.Exchange(ref _sweeping, 1) == 1)
+        {
+            return;
+        }
+
+        try
+        {
+            Sweep();
+        }
+        finally
+        {
+            Volatile.Write(ref _sweeping, 0);
+        }
+    }
+
     /// <summary>Gives back what expired leases did not use, and forgets idle leases.</summary>
     private void Sweep()
     {
         var now = NowMs;
         foreach (var (spec, lease) in _leases)
         {
-            long bucket;
-            int back;
-            lock (lease.Gate)
+            // A lease a request holds right now is in use, not idle: the next sweep looks at it again.
+            if (!lease.Gate.TryEnter())
+            {
+                continue;
+            }
+
+            try
             {
                 if (lease.Retired || lease.Refill is not null || now < lease.ValidUntil)
                 {
@@ -541,9 +549,13 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
                     continue;
                 }
 
-                (bucket, back) = (lease.Bucket, lease.Available);
+                var (bucket, back) = (lease.Bucket, lease.Available);
                 lease.Available = 0;
                 lease.Refill = ReturnAsync(lease, bucket, back);
+            }
+            finally
+            {
+                lease.Gate.Exit();
             }
         }
     }
@@ -569,19 +581,11 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
     }
 
     /// <summary>One instance's lease on one partition. All members are guarded by <see cref="Gate"/>.</summary>
-    private sealed class Lease(LimitSpec spec, string key)
+    private sealed class Lease(LimitSpec spec, string key) : OrderedGate
     {
-        private static long s_order;
-
-        public Lock Gate { get; } = new();
-
-        public long Order { get; } = Interlocked.Increment(ref s_order);
-
         public LimitSpec Spec { get; } = spec;
 
         public RedisKey Key { get; } = key;
-
-        public bool Retired { get; set; }
 
         public Task? Refill { get; set; }
 
@@ -599,7 +603,8 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         /// <summary>Redis had no permit; none can come back before this (the next bucket).</summary>
         public long ExhaustedUntil { get; private set; }
 
-        public long LastUsed { get; private set; }
+        // From creation, so a sweep does not retire a lease a request is about to fill.
+        public long LastUsed { get; private set; } = NowMs;
 
         private int _want = 1;
         private int _takenInBucket;

@@ -6,12 +6,10 @@ namespace Gateway.RateLimiting;
 /// (window/60) late. The total is kept as buckets expire, so a decision costs O(1), not a scan.
 /// Not thread-safe: callers hold <see cref="Gate"/>.
 /// </summary>
-internal sealed class SlidingWindow
+internal sealed class SlidingWindow : OrderedGate
 {
     public const int Buckets = 60;
     private const int Slots = Buckets + 1;
-
-    private static long s_order;
 
     private readonly int[] _counts = new int[Slots];
     private readonly long _bucketTicks;
@@ -24,15 +22,8 @@ internal sealed class SlidingWindow
         _bucketTicks = Math.Max(1, window.Ticks / Buckets);
     }
 
-    public Lock Gate { get; } = new();
-
-    /// <summary>A fixed order among windows, so several can be locked without deadlock.</summary>
-    public long Order { get; } = Interlocked.Increment(ref s_order);
-
     public int PermitLimit { get; }
 
-    /// <summary>Set when the window was dropped from its counter; a caller that still holds it looks again.</summary>
-    public bool Retired { get; set; }
 
     public long LastCharged { get; private set; }
 

@@ -7,7 +7,8 @@ namespace Gateway.Signing;
 /// <summary>
 /// Adds the signing step as the last request transform of every route, so it sees the final path,
 /// query and headers the upstream receives (after any route transforms). A client's own
-/// <c>X-Gateway-Signature</c> never reaches an upstream, whether signing is on or not.
+/// <c>X-Gateway-Signature</c> never reaches an upstream, whether signing is on or not: the proxy guard strips
+/// it from the incoming request, in every spelling, like the identity headers.
 /// </summary>
 internal sealed class SignatureTransformProvider(IdentitySigner signer) : ITransformProvider
 {
@@ -23,8 +24,17 @@ internal sealed class SignatureTransformProvider(IdentitySigner signer) : ITrans
 
     private ValueTask SignAsync(RequestTransformContext context)
     {
+        // Client copies of the header were removed from the incoming request with the identity headers
+        // (IdentityHeaders.RemoveClientCopies); with signing off there is nothing left to do here.
+        if (!signer.Enabled)
+        {
+            return ValueTask.CompletedTask;
+        }
+
         var request = context.ProxyRequest;
-        RemoveClientCopies(request);
+
+        // A route transform could still have set one: only the gateway's own signature may go out.
+        request.Headers.Remove(IdentitySigner.HeaderName);
 
         // Fixing the URI here (YARP keeps a URI a transform has set) makes what is signed exactly what is sent.
         var uri = request.RequestUri ??= RequestUtilities.MakeDestinationAddress(context.DestinationPrefix, context.Path, context.Query.QueryString);
@@ -36,26 +46,5 @@ internal sealed class SignatureTransformProvider(IdentitySigner signer) : ITrans
         }
 
         return ValueTask.CompletedTask;
-    }
-
-    private static void RemoveClientCopies(HttpRequestMessage request)
-    {
-        List<string>? doomed = null;
-        foreach (var header in request.Headers)
-        {
-            // Also X_Gateway_Signature: some servers and CGI-style frameworks treat '_' as '-'.
-            if (header.Key.Replace('_', '-').Equals(IdentitySigner.HeaderName, StringComparison.OrdinalIgnoreCase))
-            {
-                (doomed ??= []).Add(header.Key);
-            }
-        }
-
-        if (doomed is not null)
-        {
-            foreach (var name in doomed)
-            {
-                request.Headers.Remove(name);
-            }
-        }
     }
 }

@@ -29,6 +29,9 @@ internal static class StoresServiceCollectionExtensions
                 return RedisConnection.Connect(redis, store.Timeout, store.RedisCaFile);
             });
             services.TryAddSingleton<IGatewayStore, RedisGatewayStore>();
+            services.TryAddSingleton<RedisKeyChangePublisher>();
+            services.TryAddSingleton<IKeyChangeNotifier>(sp => sp.GetRequiredService<RedisKeyChangePublisher>());
+            services.AddHostedService(sp => sp.GetRequiredService<RedisKeyChangePublisher>());
         }
 
         services.TryAddSingleton<IKeyLookup>(sp => sp.GetRequiredService<IGatewayStore>());

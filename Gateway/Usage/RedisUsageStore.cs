@@ -1,6 +1,7 @@
 using System.Globalization;
 using Gateway.Configuration;
 using Gateway.Stores;
+using Gateway.Stores.Redis;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -34,7 +35,7 @@ internal sealed class RedisUsageStore(IConnectionMultiplexer redis, IOptions<Gat
         return #drop
         """;
 
-    private readonly RedisKey _root = new RedisKey(options.Value.Store.RedisPrefix).Append("{usage}:");
+    private readonly RedisKey _root = new RedisKeys(options.Value.Store.RedisPrefix).UsageRoot;
     private readonly TimeSpan _retention = options.Value.Usage.Retention;
 
     private IDatabase Db => redis.GetDatabase();

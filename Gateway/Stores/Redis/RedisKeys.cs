@@ -3,8 +3,10 @@ using StackExchange.Redis;
 namespace Gateway.Stores.Redis;
 
 /// <summary>
-/// Names of every Redis key the store writes (layout in docs/redis.md). All store keys share the hash
-/// tag <c>{store}</c> so multi-key scripts stay in one slot and also run on Redis Cluster.
+/// Names of every Redis key the gateway writes (layout in docs/redis.md), so the prefix and the hash
+/// tags are decided in one place. Store keys share the tag <c>{store}</c> so multi-key scripts stay in
+/// one slot, usage keys share <c>{usage}</c>, and each limit partition has a tag of its own, so the
+/// limiter's keys spread over the slots of a Redis Cluster.
 /// </summary>
 internal sealed class RedisKeys(string prefix)
 {
@@ -29,4 +31,10 @@ internal sealed class RedisKeys(string prefix)
     public RedisKey Key(string keyId) => _root.Append("key:" + keyId);
 
     public RedisKey Hash(string sha256) => _root.Append("hash:" + sha256);
+
+    /// <summary>The root of the usage counters' keys.</summary>
+    public RedisKey UsageRoot => new RedisKey(Prefix).Append("{usage}:");
+
+    /// <summary>The bucket hash of one limit partition (for example <c>ws:acme</c>), under its own hash tag.</summary>
+    public string RateLimitPartition(string partition) => Prefix + "rl:{" + partition + "}";
 }

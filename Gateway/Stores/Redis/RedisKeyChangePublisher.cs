@@ -2,31 +2,27 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Gateway.Configuration;
 using Gateway.Observability;
-using Gateway.Stores;
-using Gateway.Stores.Redis;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.Retry;
 using StackExchange.Redis;
 
-namespace Gateway.Keys;
+namespace Gateway.Stores.Redis;
 
 /// <summary>
-/// Cross-instance cache invalidation: a key change on one instance is published with the affected
-/// hashes, and every instance drops them from its cache. A publish that fails is retried at once, and
-/// when Redis still does not take it the hashes are kept and published again in the background until
-/// Redis does (at the latest when the connection comes back), while this instance treats every cached
-/// entry as stale. After a reconnect every cached key is re-read (messages may have been missed) but
-/// kept as the outage fallback, so a flapping connection does not turn known keys into 503s.
+/// The sending half of cross-instance cache invalidation: a key change is published with the affected
+/// hashes on the store's channel. A publish that fails is retried at once; when Redis still does not
+/// take it the hashes are kept and published again in the background until Redis does (at the latest
+/// when the connection comes back), and <see cref="PublishFailed"/> tells this instance's cache not to
+/// trust what it holds meanwhile. The receiving half lives next to the cache (Keys/KeyChangeSubscriber).
 /// </summary>
-internal sealed partial class RedisKeyChangeNotifier : IKeyChangeNotifier, IHostedService, IDisposable
+internal sealed partial class RedisKeyChangePublisher : IKeyChangeNotifier, IHostedService, IDisposable
 {
     /// <summary>Most hashes one message carries when the backlog is delivered.</summary>
     private const int MaxHashesPerMessage = 500;
 
     private readonly IConnectionMultiplexer _redis;
-    private readonly KeyResolver _resolver;
-    private readonly ILogger<RedisKeyChangeNotifier> _logger;
+    private readonly ILogger<RedisKeyChangePublisher> _logger;
     private readonly RedisKeys _keys;
     private readonly ResiliencePipeline _inline;
     private readonly ResiliencePipeline _background;
@@ -35,10 +31,9 @@ internal sealed partial class RedisKeyChangeNotifier : IKeyChangeNotifier, IHost
     private readonly CancellationTokenSource _stopping = new();
     private Task _redelivery = Task.CompletedTask;
 
-    public RedisKeyChangeNotifier(IConnectionMultiplexer redis, IOptions<GatewayOptions> options, KeyResolver resolver, ILogger<RedisKeyChangeNotifier> logger)
+    public RedisKeyChangePublisher(IConnectionMultiplexer redis, IOptions<GatewayOptions> options, ILogger<RedisKeyChangePublisher> logger)
     {
         _redis = redis;
-        _resolver = resolver;
         _logger = logger;
         _keys = new RedisKeys(options.Value.Store.RedisPrefix);
         var handle = new PredicateBuilder().Handle<RedisException>().Handle<TimeoutException>();
@@ -54,6 +49,9 @@ internal sealed partial class RedisKeyChangeNotifier : IKeyChangeNotifier, IHost
             .AddRetry(new RetryStrategyOptions { ShouldHandle = handle, MaxRetryAttempts = int.MaxValue, Delay = TimeSpan.FromMilliseconds(200), MaxDelay = TimeSpan.FromSeconds(5), BackoffType = DelayBackoffType.Exponential, UseJitter = true })
             .Build();
     }
+
+    /// <summary>Raised when a change could not be published: entries loaded before the write landed must not be trusted.</summary>
+    public event Action? PublishFailed;
 
     /// <summary>Hashes whose change could not be published yet.</summary>
     internal int Undelivered => _undelivered.Count;
@@ -78,25 +76,16 @@ internal sealed partial class RedisKeyChangeNotifier : IKeyChangeNotifier, IHost
                 _undelivered.TryAdd(hash, 0);
             }
 
-            // Entries this instance loaded before the write landed must not be trusted either.
-            _resolver.MarkAllStale();
+            PublishFailed?.Invoke();
             _wake.Release();
         }
     }
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    public Task StartAsync(CancellationToken cancellationToken)
     {
         _redis.ConnectionRestored += OnConnectionRestored;
         _redelivery = Task.Run(() => RedeliverAsync(_stopping.Token), CancellationToken.None);
-        try
-        {
-            await _redis.GetSubscriber().SubscribeAsync(_keys.Changes, OnMessage);
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
-            // StackExchange.Redis re-establishes subscriptions when the connection comes up.
-            Log.SubscribeFailed(_logger, ex);
-        }
+        return Task.CompletedTask;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -150,29 +139,8 @@ internal sealed partial class RedisKeyChangeNotifier : IKeyChangeNotifier, IHost
     private async Task PublishOnceAsync(IReadOnlyList<string> hashes) =>
         await _redis.GetSubscriber().PublishAsync(_keys.Changes, JsonSerializer.Serialize(hashes.ToArray(), RedisJsonContext.Default.StringArray));
 
-    private void OnMessage(RedisChannel channel, RedisValue message)
-    {
-        string[]? hashes = null;
-        try
-        {
-            hashes = JsonSerializer.Deserialize((string)message!, RedisJsonContext.Default.StringArray);
-        }
-        catch (JsonException)
-        {
-        }
-
-        if (hashes is null)
-        {
-            _resolver.MarkAllStale();
-            return;
-        }
-
-        _resolver.Invalidate(hashes);
-    }
-
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
-        _resolver.MarkAllStale();
         if (!_undelivered.IsEmpty)
         {
             _wake.Release();
@@ -183,9 +151,6 @@ internal sealed partial class RedisKeyChangeNotifier : IKeyChangeNotifier, IHost
     {
         [LoggerMessage(EventId = EventIds.KeyChangePublishFailed, Level = LogLevel.Warning, Message = "Could not publish a key change; retrying in the background until Redis takes it.")]
         public static partial void PublishFailed(ILogger logger, Exception exception);
-
-        [LoggerMessage(EventId = EventIds.KeyChangeSubscribeFailed, Level = LogLevel.Warning, Message = "Could not subscribe to key changes yet; will resubscribe on reconnect.")]
-        public static partial void SubscribeFailed(ILogger logger, Exception exception);
 
         [LoggerMessage(EventId = EventIds.KeyChangesRedelivered, Level = LogLevel.Information, Message = "Published {Count} key changes that had failed to go out earlier.")]
         public static partial void Delivered(ILogger logger, int count);

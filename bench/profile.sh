@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# CPU profile of the gateway under load: the same setup as bench/load.sh's gateway target (one route to
+# bench/BenchHost, a key from the admin API, limits raised out of the way), wrk for DURATION, and a
+# sampler on the gateway during the middle of the run:
+#   PROFILER=perf (default when `perf` is installed): Linux perf CPU samples with the runtime's perf map
+#     (DOTNET_PerfMapEnabled=1), printed as the top symbols by self time and with children;
+#   PROFILER=dotnet-trace: EventPipe thread-time samples (wall clock, so idle waits dominate), printed
+#     with `dotnet-trace report topN`; the .nettrace is kept for PerfView or speedscope.
+#
+#   bash bench/profile.sh [duration=20s] [store=sqlite|redis]
+#   NO_BUILD=1 OUT=/tmp/gw.data bash bench/profile.sh 20s redis
+#
+# Needs wrk, and perf (linux-perf) or dotnet-trace (`dotnet tool install -g dotnet-trace`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+DURATION=${1:-${DURATION:-20s}}
+STORE=${2:-${STORE:-sqlite}}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-1}
+TOP=${TOP:-40}
+WARMUP=${WARMUP:-15s}
+NO_BUILD=${NO_BUILD:-}
+PROFILER=${PROFILER:-$(command -v perf >/dev/null 2>&1 && echo perf || echo dotnet-trace)}
+OUT=${OUT:-${TMPDIR:-/tmp}/gateway-$STORE.$([ "$PROFILER" = perf ] && echo perf.data || echo nettrace)}
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+export PATH="$PATH:$HOME/.dotnet/tools"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/gw-profile.XXXXXX")
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+die() { echo "profile.sh: $*" >&2; exit 1; }
+
+command -v wrk >/dev/null 2>&1 || die "wrk is required (apt-get install wrk)"
+if [ "$PROFILER" = dotnet-trace ]; then
+  command -v dotnet-trace >/dev/null 2>&1 || dotnet tool install -g dotnet-trace >/dev/null || die "could not install dotnet-trace"
+fi
+
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+build_release
+bin=bin/Release/net10.0
+up_port=$(free_port); gw_port=$(free_port); admin_port=$(free_port)
+(exec dotnet "$root/bench/BenchHost/$bin/BenchHost.dll" upstream "$up_port") >"$tmp/upstream.log" 2>&1 &
+up_pid=$!; pids+=("$up_pid")
+
+store_env=(Gateway__Store__Path="$tmp/store/gateway.db")
+if [ "$STORE" = redis ]; then
+  redis_port=$(free_port)
+  (exec redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no) >"$tmp/redis.log" 2>&1 &
+  pids+=("$!")
+  for _ in $(seq 1 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  store_env+=(Gateway__Store__Redis="127.0.0.1:$redis_port")
+fi
+
+admin_token="profile-admin-token-$(date +%s%N)"
+(cd "$root/Gateway/$bin" && exec env DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 \
+  Kestrel__Endpoints__Proxy__Url="http://127.0.0.1:$gw_port" \
+  Kestrel__Endpoints__Admin__Url="http://127.0.0.1:$admin_port" \
+  "${store_env[@]}" \
+  Gateway__Admin__Token="$admin_token" \
+  Gateway__Demo__Enabled=false \
+  Gateway__RateLimits__Workspace__PermitLimit=1000000000 Gateway__RateLimits__Workspace__Window=00:01:00 \
+  Gateway__RateLimits__Ip__PermitLimit=1000000000 Gateway__RateLimits__Ip__Window=00:01:00 \
+  Logging__LogLevel__Default=Warning \
+  ReverseProxy__Routes__bench__ClusterId=bench \
+  "ReverseProxy__Routes__bench__Match__Path=/bench/{**rest}" \
+  "ReverseProxy__Clusters__bench__Destinations__d1__Address=http://127.0.0.1:$up_port/" \
+  dotnet Gateway.dll) >"$tmp/gateway.log" 2>&1 &
+gw_pid=$!; pids+=("$gw_pid")
+
+wait_http "http://127.0.0.1:$up_port/" "$up_pid" upstream
+wait_http "http://127.0.0.1:$admin_port/healthz" "$gw_pid" gateway
+org=$(curl -sf -X POST "http://127.0.0.1:$admin_port/admin/orgs" -H "Authorization: Bearer $admin_token" \
+  -H 'Content-Type: application/json' -d '{"id":"bench","name":"Bench"}') || die "could not create the bench organization"
+key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$org")
+url="http://127.0.0.1:$gw_port/bench/hello"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$url" -H "Authorization: Bearer $key")" = 200 ] || die "$url does not answer 200"
+
+seconds=${DURATION%s}
+# Warm up (JIT, tiering, pools), then trace the middle of the measured run.
+wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -H "Authorization: Bearer $key" "$url" >/dev/null
+wrk -t"$THREADS" -c"$CONNECTIONS" -d"${seconds}s" -H "Authorization: Bearer $key" "$url" >"$tmp/wrk.txt" &
+wrk_pid=$!
+sleep 2
+if [ "$PROFILER" = perf ]; then
+  perf record -F 999 -g -p "$gw_pid" -o "$OUT" -- sleep $(( seconds - 4 )) >"$tmp/trace.log" 2>&1 \
+    || { cat "$tmp/trace.log"; die "perf record failed"; }
+else
+  dotnet-trace collect -p "$gw_pid" --profile dotnet-sampled-thread-time --duration "00:00:00:$(( seconds - 4 ))" -o "$OUT" >"$tmp/trace.log" 2>&1 \
+    || { cat "$tmp/trace.log"; die "dotnet-trace failed"; }
+fi
+wait "$wrk_pid"
+
+echo "Gateway CPU profile ($STORE store): wrk -t$THREADS -c$CONNECTIONS -d$DURATION; commit $(git rev-parse --short HEAD), $(date -u '+%Y-%m-%d %H:%M UTC')"
+awk '/^Requests\/sec:/ { print "requests/s: " $2 }' "$tmp/wrk.txt"
+echo "trace: $OUT"
+if [ "$PROFILER" = perf ]; then
+  echo "== top $TOP symbols by self time"
+  perf report -i "$OUT" --no-children --sort dso,symbol --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -n "$TOP"
+  echo "== top $TOP symbols with children"
+  perf report -i "$OUT" --children --sort symbol --stdio -g none 2>/dev/null | grep -v '^#' | grep '%' | head -n "$TOP"
+else
+  echo "== top $TOP by exclusive time"
+  dotnet-trace report "$OUT" topN -n "$TOP"
+  echo "== top $TOP by inclusive time"
+  dotnet-trace report "$OUT" topN -n "$TOP" --inclusive
+fi
