@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
 using Gateway.Domain;
-using Gateway.Stores.Redis;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Configuration;
@@ -35,18 +34,6 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
         if (string.IsNullOrEmpty(options.Store.RedisPrefix) || options.Store.RedisPrefix.Contains('{') || options.Store.RedisPrefix.Contains('}'))
         {
             errors.Add($"{S}:Store:RedisPrefix must be non-empty and contain no braces (got '{options.Store.RedisPrefix}').");
-        }
-
-        if (!string.IsNullOrWhiteSpace(options.Store.RedisCaFile))
-        {
-            if (string.IsNullOrWhiteSpace(options.Store.Redis))
-            {
-                errors.Add($"{S}:Store:RedisCaFile is only used with {S}:Store:Redis; set both or neither.");
-            }
-            else if (RedisCertificateAuthority.Load(options.Store.RedisCaFile) is { Error: { } caError })
-            {
-                errors.Add($"{S}:Store:RedisCaFile {caError} (got '{options.Store.RedisCaFile}').");
-            }
         }
 
         Positive(errors, $"{S}:Store:Timeout", options.Store.Timeout);
