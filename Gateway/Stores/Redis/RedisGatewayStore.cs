@@ -23,6 +23,8 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
     private readonly ILogger _logger = logger ?? (ILogger)Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
     private readonly long _replicaWaitMillis = (long)Math.Max(50, options.Value.Store.Timeout.TotalMilliseconds / 2);
 
+    private readonly TimeSpan _startTimeout = options.Value.Store.Timeout;
+
     private IDatabase Db => redis.GetDatabase();
 
     /// <summary>
@@ -32,16 +34,29 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
     /// </summary>
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
-        try
+        // The refusal (a failed AUTH or TLS handshake) can arrive after the first PING found no connection
+        // yet, so Redis gets the store timeout to say it; after that, silence counts as "down" and start goes on.
+        var deadline = Environment.TickCount64 + (long)_startTimeout.TotalMilliseconds;
+        while (true)
         {
-            await Db.PingAsync().WaitAsync(cancellationToken);
-        }
-        catch (Exception ex) when (Refusal(ex) is { } reason)
-        {
-            throw new InvalidOperationException($"{GatewayOptions.SectionName}:Store:Redis: {reason}");
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
+            try
+            {
+                await Db.PingAsync().WaitAsync(cancellationToken);
+                return;
+            }
+            catch (Exception ex) when (Refusal(ex) is { } reason)
+            {
+                throw new InvalidOperationException($"{GatewayOptions.SectionName}:Store:Redis: {reason}");
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                if (Environment.TickCount64 >= deadline)
+                {
+                    return;
+                }
+
+                await Task.Delay(50, cancellationToken);
+            }
         }
     }
 
