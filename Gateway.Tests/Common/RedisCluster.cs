@@ -208,62 +208,9 @@ public sealed class RedisCluster : IDisposable
 
     private static bool Ping(int port, string[] auth) => Authenticated(port, auth, "PING")[^1] == "PONG";
 
-    private static void WaitUntil(Func<bool> condition, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < Deadline)
-        {
-            try
-            {
-                if (condition())
-                {
-                    return;
-                }
-            }
-            catch (Exception ex) when (ex is SocketException or IOException or InvalidOperationException)
-            {
-                // Not up yet, or answering LOADING / CLUSTERDOWN while it settles.
-            }
+    private static void WaitUntil(Func<bool> condition, string what) => RedisProcesses.WaitUntil(condition, what, Deadline);
 
-            Thread.Sleep(50);
-        }
-
-        throw new InvalidOperationException($"Timed out waiting for {what}.");
-    }
-
-    private static Process Run(string program, IEnumerable<string> args, bool captureOutput = false)
-    {
-        var start = new ProcessStartInfo(program)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        Process process;
-        try
-        {
-            process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {program}.");
-        }
-        catch (System.ComponentModel.Win32Exception ex)
-        {
-            throw new InvalidOperationException($"Could not start {program}; install the Debian package redis-server (it brings redis-cli).", ex);
-        }
-
-        if (!captureOutput)
-        {
-            process.OutputDataReceived += (_, _) => { };
-            process.ErrorDataReceived += (_, _) => { };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-        }
-
-        return process;
-    }
+    private static Process Run(string program, IEnumerable<string> args, bool captureOutput = false) => RedisProcesses.Run(program, args, captureOutput);
 
     private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
 

@@ -244,60 +244,9 @@ public sealed class RedisSentinelSet : IDisposable
     private static void WaitForPing(int port) =>
         WaitUntil(() => Command(port, "PING")[0] == "PONG", $"port {port} to answer PING");
 
-    private static void WaitUntil(Func<bool> condition, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(30))
-        {
-            try
-            {
-                if (condition())
-                {
-                    return;
-                }
-            }
-            catch (SocketException)
-            {
-            }
-            catch (IOException)
-            {
-            }
+    private static void WaitUntil(Func<bool> condition, string what) => RedisProcesses.WaitUntil(condition, what, TimeSpan.FromSeconds(30));
 
-            Thread.Sleep(50);
-        }
-
-        throw new InvalidOperationException($"Timed out waiting for {what}.");
-    }
-
-    private static Process Run(string program, IEnumerable<string> args)
-    {
-        var start = new ProcessStartInfo(program)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        Process process;
-        try
-        {
-            process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {program}.");
-        }
-        catch (System.ComponentModel.Win32Exception ex)
-        {
-            throw new InvalidOperationException($"Could not start {program}; install the Debian package of that name.", ex);
-        }
-
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
+    private static Process Run(string program, IEnumerable<string> args) => RedisProcesses.Run(program, args);
 
     private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
 
