@@ -80,7 +80,7 @@ internal sealed class RedisUsageStore(IConnectionMultiplexer redis, IOptions<Gat
         }
 
         pipeline.Execute();
-        await Guard(() => Task.WhenAll(writes), cancellationToken);
+        await RedisCalls.Guard(() => Task.WhenAll(writes), cancellationToken);
     }
 
     public async Task<IReadOnlyList<UsageRow>> ReadAsync(UsageSubjectKind kind, IReadOnlyCollection<string>? subjects, DateTimeOffset since, DateTimeOffset until, CancellationToken cancellationToken)
@@ -92,7 +92,7 @@ internal sealed class RedisUsageStore(IConnectionMultiplexer redis, IOptions<Gat
         }
 
         var wanted = subjects?.ToHashSet(StringComparer.Ordinal);
-        var members = await Guard(() => Db.SortedSetRangeByScoreAsync(Hours, Floor(since).ToUnixTimeSeconds(), until.ToUnixTimeSeconds(), Exclude.Stop), cancellationToken);
+        var members = await RedisCalls.Guard(() => Db.SortedSetRangeByScoreAsync(Hours, Floor(since).ToUnixTimeSeconds(), until.ToUnixTimeSeconds(), Exclude.Stop), cancellationToken);
         var hashes = new List<(string Subject, DateTimeOffset Hour, Task<HashEntry[]> Read)>();
         var pipeline = Db.CreateBatch();
         foreach (var member in members)
@@ -106,7 +106,7 @@ internal sealed class RedisUsageStore(IConnectionMultiplexer redis, IOptions<Gat
         }
 
         pipeline.Execute();
-        await Guard(() => Task.WhenAll(hashes.Select(h => h.Read)), cancellationToken);
+        await RedisCalls.Guard(() => Task.WhenAll(hashes.Select(h => h.Read)), cancellationToken);
         foreach (var (subject, hour, read) in hashes)
         {
             foreach (var entry in read.Result)
@@ -134,31 +134,31 @@ internal sealed class RedisUsageStore(IConnectionMultiplexer redis, IOptions<Gat
     public async Task CompactAsync(DateTimeOffset rollUpBefore, DateTimeOffset deleteBefore, CancellationToken cancellationToken)
     {
         var db = Db;
-        var expired = await Guard(() => db.SortedSetRangeByScoreAsync(Hours, double.NegativeInfinity, deleteBefore.ToUnixTimeSeconds(), Exclude.Stop), cancellationToken);
+        var expired = await RedisCalls.Guard(() => db.SortedSetRangeByScoreAsync(Hours, double.NegativeInfinity, deleteBefore.ToUnixTimeSeconds(), Exclude.Stop), cancellationToken);
         foreach (var member in expired)
         {
-            await Guard(() => db.KeyDeleteAsync(_root.Append((string)member!)), cancellationToken);
-            await Guard(() => db.SortedSetRemoveAsync(Hours, member), cancellationToken);
-            await Guard(() => db.SortedSetRemoveAsync(Pending, member), cancellationToken);
+            await RedisCalls.Guard(() => db.KeyDeleteAsync(_root.Append((string)member!)), cancellationToken);
+            await RedisCalls.Guard(() => db.SortedSetRemoveAsync(Hours, member), cancellationToken);
+            await RedisCalls.Guard(() => db.SortedSetRemoveAsync(Pending, member), cancellationToken);
         }
 
-        var due = await Guard(() => db.SortedSetRangeByScoreAsync(Pending, double.NegativeInfinity, rollUpBefore.ToUnixTimeSeconds(), Exclude.Stop), cancellationToken);
+        var due = await RedisCalls.Guard(() => db.SortedSetRangeByScoreAsync(Pending, double.NegativeInfinity, rollUpBefore.ToUnixTimeSeconds(), Exclude.Stop), cancellationToken);
         foreach (var member in due)
         {
-            await Guard(() => db.ScriptEvaluateAsync(RollUpScript, [_root.Append((string)member!)]), cancellationToken);
-            await Guard(() => db.SortedSetRemoveAsync(Pending, member), cancellationToken);
+            await RedisCalls.Guard(() => db.ScriptEvaluateAsync(RollUpScript, [_root.Append((string)member!)]), cancellationToken);
+            await RedisCalls.Guard(() => db.SortedSetRemoveAsync(Pending, member), cancellationToken);
         }
 
         // Routes with no hour left are forgotten, so a removed route does not linger in the index.
-        var routes = await Guard(() => db.SetMembersAsync(Routes), cancellationToken);
+        var routes = await RedisCalls.Guard(() => db.SetMembersAsync(Routes), cancellationToken);
         if (routes.Length > 0)
         {
-            var live = (await Guard(() => db.SortedSetRangeByRankAsync(Hours), cancellationToken))
+            var live = (await RedisCalls.Guard(() => db.SortedSetRangeByRankAsync(Hours), cancellationToken))
                 .Select(m => TryParse(m!, out var k, out var s, out _) && k == UsageSubjectKind.Route ? s : null)
                 .OfType<string>().ToHashSet(StringComparer.Ordinal);
             foreach (var route in routes.Where(r => !live.Contains(r!)))
             {
-                await Guard(() => db.SetRemoveAsync(Routes, route), cancellationToken);
+                await RedisCalls.Guard(() => db.SetRemoveAsync(Routes, route), cancellationToken);
             }
         }
     }
@@ -184,23 +184,4 @@ internal sealed class RedisUsageStore(IConnectionMultiplexer redis, IOptions<Gat
 
     private static DateTimeOffset Floor(DateTimeOffset value) =>
         new(value.UtcTicks - (value.UtcTicks % TimeSpan.TicksPerHour), TimeSpan.Zero);
-
-    private static async Task<T> Guard<T>(Func<Task<T>> call, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await call().WaitAsync(cancellationToken);
-        }
-        catch (RedisException ex)
-        {
-            throw new StoreUnavailableException("Redis did not answer.", ex);
-        }
-        catch (TimeoutException ex)
-        {
-            throw new StoreUnavailableException("Redis did not answer in time.", ex);
-        }
-    }
-
-    private static async Task Guard(Func<Task> call, CancellationToken cancellationToken) =>
-        await Guard(async () => { await call(); return true; }, cancellationToken);
 }

@@ -60,7 +60,7 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
         }
     }
 
-    public async Task PingAsync(CancellationToken cancellationToken) => await Guard(() => Db.PingAsync(), cancellationToken);
+    public async Task PingAsync(CancellationToken cancellationToken) => await RedisCalls.Guard(() => Db.PingAsync(), cancellationToken);
 
     public async Task CreateOrganizationAsync(Organization organization, ApiKeyRecord defaultKey, AuditEntry audit, CancellationToken cancellationToken)
     {
@@ -74,19 +74,19 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
 
     public async Task<Organization?> GetOrganizationAsync(string id, CancellationToken cancellationToken)
     {
-        var json = await Guard(() => Db.StringGetAsync(_keys.Org(id)), cancellationToken);
+        var json = await RedisCalls.Guard(() => Db.StringGetAsync(_keys.Org(id)), cancellationToken);
         return json.IsNull ? null : JsonSerializer.Deserialize((string)json!, RedisJsonContext.Default.Organization);
     }
 
     public async Task<IReadOnlyList<Organization>> ListOrganizationsAsync(CancellationToken cancellationToken)
     {
-        var ids = await Guard(() => Db.SetMembersAsync(_keys.Orgs), cancellationToken);
+        var ids = await RedisCalls.Guard(() => Db.SetMembersAsync(_keys.Orgs), cancellationToken);
         if (ids.Length == 0)
         {
             return [];
         }
 
-        var values = await Guard(() => Db.StringGetAsync(ids.Select(id => _keys.Org(id!)).ToArray()), cancellationToken);
+        var values = await RedisCalls.Guard(() => Db.StringGetAsync(ids.Select(id => _keys.Org(id!)).ToArray()), cancellationToken);
         return values.Where(v => !v.IsNull)
             .Select(v => JsonSerializer.Deserialize((string)v!, RedisJsonContext.Default.Organization)!)
             .OrderBy(o => o.Id, StringComparer.Ordinal)
@@ -132,19 +132,19 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
         var db = Db;
         var json = db.HashGetAsync(_keys.Key(id), "json");
         var used = db.HashGetAsync(_keys.Usage, id);
-        await Guard(() => Task.WhenAll(json, used), cancellationToken);
+        await RedisCalls.Guard(() => Task.WhenAll(json, used), cancellationToken);
         return Read(json.Result, used.Result);
     }
 
     public async Task<ApiKeyRecord?> FindKeyByHashAsync(string hash, CancellationToken cancellationToken)
     {
-        var id = await Guard(() => Db.HashGetAsync(_keys.Hash(hash), "id"), cancellationToken);
+        var id = await RedisCalls.Guard(() => Db.HashGetAsync(_keys.Hash(hash), "id"), cancellationToken);
         return id.IsNull ? null : await GetKeyAsync(id!, cancellationToken);
     }
 
     public async Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(string orgId, CancellationToken cancellationToken)
     {
-        var ids = await Guard(() => Db.SetMembersAsync(_keys.OrgKeys(orgId)), cancellationToken);
+        var ids = await RedisCalls.Guard(() => Db.SetMembersAsync(_keys.OrgKeys(orgId)), cancellationToken);
         var keys = new List<ApiKeyRecord>(ids.Length);
         foreach (var id in ids)
         {
@@ -166,7 +166,7 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
 
         // Newest first; the cursor is the last stream id returned, excluded from the next page.
         var start = cursor is null ? "+" : "(" + cursor;
-        var entries = await Guard(() => Db.StreamRangeAsync(_keys.OrgAudit(orgId), minId: "-", maxId: start, count: limit + 1, messageOrder: Order.Descending), cancellationToken);
+        var entries = await RedisCalls.Guard(() => Db.StreamRangeAsync(_keys.OrgAudit(orgId), minId: "-", maxId: start, count: limit + 1, messageOrder: Order.Descending), cancellationToken);
         var items = entries.Take(limit)
             .Select(e => JsonSerializer.Deserialize((string)e["e"]!, RedisJsonContext.Default.AuditEntry)!)
             .ToList();
@@ -200,8 +200,8 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
     public async Task<ImportResult> ImportAsync(Organization organization, IReadOnlyList<ApiKeyRecord> keys, IReadOnlyList<AuditEntry> auditOldestFirst, CancellationToken cancellationToken)
     {
         var db = Db;
-        await Guard(() => db.StringSetAsync(_keys.Org(organization.Id), Json(organization), when: When.NotExists), cancellationToken);
-        await Guard(() => db.SetAddAsync(_keys.Orgs, organization.Id), cancellationToken);
+        await RedisCalls.Guard(() => db.StringSetAsync(_keys.Org(organization.Id), Json(organization), when: When.NotExists), cancellationToken);
+        await RedisCalls.Guard(() => db.SetAddAsync(_keys.Orgs, organization.Id), cancellationToken);
 
         var (written, newer, conflicts) = (0, 0, 0);
         var changed = new HashSet<string>(StringComparer.Ordinal);
@@ -248,18 +248,18 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
         await RecordKeyUsageAsync(usage, cancellationToken);
 
         // Entry ids already in the stream: a second run appends only what the first did not copy.
-        var stream = await Guard(() => db.StreamRangeAsync(_keys.OrgAudit(organization.Id)), cancellationToken);
+        var stream = await RedisCalls.Guard(() => db.StreamRangeAsync(_keys.OrgAudit(organization.Id)), cancellationToken);
         var present = stream.Select(e => JsonSerializer.Deserialize((string)e["e"]!, RedisJsonContext.Default.AuditEntry)!.Id).ToHashSet(StringComparer.Ordinal);
         var appended = 0;
         foreach (var entry in auditOldestFirst.Where(e => !present.Contains(e.Id)))
         {
-            await Guard(() => db.StreamAddAsync(_keys.OrgAudit(organization.Id), "e", Json(entry)), cancellationToken);
+            await RedisCalls.Guard(() => db.StreamAddAsync(_keys.OrgAudit(organization.Id), "e", Json(entry)), cancellationToken);
             appended++;
         }
 
         if (changed.Count > 0)
         {
-            await Guard(() => redis.GetSubscriber().PublishAsync(_keys.Changes, JsonSerializer.Serialize(changed.ToArray(), RedisJsonContext.Default.StringArray)), cancellationToken);
+            await RedisCalls.Guard(() => redis.GetSubscriber().PublishAsync(_keys.Changes, JsonSerializer.Serialize(changed.ToArray(), RedisJsonContext.Default.StringArray)), cancellationToken);
         }
 
         return new ImportResult(written, newer, conflicts, appended);
@@ -278,7 +278,7 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
 
     private async Task<string> EvalAsync(string script, RedisKey[] keys, RedisValue[] values, CancellationToken cancellationToken)
     {
-        var result = await Guard(() => Db.ScriptEvaluateAsync(script, keys, values), cancellationToken);
+        var result = await RedisCalls.Guard(() => Db.ScriptEvaluateAsync(script, keys, values), cancellationToken);
         return (string)result!;
     }
 
@@ -365,27 +365,6 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
     private static string Json(Organization org) => JsonSerializer.Serialize(org, RedisJsonContext.Default.Organization);
 
     private static string Json(AuditEntry entry) => JsonSerializer.Serialize(entry, RedisJsonContext.Default.AuditEntry);
-
-    /// <summary>Every Redis failure surfaces as <see cref="StoreUnavailableException"/>, the store interface's word for "could not answer".</summary>
-    private static async Task<T> Guard<T>(Func<Task<T>> call, CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            // StackExchange.Redis takes no token; waiting on ours lets Polly's timeout end the call.
-            return await call().WaitAsync(cancellationToken);
-        }
-        catch (RedisException ex)
-        {
-            throw new StoreUnavailableException("Redis did not answer.", ex);
-        }
-        catch (TimeoutException ex)
-        {
-            throw new StoreUnavailableException("Redis did not answer in time.", ex);
-        }
-    }
-
-    private static async Task Guard(Func<Task> call, CancellationToken cancellationToken = default) =>
-        await Guard(async () => { await call(); return true; }, cancellationToken);
 
     private static partial class Log
     {
