@@ -1,4 +1,4 @@
-# Shared by bench/load.sh and bench/soak.sh (sourced, not run). The caller defines `die` and `tmp`
+# Shared by bench/load.sh, bench/profile.sh and bench/soak.sh (sourced, not run). The caller defines `die` and `tmp`
 # (its temporary directory, where each process NAME logs to $tmp/NAME.log) and sets NO_BUILD.
 
 # build_release: Release builds of the gateway and BenchHost, unless NO_BUILD is set.
@@ -34,4 +34,37 @@ wait_http() {
   done
   cat "$tmp/$3.log" >&2
   die "$3 did not answer on $1 within 60 s"
+}
+
+# start_gateway NAME DIR PROXY_PORT ADMIN_PORT [VAR=VALUE...]: the gateway built in DIR, with its own store,
+# one route /bench/{**rest} to the upstream on $up_port, the limits out of the way and $admin_token as its
+# admin token; sets started_pid. Used by load.sh and profile.sh.
+start_gateway() {
+  local name=$1 dir=$2 port=$3 admin=$4
+  shift 4
+  (cd "$dir" && exec env \
+    Kestrel__Endpoints__Proxy__Url="http://127.0.0.1:$port" \
+    Kestrel__Endpoints__Admin__Url="http://127.0.0.1:$admin" \
+    Gateway__Store__Path="$tmp/store-$name/gateway.db" \
+    Gateway__Admin__Token="$admin_token" \
+    Gateway__Demo__Enabled=false \
+    Gateway__RateLimits__Workspace__PermitLimit=1000000000 Gateway__RateLimits__Workspace__Window=00:01:00 \
+    Gateway__RateLimits__Ip__PermitLimit=1000000000 Gateway__RateLimits__Ip__Window=00:01:00 \
+    Logging__LogLevel__Default=Warning \
+    ReverseProxy__Routes__bench__ClusterId=bench \
+    "ReverseProxy__Routes__bench__Match__Path=/bench/{**rest}" \
+    "ReverseProxy__Clusters__bench__Destinations__d1__Address=http://127.0.0.1:$up_port/" \
+    "$@" dotnet Gateway.dll) >"$tmp/$name.log" 2>&1 &
+  started_pid=$!; pids+=("$started_pid")
+}
+
+# bench_key NAME PID ADMIN_PORT: waits for that gateway, creates the bench organization and prints its default key.
+bench_key() {
+  local org key
+  wait_http "http://127.0.0.1:$3/healthz" "$2" "$1"
+  org=$(curl -sf -X POST "http://127.0.0.1:$3/admin/orgs" -H "Authorization: Bearer $admin_token" \
+    -H 'Content-Type: application/json' -d '{"id":"bench","name":"Bench"}') || die "could not create the bench organization ($1)"
+  key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$org")
+  [ -n "$key" ] || die "no key in the admin API's answer ($1): $org"
+  echo "$key"
 }

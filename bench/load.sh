@@ -96,42 +96,7 @@ up_pid=$!; pids+=("$up_pid")
 (exec dotnet "$host" proxy "$plain_port" "http://127.0.0.1:$up_port/") >"$tmp/plain.log" 2>&1 &
 plain_pid=$!; pids+=("$plain_pid")
 
-route_env=(
-  ReverseProxy__Routes__bench__ClusterId=bench
-  "ReverseProxy__Routes__bench__Match__Path=/bench/{**rest}"
-  "ReverseProxy__Clusters__bench__Destinations__d1__Address=http://127.0.0.1:$up_port/"
-)
-
 admin_token="bench-admin-token-$(date +%s%N)"
-# start_gateway NAME DIR PROXY_PORT ADMIN_PORT [VAR=VALUE...]: the gateway built in DIR, with its own store,
-# the bench route and the limits out of the way; sets started_pid.
-start_gateway() {
-  local name=$1 dir=$2 port=$3 admin=$4
-  shift 4
-  (cd "$dir" && exec env \
-    Kestrel__Endpoints__Proxy__Url="http://127.0.0.1:$port" \
-    Kestrel__Endpoints__Admin__Url="http://127.0.0.1:$admin" \
-    Gateway__Store__Path="$tmp/store-$name/gateway.db" \
-    Gateway__Admin__Token="$admin_token" \
-    Gateway__Demo__Enabled=false \
-    Gateway__RateLimits__Workspace__PermitLimit=1000000000 Gateway__RateLimits__Workspace__Window=00:01:00 \
-    Gateway__RateLimits__Ip__PermitLimit=1000000000 Gateway__RateLimits__Ip__Window=00:01:00 \
-    Logging__LogLevel__Default=Warning \
-    "${route_env[@]}" "$@" dotnet Gateway.dll) >"$tmp/$name.log" 2>&1 &
-  started_pid=$!; pids+=("$started_pid")
-}
-
-# bench_key NAME PID ADMIN_PORT: waits for that gateway, creates the bench organization and prints its default key.
-bench_key() {
-  local org key
-  wait_http "http://127.0.0.1:$3/healthz" "$2" "$1"
-  org=$(curl -sf -X POST "http://127.0.0.1:$3/admin/orgs" -H "Authorization: Bearer $admin_token" \
-    -H 'Content-Type: application/json' -d '{"id":"bench","name":"Bench"}') || die "could not create the bench organization ($1)"
-  key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$org")
-  [ -n "$key" ] || die "no key in the admin API's answer ($1): $org"
-  echo "$key"
-}
-
 start_gateway gateway "$root/Gateway/$bin" "$gw_port" "$admin_port"
 gw_pid=$started_pid
 

@@ -55,7 +55,7 @@ up_port=$(free_port); gw_port=$(free_port); admin_port=$(free_port)
 (exec dotnet "$root/bench/BenchHost/$bin/BenchHost.dll" upstream "$up_port") >"$tmp/upstream.log" 2>&1 &
 up_pid=$!; pids+=("$up_pid")
 
-store_env=(Gateway__Store__Path="$tmp/store/gateway.db")
+store_env=()
 if [ "$STORE" = redis ]; then
   redis_port=$(free_port)
   (exec redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no) >"$tmp/redis.log" 2>&1 &
@@ -65,26 +65,11 @@ if [ "$STORE" = redis ]; then
 fi
 
 admin_token="profile-admin-token-$(date +%s%N)"
-(cd "$root/Gateway/$bin" && exec env DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 \
-  Kestrel__Endpoints__Proxy__Url="http://127.0.0.1:$gw_port" \
-  Kestrel__Endpoints__Admin__Url="http://127.0.0.1:$admin_port" \
-  "${store_env[@]}" \
-  Gateway__Admin__Token="$admin_token" \
-  Gateway__Demo__Enabled=false \
-  Gateway__RateLimits__Workspace__PermitLimit=1000000000 Gateway__RateLimits__Workspace__Window=00:01:00 \
-  Gateway__RateLimits__Ip__PermitLimit=1000000000 Gateway__RateLimits__Ip__Window=00:01:00 \
-  Logging__LogLevel__Default=Warning \
-  ReverseProxy__Routes__bench__ClusterId=bench \
-  "ReverseProxy__Routes__bench__Match__Path=/bench/{**rest}" \
-  "ReverseProxy__Clusters__bench__Destinations__d1__Address=http://127.0.0.1:$up_port/" \
-  dotnet Gateway.dll) >"$tmp/gateway.log" 2>&1 &
-gw_pid=$!; pids+=("$gw_pid")
+start_gateway gateway "$root/Gateway/$bin" "$gw_port" "$admin_port" DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 "${store_env[@]}"
+gw_pid=$started_pid
 
 wait_http "http://127.0.0.1:$up_port/" "$up_pid" upstream
-wait_http "http://127.0.0.1:$admin_port/healthz" "$gw_pid" gateway
-org=$(curl -sf -X POST "http://127.0.0.1:$admin_port/admin/orgs" -H "Authorization: Bearer $admin_token" \
-  -H 'Content-Type: application/json' -d '{"id":"bench","name":"Bench"}') || die "could not create the bench organization"
-key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$org")
+key=$(bench_key gateway "$gw_pid" "$admin_port") || exit 1
 url="http://127.0.0.1:$gw_port/bench/hello"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$url" -H "Authorization: Bearer $key")" = 200 ] || die "$url does not answer 200"
 
