@@ -97,19 +97,7 @@ public sealed class RedisCluster : IDisposable
         {
             foreach (var process in _processes)
             {
-                try
-                {
-                    if (!process.HasExited)
-                    {
-                        process.Kill();
-                        process.WaitForExit();
-                    }
-                }
-                catch (InvalidOperationException)
-                {
-                }
-
-                process.Dispose();
+                RedisProcesses.Stop(process);
             }
 
             _processes.Clear();

@@ -64,4 +64,23 @@ internal static class RedisProcesses
 
         return process;
     }
+
+    /// <summary>Kills <paramref name="process"/> if it still runs, waits for it, and disposes it.</summary>
+    public static void Stop(Process process)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+                process.WaitForExit();
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Never started or already reaped.
+        }
+
+        process.Dispose();
+    }
 }

@@ -154,19 +154,7 @@ public sealed class RedisSentinelSet : IDisposable
     {
         foreach (var process in _processes)
         {
-            try
-            {
-                if (!process.HasExited)
-                {
-                    process.Kill();
-                    process.WaitForExit();
-                }
-            }
-            catch (InvalidOperationException)
-            {
-            }
-
-            process.Dispose();
+            RedisProcesses.Stop(process);
         }
 
         try

@@ -21,17 +21,8 @@ public sealed class GatewayProcessTests
     {
         using var upstream = Upstream.Start();
         upstream.Server.Given(Request.Create().WithPath("/slow")).RespondWith(Response.Create().WithStatusCode(200).WithBody("slow ok").WithDelay(TimeSpan.FromMilliseconds(1500)));
-        var directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
+        var (directory, start) = GatewayStart();
         var (proxyPort, adminPort) = (FreePort(), FreePort());
-        var start = new ProcessStartInfo("dotnet")
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = directory,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Gateway.dll"));
-        Directory.CreateDirectory(directory);
         var env = start.Environment;
         env["Kestrel__Endpoints__Proxy__Url"] = $"http://127.0.0.1:{proxyPort}";
         env["Kestrel__Endpoints__Admin__Url"] = $"http://127.0.0.1:{adminPort}";
@@ -150,18 +141,9 @@ public sealed class GatewayProcessTests
     /// <returns>The process, what it wrote to stdout (logs, the demo banner) and to stderr (start-up failures).</returns>
     private static (Process Process, System.Text.StringBuilder Output, System.Text.StringBuilder Errors) StartShipped(int demoPort, out int proxyPort)
     {
-        var directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(directory);
+        var (directory, start) = GatewayStart();
         File.Copy(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), Path.Combine(directory, "appsettings.json"));
         proxyPort = FreePort();
-        var start = new ProcessStartInfo("dotnet")
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = directory,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Gateway.dll"));
         start.Environment["Kestrel__Endpoints__Proxy__Url"] = $"http://127.0.0.1:{proxyPort}";
         start.Environment["Kestrel__Endpoints__Admin__Url"] = $"http://127.0.0.1:{FreePort()}";
         start.Environment["Gateway__Demo__Url"] = $"http://127.0.0.1:{demoPort}";
@@ -192,5 +174,21 @@ public sealed class GatewayProcessTests
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>The built gateway as a child process, run from a fresh temporary directory (its working directory).</summary>
+    private static (string Directory, ProcessStartInfo Start) GatewayStart()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var start = new ProcessStartInfo("dotnet")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = directory,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Gateway.dll"));
+        return (directory, start);
     }
 }

@@ -30,12 +30,7 @@ public sealed class RedisTlsTests
         _otherCaFile = Write("other-ca.pem", other.ExportCertificatePem());
 
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddDnsName("localhost");
-        names.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(names.Build());
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        var request = TestCertificates.LocalhostServer(key);
         using var server = request.Create(ca, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7), RandomNumberGenerator.GetBytes(8));
         var certFile = Write("redis.pem", server.ExportCertificatePem());
         var keyFile = Write("redis.key", key.ExportPkcs8PrivateKeyPem());

@@ -187,12 +187,7 @@ public sealed class TlsListenerTests
     private X509Certificate2 WriteCertificate(string certificateFile, string keyFile)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddDnsName("localhost");
-        names.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(names.Build());
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
+        var request = TestCertificates.LocalhostServer(key);
         var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
         File.WriteAllText(Path.Combine(_directory, certificateFile), certificate.ExportCertificatePem());
         File.WriteAllText(Path.Combine(_directory, keyFile), key.ExportPkcs8PrivateKeyPem());
