@@ -73,8 +73,9 @@ public sealed class DistributedRateLimitTests : UpstreamFixture
     [Test]
     public async Task NewClientIpPerRequest_ThousandsOfPartitions_EveryKeyedRequestIsAnswered()
     {
-        // One IP lease per request, as behind a CDN with many clients: the lease sweeper must keep up
-        // without taking the threads requests need (it once stalled every keyed request within seconds).
+        // One IP lease per request, as behind a CDN with many clients, with the sweeper retiring leases
+        // meanwhile. This run did not reproduce the lease-lock leak the soak found (too short for the race);
+        // OrderedGateTests guards that mechanism directly.
         var prefix = $"t{Guid.NewGuid():N}:";
         var settings = Settings(("Gateway:TrustedProxies:0", "127.0.0.1"), ("Gateway:RateLimits:Ip:PermitLimit", "1000"));
         await using var gateway = await GatewayHost.StartAsync(settings, store: StoreKind.Redis, redisPrefix: prefix);
