@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Load test: the same wrk run against the upstream directly, through a plain YARP proxy, and through
-# the gateway with a valid key, in one go, on loopback only. Prints requests/s, p50/p99 latency, the
+# the gateway with a valid key, in one go, on loopback only. Prints requests/s, p50/p99 latency, CPU time per request of the process under test, the
 # ratios gateway/plain-YARP and gateway/direct, and each process's RSS after the runs.
 #
 #   bash bench/load.sh [duration=10s] [connections=32] [threads=2]
@@ -148,7 +148,11 @@ to_ms() {
 }
 
 # run NAME URL [HEADER]: a warm-up pass (JIT, connection pools), then the measured one.
-declare -A rps p50 p99 errors requests
+declare -A rps p50 p99 errors requests cpu_us pid_of
+# cpu_ticks PID: user + system CPU time the process has used, in clock ticks (/proc/PID/stat fields 14 and 15;
+# the command name in field 2 has no spaces here). CPU per request is what the process does per request
+# whatever the other processes on the machine take, so it is steadier than requests/s on a small box.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 before_measure=""
 run() {
   local name=$1 url=$2 out="$tmp/wrk-$1.txt"
@@ -157,14 +161,18 @@ run() {
   local limit=$(( ${DURATION%s} + ${WARMUP%s} + 60 ))
   timeout "$limit" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "${header[@]}" "$url" >/dev/null
   [ -n "$before_measure" ] && $before_measure
+  local cpu_before; cpu_before=$(cpu_ticks "${pid_of[$name]}")
   timeout "$limit" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${header[@]}" "$url" >"$out"
   rps[$name]=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
   requests[$name]=$(awk '/requests in/ { print $1 }' "$out")
+  cpu_us[$name]=$(awk -v a="$cpu_before" -v b="$(cpu_ticks "${pid_of[$name]}")" -v hz="$(getconf CLK_TCK)" -v r="${requests[$name]}" \
+    'BEGIN { if (r > 0) printf "%.1f", (b - a) * 1000000 / hz / r; else print "n/a" }')
   p50[$name]=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
   p99[$name]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
   errors[$name]=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$out")
 }
 
+pid_of=([direct]=$up_pid [plain]=$plain_pid [gateway]=$gw_pid [redis]=${rgw_pid:-} [gateway_off]=${off_pid:-} [baseline]=${base_pid:-})
 echo "Gateway load test: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (after a $WARMUP warm-up), GET $path, loopback"
 echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)'), $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc)"
 run direct "$direct_url"
@@ -192,15 +200,15 @@ fi
 rss() { awk -v f="$2" '$1 == f ":" { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
 echo
-printf '| %-16s | %10s | %8s | %8s | %6s | %8s | %9s |\n' target "requests/s" "p50 ms" "p99 ms" errors "RSS MiB" "peak MiB"
-printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------------------ ------------ ---------- ---------- -------- ---------- -----------
+printf '| %-16s | %10s | %8s | %8s | %6s | %10s | %8s | %9s |\n' target "requests/s" "p50 ms" "p99 ms" errors "CPU us/req" "RSS MiB" "peak MiB"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' ------------------ ------------ ---------- ---------- -------- ------------ ---------- -----------
 rows=("direct upstream:direct:$up_pid" "plain YARP:plain:$plain_pid" "gateway:gateway:$gw_pid")
 [ -n "$with_redis" ] && rows+=("gateway (Redis):redis:$rgw_pid")
 [ -n "$USAGE_OFF" ] && rows+=("gateway, usage off:gateway_off:$off_pid")
 [ -n "$BASELINE_DIR" ] && rows+=("gateway, baseline:baseline:$base_pid")
 for row in "${rows[@]}"; do
   IFS=: read -r label name pid <<<"$row"
-  printf '| %-16s | %10.0f | %8s | %8s | %6s | %8s | %9s |\n' "$label" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "${errors[$name]}" \
+  printf '| %-16s | %10.0f | %8s | %8s | %6s | %10s | %8s | %9s |\n' "$label" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "${errors[$name]}" "${cpu_us[$name]}" \
     "$(rss "$pid" VmRSS)" "$(rss "$pid" VmHWM)"
 done
 

@@ -20,7 +20,7 @@ internal sealed class RequestIdMiddleware(RequestDelegate next)
         }
         else
         {
-            id = Guid.CreateVersion7().ToString("N");
+            id = RequestIds.New();
             headers[HeaderName] = id;
         }
 

@@ -24,6 +24,9 @@ internal static class ApiKeyFormat
     /// <summary>Longest possible key; anything longer is rejected before any parsing work.</summary>
     public const int MaxLength = MaxPrefixLength + 1 + MaxTagLength + 1 + RandomLength + CheckLength;
 
+    [ThreadStatic]
+    private static IncrementalHash? t_sha256;
+
     public static string Generate(string keyPrefix, string environment)
     {
         var body = $"{keyPrefix}_{KeyEnvironments.ToTag(environment)}_{Base62.Random(RandomLength)}";
@@ -105,7 +108,12 @@ internal static class ApiKeyFormat
         Span<byte> ascii = stackalloc byte[MaxLength];
         var count = Encoding.ASCII.GetBytes(key, ascii);
         Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(ascii[..count], digest);
+
+        // A reused hash object per thread: the one-shot SHA256.HashData creates and frees an OpenSSL
+        // digest context on every call, which costs about as much as hashing a key.
+        var sha256 = t_sha256 ??= IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        sha256.AppendData(ascii[..count]);
+        sha256.GetHashAndReset(digest);
         return Convert.ToHexStringLower(digest);
     }
 
