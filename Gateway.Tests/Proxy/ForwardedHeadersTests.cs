@@ -67,6 +67,59 @@ public sealed class ForwardedHeadersTests : UpstreamFixture
         Assert.That(headers["X-Trace-Note"], Is.EqualTo("kept"));
     }
 
+    [Test]
+    public async Task RouteTransformSetsIdentityHeaders_UpstreamSeesOnlyTheGatewaysValues()
+    {
+        await using var gateway = await StartAsync(
+            ("ReverseProxy:Routes:api:Transforms:0:RequestHeader", "X-Org-Id"),
+            ("ReverseProxy:Routes:api:Transforms:0:Set", "from-route"),
+            ("ReverseProxy:Routes:api:Transforms:1:RequestHeader", "X-Request-Id"),
+            ("ReverseProxy:Routes:api:Transforms:1:Append", "from-route"));
+        await gateway.CreateOrgAsync("acme");
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "k" })).Str("key");
+
+        using var response = await gateway.CallAsync("/api/x", key);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var headers = Upstream.SingleRequestHeaders();
+        Assert.That(headers["X-Org-Id"], Is.EqualTo("acme"), "set after the route's transforms, so the gateway's value wins");
+        Assert.That(headers["X-Request-Id"], Is.EqualTo(response.Headers.GetValues("X-Request-Id").Single()));
+    }
+
+    [Test]
+    public async Task RouteDoesNotCopyRequestHeaders_IdentityAndRequestIdStillForwarded()
+    {
+        await using var gateway = await StartAsync(("ReverseProxy:Routes:api:Transforms:0:RequestHeadersCopy", "false"));
+        await gateway.CreateOrgAsync("acme");
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "k" })).Str("key");
+
+        using var response = await gateway.CallAsync("/api/x", key, r => r.Headers.Add("X-Request-Id", "client-id-1"));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var headers = Upstream.SingleRequestHeaders();
+        Assert.Multiple(() =>
+        {
+            Assert.That(headers["X-Org-Id"], Is.EqualTo("acme"));
+            Assert.That(headers["X-Key-Name"], Is.EqualTo("k"));
+            Assert.That(headers["X-Key-Environment"], Is.EqualTo("production"));
+            Assert.That(headers["X-Request-Id"], Is.EqualTo("client-id-1"));
+            Assert.That(headers.ContainsKey("Authorization"), Is.False);
+        });
+    }
+
+    [Test]
+    public async Task InvalidClientRequestId_UpstreamGetsTheGeneratedOneOnly()
+    {
+        await using var gateway = await StartAsync();
+
+        using var response = await gateway.CallAsync("/public/x", null, r => r.Headers.TryAddWithoutValidation("X-Request-Id", "has space"));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var generated = response.Headers.GetValues("X-Request-Id").Single();
+        Assert.That(generated, Does.Match("^[0-9a-f]{32}$"));
+        Assert.That(Upstream.SingleRequestHeaders()["X-Request-Id"], Is.EqualTo(generated));
+    }
+
     private Task<GatewayHost> StartAsync(params (string Key, string Value)[] settings)
     {
         var config = GatewayHost.Routes(Upstream.Url, ("api", "/api/{**rest}", []), ("public", "/public/{**rest}", [("Anonymous", "true")]));

@@ -117,9 +117,8 @@ internal sealed partial class KeyAuthenticationMiddleware(
         context.Features.Get<RateLimitFeature>()?.Authenticated(key);
         usage.Record(key.Id);
 
-        var headers = context.Request.Headers;
-        headers.Remove(Microsoft.Net.Http.Headers.HeaderNames.Authorization);
-        IdentityHeaders.Stamp(headers, key);
+        // The identity headers are set on the upstream request (IdentityTransformProvider).
+        context.Request.Headers.Remove(Microsoft.Net.Http.Headers.HeaderNames.Authorization);
 
         return next(context);
     }

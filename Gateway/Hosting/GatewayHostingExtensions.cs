@@ -86,6 +86,7 @@ public static class GatewayHostingExtensions
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
             .AddGatewayDemoRoutes(builder.Configuration)
             .AddConfigFilter<RouteMetadataValidator>()
+            .AddGatewayIdentityHeaders()
             .AddGatewaySigning();
         return builder;
     }

@@ -20,8 +20,8 @@ internal sealed class RequestIdMiddleware(RequestDelegate next)
         }
         else
         {
+            // Sent upstream in place of the client's (IdentityTransformProvider).
             id = RequestIds.New();
-            headers[HeaderName] = id;
         }
 
         context.TraceIdentifier = id;

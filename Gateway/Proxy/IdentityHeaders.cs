@@ -1,3 +1,4 @@
+using System.Net.Http.Headers;
 using Gateway.Domain;
 using Gateway.Signing;
 
@@ -65,16 +66,23 @@ internal static class IdentityHeaders
         return true;
     }
 
-    public static void Stamp(IHeaderDictionary headers, ApiKeyRecord key)
+    /// <summary>Sets the identity of <paramref name="key"/> on the upstream request, replacing any value a route transform set.</summary>
+    public static void Stamp(HttpRequestHeaders headers, ApiKeyRecord key)
     {
-        headers[OrgId] = key.OrgId;
-        headers[KeyId] = key.Id;
-        headers[KeyName] = key.Name;
-        headers[KeyScopes] = key.ScopesHeader;
-        headers[KeyEnvironment] = key.Environment;
+        Set(headers, OrgId, key.OrgId);
+        Set(headers, KeyId, key.Id);
+        Set(headers, KeyName, key.Name);
+        Set(headers, KeyScopes, key.ScopesHeader);
+        Set(headers, KeyEnvironment, key.Environment);
         if (key.CustomerId is not null)
         {
-            headers[CustomerId] = key.CustomerId;
+            Set(headers, CustomerId, key.CustomerId);
         }
+    }
+
+    public static void Set(HttpRequestHeaders headers, string name, string value)
+    {
+        headers.Remove(name);
+        headers.TryAddWithoutValidation(name, value);
     }
 }

@@ -1,0 +1,42 @@
+using Gateway.Auth;
+using Gateway.Http;
+using Yarp.ReverseProxy.Transforms;
+using Yarp.ReverseProxy.Transforms.Builder;
+
+namespace Gateway.Proxy;
+
+/// <summary>
+/// Sets the request id and the key's identity headers on the upstream request itself, after YARP has
+/// copied the client's headers and after the route's own transforms, so neither a client nor a route
+/// transform can change what the gateway says about the caller. Writing them here rather than onto the
+/// incoming request also spares Kestrel's per-request dictionary of custom headers and YARP's copy of
+/// them: the dictionary is only created when a client sends a custom header.
+/// Registered before the signing transform, which signs these headers as sent.
+/// </summary>
+internal sealed class IdentityTransformProvider : ITransformProvider
+{
+    public void ValidateRoute(TransformRouteValidationContext context)
+    {
+    }
+
+    public void ValidateCluster(TransformClusterValidationContext context)
+    {
+    }
+
+    public void Apply(TransformBuilderContext context) => context.AddRequestTransform(Stamp);
+
+    private static ValueTask Stamp(RequestTransformContext context)
+    {
+        var http = context.HttpContext;
+        var headers = context.ProxyRequest.Headers;
+
+        // The client's id when it was valid, else the generated one (RequestIdMiddleware), never a client's invalid one.
+        IdentityHeaders.Set(headers, RequestIdMiddleware.HeaderName, http.TraceIdentifier);
+        if (http.Features.Get<IApiKeyFeature>()?.Key is { } key)
+        {
+            IdentityHeaders.Stamp(headers, key);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}
