@@ -95,14 +95,14 @@ public sealed class ApiKeyPropertyTests
                 return;
             }
 
-            var record = resolver.ResolveAsync(ApiKeyFormat.Hash(s), CancellationToken.None).AsTask().GetAwaiter().GetResult();
+            var record = resolver.ResolveAsync(ApiKeyFormat.Digest(s), CancellationToken.None).AsTask().GetAwaiter().GetResult();
             Assert.That(record, Is.Null, $"'{s}' was never issued but resolved to {record?.Id}");
         }, iter: 2000, threads: 1);
 
         // The property holds for the right reason: every live key does resolve.
         foreach (var key in _live)
         {
-            Assert.That(resolver.ResolveAsync(ApiKeyFormat.Hash(key), CancellationToken.None).AsTask().GetAwaiter().GetResult(), Is.Not.Null);
+            Assert.That(resolver.ResolveAsync(ApiKeyFormat.Digest(key), CancellationToken.None).AsTask().GetAwaiter().GetResult(), Is.Not.Null);
         }
     }
 

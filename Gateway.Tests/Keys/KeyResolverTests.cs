@@ -11,9 +11,12 @@ namespace Gateway.Tests.Keys;
 
 public sealed class KeyResolverTests
 {
+    private static readonly KeyDigest H1 = ApiKeyFormat.Digest("h1");
+    private static readonly KeyDigest Nope = ApiKeyFormat.Digest("nope");
+
     private static readonly ApiKeyRecord Key = new()
     {
-        Id = "key_1", OrgId = "acme", Name = "k", Prefix = "gw_live_aaaaaa", Hash = "h1", Environment = KeyEnvironments.Production,
+        Id = "key_1", OrgId = "acme", Name = "k", Prefix = "gw_live_aaaaaa", Hash = H1.ToHex(), Environment = KeyEnvironments.Production,
         Scopes = ["*"], CreatedAt = DateTimeOffset.UnixEpoch, UpdatedAt = DateTimeOffset.UnixEpoch, Version = 1,
     };
 
@@ -21,9 +24,9 @@ public sealed class KeyResolverTests
     public async Task ResolveAsync_ManyConcurrentMisses_OneStoreRead()
     {
         var store = new ScriptedStore();
-        using var resolver = Create(store, new FakeTimeProvider(DateTimeOffset.UtcNow));
+        var resolver = Create(store, new FakeTimeProvider(DateTimeOffset.UtcNow));
 
-        var waiters = Enumerable.Range(0, 100).Select(_ => resolver.ResolveAsync("h1", CancellationToken.None).AsTask()).ToList();
+        var waiters = Enumerable.Range(0, 100).Select(_ => resolver.ResolveAsync(H1, CancellationToken.None).AsTask()).ToList();
         await store.Started.Task;
         store.Release.SetResult(Key);
         var results = await Task.WhenAll(waiters);
@@ -38,18 +41,18 @@ public sealed class KeyResolverTests
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var store = new ScriptedStore();
         store.Release.SetResult(Key);
-        using var resolver = Create(store, time);
+        var resolver = Create(store, time);
 
-        Assert.That(await resolver.ResolveAsync("h1", CancellationToken.None), Is.SameAs(Key));
-        Assert.That(await resolver.ResolveAsync("h1", CancellationToken.None), Is.SameAs(Key));
+        Assert.That(await resolver.ResolveAsync(H1, CancellationToken.None), Is.SameAs(Key));
+        Assert.That(await resolver.ResolveAsync(H1, CancellationToken.None), Is.SameAs(Key));
         Assert.That(store.Reads, Is.EqualTo(1), "served fresh from memory");
 
         time.Advance(TimeSpan.FromSeconds(6));
         store.Fail = true;
-        Assert.That(await resolver.ResolveAsync("h1", CancellationToken.None), Is.SameAs(Key), "stale while the store is down");
+        Assert.That(await resolver.ResolveAsync(H1, CancellationToken.None), Is.SameAs(Key), "stale while the store is down");
 
         time.Advance(TimeSpan.FromMinutes(6));
-        Assert.ThrowsAsync<StoreUnavailableException>(async () => await resolver.ResolveAsync("h1", CancellationToken.None));
+        Assert.ThrowsAsync<StoreUnavailableException>(async () => await resolver.ResolveAsync(H1, CancellationToken.None));
     }
 
     [Test]
@@ -58,29 +61,29 @@ public sealed class KeyResolverTests
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var store = new ScriptedStore();
         store.Release.SetResult(null);
-        using var resolver = Create(store, time);
+        var resolver = Create(store, time);
 
-        Assert.That(await resolver.ResolveAsync("nope", CancellationToken.None), Is.Null);
-        Assert.That(await resolver.ResolveAsync("nope", CancellationToken.None), Is.Null);
+        Assert.That(await resolver.ResolveAsync(Nope, CancellationToken.None), Is.Null);
+        Assert.That(await resolver.ResolveAsync(Nope, CancellationToken.None), Is.Null);
         Assert.That(store.Reads, Is.EqualTo(1));
 
         time.Advance(TimeSpan.FromSeconds(3));
         store.Fail = true;
-        Assert.ThrowsAsync<StoreUnavailableException>(async () => await resolver.ResolveAsync("nope", CancellationToken.None), "an unknown key is never trusted stale");
+        Assert.ThrowsAsync<StoreUnavailableException>(async () => await resolver.ResolveAsync(Nope, CancellationToken.None), "an unknown key is never trusted stale");
     }
 
     [Test]
     public async Task Invalidate_DuringInFlightRead_DoesNotCacheTheOldRecord()
     {
         var store = new ScriptedStore();
-        using var resolver = Create(store, new FakeTimeProvider(DateTimeOffset.UtcNow));
-        var inFlight = resolver.ResolveAsync("h1", CancellationToken.None).AsTask();
+        var resolver = Create(store, new FakeTimeProvider(DateTimeOffset.UtcNow));
+        var inFlight = resolver.ResolveAsync(H1, CancellationToken.None).AsTask();
         await store.Started.Task;
 
-        resolver.Invalidate("h1");
+        resolver.Invalidate(H1.ToHex());
         store.Release.SetResult(Key);
         await inFlight;
-        await resolver.ResolveAsync("h1", CancellationToken.None);
+        await resolver.ResolveAsync(H1, CancellationToken.None);
 
         Assert.That(store.Reads, Is.EqualTo(2), "the read that raced the invalidation was not cached");
     }
@@ -91,18 +94,18 @@ public sealed class KeyResolverTests
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var store = new ScriptedStore();
         store.Release.SetResult(Key);
-        using var resolver = Create(store, time);
-        await resolver.ResolveAsync("h1", CancellationToken.None);
+        var resolver = Create(store, time);
+        await resolver.ResolveAsync(H1, CancellationToken.None);
 
         time.Advance(TimeSpan.FromMilliseconds(1));
         resolver.MarkAllStale();
-        await resolver.ResolveAsync("h1", CancellationToken.None);
+        await resolver.ResolveAsync(H1, CancellationToken.None);
         Assert.That(store.Reads, Is.EqualTo(2), "a fresh entry is read again after MarkAllStale");
 
         time.Advance(TimeSpan.FromMilliseconds(1));
         resolver.MarkAllStale();
         store.Fail = true;
-        Assert.That(await resolver.ResolveAsync("h1", CancellationToken.None), Is.SameAs(Key), "still the outage fallback");
+        Assert.That(await resolver.ResolveAsync(H1, CancellationToken.None), Is.SameAs(Key), "still the outage fallback");
     }
 
     private static KeyResolver Create(IKeyLookup store, TimeProvider time)

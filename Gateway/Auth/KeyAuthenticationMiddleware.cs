@@ -49,19 +49,19 @@ internal sealed partial class KeyAuthenticationMiddleware(
             return RejectAsync(context, StatusCodes.Status401Unauthorized, "invalid_key", "Invalid API key", "The API key is not valid.", InvalidToken);
         }
 
-        return AuthenticateAsync(context, ApiKeyFormat.Hash(token), policy);
+        return AuthenticateAsync(context, ApiKeyFormat.Digest(token), policy);
     }
 
-    private Task AuthenticateAsync(HttpContext context, string hash, RoutePolicy policy)
+    private Task AuthenticateAsync(HttpContext context, KeyDigest digest, RoutePolicy policy)
     {
         // A cached key resolves synchronously: decide and hand on without an async frame of our own.
-        var lookup = resolver.ResolveAsync(hash, context.RequestAborted);
+        var lookup = resolver.ResolveAsync(digest, context.RequestAborted);
         return lookup.IsCompletedSuccessfully
-            ? Decide(context, lookup.Result, hash, policy)
-            : AuthenticateSlowAsync(context, lookup, hash, policy);
+            ? Decide(context, lookup.Result, digest, policy)
+            : AuthenticateSlowAsync(context, lookup, digest, policy);
     }
 
-    private async Task AuthenticateSlowAsync(HttpContext context, ValueTask<ApiKeyRecord?> lookup, string hash, RoutePolicy policy)
+    private async Task AuthenticateSlowAsync(HttpContext context, ValueTask<ApiKeyRecord?> lookup, KeyDigest digest, RoutePolicy policy)
     {
         ApiKeyRecord? key;
         try
@@ -76,13 +76,13 @@ internal sealed partial class KeyAuthenticationMiddleware(
             return;
         }
 
-        await Decide(context, key, hash, policy);
+        await Decide(context, key, digest, policy);
     }
 
-    private Task Decide(HttpContext context, ApiKeyRecord? key, string hash, RoutePolicy policy)
+    private Task Decide(HttpContext context, ApiKeyRecord? key, KeyDigest digest, RoutePolicy policy)
     {
         var now = time.GetUtcNow();
-        if (key is null || !(key.Hash == hash || (key.PreviousHash == hash && key.PreviousHashExpiresAt > now)))
+        if (key is null || !(digest.Matches(key.Hash) || (key.PreviousHashExpiresAt > now && digest.Matches(key.PreviousHash))))
         {
             return RejectAsync(context, StatusCodes.Status401Unauthorized, "invalid_key", "Invalid API key", "The API key is not valid.", InvalidToken);
         }

@@ -103,7 +103,10 @@ internal static class ApiKeyFormat
         key[..(key.Length - CheckLength - RandomLength + DisplayRandomLength)].ToString();
 
     /// <summary>Lower-case hex SHA-256 of the key: the only form in which a key is ever stored.</summary>
-    public static string Hash(ReadOnlySpan<char> key)
+    public static string Hash(ReadOnlySpan<char> key) => Digest(key).ToHex();
+
+    /// <summary>SHA-256 of the key, as the key cache is keyed.</summary>
+    public static KeyDigest Digest(ReadOnlySpan<char> key)
     {
         Span<byte> ascii = stackalloc byte[MaxLength];
         var count = Encoding.ASCII.GetBytes(key, ascii);
@@ -114,7 +117,7 @@ internal static class ApiKeyFormat
         var sha256 = t_sha256 ??= IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         sha256.AppendData(ascii[..count]);
         sha256.GetHashAndReset(digest);
-        return Convert.ToHexStringLower(digest);
+        return KeyDigest.FromBytes(digest);
     }
 
     private static uint Checksum(ReadOnlySpan<char> body)

@@ -3,28 +3,27 @@ using Gateway.Configuration;
 using Gateway.Domain;
 using Gateway.Observability;
 using Gateway.Stores;
-using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using Polly;
 
 namespace Gateway.Keys;
 
 /// <summary>
-/// Resolves a key hash to its record through a bounded in-process cache in front of the store.
+/// Resolves a key digest to its record through a bounded in-process cache (<see cref="KeyCache"/>) in front of the store.
 /// Entries are fresh for <c>Cache:FreshFor</c>; after that the store is asked again, and only when the
 /// store cannot answer is the entry served stale (up to <c>Cache:StaleFor</c>), so keys already known keep
 /// working through an outage and revocations already seen stay in force. Concurrent misses for one hash
 /// share a single store read.
 /// </summary>
-internal sealed class KeyResolver : IDisposable
+internal sealed class KeyResolver
 {
     private readonly IKeyLookup _store;
     private readonly TimeProvider _time;
     private readonly CacheOptions _options;
     private readonly ResiliencePipeline _resilience;
     private readonly GatewayMetrics _metrics;
-    private readonly MemoryCache _cache;
-    private readonly ConcurrentDictionary<string, Lazy<Task<CacheEntry>>> _inflight = new(StringComparer.Ordinal);
+    private readonly KeyCache _cache;
+    private readonly ConcurrentDictionary<KeyDigest, Lazy<Task<KeyCacheEntry>>> _inflight = new();
 
     // Bumped by every invalidation. A store read that started before an invalidation must not put
     // what it read into the cache, or a revoked key could come back for a whole fresh period.
@@ -40,15 +39,15 @@ internal sealed class KeyResolver : IDisposable
         _options = options.Value.Cache;
         _resilience = resilience.Pipeline;
         _metrics = metrics;
-        _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = _options.MaxEntries, Clock = new TimeProviderClock(time) });
+        _cache = new KeyCache(_options.MaxEntries);
     }
 
-    /// <summary>The record for <paramref name="hash"/>, or null when no key has it.</summary>
+    /// <summary>The record for <paramref name="digest"/>, or null when no key has it.</summary>
     /// <exception cref="StoreUnavailableException">The store cannot answer and nothing usable is cached.</exception>
-    public async ValueTask<ApiKeyRecord?> ResolveAsync(string hash, CancellationToken cancellationToken)
+    public async ValueTask<ApiKeyRecord?> ResolveAsync(KeyDigest digest, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        _cache.TryGetValue(hash, out CacheEntry? cached);
+        var cached = _cache.Get(digest, now);
         if (cached is not null && now < cached.FreshUntil && cached.LoadedAt.UtcTicks > Interlocked.Read(ref _staleBeforeTicks))
         {
             _metrics.CacheLookup(hit: true);
@@ -58,7 +57,7 @@ internal sealed class KeyResolver : IDisposable
         _metrics.CacheLookup(hit: false);
         try
         {
-            var entry = await LoadAsync(hash).WaitAsync(cancellationToken);
+            var entry = await LoadAsync(digest).WaitAsync(cancellationToken);
             return entry.Record;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -74,19 +73,18 @@ internal sealed class KeyResolver : IDisposable
         }
     }
 
-    /// <summary>Drops every trace of the given hashes so the next request reads the store.</summary>
+    /// <summary>Drops every trace of the given hashes (hex, as stored) so the next request reads the store.</summary>
     public void Invalidate(params ReadOnlySpan<string?> hashes)
     {
         Interlocked.Increment(ref _generation);
         foreach (var hash in hashes)
         {
-            if (hash is null)
+            // Not a digest (null, or garbage in a change message): no key can be cached under it.
+            if (KeyDigest.TryParseHex(hash, out var digest))
             {
-                continue;
+                _cache.Remove(digest);
+                _inflight.TryRemove(digest, out _);
             }
-
-            _cache.Remove(hash);
-            _inflight.TryRemove(hash, out _);
         }
     }
 
@@ -102,12 +100,10 @@ internal sealed class KeyResolver : IDisposable
         _inflight.Clear();
     }
 
-    public void Dispose() => _cache.Dispose();
-
-    private async Task<CacheEntry> LoadAsync(string hash)
+    private async Task<KeyCacheEntry> LoadAsync(KeyDigest digest)
     {
         var generation = Interlocked.Read(ref _generation);
-        var lazy = _inflight.GetOrAdd(hash, static (h, state) => new Lazy<Task<CacheEntry>>(() => state.self.ReadStoreAsync(h, state.generation)), (self: this, generation));
+        var lazy = _inflight.GetOrAdd(digest, static (d, state) => new Lazy<Task<KeyCacheEntry>>(() => state.self.ReadStoreAsync(d, state.generation)), (self: this, generation));
         try
         {
             return await lazy.Value;
@@ -115,12 +111,13 @@ internal sealed class KeyResolver : IDisposable
         finally
         {
             // Remove only this read: an invalidation may already have started a newer one for the hash.
-            _inflight.TryRemove(new KeyValuePair<string, Lazy<Task<CacheEntry>>>(hash, lazy));
+            _inflight.TryRemove(new KeyValuePair<KeyDigest, Lazy<Task<KeyCacheEntry>>>(digest, lazy));
         }
     }
 
-    private async Task<CacheEntry> ReadStoreAsync(string hash, long generation)
+    private async Task<KeyCacheEntry> ReadStoreAsync(KeyDigest digest, long generation)
     {
+        var hash = digest.ToHex();
         var started = _time.GetTimestamp();
         using var span = GatewayTelemetry.StartStoreCall("find_key");
         var record = await _resilience.ExecuteAsync(static (state, ct) => new ValueTask<ApiKeyRecord?>(state._store.FindKeyByHashAsync(state.hash, ct)), (_store, hash), CancellationToken.None);
@@ -128,21 +125,14 @@ internal sealed class KeyResolver : IDisposable
 
         var now = _time.GetUtcNow();
         var entry = record is null
-            ? new CacheEntry(null, now, now + _options.NegativeFor, now + _options.NegativeFor)
-            : new CacheEntry(record, now, now + _options.FreshFor, now + _options.StaleFor);
+            ? new KeyCacheEntry(null, now, now + _options.NegativeFor, now + _options.NegativeFor)
+            : new KeyCacheEntry(record, now, now + _options.FreshFor, now + _options.StaleFor);
 
         if (generation == Interlocked.Read(ref _generation))
         {
-            _cache.Set(hash, entry, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpiration = entry.StaleUntil });
+            _cache.Set(digest, entry, now);
         }
 
         return entry;
-    }
-
-    private sealed record CacheEntry(ApiKeyRecord? Record, DateTimeOffset LoadedAt, DateTimeOffset FreshUntil, DateTimeOffset StaleUntil);
-
-    private sealed class TimeProviderClock(TimeProvider time) : Microsoft.Extensions.Internal.ISystemClock
-    {
-        public DateTimeOffset UtcNow => time.GetUtcNow();
     }
 }

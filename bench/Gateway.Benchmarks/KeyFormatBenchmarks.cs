@@ -25,6 +25,10 @@ public class KeyFormatBenchmarks
     [Benchmark]
     public string Hash() => ApiKeyFormat.Hash(_valid);
 
+    /// <summary>What a request computes: the digest the key cache is keyed on, no hex string.</summary>
+    [Benchmark]
+    public int Digest() => ApiKeyFormat.Digest(_valid).GetHashCode();
+
     [Benchmark]
     public int BearerToken_TryParse() =>
         BearerToken.TryParse(_authorization, out var token) == BearerParseResult.Ok ? token.Length : -1;

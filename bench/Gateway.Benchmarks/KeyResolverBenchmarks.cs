@@ -8,8 +8,8 @@ namespace Gateway.Benchmarks;
 [MemoryDiagnoser]
 public class KeyResolverBenchmarks
 {
-    private readonly string _hash = ApiKeyFormat.Hash(BenchData.ValidKey);
-    private readonly string _unknownHash = ApiKeyFormat.Hash(BenchData.UnknownKey);
+    private readonly KeyDigest _hash = ApiKeyFormat.Digest(BenchData.ValidKey);
+    private readonly KeyDigest _unknownHash = ApiKeyFormat.Digest(BenchData.UnknownKey);
     private BenchServices _services = null!;
     private KeyResolver _resolver = null!;
 
