@@ -114,6 +114,30 @@ public sealed class LocalRateLimitCounterTests
         Assert.That(counter.Sweep(), Is.EqualTo(0));
     }
 
+    [Test]
+    public void TryAcquire_OneRequestPerClientIp_HeldMemoryPerPartitionIsSmall()
+    {
+        const int Addresses = 20_000;
+        var counter = new LocalRateLimitCounter(new FakeTimeProvider(), maxPartitions: Addresses);
+        var batch = new LimitBatch();
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+
+        for (var i = 0; i < Addresses; i++)
+        {
+            batch.Count = 0;
+            batch.Add(LimitSpec.ForIp(IpGroups.Group(new IPAddress(BitConverter.GetBytes(0x0A000000 + i)), 64), 60, TimeSpan.FromMinutes(1)));
+            Assert.That(counter.TryAcquire(batch, 0, 1), Is.True);
+        }
+
+        var perPartition = (GC.GetTotalMemory(forceFullCollection: true) - before) / (double)Addresses;
+        Assert.That(counter.PartitionCount, Is.EqualTo(Addresses));
+        TestContext.Out.WriteLine($"{perPartition:F0} B held per client-IP partition");
+
+        // A bucket array per window (61 ints) and a lock object per window made it about 520 B.
+        Assert.That(perPartition, Is.LessThan(300));
+        GC.KeepAlive(counter);
+    }
+
     [TestCase("2001:db8:1:2::1", "2001:db8:1:2:ffff::9", 64, true)]
     [TestCase("2001:db8:1:2::1", "2001:db8:1:3::1", 64, false)]
     [TestCase("2001:db8:1:2::1", "2001:db8:1:3::1", 48, true)]

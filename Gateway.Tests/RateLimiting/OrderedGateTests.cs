@@ -12,10 +12,10 @@ public sealed class OrderedGateTests
 
         Assert.That(OrderedGate.TryEnterAll(batch, order), Is.True);
         Assert.That(order.ToArray().Select(i => windows[i].Order), Is.Ordered);
-        Assert.That(windows.Select(w => w.Gate.IsHeldByCurrentThread), Is.All.True);
+        Assert.That(windows.Select(w => Monitor.IsEntered(w)), Is.All.True);
 
         OrderedGate.ExitAll(batch, order);
-        Assert.That(windows.Select(w => w.Gate.IsHeldByCurrentThread), Is.All.False);
+        Assert.That(windows.Select(w => Monitor.IsEntered(w)), Is.All.False);
     }
 
     [Test]
@@ -29,15 +29,15 @@ public sealed class OrderedGateTests
 
         Assert.That(OrderedGate.TryEnterAll(batch, order), Is.False);
 
-        Assert.That(windows.Select(w => w.Gate.IsHeldByCurrentThread), Is.All.False);
+        Assert.That(windows.Select(w => Monitor.IsEntered(w)), Is.All.False);
         var free = Task.Run(() => windows.All(w =>
         {
-            if (!w.Gate.TryEnter())
+            if (!Monitor.TryEnter(w))
             {
                 return false;
             }
 
-            w.Gate.Exit();
+            Monitor.Exit(w);
             return true;
         }));
         Assert.That(free.Wait(TimeSpan.FromSeconds(10)) && free.Result, Is.True, "every gate can be taken by another thread");

@@ -87,7 +87,7 @@ internal sealed class LocalRateLimitCounter : IRateLimitCounter
     {
         if (state.Allowed && state.Holder is SlidingWindow window)
         {
-            lock (window.Gate)
+            lock (window)
             {
                 window.Release(state.Ticket, 1);
             }
@@ -102,7 +102,7 @@ internal sealed class LocalRateLimitCounter : IRateLimitCounter
         var now = _time.GetUtcNow().UtcTicks;
         foreach (var (spec, window) in _windows)
         {
-            lock (window.Gate)
+            lock (window)
             {
                 if (window.Retired || window.Used(now) != 0)
                 {

@@ -3,13 +3,13 @@ namespace Gateway.RateLimiting;
 /// <summary>
 /// What a limit decision locks: a local window or a Redis lease. Each has a fixed place in one order,
 /// so a decision that locks several (a request's IP, workspace and key limits) takes them in that order
-/// and two decisions sharing some can never deadlock.
+/// and two decisions sharing some can never deadlock. The lock is the holder itself (<see cref="Monitor"/>,
+/// taken with <c>lock (holder)</c>): a thin lock in the object header costs no allocation, where a separate
+/// lock object per holder cost 40 bytes for every client IP the gateway keeps a window for.
 /// </summary>
 internal abstract class OrderedGate
 {
     private static long s_order;
-
-    public Lock Gate { get; } = new();
 
     public long Order { get; } = Interlocked.Increment(ref s_order);
 
@@ -35,7 +35,7 @@ internal abstract class OrderedGate
         foreach (var index in order)
         {
             var holder = At(batch, index);
-            holder.Gate.Enter();
+            Monitor.Enter(holder);
             retired |= holder.Retired;
         }
 
@@ -51,7 +51,7 @@ internal abstract class OrderedGate
     {
         for (var i = order.Length - 1; i >= 0; i--)
         {
-            At(batch, order[i]).Gate.Exit();
+            Monitor.Exit(At(batch, order[i]));
         }
     }
 

@@ -130,7 +130,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
 
         batch.Guard = batch.State(0);
         var lease = LeaseFor(in batch.Spec(0));
-        lock (lease.Gate)
+        lock (lease)
         {
             var now = NowMs;
             if (lease.CanTake(now))
@@ -186,7 +186,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
             ref var state = ref batch.State(i);
             if (state.Allowed && state.Holder is Lease lease)
             {
-                lock (lease.Gate)
+                lock (lease)
                 {
                     lease.GiveBack(state.Ticket);
                 }
@@ -215,7 +215,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
                 for (var i = from; i < batch.Count; i++)
                 {
                     var lease = (Lease)batch.State(i).Holder!;
-                    lock (lease.Gate)
+                    lock (lease)
                     {
                         var now = NowMs;
                         if (!lease.CanTake(now) && !lease.KnownExhausted(now))
@@ -411,7 +411,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
 
     private Task RefillAsync(Lease lease)
     {
-        // Called under lease.Gate. Concurrent requests share one trip per partition.
+        // Called holding the lease's lock. Concurrent requests share one trip per partition.
         return lease.Refill ??= RunRefillAsync(lease);
     }
 
@@ -422,7 +422,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         {
             long want, backBucket;
             int back;
-            lock (lease.Gate)
+            lock (lease)
             {
                 (want, backBucket, back) = lease.PrepareRefill(NowMs);
             }
@@ -431,7 +431,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         }
         finally
         {
-            lock (lease.Gate)
+            lock (lease)
             {
                 lease.Refill = null;
             }
@@ -455,7 +455,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
             throw;
         }
 
-        lock (lease.Gate)
+        lock (lease)
         {
             lease.Apply(sent, want, (int)result[0], (int)result[1], (long)result[2], (long)result[3], (long)result[4], (long)result[5], (long)result[6]);
             lease.ArrivedStale = (int)result[0] > 0 && NowMs >= lease.ValidUntil;
@@ -470,7 +470,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
             for (var attempt = 0; attempt < 2; attempt++)
             {
                 Task refill;
-                lock (lease.Gate)
+                lock (lease)
                 {
                     var now = NowMs;
                     if (lease.CanTake(now))
@@ -526,7 +526,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         foreach (var (spec, lease) in _leases)
         {
             // A lease a request holds right now is in use, not idle: the next sweep looks at it again.
-            if (!lease.Gate.TryEnter())
+            if (!Monitor.TryEnter(lease))
             {
                 continue;
             }
@@ -555,7 +555,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
             }
             finally
             {
-                lease.Gate.Exit();
+                Monitor.Exit(lease);
             }
         }
     }
@@ -573,14 +573,14 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         }
         finally
         {
-            lock (lease.Gate)
+            lock (lease)
             {
                 lease.Refill = null;
             }
         }
     }
 
-    /// <summary>One instance's lease on one partition. All members are guarded by <see cref="Gate"/>.</summary>
+    /// <summary>One instance's lease on one partition. All members are guarded by its lock (<c>lock (lease)</c>).</summary>
     private sealed class Lease(LimitSpec spec, string key) : OrderedGate
     {
         public LimitSpec Spec { get; } = spec;
