@@ -12,6 +12,9 @@
 #   BASELINE_DIR=/path/to/other/Gateway/bin/Release/net10.0 bash bench/load.sh
 #                                                      # also the gateway built from another checkout (an older
 #                                                      # commit), run right after this one: before/after in one run
+#   ROUNDS=3 bash bench/load.sh                        # every target ROUNDS times, interleaved (direct, plain,
+#                                                      # gateway, ... then again); the tables show each target's
+#                                                      # median, and one line per round gives that round's ratios
 #
 # The upstream and the plain YARP proxy are bench/BenchHost (modes "upstream" and "proxy"); the
 # gateway is the Release build of Gateway/ with its shipped appsettings.json, a temporary store, one
@@ -34,6 +37,9 @@ THREADS=${3:-${THREADS:-2}}
 WARMUP=${WARMUP:-10s}
 MAX_SECONDS=${MAX_SECONDS:-600}
 NO_BUILD=${NO_BUILD:-}
+# On a small shared machine the ratio between two targets moves by 10-20% from one run to the next (other
+# tenants, frequency changes); interleaved rounds let each target meet the same spells of noise.
+ROUNDS=${ROUNDS:-1}
 NO_REDIS=${NO_REDIS:-}
 USAGE_OFF=${USAGE_OFF:-}
 BASELINE_DIR=${BASELINE_DIR:-}
@@ -147,8 +153,9 @@ to_ms() {
     printf "%.3f", n }'
 }
 
-# run NAME URL [HEADER]: a warm-up pass (JIT, connection pools), then the measured one.
-declare -A rps p50 p99 errors requests cpu_us pid_of
+# run NAME URL [HEADER]: a warm-up pass (JIT, connection pools), then the measured one; results go into
+# the *_r arrays under "NAME,ROUND".
+declare -A rps p50 p99 errors requests cpu_us pid_of rps_r p50_r p99_r errors_r requests_r cpu_r
 # cpu_ticks PID: user + system CPU time the process has used, in clock ticks (/proc/PID/stat fields 14 and 15;
 # the command name in field 2 has no spaces here). CPU per request is what the process does per request
 # whatever the other processes on the machine take, so it is steadier than requests/s on a small box.
@@ -159,43 +166,76 @@ run() {
   local header=()
   [ $# -ge 3 ] && header=(-H "$3")
   local limit=$(( ${DURATION%s} + ${WARMUP%s} + 60 ))
-  timeout "$limit" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "${header[@]}" "$url" >/dev/null
+  # Later rounds only reopen the connections: the JIT and the pools are warm.
+  local warmup=$WARMUP
+  [ "$round" -gt 1 ] && warmup=2s
+  timeout "$limit" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$warmup" "${header[@]}" "$url" >/dev/null
   [ -n "$before_measure" ] && $before_measure
   local cpu_before; cpu_before=$(cpu_ticks "${pid_of[$name]}")
   timeout "$limit" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${header[@]}" "$url" >"$out"
-  rps[$name]=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
-  requests[$name]=$(awk '/requests in/ { print $1 }' "$out")
-  cpu_us[$name]=$(awk -v a="$cpu_before" -v b="$(cpu_ticks "${pid_of[$name]}")" -v hz="$(getconf CLK_TCK)" -v r="${requests[$name]}" \
+  local k="$name,$round"
+  rps_r[$k]=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+  requests_r[$k]=$(awk '/requests in/ { print $1 }' "$out")
+  cpu_r[$k]=$(awk -v a="$cpu_before" -v b="$(cpu_ticks "${pid_of[$name]}")" -v hz="$(getconf CLK_TCK)" -v r="${requests_r[$k]}" \
     'BEGIN { if (r > 0) printf "%.1f", (b - a) * 1000000 / hz / r; else print "n/a" }')
-  p50[$name]=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
-  p99[$name]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
-  errors[$name]=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$out")
+  p50_r[$k]=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
+  p99_r[$k]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
+  errors_r[$k]=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$out")
+}
+
+# median NAME ARRAY: the median over the rounds of one target's values in ARRAY (the mean of the middle two
+# when ROUNDS is even).
+median() {
+  local -n values=$2
+  local r
+  for ((r = 1; r <= ROUNDS; r++)); do echo "${values[$1,$r]}"; done | sort -g |
+    awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# summarize NAME: the target's medians (requests and errors summed over the rounds).
+summarize() {
+  local r
+  rps[$1]=$(median "$1" rps_r); p50[$1]=$(median "$1" p50_r); p99[$1]=$(median "$1" p99_r); cpu_us[$1]=$(printf "%.1f" "$(median "$1" cpu_r)")
+  requests[$1]=0; errors[$1]=0
+  for ((r = 1; r <= ROUNDS; r++)); do
+    requests[$1]=$(( ${requests[$1]} + ${requests_r[$1,$r]} )); errors[$1]=$(( ${errors[$1]} + ${errors_r[$1,$r]} ))
+  done
 }
 
 pid_of=([direct]=$up_pid [plain]=$plain_pid [gateway]=$gw_pid [redis]=${rgw_pid:-} [gateway_off]=${off_pid:-} [baseline]=${base_pid:-})
-echo "Gateway load test: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (after a $WARMUP warm-up), GET $path, loopback"
+echo "Gateway load test: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (after a $WARMUP warm-up), GET $path, loopback$([ "$ROUNDS" -gt 1 ] && echo ", $ROUNDS interleaved rounds, medians")"
 echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)'), $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc)"
-run direct "$direct_url"
-run plain "$plain_url"
-run gateway "$gw_url" "Authorization: Bearer $key"
-if [ -n "$BASELINE_DIR" ]; then
-  run baseline "http://127.0.0.1:$base_port$path" "Authorization: Bearer $base_key"
-fi
+redis_usec=0; redis_calls=0; redis_scripts=0
+reset_redis_stats() { redis-cli -p "$redis_port" config resetstat >/dev/null; }
+redis_stat() { redis-cli -p "$redis_port" info commandstats | tr -d '\r' | awk -F'[=,:]' "/^$1/ { n += \$$2 } END { print n + 0 }"; }
+for ((round = 1; round <= ROUNDS; round++)); do
+  run direct "$direct_url"
+  run plain "$plain_url"
+  run gateway "$gw_url" "Authorization: Bearer $key"
+  if [ -n "$BASELINE_DIR" ]; then
+    run baseline "http://127.0.0.1:$base_port$path" "Authorization: Bearer $base_key"
+  fi
+  if [ -n "$with_redis" ]; then
+    # Redis's own counters cover only the measured passes: reset after each warm-up, summed over rounds.
+    before_measure=reset_redis_stats
+    run redis "$rgw_url" "Authorization: Bearer $rkey"
+    before_measure=""
+    redis_usec=$(( redis_usec + $(redis_stat cmdstat_ 5) ))
+    redis_calls=$(( redis_calls + $(redis_stat cmdstat_ 3) ))
+    redis_scripts=$(( redis_scripts + $(redis_stat cmdstat_eval 3) ))
+  fi
+  if [ -n "$USAGE_OFF" ]; then
+    run gateway_off "http://127.0.0.1:$off_port$path" "Authorization: Bearer $off_key"
+  fi
+done
 if [ -n "$with_redis" ]; then
-  reset_redis_stats() { redis-cli -p "$redis_port" config resetstat >/dev/null; }
-  before_measure=reset_redis_stats
-  run redis "$rgw_url" "Authorization: Bearer $rkey"
-  before_measure=""
-  redis_usec=$(redis-cli -p "$redis_port" info commandstats | tr -d '\r' | awk -F'[=,:]' '/^cmdstat_/ { n += $5 } END { print n + 0 }')
-  redis_calls=$(redis-cli -p "$redis_port" info commandstats | tr -d '\r' | awk -F'[=,:]' '/^cmdstat_/ { n += $3 } END { print n + 0 }')
-  redis_scripts=$(redis-cli -p "$redis_port" info commandstats | tr -d '\r' | awk -F'[=,:]' '/^cmdstat_eval/ { n += $3 } END { print n + 0 }')
   rl_keys=$(redis-cli -p "$redis_port" --scan --pattern 'gw:rl:*' | wc -l)
   ws_bytes=$(redis-cli -p "$redis_port" memory usage 'gw:rl:{ws:bench}')
   ip_bytes=$(redis-cli -p "$redis_port" memory usage 'gw:rl:{ip:127.0.0.1}')
 fi
-if [ -n "$USAGE_OFF" ]; then
-  run gateway_off "http://127.0.0.1:$off_port$path" "Authorization: Bearer $off_key"
-fi
+for name in direct plain gateway ${BASELINE_DIR:+baseline} ${with_redis:+redis} ${USAGE_OFF:+gateway_off}; do
+  summarize "$name"
+done
 
 rss() { awk -v f="$2" '$1 == f ":" { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
@@ -237,9 +277,18 @@ if [ -n "$USAGE_OFF" ]; then
     "$(ratio "${p50[gateway]}" "${p50[gateway_off]}")" "$(ratio "${p99[gateway]}" "${p99[gateway_off]}")"
 fi
 
+if [ "$ROUNDS" -gt 1 ]; then
+  echo
+  for ((round = 1; round <= ROUNDS; round++)); do
+    line="round $round: gateway / plain YARP $(ratio "${rps_r[gateway,$round]}" "${rps_r[plain,$round]}")x requests/s, $(ratio "${p99_r[gateway,$round]}" "${p99_r[plain,$round]}")x p99"
+    [ -n "$with_redis" ] && line+="; gateway (Redis) / plain $(ratio "${rps_r[redis,$round]}" "${rps_r[plain,$round]}")x, $(ratio "${p99_r[redis,$round]}" "${p99_r[plain,$round]}")x p99"
+    echo "$line"
+  done
+fi
+
 if [ -n "$with_redis" ]; then
   echo
-  echo "Redis during the measured gateway (Redis) run: ${requests[redis]} requests, $redis_calls commands ($redis_scripts lease scripts),"
+  echo "Redis during the measured gateway (Redis) runs: ${requests[redis]} requests, $redis_calls commands ($redis_scripts lease scripts),"
   echo "  $(awk -v u="$redis_usec" -v r="${requests[redis]}" 'BEGIN { if (r > 0) printf "%.3f", u / r; else print "n/a" }') us of Redis CPU per request (INFO commandstats usec / requests)"
   echo "  limiter keys: $rl_keys; MEMORY USAGE workspace partition: ${ws_bytes:-0} B, IP partition: ${ip_bytes:-0} B"
 fi
