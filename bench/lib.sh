@@ -10,15 +10,18 @@ build_release() {
   done
 }
 
-used=" "
-# free_port: a loopback port nothing listens on.
+# free_port: a loopback port nothing listens on, below the kernel's ephemeral range (so an outgoing
+# connection cannot take it between this check and the server's bind), and not handed out before in this
+# run (remembered in a file: callers run it in a command substitution, a subshell).
 free_port() {
-  local port
+  local port low
+  low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [ "${low:-0}" -gt 11000 ] || low=32768
   while :; do
-    port=$(( 20000 + RANDOM % 40000 ))
-    case "$used" in *" $port "*) continue ;; esac
+    port=$(( 10000 + RANDOM % (low - 10000) ))
+    grep -qx "$port" "$tmp/ports" 2>/dev/null && continue
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      used="$used$port "
+      echo "$port" >>"$tmp/ports"
       echo "$port"
       return
     fi
