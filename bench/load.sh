@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Load test: the same wrk run against the upstream directly, through a plain YARP proxy, and through
-# the gateway with a valid key, in one go, on loopback only. Prints requests/s, p50/p99 latency, CPU time per request of the process under test, the
+# the gateway with a valid key, in one go, on loopback only. Prints requests/s, p50/p99 latency, CPU time per request of the process under test
+# and of the whole machine (that process, the upstream and wrk), the
 # ratios gateway/plain-YARP and gateway/direct, and each process's RSS after the runs.
 #
 #   bash bench/load.sh [duration=10s] [connections=32] [threads=2]
@@ -155,7 +156,7 @@ to_ms() {
 
 # run NAME URL [HEADER]: a warm-up pass (JIT, connection pools), then the measured one; results go into
 # the *_r arrays under "NAME,ROUND".
-declare -A rps p50 p99 errors requests cpu_us pid_of rps_r p50_r p99_r errors_r requests_r cpu_r
+declare -A rps p50 p99 errors requests cpu_us machine_us pid_of rps_r p50_r p99_r errors_r requests_r cpu_r machine_r
 # cpu_ticks PID: user + system CPU time the process has used, in clock ticks (/proc/PID/stat fields 14 and 15;
 # the command name in field 2 has no spaces here). CPU per request is what the process does per request
 # whatever the other processes on the machine take, so it is steadier than requests/s on a small box.
@@ -171,13 +172,21 @@ run() {
   [ "$round" -gt 1 ] && warmup=2s
   timeout "$limit" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$warmup" "${header[@]}" "$url" >/dev/null
   [ -n "$before_measure" ] && $before_measure
-  local cpu_before; cpu_before=$(cpu_ticks "${pid_of[$name]}")
-  timeout "$limit" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${header[@]}" "$url" >"$out"
+  local cpu_before up_before; cpu_before=$(cpu_ticks "${pid_of[$name]}"); up_before=$(cpu_ticks "$up_pid")
+  # bash's time keyword reports the CPU time of wrk itself (user and system seconds).
+  local TIMEFORMAT='%U %S'
+  { time timeout "$limit" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${header[@]}" "$url" >"$out"; } 2>"$tmp/wrk-time"
   local k="$name,$round"
   rps_r[$k]=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
   requests_r[$k]=$(awk '/requests in/ { print $1 }' "$out")
   cpu_r[$k]=$(awk -v a="$cpu_before" -v b="$(cpu_ticks "${pid_of[$name]}")" -v hz="$(getconf CLK_TCK)" -v r="${requests_r[$k]}" \
     'BEGIN { if (r > 0) printf "%.1f", (b - a) * 1000000 / hz / r; else print "n/a" }')
+  # The whole machine's CPU per request: the process under test, the upstream (unless it is the process
+  # under test) and wrk. On a small box the three share the cores, so requests/s follows this sum.
+  local up_ticks=0
+  [ "${pid_of[$name]}" = "$up_pid" ] || up_ticks=$(( $(cpu_ticks "$up_pid") - up_before ))
+  machine_r[$k]=$(awk -v p="${cpu_r[$k]}" -v u="$up_ticks" -v hz="$(getconf CLK_TCK)" -v r="${requests_r[$k]}" -v w="$(cat "$tmp/wrk-time")" \
+    'BEGIN { split(w, t, " "); if (r > 0) printf "%.1f", p + (u / hz + t[1] + t[2]) * 1000000 / r; else print "n/a" }')
   p50_r[$k]=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
   p99_r[$k]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
   errors_r[$k]=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$out")
@@ -196,6 +205,7 @@ median() {
 summarize() {
   local r
   rps[$1]=$(median "$1" rps_r); p50[$1]=$(median "$1" p50_r); p99[$1]=$(median "$1" p99_r); cpu_us[$1]=$(printf "%.1f" "$(median "$1" cpu_r)")
+  machine_us[$1]=$(printf "%.1f" "$(median "$1" machine_r)")
   requests[$1]=0; errors[$1]=0
   for ((r = 1; r <= ROUNDS; r++)); do
     requests[$1]=$(( ${requests[$1]} + ${requests_r[$1,$r]} )); errors[$1]=$(( ${errors[$1]} + ${errors_r[$1,$r]} ))
@@ -240,15 +250,15 @@ done
 rss() { awk -v f="$2" '$1 == f ":" { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
 echo
-printf '| %-16s | %10s | %8s | %8s | %6s | %10s | %8s | %9s |\n' target "requests/s" "p50 ms" "p99 ms" errors "CPU us/req" "RSS MiB" "peak MiB"
-printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' ------------------ ------------ ---------- ---------- -------- ------------ ---------- -----------
+printf '| %-17s | %10s | %8s | %8s | %6s | %10s | %11s | %8s | %9s |\n' target "requests/s" "p50 ms" "p99 ms" errors "CPU us/req" "machine us" "RSS MiB" "peak MiB"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' ------------------- ------------ ---------- ---------- -------- ------------ ------------- ---------- -----------
 rows=("direct upstream:direct:$up_pid" "plain YARP:plain:$plain_pid" "gateway:gateway:$gw_pid")
 [ -n "$with_redis" ] && rows+=("gateway (Redis):redis:$rgw_pid")
 [ -n "$USAGE_OFF" ] && rows+=("gateway, usage off:gateway_off:$off_pid")
 [ -n "$BASELINE_DIR" ] && rows+=("gateway, baseline:baseline:$base_pid")
 for row in "${rows[@]}"; do
   IFS=: read -r label name pid <<<"$row"
-  printf '| %-16s | %10.0f | %8s | %8s | %6s | %10s | %8s | %9s |\n' "$label" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "${errors[$name]}" "${cpu_us[$name]}" \
+  printf '| %-17s | %10.0f | %8s | %8s | %6s | %10s | %11s | %8s | %9s |\n' "$label" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "${errors[$name]}" "${cpu_us[$name]}" "${machine_us[$name]}" \
     "$(rss "$pid" VmRSS)" "$(rss "$pid" VmHWM)"
 done
 
