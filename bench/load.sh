@@ -36,7 +36,7 @@ THREADS=${3:-${THREADS:-2}}
 # Long enough for tiered compilation to finish on a busy 2-core machine (a profile after 5 s still
 # showed the gateway's middleware at instrumented tier 0).
 WARMUP=${WARMUP:-10s}
-MAX_SECONDS=${MAX_SECONDS:-600}
+MAX_SECONDS=${MAX_SECONDS:-$(( 300 + 300 * ${ROUNDS:-1} ))}
 NO_BUILD=${NO_BUILD:-}
 # On a small shared machine the ratio between two targets moves by 10-20% from one run to the next (other
 # tenants, frequency changes); interleaved rounds let each target meet the same spells of noise.
