@@ -87,6 +87,32 @@ public sealed class ForwardedHeadersTests : UpstreamFixture
     }
 
     [Test]
+    public async Task RouteTransformAddsIdentityHeadersTheGatewayDoesNotSet_UpstreamNeverSeesThem()
+    {
+        await using var gateway = await StartAsync(
+            ("ReverseProxy:Routes:api:Transforms:0:RequestHeader", "X-Customer-Id"),
+            ("ReverseProxy:Routes:api:Transforms:0:Set", "from-route"),
+            ("ReverseProxy:Routes:public:Transforms:0:RequestHeader", "X-Org-Id"),
+            ("ReverseProxy:Routes:public:Transforms:0:Set", "from-route"),
+            ("ReverseProxy:Routes:public:Transforms:1:RequestHeader", "X-Key-Scopes"),
+            ("ReverseProxy:Routes:public:Transforms:1:Set", "admin"));
+        await gateway.CreateOrgAsync("acme");
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "no_customer" })).Str("key");
+
+        using var keyed = await gateway.CallAsync("/api/x", key);
+        Assert.That(keyed.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var headers = Upstream.SingleRequestHeaders();
+        Assert.That(headers["X-Org-Id"], Is.EqualTo("acme"));
+        Assert.That(headers.ContainsKey("X-Customer-Id"), Is.False, "the key has no customer");
+
+        Upstream.Reset();
+        using var anonymous = await gateway.CallAsync("/public/x", null);
+        Assert.That(anonymous.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        headers = Upstream.SingleRequestHeaders();
+        Assert.That(headers.Keys.Where(k => k.StartsWith("X-Key-", StringComparison.OrdinalIgnoreCase) || k.Equals("X-Org-Id", StringComparison.OrdinalIgnoreCase)), Is.Empty);
+    }
+
+    [Test]
     public async Task RouteDoesNotCopyRequestHeaders_IdentityAndRequestIdStillForwarded()
     {
         await using var gateway = await StartAsync(("ReverseProxy:Routes:api:Transforms:0:RequestHeadersCopy", "false"));

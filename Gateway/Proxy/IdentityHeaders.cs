@@ -78,6 +78,24 @@ internal static class IdentityHeaders
         {
             Set(headers, CustomerId, key.CustomerId);
         }
+        else
+        {
+            headers.Remove(CustomerId);
+        }
+    }
+
+    /// <summary>
+    /// Removes the identity headers from an upstream request that carries no key (an anonymous route):
+    /// client copies are gone already, this catches a route transform that set one.
+    /// </summary>
+    public static void Clear(HttpRequestHeaders headers)
+    {
+        headers.Remove(OrgId);
+        headers.Remove(KeyId);
+        headers.Remove(KeyName);
+        headers.Remove(KeyScopes);
+        headers.Remove(KeyEnvironment);
+        headers.Remove(CustomerId);
     }
 
     public static void Set(HttpRequestHeaders headers, string name, string value)

@@ -8,7 +8,8 @@ namespace Gateway.Proxy;
 /// <summary>
 /// Sets the request id and the key's identity headers on the upstream request itself, after YARP has
 /// copied the client's headers and after the route's own transforms, so neither a client nor a route
-/// transform can change what the gateway says about the caller. Writing them here rather than onto the
+/// transform can change what the gateway says about the caller, or add an identity header the gateway
+/// does not set (a customer id for a key without one, any of them on an anonymous route). Writing them here rather than onto the
 /// incoming request also spares Kestrel's per-request dictionary of custom headers and YARP's copy of
 /// them: the dictionary is only created when a client sends a custom header.
 /// Registered before the signing transform, which signs these headers as sent.
@@ -35,6 +36,10 @@ internal sealed class IdentityTransformProvider : ITransformProvider
         if (http.Features.Get<IApiKeyFeature>()?.Key is { } key)
         {
             IdentityHeaders.Stamp(headers, key);
+        }
+        else
+        {
+            IdentityHeaders.Clear(headers);
         }
 
         return ValueTask.CompletedTask;
