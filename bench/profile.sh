@@ -41,6 +41,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 die() { echo "profile.sh: $*" >&2; exit 1; }
+[ "${DURATION%s}" -ge 6 ] 2>/dev/null || die "DURATION must be at least 6s (2 s before and after the sampled middle), got $DURATION"
 
 command -v wrk >/dev/null 2>&1 || die "wrk is required (apt-get install wrk)"
 if [ "$PROFILER" = dotnet-trace ]; then
