@@ -69,7 +69,9 @@ internal struct LimitState
 [InlineArray(Capacity)]
 internal struct LimitSpecBuffer
 {
-    public const int Capacity = 4;
+    // The most a request has: the IP limit, the route policy or the workspace limit, and the key's own.
+    // Every slot is allocated with each request's feature, so there is no spare one.
+    public const int Capacity = 3;
     private LimitSpec _element;
 }
 
