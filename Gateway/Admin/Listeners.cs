@@ -68,25 +68,61 @@ internal sealed class AdminListenerMetadata
 /// <summary>
 /// Keeps admin endpoints off the proxy listener and proxy routes (and the proxy's fallback) off the
 /// admin listener, during matching, so a catch-all YARP route still matches <c>/admin/...</c> on the proxy port.
+/// A node-builder policy, like routing's own HTTP-method and host policies: the split is built into the
+/// matcher's tables once, and a request costs one listener check, not a candidate set per request as an
+/// endpoint-selector policy does.
 /// </summary>
-internal sealed class ListenerMatcherPolicy(Listeners listeners) : MatcherPolicy, IEndpointSelectorPolicy
+internal sealed class ListenerMatcherPolicy(Listeners listeners) : MatcherPolicy, INodeBuilderPolicy
 {
     public override int Order => 0;
 
-    public bool AppliesToEndpoints(IReadOnlyList<Endpoint> endpoints) => true;
+    public bool AppliesToEndpoints(IReadOnlyList<Endpoint> endpoints) => endpoints.Count > 0;
 
-    public Task ApplyAsync(HttpContext httpContext, CandidateSet candidates)
+    public IReadOnlyList<PolicyNodeEdge> GetEdges(IReadOnlyList<Endpoint> endpoints)
     {
-        var onAdmin = listeners.IsAdmin(httpContext);
-        for (var i = 0; i < candidates.Count; i++)
+        var admin = new List<Endpoint>();
+        var proxy = new List<Endpoint>();
+        foreach (var endpoint in endpoints)
         {
-            if (candidates.IsValidCandidate(i)
-                && (candidates[i].Endpoint.Metadata.GetMetadata<AdminListenerMetadata>() is not null) != onAdmin)
+            (IsAdminOnly(endpoint) ? admin : proxy).Add(endpoint);
+        }
+
+        var edges = new List<PolicyNodeEdge>(2);
+        if (admin.Count > 0)
+        {
+            edges.Add(new PolicyNodeEdge(true, admin));
+        }
+
+        if (proxy.Count > 0)
+        {
+            edges.Add(new PolicyNodeEdge(false, proxy));
+        }
+
+        return edges;
+    }
+
+    public PolicyJumpTable BuildJumpTable(int exitDestination, IReadOnlyList<PolicyJumpTableEdge> edges)
+    {
+        int admin = exitDestination, proxy = exitDestination;
+        foreach (var edge in edges)
+        {
+            if ((bool)edge.State)
             {
-                candidates.SetValidity(i, false);
+                admin = edge.Destination;
+            }
+            else
+            {
+                proxy = edge.Destination;
             }
         }
 
-        return Task.CompletedTask;
+        return new ListenerJumpTable(listeners, admin, proxy);
+    }
+
+    private static bool IsAdminOnly(Endpoint endpoint) => endpoint.Metadata.GetMetadata<AdminListenerMetadata>() is not null;
+
+    private sealed class ListenerJumpTable(Listeners listeners, int admin, int proxy) : PolicyJumpTable
+    {
+        public override int GetDestination(HttpContext httpContext) => listeners.IsAdmin(httpContext) ? admin : proxy;
     }
 }
