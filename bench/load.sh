@@ -217,7 +217,9 @@ echo "Gateway load test: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (af
 echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)'), $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc)"
 redis_usec=0; redis_calls=0; redis_scripts=0
 reset_redis_stats() { redis-cli -p "$redis_port" config resetstat >/dev/null; }
-redis_stat() { redis-cli -p "$redis_port" info commandstats | tr -d '\r' | awk -F'[=,:]' "/^$1/ { n += \$$2 } END { print n + 0 }"; }
+# redis_stats: usec, calls and script calls (EVAL/EVALSHA) of every command since the last reset, from one INFO read.
+redis_stats() { redis-cli -p "$redis_port" info commandstats | tr -d '\r' |
+  awk -F'[=,:]' '/^cmdstat_/ { usec += $5; calls += $3 } /^cmdstat_eval/ { scripts += $3 } END { print usec + 0, calls + 0, scripts + 0 }'; }
 for ((round = 1; round <= ROUNDS; round++)); do
   run direct "$direct_url"
   run plain "$plain_url"
@@ -230,9 +232,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
     before_measure=reset_redis_stats
     run redis "$rgw_url" "Authorization: Bearer $rkey"
     before_measure=""
-    redis_usec=$(( redis_usec + $(redis_stat cmdstat_ 5) ))
-    redis_calls=$(( redis_calls + $(redis_stat cmdstat_ 3) ))
-    redis_scripts=$(( redis_scripts + $(redis_stat cmdstat_eval 3) ))
+    read -r usec calls scripts < <(redis_stats)
+    redis_usec=$(( redis_usec + usec )); redis_calls=$(( redis_calls + calls )); redis_scripts=$(( redis_scripts + scripts ))
   fi
   if [ -n "$USAGE_OFF" ]; then
     run gateway_off "http://127.0.0.1:$off_port$path" "Authorization: Bearer $off_key"
