@@ -3,6 +3,7 @@ using System.Net;
 using Gateway.Keys;
 using Gateway.Observability;
 using Gateway.Tests.Common;
+using Gateway.Usage;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.Tests.Observability;
@@ -90,6 +91,66 @@ public sealed class MetricsTests : UpstreamFixture
         {
             Assert.That(seen, Does.Contain(("gateway.auth.decisions", 1L, (string?)"missing_key")));
         }
+    }
+
+    [Test]
+    public async Task UsageCountingOff_RequestsStillInMetrics_NotInUsage()
+    {
+        var settings = GatewayHost.Routes(Upstream.Url, ("open", "/api/{**rest}", []));
+        settings["Gateway:Usage:Enabled"] = "false";
+        await using var off = await GatewayHost.StartAsync(settings);
+        await using var on = await StartAsync();
+        foreach (var gateway in new[] { off, on })
+        {
+            var key = (await gateway.CreateOrgAsync("acme")).DefaultKey();
+            Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(await gateway.StatusAsync(null), Is.EqualTo(HttpStatusCode.Unauthorized));
+        }
+
+        var texts = new[] { await ScrapeAsync(off), await ScrapeAsync(on) };
+        Assert.Multiple(() =>
+        {
+            foreach (var text in texts)
+            {
+                Assert.That(Value(text, "gateway_requests_total{route=\"open\",status=\"200\",outcome=\"forwarded\"}"), Is.EqualTo(1));
+                Assert.That(Value(text, "gateway_requests_total{route=\"open\",status=\"401\",outcome=\"rejected\"}"), Is.EqualTo(1));
+            }
+
+            Assert.That(off.Services.GetRequiredService<UsageCounters>().Snapshot(), Is.Empty, "counted with Gateway:Usage:Enabled=false");
+            Assert.That(on.Services.GetRequiredService<UsageCounters>().Snapshot().Sum(r => r.Counts.Sum()), Is.EqualTo(2));
+        });
+    }
+
+    [Test]
+    public void Scrape_SameSeriesFromDifferentStringInstances_AddsUpInOneSample()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var factory = services.GetRequiredService<IMeterFactory>();
+        using var prometheus = new PrometheusMetrics(factory);
+        var counter = factory.Create(GatewayMetrics.MeterName).CreateCounter<long>("probe");
+
+        // Found by reference after the first: the literals. A series seen first by reference must still be
+        // the series of equal text in other instances, of null and of boxed values, and of more than three tags.
+        for (var i = 0; i < 3; i++)
+        {
+            counter.Add(1, new("route", "a"), new("status", "200"));
+        }
+
+        counter.Add(10, new(new string("route".AsSpan()), new string("a".AsSpan())), new("status", string.Concat("2", "00")));
+        counter.Add(100, new("route", "a"), new("status", 200));
+        counter.Add(1000, new("route", "b"), new("status", null));
+        counter.Add(1000, new("route", "b"), new("status", ""));
+        counter.Add(5, new("a", "1"), new("b", "2"), new("c", "3"), new("d", "4"));
+        counter.Add(5, new("d", "4"), new("c", "3"), new("b", "2"), new("a", new string('1', 1)));
+
+        var text = prometheus.Scrape();
+        Assert.Multiple(() =>
+        {
+            Assert.That(Value(text, "probe_total{route=\"a\",status=\"200\"}"), Is.EqualTo(113));
+            Assert.That(Value(text, "probe_total{route=\"b\",status=\"\"}"), Is.EqualTo(2000));
+            Assert.That(Value(text, "probe_total{a=\"1\",b=\"2\",c=\"3\",d=\"4\"}"), Is.EqualTo(10));
+            Assert.That(text.Split('\n').Count(l => l.StartsWith("probe_total{", StringComparison.Ordinal)), Is.EqualTo(3), text);
+        });
     }
 
     private Task<GatewayHost> StartAsync() =>

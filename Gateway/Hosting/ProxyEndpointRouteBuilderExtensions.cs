@@ -5,7 +5,6 @@ using Gateway.IpAllowlist;
 using Gateway.Observability;
 using Gateway.Proxy;
 using Gateway.RateLimiting;
-using Gateway.Usage;
 
 namespace Gateway.Hosting;
 
@@ -20,7 +19,6 @@ public static class ProxyEndpointRouteBuilderExtensions
         endpoints.MapReverseProxy(proxy =>
         {
             proxy.UseAccessLog();
-            proxy.UseUsageCounting();
             proxy.UseProxyGuard();
             proxy.UseSpan("gateway.ip_limit", stage => stage.UseIpRateLimit());
             proxy.UseSpan("gateway.authenticate", stage => stage.UseKeyAuthentication().UseKeyIpAllowlist());

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Gateway.Observability;
@@ -161,6 +162,54 @@ internal sealed class PrometheusMetrics : IDisposable
         }
     }
 
+    /// <summary>Up to three tags compared by reference: the same series as <see cref="SeriesKey"/> when the strings are the same instances.</summary>
+    private readonly struct SeriesReference(string? n0, string? v0, string? n1, string? v1, string? n2, string? v2) : IEquatable<SeriesReference>
+    {
+        private readonly string? _n0 = n0, _v0 = v0, _n1 = n1, _v1 = v1, _n2 = n2, _v2 = v2;
+
+        /// <summary>False for more than three tags or a value that is not a string (a boxed number is a new object every time).</summary>
+        public static bool TryOf(ReadOnlySpan<KeyValuePair<string, object?>> tags, out SeriesReference reference)
+        {
+            reference = default;
+            foreach (var tag in tags)
+            {
+                if (tag.Value is not (string or null))
+                {
+                    return false;
+                }
+            }
+
+            switch (tags.Length)
+            {
+                case 0:
+                    return true;
+                case 1:
+                    reference = new(tags[0].Key, (string?)tags[0].Value, null, null, null, null);
+                    return true;
+                case 2:
+                    reference = new(tags[0].Key, (string?)tags[0].Value, tags[1].Key, (string?)tags[1].Value, null, null);
+                    return true;
+                case 3:
+                    reference = new(tags[0].Key, (string?)tags[0].Value, tags[1].Key, (string?)tags[1].Value, tags[2].Key, (string?)tags[2].Value);
+                    return true;
+                default:
+                    return false;
+            }
+        }
+
+        public bool Equals(SeriesReference other) =>
+            ReferenceEquals(_n0, other._n0) && ReferenceEquals(_v0, other._v0)
+            && ReferenceEquals(_n1, other._n1) && ReferenceEquals(_v1, other._v1)
+            && ReferenceEquals(_n2, other._n2) && ReferenceEquals(_v2, other._v2);
+
+        public override bool Equals(object? obj) => obj is SeriesReference other && Equals(other);
+
+        public override int GetHashCode() => HashCode.Combine(
+            RuntimeHelpers.GetHashCode(_n0), RuntimeHelpers.GetHashCode(_v0),
+            RuntimeHelpers.GetHashCode(_n1), RuntimeHelpers.GetHashCode(_v1),
+            RuntimeHelpers.GetHashCode(_n2), RuntimeHelpers.GetHashCode(_v2));
+    }
+
     private sealed class Cell(int buckets)
     {
         public readonly long[] Buckets = new long[buckets];
@@ -181,7 +230,14 @@ internal sealed class PrometheusMetrics : IDisposable
 
     private sealed class InstrumentState
     {
+        // The callers pass the same string instances for a series every time (literals, route ids from
+        // the configuration), so most measurements find their cell by reference, without hashing or comparing
+        // the text. Bounded, because a caller that formats its values anew would otherwise fill it up.
+        private const int MaxSeriesByReference = 1024;
+
         private readonly ConcurrentDictionary<SeriesKey, Cell> _series = new();
+        private readonly ConcurrentDictionary<SeriesReference, Cell> _seriesByReference = new();
+        private int _seriesByReferenceCount;
         private readonly Instrument _instrument;
         private readonly string _type;
         private readonly bool _observable;
@@ -203,7 +259,7 @@ internal sealed class PrometheusMetrics : IDisposable
 
         public void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
-            var cell = _series.GetOrAdd(SeriesKey.Of(tags), static (_, buckets) => new Cell(buckets), _bounds.Length);
+            var cell = CellFor(tags);
             if (_type == "histogram")
             {
                 var bucket = 0;
@@ -229,6 +285,27 @@ internal sealed class PrometheusMetrics : IDisposable
             {
                 cell.Add(value);
             }
+        }
+
+        private Cell CellFor(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            if (!SeriesReference.TryOf(tags, out var reference))
+            {
+                return _series.GetOrAdd(SeriesKey.Of(tags), static (_, buckets) => new Cell(buckets), _bounds.Length);
+            }
+
+            if (_seriesByReference.TryGetValue(reference, out var cell))
+            {
+                return cell;
+            }
+
+            cell = _series.GetOrAdd(SeriesKey.Of(tags), static (_, buckets) => new Cell(buckets), _bounds.Length);
+            if (Volatile.Read(ref _seriesByReferenceCount) < MaxSeriesByReference && _seriesByReference.TryAdd(reference, cell))
+            {
+                Interlocked.Increment(ref _seriesByReferenceCount);
+            }
+
+            return cell;
         }
 
         public void Write(StringBuilder text)

@@ -1,8 +1,23 @@
+using Gateway.Configuration;
+using Gateway.Observability;
+using Gateway.Usage;
+using Microsoft.Extensions.Options;
+
 namespace Gateway.Proxy;
 
 public static class ProxyApplicationBuilderExtensions
 {
-    /// <summary>Strips spoofable identity headers and maps upstream failures to problem+json. Must come first in the proxy pipeline.</summary>
-    public static IApplicationBuilder UseProxyGuard(this IApplicationBuilder builder) =>
-        builder.UseMiddleware<ProxyGuardMiddleware>();
+    /// <summary>
+    /// Strips spoofable identity headers, maps upstream failures to problem+json, and records each request's
+    /// outcome (metrics, and usage counts unless <c>Gateway:Usage:Enabled</c> is false). Must come first in
+    /// the proxy pipeline, so that it sees the final status.
+    /// </summary>
+    public static IApplicationBuilder UseProxyGuard(this IApplicationBuilder builder)
+    {
+        var services = builder.ApplicationServices;
+        var usage = UsageExtensions.CountsUsage(services) ? services.GetRequiredService<UsageCounters>() : null;
+        var metrics = services.GetRequiredService<GatewayMetrics>();
+        var options = services.GetRequiredService<IOptionsMonitor<GatewayOptions>>();
+        return builder.Use(next => new ProxyGuardMiddleware(next, metrics, options, usage).InvokeAsync);
+    }
 }

@@ -1,6 +1,7 @@
 using Gateway.Configuration;
 using Gateway.Http;
 using Gateway.Observability;
+using Gateway.Usage;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Model;
@@ -9,15 +10,31 @@ namespace Gateway.Proxy;
 
 /// <summary>
 /// First stage of the proxy pipeline: removes client copies of identity headers on every route
-/// (anonymous ones included), turns YARP's bare 502/503/504 into problem+json, and counts the outcome.
+/// (anonymous ones included), turns YARP's bare 502/503/504 into problem+json, and then records the
+/// outcome once the answer is final: the request metric and, unless usage counting is off, the usage
+/// count. Both are recorded here, after one wait for the forwarder, rather than each in a stage of its
+/// own that would wait for it again.
 /// </summary>
-internal sealed class ProxyGuardMiddleware(RequestDelegate next, GatewayMetrics metrics, IOptionsMonitor<GatewayOptions> options)
+internal sealed class ProxyGuardMiddleware(RequestDelegate next, GatewayMetrics metrics, IOptionsMonitor<GatewayOptions> options, UsageCounters? usage)
 {
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context)
     {
         IdentityHeaders.RemoveClientCopies(context.Request.Headers, options.CurrentValue.DropHeadersWithUnderscores);
 
-        await next(context);
+        // A refusal by a later stage completes synchronously: record it without an async frame.
+        var task = next(context);
+        if (task.IsCompletedSuccessfully && context.Features.Get<IForwarderErrorFeature>() is null)
+        {
+            Record(context, error: null);
+            return Task.CompletedTask;
+        }
+
+        return FinishAsync(task, context);
+    }
+
+    private async Task FinishAsync(Task task, HttpContext context)
+    {
+        await task;
 
         var error = context.Features.Get<IForwarderErrorFeature>();
         if (error is not null && !context.Response.HasStarted)
@@ -32,8 +49,14 @@ internal sealed class ProxyGuardMiddleware(RequestDelegate next, GatewayMetrics 
             }
         }
 
+        Record(context, error);
+    }
+
+    private void Record(HttpContext context, IForwarderErrorFeature? error)
+    {
         var route = context.GetReverseProxyFeature().Route.Config.RouteId;
         metrics.Request(route, context.Response.StatusCode, Outcome(context, error));
+        usage?.Record(context);
     }
 
     // ProxiedDestination is set by YARP only when the request was actually sent upstream.

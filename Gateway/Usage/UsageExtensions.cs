@@ -24,19 +24,18 @@ public static class UsageExtensions
     }
 
     /// <summary>
-    /// Counts every proxied request by key (or route) and outcome. Goes first in the proxy pipeline so it
-    /// sees the final status, after the guard has turned upstream failures into problems. Adds nothing
-    /// when <c>Gateway:Usage:Enabled</c> is false.
+    /// Whether proxied requests are counted (the proxy guard records them once each request's outcome is
+    /// final). False when <c>Gateway:Usage:Enabled</c> is false.
     /// </summary>
-    public static IApplicationBuilder UseUsageCounting(this IApplicationBuilder builder)
+    internal static bool CountsUsage(IServiceProvider services)
     {
-        if (builder.ApplicationServices.GetService<IServiceProviderIsService>()?.IsService(typeof(UsageCounters)) != true)
+        if (services.GetService<IServiceProviderIsService>()?.IsService(typeof(UsageCounters)) != true)
         {
-            throw new InvalidOperationException("UseUsageCounting requires AddGatewayUsage() to be called on the service collection.");
+            throw new InvalidOperationException("The proxy pipeline requires AddGatewayUsage() to be called on the service collection.");
         }
 
         // Read from configuration, not options, so a bad setting is still reported by options validation at start.
-        var enabled = builder.ApplicationServices.GetRequiredService<IConfiguration>()["Gateway:Usage:Enabled"];
-        return bool.TryParse(enabled, out var on) && !on ? builder : builder.UseMiddleware<UsageMiddleware>();
+        var enabled = services.GetRequiredService<IConfiguration>()["Gateway:Usage:Enabled"];
+        return !bool.TryParse(enabled, out var on) || on;
     }
 }
