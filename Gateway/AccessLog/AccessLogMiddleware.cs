@@ -3,7 +3,6 @@ using Gateway.Auth;
 using Gateway.Http;
 using Gateway.RateLimiting;
 using Microsoft.Extensions.Options;
-using Yarp.ReverseProxy.Model;
 
 namespace Gateway.AccessLog;
 
@@ -25,7 +24,7 @@ internal sealed class AccessLogMiddleware(AccessLogWriter writer, ClientIpResolv
         }
 
         var entry = new AccessLogEntry { Started = Stopwatch.GetTimestamp(), Timestamp = time.GetUtcNow() };
-        context.Features.Set<ProblemCodeFeature>(entry);
+        context.SetFeature<ProblemCodeFeature>(entry);
         try
         {
             await next(context);
@@ -40,9 +39,9 @@ internal sealed class AccessLogMiddleware(AccessLogWriter writer, ClientIpResolv
                 entry.Status = context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? 499 : status;
                 entry.RequestId = context.TraceIdentifier;
                 entry.Method = context.Request.Method;
-                entry.Route = context.GetReverseProxyFeature().Route.Config.RouteId;
+                entry.Route = context.ProxyFeature().Route.Config.RouteId;
                 entry.ClientIp = ips.ResolveAddress(context);
-                if (context.Features.Get<IApiKeyFeature>()?.Key is { } key)
+                if (context.Feature<IApiKeyFeature>()?.Key is { } key)
                 {
                     entry.Org = key.OrgId;
                     entry.KeyId = key.Id;
@@ -56,7 +55,7 @@ internal sealed class AccessLogMiddleware(AccessLogWriter writer, ClientIpResolv
     /// <summary>Innermost stage: the time spent forwarding (sending upstream and copying its answer back).</summary>
     public static async Task UpstreamStageAsync(HttpContext context, RequestDelegate next)
     {
-        if (context.Features.Get<ProblemCodeFeature>() is not AccessLogEntry entry)
+        if (context.Feature<ProblemCodeFeature>() is not AccessLogEntry entry)
         {
             await next(context);
             return;

@@ -7,7 +7,6 @@ using Gateway.Proxy;
 using Gateway.RateLimiting;
 using Gateway.Stores;
 using Microsoft.Extensions.Options;
-using Yarp.ReverseProxy.Model;
 
 namespace Gateway.Auth;
 
@@ -31,7 +30,7 @@ internal sealed partial class KeyAuthenticationMiddleware(
 
     public Task InvokeAsync(HttpContext context)
     {
-        var policy = RoutePolicy.For(context.GetReverseProxyFeature().Route.Config);
+        var policy = RoutePolicy.For(context.ProxyFeature().Route.Config);
         if (policy.Anonymous)
         {
             context.Request.Headers.Remove(Microsoft.Net.Http.Headers.HeaderNames.Authorization);
@@ -113,8 +112,8 @@ internal sealed partial class KeyAuthenticationMiddleware(
         }
 
         metrics.AuthDecision("allowed");
-        context.Features.Set<IApiKeyFeature>(new ApiKeyFeature(key));
-        context.Features.Get<RateLimitFeature>()?.Authenticated(key);
+        context.SetFeature<IApiKeyFeature>(new ApiKeyFeature(key));
+        context.Feature<RateLimitFeature>()?.Authenticated(key);
         usage.Record(key.Id);
 
         // The identity headers are set on the upstream request (IdentityTransformProvider).
@@ -126,11 +125,11 @@ internal sealed partial class KeyAuthenticationMiddleware(
     private Task RejectAsync(HttpContext context, int status, string code, string title, string detail, string? challenge, ApiKeyRecord? key = null)
     {
         metrics.AuthDecision(code);
-        context.Features.Get<RateLimitFeature>()?.Refused();
+        context.Feature<RateLimitFeature>()?.Refused();
         if (key is not null)
         {
             // The key's owner sees this refusal in their usage although the request did not authenticate.
-            context.Features.Set(new RefusedKeyFeature(key));
+            context.SetFeature(new RefusedKeyFeature(key));
         }
 
         if (challenge is not null)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Gateway.Auth;
+using Gateway.Http;
 using Gateway.Observability;
 
 namespace Gateway.Hosting;
@@ -48,7 +49,7 @@ internal static class ProxyStageSpans
 
     private static void Finish(Activity activity, HttpContext context)
     {
-        if (context.Features.Get<IApiKeyFeature>()?.Key is { } key)
+        if (context.Feature<IApiKeyFeature>()?.Key is { } key)
         {
             // Also on the enclosing spans of this process (YARP's pipeline span, ASP.NET Core's request span),
             // so a trace can be found by org or key from its root.

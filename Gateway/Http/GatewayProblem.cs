@@ -23,13 +23,13 @@ internal static class GatewayProblem
     {
         // The span of the stage that refused (or the request span) says why, for traces.
         System.Diagnostics.Activity.Current?.SetTag(RefusalTag, code);
-        if (context.Features.Get<ProblemCodeFeature>() is { } recorded)
+        if (context.Feature<ProblemCodeFeature>() is { } recorded)
         {
             recorded.Code = code;
         }
         else
         {
-            context.Features.Set(new ProblemCodeFeature { Code = code });
+            context.SetFeature(new ProblemCodeFeature { Code = code });
         }
 
         var response = context.Response;

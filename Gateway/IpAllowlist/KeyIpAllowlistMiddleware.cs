@@ -16,7 +16,7 @@ internal sealed class KeyIpAllowlistMiddleware(RequestDelegate next, ClientIpRes
     public Task InvokeAsync(HttpContext context)
     {
         // Anonymous routes carry no key; most keys have no allowlist, and those cost one property read.
-        if (context.Features.Get<IApiKeyFeature>()?.Key is not { AllowedCidrs.Count: > 0 } key
+        if (context.Feature<IApiKeyFeature>()?.Key is not { AllowedCidrs.Count: > 0 } key
             || AllowedCidrs.Allows(key.AllowedCidrs, ips.ResolveAddress(context)))
         {
             return next(context);

@@ -33,7 +33,7 @@ internal sealed class IdentityTransformProvider : ITransformProvider
 
         // The client's id when it was valid, else the generated one (RequestIdMiddleware), never a client's invalid one.
         IdentityHeaders.Set(headers, RequestIdMiddleware.HeaderName, http.TraceIdentifier);
-        if (http.Features.Get<IApiKeyFeature>()?.Key is { } key)
+        if (http.Feature<IApiKeyFeature>()?.Key is { } key)
         {
             IdentityHeaders.Stamp(headers, key);
         }

@@ -4,7 +4,6 @@ using Gateway.Observability;
 using Gateway.Usage;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Forwarder;
-using Yarp.ReverseProxy.Model;
 
 namespace Gateway.Proxy;
 
@@ -23,7 +22,7 @@ internal sealed class ProxyGuardMiddleware(RequestDelegate next, GatewayMetrics 
 
         // A refusal by a later stage completes synchronously: record it without an async frame.
         var task = next(context);
-        if (task.IsCompletedSuccessfully && context.Features.Get<IForwarderErrorFeature>() is null)
+        if (task.IsCompletedSuccessfully && context.Feature<IForwarderErrorFeature>() is null)
         {
             Record(context, error: null);
             return Task.CompletedTask;
@@ -36,7 +35,7 @@ internal sealed class ProxyGuardMiddleware(RequestDelegate next, GatewayMetrics 
     {
         await task;
 
-        var error = context.Features.Get<IForwarderErrorFeature>();
+        var error = context.Feature<IForwarderErrorFeature>();
         if (error is not null && !context.Response.HasStarted)
         {
             if (error.Error is ForwarderError.RequestTimedOut || context.Response.StatusCode == StatusCodes.Status504GatewayTimeout)
@@ -54,7 +53,7 @@ internal sealed class ProxyGuardMiddleware(RequestDelegate next, GatewayMetrics 
 
     private void Record(HttpContext context, IForwarderErrorFeature? error)
     {
-        var route = context.GetReverseProxyFeature().Route.Config.RouteId;
+        var route = context.ProxyFeature().Route.Config.RouteId;
         metrics.Request(route, context.Response.StatusCode, Outcome(context, error));
         usage?.Record(context);
     }
@@ -62,5 +61,5 @@ internal sealed class ProxyGuardMiddleware(RequestDelegate next, GatewayMetrics 
     // ProxiedDestination is set by YARP only when the request was actually sent upstream.
     private static string Outcome(HttpContext context, IForwarderErrorFeature? error) => error is not null
         ? "upstream_error"
-        : context.GetReverseProxyFeature().ProxiedDestination is not null ? "forwarded" : "rejected";
+        : context.ProxyFeature().ProxiedDestination is not null ? "forwarded" : "rejected";
 }

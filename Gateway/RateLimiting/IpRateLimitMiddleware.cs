@@ -1,3 +1,4 @@
+using Gateway.Http;
 using Gateway.Observability;
 
 namespace Gateway.RateLimiting;
@@ -32,11 +33,11 @@ internal sealed class IpRateLimitMiddleware(
                 return RateLimitRejection.WriteAsync(context, feature, 0, 1, metrics);
             case IpDecision.Deferred:
                 feature.IpDeferred = true;
-                context.Features.Set(feature);
+                context.SetFeature(feature);
                 feature.Report(0);
                 return DeferredAsync(context, feature);
             default:
-                context.Features.Set(feature);
+                context.SetFeature(feature);
                 feature.Report(0);
                 return next(context);
         }

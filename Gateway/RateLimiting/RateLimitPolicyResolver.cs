@@ -1,7 +1,6 @@
 using Gateway.Configuration;
 using Gateway.Http;
 using Microsoft.Extensions.Options;
-using Yarp.ReverseProxy.Model;
 
 namespace Gateway.RateLimiting;
 
@@ -26,7 +25,7 @@ internal sealed class RateLimitPolicyResolver(IOptionsMonitor<GatewayOptions> op
         }
 
         var rateLimits = options.CurrentValue.RateLimits;
-        var policyName = RoutePolicy.For(context.GetReverseProxyFeature().Route.Config).RateLimitPolicy;
+        var policyName = RoutePolicy.For(context.ProxyFeature().Route.Config).RateLimitPolicy;
         if (policyName is not null && rateLimits.Policies.TryGetValue(policyName, out var policy))
         {
             feature.Add(LimitSpec.ForRoute(policyName, key.OrgId, policy.PermitLimit, policy.Window));

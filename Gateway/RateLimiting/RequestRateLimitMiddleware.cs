@@ -1,3 +1,4 @@
+using Gateway.Http;
 using Gateway.Observability;
 
 namespace Gateway.RateLimiting;
@@ -16,7 +17,7 @@ internal sealed class RequestRateLimitMiddleware(
 {
     public Task InvokeAsync(HttpContext context)
     {
-        var feature = context.Features.Get<RateLimitFeature>()
+        var feature = context.Feature<RateLimitFeature>()
             ?? throw new InvalidOperationException("UseRateLimits must come after UseIpRateLimit in the proxy pipeline.");
         policies.AddRequestLimits(context, feature);
         if (feature.Count == 1 && !feature.IpDeferred)

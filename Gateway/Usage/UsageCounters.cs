@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using Gateway.Auth;
 using Gateway.Http;
-using Yarp.ReverseProxy.Model;
 
 namespace Gateway.Usage;
 
@@ -21,7 +20,7 @@ internal sealed class UsageCounters(TimeProvider time)
     public void Record(HttpContext context)
     {
         int outcome;
-        if (context.Features.Get<ProblemCodeFeature>() is { Code: { } code })
+        if (context.Feature<ProblemCodeFeature>() is { Code: { } code })
         {
             outcome = UsageOutcomes.IndexOf(code);
             if (outcome < 0)
@@ -34,14 +33,14 @@ internal sealed class UsageCounters(TimeProvider time)
             outcome = context.Response.StatusCode >= StatusCodes.Status500InternalServerError ? UsageOutcomes.Upstream5xxIndex : UsageOutcomes.AllowedIndex;
         }
 
-        var key = context.Features.Get<IApiKeyFeature>()?.Key ?? context.Features.Get<RefusedKeyFeature>()?.Key;
+        var key = context.Feature<IApiKeyFeature>()?.Key ?? context.Feature<RefusedKeyFeature>()?.Key;
         if (key is not null)
         {
             Add(UsageSubjectKind.Key, key.Id, key.OrgId, outcome);
         }
         else
         {
-            Add(UsageSubjectKind.Route, context.GetReverseProxyFeature().Route.Config.RouteId, null, outcome);
+            Add(UsageSubjectKind.Route, context.ProxyFeature().Route.Config.RouteId, null, outcome);
         }
     }
 
