@@ -37,7 +37,14 @@ internal sealed partial class KeyAuthenticationMiddleware(
             return next(context);
         }
 
-        var parse = BearerToken.TryParse(context.Request.Headers.Authorization, out var token);
+        var authorization = context.Request.Headers.Authorization;
+        var memo = authorization.Count == 1 ? ConnectionKeyMemo.For(context) : null;
+        if (memo is not null && memo.TryGet(authorization[0]!, out var remembered))
+        {
+            return AuthenticateAsync(context, remembered, policy);
+        }
+
+        var parse = BearerToken.TryParse(authorization, out var token);
         if (parse == BearerParseResult.Missing)
         {
             return RejectAsync(context, StatusCodes.Status401Unauthorized, "missing_key", "Missing API key", "Send the key as 'Authorization: Bearer <key>'.", "Bearer");
@@ -48,7 +55,9 @@ internal sealed partial class KeyAuthenticationMiddleware(
             return RejectAsync(context, StatusCodes.Status401Unauthorized, "invalid_key", "Invalid API key", "The API key is not valid.", InvalidToken);
         }
 
-        return AuthenticateAsync(context, ApiKeyFormat.Digest(token), policy);
+        var digest = ApiKeyFormat.Digest(token);
+        memo?.Remember(authorization[0]!, digest);
+        return AuthenticateAsync(context, digest, policy);
     }
 
     private Task AuthenticateAsync(HttpContext context, KeyDigest digest, RoutePolicy policy)
