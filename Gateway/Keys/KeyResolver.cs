@@ -44,17 +44,23 @@ internal sealed class KeyResolver
 
     /// <summary>The record for <paramref name="digest"/>, or null when no key has it.</summary>
     /// <exception cref="StoreUnavailableException">The store cannot answer and nothing usable is cached.</exception>
-    public async ValueTask<ApiKeyRecord?> ResolveAsync(KeyDigest digest, CancellationToken cancellationToken)
+    public ValueTask<ApiKeyRecord?> ResolveAsync(KeyDigest digest, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
         var cached = _cache.Get(digest, now);
         if (cached is not null && now < cached.FreshUntil && cached.LoadedAt.UtcTicks > Interlocked.Read(ref _staleBeforeTicks))
         {
+            // A hit, which is nearly every request, needs no async state machine.
             _metrics.CacheLookup(hit: true);
-            return cached.Record;
+            return new ValueTask<ApiKeyRecord?>(cached.Record);
         }
 
         _metrics.CacheLookup(hit: false);
+        return LoadOrStaleAsync(digest, cached, now, cancellationToken);
+    }
+
+    private async ValueTask<ApiKeyRecord?> LoadOrStaleAsync(KeyDigest digest, KeyCacheEntry? cached, DateTimeOffset now, CancellationToken cancellationToken)
+    {
         try
         {
             var entry = await LoadAsync(digest).WaitAsync(cancellationToken);

@@ -84,6 +84,20 @@ internal static class IdentityHeaders
         }
     }
 
+    /// <summary>Adds the identity of <paramref name="key"/> to an upstream request known to carry none of these headers yet.</summary>
+    public static void Add(HttpRequestHeaders headers, ApiKeyRecord key)
+    {
+        headers.TryAddWithoutValidation(OrgId, key.OrgId);
+        headers.TryAddWithoutValidation(KeyId, key.Id);
+        headers.TryAddWithoutValidation(KeyName, key.Name);
+        headers.TryAddWithoutValidation(KeyScopes, key.ScopesHeader);
+        headers.TryAddWithoutValidation(KeyEnvironment, key.Environment);
+        if (key.CustomerId is not null)
+        {
+            headers.TryAddWithoutValidation(CustomerId, key.CustomerId);
+        }
+    }
+
     /// <summary>
     /// Removes the identity headers from an upstream request that carries no key (an anonymous route):
     /// client copies are gone already, this catches a route transform that set one.
