@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Gateway.Auth;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Yarp.ReverseProxy.Configuration;
@@ -13,7 +14,8 @@ namespace Gateway.Benchmarks;
 /// whose route requires the <c>read</c> scope, with the key already cached: everything the gateway adds
 /// to a request between YARP's route match and the forwarder, minus the identity-header strip done by
 /// the guard stage and the stamp done on the upstream request (see <see cref="IdentityHeadersBenchmarks"/>). Each invocation first puts the
-/// client's <c>Authorization</c> header back, since a successful pass removes it.
+/// client's <c>Authorization</c> header back, since a successful pass removes it. The contexts have no
+/// connection, so the key is hashed on every pass, except in the kept-alive case, which has one.
 /// </summary>
 [MemoryDiagnoser]
 public class KeyAuthenticationMiddlewareBenchmarks
@@ -21,6 +23,7 @@ public class KeyAuthenticationMiddlewareBenchmarks
     private BenchServices _services = null!;
     private KeyAuthenticationMiddleware _middleware = null!;
     private DefaultHttpContext _valid = null!;
+    private DefaultHttpContext _keptAlive = null!;
     private DefaultHttpContext _badChecksum = null!;
     private DefaultHttpContext _unknown = null!;
     private readonly string _validHeader = "Bearer " + BenchData.ValidKey;
@@ -44,11 +47,17 @@ public class KeyAuthenticationMiddlewareBenchmarks
             cluster: null,
             HttpTransformer.Empty);
         _valid = NewContext(route);
+
+        // As Kestrel serves an HTTP/1.1 connection: connection items, and the same string for an unchanged header.
+        _keptAlive = NewContext(route);
+        _keptAlive.Request.Protocol = HttpProtocol.Http11;
+        _keptAlive.Features.Set<IConnectionItemsFeature>(new ConnectionItems());
         _badChecksum = NewContext(route);
         _unknown = NewContext(route);
 
         // Warm the cache and check each context ends where its name says.
         Run(_valid, _validHeader, StatusCodes.Status200OK);
+        Run(_keptAlive, _validHeader, StatusCodes.Status200OK);
         Run(_badChecksum, _badChecksumHeader, StatusCodes.Status401Unauthorized);
         Run(_unknown, _unknownHeader, StatusCodes.Status401Unauthorized);
         if (_valid.Features.Get<IApiKeyFeature>()?.Key.OrgId != "acme")
@@ -65,6 +74,14 @@ public class KeyAuthenticationMiddlewareBenchmarks
     {
         _valid.Request.Headers.Authorization = _validHeader;
         return _middleware.InvokeAsync(_valid);
+    }
+
+    /// <summary>The same key as the connection's previous request: its digest is remembered, no SHA-256.</summary>
+    [Benchmark]
+    public Task Invoke_ValidKey_KeptAliveConnection_CallsNext()
+    {
+        _keptAlive.Request.Headers.Authorization = _validHeader;
+        return _middleware.InvokeAsync(_keptAlive);
     }
 
     [Benchmark]
@@ -101,6 +118,11 @@ public class KeyAuthenticationMiddlewareBenchmarks
         {
             throw new InvalidOperationException($"Expected {expectedStatus}, got {context.Response.StatusCode}.");
         }
+    }
+
+    private sealed class ConnectionItems : IConnectionItemsFeature
+    {
+        public IDictionary<object, object?> Items { get; set; } = new Dictionary<object, object?>();
     }
 
     private sealed class BenchProxyFeature(RouteModel route) : IReverseProxyFeature
