@@ -1,4 +1,5 @@
 using System.Net;
+using Gateway.Http;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Routing.Matching;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -43,7 +44,7 @@ internal sealed class Listeners
 
     public bool IsAdmin(HttpContext context)
     {
-        if (context.Features.Get<IConnectionItemsFeature>()?.Items is { } items)
+        if (context.Feature<IConnectionItemsFeature>()?.Items is { } items)
         {
             return items.TryGetValue(ListenerItem, out var name) && ReferenceEquals(name, AdminName);
         }
