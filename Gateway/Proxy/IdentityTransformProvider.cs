@@ -29,37 +29,31 @@ internal sealed class IdentityTransformProvider : ITransformProvider
         // list. When there are none, nothing but the client's copies, which the proxy guard removed, can have
         // put an identity header on the upstream request, so the headers are added without looking for
         // an earlier value first: on a route without transforms, that look-up was most of this transform's cost.
-        context.AddRequestTransform(context.RequestTransforms.Count == 0 ? StampFresh : Stamp);
+        context.AddRequestTransform(context.RequestTransforms.Count == 0 ? static c => Stamp(c, fresh: true) : static c => Stamp(c, fresh: false));
 
-    private static ValueTask Stamp(RequestTransformContext context)
+    private static ValueTask Stamp(RequestTransformContext context, bool fresh)
     {
         var http = context.HttpContext;
         var headers = context.ProxyRequest.Headers;
 
-        // The client's id when it was valid, else the generated one (RequestIdMiddleware), never a client's invalid one.
+        // The client's id when it was valid, else the generated one (RequestIdMiddleware), never a client's
+        // invalid one: YARP copied the client's header with the others, so it is always replaced.
         IdentityHeaders.Set(headers, RequestIdMiddleware.HeaderName, http.TraceIdentifier);
-        if (http.Feature<IApiKeyFeature>()?.Key is { } key)
+        var key = http.Feature<IApiKeyFeature>()?.Key;
+        if (fresh)
+        {
+            if (key is not null)
+            {
+                IdentityHeaders.Add(headers, key);
+            }
+        }
+        else if (key is not null)
         {
             IdentityHeaders.Stamp(headers, key);
         }
         else
         {
             IdentityHeaders.Clear(headers);
-        }
-
-        return ValueTask.CompletedTask;
-    }
-
-    private static ValueTask StampFresh(RequestTransformContext context)
-    {
-        var http = context.HttpContext;
-        var headers = context.ProxyRequest.Headers;
-
-        // A client's X-Request-Id was copied by YARP with the other headers and is replaced (it may be invalid).
-        IdentityHeaders.Set(headers, RequestIdMiddleware.HeaderName, http.TraceIdentifier);
-        if (http.Feature<IApiKeyFeature>()?.Key is { } key)
-        {
-            IdentityHeaders.Add(headers, key);
         }
 
         return ValueTask.CompletedTask;
