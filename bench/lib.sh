@@ -57,7 +57,7 @@ start_gateway() {
     ReverseProxy__Routes__bench__ClusterId=bench \
     "ReverseProxy__Routes__bench__Match__Path=/bench/{**rest}" \
     "ReverseProxy__Clusters__bench__Destinations__d1__Address=http://127.0.0.1:$up_port/" \
-    "$@" dotnet Gateway.dll) >"$tmp/$name.log" 2>&1 &
+    "$@" ${PIN_PROXY:-} dotnet Gateway.dll) >"$tmp/$name.log" 2>&1 &
   started_pid=$!; pids+=("$started_pid")
 }
 

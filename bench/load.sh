@@ -16,6 +16,9 @@
 #   ROUNDS=3 bash bench/load.sh                        # every target ROUNDS times, interleaved (direct, plain,
 #                                                      # gateway, ... then again); the tables show each target's
 #                                                      # median, and one line per round gives that round's ratios
+#   PIN=1 bash bench/load.sh                           # the proxies on CPU 1, the upstream, Redis and wrk on CPU 0
+#                                                      # (taskset): each proxy has a core of its own, as in a real
+#                                                      # deployment, instead of sharing both with its upstream
 #
 # The upstream and the plain YARP proxy are bench/BenchHost (modes "upstream" and "proxy"); the
 # gateway is the Release build of Gateway/ with its shipped appsettings.json, a temporary store, one
@@ -44,6 +47,16 @@ ROUNDS=${ROUNDS:-1}
 NO_REDIS=${NO_REDIS:-}
 USAGE_OFF=${USAGE_OFF:-}
 BASELINE_DIR=${BASELINE_DIR:-}
+PIN=${PIN:-}
+# Prefixes for the commands that start processes; empty unless PIN is set. PIN_PROXY is read by start_gateway.
+side=()
+PIN_PROXY=""
+if [ -n "$PIN" ]; then
+  command -v taskset >/dev/null 2>&1 || { echo "load.sh: PIN needs taskset (util-linux)" >&2; exit 1; }
+  [ "$(nproc)" -ge 2 ] || { echo "load.sh: PIN needs 2 CPUs" >&2; exit 1; }
+  side=(taskset -c 0)
+  PIN_PROXY="taskset -c 1"
+fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gw-load.XXXXXX")
@@ -97,10 +110,10 @@ base_port=$(free_port); base_admin_port=$(free_port)
 # gateway runs from its output folder, where its shipped appsettings.json was copied.
 bin=bin/Release/net10.0
 host="$root/bench/BenchHost/$bin/BenchHost.dll"
-(exec dotnet "$host" upstream "$up_port") >"$tmp/upstream.log" 2>&1 &
+(exec "${side[@]}" dotnet "$host" upstream "$up_port") >"$tmp/upstream.log" 2>&1 &
 up_pid=$!; pids+=("$up_pid")
 
-(exec dotnet "$host" proxy "$plain_port" "http://127.0.0.1:$up_port/") >"$tmp/plain.log" 2>&1 &
+(exec $PIN_PROXY dotnet "$host" proxy "$plain_port" "http://127.0.0.1:$up_port/") >"$tmp/plain.log" 2>&1 &
 plain_pid=$!; pids+=("$plain_pid")
 
 admin_token="bench-admin-token-$(date +%s%N)"
@@ -108,7 +121,7 @@ start_gateway gateway "$root/Gateway/$bin" "$gw_port" "$admin_port"
 gw_pid=$started_pid
 
 if [ -n "$with_redis" ]; then
-  (exec redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no) >"$tmp/redis.log" 2>&1 &
+  (exec "${side[@]}" redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no) >"$tmp/redis.log" 2>&1 &
   redis_pid=$!; pids+=("$redis_pid")
   for _ in $(seq 1 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
   start_gateway gateway-redis "$root/Gateway/$bin" "$rgw_port" "$radmin_port" Gateway__Store__Redis="127.0.0.1:$redis_port"
@@ -170,12 +183,12 @@ run() {
   # Later rounds only reopen the connections: the JIT and the pools are warm.
   local warmup=$WARMUP
   [ "$round" -gt 1 ] && warmup=2s
-  timeout "$limit" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$warmup" "${header[@]}" "$url" >/dev/null
+  timeout "$limit" "${side[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$warmup" "${header[@]}" "$url" >/dev/null
   [ -n "$before_measure" ] && $before_measure
   local cpu_before up_before; cpu_before=$(cpu_ticks "${pid_of[$name]}"); up_before=$(cpu_ticks "$up_pid")
   # bash's time keyword reports the CPU time of wrk itself (user and system seconds).
   local TIMEFORMAT='%U %S'
-  { time timeout "$limit" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${header[@]}" "$url" >"$out"; } 2>"$tmp/wrk-time"
+  { time timeout "$limit" "${side[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${header[@]}" "$url" >"$out"; } 2>"$tmp/wrk-time"
   local k="$name,$round"
   rps_r[$k]=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
   requests_r[$k]=$(awk '/requests in/ { print $1 }' "$out")
@@ -213,7 +226,7 @@ summarize() {
 }
 
 pid_of=([direct]=$up_pid [plain]=$plain_pid [gateway]=$gw_pid [redis]=${rgw_pid:-} [gateway_off]=${off_pid:-} [baseline]=${base_pid:-})
-echo "Gateway load test: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (after a $WARMUP warm-up), GET $path, loopback$([ "$ROUNDS" -gt 1 ] && echo ", $ROUNDS interleaved rounds, medians")"
+echo "Gateway load test: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (after a $WARMUP warm-up), GET $path, loopback$([ "$ROUNDS" -gt 1 ] && echo ", $ROUNDS interleaved rounds, medians")$([ -n "$PIN" ] && echo ", proxies pinned to CPU 1, upstream, Redis and wrk to CPU 0")"
 echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)'), $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc)"
 redis_usec=0; redis_calls=0; redis_scripts=0
 reset_redis_stats() { redis-cli -p "$redis_port" config resetstat >/dev/null; }
