@@ -289,18 +289,14 @@ internal sealed class PrometheusMetrics : IDisposable
 
         private Cell CellFor(ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
-            if (!SeriesReference.TryOf(tags, out var reference))
+            var byReference = SeriesReference.TryOf(tags, out var reference);
+            if (byReference && _seriesByReference.TryGetValue(reference, out var known))
             {
-                return _series.GetOrAdd(SeriesKey.Of(tags), static (_, buckets) => new Cell(buckets), _bounds.Length);
+                return known;
             }
 
-            if (_seriesByReference.TryGetValue(reference, out var cell))
-            {
-                return cell;
-            }
-
-            cell = _series.GetOrAdd(SeriesKey.Of(tags), static (_, buckets) => new Cell(buckets), _bounds.Length);
-            if (Volatile.Read(ref _seriesByReferenceCount) < MaxSeriesByReference && _seriesByReference.TryAdd(reference, cell))
+            var cell = _series.GetOrAdd(SeriesKey.Of(tags), static (_, buckets) => new Cell(buckets), _bounds.Length);
+            if (byReference && Volatile.Read(ref _seriesByReferenceCount) < MaxSeriesByReference && _seriesByReference.TryAdd(reference, cell))
             {
                 Interlocked.Increment(ref _seriesByReferenceCount);
             }

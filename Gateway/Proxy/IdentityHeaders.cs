@@ -66,35 +66,25 @@ internal static class IdentityHeaders
         return true;
     }
 
-    /// <summary>Sets the identity of <paramref name="key"/> on the upstream request, replacing any value a route transform set.</summary>
-    public static void Stamp(HttpRequestHeaders headers, ApiKeyRecord key)
+    /// <summary>
+    /// Sets the identity of <paramref name="key"/> on the upstream request. With <paramref name="replace"/>,
+    /// any value a route transform set is replaced, and a customer id the key does not have is removed;
+    /// without it, the request is known to carry none of these headers yet and they are only added.
+    /// </summary>
+    public static void Stamp(HttpRequestHeaders headers, ApiKeyRecord key, bool replace = true)
     {
-        Set(headers, OrgId, key.OrgId);
-        Set(headers, KeyId, key.Id);
-        Set(headers, KeyName, key.Name);
-        Set(headers, KeyScopes, key.ScopesHeader);
-        Set(headers, KeyEnvironment, key.Environment);
+        Put(headers, OrgId, key.OrgId, replace);
+        Put(headers, KeyId, key.Id, replace);
+        Put(headers, KeyName, key.Name, replace);
+        Put(headers, KeyScopes, key.ScopesHeader, replace);
+        Put(headers, KeyEnvironment, key.Environment, replace);
         if (key.CustomerId is not null)
         {
-            Set(headers, CustomerId, key.CustomerId);
+            Put(headers, CustomerId, key.CustomerId, replace);
         }
-        else
+        else if (replace)
         {
             headers.Remove(CustomerId);
-        }
-    }
-
-    /// <summary>Adds the identity of <paramref name="key"/> to an upstream request known to carry none of these headers yet.</summary>
-    public static void Add(HttpRequestHeaders headers, ApiKeyRecord key)
-    {
-        headers.TryAddWithoutValidation(OrgId, key.OrgId);
-        headers.TryAddWithoutValidation(KeyId, key.Id);
-        headers.TryAddWithoutValidation(KeyName, key.Name);
-        headers.TryAddWithoutValidation(KeyScopes, key.ScopesHeader);
-        headers.TryAddWithoutValidation(KeyEnvironment, key.Environment);
-        if (key.CustomerId is not null)
-        {
-            headers.TryAddWithoutValidation(CustomerId, key.CustomerId);
         }
     }
 
@@ -112,9 +102,15 @@ internal static class IdentityHeaders
         headers.Remove(CustomerId);
     }
 
-    public static void Set(HttpRequestHeaders headers, string name, string value)
+    public static void Set(HttpRequestHeaders headers, string name, string value) => Put(headers, name, value, replace: true);
+
+    private static void Put(HttpRequestHeaders headers, string name, string value, bool replace)
     {
-        headers.Remove(name);
+        if (replace)
+        {
+            headers.Remove(name);
+        }
+
         headers.TryAddWithoutValidation(name, value);
     }
 }

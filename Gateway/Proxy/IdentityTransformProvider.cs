@@ -39,19 +39,11 @@ internal sealed class IdentityTransformProvider : ITransformProvider
         // The client's id when it was valid, else the generated one (RequestIdMiddleware), never a client's
         // invalid one: YARP copied the client's header with the others, so it is always replaced.
         IdentityHeaders.Set(headers, RequestIdMiddleware.HeaderName, http.TraceIdentifier);
-        var key = http.Feature<IApiKeyFeature>()?.Key;
-        if (fresh)
+        if (http.Feature<IApiKeyFeature>()?.Key is { } key)
         {
-            if (key is not null)
-            {
-                IdentityHeaders.Add(headers, key);
-            }
+            IdentityHeaders.Stamp(headers, key, replace: !fresh);
         }
-        else if (key is not null)
-        {
-            IdentityHeaders.Stamp(headers, key);
-        }
-        else
+        else if (!fresh)
         {
             IdentityHeaders.Clear(headers);
         }
