@@ -63,9 +63,10 @@ internal sealed partial class KeyAuthenticationMiddleware(
     private Task AuthenticateAsync(HttpContext context, KeyDigest digest, RoutePolicy policy)
     {
         // A cached key resolves synchronously: decide and hand on without an async frame of our own.
-        var lookup = resolver.ResolveAsync(digest, context.RequestAborted);
+        var now = time.GetUtcNow();
+        var lookup = resolver.ResolveAsync(digest, now, context.RequestAborted);
         return lookup.IsCompletedSuccessfully
-            ? Decide(context, lookup.Result, digest, policy)
+            ? Decide(context, lookup.Result, digest, policy, now)
             : AuthenticateSlowAsync(context, lookup, digest, policy);
     }
 
@@ -84,13 +85,13 @@ internal sealed partial class KeyAuthenticationMiddleware(
             return;
         }
 
-        await Decide(context, key, digest, policy);
+        // The store took its time: judge expiry at the time of the answer.
+        await Decide(context, key, digest, policy, time.GetUtcNow());
     }
 
-    private Task Decide(HttpContext context, ApiKeyRecord? key, KeyDigest digest, RoutePolicy policy)
+    private Task Decide(HttpContext context, ApiKeyRecord? key, KeyDigest digest, RoutePolicy policy, DateTimeOffset now)
     {
-        var now = time.GetUtcNow();
-        if (key is null || !(digest.Matches(key.Hash) || (key.PreviousHashExpiresAt > now && digest.Matches(key.PreviousHash))))
+        if (key is null || !(key.HashIs(digest) || (key.PreviousHashExpiresAt > now && key.PreviousHashIs(digest))))
         {
             return RejectAsync(context, StatusCodes.Status401Unauthorized, "invalid_key", "Invalid API key", "The API key is not valid.", InvalidToken);
         }
@@ -123,7 +124,7 @@ internal sealed partial class KeyAuthenticationMiddleware(
         metrics.AuthDecision("allowed");
         context.SetFeature<IApiKeyFeature>(new ApiKeyFeature(key));
         context.Feature<RateLimitFeature>()?.Authenticated(key);
-        usage.Record(key.Id);
+        usage.Record(key.Id, now);
 
         // The identity headers are set on the upstream request (IdentityTransformProvider).
         context.Request.Headers.Remove(Microsoft.Net.Http.Headers.HeaderNames.Authorization);

@@ -1,3 +1,5 @@
+using Gateway.Keys;
+
 namespace Gateway.Domain;
 
 /// <summary>
@@ -8,13 +10,38 @@ public sealed record ApiKeyRecord
 {
     private readonly IReadOnlyList<string> _scopes = [];
     private readonly string _scopesHeader = "";
+    private readonly string _hash = "";
+    private readonly string? _previousHash;
+
+    // Parsed when the record is made, so that checking a request's key against the record does not decode
+    // 64 hex digits per request. Derived from the hash strings, so equality between records is unchanged.
+    private readonly KeyDigest? _hashDigest;
+    private readonly KeyDigest? _previousHashDigest;
 
     public required string Id { get; init; }
     public required string OrgId { get; init; }
     public required string Name { get; init; }
     public required string Prefix { get; init; }
-    public required string Hash { get; init; }
-    public string? PreviousHash { get; init; }
+    public required string Hash
+    {
+        get => _hash;
+        init
+        {
+            _hash = value;
+            _hashDigest = Parse(value);
+        }
+    }
+
+    public string? PreviousHash
+    {
+        get => _previousHash;
+        init
+        {
+            _previousHash = value;
+            _previousHashDigest = Parse(value);
+        }
+    }
+
     public DateTimeOffset? PreviousHashExpiresAt { get; init; }
     public required string Environment { get; init; }
     public required IReadOnlyList<string> Scopes
@@ -46,6 +73,14 @@ public sealed record ApiKeyRecord
 
     /// <summary>The scopes as one space-separated value, joined when the record is made rather than per request.</summary>
     internal string ScopesHeader => _scopesHeader;
+
+    /// <summary>Whether <paramref name="digest"/> is the key's current hash.</summary>
+    internal bool HashIs(KeyDigest digest) => _hashDigest is { } hash && hash.Equals(digest);
+
+    /// <summary>Whether <paramref name="digest"/> is the hash of the key before its last rotation (whatever its grace period).</summary>
+    internal bool PreviousHashIs(KeyDigest digest) => _previousHashDigest is { } hash && hash.Equals(digest);
+
+    private static KeyDigest? Parse(string? hex) => hex is not null && KeyDigest.TryParseHex(hex, out var digest) ? digest : null;
 
     public KeyStatus StatusAt(DateTimeOffset now) => State switch
     {

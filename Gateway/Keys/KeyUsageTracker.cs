@@ -19,9 +19,9 @@ internal sealed partial class KeyUsageTracker(
 {
     private ConcurrentDictionary<string, DateTimeOffset> _pending = new(StringComparer.Ordinal);
 
-    public void Record(string keyId)
+    /// <summary>Notes a use of the key at <paramref name="now"/>, read by the caller from this tracker's clock.</summary>
+    public void Record(string keyId, DateTimeOffset now)
     {
-        var now = time.GetUtcNow();
         // Whole seconds are enough for "last used" and let most requests skip the write below.
         now = new DateTimeOffset(now.UtcTicks - (now.UtcTicks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
         if (!_pending.TryGetValue(keyId, out var existing) || existing < now)

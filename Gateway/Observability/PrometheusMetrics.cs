@@ -216,6 +216,11 @@ internal sealed class PrometheusMetrics : IDisposable
         public long Count;
         public double Sum;
 
+        /// <summary>The total of a counter of whole numbers: one atomic add per measurement, where a double needs a compare-and-swap loop.</summary>
+        public long WholeSum;
+
+        public double Value => Volatile.Read(ref Sum) + Interlocked.Read(ref WholeSum);
+
         public void Add(double value)
         {
             double seen, next;
@@ -240,6 +245,7 @@ internal sealed class PrometheusMetrics : IDisposable
         private int _seriesByReferenceCount;
         private readonly Instrument _instrument;
         private readonly string _type;
+        private readonly bool _histogram;
         private readonly bool _observable;
         private readonly double[] _bounds;
 
@@ -250,17 +256,30 @@ internal sealed class PrometheusMetrics : IDisposable
             _observable = instrument.IsObservable;
             var definition = instrument.GetType().GetGenericTypeDefinition();
             _type = IsCounter(instrument) ? "counter" : definition == typeof(Histogram<>) ? "histogram" : "gauge";
-            _bounds = _type == "histogram"
+            _histogram = _type == "histogram";
+            _bounds = _histogram
                 ? (instrument as Histogram<double>)?.Advice?.HistogramBucketBoundaries?.ToArray() ?? DefaultBuckets
                 : [];
         }
 
         public string Name { get; }
 
+        /// <summary>A whole-number measurement: counted exactly, without the floating-point loop, unless it is a histogram's or an observation.</summary>
+        public void Record(long value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            if (_histogram || _observable)
+            {
+                Record((double)value, tags);
+                return;
+            }
+
+            Interlocked.Add(ref CellFor(tags).WholeSum, value);
+        }
+
         public void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
             var cell = CellFor(tags);
-            if (_type == "histogram")
+            if (_histogram)
             {
                 var bucket = 0;
                 while (bucket < _bounds.Length && value > _bounds[bucket])
@@ -314,9 +333,9 @@ internal sealed class PrometheusMetrics : IDisposable
             text.Append("# TYPE ").Append(Name).Append(' ').Append(_type).Append('\n');
             foreach (var (key, cell) in _series.OrderBy(s => s.Key.ToString(), StringComparer.Ordinal))
             {
-                if (_type != "histogram")
+                if (!_histogram)
                 {
-                    Sample(text, Name, key, null, Volatile.Read(ref cell.Sum));
+                    Sample(text, Name, key, null, cell.Value);
                     continue;
                 }
 

@@ -26,13 +26,18 @@ internal sealed class SignatureTransformProvider(IdentitySigner signer) : ITrans
     {
         // Client copies of the header were removed from the incoming request with the identity headers
         // (IdentityHeaders.RemoveClientCopies); with signing off there is nothing left to do here.
-        if (!signer.Enabled)
+        if (signer.Enabled)
         {
-            return ValueTask.CompletedTask;
+            // In a method of its own: its lambda's closure would otherwise be allocated on every request,
+            // signing on or off.
+            Sign(context.ProxyRequest, context);
         }
 
-        var request = context.ProxyRequest;
+        return ValueTask.CompletedTask;
+    }
 
+    private void Sign(HttpRequestMessage request, RequestTransformContext context)
+    {
         // A route transform could still have set one: only the gateway's own signature may go out.
         request.Headers.Remove(IdentitySigner.HeaderName);
 
@@ -44,7 +49,5 @@ internal sealed class SignatureTransformProvider(IdentitySigner signer) : ITrans
         {
             request.Headers.TryAddWithoutValidation(IdentitySigner.HeaderName, signature);
         }
-
-        return ValueTask.CompletedTask;
     }
 }
