@@ -1,4 +1,3 @@
-using Gateway.Http;
 using Gateway.Stores;
 using Gateway.Observability;
 
@@ -25,10 +24,6 @@ public static class AdminEndpointRouteBuilderExtensions
         // Resolved now, not at the first scrape, so that the listener counts from the start.
         var metrics = endpoints.ServiceProvider.GetRequiredService<PrometheusMetrics>();
         endpoints.MapGet("/metrics", () => Results.Text(metrics.Scrape(), PrometheusMetrics.ContentType))
-            .WithMetadata(AdminListenerMetadata.Instance);
-
-        endpoints.MapFallback("{**path}", (HttpContext context) =>
-            GatewayProblem.WriteAsync(context, StatusCodes.Status404NotFound, "not_found", "Not found", "No admin endpoint at this path."))
             .WithMetadata(AdminListenerMetadata.Instance);
         return endpoints;
     }

@@ -96,6 +96,7 @@ public static class GatewayHostingExtensions
     {
         app.UseMiddleware<RequestIdMiddleware>();
         app.UseRouting();
+        app.UseMiddleware<UnmatchedRequestMiddleware>();
         app.MapGatewayAdmin();
         app.MapSecretScanning();
         app.MapGatewayProxy();

@@ -1,8 +1,6 @@
 using Gateway.AccessLog;
 using Gateway.Auth;
-using Gateway.Http;
 using Gateway.IpAllowlist;
-using Gateway.Observability;
 using Gateway.Proxy;
 using Gateway.RateLimiting;
 
@@ -11,8 +9,8 @@ namespace Gateway.Hosting;
 public static class ProxyEndpointRouteBuilderExtensions
 {
     /// <summary>
-    /// Maps the YARP routes with the gateway's pipeline (in the order docs/proxy.md gives) and a problem+json
-    /// <c>no_route</c> fallback, on the proxy listener only.
+    /// Maps the YARP routes with the gateway's pipeline (in the order docs/proxy.md gives), on the proxy
+    /// listener only. A request no route matches is answered by <see cref="UnmatchedRequestMiddleware"/>.
     /// </summary>
     public static IEndpointRouteBuilder MapGatewayProxy(this IEndpointRouteBuilder endpoints)
     {
@@ -27,12 +25,6 @@ public static class ProxyEndpointRouteBuilderExtensions
             proxy.UseLoadBalancing();
             proxy.UsePassiveHealthChecks();
             proxy.UseAccessLogUpstreamTimer();
-        });
-
-        endpoints.MapFallback("{**path}", (HttpContext context, GatewayMetrics metrics) =>
-        {
-            metrics.Request("(none)", StatusCodes.Status404NotFound, "no_route");
-            return GatewayProblem.WriteAsync(context, StatusCodes.Status404NotFound, "no_route", "No route", "No route matches this request.");
         });
         return endpoints;
     }

@@ -1,0 +1,35 @@
+using Gateway.Admin;
+using Gateway.Http;
+using Gateway.Observability;
+
+namespace Gateway.Hosting;
+
+/// <summary>
+/// Answers a request that no endpoint matches with a problem+json 404: <c>no_route</c> on the proxy
+/// listener (counted in the request metric), <c>not_found</c> on the admin listener. Runs after routing,
+/// before endpoints. A catch-all fallback endpoint would do the same, but routing would then weigh it as a
+/// second candidate, with its own route values, on every proxied request.
+/// </summary>
+internal sealed class UnmatchedRequestMiddleware(RequestDelegate next, Listeners listeners, GatewayMetrics metrics)
+{
+    // What routing's HTTP method policy selects when a path matches but not the method (its
+    // Http405EndpointDisplayName). A catch-all fallback used to win over it; answering it as a path that
+    // matches nothing keeps that behaviour.
+    private const string MethodNotAllowedEndpoint = "405 HTTP Method Not Supported";
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        if (context.GetEndpoint() is { } endpoint && !string.Equals(endpoint.DisplayName, MethodNotAllowedEndpoint, StringComparison.Ordinal))
+        {
+            return next(context);
+        }
+
+        if (listeners.IsAdmin(context))
+        {
+            return GatewayProblem.WriteAsync(context, StatusCodes.Status404NotFound, "not_found", "Not found", "No admin endpoint at this path.");
+        }
+
+        metrics.Request("(none)", StatusCodes.Status404NotFound, "no_route");
+        return GatewayProblem.WriteAsync(context, StatusCodes.Status404NotFound, "no_route", "No route", "No route matches this request.");
+    }
+}
