@@ -91,7 +91,7 @@ internal sealed partial class KeyAuthenticationMiddleware(
 
     private Task Decide(HttpContext context, ApiKeyRecord? key, KeyDigest digest, RoutePolicy policy, DateTimeOffset now)
     {
-        if (key is null || !(key.HashIs(digest) || (key.PreviousHashExpiresAt > now && key.PreviousHashIs(digest))))
+        if (key is null || !(key.HashIs(digest.Value) || (key.PreviousHashExpiresAt > now && key.PreviousHashIs(digest.Value))))
         {
             return RejectAsync(context, StatusCodes.Status401Unauthorized, "invalid_key", "Invalid API key", "The API key is not valid.", InvalidToken);
         }

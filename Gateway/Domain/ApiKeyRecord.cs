@@ -1,5 +1,3 @@
-using Gateway.Keys;
-
 namespace Gateway.Domain;
 
 /// <summary>
@@ -15,8 +13,8 @@ public sealed record ApiKeyRecord
 
     // Parsed when the record is made, so that checking a request's key against the record does not decode
     // 64 hex digits per request. Derived from the hash strings, so equality between records is unchanged.
-    private readonly KeyDigest? _hashDigest;
-    private readonly KeyDigest? _previousHashDigest;
+    private readonly HashValue? _hashValue;
+    private readonly HashValue? _previousHashValue;
 
     public required string Id { get; init; }
     public required string OrgId { get; init; }
@@ -28,7 +26,7 @@ public sealed record ApiKeyRecord
         init
         {
             _hash = value;
-            _hashDigest = Parse(value);
+            _hashValue = HashValue.ParseHex(value);
         }
     }
 
@@ -38,7 +36,7 @@ public sealed record ApiKeyRecord
         init
         {
             _previousHash = value;
-            _previousHashDigest = Parse(value);
+            _previousHashValue = value is null ? null : HashValue.ParseHex(value);
         }
     }
 
@@ -74,13 +72,11 @@ public sealed record ApiKeyRecord
     /// <summary>The scopes as one space-separated value, joined when the record is made rather than per request.</summary>
     internal string ScopesHeader => _scopesHeader;
 
-    /// <summary>Whether <paramref name="digest"/> is the key's current hash.</summary>
-    internal bool HashIs(KeyDigest digest) => _hashDigest is { } hash && hash.Equals(digest);
+    /// <summary>Whether <paramref name="hash"/> is the key's current hash.</summary>
+    internal bool HashIs(HashValue hash) => _hashValue == hash;
 
-    /// <summary>Whether <paramref name="digest"/> is the hash of the key before its last rotation (whatever its grace period).</summary>
-    internal bool PreviousHashIs(KeyDigest digest) => _previousHashDigest is { } hash && hash.Equals(digest);
-
-    private static KeyDigest? Parse(string? hex) => hex is not null && KeyDigest.TryParseHex(hex, out var digest) ? digest : null;
+    /// <summary>Whether <paramref name="hash"/> is the hash of the key before its last rotation (whatever its grace period).</summary>
+    internal bool PreviousHashIs(HashValue hash) => _previousHashValue == hash;
 
     public KeyStatus StatusAt(DateTimeOffset now) => State switch
     {

@@ -1,6 +1,6 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
+using Gateway.Domain;
 
 namespace Gateway.Keys;
 
@@ -23,17 +23,25 @@ internal readonly struct KeyDigest : IEquatable<KeyDigest>
         _d = BinaryPrimitives.ReadUInt64BigEndian(bytes[24..]);
     }
 
+    /// <summary>The same four words as the domain's <see cref="HashValue"/>, which records keep parsed.</summary>
+    public HashValue Value => new(_a, _b, _c, _d);
+
+    private KeyDigest(HashValue value)
+    {
+        _a = value.A;
+        _b = value.B;
+        _c = value.C;
+        _d = value.D;
+    }
+
     public static KeyDigest FromBytes(ReadOnlySpan<byte> sha256) => new(sha256[..SHA256.HashSizeInBytes]);
 
     /// <summary>Reads the hex form; false for anything that is not 64 hex digits.</summary>
     public static bool TryParseHex(ReadOnlySpan<char> hex, out KeyDigest digest)
     {
-        Span<byte> bytes = stackalloc byte[SHA256.HashSizeInBytes];
-        if (hex.Length == SHA256.HashSizeInBytes * 2
-            && Convert.FromHexString(hex, bytes, out _, out var written) == OperationStatus.Done
-            && written == bytes.Length)
+        if (HashValue.ParseHex(hex) is { } value)
         {
-            digest = new KeyDigest(bytes);
+            digest = new KeyDigest(value);
             return true;
         }
 

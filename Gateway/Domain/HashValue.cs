@@ -1,0 +1,28 @@
+using System.Buffers;
+using System.Buffers.Binary;
+
+namespace Gateway.Domain;
+
+/// <summary>A SHA-256 value as four machine words, read from the lower- or upper-case hex a record stores.</summary>
+internal readonly record struct HashValue(ulong A, ulong B, ulong C, ulong D)
+{
+    private const int Bytes = 32;
+
+    /// <summary>Null for anything that is not 64 hex digits.</summary>
+    public static HashValue? ParseHex(ReadOnlySpan<char> hex)
+    {
+        Span<byte> bytes = stackalloc byte[Bytes];
+        if (hex.Length != Bytes * 2
+            || Convert.FromHexString(hex, bytes, out _, out var written) != OperationStatus.Done
+            || written != Bytes)
+        {
+            return null;
+        }
+
+        return new HashValue(
+            BinaryPrimitives.ReadUInt64BigEndian(bytes),
+            BinaryPrimitives.ReadUInt64BigEndian(bytes[8..]),
+            BinaryPrimitives.ReadUInt64BigEndian(bytes[16..]),
+            BinaryPrimitives.ReadUInt64BigEndian(bytes[24..]));
+    }
+}
