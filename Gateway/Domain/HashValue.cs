@@ -6,7 +6,14 @@ namespace Gateway.Domain;
 /// <summary>A SHA-256 value as four machine words, read from the lower- or upper-case hex a record stores.</summary>
 internal readonly record struct HashValue(ulong A, ulong B, ulong C, ulong D)
 {
-    private const int Bytes = 32;
+    public const int Bytes = 32;
+
+    /// <summary>The value of the first 32 bytes of <paramref name="bytes"/>, read big-endian.</summary>
+    public static HashValue FromBytes(ReadOnlySpan<byte> bytes) => new(
+        BinaryPrimitives.ReadUInt64BigEndian(bytes),
+        BinaryPrimitives.ReadUInt64BigEndian(bytes[8..]),
+        BinaryPrimitives.ReadUInt64BigEndian(bytes[16..]),
+        BinaryPrimitives.ReadUInt64BigEndian(bytes[24..]));
 
     /// <summary>Null for anything that is not 64 hex digits.</summary>
     public static HashValue? ParseHex(ReadOnlySpan<char> hex)
@@ -19,10 +26,17 @@ internal readonly record struct HashValue(ulong A, ulong B, ulong C, ulong D)
             return null;
         }
 
-        return new HashValue(
-            BinaryPrimitives.ReadUInt64BigEndian(bytes),
-            BinaryPrimitives.ReadUInt64BigEndian(bytes[8..]),
-            BinaryPrimitives.ReadUInt64BigEndian(bytes[16..]),
-            BinaryPrimitives.ReadUInt64BigEndian(bytes[24..]));
+        return FromBytes(bytes);
+    }
+
+    /// <summary>The lower-case hex form, as stores keep it.</summary>
+    public string ToHex()
+    {
+        Span<byte> bytes = stackalloc byte[Bytes];
+        BinaryPrimitives.WriteUInt64BigEndian(bytes, A);
+        BinaryPrimitives.WriteUInt64BigEndian(bytes[8..], B);
+        BinaryPrimitives.WriteUInt64BigEndian(bytes[16..], C);
+        BinaryPrimitives.WriteUInt64BigEndian(bytes[24..], D);
+        return Convert.ToHexStringLower(bytes);
     }
 }
