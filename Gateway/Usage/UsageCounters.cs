@@ -5,14 +5,21 @@ using Gateway.Http;
 namespace Gateway.Usage;
 
 /// <summary>
-/// In-process request counters per subject, minute and outcome. A request costs one dictionary lookup
-/// and one interlocked increment, no lock and no store call; <see cref="UsageFlusher"/> drains the
-/// counters into the store in batches.
+/// In-process request counters per subject, minute and outcome. A request costs one interlocked
+/// increment, no lock and no store call, and usually no dictionary lookup either (see
+/// <see cref="LastBucket"/>); <see cref="UsageFlusher"/> drains the counters into the store in batches.
 /// </summary>
 internal sealed class UsageCounters(TimeProvider time)
 {
     // Buckets this many minutes old are dropped once drained: no request can still be writing to them.
     private const long IdleMinutesBeforeRemoval = 2;
+
+    // The bucket this thread counted into last. A kept-alive client sends request after request with one
+    // key, so most requests find their counts here by reference instead of hashing the subject and org
+    // id into the dictionary. An array that Drain removed is never found again: removal waits until its
+    // minute is long past, and the minute is part of the match.
+    [ThreadStatic]
+    private static LastBucket? t_last;
 
     private readonly ConcurrentDictionary<Bucket, long[]> _buckets = new();
 
@@ -33,21 +40,40 @@ internal sealed class UsageCounters(TimeProvider time)
             outcome = context.Response.StatusCode >= StatusCodes.Status500InternalServerError ? UsageOutcomes.Upstream5xxIndex : UsageOutcomes.AllowedIndex;
         }
 
-        var key = context.Feature<IApiKeyFeature>()?.Key ?? context.Feature<RefusedKeyFeature>()?.Key;
+        var authenticated = context.Feature<IApiKeyFeature>();
+        var key = authenticated?.Key ?? context.Feature<RefusedKeyFeature>()?.Key;
+
+        // A request counts in the minute it was let in; authentication has already read the clock for it.
+        var now = authenticated is ApiKeyFeature { AuthenticatedAt: var at } ? at : time.GetUtcNow();
         if (key is not null)
         {
-            Add(UsageSubjectKind.Key, key.Id, key.OrgId, outcome);
+            Add(UsageSubjectKind.Key, key.Id, key.OrgId, outcome, now);
         }
         else
         {
-            Add(UsageSubjectKind.Route, context.ProxyFeature().Route.Config.RouteId, null, outcome);
+            Add(UsageSubjectKind.Route, context.ProxyFeature().Route.Config.RouteId, null, outcome, now);
         }
     }
 
-    public void Add(UsageSubjectKind kind, string subject, string? orgId, int outcome, long count = 1)
+    public void Add(UsageSubjectKind kind, string subject, string? orgId, int outcome, long count = 1) =>
+        Add(kind, subject, orgId, outcome, time.GetUtcNow(), count);
+
+    private void Add(UsageSubjectKind kind, string subject, string? orgId, int outcome, DateTimeOffset now, long count = 1)
     {
-        var bucket = new Bucket(kind, subject, orgId, time.GetUtcNow().UtcTicks / TimeSpan.TicksPerMinute);
-        var counts = _buckets.GetOrAdd(bucket, static _ => new long[UsageOutcomes.Count]);
+        var minute = now.UtcTicks / TimeSpan.TicksPerMinute;
+        var last = t_last;
+        long[] counts;
+        if (last is not null && ReferenceEquals(last.Owner, this) && ReferenceEquals(last.Subject, subject)
+            && ReferenceEquals(last.OrgId, orgId) && last.Kind == kind && last.Minute == minute)
+        {
+            counts = last.Counts;
+        }
+        else
+        {
+            counts = _buckets.GetOrAdd(new Bucket(kind, subject, orgId, minute), static _ => new long[UsageOutcomes.Count]);
+            (t_last ??= new LastBucket()).Set(this, kind, subject, orgId, minute, counts);
+        }
+
         Interlocked.Add(ref counts[outcome], count);
     }
 
@@ -104,4 +130,25 @@ internal sealed class UsageCounters(TimeProvider time)
         pair.Value.Select(c => Volatile.Read(ref c)).ToArray()));
 
     private readonly record struct Bucket(UsageSubjectKind Kind, string Subject, string? OrgId, long Minute);
+
+    /// <summary>Only ever read and written by its own thread.</summary>
+    private sealed class LastBucket
+    {
+        public UsageCounters? Owner;
+        public UsageSubjectKind Kind;
+        public string? Subject;
+        public string? OrgId;
+        public long Minute;
+        public long[] Counts = [];
+
+        public void Set(UsageCounters owner, UsageSubjectKind kind, string subject, string? orgId, long minute, long[] counts)
+        {
+            Owner = owner;
+            Kind = kind;
+            Subject = subject;
+            OrgId = orgId;
+            Minute = minute;
+            Counts = counts;
+        }
+    }
 }
