@@ -22,7 +22,8 @@ internal static class ProxyStageSpans
         stage(builder);
         builder.Use(next => context =>
         {
-            if (Activity.Current is { } activity && activity.Source == GatewayTelemetry.Source && activity.OperationName == name)
+            // The listener check first: it is a field read, where Activity.Current is an async-local lookup.
+            if (GatewayTelemetry.Source.HasListeners() && Activity.Current is { } activity && activity.Source == GatewayTelemetry.Source && activity.OperationName == name)
             {
                 Finish(activity, context);
 
