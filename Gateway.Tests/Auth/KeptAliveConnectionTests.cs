@@ -56,6 +56,41 @@ public sealed class KeptAliveConnectionTests : UpstreamFixture
         });
     }
 
+    [Test]
+    public async Task OneConnection_TwoWorkspaces_EachRequestChargedAndReportedOnItsOwnLimits()
+    {
+        // The limit state of a request is reused for the next one on the same connection.
+        var settings = GatewayHost.Routes(Upstream.Url, ("api", "/api/{**rest}", []), ("public", "/public/{**rest}", [("Anonymous", "true")]));
+        settings["Gateway:RateLimits:Workspace:PermitLimit"] = "3";
+        settings["Gateway:RateLimits:Workspace:Window"] = "00:10:00";
+        settings["Gateway:RateLimits:Ip:PermitLimit"] = "1000";
+        settings["Gateway:RateLimits:Ip:Window"] = "00:10:00";
+        await using var gateway = await GatewayHost.StartAsync(settings);
+        var acme = (await gateway.CreateOrgAsync("acme")).DefaultKey();
+        var other = (await gateway.CreateOrgAsync("other")).DefaultKey();
+        var forged = acme[..^1] + (acme[^1] == 'A' ? 'B' : 'A');
+
+        await using var connection = await Connection.OpenAsync(gateway.ProxyUrl.Port);
+        var answers = new List<string>();
+        foreach (var (path, key) in new[] { ("/api/x", acme), ("/api/x", other), ("/api/x", acme), ("/api/x", forged), ("/public/x", acme), ("/api/x", acme), ("/api/x", acme), ("/api/x", other) })
+        {
+            var status = await connection.GetAsync(path, key);
+            answers.Add($"{status} {connection.LastHeaders["X-RateLimit-Limit"]} {connection.LastHeaders["X-RateLimit-Remaining"]}");
+        }
+
+        Assert.That(answers, Is.EqualTo(new[]
+        {
+            "200 3 2", // acme 1 of 3
+            "200 3 2", // other 1 of 3
+            "200 3 1", // acme 2
+            "401 1000 996", // refused by authentication: only the IP limit was charged
+            "200 1000 995", // an anonymous route: only the IP limit, whoever the previous request was
+            "200 3 0", // acme 3
+            "429 3 0", // acme 4: over the limit
+            "200 3 1", // other 2
+        }));
+    }
+
     private Task<GatewayHost> StartAsync() =>
         GatewayHost.StartAsync(GatewayHost.Routes(Upstream.Url, ("api", "/api/{**rest}", [])));
 
@@ -72,6 +107,8 @@ public sealed class KeptAliveConnectionTests : UpstreamFixture
         }
 
         public string LastBody { get; private set; } = "";
+
+        public Dictionary<string, string> LastHeaders { get; private set; } = [];
 
         public static async Task<Connection> OpenAsync(int port)
         {
@@ -112,6 +149,7 @@ public sealed class KeptAliveConnectionTests : UpstreamFixture
             }
 
             LastBody = body.ToString();
+            LastHeaders = headers;
             return status;
         }
 

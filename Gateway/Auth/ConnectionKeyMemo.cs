@@ -1,6 +1,5 @@
 using Gateway.Http;
 using Gateway.Keys;
-using Microsoft.AspNetCore.Connections.Features;
 
 namespace Gateway.Auth;
 
@@ -21,17 +20,11 @@ internal sealed class ConnectionKeyMemo
     private KeyDigest _digest;
 
     /// <summary>
-    /// The memo of the request's connection, or null where there is none to use: HTTP/2 and HTTP/3 run a
-    /// connection's requests concurrently (and share its items), and a host without connection items.
+    /// The memo of the request's connection, or null where there is none to use (see <see cref="SequentialConnection"/>).
     /// </summary>
     public static ConnectionKeyMemo? For(HttpContext context)
     {
-        if (!HttpProtocol.IsHttp11(context.Request.Protocol) && !HttpProtocol.IsHttp10(context.Request.Protocol))
-        {
-            return null;
-        }
-
-        if (context.Feature<IConnectionItemsFeature>()?.Items is not { } items)
+        if (SequentialConnection.Items(context) is not { } items)
         {
             return null;
         }

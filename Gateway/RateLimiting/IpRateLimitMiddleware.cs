@@ -25,7 +25,7 @@ internal sealed class IpRateLimitMiddleware(
 {
     public Task InvokeAsync(HttpContext context)
     {
-        var feature = new RateLimitFeature(context.Response);
+        var feature = RateLimitFeature.For(context, reuse: !counter.HoldsBatches);
         feature.Add(policies.Ip(ips.Resolve(context)));
         switch (counter.AcquireIp(feature))
         {

@@ -111,6 +111,16 @@ internal class LimitBatch
         States[Count] = default;
         Count++;
     }
+
+    /// <summary>Empties the batch for another request.</summary>
+    protected void Clear()
+    {
+        // The states hold the windows that were charged; drop them so a reused batch keeps nothing alive.
+        ((Span<LimitState>)States)[..Count].Clear();
+        Count = 0;
+        IpDeferred = false;
+        Guard = default;
+    }
 }
 
 internal enum IpDecision : byte
@@ -125,6 +135,12 @@ internal enum IpDecision : byte
 /// <summary>Counts requests against limits.</summary>
 internal interface IRateLimitCounter
 {
+    /// <summary>
+    /// False when no call keeps a reference to its batch once it has returned (or its task has completed),
+    /// so a batch may be reused for the next request.
+    /// </summary>
+    bool HoldsBatches { get; }
+
     /// <summary>Takes a permit of the IP limit (<paramref name="batch"/>[0]) without waiting for a store.</summary>
     IpDecision AcquireIp(LimitBatch batch);
 

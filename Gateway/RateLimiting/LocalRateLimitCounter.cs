@@ -35,6 +35,9 @@ internal sealed class LocalRateLimitCounter : IRateLimitCounter
     /// <summary>Partitions held right now (for tests and the bench).</summary>
     public int PartitionCount => Volatile.Read(ref _count);
 
+    /// <summary>Every call decides synchronously and keeps only the windows, never the batch.</summary>
+    public bool HoldsBatches => false;
+
     public IpDecision AcquireIp(LimitBatch batch) => TryAcquire(batch, 0, 1) ? IpDecision.Allowed : IpDecision.Refused;
 
     public void SettleDeferredIp(LimitBatch batch)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Gateway.Domain;
+using Gateway.Http;
 
 namespace Gateway.RateLimiting;
 
@@ -14,14 +15,42 @@ internal enum AuthenticationOutcome : byte
 /// <summary>
 /// What the two limit stages share for one request: its limits and their states (index 0 is the IP
 /// limit, taken by <see cref="IpRateLimitMiddleware"/>), the authentication outcome recorded by the key
-/// authentication stage, and the state reported in <c>X-RateLimit-*</c>. One object per request; it is
-/// also the state of the response's OnStarting callback, so nothing is boxed.
+/// authentication stage, and the state reported in <c>X-RateLimit-*</c>. It is also the state of the
+/// response's OnStarting callback, so nothing is boxed. One object per request, or, when the counter
+/// keeps no reference to a batch after deciding, one per HTTP/1.x connection, reset for each request.
 /// </summary>
-internal sealed class RateLimitFeature(HttpResponse response) : LimitBatch
+internal sealed class RateLimitFeature : LimitBatch
 {
     private static readonly Func<object, Task> WriteHeadersCallback = static state => ((RateLimitFeature)state).WriteHeaders();
+    private static readonly object ItemKey = new();
 
+    private HttpResponse _response;
     private int _reported = -1;
+
+    private RateLimitFeature(HttpResponse response) => _response = response;
+
+    /// <summary>
+    /// The feature for <paramref name="context"/>'s request. With <paramref name="reuse"/> (the counter
+    /// holds no batch past a decision), a kept-alive HTTP/1.x connection reuses one: its previous request,
+    /// OnStarting callback included, has finished before this one is read.
+    /// </summary>
+    public static RateLimitFeature For(HttpContext context, bool reuse)
+    {
+        if (!reuse || SequentialConnection.Items(context) is not { } items)
+        {
+            return new RateLimitFeature(context.Response);
+        }
+
+        if (items.TryGetValue(ItemKey, out var existing) && existing is RateLimitFeature feature)
+        {
+            feature.Reset(context.Response);
+            return feature;
+        }
+
+        feature = new RateLimitFeature(context.Response);
+        items[ItemKey] = feature;
+        return feature;
+    }
 
     public AuthenticationOutcome Outcome { get; private set; }
 
@@ -59,7 +88,7 @@ internal sealed class RateLimitFeature(HttpResponse response) : LimitBatch
     {
         if (_reported < 0)
         {
-            response.OnStarting(WriteHeadersCallback, this);
+            _response.OnStarting(WriteHeadersCallback, this);
         }
 
         _reported = index;
@@ -80,6 +109,15 @@ internal sealed class RateLimitFeature(HttpResponse response) : LimitBatch
         return longest;
     }
 
+    private void Reset(HttpResponse response)
+    {
+        _response = response;
+        _reported = -1;
+        Outcome = AuthenticationOutcome.None;
+        Key = null;
+        Clear();
+    }
+
     /// <summary>Whole seconds, rounded up and at least 1: a client that waits this long will find a permit.</summary>
     public static long Seconds(TimeSpan value) => Math.Max(1, (long)Math.Ceiling(value.TotalSeconds));
 
@@ -98,7 +136,7 @@ internal sealed class RateLimitFeature(HttpResponse response) : LimitBatch
     private Task WriteHeaders()
     {
         ref var state = ref State(_reported);
-        var headers = response.Headers;
+        var headers = _response.Headers;
         headers["X-RateLimit-Limit"] = Text(Spec(_reported).PermitLimit);
         headers["X-RateLimit-Remaining"] = Text(Math.Max(0, state.Remaining));
         headers["X-RateLimit-Reset"] = Text(Seconds(state.ResetAfter));

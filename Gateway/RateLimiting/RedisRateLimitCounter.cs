@@ -114,6 +114,9 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
     /// <summary>Monotonic milliseconds: leases are about Redis buckets mapped onto this clock, not wall time.</summary>
     private static long NowMs => Stopwatch.GetTimestamp() / TicksPerMs;
 
+    /// <summary>A decision may wait for Redis, and a deferred IP permit is charged in the background, both holding the batch.</summary>
+    public bool HoldsBatches => true;
+
     public IpDecision AcquireIp(LimitBatch batch)
     {
         // A per-instance guard counts every request let in here, so key lookups stay bounded by the IP
