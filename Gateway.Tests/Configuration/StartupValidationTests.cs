@@ -24,6 +24,8 @@ public sealed class StartupValidationTests
     [TestCase("ReverseProxy:Routes:r:Metadata:RequiredScopes", "read nope", "ReverseProxy:Routes:r:Metadata:RequiredScopes")]
     [TestCase("ReverseProxy:Routes:r:Metadata:Anonymous", "yes", "ReverseProxy:Routes:r:Metadata:Anonymous")]
     [TestCase("ReverseProxy:Routes:r:Metadata:RateLimitPolicy", "missing", "ReverseProxy:Routes:r:Metadata:RateLimitPolicy")]
+    [TestCase("ReverseProxy:Routes:r:AuthorizationPolicy", "default", "ReverseProxy:Routes:r:AuthorizationPolicy")]
+    [TestCase("ReverseProxy:Routes:r:CorsPolicy", "default", "ReverseProxy:Routes:r:CorsPolicy")]
     public void Start_InvalidSetting_FailsNamingIt(string key, string value, string named)
     {
         var settings = GatewayHost.Routes("http://127.0.0.1:1/", ("r", "/r/{**rest}", []));

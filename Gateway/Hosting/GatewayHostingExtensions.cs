@@ -94,6 +94,14 @@ public static class GatewayHostingExtensions
     /// <summary>The middleware that runs before routing on both listeners.</summary>
     public static WebApplication UseGateway(this WebApplication app)
     {
+        // YARP registers ASP.NET Core's authorization services, and the host then puts the authorization
+        // middleware ahead of this pipeline on its own: an async frame per request that, before routing,
+        // never has an endpoint to authorize. Keys are checked by the proxy pipeline; routes that name an
+        // AuthorizationPolicy are refused at load (RouteMetadataValidator). These are the flags the host
+        // reads to tell that the application placed that middleware itself.
+        var properties = ((IApplicationBuilder)app).Properties;
+        properties["__AuthenticationMiddlewareSet"] = true;
+        properties["__AuthorizationMiddlewareSet"] = true;
         app.UseMiddleware<RequestIdMiddleware>();
         app.UseRouting();
         app.UseMiddleware<UnmatchedRequestMiddleware>();

@@ -16,14 +16,27 @@ internal sealed class RouteMetadataValidator(IOptionsMonitor<GatewayOptions> opt
 
     public ValueTask<RouteConfig> ConfigureRouteAsync(RouteConfig route, ClusterConfig? cluster, CancellationToken cancel)
     {
+        var errors = new List<string>();
+
+        // ASP.NET Core's authorization and CORS middleware are not in the gateway's pipeline (requests are
+        // admitted by API key), so a route that asked for them would fail every request with a 500.
+        if (!string.IsNullOrEmpty(route.AuthorizationPolicy) && !string.Equals(route.AuthorizationPolicy, "anonymous", StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add($"ReverseProxy:Routes:{route.RouteId}:AuthorizationPolicy is not supported: the gateway admits requests by API key (route Metadata Anonymous, Environment and RequiredScopes).");
+        }
+
+        if (!string.IsNullOrEmpty(route.CorsPolicy))
+        {
+            errors.Add($"ReverseProxy:Routes:{route.RouteId}:CorsPolicy is not supported: answer CORS preflights in the upstream.");
+        }
+
         var metadata = route.Metadata;
         if (metadata is null)
         {
-            return new(route);
+            return errors.Count > 0 ? throw new InvalidOperationException(string.Join(" ", errors)) : new(route);
         }
 
         var gateway = options.CurrentValue;
-        var errors = new List<string>();
         var prefix = $"ReverseProxy:Routes:{route.RouteId}:Metadata";
 
         if (metadata.TryGetValue(RoutePolicy.AnonymousKey, out var anonymous) && !bool.TryParse(anonymous, out _))
