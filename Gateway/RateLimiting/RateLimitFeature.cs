@@ -137,13 +137,37 @@ internal sealed class RateLimitFeature : LimitBatch
     {
         ref var state = ref State(_reported);
         var headers = _response.Headers;
-        headers["X-RateLimit-Limit"] = Text(Spec(_reported).PermitLimit);
+        headers["X-RateLimit-Limit"] = LimitText(Spec(_reported).PermitLimit);
         headers["X-RateLimit-Remaining"] = Text(Math.Max(0, state.Remaining));
         headers["X-RateLimit-Reset"] = Text(Seconds(state.ResetAfter));
         return Task.CompletedTask;
     }
 
     private static readonly string[] SmallNumbers = [.. Enumerable.Range(0, 1024).Select(i => i.ToString(CultureInfo.InvariantCulture))];
+
+    // A limit is a setting, the same on request after request, and often above the small numbers: its text
+    // is kept in one of a few slots instead of being formatted for every response.
+    private static readonly NumberText?[] LimitTexts = new NumberText?[8];
+
+    internal static string LimitText(int value)
+    {
+        if (value is >= 0 and < 1024)
+        {
+            return SmallNumbers[value];
+        }
+
+        ref var slot = ref LimitTexts[(int)((uint)value * 2654435769u >> 29)];
+        if (slot is { } cached && cached.Value == value)
+        {
+            return cached.Text;
+        }
+
+        var text = value.ToString(CultureInfo.InvariantCulture);
+        slot = new NumberText(value, text);
+        return text;
+    }
+
+    private sealed record NumberText(int Value, string Text);
 
     private static string Text(long value) => value is >= 0 and < 1024 ? SmallNumbers[value] : value.ToString(CultureInfo.InvariantCulture);
 }
