@@ -5,10 +5,16 @@
 #   PROFILER=perf (default when `perf` is installed): Linux perf CPU samples with the runtime's perf map
 #     (DOTNET_PerfMapEnabled=1), printed as the top symbols by self time and with children;
 #   PROFILER=dotnet-trace: EventPipe thread-time samples (wall clock, so idle waits dominate), printed
-#     with `dotnet-trace report topN`; the .nettrace is kept for PerfView or speedscope.
+#     with `dotnet-trace report topN`; the .nettrace is kept for PerfView or speedscope;
+#   PROFILER=allocations: the runtime's allocation samples and GC events (dotnet-trace), printed as bytes
+#     allocated per request by type and collections and pause time per request
+#     (Gateway.Benchmarks --trace-report).
+# TARGET=plain profiles bench/BenchHost's plain YARP proxy (same route, no key) instead of the gateway,
+# for a side-by-side reading.
 #
 #   bash bench/profile.sh [duration=20s] [store=sqlite|redis]
 #   NO_BUILD=1 OUT=/tmp/gw.data bash bench/profile.sh 20s redis
+#   PROFILER=allocations bash bench/profile.sh 14s; PROFILER=allocations TARGET=plain bash bench/profile.sh 14s
 #
 # Needs wrk, and perf (linux-perf) or dotnet-trace (`dotnet tool install -g dotnet-trace`).
 set -euo pipefail
@@ -23,7 +29,8 @@ TOP=${TOP:-40}
 WARMUP=${WARMUP:-15s}
 NO_BUILD=${NO_BUILD:-}
 PROFILER=${PROFILER:-$(command -v perf >/dev/null 2>&1 && echo perf || echo dotnet-trace)}
-OUT=${OUT:-${TMPDIR:-/tmp}/gateway-$STORE.$([ "$PROFILER" = perf ] && echo perf.data || echo nettrace)}
+TARGET=${TARGET:-gateway}
+OUT=${OUT:-${TMPDIR:-/tmp}/$TARGET-$STORE.$([ "$PROFILER" = perf ] && echo perf.data || echo nettrace)}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 export PATH="$PATH:$HOME/.dotnet/tools"
 
@@ -44,13 +51,16 @@ die() { echo "profile.sh: $*" >&2; exit 1; }
 [ "${DURATION%s}" -ge 6 ] 2>/dev/null || die "DURATION must be at least 6s (2 s before and after the sampled middle), got $DURATION"
 
 command -v wrk >/dev/null 2>&1 || die "wrk is required (apt-get install wrk)"
-if [ "$PROFILER" = dotnet-trace ]; then
+if [ "$PROFILER" != perf ]; then
   command -v dotnet-trace >/dev/null 2>&1 || dotnet tool install -g dotnet-trace >/dev/null || die "could not install dotnet-trace"
 fi
 
 # shellcheck source=bench/lib.sh
 source "$root/bench/lib.sh"
 build_release
+if [ "$PROFILER" = allocations ] && [ -z "$NO_BUILD" ]; then
+  dotnet build bench/Gateway.Benchmarks/Gateway.Benchmarks.csproj -c Release -nologo -v quiet >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; die "build of Gateway.Benchmarks failed"; }
+fi
 bin=bin/Release/net10.0
 up_port=$(free_port); gw_port=$(free_port); admin_port=$(free_port)
 (exec dotnet "$root/bench/BenchHost/$bin/BenchHost.dll" upstream "$up_port") >"$tmp/upstream.log" 2>&1 &
@@ -66,11 +76,17 @@ if [ "$STORE" = redis ]; then
 fi
 
 admin_token="profile-admin-token-$(date +%s%N)"
-start_gateway gateway "$root/Gateway/$bin" "$gw_port" "$admin_port" DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 "${store_env[@]}"
-gw_pid=$started_pid
-
 wait_http "http://127.0.0.1:$up_port/" "$up_pid" upstream
-key=$(bench_key gateway "$gw_pid" "$admin_port") || exit 1
+if [ "$TARGET" = plain ]; then
+  (exec env DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 dotnet "$root/bench/BenchHost/$bin/BenchHost.dll" proxy "$gw_port" "http://127.0.0.1:$up_port/") >"$tmp/plain.log" 2>&1 &
+  gw_pid=$!; pids+=("$gw_pid")
+  wait_http "http://127.0.0.1:$gw_port/" "$gw_pid" plain
+  key=none
+else
+  start_gateway gateway "$root/Gateway/$bin" "$gw_port" "$admin_port" DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 "${store_env[@]}"
+  gw_pid=$started_pid
+  key=$(bench_key gateway "$gw_pid" "$admin_port") || exit 1
+fi
 url="http://127.0.0.1:$gw_port/bench/hello"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$url" -H "Authorization: Bearer $key")" = 200 ] || die "$url does not answer 200"
 
@@ -83,13 +99,17 @@ sleep 2
 if [ "$PROFILER" = perf ]; then
   perf record -F 999 -g -p "$gw_pid" -o "$OUT" -- sleep $(( seconds - 4 )) >"$tmp/trace.log" 2>&1 \
     || { cat "$tmp/trace.log"; die "perf record failed"; }
+elif [ "$PROFILER" = allocations ]; then
+  # GC events (keyword 0x1) and .NET 10's randomized allocation sampling (0x80000000000).
+  dotnet-trace collect -p "$gw_pid" --providers Microsoft-Windows-DotNETRuntime:0x80000000001:5 --duration "00:00:00:$(( seconds - 4 ))" -o "$OUT" >"$tmp/trace.log" 2>&1 \
+    || { cat "$tmp/trace.log"; die "dotnet-trace failed"; }
 else
   dotnet-trace collect -p "$gw_pid" --profile dotnet-sampled-thread-time --duration "00:00:00:$(( seconds - 4 ))" -o "$OUT" >"$tmp/trace.log" 2>&1 \
     || { cat "$tmp/trace.log"; die "dotnet-trace failed"; }
 fi
 wait "$wrk_pid"
 
-echo "Gateway CPU profile ($STORE store): wrk -t$THREADS -c$CONNECTIONS -d$DURATION; commit $(git rev-parse --short HEAD), $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "$TARGET $PROFILER profile ($STORE store): wrk -t$THREADS -c$CONNECTIONS -d$DURATION; commit $(git rev-parse --short HEAD), $(date -u '+%Y-%m-%d %H:%M UTC')"
 awk '/^Requests\/sec:/ { print "requests/s: " $2 }' "$tmp/wrk.txt"
 echo "trace: $OUT"
 if [ "$PROFILER" = perf ]; then
@@ -97,6 +117,10 @@ if [ "$PROFILER" = perf ]; then
   perf report -i "$OUT" --no-children --sort dso,symbol --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -n "$TOP"
   echo "== top $TOP symbols with children"
   perf report -i "$OUT" --children --sort symbol --stdio -g none 2>/dev/null | grep -v '^#' | grep '%' | head -n "$TOP"
+elif [ "$PROFILER" = allocations ]; then
+  # The trace covers the run's middle (seconds - 4 s); the requests in it are estimated at the run's rate.
+  requests=$(awk -v s=$(( seconds - 4 )) '/^Requests\/sec:/ { printf "%d", $2 * s }' "$tmp/wrk.txt")
+  dotnet "$root/bench/Gateway.Benchmarks/$bin/Gateway.Benchmarks.dll" --trace-report "$OUT" "$requests" "$TOP"
 else
   echo "== top $TOP by exclusive time"
   dotnet-trace report "$OUT" topN -n "$TOP"
