@@ -44,6 +44,25 @@ public sealed class IdentityHeaderPropertyTests
     }
 
     [Test]
+    public void RemoveReserved_AnySpellingOfAStampedHeaderOnTheUpstreamRequest_Removed()
+    {
+        Gen.Select(Spoofed.Array[1, 8], Innocent.Array[0, 5]).Sample((spoofed, innocent) =>
+        {
+            using var request = new HttpRequestMessage();
+            foreach (var name in spoofed.Concat(innocent))
+            {
+                request.Headers.TryAddWithoutValidation(name, "spoofed");
+            }
+
+            IdentityHeaders.RemoveReserved(request.Headers);
+
+            var left = request.Headers.NonValidated.Select(h => h.Key).ToList();
+            Assert.That(left.Where(IsStamped), Is.Empty, "a spelling of a stamped header survived");
+            Assert.That(innocent.All(name => left.Contains(name, StringComparer.OrdinalIgnoreCase)), Is.True, "an unrelated header was removed");
+        }, iter: 3000);
+    }
+
+    [Test]
     public async Task Proxy_AnySpellingOfAStampedHeader_UpstreamSeesOnlyTheGatewaysValues()
     {
         using var upstream = Upstream.Start();

@@ -20,9 +20,11 @@ internal static class IdentityHeaders
     private const string KeyHeaderPrefix = "X-Key-";
 
     /// <summary>
-    /// Removes client copies of the stamped headers (and of the signature header) in any letter case and with '_' read as '-'
-    /// (CGI-style upstreams see <c>X_Org_Id</c> as <c>HTTP_X_ORG_ID</c>, the same as <c>X-Org-Id</c>),
-    /// and, when asked, every header whose name contains '_'.
+    /// Removes client copies of the stamped headers (and of the signature header) from the incoming request, in any
+    /// letter case and with '_' read as '-' (CGI-style upstreams see <c>X_Org_Id</c> as <c>HTTP_X_ORG_ID</c>, the
+    /// same as <c>X-Org-Id</c>), and, when asked, every header whose name contains '_'. The proxy runs it only
+    /// for <c>DropHeadersWithUnderscores</c>: the identity transform removes the reserved names from the
+    /// upstream request (<see cref="RemoveReserved"/>), which costs less than enumerating the incoming headers.
     /// </summary>
     public static void RemoveClientCopies(IHeaderDictionary headers, bool dropUnderscoreNames = false)
     {
@@ -33,6 +35,31 @@ internal static class IdentityHeaders
             if (IsReserved(name) || (dropUnderscoreNames && name.Contains('_')))
             {
                 (doomed ??= []).Add(name);
+            }
+        }
+
+        if (doomed is not null)
+        {
+            foreach (var name in doomed)
+            {
+                headers.Remove(name);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Removes every header under a reserved name (in any spelling <see cref="RemoveClientCopies"/> knows)
+    /// from the upstream request: the client's copies, which YARP copied with the other headers, and any a
+    /// route transform set. Reads the request's own header list, which enumerates without allocating.
+    /// </summary>
+    public static void RemoveReserved(HttpRequestHeaders headers)
+    {
+        List<string>? doomed = null;
+        foreach (var header in headers.NonValidated)
+        {
+            if (IsReserved(header.Key))
+            {
+                (doomed ??= []).Add(header.Key);
             }
         }
 
@@ -67,50 +94,26 @@ internal static class IdentityHeaders
     }
 
     /// <summary>
-    /// Sets the identity of <paramref name="key"/> on the upstream request. With <paramref name="replace"/>,
-    /// any value a route transform set is replaced, and a customer id the key does not have is removed;
-    /// without it, the request is known to carry none of these headers yet and they are only added.
+    /// Adds the identity of <paramref name="key"/> to the upstream request, which carries none of these
+    /// headers any more (<see cref="RemoveReserved"/>).
     /// </summary>
-    public static void Stamp(HttpRequestHeaders headers, ApiKeyRecord key, bool replace = true)
+    public static void Stamp(HttpRequestHeaders headers, ApiKeyRecord key)
     {
-        Put(headers, OrgId, key.OrgId, replace);
-        Put(headers, KeyId, key.Id, replace);
-        Put(headers, KeyName, key.Name, replace);
-        Put(headers, KeyScopes, key.ScopesHeader, replace);
-        Put(headers, KeyEnvironment, key.Environment, replace);
+        headers.TryAddWithoutValidation(OrgId, key.OrgId);
+        headers.TryAddWithoutValidation(KeyId, key.Id);
+        headers.TryAddWithoutValidation(KeyName, key.Name);
+        headers.TryAddWithoutValidation(KeyScopes, key.ScopesHeader);
+        headers.TryAddWithoutValidation(KeyEnvironment, key.Environment);
         if (key.CustomerId is not null)
         {
-            Put(headers, CustomerId, key.CustomerId, replace);
-        }
-        else if (replace)
-        {
-            headers.Remove(CustomerId);
+            headers.TryAddWithoutValidation(CustomerId, key.CustomerId);
         }
     }
 
-    /// <summary>
-    /// Removes the identity headers from an upstream request that carries no key (an anonymous route):
-    /// client copies are gone already, this catches a route transform that set one.
-    /// </summary>
-    public static void Clear(HttpRequestHeaders headers)
+    /// <summary>Replaces whatever value <paramref name="name"/> has on the upstream request.</summary>
+    public static void Set(HttpRequestHeaders headers, string name, string value)
     {
-        headers.Remove(OrgId);
-        headers.Remove(KeyId);
-        headers.Remove(KeyName);
-        headers.Remove(KeyScopes);
-        headers.Remove(KeyEnvironment);
-        headers.Remove(CustomerId);
-    }
-
-    public static void Set(HttpRequestHeaders headers, string name, string value) => Put(headers, name, value, replace: true);
-
-    private static void Put(HttpRequestHeaders headers, string name, string value, bool replace)
-    {
-        if (replace)
-        {
-            headers.Remove(name);
-        }
-
+        headers.Remove(name);
         headers.TryAddWithoutValidation(name, value);
     }
 }

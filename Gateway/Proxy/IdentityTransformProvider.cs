@@ -9,9 +9,10 @@ namespace Gateway.Proxy;
 /// Sets the request id and the key's identity headers on the upstream request itself, after YARP has
 /// copied the client's headers and after the route's own transforms, so neither a client nor a route
 /// transform can change what the gateway says about the caller, or add an identity header the gateway
-/// does not set (a customer id for a key without one, any of them on an anonymous route). Writing them here rather than onto the
-/// incoming request also spares Kestrel's per-request dictionary of custom headers and YARP's copy of
-/// them: the dictionary is only created when a client sends a custom header.
+/// does not set (a customer id for a key without one, any of them on an anonymous route). The client's
+/// copies are removed here too, from the upstream request's own header list, rather than from the
+/// incoming request: enumerating Kestrel's headers a second time (YARP's copy is the first) allocates an
+/// enumerator, and a client's headers are more than what reaches this list after YARP's copy.
 /// Registered before the signing transform, which signs these headers as sent.
 /// </summary>
 internal sealed class IdentityTransformProvider : ITransformProvider
@@ -24,28 +25,22 @@ internal sealed class IdentityTransformProvider : ITransformProvider
     {
     }
 
-    public void Apply(TransformBuilderContext context) =>
-        // The route's own transforms (and those of providers registered before this one) are already in the
-        // list. When there are none, nothing but the client's copies, which the proxy guard removed, can have
-        // put an identity header on the upstream request, so the headers are added without looking for
-        // an earlier value first: on a route without transforms, that look-up was most of this transform's cost.
-        context.AddRequestTransform(context.RequestTransforms.Count == 0 ? static c => Stamp(c, fresh: true) : static c => Stamp(c, fresh: false));
+    public void Apply(TransformBuilderContext context) => context.AddRequestTransform(StampAsync);
 
-    private static ValueTask Stamp(RequestTransformContext context, bool fresh)
+    private static ValueTask StampAsync(RequestTransformContext context)
     {
         var http = context.HttpContext;
         var headers = context.ProxyRequest.Headers;
+
+        // The client's copies (YARP copied them with its other headers) and any a route transform set.
+        IdentityHeaders.RemoveReserved(headers);
 
         // The client's id when it was valid, else the generated one (RequestIdMiddleware), never a client's
         // invalid one: YARP copied the client's header with the others, so it is always replaced.
         IdentityHeaders.Set(headers, RequestIdMiddleware.HeaderName, http.TraceIdentifier);
         if (http.Feature<IApiKeyFeature>()?.Key is { } key)
         {
-            IdentityHeaders.Stamp(headers, key, replace: !fresh);
-        }
-        else if (!fresh)
-        {
-            IdentityHeaders.Clear(headers);
+            IdentityHeaders.Stamp(headers, key);
         }
 
         return ValueTask.CompletedTask;

@@ -8,8 +8,7 @@ using Yarp.ReverseProxy.Forwarder;
 namespace Gateway.Proxy;
 
 /// <summary>
-/// First stage of the proxy pipeline: removes client copies of identity headers on every route
-/// (anonymous ones included), turns YARP's bare 502/503/504 into problem+json, and then records the
+/// First stage of the proxy pipeline: drops client headers with '_' in their names when asked to, turns YARP's bare 502/503/504 into problem+json, and then records the
 /// outcome once the answer is final: the request metric and, unless usage counting is off, the usage
 /// count. Both are recorded here, after one wait for the forwarder, rather than each in a stage of its
 /// own that would wait for it again.
@@ -18,7 +17,12 @@ internal sealed class ProxyGuardMiddleware(RequestDelegate next, GatewayMetrics 
 {
     public Task InvokeAsync(HttpContext context)
     {
-        IdentityHeaders.RemoveClientCopies(context.Request.Headers, options.CurrentValue.DropHeadersWithUnderscores);
+        // Identity headers are removed from the upstream request (IdentityTransformProvider); this option also
+        // drops any client header with '_' in its name, which a route transform must still be able to set.
+        if (options.CurrentValue.DropHeadersWithUnderscores)
+        {
+            IdentityHeaders.RemoveClientCopies(context.Request.Headers, dropUnderscoreNames: true);
+        }
 
         // A refusal by a later stage completes synchronously: record it without an async frame.
         var task = next(context);

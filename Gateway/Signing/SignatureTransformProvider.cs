@@ -24,8 +24,8 @@ internal sealed class SignatureTransformProvider(IdentitySigner signer) : ITrans
 
     private ValueTask SignAsync(RequestTransformContext context)
     {
-        // Client copies of the header were removed from the incoming request with the identity headers
-        // (IdentityHeaders.RemoveClientCopies); with signing off there is nothing left to do here.
+        // Client copies of the header were removed from the upstream request with the identity headers
+        // (IdentityHeaders.RemoveReserved); with signing off there is nothing left to do here.
         if (signer.Enabled)
         {
             // In a method of its own: its lambda's closure would otherwise be allocated on every request,
