@@ -8,10 +8,7 @@ public interface IApiKeyFeature
     ApiKeyRecord Key { get; }
 }
 
-internal sealed class ApiKeyFeature(ApiKeyRecord key, DateTimeOffset authenticatedAt) : IApiKeyFeature
+internal sealed class ApiKeyFeature(ApiKeyRecord key) : IApiKeyFeature
 {
     public ApiKeyRecord Key { get; } = key;
-
-    /// <summary>When the key was judged valid: the request's time for usage counting, without another clock read.</summary>
-    public DateTimeOffset AuthenticatedAt { get; } = authenticatedAt;
 }

@@ -122,7 +122,7 @@ internal sealed partial class KeyAuthenticationMiddleware(
         }
 
         metrics.AuthDecision("allowed");
-        context.SetFeature<IApiKeyFeature>(new ApiKeyFeature(key, now));
+        context.SetFeature<IApiKeyFeature>(new ApiKeyFeature(key));
         context.Feature<RateLimitFeature>()?.Authenticated(key);
         usage.Record(key.Id, now);
 

@@ -8,9 +8,9 @@ using Yarp.ReverseProxy.Forwarder;
 namespace Gateway.Proxy;
 
 /// <summary>
-/// First stage of the proxy pipeline: drops client headers with '_' in their names when asked to, turns YARP's bare 502/503/504 into problem+json, and then records the
-/// outcome once the answer is final: the request metric and, unless usage counting is off, the usage
-/// count. Both are recorded here, after one wait for the forwarder, rather than each in a stage of its
+/// First stage of the proxy pipeline: drops client headers with '_' in their names when asked to,
+/// turns YARP's bare 502/503/504 into problem+json, and then records the outcome once the answer is
+/// final: the request metric and, unless usage counting is off, the usage count. Both are recorded here, after one wait for the forwarder, rather than each in a stage of its
 /// own that would wait for it again.
 /// </summary>
 internal sealed class ProxyGuardMiddleware(RequestDelegate next, GatewayMetrics metrics, IOptionsMonitor<GatewayOptions> options, UsageCounters? usage)

@@ -17,7 +17,7 @@ internal sealed class UsageCounters(TimeProvider time)
     // The bucket this thread counted into last. A kept-alive client sends request after request with one
     // key, so most requests find their counts here by reference instead of hashing the subject and org
     // id into the dictionary. An array that Drain removed is never found again: removal waits until its
-    // minute is long past, and the minute is part of the match.
+    // minute is two minutes past, counting uses the current minute, and the minute is part of the match.
     [ThreadStatic]
     private static LastBucket? t_last;
 
@@ -40,11 +40,11 @@ internal sealed class UsageCounters(TimeProvider time)
             outcome = context.Response.StatusCode >= StatusCodes.Status500InternalServerError ? UsageOutcomes.Upstream5xxIndex : UsageOutcomes.AllowedIndex;
         }
 
-        var authenticated = context.Feature<IApiKeyFeature>();
-        var key = authenticated?.Key ?? context.Feature<RefusedKeyFeature>()?.Key;
+        var key = context.Feature<IApiKeyFeature>()?.Key ?? context.Feature<RefusedKeyFeature>()?.Key;
 
-        // A request counts in the minute it was let in; authentication has already read the clock for it.
-        var now = authenticated is ApiKeyFeature { AuthenticatedAt: var at } ? at : time.GetUtcNow();
+        // The time the request finished, not when it was let in: a bucket is removed once its minute is
+        // two minutes past, and a long request must not count into a bucket that is gone.
+        var now = time.GetUtcNow();
         if (key is not null)
         {
             Add(UsageSubjectKind.Key, key.Id, key.OrgId, outcome, now);
