@@ -8,6 +8,9 @@
 #   DURATION=30s CONNECTIONS=64 bash bench/load.sh     # the same settings as environment variables
 #   NO_BUILD=1 bash bench/load.sh                      # reuse the Release builds already in bin/
 #   NO_REDIS=1 bash bench/load.sh                      # skip the gateway-on-Redis target
+#   HEADERS=1 bash bench/load.sh                       # also plain YARP sending the headers the gateway adds (identity
+#                                                      # headers and a request id upstream, a request id and
+#                                                      # X-RateLimit-* to the client): what those headers cost alone
 #   USAGE_OFF=1 bash bench/load.sh                     # also a second gateway with Gateway:Usage:Enabled=false,
 #                                                      # run right after the first: the cost of usage counting
 #   BASELINE_DIR=/path/to/other/Gateway/bin/Release/net10.0 bash bench/load.sh
@@ -46,6 +49,7 @@ NO_BUILD=${NO_BUILD:-}
 ROUNDS=${ROUNDS:-1}
 NO_REDIS=${NO_REDIS:-}
 USAGE_OFF=${USAGE_OFF:-}
+HEADERS=${HEADERS:-}
 BASELINE_DIR=${BASELINE_DIR:-}
 PIN=${PIN:-}
 # Prefixes for the commands that start processes; empty unless PIN is set. PIN_PROXY is read by start_gateway.
@@ -101,7 +105,7 @@ up_port=$(free_port); plain_port=$(free_port); gw_port=$(free_port); admin_port=
 redis_port=$(free_port); rgw_port=$(free_port); radmin_port=$(free_port)
 with_redis=""
 if [ -z "$NO_REDIS" ] && command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then with_redis=1; fi
-off_port=$(free_port); off_admin_port=$(free_port)
+off_port=$(free_port); off_admin_port=$(free_port); headers_port=$(free_port)
 base_port=$(free_port); base_admin_port=$(free_port)
 [ -z "$BASELINE_DIR" ] || [ -f "$BASELINE_DIR/Gateway.dll" ] || die "no Gateway.dll in BASELINE_DIR=$BASELINE_DIR"
 
@@ -115,6 +119,11 @@ up_pid=$!; pids+=("$up_pid")
 
 (exec $PIN_PROXY dotnet "$host" proxy "$plain_port" "http://127.0.0.1:$up_port/") >"$tmp/plain.log" 2>&1 &
 plain_pid=$!; pids+=("$plain_pid")
+
+if [ -n "$HEADERS" ]; then
+  (exec $PIN_PROXY dotnet "$host" proxy "$headers_port" "http://127.0.0.1:$up_port/" headers) >"$tmp/plain-headers.log" 2>&1 &
+  headers_pid=$!; pids+=("$headers_pid")
+fi
 
 admin_token="bench-admin-token-$(date +%s%N)"
 start_gateway gateway "$root/Gateway/$bin" "$gw_port" "$admin_port"
@@ -138,6 +147,7 @@ fi
 
 wait_http "http://127.0.0.1:$up_port/" "$up_pid" upstream
 wait_http "http://127.0.0.1:$plain_port/" "$plain_pid" plain
+[ -z "$HEADERS" ] || wait_http "http://127.0.0.1:$headers_port/" "$headers_pid" plain-headers
 key=$(bench_key gateway "$gw_pid" "$admin_port") || exit 1
 [ -z "$USAGE_OFF" ] || { off_key=$(bench_key gateway-off "$off_pid" "$off_admin_port") || exit 1; }
 [ -z "$BASELINE_DIR" ] || { base_key=$(bench_key gateway-base "$base_pid" "$base_admin_port") || exit 1; }
@@ -225,7 +235,7 @@ summarize() {
   done
 }
 
-pid_of=([direct]=$up_pid [plain]=$plain_pid [gateway]=$gw_pid [redis]=${rgw_pid:-} [gateway_off]=${off_pid:-} [baseline]=${base_pid:-})
+pid_of=([direct]=$up_pid [plain]=$plain_pid [plain_headers]=${headers_pid:-} [gateway]=$gw_pid [redis]=${rgw_pid:-} [gateway_off]=${off_pid:-} [baseline]=${base_pid:-})
 echo "Gateway load test: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (after a $WARMUP warm-up), GET $path, loopback$([ "$ROUNDS" -gt 1 ] && echo ", $ROUNDS interleaved rounds, medians")$([ -n "$PIN" ] && echo ", proxies pinned to CPU 1, upstream, Redis and wrk to CPU 0")"
 echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)'), $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc)"
 redis_usec=0; redis_calls=0; redis_scripts=0
@@ -236,6 +246,7 @@ redis_stats() { redis-cli -p "$redis_port" info commandstats | tr -d '\r' |
 for ((round = 1; round <= ROUNDS; round++)); do
   run direct "$direct_url"
   run plain "$plain_url"
+  [ -z "$HEADERS" ] || run plain_headers "http://127.0.0.1:$headers_port$path"
   run gateway "$gw_url" "Authorization: Bearer $key"
   if [ -n "$BASELINE_DIR" ]; then
     run baseline "http://127.0.0.1:$base_port$path" "Authorization: Bearer $base_key"
@@ -257,7 +268,7 @@ if [ -n "$with_redis" ]; then
   ws_bytes=$(redis-cli -p "$redis_port" memory usage 'gw:rl:{ws:bench}')
   ip_bytes=$(redis-cli -p "$redis_port" memory usage 'gw:rl:{ip:127.0.0.1}')
 fi
-for name in direct plain gateway ${BASELINE_DIR:+baseline} ${with_redis:+redis} ${USAGE_OFF:+gateway_off}; do
+for name in direct plain ${HEADERS:+plain_headers} gateway ${BASELINE_DIR:+baseline} ${with_redis:+redis} ${USAGE_OFF:+gateway_off}; do
   summarize "$name"
 done
 
@@ -266,7 +277,9 @@ rss() { awk -v f="$2" '$1 == f ":" { printf "%.0f", $2 / 1024 }' "/proc/$1/statu
 echo
 printf '| %-17s | %10s | %8s | %8s | %6s | %10s | %11s | %8s | %9s |\n' target "requests/s" "p50 ms" "p99 ms" errors "CPU us/req" "machine us" "RSS MiB" "peak MiB"
 printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' ------------------- ------------ ---------- ---------- -------- ------------ ------------- ---------- -----------
-rows=("direct upstream:direct:$up_pid" "plain YARP:plain:$plain_pid" "gateway:gateway:$gw_pid")
+rows=("direct upstream:direct:$up_pid" "plain YARP:plain:$plain_pid")
+[ -n "$HEADERS" ] && rows+=("plain+headers:plain_headers:$headers_pid")
+rows+=("gateway:gateway:$gw_pid")
 [ -n "$with_redis" ] && rows+=("gateway (Redis):redis:$rgw_pid")
 [ -n "$USAGE_OFF" ] && rows+=("gateway, usage off:gateway_off:$off_pid")
 [ -n "$BASELINE_DIR" ] && rows+=("gateway, baseline:baseline:$base_pid")
@@ -285,6 +298,12 @@ printf '| %-24s | %10s | %6s | %6s |\n' "gateway / plain YARP" "$(ratio "${rps[g
 if [ -n "$with_redis" ]; then
   printf '| %-24s | %10s | %6s | %6s |\n' "gateway (Redis) / plain" "$(ratio "${rps[redis]}" "${rps[plain]}")" \
     "$(ratio "${p50[redis]}" "${p50[plain]}")" "$(ratio "${p99[redis]}" "${p99[plain]}")"
+fi
+if [ -n "$HEADERS" ]; then
+  printf '| %-24s | %10s | %6s | %6s |\n' "plain+headers / plain" "$(ratio "${rps[plain_headers]}" "${rps[plain]}")" \
+    "$(ratio "${p50[plain_headers]}" "${p50[plain]}")" "$(ratio "${p99[plain_headers]}" "${p99[plain]}")"
+  printf '| %-24s | %10s | %6s | %6s |\n' "gateway / plain+headers" "$(ratio "${rps[gateway]}" "${rps[plain_headers]}")" \
+    "$(ratio "${p50[gateway]}" "${p50[plain_headers]}")" "$(ratio "${p99[gateway]}" "${p99[plain_headers]}")"
 fi
 printf '| %-24s | %10s | %6s | %6s |\n' "gateway / direct" "$(ratio "${rps[gateway]}" "${rps[direct]}")" \
   "$(ratio "${p50[gateway]}" "${p50[direct]}")" "$(ratio "${p99[gateway]}" "${p99[direct]}")"
@@ -317,7 +336,7 @@ if [ -n "$with_redis" ]; then
   echo "  limiter keys: $rl_keys; MEMORY USAGE workspace partition: ${ws_bytes:-0} B, IP partition: ${ip_bytes:-0} B"
 fi
 
-total_errors=$(( ${errors[direct]} + ${errors[plain]} + ${errors[gateway]} + ${errors[redis]:-0} + ${errors[gateway_off]:-0} + ${errors[baseline]:-0} ))
+total_errors=$(( ${errors[direct]} + ${errors[plain]} + ${errors[plain_headers]:-0} + ${errors[gateway]} + ${errors[redis]:-0} + ${errors[gateway_off]:-0} + ${errors[baseline]:-0} ))
 if [ "$total_errors" -gt 0 ]; then
   echo
   echo "warning: $total_errors non-2xx responses or socket errors; see the errors column (the numbers above include them)" >&2
