@@ -1,4 +1,4 @@
-// The two comparison points of bench/load.sh:
+// The comparison points of bench/load.sh:
 //   upstream <port>                : a minimal Kestrel app answering 200 "ok"
 //   proxy <port> <upstream-url>    : a plain YARP proxy (same YARP version, no auth, no limits)
 //   proxy <port> <upstream-url> headers : the same, also sending the headers the gateway adds (fixed
