@@ -12,6 +12,8 @@ namespace Gateway.Proxy;
 /// </summary>
 internal sealed class RouteMetadataValidator(IOptionsMonitor<GatewayOptions> options) : IProxyConfigFilter
 {
+    private static readonly IReadOnlyDictionary<string, string> NoMetadata = new Dictionary<string, string>();
+
     public ValueTask<ClusterConfig> ConfigureClusterAsync(ClusterConfig cluster, CancellationToken cancel) => new(cluster);
 
     public ValueTask<RouteConfig> ConfigureRouteAsync(RouteConfig route, ClusterConfig? cluster, CancellationToken cancel)
@@ -30,12 +32,7 @@ internal sealed class RouteMetadataValidator(IOptionsMonitor<GatewayOptions> opt
             errors.Add($"ReverseProxy:Routes:{route.RouteId}:CorsPolicy is not supported: answer CORS preflights in the upstream.");
         }
 
-        var metadata = route.Metadata;
-        if (metadata is null)
-        {
-            return errors.Count > 0 ? throw new InvalidOperationException(string.Join(" ", errors)) : new(route);
-        }
-
+        var metadata = route.Metadata ?? NoMetadata;
         var gateway = options.CurrentValue;
         var prefix = $"ReverseProxy:Routes:{route.RouteId}:Metadata";
 

@@ -151,9 +151,9 @@ internal sealed class RateLimitFeature : LimitBatch
 
     internal static string LimitText(int value)
     {
-        if (value is >= 0 and < 1024)
+        if (value < SmallNumbers.Length)
         {
-            return SmallNumbers[value];
+            return Text(value);
         }
 
         ref var slot = ref LimitTexts[(int)((uint)value * 2654435769u >> 29)];

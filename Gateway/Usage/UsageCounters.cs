@@ -41,37 +41,33 @@ internal sealed class UsageCounters(TimeProvider time)
         }
 
         var key = context.Feature<IApiKeyFeature>()?.Key ?? context.Feature<RefusedKeyFeature>()?.Key;
-
-        // The time the request finished, not when it was let in: a bucket is removed once its minute is
-        // two minutes past, and a long request must not count into a bucket that is gone.
-        var now = time.GetUtcNow();
         if (key is not null)
         {
-            Add(UsageSubjectKind.Key, key.Id, key.OrgId, outcome, now);
+            Add(UsageSubjectKind.Key, key.Id, key.OrgId, outcome);
         }
         else
         {
-            Add(UsageSubjectKind.Route, context.ProxyFeature().Route.Config.RouteId, null, outcome, now);
+            Add(UsageSubjectKind.Route, context.ProxyFeature().Route.Config.RouteId, null, outcome);
         }
     }
 
-    public void Add(UsageSubjectKind kind, string subject, string? orgId, int outcome, long count = 1) =>
-        Add(kind, subject, orgId, outcome, time.GetUtcNow(), count);
-
-    private void Add(UsageSubjectKind kind, string subject, string? orgId, int outcome, DateTimeOffset now, long count = 1)
+    public void Add(UsageSubjectKind kind, string subject, string? orgId, int outcome, long count = 1)
     {
-        var minute = now.UtcTicks / TimeSpan.TicksPerMinute;
+        // The minute the request finished, not when it was let in: a bucket is removed once its minute is
+        // two minutes past, and a long request must not count into a bucket that is gone.
+        var minute = time.GetUtcNow().UtcTicks / TimeSpan.TicksPerMinute;
         var last = t_last;
         long[] counts;
-        if (last is not null && ReferenceEquals(last.Owner, this) && ReferenceEquals(last.Subject, subject)
-            && ReferenceEquals(last.OrgId, orgId) && last.Kind == kind && last.Minute == minute)
+        if (last is not null && ReferenceEquals(last.Owner, this) && last.Bucket.Kind == kind && last.Bucket.Minute == minute
+            && ReferenceEquals(last.Bucket.Subject, subject) && ReferenceEquals(last.Bucket.OrgId, orgId))
         {
             counts = last.Counts;
         }
         else
         {
-            counts = _buckets.GetOrAdd(new Bucket(kind, subject, orgId, minute), static _ => new long[UsageOutcomes.Count]);
-            (t_last ??= new LastBucket()).Set(this, kind, subject, orgId, minute, counts);
+            var bucket = new Bucket(kind, subject, orgId, minute);
+            counts = _buckets.GetOrAdd(bucket, static _ => new long[UsageOutcomes.Count]);
+            (t_last ??= new LastBucket()).Set(this, bucket, counts);
         }
 
         Interlocked.Add(ref counts[outcome], count);
@@ -131,23 +127,21 @@ internal sealed class UsageCounters(TimeProvider time)
 
     private readonly record struct Bucket(UsageSubjectKind Kind, string Subject, string? OrgId, long Minute);
 
-    /// <summary>Only ever read and written by its own thread.</summary>
+    /// <summary>
+    /// A thread's last bucket, its strings compared by reference rather than by <see cref="Bucket"/>'s value
+    /// equality. Only ever read and written by its own thread, and overwritten rather than replaced, so a
+    /// thread serving many keys does not allocate one per request.
+    /// </summary>
     private sealed class LastBucket
     {
         public UsageCounters? Owner;
-        public UsageSubjectKind Kind;
-        public string? Subject;
-        public string? OrgId;
-        public long Minute;
+        public Bucket Bucket;
         public long[] Counts = [];
 
-        public void Set(UsageCounters owner, UsageSubjectKind kind, string subject, string? orgId, long minute, long[] counts)
+        public void Set(UsageCounters owner, Bucket bucket, long[] counts)
         {
             Owner = owner;
-            Kind = kind;
-            Subject = subject;
-            OrgId = orgId;
-            Minute = minute;
+            Bucket = bucket;
             Counts = counts;
         }
     }
