@@ -18,7 +18,7 @@ namespace Gateway.Tests.Common;
 /// </summary>
 public sealed class GatewayHost : IAsyncDisposable
 {
-    public const string AdminToken = "test-admin-token-0123456789";
+    public const string AdminToken = "gw-admin-7Kq2Xv9Lm4Rt8Zp3Wn6Yb1Hc5Jd";
 
     private readonly WebApplication _app;
 

@@ -17,6 +17,8 @@ public sealed class StartupValidationTests
     [TestCase("Gateway:RateLimits:Ip:Window", "00:00:00", "Gateway:RateLimits:Ip:Window")]
     [TestCase("Gateway:RateLimits:Policies:p:PermitLimit", "-1", "Gateway:RateLimits:Policies:p:PermitLimit")]
     [TestCase("Gateway:Admin:Token", "short", "Gateway:Admin:Token")]
+    [TestCase("Gateway:Admin:Token", "change-me-to-a-long-random-token", "Gateway:Admin:Token")]
+    [TestCase("Gateway:Admin:TrustedProxies:0", "not-an-ip", "Gateway:Admin:TrustedProxies:0")]
     [TestCase("Gateway:Store:Timeout", "abc", "Gateway:Store:Timeout")]
     [TestCase("Gateway:Cache:MaxEntries", "0", "Gateway:Cache:MaxEntries")]
     [TestCase("Gateway:Scopes:0", "has space", "Gateway:Scopes:0")]

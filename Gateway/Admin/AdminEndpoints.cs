@@ -12,9 +12,11 @@ public static class AdminEndpointRouteBuilderExtensions
     {
         var admin = endpoints.MapGroup("/admin")
             .WithMetadata(AdminListenerMetadata.Instance)
+            .AddEndpointFilter<AdminNoStoreFilter>()
+            .AddEndpointFilter<AdminCrossSiteFilter>()
             .AddEndpointFilter<AdminTokenFilter>()
             .AddEndpointFilter<AdminErrorFilter>()
-            .ProducesAdminProblem(StatusCodes.Status401Unauthorized, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
+            .ProducesAdminProblem(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
         admin.MapOrgsApi().MapKeysApi().MapAuditApi().MapSettingsApi().MapLeakedKeysApi().MapUsageApi();
         endpoints.MapAdminConsole();
         endpoints.MapAdminOpenApi();

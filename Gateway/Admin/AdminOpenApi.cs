@@ -48,6 +48,9 @@ internal static class AdminOpenApi
                     Version = DocumentName,
                     Description = "Organizations, keys, audit and usage. Every /admin call needs 'Authorization: Bearer <admin token>'; errors are application/problem+json with a stable 'code' (docs/problems.md).",
                 };
+                // The generator fills "servers" from the request's Host header, which any caller chooses (and a
+                // shared cache would then serve to everyone): no servers, so clients use the URL they fetched it from.
+                document.Servers = [];
                 document.Components ??= new OpenApiComponents();
                 document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
                 document.Components.SecuritySchemes[TokenScheme] = new OpenApiSecurityScheme

@@ -26,7 +26,10 @@ internal static class AdminProblems
     public static AdminProblem Unauthorized() => new AdminProblem(StatusCodes.Status401Unauthorized, "admin_unauthorized", "Unauthorized", "Send the admin token as 'Authorization: Bearer <token>'.", null);
 
     public static AdminProblem TooManyFailedAttempts(int retryAfterSeconds) => new AdminProblem(
-        StatusCodes.Status429TooManyRequests, "rate_limited", "Too many failed attempts", $"Too many failed admin authentications from this address; retry after {retryAfterSeconds} s.", null);
+        StatusCodes.Status429TooManyRequests, "admin_throttled", "Too many failed attempts", $"Too many failed admin authentications; retry after {retryAfterSeconds} s.", null);
+
+    public static AdminProblem CrossSite() => new AdminProblem(
+        StatusCodes.Status403Forbidden, "admin_cross_site", "Cross-site request", "Browsers may call the admin API only from the admin console served by this listener.", null);
 
     public static AdminProblem Unavailable() => new AdminProblem(StatusCodes.Status503ServiceUnavailable, "store_unavailable", "Store unavailable", "The store did not answer; retry shortly.", null);
 

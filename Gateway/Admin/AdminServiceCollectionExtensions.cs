@@ -5,11 +5,14 @@ namespace Gateway.Admin;
 
 internal static class AdminServiceCollectionExtensions
 {
-    /// <summary>The admin token, the failed-attempt throttle, the admin API's filters, its OpenAPI document and the matcher policy that keeps admin endpoints off the proxy listener.</summary>
+    /// <summary>The admin token, the admin caller's address, the failed-attempt throttle, the admin API's filters, its OpenAPI document and the matcher policy that keeps admin endpoints off the proxy listener.</summary>
     public static IServiceCollection AddGatewayAdmin(this IServiceCollection services)
     {
         services.TryAddSingleton<AdminToken>();
+        services.TryAddSingleton<AdminClientAddress>();
         services.TryAddSingleton<AdminAuthThrottle>();
+        services.TryAddSingleton<AdminNoStoreFilter>();
+        services.TryAddSingleton<AdminCrossSiteFilter>();
         services.TryAddSingleton<AdminTokenFilter>();
         services.TryAddSingleton<AdminErrorFilter>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ListenerMatcherPolicy>());

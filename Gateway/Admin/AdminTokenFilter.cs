@@ -5,22 +5,24 @@ using System.Text;
 using Gateway.Http;
 using Gateway.Keys;
 using Gateway.Observability;
-using Gateway.RateLimiting;
 
 namespace Gateway.Admin;
 
 /// <summary>
-/// Requires <c>Authorization: Bearer &lt;Admin:Token&gt;</c>, compared in constant time. Failed attempts are
-/// logged with the caller's address (never what it presented) and throttled per address; an accepted
+/// Requires <c>Authorization: Bearer &lt;Admin:Token&gt;</c>, compared in constant time. Wrong tokens are
+/// logged with the caller's address (never what it presented) and throttled per address group and
+/// globally; a request that presents no token is refused without counting, so that anything able to make
+/// a browser send requests (an <c>&lt;img&gt;</c> on a web page) cannot lock operators out. An accepted
 /// call's address goes into the audit entries it writes.
 /// </summary>
-internal sealed partial class AdminTokenFilter(AdminToken token, AdminAuthThrottle throttle, ClientIpResolver clientIp, ILogger<AdminTokenFilter> logger) : IEndpointFilter
+internal sealed partial class AdminTokenFilter(AdminToken token, AdminAuthThrottle throttle, AdminClientAddress clientAddress, ILogger<AdminTokenFilter> logger) : IEndpointFilter
 {
     public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
-        var caller = clientIp.ResolveAddress(http);
-        if (throttle.RetryAfter(caller) is { } wait)
+        var caller = clientAddress.Resolve(http);
+        var group = clientAddress.Group(caller);
+        if (throttle.RetryAfter(group) is { } wait)
         {
             var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
             http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
@@ -36,10 +38,22 @@ internal sealed partial class AdminTokenFilter(AdminToken token, AdminAuthThrott
             return next(context);
         }
 
-        Log.Failed(logger, caller, header.Count == 0 ? "no token" : "wrong token", http.Request.Method, http.Request.Path);
-        if (throttle.Failed(caller))
+        if (header.Count == 0)
+        {
+            Log.NoToken(logger, caller, http.Request.Method, http.Request.Path);
+            return ValueTask.FromResult<object?>(AdminProblems.Unauthorized());
+        }
+
+        Log.Failed(logger, caller, "wrong token", http.Request.Method, http.Request.Path);
+        var (groupUsedUp, globalUsedUp) = throttle.Failed(group);
+        if (groupUsedUp)
         {
             Log.Throttled(logger, caller);
+        }
+
+        if (globalUsedUp)
+        {
+            Log.GloballyThrottled(logger);
         }
 
         return ValueTask.FromResult<object?>(AdminProblems.Unauthorized());
@@ -62,5 +76,12 @@ internal sealed partial class AdminTokenFilter(AdminToken token, AdminAuthThrott
 
         [LoggerMessage(EventId = EventIds.AdminAuthenticationThrottled, Level = LogLevel.Warning, Message = "Too many failed admin authentications from {Caller}; its admin calls get 429 until Gateway:Admin:FailedAttempts:Window has passed.")]
         public static partial void Throttled(ILogger logger, IPAddress caller);
+
+        [LoggerMessage(EventId = EventIds.AdminAuthenticationGloballyThrottled, Level = LogLevel.Warning, Message = "Too many failed admin authentications from all addresses together; every admin call gets 429 until Gateway:Admin:GlobalFailedAttempts:Window has passed.")]
+        public static partial void GloballyThrottled(ILogger logger);
+
+        // Debug: browsers and probes send these harmlessly; they are neither a guess nor worth a warning each.
+        [LoggerMessage(EventId = EventIds.AdminAuthenticationMissing, Level = LogLevel.Debug, Message = "Admin call without a token from {Caller} ({Method} {Path}).")]
+        public static partial void NoToken(ILogger logger, IPAddress caller, string method, PathString path);
     }
 }

@@ -33,13 +33,13 @@ internal static class KeysApi
             .AcceptsAdminBody<RotateKeyRequest>(required: false)
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge);
         keys.MapPost("/{id}/deactivate", (string id, HttpContext context, KeyManager manager, KeyUsageTracker usage, TimeProvider time) =>
-            Transition(manager.DeactivateAsync(id, AdminActor.From(context), context.RequestAborted), usage, time))
+            Transition(AdminWrites.RunAsync(context, ct => manager.DeactivateAsync(id, AdminActor.From(context), ct)), usage, time))
             .WithName("DeactivateKey").ProducesAdminProblem(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         keys.MapPost("/{id}/activate", (string id, HttpContext context, KeyManager manager, KeyUsageTracker usage, TimeProvider time) =>
-            Transition(manager.ActivateAsync(id, AdminActor.From(context), context.RequestAborted), usage, time))
+            Transition(AdminWrites.RunAsync(context, ct => manager.ActivateAsync(id, AdminActor.From(context), ct)), usage, time))
             .WithName("ActivateKey").ProducesAdminProblem(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         keys.MapPost("/{id}/revoke", (string id, HttpContext context, KeyManager manager, KeyUsageTracker usage, TimeProvider time) =>
-            Transition(manager.RevokeAsync(id, AdminActor.From(context), context.RequestAborted), usage, time))
+            Transition(AdminWrites.RunAsync(context, ct => manager.RevokeAsync(id, AdminActor.From(context), ct)), usage, time))
             .WithName("RevokeKey").ProducesAdminProblem(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         return admin;
     }
@@ -52,7 +52,7 @@ internal static class KeysApi
             return error;
         }
 
-        var issued = await manager.CreateKeyAsync(org, draft!, AdminActor.From(context, draft!.CreatedBy), context.RequestAborted);
+        var issued = await AdminWrites.RunAsync(context, ct => manager.CreateKeyAsync(org, draft!, AdminActor.From(context, draft!.CreatedBy), ct));
         return TypedResults.Created((string?)null, KeyDto.From(issued.Record, time.GetUtcNow(), plaintext: issued.Plaintext));
     }
 
@@ -79,7 +79,7 @@ internal static class KeysApi
     private static async Task<Results<Ok<KeyDto>, AdminProblem>> PatchAsync(string id, HttpContext context, KeyManager manager, KeyUsageTracker usage, IOptionsMonitor<GatewayOptions> options, TimeProvider time)
     {
         var (patch, error) = await AdminRequests.ReadAsync(context.Request, allowEmpty: false, (body, errors) => ParsePatch(body, options.CurrentValue, time.GetUtcNow(), errors));
-        return error is not null ? error : await Transition(manager.UpdateAsync(id, patch!, AdminActor.From(context), context.RequestAborted), usage, time);
+        return error is not null ? error : await Transition(AdminWrites.RunAsync(context, ct => manager.UpdateAsync(id, patch!, AdminActor.From(context), ct)), usage, time);
     }
 
     private static async Task<Results<Ok<KeyDto>, AdminProblem>> RotateAsync(string id, HttpContext context, KeyManager manager, TimeProvider time)
@@ -90,7 +90,7 @@ internal static class KeysApi
             return error;
         }
 
-        var issued = await manager.RotateAsync(id, grace!.Value, AdminActor.From(context), context.RequestAborted);
+        var issued = await AdminWrites.RunAsync(context, ct => manager.RotateAsync(id, grace!.Value, AdminActor.From(context), ct));
         return TypedResults.Ok(KeyDto.From(issued.Record, time.GetUtcNow(), plaintext: issued.Plaintext));
     }
 

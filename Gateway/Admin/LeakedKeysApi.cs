@@ -32,7 +32,7 @@ internal static class LeakedKeysApi
         }
 
         var action = LeakActions.Configured(options.CurrentValue.SecretScanning.Action);
-        var feedback = await reporter.HandleAsync(reports!, action, AdminActor.From(context), context.RequestAborted);
+        var feedback = await AdminWrites.RunAsync(context, ct => reporter.HandleAsync(reports!, action, AdminActor.From(context), ct));
         var items = feedback.Select(f => new LeakedKeyDto(
             f.TokenHash,
             f.Label,

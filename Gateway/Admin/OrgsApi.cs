@@ -29,7 +29,7 @@ internal static class OrgsApi
             return error;
         }
 
-        var (org, defaultKey) = await keys.CreateOrganizationAsync(request!.Value.Id, request.Value.Name, AdminActor.From(context), context.RequestAborted);
+        var (org, defaultKey) = await AdminWrites.RunAsync(context, ct => keys.CreateOrganizationAsync(request!.Value.Id, request.Value.Name, AdminActor.From(context), ct));
         // No Location header: the API never sent one, and clients read the id from the body.
         return TypedResults.Created((string?)null, OrgDto.From(org, KeyDto.From(defaultKey.Record, time.GetUtcNow(), plaintext: defaultKey.Plaintext)));
     }

@@ -59,8 +59,20 @@ public sealed class AdminOptions
 {
     public string? Token { get; set; }
 
-    /// <summary>Failed admin authentications one address may make per window before its calls get 429.</summary>
+    /// <summary>Failed admin authentications one address (IPv6: one prefix) may make per window before its calls get 429.</summary>
     public WindowLimitOptions FailedAttempts { get; set; } = new() { PermitLimit = 10, Window = TimeSpan.FromMinutes(1) };
+
+    /// <summary>
+    /// Failed admin authentications from all addresses together per window before every admin call gets 429:
+    /// guessing from many addresses at once is bounded too.
+    /// </summary>
+    public WindowLimitOptions GlobalFailedAttempts { get; set; } = new() { PermitLimit = 100, Window = TimeSpan.FromMinutes(1) };
+
+    /// <summary>
+    /// IPs or CIDRs in front of the admin listener whose <c>X-Forwarded-For</c> is believed; separate from
+    /// <see cref="GatewayOptions.TrustedProxies"/>, which names the proxy listener's ingress.
+    /// </summary>
+    public List<string> TrustedProxies { get; set; } = [];
 }
 
 public sealed class RateLimitsOptions

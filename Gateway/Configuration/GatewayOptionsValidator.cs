@@ -38,17 +38,7 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
 
         Positive(errors, $"{S}:Store:Timeout", options.Store.Timeout);
 
-        if (options.Admin.Token is { Length: > 0 } token && token.Length < 16)
-        {
-            errors.Add($"{S}:Admin:Token must be at least 16 characters when set.");
-        }
-        else if (options.Admin.Token is { Length: > 0 } sent && sent.Any(c => c is <= ' ' or > '~'))
-        {
-            // Sent as a Bearer token, which admits no whitespace or non-ASCII: such a token could never match.
-            errors.Add($"{S}:Admin:Token must be visible ASCII without spaces.");
-        }
-
-        Limit(errors, $"{S}:Admin:FailedAttempts", options.Admin.FailedAttempts);
+        AdminOptionsValidation.Validate(errors, $"{S}:Admin", options.Admin);
 
         for (var i = 0; i < options.TrustedProxies.Count; i++)
         {
@@ -110,7 +100,7 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
-    private static void Limit(List<string> errors, string name, WindowLimitOptions? limit)
+    internal static void Limit(List<string> errors, string name, WindowLimitOptions? limit)
     {
         if (limit is null)
         {

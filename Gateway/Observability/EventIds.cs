@@ -20,6 +20,9 @@ internal static class EventIds
     public const int AdminStoreUnavailable = 1300;
     public const int AdminAuthenticationFailed = 1310;
     public const int AdminAuthenticationThrottled = 1311;
+    public const int AdminAuthenticationGloballyThrottled = 1315;
+    public const int AdminAuthenticationMissing = 1316;
+    public const int AdminCrossSiteRefused = 1317;
 
     public const int KeyChangePublishFailed = 1400;
     public const int KeyChangeSubscribeFailed = 1401;

@@ -97,7 +97,7 @@ public class PipelineBenchmarks
         {
             ["Gateway:Store:Path"] = Path.Combine(_directory, "gateway.db"),
             ["Gateway:Demo:Enabled"] = "false",
-            ["Gateway:Admin:Token"] = "bench-admin-token-0123456789",
+            ["Gateway:Admin:Token"] = "gw-bench-7Kq2Xv9Lm4Rt8Zp3Wn6Yb1Hc5Jd",
             ["Gateway:RateLimits:Workspace:PermitLimit"] = "1000000000",
             ["Gateway:RateLimits:Ip:PermitLimit"] = "1000000000",
             ["Logging:LogLevel:Default"] = "Warning",
