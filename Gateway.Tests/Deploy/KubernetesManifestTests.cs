@@ -117,7 +117,7 @@ public sealed class KubernetesManifestTests
     }
 
     [Test]
-    public void ServiceAndNetworkPolicy_ExposeTheProxyPortOnlyAndAdminOnlyInCluster()
+    public void ServiceAndNetworkPolicy_ProxyPortFromIngressOnly_AdminPortFromOperatorPodsOfTheNamespaceOnly()
     {
         var labels = Deployment()["spec"]!["template"]!["metadata"]!["labels"]!.AsObject();
         bool Selects(JsonNode? selector) => selector!.AsObject().All(p => labels[p.Key]?.ToString() == p.Value!.ToString());
@@ -143,11 +143,48 @@ public sealed class KubernetesManifestTests
 
         Assert.That(rules.SelectMany(r => r!["ports"]!.AsArray()).Select(p => p.Text("port")), Does.Contain("admin"));
 
+        // The admin port: operator pods of the gateway's own namespace only (a podSelector without a
+        // namespaceSelector), never every pod of the cluster.
+        var adminRules = rules.Where(r => r!["ports"]!.AsArray().Any(p => p.Text("port") == "admin")).ToList();
+        Assert.That(adminRules, Is.Not.Empty);
+        foreach (var rule in adminRules)
+        {
+            Assert.That(rule!["ports"]!.AsArray().Select(p => p.Text("port")), Is.EquivalentTo(new[] { "admin" }), "admin shares no rule with the proxy port");
+            Assert.That(rule["from"], Is.Not.Null, "the admin port is never open to any source");
+            foreach (var peer in rule["from"]!.AsArray())
+            {
+                Assert.That(peer!["namespaceSelector"], Is.Null, "same namespace only");
+                Assert.That(peer["podSelector"]?["matchLabels"]?["gateway.admin/operator"]?.ToString(), Is.EqualTo("true"), "operator pods only");
+            }
+        }
+
+        // The proxy port: the ingress controller only, since Gateway:TrustedProxies believes X-Forwarded-For from
+        // the pod network; another pod able to connect could pick the client address it is limited under.
+        var proxyRules = rules.Where(r => r!["ports"]!.AsArray().Any(p => p.Text("port") == "proxy")).ToList();
+        Assert.That(proxyRules, Is.Not.Empty);
+        foreach (var rule in proxyRules)
+        {
+            Assert.That(rule!["from"], Is.Not.Null, "the proxy port is reached through the ingress only");
+            Assert.That(rule["from"]!.AsArray().Select(p => p!["podSelector"]?["matchLabels"]), Has.All.Not.Null, "ingress controller pods, selected by label");
+        }
+
         var budget = Manifest("PodDisruptionBudget");
         Assert.That(Selects(budget["spec"]!["selector"]!["matchLabels"]), Is.True);
         var autoscaler = Manifest("HorizontalPodAutoscaler");
         Assert.That(autoscaler.Text("spec", "scaleTargetRef", "name"), Is.EqualTo(Deployment().Text("metadata", "name")));
         Assert.That(Int(autoscaler.Text("spec", "minReplicas")!), Is.GreaterThanOrEqualTo(2));
+    }
+
+    [Test]
+    public void Settings_AdminBelievesNoForwardedForAndThePlaceholderTokenCannotStart()
+    {
+        var settings = JsonNode.Parse(File.ReadAllText(Path.Combine(Folder, "appsettings.json")))![GatewayOptions.SectionName]!;
+        var adminProxies = settings["Admin"]?["TrustedProxies"]?.AsArray().Select(p => p!.ToString()).ToList() ?? [];
+        Assert.That(adminProxies, Is.Empty, "operators reach the admin port directly; no proxy speaks for them");
+
+        // The committed Secret holds a placeholder that must be replaced: a gateway given it refuses to start.
+        var token = Manifest("Secret")["stringData"]!["admin-token"]!.ToString();
+        Assert.That(AdminOptionsValidation.TokenProblem(token), Is.Not.Null, token);
     }
 
     [Test]
