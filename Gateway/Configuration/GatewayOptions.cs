@@ -21,6 +21,14 @@ public sealed class GatewayOptions
     /// </summary>
     public bool DropHeadersWithUnderscores { get; set; }
 
+    /// <summary>
+    /// Request headers never forwarded from clients, on top of the built-in list (Proxy/StrippedHeaders.cs):
+    /// names an upstream framework trusts, matched in any letter case and with '_' read as '-'.
+    /// </summary>
+    public List<string> StripHeaders { get; set; } = [];
+
+    public PathsOptions Paths { get; set; } = new();
+
     public RateLimitsOptions RateLimits { get; set; } = new();
 
     public List<string> Scopes { get; set; } = [];
@@ -34,6 +42,16 @@ public sealed class GatewayOptions
     public SigningOptions Signing { get; set; } = new();
 
     public SecretScanningOptions SecretScanning { get; set; } = new();
+}
+
+public sealed class PathsOptions
+{
+    /// <summary>
+    /// Normalize a request target with empty or dot segments, ';' parameters or encoded '/', '\' or ';'
+    /// before routing, instead of refusing it with 400 <c>bad_path</c>; the normalized path is the one
+    /// authorized and forwarded.
+    /// </summary>
+    public bool Normalize { get; set; }
 }
 
 public sealed class StoreOptions

@@ -92,6 +92,14 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
             errors.Add($"{S}:Usage:Retention must be at least 01:00:00 and at least {S}:Usage:MinuteResolutionFor (got {options.Usage.Retention}).");
         }
 
+        for (var i = 0; i < options.StripHeaders.Count; i++)
+        {
+            if (options.StripHeaders[i] is not { } header || !HeaderNameRegex().IsMatch(header))
+            {
+                errors.Add($"{S}:StripHeaders:{i} must be an HTTP header name (RFC 9110 token characters, got '{options.StripHeaders[i]}').");
+            }
+        }
+
         if (options.Demo.Enabled && !Uri.TryCreate(options.Demo.Url, UriKind.Absolute, out _))
         {
             errors.Add($"{S}:Demo:Url must be an absolute URL (got '{options.Demo.Url}').");
@@ -129,6 +137,10 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
 
     internal static bool IsIpOrCidr(string? value) =>
         value is not null && (IPAddress.TryParse(value, out _) || IPNetwork.TryParse(value, out _));
+
+    // RFC 9110 section 5.6.2 token.
+    [GeneratedRegex("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")]
+    private static partial Regex HeaderNameRegex();
 
     [GeneratedRegex("^[A-Za-z0-9_.:-]{1,64}$|^\\*$")]
     private static partial Regex ScopeRegex();

@@ -103,6 +103,7 @@ public static class GatewayHostingExtensions
         properties["__AuthenticationMiddlewareSet"] = true;
         properties["__AuthorizationMiddlewareSet"] = true;
         app.UseMiddleware<RequestIdMiddleware>();
+        app.UseMiddleware<RequestTargetMiddleware>();
         app.UseRouting();
         app.UseMiddleware<UnmatchedRequestMiddleware>();
         app.MapGatewayAdmin();

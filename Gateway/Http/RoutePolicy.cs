@@ -14,6 +14,15 @@ internal sealed class RoutePolicy
     public const string AnonymousKey = "Anonymous";
     public const string RateLimitPolicyKey = "RateLimitPolicy";
 
+    /// <summary>
+    /// Every metadata key the gateway reads. A key not in this list stops start-up and is refused on reload
+    /// (RouteMetadataValidator): a misspelt <c>RequiredScope</c> would otherwise leave the route open to every key.
+    /// A new setting is one more entry here.
+    /// </summary>
+    public static readonly IReadOnlySet<string> KnownKeys = System.Collections.Frozen.FrozenSet.ToFrozenSet(
+        [RequiredScopesKey, EnvironmentKey, AnonymousKey, RateLimitPolicyKey],
+        StringComparer.OrdinalIgnoreCase);
+
     private static readonly ConditionalWeakTable<RouteConfig, RoutePolicy> Cache = new();
     private static readonly RoutePolicy Empty = new([], null, false, null);
 

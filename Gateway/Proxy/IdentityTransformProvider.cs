@@ -14,8 +14,10 @@ namespace Gateway.Proxy;
 /// incoming request: enumerating Kestrel's headers a second time (YARP's copy is the first) allocates an
 /// enumerator, and a client's headers are more than what reaches this list after YARP's copy.
 /// Registered before the signing transform, which signs these headers as sent.
+/// Client copies of the headers upstreams trust (<see cref="StrippedHeaders"/>) are removed by a transform
+/// that runs first, before the route's own, which may still set those names.
 /// </summary>
-internal sealed class IdentityTransformProvider : ITransformProvider
+internal sealed class IdentityTransformProvider(StrippedHeaders stripped) : ITransformProvider
 {
     public void ValidateRoute(TransformRouteValidationContext context)
     {
@@ -25,7 +27,17 @@ internal sealed class IdentityTransformProvider : ITransformProvider
     {
     }
 
-    public void Apply(TransformBuilderContext context) => context.AddRequestTransform(StampAsync);
+    public void Apply(TransformBuilderContext context)
+    {
+        context.RequestTransforms.Insert(0, new RequestFuncTransform(StripAsync));
+        context.AddRequestTransform(StampAsync);
+    }
+
+    private ValueTask StripAsync(RequestTransformContext context)
+    {
+        stripped.RemoveFrom(context.ProxyRequest.Headers);
+        return ValueTask.CompletedTask;
+    }
 
     private static ValueTask StampAsync(RequestTransformContext context)
     {

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
 namespace Gateway.Proxy;
 
 public static class ProxyBuilderExtensions
@@ -6,6 +8,9 @@ public static class ProxyBuilderExtensions
     /// Sets the request id and the caller's identity headers on every upstream request. Call before
     /// <c>AddGatewaySigning</c>: transforms run in the order they are added, and the signature covers these headers.
     /// </summary>
-    public static IReverseProxyBuilder AddGatewayIdentityHeaders(this IReverseProxyBuilder builder) =>
-        builder.AddTransforms<IdentityTransformProvider>();
+    public static IReverseProxyBuilder AddGatewayIdentityHeaders(this IReverseProxyBuilder builder)
+    {
+        builder.Services.TryAddSingleton<StrippedHeaders>();
+        return builder.AddTransforms<IdentityTransformProvider>();
+    }
 }

@@ -36,6 +36,14 @@ internal sealed class RouteMetadataValidator(IOptionsMonitor<GatewayOptions> opt
         var gateway = options.CurrentValue;
         var prefix = $"ReverseProxy:Routes:{route.RouteId}:Metadata";
 
+        foreach (var key in metadata.Keys)
+        {
+            if (!RoutePolicy.KnownKeys.Contains(key))
+            {
+                errors.Add($"{prefix}:{key} is not a route setting the gateway knows (known: {string.Join(", ", RoutePolicy.KnownKeys.Order(StringComparer.Ordinal))}).");
+            }
+        }
+
         if (metadata.TryGetValue(RoutePolicy.AnonymousKey, out var anonymous) && !bool.TryParse(anonymous, out _))
         {
             errors.Add($"{prefix}:{RoutePolicy.AnonymousKey} must be true or false (got '{anonymous}').");

@@ -1,0 +1,104 @@
+using System.Net;
+using Gateway.Hosting;
+using Gateway.Tests.Common;
+
+namespace Gateway.Tests.Proxy;
+
+/// <summary>
+/// Headers upstream frameworks take on trust (client address, URL rewrite, method override) never reach an
+/// upstream from a client, on keyed and anonymous routes, in any spelling; operators add names with
+/// <c>Gateway:StripHeaders</c>; a route's own transform may still set them.
+/// </summary>
+public sealed class TrustedHeaderTests : UpstreamFixture
+{
+    private static readonly string[] Trusted =
+    [
+        "X-Real-IP", "True-Client-IP", "CF-Connecting-IP", "X-Original-URL", "X-Rewrite-URL",
+        "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
+    ];
+
+    private static readonly string[] Respelled = ["x-real-ip", "X_REAL_IP", "true_client_ip", "Cf-Connecting_Ip", "x_original_url", "X-REWRITE-URL", "x_http_method_override", "X_Http_Method", "x-method_override"];
+
+    [SetUp]
+    public void ResetUpstream() => Upstream.Reset();
+
+    [TestCase("/public/x")]
+    [TestCase("/api/x")]
+    public async Task TrustedHeaders_AnySpelling_NeverForwarded(string path)
+    {
+        await using var gateway = await StartAsync();
+        await gateway.CreateOrgAsync("acme");
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "k" })).Str("key");
+
+        foreach (var names in new[] { Trusted, Respelled })
+        {
+            Upstream.Reset();
+            using var response = await gateway.CallAsync(path, path.StartsWith("/api", StringComparison.Ordinal) ? key : null, r =>
+            {
+                foreach (var name in names)
+                {
+                    r.Headers.TryAddWithoutValidation(name, "evil");
+                }
+
+                r.Headers.TryAddWithoutValidation("X-Trace-Note", "kept");
+            });
+
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            var headers = Upstream.SingleRequestHeaders();
+            Assert.That(headers.Values, Has.No.Member("evil"), string.Join(", ", headers.Keys));
+            Assert.That(headers["X-Trace-Note"], Is.EqualTo("kept"));
+        }
+    }
+
+    [Test]
+    public async Task StripHeaders_OperatorNames_NeverForwardedInAnySpelling()
+    {
+        await using var gateway = await StartAsync(("Gateway:StripHeaders:0", "X-Tenant-Override"), ("Gateway:StripHeaders:1", "X-Debug"));
+
+        using var response = await gateway.CallAsync("/public/x", null, r =>
+        {
+            r.Headers.TryAddWithoutValidation("x_tenant_override", "evil");
+            r.Headers.TryAddWithoutValidation("X-DEBUG", "evil");
+            r.Headers.TryAddWithoutValidation("X-Debugger", "kept");
+        });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var headers = Upstream.SingleRequestHeaders();
+        Assert.That(headers.Values, Has.No.Member("evil"));
+        Assert.That(headers["X-Debugger"], Is.EqualTo("kept"));
+    }
+
+    [Test]
+    public async Task RouteTransformSetsTrustedHeader_UpstreamSeesTheRoutesValue()
+    {
+        await using var gateway = await StartAsync(
+            ("ReverseProxy:Routes:public:Transforms:0:RequestHeader", "X-HTTP-Method-Override"),
+            ("ReverseProxy:Routes:public:Transforms:0:Set", "from-route"));
+
+        using var response = await gateway.CallAsync("/public/x", null, r => r.Headers.TryAddWithoutValidation("X-HTTP-Method-Override", "DELETE"));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(Upstream.SingleRequestHeaders()["X-HTTP-Method-Override"], Is.EqualTo("from-route"));
+    }
+
+    [TestCase("")]
+    [TestCase("X Real")]
+    [TestCase("X-Bad:Name")]
+    public void Start_InvalidStripHeader_FailsNamingIt(string name)
+    {
+        var ex = Assert.CatchAsync(async () => await StartAsync(("Gateway:StripHeaders:0", name)));
+
+        Assert.That(string.Join(Environment.NewLine, StartupFailure.Describe(ex!)), Does.Contain("Gateway:StripHeaders:0"));
+    }
+
+    private Task<GatewayHost> StartAsync(params (string Key, string Value)[] settings)
+    {
+        var config = GatewayHost.Routes(Upstream.Url, ("api", "/api/{**rest}", []), ("public", "/public/{**rest}", [("Anonymous", "true")]));
+        foreach (var (key, value) in settings)
+        {
+            config[key] = value;
+        }
+
+        return GatewayHost.StartAsync(config);
+    }
+}

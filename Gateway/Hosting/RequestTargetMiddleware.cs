@@ -1,0 +1,46 @@
+using Gateway.Admin;
+using Gateway.Configuration;
+using Gateway.Http;
+using Gateway.Observability;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Hosting;
+
+/// <summary>
+/// Before routing on the proxy listener, so anonymous routes and unmatched paths are covered too: refuses
+/// a request target an upstream could read as another path than the one routed and authorized
+/// (<see cref="RequestTarget"/>) with 400 <c>bad_path</c>, or, with <c>Gateway:Paths:Normalize</c>,
+/// rewrites it to its normalized form, which is then routed, authorized and forwarded. A clean target
+/// costs one scan of its path and no allocation. The admin listener's paths are the gateway's own and
+/// carry ids (a customer id may be "..") that this would refuse.
+/// </summary>
+internal sealed class RequestTargetMiddleware(RequestDelegate next, Listeners listeners, GatewayMetrics metrics, IOptionsMonitor<GatewayOptions> options)
+{
+    public Task InvokeAsync(HttpContext context)
+    {
+        var request = context.Feature<IHttpRequestFeature>();
+        var raw = request?.RawTarget;
+        if (request is null || RequestTarget.IsClean(RequestTarget.PathOf(raw)) || listeners.IsAdmin(context))
+        {
+            return next(context);
+        }
+
+        if (options.CurrentValue.Paths.Normalize)
+        {
+            var path = RequestTarget.PathOf(raw);
+            var normalized = RequestTarget.Normalize(path);
+            context.Request.Path = PathString.FromUriComponent(normalized);
+            request.RawTarget = normalized + context.Request.QueryString.Value;
+            return next(context);
+        }
+
+        metrics.Request("(none)", StatusCodes.Status400BadRequest, "bad_path");
+        return GatewayProblem.WriteAsync(
+            context,
+            StatusCodes.Status400BadRequest,
+            "bad_path",
+            "Bad path",
+            "The request path has an empty or dot segment, a ';' parameter or an encoded '/', '\\' or ';'.");
+    }
+}
