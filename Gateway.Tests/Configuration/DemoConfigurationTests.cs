@@ -94,7 +94,7 @@ public sealed class DemoConfigurationTests
         await GatewayHost.WaitForAsync(() => Task.FromResult(File.Exists(file)), TimeSpan.FromSeconds(10));
         var demoKey = (await File.ReadAllTextAsync(file)).Trim();
         Assert.That(demoKey, Does.StartWith("gw_dev_"));
-        Assert.That(File.GetUnixFileMode(file), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
+        Assert.That(OperatingSystem.IsWindows() ? default : File.GetUnixFileMode(file), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
         var stored = (await gateway.AdminGetAsync("admin/orgs/demo/keys"))["items"] is { } items ? items.AsArray()[0]!.AsObject() : null;
         Assert.That(stored?.Str("environment"), Is.EqualTo("development"));
         Assert.That(stored?["scopes"]!.AsArray().Select(s => s!.GetValue<string>()), Is.EquivalentTo(new[] { "read", "write", "admin" }));

@@ -12,6 +12,7 @@ public static class AdminEndpointRouteBuilderExtensions
     {
         var admin = endpoints.MapGroup("/admin")
             .WithMetadata(AdminListenerMetadata.Instance)
+            .AddEndpointFilter(Gateway.RateLimiting.IpLimitFilter.AdminByPeer(endpoints.ServiceProvider))
             .AddEndpointFilter<AdminTokenFilter>()
             .AddEndpointFilter<AdminErrorFilter>()
             .ProducesAdminProblem(StatusCodes.Status401Unauthorized, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
