@@ -69,7 +69,7 @@ public sealed class DemoConfigurationTests
         await using var gateway = await GatewayHost.StartAsync(settings);
 
         await gateway.CreateOrgAsync("acme");
-        var key = (await gateway.CreateKeyAsync("acme", new { name = "reader", scopes = new[] { "read" } })).Str("key");
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "reader", environment = "development", scopes = new[] { "read" } })).Str("key");
 
         using var hello = await gateway.CallAsync("/demo/hello", key);
         Assert.That(hello.StatusCode, Is.EqualTo(HttpStatusCode.OK));
@@ -79,6 +79,63 @@ public sealed class DemoConfigurationTests
         Assert.That(await gateway.CodeAsync(key, "/demo/admin/x"), Is.EqualTo("insufficient_scope"));
         Assert.That(await gateway.StatusAsync(null, "/demo/public/x"), Is.EqualTo(HttpStatusCode.OK));
         Assert.That(await gateway.CodeAsync(key, "/demo/staging/x"), Is.EqualTo("wrong_environment"));
+    }
+
+    [Test]
+    public async Task DemoOn_DemoKeyIsADevelopmentKeySavedToAFile_OpensDemoRoutesOnly()
+    {
+        using var upstream = Upstream.Start();
+        var settings = GatewayHost.Routes(upstream.Url, ("api", "/api/{**rest}", []), ("dev", "/dev/{**rest}", [("Environment", "development")]));
+        settings["Gateway:Demo:Enabled"] = "true";
+        settings["Gateway:Demo:Url"] = $"http://127.0.0.1:{FreePort()}";
+        await using var gateway = await GatewayHost.StartAsync(settings);
+
+        var file = Path.Combine(gateway.Directory, "demo-key");
+        await GatewayHost.WaitForAsync(() => Task.FromResult(File.Exists(file)), TimeSpan.FromSeconds(10));
+        var demoKey = (await File.ReadAllTextAsync(file)).Trim();
+        Assert.That(demoKey, Does.StartWith("gw_dev_"));
+        Assert.That(OperatingSystem.IsWindows() ? default : File.GetUnixFileMode(file), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
+        var stored = (await gateway.AdminGetAsync("admin/orgs/demo/keys"))["items"] is { } items ? items.AsArray()[0]!.AsObject() : null;
+        Assert.That(stored?.Str("environment"), Is.EqualTo("development"));
+        Assert.That(stored?["scopes"]!.AsArray().Select(s => s!.GetValue<string>()), Is.EquivalentTo(new[] { "read", "write", "admin" }));
+
+        Assert.That(await gateway.StatusAsync(demoKey, "/demo/hello"), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await gateway.StatusAsync(demoKey, "/demo/admin/x"), Is.EqualTo(HttpStatusCode.OK));
+
+        // Neither the demo key nor any other key of the demo organization opens a route of the operator's,
+        // whatever its environment and scopes.
+        var wide = (await gateway.CreateKeyAsync("demo", new { name = "wide", environment = "production", scopes = new[] { "*" } })).Str("key");
+        foreach (var (key, path) in new[] { (demoKey, "/dev/x"), (wide, "/api/x") })
+        {
+            using var response = await gateway.CallAsync(path, key);
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), path);
+            Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("invalid_key"), path);
+        }
+
+        // Another organization's development key still opens the operator's development route.
+        await gateway.CreateOrgAsync("acme");
+        var acme = (await gateway.CreateKeyAsync("acme", new { name = "dev", environment = "development" })).Str("key");
+        Assert.That(await gateway.StatusAsync(acme, "/dev/x"), Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    [Test]
+    public async Task DemoOff_KeysOfTheDemoOrganizationOpenNoRoute()
+    {
+        using var upstream = Upstream.Start();
+        var settings = GatewayHost.Routes(upstream.Url, ("api", "/api/{**rest}", []), ("public", "/public/{**rest}", [("Anonymous", "true")]));
+        await using var gateway = await GatewayHost.StartAsync(settings);
+
+        // A demo organization left in the store from when the demo was on (or created by hand).
+        var demoKey = (await gateway.CreateOrgAsync("demo"))["defaultKey"]!.AsObject().Str("key");
+        await gateway.CreateOrgAsync("acme");
+        var acme = (await gateway.CreateKeyAsync("acme", new { name = "svc" })).Str("key");
+
+        using var refused = await gateway.CallAsync("/api/x", demoKey);
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        Assert.That((await GatewayHost.ProblemAsync(refused)).Str("code"), Is.EqualTo("invalid_key"));
+        Assert.That(upstream.Received, Is.Empty, "nothing reached the upstream");
+        Assert.That(await gateway.StatusAsync(acme, "/api/x"), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await gateway.StatusAsync(null, "/public/x"), Is.EqualTo(HttpStatusCode.OK), "anonymous routes need no key");
     }
 
     private static int FreePort()

@@ -102,6 +102,13 @@ public sealed class GatewayProcessTests
             Assert.That(hello.StatusCode, Is.EqualTo(HttpStatusCode.OK));
             Assert.That(await hello.Content.ReadAsStringAsync(), Does.Contain("\"X-Org-Id\": \"demo\""));
 
+            // A development key, also saved owner-only in a file the banner names.
+            Assert.That(match.Groups[2].Value, Does.StartWith("gw_dev_"));
+            var saved = new System.Text.RegularExpressions.Regex(@"Also saved in (\S+) \(mode 0600\)").Match(Read(firstOutput));
+            Assert.That(saved.Success, Is.True, Read(firstOutput));
+            Assert.That((await File.ReadAllTextAsync(saved.Groups[1].Value)).Trim(), Is.EqualTo(match.Groups[2].Value));
+            Assert.That(OperatingSystem.IsWindows() ? default : File.GetUnixFileMode(saved.Groups[1].Value), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
+
             // A second gateway on this host with the demo on: its demo port is taken.
             var (second, secondOutput, secondErrors) = StartShipped(demoPort, out _);
             using (second)

@@ -154,6 +154,105 @@ public sealed class SecretScanningTests
         Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
     }
 
+    [TestCase(null, null)]
+    [TestCase("gh-key-2", "plausible")]
+    [TestCase("gh-key-1", null)]
+    [TestCase("gh-key-1", "not base64!!")]
+    [TestCase("gh-key-1", "long")]
+    public async Task Report_MissingOrUnknownKeyIdOrImplausibleSignature_Returns401WithoutReadingTheBody(string? keyId, string? signature)
+    {
+        // Headers announcing 1 MiB, then only a few bytes: the answer must come without waiting for the rest.
+        using var connection = await HeldReportAsync(keyId, signature switch
+        {
+            "plausible" => PlausibleSignature(),
+            "long" => Convert.ToBase64String(new byte[200]),
+            _ => signature,
+        });
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        var status = await StatusLineAsync(connection, timeout.Token);
+
+        Assert.That(status, Does.StartWith("HTTP/1.1 401"));
+    }
+
+    [Test]
+    public async Task Report_MoreThanTheCapBeingRead_Returns503ReportsBusy()
+    {
+        // Reports with a known key identifier and a plausible signature whose bodies trickle in: each holds a slot.
+        var held = new List<System.Net.Sockets.TcpClient>();
+        try
+        {
+            for (var i = 0; i < Gateway.SecretScanning.ReportSlots.Capacity; i++)
+            {
+                held.Add(await HeldReportAsync("gh-key-1", PlausibleSignature()));
+            }
+
+            // A complete report over the cap is answered at once; below it, it would be read and refused as badly signed.
+            await GatewayHost.WaitForAsync(async () =>
+            {
+                using var probe = await PostAsync("[]", _stranger);
+                return probe.StatusCode == HttpStatusCode.ServiceUnavailable && (await GatewayHost.ProblemAsync(probe)).Str("code") == "reports_busy";
+            }, TimeSpan.FromSeconds(5));
+        }
+        finally
+        {
+            held.ForEach(c => c.Dispose());
+        }
+
+        // The slots come back when those clients go away.
+        await GatewayHost.WaitForAsync(async () =>
+        {
+            using var probe = await PostAsync("[]", _stranger);
+            return probe.StatusCode == HttpStatusCode.Unauthorized;
+        }, TimeSpan.FromSeconds(5));
+    }
+
+    private static string PlausibleSignature()
+    {
+        var der = new byte[70];
+        der[0] = 0x30;
+        der[1] = 68;
+        return Convert.ToBase64String(der);
+    }
+
+    /// <summary>A raw connection that sends a report's headers announcing 1 MiB and then only a few bytes of it.</summary>
+    private async Task<System.Net.Sockets.TcpClient> HeldReportAsync(string? keyId, string? signature)
+    {
+        var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync("127.0.0.1", _gateway.Proxy.BaseAddress!.Port);
+        var head = new StringBuilder($"POST {Path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n");
+        if (keyId is not null)
+        {
+            head.Append("GITHUB-PUBLIC-KEY-IDENTIFIER: " + keyId + "\r\n");
+        }
+
+        if (signature is not null)
+        {
+            head.Append("GITHUB-PUBLIC-KEY-SIGNATURE: " + signature + "\r\n");
+        }
+
+        head.Append("\r\n[{\"token\":\"");
+        await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes(head.ToString()));
+        return client;
+    }
+
+    private static async Task<string> StatusLineAsync(System.Net.Sockets.TcpClient client, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[1024];
+        var text = new StringBuilder();
+        while (!text.ToString().Contains("\r\n", StringComparison.Ordinal))
+        {
+            var read = await client.GetStream().ReadAsync(buffer, cancellationToken);
+            if (read == 0)
+            {
+                break;
+            }
+
+            text.Append(Encoding.ASCII.GetString(buffer, 0, read));
+        }
+
+        return text.ToString();
+    }
+
     [Test]
     public async Task Report_TooManyTokensOrMalformed_Returns4xxAndChangesNothing()
     {

@@ -14,6 +14,7 @@ public static class AdminEndpointRouteBuilderExtensions
             .WithMetadata(AdminListenerMetadata.Instance)
             .AddEndpointFilter<AdminNoStoreFilter>()
             .AddEndpointFilter<AdminCrossSiteFilter>()
+            .AddEndpointFilter(Gateway.RateLimiting.IpLimitFilter.Admin(endpoints.ServiceProvider, endpoints.ServiceProvider.GetRequiredService<AdminClientAddress>().Resolve))
             .AddEndpointFilter<AdminTokenFilter>()
             .AddEndpointFilter<AdminErrorFilter>()
             .ProducesAdminProblem(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);

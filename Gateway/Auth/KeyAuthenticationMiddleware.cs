@@ -96,6 +96,14 @@ internal sealed partial class KeyAuthenticationMiddleware(
             return RejectAsync(context, StatusCodes.Status401Unauthorized, "invalid_key", "Invalid API key", "The API key is not valid.", InvalidToken);
         }
 
+        // The demo organization's keys are printed to a console and saved in a file: they open the demo's
+        // own routes and nothing else, and nothing at all once the demo is off (then no route is a demo
+        // route). An ordinal compare of a short string; the route check runs only for such keys.
+        if (!policy.Demo && string.Equals(key.OrgId, RoutePolicy.DemoOrganizationId, StringComparison.Ordinal))
+        {
+            return RejectAsync(context, StatusCodes.Status401Unauthorized, "invalid_key", "Invalid API key", "Keys of the 'demo' organization open only the built-in demo's routes.", InvalidToken, key);
+        }
+
         switch (key.StatusAt(now))
         {
             case KeyStatus.Revoked:

@@ -120,6 +120,12 @@ public sealed class CacheOptions
     /// <summary>How long a resolved key may still be served while the store is unreachable.</summary>
     public TimeSpan StaleFor { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// When true, a key is never served past <see cref="FreshFor"/> while the store is unreachable: such
+    /// requests get 503 <c>store_unavailable</c> instead of risking a key revoked on another instance.
+    /// </summary>
+    public bool FailClosedWhenPartitioned { get; set; }
+
     /// <summary>How long an unknown hash is remembered as unknown.</summary>
     public TimeSpan NegativeFor { get; set; } = TimeSpan.FromSeconds(2);
 

@@ -1,4 +1,6 @@
 using Gateway.Configuration;
+using Gateway.Domain;
+using Gateway.Http;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Yarp.ReverseProxy.Configuration;
 
@@ -52,20 +54,24 @@ internal static class DemoServiceCollectionExtensions
         }
 
         var url = configuration.GetSection($"{GatewayOptions.SectionName}:Demo").Get<DemoOptions>()!.Url;
-        RouteConfig Route(string id, string path, string key, string value) => new()
+
+        // Every demo route serves development keys (the demo key is one; demo-staging shows the refusal of
+        // another environment), and is marked as a demo route: the only routes the demo organization's keys open.
+        static RouteConfig Route(string id, string path, string key, string value)
         {
-            RouteId = id,
-            ClusterId = ClusterId,
-            Match = new RouteMatch { Path = path },
-            Metadata = new Dictionary<string, string> { [key] = value },
-        };
+            var metadata = new Dictionary<string, string> { [RoutePolicy.EnvironmentKey] = KeyEnvironments.Development };
+            metadata[key] = value;
+            var route = new RouteConfig { RouteId = id, ClusterId = ClusterId, Match = new RouteMatch { Path = path }, Metadata = metadata };
+            RoutePolicy.MarkDemo(route);
+            return route;
+        }
 
         return proxy.LoadFromMemory(
             [
-                Route("demo-public", "/demo/public/{**rest}", "Anonymous", "true"),
-                Route("demo-admin", "/demo/admin/{**rest}", "RequiredScopes", "admin"),
-                Route("demo-staging", "/demo/staging/{**rest}", "Environment", "staging"),
-                Route("demo", "/demo/{**rest}", "RequiredScopes", "read"),
+                Route("demo-public", "/demo/public/{**rest}", RoutePolicy.AnonymousKey, "true"),
+                Route("demo-admin", "/demo/admin/{**rest}", RoutePolicy.RequiredScopesKey, "admin"),
+                Route("demo-staging", "/demo/staging/{**rest}", RoutePolicy.EnvironmentKey, KeyEnvironments.Staging),
+                Route("demo", "/demo/{**rest}", RoutePolicy.RequiredScopesKey, "read"),
             ],
             [
                 new ClusterConfig

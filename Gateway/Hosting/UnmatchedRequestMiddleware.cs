@@ -1,16 +1,17 @@
 using Gateway.Admin;
 using Gateway.Http;
 using Gateway.Observability;
+using Gateway.RateLimiting;
 
 namespace Gateway.Hosting;
 
 /// <summary>
 /// Answers a request that no endpoint matches with a problem+json 404: <c>no_route</c> on the proxy
-/// listener (counted in the request metric), <c>not_found</c> on the admin listener. Runs after routing,
+/// listener (counted in the request metric, after a permit of the client's IP limit), <c>not_found</c> on the admin listener. Runs after routing,
 /// before endpoints. A catch-all fallback endpoint would do the same, but routing would then weigh it as a
 /// second candidate, with its own route values, on every proxied request.
 /// </summary>
-internal sealed class UnmatchedRequestMiddleware(RequestDelegate next, Listeners listeners, GatewayMetrics metrics)
+internal sealed class UnmatchedRequestMiddleware(RequestDelegate next, Listeners listeners, IpLimitGate gate, GatewayMetrics metrics)
 {
     // What routing's HTTP method policy selects when a path matches but not the method (its
     // Http405EndpointDisplayName). A catch-all fallback used to win over it; answering it as a path that
@@ -27,6 +28,13 @@ internal sealed class UnmatchedRequestMiddleware(RequestDelegate next, Listeners
         if (listeners.IsAdmin(context))
         {
             return GatewayProblem.WriteAsync(context, StatusCodes.Status404NotFound, "not_found", "Not found", "No admin endpoint at this path.");
+        }
+
+        // A client probing paths spends its IP allowance like any proxied request.
+        if (!gate.TryEnter(context, out var refusal))
+        {
+            metrics.Request("(none)", StatusCodes.Status429TooManyRequests, "rate_limited");
+            return refusal;
         }
 
         metrics.Request("(none)", StatusCodes.Status404NotFound, "no_route");

@@ -23,11 +23,15 @@ internal sealed class RoutePolicy
         [RequiredScopesKey, EnvironmentKey, AnonymousKey, RateLimitPolicyKey],
         StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>The organization the first-run demo creates; its keys open only the demo's own routes.</summary>
+    public const string DemoOrganizationId = "demo";
+
     private static readonly ConditionalWeakTable<RouteConfig, RoutePolicy> Cache = new();
     private static readonly RoutePolicy Empty = new([], null, false, null);
 
-    private RoutePolicy(IReadOnlyList<string> requiredScopes, string? environment, bool anonymous, string? rateLimitPolicy)
+    private RoutePolicy(IReadOnlyList<string> requiredScopes, string? environment, bool anonymous, string? rateLimitPolicy, bool demo = false)
     {
+        Demo = demo;
         RequiredScopes = requiredScopes;
         Environment = environment;
         Anonymous = anonymous;
@@ -42,8 +46,21 @@ internal sealed class RoutePolicy
 
     public string? RateLimitPolicy { get; }
 
+    /// <summary>
+    /// One of the built-in demo's routes. Set only by <see cref="MarkDemo"/> on the route instances the demo
+    /// creates in code, never from metadata, so no configured route can claim it.
+    /// </summary>
+    public bool Demo { get; }
+
     public static RoutePolicy For(RouteConfig route) =>
         route.Metadata is null or { Count: 0 } ? Empty : Cache.GetValue(route, static r => Parse(r.Metadata!));
+
+    /// <summary>Marks a route instance the demo created in code as a demo route (it must carry metadata).</summary>
+    public static void MarkDemo(RouteConfig route)
+    {
+        var parsed = Parse(route.Metadata ?? throw new ArgumentException("A demo route carries metadata.", nameof(route)));
+        Cache.AddOrUpdate(route, new RoutePolicy(parsed.RequiredScopes, parsed.Environment, parsed.Anonymous, parsed.RateLimitPolicy, demo: true));
+    }
 
     internal static RoutePolicy Parse(IReadOnlyDictionary<string, string> metadata)
     {

@@ -19,10 +19,14 @@ internal sealed partial class KeyManager(
 {
     public const string DefaultKeyName = "default";
 
-    public async Task<(Organization Organization, IssuedKey DefaultKey)> CreateOrganizationAsync(string id, string name, string actor, CancellationToken cancellationToken)
+    public Task<(Organization Organization, IssuedKey DefaultKey)> CreateOrganizationAsync(string id, string name, string actor, CancellationToken cancellationToken) =>
+        CreateOrganizationAsync(id, name, actor, options.CurrentValue.Environment, ["*"], cancellationToken);
+
+    /// <summary>As above, with the default key bound to <paramref name="environment"/> and holding only <paramref name="scopes"/> (the demo's key).</summary>
+    public async Task<(Organization Organization, IssuedKey DefaultKey)> CreateOrganizationAsync(string id, string name, string actor, string environment, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
     {
         var now = Now();
-        var issued = NewKey(id, new KeyDraft(DefaultKeyName, options.CurrentValue.Environment, ["*"], "Created with the organization.", null, actor, null, null), now, isDefault: true);
+        var issued = NewKey(id, new KeyDraft(DefaultKeyName, environment, scopes, "Created with the organization.", null, actor, null, null), now, isDefault: true);
         var organization = new Organization(id, name, now, issued.Record.Id);
         var audit = Audit(id, null, "org.create", actor, now, new AuditChanges().Add("name", null, name).Add("defaultKeyId", null, issued.Record.Id).ToJson());
         await store.CreateOrganizationAsync(organization, issued.Record, audit, cancellationToken);

@@ -12,7 +12,8 @@ namespace Gateway.Keys;
 /// Resolves a key digest to its record through a bounded in-process cache (<see cref="KeyCache"/>) in front of the store.
 /// Entries are fresh for <c>Cache:FreshFor</c>; after that the store is asked again, and only when the
 /// store cannot answer is the entry served stale (up to <c>Cache:StaleFor</c>), so keys already known keep
-/// working through an outage and revocations already seen stay in force. Concurrent misses for one hash
+/// working through an outage and revocations already seen stay in force; with
+/// <c>Cache:FailClosedWhenPartitioned</c> nothing is served past its freshness and such requests get 503. Concurrent misses for one hash
 /// share a single store read.
 /// </summary>
 internal sealed class KeyResolver
@@ -72,7 +73,9 @@ internal sealed class KeyResolver
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             // Only a positive entry may outlive its freshness: "unknown" is not worth trusting during an outage.
-            if (cached?.Record is not null && now < cached.StaleUntil)
+            // With FailClosedWhenPartitioned none does: an instance cut off from the store (and from its
+            // revocation messages) would otherwise accept a key revoked elsewhere for up to StaleFor.
+            if (cached?.Record is not null && now < cached.StaleUntil && !_options.FailClosedWhenPartitioned)
             {
                 _metrics.StaleServedOnce();
                 return cached.Record;

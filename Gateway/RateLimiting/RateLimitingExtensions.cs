@@ -26,6 +26,13 @@ public static class RateLimitingExtensions
             services.TryAddSingleton<IRateLimitCounter>(sp => sp.GetRequiredService<LocalRateLimitCounter>());
         }
 
+        services.TryAddSingleton<IpLimitGate>();
+        services.TryAddKeyedSingleton(IpLimitGate.Admin, static (sp, _) => new IpLimitGate(
+            new LocalRateLimitCounter(sp.GetRequiredService<TimeProvider>()),
+            sp.GetRequiredService<RateLimitPolicyResolver>(),
+            sp.GetRequiredService<ClientIpResolver>(),
+            sp.GetRequiredService<IOptionsMonitor<GatewayOptions>>(),
+            sp.GetRequiredService<Gateway.Observability.GatewayMetrics>()));
         return services;
     }
 

@@ -37,6 +37,45 @@ internal sealed class PublicKeyRing(IOptionsMonitor<GatewayOptions> options)
         }
     }
 
+    /// <summary>The configured key named <paramref name="id"/>, if any.</summary>
+    public bool TryGet(string? id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ECDsa? key)
+    {
+        key = null;
+        return !string.IsNullOrEmpty(id) && Keys().TryGetValue(id, out key);
+    }
+
+    /// <summary>
+    /// Decodes a base64 DER ECDSA P-256 signature without allocating more than it can hold: a DER
+    /// SEQUENCE of two INTEGERs of at most 33 bytes each is 8 to 72 bytes. Anything else is refused
+    /// before a report body is read.
+    /// </summary>
+    public static bool TryDecodeSignature(string? signature, Span<byte> der, out int length)
+    {
+        length = 0;
+        return !string.IsNullOrEmpty(signature)
+            && signature.Length <= MaxSignatureBase64Chars
+            && Convert.TryFromBase64String(signature, der, out length)
+            && length >= 8
+            && der[0] == 0x30;
+    }
+
+    public const int MaxSignatureBytes = 72;
+
+    private const int MaxSignatureBase64Chars = (MaxSignatureBytes + 2) / 3 * 4;
+
+    /// <summary>True when <paramref name="der"/> is a valid signature by <paramref name="key"/> of the body whose SHA-256 is <paramref name="hash"/>.</summary>
+    public static bool VerifyHash(ECDsa key, ReadOnlySpan<byte> hash, ReadOnlySpan<byte> der)
+    {
+        try
+        {
+            return key.VerifyHash(hash, der, DSASignatureFormat.Rfc3279DerSequence);
+        }
+        catch (CryptographicException)
+        {
+            return false;
+        }
+    }
+
     public static bool TryLoad(string? pem, out ECDsa? key)
     {
         key = null;

@@ -1,7 +1,9 @@
+using System.Security.Cryptography;
 using System.Text.Json;
 using Gateway.Configuration;
 using Gateway.Http;
 using Gateway.Keys;
+using Gateway.RateLimiting;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.SecretScanning;
@@ -10,6 +12,9 @@ public static class SecretScanningEndpointRouteBuilderExtensions
 {
     /// <summary>Largest report body read; 1000 tokens with long URLs fit well inside.</summary>
     private const int MaxBodyBytes = 1024 * 1024;
+
+    /// <summary>How long a report body may take to arrive; GitHub's are small and sent at once.</summary>
+    private static readonly TimeSpan ReadDeadline = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// Maps <c>Gateway:SecretScanning:Path</c> on the proxy listener when <c>Gateway:SecretScanning:Enabled</c>:
@@ -31,6 +36,14 @@ public static class SecretScanningEndpointRouteBuilderExtensions
     private static async Task HandleAsync(HttpContext context)
     {
         var services = context.RequestServices;
+
+        // The report path is public: it spends the client IP's allowance like a proxied request.
+        if (!services.GetRequiredService<IpLimitGate>().TryEnter(context, out var refusal))
+        {
+            await refusal;
+            return;
+        }
+
         if (!HttpMethods.IsPost(context.Request.Method))
         {
             context.Response.Headers.Allow = "POST";
@@ -38,17 +51,57 @@ public static class SecretScanningEndpointRouteBuilderExtensions
             return;
         }
 
-        var body = await ReadBodyAsync(context);
-        if (body is null)
+        // Everything that can be judged from the headers is judged before a byte of the body is read: an
+        // unknown key identifier or a signature that cannot be a P-256 DER signature costs no buffer.
+        var headers = context.Request.Headers;
+        Span<byte> der = stackalloc byte[PublicKeyRing.MaxSignatureBytes];
+        if (!services.GetRequiredService<PublicKeyRing>().TryGet(headers["GITHUB-PUBLIC-KEY-IDENTIFIER"].ToString(), out var key)
+            || !PublicKeyRing.TryDecodeSignature(headers["GITHUB-PUBLIC-KEY-SIGNATURE"].ToString(), der, out var derLength))
         {
-            await GatewayProblem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "report_too_large", "Report too large", $"A report body may be at most {MaxBodyBytes} bytes.");
+            await InvalidSignatureAsync(context);
             return;
         }
 
-        var headers = context.Request.Headers;
-        if (!services.GetRequiredService<PublicKeyRing>().Verify(headers["GITHUB-PUBLIC-KEY-IDENTIFIER"].ToString(), headers["GITHUB-PUBLIC-KEY-SIGNATURE"].ToString(), body))
+        if (context.Request.ContentLength > MaxBodyBytes)
         {
-            await GatewayProblem.WriteAsync(context, StatusCodes.Status401Unauthorized, "invalid_signature", "Invalid signature", "The report is not signed by a configured public key.");
+            await TooLargeAsync(context);
+            return;
+        }
+
+        var signature = der[..derLength].ToArray();
+        var slots = services.GetRequiredService<ReportSlots>();
+        if (!slots.TryEnter())
+        {
+            context.Response.Headers.RetryAfter = "1";
+            await GatewayProblem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "reports_busy", "Reports busy", $"At most {ReportSlots.Capacity} reports are read at a time; retry shortly.");
+            return;
+        }
+
+        byte[]? body;
+        byte[] hash;
+        try
+        {
+            (body, hash) = await ReadBodyAsync(context);
+        }
+        finally
+        {
+            slots.Exit();
+        }
+
+        if (body is null)
+        {
+            // Cut off by the read deadline (the connection is aborted) or over the size limit.
+            if (!context.RequestAborted.IsCancellationRequested)
+            {
+                await TooLargeAsync(context);
+            }
+
+            return;
+        }
+
+        if (!PublicKeyRing.VerifyHash(key, hash, signature))
+        {
+            await InvalidSignatureAsync(context);
             return;
         }
 
@@ -79,27 +132,50 @@ public static class SecretScanningEndpointRouteBuilderExtensions
         json.WriteEndArray();
     }
 
-    private static async Task<byte[]?> ReadBodyAsync(HttpContext context)
+    private static Task InvalidSignatureAsync(HttpContext context) =>
+        GatewayProblem.WriteAsync(context, StatusCodes.Status401Unauthorized, "invalid_signature", "Invalid signature", "The report is not signed by a configured public key.");
+
+    private static Task TooLargeAsync(HttpContext context) =>
+        GatewayProblem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "report_too_large", "Report too large", $"A report body may be at most {MaxBodyBytes} bytes.");
+
+    /// <summary>
+    /// The body, growing with what actually arrives (never a 1 MiB buffer up front), within
+    /// <see cref="ReadDeadline"/>: a client that trickles bytes does not hold a report slot for long.
+    /// Hashed as it arrives, for the signature check. Null when it is too large, or when the deadline
+    /// passed (the connection is then aborted).
+    /// </summary>
+    private static async Task<(byte[]? Body, byte[] Hash)> ReadBodyAsync(HttpContext context)
     {
-        if (context.Request.ContentLength > MaxBodyBytes)
-        {
-            return null;
-        }
-
+        using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        deadline.CancelAfter(ReadDeadline);
         using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+        var chunk = System.Buffers.ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
         {
-            if (buffer.Length + read > MaxBodyBytes)
+            int read;
+            while ((read = await context.Request.Body.ReadAsync(chunk, deadline.Token)) > 0)
             {
-                return null;
-            }
+                if (buffer.Length + read > MaxBodyBytes)
+                {
+                    return (null, []);
+                }
 
-            buffer.Write(chunk, 0, read);
+                sha256.AppendData(chunk, 0, read);
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            context.Abort();
+            return (null, []);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(chunk);
         }
 
-        return buffer.ToArray();
+        return (buffer.ToArray(), sha256.GetHashAndReset());
     }
 
     /// <summary>A JSON array of <c>{"token","type","url","source"}</c>; only <c>token</c> is required.</summary>

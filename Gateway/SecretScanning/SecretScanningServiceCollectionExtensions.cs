@@ -10,6 +10,7 @@ internal static class SecretScanningServiceCollectionExtensions
     {
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>, SecretScanningOptionsValidator>());
         services.TryAddSingleton<PublicKeyRing>();
+        services.TryAddSingleton<ReportSlots>();
         services.TryAddSingleton<LeakedKeyReporter>();
         return services;
     }
