@@ -3,7 +3,10 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Gateway.Cli;
 using Gateway.Tests.Common;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.Tests.IpAllowlist;
 
@@ -182,6 +185,10 @@ public sealed class KeyIpAllowlistTests(StoreKind store)
     [TestCase("10.0.0.0\n/8")]
     [TestCase("*")]
     [TestCase("0.0.0.0/0; DROP TABLE keys")]
+    [TestCase("::ffff:10.0.0.0/104")]
+    [TestCase("::FFFF:a00:0/104")]
+    [TestCase("::ffff:192.0.2.9")]
+    [TestCase("::ffff:0.0.0.0/96")]
     public async Task CreateAndPatch_HostileCidr_Returns400NamingTheEntryAndChangesNothing(string cidr)
     {
         var (key, id, _) = await CreateAsync(new[] { "192.0.2.0/24" });
@@ -199,6 +206,55 @@ public sealed class KeyIpAllowlistTests(StoreKind store)
         Assert.That(stored["allowedCidrs"]!.ToJsonString(), Is.EqualTo("[\"192.0.2.0/24\"]"));
         using var still = await FromAsync(key, "192.0.2.9");
         Assert.That(still.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    [Test]
+    public async Task Create_Ipv4MappedCidr_Returns400NamingTheEntryAndTheIpv4Form()
+    {
+        using var response = await _gateway.Admin.PostAsJsonAsync("admin/orgs/netorg/keys", new { name = "mapped" + Guid.NewGuid().ToString("N")[..8], allowedCidrs = new[] { "192.0.2.0/24", "::ffff:10.0.0.0/104" } });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        var problem = await GatewayHost.ProblemAsync(response);
+        var message = problem["errors"]!["allowedCidrs[1]"]!.ToJsonString();
+        Assert.That(message, Does.Contain("IPv4-mapped").And.Contain("10.0.0.0/8"));
+    }
+
+    /// <summary>
+    /// A proxy listener on [::] takes IPv4 clients on its dual-stack socket, where their address reads
+    /// ::ffff:127.0.0.1: they are matched against IPv4 entries as the IPv4 clients they are.
+    /// </summary>
+    [Test]
+    public async Task Invoke_Ipv4ClientOnDualStackListener_IsMatchedAgainstIpv4Entries()
+    {
+        var settings = GatewayHost.Routes(_upstream.Url, ("open", "/api/{**rest}", []));
+        settings["Kestrel:Endpoints:Proxy:Url"] = "http://[::]:0";
+        var peers = new System.Collections.Concurrent.ConcurrentQueue<IPAddress>();
+        await using var dualStack = await GatewayHost.StartAsync(settings, services => services.AddSingleton<IStartupFilter>(new PeerRecorder(peers)), store: store);
+        var org = "ds" + Guid.NewGuid().ToString("N")[..8];
+        await dualStack.CreateOrgAsync(org);
+        var loopback = await dualStack.CreateKeyAsync(org, new { name = "ds" + Guid.NewGuid().ToString("N")[..8], allowedCidrs = new[] { "127.0.0.0/8" } });
+        var elsewhere = await dualStack.CreateKeyAsync(org, new { name = "ds" + Guid.NewGuid().ToString("N")[..8], allowedCidrs = new[] { "10.0.0.0/8" } });
+
+        using var allowed = await dualStack.CallAsync("/api/x", loopback.Str("key"));
+        using var refused = await dualStack.CallAsync("/api/x", elsewhere.Str("key"));
+
+        Assert.That(allowed.StatusCode, Is.EqualTo(HttpStatusCode.OK), await allowed.Content.ReadAsStringAsync());
+        Assert.That((await GatewayHost.ProblemAsync(refused)).Str("code"), Is.EqualTo("ip_not_allowed"));
+        Assert.That(peers.Last().IsIPv4MappedToIPv6, Is.True, $"the case under test: the peer arrived as {peers.Last()}");
+    }
+
+    /// <summary>Records the TCP peer address of every request, as the server hands it over.</summary>
+    private sealed class PeerRecorder(System.Collections.Concurrent.ConcurrentQueue<IPAddress> peers) : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use((context, nextMiddleware) =>
+            {
+                peers.Enqueue(context.Connection.RemoteIpAddress!);
+                return nextMiddleware(context);
+            });
+            next(app);
+        };
     }
 
     [TestCase("{\"allowedCidrs\":\"10.0.0.0/8\"}")]

@@ -170,7 +170,7 @@ public sealed class RedisStoreTests
             Assert.That(code, Is.Zero, error.ToString());
         }
 
-        Assert.That(output.ToString(), Does.Contain("Copied 1 organizations, 4 keys"));
+        Assert.That(output.ToString(), Does.Contain("Organizations: 1 created").And.Contain("Keys: 4 created"));
 
         await using var shared = await GatewayHost.StartAsync(Routes(), store: StoreKind.Redis, redisPrefix: prefix);
         Assert.That(await shared.StatusAsync(live), Is.EqualTo(HttpStatusCode.OK));

@@ -9,20 +9,28 @@ using Microsoft.Extensions.Options;
 namespace Gateway.Cli;
 
 /// <summary>
-/// <c>Gateway migrate-store --to-redis &lt;connection&gt;</c>: copies orgs, keys (ids, hashes, versions,
+/// <c>Gateway migrate-store --to-redis &lt;connection&gt;</c>: copies orgs, keys (ids, hashes, grace periods,
 /// last use) and audit logs from the embedded SQLite store into Redis, for moving a single instance to a
-/// shared store. Safe to run again: a key is written only when Redis has no newer version of it (so a key
-/// revoked on Redis since stays revoked), audit entries already copied are not copied twice, nothing in
-/// Redis is deleted, and running gateways are told which keys changed.
+/// shared store. Safe to run again (docs/redis.md): each copied key keeps a record of the copy on Redis, so a
+/// key changed only in SQLite since is updated, a key changed only on Redis is left untouched, and a key
+/// changed on both sides is a conflict: left as Redis has it, listed, and the command exits 4. A key revoked
+/// on Redis is never overwritten.
 /// </summary>
 internal static class StoreMigration
 {
+    /// <summary>Exit code when keys were changed on both sides since the last copy.</summary>
+    public const int ConflictExitCode = 4;
+
+    /// <summary>Exit code when keys were not copied because their name is taken in Redis.</summary>
+    public const int NameTakenExitCode = 3;
+
     internal static Command Command(TextWriter output, TextWriter error)
     {
         var from = new Option<string>("--from") { Description = "SQLite store file.", DefaultValueFactory = _ => "data/gateway.db" };
         var to = new Option<string>("--to-redis") { Description = "StackExchange.Redis connection string of the target.", Required = true };
         var prefix = new Option<string>("--prefix") { Description = "Gateway:Store:RedisPrefix of the target.", DefaultValueFactory = _ => "gw:" };
-        var command = new Command("migrate-store", "Copy the embedded store's orgs, keys and audit log into Redis.") { from, to, prefix };
+        var keepRedis = new Option<bool>("--keep-redis") { Description = "Settle keys changed on both sides since the last copy in Redis's favour: Redis's record stays, the SQLite change is dropped." };
+        var command = new Command("migrate-store", "Copy the embedded store's orgs, keys and audit log into Redis.") { from, to, prefix, keepRedis };
         command.SetAction(async (result, cancellationToken) =>
         {
             var path = result.GetValue(from)!;
@@ -37,15 +45,8 @@ internal static class StoreMigration
             var target = new RedisGatewayStore(redis, Options.Create(new GatewayOptions { Store = { RedisPrefix = result.GetValue(prefix)! } }));
             try
             {
-                var (orgs, copied) = await CopyAsync(source, target, cancellationToken);
-                await output.WriteLineAsync($"Copied {orgs} organizations, {copied.KeysWritten} keys and {copied.AuditAppended} audit entries into Redis; left {copied.KeysLeftNewer} keys alone that Redis holds in the same or a newer version.");
-                if (copied.KeysNameTaken > 0)
-                {
-                    await error.WriteLineAsync($"{copied.KeysNameTaken} keys were not copied: another key in Redis has their name.");
-                    return 3;
-                }
-
-                return 0;
+                var total = await CopyAsync(source, target, result.GetValue(keepRedis), cancellationToken);
+                return await ReportAsync(total, output, error);
             }
             catch (StoreUnavailableException ex)
             {
@@ -56,10 +57,9 @@ internal static class StoreMigration
         return command;
     }
 
-    internal static async Task<(int Orgs, ImportResult Total)> CopyAsync(IGatewayStore source, RedisGatewayStore target, CancellationToken cancellationToken)
+    internal static async Task<CopyTotals> CopyAsync(IGatewayStore source, RedisGatewayStore target, bool keepRedisOnConflict, CancellationToken cancellationToken)
     {
-        var orgCount = 0;
-        var total = new ImportResult(0, 0, 0, 0);
+        var total = new CopyTotals();
         foreach (var org in await source.ListOrganizationsAsync(cancellationToken))
         {
             var keys = await source.ListKeysAsync(org.Id, cancellationToken);
@@ -74,15 +74,86 @@ internal static class StoreMigration
             while (cursor is not null);
 
             audit.Reverse();
-            var result = await target.ImportAsync(org, keys, audit, cancellationToken);
-            orgCount++;
-            total = new ImportResult(
-                total.KeysWritten + result.KeysWritten,
-                total.KeysLeftNewer + result.KeysLeftNewer,
-                total.KeysNameTaken + result.KeysNameTaken,
-                total.AuditAppended + result.AuditAppended);
+            total.Add(await target.ImportAsync(org, keys, audit, keepRedisOnConflict, cancellationToken));
         }
 
-        return (orgCount, total);
+        return total;
+    }
+
+    /// <summary>
+    /// Says what happened to every key: "untouched" counts only keys whose Redis record this run did not
+    /// write. Conflicts and name clashes are listed one per line on stderr.
+    /// </summary>
+    private static async Task<int> ReportAsync(CopyTotals total, TextWriter output, TextWriter error)
+    {
+        var untouched = total.KeysUnchanged + total.KeysChangedOnRedis + total.ConflictsKeptRedis.Count;
+        await output.WriteLineAsync(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"Organizations: {total.OrganizationsCreated} created, {total.Organizations - total.OrganizationsCreated} already in Redis. "
+            + $"Keys: {total.KeysCreated} created, {total.KeysUpdated} updated from SQLite; {untouched} untouched ({total.KeysUnchanged} unchanged since the last copy, {total.KeysChangedOnRedis} changed only on Redis, {total.ConflictsKeptRedis.Count} changed on both sides and kept as Redis has them); "
+            + $"{total.Conflicts.Count} in conflict, {total.NameTaken.Count} not copied (name taken). Audit entries: {total.AuditAppended} appended."));
+        foreach (var kept in total.ConflictsKeptRedis)
+        {
+            await output.WriteLineAsync($"  kept Redis's record of {kept.Id} ({kept.OrgId}/{kept.Name}): {kept.Reason}; the SQLite change is dropped.");
+        }
+
+        if (total.Conflicts.Count > 0)
+        {
+            await error.WriteLineAsync($"{total.Conflicts.Count} keys were not copied: they changed in SQLite and on Redis since the last copy, and Redis's record was left as it is.");
+            foreach (var conflict in total.Conflicts)
+            {
+                await error.WriteLineAsync($"  conflict: {conflict.Id} ({conflict.OrgId}/{conflict.Name}): {conflict.Reason}");
+            }
+
+            await error.WriteLineAsync("Make the SQLite-side changes you still want through the admin API of the gateways on Redis, then run again with --keep-redis to settle these keys as Redis has them.");
+        }
+
+        if (total.NameTaken.Count > 0)
+        {
+            await error.WriteLineAsync($"{total.NameTaken.Count} keys were not copied: another key in Redis has their name.");
+            foreach (var taken in total.NameTaken)
+            {
+                await error.WriteLineAsync($"  name taken: {taken.Id} ({taken.OrgId}/{taken.Name})");
+            }
+        }
+
+        return total.Conflicts.Count > 0 ? ConflictExitCode : total.NameTaken.Count > 0 ? NameTakenExitCode : 0;
+    }
+
+    /// <summary>The results of every organization, added up.</summary>
+    internal sealed class CopyTotals
+    {
+        public int Organizations { get; private set; }
+
+        public int OrganizationsCreated { get; private set; }
+
+        public int KeysCreated { get; private set; }
+
+        public int KeysUpdated { get; private set; }
+
+        public int KeysUnchanged { get; private set; }
+
+        public int KeysChangedOnRedis { get; private set; }
+
+        public int AuditAppended { get; private set; }
+
+        public List<ImportedKey> Conflicts { get; } = [];
+
+        public List<ImportedKey> ConflictsKeptRedis { get; } = [];
+
+        public List<ImportedKey> NameTaken { get; } = [];
+
+        public void Add(ImportResult result)
+        {
+            Organizations++;
+            OrganizationsCreated += result.OrganizationCreated ? 1 : 0;
+            KeysCreated += result.KeysCreated;
+            KeysUpdated += result.KeysUpdated;
+            KeysUnchanged += result.KeysUnchanged;
+            KeysChangedOnRedis += result.KeysChangedOnRedis;
+            AuditAppended += result.AuditAppended;
+            Conflicts.AddRange(result.Conflicts);
+            ConflictsKeptRedis.AddRange(result.ConflictsKeptRedis);
+            NameTaken.AddRange(result.NameTaken);
+        }
     }
 }

@@ -51,6 +51,15 @@ internal static class AllowedCidrs
         }
 
         var max = ip.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
+        if (ip.IsIPv4MappedToIPv6)
+        {
+            // Refused rather than mapped: an IPv4 client (also one on a dual-stack socket, whose address
+            // arrives as ::ffff:a.b.c.d) is matched as IPv4, so such an entry would never match anything,
+            // and storing a rewritten entry would show something other than what was written.
+            error = $"'{Shown(value)}' is an IPv4-mapped IPv6 address, which no client is matched as; write the IPv4 CIDR instead{MappedHint(ip, prefixText)}.";
+            return false;
+        }
+
         var prefix = max;
         if (prefixText is not null
             && (prefixText.Length is 0 or > 3 || (prefixText.Length > 1 && prefixText[0] == '0') || !prefixText.All(char.IsAsciiDigit)
@@ -95,6 +104,13 @@ internal static class AllowedCidrs
 
         return false;
     }
+
+    // "::ffff:10.0.0.0/104" → " (10.0.0.0/8)", when the prefix covers the IPv4 part.
+    private static string MappedHint(IPAddress ip, string? prefixText) =>
+        prefixText is null ? $" ({ip.MapToIPv4()}/32)"
+        : int.TryParse(prefixText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var prefix) && prefix is >= 96 and <= 128
+            ? $" ({Mask(ip, prefix).MapToIPv4()}/{prefix - 96})"
+            : "";
 
     private static bool IsDottedQuad(string text)
     {

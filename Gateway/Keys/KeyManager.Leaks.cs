@@ -76,7 +76,8 @@ internal sealed partial class KeyManager
                 return (LeakOutcome.AlreadyHandled, key);
             }
 
-            after = key with { State = KeyState.Inactive };
+            // As a deactivation through the API: the grace of a previous plaintext ends with it.
+            after = key with { State = KeyState.Inactive, PreviousHashExpiresAt = EndGrace(key, now) };
         }
         else
         {

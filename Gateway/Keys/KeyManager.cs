@@ -95,12 +95,17 @@ internal sealed partial class KeyManager(
 
         var now = Now();
         var plaintext = ApiKeyFormat.Generate(options.CurrentValue.KeyPrefix, key.Environment);
+
+        // Only the plaintext being replaced gets a grace (one previous hash, as designed: a second rotation
+        // drops the first plaintext). An inactive key's plaintext works nowhere, so rotating it grants none:
+        // activating the key later must not bring back a plaintext the operator had switched off.
+        var grace = gracePeriod > TimeSpan.Zero && key.State == KeyState.Active;
         var rotated = key with
         {
             Hash = ApiKeyFormat.Hash(plaintext),
             Prefix = ApiKeyFormat.DisplayPrefix(plaintext),
-            PreviousHash = gracePeriod > TimeSpan.Zero ? key.Hash : null,
-            PreviousHashExpiresAt = gracePeriod > TimeSpan.Zero ? now + gracePeriod : null,
+            PreviousHash = grace ? key.Hash : null,
+            PreviousHashExpiresAt = grace ? now + gracePeriod : null,
         };
 
         var saved = await SaveAsync(key, rotated, "key.rotate", actor, now, cancellationToken);
@@ -111,14 +116,29 @@ internal sealed partial class KeyManager(
     {
         var key = await GetRequiredAsync(id, cancellationToken);
         EnsureNotDefaultOrRevoked(key, "deactivated");
-        return key.State == KeyState.Inactive ? await UnchangedAsync(key) : await SaveAsync(key, key with { State = KeyState.Inactive }, "key.deactivate", actor, Now(), cancellationToken);
+        if (key.State == KeyState.Inactive)
+        {
+            return await UnchangedAsync(key);
+        }
+
+        // Deactivating ends a rotation grace for good, as revoking does: activating the key again brings
+        // back its current plaintext only, never the one it was rotated away from.
+        var now = Now();
+        return await SaveAsync(key, key with { State = KeyState.Inactive, PreviousHashExpiresAt = EndGrace(key, now) }, "key.deactivate", actor, now, cancellationToken);
     }
 
     public async Task<ApiKeyRecord> ActivateAsync(string id, string actor, CancellationToken cancellationToken)
     {
         var key = await GetRequiredAsync(id, cancellationToken);
         EnsureNotDefaultOrRevoked(key, "activated");
-        return key.State == KeyState.Active ? await UnchangedAsync(key) : await SaveAsync(key, key with { State = KeyState.Active }, "key.activate", actor, Now(), cancellationToken);
+        if (key.State == KeyState.Active)
+        {
+            return await UnchangedAsync(key);
+        }
+
+        // Also ends a grace left running on a key deactivated by an older version, which did not end it.
+        var now = Now();
+        return await SaveAsync(key, key with { State = KeyState.Active, PreviousHashExpiresAt = EndGrace(key, now) }, "key.activate", actor, now, cancellationToken);
     }
 
     public async Task<ApiKeyRecord> RevokeAsync(string id, string actor, CancellationToken cancellationToken)
@@ -137,7 +157,7 @@ internal sealed partial class KeyManager(
         var now = Now();
         // A revoked key ends any rotation grace too: neither plaintext may work again. The previous hash
         // stays on the record (its grace ended now) so a retried revoke still knows every hash to clear.
-        var revoked = key with { State = KeyState.Revoked, RevokedAt = now, PreviousHashExpiresAt = key.PreviousHash is null ? null : Min(key.PreviousHashExpiresAt, now) };
+        var revoked = key with { State = KeyState.Revoked, RevokedAt = now, PreviousHashExpiresAt = EndGrace(key, now) };
         return await SaveAsync(key, revoked, "key.revoke", actor, now, cancellationToken);
     }
 
@@ -238,7 +258,12 @@ internal sealed partial class KeyManager(
     private static AuditEntry Audit(string orgId, string? keyId, string action, string actor, DateTimeOffset now, string? changes) =>
         new("aud_" + Base62.Random(20), orgId, keyId, action, actor, now, changes, AuditCaller.Current);
 
-    private static DateTimeOffset Min(DateTimeOffset? a, DateTimeOffset b) => a is { } x && x < b ? x : b;
+    /// <summary>
+    /// The previous hash's grace, ended at <paramref name="now"/> at the latest. The hash itself stays on the
+    /// record (its grace over) so that a retried call still knows every hash to drop from caches.
+    /// </summary>
+    private static DateTimeOffset? EndGrace(ApiKeyRecord key, DateTimeOffset now) =>
+        key.PreviousHash is null ? null : key.PreviousHashExpiresAt is { } x && x < now ? x : now;
 
     private DateTimeOffset Now() => KeyRules.ToStoredPrecision(time.GetUtcNow());
 }

@@ -33,6 +33,7 @@ internal static class EventIds
 
     public const int StoreReplicaNotConfirmed = 1600;
     public const int StoreReplicaWaitFailed = 1601;
+    public const int StoreFilesNotPrivate = 1610;
 
     public const int CertificateServed = 1700;
     public const int CertificateReloaded = 1701;

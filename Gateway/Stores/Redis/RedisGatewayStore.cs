@@ -191,70 +191,136 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
     }
 
     /// <summary>
-    /// Copies records from another store into this one (ids, hashes, versions kept) without ever losing
-    /// anything Redis already holds: a key whose Redis version is the same or newer is left alone (so a
-    /// second run cannot revive a key revoked on Redis since the first), the org is created only if
-    /// missing, and audit entries are appended only when their id is not in the stream yet. The hashes
-    /// of every key written are published so running gateways drop what they cached.
+    /// Copies records from another store into this one (ids and hashes kept) without ever losing anything
+    /// Redis already holds. Each key written carries a record of the copy (field <c>copied</c>: the Redis
+    /// version written, the key hash written and a fingerprint of the source record), so a later run can tell
+    /// which side changed the key since: a key changed only in the source is updated, a key changed only on
+    /// Redis is left untouched, and a key changed on both sides is a conflict, left as Redis has it and
+    /// reported (unless <paramref name="keepRedisOnConflict"/>: then the source's state is recorded as seen
+    /// and dropped). The two sides' versions are never compared with each other: they are independent
+    /// counters. A key revoked on Redis is never overwritten. The org is created only if missing, audit
+    /// entries are appended only when their id is not in the stream yet (and not for keys left in conflict),
+    /// and the hashes of every key written are published so running gateways drop what they cached.
     /// </summary>
-    public async Task<ImportResult> ImportAsync(Organization organization, IReadOnlyList<ApiKeyRecord> keys, IReadOnlyList<AuditEntry> auditOldestFirst, CancellationToken cancellationToken)
+    public async Task<ImportResult> ImportAsync(Organization organization, IReadOnlyList<ApiKeyRecord> keys, IReadOnlyList<AuditEntry> auditOldestFirst, bool keepRedisOnConflict, CancellationToken cancellationToken)
     {
         var db = Db;
-        await RedisCalls.Guard(() => db.StringSetAsync(_keys.Org(organization.Id), Json(organization), when: When.NotExists), cancellationToken);
+        var result = new ImportResult
+        {
+            OrganizationCreated = await RedisCalls.Guard(() => db.StringSetAsync(_keys.Org(organization.Id), Json(organization), when: When.NotExists), cancellationToken),
+        };
         await RedisCalls.Guard(() => db.SetAddAsync(_keys.Orgs, organization.Id), cancellationToken);
 
-        var (written, newer, conflicts) = (0, 0, 0);
         var changed = new HashSet<string>(StringComparer.Ordinal);
+        var skipped = new HashSet<string>(StringComparer.Ordinal);
         var usage = new List<KeyValuePair<string, DateTimeOffset>>();
         foreach (var key in keys)
         {
+            var fingerprint = Fingerprint(key);
+            // Read apart, but every write below is conditional on the version read here.
             var current = await GetKeyAsync(key.Id, cancellationToken);
-            if (current is not null && current.Version >= key.Version)
+            var copied = CopyRecord.Parse(await RedisCalls.Guard(() => db.HashGetAsync(_keys.Key(key.Id), "copied"), cancellationToken));
+
+            string? conflict = null;
+            var written = false;
+            if (current is null)
             {
-                newer++;
+                conflict = await WriteImportAsync(key, null, key.Version, fingerprint, changed, cancellationToken);
+                if (conflict is null)
+                {
+                    result.KeysCreated++;
+                    written = true;
+                }
+            }
+            else if (copied is null)
+            {
+                // Copied by a migrate-store that kept no record of the copy, or made on Redis under the same id:
+                // only an identical record tells that neither side changed.
+                if (Fingerprint(current) == fingerprint)
+                {
+                    await MarkCopiedAsync(current, fingerprint, cancellationToken);
+                    result.KeysUnchanged++;
+                }
+                else
+                {
+                    conflict = "differs from the SQLite record and no record of an earlier copy says which side changed it";
+                }
+            }
+            else
+            {
+                var changedOnRedis = current.Version != copied.Version || current.Hash != copied.Hash;
+                var changedInSource = fingerprint != copied.Fingerprint;
+                if (!changedInSource)
+                {
+                    if (changedOnRedis)
+                    {
+                        result.KeysChangedOnRedis++;
+                    }
+                    else
+                    {
+                        result.KeysUnchanged++;
+                    }
+                }
+                else if (changedOnRedis)
+                {
+                    conflict = $"changed on both sides since the last copy (Redis version {copied.Version} → {current.Version}{(current.State == KeyState.Revoked ? ", revoked on Redis" : "")})";
+                }
+                else if (current.State == KeyState.Revoked)
+                {
+                    // Cannot follow from a revoked source record (revoked keys do not change), but a revoked key
+                    // is never revived, whatever the source says.
+                    conflict = "revoked on Redis";
+                }
+                else
+                {
+                    // Redis's own counter goes on from where Redis is; the source's version means nothing here.
+                    conflict = await WriteImportAsync(key, current, current.Version + 1, fingerprint, changed, cancellationToken);
+                    if (conflict is null)
+                    {
+                        result.KeysUpdated++;
+                        written = true;
+                    }
+                }
+            }
+
+            if (conflict is null)
+            {
+                if (written && key.LastUsedAt is { } used)
+                {
+                    usage.Add(new(key.Id, used));
+                }
+
                 continue;
             }
 
-            var before = new[] { current?.Hash, current?.PreviousHash }.OfType<string>().ToHashSet(StringComparer.Ordinal);
-            var after = new[] { key.Hash, key.PreviousHash }.OfType<string>().ToHashSet(StringComparer.Ordinal);
-            var deletes = before.Except(after).Select(h => _keys.Hash(h)).ToList();
-            var points = after.Select(h => _keys.Hash(h)).ToList();
-            var result = await EvalAsync(
-                RedisScripts.ImportKey,
-                [_keys.Key(key.Id), _keys.OrgKeys(key.OrgId), _keys.OrgNames(key.OrgId), .. deletes, .. points],
-                [key.Id, key.Version, Json(key with { LastUsedAt = null }), current?.Name ?? "", key.Name, key.State == KeyState.Revoked ? "1" : "0", deletes.Count],
-                cancellationToken);
-            switch (result)
+            var item = new ImportedKey(key.Id, key.OrgId, key.Name, conflict);
+            if (conflict == NameTaken)
             {
-                case "ok":
-                    written++;
-                    changed.UnionWith(before);
-                    changed.UnionWith(after);
-                    if (key.LastUsedAt is { } used)
-                    {
-                        usage.Add(new(key.Id, used));
-                    }
-
-                    break;
-                case "newer":
-                    newer++;
-                    break;
-                default:
-                    conflicts++;
-                    break;
+                result.NameTaken.Add(item);
+                skipped.Add(key.Id);
+            }
+            else if (keepRedisOnConflict && current is not null && await MarkCopiedAsync(current, fingerprint, cancellationToken))
+            {
+                result.ConflictsKeptRedis.Add(item);
+            }
+            else
+            {
+                result.Conflicts.Add(item);
+                skipped.Add(key.Id);
             }
         }
 
         await RecordKeyUsageAsync(usage, cancellationToken);
 
-        // Entry ids already in the stream: a second run appends only what the first did not copy.
+        // Entry ids already in the stream: a second run appends only what the first did not copy. The
+        // entries of a key that was not copied would describe a state Redis does not hold: they wait for
+        // the run that copies the key (or settles its conflict).
         var stream = await RedisCalls.Guard(() => db.StreamRangeAsync(_keys.OrgAudit(organization.Id)), cancellationToken);
         var present = stream.Select(e => JsonSerializer.Deserialize((string)e["e"]!, RedisJsonContext.Default.AuditEntry)!.Id).ToHashSet(StringComparer.Ordinal);
-        var appended = 0;
-        foreach (var entry in auditOldestFirst.Where(e => !present.Contains(e.Id)))
+        foreach (var entry in auditOldestFirst.Where(e => !present.Contains(e.Id) && (e.KeyId is null || !skipped.Contains(e.KeyId))))
         {
             await RedisCalls.Guard(() => db.StreamAddAsync(_keys.OrgAudit(organization.Id), "e", Json(entry)), cancellationToken);
-            appended++;
+            result.AuditAppended++;
         }
 
         if (changed.Count > 0)
@@ -262,7 +328,60 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
             await RedisCalls.Guard(() => redis.GetSubscriber().PublishAsync(_keys.Changes, JsonSerializer.Serialize(changed.ToArray(), RedisJsonContext.Default.StringArray)), cancellationToken);
         }
 
-        return new ImportResult(written, newer, conflicts, appended);
+        return result;
+    }
+
+    private const string NameTaken = "its name is taken in Redis by another key that is not revoked";
+
+    /// <summary>Writes <paramref name="key"/> if Redis still holds <paramref name="current"/>; null when written, else why not.</summary>
+    private async Task<string?> WriteImportAsync(ApiKeyRecord key, ApiKeyRecord? current, long version, string fingerprint, HashSet<string> changed, CancellationToken cancellationToken)
+    {
+        var before = new[] { current?.Hash, current?.PreviousHash }.OfType<string>().ToHashSet(StringComparer.Ordinal);
+        var after = new[] { key.Hash, key.PreviousHash }.OfType<string>().ToHashSet(StringComparer.Ordinal);
+        var deletes = before.Except(after).Select(h => _keys.Hash(h)).ToList();
+        var points = after.Select(h => _keys.Hash(h)).ToList();
+        var written = key with { Version = version, LastUsedAt = null };
+        var outcome = await EvalAsync(
+            RedisScripts.ImportKey,
+            [_keys.Key(key.Id), _keys.OrgKeys(key.OrgId), _keys.OrgNames(key.OrgId), .. deletes, .. points],
+            [key.Id, current is null ? "" : current.Version, version, Json(written), current?.Name ?? "", key.Name, key.State == KeyState.Revoked ? "1" : "0", deletes.Count, new CopyRecord(version, key.Hash, fingerprint).ToString()],
+            cancellationToken);
+        switch (outcome)
+        {
+            case "ok":
+                changed.UnionWith(before);
+                changed.UnionWith(after);
+                return null;
+            case "conflict:name":
+                return NameTaken;
+            default:
+                return "changed on Redis while this copy ran; run it again";
+        }
+    }
+
+    /// <summary>Records that the source's current state of this key has been seen, leaving Redis's record as it is.</summary>
+    private async Task<bool> MarkCopiedAsync(ApiKeyRecord current, string fingerprint, CancellationToken cancellationToken) =>
+        await EvalAsync(RedisScripts.MarkCopied, [_keys.Key(current.Id)], [current.Version, new CopyRecord(current.Version, current.Hash, fingerprint).ToString()], cancellationToken) == "ok";
+
+    /// <summary>SHA-256 of the record as stored, without its last-use time (which is not a change of the key).</summary>
+    private static string Fingerprint(ApiKeyRecord key) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(key with { LastUsedAt = null }, RedisJsonContext.Default.ApiKeyRecord)));
+
+    /// <summary>
+    /// What the last copy wrote (or settled) for one key: the Redis version and key hash it left, and the
+    /// fingerprint of the source record it came from. Stored as <c>version:hash:fingerprint</c>.
+    /// </summary>
+    private sealed record CopyRecord(long Version, string Hash, string Fingerprint)
+    {
+        public static CopyRecord? Parse(RedisValue value)
+        {
+            var parts = value.IsNullOrEmpty ? [] : ((string)value!).Split(':');
+            return parts.Length == 3 && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var version)
+                ? new CopyRecord(version, parts[1], parts[2])
+                : null;
+        }
+
+        public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Version}:{Hash}:{Fingerprint}");
     }
 
     private static ApiKeyRecord? Read(RedisValue json, RedisValue used)
@@ -377,4 +496,33 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
 }
 
 /// <summary>What <see cref="RedisGatewayStore.ImportAsync"/> did with one organization.</summary>
-internal sealed record ImportResult(int KeysWritten, int KeysLeftNewer, int KeysNameTaken, int AuditAppended);
+internal sealed class ImportResult
+{
+    public bool OrganizationCreated { get; set; }
+
+    /// <summary>Keys Redis did not have, written.</summary>
+    public int KeysCreated { get; set; }
+
+    /// <summary>Keys changed only in the source since the last copy, written.</summary>
+    public int KeysUpdated { get; set; }
+
+    /// <summary>Keys neither side changed since the last copy: untouched.</summary>
+    public int KeysUnchanged { get; set; }
+
+    /// <summary>Keys changed only on Redis since the last copy: untouched.</summary>
+    public int KeysChangedOnRedis { get; set; }
+
+    public int AuditAppended { get; set; }
+
+    /// <summary>Keys changed on both sides (or revoked on Redis while the source changed): not written.</summary>
+    public List<ImportedKey> Conflicts { get; } = [];
+
+    /// <summary>Such conflicts settled in Redis's favour (<c>--keep-redis</c>): Redis's record untouched, the source's change dropped.</summary>
+    public List<ImportedKey> ConflictsKeptRedis { get; } = [];
+
+    /// <summary>Keys not written because another live key in Redis has their name.</summary>
+    public List<ImportedKey> NameTaken { get; } = [];
+}
+
+/// <summary>A key the copy did not write, and why.</summary>
+internal sealed record ImportedKey(string Id, string OrgId, string Name, string Reason);

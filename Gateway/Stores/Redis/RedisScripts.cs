@@ -65,25 +65,37 @@ internal static class RedisScripts
         return 'ok'
         """;
 
-    // KEYS: key, orgKeys, orgNames, then ARGV[7] hash keys to delete (if still this key's), then hash keys to point here
-    // ARGV: keyId, version, keyJson, oldName ('' when new), newName, revoked ('1'/'0'), deleteCount
-    // Writes only when Redis holds no newer version of the key: "ok", "newer" or "conflict:name".
+    // KEYS: key, orgKeys, orgNames, then ARGV[8] hash keys to delete (if still this key's), then hash keys to point here
+    // ARGV: keyId, expectedVersion ('' when the key must not exist yet), newVersion, keyJson, oldName ('' when new),
+    //       newName, revoked ('1'/'0'), deleteCount, copiedMarker
+    // Writes only when Redis still holds the version the caller decided on, so a change made on Redis between
+    // that read and this write is never overwritten: "ok", "changed" or "conflict:name".
     public const string ImportKey = """
         local stored = redis.call('HGET', KEYS[1], 'version')
-        if stored and tonumber(stored) >= tonumber(ARGV[2]) then return 'newer' end
-        if ARGV[6] == '0' then
-          local holder = redis.call('HGET', KEYS[3], ARGV[5])
+        if ARGV[2] == '' then
+          if stored then return 'changed' end
+        elseif stored ~= ARGV[2] then return 'changed' end
+        if ARGV[7] == '0' then
+          local holder = redis.call('HGET', KEYS[3], ARGV[6])
           if holder and holder ~= ARGV[1] then return 'conflict:name' end
         end
-        if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], ARGV[4]) == ARGV[1] then redis.call('HDEL', KEYS[3], ARGV[4]) end
-        if ARGV[6] == '0' then redis.call('HSET', KEYS[3], ARGV[5], ARGV[1]) end
-        redis.call('HSET', KEYS[1], 'json', ARGV[3], 'version', ARGV[2])
+        if ARGV[5] ~= '' and redis.call('HGET', KEYS[3], ARGV[5]) == ARGV[1] then redis.call('HDEL', KEYS[3], ARGV[5]) end
+        if ARGV[7] == '0' then redis.call('HSET', KEYS[3], ARGV[6], ARGV[1]) end
+        redis.call('HSET', KEYS[1], 'json', ARGV[4], 'version', ARGV[3], 'copied', ARGV[9])
         redis.call('SADD', KEYS[2], ARGV[1])
-        local n = tonumber(ARGV[7])
+        local n = tonumber(ARGV[8])
         for i = 4, 3 + n do
           if redis.call('HGET', KEYS[i], 'id') == ARGV[1] then redis.call('DEL', KEYS[i]) end
         end
         for i = 4 + n, #KEYS do redis.call('HSET', KEYS[i], 'id', ARGV[1]) end
+        return 'ok'
+        """;
+
+    // KEYS: key. ARGV: expectedVersion, copiedMarker. Records what a copy found the key to be, without
+    // touching the record: "ok" or "changed".
+    public const string MarkCopied = """
+        if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return 'changed' end
+        redis.call('HSET', KEYS[1], 'copied', ARGV[2])
         return 'ok'
         """;
 }

@@ -28,6 +28,15 @@ internal static class SqliteBackup
         File.Delete(partial);
         try
         {
+            // A backup holds every key hash: created 0600 before SQLite writes to it (its -wal and -journal
+            // take its mode), so it is never readable by others, not even for a moment.
+            var problems = new List<string>();
+            SqliteFiles.CreatePrivateFile(partial, problems);
+            if (problems.Count > 0)
+            {
+                throw new BackupException(problems[0] + ".");
+            }
+
             using (var source = Open(store, SqliteOpenMode.ReadOnly))
             using (var copy = Open(partial, SqliteOpenMode.ReadWriteCreate))
             {
@@ -40,6 +49,7 @@ internal static class SqliteBackup
 
             var version = Verify(partial);
             File.Move(partial, target);
+            SqliteFiles.Tighten(target, []);
             return version;
         }
         finally
@@ -60,11 +70,9 @@ internal static class SqliteBackup
         }
 
         var version = Verify(backup);
-        var directory = Path.GetDirectoryName(Path.GetFullPath(store));
-        if (!string.IsNullOrEmpty(directory))
-        {
-            Directory.CreateDirectory(directory);
-        }
+
+        // As a gateway starting on it would: a 0700 directory, a 0600 store file (and -wal, -shm).
+        SqliteFiles.Prepare(store);
 
         using var source = Open(backup, SqliteOpenMode.ReadOnly);
         using var target = Open(store, SqliteOpenMode.ReadWriteCreate);

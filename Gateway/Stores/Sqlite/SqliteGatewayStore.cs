@@ -1,5 +1,6 @@
 using Gateway.Configuration;
 using Gateway.Domain;
+using Gateway.Observability;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
@@ -9,7 +10,7 @@ namespace Gateway.Stores.Sqlite;
 /// The embedded store: one SQLite file in WAL mode. Connections come from Microsoft.Data.Sqlite's
 /// pool, so opening one per call is cheap. Times are Unix milliseconds so they sort and compare in SQL.
 /// </summary>
-internal sealed class SqliteGatewayStore : IGatewayStore
+internal sealed partial class SqliteGatewayStore : IGatewayStore
 {
     internal const int SchemaVersion = 4;
     private const int SqliteConstraint = 19;
@@ -17,18 +18,22 @@ internal sealed class SqliteGatewayStore : IGatewayStore
     private readonly SqliteDatabase _database;
     private readonly string _path;
 
-    public SqliteGatewayStore(IOptions<GatewayOptions> options)
+    private readonly ILogger _logger;
+
+    public SqliteGatewayStore(IOptions<GatewayOptions> options, ILogger<SqliteGatewayStore>? logger = null)
     {
         _database = new SqliteDatabase(options.Value.Store.Path, SqliteOpenMode.ReadWriteCreate);
         _path = _database.Path;
+        _logger = logger ?? (ILogger)Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
     }
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
-        var directory = Path.GetDirectoryName(_path);
-        if (!string.IsNullOrEmpty(directory))
+        // Before SQLite creates anything: the file exists 0600 (its -wal and -shm follow its mode) in a 0700
+        // directory, and what an older version left 0644/0755 is tightened.
+        foreach (var problem in SqliteFiles.Prepare(_path))
         {
-            Directory.CreateDirectory(directory);
+            Log.NotPrivate(_logger, problem);
         }
 
         await using var connection = await OpenAsync(cancellationToken);
@@ -345,4 +350,10 @@ internal sealed class SqliteGatewayStore : IGatewayStore
         reader.GetString(1),
         DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)),
         reader.GetString(3));
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = EventIds.StoreFilesNotPrivate, Level = LogLevel.Warning, Message = "The store's files should be readable by the gateway's user only: {Problem}.")]
+        public static partial void NotPrivate(ILogger logger, string problem);
+    }
 }
