@@ -14,10 +14,13 @@
 #   - every CHURN_SECONDS (3) a churn loop creates a key, uses it, rotates it, revokes the new one, and
 #     checks from the client side that the old key is refused at once after the rotation and the
 #     revoked one at once after the revocation (and again a second later);
+#   - the IP limit is IP_LIMIT (5) per minute (Gateway:RateLimits:Ip, with IP_MEMORY_MB for its sketch when
+#     set): since no address sends more than one request, every request is within the IP limit, and
+#     "valid 429 %" is the share of requests with a valid key that were not admitted (goal: under 1%);
 #   - every SAMPLE_SECONDS (60) it records requests, p99 latency and status counts of that minute, the
 #     gateway's RSS, GC heap (dotnet_gc_last_collection_heap_size_bytes from /metrics), threads and open handles
 #     (/proc/PID/fd).
-# Goals checked at the end (exit 1 if one fails): zero 5xx, zero revoked or rotated-out keys admitted,
+# Goals checked at the end (exit 1 if one fails): under 1% of valid-key requests refused, zero 5xx, zero revoked or rotated-out keys admitted,
 # RSS and handles grow less than 10% from the end of warm-up (the first WARMUP_SAMPLES samples) to
 # the end, peak RSS under 300 MiB.
 #
@@ -42,6 +45,8 @@ CONNECTIONS=${CONNECTIONS:-16}
 DELAY_MS=${DELAY_MS:-4}
 UNKNOWN_PERCENT=${UNKNOWN_PERCENT:-10}
 KEYS=${KEYS:-20}
+IP_LIMIT=${IP_LIMIT:-5}
+IP_MEMORY_MB=${IP_MEMORY_MB:-}
 CHURN_SECONDS=${CHURN_SECONDS:-3}
 SAMPLE_SECONDS=${SAMPLE_SECONDS:-60}
 # Five minutes: the key cache keeps entries for Cache:StaleFor (5 min), so it, the limiter's windows
@@ -164,6 +169,8 @@ for store in $STORES; do
     Gateway__Demo__Enabled=false \
     Gateway__TrustedProxies__0=127.0.0.1 \
     Gateway__RateLimits__Workspace__PermitLimit=1000000 Gateway__RateLimits__Workspace__Window=00:01:00 \
+    Gateway__RateLimits__Ip__PermitLimit="$IP_LIMIT" Gateway__RateLimits__Ip__Window=00:01:00 \
+    ${IP_MEMORY_MB:+Gateway__RateLimits__Ip__MaxMemoryMB="$IP_MEMORY_MB"} \
     Logging__LogLevel__Default=Warning \
     ReverseProxy__Routes__soak__ClusterId=soak \
     "ReverseProxy__Routes__soak__Match__Path=/soak/{**rest}" \
@@ -191,10 +198,10 @@ for store in $STORES; do
 
   echo
   echo "== store: $store (gateway pid $gw_pid)"
-  printf '| %6s | %9s | %7s | %6s | %5s | %7s | %8s | %7s | %7s | %5s | %10s |\n' minute requests "p99 ms" 5xx 401 "429" "RSS MiB" "GC MiB" threads fds "IPs seen"
-  printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' -------- ----------- --------- -------- ------- --------- ---------- --------- --------- ------- ------------
+  printf '| %6s | %9s | %7s | %6s | %5s | %7s | %12s | %8s | %7s | %7s | %5s | %10s |\n' minute requests "p99 ms" 5xx 401 "429" "valid 429 %" "RSS MiB" "GC MiB" threads fds "IPs seen"
+  printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' -------- ----------- --------- -------- ------- --------- -------------- ---------- --------- --------- ------- ------------
   segments=$(( (duration_s + SAMPLE_SECONDS - 1) / SAMPLE_SECONDS ))
-  ips=0; total5xx=0; rss_list=(); fd_list=(); peak=0
+  ips=0; total5xx=0; valid_sent=0; valid_ok=0; rss_list=(); fd_list=(); peak=0
   for ((seg = 0; seg < segments; seg++)); do
     seconds=$SAMPLE_SECONDS
     [ $(( (seg + 1) * SAMPLE_SECONDS )) -gt "$duration_s" ] && seconds=$(( duration_s - seg * SAMPLE_SECONDS ))
@@ -207,6 +214,10 @@ for store in $STORES; do
     s5xx=$(awk '$1 == "soak-status" && $2 >= 500 { n += $3 } END { print n + 0 }' "$out")
     s401=$(awk '$1 == "soak-status" && $2 == 401 { n += $3 } END { print n + 0 }' "$out")
     s429=$(awk '$1 == "soak-status" && $2 == 429 { n += $3 } END { print n + 0 }' "$out")
+    s200=$(awk '$1 == "soak-status" && $2 == 200 { n += $3 } END { print n + 0 }' "$out")
+    sent=$(awk '$1 == "soak-sent" { print $2 }' "$out")
+    valid_sent=$(( valid_sent + ${sent:-0} )); valid_ok=$(( valid_ok + s200 ))
+    refused_pct=$(awk -v s="${sent:-0}" -v ok="$s200" 'BEGIN { r = s - ok; if (r < 0) r = 0; if (s > 0) printf "%.2f", r * 100 / s; else print "n/a" }')
     sockerr=$(awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out")
     rss=$(( $(status_field "$gw_pid" VmRSS) / 1024 ))
     hwm=$(( $(status_field "$gw_pid" VmHWM) / 1024 ))
@@ -217,7 +228,7 @@ for store in $STORES; do
     ips=$(( ips + ${requests:-0} ))
     total5xx=$(( total5xx + s5xx + ${sockerr:-0} ))
     rss_list+=("$rss"); fd_list+=("$fds"); [ "$hwm" -gt "$peak" ] && peak=$hwm
-    printf '| %6s | %9s | %7s | %6s | %5s | %7s | %8s | %7s | %7s | %5s | %10s |\n' $((seg + 1)) "${requests:-0}" "$p99" "$s5xx" "$s401" "$s429" "$rss" "${gc:-n/a}" "$threads" "$fds" "$ips"
+    printf '| %6s | %9s | %7s | %6s | %5s | %7s | %12s | %8s | %7s | %7s | %5s | %10s |\n' $((seg + 1)) "${requests:-0}" "$p99" "$s5xx" "$s401" "$s429" "$refused_pct" "$rss" "${gc:-n/a}" "$threads" "$fds" "$ips"
     [ -n "${sockerr:-}" ] && [ "$sockerr" -gt 0 ] && echo "  ($sockerr socket errors in this minute)"
   done
 
@@ -230,13 +241,15 @@ for store in $STORES; do
   growth() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.1f", (b - a) * 100 / a; else print 0 }'; }
   rss_growth=$(growth "${rss_list[$w]}" "${rss_list[-1]}")
   fd_growth=$(growth "${fd_list[$w]}" "${fd_list[-1]}")
+  valid_refused=$(awk -v s="$valid_sent" -v ok="$valid_ok" 'BEGIN { r = s - ok; if (r < 0) r = 0; if (s > 0) printf "%.2f", r * 100 / s; else print 0 }')
   verdict=ok
+  awk -v r="$valid_refused" 'BEGIN { exit !(r >= 1) }' && verdict="FAIL (valid keys refused)"
   awk -v g="$rss_growth" 'BEGIN { exit !(g >= 10) }' && verdict="FAIL (RSS growth)"
   awk -v g="$fd_growth" 'BEGIN { exit !(g >= 10) }' && verdict="FAIL (handle growth)"
   [ "$peak" -ge 300 ] && verdict="FAIL (peak RSS)"
   [ "$total5xx" -gt 0 ] && verdict="FAIL (5xx or socket errors)"
   [ -n "$failures" ] && verdict="FAIL (churn: $(head -n 3 <<<"$failures" | tr '\n' ';'))"
-  line="$store: $DURATION, $ips requests (= distinct client IPs), 5xx+socket errors $total5xx, $revocations revocations checked, churn failures $(grep -c . <<<"$failures" || true), RSS ${rss_list[$w]} → ${rss_list[-1]} MiB (${rss_growth}% after warm-up), peak $peak MiB, handles ${fd_list[$w]} → ${fd_list[-1]} (${fd_growth}%): $verdict"
+  line="$store: $DURATION, $ips requests (= distinct client IPs), IP limit $IP_LIMIT/min, valid-key requests refused ${valid_refused}%, 5xx+socket errors $total5xx, $revocations revocations checked, churn failures $(grep -c . <<<"$failures" || true), RSS ${rss_list[$w]} → ${rss_list[-1]} MiB (${rss_growth}% after warm-up), peak $peak MiB, handles ${fd_list[$w]} → ${fd_list[-1]} (${fd_growth}%): $verdict"
   echo "$line"
   echo "$line" >>"$summary"
   [ "$verdict" = ok ] || overall=1

@@ -30,6 +30,8 @@ public sealed class GatewayOptionsValidatorTests
         yield return Case("trusted proxy", o => o.TrustedProxies = ["10.0.0.0/33"], "Gateway:TrustedProxies:0 must be an IP address or CIDR");
         yield return Case("workspace permits", o => o.RateLimits.Workspace.PermitLimit = 0, "Gateway:RateLimits:Workspace:PermitLimit must be at least 1");
         yield return Case("ip window short", o => o.RateLimits.Ip.Window = TimeSpan.FromMilliseconds(999), "Gateway:RateLimits:Ip:Window must be between 00:00:01 and 1.00:00:00");
+        yield return Case("ip sketch memory zero", o => o.RateLimits.Ip.MaxMemoryMB = 0, "Gateway:RateLimits:Ip:MaxMemoryMB must be between 1 and 4096 (got 0)");
+        yield return Case("ip sketch memory huge", o => o.RateLimits.Ip.MaxMemoryMB = 5000, "Gateway:RateLimits:Ip:MaxMemoryMB must be between 1 and 4096");
         yield return Case("ip window long", o => o.RateLimits.Ip.Window = TimeSpan.FromDays(2), "Gateway:RateLimits:Ip:Window must be between");
         yield return Case("scope", o => o.Scopes = ["read", "bad scope"], "Gateway:Scopes:1 must match");
         yield return Case("fresh for", o => o.Cache.FreshFor = TimeSpan.Zero, "Gateway:Cache:FreshFor must be positive");

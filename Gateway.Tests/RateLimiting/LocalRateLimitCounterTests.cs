@@ -102,9 +102,9 @@ public sealed class LocalRateLimitCounterTests
             Acquire(counter, ip);
         }
 
-        Assert.That(counter.PartitionCount, Is.LessThanOrEqualTo(500 + 4096));
+        Assert.That(counter.PartitionCount, Is.LessThanOrEqualTo(500 + counter.HeavyHitterReserve));
 
-        // Past the cap a new address shares an overflow partition: stricter, never unlimited.
+        // Past the cap a new address is counted in the sketch: never unlimited.
         var late = LimitSpec.ForIp(IpGroups.Group(IPAddress.Parse("198.51.100.77"), 64), 1, TimeSpan.FromMinutes(1));
         Acquire(counter, late);
         Assert.That(Acquire(counter, late).Allowed, Is.False);

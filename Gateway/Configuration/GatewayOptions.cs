@@ -97,7 +97,7 @@ public sealed class RateLimitsOptions
 {
     public WindowLimitOptions Workspace { get; set; } = new() { PermitLimit = 120, Window = TimeSpan.FromMinutes(1) };
 
-    public WindowLimitOptions Ip { get; set; } = new() { PermitLimit = 60, Window = TimeSpan.FromMinutes(1) };
+    public IpLimitOptions Ip { get; set; } = new() { PermitLimit = 60, Window = TimeSpan.FromMinutes(1) };
 
     public Dictionary<string, WindowLimitOptions> Policies { get; set; } = new(StringComparer.Ordinal);
 
@@ -105,11 +105,20 @@ public sealed class RateLimitsOptions
     public int Ipv6PrefixLength { get; set; } = 64;
 }
 
-public sealed class WindowLimitOptions
+public class WindowLimitOptions
 {
     public int PermitLimit { get; set; }
 
     public TimeSpan Window { get; set; }
+}
+
+public sealed class IpLimitOptions : WindowLimitOptions
+{
+    /// <summary>
+    /// Memory (MB) of the sketch that counts client addresses past the exact set of 100,000, fixed at start:
+    /// more memory, fewer addresses refused early under a flood of distinct addresses.
+    /// </summary>
+    public int MaxMemoryMB { get; set; } = 32;
 }
 
 public sealed class CacheOptions

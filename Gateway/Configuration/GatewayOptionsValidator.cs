@@ -50,6 +50,11 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
 
         Limit(errors, $"{S}:RateLimits:Workspace", options.RateLimits.Workspace);
         Limit(errors, $"{S}:RateLimits:Ip", options.RateLimits.Ip);
+        if (options.RateLimits.Ip is { MaxMemoryMB: < 1 or > 4096 } ip)
+        {
+            errors.Add($"{S}:RateLimits:Ip:MaxMemoryMB must be between 1 and 4096 (got {ip.MaxMemoryMB}).");
+        }
+
         if (options.RateLimits.Ipv6PrefixLength is < 16 or > 128)
         {
             errors.Add($"{S}:RateLimits:Ipv6PrefixLength must be between 16 and 128 (got {options.RateLimits.Ipv6PrefixLength}).");

@@ -30,6 +30,7 @@ internal static class EventIds
     public const int KeyChangesAbandoned = 1403;
 
     public const int RateLimitRedisFallback = 1500;
+    public const int RateLimitIpExactSetFull = 1501;
 
     public const int StoreReplicaNotConfirmed = 1600;
     public const int StoreReplicaWaitFailed = 1601;

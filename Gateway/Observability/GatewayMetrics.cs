@@ -21,6 +21,7 @@ internal sealed class GatewayMetrics
     private readonly Counter<long> _cacheLookups;
     private readonly Counter<long> _staleServed;
     private readonly Counter<long> _accessLogDropped;
+    private readonly Counter<long> _approximateIp;
 
     public GatewayMetrics(IMeterFactory meterFactory)
     {
@@ -36,6 +37,7 @@ internal sealed class GatewayMetrics
         _cacheLookups = meter.CreateCounter<long>("gateway.key_cache.lookups", "{lookup}", "Key cache lookups by result (hit or miss); hit ratio = hit / (hit + miss).");
         _staleServed = meter.CreateCounter<long>("gateway.key_cache.stale_served", "{key}", "Keys served from a stale cache entry because the store did not answer.");
         _accessLogDropped = meter.CreateCounter<long>("gateway.access_log.dropped", "{entry}", "Access log entries dropped because the writer's buffer was full.");
+        _approximateIp = meter.CreateCounter<long>("gateway.ratelimit.ip.approximate", "{decision}", "IP limit decisions made by the sketch (client addresses past the exact set), by result.");
     }
 
     /// <summary>0.1 ms doubling to about 3.3 s: the buckets the Prometheus histogram has always had.</summary>
@@ -62,6 +64,14 @@ internal sealed class GatewayMetrics
         if (_limitDecisions.Enabled)
         {
             _limitDecisions.Add(1, new("limit", limit), new("result", allowed ? "allowed" : "rejected"));
+        }
+    }
+
+    public void ApproximateIpDecision(bool allowed)
+    {
+        if (_approximateIp.Enabled)
+        {
+            _approximateIp.Add(1, new KeyValuePair<string, object?>("result", allowed ? "allowed" : "rejected"));
         }
     }
 

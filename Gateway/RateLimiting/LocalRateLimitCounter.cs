@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Gateway.Observability;
 
 namespace Gateway.RateLimiting;
 
@@ -7,30 +8,54 @@ namespace Gateway.RateLimiting;
 /// of its own limits (in a fixed order, so two requests sharing windows cannot deadlock), checks them all
 /// and charges them all or none; requests of different partitions never wait for each other.
 /// Memory is bounded: windows that count nothing are dropped (a fresh one behaves the same), and past
-/// <see cref="MaxPartitions"/> new client IPs share a fixed set of overflow partitions, which can only
-/// be stricter than a partition of their own, never looser.
+/// <see cref="MaxPartitions"/> client IPs without a window of their own are counted in an
+/// <see cref="IpSketch"/> of fixed size, which over-estimates only: it may refuse an address slightly
+/// early, never admit one over its limit. An address whose estimate reaches half its limit is promoted
+/// to an exact window of its own (seeded with the estimate) while a reserve of partitions has room, so
+/// the noisy addresses of a flood are counted exactly.
 /// </summary>
-internal sealed class LocalRateLimitCounter : IRateLimitCounter
+internal sealed partial class LocalRateLimitCounter : IRateLimitCounter
 {
     public const int DefaultMaxPartitions = 100_000;
-    private const int OverflowGroups = 4096;
-    private const string Overflow = "overflow";
+    public const int DefaultSketchMemoryMB = 32;
     private const long SweepEveryMs = 10_000;
+    private const long LogOverflowEveryMs = 60_000;
 
     private readonly ConcurrentDictionary<LimitSpec, SlidingWindow> _windows = new();
     private readonly TimeProvider _time;
     private readonly Lock _sweepGate = new();
+    private readonly Lock _sketchGate = new();
+    private readonly long _sketchBytes;
+    private readonly GatewayMetrics? _metrics;
+    private readonly ILogger? _logger;
+    private IpSketch? _sketch;
     private int _count;
+    private long _approximate;
     private long _nextSweepAt = Environment.TickCount64 + SweepEveryMs;
     private long _nextFullSweepAt;
+    private long _nextOverflowLogAt;
 
-    public LocalRateLimitCounter(TimeProvider time, int maxPartitions = DefaultMaxPartitions)
+    public LocalRateLimitCounter(TimeProvider time, int maxPartitions = DefaultMaxPartitions, long sketchBytes = DefaultSketchMemoryMB * 1024L * 1024L, GatewayMetrics? metrics = null, ILogger? logger = null)
     {
         _time = time;
         MaxPartitions = maxPartitions;
+        HeavyHitterReserve = Math.Max(16, maxPartitions / 8);
+        _sketchBytes = sketchBytes;
+        _metrics = metrics;
+        _logger = logger;
     }
 
+    /// <summary>Client IPs counted exactly as they come; past this, new ones are counted in the sketch.</summary>
     public int MaxPartitions { get; }
+
+    /// <summary>Further exact partitions kept for addresses promoted out of the sketch.</summary>
+    public int HeavyHitterReserve { get; }
+
+    /// <summary>IP decisions the sketch made (an estimate, not an exact count).</summary>
+    public long ApproximateDecisions => Interlocked.Read(ref _approximate);
+
+    /// <summary>The sketch, once the exact set has overflowed (for tests and the bench).</summary>
+    internal IpSketch? Sketch => Volatile.Read(ref _sketch);
 
     /// <summary>Partitions held right now (for tests and the bench).</summary>
     public int PartitionCount => Volatile.Read(ref _count);
@@ -51,13 +76,27 @@ internal sealed class LocalRateLimitCounter : IRateLimitCounter
     public bool TryAcquire(LimitBatch batch, int from, int to)
     {
         var now = _time.GetUtcNow().UtcTicks;
+        if (batch.Spec(from).Kind == LimitKind.Ip && Window(in batch.Spec(from), now) is null)
+        {
+            // Past the exact set: judged by the sketch. A permit it gave is not given back (see Release).
+            if (!Approximate(batch, from, now))
+            {
+                return false;
+            }
+
+            if (++from == to)
+            {
+                return true;
+            }
+        }
+
         var count = to - from;
         Span<int> order = stackalloc int[LimitSpecBuffer.Capacity];
         while (true)
         {
             for (var i = 0; i < count; i++)
             {
-                batch.State(from + i) = new LimitState { Holder = Window(in batch.Spec(from + i), now) };
+                batch.State(from + i) = new LimitState { Holder = Window(in batch.Spec(from + i), now) ?? Promote(in batch.Spec(from + i), now, 0) };
                 order[i] = from + i;
             }
 
@@ -85,7 +124,11 @@ internal sealed class LocalRateLimitCounter : IRateLimitCounter
         }
     }
 
-    /// <summary>Gives back a permit this counter charged (nothing if the state holds none).</summary>
+    /// <summary>
+    /// Gives back a permit this counter charged (nothing if the state holds none). A permit of the sketch is
+    /// never given back: its cells are shared with other addresses, so taking one off could count one of
+    /// them below its true count. Keeping it is only stricter.
+    /// </summary>
     public static void Release(ref LimitState state)
     {
         if (state.Allowed && state.Holder is SlidingWindow window)
@@ -156,24 +199,38 @@ internal sealed class LocalRateLimitCounter : IRateLimitCounter
         return allowed;
     }
 
-    private SlidingWindow Window(in LimitSpec spec, long now)
+    /// <summary>The exact window of <paramref name="spec"/>, or null when it is an IP past the exact set (the sketch's).</summary>
+    private SlidingWindow? Window(in LimitSpec spec, long now)
     {
         if (_windows.TryGetValue(spec, out var window))
         {
             return window;
         }
 
-        var key = spec;
         if (spec.Kind == LimitKind.Ip && PartitionCount >= MaxPartitions && !Reclaim())
         {
-            key = spec with { Owner = Overflow, Address = spec.Address % OverflowGroups };
-            if (_windows.TryGetValue(key, out window))
-            {
-                return window;
-            }
+            return null;
         }
 
+        return Add(spec, now, Seed(in spec, now));
+    }
+
+    /// <summary>What an IP's new exact window starts from: the sketch's estimate, as it may have counted the address before.</summary>
+    private int Seed(in LimitSpec spec, long now) =>
+        spec.Kind == LimitKind.Ip && Volatile.Read(ref _sketch) is { } sketch && sketch.Window == spec.Window ? sketch.Estimate(spec.Address, now) : 0;
+
+    /// <summary>An exact window for an address out of the sketch, counted from <paramref name="seed"/> (at least the sketch's estimate).</summary>
+    private SlidingWindow Promote(in LimitSpec spec, long now, int seed) => Add(spec, now, Math.Max(seed, Seed(in spec, now)));
+
+    private SlidingWindow Add(LimitSpec key, long now, int seed)
+    {
         var created = new SlidingWindow(key.PermitLimit, key.Window);
+        if (seed > 0)
+        {
+            created.Charge(now, seed);
+            created.Seeded = seed;
+        }
+
         while (true)
         {
             if (_windows.TryAdd(key, created))
@@ -188,11 +245,61 @@ internal sealed class LocalRateLimitCounter : IRateLimitCounter
                 return created;
             }
 
-            if (_windows.TryGetValue(key, out window))
+            if (_windows.TryGetValue(key, out var window))
             {
                 return window;
             }
         }
+    }
+
+    /// <summary>Decides the IP limit at <paramref name="index"/> with the sketch; promotes the address once its estimate is half the limit.</summary>
+    private bool Approximate(LimitBatch batch, int index, long now)
+    {
+        ref readonly var spec = ref batch.Spec(index);
+        ref var state = ref batch.State(index);
+        var sketch = SketchFor(spec.Window);
+        state = new LimitState { Holder = sketch };
+        var allowed = sketch.TryAcquire(spec.Address, spec.PermitLimit, now, ref state);
+        Interlocked.Increment(ref _approximate);
+        _metrics?.ApproximateIpDecision(allowed);
+
+        var used = spec.PermitLimit - state.Remaining;
+        if (used * 2 >= spec.PermitLimit && PartitionCount < MaxPartitions + HeavyHitterReserve)
+        {
+            // A heavy hitter: counted exactly from now on, from at least what the sketch has for it.
+            Promote(in spec, now, allowed ? used : spec.PermitLimit);
+        }
+
+        return allowed;
+    }
+
+    private IpSketch SketchFor(TimeSpan window)
+    {
+        var sketch = Volatile.Read(ref _sketch);
+        if (sketch is not null && sketch.Window == window)
+        {
+            return sketch;
+        }
+
+        lock (_sketchGate)
+        {
+            sketch = _sketch;
+            if (sketch is null || sketch.Window != window)
+            {
+                // A changed window starts a fresh count, as a changed setting does for exact windows.
+                sketch = new IpSketch(_sketchBytes, window);
+                Volatile.Write(ref _sketch, sketch);
+            }
+        }
+
+        var tick = Environment.TickCount64;
+        var next = Volatile.Read(ref _nextOverflowLogAt);
+        if (_logger is not null && tick >= next && Interlocked.CompareExchange(ref _nextOverflowLogAt, tick + LogOverflowEveryMs, next) == next)
+        {
+            Log.ExactSetFull(_logger, MaxPartitions, sketch.Bytes / (1024 * 1024));
+        }
+
+        return sketch;
     }
 
     /// <summary>At the cap: sweeps (at most once a second, so a flood at the cap does not sweep per request) and says whether room was made.</summary>
@@ -213,5 +320,11 @@ internal sealed class LocalRateLimitCounter : IRateLimitCounter
         }
 
         return PartitionCount < MaxPartitions;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = EventIds.RateLimitIpExactSetFull, Level = LogLevel.Warning, Message = "The IP limit's exact set is full ({MaxPartitions} client addresses): new addresses are counted approximately in a {SketchMB} MB sketch, which may refuse them slightly early (logged at most once a minute).")]
+        public static partial void ExactSetFull(ILogger logger, int maxPartitions, long sketchMB);
     }
 }

@@ -12,7 +12,13 @@ public static class RateLimitingExtensions
     {
         services.TryAddSingleton<ClientIpResolver>();
         services.TryAddSingleton<RateLimitPolicyResolver>();
-        services.TryAddSingleton(sp => new LocalRateLimitCounter(sp.GetRequiredService<TimeProvider>()));
+        // The sketch's size is fixed at start (a reload does not resize it).
+        services.TryAddSingleton(sp => new LocalRateLimitCounter(
+            sp.GetRequiredService<TimeProvider>(),
+            LocalRateLimitCounter.DefaultMaxPartitions,
+            sp.GetRequiredService<IOptions<GatewayOptions>>().Value.RateLimits.Ip.MaxMemoryMB * 1024L * 1024L,
+            sp.GetService<Observability.GatewayMetrics>(),
+            sp.GetRequiredService<ILogger<LocalRateLimitCounter>>()));
         if (redis)
         {
             services.TryAddSingleton<IRateLimitCounter>(sp => new RedisRateLimitCounter(

@@ -20,11 +20,16 @@ namespace Gateway.RateLimiting;
 /// reads Redis's clock, so instance clocks do not matter. Every script touches one key, whose name
 /// carries its own hash tag, so partitions spread over a Redis Cluster's slots.
 /// When Redis does not answer, the per-instance counter takes over (never "no limits").
+/// A client IP past the per-instance exact set is judged by the per-instance guard's sketch alone, with
+/// no lease and no Redis key, so a flood of distinct addresses grows neither this instance's leases nor
+/// Redis; once the sketch promotes it (half its limit) it gets a lease whose first trip charges what the
+/// sketch had counted, so the shared count starts from there.
 /// </summary>
 internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDisposable
 {
     // KEYS[1]: the partition's hash {bucket id -> permits}. ARGV: limit, window (ms), permits wanted,
-    // bucket and count of permits given back. Returns: granted, permits left after the grant, current
+    // bucket and count of permits given back, permits to charge whatever is left (an address's count from the
+    // per-instance sketch, when it is promoted to a partition of its own). Returns: granted, permits left after the grant, current
     // bucket, bucket length (ms), Redis time (ms), ms until the oldest counted bucket leaves the window,
     // ms until a permit is free again (when none is).
     private const string Script = """
@@ -35,6 +40,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         local want = tonumber(ARGV[3])
         local back_id = tonumber(ARGV[4])
         local back = tonumber(ARGV[5])
+        local seed = tonumber(ARGV[6])
         local bms = math.max(1, math.floor(window / 60))
         local cur = math.floor(now / bms)
         local all = redis.call('HGETALL', KEYS[1])
@@ -58,6 +64,12 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
               used = used + c
             end
           end
+        end
+        if seed > 0 then
+          used = used + seed
+          if counts[cur] == nil then ids[#ids + 1] = cur; counts[cur] = 0 end
+          counts[cur] = counts[cur] + seed
+          redis.call('HINCRBY', KEYS[1], cur, seed)
         end
         local free = limit - used
         local grant = 0
@@ -126,7 +138,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
             return IpDecision.Refused;
         }
 
-        if (RedisDown())
+        if (batch.State(0).Holder is IpSketch || RedisDown())
         {
             return IpDecision.Allowed;
         }
@@ -135,6 +147,12 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         var lease = LeaseFor(in batch.Spec(0));
         lock (lease)
         {
+            if (lease.Fresh && batch.Guard.Holder is SlidingWindow { Seeded: > 0 } promoted)
+            {
+                lease.Seed = promoted.Seeded;
+            }
+
+            lease.Fresh = false;
             var now = NowMs;
             if (lease.CanTake(now))
             {
@@ -424,13 +442,14 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         try
         {
             long want, backBucket;
-            int back;
+            int back, seed;
             lock (lease)
             {
                 (want, backBucket, back) = lease.PrepareRefill(NowMs);
+                (seed, lease.Seed) = (lease.Seed, 0);
             }
 
-            await RunScriptAsync(lease, want, backBucket, back);
+            await RunScriptAsync(lease, want, backBucket, back, seed);
         }
         finally
         {
@@ -441,7 +460,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         }
     }
 
-    private async Task RunScriptAsync(Lease lease, long want, long backBucket, int back)
+    private async Task RunScriptAsync(Lease lease, long want, long backBucket, int back, int seed = 0)
     {
         var sent = NowMs;
         RedisResult[] result;
@@ -450,7 +469,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
             result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(
                 Script,
                 [lease.Key],
-                [lease.Spec.PermitLimit, (long)lease.Spec.Window.TotalMilliseconds, want, backBucket, back]))!;
+                [lease.Spec.PermitLimit, (long)lease.Spec.Window.TotalMilliseconds, want, backBucket, back, seed]))!;
         }
         catch when (back > 0)
         {
@@ -591,6 +610,12 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         public RedisKey Key { get; } = key;
 
         public Task? Refill { get; set; }
+
+        /// <summary>No IP request has looked at this lease yet (the first one says whether the address was promoted).</summary>
+        public bool Fresh { get; set; } = true;
+
+        /// <summary>Permits the next trip charges regardless of the limit: the sketch's count of a promoted address.</summary>
+        public int Seed { get; set; }
 
         /// <summary>The last trip granted permits whose bucket had ended by the time they arrived.</summary>
         public bool ArrivedStale { get; set; }

@@ -34,6 +34,9 @@ internal sealed class SlidingWindow : OrderedGate
 
     public int PermitLimit { get; }
 
+    /// <summary>What the window started from: the sketch's count of an address promoted out of it (set before the window is shared).</summary>
+    public int Seeded { get; set; }
+
     public long LastCharged { get; private set; }
 
     public long BucketOf(long nowTicks) => nowTicks / _bucketTicks;

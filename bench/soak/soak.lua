@@ -59,7 +59,8 @@ local keys = {}
 local segment = 0
 local delay_ms = 0
 local unknown_percent = 10
-local counter = 0
+counter = 0 -- global, like statuses: done() reads it
+unknown_sent = 0
 statuses = {} -- global: done() reads it through thread:get
 
 function init(args)
@@ -83,7 +84,12 @@ function request()
   local n = ((segment * 16 + id) * 1048576) + counter
   local ip = string.format("%d.%d.%d.%d", 1 + (math.floor(n / 16777216) % 223), math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
   local key
-  if math.random(1, 100) <= unknown_percent then key = unknown_key() else key = keys[math.random(1, #keys)] end
+  if math.random(1, 100) <= unknown_percent then
+    key = unknown_key()
+    unknown_sent = unknown_sent + 1
+  else
+    key = keys[math.random(1, #keys)]
+  end
   return wrk.format("GET", "/soak/x", { ["Authorization"] = "Bearer " .. key, ["X-Forwarded-For"] = ip })
 end
 
@@ -93,11 +99,17 @@ end
 
 function done(summary, latency, requests)
   local total = {}
+  local sent, unknown = 0, 0
   for _, thread in ipairs(threads) do
+    sent = sent + thread:get("counter")
+    unknown = unknown + thread:get("unknown_sent")
     local s = thread:get("statuses")
     for code, count in pairs(s) do total[code] = (total[code] or 0) + count end
   end
   for code, count in pairs(total) do
     io.write(string.format("soak-status %d %d\n", code, count))
   end
+  -- Every request comes from a new address, so every one is within the IP limit: a valid key that is
+  -- not answered 200 was refused (a few may still be in flight when the run stops).
+  io.write(string.format("soak-sent %d %d\n", sent - unknown, unknown))
 end
