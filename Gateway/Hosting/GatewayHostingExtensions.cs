@@ -87,6 +87,7 @@ public static class GatewayHostingExtensions
             .AddGatewayDemoRoutes(builder.Configuration)
             .AddConfigFilter<RouteMetadataValidator>()
             .AddGatewayIdentityHeaders()
+            .AddGatewayForwarderErrorLogging()
             .AddGatewaySigning();
         return builder;
     }

@@ -4,7 +4,7 @@ namespace Gateway.Observability;
 /// Every log event id of the gateway, in one place, so operators can alert on a number that no other
 /// message reuses. Hundreds group by feature: 10xx settings and admin token, 11xx authentication,
 /// 12xx key usage, 13xx admin API, 14xx cross-instance key changes, 15xx rate limiting, 16xx store replication,
-/// 17xx TLS certificates, 18xx access log, 19xx usage counters.
+/// 17xx TLS certificates, 18xx access log, 19xx usage counters, 20xx forwarding.
 /// A test fails when a <c>[LoggerMessage]</c> uses an id that is not here or that another message uses.
 /// </summary>
 internal static class EventIds
@@ -45,4 +45,7 @@ internal static class EventIds
     public const int UsageFlushFailed = 1900;
     public const int UsageCompactionFailed = 1901;
     public const int UsageShutdownFlushCancelled = 1902;
+
+    public const int ProxyClientBodyRefused = 2000;
+    public const int ProxyClientAborted = 2001;
 }

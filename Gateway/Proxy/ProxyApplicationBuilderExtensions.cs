@@ -18,6 +18,7 @@ public static class ProxyApplicationBuilderExtensions
         var usage = UsageExtensions.CountsUsage(services) ? services.GetRequiredService<UsageCounters>() : null;
         var metrics = services.GetRequiredService<GatewayMetrics>();
         var options = services.GetRequiredService<IOptionsMonitor<GatewayOptions>>();
-        return builder.Use(next => new ProxyGuardMiddleware(next, metrics, options, usage).InvokeAsync);
+        var logger = services.GetRequiredService<ILogger<ProxyGuardMiddleware>>();
+        return builder.Use(next => new ProxyGuardMiddleware(next, metrics, options, usage, logger).InvokeAsync);
     }
 }

@@ -9,12 +9,15 @@ namespace Gateway.Proxy;
 
 /// <summary>
 /// First stage of the proxy pipeline: drops client headers with '_' in their names when asked to,
-/// turns YARP's bare 502/503/504 into problem+json, and then records the outcome once the answer is
+/// turns YARP's bare 502/503/504 into problem+json (and a client's refused body into 400/413, a client that went
+/// away into 499), and then records the outcome once the answer is
 /// final: the request metric and, unless usage counting is off, the usage count. Both are recorded here, after one wait for the forwarder, rather than each in a stage of its
 /// own that would wait for it again.
 /// </summary>
-internal sealed class ProxyGuardMiddleware(RequestDelegate next, GatewayMetrics metrics, IOptionsMonitor<GatewayOptions> options, UsageCounters? usage)
+internal sealed partial class ProxyGuardMiddleware(RequestDelegate next, GatewayMetrics metrics, IOptionsMonitor<GatewayOptions> options, UsageCounters? usage, ILogger<ProxyGuardMiddleware> logger)
 {
+    private const int StatusCodeClientClosedRequest = 499;
+
     public Task InvokeAsync(HttpContext context)
     {
         // Identity headers are removed from the upstream request (IdentityTransformProvider); this option also
@@ -28,7 +31,7 @@ internal sealed class ProxyGuardMiddleware(RequestDelegate next, GatewayMetrics 
         var task = next(context);
         if (task.IsCompletedSuccessfully && context.Feature<IForwarderErrorFeature>() is null)
         {
-            Record(context, error: null);
+            Record(context, Outcome(context));
             return Task.CompletedTask;
         }
 
@@ -40,9 +43,57 @@ internal sealed class ProxyGuardMiddleware(RequestDelegate next, GatewayMetrics 
         await task;
 
         var error = context.Feature<IForwarderErrorFeature>();
-        if (error is not null && !context.Response.HasStarted)
+        if (error is null)
         {
-            if (error.Error is ForwarderError.RequestTimedOut || context.Response.StatusCode == StatusCodes.Status504GatewayTimeout)
+            Record(context, Outcome(context));
+            return;
+        }
+
+        var response = context.Response;
+        if (context.RequestAborted.IsCancellationRequested || (IsClientSide(error.Error) && BadRequest(error.Exception) is null))
+        {
+            // The client went away: nobody reads an answer. 499 (nginx's "client closed request") keeps it
+            // apart from upstream failures in the metrics and the access log.
+            Log.ClientAborted(logger, error.Error, context.TraceIdentifier);
+            if (!response.HasStarted)
+            {
+                response.StatusCode = StatusCodeClientClosedRequest;
+            }
+
+            Record(context, "client_aborted");
+            return;
+        }
+
+        // YARP clears the response headers when it gives up on a request; the id goes back on every answer.
+        if (!response.HasStarted)
+        {
+            response.Headers[RequestIdMiddleware.HeaderName] = context.TraceIdentifier;
+        }
+
+        if (BadRequest(error.Exception) is { } bad)
+        {
+            // Kestrel refused the client's body (over MaxRequestBodySize, bad chunk framing): the client's
+            // error, with the status Kestrel chose, not an upstream failure.
+            Log.ClientBodyRefused(logger, error.Error, bad.StatusCode, context.TraceIdentifier, bad.Message);
+            if (!response.HasStarted)
+            {
+                if (bad.StatusCode == StatusCodes.Status413PayloadTooLarge)
+                {
+                    await GatewayProblem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "body_too_large", "Body too large", "The request body is larger than the gateway accepts.");
+                }
+                else
+                {
+                    await GatewayProblem.WriteAsync(context, StatusCodes.Status400BadRequest, "bad_request", "Bad request", "The request body is malformed: " + bad.Message);
+                }
+            }
+
+            Record(context, "client_error");
+            return;
+        }
+
+        if (!response.HasStarted)
+        {
+            if (error.Error is ForwarderError.RequestTimedOut || response.StatusCode == StatusCodes.Status504GatewayTimeout)
             {
                 await GatewayProblem.WriteAsync(context, StatusCodes.Status504GatewayTimeout, "upstream_timeout", "Upstream timeout", "The upstream did not answer in time.");
             }
@@ -52,18 +103,50 @@ internal sealed class ProxyGuardMiddleware(RequestDelegate next, GatewayMetrics 
             }
         }
 
-        Record(context, error);
+        Record(context, "upstream_error");
     }
 
-    private void Record(HttpContext context, IForwarderErrorFeature? error)
+    private void Record(HttpContext context, string outcome)
     {
         var route = context.ProxyFeature().Route.Config.RouteId;
-        metrics.Request(route, context.Response.StatusCode, Outcome(context, error));
+        metrics.Request(route, context.Response.StatusCode, outcome);
         usage?.Record(context);
     }
 
     // ProxiedDestination is set by YARP only when the request was actually sent upstream.
-    private static string Outcome(HttpContext context, IForwarderErrorFeature? error) => error is not null
-        ? "upstream_error"
-        : context.ProxyFeature().ProxiedDestination is not null ? "forwarded" : "rejected";
+    private static string Outcome(HttpContext context) =>
+        context.ProxyFeature().ProxiedDestination is not null ? "forwarded" : "rejected";
+
+    /// <summary>Errors YARP reports on the client's side of the exchange (reading its body, writing its answer).</summary>
+    internal static bool IsClientSide(ForwarderError error) => error is ForwarderError.RequestCanceled
+        or ForwarderError.RequestBodyCanceled
+        or ForwarderError.RequestBodyClient
+        or ForwarderError.ResponseBodyCanceled
+        or ForwarderError.ResponseBodyClient
+        or ForwarderError.UpgradeRequestCanceled
+        or ForwarderError.UpgradeRequestClient
+        or ForwarderError.UpgradeResponseCanceled;
+
+    /// <summary>Kestrel's refusal of the client's request data, wherever YARP wrapped it.</summary>
+    private static BadHttpRequestException? BadRequest(Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is BadHttpRequestException bad)
+            {
+                return bad;
+            }
+        }
+
+        return null;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = EventIds.ProxyClientBodyRefused, Level = LogLevel.Debug, Message = "Request {RequestId}: the client's body was refused ({Error}, {Status}): {Reason}")]
+        public static partial void ClientBodyRefused(ILogger logger, ForwarderError error, int status, string requestId, string reason);
+
+        [LoggerMessage(EventId = EventIds.ProxyClientAborted, Level = LogLevel.Debug, Message = "Request {RequestId}: the client went away ({Error}).")]
+        public static partial void ClientAborted(ILogger logger, ForwarderError error, string requestId);
+    }
 }

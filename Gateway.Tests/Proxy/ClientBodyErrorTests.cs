@@ -1,0 +1,123 @@
+using System.Net.Sockets;
+using System.Text;
+using Gateway.Tests.Common;
+using Microsoft.Extensions.Logging;
+using WireMock.RequestBuilders;
+using WireMock.ResponseBuilders;
+
+namespace Gateway.Tests.Proxy;
+
+/// <summary>
+/// A request body the client got wrong (too large, bad chunk framing) is the client's error, answered
+/// 400/413 with the request id, not a 502 blamed on the upstream; a client that goes away is 499 in the
+/// metrics. Neither is logged above Debug.
+/// </summary>
+public sealed class ClientBodyErrorTests : UpstreamFixture
+{
+    [Test]
+    public async Task BodyOverKestrelLimit_AnonymousRoute_Returns413BodyTooLargeWithRequestId()
+    {
+        var logs = new CapturingLoggerProvider();
+        await using var gateway = await StartAsync(logs);
+
+        var response = await RawHttp.SendAsync(
+            gateway.ProxyUrl,
+            "POST /public/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 41943040\r\nX-Request-Id: req-413\r\n\r\n",
+            new byte[4096]);
+
+        Assert.That(response.Status, Is.EqualTo(413), response.Body);
+        Assert.That(response.Code, Is.EqualTo("body_too_large"));
+        Assert.That(response.Headers["X-Request-Id"], Is.EqualTo("req-413"));
+        await AssertCountedAsync(gateway, "public", 413, "client_error");
+        AssertNothingAboveDebug(logs);
+    }
+
+    [Test]
+    public async Task BadChunkExtension_AnonymousRoute_Returns400BadRequestWithRequestId()
+    {
+        var logs = new CapturingLoggerProvider();
+        await using var gateway = await StartAsync(logs);
+
+        var response = await RawHttp.SendAsync(
+            gateway.ProxyUrl,
+            "POST /public/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nX-Request-Id: req-400\r\n\r\n5;ext\nbad\r\nhello\r\n0\r\n\r\n");
+
+        Assert.That(response.Status, Is.EqualTo(400), response.Body);
+        Assert.That(response.Code, Is.EqualTo("bad_request"));
+        Assert.That(response.Headers["X-Request-Id"], Is.EqualTo("req-400"));
+        await AssertCountedAsync(gateway, "public", 400, "client_error");
+        AssertNothingAboveDebug(logs);
+    }
+
+    [Test]
+    public async Task ClientGoesAwayMidBody_CountedAs499ClientAborted()
+    {
+        var logs = new CapturingLoggerProvider();
+        await using var gateway = await StartAsync(logs);
+
+        using (var client = new TcpClient())
+        {
+            await client.ConnectAsync(gateway.ProxyUrl.Host, gateway.ProxyUrl.Port);
+            var stream = client.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes("POST /public/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n"));
+            await stream.WriteAsync(new byte[1000]);
+            await stream.FlushAsync();
+            client.Client.LingerState = new LingerOption(true, 0); // reset, as a client that crashed
+        }
+
+        await AssertCountedAsync(gateway, "public", 499, "client_aborted");
+        AssertNothingAboveDebug(logs);
+    }
+
+    [Test]
+    public async Task UpstreamPortClosed_StillLoggedAsWarning()
+    {
+        int closedPort;
+        using (var listener = new TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            closedPort = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        }
+
+        var logs = new CapturingLoggerProvider();
+        await using var gateway = await GatewayHost.StartAsync(GatewayHost.Routes($"http://127.0.0.1:{closedPort}/", ("public", "/public/{**rest}", [("Anonymous", "true")])), services: logs.AddTo);
+
+        var response = await RawHttp.GetAsync(gateway.ProxyUrl, "/public/x");
+
+        Assert.That(response.Code, Is.EqualTo("upstream_unreachable"));
+        await AssertCountedAsync(gateway, "public", 502, "upstream_error", upstreamErrorExpected: true);
+        Assert.That(logs.Entries.Any(e => e.Level == LogLevel.Warning && e.Category == "Yarp.ReverseProxy.Forwarder.HttpForwarder"), Is.True, "upstream failures keep their Warning");
+    }
+
+    private static async Task AssertCountedAsync(GatewayHost gateway, string route, int status, string outcome, bool upstreamErrorExpected = false)
+    {
+        var series = $"gateway_requests_total{{route=\"{route}\",status=\"{status}\",outcome=\"{outcome}\"}} 1";
+        string text = "";
+        await Eventually.HoldsAsync(
+            async () =>
+            {
+                using var client = new HttpClient { BaseAddress = gateway.AdminUrl };
+                text = await client.GetStringAsync("metrics");
+                return text.Split('\n').Contains(series);
+            },
+            TimeSpan.FromSeconds(10),
+            series);
+        if (!upstreamErrorExpected)
+        {
+            Assert.That(text, Does.Not.Contain("upstream_error"));
+        }
+    }
+
+    private static void AssertNothingAboveDebug(CapturingLoggerProvider logs)
+    {
+        var loud = logs.Entries.Where(e => e.Level >= LogLevel.Information && e.Category.StartsWith("Gateway", StringComparison.Ordinal) && !e.Category.Contains("AccessLog", StringComparison.Ordinal)
+            || e.Level >= LogLevel.Warning).ToList();
+        Assert.That(loud.Select(e => e.Text), Is.Empty);
+    }
+
+    private Task<GatewayHost> StartAsync(CapturingLoggerProvider logs)
+    {
+        Upstream.Server.Given(Request.Create().WithPath("/public/*")).RespondWith(Response.Create().WithStatusCode(200));
+        return GatewayHost.StartAsync(GatewayHost.Routes(Upstream.Url, ("public", "/public/{**rest}", [("Anonymous", "true")])), services: logs.AddTo);
+    }
+}
