@@ -30,7 +30,19 @@ internal sealed class SignatureTransformProvider(IdentitySigner signer) : ITrans
     {
     }
 
-    public void Apply(TransformBuilderContext context) => context.AddRequestTransform(SignAsync);
+    public void Apply(TransformBuilderContext context)
+    {
+        // YARP adds the transform that decides the Host header (the original one, the destination's configured
+        // one, or none so HttpClient sends the destination's authority) after every provider's, unless the route
+        // has one; version 2 signs the Host, so it must be decided before the signature. This is the one YARP
+        // would add.
+        if (!context.RequestTransforms.Any(t => t is RequestHeaderOriginalHostTransform))
+        {
+            context.AddOriginalHost(useOriginal: false);
+        }
+
+        context.AddRequestTransform(SignAsync);
+    }
 
     private ValueTask SignAsync(RequestTransformContext context)
     {
