@@ -4,8 +4,10 @@ FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig appsettings.json ./
 COPY Gateway/Gateway.csproj Gateway/
+COPY Gateway.Verification/Gateway.Verification.csproj Gateway.Verification/
 RUN dotnet restore Gateway/Gateway.csproj
 COPY Gateway/ Gateway/
+COPY Gateway.Verification/ Gateway.Verification/
 RUN dotnet publish Gateway/Gateway.csproj -c Release -o /app --no-restore
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Gateway.Tests.Common;
+using Gateway.Verification;
 
 namespace Gateway.Tests.Signing;
 
@@ -13,7 +14,7 @@ public sealed partial class PythonVerifierTests
 {
     private const string Secret = "py-secret-0123456789abcdefghijklmnopqrstuvwxyz";
 
-    private RecordingUpstream _upstream = null!;
+    private SigningUpstream _upstream = null!;
     private GatewayHost _gateway = null!;
     private string _key = null!;
     private string _script = null!;
@@ -28,15 +29,31 @@ public sealed partial class PythonVerifierTests
         await File.WriteAllTextAsync(_script, snippet.Groups[1].Value + """
 
             if __name__ == "__main__":
-                import json, sys
+                import base64, json, sys
                 r = json.load(sys.stdin)
-                print(verify_gateway_signature(r["secrets"], r["method"], r["target"], r["headers"], r["tolerance"], r["now"]))
+                if "derive" in r:
+                    print(derive_cluster_key(r["secret"], r["derive"]))
+                    sys.exit(0)
+                seen = {}
+                results = [verify_gateway_signature(r["keys"], r["method"], r["target"], r["headers"], r["tolerance"], r["now"],
+                                                    cluster=r["cluster"], body=base64.b64decode(r["body"]), seen=seen)
+                           for _ in range(r["repeat"])]
+                print(" ".join(results))
             """);
 
-        _upstream = await RecordingUpstream.StartAsync();
-        var settings = GatewayHost.Routes(_upstream.Url, ("open", "/api/{**rest}", []));
-        settings["Gateway:Signing:Secrets:0:Id"] = "py1";
-        settings["Gateway:Signing:Secrets:0:Secret"] = Secret;
+        _upstream = await SigningUpstream.StartAsync();
+        var settings = new Dictionary<string, string?>
+        {
+            ["ReverseProxy:Clusters:orders:Destinations:d1:Address"] = _upstream.Url,
+            ["ReverseProxy:Clusters:billing:Destinations:d1:Address"] = _upstream.Url,
+            ["ReverseProxy:Routes:orders:ClusterId"] = "orders",
+            ["ReverseProxy:Routes:orders:Match:Path"] = "/api/{**rest}",
+            ["ReverseProxy:Routes:billing:ClusterId"] = "billing",
+            ["ReverseProxy:Routes:billing:Match:Path"] = "/billing/{**rest}",
+            ["Gateway:Signing:Secrets:0:Id"] = "py1",
+            ["Gateway:Signing:Secrets:0:Secret"] = Secret,
+            ["Gateway:Signing:Versions"] = "v1,v2",
+        };
         _gateway = await GatewayHost.StartAsync(settings);
         await _gateway.CreateOrgAsync("pyorg");
         _key = (await _gateway.CreateKeyAsync("pyorg", new { name = "py", customerId = "c-1" })).Str("key");
@@ -58,27 +75,43 @@ public sealed partial class PythonVerifierTests
         File.Delete(_script);
     }
 
-    private async Task<(ReceivedRequest Request, long SignedAt)> CaptureAsync()
+    private async Task<CapturedRequest> CaptureAsync(string path = "/api/things/%C3%A9?x=1&y=%2F", byte[]? body = null)
     {
         _upstream.Reset();
-        using var response = await _gateway.CallAsync("/api/things/%C3%A9?x=1&y=%2F", _key);
+        using var request = new HttpRequestMessage(body is null ? HttpMethod.Get : HttpMethod.Post, path);
+        request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + _key);
+        if (body is not null)
+        {
+            request.Content = new ByteArrayContent(body);
+        }
+
+        using var response = await _gateway.Proxy.SendAsync(request);
         Assert.That((int)response.StatusCode, Is.EqualTo(200));
-        var request = _upstream.Only();
-        var t = long.Parse(request.Header("X-Gateway-Signature")!.Split(',')[0][2..], System.Globalization.CultureInfo.InvariantCulture);
-        return (request, t);
+        return _upstream.Only();
     }
 
-    private async Task<string> RunAsync(ReceivedRequest request, long now, string? method = null, IReadOnlyDictionary<string, string>? headers = null, string kid = "py1")
+    /// <summary>Runs the documented verifier: version 1 with the secret when <paramref name="cluster"/> is null, else version 2 with <paramref name="clusterKey"/>.</summary>
+    private async Task<string> RunAsync(
+        CapturedRequest request, long now, string? method = null, IEnumerable<KeyValuePair<string, string>>? headers = null, string kid = "py1",
+        string? cluster = null, string? clusterKey = null, byte[]? body = null, string? target = null, int repeat = 1)
     {
         var input = JsonSerializer.Serialize(new
         {
-            secrets = new Dictionary<string, string> { [kid] = Secret },
+            keys = new Dictionary<string, string> { [kid] = cluster is null ? Secret : clusterKey ?? Key(cluster) },
             method = method ?? request.Method,
-            target = request.RawTarget,
-            headers = headers ?? request.Headers,
+            target = target ?? request.RawTarget,
+            headers = (headers ?? request.Headers).Select(h => new[] { h.Key, h.Value }),
             tolerance = 300,
             now,
+            cluster,
+            body = Convert.ToBase64String(body ?? request.Body),
+            repeat,
         });
+        return await PythonAsync(input);
+    }
+
+    private async Task<string> PythonAsync(string input)
+    {
         var start = new ProcessStartInfo("python3", [_script])
         {
             RedirectStandardInput = true,
@@ -96,13 +129,16 @@ public sealed partial class PythonVerifierTests
         return (await output).Trim();
     }
 
+    private static string Key(string cluster) => Convert.ToHexStringLower(GatewaySignature.DeriveClusterKey(Secret, cluster));
+
     [Test]
     public async Task PythonSnippet_RequestTheGatewaySent_IsValid()
     {
-        var (request, t) = await CaptureAsync();
+        var request = await CaptureAsync();
 
         Assert.That(request.RawTarget, Is.EqualTo("/api/things/%C3%A9?x=1&y=%2F"));
-        Assert.That(await RunAsync(request, t + 1), Is.EqualTo("valid"));
+        Assert.That(await RunAsync(request, request.SignedAt + 1), Is.EqualTo("valid"));
+        Assert.That(await RunAsync(request, request.SignedAt + 1, cluster: "orders"), Is.EqualTo("valid"));
     }
 
     [TestCase("X-Key-Scopes")]
@@ -110,28 +146,90 @@ public sealed partial class PythonVerifierTests
     [TestCase("X-Customer-Id")]
     public async Task PythonSnippet_ChangedHeader_IsInvalid(string name)
     {
-        var (request, t) = await CaptureAsync();
-        var headers = new Dictionary<string, string>(request.Headers, StringComparer.OrdinalIgnoreCase) { [name] = "changed" };
+        var request = await CaptureAsync();
+        var t = request.SignedAt;
 
-        Assert.That(await RunAsync(request, t, headers: headers), Is.EqualTo("invalid"));
+        Assert.That(await RunAsync(request, t, headers: request.With(name, "changed")), Is.EqualTo("invalid"));
         Assert.That(await RunAsync(request, t, method: "PUT"), Is.EqualTo("invalid"));
+        Assert.That(await RunAsync(request, t, headers: request.With(name, "changed"), cluster: "orders"), Is.EqualTo("invalid"));
+    }
+
+    [TestCase("X-Org-Id")]
+    [TestCase("x_org_id")]
+    [TestCase("X-Key-Scopes")]
+    [TestCase("X-Gateway-Signature")]
+    public async Task PythonSnippet_ReplayWithDuplicatedHeader_IsRefused(string name)
+    {
+        var request = await CaptureAsync();
+        var replay = request.WithDuplicate(name, "other");
+
+        Assert.That(await RunAsync(request, request.SignedAt, headers: replay), Is.EqualTo("duplicate_header"));
+        Assert.That(await RunAsync(request, request.SignedAt, headers: replay, cluster: "orders"), Is.EqualTo("duplicate_header"));
+    }
+
+    [Test]
+    public async Task PythonSnippet_V2ChangedHostClusterNonceOrBody_IsRefused()
+    {
+        var body = "{\"amount\":1}"u8.ToArray();
+        var request = await CaptureAsync("/api/pay", body);
+        var t = request.SignedAt;
+        var signature = request.Header("X-Gateway-Signature")!;
+
+        Assert.That(request.Header("Content-Digest"), Is.EqualTo(GatewaySignature.ContentDigest(body)));
+        Assert.That(await RunAsync(request, t, cluster: "orders"), Is.EqualTo("valid"));
+        Assert.That(await RunAsync(request, t, cluster: "orders", headers: request.With("Host", "elsewhere:80")), Is.EqualTo("invalid"));
+        Assert.That(await RunAsync(request, t, cluster: "billing", clusterKey: Key("orders")), Is.EqualTo("invalid"));
+        Assert.That(await RunAsync(request, t, cluster: "orders",
+            headers: request.With("X-Gateway-Signature", signature.Replace("n=" + request.Member("n"), "n=" + new string('B', 22), StringComparison.Ordinal))), Is.EqualTo("invalid"));
+        Assert.That(await RunAsync(request, t, cluster: "orders", body: "{\"amount\":9}"u8.ToArray()), Is.EqualTo("body_mismatch"));
+        Assert.That(await RunAsync(request, t, cluster: "orders", headers: request.With("Content-Digest", null)), Is.EqualTo("invalid"));
+        Assert.That(await RunAsync(request, t, cluster: "orders", headers: request.WithDuplicate("Host", "elsewhere:80")), Is.EqualTo("duplicate_header"));
+    }
+
+    [Test]
+    public async Task PythonSnippet_V2OtherClustersKey_IsInvalid()
+    {
+        var billing = await CaptureAsync("/billing/invoices");
+
+        Assert.That(await RunAsync(billing, billing.SignedAt, cluster: "billing"), Is.EqualTo("valid"));
+        Assert.That(await RunAsync(billing, billing.SignedAt, cluster: "orders"), Is.EqualTo("invalid"));
+        Assert.That(await RunAsync(billing, billing.SignedAt, cluster: "billing", clusterKey: Key("orders")), Is.EqualTo("invalid"));
+    }
+
+    [Test]
+    public async Task PythonSnippet_V2SecondUseOfNonce_IsReplayed()
+    {
+        var request = await CaptureAsync();
+
+        Assert.That(await RunAsync(request, request.SignedAt, cluster: "orders", repeat: 2), Is.EqualTo("valid replayed"));
+    }
+
+    [Test]
+    public async Task PythonSnippet_DeriveClusterKey_MatchesTheGateways()
+    {
+        var input = JsonSerializer.Serialize(new { secret = Secret, derive = "orders" });
+
+        Assert.That(await PythonAsync(input), Is.EqualTo(Key("orders")));
     }
 
     [Test]
     public async Task PythonSnippet_ReplayOlderThanTolerance_IsExpired()
     {
-        var (request, t) = await CaptureAsync();
+        var request = await CaptureAsync();
+        var t = request.SignedAt;
 
         Assert.That(await RunAsync(request, t + 300), Is.EqualTo("valid"));
         Assert.That(await RunAsync(request, t + 301), Is.EqualTo("expired"));
+        Assert.That(await RunAsync(request, t + 301, cluster: "orders"), Is.EqualTo("expired"));
     }
 
     [Test]
     public async Task PythonSnippet_UnknownKid_IsRefused()
     {
-        var (request, t) = await CaptureAsync();
+        var request = await CaptureAsync();
 
-        Assert.That(await RunAsync(request, t, kid: "other"), Is.EqualTo("unknown_kid"));
+        Assert.That(await RunAsync(request, request.SignedAt, kid: "other"), Is.EqualTo("unknown_kid"));
+        Assert.That(await RunAsync(request, request.SignedAt, kid: "other", cluster: "orders"), Is.EqualTo("unknown_kid"));
     }
 
     [GeneratedRegex("```python\\n(.*?)```", RegexOptions.Singleline)]

@@ -1,67 +1,143 @@
-using System.Globalization;
+using System.Buffers.Text;
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using Gateway.Configuration;
+using Gateway.Verification;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Signing;
 
 /// <summary>
-/// Computes <c>X-Gateway-Signature</c>: an HMAC-SHA256 over the request line and the identity headers the
-/// upstream receives, so an upstream reachable by others can tell the gateway's requests from forgeries.
+/// Computes <c>X-Gateway-Signature</c>: HMAC-SHA256 over the request line and the identity headers the upstream
+/// receives, so an upstream reachable by others can tell the gateway's requests from forgeries. Version 1 uses
+/// the shared secret; version 2 a key per cluster derived from it, and also covers host, cluster, a nonce and
+/// the body. Both canonical strings are <see cref="GatewaySignature"/>'s, the ones the verifiers rebuild.
 /// </summary>
 internal sealed class IdentitySigner(IOptionsMonitor<GatewayOptions> options, TimeProvider time)
 {
-    public const string HeaderName = "X-Gateway-Signature";
+    public const string HeaderName = GatewaySignature.HeaderName;
 
-    /// <summary>The headers covered, in canonical order, after t, method and path-and-query.</summary>
-    public static readonly string[] SignedHeaders =
-    [
-        "X-Org-Id", "X-Key-Id", "X-Key-Name", "X-Key-Scopes", "X-Key-Environment", "X-Customer-Id", "X-Request-Id",
-    ];
-
-    private (List<SigningSecret> Source, string Id, byte[] Key)? _current;
+    private SigningState? _state;
 
     public bool Enabled => options.CurrentValue.Signing.Secrets.Count > 0;
 
-    /// <returns>The header value, or null when no secret is configured.</returns>
-    public string? Sign(string method, string pathAndQuery, Func<string, string?> header)
+    /// <returns>The signing settings in force, or null when no secret is configured.</returns>
+    public SigningState? Current()
     {
-        if (Current() is not { } signer)
+        var signing = options.CurrentValue.Signing;
+        if (signing.Secrets.Count == 0)
         {
             return null;
         }
 
-        var t = time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-        var canonical = new StringBuilder(256)
-            .Append(t).Append('\n')
-            .Append(method).Append('\n')
-            .Append(pathAndQuery);
-        foreach (var name in SignedHeaders)
+        // Rebuilt only when the configuration reloads (a reload binds new options).
+        var state = _state;
+        if (state is null || !ReferenceEquals(state.Source, signing))
         {
-            canonical.Append('\n').Append(header(name));
+            state = new SigningState(signing);
+            _state = state;
         }
 
-        var mac = HMACSHA256.HashData(signer.Key, Encoding.UTF8.GetBytes(canonical.ToString()));
-        return $"t={t},kid={signer.Id},v1={Convert.ToHexStringLower(mac)}";
+        return state;
     }
 
-    private (string Id, byte[] Key)? Current()
+    /// <summary>The header value for a request; <paramref name="v2"/> is null when version 2 is off.</summary>
+    public string Sign(SigningState state, string method, string pathAndQuery, Func<string, string?> header, V2Request? v2)
     {
-        var secrets = options.CurrentValue.Signing.Secrets;
-        if (secrets.Count == 0)
+        var t = time.GetUtcNow().ToUnixTimeSeconds();
+        var value = new StringBuilder(200).Append("t=").Append(t).Append(",kid=").Append(state.Id);
+        if (v2 is not null)
         {
-            return null;
+            value.Append(",n=").Append(v2.Value.Nonce);
         }
 
-        // Re-derived only when the configuration reloads (a reload binds a new list).
-        var cached = _current;
-        if (cached is null || !ReferenceEquals(cached.Value.Source, secrets))
+        if (state.V1)
         {
-            cached = (secrets, secrets[0].Id, Encoding.UTF8.GetBytes(secrets[0].Secret));
-            _current = cached;
+            var canonical = GatewaySignature.CanonicalString(t, method, pathAndQuery, header);
+            value.Append(",v1=").Append(Convert.ToHexStringLower(HMACSHA256.HashData(state.Secret, Encoding.UTF8.GetBytes(canonical))));
         }
 
-        return (cached.Value.Id, cached.Value.Key);
+        if (v2 is { } r)
+        {
+            var canonical = GatewaySignature.CanonicalStringV2(t, r.Nonce, method, r.Host, r.ClusterId, pathAndQuery, header, r.Content);
+            value.Append(",v2=").Append(GatewaySignature.ComputeV2(state.ClusterKey(r.ClusterId), canonical));
+        }
+
+        return value.ToString();
     }
+
+    /// <summary>128 random bits, base64url: no ',' or '=' to clash with the header's syntax.</summary>
+    public static string NewNonce()
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        RandomNumberGenerator.Fill(bytes);
+        return Base64Url.EncodeToString(bytes);
+    }
+
+    /// <summary>Parses <c>Gateway:Signing:Versions</c>: <c>v1</c>, <c>v2</c> or both, comma-separated.</summary>
+    public static bool TryParseVersions(string? versions, out bool v1, out bool v2)
+    {
+        v1 = v2 = false;
+        if (string.IsNullOrWhiteSpace(versions))
+        {
+            return false;
+        }
+
+        foreach (var part in versions.Split(',', StringSplitOptions.TrimEntries))
+        {
+            switch (part.ToLowerInvariant())
+            {
+                case "v1" when !v1:
+                    v1 = true;
+                    break;
+                case "v2" when !v2:
+                    v2 = true;
+                    break;
+                default:
+                    return false;
+            }
+        }
+
+        return true;
+    }
+}
+
+/// <summary>What version 2 covers besides version 1's lines.</summary>
+internal readonly record struct V2Request(string Nonce, string Host, string ClusterId, string Content);
+
+/// <summary>The signing settings of one configuration, with the per-cluster keys derived from them so far.</summary>
+internal sealed class SigningState
+{
+    private readonly string _secretText;
+    private readonly ConcurrentDictionary<string, byte[]> _clusterKeys = new(StringComparer.Ordinal);
+
+    public SigningState(SigningOptions source)
+    {
+        Source = source;
+        Id = source.Secrets[0].Id;
+        _secretText = source.Secrets[0].Secret;
+        Secret = Encoding.UTF8.GetBytes(_secretText);
+        // Validated at start; should a reload bring a bad value, the contract's version 1 goes on being sent.
+        var known = IdentitySigner.TryParseVersions(source.Versions, out var v1, out var v2);
+        V1 = v1 || !known;
+        V2 = v2 && known;
+        MaxDigestBytes = source.MaxDigestBytes;
+    }
+
+    public SigningOptions Source { get; }
+
+    public string Id { get; }
+
+    public byte[] Secret { get; }
+
+    public bool V1 { get; }
+
+    public bool V2 { get; }
+
+    public long MaxDigestBytes { get; }
+
+    // Cluster ids come from the proxy configuration, so this holds one entry per configured cluster at most.
+    public byte[] ClusterKey(string clusterId) =>
+        _clusterKeys.GetOrAdd(clusterId, static (id, secret) => GatewaySignature.DeriveClusterKey(secret, id), _secretText);
 }

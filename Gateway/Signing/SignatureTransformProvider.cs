@@ -1,4 +1,7 @@
+using Gateway.Verification;
+using Microsoft.AspNetCore.Http.Features;
 using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.Model;
 using Yarp.ReverseProxy.Transforms;
 using Yarp.ReverseProxy.Transforms.Builder;
 
@@ -12,6 +15,13 @@ namespace Gateway.Signing;
 /// </summary>
 internal sealed class SignatureTransformProvider(IdentitySigner signer) : ITransformProvider
 {
+    /// <summary>The names a version 1 verifier refuses twice (the signature and its headers), normalized.</summary>
+    private static readonly HashSet<string> V1Headers =
+        [.. GatewaySignature.SingleHeaders.Take(1 + GatewaySignature.SignedHeaders.Count).Select(GatewaySignature.NormalizeName)];
+
+    /// <summary>Those of version 2, which adds <c>Host</c> and <c>Content-Digest</c>.</summary>
+    private static readonly HashSet<string> V2Headers = [.. GatewaySignature.SingleHeaders.Select(GatewaySignature.NormalizeName)];
+
     public void ValidateRoute(TransformRouteValidationContext context)
     {
     }
@@ -20,34 +30,120 @@ internal sealed class SignatureTransformProvider(IdentitySigner signer) : ITrans
     {
     }
 
-    public void Apply(TransformBuilderContext context) => context.AddRequestTransform(SignAsync);
+    public void Apply(TransformBuilderContext context)
+    {
+        // YARP adds the transform that decides the Host header (the original one, the destination's configured
+        // one, or none so HttpClient sends the destination's authority) after every provider's, unless the route
+        // has one; version 2 signs the Host, so it must be decided before the signature. This is the one YARP
+        // would add.
+        if (!context.RequestTransforms.Any(t => t is RequestHeaderOriginalHostTransform))
+        {
+            context.AddOriginalHost(useOriginal: false);
+        }
+
+        context.AddRequestTransform(SignAsync);
+    }
 
     private ValueTask SignAsync(RequestTransformContext context)
     {
         // Client copies of the header were removed from the upstream request with the identity headers
         // (IdentityHeaders.RemoveReserved); with signing off there is nothing left to do here.
-        if (signer.Enabled)
+        if (signer.Current() is not { } state)
         {
-            // In a method of its own: its lambda's closure would otherwise be allocated on every request,
-            // signing on or off.
-            Sign(context.ProxyRequest, context);
+            return ValueTask.CompletedTask;
         }
 
-        return ValueTask.CompletedTask;
-    }
+        var request = context.ProxyRequest;
 
-    private void Sign(HttpRequestMessage request, RequestTransformContext context)
-    {
         // A route transform could still have set one: only the gateway's own signature may go out.
         request.Headers.Remove(IdentitySigner.HeaderName);
+        RemoveOtherSpellings(request, state.V2);
 
         // Fixing the URI here (YARP keeps a URI a transform has set) makes what is signed exactly what is sent.
         var uri = request.RequestUri ??= RequestUtilities.MakeDestinationAddress(context.DestinationPrefix, context.Path, context.Query.QueryString);
-        var signature = signer.Sign(request.Method.Method, uri.PathAndQuery, name =>
-            request.Headers.TryGetValues(name, out var values) ? string.Join(",", values) : null);
-        if (signature is not null)
+        if (!state.V2)
         {
-            request.Headers.TryAddWithoutValidation(IdentitySigner.HeaderName, signature);
+            Sign(state, request, uri, v2: null);
+            return ValueTask.CompletedTask;
         }
+
+        // Set explicitly so the Host sent is the one signed, whichever way HttpClient would have spelled it.
+        var host = request.Headers.Host ??= Authority(uri);
+        var cluster = context.HttpContext.GetReverseProxyFeature().Cluster.Config.ClusterId;
+        var http = context.HttpContext.Request;
+        if (request.Content is not null && state.MaxDigestBytes > 0 && http.ContentLength is { } length
+            && length <= state.MaxDigestBytes
+            && length <= (context.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? long.MaxValue))
+        {
+            return SignWithDigestAsync(context, state, uri, host, cluster, (int)length);
+        }
+
+        var content = request.Content is null ? GatewaySignature.NoBody : GatewaySignature.UnsignedBody;
+        Sign(state, request, uri, new V2Request(IdentitySigner.NewNonce(), host, cluster, content));
+        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask SignWithDigestAsync(RequestTransformContext context, SigningState state, Uri uri, string host, string cluster, int length)
+    {
+        // YARP reads HttpContext.Request.Body only when it sends the request, so the buffered copy is what goes upstream.
+        var http = context.HttpContext.Request;
+        var body = new byte[length];
+        await http.Body.ReadExactlyAsync(body, context.CancellationToken);
+        http.Body = new MemoryStream(body, writable: false);
+
+        var digest = GatewaySignature.ContentDigest(body);
+        context.ProxyRequest.Headers.TryAddWithoutValidation(GatewaySignature.ContentDigestHeaderName, digest);
+        Sign(state, context.ProxyRequest, uri, new V2Request(IdentitySigner.NewNonce(), host, cluster, digest));
+    }
+
+    private void Sign(SigningState state, HttpRequestMessage request, Uri uri, V2Request? v2)
+    {
+        var signature = signer.Sign(state, request.Method.Method, uri.PathAndQuery, name =>
+            request.Headers.TryGetValues(name, out var values) ? string.Join(",", values) : null, v2);
+        request.Headers.TryAddWithoutValidation(IdentitySigner.HeaderName, signature);
+    }
+
+    /// <summary>
+    /// Removes copies of covered headers that a verifier would count twice: names spelled with '_' for '-'
+    /// (<c>X_Request_Id</c>; the proxy already removes those of the identity headers) and, with version 2, every
+    /// client <c>Content-Digest</c>, which only the gateway sets.
+    /// </summary>
+    private static void RemoveOtherSpellings(HttpRequestMessage request, bool v2)
+    {
+        var covered = v2 ? V2Headers : V1Headers;
+        Remove(request.Headers, covered, v2);
+        if (request.Content is { } content)
+        {
+            Remove(content.Headers, covered, v2);
+        }
+    }
+
+    private static void Remove(System.Net.Http.Headers.HttpHeaders headers, HashSet<string> covered, bool v2)
+    {
+        List<string>? doomed = null;
+        foreach (var header in headers.NonValidated)
+        {
+            var name = header.Key;
+            if ((name.Contains('_') && covered.Contains(GatewaySignature.NormalizeName(name)))
+                || (v2 && string.Equals(name, GatewaySignature.ContentDigestHeaderName, StringComparison.OrdinalIgnoreCase)))
+            {
+                (doomed ??= []).Add(name);
+            }
+        }
+
+        if (doomed is not null)
+        {
+            foreach (var name in doomed)
+            {
+                headers.Remove(name);
+            }
+        }
+    }
+
+    /// <summary>The Host HttpClient sends: the IDNA host, brackets around IPv6, the port unless the scheme's default.</summary>
+    private static string Authority(Uri uri)
+    {
+        var host = uri.HostNameType == UriHostNameType.IPv6 ? uri.Host : uri.IdnHost;
+        return uri.IsDefaultPort ? host : host + ":" + uri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 }

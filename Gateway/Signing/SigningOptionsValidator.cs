@@ -4,11 +4,14 @@ using Microsoft.Extensions.Options;
 
 namespace Gateway.Signing;
 
-/// <summary>Stops start-up on a signing secret an upstream could not use or an attacker could guess.</summary>
+/// <summary>Stops start-up on a signing secret an upstream could not use or an attacker could guess, or on a version or digest limit it does not know.</summary>
 internal sealed partial class SigningOptionsValidator : IValidateOptions<GatewayOptions>
 {
     /// <summary>32 characters: a random secret of that length carries at least the 128 bits HMAC-SHA256 needs.</summary>
     public const int MinSecretLength = 32;
+
+    /// <summary>16 MiB: each request up to the limit is buffered whole in memory before it is sent.</summary>
+    public const long MaxDigestLimit = 16 * 1024 * 1024;
 
     public ValidateOptionsResult Validate(string? name, GatewayOptions options)
     {
@@ -33,6 +36,17 @@ internal sealed partial class SigningOptionsValidator : IValidateOptions<Gateway
             {
                 errors.Add($"{setting}:Secret must be at least {MinSecretLength} characters.");
             }
+        }
+
+        var signing = options.Signing ?? new SigningOptions();
+        if (!IdentitySigner.TryParseVersions(signing.Versions, out _, out _))
+        {
+            errors.Add($"{GatewayOptions.SectionName}:Signing:Versions must be v1, v2 or v1,v2 (got '{signing.Versions}').");
+        }
+
+        if (signing.MaxDigestBytes is < 0 or > MaxDigestLimit)
+        {
+            errors.Add($"{GatewayOptions.SectionName}:Signing:MaxDigestBytes must be between 0 and {MaxDigestLimit} (got {signing.MaxDigestBytes}).");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
