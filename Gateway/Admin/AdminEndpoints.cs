@@ -12,10 +12,17 @@ public static class AdminEndpointRouteBuilderExtensions
     {
         var admin = endpoints.MapGroup("/admin")
             .WithMetadata(AdminListenerMetadata.Instance)
-            .AddEndpointFilter<AdminTokenFilter>()
+            // Errors outermost: an operator token is checked against the store, which may be down (503, not 500).
             .AddEndpointFilter<AdminErrorFilter>()
+            .AddEndpointFilter<AdminTokenFilter>()
+            .AddEndpointFilter<AdminAuthorizationFilter>()
             .ProducesAdminProblem(StatusCodes.Status401Unauthorized, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
         admin.MapOrgsApi().MapKeysApi().MapAuditApi().MapSettingsApi().MapLeakedKeysApi().MapUsageApi();
+        foreach (var api in endpoints.ServiceProvider.GetServices<IAdminApi>())
+        {
+            api.Map(admin);
+        }
+
         endpoints.MapAdminConsole();
         endpoints.MapAdminOpenApi();
 

@@ -12,6 +12,8 @@ internal static class AdminServiceCollectionExtensions
         services.TryAddSingleton<AdminAuthThrottle>();
         services.TryAddSingleton<AdminTokenFilter>();
         services.TryAddSingleton<AdminErrorFilter>();
+        services.TryAddSingleton<AdminAuthorizationFilter>();
+        services.TryAddSingleton<IAdminTokenAuthenticator, NoAdminTokens>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ListenerMatcherPolicy>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, AdminTokenInitializer>());
         services.AddGatewayAdminOpenApi();

@@ -14,7 +14,7 @@ namespace Gateway.Admin;
 /// logged with the caller's address (never what it presented) and throttled per address; an accepted
 /// call's address goes into the audit entries it writes.
 /// </summary>
-internal sealed partial class AdminTokenFilter(AdminToken token, AdminAuthThrottle throttle, ClientIpResolver clientIp, ILogger<AdminTokenFilter> logger) : IEndpointFilter
+internal sealed partial class AdminTokenFilter(AdminToken token, IAdminTokenAuthenticator operators, AdminAuthThrottle throttle, ClientIpResolver clientIp, ILogger<AdminTokenFilter> logger) : IEndpointFilter
 {
     public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
@@ -29,20 +29,43 @@ internal sealed partial class AdminTokenFilter(AdminToken token, AdminAuthThrott
 
         // The same strict parsing as the proxy's key check: one header, "Bearer", one space, no whitespace in the token.
         var header = http.Request.Headers.Authorization;
-        if (BearerToken.TryParse(header, out var presented) == BearerParseResult.Ok
-            && Matches(presented, token.Value))
+        if (BearerToken.TryParse(header, out var presented) == BearerParseResult.Ok)
         {
-            AuditCaller.Set(caller.ToString());
-            return next(context);
+            if (Matches(presented, token.Value))
+            {
+                return Accept(context, next, AdminPrincipal.Bootstrap, caller);
+            }
+
+            // Operator tokens (Operators/): looked up by digest; a wrong one fails and counts like a wrong bootstrap token.
+            var check = operators.AuthenticateAsync(presented.ToString(), http.RequestAborted);
+            return check.IsCompletedSuccessfully ? Decide(check.Result) : DecideAsync(check);
         }
 
-        Log.Failed(logger, caller, header.Count == 0 ? "no token" : "wrong token", http.Request.Method, http.Request.Path);
+        return Refuse();
+
+        ValueTask<object?> Decide(AdminPrincipal? principal) => principal is null ? Refuse() : Accept(context, next, principal, caller);
+
+        async ValueTask<object?> DecideAsync(ValueTask<AdminPrincipal?> pending) => await Decide(await pending);
+
+        ValueTask<object?> Refuse() => ValueTask.FromResult<object?>(Failed(http, caller, header.Count == 0 ? "no token" : "wrong token"));
+    }
+
+    private static ValueTask<object?> Accept(EndpointFilterInvocationContext context, EndpointFilterDelegate next, AdminPrincipal principal, IPAddress caller)
+    {
+        context.HttpContext.Features.Set(principal);
+        AuditCaller.Set(caller.ToString());
+        return next(context);
+    }
+
+    private AdminProblem Failed(HttpContext http, IPAddress caller, string reason)
+    {
+        Log.Failed(logger, caller, reason, http.Request.Method, http.Request.Path);
         if (throttle.Failed(caller))
         {
             Log.Throttled(logger, caller);
         }
 
-        return ValueTask.FromResult<object?>(AdminProblems.Unauthorized());
+        return AdminProblems.Unauthorized();
     }
 
     private static bool Matches(ReadOnlySpan<char> presented, string expected)

@@ -20,6 +20,9 @@ internal static class EventIds
     public const int AdminStoreUnavailable = 1300;
     public const int AdminAuthenticationFailed = 1310;
     public const int AdminAuthenticationThrottled = 1311;
+    public const int OperatorTokenCreated = 1330;
+    public const int OperatorTokenRevoked = 1331;
+    public const int OperatorTokenUseNotRecorded = 1332;
 
     public const int KeyChangePublishFailed = 1400;
     public const int KeyChangeSubscribeFailed = 1401;
