@@ -178,3 +178,36 @@ public sealed class AdminAuthorizationFailClosedTests
         public void Map(RouteGroupBuilder admin) => admin.MapGet("/unruled", () => "ok");
     }
 }
+
+/// <summary>An operator token cannot be checked while the store is down: 503, never a 500, and the bootstrap token still works.</summary>
+public sealed class OperatorStoreDownTests
+{
+    [Test]
+    public async Task OperatorToken_StoreUnavailable_Answers503StoreUnavailable()
+    {
+        await using var gateway = await GatewayHost.StartAsync(services: s => s.AddSingleton<Gateway.Operators.IOperatorTokenStore, DownStore>());
+        using var client = gateway.ClientWith("gwa_" + new string('a', 40));
+        using var response = await client.GetAsync("admin/orgs");
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
+        Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("store_unavailable"));
+        using var bootstrap = await gateway.Admin.GetAsync("admin/orgs");
+        Assert.That(bootstrap.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    private sealed class DownStore : Gateway.Operators.IOperatorTokenStore
+    {
+        private static Gateway.Stores.StoreUnavailableException Down() => new Gateway.Stores.StoreUnavailableException("down");
+
+        public Task CreateAsync(Gateway.Operators.OperatorToken token, CancellationToken cancellationToken) => throw Down();
+
+        public Task<Gateway.Operators.OperatorToken?> FindByHashAsync(string hash, CancellationToken cancellationToken) => throw Down();
+
+        public Task<Gateway.Operators.OperatorToken?> GetAsync(string id, CancellationToken cancellationToken) => throw Down();
+
+        public Task<IReadOnlyList<Gateway.Operators.OperatorToken>> ListAsync(CancellationToken cancellationToken) => throw Down();
+
+        public Task<Gateway.Operators.OperatorToken?> RevokeAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) => throw Down();
+
+        public Task RecordUseAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) => throw Down();
+    }
+}
