@@ -62,6 +62,33 @@ public sealed class AdminCliTests
     }
 
     [Test]
+    public async Task Cli_Tokens_CreateUseListRevoke()
+    {
+        await RunOkAsync("orgs", "create", "cli_tok");
+        var created = await RunOkAsync("tokens", "create", "--name", "cli-viewer", "--role", "viewer", "--org", "cli_tok");
+        var token = created.Str("token");
+        Assert.That(token, Does.StartWith("gwa_"));
+
+        var (readCode, readOutput, readError) = await RunWithAsync(_gateway.AdminUrl.ToString(), token, "orgs", "list");
+        Assert.That(readCode, Is.Zero, readError);
+        Assert.That(JsonNode.Parse(readOutput)!["items"]!.AsArray().Select(o => o!.Str("id")), Is.EqualTo(new[] { "cli_tok" }));
+
+        var (writeCode, _, writeError) = await RunWithAsync(_gateway.AdminUrl.ToString(), token, "keys", "create", "--org", "cli_tok", "--name", "k");
+        Assert.That(writeCode, Is.EqualTo(1));
+        Assert.That(writeError, Does.Contain("403").And.Contain("admin_forbidden"));
+
+        var list = await RunOkAsync("tokens", "list");
+        Assert.That(list["items"]!.AsArray().Select(t => t!.Str("name")), Does.Contain("cli-viewer"));
+        Assert.That(list.ToJsonString(), Does.Not.Contain(token));
+
+        var revoked = await RunOkAsync("tokens", "revoke", created.Str("id"));
+        Assert.That(revoked.Str("status"), Is.EqualTo("revoked"));
+        var (afterCode, _, afterError) = await RunWithAsync(_gateway.AdminUrl.ToString(), token, "orgs", "list");
+        Assert.That(afterCode, Is.EqualTo(1));
+        Assert.That(afterError, Does.Contain("401"));
+    }
+
+    [Test]
     public async Task Cli_InvalidInput_PrintsProblemAndExits1()
     {
         await RunOkAsync("orgs", "create", "cli_bad");

@@ -12,13 +12,20 @@ public static class AdminEndpointRouteBuilderExtensions
     {
         var admin = endpoints.MapGroup("/admin")
             .WithMetadata(AdminListenerMetadata.Instance)
+            // Errors outermost: an operator token is checked against the store, which may be down (503, not 500).
+            .AddEndpointFilter<AdminErrorFilter>()
             .AddEndpointFilter<AdminNoStoreFilter>()
             .AddEndpointFilter<AdminCrossSiteFilter>()
             .AddEndpointFilter(Gateway.RateLimiting.IpLimitFilter.Admin(endpoints.ServiceProvider, endpoints.ServiceProvider.GetRequiredService<AdminClientAddress>().Resolve))
             .AddEndpointFilter<AdminTokenFilter>()
-            .AddEndpointFilter<AdminErrorFilter>()
+            .AddEndpointFilter<AdminAuthorizationFilter>()
             .ProducesAdminProblem(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
         admin.MapOrgsApi().MapKeysApi().MapAuditApi().MapSettingsApi().MapLeakedKeysApi().MapUsageApi();
+        foreach (var api in endpoints.ServiceProvider.GetServices<IAdminApi>())
+        {
+            api.Map(admin);
+        }
+
         endpoints.MapAdminConsole();
         endpoints.MapAdminOpenApi();
 

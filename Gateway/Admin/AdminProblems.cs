@@ -25,6 +25,9 @@ internal static class AdminProblems
 
     public static AdminProblem Unauthorized() => new AdminProblem(StatusCodes.Status401Unauthorized, "admin_unauthorized", "Unauthorized", "Send the admin token as 'Authorization: Bearer <token>'.", null);
 
+    public static AdminProblem Forbidden() => new AdminProblem(
+        StatusCodes.Status403Forbidden, "admin_forbidden", "Forbidden", "This admin token's role or organization does not allow this call.", null);
+
     public static AdminProblem TooManyFailedAttempts(int retryAfterSeconds) => new AdminProblem(
         StatusCodes.Status429TooManyRequests, "admin_throttled", "Too many failed attempts", $"Too many failed admin authentications; retry after {retryAfterSeconds} s.", null);
 

@@ -15,6 +15,8 @@ internal static class AdminServiceCollectionExtensions
         services.TryAddSingleton<AdminCrossSiteFilter>();
         services.TryAddSingleton<AdminTokenFilter>();
         services.TryAddSingleton<AdminErrorFilter>();
+        services.TryAddSingleton<AdminAuthorizationFilter>();
+        services.TryAddSingleton<IAdminTokenAuthenticator, NoAdminTokens>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ListenerMatcherPolicy>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, AdminTokenInitializer>());
         services.AddGatewayAdminOpenApi();

@@ -15,7 +15,8 @@ namespace Gateway.Admin;
 /// a browser send requests (an <c>&lt;img&gt;</c> on a web page) cannot lock operators out. An accepted
 /// call's address goes into the audit entries it writes.
 /// </summary>
-internal sealed partial class AdminTokenFilter(AdminToken token, AdminAuthThrottle throttle, AdminClientAddress clientAddress, ILogger<AdminTokenFilter> logger) : IEndpointFilter
+<<<<<<< HEAD
+internal sealed partial class AdminTokenFilter(AdminToken token, IAdminTokenAuthenticator operators, AdminAuthThrottle throttle, AdminClientAddress clientAddress, ILogger<AdminTokenFilter> logger) : IEndpointFilter
 {
     public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
@@ -31,19 +32,42 @@ internal sealed partial class AdminTokenFilter(AdminToken token, AdminAuthThrott
 
         // The same strict parsing as the proxy's key check: one header, "Bearer", one space, no whitespace in the token.
         var header = http.Request.Headers.Authorization;
-        if (BearerToken.TryParse(header, out var presented) == BearerParseResult.Ok
-            && Matches(presented, token.Value))
-        {
-            AuditCaller.Set(caller.ToString());
-            return next(context);
-        }
-
         if (header.Count == 0)
         {
             Log.NoToken(logger, caller, http.Request.Method, http.Request.Path);
             return ValueTask.FromResult<object?>(AdminProblems.Unauthorized());
         }
 
+        if (BearerToken.TryParse(header, out var presented) == BearerParseResult.Ok)
+        {
+            if (Matches(presented, token.Value))
+            {
+                return Accept(context, next, AdminPrincipal.Bootstrap, caller);
+            }
+
+            // Operator tokens (Operators/): looked up by digest; a wrong one fails and counts like a wrong bootstrap token.
+            var check = operators.AuthenticateAsync(presented.ToString(), http.RequestAborted);
+            return check.IsCompletedSuccessfully ? Decide(check.Result) : DecideAsync(check);
+        }
+
+        return Refuse();
+
+        ValueTask<object?> Decide(AdminPrincipal? principal) => principal is null ? Refuse() : Accept(context, next, principal, caller);
+
+        async ValueTask<object?> DecideAsync(ValueTask<AdminPrincipal?> pending) => await Decide(await pending);
+
+        ValueTask<object?> Refuse() => ValueTask.FromResult<object?>(Failed(http, caller, group));
+    }
+
+    private static ValueTask<object?> Accept(EndpointFilterInvocationContext context, EndpointFilterDelegate next, AdminPrincipal principal, IPAddress caller)
+    {
+        context.HttpContext.Features.Set(principal);
+        AuditCaller.Set(caller.ToString());
+        return next(context);
+    }
+
+    private AdminProblem Failed(HttpContext http, IPAddress caller, UInt128 group)
+    {
         Log.Failed(logger, caller, "wrong token", http.Request.Method, http.Request.Path);
         var (groupUsedUp, globalUsedUp) = throttle.Failed(group);
         if (groupUsedUp)
@@ -56,7 +80,7 @@ internal sealed partial class AdminTokenFilter(AdminToken token, AdminAuthThrott
             Log.GloballyThrottled(logger);
         }
 
-        return ValueTask.FromResult<object?>(AdminProblems.Unauthorized());
+        return AdminProblems.Unauthorized();
     }
 
     private static bool Matches(ReadOnlySpan<char> presented, string expected)

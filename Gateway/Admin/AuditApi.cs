@@ -14,6 +14,7 @@ internal static class AuditApi
     public static RouteGroupBuilder MapAuditApi(this RouteGroupBuilder admin)
     {
         admin.MapGet("/audit", ListAsync).WithTags("Audit").WithName("ListAudit")
+            .RequireAdminRole(AdminRole.Viewer, OrgFrom.Query("org"))
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         return admin;
     }

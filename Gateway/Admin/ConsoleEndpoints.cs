@@ -39,7 +39,8 @@ internal static class ConsoleEndpoints
         {
             var gateway = options.CurrentValue;
             return TypedResults.Ok(new SettingsDto(gateway.Environment, gateway.KeyPrefix, gateway.Scopes));
-        }).WithTags("Settings").WithName("GetSettings");
+        }).WithTags("Settings").WithName("GetSettings")
+            .RequireAdminRole(AdminRole.Viewer, OrgFrom.None);
         return admin;
     }
 

@@ -18,29 +18,34 @@ internal static class KeysApi
     public static RouteGroupBuilder MapKeysApi(this RouteGroupBuilder admin)
     {
         admin.MapPost("/orgs/{org}/keys", CreateAsync).WithTags("Keys").WithName("CreateKey")
+            .RequireAdminRole(AdminRole.Admin, OrgFrom.Route("org"))
             .AcceptsAdminBody<CreateKeyRequest>()
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge);
         admin.MapGet("/orgs/{org}/keys", ListAsync).WithTags("Keys").WithName("ListKeys")
+            .RequireAdminRole(AdminRole.Viewer, OrgFrom.Route("org"))
             .ProducesAdminProblem(StatusCodes.Status404NotFound);
 
         var keys = admin.MapGroup("/keys").WithTags("Keys");
         keys.MapGet("/{id}", GetAsync).WithName("GetKey")
+            .RequireAdminRole(AdminRole.Viewer, OrgFrom.Key("id"))
             .ProducesAdminProblem(StatusCodes.Status404NotFound);
         keys.MapPatch("/{id}", PatchAsync).WithName("UpdateKey")
+            .RequireAdminRole(AdminRole.Admin, OrgFrom.Key("id"))
             .AcceptsAdminBody<PatchKeyRequest>()
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge);
         keys.MapPost("/{id}/rotate", RotateAsync).WithName("RotateKey")
+            .RequireAdminRole(AdminRole.Admin, OrgFrom.Key("id"))
             .AcceptsAdminBody<RotateKeyRequest>(required: false)
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge);
         keys.MapPost("/{id}/deactivate", (string id, HttpContext context, KeyManager manager, KeyUsageTracker usage, TimeProvider time) =>
             Transition(AdminWrites.RunAsync(context, ct => manager.DeactivateAsync(id, AdminActor.From(context), ct)), usage, time))
-            .WithName("DeactivateKey").ProducesAdminProblem(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
+            .WithName("DeactivateKey").RequireAdminRole(AdminRole.Admin, OrgFrom.Key("id")).ProducesAdminProblem(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         keys.MapPost("/{id}/activate", (string id, HttpContext context, KeyManager manager, KeyUsageTracker usage, TimeProvider time) =>
             Transition(AdminWrites.RunAsync(context, ct => manager.ActivateAsync(id, AdminActor.From(context), ct)), usage, time))
-            .WithName("ActivateKey").ProducesAdminProblem(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
+            .WithName("ActivateKey").RequireAdminRole(AdminRole.Admin, OrgFrom.Key("id")).ProducesAdminProblem(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         keys.MapPost("/{id}/revoke", (string id, HttpContext context, KeyManager manager, KeyUsageTracker usage, TimeProvider time) =>
             Transition(AdminWrites.RunAsync(context, ct => manager.RevokeAsync(id, AdminActor.From(context), ct)), usage, time))
-            .WithName("RevokeKey").ProducesAdminProblem(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
+            .WithName("RevokeKey").RequireAdminRole(AdminRole.Admin, OrgFrom.Key("id")).ProducesAdminProblem(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         return admin;
     }
 
@@ -52,7 +57,13 @@ internal static class KeysApi
             return error;
         }
 
-        var issued = await AdminWrites.RunAsync(context, ct => manager.CreateKeyAsync(org, draft!, AdminActor.From(context, draft!.CreatedBy), ct));
+        // A key made with an operator token names that operator unless the body says otherwise.
+        if (draft!.CreatedBy is null && AdminPrincipal.Of(context) is { IsBootstrap: false } principal)
+        {
+            draft = draft with { CreatedBy = principal.Name };
+        }
+
+        var issued = await AdminWrites.RunAsync(context, ct => manager.CreateKeyAsync(org, draft, AdminActor.From(context, draft.CreatedBy), ct));
         return TypedResults.Created((string?)null, KeyDto.From(issued.Record, time.GetUtcNow(), plaintext: issued.Plaintext));
     }
 

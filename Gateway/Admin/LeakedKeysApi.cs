@@ -18,6 +18,7 @@ internal static class LeakedKeysApi
     public static RouteGroupBuilder MapLeakedKeysApi(this RouteGroupBuilder admin)
     {
         admin.MapPost("/leaked-keys", ReportAsync).WithTags("Keys").WithName("ReportLeakedKeys")
+            .RequireAdminRole(AdminRole.Admin, OrgFrom.All)
             .AcceptsAdminBody<LeakedKeysRequest>()
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge);
         return admin;

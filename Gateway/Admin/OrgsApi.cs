@@ -13,10 +13,13 @@ internal static class OrgsApi
     {
         var orgs = admin.MapGroup("/orgs").WithTags("Organizations");
         orgs.MapPost("/", CreateAsync).WithName("CreateOrg")
+            .RequireAdminRole(AdminRole.Admin, OrgFrom.All)
             .AcceptsAdminBody<CreateOrgRequest>()
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge);
-        orgs.MapGet("/", ListAsync).WithName("ListOrgs");
+        orgs.MapGet("/", ListAsync).WithName("ListOrgs")
+            .RequireAdminRole(AdminRole.Viewer, OrgFrom.None);
         orgs.MapGet("/{org}", GetAsync).WithName("GetOrg")
+            .RequireAdminRole(AdminRole.Viewer, OrgFrom.Route("org"))
             .ProducesAdminProblem(StatusCodes.Status404NotFound);
         return admin;
     }
@@ -34,10 +37,11 @@ internal static class OrgsApi
         return TypedResults.Created((string?)null, OrgDto.From(org, KeyDto.From(defaultKey.Record, time.GetUtcNow(), plaintext: defaultKey.Plaintext)));
     }
 
-    private static async Task<Ok<ListDto<OrgDto>>> ListAsync(IGatewayStore store, CancellationToken cancellationToken)
+    private static async Task<Ok<ListDto<OrgDto>>> ListAsync(HttpContext context, IGatewayStore store, CancellationToken cancellationToken)
     {
+        var principal = AdminPrincipal.Of(context);
         var orgs = await store.ListOrganizationsAsync(cancellationToken);
-        return TypedResults.Ok(new ListDto<OrgDto>(orgs.Select(o => OrgDto.From(o)).ToList()));
+        return TypedResults.Ok(new ListDto<OrgDto>(orgs.Where(o => principal.Sees(o.Id)).Select(o => OrgDto.From(o)).ToList()));
     }
 
     private static async Task<Results<Ok<OrgDto>, AdminProblem>> GetAsync(string org, IGatewayStore store, CancellationToken cancellationToken)

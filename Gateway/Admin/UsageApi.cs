@@ -13,10 +13,13 @@ internal static class UsageApi
     public static RouteGroupBuilder MapUsageApi(this RouteGroupBuilder admin)
     {
         admin.MapGet("/keys/{id}/usage", KeyAsync).WithTags("Usage").WithName("GetKeyUsage")
+            .RequireAdminRole(AdminRole.Viewer, OrgFrom.Key("id"))
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         admin.MapGet("/orgs/{org}/usage", OrgAsync).WithTags("Usage").WithName("GetOrgUsage")
+            .RequireAdminRole(AdminRole.Viewer, OrgFrom.Route("org"))
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         admin.MapGet("/usage/routes", RoutesAsync).WithTags("Usage").WithName("GetRouteUsage")
+            .RequireAdminRole(AdminRole.Viewer, OrgFrom.All)
             .ProducesAdminProblem(StatusCodes.Status400BadRequest);
         return admin;
     }

@@ -8,13 +8,13 @@ using Gateway.Domain;
 namespace Gateway.Cli;
 
 /// <summary>
-/// <c>Gateway orgs|keys|audit …</c>: the admin API from a terminal. It is a client of the admin listener,
+/// <c>Gateway orgs|keys|tokens|audit …</c>: the admin API from a terminal. It is a client of the admin listener,
 /// not of the store, so it works the same on SQLite and Redis and every change is validated and audited
 /// by the gateway. Output is the API's JSON; errors go to stderr with exit code 1 (2 when unreachable).
 /// </summary>
 internal static class AdminCli
 {
-    private static readonly string[] Commands = ["orgs", "keys", "audit", "migrate-store", "healthcheck", "backup", "restore"];
+    private static readonly string[] Commands = ["orgs", "keys", "tokens", "audit", "migrate-store", "healthcheck", "backup", "restore"];
 
     public static bool Handles(string[] args) => args.Length > 0 && Commands.Contains(args[0], StringComparer.Ordinal);
 
@@ -43,6 +43,7 @@ internal static class AdminCli
         root.Options.Add(actor);
         root.Subcommands.Add(Orgs(client));
         root.Subcommands.Add(Keys(client));
+        root.Subcommands.Add(Tokens(client));
         root.Subcommands.Add(Audit(client));
         root.Subcommands.Add(StoreMigration.Command(output, error));
         root.Subcommands.Add(HealthCheckCommand.Create(output, error));
@@ -68,6 +69,32 @@ internal static class AdminCli
         list.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Get, "admin/orgs", null, ct));
 
         return new Command("orgs", "Organizations.") { create, get, list };
+    }
+
+    private static Command Tokens(CliClient client)
+    {
+        var id = new Argument<string>("id") { Description = "Admin token id (tok_…)." };
+        var name = new Option<string>("--name") { Description = "Who holds the token; audit entries name it.", Required = true };
+        var role = new Option<string>("--role") { Description = "verifier, viewer, admin or owner.", Required = true };
+        var org = new Option<string?>("--org") { Description = "The one organization the token may act on (omit: every organization)." };
+        var expiresAt = new Option<string?>("--expires-at") { Description = "ISO 8601 expiry, e.g. 2030-01-31T00:00:00Z." };
+
+        var create = new Command("create", "Create a named admin token; prints it with the plaintext gwa_ token (shown once).") { name, role, org, expiresAt };
+        create.SetAction((r, ct) =>
+        {
+            var body = new JsonObject { ["name"] = r.GetValue(name), ["role"] = r.GetValue(role) };
+            Set(body, "org", r.GetValue(org));
+            Set(body, "expiresAt", r.GetValue(expiresAt));
+            return client.SendAsync(r, HttpMethod.Post, "admin/tokens", body, ct);
+        });
+
+        var list = new Command("list", "List admin tokens (never their plaintext).");
+        list.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Get, "admin/tokens", null, ct));
+
+        var revoke = new Command("revoke", "Revoke an admin token; every instance refuses it within a second.") { id };
+        revoke.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Post, $"admin/tokens/{Uri.EscapeDataString(r.GetValue(id)!)}/revoke", null, ct));
+
+        return new Command("tokens", "Named admin tokens with a role and, optionally, one organization.") { create, list, revoke };
     }
 
     private static Command Keys(CliClient client)

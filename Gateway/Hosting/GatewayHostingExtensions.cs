@@ -5,6 +5,7 @@ using Gateway.Demo;
 using Gateway.Http;
 using Gateway.Keys;
 using Gateway.Observability;
+using Gateway.Operators;
 using Gateway.Proxy;
 using Gateway.RateLimiting;
 using Gateway.SecretScanning;
@@ -78,6 +79,7 @@ public static class GatewayHostingExtensions
         services.AddGatewayKeys(redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayRateLimiting(redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayUsage(redis: !string.IsNullOrWhiteSpace(redis));
+        services.AddGatewayOperators(redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayAdmin();
         services.AddGatewayDemo(builder.Configuration);
         services.AddGatewaySecretScanning();

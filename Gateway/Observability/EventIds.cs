@@ -23,6 +23,9 @@ internal static class EventIds
     public const int AdminAuthenticationGloballyThrottled = 1315;
     public const int AdminAuthenticationMissing = 1316;
     public const int AdminCrossSiteRefused = 1317;
+    public const int OperatorTokenCreated = 1330;
+    public const int OperatorTokenRevoked = 1331;
+    public const int OperatorTokenUseNotRecorded = 1332;
 
     public const int KeyChangePublishFailed = 1400;
     public const int KeyChangeSubscribeFailed = 1401;

@@ -32,6 +32,18 @@ internal sealed class RedisKeys(string prefix)
 
     public RedisKey Hash(string sha256) => _root.Append("hash:" + sha256);
 
+    /// <summary>Ids of every operator token (a set).</summary>
+    public RedisKey OperatorTokens => _root.Append("optokens");
+
+    /// <summary>The names of operator tokens that are not revoked, each to its id (a hash), so a live name is unique.</summary>
+    public RedisKey OperatorTokenNames => _root.Append("optoken-names");
+
+    /// <summary>One operator token (a hash of its fields).</summary>
+    public RedisKey OperatorToken(string id) => _root.Append("optoken:" + id);
+
+    /// <summary>The id of the operator token with this SHA-256.</summary>
+    public RedisKey OperatorTokenHash(string sha256) => _root.Append("optoken-hash:" + sha256);
+
     /// <summary>The root of the usage counters' keys.</summary>
     public RedisKey UsageRoot => new RedisKey(Prefix).Append("{usage}:");
 

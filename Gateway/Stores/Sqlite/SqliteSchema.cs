@@ -3,7 +3,7 @@ namespace Gateway.Stores.Sqlite;
 internal static class SqliteSchema
 {
     /// <summary>Migrations[i] brings a store from version i to i + 1; PRAGMA user_version records which ran. Append only.</summary>
-    public static readonly string[] Migrations = [V1, V2, V3, V4];
+    public static readonly string[] Migrations = [V1, V2, V3, V4, V5];
 
     public const string V1 = """
         CREATE TABLE orgs (
@@ -74,5 +74,23 @@ internal static class SqliteSchema
           PRIMARY KEY (kind, subject, resolution, bucket, outcome)
         ) WITHOUT ROWID;
         CREATE INDEX ix_usage_bucket ON usage(resolution, bucket);
+        """;
+
+    // Version 5: named admin tokens (Operators/), by SHA-256 only; a live name is unique so audit entries name one operator.
+    public const string V5 = """
+        CREATE TABLE operator_tokens (
+          id TEXT PRIMARY KEY,
+          name TEXT NOT NULL,
+          role TEXT NOT NULL,
+          org_id TEXT,
+          hash TEXT NOT NULL UNIQUE,
+          prefix TEXT NOT NULL,
+          created_by TEXT,
+          created_at INTEGER NOT NULL,
+          expires_at INTEGER,
+          last_used_at INTEGER,
+          revoked_at INTEGER
+        );
+        CREATE UNIQUE INDEX ux_operator_tokens_live_name ON operator_tokens(name) WHERE revoked_at IS NULL;
         """;
 }

@@ -1,0 +1,140 @@
+using System.Globalization;
+using Gateway.Admin;
+using Gateway.Configuration;
+using Gateway.Stores;
+using Gateway.Stores.Redis;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Gateway.Operators;
+
+/// <summary>
+/// Operator tokens in Redis under the store's <c>{store}</c> tag (layout in docs/redis.md): a hash per token,
+/// a set of ids, the digest to id, and the live names to ids. Revocation and last use each set one field,
+/// so neither overwrites the other.
+/// </summary>
+internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> options) : IOperatorTokenStore
+{
+    private readonly RedisKeys _keys = new(options.Value.Store.RedisPrefix);
+
+    private IDatabase Db => redis.GetDatabase();
+
+    public async Task CreateAsync(OperatorToken token, CancellationToken cancellationToken)
+    {
+        var tx = Db.CreateTransaction();
+        tx.AddCondition(Condition.HashNotExists(_keys.OperatorTokenNames, token.Name));
+        _ = tx.HashSetAsync(_keys.OperatorToken(token.Id), Fields(token));
+        _ = tx.SetAddAsync(_keys.OperatorTokens, token.Id);
+        _ = tx.StringSetAsync(_keys.OperatorTokenHash(token.Hash), token.Id);
+        _ = tx.HashSetAsync(_keys.OperatorTokenNames, token.Name, token.Id);
+        if (!await tx.ExecuteAsync())
+        {
+            throw new StoreConflictException("name", $"An admin token named '{token.Name}' exists.");
+        }
+    }
+
+    public async Task<OperatorToken?> FindByHashAsync(string hash, CancellationToken cancellationToken)
+    {
+        var id = await Db.StringGetAsync(_keys.OperatorTokenHash(hash));
+        return id.IsNullOrEmpty ? null : await GetAsync(id!, cancellationToken);
+    }
+
+    public async Task<OperatorToken?> GetAsync(string id, CancellationToken cancellationToken) =>
+        Read(await Db.HashGetAllAsync(_keys.OperatorToken(id)));
+
+    public async Task<IReadOnlyList<OperatorToken>> ListAsync(CancellationToken cancellationToken)
+    {
+        var db = Db;
+        var ids = await db.SetMembersAsync(_keys.OperatorTokens);
+        var reads = ids.Select(id => db.HashGetAllAsync(_keys.OperatorToken(id!))).ToArray();
+        var tokens = new List<OperatorToken>();
+        foreach (var read in reads)
+        {
+            if (Read(await read) is { } token)
+            {
+                tokens.Add(token);
+            }
+        }
+
+        return tokens.OrderBy(t => t.CreatedAt).ThenBy(t => t.Id, StringComparer.Ordinal).ToList();
+    }
+
+    public async Task<OperatorToken?> RevokeAsync(string id, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        var token = await GetAsync(id, cancellationToken);
+        if (token is null || token.RevokedAt is not null)
+        {
+            return token;
+        }
+
+        var key = _keys.OperatorToken(id);
+        var tx = Db.CreateTransaction();
+        tx.AddCondition(Condition.HashNotExists(key, "revokedAt"));
+        _ = tx.HashSetAsync(key, "revokedAt", at.ToUnixTimeMilliseconds());
+        _ = tx.HashDeleteAsync(_keys.OperatorTokenNames, token.Name);
+        await tx.ExecuteAsync();
+        return await GetAsync(id, cancellationToken);
+    }
+
+    public Task RecordUseAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) =>
+        Db.HashSetAsync(_keys.OperatorToken(id), "lastUsedAt", at.ToUnixTimeMilliseconds());
+
+    private static HashEntry[] Fields(OperatorToken token)
+    {
+        var fields = new List<HashEntry>
+        {
+            new("id", token.Id),
+            new("name", token.Name),
+            new("role", token.Role.Name()),
+            new("hash", token.Hash),
+            new("prefix", token.Prefix),
+            new("createdAt", token.CreatedAt.ToUnixTimeMilliseconds()),
+        };
+        if (token.Org is not null)
+        {
+            fields.Add(new("org", token.Org));
+        }
+
+        if (token.CreatedBy is not null)
+        {
+            fields.Add(new("createdBy", token.CreatedBy));
+        }
+
+        if (token.ExpiresAt is { } expires)
+        {
+            fields.Add(new("expiresAt", expires.ToUnixTimeMilliseconds()));
+        }
+
+        return fields.ToArray();
+    }
+
+    private static OperatorToken? Read(HashEntry[] entries)
+    {
+        if (entries.Length == 0)
+        {
+            return null;
+        }
+
+        var fields = entries.ToDictionary(e => e.Name.ToString(), e => e.Value.ToString(), StringComparer.Ordinal);
+        if (!fields.TryGetValue("id", out var id) || !fields.TryGetValue("hash", out var hash))
+        {
+            // Only a lastUsedAt written after the token was removed by hand: nothing to read.
+            return null;
+        }
+
+        return new OperatorToken(
+            id,
+            fields["name"],
+            AdminRoles.Parse(fields["role"]) ?? throw new InvalidOperationException($"Admin token '{id}' has an unknown role."),
+            fields.GetValueOrDefault("org"),
+            hash,
+            fields["prefix"],
+            fields.GetValueOrDefault("createdBy"),
+            Time(fields["createdAt"]),
+            fields.TryGetValue("expiresAt", out var expires) ? Time(expires) : null,
+            fields.TryGetValue("lastUsedAt", out var used) ? Time(used) : null,
+            fields.TryGetValue("revokedAt", out var revoked) ? Time(revoked) : null);
+    }
+
+    private static DateTimeOffset Time(string ms) => DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(ms, CultureInfo.InvariantCulture));
+}

@@ -1,0 +1,112 @@
+using Gateway.Admin;
+using Gateway.Configuration;
+using Gateway.Stores;
+using Gateway.Stores.Sqlite;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Operators;
+
+/// <summary>Operator tokens in the <c>operator_tokens</c> table of the embedded store (schema version 5).</summary>
+internal sealed class SqliteOperatorTokenStore(IOptions<GatewayOptions> options) : IOperatorTokenStore
+{
+    private const int SqliteConstraint = 19;
+    private const string Columns = "id, name, role, org_id, hash, prefix, created_by, created_at, expires_at, last_used_at, revoked_at";
+
+    private readonly SqliteDatabase _database = new(options.Value.Store.Path, SqliteOpenMode.ReadWrite);
+
+    public async Task CreateAsync(OperatorToken token, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"INSERT INTO operator_tokens ({Columns}) VALUES ($id, $name, $role, $org, $hash, $prefix, $createdBy, $createdAt, $expiresAt, NULL, NULL);";
+        command.Parameters.AddWithValue("$id", token.Id);
+        command.Parameters.AddWithValue("$name", token.Name);
+        command.Parameters.AddWithValue("$role", token.Role.Name());
+        command.Parameters.AddWithValue("$org", (object?)token.Org ?? DBNull.Value);
+        command.Parameters.AddWithValue("$hash", token.Hash);
+        command.Parameters.AddWithValue("$prefix", token.Prefix);
+        command.Parameters.AddWithValue("$createdBy", (object?)token.CreatedBy ?? DBNull.Value);
+        command.Parameters.AddWithValue("$createdAt", token.CreatedAt.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$expiresAt", (object?)token.ExpiresAt?.ToUnixTimeMilliseconds() ?? DBNull.Value);
+        try
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode == SqliteConstraint)
+        {
+            throw new StoreConflictException("name", $"An admin token named '{token.Name}' exists.");
+        }
+    }
+
+    public Task<OperatorToken?> FindByHashAsync(string hash, CancellationToken cancellationToken) =>
+        SingleAsync("hash = $value", hash, cancellationToken);
+
+    public Task<OperatorToken?> GetAsync(string id, CancellationToken cancellationToken) =>
+        SingleAsync("id = $value", id, cancellationToken);
+
+    public async Task<IReadOnlyList<OperatorToken>> ListAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns} FROM operator_tokens ORDER BY created_at, id;";
+        var tokens = new List<OperatorToken>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            tokens.Add(Read(reader));
+        }
+
+        return tokens;
+    }
+
+    public async Task<OperatorToken?> RevokeAsync(string id, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        await using (var connection = await _database.OpenAsync(cancellationToken))
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "UPDATE operator_tokens SET revoked_at = $at WHERE id = $id AND revoked_at IS NULL;";
+            command.Parameters.AddWithValue("$id", id);
+            command.Parameters.AddWithValue("$at", at.ToUnixTimeMilliseconds());
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return await GetAsync(id, cancellationToken);
+    }
+
+    public async Task RecordUseAsync(string id, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "UPDATE operator_tokens SET last_used_at = $at WHERE id = $id AND (last_used_at IS NULL OR last_used_at < $at);";
+        command.Parameters.AddWithValue("$id", id);
+        command.Parameters.AddWithValue("$at", at.ToUnixTimeMilliseconds());
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private async Task<OperatorToken?> SingleAsync(string where, string value, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns} FROM operator_tokens WHERE {where};";
+        command.Parameters.AddWithValue("$value", value);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
+    }
+
+    private static OperatorToken Read(SqliteDataReader reader) => new(
+        reader.GetString(0),
+        reader.GetString(1),
+        AdminRoles.Parse(reader.GetString(2)) ?? throw new InvalidOperationException($"Admin token '{reader.GetString(0)}' has an unknown role."),
+        reader.IsDBNull(3) ? null : reader.GetString(3),
+        reader.GetString(4),
+        reader.GetString(5),
+        reader.IsDBNull(6) ? null : reader.GetString(6),
+        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(7)),
+        Time(reader, 8),
+        Time(reader, 9),
+        Time(reader, 10));
+
+    private static DateTimeOffset? Time(SqliteDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(ordinal));
+}
