@@ -15,7 +15,6 @@ namespace Gateway.Admin;
 /// a browser send requests (an <c>&lt;img&gt;</c> on a web page) cannot lock operators out. An accepted
 /// call's address goes into the audit entries it writes.
 /// </summary>
-<<<<<<< HEAD
 internal sealed partial class AdminTokenFilter(AdminToken token, IAdminTokenAuthenticator operators, AdminAuthThrottle throttle, AdminClientAddress clientAddress, ILogger<AdminTokenFilter> logger) : IEndpointFilter
 {
     public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
