@@ -2,6 +2,7 @@ using System.Collections;
 using System.Reflection;
 using Gateway.Admin;
 using Gateway.Configuration;
+using Gateway.Http;
 
 namespace Gateway.Tests.Common;
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Gateway.Admin;
 using Gateway.Configuration;
+using Gateway.Http;
 using Gateway.Tests.Common;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

@@ -1,3 +1,4 @@
+using Gateway.Http;
 using Gateway.Stores;
 using Gateway.Observability;
 

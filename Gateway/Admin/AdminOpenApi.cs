@@ -1,6 +1,7 @@
 using System.Reflection;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
+using Gateway.Http;
 
 namespace Gateway.Admin;
 

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Routing.Matching;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Gateway.Http;
 
 namespace Gateway.Admin;
 

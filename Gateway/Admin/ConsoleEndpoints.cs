@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using Gateway.Configuration;
+using Gateway.Http;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Admin;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Gateway.Admin;
+using Gateway.Http;
 
 namespace Gateway.Cli;
 
