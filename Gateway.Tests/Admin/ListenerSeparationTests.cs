@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
-using Gateway.Http;
 using Gateway.Tests.Common;
 
 namespace Gateway.Tests.Admin;

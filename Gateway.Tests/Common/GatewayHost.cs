@@ -3,7 +3,6 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Gateway.Admin;
 using Gateway.Hosting;
 using Gateway.Http;
 using Microsoft.AspNetCore.Builder;

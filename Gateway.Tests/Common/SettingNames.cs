@@ -1,6 +1,5 @@
 using System.Collections;
 using System.Reflection;
-using Gateway.Admin;
 using Gateway.Configuration;
 using Gateway.Http;
 

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Gateway.Admin;
 using Gateway.Configuration;
 using Gateway.Http;
 using Gateway.Tests.Common;

@@ -1,6 +1,5 @@
 using System.Net;
 using Gateway.Domain;
-using Gateway.Keys;
 using Gateway.Stores;
 using Gateway.Stores.Redis;
 using Gateway.Tests.Common;

@@ -4,7 +4,6 @@ using Gateway.Keys;
 using Gateway.Observability;
 using Gateway.Tests.Common;
 using Microsoft.Extensions.DependencyInjection;
-using OpenTelemetry;
 using OpenTelemetry.Trace;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;

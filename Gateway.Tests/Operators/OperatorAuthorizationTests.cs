@@ -4,7 +4,6 @@ using System.Text.Json.Nodes;
 using Gateway.Admin;
 using Gateway.Tests.Common;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 

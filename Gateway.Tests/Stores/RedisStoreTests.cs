@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using Gateway.Cli;
 using Gateway.Tests.Common;

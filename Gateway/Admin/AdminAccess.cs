@@ -85,7 +85,7 @@ internal abstract class OrgFrom
     public static OrgFrom Key(string name) => new FromKey(name);
 
     /// <summary>
-    /// Whether a scoped caller may go on: <see cref="OrgDecision.Allowed"/>, <see cref="OrgDecision.Hidden"/> (another
+    /// Whether a scoped caller may go on: <see cref="OrgDecision.Allowed"/>, <see cref="OrgDecision.Hide"/> (another
     /// organization's object: 404 as if absent) or <see cref="OrgDecision.Forbidden"/> (needs an org-less token).
     /// </summary>
     public abstract ValueTask<OrgDecision> DecideAsync(HttpContext context, string scope);

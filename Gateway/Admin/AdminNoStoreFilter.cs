@@ -1,4 +1,3 @@
-using Microsoft.Net.Http.Headers;
 
 namespace Gateway.Admin;
 

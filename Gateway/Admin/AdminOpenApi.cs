@@ -1,5 +1,4 @@
 using System.Reflection;
-using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 using Gateway.Http;
 

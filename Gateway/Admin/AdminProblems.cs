@@ -1,6 +1,5 @@
 using System.Text.Json.Serialization;
 using Gateway.Http;
-using Microsoft.AspNetCore.Http.Metadata;
 
 namespace Gateway.Admin;
 

@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Routing.Matching;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Gateway.Http;
 

@@ -3,7 +3,6 @@ using Gateway.Domain;
 using Gateway.Http;
 using Gateway.Keys;
 using Gateway.Observability;
-using Gateway.Proxy;
 using Gateway.RateLimiting;
 using Gateway.Stores;
 using Microsoft.Extensions.Options;

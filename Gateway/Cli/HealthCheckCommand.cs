@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Gateway.Admin;
 using Gateway.Http;
 
 namespace Gateway.Cli;

@@ -1,4 +1,3 @@
-using Gateway.Admin;
 using Gateway.Configuration;
 using Gateway.Http;
 using Gateway.Observability;

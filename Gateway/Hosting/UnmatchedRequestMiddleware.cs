@@ -1,4 +1,3 @@
-using Gateway.Admin;
 using Gateway.Http;
 using Gateway.Observability;
 using Gateway.RateLimiting;

@@ -1,4 +1,3 @@
-using Gateway.Stores;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Gateway.Keys;

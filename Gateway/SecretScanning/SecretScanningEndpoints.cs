@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Gateway.Configuration;
 using Gateway.Http;
-using Gateway.Keys;
 using Gateway.RateLimiting;
 using Microsoft.Extensions.Options;
 

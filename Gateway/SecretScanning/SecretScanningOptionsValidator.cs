@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Gateway.Configuration;
 using Microsoft.Extensions.Options;
 

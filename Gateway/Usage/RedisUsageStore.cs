@@ -1,6 +1,5 @@
 using System.Globalization;
 using Gateway.Configuration;
-using Gateway.Stores;
 using Gateway.Stores.Redis;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;

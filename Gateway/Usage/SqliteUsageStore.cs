@@ -1,5 +1,4 @@
 using Gateway.Configuration;
-using Gateway.Stores;
 using Gateway.Stores.Sqlite;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
