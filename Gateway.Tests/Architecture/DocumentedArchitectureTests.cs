@@ -78,7 +78,7 @@ public sealed partial class DocumentedArchitectureTests
         var documented = DocumentedGraph();
 
         Assert.That(documented["Domain"], Is.Empty);
-        Assert.That(documented["Hosting"], Is.EquivalentTo(documented.Keys.Where(k => k != "Hosting")));
+        Assert.That(documented["Hosting"], Does.Contain("Admin").And.Contain("Tls").And.Not.Contain("Hosting").And.Not.Contain("Cli"));
     }
 
     internal static Dictionary<string, HashSet<string>> RealGraph()
@@ -125,13 +125,12 @@ public sealed partial class DocumentedArchitectureTests
     private static Dictionary<string, HashSet<string>> DocumentedGraph()
     {
         var rows = TableRows();
-        var all = rows.Select(r => r.Feature).ToList();
         return rows.ToDictionary(
             r => r.Feature,
             r => r.Uses.Trim() switch
             {
                 "—" or "-" or "" => new HashSet<string>(StringComparer.Ordinal),
-                "every feature above" => all.Where(f => f != r.Feature).ToHashSet(StringComparer.Ordinal),
+                "every feature above" => rows.TakeWhile(above => above.Feature != r.Feature).Select(above => above.Feature).ToHashSet(StringComparer.Ordinal),
                 var list => list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal),
             },
             StringComparer.Ordinal);
