@@ -1,21 +1,11 @@
 using System.Globalization;
-using Gateway.Domain;
 using Gateway.Http;
 
 namespace Gateway.RateLimiting;
 
-internal enum AuthenticationOutcome : byte
-{
-    /// <summary>Authentication did not run (anonymous route) or has not finished.</summary>
-    None,
-    Authenticated,
-    Refused,
-}
-
 /// <summary>
 /// What the two limit stages share for one request: its limits and their states (index 0 is the IP
-/// limit, taken by <see cref="IpRateLimitMiddleware"/>), the authentication outcome recorded by the key
-/// authentication stage, and the state reported in <c>X-RateLimit-*</c>. It is also the state of the
+/// limit, taken by <see cref="IpRateLimitMiddleware"/>) and the state reported in <c>X-RateLimit-*</c>. It is also the state of the
 /// response's OnStarting callback, so nothing is boxed. One object per request, or, when the counter
 /// keeps no reference to a batch after deciding, one per HTTP/1.x connection, reset for each request.
 /// </summary>
@@ -51,19 +41,6 @@ internal sealed class RateLimitFeature : LimitBatch
         items[ItemKey] = feature;
         return feature;
     }
-
-    public AuthenticationOutcome Outcome { get; private set; }
-
-    /// <summary>The authenticated key (set with <see cref="AuthenticationOutcome.Authenticated"/>).</summary>
-    public ApiKeyRecord? Key { get; private set; }
-
-    public void Authenticated(ApiKeyRecord key)
-    {
-        Key = key;
-        Outcome = AuthenticationOutcome.Authenticated;
-    }
-
-    public void Refused() => Outcome = AuthenticationOutcome.Refused;
 
     /// <summary>
     /// Reports the limit with the fewest permits left among [from, to). The headers are written as the
@@ -113,8 +90,6 @@ internal sealed class RateLimitFeature : LimitBatch
     {
         _response = response;
         _reported = -1;
-        Outcome = AuthenticationOutcome.None;
-        Key = null;
         Clear();
     }
 
