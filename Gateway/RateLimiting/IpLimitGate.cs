@@ -45,14 +45,14 @@ internal sealed class IpLimitGate(
         switch (counter.AcquireIp(feature))
         {
             case IpDecision.Refused:
-                refusal = RateLimitRejection.WriteAsync(context, feature, 0, 1, metrics);
+                refusal = RateLimitRejection.WriteAsync(context, feature, LimitSlot.Ip, LimitSlot.AfterIp, metrics);
                 return false;
             case IpDecision.Deferred:
                 counter.SettleDeferredIp(feature);
                 break;
         }
 
-        feature.Report(0);
+        feature.Report(LimitSlot.Ip);
         refusal = null;
         return true;
     }

@@ -83,7 +83,7 @@ internal struct LimitStateBuffer
 
 /// <summary>
 /// The limits of one request and their states, held inline so that a decision allocates nothing.
-/// Index 0 is the IP limit; the request stage appends the workspace (or route) and key limits.
+/// Positions are named by <see cref="LimitSlot"/>: the IP limit first, then the request stage's limits.
 /// </summary>
 internal class LimitBatch
 {
@@ -141,7 +141,7 @@ internal interface IRateLimitCounter
     /// </summary>
     bool HoldsBatches { get; }
 
-    /// <summary>Takes a permit of the IP limit (<paramref name="batch"/>[0]) without waiting for a store.</summary>
+    /// <summary>Takes a permit of the IP limit (<paramref name="batch"/>[<see cref="LimitSlot.Ip"/>]) without waiting for a store.</summary>
     IpDecision AcquireIp(LimitBatch batch);
 
     /// <summary>Charges a deferred IP limit of a request that never reached the request stage (refused by authentication, aborted).</summary>

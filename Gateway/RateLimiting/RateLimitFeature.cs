@@ -4,9 +4,9 @@ using Gateway.Http;
 namespace Gateway.RateLimiting;
 
 /// <summary>
-/// What the two limit stages share for one request: its limits and their states (index 0 is the IP
-/// limit, taken by <see cref="IpRateLimitMiddleware"/>) and the state reported in <c>X-RateLimit-*</c>. It is also the state of the
-/// response's OnStarting callback, so nothing is boxed. One object per request, or, when the counter
+/// What the two limit stages share for one request: its limits and their states (the IP limit, at
+/// <see cref="LimitSlot.Ip"/>, is taken by <see cref="IpRateLimitMiddleware"/>) and the state reported in
+/// <c>X-RateLimit-*</c>. It is also the state of the response's OnStarting callback, so nothing is boxed. One object per request, or, when the counter
 /// keeps no reference to a batch after deciding, one per HTTP/1.x connection, reset for each request.
 /// </summary>
 internal sealed class RateLimitFeature : LimitBatch

@@ -133,18 +133,18 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
     {
         // A per-instance guard counts every request let in here, so key lookups stay bounded by the IP
         // limit on each instance even while this instance's IP lease is empty or being refilled.
-        if (!_local.TryAcquire(batch, 0, 1))
+        if (!_local.TryAcquire(batch, LimitSlot.Ip, LimitSlot.AfterIp))
         {
             return IpDecision.Refused;
         }
 
-        if (batch.State(0).Holder is IpSketch || RedisDown())
+        if (batch.State(LimitSlot.Ip).Holder is IpSketch || RedisDown())
         {
             return IpDecision.Allowed;
         }
 
-        batch.Guard = batch.State(0);
-        var lease = LeaseFor(in batch.Spec(0));
+        batch.Guard = batch.State(LimitSlot.Ip);
+        var lease = LeaseFor(in batch.Spec(LimitSlot.Ip));
         lock (lease)
         {
             if (lease.Fresh && batch.Guard.Holder is SlidingWindow { Seeded: > 0 } promoted)
@@ -156,16 +156,16 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
             var now = NowMs;
             if (lease.CanTake(now))
             {
-                batch.State(0) = new LimitState { Holder = lease };
-                lease.Take(now, ref batch.State(0));
+                batch.State(LimitSlot.Ip) = new LimitState { Holder = lease };
+                lease.Take(now, ref batch.State(LimitSlot.Ip));
                 return IpDecision.Allowed;
             }
 
             if (lease.KnownExhausted(now))
             {
                 LocalRateLimitCounter.Release(ref batch.Guard);
-                batch.State(0) = new LimitState { Holder = lease };
-                lease.Refuse(now, ref batch.State(0));
+                batch.State(LimitSlot.Ip) = new LimitState { Holder = lease };
+                lease.Refuse(now, ref batch.State(LimitSlot.Ip));
                 return IpDecision.Refused;
             }
         }
@@ -176,7 +176,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
     public void SettleDeferredIp(LimitBatch batch)
     {
         batch.IpDeferred = false;
-        _ = SettleAsync(batch.Spec(0));
+        _ = SettleAsync(batch.Spec(LimitSlot.Ip));
     }
 
     public ValueTask<bool> AcquireAsync(LimitBatch batch, int from, CancellationToken cancellationToken)
@@ -197,7 +197,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
 
     public void Release(LimitBatch batch, int from, int to)
     {
-        if (from == 0)
+        if (from == LimitSlot.Ip)
         {
             LocalRateLimitCounter.Release(ref batch.Guard);
         }
@@ -386,7 +386,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
 
     private static bool Refused(LimitBatch batch, int from)
     {
-        if (from == 0)
+        if (from == LimitSlot.Ip)
         {
             LocalRateLimitCounter.Release(ref batch.Guard);
         }
@@ -397,11 +397,11 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
     private bool Fallback(LimitBatch batch, int from)
     {
         var start = from;
-        if (from == 0 && batch.Guard.Holder is not null)
+        if (from == LimitSlot.Ip && batch.Guard.Holder is not null)
         {
             // The guard already took the IP permit locally.
-            batch.State(0) = batch.Guard;
-            start = 1;
+            batch.State(LimitSlot.Ip) = batch.Guard;
+            start = LimitSlot.AfterIp;
         }
 
         if (start == batch.Count)
@@ -410,7 +410,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         }
 
         var allowed = _local.TryAcquire(batch, start, batch.Count);
-        if (!allowed && start == 1 && from == 0)
+        if (!allowed && start == LimitSlot.AfterIp && from == LimitSlot.Ip)
         {
             LocalRateLimitCounter.Release(ref batch.Guard);
         }
