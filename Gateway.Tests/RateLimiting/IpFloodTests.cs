@@ -129,7 +129,7 @@ public sealed class IpFloodTests
         {
             batch.Count = 0;
             batch.Add(LimitSpec.ForIp(ipv6 ? V6Group(i) : Address(i), Limit, Minute));
-            if (!counter.TryAcquire(batch, 0, 1))
+            if (!counter.TryAcquire(batch, LimitSlot.Ip, LimitSlot.AfterIp))
             {
                 refused++;
             }
@@ -139,7 +139,7 @@ public sealed class IpFloodTests
                 // One noisy address among them: 2,800 requests over the two minutes.
                 batch.Count = 0;
                 batch.Add(ipv6 ? noisy with { Address = Group(IPAddress.Parse($"2001:db8:ffff:1::{(i % 9) + 1:x}")) } : noisy);
-                noisyAdmitted += counter.TryAcquire(batch, 0, 1) ? 1 : 0;
+                noisyAdmitted += counter.TryAcquire(batch, LimitSlot.Ip, LimitSlot.AfterIp) ? 1 : 0;
             }
 
             time.Advance(step);
@@ -226,7 +226,7 @@ public sealed class IpFloodTests
     {
         var batch = new LimitBatch();
         batch.Add(spec);
-        counter.TryAcquire(batch, 0, 1);
+        counter.TryAcquire(batch, LimitSlot.Ip, LimitSlot.AfterIp);
         return batch.State(0);
     }
 

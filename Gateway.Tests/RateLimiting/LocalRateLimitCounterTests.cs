@@ -126,7 +126,7 @@ public sealed class LocalRateLimitCounterTests
         {
             batch.Count = 0;
             batch.Add(LimitSpec.ForIp(IpGroups.Group(new IPAddress(BitConverter.GetBytes(0x0A000000 + i)), 64), 60, TimeSpan.FromMinutes(1)));
-            Assert.That(counter.TryAcquire(batch, 0, 1), Is.True);
+            Assert.That(counter.TryAcquire(batch, LimitSlot.Ip, LimitSlot.AfterIp), Is.True);
         }
 
         var perPartition = (GC.GetTotalMemory(forceFullCollection: true) - before) / (double)Addresses;

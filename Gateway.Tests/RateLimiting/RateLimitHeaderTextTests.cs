@@ -17,15 +17,15 @@ public sealed class RateLimitHeaderTextTests
 
         foreach (var value in values.Concat(values.Reverse()).Concat(values))
         {
-            Assert.That(RateLimitFeature.LimitText(value), Is.EqualTo(value.ToString(CultureInfo.InvariantCulture)));
+            Assert.That(RateLimitNumberText.Limit(value), Is.EqualTo(value.ToString(CultureInfo.InvariantCulture)));
         }
     }
 
     [Test]
     public void LimitText_SameLargeLimit_SameString()
     {
-        var first = RateLimitFeature.LimitText(1_000_000);
-        var second = RateLimitFeature.LimitText(1_000_000);
+        var first = RateLimitNumberText.Limit(1_000_000);
+        var second = RateLimitNumberText.Limit(1_000_000);
 
         Assert.That(second, Is.SameAs(first));
     }

@@ -3,7 +3,6 @@ using Gateway.Domain;
 using Gateway.Http;
 using Gateway.Keys;
 using Gateway.Observability;
-using Gateway.RateLimiting;
 using Gateway.Stores;
 using Microsoft.Extensions.Options;
 
@@ -130,7 +129,6 @@ internal sealed partial class KeyAuthenticationMiddleware(
 
         metrics.AuthDecision("allowed");
         context.SetFeature<IApiKeyFeature>(new ApiKeyFeature(key));
-        context.Feature<RateLimitFeature>()?.Authenticated(key);
         usage.Record(key.Id, now);
 
         // The identity headers are set on the upstream request (IdentityTransformProvider).
@@ -142,7 +140,6 @@ internal sealed partial class KeyAuthenticationMiddleware(
     private Task RejectAsync(HttpContext context, int status, string code, string title, string detail, string? challenge, ApiKeyRecord? key = null)
     {
         metrics.AuthDecision(code);
-        context.Feature<RateLimitFeature>()?.Refused();
         if (key is not null)
         {
             // The key's owner sees this refusal in their usage although the request did not authenticate.

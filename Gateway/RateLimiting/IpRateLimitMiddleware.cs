@@ -30,15 +30,15 @@ internal sealed class IpRateLimitMiddleware(
         switch (counter.AcquireIp(feature))
         {
             case IpDecision.Refused:
-                return RateLimitRejection.WriteAsync(context, feature, 0, 1, metrics);
+                return RateLimitRejection.WriteAsync(context, feature, LimitSlot.Ip, LimitSlot.AfterIp, metrics);
             case IpDecision.Deferred:
                 feature.IpDeferred = true;
                 context.SetFeature(feature);
-                feature.Report(0);
+                feature.Report(LimitSlot.Ip);
                 return DeferredAsync(context, feature);
             default:
                 context.SetFeature(feature);
-                feature.Report(0);
+                feature.Report(LimitSlot.Ip);
                 return next(context);
         }
     }

@@ -63,7 +63,7 @@ internal sealed partial class LocalRateLimitCounter : IRateLimitCounter
     /// <summary>Every call decides synchronously and keeps only the windows, never the batch.</summary>
     public bool HoldsBatches => false;
 
-    public IpDecision AcquireIp(LimitBatch batch) => TryAcquire(batch, 0, 1) ? IpDecision.Allowed : IpDecision.Refused;
+    public IpDecision AcquireIp(LimitBatch batch) => TryAcquire(batch, LimitSlot.Ip, LimitSlot.AfterIp) ? IpDecision.Allowed : IpDecision.Refused;
 
     public void SettleDeferredIp(LimitBatch batch)
     {

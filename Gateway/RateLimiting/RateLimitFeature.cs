@@ -1,21 +1,11 @@
-using System.Globalization;
-using Gateway.Domain;
 using Gateway.Http;
 
 namespace Gateway.RateLimiting;
 
-internal enum AuthenticationOutcome : byte
-{
-    /// <summary>Authentication did not run (anonymous route) or has not finished.</summary>
-    None,
-    Authenticated,
-    Refused,
-}
-
 /// <summary>
-/// What the two limit stages share for one request: its limits and their states (index 0 is the IP
-/// limit, taken by <see cref="IpRateLimitMiddleware"/>), the authentication outcome recorded by the key
-/// authentication stage, and the state reported in <c>X-RateLimit-*</c>. It is also the state of the
+/// What the two limit stages share for one request: its limits and their states (the IP limit, at
+/// <see cref="LimitSlot.Ip"/>, is taken by <see cref="IpRateLimitMiddleware"/>) and the limit reported in
+/// <c>X-RateLimit-*</c> (written by <see cref="RateLimitHeaders"/>). It is also the state of the
 /// response's OnStarting callback, so nothing is boxed. One object per request, or, when the counter
 /// keeps no reference to a batch after deciding, one per HTTP/1.x connection, reset for each request.
 /// </summary>
@@ -51,19 +41,6 @@ internal sealed class RateLimitFeature : LimitBatch
         items[ItemKey] = feature;
         return feature;
     }
-
-    public AuthenticationOutcome Outcome { get; private set; }
-
-    /// <summary>The authenticated key (set with <see cref="AuthenticationOutcome.Authenticated"/>).</summary>
-    public ApiKeyRecord? Key { get; private set; }
-
-    public void Authenticated(ApiKeyRecord key)
-    {
-        Key = key;
-        Outcome = AuthenticationOutcome.Authenticated;
-    }
-
-    public void Refused() => Outcome = AuthenticationOutcome.Refused;
 
     /// <summary>
     /// Reports the limit with the fewest permits left among [from, to). The headers are written as the
@@ -113,13 +90,8 @@ internal sealed class RateLimitFeature : LimitBatch
     {
         _response = response;
         _reported = -1;
-        Outcome = AuthenticationOutcome.None;
-        Key = null;
         Clear();
     }
-
-    /// <summary>Whole seconds, rounded up and at least 1: a client that waits this long will find a permit.</summary>
-    public static long Seconds(TimeSpan value) => Math.Max(1, (long)Math.Ceiling(value.TotalSeconds));
 
     private bool Tighter(int a, int b)
     {
@@ -135,39 +107,7 @@ internal sealed class RateLimitFeature : LimitBatch
 
     private Task WriteHeaders()
     {
-        ref var state = ref State(_reported);
-        var headers = _response.Headers;
-        headers["X-RateLimit-Limit"] = LimitText(Spec(_reported).PermitLimit);
-        headers["X-RateLimit-Remaining"] = Text(Math.Max(0, state.Remaining));
-        headers["X-RateLimit-Reset"] = Text(Seconds(state.ResetAfter));
+        RateLimitHeaders.Write(_response.Headers, in Spec(_reported), in State(_reported));
         return Task.CompletedTask;
     }
-
-    private static readonly string[] SmallNumbers = [.. Enumerable.Range(0, 1024).Select(i => i.ToString(CultureInfo.InvariantCulture))];
-
-    // A limit is a setting, the same on request after request, and often above the small numbers: its text
-    // is kept in one of a few slots instead of being formatted for every response.
-    private static readonly NumberText?[] LimitTexts = new NumberText?[8];
-
-    internal static string LimitText(int value)
-    {
-        if (value < SmallNumbers.Length)
-        {
-            return Text(value);
-        }
-
-        ref var slot = ref LimitTexts[(int)((uint)value * 2654435769u >> 29)];
-        if (slot is { } cached && cached.Value == value)
-        {
-            return cached.Text;
-        }
-
-        var text = value.ToString(CultureInfo.InvariantCulture);
-        slot = new NumberText(value, text);
-        return text;
-    }
-
-    private sealed record NumberText(int Value, string Text);
-
-    private static string Text(long value) => value is >= 0 and < 1024 ? SmallNumbers[value] : value.ToString(CultureInfo.InvariantCulture);
 }

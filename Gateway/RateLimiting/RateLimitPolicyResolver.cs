@@ -1,3 +1,4 @@
+using Gateway.Auth;
 using Gateway.Configuration;
 using Gateway.Http;
 using Microsoft.Extensions.Options;
@@ -19,7 +20,8 @@ internal sealed class RateLimitPolicyResolver(IOptionsMonitor<GatewayOptions> op
     /// <summary>After the IP limit: the route policy or the workspace limit, then the key's own limit.</summary>
     public void AddRequestLimits(HttpContext context, RateLimitFeature feature)
     {
-        if (feature.Key is not { } key)
+        // The key authentication stage sets the key's feature only for a request it let in.
+        if (context.Feature<IApiKeyFeature>()?.Key is not { } key)
         {
             return; // anonymous route: only the IP limit applies
         }

@@ -24,7 +24,7 @@ internal static class RateLimitRejection
         }
 
         feature.Report(index);
-        context.Response.Headers.RetryAfter = RateLimitFeature.Seconds(feature.State(index).ResetAfter).ToString(CultureInfo.InvariantCulture);
+        context.Response.Headers.RetryAfter = RateLimitHeaders.Seconds(feature.State(index).ResetAfter).ToString(CultureInfo.InvariantCulture);
         return GatewayProblem.WriteAsync(
             context,
             StatusCodes.Status429TooManyRequests,

@@ -20,14 +20,14 @@ internal sealed class RequestRateLimitMiddleware(
         var feature = context.Feature<RateLimitFeature>()
             ?? throw new InvalidOperationException("UseRateLimits must come after UseIpRateLimit in the proxy pipeline.");
         policies.AddRequestLimits(context, feature);
-        if (feature.Count == 1 && !feature.IpDeferred)
+        if (feature.Count == LimitSlot.AfterIp && !feature.IpDeferred)
         {
             Allowed(feature);
             return next(context); // anonymous route: only the IP limit applies
         }
 
         // A deferred IP permit is charged here, in the same store trip as the other limits.
-        var decision = counter.AcquireAsync(feature, feature.IpDeferred ? 0 : 1, context.RequestAborted);
+        var decision = counter.AcquireAsync(feature, feature.IpDeferred ? LimitSlot.Ip : LimitSlot.AfterIp, context.RequestAborted);
         return decision.IsCompletedSuccessfully
             ? Continue(context, feature, decision.Result)
             : AwaitAsync(context, feature, decision);
@@ -38,16 +38,16 @@ internal sealed class RequestRateLimitMiddleware(
 
     private Task Continue(HttpContext context, RateLimitFeature feature, bool allowed)
     {
-        var from = feature.IpDeferred ? 0 : 1;
+        var from = feature.IpDeferred ? LimitSlot.Ip : LimitSlot.AfterIp;
         feature.IpDeferred = false;
         if (!allowed)
         {
-            counter.Release(feature, 0, from);
+            counter.Release(feature, LimitSlot.Ip, from);
             return RateLimitRejection.WriteAsync(context, feature, from, feature.Count, metrics);
         }
 
         Allowed(feature);
-        feature.Report(0, feature.Count);
+        feature.Report(LimitSlot.Ip, feature.Count);
         return next(context);
     }
 

@@ -1,0 +1,9 @@
+namespace Gateway.RateLimiting;
+
+internal enum LimitKind : byte
+{
+    Ip,
+    Workspace,
+    Route,
+    Key,
+}

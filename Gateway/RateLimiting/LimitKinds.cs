@@ -1,0 +1,13 @@
+namespace Gateway.RateLimiting;
+
+internal static class LimitKinds
+{
+    // Interned names: problem bodies and metric labels never build a string per request.
+    public static string Name(LimitKind kind) => kind switch
+    {
+        LimitKind.Ip => "ip",
+        LimitKind.Workspace => "workspace",
+        LimitKind.Route => "route",
+        _ => "key",
+    };
+}

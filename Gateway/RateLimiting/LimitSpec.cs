@@ -1,0 +1,29 @@
+namespace Gateway.RateLimiting;
+
+/// <summary>
+/// One limit that applies to a request: whose partition and how many per window. A value type made of
+/// strings the request already holds (org id, key id, policy name) and the client's address group, so
+/// naming a partition allocates nothing; the limit and window are part of the identity, so a changed
+/// setting takes effect on the next request with a fresh count.
+/// </summary>
+internal readonly record struct LimitSpec(LimitKind Kind, string? Owner, string? Name, UInt128 Address, int PermitLimit, TimeSpan Window)
+{
+    public static LimitSpec ForIp(UInt128 group, int permitLimit, TimeSpan window) => new(LimitKind.Ip, null, null, group, permitLimit, window);
+
+    public static LimitSpec ForWorkspace(string orgId, int permitLimit, TimeSpan window) => new(LimitKind.Workspace, orgId, null, default, permitLimit, window);
+
+    public static LimitSpec ForRoute(string policy, string orgId, int permitLimit, TimeSpan window) => new(LimitKind.Route, orgId, policy, default, permitLimit, window);
+
+    public static LimitSpec ForKey(string keyId, int permitLimit, TimeSpan window) => new(LimitKind.Key, null, keyId, default, permitLimit, window);
+
+    public string KindName => LimitKinds.Name(Kind);
+
+    /// <summary>The partition as text, for store keys; built only when a store is asked, never per request.</summary>
+    public string PartitionText() => Kind switch
+    {
+        LimitKind.Ip => "ip:" + IpGroups.Format(Address),
+        LimitKind.Workspace => "ws:" + Owner,
+        LimitKind.Route => $"route:{Name}:{Owner}",
+        _ => "key:" + Name,
+    };
+}

@@ -1,0 +1,15 @@
+namespace Gateway.RateLimiting;
+
+/// <summary>The <c>X-RateLimit-*</c> headers of one limit's state, and the seconds they and Retry-After count in.</summary>
+internal static class RateLimitHeaders
+{
+    public static void Write(IHeaderDictionary headers, in LimitSpec spec, in LimitState state)
+    {
+        headers["X-RateLimit-Limit"] = RateLimitNumberText.Limit(spec.PermitLimit);
+        headers["X-RateLimit-Remaining"] = RateLimitNumberText.Of(Math.Max(0, state.Remaining));
+        headers["X-RateLimit-Reset"] = RateLimitNumberText.Of(Seconds(state.ResetAfter));
+    }
+
+    /// <summary>Whole seconds, rounded up and at least 1: a client that waits this long will find a permit.</summary>
+    public static long Seconds(TimeSpan value) => Math.Max(1, (long)Math.Ceiling(value.TotalSeconds));
+}

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using StackExchange.Redis;
+
+namespace Gateway.RateLimiting;
+
+/// <summary>One instance's lease on one partition, held by <see cref="RedisRateLimitCounter"/>. All members are guarded by its lock (<c>lock (lease)</c>).</summary>
+internal sealed class RedisLease(LimitSpec spec, string key) : OrderedGate
+{
+    private const int MaxLease = 1 << 20;
+    private static readonly long TicksPerMs = Stopwatch.Frequency / 1000;
+
+    /// <summary>Monotonic milliseconds: leases are about Redis buckets mapped onto this clock, not wall time.</summary>
+    public static long NowMs => Stopwatch.GetTimestamp() / TicksPerMs;
+
+    public LimitSpec Spec { get; } = spec;
+
+    public RedisKey Key { get; } = key;
+
+    public Task? Refill { get; set; }
+
+    /// <summary>No IP request has looked at this lease yet (the first one says whether the address was promoted).</summary>
+    public bool Fresh { get; set; } = true;
+
+    /// <summary>Permits the next trip charges regardless of the limit: the sketch's count of a promoted address.</summary>
+    public int Seed { get; set; }
+
+    /// <summary>The last trip granted permits whose bucket had ended by the time they arrived.</summary>
+    public bool ArrivedStale { get; set; }
+
+    /// <summary>Permits at hand, charged in Redis to <see cref="Bucket"/>.</summary>
+    public int Available { get; set; }
+
+    public long Bucket { get; private set; } = long.MinValue;
+
+    /// <summary>When <see cref="Bucket"/> ends, on this instance's clock (conservatively early).</summary>
+    public long ValidUntil { get; private set; }
+
+    /// <summary>Redis had no permit; none can come back before this (the next bucket).</summary>
+    public long ExhaustedUntil { get; private set; }
+
+    // From creation, so a sweep does not retire a lease a request is about to fill.
+    public long LastUsed { get; private set; } = NowMs;
+
+    private int _want = 1;
+    private int _takenInBucket;
+    private int _sharedLeft;
+    private long _resetAt;
+    private long _retryAt;
+
+    public bool CanTake(long now) => Available > 0 && now < ValidUntil;
+
+    public bool KnownExhausted(long now) => now < ExhaustedUntil;
+
+    public void Take(long now, ref LimitState state)
+    {
+        Available--;
+        _takenInBucket++;
+        LastUsed = now;
+        state.Allowed = true;
+        state.Remaining = _sharedLeft + Available;
+        state.ResetAfter = TimeSpan.FromMilliseconds(Math.Max(1, _resetAt - now));
+        state.Ticket = Bucket;
+    }
+
+    public void Peek(long now, ref LimitState state)
+    {
+        state.Allowed = true;
+        state.Remaining = _sharedLeft + Available;
+        state.ResetAfter = TimeSpan.FromMilliseconds(Math.Max(0, _resetAt - now));
+    }
+
+    public void Refuse(long now, ref LimitState state)
+    {
+        state.Allowed = false;
+        state.Remaining = 0;
+        state.ResetAfter = TimeSpan.FromMilliseconds(Math.Max(1, _retryAt - now));
+    }
+
+    /// <summary>A permit of a refused request: back to the lease while its bucket lasts (else it stays counted, stricter).</summary>
+    public void GiveBack(long bucket)
+    {
+        if (bucket == Bucket)
+        {
+            Available++;
+            _takenInBucket--;
+        }
+    }
+
+    public (long Want, long BackBucket, int Back) PrepareRefill(long now)
+    {
+        var back = 0;
+        if (now >= ValidUntil && Available > 0)
+        {
+            back = Available;
+            Available = 0;
+        }
+
+        // Ran out inside its bucket: ask for twice as much. Otherwise: what the last bucket used.
+        _want = now < ValidUntil ? Math.Min(MaxLease, _want * 2) : Math.Clamp(_takenInBucket, 1, MaxLease);
+        return (Math.Min(_want, Spec.PermitLimit), Bucket, back);
+    }
+
+    public void Apply(long sent, long want, int granted, int left, long bucket, long bucketMs, long redisNow, long reset, long wait)
+    {
+        if (bucket != Bucket)
+        {
+            // Permits of an older bucket must not be used past it: they were given back with this call or by
+            // the sweep, or (given back by a refused request meanwhile) stay counted there, which is only stricter.
+            Available = 0;
+
+            Bucket = bucket;
+            _takenInBucket = 0;
+        }
+
+        Available += granted;
+        _sharedLeft = Math.Max(0, left);
+        ValidUntil = sent + ((bucket + 1) * bucketMs) - redisNow;
+        _resetAt = sent + reset;
+        if (granted == 0 && want > 0)
+        {
+            ExhaustedUntil = ValidUntil;
+            _retryAt = sent + Math.Max(wait, 1);
+        }
+    }
+}
