@@ -1,6 +1,7 @@
 using System.Net;
 using CsCheck;
 using Gateway.Configuration;
+using Gateway.Http;
 using Gateway.RateLimiting;
 using Gateway.Tests.Common;
 using Microsoft.Extensions.Logging.Abstractions;

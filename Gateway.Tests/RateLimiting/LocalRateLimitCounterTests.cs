@@ -1,4 +1,5 @@
 using System.Net;
+using Gateway.Http;
 using Gateway.RateLimiting;
 using Microsoft.Extensions.Time.Testing;
 

@@ -1,5 +1,6 @@
 using System.Net;
 using Gateway.Configuration;
+using Gateway.Http;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.RateLimiting;
@@ -14,82 +15,10 @@ namespace Gateway.RateLimiting;
 /// </summary>
 internal sealed class ClientIpResolver(IOptionsMonitor<GatewayOptions> options)
 {
-    private (List<string> Source, IPNetwork[] Networks) _trusted = ([], []);
+    private readonly ForwardedClient _forwarded = new(() => options.CurrentValue.TrustedProxies);
 
     /// <summary>The client's address group, the partition of its IP limit.</summary>
     public UInt128 Resolve(HttpContext context) => IpGroups.Group(ResolveAddress(context), options.CurrentValue.RateLimits.Ipv6PrefixLength);
 
-    public IPAddress ResolveAddress(HttpContext context)
-    {
-        var peer = Normalize(context.Connection.RemoteIpAddress ?? IPAddress.None);
-        var trusted = Trusted();
-        if (trusted.Length == 0 || !IsTrusted(peer, trusted))
-        {
-            return peer;
-        }
-
-        var client = peer;
-        var values = context.Request.Headers["X-Forwarded-For"];
-        for (var v = values.Count - 1; v >= 0; v--)
-        {
-            var hops = (values[v] ?? "").Split(',');
-            for (var h = hops.Length - 1; h >= 0; h--)
-            {
-                if (!IPAddress.TryParse(hops[h].Trim(), out var hop))
-                {
-                    return client;
-                }
-
-                client = Normalize(hop);
-                if (!IsTrusted(client, trusted))
-                {
-                    return client;
-                }
-            }
-        }
-
-        return client;
-    }
-
-    private IPNetwork[] Trusted()
-    {
-        var configured = options.CurrentValue.TrustedProxies;
-        var cached = _trusted;
-        if (ReferenceEquals(cached.Source, configured))
-        {
-            return cached.Networks;
-        }
-
-        // Parsed once per configuration (a reload brings a new list instance).
-        var networks = configured.Select(Parse).OfType<IPNetwork>().ToArray();
-        _trusted = (configured, networks);
-        return networks;
-    }
-
-    private static IPNetwork? Parse(string value)
-    {
-        if (IPNetwork.TryParse(value, out var network))
-        {
-            return network;
-        }
-
-        return IPAddress.TryParse(value, out var address)
-            ? new IPNetwork(Normalize(address), address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork || address.IsIPv4MappedToIPv6 ? 32 : 128)
-            : null;
-    }
-
-    private static bool IsTrusted(IPAddress address, IPNetwork[] trusted)
-    {
-        foreach (var network in trusted)
-        {
-            if (network.Contains(address))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private static IPAddress Normalize(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+    public IPAddress ResolveAddress(HttpContext context) => _forwarded.Resolve(context);
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using Gateway.Configuration;
+using Gateway.Http;
 using Gateway.Observability;
 using Microsoft.Extensions.Options;
 

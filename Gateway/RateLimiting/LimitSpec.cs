@@ -1,3 +1,4 @@
+using Gateway.Http;
 namespace Gateway.RateLimiting;
 
 /// <summary>

@@ -1,5 +1,6 @@
 using System.Net;
 using BenchmarkDotNet.Attributes;
+using Gateway.Http;
 using Gateway.RateLimiting;
 
 namespace Gateway.Benchmarks;

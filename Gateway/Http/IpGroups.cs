@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace Gateway.RateLimiting;
+namespace Gateway.Http;
 
 /// <summary>Client addresses as 128-bit values; IPv6 clients are grouped by a prefix, IPv4 ones stand alone.</summary>
 internal static class IpGroups
