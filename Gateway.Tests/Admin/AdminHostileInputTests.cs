@@ -10,6 +10,8 @@ namespace Gateway.Tests.Admin;
 /// </summary>
 public sealed class AdminHostileInputTests
 {
+    private const string OwnName = "{\"name\":\"precious\"}";
+
     private Upstream _upstream = null!;
     private GatewayHost _gateway = null!;
     private string _key = null!;
@@ -41,7 +43,7 @@ public sealed class AdminHostileInputTests
         [
             "", " ", "null", "true", "1", "\"x\"", "[]", "[{}]", "{", "}", "{]", "{\"name\":}", "{\"name\":\"a\",}", "{'name':'a'}",
             "{\"name\":\"a\"} trailing", "// comment\n{}", "{\"name\":\"a\" /* c */}", "\u0000", "{\"name\":\"\\u0000\"}", "{\"name\":\"\\ud800\"}",
-            "{\"name\":\"\\udc00x\"}", "{\"name\":\"a\\nb\"}", "{\"name\":\"' OR 1=1 --\"}", "{\"name\":\"precious\"}", "{\"name\":\"Robert'); DROP TABLE keys;--\"}",
+            "{\"name\":\"\\udc00x\"}", "{\"name\":\"a\\nb\"}", "{\"name\":\"' OR 1=1 --\"}", OwnName, "{\"name\":\"Robert'); DROP TABLE keys;--\"}",
             "{\"name\":\"<script>alert(1)</script>\"}", "{\"name\":\"../../etc/passwd\"}", "{\"name\":\"${jndi:ldap://x}\"}", "{\"name\":\"\u202Eevil\"}",
             "{\"name\":\"é\"}", "{\"name\":\"🔑\"}", "{\"name\":null}", "{\"name\":[]}", "{\"name\":{}}", "{\"name\":1e309}", "{\"name\":-0}",
             "{\"name\":\"a\",\"name\":\"b\",\"scopes\":\"*\"}", "{\"name\":\"ok\",\"scopes\":[null]}", "{\"name\":\"ok\",\"scopes\":[[]]}", "{\"name\":\"ok\",\"scopes\":[\"*\",\"nope\"]}",
@@ -72,13 +74,29 @@ public sealed class AdminHostileInputTests
         await AssertRefusedAsync(response);
     }
 
-    [TestCaseSource(nameof(Bodies))]
+    /// <summary>
+    /// The create bodies, less the one that renames the key to its own name: for create that name is
+    /// taken (refused), for a PATCH of that same key it is a valid no-op, proved by its own test below.
+    /// </summary>
+    public static IEnumerable<TestCaseData> PatchBodies() =>
+        Bodies().Where(data => (string?)data.Arguments[0] != OwnName);
+
+    [TestCaseSource(nameof(PatchBodies))]
     public async Task PatchKey_HostileBody_4xxProblemAndNothingLost(string body)
     {
-        Assume.That(body, Is.Not.EqualTo("{\"name\":\"precious\"}"), "renaming a key to its own name is a valid no-op");
         using var response = await _gateway.Admin.PatchAsync($"admin/keys/{_keyId}", new StringContent(body.Replace("\"name\":\"ok\",", "", StringComparison.Ordinal), Encoding.UTF8, "application/json"));
 
         await AssertRefusedAsync(response);
+    }
+
+    [Test]
+    public async Task PatchKey_RenameToOwnName_OkAndNothingChanged()
+    {
+        using var response = await _gateway.Admin.PatchAsync($"admin/keys/{_keyId}", new StringContent(OwnName, Encoding.UTF8, "application/json"));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        Assert.That(await SnapshotAsync(), Is.EqualTo(_before), "stored orgs and keys are unchanged");
+        Assert.That(await _gateway.StatusAsync(_key), Is.EqualTo(HttpStatusCode.OK), "the stored key still authenticates");
     }
 
     [TestCase("admin/orgs/..%2F..%2Fetc")]

@@ -64,22 +64,17 @@ public sealed class OperationsTests(StoreKind store)
         }
 
         // Meter instruments reach prometheus-net through a listener; wait for them instead of sleeping.
-        string text = "";
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        do
-        {
-            using var response = await _anonymousAdmin.GetAsync("metrics");
-            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-            Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("text/plain"));
-            text = await response.Content.ReadAsStringAsync();
-            if (HasSample(text, "gateway_requests", "forwarded") && HasSample(text, "gateway_auth_decisions", "invalid_key"))
+        var text = await Eventually.ValueAsync(
+            async () =>
             {
-                break;
-            }
-
-            await Task.Delay(100);
-        }
-        while (DateTime.UtcNow < deadline);
+                using var response = await _anonymousAdmin.GetAsync("metrics");
+                Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+                Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("text/plain"));
+                return await response.Content.ReadAsStringAsync();
+            },
+            scraped => HasSample(scraped, "gateway_requests", "forwarded") && HasSample(scraped, "gateway_auth_decisions", "invalid_key"),
+            TimeSpan.FromSeconds(10),
+            "gateway_ request and auth-decision samples on /metrics");
 
         var gatewayLines = string.Join("\n", text.Split('\n').Where(l => l.StartsWith("gateway_", StringComparison.Ordinal)));
         Assert.Multiple(() =>
