@@ -56,11 +56,16 @@ public abstract class GatewayFixture(StoreKind store = StoreKind.Sqlite)
     {
     }
 
-    /// <summary>A fresh organisation, so tests sharing the gateway do not see each other's keys.</summary>
+    /// <summary>A fresh organisation, so tests sharing the gateway do not see each other's keys; returns its id.</summary>
     protected async Task<string> NewOrgAsync()
     {
-        var id = (OrgPrefix + Interlocked.Increment(ref _orgs)).ToLowerInvariant();
+        var id = NextOrgId();
         await Host.CreateOrgAsync(id);
         return id;
     }
+
+    /// <summary>A fresh organisation; returns the create answer, which holds its default key.</summary>
+    protected Task<JsonObject> NewOrgWithDefaultKeyAsync() => Host.CreateOrgAsync(NextOrgId());
+
+    private string NextOrgId() => (OrgPrefix + Interlocked.Increment(ref _orgs)).ToLowerInvariant();
 }
