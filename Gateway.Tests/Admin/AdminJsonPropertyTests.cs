@@ -13,7 +13,7 @@ namespace Gateway.Tests.Admin;
 /// </summary>
 [TestFixtureSource(typeof(StoreKinds), nameof(StoreKinds.All))]
 [NonParallelizable]
-public sealed class AdminJsonPropertyTests(StoreKind store)
+public sealed class AdminJsonPropertyTests(StoreKind store) : GatewayFixture(store)
 {
     private static readonly string[] Fields =
         ["id", "name", "environment", "scopes", "description", "expiresAt", "createdBy", "customerId", "rateLimit", "permitLimit", "window", "gracePeriod", "key", "state", ""];
@@ -45,24 +45,13 @@ public sealed class AdminJsonPropertyTests(StoreKind store)
         (1, Gen.Select(Json, Gen.Int[0, 1000], (json, at) => Encoding.UTF8.GetBytes(json[..(at % (json.Length + 1))]))),
         (1, Gen.Byte.Array[0, 64]));
 
-    private Upstream _upstream = null!;
-    private GatewayHost _gateway = null!;
     private string _keyId = null!;
 
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _upstream = Upstream.Start();
-        _gateway = await GatewayHost.StartAsync(GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", [])), store: store);
-        await _gateway.CreateOrgAsync("acme");
-        _keyId = (await _gateway.CreateKeyAsync("acme", new { name = "target", scopes = new[] { "read" } }))["id"]!.GetValue<string>();
-    }
-
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        await _gateway.DisposeAsync();
-        _upstream.Dispose();
+        await Host.CreateOrgAsync("acme");
+        _keyId = (await Host.CreateKeyAsync("acme", new { name = "target", scopes = new[] { "read" } }))["id"]!.GetValue<string>();
     }
 
     [Test]
@@ -80,7 +69,7 @@ public sealed class AdminJsonPropertyTests(StoreKind store)
         {
             using var request = new HttpRequestMessage(call.Item1, call.Item2) { Content = new ByteArrayContent(body) };
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            using var response = await _gateway.Admin.SendAsync(request);
+            using var response = await Host.Admin.SendAsync(request);
             var status = (int)response.StatusCode;
             Assert.That(status, Is.LessThan(500), Encoding.UTF8.GetString(body));
             if (status >= 400)
@@ -119,7 +108,7 @@ public sealed class AdminJsonPropertyTests(StoreKind store)
         var parts = new List<string>();
         foreach (var path in new[] { "admin/orgs", "admin/orgs/acme/keys", $"admin/keys/{_keyId}", "admin/audit?org=acme&limit=100" })
         {
-            using var response = await _gateway.Admin.GetAsync(path);
+            using var response = await Host.Admin.GetAsync(path);
             parts.Add($"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
         }
 

@@ -6,27 +6,21 @@ namespace Gateway.Tests.Admin;
 
 /// <summary>Probes and metrics on the admin listener, without a token, and no key material in metrics.</summary>
 [TestFixtureSource(typeof(StoreKinds), nameof(StoreKinds.All))]
-public sealed class OperationsTests(StoreKind store)
+public sealed class OperationsTests(StoreKind store) : GatewayFixture(store)
 {
-    private Upstream _upstream = null!;
-    private GatewayHost _gateway = null!;
     private HttpClient _anonymousAdmin = null!;
 
+    protected override Dictionary<string, string?> Settings(string upstream) =>
+        GatewayHost.Routes(upstream, ("open", "/api/{**rest}", []));
+
     [OneTimeSetUp]
-    public async Task StartAsync()
+    public void StartAnonymousAdmin()
     {
-        _upstream = Upstream.Start();
-        _gateway = await GatewayHost.StartAsync(GatewayHost.Routes(_upstream.Url, ("open", "/api/{**rest}", [])), store: store);
-        _anonymousAdmin = new HttpClient { BaseAddress = _gateway.AdminUrl };
+        _anonymousAdmin = new HttpClient { BaseAddress = Host.AdminUrl };
     }
 
     [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        _anonymousAdmin.Dispose();
-        await _gateway.DisposeAsync();
-        _upstream.Dispose();
-    }
+    public void StopAnonymousAdmin() => _anonymousAdmin.Dispose();
 
     [TestCase("healthz")]
     [TestCase("readyz")]
@@ -42,7 +36,7 @@ public sealed class OperationsTests(StoreKind store)
     [TestCase("metrics")]
     public async Task Operations_OnProxyListener_Return404NoRoute(string path)
     {
-        using var response = await _gateway.Proxy.GetAsync(path);
+        using var response = await Host.Proxy.GetAsync(path);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
         Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("no_route"));
@@ -51,12 +45,12 @@ public sealed class OperationsTests(StoreKind store)
     [Test]
     public async Task Metrics_AfterTraffic_ExposesGatewayCountersWithoutKeyMaterial()
     {
-        var org = await _gateway.CreateOrgAsync("metrics_org");
+        var org = await Host.CreateOrgAsync("metrics_org");
         var key = org["defaultKey"]!["key"]!.GetValue<string>();
         var unknown = ApiKeyFormat.Generate("gw", "production");
-        using (var ok = await _gateway.CallAsync("/api/x", key))
-        using (var missing = await _gateway.CallAsync("/api/x", null))
-        using (var invalid = await _gateway.CallAsync("/api/x", unknown))
+        using (var ok = await Host.CallAsync("/api/x", key))
+        using (var missing = await Host.CallAsync("/api/x", null))
+        using (var invalid = await Host.CallAsync("/api/x", unknown))
         {
             Assert.That(ok.StatusCode, Is.EqualTo(HttpStatusCode.OK));
             Assert.That(missing.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
@@ -64,22 +58,17 @@ public sealed class OperationsTests(StoreKind store)
         }
 
         // Meter instruments reach prometheus-net through a listener; wait for them instead of sleeping.
-        string text = "";
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        do
-        {
-            using var response = await _anonymousAdmin.GetAsync("metrics");
-            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-            Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("text/plain"));
-            text = await response.Content.ReadAsStringAsync();
-            if (HasSample(text, "gateway_requests", "forwarded") && HasSample(text, "gateway_auth_decisions", "invalid_key"))
+        var text = await Eventually.ValueAsync(
+            async () =>
             {
-                break;
-            }
-
-            await Task.Delay(100);
-        }
-        while (DateTime.UtcNow < deadline);
+                using var response = await _anonymousAdmin.GetAsync("metrics");
+                Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+                Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("text/plain"));
+                return await response.Content.ReadAsStringAsync();
+            },
+            scraped => HasSample(scraped, "gateway_requests", "forwarded") && HasSample(scraped, "gateway_auth_decisions", "invalid_key"),
+            TimeSpan.FromSeconds(10),
+            "gateway_ request and auth-decision samples on /metrics");
 
         var gatewayLines = string.Join("\n", text.Split('\n').Where(l => l.StartsWith("gateway_", StringComparison.Ordinal)));
         Assert.Multiple(() =>

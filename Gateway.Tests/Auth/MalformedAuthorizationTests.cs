@@ -12,35 +12,25 @@ namespace Gateway.Tests.Auth;
 /// A corpus of broken Authorization headers: every one gets a 401 (or Kestrel's own 400 for bytes HTTP
 /// forbids), never a 500, and none reaches the upstream or the store.
 /// </summary>
-public sealed class MalformedAuthorizationTests
+public sealed class MalformedAuthorizationTests : GatewayFixture
 {
-    private Upstream _upstream = null!;
-    private GatewayHost _gateway = null!;
     private CountingStore _store = null!;
     private string _key = null!;
+
+    protected override void ConfigureServices(IServiceCollection services) =>
+        services.AddSingleton<IKeyLookup>(sp => _store = new CountingStore(sp.GetRequiredService<IGatewayStore>()));
 
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _upstream = Upstream.Start();
-        _gateway = await GatewayHost.StartAsync(
-            GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", [])),
-            services => services.AddSingleton<IKeyLookup>(sp => _store = new CountingStore(sp.GetRequiredService<IGatewayStore>())));
-        await _gateway.CreateOrgAsync("acme");
-        _key = (await _gateway.CreateKeyAsync("acme", new { name = "k" })).Str("key");
-    }
-
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        await _gateway.DisposeAsync();
-        _upstream.Dispose();
+        await Host.CreateOrgAsync("acme");
+        _key = (await Host.CreateKeyAsync("acme", new { name = "k" })).Str("key");
     }
 
     [SetUp]
     public void Reset()
     {
-        _upstream.Reset();
+        Upstream.Reset();
         _store.Lookups = 0;
     }
 
@@ -121,24 +111,24 @@ public sealed class MalformedAuthorizationTests
     [TestCaseSource(nameof(Corpus))]
     public async Task Invoke_MalformedAuthorization_Returns401WithoutUpstreamOrStore(string value)
     {
-        using var response = await _gateway.CallAsync("/api/x", null, r => r.Headers.TryAddWithoutValidation("Authorization", value));
+        using var response = await Host.CallAsync("/api/x", null, r => r.Headers.TryAddWithoutValidation("Authorization", value));
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
         var code = (await GatewayHost.ProblemAsync(response)).Str("code");
         Assert.That(code, Is.AnyOf("invalid_key", "missing_key"));
         Assert.That(response.Headers.WwwAuthenticate.ToString(), Is.EqualTo(code == "missing_key" ? "Bearer" : "Bearer error=\"invalid_token\""));
-        Assert.That(_upstream.Received, Is.Empty);
+        Assert.That(Upstream.Received, Is.Empty);
         Assert.That(_store.Lookups, Is.Zero, "a malformed key must be rejected before any store lookup");
     }
 
     [Test]
     public async Task Invoke_EmptyAuthorization_IsMissingKey()
     {
-        using var response = await _gateway.CallAsync("/api/x", null, r => r.Headers.TryAddWithoutValidation("Authorization", ""));
+        using var response = await Host.CallAsync("/api/x", null, r => r.Headers.TryAddWithoutValidation("Authorization", ""));
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
         Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("missing_key"));
-        Assert.That(_upstream.Received, Is.Empty);
+        Assert.That(Upstream.Received, Is.Empty);
     }
 
     [TestCase("bearer")]
@@ -146,7 +136,7 @@ public sealed class MalformedAuthorizationTests
     [TestCase("BeArEr")]
     public async Task Invoke_SchemeInAnyCase_Works(string scheme)
     {
-        using var response = await _gateway.CallAsync("/api/x", null, r => r.Headers.TryAddWithoutValidation("Authorization", scheme + " " + _key));
+        using var response = await Host.CallAsync("/api/x", null, r => r.Headers.TryAddWithoutValidation("Authorization", scheme + " " + _key));
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
     }
@@ -160,14 +150,14 @@ public sealed class MalformedAuthorizationTests
         {
             var replacement = alphabet.First(c => c != _key[i]);
             var mutated = _key[..i] + replacement + _key[(i + 1)..];
-            using var response = await _gateway.CallAsync("/api/x", mutated);
+            using var response = await Host.CallAsync("/api/x", mutated);
             statuses.Add(response.StatusCode);
         }
 
         Assert.That(statuses, Has.Count.EqualTo(_key.Length));
         Assert.That(statuses, Is.All.EqualTo(HttpStatusCode.Unauthorized));
         Assert.That(_store.Lookups, Is.Zero);
-        Assert.That(_upstream.Received, Is.Empty);
+        Assert.That(Upstream.Received, Is.Empty);
     }
 
     [Test]
@@ -179,7 +169,7 @@ public sealed class MalformedAuthorizationTests
             Assert.That(status, Is.EqualTo(400).Or.EqualTo(401), raw);
         }
 
-        Assert.That(_upstream.Received, Is.Empty);
+        Assert.That(Upstream.Received, Is.Empty);
     }
 
     [Test]
@@ -189,13 +179,13 @@ public sealed class MalformedAuthorizationTests
 
         Assert.That(status, Is.EqualTo(401));
         Assert.That(response, Does.Contain("\"code\":\"invalid_key\""));
-        Assert.That(_upstream.Received, Is.Empty);
+        Assert.That(Upstream.Received, Is.Empty);
     }
 
     private async Task<(int Status, string Response)> RawRequestAsync(string request, Encoding encoding)
     {
         using var client = new TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, _gateway.ProxyUrl.Port);
+        await client.ConnectAsync(IPAddress.Loopback, Host.ProxyUrl.Port);
         await using var stream = client.GetStream();
         await stream.WriteAsync(encoding.GetBytes(request));
         using var reader = new StreamReader(stream, Encoding.UTF8);

@@ -6,24 +6,10 @@ using Gateway.Tests.Common;
 namespace Gateway.Tests.Cli;
 
 /// <summary>The CLI against a real gateway's admin listener.</summary>
-public sealed class AdminCliTests
+public sealed class AdminCliTests : GatewayFixture
 {
-    private Upstream _upstream = null!;
-    private GatewayHost _gateway = null!;
-
-    [OneTimeSetUp]
-    public async Task StartAsync()
-    {
-        _upstream = Upstream.Start();
-        _gateway = await GatewayHost.StartAsync(GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", [("RequiredScopes", "write")])));
-    }
-
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        await _gateway.DisposeAsync();
-        _upstream.Dispose();
-    }
+    protected override Dictionary<string, string?> Settings(string upstream) =>
+        GatewayHost.Routes(upstream, ("api", "/api/{**rest}", [("RequiredScopes", "write")]));
 
     [Test]
     public async Task Cli_FullLifecycle_ChangesWhatTheProxyAccepts()
@@ -36,17 +22,17 @@ public sealed class AdminCliTests
         var id = created.Str("id");
         Assert.That(created["scopes"]!.ToJsonString(), Is.EqualTo("[\"read\",\"write\"]"));
         Assert.That(created["rateLimit"]!["permitLimit"]!.GetValue<int>(), Is.EqualTo(30));
-        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Host.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
 
         var updated = await RunOkAsync("keys", "update", id, "--scope", "read", "--no-customer");
         Assert.That(updated["customerId"], Is.Null);
-        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.Forbidden));
+        Assert.That(await Host.StatusAsync(key), Is.EqualTo(HttpStatusCode.Forbidden));
 
         var rotated = await RunOkAsync("keys", "rotate", id, "--grace-period", "00:05:00");
         Assert.That(rotated["previousKeyExpiresAt"], Is.Not.Null);
 
         await RunOkAsync("keys", "revoke", id);
-        using (var refused = await _gateway.CallAsync("/api/x", rotated.Str("key")))
+        using (var refused = await Host.CallAsync("/api/x", rotated.Str("key")))
         {
             Assert.That((await GatewayHost.ProblemAsync(refused)).Str("code"), Is.EqualTo("key_revoked"));
         }
@@ -69,11 +55,11 @@ public sealed class AdminCliTests
         var token = created.Str("token");
         Assert.That(token, Does.StartWith("gwa_"));
 
-        var (readCode, readOutput, readError) = await RunWithAsync(_gateway.AdminUrl.ToString(), token, "orgs", "list");
+        var (readCode, readOutput, readError) = await RunWithAsync(Host.AdminUrl.ToString(), token, "orgs", "list");
         Assert.That(readCode, Is.Zero, readError);
         Assert.That(JsonNode.Parse(readOutput)!["items"]!.AsArray().Select(o => o!.Str("id")), Is.EqualTo(new[] { "cli_tok" }));
 
-        var (writeCode, _, writeError) = await RunWithAsync(_gateway.AdminUrl.ToString(), token, "keys", "create", "--org", "cli_tok", "--name", "k");
+        var (writeCode, _, writeError) = await RunWithAsync(Host.AdminUrl.ToString(), token, "keys", "create", "--org", "cli_tok", "--name", "k");
         Assert.That(writeCode, Is.EqualTo(1));
         Assert.That(writeError, Does.Contain("403").And.Contain("admin_forbidden"));
 
@@ -83,7 +69,7 @@ public sealed class AdminCliTests
 
         var revoked = await RunOkAsync("tokens", "revoke", created.Str("id"));
         Assert.That(revoked.Str("status"), Is.EqualTo("revoked"));
-        var (afterCode, _, afterError) = await RunWithAsync(_gateway.AdminUrl.ToString(), token, "orgs", "list");
+        var (afterCode, _, afterError) = await RunWithAsync(Host.AdminUrl.ToString(), token, "orgs", "list");
         Assert.That(afterCode, Is.EqualTo(1));
         Assert.That(afterError, Does.Contain("401"));
     }
@@ -103,7 +89,7 @@ public sealed class AdminCliTests
     [Test]
     public async Task Cli_WrongToken_Exits1AndUnreachable_Exits2()
     {
-        var (code, _, error) = await RunWithAsync(_gateway.AdminUrl.ToString(), "wrong-token-0000000000", "orgs", "list");
+        var (code, _, error) = await RunWithAsync(Host.AdminUrl.ToString(), "wrong-token-0000000000", "orgs", "list");
         Assert.That(code, Is.EqualTo(1));
         Assert.That(error, Does.Contain("401"));
 
@@ -120,7 +106,7 @@ public sealed class AdminCliTests
     }
 
     private Task<(int Code, string Output, string Error)> RunAsync(params string[] args) =>
-        RunWithAsync(_gateway.AdminUrl.ToString(), GatewayHost.AdminToken, args);
+        RunWithAsync(Host.AdminUrl.ToString(), GatewayHost.AdminToken, args);
 
     private static async Task<(int Code, string Output, string Error)> RunWithAsync(string adminUrl, string token, params string[] args)
     {

@@ -56,14 +56,14 @@ public sealed class ContainerImageTests
         try
         {
             // The HEALTHCHECK command, run as Docker would: same image environment and working directory.
-            var deadline = Stopwatch.StartNew();
-            int exit;
-            while ((exit = (await RunAsync(app, environment, InNamespace(dockerfile.HealthCheck))).Exit) != 0)
-            {
-                Assert.That(gateway.HasExited, Is.False, () => "gateway exited: " + log);
-                Assert.That(deadline.Elapsed, Is.LessThan(TimeSpan.FromSeconds(90)), () => "healthcheck never passed: " + log);
-                await Task.Delay(200);
-            }
+            await Eventually.HoldsAsync(
+                async () =>
+                {
+                    Assert.That(gateway.HasExited, Is.False, () => "gateway exited: " + log);
+                    return (await RunAsync(app, environment, InNamespace(dockerfile.HealthCheck))).Exit == 0;
+                },
+                TimeSpan.FromSeconds(90),
+                "the image's HEALTHCHECK passing");
 
             var ready = await RunAsync(app, environment, InNamespace(RawGet(adminPort, "/readyz")));
             Assert.That(ready.Output, Does.StartWith("HTTP/1.1 200"));

@@ -14,47 +14,27 @@ namespace Gateway.Tests.EndToEnd;
 /// and in what a proxied request with the key gets afterwards. Time is a fake clock moved by the tests.
 /// </summary>
 [TestFixtureSource(typeof(StoreKinds), nameof(StoreKinds.All))]
-public sealed class KeyLifecycleTests(StoreKind store)
+public sealed class KeyLifecycleTests(StoreKind store) : GatewayFixture(store)
 {
-    private Upstream _upstream = null!;
-    private GatewayHost _gateway = null!;
-    private FakeTimeProvider _time = null!;
-    private int _org;
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
 
-    [OneTimeSetUp]
-    public async Task StartAsync()
-    {
-        _upstream = Upstream.Start();
-        _time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        _gateway = await GatewayHost.StartAsync(
-            GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", []), ("writes", "/writes/{**rest}", [("RequiredScopes", "write")])),
-            services => services.AddSingleton<TimeProvider>(_time),
-            store: store);
-    }
+    protected override Dictionary<string, string?> Settings(string upstream) =>
+        GatewayHost.Routes(upstream, ("api", "/api/{**rest}", []), ("writes", "/writes/{**rest}", [("RequiredScopes", "write")]));
 
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        if (_gateway is not null)
-        {
-            await _gateway.DisposeAsync();
-        }
-
-        _upstream?.Dispose();
-    }
+    protected override void ConfigureServices(IServiceCollection services) => services.AddSingleton<TimeProvider>(_time);
 
     [SetUp]
-    public void ResetUpstream() => _upstream.Reset();
+    public void ResetUpstream() => Upstream.Reset();
 
     [Test]
     public async Task Rotate_KeepsIdAndSettings_OldPlaintextRejectedAtOnce()
     {
         var org = await NewOrgAsync();
-        var created = await _gateway.CreateKeyAsync(org, new { name = "svc", scopes = new[] { "read", "write" }, environment = "production", customerId = "c1", description = "d", rateLimit = new { permitLimit = 50, window = "00:00:30" } });
+        var created = await Host.CreateKeyAsync(org, new { name = "svc", scopes = new[] { "read", "write" }, environment = "production", customerId = "c1", description = "d", rateLimit = new { permitLimit = 50, window = "00:00:30" } });
         var oldKey = Plaintext(created);
-        Assert.That(await _gateway.StatusAsync(oldKey), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Host.StatusAsync(oldKey), Is.EqualTo(HttpStatusCode.OK));
 
-        var rotated = await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/rotate");
+        var rotated = await Host.AdminPostAsync($"admin/keys/{Id(created)}/rotate");
 
         var newKey = Plaintext(rotated);
         Assert.Multiple(() =>
@@ -69,8 +49,8 @@ public sealed class KeyLifecycleTests(StoreKind store)
 
             Assert.That(rotated["previousKeyExpiresAt"], Is.Null);
         });
-        Assert.That(await _gateway.CodeAsync(oldKey), Is.EqualTo("invalid_key"));
-        Assert.That(await _gateway.StatusAsync(newKey), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Host.CodeAsync(oldKey), Is.EqualTo("invalid_key"));
+        Assert.That(await Host.StatusAsync(newKey), Is.EqualTo(HttpStatusCode.OK));
         Assert.That((await GetKeyAsync(Id(created)))["key"], Is.Null, "plaintext only in the rotate response");
     }
 
@@ -78,20 +58,20 @@ public sealed class KeyLifecycleTests(StoreKind store)
     public async Task Rotate_WithGracePeriod_OldPlaintextWorksUntilThenShownOnKey()
     {
         var org = await NewOrgAsync();
-        var created = await _gateway.CreateKeyAsync(org, new { name = "svc" });
+        var created = await Host.CreateKeyAsync(org, new { name = "svc" });
         var oldKey = Plaintext(created);
 
-        var rotated = await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/rotate", new { gracePeriod = "00:10:00" });
+        var rotated = await Host.AdminPostAsync($"admin/keys/{Id(created)}/rotate", new { gracePeriod = "00:10:00" });
 
         var graceEnd = rotated["previousKeyExpiresAt"]!.GetValue<DateTimeOffset>();
         Assert.That(graceEnd, Is.EqualTo(_time.GetUtcNow() + TimeSpan.FromMinutes(10)).Within(TimeSpan.FromSeconds(1)));
-        Assert.That(await _gateway.StatusAsync(oldKey), Is.EqualTo(HttpStatusCode.OK));
-        Assert.That(await _gateway.StatusAsync(Plaintext(rotated)), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Host.StatusAsync(oldKey), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Host.StatusAsync(Plaintext(rotated)), Is.EqualTo(HttpStatusCode.OK));
 
         _time.Advance(TimeSpan.FromMinutes(10) + TimeSpan.FromSeconds(1));
 
-        Assert.That(await _gateway.CodeAsync(oldKey), Is.EqualTo("invalid_key"));
-        Assert.That(await _gateway.StatusAsync(Plaintext(rotated)), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Host.CodeAsync(oldKey), Is.EqualTo("invalid_key"));
+        Assert.That(await Host.StatusAsync(Plaintext(rotated)), Is.EqualTo(HttpStatusCode.OK));
         Assert.That((await GetKeyAsync(Id(created)))["previousKeyExpiresAt"], Is.Null);
     }
 
@@ -101,30 +81,30 @@ public sealed class KeyLifecycleTests(StoreKind store)
     public async Task Rotate_BadGracePeriod_Returns400NamingField(string grace)
     {
         var org = await NewOrgAsync();
-        var created = await _gateway.CreateKeyAsync(org, new { name = "svc" });
+        var created = await Host.CreateKeyAsync(org, new { name = "svc" });
 
-        using var response = await _gateway.Admin.PostAsJsonAsync($"admin/keys/{Id(created)}/rotate", new { gracePeriod = grace });
+        using var response = await Host.Admin.PostAsJsonAsync($"admin/keys/{Id(created)}/rotate", new { gracePeriod = grace });
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         Assert.That((await GatewayHost.ProblemAsync(response))["errors"]!["gracePeriod"], Is.Not.Null);
-        Assert.That(await _gateway.StatusAsync(Plaintext(created)), Is.EqualTo(HttpStatusCode.OK), "a refused rotate changes nothing");
+        Assert.That(await Host.StatusAsync(Plaintext(created)), Is.EqualTo(HttpStatusCode.OK), "a refused rotate changes nothing");
     }
 
     [Test]
     public async Task DeactivateActivate_TakeEffectImmediately()
     {
         var org = await NewOrgAsync();
-        var created = await _gateway.CreateKeyAsync(org, new { name = "svc" });
+        var created = await Host.CreateKeyAsync(org, new { name = "svc" });
         var key = Plaintext(created);
-        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Host.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
 
-        var deactivated = await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/deactivate");
+        var deactivated = await Host.AdminPostAsync($"admin/keys/{Id(created)}/deactivate");
         Assert.That(deactivated.Str("status"), Is.EqualTo("inactive"));
-        Assert.That(await _gateway.CodeAsync(key), Is.EqualTo("key_inactive"));
+        Assert.That(await Host.CodeAsync(key), Is.EqualTo("key_inactive"));
 
-        var activated = await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/activate");
+        var activated = await Host.AdminPostAsync($"admin/keys/{Id(created)}/activate");
         Assert.That(activated.Str("status"), Is.EqualTo("active"));
-        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Host.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
     }
 
     [TestCase("deactivate")]
@@ -132,75 +112,75 @@ public sealed class KeyLifecycleTests(StoreKind store)
     [TestCase("revoke")]
     public async Task DefaultKey_DeactivateActivateRevoke_Returns409AndKeepsWorking(string action)
     {
-        var org = await _gateway.CreateOrgAsync("o" + Interlocked.Increment(ref _org));
+        var org = await NewOrgWithDefaultKeyAsync();
         var defaultKey = org["defaultKey"]!.AsObject();
 
-        using var response = await _gateway.Admin.PostAsync($"admin/keys/{Id(defaultKey)}/{action}", null);
+        using var response = await Host.Admin.PostAsync($"admin/keys/{Id(defaultKey)}/{action}", null);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
         Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("conflict"));
-        Assert.That(await _gateway.StatusAsync(Plaintext(defaultKey)), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Host.StatusAsync(Plaintext(defaultKey)), Is.EqualTo(HttpStatusCode.OK));
     }
 
     [Test]
     public async Task DefaultKey_IsNamedDefaultAndRotatable()
     {
-        var org = await _gateway.CreateOrgAsync("o" + Interlocked.Increment(ref _org));
+        var org = await NewOrgWithDefaultKeyAsync();
         var defaultKey = org["defaultKey"]!.AsObject();
         Assert.That(defaultKey.Str("name"), Is.EqualTo("default"));
         Assert.That(defaultKey["isDefault"]!.GetValue<bool>(), Is.True);
         Assert.That(defaultKey.Str("status"), Is.EqualTo("active"));
 
-        var rotated = await _gateway.AdminPostAsync($"admin/keys/{Id(defaultKey)}/rotate");
+        var rotated = await Host.AdminPostAsync($"admin/keys/{Id(defaultKey)}/rotate");
 
         Assert.That(rotated["isDefault"]!.GetValue<bool>(), Is.True);
-        Assert.That(await _gateway.CodeAsync(Plaintext(defaultKey)), Is.EqualTo("invalid_key"));
-        Assert.That(await _gateway.StatusAsync(Plaintext(rotated)), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Host.CodeAsync(Plaintext(defaultKey)), Is.EqualTo("invalid_key"));
+        Assert.That(await Host.StatusAsync(Plaintext(rotated)), Is.EqualTo(HttpStatusCode.OK));
     }
 
     [Test]
     public async Task Revoke_IsPermanent_RowKeptNameReusable()
     {
         var org = await NewOrgAsync();
-        var created = await _gateway.CreateKeyAsync(org, new { name = "svc" });
+        var created = await Host.CreateKeyAsync(org, new { name = "svc" });
 
-        var revoked = await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/revoke");
+        var revoked = await Host.AdminPostAsync($"admin/keys/{Id(created)}/revoke");
 
         Assert.That(revoked.Str("status"), Is.EqualTo("revoked"));
         Assert.That(revoked["revokedAt"], Is.Not.Null);
-        Assert.That(await _gateway.CodeAsync(Plaintext(created)), Is.EqualTo("key_revoked"));
+        Assert.That(await Host.CodeAsync(Plaintext(created)), Is.EqualTo("key_revoked"));
         foreach (var action in new[] { "activate", "deactivate", "rotate" })
         {
-            using var refused = await _gateway.Admin.PostAsync($"admin/keys/{Id(created)}/{action}", null);
+            using var refused = await Host.Admin.PostAsync($"admin/keys/{Id(created)}/{action}", null);
             Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.Conflict), action);
         }
 
-        using (var patch = await _gateway.Admin.PatchAsJsonAsync($"admin/keys/{Id(created)}", new { description = "x" }))
+        using (var patch = await Host.Admin.PatchAsJsonAsync($"admin/keys/{Id(created)}", new { description = "x" }))
         {
             Assert.That(patch.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
         }
 
-        var list = await _gateway.AdminGetAsync($"admin/orgs/{org}/keys");
+        var list = await Host.AdminGetAsync($"admin/orgs/{org}/keys");
         var row = list["items"]!.AsArray().Single(k => k!.Str("id") == Id(created))!;
         Assert.That(row.Str("status"), Is.EqualTo("revoked"));
 
-        var again = await _gateway.CreateKeyAsync(org, new { name = "svc" });
+        var again = await Host.CreateKeyAsync(org, new { name = "svc" });
         Assert.That(Id(again), Is.Not.EqualTo(Id(created)));
-        Assert.That(await _gateway.StatusAsync(Plaintext(again)), Is.EqualTo(HttpStatusCode.OK));
-        Assert.That(await _gateway.CodeAsync(Plaintext(created)), Is.EqualTo("key_revoked"));
+        Assert.That(await Host.StatusAsync(Plaintext(again)), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Host.CodeAsync(Plaintext(created)), Is.EqualTo("key_revoked"));
     }
 
     [Test]
     public async Task Revoke_DuringRotationGrace_KillsBothPlaintexts()
     {
         var org = await NewOrgAsync();
-        var created = await _gateway.CreateKeyAsync(org, new { name = "svc" });
-        var rotated = await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/rotate", new { gracePeriod = "01:00:00" });
+        var created = await Host.CreateKeyAsync(org, new { name = "svc" });
+        var rotated = await Host.AdminPostAsync($"admin/keys/{Id(created)}/rotate", new { gracePeriod = "01:00:00" });
 
-        await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/revoke");
+        await Host.AdminPostAsync($"admin/keys/{Id(created)}/revoke");
 
-        Assert.That(await _gateway.StatusAsync(Plaintext(created)), Is.EqualTo(HttpStatusCode.Unauthorized));
-        Assert.That(await _gateway.CodeAsync(Plaintext(rotated)), Is.EqualTo("key_revoked"));
+        Assert.That(await Host.StatusAsync(Plaintext(created)), Is.EqualTo(HttpStatusCode.Unauthorized));
+        Assert.That(await Host.CodeAsync(Plaintext(rotated)), Is.EqualTo("key_revoked"));
     }
 
     [Test]
@@ -208,41 +188,41 @@ public sealed class KeyLifecycleTests(StoreKind store)
     {
         var org = await NewOrgAsync();
         var expiresAt = _time.GetUtcNow().AddSeconds(30);
-        var created = await _gateway.CreateKeyAsync(org, new { name = "svc", expiresAt = expiresAt.ToString("O") });
+        var created = await Host.CreateKeyAsync(org, new { name = "svc", expiresAt = expiresAt.ToString("O") });
         var key = Plaintext(created);
 
         _time.Advance(TimeSpan.FromSeconds(29));
-        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Host.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
 
         _time.Advance(TimeSpan.FromSeconds(1));
-        Assert.That(await _gateway.CodeAsync(key), Is.EqualTo("key_expired"));
+        Assert.That(await Host.CodeAsync(key), Is.EqualTo("key_expired"));
         Assert.That((await GetKeyAsync(Id(created))).Str("status"), Is.EqualTo("expired"));
 
         var extended = await PatchAsync(Id(created), new { expiresAt = _time.GetUtcNow().AddHours(1).ToString("O") });
         Assert.That(extended.Str("status"), Is.EqualTo("active"));
-        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Host.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
 
         var cleared = await PatchAsync(Id(created), new { expiresAt = (string?)null });
         Assert.That(cleared["expiresAt"], Is.Null);
         _time.Advance(TimeSpan.FromDays(400));
-        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Host.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
     }
 
     [Test]
     public async Task Patch_ChangesTakeEffectOnNextRequest()
     {
         var org = await NewOrgAsync();
-        var created = await _gateway.CreateKeyAsync(org, new { name = "svc", scopes = new[] { "read" } });
+        var created = await Host.CreateKeyAsync(org, new { name = "svc", scopes = new[] { "read" } });
         var key = Plaintext(created);
-        Assert.That(await _gateway.CodeAsync(key, "/writes/x"), Is.EqualTo("insufficient_scope"));
+        Assert.That(await Host.CodeAsync(key, "/writes/x"), Is.EqualTo("insufficient_scope"));
 
         var patched = await PatchAsync(Id(created), new { name = "svc_renamed", description = "new", scopes = new[] { "read", "write" }, customerId = "cust_9", rateLimit = new { permitLimit = 10, window = "00:01:00" } });
 
         Assert.That(patched.Str("name"), Is.EqualTo("svc_renamed"));
         Assert.That(patched["rateLimit"]!["permitLimit"]!.GetValue<int>(), Is.EqualTo(10));
-        _upstream.Reset();
-        Assert.That(await _gateway.StatusAsync(key, "/writes/x"), Is.EqualTo(HttpStatusCode.OK));
-        var headers = _upstream.SingleRequestHeaders();
+        Upstream.Reset();
+        Assert.That(await Host.StatusAsync(key, "/writes/x"), Is.EqualTo(HttpStatusCode.OK));
+        var headers = Upstream.SingleRequestHeaders();
         Assert.That(headers["X-Key-Name"], Is.EqualTo("svc_renamed"));
         Assert.That(headers["X-Key-Scopes"], Is.EqualTo("read write"));
         Assert.That(headers["X-Customer-Id"], Is.EqualTo("cust_9"));
@@ -250,17 +230,17 @@ public sealed class KeyLifecycleTests(StoreKind store)
         var cleared = await PatchAsync(Id(created), new { customerId = (string?)null, rateLimit = (object?)null, description = (string?)null });
         Assert.That(cleared["customerId"], Is.Null);
         Assert.That(cleared["rateLimit"], Is.Null);
-        _upstream.Reset();
-        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
-        Assert.That(_upstream.SingleRequestHeaders().ContainsKey("X-Customer-Id"), Is.False);
+        Upstream.Reset();
+        Assert.That(await Host.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(Upstream.SingleRequestHeaders().ContainsKey("X-Customer-Id"), Is.False);
     }
 
     [Test]
     public async Task Patch_InvalidValues_Return400AndChangeNothing()
     {
         var org = await NewOrgAsync();
-        var created = await _gateway.CreateKeyAsync(org, new { name = "svc", scopes = new[] { "read" } });
-        await _gateway.CreateKeyAsync(org, new { name = "taken" });
+        var created = await Host.CreateKeyAsync(org, new { name = "svc", scopes = new[] { "read" } });
+        await Host.CreateKeyAsync(org, new { name = "taken" });
 
         foreach (var (body, field) in new (object Body, string Field)[]
         {
@@ -271,12 +251,12 @@ public sealed class KeyLifecycleTests(StoreKind store)
             (new { rateLimit = new { permitLimit = 0, window = "00:01:00" } }, "rateLimit.permitLimit"),
         })
         {
-            using var response = await _gateway.Admin.PatchAsJsonAsync($"admin/keys/{Id(created)}", body);
+            using var response = await Host.Admin.PatchAsJsonAsync($"admin/keys/{Id(created)}", body);
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), field);
             Assert.That((await GatewayHost.ProblemAsync(response))["errors"]![field], Is.Not.Null, field);
         }
 
-        using (var conflict = await _gateway.Admin.PatchAsJsonAsync($"admin/keys/{Id(created)}", new { name = "taken" }))
+        using (var conflict = await Host.Admin.PatchAsJsonAsync($"admin/keys/{Id(created)}", new { name = "taken" }))
         {
             Assert.That(conflict.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
         }
@@ -290,19 +270,19 @@ public sealed class KeyLifecycleTests(StoreKind store)
     public async Task LastUsedAt_SetByUse_FlushedToStoreWithoutPerRequestWrites()
     {
         var org = await NewOrgAsync();
-        var created = await _gateway.CreateKeyAsync(org, new { name = "svc" });
+        var created = await Host.CreateKeyAsync(org, new { name = "svc" });
         Assert.That(created["lastUsedAt"], Is.Null);
 
-        Assert.That(await _gateway.StatusAsync(Plaintext(created)), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Host.StatusAsync(Plaintext(created)), Is.EqualTo(HttpStatusCode.OK));
         var usedAt = _time.GetUtcNow();
 
         var shown = (await GetKeyAsync(Id(created)))["lastUsedAt"]!.GetValue<DateTimeOffset>();
         Assert.That(shown, Is.EqualTo(usedAt).Within(TimeSpan.FromSeconds(1)));
 
-        var gatewayStore = _gateway.Services.GetRequiredService<IGatewayStore>();
+        var gatewayStore = Host.Services.GetRequiredService<IGatewayStore>();
         Assert.That((await gatewayStore.GetKeyAsync(Id(created), CancellationToken.None))!.LastUsedAt, Is.Null, "no store write on the request path");
 
-        await _gateway.Services.GetRequiredService<KeyUsageTracker>().FlushAsync(CancellationToken.None);
+        await Host.Services.GetRequiredService<KeyUsageTracker>().FlushAsync(CancellationToken.None);
 
         var stored = (await gatewayStore.GetKeyAsync(Id(created), CancellationToken.None))!.LastUsedAt;
         Assert.That(stored, Is.EqualTo(usedAt).Within(TimeSpan.FromSeconds(1)));
@@ -312,18 +292,18 @@ public sealed class KeyLifecycleTests(StoreKind store)
     public async Task Audit_RecordsWhoWhatWhen_NewestFirst_Paginated_NoKeyMaterial()
     {
         var org = await NewOrgAsync();
-        var created = await _gateway.CreateKeyAsync(org, new { name = "svc", createdBy = "alice" });
+        var created = await Host.CreateKeyAsync(org, new { name = "svc", createdBy = "alice" });
         using (var request = new HttpRequestMessage(HttpMethod.Post, $"admin/keys/{Id(created)}/rotate"))
         {
             request.Headers.Add("X-Admin-Actor", "bob");
-            using var response = await _gateway.Admin.SendAsync(request);
+            using var response = await Host.Admin.SendAsync(request);
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         }
 
         await PatchAsync(Id(created), new { scopes = new[] { "read" } });
-        await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/revoke");
+        await Host.AdminPostAsync($"admin/keys/{Id(created)}/revoke");
 
-        using var page1 = await _gateway.Admin.GetAsync($"admin/audit?org={org}&limit=2");
+        using var page1 = await Host.Admin.GetAsync($"admin/audit?org={org}&limit=2");
         var text = await page1.Content.ReadAsStringAsync();
         var first = JsonNode.Parse(text)!.AsObject();
         var items = first["items"]!.AsArray();
@@ -332,7 +312,7 @@ public sealed class KeyLifecycleTests(StoreKind store)
         Assert.That(update["changes"]!["scopes"]!["before"]!.ToJsonString(), Is.EqualTo("[\"*\"]"));
         Assert.That(update["changes"]!["scopes"]!["after"]!.ToJsonString(), Is.EqualTo("[\"read\"]"));
 
-        var page2 = await _gateway.AdminGetAsync($"admin/audit?org={org}&limit=2&cursor={first.Str("nextCursor")}");
+        var page2 = await Host.AdminGetAsync($"admin/audit?org={org}&limit=2&cursor={first.Str("nextCursor")}");
         var older = page2["items"]!.AsArray();
         Assert.That(older.Select(i => i!.Str("action")), Is.EqualTo(new[] { "key.rotate", "key.create" }));
         Assert.That(older[0]!.Str("actor"), Is.EqualTo("bob"));
@@ -350,7 +330,7 @@ public sealed class KeyLifecycleTests(StoreKind store)
     public async Task DeadKey_NeverReachesUpstreamAfterAdminCallReturns(string action)
     {
         var org = await NewOrgAsync();
-        var created = await _gateway.CreateKeyAsync(org, new { name = "svc" });
+        var created = await Host.CreateKeyAsync(org, new { name = "svc" });
         var key = Plaintext(created);
         long returnedAt = long.MaxValue;
         var results = new System.Collections.Concurrent.ConcurrentBag<(long Started, int Seq, HttpStatusCode Status)>();
@@ -363,7 +343,7 @@ public sealed class KeyLifecycleTests(StoreKind store)
             {
                 var n = Interlocked.Increment(ref seq);
                 var started = System.Diagnostics.Stopwatch.GetTimestamp();
-                using var response = await _gateway.CallAsync("/api/x", key, r => r.Headers.Add("X-Seq", n.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                using var response = await Host.CallAsync("/api/x", key, r => r.Headers.Add("X-Seq", n.ToString(System.Globalization.CultureInfo.InvariantCulture)));
                 results.Add((started, n, response.StatusCode));
             }
         }
@@ -373,7 +353,7 @@ public sealed class KeyLifecycleTests(StoreKind store)
         {
             await GatewayHost.WaitForAsync(() => Task.FromResult(results.Count(r => r.Status == HttpStatusCode.OK) >= 20), TimeSpan.FromSeconds(30));
 
-            await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/{action}");
+            await Host.AdminPostAsync($"admin/keys/{Id(created)}/{action}");
             Interlocked.Exchange(ref returnedAt, System.Diagnostics.Stopwatch.GetTimestamp());
             await GatewayHost.WaitForAsync(() => Task.FromResult(results.Count(r => r.Started > Interlocked.Read(ref returnedAt)) >= 50), TimeSpan.FromSeconds(30));
         }
@@ -387,27 +367,17 @@ public sealed class KeyLifecycleTests(StoreKind store)
         Assert.That(after, Has.Count.GreaterThanOrEqualTo(50));
         Assert.That(after.Where(r => r.Status != HttpStatusCode.Unauthorized), Is.Empty, "requests started after the admin call returned must be refused");
         var afterSeqs = after.Select(r => r.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
-        var leaked = _upstream.Received.Where(e => e.RequestMessage.Headers!.TryGetValue("X-Seq", out var v) && afterSeqs.Contains(v.First())).ToList();
+        var leaked = Upstream.Received.Where(e => e.RequestMessage.Headers!.TryGetValue("X-Seq", out var v) && afterSeqs.Contains(v.First())).ToList();
         Assert.That(leaked, Is.Empty, "no request started after the admin call returned reached the upstream");
     }
 
-    private async Task<string> NewOrgAsync()
-    {
-        var id = "o" + Interlocked.Increment(ref _org);
-        await _gateway.CreateOrgAsync(id);
-        return id;
-    }
-
-    private async Task<JsonObject> GetKeyAsync(string id) => await _gateway.AdminGetAsync($"admin/keys/{id}");
+    private async Task<JsonObject> GetKeyAsync(string id) => await Host.AdminGetAsync($"admin/keys/{id}");
 
     private async Task<JsonObject> PatchAsync(string id, object body)
     {
-        using var response = await _gateway.Admin.PatchAsJsonAsync($"admin/keys/{id}", body);
+        using var response = await Host.Admin.PatchAsJsonAsync($"admin/keys/{id}", body);
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
         return (await response.Content.ReadFromJsonAsync<JsonObject>())!;
     }
 
-    private static string Id(JsonObject key) => key.Str("id");
-
-    private static string Plaintext(JsonObject key) => key.Str("key");
 }

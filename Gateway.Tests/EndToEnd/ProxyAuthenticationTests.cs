@@ -6,47 +6,34 @@ namespace Gateway.Tests.EndToEnd;
 
 /// <summary>The proxy's checks (docs/proxy.md) through a real gateway and a WireMock upstream, on each store.</summary>
 [TestFixtureSource(typeof(StoreKinds), nameof(StoreKinds.All))]
-public sealed class ProxyAuthenticationTests(StoreKind store)
+public sealed class ProxyAuthenticationTests(StoreKind store) : GatewayFixture(store)
 {
-    private Upstream _upstream = null!;
-    private GatewayHost _gateway = null!;
     private string _liveKey = null!;
     private string _liveKeyId = null!;
+
+    protected override Dictionary<string, string?> Settings(string upstream) => GatewayHost.Routes(
+        upstream,
+        ("open", "/api/{**rest}", []),
+        ("scoped", "/scoped/{**rest}", [("RequiredScopes", "read write")]),
+        ("staging", "/staging/{**rest}", [("Environment", "staging")]),
+        ("public", "/public/{**rest}", [("Anonymous", "true")]));
 
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _upstream = Upstream.Start();
-        _gateway = await GatewayHost.StartAsync(GatewayHost.Routes(
-            _upstream.Url,
-            ("open", "/api/{**rest}", []),
-            ("scoped", "/scoped/{**rest}", [("RequiredScopes", "read write")]),
-            ("staging", "/staging/{**rest}", [("Environment", "staging")]),
-            ("public", "/public/{**rest}", [("Anonymous", "true")])), store: store);
-        await _gateway.CreateOrgAsync("acme");
-        var key = await _gateway.CreateKeyAsync("acme", new { name = "server_prod", scopes = new[] { "read" }, customerId = "cust_42" });
+        await Host.CreateOrgAsync("acme");
+        var key = await Host.CreateKeyAsync("acme", new { name = "server_prod", scopes = new[] { "read" }, customerId = "cust_42" });
         _liveKey = key.Str("key");
         _liveKeyId = key.Str("id");
     }
 
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        if (_gateway is not null)
-        {
-            await _gateway.DisposeAsync();
-        }
-
-        _upstream?.Dispose();
-    }
-
     [SetUp]
-    public void ResetUpstream() => _upstream.Reset();
+    public void ResetUpstream() => Upstream.Reset();
 
     [Test]
     public async Task Invoke_ValidKey_StampsIdentityAndDropsSpoofedHeadersAndAuthorization()
     {
-        using var response = await _gateway.CallAsync("/api/orders?x=1", _liveKey, r =>
+        using var response = await Host.CallAsync("/api/orders?x=1", _liveKey, r =>
         {
             r.Headers.Add("X-Org-Id", "evil");
             r.Headers.Add("X-Key-Id", "key_spoofed");
@@ -58,7 +45,7 @@ public sealed class ProxyAuthenticationTests(StoreKind store)
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That(response.Headers.GetValues("X-Request-Id"), Is.EqualTo(new[] { "req-123" }));
-        var headers = _upstream.SingleRequestHeaders();
+        var headers = Upstream.SingleRequestHeaders();
         Assert.Multiple(() =>
         {
             Assert.That(headers["X-Org-Id"], Is.EqualTo("acme"));
@@ -76,22 +63,22 @@ public sealed class ProxyAuthenticationTests(StoreKind store)
     [Test]
     public async Task Invoke_NoRequestId_GeneratesOneAndForwardsIt()
     {
-        using var response = await _gateway.CallAsync("/api/x", _liveKey);
+        using var response = await Host.CallAsync("/api/x", _liveKey);
 
         var id = response.Headers.GetValues("X-Request-Id").Single();
         Assert.That(id, Is.Not.Empty);
-        Assert.That(_upstream.SingleRequestHeaders()["X-Request-Id"], Is.EqualTo(id));
+        Assert.That(Upstream.SingleRequestHeaders()["X-Request-Id"], Is.EqualTo(id));
     }
 
     [Test]
     public async Task Invoke_KeyWithoutCustomer_SendsNoCustomerHeader()
     {
-        var key = await _gateway.CreateKeyAsync("acme", new { name = "no_customer" });
+        var key = await Host.CreateKeyAsync("acme", new { name = "no_customer" });
 
-        using var response = await _gateway.CallAsync("/api/x", key.Str("key"), r => r.Headers.Add("X-Customer-Id", "spoof"));
+        using var response = await Host.CallAsync("/api/x", key.Str("key"), r => r.Headers.Add("X-Customer-Id", "spoof"));
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        var headers = _upstream.SingleRequestHeaders();
+        var headers = Upstream.SingleRequestHeaders();
         Assert.That(headers.ContainsKey("X-Customer-Id"), Is.False);
         Assert.That(headers["X-Key-Scopes"], Is.EqualTo("*"));
     }
@@ -99,14 +86,14 @@ public sealed class ProxyAuthenticationTests(StoreKind store)
     [Test]
     public async Task Invoke_NoAuthorization_Returns401MissingKeyWithBearerChallenge()
     {
-        using var response = await _gateway.CallAsync("/api/x", null);
+        using var response = await Host.CallAsync("/api/x", null);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
         Assert.That(response.Headers.WwwAuthenticate.ToString(), Is.EqualTo("Bearer"));
         var problem = await GatewayHost.ProblemAsync(response);
         Assert.That(problem.Str("code"), Is.EqualTo("missing_key"));
         Assert.That(problem["status"]!.GetValue<int>(), Is.EqualTo(401));
-        Assert.That(_upstream.Received, Is.Empty);
+        Assert.That(Upstream.Received, Is.Empty);
     }
 
     [Test]
@@ -114,7 +101,7 @@ public sealed class ProxyAuthenticationTests(StoreKind store)
     {
         var unknown = Gateway.Keys.ApiKeyFormat.Generate("gw", "production");
 
-        using var response = await _gateway.CallAsync("/api/x", unknown);
+        using var response = await Host.CallAsync("/api/x", unknown);
 
         await AssertRejected(response, HttpStatusCode.Unauthorized, "invalid_key", "Bearer error=\"invalid_token\"");
     }
@@ -122,9 +109,9 @@ public sealed class ProxyAuthenticationTests(StoreKind store)
     [Test]
     public async Task Invoke_StagingKeyOnProductionRoute_Returns401WrongEnvironment()
     {
-        var staging = await _gateway.CreateKeyAsync("acme", new { name = "stage_key", environment = "staging" });
+        var staging = await Host.CreateKeyAsync("acme", new { name = "stage_key", environment = "staging" });
 
-        using var response = await _gateway.CallAsync("/api/x", staging.Str("key"));
+        using var response = await Host.CallAsync("/api/x", staging.Str("key"));
 
         await AssertRejected(response, HttpStatusCode.Unauthorized, "wrong_environment", "Bearer error=\"invalid_token\"");
     }
@@ -132,21 +119,21 @@ public sealed class ProxyAuthenticationTests(StoreKind store)
     [Test]
     public async Task Invoke_RouteEnvironmentOverride_AcceptsStagingRejectsProduction()
     {
-        var staging = await _gateway.CreateKeyAsync("acme", new { name = "stage_key2", environment = "staging" });
+        var staging = await Host.CreateKeyAsync("acme", new { name = "stage_key2", environment = "staging" });
 
-        using var ok = await _gateway.CallAsync("/staging/x", staging.Str("key"));
+        using var ok = await Host.CallAsync("/staging/x", staging.Str("key"));
         Assert.That(ok.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        Assert.That(_upstream.SingleRequestHeaders()["X-Key-Environment"], Is.EqualTo("staging"));
-        _upstream.Reset();
+        Assert.That(Upstream.SingleRequestHeaders()["X-Key-Environment"], Is.EqualTo("staging"));
+        Upstream.Reset();
 
-        using var wrong = await _gateway.CallAsync("/staging/x", _liveKey);
+        using var wrong = await Host.CallAsync("/staging/x", _liveKey);
         await AssertRejected(wrong, HttpStatusCode.Unauthorized, "wrong_environment", "Bearer error=\"invalid_token\"");
     }
 
     [Test]
     public async Task Invoke_MissingScope_Returns403InsufficientScopeNamingScopes()
     {
-        using var response = await _gateway.CallAsync("/scoped/x", _liveKey);
+        using var response = await Host.CallAsync("/scoped/x", _liveKey);
 
         await AssertRejected(response, HttpStatusCode.Forbidden, "insufficient_scope", "Bearer error=\"insufficient_scope\", scope=\"read write\"");
     }
@@ -154,21 +141,21 @@ public sealed class ProxyAuthenticationTests(StoreKind store)
     [Test]
     public async Task Invoke_AllScopesOrWildcard_IsForwarded()
     {
-        var both = await _gateway.CreateKeyAsync("acme", new { name = "rw", scopes = new[] { "read", "write" } });
-        var wildcard = await _gateway.CreateKeyAsync("acme", new { name = "full", scopes = new[] { "*" } });
+        var both = await Host.CreateKeyAsync("acme", new { name = "rw", scopes = new[] { "read", "write" } });
+        var wildcard = await Host.CreateKeyAsync("acme", new { name = "full", scopes = new[] { "*" } });
 
-        using var r1 = await _gateway.CallAsync("/scoped/x", both.Str("key"));
-        using var r2 = await _gateway.CallAsync("/scoped/x", wildcard.Str("key"));
+        using var r1 = await Host.CallAsync("/scoped/x", both.Str("key"));
+        using var r2 = await Host.CallAsync("/scoped/x", wildcard.Str("key"));
 
         Assert.That(r1.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That(r2.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        Assert.That(_upstream.Received, Has.Count.EqualTo(2));
+        Assert.That(Upstream.Received, Has.Count.EqualTo(2));
     }
 
     [Test]
     public async Task Invoke_AnonymousRoute_ForwardsWithoutKeyButStripsIdentityHeaders()
     {
-        using var response = await _gateway.CallAsync("/public/x", null, r =>
+        using var response = await Host.CallAsync("/public/x", null, r =>
         {
             r.Headers.Add("X-Org-Id", "evil");
             r.Headers.Add("X-Key-Id", "spoof");
@@ -176,14 +163,14 @@ public sealed class ProxyAuthenticationTests(StoreKind store)
         });
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        var headers = _upstream.SingleRequestHeaders();
+        var headers = Upstream.SingleRequestHeaders();
         Assert.That(headers.Keys.Where(k => k.StartsWith("X-Key-", StringComparison.OrdinalIgnoreCase) || k is "X-Org-Id" or "X-Customer-Id"), Is.Empty);
     }
 
     [Test]
     public async Task Invoke_NoMatchingRoute_Returns404NoRoute()
     {
-        using var response = await _gateway.CallAsync("/nowhere", _liveKey);
+        using var response = await Host.CallAsync("/nowhere", _liveKey);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
         Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("no_route"));
@@ -193,7 +180,7 @@ public sealed class ProxyAuthenticationTests(StoreKind store)
     [Test]
     public async Task Invoke_AdminPathOnProxyListener_IsNotTheAdminApi()
     {
-        using var response = await _gateway.Proxy.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/admin/orgs")
+        using var response = await Host.Proxy.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/admin/orgs")
         {
             Headers = { { "Authorization", "Bearer " + GatewayHost.AdminToken } },
         });
@@ -207,7 +194,7 @@ public sealed class ProxyAuthenticationTests(StoreKind store)
     [TestCase("/metrics")]
     public async Task Operations_OnProxyListener_Return404(string path)
     {
-        using var response = await _gateway.Proxy.GetAsync(path);
+        using var response = await Host.Proxy.GetAsync(path);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
     }
@@ -218,6 +205,6 @@ public sealed class ProxyAuthenticationTests(StoreKind store)
         Assert.That(response.Headers.WwwAuthenticate.ToString(), Is.EqualTo(challenge));
         JsonObject problem = await GatewayHost.ProblemAsync(response);
         Assert.That(problem.Str("code"), Is.EqualTo(code));
-        Assert.That(_upstream.Received, Is.Empty, "a rejected request must not reach the upstream");
+        Assert.That(Upstream.Received, Is.Empty, "a rejected request must not reach the upstream");
     }
 }

@@ -14,10 +14,8 @@ namespace Gateway.Tests.Keys;
 /// end to end through the proxy.
 /// </summary>
 [NonParallelizable]
-public sealed class ApiKeyPropertyTests
+public sealed class ApiKeyPropertyTests : GatewayFixture
 {
-    private Upstream _upstream = null!;
-    private GatewayHost _gateway = null!;
     private HashSet<string> _issued = null!;
     private string[] _issuedList = null!;
     private List<string> _live = null!;
@@ -25,31 +23,22 @@ public sealed class ApiKeyPropertyTests
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _upstream = Upstream.Start();
-        _gateway = await GatewayHost.StartAsync(GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", [])));
-        var org = await _gateway.CreateOrgAsync("acme");
+        var org = await Host.CreateOrgAsync("acme");
         _issued = [org.DefaultKey()];
         _live = [.. _issued];
         foreach (var environment in new[] { "production", "staging", "development" })
         {
-            var key = await _gateway.CreateKeyAsync("acme", new { name = "k_" + environment, environment });
+            var key = await Host.CreateKeyAsync("acme", new { name = "k_" + environment, environment });
             _issued.Add(key.Str("key"));
 
             // A rotation issues a second key; both were issued (the old one answers key_revoked or
             // works during a grace period, but it is never "unknown").
-            var rotated = (await _gateway.AdminPostAsync($"admin/keys/{key.Str("id")}/rotate")).Str("key");
+            var rotated = (await Host.AdminPostAsync($"admin/keys/{key.Str("id")}/rotate")).Str("key");
             _issued.Add(rotated);
             _live.Add(rotated);
         }
 
         _issuedList = [.. _issued];
-    }
-
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        await _gateway.DisposeAsync();
-        _upstream.Dispose();
     }
 
     /// <summary>Arbitrary text, long text, well-formed keys nobody issued, and near misses of issued keys.</summary>
@@ -87,7 +76,7 @@ public sealed class ApiKeyPropertyTests
     [Test]
     public void ResolveAsync_StringNeverIssued_Refused()
     {
-        var resolver = _gateway.Services.GetRequiredService<KeyResolver>();
+        var resolver = Host.Services.GetRequiredService<KeyResolver>();
         Candidates.Where(s => !_issued.Contains(s)).Sample(s =>
         {
             if (!ApiKeyFormat.IsWellFormed(s))
@@ -109,15 +98,15 @@ public sealed class ApiKeyPropertyTests
     [Test]
     public void Proxy_StringNeverIssued_401AndNothingForwarded()
     {
-        _upstream.Reset();
+        Upstream.Reset();
         var printable = Candidates.Select(s => new string(s.Where(c => c is > ' ' and <= '~').ToArray()));
         printable.Where(s => s.Length > 0 && !_issued.Contains(s)).Sample(s =>
         {
-            using var response = _gateway.CallAsync("/api/x", s).GetAwaiter().GetResult();
+            using var response = Host.CallAsync("/api/x", s).GetAwaiter().GetResult();
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), s);
         }, iter: 300, threads: 1);
 
-        Assert.That(_upstream.Received, Is.Empty);
+        Assert.That(Upstream.Received, Is.Empty);
     }
 
     private static string Mutate(string key, int position, char c, int how)

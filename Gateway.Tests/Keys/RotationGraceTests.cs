@@ -13,46 +13,26 @@ namespace Gateway.Tests.Keys;
 /// real gateway on each store, checked on the proxy and in the stored record.
 /// </summary>
 [TestFixtureSource(typeof(StoreKinds), nameof(StoreKinds.All))]
-public sealed class RotationGraceTests(StoreKind store)
+public sealed class RotationGraceTests(StoreKind store) : GatewayFixture(store)
 {
-    private Upstream _upstream = null!;
-    private GatewayHost _gateway = null!;
-    private int _org;
-
-    [OneTimeSetUp]
-    public async Task StartAsync()
-    {
-        _upstream = Upstream.Start();
-        _gateway = await GatewayHost.StartAsync(GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", [])), store: store);
-    }
-
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        if (_gateway is not null)
-        {
-            await _gateway.DisposeAsync();
-        }
-
-        _upstream?.Dispose();
-    }
+    protected override string OrgPrefix => "g";
 
     [Test]
     public async Task Activate_AfterDeactivateDuringGrace_OldPlaintextStaysRefused()
     {
         var created = await NewKeyAsync();
-        var rotated = await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/rotate", new { gracePeriod = "01:00:00" });
-        Assert.That(await _gateway.StatusAsync(Plaintext(created)), Is.EqualTo(HttpStatusCode.OK), "in its grace");
+        var rotated = await Host.AdminPostAsync($"admin/keys/{Id(created)}/rotate", new { gracePeriod = "01:00:00" });
+        Assert.That(await Host.StatusAsync(Plaintext(created)), Is.EqualTo(HttpStatusCode.OK), "in its grace");
 
-        var deactivated = await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/deactivate");
+        var deactivated = await Host.AdminPostAsync($"admin/keys/{Id(created)}/deactivate");
         Assert.That(deactivated["previousKeyExpiresAt"], Is.Null, "the grace ended with the deactivation");
-        Assert.That(await _gateway.CodeAsync(Plaintext(created)), Is.EqualTo("invalid_key"));
-        Assert.That(await _gateway.CodeAsync(Plaintext(rotated)), Is.EqualTo("key_inactive"));
+        Assert.That(await Host.CodeAsync(Plaintext(created)), Is.EqualTo("invalid_key"));
+        Assert.That(await Host.CodeAsync(Plaintext(rotated)), Is.EqualTo("key_inactive"));
 
-        await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/activate");
+        await Host.AdminPostAsync($"admin/keys/{Id(created)}/activate");
 
-        Assert.That(await _gateway.CodeAsync(Plaintext(created)), Is.EqualTo("invalid_key"), "not revived by the activation");
-        Assert.That(await _gateway.StatusAsync(Plaintext(rotated)), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Host.CodeAsync(Plaintext(created)), Is.EqualTo("invalid_key"), "not revived by the activation");
+        Assert.That(await Host.StatusAsync(Plaintext(rotated)), Is.EqualTo(HttpStatusCode.OK));
         var stored = await StoredAsync(Id(created));
         Assert.That(stored.PreviousHashExpiresAt, Is.LessThanOrEqualTo(DateTimeOffset.UtcNow), "ended in the store, not only in a cache");
     }
@@ -61,53 +41,48 @@ public sealed class RotationGraceTests(StoreKind store)
     public async Task Rotate_InactiveKeyWithGrace_ActivationBringsOnlyTheNewPlaintext()
     {
         var created = await NewKeyAsync();
-        await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/deactivate");
+        await Host.AdminPostAsync($"admin/keys/{Id(created)}/deactivate");
 
-        var rotated = await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/rotate", new { gracePeriod = "01:00:00" });
-        await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/activate");
+        var rotated = await Host.AdminPostAsync($"admin/keys/{Id(created)}/rotate", new { gracePeriod = "01:00:00" });
+        await Host.AdminPostAsync($"admin/keys/{Id(created)}/activate");
 
         Assert.That(rotated["previousKeyExpiresAt"], Is.Null, "an inactive key's plaintext has nothing to keep working");
-        Assert.That(await _gateway.CodeAsync(Plaintext(created)), Is.EqualTo("invalid_key"));
-        Assert.That(await _gateway.StatusAsync(Plaintext(rotated)), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Host.CodeAsync(Plaintext(created)), Is.EqualTo("invalid_key"));
+        Assert.That(await Host.StatusAsync(Plaintext(rotated)), Is.EqualTo(HttpStatusCode.OK));
     }
 
     [Test]
     public async Task Rotate_TwiceWithGrace_KeepsOnlyTheLatestPreviousPlaintext()
     {
         var created = await NewKeyAsync();
-        var first = await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/rotate", new { gracePeriod = "01:00:00" });
+        var first = await Host.AdminPostAsync($"admin/keys/{Id(created)}/rotate", new { gracePeriod = "01:00:00" });
 
-        var second = await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/rotate", new { gracePeriod = "01:00:00" });
+        var second = await Host.AdminPostAsync($"admin/keys/{Id(created)}/rotate", new { gracePeriod = "01:00:00" });
 
-        Assert.That(await _gateway.CodeAsync(Plaintext(created)), Is.EqualTo("invalid_key"), "two rotations back");
-        Assert.That(await _gateway.StatusAsync(Plaintext(first)), Is.EqualTo(HttpStatusCode.OK), "in its grace");
-        Assert.That(await _gateway.StatusAsync(Plaintext(second)), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Host.CodeAsync(Plaintext(created)), Is.EqualTo("invalid_key"), "two rotations back");
+        Assert.That(await Host.StatusAsync(Plaintext(first)), Is.EqualTo(HttpStatusCode.OK), "in its grace");
+        Assert.That(await Host.StatusAsync(Plaintext(second)), Is.EqualTo(HttpStatusCode.OK));
     }
 
     [Test]
     public async Task Revoke_DuringGrace_NeitherPlaintextWorksAndTheGraceEndsInTheStore()
     {
         var created = await NewKeyAsync();
-        var rotated = await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/rotate", new { gracePeriod = "01:00:00" });
+        var rotated = await Host.AdminPostAsync($"admin/keys/{Id(created)}/rotate", new { gracePeriod = "01:00:00" });
 
-        await _gateway.AdminPostAsync($"admin/keys/{Id(created)}/revoke");
+        await Host.AdminPostAsync($"admin/keys/{Id(created)}/revoke");
 
-        Assert.That(await _gateway.CodeAsync(Plaintext(created)), Is.AnyOf("invalid_key", "key_revoked"));
-        Assert.That(await _gateway.CodeAsync(Plaintext(rotated)), Is.EqualTo("key_revoked"));
+        Assert.That(await Host.CodeAsync(Plaintext(created)), Is.AnyOf("invalid_key", "key_revoked"));
+        Assert.That(await Host.CodeAsync(Plaintext(rotated)), Is.EqualTo("key_revoked"));
         Assert.That((await StoredAsync(Id(created))).PreviousHashExpiresAt, Is.LessThanOrEqualTo(DateTimeOffset.UtcNow));
     }
 
     private async Task<JsonObject> NewKeyAsync()
     {
-        var org = "g" + Interlocked.Increment(ref _org);
-        await _gateway.CreateOrgAsync(org);
-        return await _gateway.CreateKeyAsync(org, new { name = "svc" });
+        var org = await NewOrgAsync();
+        return await Host.CreateKeyAsync(org, new { name = "svc" });
     }
 
     private async Task<Gateway.Domain.ApiKeyRecord> StoredAsync(string id) =>
-        (await _gateway.Services.GetRequiredService<IGatewayStore>().GetKeyAsync(id, CancellationToken.None))!;
-
-    private static string Id(JsonObject key) => key.Str("id");
-
-    private static string Plaintext(JsonObject key) => key.Str("key");
+        (await Host.Services.GetRequiredService<IGatewayStore>().GetKeyAsync(id, CancellationToken.None))!;
 }

@@ -12,33 +12,21 @@ using WireMock.Server;
 namespace Gateway.Tests.Observability;
 
 /// <summary>Spans through OpenTelemetry with an in-memory exporter; each request carries its own trace id.</summary>
-public sealed class TracingTests
+public sealed class TracingTests : GatewayFixture
 {
     private readonly List<Activity> _spans = [];
     private readonly ActivitySpanId _callerSpan = ActivitySpanId.CreateRandom();
-    private Upstream _upstream = null!;
-    private GatewayHost _gateway = null!;
 
-    [OneTimeSetUp]
-    public async Task StartAsync()
-    {
-        _upstream = Upstream.Start();
-        _gateway = await GatewayHost.StartAsync(
-            GatewayHost.Routes(_upstream.Url, ("open", "/api/{**rest}", [])),
-            services => services.AddOpenTelemetry().WithTracing(t => t.AddGatewayInstrumentation().AddInMemoryExporter(_spans)));
-    }
+    protected override Dictionary<string, string?> Settings(string upstream) =>
+        GatewayHost.Routes(upstream, ("open", "/api/{**rest}", []));
 
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        await _gateway.DisposeAsync();
-        _upstream.Dispose();
-    }
+    protected override void ConfigureServices(IServiceCollection services) =>
+        services.AddOpenTelemetry().WithTracing(t => t.AddGatewayInstrumentation().AddInMemoryExporter(_spans));
 
     [Test]
     public async Task ProxiedRequest_Traced_HasStageStoreAndForwardSpansWithOrgAndKeyId()
     {
-        var created = await _gateway.CreateOrgAsync("traced");
+        var created = await Host.CreateOrgAsync("traced");
         var key = created.DefaultKey();
         var keyId = created.DefaultKeyId();
 
@@ -82,7 +70,7 @@ public sealed class TracingTests
     {
         using var collector = WireMockServer.Start();
         collector.Given(Request.Create().UsingPost()).RespondWith(Response.Create().WithStatusCode(200));
-        var settings = GatewayHost.Routes(_upstream.Url, ("open", "/api/{**rest}", []));
+        var settings = GatewayHost.Routes(Upstream.Url, ("open", "/api/{**rest}", []));
         settings["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.Url;
         settings["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
         settings["OTEL_BSP_SCHEDULE_DELAY"] = "100";
@@ -101,7 +89,7 @@ public sealed class TracingTests
     private async Task<List<Activity>> TracedCallAsync(string key, HttpStatusCode expected)
     {
         var traceId = ActivityTraceId.CreateRandom();
-        using (var response = await _gateway.CallAsync("/api/x", key, r => r.Headers.Add("traceparent", $"00-{traceId}-{_callerSpan}-01")))
+        using (var response = await Host.CallAsync("/api/x", key, r => r.Headers.Add("traceparent", $"00-{traceId}-{_callerSpan}-01")))
         {
             Assert.That(response.StatusCode, Is.EqualTo(expected));
         }

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using Gateway.Observability;
 using Gateway.Tests.Common;
 
 namespace Gateway.Tests.Tls;
@@ -134,12 +135,22 @@ public sealed class TlsListenerTests
     public async Task HttpsProxyListener_ReplacementKeyDoesNotMatch_KeepsServingPreviousCertificate()
     {
         using var first = WriteCertificate("cert.pem", "key.pem");
-        await using var gateway = await StartAsync();
+        var logs = new CapturingLoggerProvider();
+        await using var gateway = await StartAsync(logs);
 
         // A half-done renewal: a new certificate next to the old key.
         using var second = WriteCertificate("cert.next.pem", "key.next.pem");
         File.Move(Path.Combine(_directory, "cert.next.pem"), Path.Combine(_directory, "cert.pem"), overwrite: true);
-        await Task.Delay(TimeSpan.FromSeconds(1.5)); // past the reload check interval, so the bad pair is tried
+
+        // The reload is tried on a handshake once the check interval has passed: handshake until the
+        // gateway reports the bad pair was tried and refused, checking each answer on the way.
+        await GatewayHost.WaitForAsync(
+            async () =>
+            {
+                Assert.That(await PresentedThumbprintAsync(gateway), Is.EqualTo(first.Thumbprint));
+                return logs.Entries.Any(e => e.EventId == EventIds.CertificateReloadFailed);
+            },
+            TimeSpan.FromSeconds(20));
 
         for (var i = 0; i < 3; i++)
         {
@@ -147,13 +158,13 @@ public sealed class TlsListenerTests
         }
     }
 
-    private async Task<GatewayHost> StartAsync()
+    private async Task<GatewayHost> StartAsync(CapturingLoggerProvider? logs = null)
     {
         var settings = GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", []));
         settings["Kestrel:Endpoints:Proxy:Url"] = "https://127.0.0.1:0";
         settings["Kestrel:Endpoints:Proxy:Certificate:Path"] = Path.Combine(_directory, "cert.pem");
         settings["Kestrel:Endpoints:Proxy:Certificate:KeyPath"] = Path.Combine(_directory, "key.pem");
-        return await GatewayHost.StartAsync(settings);
+        return await GatewayHost.StartAsync(settings, services: logs is null ? null : logs.AddTo);
     }
 
     private static async Task<string> DefaultKeyAsync(GatewayHost gateway) =>
