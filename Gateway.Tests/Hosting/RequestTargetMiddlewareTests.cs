@@ -1,8 +1,8 @@
 using System.Diagnostics.Metrics;
 using System.Text.Json.Nodes;
-using Gateway.Admin;
 using Gateway.Configuration;
 using Gateway.Hosting;
+using Gateway.Http;
 using Gateway.Observability;
 using Gateway.Tests.Common;
 using Microsoft.AspNetCore.Http;

@@ -4,7 +4,6 @@ using Gateway.Auth;
 using Gateway.Configuration;
 using Gateway.Domain;
 using Gateway.IpAllowlist;
-using Gateway.Keys;
 using Gateway.RateLimiting;
 using Gateway.Tests.Common;
 using Microsoft.AspNetCore.Http;
