@@ -13,7 +13,8 @@ namespace Gateway.Auth;
 /// <summary>
 /// YARP pipeline stage that lets a request through only with a valid key for this route: well formed,
 /// known, active, unexpired, in the route's environment and holding the route's scopes. On success the
-/// key's identity is stamped for the upstream. The client's <c>Authorization</c> is never forwarded,
+/// key is published as <see cref="IApiKeyFeature"/>, from which the identity transform
+/// (<see cref="IdentityTransformProvider"/>) stamps the upstream request. The client's <c>Authorization</c> is never forwarded,
 /// on any route (anonymous ones too). The outcome is recorded on the limit stages' feature, so the
 /// request stage knows the key and the IP stage knows a refusal without reading the status back.
 /// </summary>
