@@ -15,7 +15,7 @@ public static class ProxyApplicationBuilderExtensions
     public static IApplicationBuilder UseProxyGuard(this IApplicationBuilder builder)
     {
         var services = builder.ApplicationServices;
-        var usage = UsageExtensions.CountsUsage(services) ? services.GetRequiredService<UsageCounters>() : null;
+        var usage = UsageServiceCollectionExtensions.CountsUsage(services) ? services.GetRequiredService<UsageCounters>() : null;
         var metrics = services.GetRequiredService<GatewayMetrics>();
         var options = services.GetRequiredService<IOptionsMonitor<GatewayOptions>>();
         var logger = services.GetRequiredService<ILogger<ProxyGuardMiddleware>>();

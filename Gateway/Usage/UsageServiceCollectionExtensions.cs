@@ -2,7 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Gateway.Usage;
 
-public static class UsageExtensions
+public static class UsageServiceCollectionExtensions
 {
     /// <summary>Per-key usage counters, their flusher and the store they flush to (the same kind as the key store).</summary>
     public static IServiceCollection AddGatewayUsage(this IServiceCollection services, bool redis)
