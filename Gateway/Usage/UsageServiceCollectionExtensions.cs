@@ -24,7 +24,7 @@ public static class UsageServiceCollectionExtensions
     }
 
     /// <summary>
-    /// Whether proxied requests are counted (the proxy guard records them once each request's outcome is
+    /// Whether proxied requests are counted (the proxy outcome stage records them once each request's outcome is
     /// final). False when <c>Gateway:Usage:Enabled</c> is false.
     /// </summary>
     internal static bool CountsUsage(IServiceProvider services)

@@ -14,7 +14,7 @@ namespace Gateway.Proxy;
 /// final: the request metric and, unless usage counting is off, the usage count. Both are recorded here, after one wait for the forwarder, rather than each in a stage of its
 /// own that would wait for it again.
 /// </summary>
-internal sealed partial class ProxyGuardMiddleware(RequestDelegate next, GatewayMetrics metrics, IOptionsMonitor<GatewayOptions> options, UsageCounters? usage, ILogger<ProxyGuardMiddleware> logger)
+internal sealed partial class ProxyOutcomeMiddleware(RequestDelegate next, GatewayMetrics metrics, IOptionsMonitor<GatewayOptions> options, UsageCounters? usage, ILogger<ProxyOutcomeMiddleware> logger)
 {
     private const int StatusCodeClientClosedRequest = 499;
 
