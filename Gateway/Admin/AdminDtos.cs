@@ -68,7 +68,7 @@ internal sealed record OrgDto(string Id, string Name, DateTimeOffset CreatedAt, 
         new(org.Id, org.Name, org.CreatedAt, org.DefaultKeyId) { DefaultKey = defaultKey };
 }
 
-public sealed record AuditDto(string Id, string OrgId, string? KeyId, string Action, string Actor, DateTimeOffset At, JsonElement? Changes, string? CallerAddress);
+internal sealed record AuditDto(string Id, string OrgId, string? KeyId, string Action, string Actor, DateTimeOffset At, JsonElement? Changes, string? CallerAddress);
 
 internal sealed record SettingsDto(string Environment, string KeyPrefix, IReadOnlyList<string> Scopes);
 

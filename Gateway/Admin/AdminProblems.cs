@@ -6,8 +6,7 @@ namespace Gateway.Admin;
 /// <summary>problem+json results for the admin API, in the same shape as the proxy's errors.</summary>
 internal static class AdminProblems
 {
-    public static AdminProblem Validation(ValidationErrors errors) => new AdminProblem(
-        StatusCodes.Status400BadRequest, "invalid_request", "Invalid request", errors.Summary(), errors);
+    public static AdminProblem Validation(ValidationErrors errors) => new AdminProblem(ProblemCodes.InvalidRequest, errors.Summary(), errors);
 
     public static AdminProblem Invalid(string field, string message)
     {
@@ -16,24 +15,24 @@ internal static class AdminProblems
         return Validation(errors);
     }
 
-    public static AdminProblem NotFound(string detail) => new AdminProblem(StatusCodes.Status404NotFound, "not_found", "Not found", detail, null);
+    public static AdminProblem NotFound(string detail) => new AdminProblem(ProblemCodes.NotFound, detail, null);
 
-    public static AdminProblem Conflict(string detail, string? field = null) => new AdminProblem(StatusCodes.Status409Conflict, "conflict", "Conflict", detail, null, field);
+    public static AdminProblem Conflict(string detail, string? field = null) => new AdminProblem(ProblemCodes.Conflict, detail, null, field);
 
-    public static AdminProblem TooLarge() => new AdminProblem(StatusCodes.Status413PayloadTooLarge, "body_too_large", "Body too large", $"Admin request bodies are limited to {JsonFields.MaxBodyBytes} bytes.", null);
+    public static AdminProblem TooLarge() => new AdminProblem(ProblemCodes.BodyTooLarge, $"Admin request bodies are limited to {JsonFields.MaxBodyBytes} bytes.", null);
 
-    public static AdminProblem Unauthorized() => new AdminProblem(StatusCodes.Status401Unauthorized, "admin_unauthorized", "Unauthorized", "Send the admin token as 'Authorization: Bearer <token>'.", null);
+    public static AdminProblem Unauthorized() => new AdminProblem(ProblemCodes.AdminUnauthorized, "Send the admin token as 'Authorization: Bearer <token>'.", null);
 
     public static AdminProblem Forbidden() => new AdminProblem(
-        StatusCodes.Status403Forbidden, "admin_forbidden", "Forbidden", "This admin token's role or organization does not allow this call.", null);
+        ProblemCodes.AdminForbidden, "This admin token's role or organization does not allow this call.", null);
 
     public static AdminProblem TooManyFailedAttempts(int retryAfterSeconds) => new AdminProblem(
-        StatusCodes.Status429TooManyRequests, "admin_throttled", "Too many failed attempts", $"Too many failed admin authentications; retry after {retryAfterSeconds} s.", null);
+        ProblemCodes.AdminThrottled, $"Too many failed admin authentications; retry after {retryAfterSeconds} s.", null);
 
     public static AdminProblem CrossSite() => new AdminProblem(
-        StatusCodes.Status403Forbidden, "admin_cross_site", "Cross-site request", "Browsers may call the admin API only from the admin console served by this listener.", null);
+        ProblemCodes.AdminCrossSite, "Browsers may call the admin API only from the admin console served by this listener.", null);
 
-    public static AdminProblem Unavailable() => new AdminProblem(StatusCodes.Status503ServiceUnavailable, "store_unavailable", "Store unavailable", "The store did not answer; retry shortly.", null);
+    public static AdminProblem Unavailable() => new AdminProblem(ProblemCodes.StoreUnavailable, "The store did not answer; retry shortly.", null);
 
     /// <summary>
     /// Declares problem+json responses (<see cref="AdminProblemDto"/>) with these status codes for the OpenAPI document.
@@ -56,23 +55,23 @@ internal static class AdminProblems
 /// and the request id). Not ASP.NET Core's <c>ProblemHttpResult</c>: that one needs <c>AddProblemDetails</c>, which
 /// would also change how the proxy listener reports exceptions, to write this exact body.
 /// </summary>
-internal sealed class AdminProblem(int status, string code, string title, string detail, ValidationErrors? errors, string? field = null)
+internal sealed class AdminProblem(ProblemCode problem, string detail, ValidationErrors? errors, string? field = null)
     : IResult, IStatusCodeHttpResult, IContentTypeHttpResult
 {
-    public int StatusCode => status;
+    public int StatusCode => problem.Status;
 
-    int? IStatusCodeHttpResult.StatusCode => status;
+    int? IStatusCodeHttpResult.StatusCode => problem.Status;
 
     public string ContentType => GatewayProblem.ContentType;
 
     public Task ExecuteAsync(HttpContext httpContext)
     {
-        if (status == StatusCodes.Status401Unauthorized)
+        if (problem.Status == StatusCodes.Status401Unauthorized)
         {
             httpContext.Response.Headers.WWWAuthenticate = "Bearer";
         }
 
-        return GatewayProblem.WriteAsync(httpContext, status, code, title, detail, json =>
+        return GatewayProblem.WriteAsync(httpContext, problem, detail, json =>
         {
             if (field is not null)
             {

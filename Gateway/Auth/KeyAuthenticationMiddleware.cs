@@ -11,9 +11,9 @@ namespace Gateway.Auth;
 /// <summary>
 /// YARP pipeline stage that lets a request through only with a valid key for this route: well formed,
 /// known, active, unexpired, in the route's environment and holding the route's scopes. On success the
-/// key's identity is stamped for the upstream. The client's <c>Authorization</c> is never forwarded,
-/// on any route (anonymous ones too). The outcome is recorded on the limit stages' feature, so the
-/// request stage knows the key and the IP stage knows a refusal without reading the status back.
+/// key is published as <see cref="IApiKeyFeature"/>, from which the identity transform
+/// (<c>Proxy/IdentityTransformProvider</c>) stamps the upstream request and the request limit stage reads
+/// the key's limits. The client's <c>Authorization</c> is never forwarded, on any route (anonymous ones too).
 /// </summary>
 internal sealed partial class KeyAuthenticationMiddleware(
     RequestDelegate next,
@@ -45,12 +45,12 @@ internal sealed partial class KeyAuthenticationMiddleware(
         var parse = BearerToken.TryParse(authorization, out var token);
         if (parse == BearerParseResult.Missing)
         {
-            return RejectAsync(context, StatusCodes.Status401Unauthorized, "missing_key", "Missing API key", "Send the key as 'Authorization: Bearer <key>'.", "Bearer");
+            return RejectAsync(context, ProblemCodes.MissingKey, "Send the key as 'Authorization: Bearer <key>'.", "Bearer");
         }
 
         if (parse != BearerParseResult.Ok || !ApiKeyFormat.IsWellFormed(token))
         {
-            return RejectAsync(context, StatusCodes.Status401Unauthorized, "invalid_key", "Invalid API key", "The API key is not valid.", InvalidToken);
+            return RejectAsync(context, ProblemCodes.InvalidKey, "The API key is not valid.", InvalidToken);
         }
 
         var digest = ApiKeyFormat.Digest(token);
@@ -79,7 +79,7 @@ internal sealed partial class KeyAuthenticationMiddleware(
         {
             Log.StoreUnavailable(logger, ex);
             context.Response.Headers.RetryAfter = "1";
-            await RejectAsync(context, StatusCodes.Status503ServiceUnavailable, "store_unavailable", "Key store unavailable", "The key could not be checked; retry shortly.", null);
+            await RejectAsync(context, ProblemCodes.StoreUnavailable, "The key could not be checked; retry shortly.", null);
             return;
         }
 
@@ -91,7 +91,7 @@ internal sealed partial class KeyAuthenticationMiddleware(
     {
         if (key is null || !(key.HashIs(digest.Value) || (key.PreviousHashExpiresAt > now && key.PreviousHashIs(digest.Value))))
         {
-            return RejectAsync(context, StatusCodes.Status401Unauthorized, "invalid_key", "Invalid API key", "The API key is not valid.", InvalidToken);
+            return RejectAsync(context, ProblemCodes.InvalidKey, "The API key is not valid.", InvalidToken);
         }
 
         // The demo organization's keys are printed to a console and saved in a file: they open the demo's
@@ -99,23 +99,23 @@ internal sealed partial class KeyAuthenticationMiddleware(
         // route). An ordinal compare of a short string; the route check runs only for such keys.
         if (!policy.Demo && string.Equals(key.OrgId, RoutePolicy.DemoOrganizationId, StringComparison.Ordinal))
         {
-            return RejectAsync(context, StatusCodes.Status401Unauthorized, "invalid_key", "Invalid API key", "Keys of the 'demo' organization open only the built-in demo's routes.", InvalidToken, key);
+            return RejectAsync(context, ProblemCodes.InvalidKey, "Keys of the 'demo' organization open only the built-in demo's routes.", InvalidToken, key);
         }
 
         switch (key.StatusAt(now))
         {
             case KeyStatus.Revoked:
-                return RejectAsync(context, StatusCodes.Status401Unauthorized, "key_revoked", "API key revoked", "The API key has been revoked.", InvalidToken, key);
+                return RejectAsync(context, ProblemCodes.KeyRevoked, "The API key has been revoked.", InvalidToken, key);
             case KeyStatus.Inactive:
-                return RejectAsync(context, StatusCodes.Status401Unauthorized, "key_inactive", "API key inactive", "The API key is deactivated.", InvalidToken, key);
+                return RejectAsync(context, ProblemCodes.KeyInactive, "The API key is deactivated.", InvalidToken, key);
             case KeyStatus.Expired:
-                return RejectAsync(context, StatusCodes.Status401Unauthorized, "key_expired", "API key expired", "The API key has expired.", InvalidToken, key);
+                return RejectAsync(context, ProblemCodes.KeyExpired, "The API key has expired.", InvalidToken, key);
         }
 
         var environment = policy.Environment ?? options.CurrentValue.Environment;
         if (!string.Equals(key.Environment, environment, StringComparison.Ordinal))
         {
-            return RejectAsync(context, StatusCodes.Status401Unauthorized, "wrong_environment", "Wrong environment", $"This endpoint serves {environment}; the key is for {key.Environment}.", InvalidToken, key);
+            return RejectAsync(context, ProblemCodes.WrongEnvironment, $"This endpoint serves {environment}; the key is for {key.Environment}.", InvalidToken, key);
         }
 
         foreach (var scope in policy.RequiredScopes)
@@ -123,7 +123,7 @@ internal sealed partial class KeyAuthenticationMiddleware(
             if (!key.HasScope(scope))
             {
                 var required = string.Join(' ', policy.RequiredScopes);
-                return RejectAsync(context, StatusCodes.Status403Forbidden, "insufficient_scope", "Insufficient scope", $"This endpoint requires the scopes: {required}.", $"Bearer error=\"insufficient_scope\", scope=\"{required}\"", key);
+                return RejectAsync(context, ProblemCodes.InsufficientScope, $"This endpoint requires the scopes: {required}.", $"Bearer error=\"insufficient_scope\", scope=\"{required}\"", key);
             }
         }
 
@@ -137,9 +137,9 @@ internal sealed partial class KeyAuthenticationMiddleware(
         return next(context);
     }
 
-    private Task RejectAsync(HttpContext context, int status, string code, string title, string detail, string? challenge, ApiKeyRecord? key = null)
+    private Task RejectAsync(HttpContext context, ProblemCode problem, string detail, string? challenge, ApiKeyRecord? key = null)
     {
-        metrics.AuthDecision(code);
+        metrics.AuthDecision(problem.Code);
         if (key is not null)
         {
             // The key's owner sees this refusal in their usage although the request did not authenticate.
@@ -151,7 +151,7 @@ internal sealed partial class KeyAuthenticationMiddleware(
             context.Response.Headers.WWWAuthenticate = challenge;
         }
 
-        return GatewayProblem.WriteAsync(context, status, code, title, detail);
+        return GatewayProblem.WriteAsync(context, problem, detail);
     }
 
     private static partial class Log

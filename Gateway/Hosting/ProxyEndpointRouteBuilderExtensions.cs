@@ -17,7 +17,7 @@ public static class ProxyEndpointRouteBuilderExtensions
         endpoints.MapReverseProxy(proxy =>
         {
             proxy.UseAccessLog();
-            proxy.UseProxyGuard();
+            proxy.UseProxyOutcome();
             proxy.UseSpan("gateway.ip_limit", stage => stage.UseIpRateLimit());
             proxy.UseSpan("gateway.authenticate", stage => stage.UseKeyAuthentication().UseKeyIpAllowlist());
             proxy.UseSpan("gateway.rate_limit", stage => stage.UseRateLimits());

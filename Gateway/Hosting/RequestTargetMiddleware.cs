@@ -34,12 +34,10 @@ internal sealed class RequestTargetMiddleware(RequestDelegate next, Listeners li
             return next(context);
         }
 
-        metrics.Request("(none)", StatusCodes.Status400BadRequest, "bad_path");
+        metrics.Request("(none)", ProblemCodes.BadPath.Status, ProblemCodes.BadPath.Code);
         return GatewayProblem.WriteAsync(
             context,
-            StatusCodes.Status400BadRequest,
-            "bad_path",
-            "Bad path",
+            ProblemCodes.BadPath,
             "The request path has an empty or dot segment, a ';' parameter or an encoded '/', '\\' or ';'.");
     }
 }

@@ -26,17 +26,17 @@ internal sealed class UnmatchedRequestMiddleware(RequestDelegate next, Listeners
 
         if (listeners.IsAdmin(context))
         {
-            return GatewayProblem.WriteAsync(context, StatusCodes.Status404NotFound, "not_found", "Not found", "No admin endpoint at this path.");
+            return GatewayProblem.WriteAsync(context, ProblemCodes.NotFound, "No admin endpoint at this path.");
         }
 
         // A client probing paths spends its IP allowance like any proxied request.
         if (!gate.TryEnter(context, out var refusal))
         {
-            metrics.Request("(none)", StatusCodes.Status429TooManyRequests, "rate_limited");
+            metrics.Request("(none)", ProblemCodes.RateLimited.Status, ProblemCodes.RateLimited.Code);
             return refusal;
         }
 
-        metrics.Request("(none)", StatusCodes.Status404NotFound, "no_route");
-        return GatewayProblem.WriteAsync(context, StatusCodes.Status404NotFound, "no_route", "No route", "No route matches this request.");
+        metrics.Request("(none)", ProblemCodes.NoRoute.Status, ProblemCodes.NoRoute.Code);
+        return GatewayProblem.WriteAsync(context, ProblemCodes.NoRoute, "No route matches this request.");
     }
 }

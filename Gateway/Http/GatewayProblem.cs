@@ -19,7 +19,15 @@ internal static class GatewayProblem
     /// </summary>
     public static string TypeFor(string code) => "problems.md#" + code;
 
-    public static Task WriteAsync(HttpContext context, int status, string code, string title, string? detail = null, Action<Utf8JsonWriter>? extra = null)
+    /// <summary>Writes <paramref name="problem"/>: its code, title and status come from <see cref="ProblemCodes"/>.</summary>
+    public static Task WriteAsync(HttpContext context, ProblemCode problem, string? detail = null, Action<Utf8JsonWriter>? extra = null) =>
+        WriteAsync(context, problem.Status, problem.Code, problem.Title, detail, extra);
+
+    /// <summary>
+    /// Writes a problem from its parts; every writer names a <see cref="ProblemCodes"/> entry through the
+    /// public overload, so a code, its title and its status are written once.
+    /// </summary>
+    private static Task WriteAsync(HttpContext context, int status, string code, string title, string? detail = null, Action<Utf8JsonWriter>? extra = null)
     {
         // The span of the stage that refused (or the request span) says why, for traces.
         System.Diagnostics.Activity.Current?.SetTag(RefusalTag, code);

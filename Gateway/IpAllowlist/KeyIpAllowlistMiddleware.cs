@@ -23,6 +23,6 @@ internal sealed class KeyIpAllowlistMiddleware(RequestDelegate next, ClientIpRes
         }
 
         // The client's address is not echoed: behind a proxy chain it is the gateway's reading, not a fact to argue with.
-        return GatewayProblem.WriteAsync(context, StatusCodes.Status403Forbidden, "ip_not_allowed", "IP address not allowed", "This API key may not be used from this network address.");
+        return GatewayProblem.WriteAsync(context, ProblemCodes.IpNotAllowed, "This API key may not be used from this network address.");
     }
 }

@@ -3,7 +3,7 @@ using Gateway.Domain;
 namespace Gateway.Keys;
 
 /// <summary>What to do with a key whose plaintext was found in public (a secret-scanning report or an operator's paste).</summary>
-public enum LeakAction
+internal enum LeakAction
 {
     Revoke,
     Deactivate,
@@ -11,7 +11,7 @@ public enum LeakAction
 }
 
 /// <summary>How a reported token was handled.</summary>
-public enum LeakOutcome
+internal enum LeakOutcome
 {
     /// <summary>Not one of our keys: malformed, bad checksum, or no key has that hash.</summary>
     NotOurs,

@@ -5,7 +5,7 @@ namespace Gateway.Proxy;
 /// <summary>
 /// YARP's forwarder logs every failed exchange as a Warning with a stack trace, the client's failures too:
 /// a body over Kestrel's limit, bad chunk framing, a client that went away. Those are not the operator's
-/// problem and one client could fill the log with them; <see cref="ProxyGuardMiddleware"/> answers them
+/// problem and one client could fill the log with them; <see cref="ProxyOutcomeMiddleware"/> answers them
 /// (400/413/499) and logs them at Debug. This logger stands in for the forwarder's own and passes its
 /// client-side errors on at Debug; upstream failures keep YARP's level.
 /// </summary>
@@ -42,7 +42,7 @@ internal sealed class ForwarderErrorLogger<T>(ILoggerFactory factory) : ILogger<
             {
                 if (name == "error" && value is ForwarderError error)
                 {
-                    return ProxyGuardMiddleware.IsClientSide(error);
+                    return ProxyOutcomeMiddleware.IsClientSide(error);
                 }
             }
         }

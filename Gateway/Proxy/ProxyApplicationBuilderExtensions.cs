@@ -8,17 +8,18 @@ namespace Gateway.Proxy;
 public static class ProxyApplicationBuilderExtensions
 {
     /// <summary>
-    /// Strips spoofable identity headers, maps upstream failures to problem+json, and records each request's
+    /// Drops client headers with '_' in their names when <c>DropHeadersWithUnderscores</c> is on (identity headers are
+    /// removed by the identity transform), maps upstream failures to problem+json, and records each request's
     /// outcome (metrics, and usage counts unless <c>Gateway:Usage:Enabled</c> is false). Must come first in
     /// the proxy pipeline, so that it sees the final status.
     /// </summary>
-    public static IApplicationBuilder UseProxyGuard(this IApplicationBuilder builder)
+    public static IApplicationBuilder UseProxyOutcome(this IApplicationBuilder builder)
     {
         var services = builder.ApplicationServices;
-        var usage = UsageExtensions.CountsUsage(services) ? services.GetRequiredService<UsageCounters>() : null;
+        var usage = UsageServiceCollectionExtensions.CountsUsage(services) ? services.GetRequiredService<UsageCounters>() : null;
         var metrics = services.GetRequiredService<GatewayMetrics>();
         var options = services.GetRequiredService<IOptionsMonitor<GatewayOptions>>();
-        var logger = services.GetRequiredService<ILogger<ProxyGuardMiddleware>>();
-        return builder.Use(next => new ProxyGuardMiddleware(next, metrics, options, usage, logger).InvokeAsync);
+        var logger = services.GetRequiredService<ILogger<ProxyOutcomeMiddleware>>();
+        return builder.Use(next => new ProxyOutcomeMiddleware(next, metrics, options, usage, logger).InvokeAsync);
     }
 }

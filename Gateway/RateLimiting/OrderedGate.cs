@@ -22,7 +22,7 @@ internal abstract class OrderedGate
     /// </summary>
     public static bool TryEnterAll(LimitBatch batch, Span<int> order)
     {
-        // Insertion sort of at most four.
+        // Insertion sort of at most three (a batch holds the IP, route or workspace, and key limits).
         for (var i = 1; i < order.Length; i++)
         {
             for (var j = i; j > 0 && At(batch, order[j - 1]).Order > At(batch, order[j]).Order; j--)

@@ -27,9 +27,7 @@ internal static class RateLimitRejection
         context.Response.Headers.RetryAfter = RateLimitHeaders.Seconds(feature.State(index).ResetAfter).ToString(CultureInfo.InvariantCulture);
         return GatewayProblem.WriteAsync(
             context,
-            StatusCodes.Status429TooManyRequests,
-            "rate_limited",
-            "Too many requests",
+            ProblemCodes.RateLimited,
             $"The {spec.KindName} limit of {spec.PermitLimit} requests per {spec.Window} is used up.",
             json => json.WriteString("limit", spec.KindName));
     }

@@ -46,7 +46,7 @@ public static class SecretScanningEndpointRouteBuilderExtensions
         if (!HttpMethods.IsPost(context.Request.Method))
         {
             context.Response.Headers.Allow = "POST";
-            await GatewayProblem.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, "method_not_allowed", "Method not allowed", "Leaked-key reports are POSTed.");
+            await GatewayProblem.WriteAsync(context, ProblemCodes.MethodNotAllowed, "Leaked-key reports are POSTed.");
             return;
         }
 
@@ -72,7 +72,7 @@ public static class SecretScanningEndpointRouteBuilderExtensions
         if (!slots.TryEnter())
         {
             context.Response.Headers.RetryAfter = "1";
-            await GatewayProblem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "reports_busy", "Reports busy", $"At most {ReportSlots.Capacity} reports are read at a time; retry shortly.");
+            await GatewayProblem.WriteAsync(context, ProblemCodes.ReportsBusy, $"At most {ReportSlots.Capacity} reports are read at a time; retry shortly.");
             return;
         }
 
@@ -107,7 +107,7 @@ public static class SecretScanningEndpointRouteBuilderExtensions
         var (reports, error, tooMany) = Parse(body);
         if (reports is null)
         {
-            await GatewayProblem.WriteAsync(context, tooMany ? StatusCodes.Status413PayloadTooLarge : StatusCodes.Status400BadRequest, tooMany ? "report_too_large" : "invalid_report", tooMany ? "Report too large" : "Invalid report", error);
+            await GatewayProblem.WriteAsync(context, tooMany ? ProblemCodes.ReportTooLarge : ProblemCodes.InvalidReport, error);
             return;
         }
 
@@ -132,10 +132,10 @@ public static class SecretScanningEndpointRouteBuilderExtensions
     }
 
     private static Task InvalidSignatureAsync(HttpContext context) =>
-        GatewayProblem.WriteAsync(context, StatusCodes.Status401Unauthorized, "invalid_signature", "Invalid signature", "The report is not signed by a configured public key.");
+        GatewayProblem.WriteAsync(context, ProblemCodes.InvalidSignature, "The report is not signed by a configured public key.");
 
     private static Task TooLargeAsync(HttpContext context) =>
-        GatewayProblem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "report_too_large", "Report too large", $"A report body may be at most {MaxBodyBytes} bytes.");
+        GatewayProblem.WriteAsync(context, ProblemCodes.ReportTooLarge, $"A report body may be at most {MaxBodyBytes} bytes.");
 
     /// <summary>
     /// The body, growing with what actually arrives (never a 1 MiB buffer up front), within

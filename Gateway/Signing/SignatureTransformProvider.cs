@@ -9,8 +9,9 @@ namespace Gateway.Signing;
 /// <summary>
 /// Adds the signing step as the last request transform of every route, so it sees the final path,
 /// query and headers the upstream receives (after any route transforms). A client's own
-/// <c>X-Gateway-Signature</c> never reaches an upstream, whether signing is on or not: the proxy guard strips
-/// it from the incoming request, in every spelling, like the identity headers.
+/// <c>X-Gateway-Signature</c> never reaches an upstream, whether signing is on or not: the identity transform
+/// removes it from the upstream request in every spelling, with the identity headers
+/// (<c>IdentityHeaders.RemoveReserved</c>), and this step removes one a route transform set.
 /// </summary>
 internal sealed class SignatureTransformProvider(IdentitySigner signer) : ITransformProvider
 {

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using Gateway.Http;
 
 namespace Gateway.Usage;
 
@@ -15,16 +16,16 @@ public static class UsageOutcomes
     public static readonly IReadOnlyList<string> All =
     [
         Allowed,
-        "missing_key",
-        "invalid_key",
-        "key_expired",
-        "key_revoked",
-        "key_inactive",
-        "wrong_environment",
-        "insufficient_scope",
-        "ip_not_allowed",
-        "rate_limited",
-        "store_unavailable",
+        ProblemCodes.MissingKey.Code,
+        ProblemCodes.InvalidKey.Code,
+        ProblemCodes.KeyExpired.Code,
+        ProblemCodes.KeyRevoked.Code,
+        ProblemCodes.KeyInactive.Code,
+        ProblemCodes.WrongEnvironment.Code,
+        ProblemCodes.InsufficientScope.Code,
+        ProblemCodes.IpNotAllowed.Code,
+        ProblemCodes.RateLimited.Code,
+        ProblemCodes.StoreUnavailable.Code,
         Upstream5xx,
     ];
 
@@ -39,11 +40,9 @@ public static class UsageOutcomes
         .ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>The index of a problem code; upstream failures fold into <c>upstream_5xx</c>; -1 for codes not counted.</summary>
-    public static int IndexOf(string code) => code switch
-    {
-        "upstream_unreachable" or "upstream_timeout" => Upstream5xxIndex,
-        _ => Indexes.TryGetValue(code, out var index) ? index : -1,
-    };
+    public static int IndexOf(string code) =>
+        code == ProblemCodes.UpstreamUnreachable.Code || code == ProblemCodes.UpstreamTimeout.Code ? Upstream5xxIndex
+        : Indexes.TryGetValue(code, out var index) ? index : -1;
 
     public static bool IsKnown(string outcome) => Indexes.ContainsKey(outcome);
 }

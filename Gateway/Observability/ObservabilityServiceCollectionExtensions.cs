@@ -2,7 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Gateway.Observability;
 
-internal static class ObservabilityExtensions
+internal static class ObservabilityServiceCollectionExtensions
 {
     /// <summary>Metrics (per host, served as Prometheus text), and OTLP export when configured.</summary>
     public static IServiceCollection AddGatewayObservability(this IServiceCollection services, IConfiguration configuration)

@@ -2,7 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Gateway.Usage;
 
-public static class UsageExtensions
+public static class UsageServiceCollectionExtensions
 {
     /// <summary>Per-key usage counters, their flusher and the store they flush to (the same kind as the key store).</summary>
     public static IServiceCollection AddGatewayUsage(this IServiceCollection services, bool redis)
@@ -24,7 +24,7 @@ public static class UsageExtensions
     }
 
     /// <summary>
-    /// Whether proxied requests are counted (the proxy guard records them once each request's outcome is
+    /// Whether proxied requests are counted (the proxy outcome stage records them once each request's outcome is
     /// final). False when <c>Gateway:Usage:Enabled</c> is false.
     /// </summary>
     internal static bool CountsUsage(IServiceProvider services)

@@ -14,7 +14,7 @@ namespace Gateway.Proxy;
 /// final: the request metric and, unless usage counting is off, the usage count. Both are recorded here, after one wait for the forwarder, rather than each in a stage of its
 /// own that would wait for it again.
 /// </summary>
-internal sealed partial class ProxyGuardMiddleware(RequestDelegate next, GatewayMetrics metrics, IOptionsMonitor<GatewayOptions> options, UsageCounters? usage, ILogger<ProxyGuardMiddleware> logger)
+internal sealed partial class ProxyOutcomeMiddleware(RequestDelegate next, GatewayMetrics metrics, IOptionsMonitor<GatewayOptions> options, UsageCounters? usage, ILogger<ProxyOutcomeMiddleware> logger)
 {
     private const int StatusCodeClientClosedRequest = 499;
 
@@ -79,11 +79,11 @@ internal sealed partial class ProxyGuardMiddleware(RequestDelegate next, Gateway
             {
                 if (bad.StatusCode == StatusCodes.Status413PayloadTooLarge)
                 {
-                    await GatewayProblem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "body_too_large", "Body too large", "The request body is larger than the gateway accepts.");
+                    await GatewayProblem.WriteAsync(context, ProblemCodes.BodyTooLarge, "The request body is larger than the gateway accepts.");
                 }
                 else
                 {
-                    await GatewayProblem.WriteAsync(context, StatusCodes.Status400BadRequest, "bad_request", "Bad request", "The request body is malformed: " + bad.Message);
+                    await GatewayProblem.WriteAsync(context, ProblemCodes.BadRequest, "The request body is malformed: " + bad.Message);
                 }
             }
 
@@ -95,11 +95,11 @@ internal sealed partial class ProxyGuardMiddleware(RequestDelegate next, Gateway
         {
             if (error.Error is ForwarderError.RequestTimedOut || response.StatusCode == StatusCodes.Status504GatewayTimeout)
             {
-                await GatewayProblem.WriteAsync(context, StatusCodes.Status504GatewayTimeout, "upstream_timeout", "Upstream timeout", "The upstream did not answer in time.");
+                await GatewayProblem.WriteAsync(context, ProblemCodes.UpstreamTimeout, "The upstream did not answer in time.");
             }
             else
             {
-                await GatewayProblem.WriteAsync(context, StatusCodes.Status502BadGateway, "upstream_unreachable", "Upstream unreachable", "The upstream could not be reached.");
+                await GatewayProblem.WriteAsync(context, ProblemCodes.UpstreamUnreachable, "The upstream could not be reached.");
             }
         }
 

@@ -2,7 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Gateway.Proxy;
 
-public static class ProxyBuilderExtensions
+public static class ProxyReverseProxyBuilderExtensions
 {
     /// <summary>
     /// Sets the request id and the caller's identity headers on every upstream request. Call before

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 
 namespace Gateway.Signing;
 
-public static class SigningExtensions
+public static class SigningReverseProxyBuilderExtensions
 {
     /// <summary>Signs the identity headers of every proxied request when <c>Gateway:Signing:Secrets</c> is set.</summary>
     public static IReverseProxyBuilder AddGatewaySigning(this IReverseProxyBuilder builder)

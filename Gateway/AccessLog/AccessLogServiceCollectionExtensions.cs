@@ -1,0 +1,20 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.AccessLog;
+
+internal static class AccessLogServiceCollectionExtensions
+{
+    /// <summary>Binds and validates <c>Gateway:AccessLog</c> and registers the background writer.</summary>
+    internal static IServiceCollection AddGatewayAccessLog(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<AccessLogOptions>()
+            .Bind(configuration.GetSection(AccessLogOptions.SectionName))
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AccessLogOptions>, AccessLogOptionsValidator>());
+        services.TryAddSingleton<AccessLogWriter>();
+        services.TryAddSingleton<AccessLogMiddleware>();
+        services.AddHostedService(sp => sp.GetRequiredService<AccessLogWriter>());
+        return services;
+    }
+}
