@@ -63,6 +63,39 @@ public sealed class OperatorTokenTests(StoreKind store)
     }
 
     [Test]
+    public async Task Me_NamesTheCaller_ForEveryRole_401WithoutToken()
+    {
+        await using var gateway = await GatewayHost.StartAsync(store: store);
+        await gateway.CreateOrgAsync("acme");
+        var bootstrap = await gateway.AdminGetAsync("admin/me");
+        Assert.That(bootstrap["role"]!.GetValue<string>(), Is.EqualTo("owner"));
+        Assert.That(bootstrap["via"]!.GetValue<string>(), Is.EqualTo("bootstrap"));
+        Assert.That(bootstrap["org"], Is.Null);
+
+        var created = await gateway.CreateTokenAsync("vera", "verifier", "acme");
+        using var vera = gateway.ClientWith(created["token"]!.GetValue<string>());
+        using var response = await vera.GetAsync("admin/me");
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var me = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+        Assert.That(me["name"]!.GetValue<string>(), Is.EqualTo("vera"));
+        Assert.That(me["role"]!.GetValue<string>(), Is.EqualTo("verifier"));
+        Assert.That(me["org"]!.GetValue<string>(), Is.EqualTo("acme"));
+        Assert.That(me["via"]!.GetValue<string>(), Is.EqualTo("token"));
+        Assert.That(me["tokenId"]!.GetValue<string>(), Is.EqualTo(created["id"]!.GetValue<string>()));
+
+        foreach (var role in new[] { "viewer", "admin", "owner" })
+        {
+            using var other = await gateway.OperatorAsync("op-" + role, role, "acme");
+            var answer = await other.GetFromJsonAsync<JsonObject>("admin/me");
+            Assert.That(answer!["role"]!.GetValue<string>(), Is.EqualTo(role));
+        }
+
+        using var anonymous = new HttpClient { BaseAddress = gateway.AdminUrl };
+        using var refused = await anonymous.GetAsync("admin/me");
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+    }
+
+    [Test]
     public async Task RevokeToken_StopsItOnThisInstanceAtOnce()
     {
         await using var gateway = await GatewayHost.StartAsync(store: store);

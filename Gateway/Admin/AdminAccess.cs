@@ -64,7 +64,7 @@ internal interface IAdminApi
 /// An endpoint's authorization rule, read by <see cref="AdminAuthorizationFilter"/>: the least role that may call it and
 /// where the organization it acts on comes from. An endpoint without one is refused to every operator token.
 /// </summary>
-internal sealed record AdminAccess(AdminRole Role, OrgFrom Org);
+internal sealed record AdminAccess(AdminRole Role, OrgFrom Org, bool AnyRole = false);
 
 /// <summary>Where an endpoint's organization comes from, so a token scoped to one organization sees no other.</summary>
 internal abstract class OrgFrom
@@ -148,4 +148,8 @@ internal static class AdminAccessExtensions
         builder.WithMetadata(new AdminAccess(role, org));
         return builder.ProducesAdminProblem(StatusCodes.Status403Forbidden);
     }
+
+    /// <summary>Declares an endpoint about the caller itself (who am I): every authenticated principal, whatever its role, may call it.</summary>
+    public static TBuilder RequireAnyAdminRole<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder => builder.WithMetadata(new AdminAccess(AdminRole.Verifier, OrgFrom.None, AnyRole: true));
 }

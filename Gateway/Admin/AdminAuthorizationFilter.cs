@@ -18,7 +18,7 @@ internal sealed class AdminAuthorizationFilter : IEndpointFilter
         }
 
         var rule = http.GetEndpoint()?.Metadata.GetMetadata<AdminAccess>();
-        if (principal is null || rule is null || !principal.Role.Satisfies(rule.Role))
+        if (principal is null || rule is null || !(rule.AnyRole || principal.Role.Satisfies(rule.Role)))
         {
             return ValueTask.FromResult<object?>(AdminProblems.Forbidden());
         }

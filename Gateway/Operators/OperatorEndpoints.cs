@@ -29,6 +29,15 @@ internal sealed partial class OperatorEndpoints : IAdminApi
         tokens.MapPost("/{id}/revoke", RevokeAsync).WithName("RevokeToken")
             .RequireAdminRole(AdminRole.Owner, new OrgFromToken("id"))
             .ProducesAdminProblem(StatusCodes.Status404NotFound);
+
+        // The console asks who signed in to choose its landing page and hide what the caller may not do.
+        admin.MapGet("/me", Me).WithName("GetMe").WithTags("Tokens").RequireAnyAdminRole();
+    }
+
+    private static Ok<CallerDto> Me(HttpContext context)
+    {
+        var caller = AdminPrincipal.Of(context);
+        return TypedResults.Ok(new CallerDto(caller.Name, caller.Role.Name(), caller.Org, caller.IsBootstrap ? "bootstrap" : "token", caller.TokenId));
     }
 
     private static async Task<Results<Created<OperatorTokenDto>, AdminProblem>> CreateAsync(
@@ -180,7 +189,11 @@ internal sealed record OperatorTokenDto(
         token.CreatedBy, token.CreatedAt, token.ExpiresAt, token.LastUsedAt, token.RevokedAt);
 }
 
+/// <summary><c>GET /admin/me</c>: who the caller is; <see cref="Via"/> is <c>bootstrap</c> or <c>token</c>.</summary>
+internal sealed record CallerDto(string Name, string Role, string? Org, string Via, string? TokenId);
+
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false)]
+[JsonSerializable(typeof(CallerDto))]
 [JsonSerializable(typeof(OperatorTokenDto))]
 [JsonSerializable(typeof(ListDto<OperatorTokenDto>))]
 [JsonSerializable(typeof(CreateTokenRequest))]
