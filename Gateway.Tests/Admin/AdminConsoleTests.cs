@@ -54,6 +54,19 @@ public sealed partial class AdminConsoleTests
         var context = await _browser.NewContextAsync();
         _page = await context.NewPageAsync();
         _page.SetDefaultTimeout(10_000);
+        _page.PageError += (_, error) => TestContext.Progress.WriteLine("page error: " + error);
+        if (Environment.GetEnvironmentVariable("CONSOLE_SOURCE") is { Length: > 0 } source)
+        {
+            // Edit-and-rerun without rebuilding: serve the console files from the working tree (never in CI).
+            await context.RouteAsync("**/console/**", async route =>
+            {
+                var name = new Uri(route.Request.Url).AbsolutePath["/console/".Length..];
+                var path = Path.Combine(source, name.Length == 0 ? "index.html" : name);
+                var type = Path.GetExtension(path) switch { ".js" => "text/javascript", ".css" => "text/css", ".svg" => "image/svg+xml", _ => "text/html" };
+                await route.FulfillAsync(new() { Status = 200, ContentType = type, BodyBytes = await File.ReadAllBytesAsync(path), Headers = new Dictionary<string, string> { ["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'" } });
+            });
+        }
+
         await _page.GotoAsync(new Uri(_gateway.AdminUrl, "console/").ToString());
     }
 
@@ -86,46 +99,42 @@ public sealed partial class AdminConsoleTests
     {
         await _gateway.CreateOrgAsync("beta");
         await ConnectAsync();
-        await _page.Locator("#orgs button[data-org=beta]").ClickAsync();
+        await OpenAsync("#/orgs/beta/keys");
 
-        await _page.GetByRole(AriaRole.Button, new() { Name = "Create API key" }).ClickAsync();
+        await _page.Locator("#new-key").ClickAsync();
         await _page.Locator("#key-form input[name=name]").FillAsync("ci_pipeline");
-        await _page.Locator("#scopes input[value='*']").UncheckAsync();
-        await _page.Locator("#scopes input[value=read]").CheckAsync();
-        await _page.Locator("#key-form input[name=description]").FillAsync("GitHub Actions");
+        await _page.Locator("#key-form input[name=scopes][value='*']").UncheckAsync();
+        await _page.Locator("#key-form input[name=scopes][value=read]").CheckAsync();
+        await _page.Locator("#key-form textarea[name=description]").FillAsync("GitHub Actions");
         await _page.Locator("#key-form-submit").ClickAsync();
         var key = await RevealAsync();
 
-        var row = _page.Locator("#keys tbody tr", new() { HasText = "ci_pipeline" });
+        var row = Row("ci_pipeline");
         await Assertions.Expect(row).ToContainTextAsync(key[..14]);
         await Assertions.Expect(row.Locator(".status")).ToHaveTextAsync("active");
-        await Assertions.Expect(row).ToContainTextAsync("read");
-        using (var ok = await _gateway.CallAsync("/api/x", key))
-        {
-            Assert.That(ok.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        }
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
 
-        await row.GetByRole(AriaRole.Button, new() { Name = "Revoke" }).ClickAsync();
-        await Assertions.Expect(_page.Locator("#confirm-text")).ToContainTextAsync("revoke");
+        await RowActionAsync("ci_pipeline", "Revoke");
+        await Assertions.Expect(_page.Locator("#confirm-text")).ToContainTextAsync("Revoke");
         await _page.Locator("#confirm-ok").ClickAsync();
 
-        await Assertions.Expect(row.Locator(".status")).ToHaveTextAsync("revoked");
+        await Assertions.Expect(Row("ci_pipeline").Locator(".status")).ToHaveTextAsync("revoked");
         using var refused = await _gateway.CallAsync("/api/x", key);
         Assert.That((await GatewayHost.ProblemAsync(refused))["code"]!.GetValue<string>(), Is.EqualTo("key_revoked"));
     }
 
     [Test]
-    public async Task Console_InvalidKeyName_ShowsServerValidationError()
+    public async Task Console_TakenKeyName_ShowsTheConflictNextToTheName()
     {
         await _gateway.CreateOrgAsync("gamma");
         await ConnectAsync();
-        await _page.Locator("#orgs button[data-org=gamma]").ClickAsync();
-        await _page.GetByRole(AriaRole.Button, new() { Name = "Create API key" }).ClickAsync();
+        await OpenAsync("#/orgs/gamma/keys");
+        await _page.Locator("#new-key").ClickAsync();
         await _page.Locator("#key-form input[name=name]").FillAsync("default");
 
         await _page.Locator("#key-form-submit").ClickAsync();
 
-        await Assertions.Expect(_page.Locator("#key-form .form-error")).ToContainTextAsync("exists");
+        await Assertions.Expect(_page.Locator("#key-form [data-field=name] .field-error")).ToContainTextAsync("exists");
         await Assertions.Expect(_page.Locator("#reveal-dialog")).Not.ToBeVisibleAsync();
     }
 
@@ -133,9 +142,9 @@ public sealed partial class AdminConsoleTests
     public async Task Console_WrongToken_ShowsErrorAndNoData()
     {
         await _page.Locator("#token").FillAsync("not-the-token-000000");
-        await _page.GetByRole(AriaRole.Button, new() { Name = "Connect" }).ClickAsync();
+        await _page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
 
-        await Assertions.Expect(_page.Locator("#error")).ToContainTextAsync("not accepted");
+        await Assertions.Expect(_page.Locator("#signin-error")).ToContainTextAsync("not accepted");
         await Assertions.Expect(_page.Locator("#app")).ToBeHiddenAsync();
     }
 
@@ -145,9 +154,9 @@ public sealed partial class AdminConsoleTests
         await _gateway.Admin.PostAsync("admin/orgs", System.Net.Http.Json.JsonContent.Create(new { id = "xss", name = "<img src=x onerror=\"window.pwned=1\">" }));
         await ConnectAsync();
 
-        await Assertions.Expect(_page.Locator("#orgs")).ToContainTextAsync("<img src=x");
+        await Assertions.Expect(_page.Locator("#sidebar")).ToContainTextAsync("<img src=x");
         Assert.That(await _page.EvaluateAsync<bool>("() => window.pwned === undefined"), Is.True);
-        Assert.That(await _page.Locator("#orgs img").CountAsync(), Is.Zero);
+        Assert.That(await _page.Locator("#sidebar img").CountAsync(), Is.Zero);
     }
 
     [Test]
@@ -156,6 +165,24 @@ public sealed partial class AdminConsoleTests
         using var response = await _gateway.Proxy.GetAsync("/console/");
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+    }
+
+    [Test]
+    public async Task Console_EveryFile_ServedWithTheStrictPolicyAndTheIconExists()
+    {
+        foreach (var file in new[] { "", "app.js", "api.js", "ui.js", "keys.js", "app.css", "favicon.svg" })
+        {
+            using var response = await _gateway.Admin.GetAsync("console/" + file);
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), file);
+            Assert.That(response.Headers.GetValues("Content-Security-Policy").Single(), Does.StartWith("default-src 'self'"), file);
+        }
+
+        var missing = new List<string>();
+        // /admin/auth/providers answers 404 where single sign-on is not set up; the console reads that as "no SSO".
+        _page.Response += (_, r) => { if (r.Status == 404 && !r.Url.EndsWith("/admin/auth/providers", StringComparison.Ordinal)) { missing.Add(r.Url); } };
+        await _page.ReloadAsync();
+        await Assertions.Expect(_page.Locator("#signin")).ToBeVisibleAsync();
+        Assert.That(missing, Is.Empty, "no 404s (the favicon included)");
     }
 
     [Test]
@@ -207,7 +234,7 @@ public sealed partial class AdminConsoleTests
         var expected = (await _gateway.AdminGetAsync("admin/orgs/ovw/usage?granularity=hour"))["totals"]!["total"]!.GetValue<long>();
 
         await ConnectAsync();
-        await _page.Locator("#orgs button[data-org=ovw]").ClickAsync();
+        await _page.Locator("#sidebar a[data-org=ovw]").ClickAsync();
 
         var chart = _page.Locator("#overview-chart");
         await Assertions.Expect(chart.Locator("svg")).ToBeVisibleAsync();
@@ -222,8 +249,7 @@ public sealed partial class AdminConsoleTests
         await Assertions.Expect(top.Nth(1)).ToContainTextAsync("legacy_batch");
         await Screenshot("console-overview.png");
 
-        await top.First.GetByRole(AriaRole.Button, new() { Name = "checkout_service" }).ClickAsync();
-        await Assertions.Expect(_page.Locator("#key-detail")).ToBeVisibleAsync();
+        await top.First.GetByRole(AriaRole.Link, new() { Name = "checkout_service" }).ClickAsync();
         await Assertions.Expect(_page.Locator("#key-settings")).ToContainTextAsync("Checkout backend");
         await Assertions.Expect(_page.Locator("#key-chart svg")).ToBeVisibleAsync();
     }
@@ -233,7 +259,7 @@ public sealed partial class AdminConsoleTests
     {
         await _gateway.CreateOrgAsync("quiet");
         await ConnectAsync();
-        await _page.Locator("#orgs button[data-org=quiet]").ClickAsync();
+        await _page.Locator("#sidebar a[data-org=quiet]").ClickAsync();
 
         await Assertions.Expect(_page.Locator("#overview-chart")).ToContainTextAsync("No requests in this period");
         await Assertions.Expect(_page.Locator("#top-keys-empty")).ToBeVisibleAsync();
@@ -253,24 +279,22 @@ public sealed partial class AdminConsoleTests
         var created = await _gateway.CreateKeyAsync("edit", new { name = "reporting", scopes = new[] { "read" }, createdBy = "alice" });
         var id = created["id"]!.GetValue<string>();
         await ConnectAsync();
-        await _page.Locator("#orgs button[data-org=edit]").ClickAsync();
-        await _page.Locator("#tab-keys").ClickAsync();
-        var row = _page.Locator("#keys tbody tr", new() { HasText = "reporting" });
-        await Assertions.Expect(row).ToContainTextAsync("alice");
+        await OpenAsync("#/orgs/edit/keys");
+        await Assertions.Expect(Row("reporting")).ToContainTextAsync("alice");
 
-        await row.GetByRole(AriaRole.Button, new() { Name = "reporting" }).ClickAsync();
-        await Assertions.Expect(_page.Locator("#key-title")).ToHaveTextAsync("reporting");
+        await Row("reporting").GetByRole(AriaRole.Link, new() { Name = "reporting" }).ClickAsync();
+        await Assertions.Expect(_page.Locator("#key-title .key-name")).ToHaveTextAsync("reporting");
         await _page.Locator("#key-actions").GetByRole(AriaRole.Button, new() { Name = "Edit" }).ClickAsync();
         var form = _page.Locator("#edit-form");
-        await form.Locator("input[name=description]").FillAsync("Nightly reports");
-        await form.Locator("#edit-scopes input[value=write]").CheckAsync();
+        await form.Locator("textarea[name=description]").FillAsync("Nightly reports");
+        await form.Locator("input[name=scopes][value=write]").CheckAsync();
         await form.Locator("input[name=permitLimit]").FillAsync("10");
-        await form.Locator("input[name=window]").FillAsync("00:01:00");
-        await _page.Locator("#edit-submit").ClickAsync();
+        await form.Locator("select[name=window]").SelectOptionAsync("00:01:00");
+        await _page.Locator("#edit-form-submit").ClickAsync();
 
-        await Assertions.Expect(_page.Locator("#edit-dialog")).Not.ToBeVisibleAsync();
+        await Assertions.Expect(form).Not.ToBeVisibleAsync();
         await Assertions.Expect(_page.Locator("#key-settings")).ToContainTextAsync("Nightly reports");
-        await Assertions.Expect(_page.Locator("#key-settings")).ToContainTextAsync("10 / 00:01:00");
+        await Assertions.Expect(_page.Locator("#key-settings")).ToContainTextAsync("10 / minute");
         var stored = await _gateway.AdminGetAsync($"admin/keys/{id}");
         Assert.Multiple(() =>
         {
@@ -281,7 +305,7 @@ public sealed partial class AdminConsoleTests
         });
 
         var audit = _page.Locator("#key-audit");
-        await Assertions.Expect(audit).ToContainTextAsync("console edited key reporting (" + id + ")");
+        await Assertions.Expect(audit).ToContainTextAsync("admin edited key reporting (" + id + ")");
         await Assertions.Expect(audit).ToContainTextAsync("scopes: read → read, write");
         await Assertions.Expect(audit).ToContainTextAsync("description: — → Nightly reports");
         await Screenshot("console-key-detail.png");
@@ -294,13 +318,11 @@ public sealed partial class AdminConsoleTests
         var created = await _gateway.CreateKeyAsync("rot", new { name = "mobile_app" });
         var oldKey = created["key"]!.GetValue<string>();
         await ConnectAsync();
-        await _page.Locator("#orgs button[data-org=rot]").ClickAsync();
-        await _page.Locator("#tab-keys").ClickAsync();
-        var row = _page.Locator("#keys tbody tr", new() { HasText = "mobile_app" });
+        await OpenAsync("#/orgs/rot/keys");
 
-        await row.GetByRole(AriaRole.Button, new() { Name = "Rotate" }).ClickAsync();
+        await RowActionAsync("mobile_app", "Rotate");
         await _page.Locator("#rotate-grace").SelectOptionAsync("01:00:00");
-        await _page.Locator("#rotate-ok").ClickAsync();
+        await _page.Locator("#rotate-submit").ClickAsync();
         var newKey = await RevealAsync();
 
         Assert.That(newKey, Is.Not.EqualTo(oldKey));
@@ -308,7 +330,7 @@ public sealed partial class AdminConsoleTests
         Assert.That(await _gateway.StatusAsync(oldKey), Is.EqualTo(HttpStatusCode.OK), "the old key works during the grace period");
         var stored = await _gateway.AdminGetAsync($"admin/keys/{created["id"]}");
         Assert.That(stored["previousKeyExpiresAt"]!.GetValue<DateTimeOffset>(), Is.GreaterThan(DateTimeOffset.UtcNow.AddMinutes(50)));
-        await Assertions.Expect(row).ToContainTextAsync(newKey[..14]);
+        await Assertions.Expect(Row("mobile_app")).ToContainTextAsync(newKey[..14]);
     }
 
     [Test]
@@ -320,17 +342,15 @@ public sealed partial class AdminConsoleTests
         var gamma = await _gateway.CreateKeyAsync("flt", new { name = "gamma" });
         await _gateway.AdminPostAsync($"admin/keys/{gamma["id"]}/revoke");
         await _gateway.StatusAsync(alpha["key"]!.GetValue<string>());
+        await _page.SetViewportSizeAsync(1280, 800);
         await ConnectAsync();
-        await _page.Locator("#orgs button[data-org=flt]").ClickAsync();
-        await _page.Locator("#tab-keys").ClickAsync();
+        await OpenAsync("#/orgs/flt/keys");
         var rows = _page.Locator("#keys tbody tr");
         await Assertions.Expect(rows).ToHaveCountAsync(4);
         await Screenshot("console-keys.png");
 
         var alphaRow = rows.Filter(new() { HasText = "alpha" });
-        await Assertions.Expect(alphaRow).ToContainTextAsync("cust_9");
-        await Assertions.Expect(alphaRow).ToContainTextAsync("100 / 00:01:00");
-        var lastUsed = alphaRow.Locator("time").Last;
+        var lastUsed = alphaRow.Locator("td[data-label='Last used'] time");
         await Assertions.Expect(lastUsed).ToHaveTextAsync(new Regex("^(just now|1 min ago)$"));
         Assert.That(await lastUsed.GetAttributeAsync("title"), Does.Contain(DateTimeOffset.UtcNow.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture)), "exact time on hover");
 
@@ -345,6 +365,11 @@ public sealed partial class AdminConsoleTests
         await _page.Locator("#filter-env").SelectOptionAsync("staging");
         await Assertions.Expect(rows).ToHaveCountAsync(1);
         await Assertions.Expect(rows.First).ToContainTextAsync("beta_stage");
+
+        await _page.Locator("#filter-env").SelectOptionAsync("");
+        await Row("alpha").GetByRole(AriaRole.Link, new() { Name = "alpha" }).ClickAsync();
+        await Assertions.Expect(_page.Locator("#key-settings")).ToContainTextAsync("cust_9");
+        await Assertions.Expect(_page.Locator("#key-settings")).ToContainTextAsync("100 / minute");
     }
 
     [Test]
@@ -360,8 +385,7 @@ public sealed partial class AdminConsoleTests
 
         await _gateway.AdminPostAsync($"admin/keys/{id}/deactivate");
         await ConnectAsync();
-        await _page.Locator("#orgs button[data-org=aud]").ClickAsync();
-        await _page.Locator("#tab-audit").ClickAsync();
+        await OpenAsync("#/orgs/aud/audit");
 
         var entries = _page.Locator("#audit > li");
         await Assertions.Expect(entries).ToHaveCountAsync(4);
@@ -378,37 +402,19 @@ public sealed partial class AdminConsoleTests
         await Assertions.Expect(entries).ToHaveCountAsync(3);
     }
 
-    [TestCase(1280, 800, "console-desktop.png")]
-    [TestCase(390, 844, "console-phone.png")]
-    public async Task Console_Layout_FitsTheWidthWithoutPageScroll(int width, int height, string screenshot)
-    {
-        await _gateway.CreateOrgAsync("wide" + width);
-        await _gateway.CreateKeyAsync("wide" + width, new { name = "a_key_with_a_rather_long_name_to_wrap", description = "A description long enough to need wrapping on a phone" });
-        await _page.SetViewportSizeAsync(width, height);
-        await ConnectAsync();
-        await _page.Locator($"#orgs button[data-org=wide{width}]").ClickAsync();
-        await _page.Locator("#tab-keys").ClickAsync();
-        await Assertions.Expect(_page.Locator("#keys tbody tr")).ToHaveCountAsync(2);
-
-        var overflow = await _page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
-        Assert.That(overflow, Is.LessThanOrEqualTo(0), "the page itself never scrolls sideways; wide tables scroll in their own box");
-        Assert.That(await _page.Locator("#new-key").IsVisibleAsync(), Is.True);
-        await Screenshot(screenshot);
-    }
-
     [Test]
     public async Task Console_Dialogs_WorkWithTheKeyboard()
     {
         await _gateway.CreateOrgAsync("kbd");
         await ConnectAsync();
-        await _page.Locator("#orgs button[data-org=kbd]").ClickAsync();
+        await OpenAsync("#/orgs/kbd/keys");
 
         await _page.Locator("#new-key").FocusAsync();
         await _page.Keyboard.PressAsync("Enter");
-        await Assertions.Expect(_page.Locator("#key-form-dialog")).ToBeVisibleAsync();
-        Assert.That(await _page.EvaluateAsync<bool>("() => document.getElementById('key-form-dialog').contains(document.activeElement)"), Is.True, "focus moves into the dialog");
+        await Assertions.Expect(_page.Locator("#key-form")).ToBeVisibleAsync();
+        Assert.That(await _page.EvaluateAsync<bool>("() => document.getElementById('key-form').contains(document.activeElement)"), Is.True, "focus moves into the dialog");
         await _page.Keyboard.PressAsync("Escape");
-        await Assertions.Expect(_page.Locator("#key-form-dialog")).Not.ToBeVisibleAsync();
+        await Assertions.Expect(_page.Locator("#key-form")).Not.ToBeVisibleAsync();
         Assert.That(await _page.EvaluateAsync<string>("() => document.activeElement.id"), Is.EqualTo("new-key"), "focus returns to the opener");
 
         await _page.Keyboard.PressAsync("Enter");
@@ -420,7 +426,23 @@ public sealed partial class AdminConsoleTests
         await _page.Keyboard.PressAsync("Tab");
         await _page.Keyboard.PressAsync("Enter");
         await Assertions.Expect(_page.Locator("#reveal-dialog")).Not.ToBeVisibleAsync();
-        await Assertions.Expect(_page.Locator("#keys tbody tr", new() { HasText = "typed_key" })).ToBeVisibleAsync();
+        await Assertions.Expect(Row("typed_key")).ToBeVisibleAsync();
+    }
+
+    private ILocator Row(string name) => _page.Locator("#keys tbody tr", new() { Has = _page.Locator(".key-link", new() { HasTextRegex = new Regex("^" + Regex.Escape(name) + "$") }) });
+
+    /// <summary>Opens a row's action menu and picks an action.</summary>
+    private async Task RowActionAsync(string name, string action)
+    {
+        await Row(name).Locator(".menu-button").ClickAsync();
+        await _page.GetByRole(AriaRole.Menuitem, new() { Name = action }).ClickAsync();
+    }
+
+    /// <summary>Goes to a console address in the signed-in page, as a link or the address bar would.</summary>
+    private async Task OpenAsync(string hash)
+    {
+        await _page.EvaluateAsync("h => { location.hash = h; }", hash);
+        await _page.WaitForFunctionAsync("h => document.getElementById('view').dataset.route === h", hash);
     }
 
     /// <summary>A day of traffic written straight to the usage store, so the charts have a shape.</summary>
@@ -471,10 +493,10 @@ public sealed partial class AdminConsoleTests
         return directory?.FullName ?? throw new InvalidOperationException("Gateway.sln not found above the test directory.");
     }
 
-    private async Task ConnectAsync()
+    private async Task ConnectAsync(string? token = null)
     {
-        await _page.Locator("#token").FillAsync(GatewayHost.AdminToken);
-        await _page.GetByRole(AriaRole.Button, new() { Name = "Connect" }).ClickAsync();
+        await _page.Locator("#token").FillAsync(token ?? GatewayHost.AdminToken);
+        await _page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
         await Assertions.Expect(_page.Locator("#app")).ToBeVisibleAsync();
     }
 

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace Gateway.Admin;
 
 /// <summary>
-/// The admin web console: three static files embedded in the assembly, served on the admin listener
+/// The admin web console: static files (a page, ES modules, a stylesheet) embedded in the assembly, served on the admin listener
 /// under <c>/console/</c>. The page holds no secret; it calls the admin API with the token the operator types.
 /// </summary>
 internal static class ConsoleEndpoints
@@ -45,23 +45,30 @@ internal static class ConsoleEndpoints
         return admin;
     }
 
+    // Every embedded file under console/ (the page, its ES modules, the stylesheet and the icon); a module
+    // added to Admin/Console is served without touching this list.
     private static FrozenDictionary<string, (byte[], string)> Load()
     {
         var assembly = typeof(ConsoleEndpoints).Assembly;
         var files = new Dictionary<string, (byte[], string)>(StringComparer.Ordinal);
-        foreach (var name in new[] { "index.html", "app.js", "app.css" })
+        foreach (var resource in assembly.GetManifestResourceNames().Where(n => n.StartsWith("console/", StringComparison.Ordinal)))
         {
-            using var stream = assembly.GetManifestResourceStream("console/" + name)
-                ?? throw new InvalidOperationException($"Embedded console file '{name}' is missing.");
+            using var stream = assembly.GetManifestResourceStream(resource)!;
             using var buffer = new MemoryStream();
             stream.CopyTo(buffer);
-            var type = Path.GetExtension(name) switch
+            var type = Path.GetExtension(resource) switch
             {
                 ".html" => "text/html; charset=utf-8",
                 ".js" => "text/javascript; charset=utf-8",
+                ".svg" => "image/svg+xml",
                 _ => "text/css; charset=utf-8",
             };
-            files[name] = (buffer.ToArray(), type);
+            files[resource["console/".Length..]] = (buffer.ToArray(), type);
+        }
+
+        if (!files.ContainsKey("index.html"))
+        {
+            throw new InvalidOperationException("Embedded console file 'index.html' is missing.");
         }
 
         return files.ToFrozenDictionary(StringComparer.Ordinal);
