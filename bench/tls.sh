@@ -97,6 +97,8 @@ http {
   ssl_certificate_key $tmp/tls.key;
   ssl_protocols TLSv1.3;
   keepalive_requests 1000000;
+  # Map keys are whole Authorization values (about 50 characters): longer than the default bucket holds.
+  map_hash_bucket_size 256;
   upstream up { server 127.0.0.1:$up_port; keepalive 64; }
   # The key-auth comparison: one entry per valid key (the gateway's bench key here).
   map \$http_authorization \$valid_key { default 0; "Bearer $key" 1; }
