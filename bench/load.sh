@@ -19,6 +19,11 @@
 #   ROUNDS=3 bash bench/load.sh                        # every target ROUNDS times, interleaved (direct, plain,
 #                                                      # gateway, ... then again); the tables show each target's
 #                                                      # median, and one line per round gives that round's ratios
+#   KEYS=1000000 ORGS=10000 DIST=uniform|zipf bash bench/load.sh
+#                                                      # many keys, imported with `Gateway keys import`, chosen per request
+#                                                      # by bench/keys.lua: cold and warm cache, hit ratio, RSS (bench/scale.sh)
+#   TLS=1 bash bench/load.sh                           # TLS at the edge, HTTP/1.1 (wrk) and HTTP/2 (h2load): the gateway's
+#                                                      # HTTPS listener against nginx terminating TLS, and key auth on both (bench/tls.sh)
 #   PIN=1 bash bench/load.sh                           # the proxies on CPU 1, the upstream, Redis and wrk on CPU 0
 #                                                      # (taskset): each proxy has a core of its own, as in a real
 #                                                      # deployment, instead of sharing both with its upstream
@@ -35,6 +40,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+
+# Other modes, each in its own script: many keys (bench/scale.sh) and TLS at the edge (bench/tls.sh).
+if [ -n "${KEYS:-}" ]; then exec bash "$root/bench/scale.sh"; fi
+if [ -n "${TLS:-}" ]; then exec bash "$root/bench/tls.sh"; fi
 
 DURATION=${1:-${DURATION:-10s}}
 CONNECTIONS=${2:-${CONNECTIONS:-32}}

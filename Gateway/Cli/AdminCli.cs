@@ -50,6 +50,7 @@ internal static class AdminCli
         {
             root.Subcommands.Add(command);
         }
+        KeyImportCommand.AddTo(root, output, error);
         return root;
     }
 

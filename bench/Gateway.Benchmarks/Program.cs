@@ -13,6 +13,21 @@ if (args is ["--trace-report", var trace, var requests, ..])
     return;
 }
 
+// dotnet bench/Gateway.Benchmarks/bin/Release/net10.0/Gateway.Benchmarks.dll --make-keys N ORGS import.jsonl keys.txt
+// dotnet bench/Gateway.Benchmarks/bin/Release/net10.0/Gateway.Benchmarks.dll --key-cache N sqlite|redis [host:port]
+//   see KeyCacheMeasurement: seeding files for bench/load.sh's KEYS mode, and bytes per cached key and miss cost per store.
+if (args is ["--make-keys", var count, var orgs, var importFile, var keysFile])
+{
+    KeyCacheMeasurement.MakeKeys(int.Parse(count, System.Globalization.CultureInfo.InvariantCulture), int.Parse(orgs, System.Globalization.CultureInfo.InvariantCulture), importFile, keysFile);
+    return;
+}
+
+if (args is ["--key-cache", var keyCount, var storeKind, ..])
+{
+    await KeyCacheMeasurement.RunAsync(int.Parse(keyCount, System.Globalization.CultureInfo.InvariantCulture), storeKind, args.Length > 3 ? args[3] : null);
+    return;
+}
+
 if (args is ["--loop", var target, ..])
 {
     await PipelineLoop.RunAsync(target, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 50_000, args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 10);

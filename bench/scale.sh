@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# Load test at scale (docs/performance.md, "At scale"): KEYS keys over ORGS organizations, imported with
+# `Gateway keys import` (straight into the store, in batches), and wrk choosing a key per request (bench/keys.lua)
+# uniformly or Zipf-distributed. Run through bench/load.sh:
+#
+#   KEYS=1000000 ORGS=10000 DIST=uniform bash bench/load.sh       # or DIST=zipf (ZIPF_S=1.0), or DIST="uniform zipf"
+#   NO_REDIS=1 KEYS=100000 bash bench/load.sh                      # SQLite only
+#   MAX_ENTRIES=500000 KEYS=1000000 bash bench/load.sh             # a cache smaller than the key set (default: KEYS)
+#   FRESH_FOR=01:00:00 KEYS=1000000 bash bench/load.sh             # Gateway:Cache:FreshFor (and StaleFor); default: the gateway's
+#
+# For each store (SQLite, and Redis when redis-server is on the PATH) and each distribution, in one run:
+#   plain YARP (same script, same headers; it ignores them) → gateway "cold" (just started, cache empty, warming) →
+#   a walk over every key (fills the cache; not measured) → plain YARP again → gateway "warm".
+# Prints requests/s, p50/p99, the ratios to the plain YARP run next to it, the key cache hit ratio every
+# SAMPLE seconds during the cold run (from gateway_key_cache_lookups_total on /metrics), the hit ratio of the warm
+# run, and the gateway's RSS with every key cached. Seeding (generation and import) is timed and printed too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+KEYS=${KEYS:-1000000}
+ORGS=${ORGS:-10000}
+DIST=${DIST:-uniform zipf}
+DURATION=${DURATION:-30s}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-2}
+WARMUP=${WARMUP:-10s}
+SAMPLE=${SAMPLE:-5}
+MAX_ENTRIES=${MAX_ENTRIES:-$KEYS}
+# Gateway:Cache:FreshFor (and StaleFor): empty keeps the gateway's defaults (5 s, 5 min). A key used is re-read from
+# the store once per FreshFor, so with N keys used evenly at R requests/s the hit ratio cannot pass 1 - N / (R x FreshFor):
+# with a million keys and the default, nearly every request is a miss. FRESH_FOR=01:00:00 shows the other end.
+FRESH_FOR=${FRESH_FOR:-}
+STALE_FOR=${STALE_FOR:-$FRESH_FOR}
+NO_REDIS=${NO_REDIS:-}
+NO_BUILD=${NO_BUILD:-}
+# The walk that fills the cache: at most this long (seconds; cold SQLite misses ran at a few hundred per second on a
+# busy machine); the printed hit ratio of the warm run says whether it was enough.
+WALK_SECONDS=${WALK_SECONDS:-$(( KEYS / 200 + 60 ))}
+MAX_SECONDS=${MAX_SECONDS:-$(( 900 + KEYS / 500 + 4 * WALK_SECONDS ))}
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+PIN_PROXY=""
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/gw-scale.XXXXXX")
+pids=()
+watchdog=""
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  if [ -n "$watchdog" ]; then kill "$watchdog" 2>/dev/null || true; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+( for ((i = 0; i < MAX_SECONDS; i++)); do sleep 1; done; echo "scale.sh: over ${MAX_SECONDS}s, stopping" >&2; kill -TERM $$ ) 2>/dev/null &
+watchdog=$!
+die() { echo "scale.sh: $*" >&2; exit 1; }
+
+command -v wrk >/dev/null 2>&1 || die "wrk is required (apt-get install wrk; bench/load.sh installs it)"
+command -v curl >/dev/null 2>&1 || die "curl is required"
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+build_release
+if [ -z "$NO_BUILD" ]; then
+  dotnet build bench/Gateway.Benchmarks/Gateway.Benchmarks.csproj -c Release -nologo -v quiet >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; die "build of Gateway.Benchmarks failed"; }
+fi
+bin=bin/Release/net10.0
+host="$root/bench/BenchHost/$bin/BenchHost.dll"
+with_redis=""
+if [ -z "$NO_REDIS" ] && command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then with_redis=1; fi
+
+echo "Gateway at scale: $KEYS keys over $ORGS organizations, DIST=$DIST, wrk -t$THREADS -c$CONNECTIONS -d$DURATION, Gateway:Cache:MaxEntries=$MAX_ENTRIES, FreshFor=${FRESH_FOR:-default (00:00:05)}"
+echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)'), $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc)"
+
+# Seeding: generated keys (hashes in the import file, plaintext for wrk only), then one import per store.
+started=$(date +%s.%N)
+dotnet "$root/bench/Gateway.Benchmarks/$bin/Gateway.Benchmarks.dll" --make-keys "$KEYS" "$ORGS" "$tmp/import.jsonl" "$tmp/keys.txt"
+echo "generated $KEYS keys in $(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+mkdir -p "$tmp/store-gateway"
+(cd "$root/Gateway/$bin" && dotnet Gateway.dll keys import --file "$tmp/import.jsonl" --store "$tmp/store-gateway/gateway.db") | sed 's/^/SQLite: /'
+if [ -n "$with_redis" ]; then
+  redis_port=$(free_port)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$tmp/redis.log" 2>&1 &
+  pids+=("$!")
+  for _ in $(seq 1 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  (cd "$root/Gateway/$bin" && dotnet Gateway.dll keys import --file "$tmp/import.jsonl" --redis "127.0.0.1:$redis_port" --prefix gw:) | sed 's/^/Redis: /'
+  echo "Redis used_memory after import: $(redis-cli -p "$redis_port" info memory | tr -d '\r' | awk -F: '$1 == "used_memory_human" { print $2 }')"
+fi
+
+up_port=$(free_port); plain_port=$(free_port)
+(exec dotnet "$host" upstream "$up_port") >"$tmp/upstream.log" 2>&1 &
+up_pid=$!; pids+=("$up_pid")
+(exec dotnet "$host" proxy "$plain_port" "http://127.0.0.1:$up_port/") >"$tmp/plain.log" 2>&1 &
+plain_pid=$!; pids+=("$plain_pid")
+wait_http "http://127.0.0.1:$up_port/" "$up_pid" upstream
+wait_http "http://127.0.0.1:$plain_port/" "$plain_pid" plain
+admin_token="bench-admin-token-$(date +%s%N)"
+
+to_ms() {
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
+}
+# wrk_keys OUT DURATION URL DIST: one wrk run with the key script; its output in OUT.
+wrk_keys() {
+  KEYS_FILE="$tmp/keys.txt" DIST=$4 WALK_THREADS=$THREADS timeout $(( ${2%s} + 120 )) \
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$2" --latency -s "$root/bench/keys.lua" "$3" >"$1"
+}
+rps_of() { awk '/^Requests\/sec:/ { print $2 }' "$1"; }
+p99_of() { to_ms "$(awk '$1 == "99%" { print $2 }' "$1")"; }
+p50_of() { to_ms "$(awk '$1 == "50%" { print $2 }' "$1")"; }
+errors_of() { awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$1"; }
+# lookups PORT: "hits misses" from the gateway's /metrics.
+lookups() {
+  curl -s "http://127.0.0.1:$1/metrics" | awk '/^gateway_key_cache_lookups_total/ { if ($0 ~ /result="hit"/) h = $NF; else if ($0 ~ /result="miss"/) m = $NF } END { printf "%d %d\n", h, m }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+rss() { awk -v f="$2" '$1 == f ":" { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+
+rows=()
+# measure STORE DIST: a fresh gateway on STORE, then plain / cold / walk / plain / warm as described above.
+measure() {
+  local store=$1 dist=$2 name="gw-$1-$2" port admin pid
+  port=$(free_port); admin=$(free_port)
+  local extra=(Gateway__Cache__MaxEntries="$MAX_ENTRIES")
+  [ -z "$FRESH_FOR" ] || extra+=(Gateway__Cache__FreshFor="$FRESH_FOR")
+  [ -z "$STALE_FOR" ] || extra+=(Gateway__Cache__StaleFor="$STALE_FOR")
+  if [ "$store" = redis ]; then
+    extra+=(Gateway__Store__Redis="127.0.0.1:$redis_port")
+  else
+    # Every gateway of the run reads the same imported file; a copy keeps each start's cache and WAL its own.
+    mkdir -p "$tmp/store-$name"; cp "$tmp/store-gateway/gateway.db" "$tmp/store-$name/gateway.db"
+  fi
+  start_gateway "$name" "$root/Gateway/$bin" "$port" "$admin" "${extra[@]}"
+  pid=$started_pid
+  wait_http "http://127.0.0.1:$admin/healthz" "$pid" "$name"
+  local url="http://127.0.0.1:$port/bench/hello" plain_url="http://127.0.0.1:$plain_port/bench/hello"
+  local first; first=$(head -1 "$tmp/keys.txt")
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$url" -H "Authorization: Bearer $first")" = 200 ] || die "$name does not accept an imported key"
+
+  # The plain run first, also warming wrk's own Lua tables and the JIT of the upstream.
+  wrk_keys "$tmp/$name-plain1.txt" "$DURATION" "$plain_url" "$dist"
+  # Cold: the gateway has seen one request. Its JIT warms up during this run too, as it would after a deploy.
+  echo "  $store/$dist cold run: key cache hit ratio every ${SAMPLE}s (cumulative since start | in the interval)"
+  local before h0 m0 h m ph=0 pm=0
+  read -r h0 m0 < <(lookups "$admin")
+  ph=$h0; pm=$m0
+  wrk_keys "$tmp/$name-cold.txt" "$DURATION" "$url" "$dist" &
+  local wrk_pid=$! t=0
+  while kill -0 "$wrk_pid" 2>/dev/null; do
+    sleep "$SAMPLE"; t=$(( t + SAMPLE ))
+    read -r h m < <(lookups "$admin")
+    echo "    t=${t}s: $(ratio $(( h - h0 )) $(( h - h0 + m - m0 ))) | $(ratio $(( h - ph )) $(( h - ph + m - pm ))) ($(( m - pm )) misses)"
+    ph=$h; pm=$m
+  done
+  wait "$wrk_pid" || die "wrk failed on $name (cold)"
+  # The walk: every key in turn, not measured, until a SAMPLE-second interval has no miss (every key the cache
+  # can hold is in it) or WALK_SECONDS have passed.
+  env KEYS_FILE="$tmp/keys.txt" DIST=walk WALK_THREADS=$THREADS \
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WALK_SECONDS}s" -s "$root/bench/keys.lua" "$url" >"$tmp/$name-walk.txt" &
+  wrk_pid=$!; t=0
+  read -r ph pm < <(lookups "$admin")
+  while kill -0 "$wrk_pid" 2>/dev/null; do
+    sleep "$SAMPLE"; t=$(( t + SAMPLE ))
+    read -r h m < <(lookups "$admin")
+    if [ $(( m - pm )) -eq 0 ] && [ $(( h - ph )) -gt 0 ]; then kill -TERM "$wrk_pid" 2>/dev/null || true; break; fi
+    ph=$h; pm=$m
+  done
+  wait "$wrk_pid" 2>/dev/null || true
+  echo "  $store/$dist walk over every key: ${t}s until an interval without a miss (cache: $(( m )) misses since start)"
+  wrk_keys "$tmp/$name-plain2.txt" "$DURATION" "$plain_url" "$dist"
+  read -r h0 m0 < <(lookups "$admin")
+  wrk_keys "$tmp/$name-warm.txt" "$DURATION" "$url" "$dist"
+  read -r h m < <(lookups "$admin")
+  local warm_ratio; warm_ratio=$(ratio $(( h - h0 )) $(( h - h0 + m - m0 )))
+  rows+=("$store|$dist|$(rps_of "$tmp/$name-plain1.txt")|$(rps_of "$tmp/$name-cold.txt")|$(p99_of "$tmp/$name-plain1.txt")|$(p99_of "$tmp/$name-cold.txt")|$(rps_of "$tmp/$name-plain2.txt")|$(rps_of "$tmp/$name-warm.txt")|$(p99_of "$tmp/$name-plain2.txt")|$(p99_of "$tmp/$name-warm.txt")|$warm_ratio|$(rss "$pid" VmRSS)|$(rss "$pid" VmHWM)|$(( $(errors_of "$tmp/$name-cold.txt") + $(errors_of "$tmp/$name-warm.txt") ))")
+  kill -TERM "$pid" 2>/dev/null || true
+}
+
+for dist in $DIST; do
+  measure sqlite "$dist"
+  [ -z "$with_redis" ] || measure redis "$dist"
+done
+
+echo
+printf '| %-7s | %-7s | %9s | %9s | %5s | %7s | %9s | %9s | %5s | %7s | %9s | %7s | %8s | %6s |\n' store dist "plain r/s" "cold r/s" cold "cold p99" "plain r/s" "warm r/s" warm "warm p99" "warm hits" "RSS MiB" "peak MiB" errors
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' --------- --------- ----------- ----------- ------- --------- ----------- ----------- ------- --------- ----------- --------- ---------- --------
+for row in "${rows[@]}"; do
+  IFS='|' read -r store dist p1 cold pp1 cp99 p2 warm pp2 wp99 hits rss_now rss_peak errs <<<"$row"
+  printf '| %-7s | %-7s | %9.0f | %9.0f | %5s | %7s | %9.0f | %9.0f | %5s | %7s | %9s | %7s | %8s | %6s |\n' "$store" "$dist" "$p1" "$cold" "$(ratio "$cold" "$p1")" "$(ratio "$cp99" "$pp1")" \
+    "$p2" "$warm" "$(ratio "$warm" "$p2")" "$(ratio "$wp99" "$pp2")" "$hits" "$rss_now" "$rss_peak" "$errs"
+done
+echo "(cold, warm: requests/s as a ratio to the plain YARP run just before; p99 columns: ratio to that run's p99;"
+echo " RSS: the gateway after the warm run, with every key it resolved cached; plain YARP's RSS: $(rss "$plain_pid" VmRSS) MiB)"
