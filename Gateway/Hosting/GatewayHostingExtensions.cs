@@ -14,6 +14,7 @@ using Gateway.Stores;
 using Gateway.Tls;
 using Gateway.Usage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Gateway.Hosting;
 
@@ -72,6 +73,12 @@ public static class GatewayHostingExtensions
         services.AddGatewayOptions(builder.Configuration);
         services.TryAddSingleton(TimeProvider.System);
         services.AddGatewayObservability(builder.Configuration);
+        // The client address behind trusted proxies: what the IP limit, the access log and key allowlists all use.
+        services.TryAddSingleton(static sp =>
+        {
+            var options = sp.GetRequiredService<IOptionsMonitor<GatewayOptions>>();
+            return new ClientIpResolver(() => options.CurrentValue.TrustedProxies, () => options.CurrentValue.RateLimits.Ipv6PrefixLength);
+        });
         services.AddGatewayAccessLog(builder.Configuration);
 
         var redis = builder.Configuration[$"{GatewayOptions.SectionName}:Store:Redis"];

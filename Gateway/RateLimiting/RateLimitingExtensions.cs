@@ -1,4 +1,5 @@
 using Gateway.Configuration;
+using Gateway.Http;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -10,7 +11,6 @@ public static class RateLimitingExtensions
     /// <summary>Per-instance limits, or limits shared through Redis when the store is Redis.</summary>
     public static IServiceCollection AddGatewayRateLimiting(this IServiceCollection services, bool redis)
     {
-        services.TryAddSingleton<ClientIpResolver>();
         services.TryAddSingleton<RateLimitPolicyResolver>();
         // The sketch's size is fixed at start (a reload does not resize it).
         services.TryAddSingleton(sp => new LocalRateLimitCounter(
