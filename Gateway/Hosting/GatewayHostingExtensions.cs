@@ -83,9 +83,9 @@ public static class GatewayHostingExtensions
 
         var redis = builder.Configuration[$"{GatewayOptions.SectionName}:Store:Redis"];
         services.AddGatewayStores(redis);
-        services.AddGatewayKeys(redis: !string.IsNullOrWhiteSpace(redis));
-        services.AddGatewayRateLimiting(redis: !string.IsNullOrWhiteSpace(redis));
-        services.AddGatewayUsage(redis: !string.IsNullOrWhiteSpace(redis));
+        services.AddGatewayKeys();
+        services.AddGatewayRateLimiting();
+        services.AddGatewayUsage();
         services.AddGatewayOperators(redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayAdmin();
         services.AddGatewayDemo(builder.Configuration);

@@ -2,14 +2,14 @@ using Gateway.Configuration;
 using Gateway.Http;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
-using StackExchange.Redis;
+using Gateway.Stores;
 
 namespace Gateway.RateLimiting;
 
 public static class RateLimitingExtensions
 {
-    /// <summary>Per-instance limits, or limits shared through Redis when the store is Redis.</summary>
-    public static IServiceCollection AddGatewayRateLimiting(this IServiceCollection services, bool redis)
+    /// <summary>Per-instance limits, or limits shared by every instance when the store offers shared counters (Redis).</summary>
+    public static IServiceCollection AddGatewayRateLimiting(this IServiceCollection services)
     {
         services.TryAddSingleton<RateLimitPolicyResolver>();
         // The sketch's size is fixed at start (a reload does not resize it).
@@ -19,18 +19,13 @@ public static class RateLimitingExtensions
             sp.GetRequiredService<IOptions<GatewayOptions>>().Value.RateLimits.Ip.MaxMemoryMB * 1024L * 1024L,
             sp.GetService<Observability.GatewayMetrics>(),
             sp.GetRequiredService<ILogger<LocalRateLimitCounter>>()));
-        if (redis)
-        {
-            services.TryAddSingleton<IRateLimitCounter>(sp => new RedisRateLimitCounter(
-                sp.GetRequiredService<IConnectionMultiplexer>(),
+        services.TryAddSingleton<IRateLimitCounter>(sp => sp.GetService<ISharedLimitStore>() is { } shared
+            ? new RedisRateLimitCounter(
+                shared,
                 sp.GetRequiredService<LocalRateLimitCounter>(),
                 sp.GetRequiredService<IOptions<GatewayOptions>>(),
-                sp.GetRequiredService<ILogger<RedisRateLimitCounter>>()));
-        }
-        else
-        {
-            services.TryAddSingleton<IRateLimitCounter>(sp => sp.GetRequiredService<LocalRateLimitCounter>());
-        }
+                sp.GetRequiredService<ILogger<RedisRateLimitCounter>>())
+            : sp.GetRequiredService<LocalRateLimitCounter>());
 
         services.TryAddSingleton<IpLimitGate>();
         services.TryAddKeyedSingleton(IpLimitGate.Admin, static (sp, _) => new IpLimitGate(
