@@ -6,7 +6,7 @@ using Gateway.Stores;
 
 namespace Gateway.RateLimiting;
 
-public static class RateLimitingExtensions
+public static class RateLimitingServiceCollectionExtensions
 {
     /// <summary>Per-instance limits, or limits shared by every instance when the store offers shared counters (Redis).</summary>
     public static IServiceCollection AddGatewayRateLimiting(this IServiceCollection services)
@@ -36,17 +36,4 @@ public static class RateLimitingExtensions
             sp.GetRequiredService<Gateway.Observability.GatewayMetrics>()));
         return services;
     }
-
-    /// <summary>The IP limit; goes before key authentication in the proxy pipeline.</summary>
-    public static IApplicationBuilder UseIpRateLimit(this IApplicationBuilder builder) =>
-        Required(builder).UseMiddleware<IpRateLimitMiddleware>();
-
-    /// <summary>The workspace (or route policy) and per-key limits, charged with the IP limit; goes after key authentication.</summary>
-    public static IApplicationBuilder UseRateLimits(this IApplicationBuilder builder) =>
-        Required(builder).UseMiddleware<RequestRateLimitMiddleware>();
-
-    private static IApplicationBuilder Required(IApplicationBuilder builder) =>
-        builder.ApplicationServices.GetService<IServiceProviderIsService>()?.IsService(typeof(RateLimitPolicyResolver)) == true
-            ? builder
-            : throw new InvalidOperationException("UseIpRateLimit/UseRateLimits require AddGatewayRateLimiting() on the service collection.");
 }
