@@ -38,10 +38,6 @@ public sealed class GatewayOptions
     public UsageOptions Usage { get; set; } = new();
 
     public DemoOptions Demo { get; set; } = new();
-
-    public SigningOptions Signing { get; set; } = new();
-
-    public SecretScanningOptions SecretScanning { get; set; } = new();
 }
 
 public sealed class PathsOptions
