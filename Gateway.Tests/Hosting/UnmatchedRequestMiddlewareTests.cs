@@ -16,6 +16,8 @@ namespace Gateway.Tests.Hosting;
 /// The unmatched-request stage alone, on a <see cref="DefaultHttpContext"/> (no server, no routing): a
 /// matched endpoint passes through; no endpoint (or routing's 405 endpoint) on the proxy listener is a 404
 /// <c>no_route</c> that spends a permit of the client's IP limit, and past that limit a 429 <c>rate_limited</c>.
+/// (The X-RateLimit-* headers are written as the response starts, which a DefaultHttpContext never does:
+/// IpLimitGateTests checks them over a real socket.)
 /// </summary>
 public sealed class UnmatchedRequestMiddlewareTests
 {
@@ -35,7 +37,7 @@ public sealed class UnmatchedRequestMiddlewareTests
     }
 
     [Test]
-    public async Task NoEndpoint_ProxyListener_404NoRouteWithIpLimitHeaders()
+    public async Task NoEndpoint_ProxyListener_404NoRoute()
     {
         var context = Context();
         var called = false;
@@ -46,7 +48,6 @@ public sealed class UnmatchedRequestMiddlewareTests
         Assert.That(context.Response.StatusCode, Is.EqualTo(StatusCodes.Status404NotFound));
         Assert.That(context.Response.ContentType, Is.EqualTo("application/problem+json"));
         Assert.That(Body(context).Str("code"), Is.EqualTo("no_route"));
-        Assert.That(context.Response.Headers["X-RateLimit-Remaining"].ToString(), Is.EqualTo((Limit - 1).ToString(System.Globalization.CultureInfo.InvariantCulture)));
     }
 
     [Test]
