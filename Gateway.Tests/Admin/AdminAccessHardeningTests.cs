@@ -296,7 +296,7 @@ public sealed class AdminAccessHardeningTests
     /// its client, then honours the token it was given: a write tied to the client's connection is cancelled,
     /// one with its own server-side bound goes through.
     /// </summary>
-    private sealed class SlowUpdateStore(IGatewayStore inner, IHttpContextAccessor http) : IGatewayStore
+    private sealed class SlowUpdateStore(IGatewayStore inner, IHttpContextAccessor http) : DelegatingGatewayStore(inner)
     {
         public bool Slow { get; set; }
 
@@ -306,11 +306,11 @@ public sealed class AdminAccessHardeningTests
 
         public TaskCompletionSource Finished { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public async Task UpdateKeyAsync(ApiKeyRecord key, long expectedVersion, AuditEntry audit, CancellationToken cancellationToken)
+        public override async Task UpdateKeyAsync(ApiKeyRecord key, long expectedVersion, AuditEntry audit, CancellationToken cancellationToken)
         {
             if (!Slow)
             {
-                await inner.UpdateKeyAsync(key, expectedVersion, audit, cancellationToken);
+                await Inner.UpdateKeyAsync(key, expectedVersion, audit, cancellationToken);
                 return;
             }
 
@@ -327,34 +327,12 @@ public sealed class AdminAccessHardeningTests
                 ClientGone = true;
                 // A real store call in flight observes its token here.
                 await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
-                await inner.UpdateKeyAsync(key, expectedVersion, audit, cancellationToken);
+                await Inner.UpdateKeyAsync(key, expectedVersion, audit, cancellationToken);
             }
             finally
             {
                 Finished.TrySetResult();
             }
         }
-
-        public Task<ApiKeyRecord?> FindKeyByHashAsync(string hash, CancellationToken cancellationToken) => inner.FindKeyByHashAsync(hash, cancellationToken);
-
-        public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);
-
-        public Task PingAsync(CancellationToken cancellationToken) => inner.PingAsync(cancellationToken);
-
-        public Task CreateOrganizationAsync(Organization organization, ApiKeyRecord defaultKey, AuditEntry audit, CancellationToken cancellationToken) => inner.CreateOrganizationAsync(organization, defaultKey, audit, cancellationToken);
-
-        public Task<Organization?> GetOrganizationAsync(string id, CancellationToken cancellationToken) => inner.GetOrganizationAsync(id, cancellationToken);
-
-        public Task<IReadOnlyList<Organization>> ListOrganizationsAsync(CancellationToken cancellationToken) => inner.ListOrganizationsAsync(cancellationToken);
-
-        public Task CreateKeyAsync(ApiKeyRecord key, AuditEntry audit, CancellationToken cancellationToken) => inner.CreateKeyAsync(key, audit, cancellationToken);
-
-        public Task<ApiKeyRecord?> GetKeyAsync(string id, CancellationToken cancellationToken) => inner.GetKeyAsync(id, cancellationToken);
-
-        public Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(string orgId, CancellationToken cancellationToken) => inner.ListKeysAsync(orgId, cancellationToken);
-
-        public Task<AuditPage> ListAuditAsync(string orgId, string? cursor, int limit, CancellationToken cancellationToken) => inner.ListAuditAsync(orgId, cursor, limit, cancellationToken);
-
-        public Task RecordKeyUsageAsync(IReadOnlyCollection<KeyValuePair<string, DateTimeOffset>> usage, CancellationToken cancellationToken) => inner.RecordKeyUsageAsync(usage, cancellationToken);
     }
 }

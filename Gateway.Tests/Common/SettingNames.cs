@@ -18,6 +18,11 @@ public static class SettingNames
         var parts = environmentName.Split("__");
         switch (parts[0])
         {
+            // Sections a feature binds itself, inside the Gateway section.
+            case GatewayOptions.SectionName when parts.Length >= 2 && parts[1] == "Signing":
+                return Walk(typeof(Gateway.Signing.SigningOptions), parts.Skip(2).ToArray());
+            case GatewayOptions.SectionName when parts.Length >= 2 && parts[1] == "SecretScanning":
+                return Walk(typeof(Gateway.SecretScanning.SecretScanningOptions), parts.Skip(2).ToArray());
             case GatewayOptions.SectionName:
                 return Walk(typeof(GatewayOptions), parts.Skip(1).ToArray());
             case "Kestrel":

@@ -1,10 +1,9 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Gateway.Auth;
-using Gateway.Configuration;
 using Gateway.Domain;
+using Gateway.Http;
 using Gateway.IpAllowlist;
-using Gateway.RateLimiting;
 using Gateway.Tests.Common;
 using Microsoft.AspNetCore.Http;
 
@@ -101,7 +100,7 @@ public sealed class KeyIpAllowlistMiddlewareTests
     private static async Task<bool> InvokeAsync(HttpContext context, string[]? trustedProxies = null)
     {
         var called = false;
-        var resolver = new ClientIpResolver(new StaticOptionsMonitor<GatewayOptions>(new GatewayOptions { TrustedProxies = [.. trustedProxies ?? []] }));
+        var resolver = new ClientIpResolver(() => [.. trustedProxies ?? []], () => 64);
         await new KeyIpAllowlistMiddleware(_ => { called = true; return Task.CompletedTask; }, resolver).InvokeAsync(context);
         return called;
     }

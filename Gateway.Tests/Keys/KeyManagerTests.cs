@@ -42,7 +42,7 @@ public sealed class KeyManagerTests
         services.AddSingleton<GatewayMetrics>();
         services.AddGatewayOptions(configuration);
         services.AddGatewayStores(redis: null);
-        services.AddGatewayKeys(redis: false);
+        services.AddGatewayKeys();
         _services = services.BuildServiceProvider();
         _store = _services.GetRequiredService<IGatewayStore>();
         await _store.InitializeAsync(CancellationToken.None);

@@ -3,6 +3,7 @@ using CsCheck;
 using Gateway.Configuration;
 using Gateway.Http;
 using Gateway.RateLimiting;
+using Gateway.Stores.Redis;
 using Gateway.Tests.Common;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -179,7 +180,7 @@ public sealed class IpFloodTests
         options.Store.RedisPrefix = $"t{Guid.NewGuid():N}:";
         using var connection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",allowAdmin=true");
         var local = new LocalRateLimitCounter(TimeProvider.System, maxPartitions: 200, sketchBytes: 4L * 1024 * 1024);
-        using var counter = new RedisRateLimitCounter(connection, local, Options.Create(options), NullLogger<RedisRateLimitCounter>.Instance);
+        using var counter = new RedisRateLimitCounter(new RedisSharedLimitStore(connection, Options.Create(options)), local, Options.Create(options), NullLogger<RedisRateLimitCounter>.Instance);
 
         const int Limit = 5;
         var refused = 0;

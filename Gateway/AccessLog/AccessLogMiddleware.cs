@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Gateway.Auth;
 using Gateway.Http;
-using Gateway.RateLimiting;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.AccessLog;

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Gateway.Configuration;
 using Gateway.SecretScanning;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -24,7 +23,7 @@ internal static class LeakedKeysApi
         return admin;
     }
 
-    private static async Task<Results<Ok<LeakedKeysResponse>, AdminProblem>> ReportAsync(HttpContext context, LeakedKeyReporter reporter, IOptionsMonitor<GatewayOptions> options)
+    private static async Task<Results<Ok<LeakedKeysResponse>, AdminProblem>> ReportAsync(HttpContext context, LeakedKeyReporter reporter, IOptionsMonitor<SecretScanningOptions> options)
     {
         var (reports, error) = await AdminRequests.ReadAsync(context.Request, allowEmpty: false, Parse);
         if (error is not null)
@@ -32,7 +31,7 @@ internal static class LeakedKeysApi
             return error;
         }
 
-        var action = LeakActions.Configured(options.CurrentValue.SecretScanning.Action);
+        var action = LeakActions.Configured(options.CurrentValue.Action);
         var feedback = await AdminWrites.RunAsync(context, ct => reporter.HandleAsync(reports!, action, AdminActor.From(context), ct));
         var items = feedback.Select(f => new LeakedKeyDto(
             f.TokenHash,

@@ -38,10 +38,6 @@ public sealed class GatewayOptions
     public UsageOptions Usage { get; set; } = new();
 
     public DemoOptions Demo { get; set; } = new();
-
-    public SigningOptions Signing { get; set; } = new();
-
-    public SecretScanningOptions SecretScanning { get; set; } = new();
 }
 
 public sealed class PathsOptions
@@ -59,6 +55,9 @@ public sealed class StoreOptions
     public string Path { get; set; } = "data/gateway.db";
 
     public string? Redis { get; set; }
+
+    /// <summary>Whether the store is shared by every instance (Redis) rather than embedded (SQLite): what each feature reads to pick its own storage.</summary>
+    internal bool IsShared => !string.IsNullOrWhiteSpace(Redis);
 
     public string RedisPrefix { get; set; } = "gw:";
 

@@ -14,6 +14,7 @@ using Gateway.Stores;
 using Gateway.Tls;
 using Gateway.Usage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Gateway.Hosting;
 
@@ -72,13 +73,19 @@ public static class GatewayHostingExtensions
         services.AddGatewayOptions(builder.Configuration);
         services.TryAddSingleton(TimeProvider.System);
         services.AddGatewayObservability(builder.Configuration);
+        // The client address behind trusted proxies: what the IP limit, the access log and key allowlists all use.
+        services.TryAddSingleton(static sp =>
+        {
+            var options = sp.GetRequiredService<IOptionsMonitor<GatewayOptions>>();
+            return new ClientIpResolver(() => options.CurrentValue.TrustedProxies, () => options.CurrentValue.RateLimits.Ipv6PrefixLength);
+        });
         services.AddGatewayAccessLog(builder.Configuration);
 
         var redis = builder.Configuration[$"{GatewayOptions.SectionName}:Store:Redis"];
         services.AddGatewayStores(redis);
-        services.AddGatewayKeys(redis: !string.IsNullOrWhiteSpace(redis));
-        services.AddGatewayRateLimiting(redis: !string.IsNullOrWhiteSpace(redis));
-        services.AddGatewayUsage(redis: !string.IsNullOrWhiteSpace(redis));
+        services.AddGatewayKeys();
+        services.AddGatewayRateLimiting();
+        services.AddGatewayUsage();
         services.AddGatewayOperators(redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayAdmin();
         services.AddGatewayDemo(builder.Configuration);

@@ -1,4 +1,4 @@
-using Gateway.RateLimiting;
+using Gateway.Http;
 
 namespace Gateway.IpAllowlist;
 

@@ -1,7 +1,6 @@
 using Gateway.Auth;
 using Gateway.Domain;
 using Gateway.Http;
-using Gateway.RateLimiting;
 
 namespace Gateway.IpAllowlist;
 

@@ -5,21 +5,16 @@ namespace Gateway.Keys;
 internal static class KeysServiceCollectionExtensions
 {
     /// <summary>
-    /// The key cache, lifecycle and usage tracking; with a shared (<paramref name="redis"/>) store also the
-    /// subscription that drops keys other instances changed from this cache.
+    /// The key cache, lifecycle and usage tracking, and the subscription to the store's change feed that drops
+    /// keys other instances changed from this cache (with the embedded store nothing arrives).
     /// </summary>
-    public static IServiceCollection AddGatewayKeys(this IServiceCollection services, bool redis)
+    public static IServiceCollection AddGatewayKeys(this IServiceCollection services)
     {
         services.TryAddSingleton<KeyResolver>();
         services.TryAddSingleton<KeyManager>();
         services.TryAddSingleton<KeyUsageTracker>();
         services.AddHostedService(sp => sp.GetRequiredService<KeyUsageTracker>());
-
-        if (redis)
-        {
-            services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, KeyChangeSubscriber>());
-        }
-
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, KeyChangeSubscriber>());
         return services;
     }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using StackExchange.Redis;
 
 namespace Gateway.RateLimiting;
 
@@ -14,7 +13,8 @@ internal sealed class RedisLease(LimitSpec spec, string key) : OrderedGate
 
     public LimitSpec Spec { get; } = spec;
 
-    public RedisKey Key { get; } = key;
+    /// <summary>The shared store's name for the partition.</summary>
+    public string Key { get; } = key;
 
     public Task? Refill { get; set; }
 

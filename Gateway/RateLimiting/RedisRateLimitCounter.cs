@@ -1,9 +1,8 @@
 using System.Collections.Concurrent;
 using Gateway.Configuration;
 using Gateway.Observability;
-using Gateway.Stores.Redis;
+using Gateway.Stores;
 using Microsoft.Extensions.Options;
-using StackExchange.Redis;
 
 namespace Gateway.RateLimiting;
 
@@ -29,21 +28,19 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
     private static readonly TimeSpan RetryRedisAfter = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan SlowTrips = TimeSpan.FromMilliseconds(250);
 
-    private readonly IConnectionMultiplexer _redis;
+    private readonly ISharedLimitStore _store;
     private readonly LocalRateLimitCounter _local;
     private readonly ILogger<RedisRateLimitCounter> _logger;
-    private readonly RedisKeys _keys;
     private readonly ConcurrentDictionary<LimitSpec, RedisLease> _leases = new();
     private readonly RedisLeaseSweeper _sweeper;
     private readonly long _tripDeadlineMs;
     private long _redisDownUntil;
 
-    public RedisRateLimitCounter(IConnectionMultiplexer redis, LocalRateLimitCounter local, IOptions<GatewayOptions> options, ILogger<RedisRateLimitCounter> logger)
+    public RedisRateLimitCounter(ISharedLimitStore store, LocalRateLimitCounter local, IOptions<GatewayOptions> options, ILogger<RedisRateLimitCounter> logger)
     {
-        _redis = redis;
+        _store = store;
         _local = local;
         _logger = logger;
-        _keys = new RedisKeys(options.Value.Store.RedisPrefix);
         _tripDeadlineMs = (long)Math.Max(SlowTrips.TotalMilliseconds, options.Value.Store.Timeout.TotalMilliseconds);
         _sweeper = new RedisLeaseSweeper(_leases, ReturnAsync);
     }
@@ -209,7 +206,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
             batch.State(from).ResetAfter = TimeSpan.FromSeconds(1);
             return Refused(batch, from);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (StoreUnavailableException ex)
         {
             Interlocked.Exchange(ref _redisDownUntil, Environment.TickCount64 + (long)RetryRedisAfter.TotalMilliseconds);
             Log.FallingBack(_logger, ex);
@@ -354,7 +351,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
             return lease;
         }
 
-        return _leases.GetOrAdd(spec, static (s, keys) => new RedisLease(s, keys.RateLimitPartition(s.PartitionText())), _keys);
+        return _leases.GetOrAdd(spec, static (s, store) => new RedisLease(s, store.PartitionKey(s.PartitionText())), _store);
     }
 
     private Task RefillAsync(RedisLease lease)
@@ -390,13 +387,10 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
     private async Task RunScriptAsync(RedisLease lease, long want, long backBucket, int back, int seed = 0)
     {
         var sent = NowMs;
-        RedisResult[] result;
+        LimitLease result;
         try
         {
-            result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(
-                RedisRateLimitScript.Lease,
-                [lease.Key],
-                [lease.Spec.PermitLimit, (long)lease.Spec.Window.TotalMilliseconds, want, backBucket, back, seed]))!;
+            result = await _store.LeaseAsync(lease.Key, lease.Spec.PermitLimit, (long)lease.Spec.Window.TotalMilliseconds, want, backBucket, back, seed);
         }
         catch when (back > 0)
         {
@@ -406,8 +400,8 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
 
         lock (lease)
         {
-            lease.Apply(sent, want, (int)result[0], (int)result[1], (long)result[2], (long)result[3], (long)result[4], (long)result[5], (long)result[6]);
-            lease.ArrivedStale = (int)result[0] > 0 && NowMs >= lease.ValidUntil;
+            lease.Apply(sent, want, result.Granted, result.Left, result.Bucket, result.BucketMs, result.StoreNowMs, result.ResetMs, result.WaitMs);
+            lease.ArrivedStale = result.Granted > 0 && NowMs >= lease.ValidUntil;
         }
     }
 
@@ -440,7 +434,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
                 await refill;
             }
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (StoreUnavailableException ex)
         {
             Log.FallingBack(_logger, ex);
         }
@@ -453,7 +447,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         {
             await RunScriptAsync(lease, 0, bucket, back);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (StoreUnavailableException)
         {
             // Unreturned permits only make the limit stricter until their bucket leaves the window.
         }

@@ -1,11 +1,10 @@
 using System.Security.Cryptography;
-using Gateway.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.SecretScanning;
 
 /// <summary>The configured report-signing public keys, parsed once per configuration.</summary>
-internal sealed class PublicKeyRing(IOptionsMonitor<GatewayOptions> options)
+internal sealed class PublicKeyRing(IOptionsMonitor<SecretScanningOptions> options)
 {
     private (Dictionary<string, string> Source, Dictionary<string, ECDsa> Keys)? _current;
 
@@ -106,7 +105,7 @@ internal sealed class PublicKeyRing(IOptionsMonitor<GatewayOptions> options)
 
     private Dictionary<string, ECDsa> Keys()
     {
-        var configured = options.CurrentValue.SecretScanning.PublicKeys;
+        var configured = options.CurrentValue.PublicKeys;
         var cached = _current;
         if (cached is { } c && ReferenceEquals(c.Source, configured))
         {

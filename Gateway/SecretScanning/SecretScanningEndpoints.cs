@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using Gateway.Configuration;
 using Gateway.Http;
 using Gateway.RateLimiting;
 using Microsoft.Extensions.Options;
@@ -21,7 +20,7 @@ public static class SecretScanningEndpointRouteBuilderExtensions
     /// </summary>
     public static IEndpointRouteBuilder MapSecretScanning(this IEndpointRouteBuilder endpoints)
     {
-        var options = endpoints.ServiceProvider.GetRequiredService<IOptions<GatewayOptions>>().Value.SecretScanning;
+        var options = endpoints.ServiceProvider.GetRequiredService<IOptions<SecretScanningOptions>>().Value;
         if (!options.Enabled)
         {
             return endpoints;
@@ -111,8 +110,7 @@ public static class SecretScanningEndpointRouteBuilderExtensions
             return;
         }
 
-        var gateway = services.GetRequiredService<IOptionsMonitor<GatewayOptions>>().CurrentValue;
-        var action = LeakActions.Configured(gateway.SecretScanning.Action);
+        var action = LeakActions.Configured(services.GetRequiredService<IOptionsMonitor<SecretScanningOptions>>().CurrentValue.Action);
         var feedback = await services.GetRequiredService<LeakedKeyReporter>().HandleAsync(reports, action, "secret-scanning", context.RequestAborted);
 
         context.Response.StatusCode = StatusCodes.Status200OK;

@@ -1,16 +1,15 @@
-using Gateway.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.SecretScanning;
 
 /// <summary>Stops start-up on a report endpoint that could not verify a report, or would answer on a path it cannot own.</summary>
-internal sealed class SecretScanningOptionsValidator : IValidateOptions<GatewayOptions>
+internal sealed class SecretScanningOptionsValidator : IValidateOptions<SecretScanningOptions>
 {
-    public ValidateOptionsResult Validate(string? name, GatewayOptions options)
+    public ValidateOptionsResult Validate(string? name, SecretScanningOptions options)
     {
         var errors = new List<string>();
-        var scanning = options.SecretScanning ?? new SecretScanningOptions();
-        const string S = GatewayOptions.SectionName + ":SecretScanning";
+        var scanning = options;
+        const string S = SecretScanningOptions.SectionName;
 
         if (!LeakActions.TryParse(scanning.Action, out _))
         {

@@ -2,7 +2,6 @@ using System.Buffers.Text;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
-using Gateway.Configuration;
 using Gateway.Verification;
 using Microsoft.Extensions.Options;
 
@@ -14,18 +13,18 @@ namespace Gateway.Signing;
 /// the shared secret; version 2 a key per cluster derived from it, and also covers host, cluster, a nonce and
 /// the body. Both canonical strings are <see cref="GatewaySignature"/>'s, the ones the verifiers rebuild.
 /// </summary>
-internal sealed class IdentitySigner(IOptionsMonitor<GatewayOptions> options, TimeProvider time)
+internal sealed class IdentitySigner(IOptionsMonitor<SigningOptions> options, TimeProvider time)
 {
     public const string HeaderName = GatewaySignature.HeaderName;
 
     private SigningState? _state;
 
-    public bool Enabled => options.CurrentValue.Signing.Secrets.Count > 0;
+    public bool Enabled => options.CurrentValue.Secrets.Count > 0;
 
     /// <returns>The signing settings in force, or null when no secret is configured.</returns>
     public SigningState? Current()
     {
-        var signing = options.CurrentValue.Signing;
+        var signing = options.CurrentValue;
         if (signing.Secrets.Count == 0)
         {
             return null;

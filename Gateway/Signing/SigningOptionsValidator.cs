@@ -1,11 +1,10 @@
 using System.Text.RegularExpressions;
-using Gateway.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Signing;
 
 /// <summary>Stops start-up on a signing secret an upstream could not use or an attacker could guess, or on a version or digest limit it does not know.</summary>
-internal sealed partial class SigningOptionsValidator : IValidateOptions<GatewayOptions>
+internal sealed partial class SigningOptionsValidator : IValidateOptions<SigningOptions>
 {
     /// <summary>32 characters: a random secret of that length carries at least the 128 bits HMAC-SHA256 needs.</summary>
     public const int MinSecretLength = 32;
@@ -13,14 +12,14 @@ internal sealed partial class SigningOptionsValidator : IValidateOptions<Gateway
     /// <summary>16 MiB: each request up to the limit is buffered whole in memory before it is sent.</summary>
     public const long MaxDigestLimit = 16 * 1024 * 1024;
 
-    public ValidateOptionsResult Validate(string? name, GatewayOptions options)
+    public ValidateOptionsResult Validate(string? name, SigningOptions options)
     {
         var errors = new List<string>();
-        var secrets = options.Signing?.Secrets ?? [];
+        var secrets = options.Secrets ?? [];
         var ids = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < secrets.Count; i++)
         {
-            var setting = $"{GatewayOptions.SectionName}:Signing:Secrets:{i}";
+            var setting = $"{SigningOptions.SectionName}:Secrets:{i}";
             var secret = secrets[i];
             if (secret?.Id is not { } id || !IdRegex().IsMatch(id))
             {
@@ -38,15 +37,15 @@ internal sealed partial class SigningOptionsValidator : IValidateOptions<Gateway
             }
         }
 
-        var signing = options.Signing ?? new SigningOptions();
+        var signing = options;
         if (!IdentitySigner.TryParseVersions(signing.Versions, out _, out _))
         {
-            errors.Add($"{GatewayOptions.SectionName}:Signing:Versions must be v1, v2 or v1,v2 (got '{signing.Versions}').");
+            errors.Add($"{SigningOptions.SectionName}:Versions must be v1, v2 or v1,v2 (got '{signing.Versions}').");
         }
 
         if (signing.MaxDigestBytes is < 0 or > MaxDigestLimit)
         {
-            errors.Add($"{GatewayOptions.SectionName}:Signing:MaxDigestBytes must be between 0 and {MaxDigestLimit} (got {signing.MaxDigestBytes}).");
+            errors.Add($"{SigningOptions.SectionName}:MaxDigestBytes must be between 0 and {MaxDigestLimit} (got {signing.MaxDigestBytes}).");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -9,7 +9,10 @@ public static class SigningReverseProxyBuilderExtensions
     /// <summary>Signs the identity headers of every proxied request when <c>Gateway:Signing:Secrets</c> is set.</summary>
     public static IReverseProxyBuilder AddGatewaySigning(this IReverseProxyBuilder builder)
     {
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>, SigningOptionsValidator>());
+        // Bound here, not in Configuration, so Configuration knows no feature; validated at start, and a bad reload keeps the last good value.
+        builder.Services.AddOptions<SigningOptions>().BindConfiguration(SigningOptions.SectionName).ValidateOnStart();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SigningOptions>, SigningOptionsValidator>());
+        builder.Services.TryAddSingleton<IOptionsMonitor<SigningOptions>, LastGoodOptionsMonitor<SigningOptions>>();
         builder.Services.TryAddSingleton<IdentitySigner>();
         builder.AddTransforms<SignatureTransformProvider>();
         return builder;

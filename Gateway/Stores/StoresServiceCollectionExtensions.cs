@@ -19,6 +19,7 @@ internal static class StoresServiceCollectionExtensions
         {
             services.TryAddSingleton<IGatewayStore, SqliteGatewayStore>();
             services.TryAddSingleton<IKeyChangeNotifier, NullKeyChangeNotifier>();
+            services.TryAddSingleton<IKeyChangeFeed, NullKeyChangeFeed>();
         }
         else
         {
@@ -32,6 +33,8 @@ internal static class StoresServiceCollectionExtensions
             services.TryAddSingleton<RedisKeyChangePublisher>();
             services.TryAddSingleton<IKeyChangeNotifier>(sp => sp.GetRequiredService<RedisKeyChangePublisher>());
             services.AddHostedService(sp => sp.GetRequiredService<RedisKeyChangePublisher>());
+            services.TryAddSingleton<IKeyChangeFeed, RedisKeyChangeFeed>();
+            services.TryAddSingleton<ISharedLimitStore, RedisSharedLimitStore>();
         }
 
         services.TryAddSingleton<IKeyLookup>(sp => sp.GetRequiredService<IGatewayStore>());

@@ -1,21 +1,18 @@
+using Gateway.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Gateway.Usage;
 
 public static class UsageServiceCollectionExtensions
 {
     /// <summary>Per-key usage counters, their flusher and the store they flush to (the same kind as the key store).</summary>
-    public static IServiceCollection AddGatewayUsage(this IServiceCollection services, bool redis)
+    public static IServiceCollection AddGatewayUsage(this IServiceCollection services)
     {
         services.TryAddSingleton<UsageCounters>();
-        if (redis)
-        {
-            services.TryAddSingleton<IUsageStore, RedisUsageStore>();
-        }
-        else
-        {
-            services.TryAddSingleton<IUsageStore, SqliteUsageStore>();
-        }
+        services.TryAddSingleton<IUsageStore>(static sp => sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Store.IsShared
+            ? ActivatorUtilities.CreateInstance<RedisUsageStore>(sp)
+            : ActivatorUtilities.CreateInstance<SqliteUsageStore>(sp));
 
         services.TryAddSingleton<UsageFlusher>();
         services.AddHostedService(sp => sp.GetRequiredService<UsageFlusher>());

@@ -1,10 +1,9 @@
 using System.Net;
 using Gateway.Configuration;
-using Gateway.RateLimiting;
+using Gateway.Http;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Options;
 
-namespace Gateway.Tests.RateLimiting;
+namespace Gateway.Tests.Http;
 
 /// <summary>Which address a limit is charged to, for trusted and untrusted peers and hostile X-Forwarded-For.</summary>
 public sealed class ClientIpResolverTests
@@ -32,7 +31,7 @@ public sealed class ClientIpResolverTests
     public void Resolve_PeerAndForwardedFor_Client(string peer, string[] trusted, string[] forwardedFor, string client)
     {
         var options = new GatewayOptions { TrustedProxies = [.. trusted] };
-        var resolver = new ClientIpResolver(new StaticMonitor(options));
+        var resolver = new ClientIpResolver(() => options.TrustedProxies, () => options.RateLimits.Ipv6PrefixLength);
         var context = new DefaultHttpContext();
         context.Connection.RemoteIpAddress = IPAddress.Parse(peer);
         if (forwardedFor.Length > 0)
@@ -41,14 +40,5 @@ public sealed class ClientIpResolverTests
         }
 
         Assert.That(resolver.ResolveAddress(context), Is.EqualTo(IPAddress.Parse(client)));
-    }
-
-    private sealed class StaticMonitor(GatewayOptions value) : IOptionsMonitor<GatewayOptions>
-    {
-        public GatewayOptions CurrentValue => value;
-
-        public GatewayOptions Get(string? name) => value;
-
-        public IDisposable? OnChange(Action<GatewayOptions, string?> listener) => null;
     }
 }

@@ -1,8 +1,11 @@
-namespace Gateway.Configuration;
+namespace Gateway.Signing;
 
 /// <summary><c>Gateway:Signing</c>: the secrets that sign identity headers for upstreams, and what the signature covers.</summary>
 public sealed class SigningOptions
 {
+    /// <summary>Bound by the signing feature itself, next to the <c>Gateway</c> section's other settings.</summary>
+    internal const string SectionName = "Gateway:Signing";
+
     /// <summary>The default <see cref="MaxDigestBytes"/>: 64 KiB, buffered per request at most.</summary>
     public const long DefaultMaxDigestBytes = 64 * 1024;
 

@@ -1,8 +1,11 @@
-namespace Gateway.Configuration;
+namespace Gateway.SecretScanning;
 
 /// <summary><c>Gateway:SecretScanning</c>: leaked-key reports in the GitHub secret-scanning partner format.</summary>
 public sealed class SecretScanningOptions
 {
+    /// <summary>Bound by the secret-scanning feature itself, next to the <c>Gateway</c> section's other settings.</summary>
+    internal const string SectionName = "Gateway:SecretScanning";
+
     public bool Enabled { get; set; }
 
     /// <summary>Path on the proxy listener that takes reports (read at start).</summary>

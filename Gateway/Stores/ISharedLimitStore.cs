@@ -1,0 +1,24 @@
+namespace Gateway.Stores;
+
+/// <summary>
+/// Rate-limit counters shared by every instance, offered by a shared store (Redis) and absent for the
+/// embedded one. One call charges a lease of permits on one partition's sliding window (and gives back
+/// what an earlier lease did not use), timed by the store's clock so instances with skewed clocks agree.
+/// </summary>
+internal interface ISharedLimitStore
+{
+    /// <summary>The store's name for a partition (computed once per lease, not per call).</summary>
+    string PartitionKey(string partition);
+
+    /// <summary>
+    /// Takes up to <paramref name="want"/> permits of <paramref name="limit"/> per <paramref name="windowMs"/>,
+    /// after giving back <paramref name="back"/> permits charged to bucket <paramref name="backBucket"/>, and
+    /// charging <paramref name="seed"/> permits whatever is left.
+    /// </summary>
+    /// <exception cref="StoreUnavailableException">The store did not answer.</exception>
+    Task<LimitLease> LeaseAsync(string partitionKey, long limit, long windowMs, long want, long backBucket, int back, int seed);
+}
+
+/// <summary>What the shared store granted: permits, permits left, the current bucket and its length, the store's
+/// time, when the oldest counted bucket leaves the window and when a permit is free again (all ms).</summary>
+internal readonly record struct LimitLease(int Granted, int Left, long Bucket, long BucketMs, long StoreNowMs, long ResetMs, long WaitMs);

@@ -1,0 +1,35 @@
+using Gateway.Configuration;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Gateway.Stores.Redis;
+
+/// <summary>The rate limiter's shared counters on Redis: one script call (<see cref="RedisRateLimitScript"/>) per lease.</summary>
+internal sealed class RedisSharedLimitStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> options) : ISharedLimitStore
+{
+    private readonly RedisKeys _keys = new(options.Value.Store.RedisPrefix);
+
+    public string PartitionKey(string partition) => _keys.RateLimitPartition(partition);
+
+    public async Task<LimitLease> LeaseAsync(string partitionKey, long limit, long windowMs, long want, long backBucket, int back, int seed)
+    {
+        RedisResult[] result;
+        try
+        {
+            result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(
+                RedisRateLimitScript.Lease,
+                [partitionKey],
+                [limit, windowMs, want, backBucket, back, seed]))!;
+        }
+        catch (RedisException ex)
+        {
+            throw new StoreUnavailableException("Redis did not answer.", ex);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new StoreUnavailableException("Redis did not answer in time.", ex);
+        }
+
+        return new LimitLease((int)result[0], (int)result[1], (long)result[2], (long)result[3], (long)result[4], (long)result[5], (long)result[6]);
+    }
+}
