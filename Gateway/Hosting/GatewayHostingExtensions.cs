@@ -1,6 +1,7 @@
 using Gateway.AccessLog;
 using Gateway.Admin;
 using Gateway.Configuration;
+using Gateway.Customers;
 using Gateway.Demo;
 using Gateway.Http;
 using Gateway.Keys;
@@ -77,6 +78,7 @@ public static class GatewayHostingExtensions
         var redis = builder.Configuration[$"{GatewayOptions.SectionName}:Store:Redis"];
         services.AddGatewayStores(redis);
         services.AddGatewayKeys(redis: !string.IsNullOrWhiteSpace(redis));
+        services.AddGatewayCustomers(redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayRateLimiting(redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayUsage(redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayOperators(redis: !string.IsNullOrWhiteSpace(redis));

@@ -32,6 +32,30 @@ public static class RateLimitingExtensions
             services.TryAddSingleton<IRateLimitCounter>(sp => sp.GetRequiredService<LocalRateLimitCounter>());
         }
 
+        // Quotas and credits: leased from Redis, or counted here and persisted in SQLite.
+        services.TryAddSingleton<IQuotaEvents, LoggingQuotaEvents>();
+        if (redis)
+        {
+            services.TryAddSingleton<IQuotaCounter>(sp => new RedisQuotaCounter(
+                sp.GetRequiredService<IConnectionMultiplexer>(),
+                sp.GetRequiredService<IQuotaEvents>(),
+                sp.GetRequiredService<IOptions<GatewayOptions>>(),
+                sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ILogger<RedisQuotaCounter>>()));
+        }
+        else
+        {
+            services.TryAddSingleton<IQuotaCounterStore, SqliteQuotaCounterStore>();
+            services.TryAddSingleton(sp => new LocalQuotaCounter(
+                sp.GetRequiredService<IQuotaCounterStore>(),
+                sp.GetRequiredService<IQuotaEvents>(),
+                sp.GetRequiredService<TimeProvider>()));
+            services.TryAddSingleton<IQuotaCounter>(sp => sp.GetRequiredService<LocalQuotaCounter>());
+            services.TryAddSingleton<QuotaCounterFlusher>();
+            services.AddHostedService(sp => sp.GetRequiredService<QuotaCounterFlusher>());
+        }
+
+        services.TryAddSingleton<LimitCharger>();
         services.TryAddSingleton<IpLimitGate>();
         services.TryAddKeyedSingleton(IpLimitGate.Admin, static (sp, _) => new IpLimitGate(
             new LocalRateLimitCounter(sp.GetRequiredService<TimeProvider>()),
