@@ -1,17 +1,18 @@
 using System.Collections.Concurrent;
+using Gateway.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace Gateway.Customers;
 
 /// <summary>
 /// The request path's view of customers: each (org, customer id) is read from the store once, then served
-/// from memory and refreshed in the background once older than <see cref="FreshFor"/>, so a request never
-/// waits for the store except on the first use of a customer. Writes through the admin API on this instance
-/// apply at once; other instances see them within <see cref="FreshFor"/>.
+/// from memory and refreshed in the background once older than <c>Gateway:Cache:FreshFor</c> (as keys are), so
+/// a request never waits for the store except on the first use of a customer. Writes through the admin API on
+/// this instance apply at once; other instances see them within that time. A refresh that fails keeps what
+/// was known.
 /// </summary>
-internal sealed class CustomerDirectory(ICustomerStore store, TimeProvider time)
+internal sealed class CustomerDirectory(ICustomerStore store, IOptionsMonitor<GatewayOptions> options, TimeProvider time)
 {
-    public static readonly TimeSpan FreshFor = TimeSpan.FromSeconds(2);
-
     private readonly ConcurrentDictionary<(string Org, string Id), Entry> _entries = new();
 
     /// <summary>The registered customer, or null when <paramref name="customerId"/> names none (it is then only stamped).</summary>
@@ -20,7 +21,7 @@ internal sealed class CustomerDirectory(ICustomerStore store, TimeProvider time)
         var now = time.GetTimestamp();
         if (_entries.TryGetValue((orgId, customerId), out var entry))
         {
-            if (time.GetElapsedTime(entry.FetchedAt, now) > FreshFor && Interlocked.Exchange(ref entry.Refreshing, 1) == 0)
+            if (time.GetElapsedTime(entry.FetchedAt, now) > options.CurrentValue.Cache.FreshFor && Interlocked.Exchange(ref entry.Refreshing, 1) == 0)
             {
                 _ = RefreshAsync(orgId, customerId);
             }

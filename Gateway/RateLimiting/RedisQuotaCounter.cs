@@ -97,6 +97,17 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
     {
         var db = _redis.GetDatabase();
         var used = await db.StringIncrementAsync(Key(partition), delta);
+
+        // A refusal this instance remembers no longer holds once credits were added; other instances ask
+        // Redis again within a second.
+        if (_leases.TryGetValue(partition, out var lease))
+        {
+            lock (lease)
+            {
+                lease.RefusedUntil = 0;
+            }
+        }
+
         if (expiresAt is { } at)
         {
             await db.KeyExpireAsync(Key(partition), at.UtcDateTime);
