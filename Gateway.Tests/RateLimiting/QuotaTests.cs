@@ -110,7 +110,7 @@ public sealed class QuotaTests(StoreKind store) : UpstreamFixture
         Assert.That(set["credits"]!["remaining"]!.GetValue<long>(), Is.EqualTo(1));
         Assert.That(await _gateway.StatusAsync(key, "/api/x"), Is.EqualTo(HttpStatusCode.OK));
 
-        var audit = await _gateway.AdminGetAsync("admin/orgs/acme/audit");
+        var audit = await _gateway.AdminGetAsync("admin/audit?org=acme");
         var credits = audit["items"]!.AsArray().Where(e => e!["action"]!.GetValue<string>() == "key.credits").ToList();
         Assert.That(credits, Has.Count.EqualTo(3));
         Assert.That(credits.Select(e => e!["changes"]!["op"]!["after"]!.GetValue<string>()), Is.EquivalentTo(new[] { "add", "subtract", "set" }));
