@@ -78,5 +78,23 @@ public sealed class DistributedQuotaTests : UpstreamFixture
         Assert.That(after.Count(s => s == HttpStatusCode.OK), Is.EqualTo(2), "6 before, 2 during the outage, 2 after: the month did not start over");
     }
 
+    [Test]
+    public async Task Leases_TypicalRequests_DecidedWithoutARedisTrip()
+    {
+        await using var gateway = await GatewayHost.StartAsync(Settings(), store: StoreKind.Redis);
+        await gateway.CreateOrgAsync("acme");
+        await gateway.AdminPostAsync("admin/orgs/acme/customers", new { id = "c", name = "C", quota = new { limit = 1_000_000, period = "month" } }, expected: 201);
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "k", customerId = "c", credits = new { remaining = 1_000_000 } })).Str("key");
+        var counter = (Gateway.RateLimiting.RedisQuotaCounter)gateway.Services.GetService(typeof(Gateway.RateLimiting.IQuotaCounter))!;
+
+        for (var i = 0; i < 300; i++)
+        {
+            Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        // Leases double while trips come less than a second apart: 1, 2, 4, ... per counter (two counters here).
+        Assert.That(counter.Trips, Is.LessThanOrEqualTo(40), "most of 300 requests were decided from leases");
+    }
+
     private Dictionary<string, string?> Settings() => GatewayHost.Routes(Upstream.Url, ("api", "/api/{**rest}", []));
 }

@@ -197,6 +197,26 @@ public sealed class QuotaTests(StoreKind store) : UpstreamFixture
         Assert.That(gone.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
     }
 
+    [Test]
+    public async Task Quota_SurvivesARestart_TheMonthDoesNotStartOver()
+    {
+        await CreateCustomerAsync(new { id = "c6", name = "C6", quota = new { limit = 5, period = "month" } });
+        var key = (await _gateway.CreateKeyAsync("acme", new { name = "k", customerId = "c6" })).Str("key");
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        var directory = _gateway.Directory;
+        var prefix = _gateway.Services.GetService(typeof(Microsoft.Extensions.Options.IOptions<Gateway.Configuration.GatewayOptions>)) is Microsoft.Extensions.Options.IOptions<Gateway.Configuration.GatewayOptions> o ? o.Value.Store.RedisPrefix : null;
+        await _gateway.StopForRestartAsync();
+        _gateway = await GatewayHost.StartAsync(Settings(), directory: directory, store: store, redisPrefix: prefix);
+
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.CodeAsync(key), Is.EqualTo("quota_exceeded"), "3 before the restart + 2 after = 5");
+    }
+
     private async Task<JsonObject> CreateCustomerAsync(object body) => await _gateway.AdminPostAsync("admin/orgs/acme/customers", body, expected: 201);
 
     private Dictionary<string, string?> Settings()
