@@ -68,6 +68,16 @@ public sealed class DistributedQuotaTests : UpstreamFixture
         Assert.That(during, Is.All.EqualTo(HttpStatusCode.OK), "while Redis is down the instance goes on from what it counted, never failing requests");
 
         redis.Restart(); // empty: no persistence
+        // Wait until the gateway talks to the new Redis again, so the requests below go through it (not the fallback).
+        var multiplexer = (StackExchange.Redis.IConnectionMultiplexer)gateway.Services.GetService(typeof(StackExchange.Redis.IConnectionMultiplexer))!;
+        var counter = (Gateway.RateLimiting.RedisQuotaCounter)gateway.Services.GetService(typeof(Gateway.RateLimiting.IQuotaCounter))!;
+        await GatewayHost.WaitForAsync(() => Task.FromResult(multiplexer.IsConnected && !counter.OnFallback), TimeSpan.FromSeconds(15));
+
+        // The org, customer and key lived in the lost Redis too: make them again (same org and customer ids, so
+        // the same quota counter); only the counter's own count is under test here.
+        await gateway.CreateOrgAsync("acme");
+        await gateway.AdminPostAsync("admin/orgs/acme/customers", new { id = "c", name = "C", quota = new { limit = 10, period = "month" } }, expected: 201);
+        key = (await gateway.CreateKeyAsync("acme", new { name = "k", customerId = "c" })).Str("key");
         var after = new List<HttpStatusCode>();
         for (var i = 0; i < 10; i++)
         {
@@ -76,6 +86,10 @@ public sealed class DistributedQuotaTests : UpstreamFixture
 
         Assert.That(after, Has.No.Member(HttpStatusCode.InternalServerError).And.No.Member(HttpStatusCode.ServiceUnavailable));
         Assert.That(after.Count(s => s == HttpStatusCode.OK), Is.EqualTo(2), "6 before, 2 during the outage, 2 after: the month did not start over");
+        Assert.That(counter.OnFallback, Is.False);
+        var month = DateTimeOffset.UtcNow.ToString("yyyyMM", System.Globalization.CultureInfo.InvariantCulture);
+        var stored = await multiplexer.GetDatabase().StringGetAsync($"gw:q:{{q:acme:c:m{month}}}");
+        Assert.That((long)stored, Is.EqualTo(10), "the restarted Redis holds the whole count: restored, plus the outage's admissions");
     }
 
     [Test]

@@ -76,6 +76,9 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
         _fallback = new LocalQuotaCounter(null, events, time);
     }
 
+    /// <summary>Whether quotas are being counted locally because Redis did not answer (for tests).</summary>
+    internal bool OnFallback => Interlocked.Read(ref _redisDownUntil) > _time.GetTimestamp();
+
     /// <summary>Script calls made so far (for tests and the bench).</summary>
     public long Trips => Interlocked.Read(ref _trips);
 
