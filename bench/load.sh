@@ -24,6 +24,10 @@
 #                                                      # by bench/keys.lua: cold and warm cache, hit ratio, RSS (bench/scale.sh)
 #   TLS=1 bash bench/load.sh                           # TLS at the edge, HTTP/1.1 (wrk) and HTTP/2 (h2load): the gateway's
 #                                                      # HTTPS listener against nginx terminating TLS, and key auth on both (bench/tls.sh)
+#   QUOTAS=1 bash bench/load.sh                        # also the gateway with a customer quota (a plan of 10^12 a month)
+#                                                      # and key credits (10^12) on every request, run right after
+#                                                      # the plain gateway, on SQLite and (with redis-server) on Redis:
+#                                                      # the cost of quotas and credits, and Redis commands per request
 #   PIN=1 bash bench/load.sh                           # the proxies on CPU 1, the upstream, Redis and wrk on CPU 0
 #                                                      # (taskset): each proxy has a core of its own, as in a real
 #                                                      # deployment, instead of sharing both with its upstream
@@ -61,6 +65,7 @@ USAGE_OFF=${USAGE_OFF:-}
 HEADERS=${HEADERS:-}
 BASELINE_DIR=${BASELINE_DIR:-}
 PIN=${PIN:-}
+QUOTAS=${QUOTAS:-}
 # Prefixes for the commands that start processes; empty unless PIN is set. PIN_PROXY is read by start_gateway.
 side=()
 PIN_PROXY=""
@@ -116,6 +121,7 @@ with_redis=""
 if [ -z "$NO_REDIS" ] && command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then with_redis=1; fi
 off_port=$(free_port); off_admin_port=$(free_port); headers_port=$(free_port)
 base_port=$(free_port); base_admin_port=$(free_port)
+q_port=$(free_port); q_admin_port=$(free_port); rq_port=$(free_port); rq_admin_port=$(free_port)
 [ -z "$BASELINE_DIR" ] || [ -f "$BASELINE_DIR/Gateway.dll" ] || die "no Gateway.dll in BASELINE_DIR=$BASELINE_DIR"
 
 # Each process is the dotnet host itself (exec), so its pid is the one whose /proc/<pid>/status is read.
@@ -145,6 +151,17 @@ if [ -n "$with_redis" ]; then
   start_gateway gateway-redis "$root/Gateway/$bin" "$rgw_port" "$radmin_port" Gateway__Store__Redis="127.0.0.1:$redis_port"
   rgw_pid=$started_pid
 fi
+# A plan whose quota and credits never run out during the run, so every request is charged and admitted.
+quota_env=(Gateway__Plans__bench__Quota__Limit=1000000000000 Gateway__Plans__bench__Quota__Period=month)
+if [ -n "$QUOTAS" ]; then
+  start_gateway gateway-quotas "$root/Gateway/$bin" "$q_port" "$q_admin_port" "${quota_env[@]}"
+  q_pid=$started_pid
+  if [ -n "$with_redis" ]; then
+    start_gateway gateway-quotas-redis "$root/Gateway/$bin" "$rq_port" "$rq_admin_port" "${quota_env[@]}" \
+      Gateway__Store__Redis="127.0.0.1:$redis_port" Gateway__Store__RedisPrefix=gwq:
+    rq_pid=$started_pid
+  fi
+fi
 if [ -n "$USAGE_OFF" ]; then
   start_gateway gateway-off "$root/Gateway/$bin" "$off_port" "$off_admin_port" Gateway__Usage__Enabled=false
   off_pid=$started_pid
@@ -159,6 +176,23 @@ wait_http "http://127.0.0.1:$plain_port/" "$plain_pid" plain
 [ -z "$HEADERS" ] || wait_http "http://127.0.0.1:$headers_port/" "$headers_pid" plain-headers
 key=$(bench_key gateway "$gw_pid" "$admin_port") || exit 1
 [ -z "$USAGE_OFF" ] || { off_key=$(bench_key gateway-off "$off_pid" "$off_admin_port") || exit 1; }
+# quota_key NAME PID ADMIN_PORT: the bench organization, a customer on the bench plan, and a key of that
+# customer with credits; prints the key.
+quota_key() {
+  local out
+  bench_key "$@" >/dev/null || return 1
+  curl -sf -X POST "http://127.0.0.1:$3/admin/orgs/bench/customers" -H "Authorization: Bearer $admin_token" \
+    -H 'Content-Type: application/json' -d '{"id":"bench-customer","name":"Bench customer","plan":"bench"}' >/dev/null \
+    || die "could not create the bench customer ($1)"
+  out=$(curl -sf -X POST "http://127.0.0.1:$3/admin/orgs/bench/keys" -H "Authorization: Bearer $admin_token" \
+    -H 'Content-Type: application/json' -d '{"name":"metered","customerId":"bench-customer","credits":{"remaining":1000000000000}}') \
+    || die "could not create the metered key ($1)"
+  sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$out"
+}
+if [ -n "$QUOTAS" ]; then
+  q_key=$(quota_key gateway-quotas "$q_pid" "$q_admin_port") || exit 1
+  [ -z "$with_redis" ] || { rq_key=$(quota_key gateway-quotas-redis "$rq_pid" "$rq_admin_port") || exit 1; }
+fi
 [ -z "$BASELINE_DIR" ] || { base_key=$(bench_key gateway-base "$base_pid" "$base_admin_port") || exit 1; }
 
 path=/bench/hello
@@ -244,10 +278,11 @@ summarize() {
   done
 }
 
-pid_of=([direct]=$up_pid [plain]=$plain_pid [plain_headers]=${headers_pid:-} [gateway]=$gw_pid [redis]=${rgw_pid:-} [gateway_off]=${off_pid:-} [baseline]=${base_pid:-})
+pid_of=([quotas]=${q_pid:-} [redis_quotas]=${rq_pid:-} [direct]=$up_pid [plain]=$plain_pid [plain_headers]=${headers_pid:-} [gateway]=$gw_pid [redis]=${rgw_pid:-} [gateway_off]=${off_pid:-} [baseline]=${base_pid:-})
 echo "Gateway load test: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (after a $WARMUP warm-up), GET $path, loopback$([ "$ROUNDS" -gt 1 ] && echo ", $ROUNDS interleaved rounds, medians")$([ -n "$PIN" ] && echo ", proxies pinned to CPU 1, upstream, Redis and wrk to CPU 0")"
 echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)'), $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc)"
 redis_usec=0; redis_calls=0; redis_scripts=0
+rq_usec=0; rq_calls=0; rq_scripts=0
 reset_redis_stats() { redis-cli -p "$redis_port" config resetstat >/dev/null; }
 # redis_stats: usec, calls and script calls (EVAL/EVALSHA) of every command since the last reset, from one INFO read.
 redis_stats() { redis-cli -p "$redis_port" info commandstats | tr -d '\r' |
@@ -257,6 +292,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
   run plain "$plain_url"
   [ -z "$HEADERS" ] || run plain_headers "http://127.0.0.1:$headers_port$path"
   run gateway "$gw_url" "Authorization: Bearer $key"
+  [ -z "$QUOTAS" ] || run quotas "http://127.0.0.1:$q_port$path" "Authorization: Bearer $q_key"
   if [ -n "$BASELINE_DIR" ]; then
     run baseline "http://127.0.0.1:$base_port$path" "Authorization: Bearer $base_key"
   fi
@@ -267,6 +303,13 @@ for ((round = 1; round <= ROUNDS; round++)); do
     before_measure=""
     read -r usec calls scripts < <(redis_stats)
     redis_usec=$(( redis_usec + usec )); redis_calls=$(( redis_calls + calls )); redis_scripts=$(( redis_scripts + scripts ))
+    if [ -n "$QUOTAS" ]; then
+      before_measure=reset_redis_stats
+      run redis_quotas "http://127.0.0.1:$rq_port$path" "Authorization: Bearer $rq_key"
+      before_measure=""
+      read -r usec calls scripts < <(redis_stats)
+      rq_usec=$(( rq_usec + usec )); rq_calls=$(( rq_calls + calls )); rq_scripts=$(( rq_scripts + scripts ))
+    fi
   fi
   if [ -n "$USAGE_OFF" ]; then
     run gateway_off "http://127.0.0.1:$off_port$path" "Authorization: Bearer $off_key"
@@ -277,7 +320,10 @@ if [ -n "$with_redis" ]; then
   ws_bytes=$(redis-cli -p "$redis_port" memory usage 'gw:rl:{ws:bench}')
   ip_bytes=$(redis-cli -p "$redis_port" memory usage 'gw:rl:{ip:127.0.0.1}')
 fi
-for name in direct plain ${HEADERS:+plain_headers} gateway ${BASELINE_DIR:+baseline} ${with_redis:+redis} ${USAGE_OFF:+gateway_off}; do
+quota_targets=""
+[ -n "$QUOTAS" ] && quota_targets="quotas"
+[ -n "$QUOTAS" ] && [ -n "$with_redis" ] && quota_targets="quotas redis_quotas"
+for name in direct plain ${HEADERS:+plain_headers} gateway ${BASELINE_DIR:+baseline} ${with_redis:+redis} ${USAGE_OFF:+gateway_off} $quota_targets; do
   summarize "$name"
 done
 
@@ -292,6 +338,8 @@ rows+=("gateway:gateway:$gw_pid")
 [ -n "$with_redis" ] && rows+=("gateway (Redis):redis:$rgw_pid")
 [ -n "$USAGE_OFF" ] && rows+=("gateway, usage off:gateway_off:$off_pid")
 [ -n "$BASELINE_DIR" ] && rows+=("gateway, baseline:baseline:$base_pid")
+[ -n "$QUOTAS" ] && rows+=("quotas+credits:quotas:$q_pid")
+[ -n "$QUOTAS" ] && [ -n "$with_redis" ] && rows+=("quotas+cred (Redis):redis_quotas:$rq_pid")
 for row in "${rows[@]}"; do
   IFS=: read -r label name pid <<<"$row"
   printf '| %-17s | %10.0f | %8s | %8s | %6s | %10s | %11s | %8s | %9s |\n' "$label" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "${errors[$name]}" "${cpu_us[$name]}" "${machine_us[$name]}" \
@@ -329,6 +377,19 @@ if [ -n "$USAGE_OFF" ]; then
     "$(ratio "${p50[gateway]}" "${p50[gateway_off]}")" "$(ratio "${p99[gateway]}" "${p99[gateway_off]}")"
 fi
 
+if [ -n "$QUOTAS" ]; then
+  printf '| %-24s | %10s | %6s | %6s |\n' "quotas / plain YARP" "$(ratio "${rps[quotas]}" "${rps[plain]}")" \
+    "$(ratio "${p50[quotas]}" "${p50[plain]}")" "$(ratio "${p99[quotas]}" "${p99[plain]}")"
+  printf '| %-24s | %10s | %6s | %6s |\n' "quotas / gateway" "$(ratio "${rps[quotas]}" "${rps[gateway]}")" \
+    "$(ratio "${p50[quotas]}" "${p50[gateway]}")" "$(ratio "${p99[quotas]}" "${p99[gateway]}")"
+  if [ -n "$with_redis" ]; then
+    printf '| %-24s | %10s | %6s | %6s |\n' "quotas (Redis) / plain" "$(ratio "${rps[redis_quotas]}" "${rps[plain]}")" \
+      "$(ratio "${p50[redis_quotas]}" "${p50[plain]}")" "$(ratio "${p99[redis_quotas]}" "${p99[plain]}")"
+    printf '| %-24s | %10s | %6s | %6s |\n' "quotas (Redis) / Redis" "$(ratio "${rps[redis_quotas]}" "${rps[redis]}")" \
+      "$(ratio "${p50[redis_quotas]}" "${p50[redis]}")" "$(ratio "${p99[redis_quotas]}" "${p99[redis]}")"
+  fi
+fi
+
 if [ "$ROUNDS" -gt 1 ]; then
   echo
   for ((round = 1; round <= ROUNDS; round++)); do
@@ -343,9 +404,15 @@ if [ -n "$with_redis" ]; then
   echo "Redis during the measured gateway (Redis) runs: ${requests[redis]} requests, $redis_calls commands ($redis_scripts lease scripts),"
   echo "  $(awk -v u="$redis_usec" -v r="${requests[redis]}" 'BEGIN { if (r > 0) printf "%.3f", u / r; else print "n/a" }') us of Redis CPU per request (INFO commandstats usec / requests)"
   echo "  limiter keys: $rl_keys; MEMORY USAGE workspace partition: ${ws_bytes:-0} B, IP partition: ${ip_bytes:-0} B"
+  echo "  $(awk -v c="$redis_calls" -v r="${requests[redis]}" 'BEGIN { if (r > 0) printf "%.4f", c / r; else print "n/a" }') Redis commands per request"
+  if [ -n "$QUOTAS" ]; then
+    echo "Redis during the measured quotas+credits (Redis) runs: ${requests[redis_quotas]} requests, $rq_calls commands ($rq_scripts scripts),"
+    echo "  $(awk -v c="$rq_calls" -v r="${requests[redis_quotas]}" 'BEGIN { if (r > 0) printf "%.4f", c / r; else print "n/a" }') Redis commands per request," \
+      "$(awk -v u="$rq_usec" -v r="${requests[redis_quotas]}" 'BEGIN { if (r > 0) printf "%.3f", u / r; else print "n/a" }') us of Redis CPU per request"
+  fi
 fi
 
-total_errors=$(( ${errors[direct]} + ${errors[plain]} + ${errors[plain_headers]:-0} + ${errors[gateway]} + ${errors[redis]:-0} + ${errors[gateway_off]:-0} + ${errors[baseline]:-0} ))
+total_errors=$(( ${errors[direct]} + ${errors[plain]} + ${errors[plain_headers]:-0} + ${errors[gateway]} + ${errors[redis]:-0} + ${errors[gateway_off]:-0} + ${errors[baseline]:-0} + ${errors[quotas]:-0} + ${errors[redis_quotas]:-0} ))
 if [ "$total_errors" -gt 0 ]; then
   echo
   echo "warning: $total_errors non-2xx responses or socket errors; see the errors column (the numbers above include them)" >&2

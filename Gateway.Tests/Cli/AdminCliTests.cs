@@ -98,6 +98,28 @@ public sealed class AdminCliTests : GatewayFixture
         Assert.That(message, Does.Contain("Cannot reach"));
     }
 
+    [Test]
+    public async Task Cli_Customers_CreateListGetUpdateDelete()
+    {
+        await RunOkAsync("orgs", "create", "cli_cust");
+        var created = await RunOkAsync("customers", "create", "--org", "cli_cust", "cust-1", "--name", "First", "--quota", "500", "--quota-period", "day", "--rate-limit", "5", "--rate-window", "00:00:01");
+        Assert.That(created["quota"]!["limit"]!.GetValue<long>(), Is.EqualTo(500));
+        Assert.That(created["rateLimit"]!["permitLimit"]!.GetValue<int>(), Is.EqualTo(5));
+
+        var list = await RunOkAsync("customers", "list", "--org", "cli_cust");
+        Assert.That(list["items"]!.AsArray().Select(c => c!["id"]!.GetValue<string>()), Is.EqualTo(new[] { "cust-1" }));
+
+        var updated = await RunOkAsync("customers", "update", "--org", "cli_cust", "cust-1", "--name", "Renamed", "--no-quota");
+        Assert.That(updated["name"]!.GetValue<string>(), Is.EqualTo("Renamed"));
+        Assert.That(updated["quota"], Is.Null);
+        Assert.That((await RunOkAsync("customers", "get", "--org", "cli_cust", "cust-1"))["name"]!.GetValue<string>(), Is.EqualTo("Renamed"));
+
+        var (code, _, error) = await RunAsync("customers", "delete", "--org", "cli_cust", "cust-1");
+        Assert.That(code, Is.Zero, error);
+        var (missing, _, _) = await RunAsync("customers", "get", "--org", "cli_cust", "cust-1");
+        Assert.That(missing, Is.EqualTo(1));
+    }
+
     private async Task<JsonObject> RunOkAsync(params string[] args)
     {
         var (code, output, error) = await RunAsync(args);

@@ -206,6 +206,15 @@ public sealed class GatewayHost : IAsyncDisposable
         return (await response.Content.ReadFromJsonAsync<JsonObject>())!;
     }
 
+    /// <summary>Stops the gateway but keeps its directory (store file), for a restart on the same store.</summary>
+    public async Task StopForRestartAsync()
+    {
+        Proxy.Dispose();
+        Admin.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
     public async ValueTask DisposeAsync()
     {
         Proxy.Dispose();

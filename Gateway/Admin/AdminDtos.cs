@@ -7,6 +7,11 @@ namespace Gateway.Admin;
 
 internal sealed record RateLimitDto(int PermitLimit, string Window);
 
+/// <summary>A key's credits: the live balance, and the refill if any.</summary>
+internal sealed record CreditsDto(long Remaining, RefillDto? Refill = null);
+
+internal sealed record RefillDto(long Amount, string Period);
+
 /// <summary>The key object of the admin API (docs/admin-api.md). <see cref="Key"/> is set only by create and rotate.</summary>
 internal sealed record KeyDto(
     string Id,
@@ -27,7 +32,8 @@ internal sealed record KeyDto(
     DateTimeOffset UpdatedAt,
     DateTimeOffset? RevokedAt,
     DateTimeOffset? PreviousKeyExpiresAt,
-    IReadOnlyList<string> AllowedCidrs)
+    IReadOnlyList<string> AllowedCidrs,
+    CreditsDto? Credits = null)
 {
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Key { get; init; }
@@ -51,7 +57,8 @@ internal sealed record KeyDto(
         key.UpdatedAt,
         key.RevokedAt,
         key.PreviousHash is not null && key.PreviousHashExpiresAt > now ? key.PreviousHashExpiresAt : null,
-        key.AllowedCidrs)
+        key.AllowedCidrs,
+        key.Credits is { } c ? new CreditsDto(c.Remaining, c.Refill is { } refill ? new RefillDto(refill.Amount, QuotaPeriods.Name(refill.Period)) : null) : null)
     {
         Key = plaintext,
     };
@@ -82,6 +89,12 @@ internal sealed record ListDto<T>(IReadOnlyList<T> Items, string? NextCursor = n
 [JsonSerializable(typeof(ListDto<AuditDto>))]
 [JsonSerializable(typeof(SettingsDto))]
 [JsonSerializable(typeof(RateLimitDto))]
+[JsonSerializable(typeof(CreditsDto))]
+[JsonSerializable(typeof(CustomerDto))]
+[JsonSerializable(typeof(ListDto<CustomerDto>))]
+[JsonSerializable(typeof(CreateCustomerRequest))]
+[JsonSerializable(typeof(PatchCustomerRequest))]
+[JsonSerializable(typeof(CreditsRequest))]
 [JsonSerializable(typeof(CreateOrgRequest))]
 [JsonSerializable(typeof(CreateKeyRequest))]
 [JsonSerializable(typeof(PatchKeyRequest))]

@@ -21,7 +21,7 @@ public static class AdminEndpointRouteBuilderExtensions
             .AddEndpointFilter<AdminTokenFilter>()
             .AddEndpointFilter<AdminAuthorizationFilter>()
             .ProducesAdminProblem(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
-        admin.MapOrgsApi().MapKeysApi().MapAuditApi().MapSettingsApi().MapLeakedKeysApi().MapUsageApi();
+        admin.MapOrgsApi().MapKeysApi().MapAuditApi().MapSettingsApi().MapLeakedKeysApi().MapUsageApi().MapCustomersApi().MapCreditsApi();
         foreach (var api in endpoints.ServiceProvider.GetServices<IAdminApi>())
         {
             api.Map(admin);

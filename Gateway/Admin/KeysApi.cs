@@ -2,6 +2,7 @@ using System.Text.Json;
 using Gateway.Configuration;
 using Gateway.Domain;
 using Gateway.Keys;
+using Gateway.RateLimiting;
 using Gateway.Stores;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -14,6 +15,8 @@ internal static class KeysApi
     private static readonly string[] PatchKeyFields = AdminRequests.Members(AdminJsonContext.Default.PatchKeyRequest);
     private static readonly string[] RotateFields = AdminRequests.Members(AdminJsonContext.Default.RotateKeyRequest);
     private static readonly string[] RateLimitFields = AdminRequests.Members(AdminJsonContext.Default.RateLimitDto);
+    private static readonly string[] CreditsFields = ["remaining", "refill"];
+    private static readonly string[] RefillFields = ["amount", "period"];
 
     public static RouteGroupBuilder MapKeysApi(this RouteGroupBuilder admin)
     {
@@ -67,7 +70,7 @@ internal static class KeysApi
         return TypedResults.Created((string?)null, KeyDto.From(issued.Record, time.GetUtcNow(), plaintext: issued.Plaintext));
     }
 
-    private static async Task<Results<Ok<ListDto<KeyDto>>, AdminProblem>> ListAsync(string org, IGatewayStore store, KeyUsageTracker usage, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<ListDto<KeyDto>>, AdminProblem>> ListAsync(string org, IGatewayStore store, KeyUsageTracker usage, IQuotaCounter counter, TimeProvider time, CancellationToken cancellationToken)
     {
         if (await store.GetOrganizationAsync(org, cancellationToken) is null)
         {
@@ -76,21 +79,33 @@ internal static class KeysApi
 
         var now = time.GetUtcNow();
         var keys = await store.ListKeysAsync(org, cancellationToken);
-        return TypedResults.Ok(new ListDto<KeyDto>(keys.Select(k => KeyDto.From(k, now, usage.Pending(k.Id))).ToList()));
+        var items = new List<KeyDto>(keys.Count);
+        foreach (var k in keys)
+        {
+            items.Add(await CreditsApi.WithLiveCreditsAsync(KeyDto.From(k, now, usage.Pending(k.Id)), k, counter, time, cancellationToken));
+        }
+
+        return TypedResults.Ok(new ListDto<KeyDto>(items));
     }
 
-    private static async Task<Results<Ok<KeyDto>, AdminProblem>> GetAsync(string id, IGatewayStore store, KeyUsageTracker usage, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<KeyDto>, AdminProblem>> GetAsync(string id, IGatewayStore store, KeyUsageTracker usage, IQuotaCounter counter, TimeProvider time, CancellationToken cancellationToken)
     {
         var key = await store.GetKeyAsync(id, cancellationToken);
         return key is null
             ? AdminProblems.NotFound($"Key '{id}' does not exist.")
-            : TypedResults.Ok(KeyDto.From(key, time.GetUtcNow(), usage.Pending(key.Id)));
+            : TypedResults.Ok(await CreditsApi.WithLiveCreditsAsync(KeyDto.From(key, time.GetUtcNow(), usage.Pending(key.Id)), key, counter, time, cancellationToken));
     }
 
-    private static async Task<Results<Ok<KeyDto>, AdminProblem>> PatchAsync(string id, HttpContext context, KeyManager manager, KeyUsageTracker usage, IOptionsMonitor<GatewayOptions> options, TimeProvider time)
+    private static async Task<Results<Ok<KeyDto>, AdminProblem>> PatchAsync(string id, HttpContext context, KeyManager manager, KeyUsageTracker usage, IQuotaCounter counter, IOptionsMonitor<GatewayOptions> options, TimeProvider time)
     {
         var (patch, error) = await AdminRequests.ReadAsync(context.Request, allowEmpty: false, (body, errors) => ParsePatch(body, options.CurrentValue, time.GetUtcNow(), errors));
-        return error is not null ? error : await Transition(AdminWrites.RunAsync(context, ct => manager.UpdateAsync(id, patch!, AdminActor.From(context), ct)), usage, time);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var key = await AdminWrites.RunAsync(context, ct => manager.UpdateAsync(id, patch!, AdminActor.From(context), ct));
+        return TypedResults.Ok(await CreditsApi.WithLiveCreditsAsync(KeyDto.From(key, time.GetUtcNow(), usage.Pending(key.Id)), key, counter, time, context.RequestAborted));
     }
 
     private static async Task<Results<Ok<KeyDto>, AdminProblem>> RotateAsync(string id, HttpContext context, KeyManager manager, TimeProvider time)
@@ -129,10 +144,11 @@ internal static class KeysApi
         var customerId = CustomerId(body, errors);
         var rateLimit = RateLimit(body, errors);
         var allowedCidrs = AllowedCidrList(body, errors);
+        var credits = Credits(body, errors);
 
         return errors.Any
             ? null
-            : new KeyDraft(name!, environment ?? options.Environment, scopes ?? ["*"], description, expiresAt.Value, createdBy, customerId.Value, rateLimit.Value, allowedCidrs.Value);
+            : new KeyDraft(name!, environment ?? options.Environment, scopes ?? ["*"], description, expiresAt.Value, createdBy, customerId.Value, rateLimit.Value, allowedCidrs.Value, credits.Value);
     }
 
     private static KeyPatch? ParsePatch(JsonElement body, GatewayOptions options, DateTimeOffset now, ValidationErrors errors)
@@ -151,11 +167,14 @@ internal static class KeysApi
         var customerId = CustomerId(body, errors);
         var rateLimit = RateLimit(body, errors);
         var allowedCidrs = AllowedCidrList(body, errors);
+        var credits = Credits(body, errors);
 
         return errors.Any
             ? null
             : new KeyPatch
             {
+                HasCredits = credits.Present,
+                Credits = credits.Value,
                 HasAllowedCidrs = allowedCidrs.Present,
                 AllowedCidrs = allowedCidrs.Value,
                 Name = name,
@@ -274,7 +293,85 @@ internal static class KeysApi
         return (present, value);
     }
 
-    private static (bool Present, KeyRateLimit? Value) RateLimit(JsonElement body, ValidationErrors errors)
+    /// <summary><c>credits</c>: <c>{"remaining": N, "refill": {"amount": N, "period": "day"|"month"}?}</c> or null.</summary>
+    private static (bool Present, CreditsDraft? Value) Credits(JsonElement body, ValidationErrors errors)
+    {
+        if (!body.TryGetProperty("credits", out var value))
+        {
+            return (false, null);
+        }
+
+        if (value.ValueKind == JsonValueKind.Null)
+        {
+            return (true, null);
+        }
+
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            errors.Add("credits", "Must be an object {\"remaining\": 1000, \"refill\": {\"amount\": 1000, \"period\": \"month\"}} or null.");
+            return (true, null);
+        }
+
+        var nested = new ValidationErrors();
+        JsonFields.RejectUnknown(value, nested, CreditsFields);
+        var remaining = Amount(value, "remaining", nested, required: true);
+        CreditRefill? refill = null;
+        if (value.TryGetProperty("refill", out var r) && r.ValueKind != JsonValueKind.Null)
+        {
+            if (r.ValueKind != JsonValueKind.Object)
+            {
+                nested.Add("refill", "Must be an object {\"amount\": 1000, \"period\": \"day\"|\"month\"} or null.");
+            }
+            else
+            {
+                JsonFields.RejectUnknown(r, nested, RefillFields);
+                var amount = Amount(r, "amount", nested, required: true, prefix: "refill.");
+                var (_, periodText) = JsonFields.String(r, "period", nested, maxLength: 16);
+                if (!QuotaPeriods.TryParse(periodText, out var period))
+                {
+                    nested.Add("refill.period", "Must be day or month.");
+                }
+                else if (amount is { } a)
+                {
+                    refill = new CreditRefill(a, period);
+                }
+            }
+        }
+
+        foreach (var (field, messages) in nested.All)
+        {
+            foreach (var message in messages)
+            {
+                errors.Add($"credits.{field}", message);
+            }
+        }
+
+        return nested.Any ? (true, null) : (true, new CreditsDraft(remaining!.Value, refill));
+    }
+
+    /// <summary>A whole number of credits from 0 to <see cref="QuotaRules.MaxLimit"/>.</summary>
+    internal static long? Amount(JsonElement body, string field, ValidationErrors errors, bool required, string prefix = "")
+    {
+        if (!body.TryGetProperty(field, out var value))
+        {
+            if (required)
+            {
+                errors.Add(prefix + field, "Required.");
+            }
+
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out var n) || n < 0 || n > QuotaRules.MaxLimit)
+        {
+            errors.Add(prefix + field, $"Must be a whole number from 0 to {QuotaRules.MaxLimit}.");
+            return null;
+        }
+
+        return n;
+    }
+
+    internal static (bool Present, KeyRateLimit? Value) RateLimit(JsonElement body, ValidationErrors errors)
     {
         if (!body.TryGetProperty("rateLimit", out var value))
         {
@@ -343,7 +440,8 @@ internal sealed record CreateKeyRequest(
     string? CreatedBy = null,
     string? CustomerId = null,
     RateLimitDto? RateLimit = null,
-    IReadOnlyList<string>? AllowedCidrs = null);
+    IReadOnlyList<string>? AllowedCidrs = null,
+    CreditsDto? Credits = null);
 
 /// <summary><c>PATCH /admin/keys/{id}</c>: only the members sent change; null clears an optional one.</summary>
 internal sealed record PatchKeyRequest(
@@ -353,7 +451,8 @@ internal sealed record PatchKeyRequest(
     DateTimeOffset? ExpiresAt = null,
     string? CustomerId = null,
     RateLimitDto? RateLimit = null,
-    IReadOnlyList<string>? AllowedCidrs = null);
+    IReadOnlyList<string>? AllowedCidrs = null,
+    CreditsDto? Credits = null);
 
 /// <summary><c>POST /admin/keys/{id}/rotate</c>; an empty body means no grace period.</summary>
 internal sealed record RotateKeyRequest(string GracePeriod = null!);

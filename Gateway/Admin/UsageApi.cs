@@ -182,6 +182,14 @@ internal sealed record UsageReportDto(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<UsageRouteDto>? Routes { get; init; }
 
+    /// <summary>Set by a customer's usage: whose it is.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? CustomerId { get; init; }
+
+    /// <summary>Set by a customer's usage when a quota applies: its current period.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public QuotaUsageDto? Quota { get; init; }
+
     internal static UsageReportDto Create(UsageReport report, string? orgId, string? keyId, IReadOnlyList<UsageKeyDto>? keys, bool routes) => new(
         orgId,
         keyId,

@@ -13,7 +13,7 @@ namespace Gateway.Cli;
 /// </summary>
 internal static class AdminCli
 {
-    private static readonly string[] Commands = ["orgs", "keys", "tokens", "audit", "migrate-store", "healthcheck", "backup", "restore"];
+    private static readonly string[] Commands = ["orgs", "keys", "customers", "tokens", "audit", "migrate-store", "healthcheck", "backup", "restore"];
 
     public static bool Handles(string[] args) => args.Length > 0 && Commands.Contains(args[0], StringComparer.Ordinal);
 
@@ -42,6 +42,7 @@ internal static class AdminCli
         root.Options.Add(actor);
         root.Subcommands.Add(Orgs(client));
         root.Subcommands.Add(Keys(client));
+        root.Subcommands.Add(Customers(client));
         root.Subcommands.Add(Tokens(client));
         root.Subcommands.Add(Audit(client));
         root.Subcommands.Add(StoreMigration.Command(output, error));
@@ -95,6 +96,82 @@ internal static class AdminCli
         revoke.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Post, $"admin/tokens/{Uri.EscapeDataString(r.GetValue(id)!)}/revoke", null, ct));
 
         return new Command("tokens", "Named admin tokens with a role and, optionally, one organization.") { create, list, revoke };
+    }
+
+    private static Command Customers(CliClient client)
+    {
+        var org = new Option<string>("--org") { Description = "Organization id.", Required = true };
+        var id = new Argument<string>("id") { Description = "Customer id: letters, digits and _.:@-." };
+        var name = new Option<string?>("--name") { Description = "Display name." };
+        var plan = new Option<string?>("--plan") { Description = "A plan under Gateway:Plans." };
+        var noPlan = new Option<bool>("--no-plan") { Description = "Take the customer off its plan." };
+        var permits = new Option<int?>("--rate-limit") { Description = "The customer's own limit, shared by its keys: permits per --rate-window." };
+        var window = new Option<string?>("--rate-window") { Description = "Window of --rate-limit, e.g. 00:00:01.", DefaultValueFactory = _ => "00:01:00" };
+        var noRateLimit = new Option<bool>("--no-rate-limit") { Description = "Clear the customer's own limit (its plan's applies)." };
+        var quota = new Option<long?>("--quota") { Description = "The customer's own quota per --quota-period." };
+        var period = new Option<string?>("--quota-period") { Description = "day or month (calendar, UTC).", DefaultValueFactory = _ => "month" };
+        var noQuota = new Option<bool>("--no-quota") { Description = "Clear the customer's own quota (its plan's applies)." };
+
+        string Path(ParseResult r, string? customer = null) =>
+            $"admin/orgs/{Uri.EscapeDataString(r.GetValue(org)!)}/customers" + (customer is null ? "" : "/" + Uri.EscapeDataString(customer));
+
+        void Limits(ParseResult r, JsonObject body)
+        {
+            if (r.GetValue(noPlan))
+            {
+                body["plan"] = null;
+            }
+            else
+            {
+                Set(body, "plan", r.GetValue(plan));
+            }
+
+            if (r.GetValue(noRateLimit))
+            {
+                body["rateLimit"] = null;
+            }
+            else if (r.GetValue(permits) is { } p)
+            {
+                body["rateLimit"] = new JsonObject { ["permitLimit"] = p, ["window"] = r.GetValue(window) };
+            }
+
+            if (r.GetValue(noQuota))
+            {
+                body["quota"] = null;
+            }
+            else if (r.GetValue(quota) is { } q)
+            {
+                body["quota"] = new JsonObject { ["limit"] = q, ["period"] = r.GetValue(period) };
+            }
+        }
+
+        var create = new Command("create", "Create a customer; keys whose customer id names it share its rate limit and quota.") { org, id, name, plan, permits, window, quota, period };
+        create.SetAction((r, ct) =>
+        {
+            var body = new JsonObject { ["id"] = r.GetValue(id), ["name"] = r.GetValue(name) ?? r.GetValue(id) };
+            Limits(r, body);
+            return client.SendAsync(r, HttpMethod.Post, Path(r), body, ct);
+        });
+
+        var list = new Command("list", "List an organization's customers.") { org };
+        list.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Get, Path(r), null, ct));
+
+        var get = new Command("get", "Show one customer.") { org, id };
+        get.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Get, Path(r, r.GetValue(id)), null, ct));
+
+        var update = new Command("update", "Change a customer's name, plan, own rate limit or own quota (what was counted is kept).") { org, id, name, plan, noPlan, permits, window, noRateLimit, quota, period, noQuota };
+        update.SetAction((r, ct) =>
+        {
+            var body = new JsonObject();
+            Set(body, "name", r.GetValue(name));
+            Limits(r, body);
+            return client.SendAsync(r, HttpMethod.Patch, Path(r, r.GetValue(id)), body, ct);
+        });
+
+        var delete = new Command("delete", "Delete a customer (refused while an active key names it).") { org, id };
+        delete.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Delete, Path(r, r.GetValue(id)), null, ct));
+
+        return new Command("customers", "Customers of an organization, their plans and quotas.") { create, list, get, update, delete };
     }
 
     private static Command Keys(CliClient client)

@@ -31,6 +31,9 @@ public sealed class GatewayOptions
 
     public RateLimitsOptions RateLimits { get; set; } = new();
 
+    /// <summary>Plans customers are put on, by name: a rate limit and/or a calendar quota (docs/plans-and-quotas.md).</summary>
+    public Dictionary<string, PlanOptions> Plans { get; set; } = new(StringComparer.Ordinal);
+
     public List<string> Scopes { get; set; } = [];
 
     public CacheOptions Cache { get; set; } = new();
@@ -163,4 +166,20 @@ public sealed class DemoOptions
     public bool Enabled { get; set; }
 
     public string Url { get; set; } = "http://127.0.0.1:8082";
+}
+
+/// <summary>A plan: a rate limit and/or a quota per calendar day or month (UTC), shared by a customer's keys.</summary>
+public sealed class PlanOptions
+{
+    public WindowLimitOptions? RateLimit { get; set; }
+
+    public QuotaOptions? Quota { get; set; }
+}
+
+public sealed class QuotaOptions
+{
+    public long Limit { get; set; }
+
+    /// <summary><c>day</c> or <c>month</c>, calendar periods in UTC.</summary>
+    public string Period { get; set; } = "month";
 }

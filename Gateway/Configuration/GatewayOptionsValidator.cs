@@ -65,6 +65,33 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
             Limit(errors, $"{S}:RateLimits:Policies:{policy}", limit);
         }
 
+        foreach (var (planName, plan) in options.Plans)
+        {
+            if (plan is null || (plan.RateLimit is null && plan.Quota is null))
+            {
+                errors.Add($"{S}:Plans:{planName} must set RateLimit, Quota or both.");
+                continue;
+            }
+
+            if (plan.RateLimit is not null)
+            {
+                Limit(errors, $"{S}:Plans:{planName}:RateLimit", plan.RateLimit);
+            }
+
+            if (plan.Quota is { } quota)
+            {
+                if (quota.Limit is < 1 or > QuotaRules.MaxLimit)
+                {
+                    errors.Add($"{S}:Plans:{planName}:Quota:Limit must be between 1 and {QuotaRules.MaxLimit} (got {quota.Limit}).");
+                }
+
+                if (!QuotaPeriods.TryParse(quota.Period, out _))
+                {
+                    errors.Add($"{S}:Plans:{planName}:Quota:Period must be day or month (got '{quota.Period}').");
+                }
+            }
+        }
+
         for (var i = 0; i < options.Scopes.Count; i++)
         {
             if (options.Scopes[i] is not { } scope || !ScopeRegex().IsMatch(scope))

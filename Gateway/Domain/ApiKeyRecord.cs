@@ -63,6 +63,9 @@ public sealed record ApiKeyRecord
     public string? CustomerId { get; init; }
     public KeyRateLimit? RateLimit { get; init; }
 
+    /// <summary>Prepaid credits; null when the key is not metered by credits.</summary>
+    public KeyCredits? Credits { get; init; }
+
     /// <summary>Canonical CIDRs the key may be used from; empty means any address.</summary>
     public IReadOnlyList<string> AllowedCidrs { get; init; } = [];
 

@@ -1,6 +1,7 @@
 using Gateway.AccessLog;
 using Gateway.Admin;
 using Gateway.Configuration;
+using Gateway.Customers;
 using Gateway.Demo;
 using Gateway.Http;
 using Gateway.Keys;
@@ -84,7 +85,9 @@ public static class GatewayHostingExtensions
         var redis = builder.Configuration[$"{GatewayOptions.SectionName}:Store:Redis"];
         services.AddGatewayStores(redis);
         services.AddGatewayKeys();
+        services.AddGatewayCustomers(redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayRateLimiting();
+        services.AddGatewayQuotas(redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayUsage();
         services.AddGatewayOperators(redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayAdmin();

@@ -19,6 +19,8 @@ internal static class ProblemCodes
     public static readonly ProblemCode InsufficientScope = new("insufficient_scope", "Insufficient scope", StatusCodes.Status403Forbidden);
     public static readonly ProblemCode IpNotAllowed = new("ip_not_allowed", "IP address not allowed", StatusCodes.Status403Forbidden);
     public static readonly ProblemCode RateLimited = new("rate_limited", "Too many requests", StatusCodes.Status429TooManyRequests);
+    public static readonly ProblemCode QuotaExceeded = new("quota_exceeded", "Quota exceeded", StatusCodes.Status429TooManyRequests);
+    public static readonly ProblemCode CreditsExhausted = new("credits_exhausted", "Credits exhausted", StatusCodes.Status429TooManyRequests);
 
     // Proxy listener: the request itself, routing and the upstream.
     public static readonly ProblemCode BadPath = new("bad_path", "Bad path", StatusCodes.Status400BadRequest);
@@ -50,7 +52,7 @@ internal static class ProblemCodes
     /// <summary>Every code, in docs/problems.md's order.</summary>
     public static readonly IReadOnlyList<ProblemCode> All =
     [
-        MissingKey, InvalidKey, KeyInactive, KeyRevoked, KeyExpired, WrongEnvironment, InsufficientScope, IpNotAllowed, RateLimited,
+        MissingKey, InvalidKey, KeyInactive, KeyRevoked, KeyExpired, WrongEnvironment, InsufficientScope, IpNotAllowed, RateLimited, QuotaExceeded, CreditsExhausted,
         BadPath, BadRequest, NoRoute, UpstreamUnreachable, UpstreamTimeout, StoreUnavailable, InvalidRequest, AdminUnauthorized,
         AdminThrottled, AdminCrossSite, AdminForbidden, NotFound, Conflict, BodyTooLarge, InvalidSignature, InvalidReport,
         ReportTooLarge, ReportsBusy, MethodNotAllowed,

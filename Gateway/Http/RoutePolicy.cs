@@ -13,6 +13,7 @@ internal sealed class RoutePolicy
     public const string EnvironmentKey = "Environment";
     public const string AnonymousKey = "Anonymous";
     public const string RateLimitPolicyKey = "RateLimitPolicy";
+    public const string CostKey = "Cost";
 
     /// <summary>
     /// Every metadata key the gateway reads. A key not in this list stops start-up and is refused on reload
@@ -20,7 +21,7 @@ internal sealed class RoutePolicy
     /// A new setting is one more entry here.
     /// </summary>
     public static readonly IReadOnlySet<string> KnownKeys = System.Collections.Frozen.FrozenSet.ToFrozenSet(
-        [RequiredScopesKey, EnvironmentKey, AnonymousKey, RateLimitPolicyKey],
+        [RequiredScopesKey, EnvironmentKey, AnonymousKey, RateLimitPolicyKey, CostKey],
         StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The organization the first-run demo creates; its keys open only the demo's own routes.</summary>
@@ -29,8 +30,9 @@ internal sealed class RoutePolicy
     private static readonly ConditionalWeakTable<RouteConfig, RoutePolicy> Cache = new();
     private static readonly RoutePolicy Empty = new([], null, false, null);
 
-    private RoutePolicy(IReadOnlyList<string> requiredScopes, string? environment, bool anonymous, string? rateLimitPolicy, bool demo = false)
+    private RoutePolicy(IReadOnlyList<string> requiredScopes, string? environment, bool anonymous, string? rateLimitPolicy, bool demo = false, int cost = 1)
     {
+        Cost = cost;
         Demo = demo;
         RequiredScopes = requiredScopes;
         Environment = environment;
@@ -46,6 +48,9 @@ internal sealed class RoutePolicy
 
     public string? RateLimitPolicy { get; }
 
+    /// <summary>What an admitted request of this route takes from its customer's quota and its key's credits (metadata <c>Cost</c>, default 1).</summary>
+    public int Cost { get; }
+
     /// <summary>
     /// One of the built-in demo's routes. Set only by <see cref="MarkDemo"/> on the route instances the demo
     /// creates in code, never from metadata, so no configured route can claim it.
@@ -59,7 +64,7 @@ internal sealed class RoutePolicy
     public static void MarkDemo(RouteConfig route)
     {
         var parsed = Parse(route.Metadata ?? throw new ArgumentException("A demo route carries metadata.", nameof(route)));
-        Cache.AddOrUpdate(route, new RoutePolicy(parsed.RequiredScopes, parsed.Environment, parsed.Anonymous, parsed.RateLimitPolicy, demo: true));
+        Cache.AddOrUpdate(route, new RoutePolicy(parsed.RequiredScopes, parsed.Environment, parsed.Anonymous, parsed.RateLimitPolicy, demo: true, cost: parsed.Cost));
     }
 
     internal static RoutePolicy Parse(IReadOnlyDictionary<string, string> metadata)
@@ -68,12 +73,20 @@ internal sealed class RoutePolicy
         metadata.TryGetValue(EnvironmentKey, out var environment);
         metadata.TryGetValue(AnonymousKey, out var anonymous);
         metadata.TryGetValue(RateLimitPolicyKey, out var policy);
+        metadata.TryGetValue(CostKey, out var cost);
         return new RoutePolicy(
             SplitScopes(scopes),
             string.IsNullOrWhiteSpace(environment) ? null : environment.Trim(),
             bool.TryParse(anonymous, out var a) && a,
-            string.IsNullOrWhiteSpace(policy) ? null : policy.Trim());
+            string.IsNullOrWhiteSpace(policy) ? null : policy.Trim(),
+            cost: TryParseCost(cost, out var c) ? c : 1);
     }
+
+    /// <summary>A route's <c>Cost</c>: a whole number from 0 to 1,000,000.</summary>
+    internal static bool TryParseCost(string? text, out int cost) =>
+        int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out cost) && cost <= MaxCost;
+
+    public const int MaxCost = 1_000_000;
 
     internal static string[] SplitScopes(string? scopes) =>
         string.IsNullOrWhiteSpace(scopes) ? [] : scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

@@ -87,9 +87,16 @@ internal sealed class AuditChanges
         yield return ("expiresAt", key.ExpiresAt);
         yield return ("customerId", key.CustomerId);
         yield return ("rateLimit", key.RateLimit);
+        yield return ("credits", Credits(key.Credits));
         yield return ("allowedCidrs", key.AllowedCidrs);
         yield return ("previousKeyExpiresAt", key.PreviousHash is null ? null : key.PreviousHashExpiresAt);
     }
+
+    // The credits as set (not the live balance): remaining, refill, and when they were set, so setting the same
+    // amount again is a change (it starts a fresh count).
+    private static string? Credits(KeyCredits? credits) => credits is null
+        ? null
+        : string.Create(CultureInfo.InvariantCulture, $"remaining={credits.Remaining} refill={(credits.Refill is { } r ? $"{r.Amount}/{QuotaPeriods.Name(r.Period)}" : "none")} setAt={credits.SetAt:yyyy-MM-ddTHH:mm:ss.fffZ}");
 
     private static object? Normalize(object? value) => value switch
     {
@@ -118,6 +125,9 @@ internal sealed class AuditChanges
                 }
 
                 json.WriteEndArray();
+                break;
+            case long number:
+                json.WriteNumberValue(number);
                 break;
             case KeyRateLimit limit:
                 json.WriteStartObject();

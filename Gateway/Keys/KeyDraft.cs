@@ -12,7 +12,11 @@ internal sealed record KeyDraft(
     string? CreatedBy,
     string? CustomerId,
     KeyRateLimit? RateLimit,
-    IReadOnlyList<string>? AllowedCidrs = null);
+    IReadOnlyList<string>? AllowedCidrs = null,
+    CreditsDraft? Credits = null);
+
+/// <summary>Credits as an operator sends them: the balance now and an optional refill.</summary>
+internal sealed record CreditsDraft(long Remaining, CreditRefill? Refill);
 
 /// <summary>A validated PATCH: each field is applied only when its <c>Has…</c> flag is set; null clears it.</summary>
 internal sealed record KeyPatch
@@ -29,6 +33,8 @@ internal sealed record KeyPatch
     public KeyRateLimit? RateLimit { get; init; }
     public bool HasAllowedCidrs { get; init; }
     public IReadOnlyList<string>? AllowedCidrs { get; init; }
+    public bool HasCredits { get; init; }
+    public CreditsDraft? Credits { get; init; }
 }
 
 /// <summary>A key as returned to whoever created or rotated it: the only time the plaintext exists.</summary>

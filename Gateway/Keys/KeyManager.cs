@@ -75,6 +75,7 @@ internal sealed partial class KeyManager(
             CustomerId = patch.HasCustomerId ? patch.CustomerId : key.CustomerId,
             RateLimit = patch.HasRateLimit ? patch.RateLimit : key.RateLimit,
             AllowedCidrs = patch.HasAllowedCidrs ? patch.AllowedCidrs ?? [] : key.AllowedCidrs,
+            Credits = patch.HasCredits ? NewCredits(patch.Credits, now) : key.Credits,
         };
 
         return await SaveAsync(key, updated, "key.update", actor, now, cancellationToken);
@@ -249,11 +250,35 @@ internal sealed partial class KeyManager(
             CustomerId = draft.CustomerId,
             AllowedCidrs = draft.AllowedCidrs ?? [],
             RateLimit = draft.RateLimit,
+            Credits = NewCredits(draft.Credits, now),
             Version = 1,
         };
 
         return new IssuedKey(record, plaintext);
     }
+
+    /// <summary>
+    /// Records a change of a key's credits (<c>POST /admin/keys/{id}/credits</c>), audited as <c>key.credits</c>:
+    /// <c>set</c> starts a fresh count with <paramref name="amount"/>; <c>add</c> and <c>subtract</c> were applied
+    /// to the live counter by the caller, and are recorded with the balance before and after.
+    /// </summary>
+    public async Task<ApiKeyRecord> RecordCreditsAsync(ApiKeyRecord key, string op, long amount, long? balanceBefore, long balanceAfter, string actor, CancellationToken cancellationToken)
+    {
+        if (key.State == KeyState.Revoked)
+        {
+            throw new KeyOperationException(KeyOperationError.Conflict, "A revoked key cannot be changed.");
+        }
+
+        var now = Now();
+        var credits = op == "set" ? NewCredits(new CreditsDraft(amount, key.Credits?.Refill), now) : key.Credits;
+        return await SaveAsync(key, key with { Credits = credits }, "key.credits", actor, now, cancellationToken, changes => changes
+            .Add("op", null, op)
+            .Add("amount", null, amount)
+            .Add("balance", balanceBefore, balanceAfter));
+    }
+
+    private static KeyCredits? NewCredits(CreditsDraft? draft, DateTimeOffset now) =>
+        draft is null ? null : new KeyCredits(draft.Remaining, draft.Refill, Base62.Random(12), now);
 
     private static AuditEntry Audit(string orgId, string? keyId, string action, string actor, DateTimeOffset now, string? changes) =>
         new("aud_" + Base62.Random(20), orgId, keyId, action, actor, now, changes, AuditCaller.Current);

@@ -49,6 +49,12 @@ internal static class EventIds
     public const int UsageCompactionFailed = 1901;
     public const int UsageShutdownFlushCancelled = 1902;
 
+    // Quotas and credits (RateLimiting/): 2200-2249.
+    public const int QuotaThresholdReached = 2200;
+    public const int CreditsExhausted = 2201;
+    public const int QuotaFlushFailed = 2202;
+    public const int QuotaRedisFallback = 2203;
+
     public const int ProxyClientBodyRefused = 2000;
     public const int ProxyClientAborted = 2001;
 }

@@ -72,6 +72,11 @@ internal sealed class RouteMetadataValidator(IOptionsMonitor<GatewayOptions> opt
             errors.Add($"{prefix}:{RoutePolicy.RateLimitPolicyKey} names '{policy}', which is not under Gateway:RateLimits:Policies.");
         }
 
+        if (metadata.TryGetValue(RoutePolicy.CostKey, out var cost) && !RoutePolicy.TryParseCost(cost, out _))
+        {
+            errors.Add($"{prefix}:{RoutePolicy.CostKey} must be a whole number from 0 to {RoutePolicy.MaxCost} (got '{cost}').");
+        }
+
         if (errors.Count > 0)
         {
             throw new InvalidOperationException(string.Join(" ", errors));

@@ -11,6 +11,12 @@ internal class LimitBatch
 
     public int Count { get; set; }
 
+    /// <summary>The customer's quota and the key's credits, charged after the rate limits (all or nothing with them).</summary>
+    internal QuotaBatch Quotas;
+
+    /// <summary>The quota and credits were charged or refused, so their states are worth reporting.</summary>
+    public bool QuotasDecided { get; set; }
+
     /// <summary>
     /// The IP limit could not be decided without a store trip, so it is charged with the request's other
     /// limits in one trip (or, if the request never gets there, in the background).
@@ -37,6 +43,8 @@ internal class LimitBatch
         // The states hold the windows that were charged; drop them so a reused batch keeps nothing alive.
         ((Span<LimitState>)States)[..Count].Clear();
         Count = 0;
+        Quotas = default;
+        QuotasDecided = false;
         IpDeferred = false;
         Guard = default;
     }

@@ -6,4 +6,5 @@ internal enum LimitKind : byte
     Workspace,
     Route,
     Key,
+    Customer,
 }

@@ -8,6 +8,7 @@ internal static class LimitKinds
         LimitKind.Ip => "ip",
         LimitKind.Workspace => "workspace",
         LimitKind.Route => "route",
+        LimitKind.Customer => "customer",
         _ => "key",
     };
 }

@@ -17,6 +17,8 @@ internal readonly record struct LimitSpec(LimitKind Kind, string? Owner, string?
 
     public static LimitSpec ForKey(string keyId, int permitLimit, TimeSpan window) => new(LimitKind.Key, null, keyId, default, permitLimit, window);
 
+    public static LimitSpec ForCustomer(string orgId, string customerId, int permitLimit, TimeSpan window) => new(LimitKind.Customer, orgId, customerId, default, permitLimit, window);
+
     public string KindName => LimitKinds.Name(Kind);
 
     /// <summary>The partition as text, for store keys; built only when a store is asked, never per request.</summary>
@@ -25,6 +27,7 @@ internal readonly record struct LimitSpec(LimitKind Kind, string? Owner, string?
         LimitKind.Ip => "ip:" + IpGroups.Format(Address),
         LimitKind.Workspace => "ws:" + Owner,
         LimitKind.Route => $"route:{Name}:{Owner}",
+        LimitKind.Customer => $"cust:{Owner}:{Name}",
         _ => "key:" + Name,
     };
 }

@@ -108,6 +108,11 @@ internal sealed class RateLimitFeature : LimitBatch
     private Task WriteHeaders()
     {
         RateLimitHeaders.Write(_response.Headers, in Spec(_reported), in State(_reported));
+        if (QuotasDecided)
+        {
+            RateLimitHeaders.WriteQuotas(_response.Headers, in Quotas);
+        }
+
         return Task.CompletedTask;
     }
 }

@@ -10,6 +10,25 @@ internal static class RateLimitHeaders
         headers["X-RateLimit-Reset"] = RateLimitNumberText.Of(Seconds(state.ResetAfter));
     }
 
+    /// <summary><c>X-Quota-*</c> when a customer quota applies, <c>X-Credits-Remaining</c> when the key has credits.</summary>
+    public static void WriteQuotas(IHeaderDictionary headers, in QuotaBatch quotas)
+    {
+        for (var i = 0; i < quotas.Count; i++)
+        {
+            ref readonly var charge = ref quotas.Charges[i];
+            if (charge.Kind == QuotaKind.Quota)
+            {
+                headers["X-Quota-Limit"] = RateLimitNumberText.Of(charge.Limit);
+                headers["X-Quota-Remaining"] = RateLimitNumberText.Of(Math.Max(0, charge.Remaining));
+                headers["X-Quota-Reset"] = RateLimitNumberText.Of(Seconds((charge.ResetAt ?? quotas.Now) - quotas.Now));
+            }
+            else
+            {
+                headers["X-Credits-Remaining"] = RateLimitNumberText.Of(Math.Max(0, charge.Remaining));
+            }
+        }
+    }
+
     /// <summary>Whole seconds, rounded up and at least 1: a client that waits this long will find a permit.</summary>
     public static long Seconds(TimeSpan value) => Math.Max(1, (long)Math.Ceiling(value.TotalSeconds));
 }

@@ -1,6 +1,5 @@
-using Gateway.Auth;
+using Gateway.Domain;
 using Gateway.Configuration;
-using Gateway.Http;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.RateLimiting;
@@ -17,29 +16,30 @@ internal sealed class RateLimitPolicyResolver(IOptionsMonitor<GatewayOptions> op
         return LimitSpec.ForIp(group, limit.PermitLimit, limit.Window);
     }
 
-    /// <summary>After the IP limit: the route policy or the workspace limit, then the key's own limit.</summary>
-    public void AddRequestLimits(HttpContext context, RateLimitFeature feature)
+    /// <summary>
+    /// After the IP limit: the route policy or the workspace limit, then the customer's rate limit (shared by its
+    /// keys), then the key's own limit.
+    /// </summary>
+    public void AddRequestLimits(LimitBatch batch, ApiKeyRecord key, string? policyName, KeyRateLimit? customerLimit, string? customerId)
     {
-        // The key authentication stage sets the key's feature only for a request it let in.
-        if (context.Feature<IApiKeyFeature>()?.Key is not { } key)
-        {
-            return; // anonymous route: only the IP limit applies
-        }
-
         var rateLimits = options.CurrentValue.RateLimits;
-        var policyName = RoutePolicy.For(context.ProxyFeature().Route.Config).RateLimitPolicy;
         if (policyName is not null && rateLimits.Policies.TryGetValue(policyName, out var policy))
         {
-            feature.Add(LimitSpec.ForRoute(policyName, key.OrgId, policy.PermitLimit, policy.Window));
+            batch.Add(LimitSpec.ForRoute(policyName, key.OrgId, policy.PermitLimit, policy.Window));
         }
         else
         {
-            feature.Add(LimitSpec.ForWorkspace(key.OrgId, rateLimits.Workspace.PermitLimit, rateLimits.Workspace.Window));
+            batch.Add(LimitSpec.ForWorkspace(key.OrgId, rateLimits.Workspace.PermitLimit, rateLimits.Workspace.Window));
+        }
+
+        if (customerLimit is { } shared && customerId is not null)
+        {
+            batch.Add(LimitSpec.ForCustomer(key.OrgId, customerId, shared.PermitLimit, shared.Window));
         }
 
         if (key.RateLimit is { } own)
         {
-            feature.Add(LimitSpec.ForKey(key.Id, own.PermitLimit, own.Window));
+            batch.Add(LimitSpec.ForKey(key.Id, own.PermitLimit, own.Window));
         }
     }
 }

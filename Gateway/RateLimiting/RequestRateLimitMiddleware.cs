@@ -1,49 +1,71 @@
+using Gateway.Auth;
 using Gateway.Http;
 using Gateway.Observability;
 
 namespace Gateway.RateLimiting;
 
 /// <summary>
-/// Second limit stage, after key authentication: charges the workspace (or route policy) and per-key
-/// limits together, or none of them. When one of them refuses, the IP permit taken by
-/// <see cref="IpRateLimitMiddleware"/> is given back too, so a refused request consumes no permit of
-/// any limit and a locked-out client recovers.
+/// Second limit stage, after key authentication: charges the workspace (or route policy), customer and per-key
+/// limits, the customer's quota and the key's credits together, or none of them (<see cref="LimitCharger"/>).
+/// When one of them refuses, the IP permit taken by <see cref="IpRateLimitMiddleware"/> is given back too, so a
+/// refused request consumes nothing of any limit and a locked-out client recovers.
 /// </summary>
 internal sealed class RequestRateLimitMiddleware(
     RequestDelegate next,
     IRateLimitCounter counter,
-    RateLimitPolicyResolver policies,
+    LimitCharger charger,
     GatewayMetrics metrics)
 {
     public Task InvokeAsync(HttpContext context)
     {
         var feature = context.Feature<RateLimitFeature>()
             ?? throw new InvalidOperationException("UseRateLimits must come after UseIpRateLimit in the proxy pipeline.");
-        policies.AddRequestLimits(context, feature);
-        if (feature.Count == LimitSlot.AfterIp && !feature.IpDeferred)
+
+        // The key authentication stage sets the key's feature only for a request it let in.
+        if (context.Feature<IApiKeyFeature>()?.Key is not { } key)
         {
-            Allowed(feature);
-            return next(context); // anonymous route: only the IP limit applies
+            if (!feature.IpDeferred)
+            {
+                Allowed(feature);
+                return next(context); // anonymous route: only the IP limit applies
+            }
+
+            return Anonymous(context, feature);
         }
 
         // A deferred IP permit is charged here, in the same store trip as the other limits.
-        var decision = counter.AcquireAsync(feature, feature.IpDeferred ? LimitSlot.Ip : LimitSlot.AfterIp, context.RequestAborted);
+        var route = RoutePolicy.For(context.ProxyFeature().Route.Config);
+        var from = feature.IpDeferred ? LimitSlot.Ip : LimitSlot.AfterIp;
+        var decision = charger.ChargeAsync(feature, key, route.RateLimitPolicy, route.Cost, from, context.RequestAborted);
         return decision.IsCompletedSuccessfully
             ? Continue(context, feature, decision.Result)
             : AwaitAsync(context, feature, decision);
     }
 
-    private async Task AwaitAsync(HttpContext context, RateLimitFeature feature, ValueTask<bool> decision) =>
+    private Task Anonymous(HttpContext context, RateLimitFeature feature)
+    {
+        var decision = counter.AcquireAsync(feature, LimitSlot.Ip, context.RequestAborted);
+        return decision.IsCompletedSuccessfully
+            ? Continue(context, feature, decision.Result ? ChargeOutcome.Allowed : ChargeOutcome.RateLimited)
+            : AwaitAnonymousAsync(context, feature, decision);
+    }
+
+    private async Task AwaitAnonymousAsync(HttpContext context, RateLimitFeature feature, ValueTask<bool> decision) =>
+        await Continue(context, feature, await decision ? ChargeOutcome.Allowed : ChargeOutcome.RateLimited);
+
+    private async Task AwaitAsync(HttpContext context, RateLimitFeature feature, ValueTask<ChargeOutcome> decision) =>
         await Continue(context, feature, await decision);
 
-    private Task Continue(HttpContext context, RateLimitFeature feature, bool allowed)
+    private Task Continue(HttpContext context, RateLimitFeature feature, ChargeOutcome outcome)
     {
         var from = feature.IpDeferred ? LimitSlot.Ip : LimitSlot.AfterIp;
         feature.IpDeferred = false;
-        if (!allowed)
+        if (outcome != ChargeOutcome.Allowed)
         {
             counter.Release(feature, LimitSlot.Ip, from);
-            return RateLimitRejection.WriteAsync(context, feature, from, feature.Count, metrics);
+            return outcome == ChargeOutcome.RateLimited
+                ? RateLimitRejection.WriteAsync(context, feature, from, feature.Count, metrics)
+                : QuotaRejection.WriteAsync(context, feature, outcome, metrics);
         }
 
         Allowed(feature);

@@ -12,7 +12,7 @@ namespace Gateway.Stores.Sqlite;
 /// </summary>
 internal sealed partial class SqliteGatewayStore : IGatewayStore
 {
-    internal const int SchemaVersion = 5;
+    internal const int SchemaVersion = 6;
     private const int SqliteConstraint = 19;
 
     private readonly SqliteDatabase _database;
@@ -131,7 +131,7 @@ internal sealed partial class SqliteGatewayStore : IGatewayStore
                   previous_hash_expires_at = $previous_hash_expires_at, scopes = $scopes, state = $state,
                   description = $description, updated_at = $updated_at, expires_at = $expires_at,
                   revoked_at = $revoked_at, customer_id = $customer_id, rate_limit_permits = $rate_limit_permits,
-                  rate_limit_window_ms = $rate_limit_window_ms, allowed_cidrs = $allowed_cidrs, version = $version
+                  rate_limit_window_ms = $rate_limit_window_ms, allowed_cidrs = $allowed_cidrs, credits = $credits, version = $version
                 WHERE id = $id AND version = $expected_version;
                 """;
             AddKeyParameters(command, key);
@@ -252,10 +252,10 @@ internal sealed partial class SqliteGatewayStore : IGatewayStore
         command.CommandText = """
             INSERT INTO keys (id, org_id, name, prefix, hash, previous_hash, previous_hash_expires_at, environment, scopes,
               state, is_default, description, created_by, created_at, updated_at, expires_at, last_used_at, revoked_at,
-              customer_id, rate_limit_permits, rate_limit_window_ms, allowed_cidrs, version)
+              customer_id, rate_limit_permits, rate_limit_window_ms, allowed_cidrs, credits, version)
             VALUES ($id, $org_id, $name, $prefix, $hash, $previous_hash, $previous_hash_expires_at, $environment, $scopes,
               $state, $is_default, $description, $created_by, $created_at, $updated_at, $expires_at, NULL, $revoked_at,
-              $customer_id, $rate_limit_permits, $rate_limit_window_ms, $allowed_cidrs, $version);
+              $customer_id, $rate_limit_permits, $rate_limit_window_ms, $allowed_cidrs, $credits, $version);
             """;
         AddKeyParameters(command, key);
         await RunWriteAsync(command, cancellationToken);
@@ -285,6 +285,7 @@ internal sealed partial class SqliteGatewayStore : IGatewayStore
         p.AddWithValue("$rate_limit_permits", key.RateLimit is { } r1 ? r1.PermitLimit : DBNull.Value);
         p.AddWithValue("$rate_limit_window_ms", key.RateLimit is { } r2 ? (long)r2.Window.TotalMilliseconds : DBNull.Value);
         p.AddWithValue("$allowed_cidrs", key.AllowedCidrs.Count == 0 ? DBNull.Value : string.Join(' ', key.AllowedCidrs));
+        p.AddWithValue("$credits", (object?)SqliteKeyMapper.CreditsToText(key.Credits) ?? DBNull.Value);
         p.AddWithValue("$version", key.Version);
     }
 

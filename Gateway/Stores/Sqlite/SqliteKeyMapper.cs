@@ -1,3 +1,4 @@
+using System.Globalization;
 using Gateway.Domain;
 using Microsoft.Data.Sqlite;
 
@@ -48,9 +49,32 @@ internal static class SqliteKeyMapper
             RevokedAt = Time(NullableLong(r, "revoked_at")),
             CustomerId = NullableString(r, "customer_id"),
             RateLimit = permits is { } p && windowMs is { } w ? new KeyRateLimit((int)p, TimeSpan.FromMilliseconds(w)) : null,
+            Credits = CreditsFromText(NullableString(r, "credits")),
             AllowedCidrs = NullableString(r, "allowed_cidrs") is { Length: > 0 } cidrs ? cidrs.Split(' ') : [],
             Version = r.GetInt64(r.GetOrdinal("version")),
         };
+    }
+
+    public static string? CreditsToText(KeyCredits? credits) => credits is null
+        ? null
+        : string.Create(CultureInfo.InvariantCulture, $"{credits.Remaining}|{credits.Epoch}|{credits.SetAt.ToUnixTimeMilliseconds()}|{credits.Refill?.Amount}|{(credits.Refill is { } r ? QuotaPeriods.Name(r.Period) : "")}");
+
+    public static KeyCredits? CreditsFromText(string? text)
+    {
+        if (string.IsNullOrEmpty(text))
+        {
+            return null;
+        }
+
+        var parts = text.Split('|');
+        var refill = parts[3].Length > 0 && QuotaPeriods.TryParse(parts[4], out var period)
+            ? new CreditRefill(long.Parse(parts[3], CultureInfo.InvariantCulture), period)
+            : null;
+        return new KeyCredits(
+            long.Parse(parts[0], CultureInfo.InvariantCulture),
+            refill,
+            parts[1],
+            DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(parts[2], CultureInfo.InvariantCulture)));
     }
 
     private static string? NullableString(SqliteDataReader r, string column)

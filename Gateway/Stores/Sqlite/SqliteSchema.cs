@@ -3,7 +3,7 @@ namespace Gateway.Stores.Sqlite;
 internal static class SqliteSchema
 {
     /// <summary>Migrations[i] brings a store from version i to i + 1; PRAGMA user_version records which ran. Append only.</summary>
-    public static readonly string[] Migrations = [V1, V2, V3, V4, V5];
+    public static readonly string[] Migrations = [V1, V2, V3, V4, V5, V6];
 
     public const string V1 = """
         CREATE TABLE orgs (
@@ -92,5 +92,29 @@ internal static class SqliteSchema
           revoked_at INTEGER
         );
         CREATE UNIQUE INDEX ux_operator_tokens_live_name ON operator_tokens(name) WHERE revoked_at IS NULL;
+        """;
+
+    // Version 6: customers (Customers/), quota and credit counters (RateLimiting/SqliteQuotaCounterStore), and a
+    // key's credits as an operator set them ("remaining|epoch|setAtMs|refillAmount|refillPeriod").
+    public const string V6 = """
+        CREATE TABLE customers (
+          org_id TEXT NOT NULL,
+          id TEXT NOT NULL,
+          name TEXT NOT NULL,
+          plan TEXT,
+          rate_limit_permits INTEGER,
+          rate_limit_window_ms INTEGER,
+          quota_limit INTEGER,
+          quota_period TEXT,
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL,
+          PRIMARY KEY (org_id, id)
+        ) WITHOUT ROWID;
+        CREATE TABLE quota_counters (
+          partition TEXT PRIMARY KEY,
+          used INTEGER NOT NULL,
+          expires_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        ALTER TABLE keys ADD COLUMN credits TEXT;
         """;
 }

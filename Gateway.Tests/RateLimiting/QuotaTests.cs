@@ -1,0 +1,233 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Gateway.Tests.Common;
+
+namespace Gateway.Tests.RateLimiting;
+
+/// <summary>Customers, plans, quotas and credits end to end, on both stores.</summary>
+[TestFixtureSource(typeof(StoreKinds), nameof(StoreKinds.All))]
+public sealed class QuotaTests(StoreKind store) : UpstreamFixture
+{
+    private GatewayHost _gateway = null!;
+
+    [SetUp]
+    public async Task StartAsync()
+    {
+        _gateway = await GatewayHost.StartAsync(Settings(), store: store);
+        await _gateway.CreateOrgAsync("acme");
+    }
+
+    [TearDown]
+    public async Task StopAsync() => await _gateway.DisposeAsync();
+
+    [Test]
+    public async Task Quota_SharedByTheCustomersKeys_429QuotaExceededWithRetryAfterToMonthEnd_OtherKeysUnaffected()
+    {
+        await CreateCustomerAsync(new { id = "cust-1", name = "Customer 1", plan = "free" });
+        var k1 = (await _gateway.CreateKeyAsync("acme", new { name = "k1", customerId = "cust-1" })).Str("key");
+        var k2 = (await _gateway.CreateKeyAsync("acme", new { name = "k2", customerId = "cust-1" })).Str("key");
+        var other = (await _gateway.CreateKeyAsync("acme", new { name = "other", customerId = "not-registered" })).Str("key");
+
+        for (var i = 0; i < 5; i++)
+        {
+            using var ok = await _gateway.CallAsync("/api/x", i % 2 == 0 ? k1 : k2);
+            Assert.That(ok.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(ok.Headers.GetValues("X-Quota-Limit").Single(), Is.EqualTo("5"));
+            Assert.That(ok.Headers.GetValues("X-Quota-Remaining").Single(), Is.EqualTo((4 - i).ToString(CultureInfo.InvariantCulture)));
+        }
+
+        using var refused = await _gateway.CallAsync("/api/x", k2);
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
+        Assert.That((await GatewayHost.ProblemAsync(refused))["code"]!.GetValue<string>(), Is.EqualTo("quota_exceeded"));
+        var now = DateTimeOffset.UtcNow;
+        var monthEnd = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero).AddMonths(1);
+        Assert.That(refused.Headers.RetryAfter!.Delta!.Value.TotalSeconds, Is.EqualTo((monthEnd - now).TotalSeconds).Within(10));
+        Assert.That(long.Parse(refused.Headers.GetValues("X-Quota-Reset").Single(), CultureInfo.InvariantCulture), Is.EqualTo((monthEnd - now).TotalSeconds).Within(10));
+        Assert.That(refused.Headers.GetValues("X-Quota-Remaining").Single(), Is.EqualTo("0"));
+
+        // An unregistered customer id is only stamped: no quota, no quota headers.
+        using var unaffected = await _gateway.CallAsync("/api/x", other);
+        Assert.That(unaffected.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(unaffected.Headers.Contains("X-Quota-Limit"), Is.False);
+
+        var usage = await _gateway.AdminGetAsync("admin/orgs/acme/customers/cust-1/usage");
+        Assert.That(usage["quota"]!["used"]!.GetValue<long>(), Is.EqualTo(5));
+        Assert.That(usage["quota"]!["remaining"]!.GetValue<long>(), Is.EqualTo(0));
+        Assert.That(usage["quota"]!["period"]!.GetValue<string>(), Is.EqualTo("month"));
+        Assert.That(usage["customerId"]!.GetValue<string>(), Is.EqualTo("cust-1"));
+    }
+
+    [Test]
+    public async Task Quota_CustomersOwnQuotaOverridesPlan_RaisingItKeepsWhatWasCounted()
+    {
+        await CreateCustomerAsync(new { id = "c2", name = "C2", plan = "free", quota = new { limit = 2, period = "day" } });
+        var key = (await _gateway.CreateKeyAsync("acme", new { name = "k", customerId = "c2" })).Str("key");
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.CodeAsync(key), Is.EqualTo("quota_exceeded"));
+
+        using var patch = await _gateway.Admin.PatchAsJsonAsync("admin/orgs/acme/customers/c2", new { quota = new { limit = 3, period = "day" } });
+        Assert.That(patch.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK), "one more, not three: the count was kept");
+        Assert.That(await _gateway.CodeAsync(key), Is.EqualTo("quota_exceeded"));
+    }
+
+    [Test]
+    public async Task Credits_RouteCost_429CreditsExhaustedWithoutRetryAfter_AdminAddSubtractSetAudited()
+    {
+        var created = await _gateway.CreateKeyAsync("acme", new { name = "prepaid", credits = new { remaining = 5 } });
+        var key = created.Str("key");
+        var id = created.Str("id");
+        Assert.That(created["credits"]!["remaining"]!.GetValue<long>(), Is.EqualTo(5));
+
+        using (var first = await _gateway.CallAsync("/costly/x", key))
+        {
+            Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(first.Headers.GetValues("X-Credits-Remaining").Single(), Is.EqualTo("2"));
+        }
+
+        using (var refused = await _gateway.CallAsync("/costly/x", key))
+        {
+            Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
+            Assert.That((await GatewayHost.ProblemAsync(refused))["code"]!.GetValue<string>(), Is.EqualTo("credits_exhausted"));
+            Assert.That(refused.Headers.RetryAfter, Is.Null, "no refill: waiting does not help");
+            Assert.That(refused.Headers.GetValues("X-Credits-Remaining").Single(), Is.EqualTo("2"));
+        }
+
+        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}"))["credits"]!["remaining"]!.GetValue<long>(), Is.EqualTo(2), "a refused request costs nothing");
+
+        var added = await _gateway.AdminPostAsync($"admin/keys/{id}/credits", new { op = "add", amount = 4 });
+        Assert.That(added["credits"]!["remaining"]!.GetValue<long>(), Is.EqualTo(6));
+        Assert.That(await _gateway.StatusAsync(key, "/costly/x"), Is.EqualTo(HttpStatusCode.OK));
+        var subtracted = await _gateway.AdminPostAsync($"admin/keys/{id}/credits", new { op = "subtract", amount = 2 });
+        Assert.That(subtracted["credits"]!["remaining"]!.GetValue<long>(), Is.EqualTo(1));
+        Assert.That(await _gateway.StatusAsync(key, "/api/x"), Is.EqualTo(HttpStatusCode.OK), "a route without Cost costs 1");
+        Assert.That(await _gateway.CodeAsync(key, "/api/x"), Is.EqualTo("credits_exhausted"));
+
+        var set = await _gateway.AdminPostAsync($"admin/keys/{id}/credits", new { op = "set", amount = 1 });
+        Assert.That(set["credits"]!["remaining"]!.GetValue<long>(), Is.EqualTo(1));
+        Assert.That(await _gateway.StatusAsync(key, "/api/x"), Is.EqualTo(HttpStatusCode.OK));
+
+        var audit = await _gateway.AdminGetAsync("admin/audit?org=acme");
+        var credits = audit["items"]!.AsArray().Where(e => e!["action"]!.GetValue<string>() == "key.credits").ToList();
+        Assert.That(credits, Has.Count.EqualTo(3));
+        Assert.That(credits.Select(e => e!["changes"]!["op"]!["after"]!.GetValue<string>()), Is.EquivalentTo(new[] { "add", "subtract", "set" }));
+
+        using var bad = await _gateway.Admin.PostAsJsonAsync($"admin/keys/{id}/credits", new { op = "double", amount = -1 });
+        Assert.That(bad.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+    }
+
+    [Test]
+    public async Task AllOrNothing_RefusedByCreditsOrRateLimit_ConsumesNothingOfTheOthers()
+    {
+        await CreateCustomerAsync(new { id = "c3", name = "C3", quota = new { limit = 10, period = "month" } });
+        var empty = (await _gateway.CreateKeyAsync("acme", new { name = "empty", customerId = "c3", credits = new { remaining = 0 } })).Str("key");
+        var limited = (await _gateway.CreateKeyAsync("acme", new { name = "limited", customerId = "c3", rateLimit = new { permitLimit = 1, window = "00:10:00" } })).Str("key");
+
+        Assert.That(await _gateway.CodeAsync(empty), Is.EqualTo("credits_exhausted"));
+        Assert.That(await _gateway.StatusAsync(limited), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.CodeAsync(limited), Is.EqualTo("rate_limited"));
+        Assert.That(await _gateway.CodeAsync(limited), Is.EqualTo("rate_limited"));
+
+        var usage = await _gateway.AdminGetAsync("admin/orgs/acme/customers/c3/usage");
+        Assert.That(usage["quota"]!["used"]!.GetValue<long>(), Is.EqualTo(1), "only the admitted request counts");
+    }
+
+    [Test]
+    public async Task CustomerRateLimit_FromPlan_SharedByItsKeys()
+    {
+        await CreateCustomerAsync(new { id = "c4", name = "C4", plan = "pro" });
+        var k1 = (await _gateway.CreateKeyAsync("acme", new { name = "k1", customerId = "c4" })).Str("key");
+        var k2 = (await _gateway.CreateKeyAsync("acme", new { name = "k2", customerId = "c4" })).Str("key");
+        Assert.That(await _gateway.StatusAsync(k1), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(k2), Is.EqualTo(HttpStatusCode.OK));
+        using var refused = await _gateway.CallAsync("/api/x", k1);
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
+        Assert.That((await GatewayHost.ProblemAsync(refused))["limit"]!.GetValue<string>(), Is.EqualTo("customer"));
+    }
+
+    [Test]
+    public async Task Customers_Crud_ValidationAndDeleteConflictWhileKeysAreActive()
+    {
+        var created = await CreateCustomerAsync(new { id = "c5", name = "C5", plan = "free" });
+        Assert.That(created["plan"]!.GetValue<string>(), Is.EqualTo("free"));
+
+        using (var dup = await _gateway.Admin.PostAsJsonAsync("admin/orgs/acme/customers", new { id = "c5", name = "again" }))
+        {
+            Assert.That(dup.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
+        }
+
+        using (var bad = await _gateway.Admin.PostAsJsonAsync("admin/orgs/acme/customers", new { id = "bad id!", name = "x", plan = "gold", quota = new { limit = 0, period = "week" } }))
+        {
+            Assert.That(bad.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+            var problem = await GatewayHost.ProblemAsync(bad);
+            Assert.That(problem["code"]!.GetValue<string>(), Is.EqualTo("invalid_request"));
+            Assert.That(problem["errors"]!.AsObject().Select(e => e.Key), Is.SupersetOf(new[] { "id", "plan", "quota.limit", "quota.period" }));
+        }
+
+        using (var noOrg = await _gateway.Admin.PostAsJsonAsync("admin/orgs/nope/customers", new { id = "c", name = "x" }))
+        {
+            Assert.That(noOrg.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        }
+
+        var list = await _gateway.AdminGetAsync("admin/orgs/acme/customers");
+        Assert.That(list["items"]!.AsArray().Select(c => c!["id"]!.GetValue<string>()), Does.Contain("c5"));
+        using (var patch = await _gateway.Admin.PatchAsJsonAsync("admin/orgs/acme/customers/c5", new { name = "Renamed", plan = (string?)null }))
+        {
+            var body = (await patch.Content.ReadFromJsonAsync<JsonObject>())!;
+            Assert.That(body["name"]!.GetValue<string>(), Is.EqualTo("Renamed"));
+            Assert.That(body["plan"], Is.Null);
+        }
+
+        var key = await _gateway.CreateKeyAsync("acme", new { name = "k", customerId = "c5" });
+        using (var conflict = await _gateway.Admin.DeleteAsync("admin/orgs/acme/customers/c5"))
+        {
+            Assert.That(conflict.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
+        }
+
+        await _gateway.AdminPostAsync($"admin/keys/{key.Str("id")}/revoke");
+        using (var deleted = await _gateway.Admin.DeleteAsync("admin/orgs/acme/customers/c5"))
+        {
+            Assert.That(deleted.StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+        }
+
+        using var gone = await _gateway.Admin.GetAsync("admin/orgs/acme/customers/c5");
+        Assert.That(gone.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+    }
+
+    [Test]
+    public async Task Quota_SurvivesARestart_TheMonthDoesNotStartOver()
+    {
+        await CreateCustomerAsync(new { id = "c6", name = "C6", quota = new { limit = 5, period = "month" } });
+        var key = (await _gateway.CreateKeyAsync("acme", new { name = "k", customerId = "c6" })).Str("key");
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        var directory = _gateway.Directory;
+        var prefix = _gateway.Services.GetService(typeof(Microsoft.Extensions.Options.IOptions<Gateway.Configuration.GatewayOptions>)) is Microsoft.Extensions.Options.IOptions<Gateway.Configuration.GatewayOptions> o ? o.Value.Store.RedisPrefix : null;
+        await _gateway.StopForRestartAsync();
+        _gateway = await GatewayHost.StartAsync(Settings(), directory: directory, store: store, redisPrefix: prefix);
+
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.CodeAsync(key), Is.EqualTo("quota_exceeded"), "3 before the restart + 2 after = 5");
+    }
+
+    private async Task<JsonObject> CreateCustomerAsync(object body) => await _gateway.AdminPostAsync("admin/orgs/acme/customers", body, expected: 201);
+
+    private Dictionary<string, string?> Settings()
+    {
+        var config = GatewayHost.Routes(Upstream.Url, ("api", "/api/{**rest}", []), ("costly", "/costly/{**rest}", [("Cost", "3")]));
+        config["Gateway:Plans:free:Quota:Limit"] = "5";
+        config["Gateway:Plans:free:Quota:Period"] = "month";
+        config["Gateway:Plans:pro:RateLimit:PermitLimit"] = "2";
+        config["Gateway:Plans:pro:RateLimit:Window"] = "00:10:00";
+        config["Gateway:Plans:pro:Quota:Limit"] = "100000";
+        config["Gateway:Plans:pro:Quota:Period"] = "month";
+        return config;
+    }
+}

@@ -1,0 +1,111 @@
+using System.Text.Json;
+using Gateway.Domain;
+using Gateway.Keys;
+using Gateway.RateLimiting;
+using Gateway.Stores;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Gateway.Admin;
+
+/// <summary>
+/// <c>POST /admin/keys/{id}/credits</c>: set, add to or subtract from a key's credits, audited as
+/// <c>key.credits</c>; and the live balance shown in key objects.
+/// </summary>
+internal static class CreditsApi
+{
+    private static readonly string[] Fields = AdminRequests.Members(AdminJsonContext.Default.CreditsRequest);
+
+    public static RouteGroupBuilder MapCreditsApi(this RouteGroupBuilder admin)
+    {
+        admin.MapPost("/keys/{id}/credits", ChangeAsync).WithTags("Keys").WithName("ChangeKeyCredits")
+            .RequireAdminRole(AdminRole.Admin, OrgFrom.Key("id"))
+            .AcceptsAdminBody<CreditsRequest>()
+            .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge);
+        return admin;
+    }
+
+    /// <summary>The key object with its credits' live balance (what the counters have left), not the amount last set.</summary>
+    public static async Task<KeyDto> WithLiveCreditsAsync(KeyDto dto, ApiKeyRecord key, IQuotaCounter counter, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (key.Credits is not { } credits || dto.Credits is null)
+        {
+            return dto;
+        }
+
+        var charge = LimitCharger.CreditsCharge(key, credits, 0, time.GetUtcNow());
+        var used = await counter.UsedAsync(charge.Partition, cancellationToken);
+        return dto with { Credits = dto.Credits with { Remaining = Math.Max(0, charge.Limit - used) } };
+    }
+
+    private static async Task<Results<Ok<KeyDto>, AdminProblem>> ChangeAsync(
+        string id, HttpContext context, IGatewayStore store, KeyManager manager, IQuotaCounter counter, KeyUsageTracker usage, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var (request, error) = await AdminRequests.ReadAsync(context.Request, allowEmpty: false, Parse);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var key = await store.GetKeyAsync(id, cancellationToken);
+        if (key is null)
+        {
+            return AdminProblems.NotFound($"Key '{id}' does not exist.");
+        }
+
+        var (op, amount) = request!.Value;
+        ApiKeyRecord saved;
+        if (op == "set")
+        {
+            long? before = null;
+            if (key.Credits is { } old)
+            {
+                var oldCharge = LimitCharger.CreditsCharge(key, old, 0, time.GetUtcNow());
+                before = Math.Max(0, oldCharge.Limit - await counter.UsedAsync(oldCharge.Partition, cancellationToken));
+            }
+
+            saved = await AdminWrites.RunAsync(context, ct => manager.RecordCreditsAsync(key, op, amount, before, amount, AdminActor.From(context), ct));
+        }
+        else
+        {
+            if (key.Credits is not { } credits)
+            {
+                return AdminProblems.Conflict($"Key '{id}' has no credits; set them first ({{\"op\":\"set\",\"amount\":N}}).", "op");
+            }
+
+            if (key.State == KeyState.Revoked)
+            {
+                return AdminProblems.Conflict("A revoked key cannot be changed.");
+            }
+
+            // Applied to the live counter atomically, so units spent meanwhile on any instance are not lost.
+            var charge = LimitCharger.CreditsCharge(key, credits, 0, time.GetUtcNow());
+            var usedAfter = await counter.AdjustAsync(charge.Partition, op == "add" ? -amount : amount, charge.ExpiresAt, cancellationToken);
+            var usedBefore = op == "add" ? usedAfter + amount : usedAfter - amount;
+            saved = await AdminWrites.RunAsync(context, ct => manager.RecordCreditsAsync(
+                key, op, amount, Math.Max(0, charge.Limit - usedBefore), Math.Max(0, charge.Limit - usedAfter), AdminActor.From(context), ct));
+        }
+
+        var dto = KeyDto.From(saved, time.GetUtcNow(), usage.Pending(saved.Id));
+        return TypedResults.Ok(await WithLiveCreditsAsync(dto, saved, counter, time, cancellationToken));
+    }
+
+    private static (string Op, long Amount)? Parse(JsonElement body, ValidationErrors errors)
+    {
+        JsonFields.RejectUnknown(body, errors, Fields);
+        var (present, op) = JsonFields.String(body, "op", errors, maxLength: 16);
+        if (!present)
+        {
+            errors.Add("op", "Required.");
+        }
+        else if (op is not ("set" or "add" or "subtract"))
+        {
+            errors.Add("op", "Must be set, add or subtract.");
+        }
+
+        var amount = KeysApi.Amount(body, "amount", errors, required: true);
+        return errors.Any ? null : (op!, amount!.Value);
+    }
+}
+
+/// <summary><c>POST /admin/keys/{id}/credits</c>.</summary>
+internal sealed record CreditsRequest(string Op, long Amount);

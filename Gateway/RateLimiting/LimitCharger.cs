@@ -1,0 +1,183 @@
+using Gateway.Configuration;
+using Gateway.Customers;
+using Gateway.Domain;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.RateLimiting;
+
+internal enum ChargeOutcome
+{
+    Allowed,
+    RateLimited,
+    QuotaExceeded,
+    CreditsExhausted,
+}
+
+/// <summary>
+/// The one decision whether a keyed request may go on: its workspace or route limit, its customer's rate limit,
+/// its own rate limit, its customer's quota and its credits, charged all or nothing. The proxy's request stage
+/// and any other caller that admits requests by key use it, so they decide alike.
+/// </summary>
+/// <remarks>
+/// The sliding-window limits are charged first (one batch, all or nothing), then the quota and credits (one
+/// batch, all or nothing); when the second refuses, the first is given back. Neither asks a store on a typical
+/// request: both counters lease from Redis.
+/// </remarks>
+internal sealed class LimitCharger(
+    IRateLimitCounter counter,
+    IQuotaCounter quotas,
+    RateLimitPolicyResolver policies,
+    CustomerDirectory customers,
+    IOptionsMonitor<GatewayOptions> options,
+    TimeProvider time)
+{
+    /// <summary>
+    /// Adds <paramref name="key"/>'s limits to <paramref name="batch"/> and charges them, together with
+    /// <paramref name="batch"/>[<paramref name="from"/>..] already in it (a deferred IP permit). On a refusal
+    /// nothing from <paramref name="from"/> on stays charged; the caller gives back what it took before.
+    /// </summary>
+    public ValueTask<ChargeOutcome> ChargeAsync(LimitBatch batch, ApiKeyRecord key, string? policyName, int cost, int from, CancellationToken cancellationToken)
+    {
+        if (key.CustomerId is not { } customerId)
+        {
+            return ChargeAsync(batch, key, null, policyName, cost, from, cancellationToken);
+        }
+
+        var lookup = customers.FindAsync(key.OrgId, customerId, cancellationToken);
+        return lookup.IsCompletedSuccessfully
+            ? ChargeAsync(batch, key, lookup.Result, policyName, cost, from, cancellationToken)
+            : AwaitCustomerAsync(lookup, batch, key, policyName, cost, from, cancellationToken);
+    }
+
+    /// <summary>The counter names and allowances a key's request is charged against right now (also for the admin API).</summary>
+    public void AddQuotas(ref QuotaBatch batch, ApiKeyRecord key, Customer? customer, int cost, DateTimeOffset now)
+    {
+        batch.Now = now;
+        if (customer is not null && EffectiveQuota(customer, options.CurrentValue) is { } quota)
+        {
+            batch.Add(QuotaCharge(customer, quota, key, cost, now));
+        }
+
+        if (key.Credits is { } credits)
+        {
+            batch.Add(CreditsCharge(key, credits, cost, now));
+        }
+    }
+
+    public static CustomerQuota? EffectiveQuota(Customer customer, GatewayOptions settings) =>
+        customer.Quota ?? (customer.Plan is { } plan && settings.Plans.TryGetValue(plan, out var p) && p.Quota is { } q && QuotaPeriods.TryParse(q.Period, out var period)
+            ? new CustomerQuota(q.Limit, period)
+            : null);
+
+    public static KeyRateLimit? EffectiveRateLimit(Customer customer, GatewayOptions settings) =>
+        customer.RateLimit ?? (customer.Plan is { } plan && settings.Plans.TryGetValue(plan, out var p) && p.RateLimit is { } r
+            ? new KeyRateLimit(r.PermitLimit, r.Window)
+            : null);
+
+    public static QuotaCharge QuotaCharge(Customer customer, CustomerQuota quota, ApiKeyRecord? key, int cost, DateTimeOffset now)
+    {
+        var end = QuotaPeriods.End(quota.Period, now);
+        return new QuotaCharge
+        {
+            Kind = QuotaKind.Quota,
+            Partition = $"q:{customer.OrgId}:{customer.Id}:{QuotaPeriods.Key(quota.Period, now)}",
+            Limit = quota.Limit,
+            Cost = cost,
+            ResetAt = end,
+            ExpiresAt = end.AddDays(1),
+            OrgId = customer.OrgId,
+            CustomerId = customer.Id,
+            KeyId = key?.Id ?? "",
+        };
+    }
+
+    /// <summary>
+    /// A key's credits: counted per refill period under the epoch of their last set, against what was set
+    /// (in the period they were set in) or the refill amount (in every later period).
+    /// </summary>
+    public static QuotaCharge CreditsCharge(ApiKeyRecord key, KeyCredits credits, int cost, DateTimeOffset now)
+    {
+        var refill = credits.Refill;
+        var period = refill is null ? "all" : QuotaPeriods.Key(refill.Period, now);
+        var end = refill is null ? (DateTimeOffset?)null : QuotaPeriods.End(refill.Period, now);
+        var allowance = refill is null || QuotaPeriods.Key(refill.Period, credits.SetAt) == period ? credits.Remaining : refill.Amount;
+        return new QuotaCharge
+        {
+            Kind = QuotaKind.Credits,
+            Partition = $"c:{key.Id}:{credits.Epoch}:{period}",
+            Limit = allowance,
+            Cost = cost,
+            ResetAt = end,
+            ExpiresAt = end?.AddDays(1),
+            OrgId = key.OrgId,
+            CustomerId = key.CustomerId,
+            KeyId = key.Id,
+        };
+    }
+
+    private async ValueTask<ChargeOutcome> AwaitCustomerAsync(ValueTask<Customer?> lookup, LimitBatch batch, ApiKeyRecord key, string? policyName, int cost, int from, CancellationToken cancellationToken) =>
+        await ChargeAsync(batch, key, await lookup, policyName, cost, from, cancellationToken);
+
+    private ValueTask<ChargeOutcome> ChargeAsync(LimitBatch batch, ApiKeyRecord key, Customer? customer, string? policyName, int cost, int from, CancellationToken cancellationToken)
+    {
+        var settings = options.CurrentValue;
+        policies.AddRequestLimits(batch, key, policyName, customer is null ? null : EffectiveRateLimit(customer, settings), customer?.Id);
+        AddQuotas(ref batch.Quotas, key, customer, cost, time.GetUtcNow());
+        if (batch.Count == from)
+        {
+            return ChargeQuotasAsync(batch, from, cancellationToken);
+        }
+
+        var limits = counter.AcquireAsync(batch, from, cancellationToken);
+        if (!limits.IsCompletedSuccessfully)
+        {
+            return AwaitLimitsAsync(limits, batch, from, cancellationToken);
+        }
+
+        return limits.Result ? ChargeQuotasAsync(batch, from, cancellationToken) : ValueTask.FromResult(ChargeOutcome.RateLimited);
+    }
+
+    private async ValueTask<ChargeOutcome> AwaitLimitsAsync(ValueTask<bool> limits, LimitBatch batch, int from, CancellationToken cancellationToken) =>
+        await limits ? await ChargeQuotasAsync(batch, from, cancellationToken) : ChargeOutcome.RateLimited;
+
+    private ValueTask<ChargeOutcome> ChargeQuotasAsync(LimitBatch batch, int from, CancellationToken cancellationToken)
+    {
+        if (batch.Quotas.Count == 0)
+        {
+            return ValueTask.FromResult(ChargeOutcome.Allowed);
+        }
+
+        var charged = quotas.ChargeAsync(batch, cancellationToken);
+        return charged.IsCompletedSuccessfully ? ValueTask.FromResult(Outcome(batch, from, charged.Result)) : AwaitQuotasAsync(charged, batch, from);
+    }
+
+    private async ValueTask<ChargeOutcome> AwaitQuotasAsync(ValueTask<bool> charged, LimitBatch batch, int from) =>
+        Outcome(batch, from, await charged);
+
+    private ChargeOutcome Outcome(LimitBatch batch, int from, bool allowed)
+    {
+        batch.QuotasDecided = true;
+        if (allowed)
+        {
+            return ChargeOutcome.Allowed;
+        }
+
+        // All or nothing: the rate limits this call charged are given back.
+        counter.Release(batch, from, batch.Count);
+        var credits = batch.Quotas.IndexOf(QuotaKind.Credits);
+        var quota = batch.Quotas.IndexOf(QuotaKind.Quota);
+        if (credits < 0 || batch.Quotas.Charges[credits].Allowed)
+        {
+            return ChargeOutcome.QuotaExceeded;
+        }
+
+        if (quota < 0 || batch.Quotas.Charges[quota].Allowed)
+        {
+            return ChargeOutcome.CreditsExhausted;
+        }
+
+        // Both refused: name the one that takes longer to come back (credits without refill never do).
+        var creditsReset = batch.Quotas.Charges[credits].ResetAt ?? DateTimeOffset.MaxValue;
+        return creditsReset > batch.Quotas.Charges[quota].ResetAt ? ChargeOutcome.CreditsExhausted : ChargeOutcome.QuotaExceeded;
+    }
+}

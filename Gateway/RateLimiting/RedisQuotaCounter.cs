@@ -1,0 +1,402 @@
+using System.Collections.Concurrent;
+using Gateway.Configuration;
+using Gateway.Observability;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Gateway.RateLimiting;
+
+/// <summary>
+/// Quota and credit counters shared by every instance on one Redis, without a Redis call per request. Each
+/// counter is one Redis integer, <c>{prefix}q:{&lt;partition&gt;}</c> (its own hash tag), that counts what was
+/// used in its period; each instance leases part of what is left: one script call adds a batch to the counter
+/// and the instance hands it out locally. A grant is sized from the instance's recent demand (doubling while
+/// trips come less than a second apart), capped at a quarter of what is left, and is just the request's cost
+/// when 64 or fewer are left, so instances strand at most a few percent of a quota while busy, and never admit
+/// more than it: a unit is counted in Redis before it is used.
+/// <para>
+/// Persistence and failover: the counter lives as long as its period (plus a day). Each instance remembers the
+/// highest count it has seen per counter; if Redis comes back without the counter (restarted without
+/// persistence, or a replica promoted before the counter reached it), the first trip restores it to that
+/// count, so a month does not start over. While Redis does not answer, each instance goes on from what it
+/// knew, locally, and adds what it admitted meanwhile to Redis once Redis answers again.
+/// </para>
+/// </summary>
+internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposable
+{
+    // KEYS[1] the counter. ARGV: limit, need, want, floor, expireAtMs (0: none), unreported.
+    // Returns {granted, used before, used after}.
+    private const string Script = """
+        local value = redis.call('GET', KEYS[1])
+        local used = tonumber(ARGV[4])
+        if value then
+          used = tonumber(value)
+        end
+        used = used + tonumber(ARGV[6])
+        local before = used
+        local limit = tonumber(ARGV[1])
+        local need = tonumber(ARGV[2])
+        local left = limit - used
+        local grant = 0
+        if need > 0 and left >= need then
+          grant = need
+          if left - need > 64 then
+            grant = need + math.min(tonumber(ARGV[3]), math.floor((left - need) / 4))
+          end
+        end
+        used = used + grant
+        redis.call('SET', KEYS[1], used)
+        local expire = tonumber(ARGV[5])
+        if expire > 0 then
+          redis.call('PEXPIREAT', KEYS[1], expire)
+        end
+        return {grant, before, used}
+        """;
+
+    private const int MaxWant = 4096;
+    private static readonly TimeSpan RetryRedisAfter = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan RememberRefusal = TimeSpan.FromSeconds(1);
+
+    private readonly IConnectionMultiplexer _redis;
+    private readonly LocalQuotaCounter _fallback;
+    private readonly IQuotaEvents _events;
+    private readonly TimeProvider _time;
+    private readonly ILogger<RedisQuotaCounter> _logger;
+    private readonly string _prefix;
+    private readonly ConcurrentDictionary<string, LeaseState> _leases = new(StringComparer.Ordinal);
+    private long _redisDownUntil;
+
+    public RedisQuotaCounter(IConnectionMultiplexer redis, IQuotaEvents events, IOptions<GatewayOptions> options, TimeProvider time, ILogger<RedisQuotaCounter> logger)
+    {
+        _redis = redis;
+        _events = events;
+        _time = time;
+        _logger = logger;
+        _prefix = options.Value.Store.RedisPrefix + "q:{";
+        _fallback = new LocalQuotaCounter(null, events, time);
+    }
+
+    /// <summary>Whether quotas are being counted locally because Redis did not answer (for tests).</summary>
+    internal bool OnFallback => Interlocked.Read(ref _redisDownUntil) > _time.GetTimestamp();
+
+    /// <summary>Script calls made so far (for tests and the bench).</summary>
+    public long Trips => Interlocked.Read(ref _trips);
+
+    private long _trips;
+
+    public ValueTask<bool> ChargeAsync(LimitBatch batch, CancellationToken cancellationToken)
+    {
+        var decision = TakeLocally(batch);
+        return decision is { } allowed ? ValueTask.FromResult(allowed) : TripAsync(batch, cancellationToken);
+    }
+
+    public async Task<long> UsedAsync(string partition, CancellationToken cancellationToken)
+    {
+        var value = await _redis.GetDatabase().StringGetAsync(Key(partition));
+        return value.IsNull ? (_leases.TryGetValue(partition, out var lease) ? lease.KnownUsed : 0) : (long)value;
+    }
+
+    public async Task<long> AdjustAsync(string partition, long delta, DateTimeOffset? expiresAt, CancellationToken cancellationToken)
+    {
+        var db = _redis.GetDatabase();
+        var used = await db.StringIncrementAsync(Key(partition), delta);
+
+        // A refusal this instance remembers no longer holds once credits were added; other instances ask
+        // Redis again within a second.
+        if (_leases.TryGetValue(partition, out var lease))
+        {
+            lock (lease)
+            {
+                lease.RefusedUntil = 0;
+            }
+        }
+
+        if (expiresAt is { } at)
+        {
+            await db.KeyExpireAsync(Key(partition), at.UtcDateTime);
+        }
+
+        return used;
+    }
+
+    /// <summary>Gives back what this instance holds and has not used, so a stopping instance strands nothing.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        var db = _redis.GetDatabase();
+        var returns = new List<Task>();
+        foreach (var (partition, lease) in _leases)
+        {
+            long held;
+            lock (lease)
+            {
+                held = lease.Held;
+                lease.Held = 0;
+            }
+
+            if (held > 0)
+            {
+                returns.Add(db.StringDecrementAsync(Key(partition), held));
+            }
+        }
+
+        try
+        {
+            await Task.WhenAll(returns).WaitAsync(TimeSpan.FromSeconds(2));
+        }
+        catch (Exception)
+        {
+            // Units not given back stay counted: only stricter.
+        }
+    }
+
+    private RedisKey Key(string partition) => new(_prefix + partition + "}");
+
+    /// <summary>True or false when the leases decide; null when Redis must be asked.</summary>
+    private bool? TakeLocally(LimitBatch batch)
+    {
+        ref var quotas = ref batch.Quotas;
+        var now = _time.GetTimestamp();
+        var a = Lease(in quotas.Charges[0]);
+        var b = quotas.Count > 1 ? Lease(in quotas.Charges[1]) : null;
+        var swap = b is not null && string.CompareOrdinal(quotas.Charges[0].Partition, quotas.Charges[1].Partition) > 0;
+        lock (swap ? b! : a)
+        {
+            if (b is null)
+            {
+                return Take(ref quotas, a, null, now);
+            }
+
+            lock (swap ? a : b)
+            {
+                return Take(ref quotas, a, b, now);
+            }
+        }
+    }
+
+    private static bool? Take(ref QuotaBatch quotas, LeaseState a, LeaseState? b, long now)
+    {
+        var trip = false;
+        var refused = false;
+        for (var i = 0; i < quotas.Count; i++)
+        {
+            ref var charge = ref quotas.Charges[i];
+            var lease = i == 0 ? a : b!;
+            charge.Allowed = lease.Held >= charge.Cost;
+            charge.Remaining = lease.RemainingFor(charge.Limit);
+            if (!charge.Allowed)
+            {
+                // A counter Redis reported used up (for this limit) is refused without asking again for a second.
+                if (lease.RefusedUntil > now && lease.RefusedLimit == charge.Limit)
+                {
+                    refused = true;
+                }
+                else
+                {
+                    trip = true;
+                }
+            }
+        }
+
+        if (refused)
+        {
+            return false;
+        }
+
+        if (trip)
+        {
+            return null;
+        }
+
+        for (var i = 0; i < quotas.Count; i++)
+        {
+            ref var charge = ref quotas.Charges[i];
+            var lease = i == 0 ? a : b!;
+            lease.Held -= charge.Cost;
+            charge.Remaining = lease.RemainingFor(charge.Limit);
+        }
+
+        return true;
+    }
+
+    private async ValueTask<bool> TripAsync(LimitBatch batch, CancellationToken cancellationToken)
+    {
+        // Each trip grants at least the request's cost or reports the counter used up, so this ends unless
+        // other requests keep taking what the trips bring; the deadline bounds that.
+        var deadline = _time.GetTimestamp() + _time.TimestampFrequency * 2;
+        while (true)
+        {
+            if (Interlocked.Read(ref _redisDownUntil) > _time.GetTimestamp())
+            {
+                return await FallbackAsync(batch, cancellationToken);
+            }
+
+            try
+            {
+                await AskRedisAsync(batch);
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                Interlocked.Exchange(ref _redisDownUntil, _time.GetTimestamp() + (long)(RetryRedisAfter.TotalSeconds * _time.TimestampFrequency));
+                Log.RedisFallback(_logger, ex);
+                return await FallbackAsync(batch, cancellationToken);
+            }
+
+            if (TakeLocally(batch) is { } decided)
+            {
+                return decided;
+            }
+
+            if (_time.GetTimestamp() > deadline)
+            {
+                return false;
+            }
+        }
+    }
+
+    private async Task AskRedisAsync(LimitBatch batch)
+    {
+        var db = _redis.GetDatabase();
+        var count = batch.Quotas.Count;
+        var calls = new Task<RedisResult>?[QuotaChargeBuffer.Capacity];
+        var unreported = new long[QuotaChargeBuffer.Capacity];
+        var now = _time.GetTimestamp();
+        for (var i = 0; i < count; i++)
+        {
+            var charge = batch.Quotas.Charges[i];
+            var lease = Lease(in charge);
+            long need, want, floor;
+            lock (lease)
+            {
+                if (lease.Held >= charge.Cost)
+                {
+                    continue;
+                }
+
+                need = charge.Cost - lease.Held;
+                var recent = lease.LastTrip != 0 && _time.GetElapsedTime(lease.LastTrip, now) < TimeSpan.FromSeconds(1);
+                lease.Want = recent ? Math.Min(MaxWant, Math.Max(1, lease.Want * 2)) : 1;
+                lease.LastTrip = now;
+                want = lease.Want;
+                floor = lease.KnownUsed - lease.Unreported;
+                unreported[i] = lease.Unreported;
+                lease.Unreported = 0;
+            }
+
+            Interlocked.Increment(ref _trips);
+            calls[i] = db.ScriptEvaluateAsync(Script, [Key(charge.Partition)],
+                [charge.Limit, need, want, Math.Max(0, floor), charge.ExpiresAt?.ToUnixTimeMilliseconds() ?? 0, unreported[i]]);
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            if (calls[i] is not { } call)
+            {
+                continue;
+            }
+
+            var charge = batch.Quotas.Charges[i];
+            var lease = Lease(in charge);
+            RedisResult[] result;
+            try
+            {
+                result = (RedisResult[])(await call)!;
+            }
+            catch
+            {
+                lock (lease)
+                {
+                    lease.Unreported += unreported[i]; // not known to have landed: report again
+                }
+
+                throw;
+            }
+
+            var (granted, before, after) = ((long)result[0], (long)result[1], (long)result[2]);
+            lock (lease)
+            {
+                lease.Held += granted;
+                lease.KnownUsed = Math.Max(lease.KnownUsed, after);
+                lease.Limit = charge.Limit;
+                if (granted == 0)
+                {
+                    lease.RefusedUntil = _time.GetTimestamp() + (long)(RememberRefusal.TotalSeconds * _time.TimestampFrequency);
+                    lease.RefusedLimit = charge.Limit;
+                }
+                else
+                {
+                    lease.RefusedUntil = 0;
+                }
+            }
+
+            // Reported where Redis counted the crossing, so exactly one instance reports it.
+            QuotaCrossings.Report(_events, in charge, before, after);
+        }
+    }
+
+    /// <summary>
+    /// Redis does not answer: go on locally from the highest count this instance saw, and remember what is
+    /// admitted meanwhile, to add to Redis when it answers again.
+    /// </summary>
+    private async ValueTask<bool> FallbackAsync(LimitBatch batch, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < batch.Quotas.Count; i++)
+        {
+            ref var charge = ref batch.Quotas.Charges[i];
+            var lease = Lease(in charge);
+            long known;
+            lock (lease)
+            {
+                // What this instance holds was counted in Redis and is still its to use.
+                known = lease.KnownUsed - lease.Held;
+            }
+
+            _fallback.Raise(charge.Partition, known, charge.ExpiresAt);
+        }
+
+        var allowed = await _fallback.ChargeAsync(batch, cancellationToken);
+        if (allowed)
+        {
+            for (var i = 0; i < batch.Quotas.Count; i++)
+            {
+                ref var charge = ref batch.Quotas.Charges[i];
+                var lease = Lease(in charge);
+                lock (lease)
+                {
+                    lease.KnownUsed += charge.Cost;
+                    lease.Unreported += charge.Cost;
+                }
+            }
+        }
+
+        return allowed;
+    }
+
+    private LeaseState Lease(in QuotaCharge charge) => _leases.GetOrAdd(charge.Partition, static _ => new LeaseState());
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventIds.QuotaRedisFallback, LogLevel.Warning, "Redis did not answer a quota trip; counting quotas and credits on this instance for a second.")]
+        public static partial void RedisFallback(ILogger logger, Exception exception);
+    }
+
+    private sealed class LeaseState
+    {
+        /// <summary>Units counted in Redis and not yet used by this instance.</summary>
+        public long Held;
+
+        /// <summary>The highest count of the Redis counter this instance knows of (its own grants and fallback admissions included).</summary>
+        public long KnownUsed;
+
+        /// <summary>Admitted on the fallback and not yet added to Redis.</summary>
+        public long Unreported;
+
+        public long Limit;
+        public long Want = 1;
+        public long LastTrip;
+        public long RefusedUntil;
+        public long RefusedLimit;
+
+        /// <summary>What is left for clients as this instance knows it: the limit less what Redis counted, plus what this instance still holds.</summary>
+        public long RemainingFor(long limit) => Math.Max(0, limit - KnownUsed + Held);
+    }
+}

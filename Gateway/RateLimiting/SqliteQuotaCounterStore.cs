@@ -1,0 +1,50 @@
+using Gateway.Configuration;
+using Gateway.Stores.Sqlite;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.RateLimiting;
+
+/// <summary>Counters in the <c>quota_counters</c> table of the embedded store (schema version 6).</summary>
+internal sealed class SqliteQuotaCounterStore(IOptions<GatewayOptions> options) : IQuotaCounterStore
+{
+    private readonly SqliteDatabase _database = new(options.Value.Store.Path, SqliteOpenMode.ReadWrite);
+
+    public async Task<long> LoadAsync(string partition, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT used FROM quota_counters WHERE partition = $p;";
+        command.Parameters.AddWithValue("$p", partition);
+        return await command.ExecuteScalarAsync(cancellationToken) is long used ? used : 0;
+    }
+
+    public async Task SaveAsync(IReadOnlyList<(string Partition, long Used, DateTimeOffset? ExpiresAt)> counters, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var transaction = connection.BeginTransaction();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "INSERT INTO quota_counters (partition, used, expires_at) VALUES ($p, $u, $e) ON CONFLICT(partition) DO UPDATE SET used = $u, expires_at = $e;";
+        var p = command.Parameters.Add("$p", SqliteType.Text);
+        var u = command.Parameters.Add("$u", SqliteType.Integer);
+        var e = command.Parameters.Add("$e", SqliteType.Integer);
+        foreach (var counter in counters)
+        {
+            p.Value = counter.Partition;
+            u.Value = counter.Used;
+            e.Value = counter.ExpiresAt?.ToUnixTimeMilliseconds() ?? long.MaxValue;
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task DeleteExpiredAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "DELETE FROM quota_counters WHERE expires_at < $now;";
+        command.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}
