@@ -13,6 +13,8 @@
 #                                                      # X-RateLimit-* to the client): what those headers cost alone
 #   USAGE_OFF=1 bash bench/load.sh                     # also a second gateway with Gateway:Usage:Enabled=false,
 #                                                      # run right after the first: the cost of usage counting
+#   REQLOG_OFF=1 bash bench/load.sh                    # also a second gateway with Gateway:RequestLog:Enabled=false,
+#                                                      # run right after the first: the cost of the request log
 #   BASELINE_DIR=/path/to/other/Gateway/bin/Release/net10.0 bash bench/load.sh
 #                                                      # also the gateway built from another checkout (an older
 #                                                      # commit), run right after this one: before/after in one run
@@ -49,6 +51,7 @@ NO_BUILD=${NO_BUILD:-}
 ROUNDS=${ROUNDS:-1}
 NO_REDIS=${NO_REDIS:-}
 USAGE_OFF=${USAGE_OFF:-}
+REQLOG_OFF=${REQLOG_OFF:-}
 HEADERS=${HEADERS:-}
 BASELINE_DIR=${BASELINE_DIR:-}
 PIN=${PIN:-}
@@ -106,6 +109,7 @@ redis_port=$(free_port); rgw_port=$(free_port); radmin_port=$(free_port)
 with_redis=""
 if [ -z "$NO_REDIS" ] && command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then with_redis=1; fi
 off_port=$(free_port); off_admin_port=$(free_port); headers_port=$(free_port)
+rl_port=$(free_port); rl_admin_port=$(free_port)
 base_port=$(free_port); base_admin_port=$(free_port)
 [ -z "$BASELINE_DIR" ] || [ -f "$BASELINE_DIR/Gateway.dll" ] || die "no Gateway.dll in BASELINE_DIR=$BASELINE_DIR"
 
@@ -140,6 +144,10 @@ if [ -n "$USAGE_OFF" ]; then
   start_gateway gateway-off "$root/Gateway/$bin" "$off_port" "$off_admin_port" Gateway__Usage__Enabled=false
   off_pid=$started_pid
 fi
+if [ -n "$REQLOG_OFF" ]; then
+  start_gateway gateway-rl-off "$root/Gateway/$bin" "$rl_port" "$rl_admin_port" Gateway__RequestLog__Enabled=false
+  rl_pid=$started_pid
+fi
 if [ -n "$BASELINE_DIR" ]; then
   start_gateway gateway-base "$BASELINE_DIR" "$base_port" "$base_admin_port"
   base_pid=$started_pid
@@ -150,6 +158,7 @@ wait_http "http://127.0.0.1:$plain_port/" "$plain_pid" plain
 [ -z "$HEADERS" ] || wait_http "http://127.0.0.1:$headers_port/" "$headers_pid" plain-headers
 key=$(bench_key gateway "$gw_pid" "$admin_port") || exit 1
 [ -z "$USAGE_OFF" ] || { off_key=$(bench_key gateway-off "$off_pid" "$off_admin_port") || exit 1; }
+[ -z "$REQLOG_OFF" ] || { rl_key=$(bench_key gateway-rl-off "$rl_pid" "$rl_admin_port") || exit 1; }
 [ -z "$BASELINE_DIR" ] || { base_key=$(bench_key gateway-base "$base_pid" "$base_admin_port") || exit 1; }
 
 path=/bench/hello
@@ -262,13 +271,16 @@ for ((round = 1; round <= ROUNDS; round++)); do
   if [ -n "$USAGE_OFF" ]; then
     run gateway_off "http://127.0.0.1:$off_port$path" "Authorization: Bearer $off_key"
   fi
+  if [ -n "$REQLOG_OFF" ]; then
+    run gateway_rl_off "http://127.0.0.1:$rl_port$path" "Authorization: Bearer $rl_key"
+  fi
 done
 if [ -n "$with_redis" ]; then
   rl_keys=$(redis-cli -p "$redis_port" --scan --pattern 'gw:rl:*' | wc -l)
   ws_bytes=$(redis-cli -p "$redis_port" memory usage 'gw:rl:{ws:bench}')
   ip_bytes=$(redis-cli -p "$redis_port" memory usage 'gw:rl:{ip:127.0.0.1}')
 fi
-for name in direct plain ${HEADERS:+plain_headers} gateway ${BASELINE_DIR:+baseline} ${with_redis:+redis} ${USAGE_OFF:+gateway_off}; do
+for name in direct plain ${HEADERS:+plain_headers} gateway ${BASELINE_DIR:+baseline} ${with_redis:+redis} ${USAGE_OFF:+gateway_off} ${REQLOG_OFF:+gateway_rl_off}; do
   summarize "$name"
 done
 
@@ -282,6 +294,7 @@ rows=("direct upstream:direct:$up_pid" "plain YARP:plain:$plain_pid")
 rows+=("gateway:gateway:$gw_pid")
 [ -n "$with_redis" ] && rows+=("gateway (Redis):redis:$rgw_pid")
 [ -n "$USAGE_OFF" ] && rows+=("gateway, usage off:gateway_off:$off_pid")
+[ -n "$REQLOG_OFF" ] && rows+=("gateway, log off:gateway_rl_off:$rl_pid")
 [ -n "$BASELINE_DIR" ] && rows+=("gateway, baseline:baseline:$base_pid")
 for row in "${rows[@]}"; do
   IFS=: read -r label name pid <<<"$row"
@@ -320,10 +333,18 @@ if [ -n "$USAGE_OFF" ]; then
     "$(ratio "${p50[gateway]}" "${p50[gateway_off]}")" "$(ratio "${p99[gateway]}" "${p99[gateway_off]}")"
 fi
 
+if [ -n "$REQLOG_OFF" ]; then
+  printf '| %-24s | %10s | %6s | %6s |\n' "request log on / off" "$(ratio "${rps[gateway]}" "${rps[gateway_rl_off]}")" \
+    "$(ratio "${p50[gateway]}" "${p50[gateway_rl_off]}")" "$(ratio "${p99[gateway]}" "${p99[gateway_rl_off]}")"
+  printf '| %-24s | %10s | %6s | %6s |\n' "log off / plain YARP" "$(ratio "${rps[gateway_rl_off]}" "${rps[plain]}")" \
+    "$(ratio "${p50[gateway_rl_off]}" "${p50[plain]}")" "$(ratio "${p99[gateway_rl_off]}" "${p99[plain]}")"
+fi
+
 if [ "$ROUNDS" -gt 1 ]; then
   echo
   for ((round = 1; round <= ROUNDS; round++)); do
     line="round $round: gateway / plain YARP $(ratio "${rps_r[gateway,$round]}" "${rps_r[plain,$round]}")x requests/s, $(ratio "${p99_r[gateway,$round]}" "${p99_r[plain,$round]}")x p99"
+    [ -n "$REQLOG_OFF" ] && line+="; request log on / off $(ratio "${rps_r[gateway,$round]}" "${rps_r[gateway_rl_off,$round]}")x requests/s"
     [ -n "$with_redis" ] && line+="; gateway (Redis) / plain $(ratio "${rps_r[redis,$round]}" "${rps_r[plain,$round]}")x, $(ratio "${p99_r[redis,$round]}" "${p99_r[plain,$round]}")x p99"
     echo "$line"
   done
@@ -336,7 +357,7 @@ if [ -n "$with_redis" ]; then
   echo "  limiter keys: $rl_keys; MEMORY USAGE workspace partition: ${ws_bytes:-0} B, IP partition: ${ip_bytes:-0} B"
 fi
 
-total_errors=$(( ${errors[direct]} + ${errors[plain]} + ${errors[plain_headers]:-0} + ${errors[gateway]} + ${errors[redis]:-0} + ${errors[gateway_off]:-0} + ${errors[baseline]:-0} ))
+total_errors=$(( ${errors[direct]} + ${errors[plain]} + ${errors[plain_headers]:-0} + ${errors[gateway]} + ${errors[redis]:-0} + ${errors[gateway_off]:-0} + ${errors[gateway_rl_off]:-0} + ${errors[baseline]:-0} ))
 if [ "$total_errors" -gt 0 ]; then
   echo
   echo "warning: $total_errors non-2xx responses or socket errors; see the errors column (the numbers above include them)" >&2

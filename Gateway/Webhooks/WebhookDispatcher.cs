@@ -202,7 +202,7 @@ internal sealed partial class WebhookDispatcher : BackgroundService
             LastError = error,
         }, CancellationToken.None);
         Log.AttemptFailed(_logger, delivery.Id, delivery.Type, hook.Id, attempts, error ?? "unknown");
-        await NoteFailureAsync(hook.Id, now, options);
+        await NoteFailureAsync(hook.Id, delivery.CreatedAt, now, options);
     }
 
     private async Task<HttpResponseMessage> SendAsync(Webhook hook, WebhookDelivery delivery, CancellationToken cancellationToken)
@@ -218,8 +218,12 @@ internal sealed partial class WebhookDispatcher : BackgroundService
         return await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
     }
 
-    /// <summary>Starts or continues the webhook's failing streak; disables it (and audits that) once the streak reaches <c>RetryFor</c>.</summary>
-    private async Task NoteFailureAsync(string hookId, DateTimeOffset now, WebhookOptions options)
+    /// <summary>
+    /// Starts or continues the webhook's failing streak; disables it (and audits that) once the streak reaches <c>RetryFor</c>.
+    /// The streak starts when the first event it failed to take was due, so it reaches <c>RetryFor</c> no later than
+    /// that delivery is given up.
+    /// </summary>
+    private async Task NoteFailureAsync(string hookId, DateTimeOffset due, DateTimeOffset now, WebhookOptions options)
     {
         var hook = await _store.GetAsync(hookId, CancellationToken.None);
         if (hook is null || !hook.Enabled)
@@ -227,7 +231,7 @@ internal sealed partial class WebhookDispatcher : BackgroundService
             return;
         }
 
-        var since = hook.FailingSince ?? now;
+        var since = hook.FailingSince ?? due;
         if (now - since >= options.RetryFor)
         {
             var reason = $"No successful delivery since {since.ToString("O", CultureInfo.InvariantCulture)}.";
