@@ -244,7 +244,7 @@ summarize() {
   done
 }
 
-pid_of=([direct]=$up_pid [plain]=$plain_pid [plain_headers]=${headers_pid:-} [gateway]=$gw_pid [redis]=${rgw_pid:-} [gateway_off]=${off_pid:-} [baseline]=${base_pid:-})
+pid_of=([direct]=$up_pid [plain]=$plain_pid [plain_headers]=${headers_pid:-} [gateway]=$gw_pid [redis]=${rgw_pid:-} [gateway_off]=${off_pid:-} [baseline]=${base_pid:-} [gateway_rl_off]=${rl_pid:-})
 echo "Gateway load test: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (after a $WARMUP warm-up), GET $path, loopback$([ "$ROUNDS" -gt 1 ] && echo ", $ROUNDS interleaved rounds, medians")$([ -n "$PIN" ] && echo ", proxies pinned to CPU 1, upstream, Redis and wrk to CPU 0")"
 echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)'), $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc)"
 redis_usec=0; redis_calls=0; redis_scripts=0
