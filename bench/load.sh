@@ -13,6 +13,8 @@
 #                                                      # X-RateLimit-* to the client): what those headers cost alone
 #   USAGE_OFF=1 bash bench/load.sh                     # also a second gateway with Gateway:Usage:Enabled=false,
 #                                                      # run right after the first: the cost of usage counting
+#   REQLOG_OFF=1 bash bench/load.sh                    # also a second gateway with Gateway:RequestLog:Enabled=false,
+#                                                      # run right after the first: the cost of the request log
 #   BASELINE_DIR=/path/to/other/Gateway/bin/Release/net10.0 bash bench/load.sh
 #                                                      # also the gateway built from another checkout (an older
 #                                                      # commit), run right after this one: before/after in one run
@@ -62,6 +64,7 @@ NO_BUILD=${NO_BUILD:-}
 ROUNDS=${ROUNDS:-1}
 NO_REDIS=${NO_REDIS:-}
 USAGE_OFF=${USAGE_OFF:-}
+REQLOG_OFF=${REQLOG_OFF:-}
 HEADERS=${HEADERS:-}
 BASELINE_DIR=${BASELINE_DIR:-}
 PIN=${PIN:-}
@@ -120,6 +123,7 @@ redis_port=$(free_port); rgw_port=$(free_port); radmin_port=$(free_port)
 with_redis=""
 if [ -z "$NO_REDIS" ] && command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then with_redis=1; fi
 off_port=$(free_port); off_admin_port=$(free_port); headers_port=$(free_port)
+rl_port=$(free_port); rl_admin_port=$(free_port)
 base_port=$(free_port); base_admin_port=$(free_port)
 q_port=$(free_port); q_admin_port=$(free_port); rq_port=$(free_port); rq_admin_port=$(free_port)
 [ -z "$BASELINE_DIR" ] || [ -f "$BASELINE_DIR/Gateway.dll" ] || die "no Gateway.dll in BASELINE_DIR=$BASELINE_DIR"
@@ -166,6 +170,10 @@ if [ -n "$USAGE_OFF" ]; then
   start_gateway gateway-off "$root/Gateway/$bin" "$off_port" "$off_admin_port" Gateway__Usage__Enabled=false
   off_pid=$started_pid
 fi
+if [ -n "$REQLOG_OFF" ]; then
+  start_gateway gateway-rl-off "$root/Gateway/$bin" "$rl_port" "$rl_admin_port" Gateway__RequestLog__Enabled=false
+  rl_pid=$started_pid
+fi
 if [ -n "$BASELINE_DIR" ]; then
   start_gateway gateway-base "$BASELINE_DIR" "$base_port" "$base_admin_port"
   base_pid=$started_pid
@@ -193,6 +201,7 @@ if [ -n "$QUOTAS" ]; then
   q_key=$(quota_key gateway-quotas "$q_pid" "$q_admin_port") || exit 1
   [ -z "$with_redis" ] || { rq_key=$(quota_key gateway-quotas-redis "$rq_pid" "$rq_admin_port") || exit 1; }
 fi
+[ -z "$REQLOG_OFF" ] || { rl_key=$(bench_key gateway-rl-off "$rl_pid" "$rl_admin_port") || exit 1; }
 [ -z "$BASELINE_DIR" ] || { base_key=$(bench_key gateway-base "$base_pid" "$base_admin_port") || exit 1; }
 
 path=/bench/hello
@@ -278,7 +287,7 @@ summarize() {
   done
 }
 
-pid_of=([quotas]=${q_pid:-} [redis_quotas]=${rq_pid:-} [direct]=$up_pid [plain]=$plain_pid [plain_headers]=${headers_pid:-} [gateway]=$gw_pid [redis]=${rgw_pid:-} [gateway_off]=${off_pid:-} [baseline]=${base_pid:-})
+pid_of=([quotas]=${q_pid:-} [redis_quotas]=${rq_pid:-} [direct]=$up_pid [plain]=$plain_pid [plain_headers]=${headers_pid:-} [gateway]=$gw_pid [redis]=${rgw_pid:-} [gateway_off]=${off_pid:-} [baseline]=${base_pid:-} [gateway_rl_off]=${rl_pid:-})
 echo "Gateway load test: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (after a $WARMUP warm-up), GET $path, loopback$([ "$ROUNDS" -gt 1 ] && echo ", $ROUNDS interleaved rounds, medians")$([ -n "$PIN" ] && echo ", proxies pinned to CPU 1, upstream, Redis and wrk to CPU 0")"
 echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)'), $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc)"
 redis_usec=0; redis_calls=0; redis_scripts=0
@@ -314,6 +323,9 @@ for ((round = 1; round <= ROUNDS; round++)); do
   if [ -n "$USAGE_OFF" ]; then
     run gateway_off "http://127.0.0.1:$off_port$path" "Authorization: Bearer $off_key"
   fi
+  if [ -n "$REQLOG_OFF" ]; then
+    run gateway_rl_off "http://127.0.0.1:$rl_port$path" "Authorization: Bearer $rl_key"
+  fi
 done
 if [ -n "$with_redis" ]; then
   rl_keys=$(redis-cli -p "$redis_port" --scan --pattern 'gw:rl:*' | wc -l)
@@ -323,7 +335,7 @@ fi
 quota_targets=""
 [ -n "$QUOTAS" ] && quota_targets="quotas"
 [ -n "$QUOTAS" ] && [ -n "$with_redis" ] && quota_targets="quotas redis_quotas"
-for name in direct plain ${HEADERS:+plain_headers} gateway ${BASELINE_DIR:+baseline} ${with_redis:+redis} ${USAGE_OFF:+gateway_off} $quota_targets; do
+for name in direct plain ${HEADERS:+plain_headers} gateway ${BASELINE_DIR:+baseline} ${with_redis:+redis} ${USAGE_OFF:+gateway_off} ${REQLOG_OFF:+gateway_rl_off} $quota_targets; do
   summarize "$name"
 done
 
@@ -337,6 +349,7 @@ rows=("direct upstream:direct:$up_pid" "plain YARP:plain:$plain_pid")
 rows+=("gateway:gateway:$gw_pid")
 [ -n "$with_redis" ] && rows+=("gateway (Redis):redis:$rgw_pid")
 [ -n "$USAGE_OFF" ] && rows+=("gateway, usage off:gateway_off:$off_pid")
+[ -n "$REQLOG_OFF" ] && rows+=("gateway, log off:gateway_rl_off:$rl_pid")
 [ -n "$BASELINE_DIR" ] && rows+=("gateway, baseline:baseline:$base_pid")
 [ -n "$QUOTAS" ] && rows+=("quotas+credits:quotas:$q_pid")
 [ -n "$QUOTAS" ] && [ -n "$with_redis" ] && rows+=("quotas+cred (Redis):redis_quotas:$rq_pid")
@@ -390,10 +403,18 @@ if [ -n "$QUOTAS" ]; then
   fi
 fi
 
+if [ -n "$REQLOG_OFF" ]; then
+  printf '| %-24s | %10s | %6s | %6s |\n' "request log on / off" "$(ratio "${rps[gateway]}" "${rps[gateway_rl_off]}")" \
+    "$(ratio "${p50[gateway]}" "${p50[gateway_rl_off]}")" "$(ratio "${p99[gateway]}" "${p99[gateway_rl_off]}")"
+  printf '| %-24s | %10s | %6s | %6s |\n' "log off / plain YARP" "$(ratio "${rps[gateway_rl_off]}" "${rps[plain]}")" \
+    "$(ratio "${p50[gateway_rl_off]}" "${p50[plain]}")" "$(ratio "${p99[gateway_rl_off]}" "${p99[plain]}")"
+fi
+
 if [ "$ROUNDS" -gt 1 ]; then
   echo
   for ((round = 1; round <= ROUNDS; round++)); do
     line="round $round: gateway / plain YARP $(ratio "${rps_r[gateway,$round]}" "${rps_r[plain,$round]}")x requests/s, $(ratio "${p99_r[gateway,$round]}" "${p99_r[plain,$round]}")x p99"
+    [ -n "$REQLOG_OFF" ] && line+="; request log on / off $(ratio "${rps_r[gateway,$round]}" "${rps_r[gateway_rl_off,$round]}")x requests/s"
     [ -n "$with_redis" ] && line+="; gateway (Redis) / plain $(ratio "${rps_r[redis,$round]}" "${rps_r[plain,$round]}")x, $(ratio "${p99_r[redis,$round]}" "${p99_r[plain,$round]}")x p99"
     echo "$line"
   done
@@ -412,7 +433,7 @@ if [ -n "$with_redis" ]; then
   fi
 fi
 
-total_errors=$(( ${errors[direct]} + ${errors[plain]} + ${errors[plain_headers]:-0} + ${errors[gateway]} + ${errors[redis]:-0} + ${errors[gateway_off]:-0} + ${errors[baseline]:-0} + ${errors[quotas]:-0} + ${errors[redis_quotas]:-0} ))
+total_errors=$(( ${errors[direct]} + ${errors[plain]} + ${errors[plain_headers]:-0} + ${errors[gateway]} + ${errors[redis]:-0} + ${errors[gateway_off]:-0} + ${errors[baseline]:-0} + ${errors[gateway_rl_off]:-0} + ${errors[quotas]:-0} + ${errors[redis_quotas]:-0} ))
 if [ "$total_errors" -gt 0 ]; then
   echo
   echo "warning: $total_errors non-2xx responses or socket errors; see the errors column (the numbers above include them)" >&2

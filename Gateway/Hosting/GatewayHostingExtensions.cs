@@ -9,11 +9,13 @@ using Gateway.Observability;
 using Gateway.Operators;
 using Gateway.Proxy;
 using Gateway.RateLimiting;
+using Gateway.RequestLog;
 using Gateway.SecretScanning;
 using Gateway.Signing;
 using Gateway.Stores;
 using Gateway.Tls;
 using Gateway.Usage;
+using Gateway.Webhooks;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -93,6 +95,8 @@ public static class GatewayHostingExtensions
         services.AddGatewayAdmin();
         services.AddGatewayDemo(builder.Configuration);
         services.AddGatewaySecretScanning();
+        services.AddGatewayRequestLog(builder.Configuration, redis: !string.IsNullOrWhiteSpace(redis));
+        services.AddGatewayWebhooks(builder.Configuration, redis: !string.IsNullOrWhiteSpace(redis));
 
         services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))

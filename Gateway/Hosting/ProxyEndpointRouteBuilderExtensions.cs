@@ -3,6 +3,7 @@ using Gateway.Auth;
 using Gateway.IpAllowlist;
 using Gateway.Proxy;
 using Gateway.RateLimiting;
+using Gateway.RequestLog;
 
 namespace Gateway.Hosting;
 
@@ -16,6 +17,7 @@ public static class ProxyEndpointRouteBuilderExtensions
     {
         endpoints.MapReverseProxy(proxy =>
         {
+            proxy.UseRequestLog();
             proxy.UseAccessLog();
             proxy.UseProxyOutcome();
             proxy.UseSpan("gateway.ip_limit", stage => stage.UseIpRateLimit());

@@ -49,6 +49,9 @@ internal static class ProblemCodes
     public static readonly ProblemCode ReportsBusy = new("reports_busy", "Reports busy", StatusCodes.Status503ServiceUnavailable);
     public static readonly ProblemCode MethodNotAllowed = new("method_not_allowed", "Method not allowed", StatusCodes.Status405MethodNotAllowed);
 
+    // Admin listener, webhooks: a URL that points into the gateway's own networks (SSRF).
+    public static readonly ProblemCode WebhookUrlNotAllowed = new("webhook_url_not_allowed", "Webhook URL not allowed", StatusCodes.Status400BadRequest);
+
     /// <summary>Every code, in docs/problems.md's order.</summary>
     public static readonly IReadOnlyList<ProblemCode> All =
     [
@@ -56,5 +59,6 @@ internal static class ProblemCodes
         BadPath, BadRequest, NoRoute, UpstreamUnreachable, UpstreamTimeout, StoreUnavailable, InvalidRequest, AdminUnauthorized,
         AdminThrottled, AdminCrossSite, AdminForbidden, NotFound, Conflict, BodyTooLarge, InvalidSignature, InvalidReport,
         ReportTooLarge, ReportsBusy, MethodNotAllowed,
+        WebhookUrlNotAllowed,
     ];
 }

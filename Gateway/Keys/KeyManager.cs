@@ -15,7 +15,8 @@ internal sealed partial class KeyManager(
     KeyResolver resolver,
     IKeyChangeNotifier notifier,
     IOptionsMonitor<GatewayOptions> options,
-    TimeProvider time)
+    TimeProvider time,
+    IEnumerable<IKeyEvents> events)
 {
     public const string DefaultKeyName = "default";
 
@@ -44,6 +45,7 @@ internal sealed partial class KeyManager(
         EnsureFuture(draft.ExpiresAt, now);
         var issued = NewKey(orgId, draft, now, isDefault: false);
         await store.CreateKeyAsync(issued.Record, Audit(orgId, issued.Record.Id, "key.create", actor, now, AuditChanges.Snapshot(issued.Record)), cancellationToken);
+        await AnnounceAsync("key.create", issued.Record);
         return issued;
     }
 
@@ -184,7 +186,17 @@ internal sealed partial class KeyManager(
             await InvalidateAsync(before.Hash, before.PreviousHash, after.Hash, after.PreviousHash);
         }
 
+        await AnnounceAsync(action, after);
         return after;
+    }
+
+    // After the write landed, whatever the caller's token says: a listener's outbox must hear of every stored change.
+    private async Task AnnounceAsync(string action, ApiKeyRecord key)
+    {
+        foreach (var listener in events)
+        {
+            await listener.KeyChangedAsync(action, key, CancellationToken.None);
+        }
     }
 
     /// <summary>

@@ -57,4 +57,15 @@ internal static class EventIds
 
     public const int ProxyClientBodyRefused = 2000;
     public const int ProxyClientAborted = 2001;
+
+    public const int RequestLogWriteFailed = 2300;
+    public const int RequestLogTrimFailed = 2301;
+    public const int RequestLogRecord = 2302;
+    public const int WebhookDelivered = 2310;
+    public const int WebhookAttemptFailed = 2311;
+    public const int WebhookEndpointDisabled = 2312;
+    public const int WebhookPublishFailed = 2313;
+    public const int WebhookDispatchFailed = 2314;
+    public const int WebhookExpiryScanFailed = 2315;
+    public const int WebhookAddressRefused = 2316;
 }

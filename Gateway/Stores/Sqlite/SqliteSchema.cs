@@ -3,7 +3,7 @@ namespace Gateway.Stores.Sqlite;
 internal static class SqliteSchema
 {
     /// <summary>Migrations[i] brings a store from version i to i + 1; PRAGMA user_version records which ran. Append only.</summary>
-    public static readonly string[] Migrations = [V1, V2, V3, V4, V5, V6];
+    public static readonly string[] Migrations = [V1, V2, V3, V4, V5, V6, V7];
 
     public const string V1 = """
         CREATE TABLE orgs (
@@ -116,5 +116,64 @@ internal static class SqliteSchema
           expires_at INTEGER NOT NULL
         ) WITHOUT ROWID;
         ALTER TABLE keys ADD COLUMN credits TEXT;
+        """;
+
+    // Version 7: the request log (RequestLog/) and webhooks with their delivery outbox (Webhooks/).
+    // org_id '' holds requests refused before an organization was known (no key, unknown key).
+    public const string V7 = """
+        CREATE TABLE request_log (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          org_id TEXT NOT NULL,
+          at INTEGER NOT NULL,
+          request_id TEXT NOT NULL,
+          key_id TEXT,
+          customer_id TEXT,
+          method TEXT NOT NULL,
+          path TEXT NOT NULL,
+          route TEXT,
+          status INTEGER NOT NULL,
+          code TEXT,
+          duration_ms REAL NOT NULL,
+          client_ip TEXT,
+          upstream_status INTEGER
+        );
+        CREATE INDEX ix_request_log_org ON request_log(org_id, at, seq);
+        CREATE INDEX ix_request_log_request ON request_log(request_id);
+        CREATE INDEX ix_request_log_at ON request_log(at);
+        CREATE TABLE webhooks (
+          id TEXT PRIMARY KEY,
+          org_id TEXT NOT NULL,
+          url TEXT NOT NULL,
+          events TEXT NOT NULL,
+          description TEXT,
+          secret TEXT NOT NULL,
+          enabled INTEGER NOT NULL,
+          disabled_reason TEXT,
+          failing_since INTEGER,
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX ix_webhooks_org ON webhooks(org_id, created_at);
+        CREATE TABLE webhook_deliveries (
+          id TEXT PRIMARY KEY,
+          webhook_id TEXT NOT NULL,
+          org_id TEXT NOT NULL,
+          type TEXT NOT NULL,
+          body TEXT NOT NULL,
+          status TEXT NOT NULL,
+          attempts INTEGER NOT NULL,
+          created_at INTEGER NOT NULL,
+          next_attempt_at INTEGER NOT NULL,
+          last_attempt_at INTEGER,
+          response_status INTEGER,
+          last_error TEXT,
+          delivered_at INTEGER
+        );
+        CREATE INDEX ix_webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+        CREATE INDEX ix_webhook_deliveries_hook ON webhook_deliveries(webhook_id, created_at);
+        CREATE TABLE webhook_marks (
+          mark TEXT PRIMARY KEY,
+          at INTEGER NOT NULL
+        );
         """;
 }

@@ -1,0 +1,220 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Gateway.Tests.Common;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Gateway.Tests.RequestLog;
+
+/// <summary>The request log over real sockets, on both stores: exactly one record per request that reached authentication.</summary>
+[TestFixtureSource(typeof(StoreKinds), nameof(StoreKinds.All))]
+public sealed class RequestLogTests(StoreKind store)
+{
+    private Upstream _upstream = null!;
+
+    [OneTimeSetUp]
+    public void StartUpstream() => _upstream = Upstream.Start();
+
+    [OneTimeTearDown]
+    public void StopUpstream() => _upstream.Dispose();
+
+    private Task<GatewayHost> StartAsync(Dictionary<string, string?>? extra = null, Action<IServiceCollection>? services = null)
+    {
+        var settings = GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", []), ("open", "/open/{**rest}", [("Anonymous", "true")]));
+        foreach (var (k, v) in extra ?? [])
+        {
+            settings[k] = v;
+        }
+
+        return GatewayHost.StartAsync(settings, services, store: store);
+    }
+
+    private static async Task<JsonObject> ListAsync(GatewayHost gateway, string path)
+    {
+        using var response = await gateway.Admin.GetAsync(path);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), text);
+        return JsonNode.Parse(text)!.AsObject();
+    }
+
+    private static async Task<JsonArray> WaitForItemsAsync(GatewayHost gateway, string path, int count) =>
+        (await Eventually.ValueAsync(async () => (await ListAsync(gateway, path))["items"]!.AsArray(), items => items.Count >= count, TimeSpan.FromSeconds(15), $"{count} records at {path}"));
+
+    [Test]
+    public async Task Requests_ReachingAuthentication_OneRecordEachWithFields()
+    {
+        await using var gateway = await StartAsync();
+        await gateway.CreateOrgAsync("acme");
+        var key = await gateway.CreateKeyAsync("acme", new { name = "svc", customerId = "cust-1" });
+        var plaintext = key["key"]!.GetValue<string>();
+        var keyId = key["id"]!.GetValue<string>();
+
+        const int N = 7;
+        var ids = new List<string>();
+        for (var i = 0; i < N; i++)
+        {
+            using var response = await gateway.CallAsync($"/api/items/{i}?token=s3cr3t&n={i}", plaintext);
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            ids.Add(response.Headers.GetValues("X-Request-Id").Single());
+        }
+
+        // Refused by authentication before an organization is known: logged under no organization.
+        using (var missing = await gateway.CallAsync("/api/x", null))
+        {
+            Assert.That(missing.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        }
+
+        using (var unknown = await gateway.CallAsync("/api/x", "gw_live_notarealkeyatallnotarealkeyatall1"))
+        {
+            Assert.That(unknown.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        }
+
+        // Anonymous routes do not reach authentication: not logged.
+        using (var open = await gateway.CallAsync("/open/x", null))
+        {
+            Assert.That(open.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        var items = await WaitForItemsAsync(gateway, "admin/orgs/acme/requests?limit=100", N);
+        var unattributed = await WaitForItemsAsync(gateway, "admin/requests", 2);
+
+        // Whatever else the writer had, it has flushed: one more read must not find more.
+        items = (await ListAsync(gateway, "admin/orgs/acme/requests?limit=100"))["items"]!.AsArray();
+        unattributed = (await ListAsync(gateway, "admin/requests"))["items"]!.AsArray();
+        Assert.That(items, Has.Count.EqualTo(N));
+        Assert.That(unattributed, Has.Count.EqualTo(2));
+
+        // Newest first, one per request id, every field right.
+        var expectedIds = Enumerable.Reverse(ids).ToList();
+        Assert.That(items.Select(i => i!["requestId"]!.GetValue<string>()), Is.EqualTo(expectedIds));
+        for (var i = 0; i < N; i++)
+        {
+            var r = items[N - 1 - i]!.AsObject();
+            Assert.Multiple(() =>
+            {
+                Assert.That(r["keyId"]!.GetValue<string>(), Is.EqualTo(keyId));
+                Assert.That(r["customerId"]!.GetValue<string>(), Is.EqualTo("cust-1"));
+                Assert.That(r["method"]!.GetValue<string>(), Is.EqualTo("GET"));
+                Assert.That(r["path"]!.GetValue<string>(), Is.EqualTo($"/api/items/{i}"), "no query string");
+                Assert.That(r["route"]!.GetValue<string>(), Is.EqualTo("api"));
+                Assert.That(r["status"]!.GetValue<int>(), Is.EqualTo(200));
+                Assert.That(r["upstreamStatus"]!.GetValue<int>(), Is.EqualTo(200));
+                Assert.That(r["code"], Is.Null);
+                Assert.That(r["clientIp"]!.GetValue<string>(), Is.EqualTo("127.0.0.1"));
+                Assert.That(r["durationMs"]!.GetValue<double>(), Is.GreaterThanOrEqualTo(0));
+                Assert.That(r["time"], Is.Not.Null);
+            });
+        }
+
+        Assert.That(unattributed.Select(i => i!["code"]!.GetValue<string>()), Is.EqualTo(new[] { "invalid_key", "missing_key" }));
+        Assert.That(unattributed.Select(i => i!["keyId"]), Has.All.Null);
+        Assert.That(unattributed.Select(i => i!["upstreamStatus"]), Has.All.Null);
+
+        // Never the key or the query string, anywhere in what the log shows.
+        var everything = items.ToJsonString() + unattributed.ToJsonString();
+        Assert.That(everything, Does.Not.Contain(plaintext).And.Not.Contain("s3cr3t").And.Not.Contain("notarealkey"));
+
+        // One request by id, with its organization.
+        var one = await gateway.AdminGetAsync($"admin/requests/{ids[0]}");
+        Assert.That(one["orgId"]!.GetValue<string>(), Is.EqualTo("acme"));
+        Assert.That(one["path"]!.GetValue<string>(), Is.EqualTo("/api/items/0"));
+        using var absent = await gateway.Admin.GetAsync("admin/requests/nope");
+        Assert.That(absent.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+    }
+
+    [Test]
+    public async Task Query_FiltersAndCursor_PageThroughNewestFirst()
+    {
+        await using var gateway = await StartAsync();
+        await gateway.CreateOrgAsync("acme");
+        var a = await gateway.CreateKeyAsync("acme", new { name = "a" });
+        var b = await gateway.CreateKeyAsync("acme", new { name = "b", scopes = new[] { "read" } });
+        for (var i = 0; i < 5; i++)
+        {
+            (await gateway.CallAsync("/api/a", a["key"]!.GetValue<string>())).Dispose();
+        }
+
+        (await gateway.CallAsync("/api/b", b["key"]!.GetValue<string>())).Dispose();
+        await gateway.AdminPostAsync($"admin/keys/{b["id"]}/revoke");
+        (await gateway.CallAsync("/api/b", b["key"]!.GetValue<string>())).Dispose();
+
+        await WaitForItemsAsync(gateway, "admin/orgs/acme/requests", 7);
+        var revoked = await ListAsync(gateway, "admin/orgs/acme/requests?code=key_revoked");
+        Assert.That(revoked["items"]!.AsArray(), Has.Count.EqualTo(1));
+        Assert.That(revoked["items"]![0]!["keyId"]!.GetValue<string>(), Is.EqualTo(b["id"]!.GetValue<string>()));
+        Assert.That(revoked["items"]![0]!["status"]!.GetValue<int>(), Is.EqualTo(401));
+
+        var byKey = await ListAsync(gateway, $"admin/orgs/acme/requests?keyId={a["id"]}&status=200&limit=2");
+        var seen = byKey["items"]!.AsArray().Select(i => i!["requestId"]!.GetValue<string>()).ToList();
+        var next = byKey["next"]?.GetValue<string>();
+        while (next is not null)
+        {
+            var page = await ListAsync(gateway, $"admin/orgs/acme/requests?keyId={a["id"]}&status=200&limit=2&cursor={Uri.EscapeDataString(next)}");
+            seen.AddRange(page["items"]!.AsArray().Select(i => i!["requestId"]!.GetValue<string>()));
+            next = page["next"]?.GetValue<string>();
+        }
+
+        Assert.That(seen, Has.Count.EqualTo(5).And.Unique);
+
+        using var bad = await gateway.Admin.GetAsync("admin/orgs/acme/requests?cursor=zzz&status=abc");
+        Assert.That(bad.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((await GatewayHost.ProblemAsync(bad))["code"]!.GetValue<string>(), Is.EqualTo("invalid_request"));
+    }
+
+    [Test]
+    public async Task Cap_MoreRequestsThanMaxPerOrg_KeepsTheNewest()
+    {
+        await using var gateway = await StartAsync(new() { ["Gateway:RequestLog:MaxPerOrg"] = "3" });
+        await gateway.CreateOrgAsync("acme");
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "svc" }))["key"]!.GetValue<string>();
+        var ids = new List<string>();
+        for (var i = 0; i < 8; i++)
+        {
+            using var response = await gateway.CallAsync("/api/x", key);
+            ids.Add(response.Headers.GetValues("X-Request-Id").Single());
+        }
+
+        // The cap is applied after the writes: eventually exactly the 3 newest remain.
+        var kept = await Eventually.ValueAsync(
+            async () => (await ListAsync(gateway, "admin/orgs/acme/requests"))["items"]!.AsArray().Select(i => i!["requestId"]!.GetValue<string>()).ToList(),
+            items => items.SequenceEqual(Enumerable.Reverse(ids).Take(3)),
+            TimeSpan.FromSeconds(15),
+            "the 3 newest records");
+        Assert.That(kept, Has.Count.EqualTo(3));
+    }
+
+    [Test]
+    public async Task Retention_RecordsOlderThanRetention_AreGone()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var gateway = await StartAsync(new() { ["Gateway:RequestLog:Retention"] = "01:00:00" }, s => s.AddSingleton<TimeProvider>(clock));
+        await gateway.CreateOrgAsync("acme");
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "svc" }))["key"]!.GetValue<string>();
+        (await gateway.CallAsync("/api/old", key)).Dispose();
+        (await gateway.CallAsync("/api/old", key)).Dispose();
+        await WaitForItemsAsync(gateway, "admin/orgs/acme/requests", 2);
+
+        clock.Advance(TimeSpan.FromMinutes(61));
+        (await gateway.CallAsync("/api/new", key)).Dispose();
+        var items = await Eventually.ValueAsync(
+            async () => (await ListAsync(gateway, "admin/orgs/acme/requests"))["items"]!.AsArray(),
+            i => i.Count == 1,
+            TimeSpan.FromSeconds(15),
+            "only the record within the retention");
+        Assert.That(items[0]!["path"]!.GetValue<string>(), Is.EqualTo("/api/new"));
+    }
+
+    [Test]
+    public async Task Unattributed_ScopedViewer_IsRefused()
+    {
+        await using var gateway = await StartAsync();
+        await gateway.CreateOrgAsync("acme");
+        var token = (await gateway.AdminPostAsync("admin/tokens", new { name = "viewer1", role = "viewer", org = "acme" }, 201))["token"]!.GetValue<string>();
+        using var client = new HttpClient { BaseAddress = gateway.AdminUrl };
+        client.DefaultRequestHeaders.Authorization = new("Bearer", token);
+        using var all = await client.GetAsync("admin/requests");
+        Assert.That(all.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+        using var own = await client.GetAsync("admin/orgs/acme/requests");
+        Assert.That(own.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+    }
+}

@@ -1,0 +1,188 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Gateway.Admin;
+using Gateway.Stores;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.RequestLog;
+
+/// <summary>
+/// Reading the request log: <c>GET /admin/orgs/{org}/requests</c> (viewers of the organization),
+/// <c>GET /admin/requests</c> (requests refused before an organization was known: tokens without an organization
+/// only) and <c>GET /admin/requests/{requestId}</c> (the record's organization decides; one under no organization
+/// answers 404 to a token scoped to an organization).
+/// </summary>
+internal sealed class RequestLogEndpoints : IAdminApi
+{
+    public const int DefaultLimit = 50;
+    public const int MaxLimit = 1000;
+
+    public void Map(RouteGroupBuilder admin)
+    {
+        admin.MapGet("/orgs/{org}/requests", ListOrgAsync).WithTags("Requests").WithName("ListRequests")
+            .RequireAdminRole(AdminRole.Viewer, OrgFrom.Route("org"))
+            .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
+        admin.MapGet("/requests", ListUnattributedAsync).WithTags("Requests").WithName("ListUnattributedRequests")
+            .RequireAdminRole(AdminRole.Viewer, OrgFrom.All)
+            .ProducesAdminProblem(StatusCodes.Status400BadRequest);
+        admin.MapGet("/requests/{requestId}", GetAsync).WithTags("Requests").WithName("GetRequest")
+            .RequireAdminRole(AdminRole.Viewer, new OrgFromRequestRecord("requestId"))
+            .ProducesAdminProblem(StatusCodes.Status404NotFound);
+    }
+
+    private static async Task<Results<Ok<RequestPageDto>, AdminProblem>> ListOrgAsync(
+        string org, HttpContext context, IGatewayStore store, IRequestLogStore log, IOptions<RequestLogOptions> options, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (await store.GetOrganizationAsync(org, cancellationToken) is null)
+        {
+            return AdminProblems.NotFound($"Organization '{org}' does not exist.");
+        }
+
+        return await ListAsync(org, context, log, options.Value, time, cancellationToken);
+    }
+
+    private static Task<Results<Ok<RequestPageDto>, AdminProblem>> ListUnattributedAsync(
+        HttpContext context, IRequestLogStore log, IOptions<RequestLogOptions> options, TimeProvider time, CancellationToken cancellationToken) =>
+        ListAsync(null, context, log, options.Value, time, cancellationToken);
+
+    private static async Task<Results<Ok<RequestPageDto>, AdminProblem>> ListAsync(
+        string? org, HttpContext context, IRequestLogStore log, RequestLogOptions options, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var q = context.Request.Query;
+        var errors = new ValidationErrors();
+        var limit = DefaultLimit;
+        if (q.TryGetValue("limit", out var limitText) && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxLimit))
+        {
+            errors.Add("limit", $"Must be a whole number from 1 to {MaxLimit}.");
+        }
+
+        int? status = null;
+        if (q.TryGetValue("status", out var statusText))
+        {
+            if (int.TryParse(statusText, NumberStyles.None, CultureInfo.InvariantCulture, out var s) && s is >= 100 and <= 599)
+            {
+                status = s;
+            }
+            else
+            {
+                errors.Add("status", "Must be an HTTP status from 100 to 599.");
+            }
+        }
+
+        var from = Time(q, "from", errors);
+        var to = Time(q, "to", errors);
+        var keyId = Text(q, "keyId", errors);
+        var customerId = Text(q, "customerId", errors);
+        var code = Text(q, "code", errors);
+        var cursor = Text(q, "cursor", errors);
+        if (errors.Any)
+        {
+            return AdminProblems.Validation(errors);
+        }
+
+        var query = new RequestQuery(org, keyId, customerId, status, code, from, to, limit, cursor, time.GetUtcNow() - options.Retention);
+        try
+        {
+            var page = await log.QueryAsync(query, cancellationToken);
+            return TypedResults.Ok(new RequestPageDto(page.Items.Select(r => RequestDto.From(r, withOrg: false)).ToList(), page.Next));
+        }
+        catch (InvalidCursorException ex)
+        {
+            return AdminProblems.Invalid("cursor", ex.Message);
+        }
+    }
+
+    private static async Task<Results<Ok<RequestDto>, AdminProblem>> GetAsync(
+        string requestId, IRequestLogStore log, IOptions<RequestLogOptions> options, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var record = requestId.Length > 256 ? null : await log.FindAsync(requestId, time.GetUtcNow() - options.Value.Retention, cancellationToken);
+        return record is null
+            ? AdminProblems.NotFound($"Request '{requestId}' is not in the request log.")
+            : TypedResults.Ok(RequestDto.From(record, withOrg: true));
+    }
+
+    private static string? Text(IQueryCollection q, string name, ValidationErrors errors)
+    {
+        if (!q.TryGetValue(name, out var value))
+        {
+            return null;
+        }
+
+        var text = value.ToString();
+        if (text.Length is 0 or > 256)
+        {
+            errors.Add(name, "Must be 1 to 256 characters.");
+            return null;
+        }
+
+        return text;
+    }
+
+    private static DateTimeOffset? Time(IQueryCollection q, string name, ValidationErrors errors)
+    {
+        if (!q.TryGetValue(name, out var value))
+        {
+            return null;
+        }
+
+        if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
+        {
+            return at;
+        }
+
+        errors.Add(name, "Must be an ISO 8601 time.");
+        return null;
+    }
+}
+
+/// <summary>The route value <paramref name="name"/> is a request id; the logged request's organization decides.</summary>
+internal sealed class OrgFromRequestRecord(string name) : OrgFrom
+{
+    public override async ValueTask<OrgDecision> DecideAsync(HttpContext context, string scope)
+    {
+        var id = context.Request.RouteValues[name] as string;
+        if (string.IsNullOrEmpty(id) || id.Length > 256)
+        {
+            return OrgDecision.Allowed;
+        }
+
+        var services = context.RequestServices;
+        var retention = services.GetRequiredService<IOptions<RequestLogOptions>>().Value.Retention;
+        var record = await services.GetRequiredService<IRequestLogStore>().FindAsync(id, services.GetRequiredService<TimeProvider>().GetUtcNow() - retention, context.RequestAborted);
+        return record is null || record.OrgId == scope ? OrgDecision.Allowed : OrgDecision.Hide($"Request '{id}' is not in the request log.");
+    }
+}
+
+/// <summary>A request record as the admin API shows it; <see cref="OrgId"/> only on <c>GET /admin/requests/{requestId}</c>.</summary>
+internal sealed record RequestDto(
+    DateTimeOffset Time,
+    string RequestId,
+    string? KeyId,
+    string? CustomerId,
+    string Method,
+    string Path,
+    string? Route,
+    int Status,
+    string? Code,
+    double DurationMs,
+    string? ClientIp,
+    int? UpstreamStatus)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? OrgId { get; init; }
+
+    public static RequestDto From(RequestRecord r, bool withOrg) =>
+        new(r.Time, r.RequestId, r.KeyId, r.CustomerId, r.Method, r.Path, r.Route, r.Status, r.Code, r.DurationMs, r.ClientIp, r.UpstreamStatus)
+        {
+            OrgId = withOrg ? r.OrgId : null,
+        };
+}
+
+internal sealed record RequestPageDto(IReadOnlyList<RequestDto> Items, string? Next);
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false)]
+[JsonSerializable(typeof(RequestDto))]
+[JsonSerializable(typeof(RequestPageDto))]
+internal sealed partial class RequestLogJsonContext : JsonSerializerContext;

@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using Gateway.Auth;
+using Gateway.Http;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Gateway.RequestLog;
+
+/// <summary>
+/// Outermost stage of the proxy pipeline: once a request is answered, hands a <see cref="RequestRecord"/> to
+/// <see cref="RequestLogWriter"/> when the request reached authentication (a key was found, or authentication
+/// refused it). Requests refused by the IP limit before authentication, and anonymous routes, are not logged.
+/// Never the key, the query string or a body.
+/// </summary>
+internal sealed class RequestLogMiddleware(RequestLogWriter writer, ClientIpResolver ips, TimeProvider time)
+{
+    private const int ClientClosedRequest = 499;
+
+    public Task InvokeAsync(HttpContext context, RequestDelegate next)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var at = time.GetUtcNow();
+        var task = next(context);
+        if (task.IsCompletedSuccessfully)
+        {
+            Record(context, at, started);
+            return Task.CompletedTask;
+        }
+
+        return FinishAsync(task, context, at, started);
+    }
+
+    private async Task FinishAsync(Task task, HttpContext context, DateTimeOffset at, long started)
+    {
+        try
+        {
+            await task;
+        }
+        finally
+        {
+            Record(context, at, started);
+        }
+    }
+
+    private void Record(HttpContext context, DateTimeOffset at, long started)
+    {
+        var key = context.Feature<IApiKeyFeature>()?.Key ?? context.Feature<RefusedKeyFeature>()?.Key;
+        var code = context.Feature<ProblemCodeFeature>()?.Code;
+        if (key is null && !IsUnauthenticatedRefusal(code))
+        {
+            return;
+        }
+
+        var response = context.Response;
+        var status = context.RequestAborted.IsCancellationRequested && !response.HasStarted ? ClientClosedRequest : response.StatusCode;
+        var proxied = context.ProxyFeature().ProxiedDestination is not null && context.Feature<IForwarderErrorFeature>() is null;
+        writer.Write(new RequestRecord(
+            at,
+            context.TraceIdentifier,
+            key?.OrgId,
+            key?.Id,
+            key?.CustomerId,
+            context.Request.Method,
+            context.Request.Path.Value ?? "/",
+            context.ProxyFeature().Route.Config.RouteId,
+            status,
+            code,
+            Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 3),
+            ips.ResolveAddress(context).ToString(),
+            proxied ? status : null));
+    }
+
+    /// <summary>Refusals by authentication before an organization is known: no key, an unknown or malformed key, no store.</summary>
+    private static bool IsUnauthenticatedRefusal(string? code) =>
+        code is not null && (code == ProblemCodes.MissingKey.Code || code == ProblemCodes.InvalidKey.Code || code == ProblemCodes.StoreUnavailable.Code);
+}

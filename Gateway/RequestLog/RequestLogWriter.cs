@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Threading.Channels;
+using Gateway.Observability;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.RequestLog;
+
+/// <summary>
+/// Writes request records from a bounded buffer in batches on a background task, so the store never slows a
+/// request: when the buffer is full a record is dropped and counted (<c>gateway_request_log_dropped_total</c>).
+/// After writes, the retention and the per-organization cap are applied at most once per <see cref="TrimEvery"/>.
+/// Each record also goes to <see cref="RequestLogExport"/> (OpenTelemetry log records) when that is on.
+/// On shutdown the buffer is drained.
+/// </summary>
+internal sealed partial class RequestLogWriter : BackgroundService
+{
+    public static readonly TimeSpan TrimEvery = TimeSpan.FromSeconds(1);
+
+    private readonly Channel<RequestRecord> _buffer;
+    private readonly IRequestLogStore _store;
+    private readonly RequestLogOptions _options;
+    private readonly RequestLogExport _export;
+    private readonly TimeProvider _time;
+    private readonly ILogger<RequestLogWriter> _logger;
+    private readonly Counter<long> _dropped;
+    private readonly Counter<long> _written;
+    private readonly HashSet<string?> _untrimmed = [];
+    private long _lastTrim;
+
+    public RequestLogWriter(IRequestLogStore store, IOptions<RequestLogOptions> options, RequestLogExport export, TimeProvider time, IMeterFactory meters, ILogger<RequestLogWriter> logger)
+    {
+        _options = options.Value;
+        _buffer = Channel.CreateBounded<RequestRecord>(new BoundedChannelOptions(_options.BufferSize)
+        {
+            FullMode = BoundedChannelFullMode.DropWrite,
+            SingleReader = true,
+        });
+        _store = store;
+        _export = export;
+        _time = time;
+        _logger = logger;
+        var meter = meters.Create(GatewayMetrics.MeterName);
+        _dropped = meter.CreateCounter<long>("gateway.request_log.dropped", "{record}", "Request log records dropped: the writer's buffer was full or the store refused the batch.");
+        _written = meter.CreateCounter<long>("gateway.request_log.written", "{record}", "Request log records written to the store.");
+    }
+
+    public bool IsEnabled => _options.Enabled;
+
+    /// <summary>Never blocks: a full buffer drops the record.</summary>
+    public void Write(RequestRecord record)
+    {
+        if (!_buffer.Writer.TryWrite(record))
+        {
+            _dropped.Add(1);
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _buffer.Writer.TryComplete();
+        await base.StopAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var reader = _buffer.Reader;
+        var batch = new List<RequestRecord>(_options.BatchSize);
+        Task<bool>? waiting = null;
+        while (true)
+        {
+            waiting ??= reader.WaitToReadAsync(CancellationToken.None).AsTask();
+            if (_untrimmed.Count > 0)
+            {
+                // Records are waiting to be trimmed: wake for them even when no new record arrives.
+                await Task.WhenAny(waiting, Task.Delay(TrimEvery, CancellationToken.None));
+            }
+            else
+            {
+                await waiting;
+            }
+
+            var more = true;
+            if (waiting.IsCompleted)
+            {
+                more = await waiting;
+                waiting = null;
+            }
+
+            while (reader.TryRead(out var record))
+            {
+                batch.Add(record);
+                if (batch.Count == _options.BatchSize)
+                {
+                    await FlushAsync(batch);
+                }
+            }
+
+            if (batch.Count > 0)
+            {
+                await FlushAsync(batch);
+            }
+
+            if (_untrimmed.Count > 0 && (!more || Stopwatch.GetElapsedTime(_lastTrim) >= TrimEvery))
+            {
+                await TrimAsync();
+            }
+
+            if (!more)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task FlushAsync(List<RequestRecord> batch)
+    {
+        try
+        {
+            await _store.AppendAsync(batch, CancellationToken.None);
+            _written.Add(batch.Count);
+            foreach (var record in batch)
+            {
+                _untrimmed.Add(record.OrgId);
+                _export.Export(record);
+            }
+        }
+        catch (Exception ex)
+        {
+            // The store is down or refused: these records are lost and counted; requests never wait for it.
+            _dropped.Add(batch.Count);
+            Log.WriteFailed(_logger, batch.Count, ex);
+        }
+
+        batch.Clear();
+    }
+
+    private async Task TrimAsync()
+    {
+        _lastTrim = Stopwatch.GetTimestamp();
+        try
+        {
+            await _store.TrimAsync(_untrimmed.ToList(), _time.GetUtcNow() - _options.Retention, _options.MaxPerOrg, CancellationToken.None);
+            _untrimmed.Clear();
+        }
+        catch (Exception ex)
+        {
+            Log.TrimFailed(_logger, ex);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = EventIds.RequestLogWriteFailed, Level = LogLevel.Warning, Message = "Request log: {Count} records could not be written and were dropped.")]
+        public static partial void WriteFailed(ILogger logger, int count, Exception exception);
+
+        [LoggerMessage(EventId = EventIds.RequestLogTrimFailed, Level = LogLevel.Warning, Message = "Request log: applying the retention and the cap failed; retried after the next write.")]
+        public static partial void TrimFailed(ILogger logger, Exception exception);
+    }
+}
