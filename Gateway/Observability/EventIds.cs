@@ -51,4 +51,11 @@ internal static class EventIds
 
     public const int ProxyClientBodyRefused = 2000;
     public const int ProxyClientAborted = 2001;
+
+    public const int AdminSignedIn = 2100;
+    public const int AdminSignInRefused = 2101;
+    public const int AdminSignedOut = 2102;
+    public const int AdminSessionCsrfRefused = 2103;
+    public const int AdminSignInReturnUrlRefused = 2104;
+    public const int AdminSessionEnded = 2105;
 }

@@ -37,7 +37,10 @@ internal sealed partial class OperatorEndpoints : IAdminApi
     private static Ok<CallerDto> Me(HttpContext context)
     {
         var caller = AdminPrincipal.Of(context);
-        return TypedResults.Ok(new CallerDto(caller.Name, caller.Role.Name(), caller.Org, caller.IsBootstrap ? "bootstrap" : "token", caller.TokenId));
+
+        // A console session's CSRF token, for the X-Gateway-Csrf header of its unsafe calls; a token caller needs none.
+        var csrf = caller.IsSession ? context.RequestServices.GetService<IAdminCsrfTokens>()?.Issue(context) : null;
+        return TypedResults.Ok(new CallerDto(caller.Name, caller.Role.Name(), caller.Org, caller.Via, caller.TokenId) { Csrf = csrf });
     }
 
     private static async Task<Results<Created<OperatorTokenDto>, AdminProblem>> CreateAsync(
@@ -189,8 +192,13 @@ internal sealed record OperatorTokenDto(
         token.CreatedBy, token.CreatedAt, token.ExpiresAt, token.LastUsedAt, token.RevokedAt);
 }
 
-/// <summary><c>GET /admin/me</c>: who the caller is; <see cref="Via"/> is <c>bootstrap</c> or <c>token</c>.</summary>
-internal sealed record CallerDto(string Name, string Role, string? Org, string Via, string? TokenId);
+/// <summary><c>GET /admin/me</c>: who the caller is; <see cref="Via"/> is <c>bootstrap</c>, <c>token</c> or <c>oidc</c>.</summary>
+internal sealed record CallerDto(string Name, string Role, string? Org, string Via, string? TokenId)
+{
+    /// <summary>Only for a console session (<c>oidc</c>): the value its POST, PATCH and DELETE calls send as <c>X-Gateway-Csrf</c>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Csrf { get; init; }
+}
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false)]
 [JsonSerializable(typeof(CallerDto))]
