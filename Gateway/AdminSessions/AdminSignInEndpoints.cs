@@ -53,9 +53,12 @@ internal sealed partial class AdminSignInEndpoints : IAdminPublicApi
         return TypedResults.Challenge(new AuthenticationProperties { RedirectUri = returnUrl }, [AdminSessionSchemes.Oidc]);
     }
 
-    private static async Task CallbackAsync(HttpContext context, IAuthenticationHandlerProvider handlers)
+    private static async Task CallbackAsync(HttpContext context)
     {
-        if (await handlers.GetHandlerAsync(context, AdminSessionSchemes.Oidc) is IAuthenticationRequestHandler handler && await handler.HandleRequestAsync())
+        // Resolved here: without OpenID Connect there is no authentication service at all.
+        if (context.RequestServices.GetService<IAuthenticationHandlerProvider>() is { } handlers
+            && await handlers.GetHandlerAsync(context, AdminSessionSchemes.Oidc) is IAuthenticationRequestHandler handler
+            && await handler.HandleRequestAsync())
         {
             return;
         }
