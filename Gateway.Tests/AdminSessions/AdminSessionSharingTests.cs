@@ -1,7 +1,6 @@
 using System.Net;
 using Gateway.AdminSessions;
 using Gateway.Tests.Common;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using StackExchange.Redis;
 
@@ -71,11 +70,13 @@ public sealed class AdminSessionSharingTests
     }
 
     [Test]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task Session_SurvivesRestartOnSqlite_KeyFilesPrivateAndEncrypted()
     {
-        var directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
+        // The store outside the hosts' own directories, which each host deletes when it stops.
+        var directory = DataDirectory();
         string cookies;
-        await using (var before = await GatewayHost.StartAsync(AdminOidcSignInTests.Settings(_idp), directory: directory))
+        await using (var before = await GatewayHost.StartAsync(SqliteSettings(directory)))
         {
             var page = await AdminOidcSignInTests.SignInAsync(_browser, before);
             cookies = await CookieHeaderAsync(page, before);
@@ -93,26 +94,40 @@ public sealed class AdminSessionSharingTests
             AssertProtected(await File.ReadAllTextAsync(file));
         }
 
-        await using var after = await GatewayHost.StartAsync(AdminOidcSignInTests.Settings(_idp), directory: directory);
+        await using var after = await GatewayHost.StartAsync(SqliteSettings(directory));
         Assert.That(await MeStatusAsync(after, cookies), Is.EqualTo(HttpStatusCode.OK), "the restarted gateway reads the session");
     }
 
     [Test]
     public async Task Session_OtherBootstrapToken_CannotReadTheKeys()
     {
-        var directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
+        var directory = DataDirectory();
         string cookies;
-        await using (var before = await GatewayHost.StartAsync(AdminOidcSignInTests.Settings(_idp), directory: directory))
+        await using (var before = await GatewayHost.StartAsync(SqliteSettings(directory)))
         {
             var page = await AdminOidcSignInTests.SignInAsync(_browser, before);
             cookies = await CookieHeaderAsync(page, before);
             await page.Context.CloseAsync();
         }
 
-        var settings = AdminOidcSignInTests.Settings(_idp);
+        var settings = SqliteSettings(directory);
         settings["Gateway:Admin:Token"] = "b7F2kQ9xL4mZ8pR3tW6yN1cV5hJ0dS2g";
-        await using var after = await GatewayHost.StartAsync(settings, directory: directory);
+        await using var after = await GatewayHost.StartAsync(settings);
         Assert.That(await MeStatusAsync(after, cookies), Is.EqualTo(HttpStatusCode.Unauthorized), "keys encrypted under another token are unreadable");
+    }
+
+    private static string DataDirectory()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "gw-tests", "dp-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        return directory;
+    }
+
+    private Dictionary<string, string?> SqliteSettings(string directory)
+    {
+        var settings = AdminOidcSignInTests.Settings(_idp);
+        settings["Gateway:Store:Path"] = Path.Combine(directory, "gateway.db");
+        return settings;
     }
 
     /// <summary>A Data Protection key element holds its key as base64 in masterKey/value unless an encryptor replaced it.</summary>

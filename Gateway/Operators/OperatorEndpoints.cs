@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using Gateway.Admin;
+using Gateway.Domain;
 using Gateway.Observability;
 using Gateway.Stores;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -71,7 +72,7 @@ internal sealed partial class OperatorEndpoints : IAdminApi
             AdminActor.From(context), now, expiresAt, null, null);
 
         // Not the caller's token: once the body is read the token is made, even if the client leaves.
-        await store.CreateAsync(token, CancellationToken.None);
+        await store.CreateAsync(token, OperatorAudit.Entry(token, "token.create", token.CreatedBy ?? "admin", now), CancellationToken.None);
         var createdBy = token.CreatedBy ?? "admin";
         Log.Created(logger, token.Id, token.Name, role, org ?? "*", createdBy);
         context.Response.Headers.CacheControl = "no-store";
@@ -90,7 +91,8 @@ internal sealed partial class OperatorEndpoints : IAdminApi
         string id, HttpContext context, IOperatorTokenStore store, OperatorTokenAuthenticator authenticator, TimeProvider time, ILogger<OperatorEndpoints> logger)
     {
         var now = time.GetUtcNow();
-        var token = await store.RevokeAsync(id, now, CancellationToken.None);
+        var actor = AdminActor.From(context);
+        var token = await store.RevokeAsync(id, now, t => OperatorAudit.Entry(t, "token.revoke", actor, now), CancellationToken.None);
         if (token is null)
         {
             return AdminProblems.NotFound($"Admin token '{id}' does not exist.");
@@ -98,7 +100,6 @@ internal sealed partial class OperatorEndpoints : IAdminApi
 
         // Other instances re-read within OperatorTokenAuthenticator.FreshFor; this one stops at once.
         authenticator.Forget(token.Hash);
-        var actor = AdminActor.From(context);
         Log.Revoked(logger, token.Id, token.Name, actor);
         return TypedResults.Ok(OperatorTokenDto.From(token, now));
     }
@@ -148,6 +149,27 @@ internal sealed partial class OperatorEndpoints : IAdminApi
 
         [LoggerMessage(EventId = EventIds.OperatorTokenRevoked, Level = LogLevel.Information, Message = "Admin token {TokenId} '{Name}' revoked by {Actor}.")]
         public static partial void Revoked(ILogger logger, string tokenId, string name, string actor);
+    }
+}
+
+/// <summary>
+/// Audit entries for operator tokens: in the token's organization's log, or, for a token of every organization, in the
+/// gateway-wide log <c>*</c> (<c>GET /admin/audit?org=*</c>, for callers without an organization). The actor is the caller.
+/// </summary>
+internal static class OperatorAudit
+{
+    public const string AllOrgs = "*";
+
+    public static AuditEntry Entry(OperatorToken token, string action, string actor, DateTimeOffset at)
+    {
+        var changes = JsonSerializer.Serialize(new Dictionary<string, string?>
+        {
+            ["tokenId"] = token.Id,
+            ["name"] = token.Name,
+            ["role"] = token.Role.Name(),
+            ["org"] = token.Org,
+        }, OperatorJsonContext.Default.DictionaryStringString);
+        return new AuditEntry("aud_" + Gateway.Keys.Base62.Random(20), token.Org ?? AllOrgs, null, action, actor, at, changes, Gateway.Keys.AuditCaller.Current);
     }
 }
 
@@ -205,4 +227,5 @@ internal sealed record CallerDto(string Name, string Role, string? Org, string V
 [JsonSerializable(typeof(OperatorTokenDto))]
 [JsonSerializable(typeof(ListDto<OperatorTokenDto>))]
 [JsonSerializable(typeof(CreateTokenRequest))]
+[JsonSerializable(typeof(Dictionary<string, string?>))]
 internal sealed partial class OperatorJsonContext : JsonSerializerContext;
