@@ -197,7 +197,7 @@ public sealed class OperatorStoreDownTests
     {
         private static Gateway.Stores.StoreUnavailableException Down() => new Gateway.Stores.StoreUnavailableException("down");
 
-        public Task CreateAsync(Gateway.Operators.OperatorToken token, CancellationToken cancellationToken) => throw Down();
+        public Task CreateAsync(Gateway.Operators.OperatorToken token, Gateway.Domain.AuditEntry audit, CancellationToken cancellationToken) => throw Down();
 
         public Task<Gateway.Operators.OperatorToken?> FindByHashAsync(string hash, CancellationToken cancellationToken) => throw Down();
 
@@ -205,7 +205,7 @@ public sealed class OperatorStoreDownTests
 
         public Task<IReadOnlyList<Gateway.Operators.OperatorToken>> ListAsync(CancellationToken cancellationToken) => throw Down();
 
-        public Task<Gateway.Operators.OperatorToken?> RevokeAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) => throw Down();
+        public Task<Gateway.Operators.OperatorToken?> RevokeAsync(string id, DateTimeOffset at, Func<Gateway.Operators.OperatorToken, Gateway.Domain.AuditEntry> audit, CancellationToken cancellationToken) => throw Down();
 
         public Task RecordUseAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) => throw Down();
     }

@@ -34,6 +34,12 @@ internal static class AdminRoles
 /// </summary>
 internal sealed record AdminPrincipal(string Name, AdminRole Role, string? Org, string? TokenId, bool IsBootstrap = false)
 {
+    /// <summary>Signed in through OpenID Connect (a cookie session), not with a token: unsafe calls then need the CSRF header.</summary>
+    public bool IsSession { get; init; }
+
+    /// <summary>How the caller authenticated, as <c>GET /admin/me</c> reports it: <c>bootstrap</c>, <c>token</c> or <c>oidc</c>.</summary>
+    public string Via => IsBootstrap ? "bootstrap" : IsSession ? "oidc" : "token";
+
     public static readonly AdminPrincipal Bootstrap = new("admin", AdminRole.Owner, null, null, IsBootstrap: true);
 
     /// <summary>The caller of an accepted admin call (the bootstrap principal outside one, for handlers under test).</summary>
@@ -52,6 +58,43 @@ internal interface IAdminTokenAuthenticator
 internal sealed class NoAdminTokens : IAdminTokenAuthenticator
 {
     public ValueTask<AdminPrincipal?> AuthenticateAsync(string presented, CancellationToken cancellationToken) => ValueTask.FromResult<AdminPrincipal?>(null);
+}
+
+/// <summary>
+/// Checks an admin call that carries no <c>Authorization</c> header for a console session (an OpenID Connect sign-in's
+/// cookie). <see cref="AdminSessionResult.None"/> when there is none, so the call is refused as before.
+/// </summary>
+internal interface IAdminSessionAuthenticator
+{
+    ValueTask<AdminSessionResult> AuthenticateAsync(HttpContext context);
+}
+
+/// <summary>The outcome of a session check: no session, a principal, or a session whose unsafe call lacks a valid CSRF token.</summary>
+internal sealed record AdminSessionResult(AdminPrincipal? Principal, bool CsrfFailed)
+{
+    public static readonly AdminSessionResult None = new(null, false);
+
+    public static readonly AdminSessionResult Csrf = new(null, true);
+}
+
+/// <summary>Issues the CSRF token a console session sends as <c>X-Gateway-Csrf</c> (registered only when sessions exist).</summary>
+internal interface IAdminCsrfTokens
+{
+    string? Issue(HttpContext context);
+}
+
+internal sealed class NoAdminSessions : IAdminSessionAuthenticator
+{
+    public ValueTask<AdminSessionResult> AuthenticateAsync(HttpContext context) => ValueTask.FromResult(AdminSessionResult.None);
+}
+
+/// <summary>
+/// A feature that maps endpoints under <c>/admin</c> that need no admin token (signing in): with the error, no-store and
+/// IP-limit filters only. Each handler decides what it accepts.
+/// </summary>
+internal interface IAdminPublicApi
+{
+    void Map(RouteGroupBuilder admin);
 }
 
 /// <summary>A feature that maps endpoints under <c>/admin</c> with the admin API's token, error and authorization filters.</summary>

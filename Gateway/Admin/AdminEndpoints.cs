@@ -27,6 +27,18 @@ public static class AdminEndpointRouteBuilderExtensions
             api.Map(admin);
         }
 
+        // Signing in needs no admin token: the same error, no-store and IP-limit filters, and each handler decides.
+        var open = endpoints.MapGroup("/admin")
+            .WithMetadata(AdminListenerMetadata.Instance)
+            .AddEndpointFilter<AdminErrorFilter>()
+            .AddEndpointFilter<AdminNoStoreFilter>()
+            .AddEndpointFilter(Gateway.RateLimiting.IpLimitFilter.Admin(endpoints.ServiceProvider, endpoints.ServiceProvider.GetRequiredService<AdminClientAddress>().Resolve))
+            .ProducesAdminProblem(StatusCodes.Status429TooManyRequests);
+        foreach (var api in endpoints.ServiceProvider.GetServices<IAdminPublicApi>())
+        {
+            api.Map(open);
+        }
+
         endpoints.MapAdminConsole();
         endpoints.MapAdminOpenApi();
 

@@ -29,6 +29,9 @@ internal static class AdminProblems
     public static AdminProblem TooManyFailedAttempts(int retryAfterSeconds) => new AdminProblem(
         ProblemCodes.AdminThrottled, $"Too many failed admin authentications; retry after {retryAfterSeconds} s.", null);
 
+    public static AdminProblem Csrf() => new AdminProblem(
+        ProblemCodes.AdminCsrf, "A console session's POST, PATCH or DELETE needs the X-Gateway-Csrf header with the csrf value GET /admin/me returned.", null);
+
     public static AdminProblem CrossSite() => new AdminProblem(
         ProblemCodes.AdminCrossSite, "Browsers may call the admin API only from the admin console served by this listener.", null);
 

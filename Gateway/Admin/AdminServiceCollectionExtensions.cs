@@ -17,6 +17,7 @@ internal static class AdminServiceCollectionExtensions
         services.TryAddSingleton<AdminErrorFilter>();
         services.TryAddSingleton<AdminAuthorizationFilter>();
         services.TryAddSingleton<IAdminTokenAuthenticator, NoAdminTokens>();
+        services.TryAddSingleton<IAdminSessionAuthenticator, NoAdminSessions>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ListenerMatcherPolicy>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, AdminTokenInitializer>());
         services.AddGatewayAdminOpenApi();

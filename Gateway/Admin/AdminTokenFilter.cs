@@ -15,7 +15,7 @@ namespace Gateway.Admin;
 /// a browser send requests (an <c>&lt;img&gt;</c> on a web page) cannot lock operators out. An accepted
 /// call's address goes into the audit entries it writes.
 /// </summary>
-internal sealed partial class AdminTokenFilter(AdminToken token, IAdminTokenAuthenticator operators, AdminAuthThrottle throttle, AdminClientAddress clientAddress, ILogger<AdminTokenFilter> logger) : IEndpointFilter
+internal sealed partial class AdminTokenFilter(AdminToken token, IAdminTokenAuthenticator operators, IAdminSessionAuthenticator sessions, AdminAuthThrottle throttle, AdminClientAddress clientAddress, ILogger<AdminTokenFilter> logger) : IEndpointFilter
 {
     public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
@@ -33,8 +33,9 @@ internal sealed partial class AdminTokenFilter(AdminToken token, IAdminTokenAuth
         var header = http.Request.Headers.Authorization;
         if (header.Count == 0)
         {
-            Log.NoToken(logger, caller, http.Request.Method, http.Request.Path);
-            return ValueTask.FromResult<object?>(AdminProblems.Unauthorized());
+            // A console session (OpenID Connect sign-in) stands in for a token; without one the call is refused as before.
+            var session = sessions.AuthenticateAsync(http);
+            return session.IsCompletedSuccessfully ? DecideSession(session.Result) : DecideSessionAsync(session);
         }
 
         if (BearerToken.TryParse(header, out var presented) == BearerParseResult.Ok)
@@ -56,6 +57,25 @@ internal sealed partial class AdminTokenFilter(AdminToken token, IAdminTokenAuth
         async ValueTask<object?> DecideAsync(ValueTask<AdminPrincipal?> pending) => await Decide(await pending);
 
         ValueTask<object?> Refuse() => ValueTask.FromResult<object?>(Failed(http, caller, group));
+
+        ValueTask<object?> DecideSession(AdminSessionResult result)
+        {
+            if (result.Principal is { } principal)
+            {
+                return Accept(context, next, principal, caller);
+            }
+
+            if (result.CsrfFailed)
+            {
+                Log.CsrfRefused(logger, caller, http.Request.Method, http.Request.Path);
+                return ValueTask.FromResult<object?>(AdminProblems.Csrf());
+            }
+
+            Log.NoToken(logger, caller, http.Request.Method, http.Request.Path);
+            return ValueTask.FromResult<object?>(AdminProblems.Unauthorized());
+        }
+
+        async ValueTask<object?> DecideSessionAsync(ValueTask<AdminSessionResult> pending) => await DecideSession(await pending);
     }
 
     private static ValueTask<object?> Accept(EndpointFilterInvocationContext context, EndpointFilterDelegate next, AdminPrincipal principal, IPAddress caller)
@@ -106,5 +126,8 @@ internal sealed partial class AdminTokenFilter(AdminToken token, IAdminTokenAuth
         // Debug: browsers and probes send these harmlessly; they are neither a guess nor worth a warning each.
         [LoggerMessage(EventId = EventIds.AdminAuthenticationMissing, Level = LogLevel.Debug, Message = "Admin call without a token from {Caller} ({Method} {Path}).")]
         public static partial void NoToken(ILogger logger, IPAddress caller, string method, PathString path);
+
+        [LoggerMessage(EventId = EventIds.AdminSessionCsrfRefused, Level = LogLevel.Warning, Message = "Refused a console session's {Method} {Path} from {Caller}: no valid X-Gateway-Csrf header.")]
+        public static partial void CsrfRefused(ILogger logger, IPAddress caller, string method, PathString path);
     }
 }

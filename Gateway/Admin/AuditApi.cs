@@ -36,7 +36,8 @@ internal static class AuditApi
             return AdminProblems.Invalid("limit", $"Must be an integer between 1 and {MaxLimit}.");
         }
 
-        if (await store.GetOrganizationAsync(org, cancellationToken) is null)
+        // "*": the gateway-wide log (operator tokens of every organization), for callers without an organization.
+        if (org != "*" && await store.GetOrganizationAsync(org, cancellationToken) is null)
         {
             return AdminProblems.NotFound($"Organization '{org}' does not exist.");
         }

@@ -1,5 +1,6 @@
 using Gateway.AccessLog;
 using Gateway.Admin;
+using Gateway.AdminSessions;
 using Gateway.Configuration;
 using Gateway.Customers;
 using Gateway.Demo;
@@ -92,6 +93,7 @@ public static class GatewayHostingExtensions
         services.AddGatewayQuotas(redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayUsage();
         services.AddGatewayOperators(redis: !string.IsNullOrWhiteSpace(redis));
+        services.AddGatewayAdminSessions(builder.Configuration, redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayAdmin();
         services.AddGatewayDemo(builder.Configuration);
         services.AddGatewaySecretScanning();
@@ -119,6 +121,10 @@ public static class GatewayHostingExtensions
         var properties = ((IApplicationBuilder)app).Properties;
         properties["__AuthenticationMiddlewareSet"] = true;
         properties["__AuthorizationMiddlewareSet"] = true;
+
+        // Likewise antiforgery: console sessions check their CSRF header in the admin token filter, and no endpoint
+        // reads a form, so the middleware the host would add for every request has nothing to do.
+        properties["__AntiforgeryMiddlewareSet"] = true;
         app.UseMiddleware<RequestIdMiddleware>();
         app.UseMiddleware<RequestTargetMiddleware>();
         app.UseRouting();

@@ -39,6 +39,7 @@ internal static class ProblemCodes
     public static readonly ProblemCode AdminThrottled = new("admin_throttled", "Too many failed attempts", StatusCodes.Status429TooManyRequests);
     public static readonly ProblemCode AdminCrossSite = new("admin_cross_site", "Cross-site request", StatusCodes.Status403Forbidden);
     public static readonly ProblemCode AdminForbidden = new("admin_forbidden", "Forbidden", StatusCodes.Status403Forbidden);
+    public static readonly ProblemCode AdminCsrf = new("admin_csrf", "CSRF token missing or invalid", StatusCodes.Status403Forbidden);
     public static readonly ProblemCode NotFound = new("not_found", "Not found", StatusCodes.Status404NotFound);
     public static readonly ProblemCode Conflict = new("conflict", "Conflict", StatusCodes.Status409Conflict);
 
@@ -57,7 +58,7 @@ internal static class ProblemCodes
     [
         MissingKey, InvalidKey, KeyInactive, KeyRevoked, KeyExpired, WrongEnvironment, InsufficientScope, IpNotAllowed, RateLimited, QuotaExceeded, CreditsExhausted,
         BadPath, BadRequest, NoRoute, UpstreamUnreachable, UpstreamTimeout, StoreUnavailable, InvalidRequest, AdminUnauthorized,
-        AdminThrottled, AdminCrossSite, AdminForbidden, NotFound, Conflict, BodyTooLarge, InvalidSignature, InvalidReport,
+        AdminThrottled, AdminCrossSite, AdminForbidden, AdminCsrf, NotFound, Conflict, BodyTooLarge, InvalidSignature, InvalidReport,
         ReportTooLarge, ReportsBusy, MethodNotAllowed,
         WebhookUrlNotAllowed,
     ];

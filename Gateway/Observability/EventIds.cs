@@ -68,4 +68,10 @@ internal static class EventIds
     public const int WebhookDispatchFailed = 2314;
     public const int WebhookExpiryScanFailed = 2315;
     public const int WebhookAddressRefused = 2316;
+    public const int AdminSignedIn = 2100;
+    public const int AdminSignInRefused = 2101;
+    public const int AdminSignedOut = 2102;
+    public const int AdminSessionCsrfRefused = 2103;
+    public const int AdminSignInReturnUrlRefused = 2104;
+    public const int AdminSessionEnded = 2105;
 }

@@ -1,3 +1,4 @@
+using Gateway.Domain;
 using Gateway.Stores;
 
 namespace Gateway.Operators;
@@ -8,8 +9,9 @@ namespace Gateway.Operators;
 /// </summary>
 internal interface IOperatorTokenStore
 {
+    /// <summary>Creates the token and appends <paramref name="audit"/> to its organization's audit log in the same write.</summary>
     /// <exception cref="StoreConflictException">A token that is not revoked has this name.</exception>
-    Task CreateAsync(OperatorToken token, CancellationToken cancellationToken);
+    Task CreateAsync(OperatorToken token, AuditEntry audit, CancellationToken cancellationToken);
 
     Task<OperatorToken?> FindByHashAsync(string hash, CancellationToken cancellationToken);
 
@@ -17,8 +19,11 @@ internal interface IOperatorTokenStore
 
     Task<IReadOnlyList<OperatorToken>> ListAsync(CancellationToken cancellationToken);
 
-    /// <summary>Marks the token revoked (once; a second call keeps the first time) and returns it, or null when there is none.</summary>
-    Task<OperatorToken?> RevokeAsync(string id, DateTimeOffset at, CancellationToken cancellationToken);
+    /// <summary>
+    /// Marks the token revoked (once; a second call keeps the first time) and returns it, or null when there is none. The
+    /// call that revokes it appends <paramref name="audit"/>'s entry for the token in the same write; a repeated one appends nothing.
+    /// </summary>
+    Task<OperatorToken?> RevokeAsync(string id, DateTimeOffset at, Func<OperatorToken, AuditEntry> audit, CancellationToken cancellationToken);
 
     /// <summary>Raises <c>lastUsedAt</c> to <paramref name="at"/>.</summary>
     Task RecordUseAsync(string id, DateTimeOffset at, CancellationToken cancellationToken);

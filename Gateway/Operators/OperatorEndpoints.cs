@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using Gateway.Admin;
+using Gateway.Domain;
 using Gateway.Observability;
 using Gateway.Stores;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -37,7 +38,10 @@ internal sealed partial class OperatorEndpoints : IAdminApi
     private static Ok<CallerDto> Me(HttpContext context)
     {
         var caller = AdminPrincipal.Of(context);
-        return TypedResults.Ok(new CallerDto(caller.Name, caller.Role.Name(), caller.Org, caller.IsBootstrap ? "bootstrap" : "token", caller.TokenId));
+
+        // A console session's CSRF token, for the X-Gateway-Csrf header of its unsafe calls; a token caller needs none.
+        var csrf = caller.IsSession ? context.RequestServices.GetService<IAdminCsrfTokens>()?.Issue(context) : null;
+        return TypedResults.Ok(new CallerDto(caller.Name, caller.Role.Name(), caller.Org, caller.Via, caller.TokenId) { Csrf = csrf });
     }
 
     private static async Task<Results<Created<OperatorTokenDto>, AdminProblem>> CreateAsync(
@@ -68,7 +72,7 @@ internal sealed partial class OperatorEndpoints : IAdminApi
             AdminActor.From(context), now, expiresAt, null, null);
 
         // Not the caller's token: once the body is read the token is made, even if the client leaves.
-        await store.CreateAsync(token, CancellationToken.None);
+        await store.CreateAsync(token, OperatorAudit.Entry(token, "token.create", token.CreatedBy ?? "admin", now), CancellationToken.None);
         var createdBy = token.CreatedBy ?? "admin";
         Log.Created(logger, token.Id, token.Name, role, org ?? "*", createdBy);
         context.Response.Headers.CacheControl = "no-store";
@@ -87,7 +91,8 @@ internal sealed partial class OperatorEndpoints : IAdminApi
         string id, HttpContext context, IOperatorTokenStore store, OperatorTokenAuthenticator authenticator, TimeProvider time, ILogger<OperatorEndpoints> logger)
     {
         var now = time.GetUtcNow();
-        var token = await store.RevokeAsync(id, now, CancellationToken.None);
+        var actor = AdminActor.From(context);
+        var token = await store.RevokeAsync(id, now, t => OperatorAudit.Entry(t, "token.revoke", actor, now), CancellationToken.None);
         if (token is null)
         {
             return AdminProblems.NotFound($"Admin token '{id}' does not exist.");
@@ -95,7 +100,6 @@ internal sealed partial class OperatorEndpoints : IAdminApi
 
         // Other instances re-read within OperatorTokenAuthenticator.FreshFor; this one stops at once.
         authenticator.Forget(token.Hash);
-        var actor = AdminActor.From(context);
         Log.Revoked(logger, token.Id, token.Name, actor);
         return TypedResults.Ok(OperatorTokenDto.From(token, now));
     }
@@ -148,6 +152,27 @@ internal sealed partial class OperatorEndpoints : IAdminApi
     }
 }
 
+/// <summary>
+/// Audit entries for operator tokens: in the token's organization's log, or, for a token of every organization, in the
+/// gateway-wide log <c>*</c> (<c>GET /admin/audit?org=*</c>, for callers without an organization). The actor is the caller.
+/// </summary>
+internal static class OperatorAudit
+{
+    public const string AllOrgs = "*";
+
+    public static AuditEntry Entry(OperatorToken token, string action, string actor, DateTimeOffset at)
+    {
+        var changes = JsonSerializer.Serialize(new Dictionary<string, string?>
+        {
+            ["tokenId"] = token.Id,
+            ["name"] = token.Name,
+            ["role"] = token.Role.Name(),
+            ["org"] = token.Org,
+        }, OperatorJsonContext.Default.DictionaryStringString);
+        return new AuditEntry("aud_" + Gateway.Keys.Base62.Random(20), token.Org ?? AllOrgs, null, action, actor, at, changes, Gateway.Keys.AuditCaller.Current);
+    }
+}
+
 /// <summary>The route value <paramref name="name"/> is an operator token id; the token's organization decides.</summary>
 internal sealed class OrgFromToken(string name) : OrgFrom
 {
@@ -189,12 +214,18 @@ internal sealed record OperatorTokenDto(
         token.CreatedBy, token.CreatedAt, token.ExpiresAt, token.LastUsedAt, token.RevokedAt);
 }
 
-/// <summary><c>GET /admin/me</c>: who the caller is; <see cref="Via"/> is <c>bootstrap</c> or <c>token</c>.</summary>
-internal sealed record CallerDto(string Name, string Role, string? Org, string Via, string? TokenId);
+/// <summary><c>GET /admin/me</c>: who the caller is; <see cref="Via"/> is <c>bootstrap</c>, <c>token</c> or <c>oidc</c>.</summary>
+internal sealed record CallerDto(string Name, string Role, string? Org, string Via, string? TokenId)
+{
+    /// <summary>Only for a console session (<c>oidc</c>): the value its POST, PATCH and DELETE calls send as <c>X-Gateway-Csrf</c>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Csrf { get; init; }
+}
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false)]
 [JsonSerializable(typeof(CallerDto))]
 [JsonSerializable(typeof(OperatorTokenDto))]
 [JsonSerializable(typeof(ListDto<OperatorTokenDto>))]
 [JsonSerializable(typeof(CreateTokenRequest))]
+[JsonSerializable(typeof(Dictionary<string, string?>))]
 internal sealed partial class OperatorJsonContext : JsonSerializerContext;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Gateway.Admin;
 using Gateway.Configuration;
+using Gateway.Domain;
 using Gateway.Stores;
 using Gateway.Stores.Redis;
 using Microsoft.Extensions.Options;
@@ -19,7 +20,7 @@ internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOpt
 
     private IDatabase Db => redis.GetDatabase();
 
-    public async Task CreateAsync(OperatorToken token, CancellationToken cancellationToken)
+    public async Task CreateAsync(OperatorToken token, AuditEntry audit, CancellationToken cancellationToken)
     {
         var tx = Db.CreateTransaction();
         tx.AddCondition(Condition.HashNotExists(_keys.OperatorTokenNames, token.Name));
@@ -27,6 +28,7 @@ internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOpt
         _ = tx.SetAddAsync(_keys.OperatorTokens, token.Id);
         _ = tx.StringSetAsync(_keys.OperatorTokenHash(token.Hash), token.Id);
         _ = tx.HashSetAsync(_keys.OperatorTokenNames, token.Name, token.Id);
+        _ = tx.StreamAddAsync(_keys.OrgAudit(audit.OrgId), "e", AuditJson(audit));
         if (!await tx.ExecuteAsync())
         {
             throw new StoreConflictException("name", $"An admin token named '{token.Name}' exists.");
@@ -59,7 +61,7 @@ internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOpt
         return tokens.OrderBy(t => t.CreatedAt).ThenBy(t => t.Id, StringComparer.Ordinal).ToList();
     }
 
-    public async Task<OperatorToken?> RevokeAsync(string id, DateTimeOffset at, CancellationToken cancellationToken)
+    public async Task<OperatorToken?> RevokeAsync(string id, DateTimeOffset at, Func<OperatorToken, AuditEntry> audit, CancellationToken cancellationToken)
     {
         var token = await GetAsync(id, cancellationToken);
         if (token is null || token.RevokedAt is not null)
@@ -72,12 +74,15 @@ internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOpt
         tx.AddCondition(Condition.HashNotExists(key, "revokedAt"));
         _ = tx.HashSetAsync(key, "revokedAt", at.ToUnixTimeMilliseconds());
         _ = tx.HashDeleteAsync(_keys.OperatorTokenNames, token.Name);
+        _ = tx.StreamAddAsync(_keys.OrgAudit(token.Org ?? OperatorAudit.AllOrgs), "e", AuditJson(audit(token with { RevokedAt = at })));
         await tx.ExecuteAsync();
         return await GetAsync(id, cancellationToken);
     }
 
     public Task RecordUseAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) =>
         Db.HashSetAsync(_keys.OperatorToken(id), "lastUsedAt", at.ToUnixTimeMilliseconds());
+
+    private static string AuditJson(AuditEntry audit) => System.Text.Json.JsonSerializer.Serialize(audit, RedisJsonContext.Default.AuditEntry);
 
     private static HashEntry[] Fields(OperatorToken token)
     {

@@ -1,5 +1,6 @@
 using Gateway.Admin;
 using Gateway.Configuration;
+using Gateway.Domain;
 using Gateway.Stores;
 using Gateway.Stores.Sqlite;
 using Microsoft.Data.Sqlite;
@@ -15,10 +16,12 @@ internal sealed class SqliteOperatorTokenStore(IOptions<GatewayOptions> options)
 
     private readonly SqliteDatabase _database = new(options.Value.Store.Path, SqliteOpenMode.ReadWrite);
 
-    public async Task CreateAsync(OperatorToken token, CancellationToken cancellationToken)
+    public async Task CreateAsync(OperatorToken token, AuditEntry audit, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
+        command.Transaction = tx;
         command.CommandText = $"INSERT INTO operator_tokens ({Columns}) VALUES ($id, $name, $role, $org, $hash, $prefix, $createdBy, $createdAt, $expiresAt, NULL, NULL);";
         command.Parameters.AddWithValue("$id", token.Id);
         command.Parameters.AddWithValue("$name", token.Name);
@@ -37,6 +40,9 @@ internal sealed class SqliteOperatorTokenStore(IOptions<GatewayOptions> options)
         {
             throw new StoreConflictException("name", $"An admin token named '{token.Name}' exists.");
         }
+
+        await InsertAuditAsync(connection, tx, audit, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
     }
 
     public Task<OperatorToken?> FindByHashAsync(string hash, CancellationToken cancellationToken) =>
@@ -60,18 +66,56 @@ internal sealed class SqliteOperatorTokenStore(IOptions<GatewayOptions> options)
         return tokens;
     }
 
-    public async Task<OperatorToken?> RevokeAsync(string id, DateTimeOffset at, CancellationToken cancellationToken)
+    public async Task<OperatorToken?> RevokeAsync(string id, DateTimeOffset at, Func<OperatorToken, AuditEntry> audit, CancellationToken cancellationToken)
     {
         await using (var connection = await _database.OpenAsync(cancellationToken))
-        await using (var command = connection.CreateCommand())
+        await using (var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
         {
-            command.CommandText = "UPDATE operator_tokens SET revoked_at = $at WHERE id = $id AND revoked_at IS NULL;";
-            command.Parameters.AddWithValue("$id", id);
-            command.Parameters.AddWithValue("$at", at.ToUnixTimeMilliseconds());
-            await command.ExecuteNonQueryAsync(cancellationToken);
+            int changed;
+            await using (var command = connection.CreateCommand())
+            {
+                command.Transaction = tx;
+                command.CommandText = "UPDATE operator_tokens SET revoked_at = $at WHERE id = $id AND revoked_at IS NULL;";
+                command.Parameters.AddWithValue("$id", id);
+                command.Parameters.AddWithValue("$at", at.ToUnixTimeMilliseconds());
+                changed = await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            if (changed == 1)
+            {
+                await using var read = connection.CreateCommand();
+                read.Transaction = tx;
+                read.CommandText = $"SELECT {Columns} FROM operator_tokens WHERE id = $value;";
+                read.Parameters.AddWithValue("$value", id);
+                OperatorToken token;
+                await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+                {
+                    await reader.ReadAsync(cancellationToken);
+                    token = Read(reader);
+                }
+
+                await InsertAuditAsync(connection, tx, audit(token), cancellationToken);
+            }
+
+            await tx.CommitAsync(cancellationToken);
         }
 
         return await GetAsync(id, cancellationToken);
+    }
+
+    private static async Task InsertAuditAsync(SqliteConnection connection, SqliteTransaction tx, AuditEntry audit, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = "INSERT INTO audit (id, org_id, key_id, action, actor, at, changes, caller) VALUES ($id, $org, NULL, $action, $actor, $at, $changes, $caller);";
+        command.Parameters.AddWithValue("$id", audit.Id);
+        command.Parameters.AddWithValue("$org", audit.OrgId);
+        command.Parameters.AddWithValue("$action", audit.Action);
+        command.Parameters.AddWithValue("$actor", audit.Actor);
+        command.Parameters.AddWithValue("$at", audit.At.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$changes", (object?)audit.Changes ?? DBNull.Value);
+        command.Parameters.AddWithValue("$caller", (object?)audit.CallerAddress ?? DBNull.Value);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task RecordUseAsync(string id, DateTimeOffset at, CancellationToken cancellationToken)

@@ -1,0 +1,111 @@
+using System.Globalization;
+using System.Security.Claims;
+using System.Text.RegularExpressions;
+using Gateway.Admin;
+
+namespace Gateway.AdminSessions;
+
+/// <summary>
+/// Turns a validated ID token into the session's few claims (who, role, organization, when signed in), and a session
+/// back into an <see cref="AdminPrincipal"/>. Fails closed: no role, several roles, an unknown role, no organization
+/// claim or a malformed one refuses the sign-in. <c>*</c> as the organization means every organization, so an
+/// operator must say so; a forgotten claim never widens access.
+/// </summary>
+internal static partial class AdminSessionClaims
+{
+    public const string AuthenticationType = "gateway-oidc";
+    public const string Subject = "sub";
+    public const string Name = "gateway_name";
+    public const string Role = "gateway_role";
+    public const string Org = "gateway_org";
+    public const string SignedInAt = "gateway_signed_in_at";
+    public const string AllOrgs = "*";
+
+    /// <summary>The session's identity, or the reason the sign-in is refused.</summary>
+    public static (ClaimsIdentity? Identity, string? Refusal) FromIdToken(ClaimsPrincipal token, AdminOidcOptions options, DateTimeOffset now)
+    {
+        var roles = Values(token, options.RoleClaim);
+        if (roles.Count == 0)
+        {
+            return (null, $"Your account has no '{options.RoleClaim}' claim, so the gateway does not know your role. Ask your identity provider's administrator to map one of verifier, viewer, admin or owner.");
+        }
+
+        if (roles.Count > 1)
+        {
+            return (null, $"Your account has several '{options.RoleClaim}' values; the gateway needs exactly one of verifier, viewer, admin or owner.");
+        }
+
+        if (AdminRoles.Parse(roles[0]) is null)
+        {
+            return (null, $"Your account's '{options.RoleClaim}' claim is not one of verifier, viewer, admin or owner.");
+        }
+
+        var orgs = Values(token, options.OrgClaim);
+        if (orgs.Count != 1 || (orgs[0] != AllOrgs && !OrgId().IsMatch(orgs[0])))
+        {
+            return (null, $"Your account needs exactly one '{options.OrgClaim}' claim: an organization id, or * for every organization.");
+        }
+
+        var subject = token.FindFirst("sub")?.Value;
+        if (string.IsNullOrEmpty(subject))
+        {
+            return (null, "The identity provider's token names no subject.");
+        }
+
+        var identity = new ClaimsIdentity(
+            [
+                new Claim(Subject, subject),
+                new Claim(Name, DisplayName(token, subject)),
+                new Claim(Role, roles[0]),
+                new Claim(Org, orgs[0]),
+                new Claim(SignedInAt, now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)),
+            ],
+            AuthenticationType,
+            Name,
+            Role);
+        return (identity, null);
+    }
+
+    /// <summary>The caller a session stands for, or null when the session's claims are not (or no longer) valid.</summary>
+    public static AdminPrincipal? ToPrincipal(ClaimsPrincipal? session)
+    {
+        var name = session?.FindFirst(Name)?.Value;
+        var role = AdminRoles.Parse(session?.FindFirst(Role)?.Value);
+        var org = session?.FindFirst(Org)?.Value;
+        if (string.IsNullOrEmpty(name) || role is null || org is null || (org != AllOrgs && !OrgId().IsMatch(org)))
+        {
+            return null;
+        }
+
+        return new AdminPrincipal(name, role.Value, org == AllOrgs ? null : org, null) { IsSession = true };
+    }
+
+    public static DateTimeOffset? SignedIn(ClaimsPrincipal? session) =>
+        long.TryParse(session?.FindFirst(SignedInAt)?.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+            : null;
+
+    /// <summary>"Name &lt;email&gt;" for the audit log, printable ASCII-safe and at most 128 characters like an actor header.</summary>
+    internal static string DisplayName(ClaimsPrincipal token, string subject)
+    {
+        var name = Clean(token.FindFirst("name")?.Value ?? token.FindFirst("preferred_username")?.Value);
+        var email = Clean(token.FindFirst("email")?.Value);
+        var display = (name, email) switch
+        {
+            ({ Length: > 0 }, { Length: > 0 }) => $"{name} <{email}>",
+            ({ Length: > 0 }, _) => name,
+            (_, { Length: > 0 }) => $"<{email}>",
+            _ => Clean(subject),
+        };
+        return display.Length <= 128 ? display : display[..128];
+    }
+
+    private static string Clean(string? text) =>
+        text is null ? "" : new string(text.Where(c => !char.IsControl(c) && c is not '<' and not '>').ToArray()).Trim();
+
+    private static List<string> Values(ClaimsPrincipal token, string type) =>
+        token.FindAll(type).Select(c => c.Value).Where(v => v.Length > 0).Distinct(StringComparer.Ordinal).ToList();
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
+    private static partial Regex OrgId();
+}

@@ -1,0 +1,34 @@
+using System.Text.Encodings.Web;
+
+namespace Gateway.AdminSessions;
+
+/// <summary>
+/// The page a refused sign-in lands on: a 4xx with a sentence a person can act on, not a 500 or a stack trace. The
+/// browser arrives here from the identity provider, so this is HTML, and it names no token content.
+/// </summary>
+internal static class SignInRefusalPage
+{
+    public static Task WriteAsync(HttpContext context, int status, string reason)
+    {
+        var response = context.Response;
+        response.StatusCode = status;
+        response.ContentType = "text/html; charset=utf-8";
+        response.Headers.CacheControl = "no-store";
+        response.Headers.ContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+        response.Headers.XContentTypeOptions = "nosniff";
+        response.Headers.XFrameOptions = "DENY";
+        response.Headers["Referrer-Policy"] = "no-referrer";
+        var html = $"""
+            <!doctype html>
+            <html lang="en">
+            <head><meta charset="utf-8"><title>Sign-in refused</title></head>
+            <body>
+            <h1>Sign-in refused</h1>
+            <p id="reason">{HtmlEncoder.Default.Encode(reason)}</p>
+            <p><a href="/console/">Back to the console</a></p>
+            </body>
+            </html>
+            """;
+        return response.WriteAsync(html);
+    }
+}
