@@ -54,9 +54,12 @@ internal sealed class NoAdminTokens : IAdminTokenAuthenticator
     public ValueTask<AdminPrincipal?> AuthenticateAsync(string presented, CancellationToken cancellationToken) => ValueTask.FromResult<AdminPrincipal?>(null);
 }
 
-/// <summary>A feature that maps endpoints under <c>/admin</c> with the admin API's token, error and authorization filters.</summary>
+/// <summary>A feature that maps endpoints under <c>/admin</c> (or <see cref="Prefix"/>) with the admin API's token, error and authorization filters.</summary>
 internal interface IAdminApi
 {
+    /// <summary>The group the endpoints go under; every group gets the admin filters (see <c>MapGatewayAdmin</c>).</summary>
+    string Prefix => "/admin";
+
     void Map(RouteGroupBuilder admin);
 }
 

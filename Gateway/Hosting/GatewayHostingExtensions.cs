@@ -13,6 +13,7 @@ using Gateway.Signing;
 using Gateway.Stores;
 using Gateway.Tls;
 using Gateway.Usage;
+using Gateway.Verify;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Gateway.Hosting;
@@ -80,6 +81,7 @@ public static class GatewayHostingExtensions
         services.AddGatewayRateLimiting(redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayUsage(redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayOperators(redis: !string.IsNullOrWhiteSpace(redis));
+        services.AddGatewayVerify();
         services.AddGatewayAdmin();
         services.AddGatewayDemo(builder.Configuration);
         services.AddGatewaySecretScanning();

@@ -51,4 +51,6 @@ internal static class EventIds
 
     public const int ProxyClientBodyRefused = 2000;
     public const int ProxyClientAborted = 2001;
+
+    public const int VerifyStoreUnavailable = 2400;
 }

@@ -1,5 +1,6 @@
 using Gateway.Auth;
 using Gateway.Configuration;
+using Gateway.Domain;
 using Gateway.Http;
 using Microsoft.Extensions.Options;
 
@@ -26,20 +27,29 @@ internal sealed class RateLimitPolicyResolver(IOptionsMonitor<GatewayOptions> op
             return; // anonymous route: only the IP limit applies
         }
 
+        AddRequestLimits(feature, key, RoutePolicy.For(context.ProxyFeature().Route.Config).RateLimitPolicy);
+    }
+
+    /// <summary>
+    /// The limits a request of <paramref name="key"/> is charged after the IP limit, appended to <paramref name="batch"/>:
+    /// the route policy <paramref name="policyName"/> (when it names one) or the workspace limit, then the key's own.
+    /// Shared by the proxy's request stage and the verify API, so both charge exactly the same limits.
+    /// </summary>
+    public void AddRequestLimits(LimitBatch batch, ApiKeyRecord key, string? policyName)
+    {
         var rateLimits = options.CurrentValue.RateLimits;
-        var policyName = RoutePolicy.For(context.ProxyFeature().Route.Config).RateLimitPolicy;
         if (policyName is not null && rateLimits.Policies.TryGetValue(policyName, out var policy))
         {
-            feature.Add(LimitSpec.ForRoute(policyName, key.OrgId, policy.PermitLimit, policy.Window));
+            batch.Add(LimitSpec.ForRoute(policyName, key.OrgId, policy.PermitLimit, policy.Window));
         }
         else
         {
-            feature.Add(LimitSpec.ForWorkspace(key.OrgId, rateLimits.Workspace.PermitLimit, rateLimits.Workspace.Window));
+            batch.Add(LimitSpec.ForWorkspace(key.OrgId, rateLimits.Workspace.PermitLimit, rateLimits.Workspace.Window));
         }
 
         if (key.RateLimit is { } own)
         {
-            feature.Add(LimitSpec.ForKey(key.Id, own.PermitLimit, own.Window));
+            batch.Add(LimitSpec.ForKey(key.Id, own.PermitLimit, own.Window));
         }
     }
 }
