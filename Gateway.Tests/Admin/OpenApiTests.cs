@@ -44,7 +44,7 @@ public sealed class OpenApiTests
     {
         var endpoints = _gateway.Services.GetRequiredService<EndpointDataSource>().Endpoints
             .OfType<RouteEndpoint>()
-            .Where(e => e.RoutePattern.RawText?.StartsWith("/admin", StringComparison.Ordinal) == true)
+            .Where(e => e.RoutePattern.RawText is { } raw && (raw.StartsWith("/admin", StringComparison.Ordinal) || raw.StartsWith("/v1/", StringComparison.Ordinal)))
             .SelectMany(e => e.Metadata.GetMetadata<HttpMethodMetadata>()!.HttpMethods.Select(m => (Path: e.RoutePattern.RawText!.TrimEnd('/'), Method: m.ToLowerInvariant())))
             .ToList();
         var documented = Paths().SelectMany(p => p.Value!.AsObject().Select(o => (Path: p.Key, Method: o.Key))).ToList();
