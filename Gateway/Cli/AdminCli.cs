@@ -18,7 +18,7 @@ internal static class AdminCli
     public static bool Handles(string[] args) => args.Length > 0 && Commands.Contains(args[0], StringComparer.Ordinal);
 
     public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, HttpMessageHandler? handler = null) =>
-        Build(output, error, handler).Parse(args).InvokeAsync();
+        Build(output, error, handler).Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
 
     private static RootCommand Build(TextWriter output, TextWriter error, HttpMessageHandler? handler)
     {
