@@ -5,9 +5,11 @@ WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig appsettings.json ./
 COPY Gateway/Gateway.csproj Gateway/
 COPY Gateway.Verification/Gateway.Verification.csproj Gateway.Verification/
+COPY Gateway.Client/Gateway.Client.csproj Gateway.Client/
 RUN dotnet restore Gateway/Gateway.csproj
 COPY Gateway/ Gateway/
 COPY Gateway.Verification/ Gateway.Verification/
+COPY Gateway.Client/ Gateway.Client/
 RUN dotnet publish Gateway/Gateway.csproj -c Release -o /app --no-restore
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0

@@ -120,6 +120,46 @@ public sealed class AdminCliTests : GatewayFixture
         Assert.That(missing, Is.EqualTo(1));
     }
 
+    [Test]
+    public async Task Cli_Help_PrintsUsageInsteadOfStarting()
+    {
+        Assert.That(AdminCli.Handles(["--help"]), Is.True, "Program hands --help to the CLI, not to the gateway's start-up");
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var code = await AdminCli.RunAsync(["--help"], output, error);
+
+        Assert.That(code, Is.Zero, error.ToString());
+        Assert.That(output.ToString(), Does.Contain("Usage:").And.Contain("keys").And.Contain("verify").And.Contain("--json"));
+    }
+
+    [Test]
+    public async Task Cli_OutputFormats_JsonHasPlainTimestamps_TableHasColumns()
+    {
+        var org = await NewOrgAsync();
+        var (code, json, error) = await RunAsync("keys", "list", "--org", org, "--json");
+        Assert.That(code, Is.Zero, error);
+        Assert.Multiple(() =>
+        {
+            Assert.That(json, Does.Not.Contain("\\u002B"), "timestamps as text");
+            Assert.That(json, Does.Match("\"createdAt\": \"\\d{4}-\\d{2}-\\d{2}T[^\"]*\\+00:00\""));
+            Assert.That(JsonNode.Parse(json)!["items"]!.AsArray(), Has.Count.EqualTo(1));
+        });
+
+        var (tableCode, table, tableError) = await RunAsync("keys", "list", "--org", org, "--output", "table");
+        Assert.That(tableCode, Is.Zero, tableError);
+        var lines = table.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Multiple(() =>
+        {
+            Assert.That(lines[0], Does.StartWith("ID").And.Contain("NAME").And.Contain("STATUS"));
+            Assert.That(lines[1], Does.Contain("default").And.Contain("active"));
+            Assert.That(table, Does.Not.Contain("{"), "no JSON in a table");
+        });
+
+        var key = (await Host.CreateKeyAsync(org, new { name = "checked" })).Str("key");
+        var verified = await RunOkAsync("verify", key);
+        Assert.That(verified["valid"]!.GetValue<bool>(), Is.True);
+    }
+
     private async Task<JsonObject> RunOkAsync(params string[] args)
     {
         var (code, output, error) = await RunAsync(args);

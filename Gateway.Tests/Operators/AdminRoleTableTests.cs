@@ -78,6 +78,6 @@ public sealed partial class AdminRoleTableTests
         return rows;
     }
 
-    [GeneratedRegex(@"^\| `(?<method>[A-Z]+)` \| `(?<path>/admin[^`]*)` \| (?<roles>(?:(?:yes|no) \| ){4})", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^\| `(?<method>[A-Z]+)` \| `(?<path>/(?:admin|v1)/[^`]*)` \| (?<roles>(?:(?:yes|no) \| ){4})", RegexOptions.Multiline)]
     private static partial Regex Row();
 }

@@ -97,9 +97,12 @@ internal interface IAdminPublicApi
     void Map(RouteGroupBuilder admin);
 }
 
-/// <summary>A feature that maps endpoints under <c>/admin</c> with the admin API's token, error and authorization filters.</summary>
+/// <summary>A feature that maps endpoints under <c>/admin</c> (or <see cref="Prefix"/>) with the admin API's token, error and authorization filters.</summary>
 internal interface IAdminApi
 {
+    /// <summary>The group the endpoints go under; every group gets the admin filters (see <c>MapGatewayAdmin</c>).</summary>
+    string Prefix => "/admin";
+
     void Map(RouteGroupBuilder admin);
 }
 

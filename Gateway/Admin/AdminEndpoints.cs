@@ -11,20 +11,21 @@ public static class AdminEndpointRouteBuilderExtensions
     /// </summary>
     public static IEndpointRouteBuilder MapGatewayAdmin(this IEndpointRouteBuilder endpoints)
     {
-        var admin = endpoints.MapGroup("/admin")
-            .WithMetadata(AdminListenerMetadata.Instance)
-            // Errors outermost: an operator token is checked against the store, which may be down (503, not 500).
-            .AddEndpointFilter<AdminErrorFilter>()
-            .AddEndpointFilter<AdminNoStoreFilter>()
-            .AddEndpointFilter<AdminCrossSiteFilter>()
-            .AddEndpointFilter(Gateway.RateLimiting.IpLimitFilter.Admin(endpoints.ServiceProvider, endpoints.ServiceProvider.GetRequiredService<AdminClientAddress>().Resolve))
-            .AddEndpointFilter<AdminTokenFilter>()
-            .AddEndpointFilter<AdminAuthorizationFilter>()
-            .ProducesAdminProblem(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
+        var admin = endpoints.MapGroup("/admin").WithAdminFilters(endpoints, ipLimit: true);
         admin.MapOrgsApi().MapKeysApi().MapAuditApi().MapSettingsApi().MapLeakedKeysApi().MapUsageApi().MapCustomersApi().MapCreditsApi();
+        var groups = new Dictionary<string, RouteGroupBuilder>(StringComparer.Ordinal) { ["/admin"] = admin };
         foreach (var api in endpoints.ServiceProvider.GetServices<IAdminApi>())
         {
-            api.Map(admin);
+            if (!groups.TryGetValue(api.Prefix, out var group))
+            {
+                // Another prefix (/v1: the verify API) gets the same token, throttle, cross-site, no-store and
+                // authorization filters; not the IP limit, which is sized for people, not for a service that
+                // verifies every request it serves (failed tokens are still throttled by the token filter).
+                group = endpoints.MapGroup(api.Prefix).WithAdminFilters(endpoints, ipLimit: false);
+                groups[api.Prefix] = group;
+            }
+
+            api.Map(group);
         }
 
         // Signing in needs no admin token: the same error, no-store and IP-limit filters, and each handler decides.
@@ -49,6 +50,25 @@ public static class AdminEndpointRouteBuilderExtensions
         endpoints.MapGet("/metrics", () => Results.Text(metrics.Scrape(), PrometheusMetrics.ContentType))
             .WithMetadata(AdminListenerMetadata.Instance);
         return endpoints;
+    }
+
+    /// <summary>The filters every admin API group shares, outermost first.</summary>
+    private static RouteGroupBuilder WithAdminFilters(this RouteGroupBuilder group, IEndpointRouteBuilder endpoints, bool ipLimit)
+    {
+        group.WithMetadata(AdminListenerMetadata.Instance)
+            // Errors outermost: an operator token is checked against the store, which may be down (503, not 500).
+            .AddEndpointFilter<AdminErrorFilter>()
+            .AddEndpointFilter<AdminNoStoreFilter>()
+            .AddEndpointFilter<AdminCrossSiteFilter>();
+        if (ipLimit)
+        {
+            group.AddEndpointFilter(Gateway.RateLimiting.IpLimitFilter.Admin(endpoints.ServiceProvider, endpoints.ServiceProvider.GetRequiredService<AdminClientAddress>().Resolve));
+        }
+
+        group.AddEndpointFilter<AdminTokenFilter>()
+            .AddEndpointFilter<AdminAuthorizationFilter>()
+            .ProducesAdminProblem(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
+        return group;
     }
 
     private static async Task<IResult> ReadyAsync(IGatewayStore store, StoreResilience resilience, CancellationToken cancellationToken)

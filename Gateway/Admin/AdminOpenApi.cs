@@ -27,7 +27,8 @@ internal static class AdminOpenApi
 
         services.AddOpenApi(DocumentName, options =>
         {
-            options.ShouldInclude = description => description.RelativePath?.StartsWith("admin/", StringComparison.Ordinal) == true;
+            options.ShouldInclude = description => description.RelativePath is { } path
+                && (path.StartsWith("admin/", StringComparison.Ordinal) || path.StartsWith("v1/", StringComparison.Ordinal));
             // Web JSON reads numbers from strings too, so the generator allows "string" for integers; the admin
             // API writes numbers and its parsers accept only numbers.
             options.AddSchemaTransformer((schema, _, _) =>
@@ -46,7 +47,7 @@ internal static class AdminOpenApi
                 {
                     Title = "Gateway admin API",
                     Version = DocumentName,
-                    Description = "Organizations, keys, audit and usage. Every /admin call needs 'Authorization: Bearer <admin token>'; errors are application/problem+json with a stable 'code' (docs/problems.md).",
+                    Description = "Organizations, keys, audit, usage and the verify call. Every /admin and /v1 call needs 'Authorization: Bearer <admin token>'; errors are application/problem+json with a stable 'code' (docs/problems.md).",
                 };
                 // The generator fills "servers" from the request's Host header, which any caller chooses (and a
                 // shared cache would then serve to everyone): no servers, so clients use the URL they fetched it from.

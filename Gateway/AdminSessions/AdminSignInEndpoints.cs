@@ -25,6 +25,7 @@ internal sealed partial class AdminSignInEndpoints : IAdminPublicApi
         var auth = admin.MapGroup("/auth").WithTags("Sign-in");
         auth.MapGet("/providers", Providers).WithName("GetAuthProviders");
         auth.MapGet("/oidc/login", Login).WithName("OidcLogin")
+            .Produces(StatusCodes.Status302Found)
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         auth.MapPost("/signout", SignOutAsync).WithName("SignOut")
             .ProducesAdminProblem(StatusCodes.Status403Forbidden);

@@ -89,47 +89,22 @@ internal sealed partial class KeyAuthenticationMiddleware(
 
     private Task Decide(HttpContext context, ApiKeyRecord? key, KeyDigest digest, RoutePolicy policy, DateTimeOffset now)
     {
-        if (key is null || !(key.HashIs(digest.Value) || (key.PreviousHashExpiresAt > now && key.PreviousHashIs(digest.Value))))
-        {
-            return RejectAsync(context, ProblemCodes.InvalidKey, "The API key is not valid.", InvalidToken);
-        }
-
-        // The demo organization's keys are printed to a console and saved in a file: they open the demo's
-        // own routes and nothing else, and nothing at all once the demo is off (then no route is a demo
-        // route). An ordinal compare of a short string; the route check runs only for such keys.
-        if (!policy.Demo && string.Equals(key.OrgId, RoutePolicy.DemoOrganizationId, StringComparison.Ordinal))
-        {
-            return RejectAsync(context, ProblemCodes.InvalidKey, "Keys of the 'demo' organization open only the built-in demo's routes.", InvalidToken, key);
-        }
-
-        switch (key.StatusAt(now))
-        {
-            case KeyStatus.Revoked:
-                return RejectAsync(context, ProblemCodes.KeyRevoked, "The API key has been revoked.", InvalidToken, key);
-            case KeyStatus.Inactive:
-                return RejectAsync(context, ProblemCodes.KeyInactive, "The API key is deactivated.", InvalidToken, key);
-            case KeyStatus.Expired:
-                return RejectAsync(context, ProblemCodes.KeyExpired, "The API key has expired.", InvalidToken, key);
-        }
-
         var environment = policy.Environment ?? options.CurrentValue.Environment;
-        if (!string.Equals(key.Environment, environment, StringComparison.Ordinal))
+        var verdict = KeyCheck.Decide(key, digest.Value, now, policy.Demo, environment, policy.RequiredScopes);
+        if (!verdict.IsAllowed)
         {
-            return RejectAsync(context, ProblemCodes.WrongEnvironment, $"This endpoint serves {environment}; the key is for {key.Environment}.", InvalidToken, key);
-        }
+            var problem = verdict.Problem!;
+            var challenge = ReferenceEquals(problem, ProblemCodes.InsufficientScope)
+                ? $"Bearer error=\"insufficient_scope\", scope=\"{string.Join(' ', policy.RequiredScopes)}\""
+                : InvalidToken;
 
-        foreach (var scope in policy.RequiredScopes)
-        {
-            if (!key.HasScope(scope))
-            {
-                var required = string.Join(' ', policy.RequiredScopes);
-                return RejectAsync(context, ProblemCodes.InsufficientScope, $"This endpoint requires the scopes: {required}.", $"Bearer error=\"insufficient_scope\", scope=\"{required}\"", key);
-            }
+            // A key that is not the one presented (unknown, or another key's hash) is nobody's refusal.
+            return RejectAsync(context, problem, verdict.Detail!, challenge, KeyCheck.Matches(key, digest.Value, now) ? key : null);
         }
 
         metrics.AuthDecision("allowed");
-        context.SetFeature<IApiKeyFeature>(new ApiKeyFeature(key));
-        usage.Record(key.Id, now);
+        context.SetFeature<IApiKeyFeature>(new ApiKeyFeature(key!));
+        usage.Record(key!.Id, now);
 
         // The identity headers are set on the upstream request (IdentityTransformProvider).
         context.Request.Headers.Remove(Microsoft.Net.Http.Headers.HeaderNames.Authorization);

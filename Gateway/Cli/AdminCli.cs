@@ -1,24 +1,26 @@
-using System.CommandLine;
-using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.CommandLine;
+using System.Globalization;
+using Gateway.Client;
 
 namespace Gateway.Cli;
 
 /// <summary>
-/// <c>Gateway orgs|keys|tokens|audit …</c>: the admin API from a terminal. It is a client of the admin listener,
-/// not of the store, so it works the same on SQLite and Redis and every change is validated and audited
-/// by the gateway. Output is the API's JSON; errors go to stderr with exit code 1 (2 when unreachable).
+/// <c>Gateway orgs|keys|tokens|audit|verify …</c>: the admin API from a terminal, through <see cref="GatewayClient"/>. It is
+/// a client of the admin listener, not of the store, so it works the same on SQLite and Redis and every change is
+/// validated and audited by the gateway. Output: a table on a terminal, JSON with <c>--json</c>/<c>--output json</c> or when
+/// standard output is redirected; errors go to stderr with exit code 1 (2 when unreachable).
 /// </summary>
 internal static class AdminCli
 {
-    private static readonly string[] Commands = ["orgs", "keys", "customers", "tokens", "audit", "migrate-store", "healthcheck", "backup", "restore"];
+    private static readonly string[] Commands = ["orgs", "keys", "customers", "tokens", "audit", "verify", "migrate-store", "healthcheck", "backup", "restore", "--help", "-h", "-?", "--version"];
 
+    /// <summary>Whether <paramref name="args"/> is a command (or a request for help) rather than gateway start-up arguments.</summary>
     public static bool Handles(string[] args) => args.Length > 0 && Commands.Contains(args[0], StringComparer.Ordinal);
 
     public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, HttpMessageHandler? handler = null) =>
-        Build(output, error, handler).Parse(args).InvokeAsync();
+        Build(output, error, handler).Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
 
     private static RootCommand Build(TextWriter output, TextWriter error, HttpMessageHandler? handler)
     {
@@ -34,17 +36,23 @@ internal static class AdminCli
             Recursive = true,
         };
         var actor = new Option<string?>("--actor") { Description = "Who is making the change, for the audit log.", Recursive = true };
+        var format = new Option<string?>("--output", "-o") { Description = "table or json (default: table on a terminal, json when redirected).", Recursive = true };
+        format.AcceptOnlyFromAmong("table", "json");
+        var json = new Option<bool>("--json") { Description = "Same as --output json.", Recursive = true };
 
-        var client = new CliClient(output, error, handler, adminUrl, token, actor);
+        var client = new CliClient(output, error, handler, adminUrl, token, actor, format, json);
         var root = new RootCommand("Gateway: an API-key gateway. Without a command it runs the gateway; these commands manage it through the admin API.");
         root.Options.Add(adminUrl);
         root.Options.Add(token);
         root.Options.Add(actor);
+        root.Options.Add(format);
+        root.Options.Add(json);
         root.Subcommands.Add(Orgs(client));
         root.Subcommands.Add(Keys(client));
         root.Subcommands.Add(Customers(client));
         root.Subcommands.Add(Tokens(client));
         root.Subcommands.Add(Audit(client));
+        root.Subcommands.Add(Verify(client));
         root.Subcommands.Add(StoreMigration.Command(output, error));
         root.Subcommands.Add(HealthCheckCommand.Create(output, error));
         foreach (var command in BackupCommands.Create(output, error))
@@ -61,13 +69,13 @@ internal static class AdminCli
         var name = new Option<string?>("--name") { Description = "Display name (defaults to the id)." };
 
         var create = new Command("create", "Create an organization; prints it with its default key (shown once).") { id, name };
-        create.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Post, "admin/orgs", new JsonObject { ["id"] = r.GetValue(id), ["name"] = r.GetValue(name) ?? r.GetValue(id) }, ct));
+        create.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.CreateOrgAsync(new CreateOrgRequest(r.GetValue(id)!, r.GetValue(name) ?? r.GetValue(id)), c), GatewayJsonContext.Default.Organization, ct));
 
         var get = new Command("get", "Show one organization.") { id };
-        get.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Get, $"admin/orgs/{Uri.EscapeDataString(r.GetValue(id)!)}", null, ct));
+        get.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.GetOrgAsync(r.GetValue(id)!, c), GatewayJsonContext.Default.Organization, ct));
 
         var list = new Command("list", "List organizations.");
-        list.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Get, "admin/orgs", null, ct));
+        list.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.ListOrgsAsync(c), GatewayJsonContext.Default.PageOrganization, ct));
 
         return new Command("orgs", "Organizations.") { create, get, list };
     }
@@ -81,21 +89,27 @@ internal static class AdminCli
         var expiresAt = new Option<string?>("--expires-at") { Description = "ISO 8601 expiry, e.g. 2030-01-31T00:00:00Z." };
 
         var create = new Command("create", "Create a named admin token; prints it with the plaintext gwa_ token (shown once).") { name, role, org, expiresAt };
-        create.SetAction((r, ct) =>
-        {
-            var body = new JsonObject { ["name"] = r.GetValue(name), ["role"] = r.GetValue(role) };
-            Set(body, "org", r.GetValue(org));
-            Set(body, "expiresAt", r.GetValue(expiresAt));
-            return client.SendAsync(r, HttpMethod.Post, "admin/tokens", body, ct);
-        });
+        create.SetAction((r, ct) => client.RunAsync(
+            r,
+            (g, c) => g.CreateTokenAsync(new CreateTokenRequest(r.GetValue(name)!, r.GetValue(role)!, r.GetValue(org), Time(r.GetValue(expiresAt), "--expires-at")), c),
+            GatewayJsonContext.Default.OperatorToken,
+            ct));
 
         var list = new Command("list", "List admin tokens (never their plaintext).");
-        list.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Get, "admin/tokens", null, ct));
+        list.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.ListTokensAsync(c), GatewayJsonContext.Default.PageOperatorToken, ct));
 
         var revoke = new Command("revoke", "Revoke an admin token; every instance refuses it within a second.") { id };
-        revoke.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Post, $"admin/tokens/{Uri.EscapeDataString(r.GetValue(id)!)}/revoke", null, ct));
+        revoke.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.RevokeTokenAsync(r.GetValue(id)!, c), GatewayJsonContext.Default.OperatorToken, ct));
 
         return new Command("tokens", "Named admin tokens with a role and, optionally, one organization.") { create, list, revoke };
+    }
+
+    private static void Set(JsonObject body, string name, string? value)
+    {
+        if (value is not null)
+        {
+            body[name] = value;
+        }
     }
 
     private static Command Customers(CliClient client)
@@ -111,9 +125,6 @@ internal static class AdminCli
         var quota = new Option<long?>("--quota") { Description = "The customer's own quota per --quota-period." };
         var period = new Option<string?>("--quota-period") { Description = "day or month (calendar, UTC).", DefaultValueFactory = _ => "month" };
         var noQuota = new Option<bool>("--no-quota") { Description = "Clear the customer's own quota (its plan's applies)." };
-
-        string Path(ParseResult r, string? customer = null) =>
-            $"admin/orgs/{Uri.EscapeDataString(r.GetValue(org)!)}/customers" + (customer is null ? "" : "/" + Uri.EscapeDataString(customer));
 
         void Limits(ParseResult r, JsonObject body)
         {
@@ -150,14 +161,14 @@ internal static class AdminCli
         {
             var body = new JsonObject { ["id"] = r.GetValue(id), ["name"] = r.GetValue(name) ?? r.GetValue(id) };
             Limits(r, body);
-            return client.SendAsync(r, HttpMethod.Post, Path(r), body, ct);
+            return client.RunAsync(r, (g, c) => g.CreateCustomerAsync(r.GetValue(org)!, body, c), GatewayJsonContext.Default.Customer, ct);
         });
 
         var list = new Command("list", "List an organization's customers.") { org };
-        list.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Get, Path(r), null, ct));
+        list.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.ListCustomersAsync(r.GetValue(org)!, c), GatewayJsonContext.Default.PageCustomer, ct));
 
         var get = new Command("get", "Show one customer.") { org, id };
-        get.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Get, Path(r, r.GetValue(id)), null, ct));
+        get.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.GetCustomerAsync(r.GetValue(org)!, r.GetValue(id)!, c), GatewayJsonContext.Default.Customer, ct));
 
         var update = new Command("update", "Change a customer's name, plan, own rate limit or own quota (what was counted is kept).") { org, id, name, plan, noPlan, permits, window, noRateLimit, quota, period, noQuota };
         update.SetAction((r, ct) =>
@@ -165,11 +176,15 @@ internal static class AdminCli
             var body = new JsonObject();
             Set(body, "name", r.GetValue(name));
             Limits(r, body);
-            return client.SendAsync(r, HttpMethod.Patch, Path(r, r.GetValue(id)), body, ct);
+            return client.RunAsync(r, (g, c) => g.UpdateCustomerAsync(r.GetValue(org)!, r.GetValue(id)!, body, c), GatewayJsonContext.Default.Customer, ct);
         });
 
         var delete = new Command("delete", "Delete a customer (refused while an active key names it).") { org, id };
-        delete.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Delete, Path(r, r.GetValue(id)), null, ct));
+        delete.SetAction((r, ct) => client.RunAsync(r, async (g, c) =>
+        {
+            await g.DeleteCustomerAsync(r.GetValue(org)!, r.GetValue(id)!, c);
+            return new JsonObject { ["deleted"] = r.GetValue(id) }.Deserialize(GatewayJsonContext.Default.JsonElement);
+        }, GatewayJsonContext.Default.JsonElement, ct));
 
         return new Command("customers", "Customers of an organization, their plans and quotas.") { create, list, get, update, delete };
     }
@@ -195,95 +210,49 @@ internal static class AdminCli
         var anyIp = new Option<bool>("--any-ip") { Description = "Clear the key's allowed CIDRs: any address may use it." };
 
         var list = new Command("list", "List an organization's keys, revoked ones included.") { org };
-        list.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Get, $"admin/orgs/{Uri.EscapeDataString(r.GetValue(org)!)}/keys", null, ct));
+        list.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.ListKeysAsync(r.GetValue(org)!, c), GatewayJsonContext.Default.PageApiKey, ct));
 
         var create = new Command("create", "Create a key; prints it with the plaintext key (shown once).") { org, name, environment, scopes, description, expiresAt, customer, createdBy, permits, window, cidrs };
-        create.SetAction((r, ct) =>
-        {
-            var body = new JsonObject { ["name"] = r.GetValue(name) };
-            Set(body, "environment", r.GetValue(environment));
-            if (r.GetValue(scopes) is { Length: > 0 } s)
+        create.SetAction((r, ct) => client.RunAsync(
+            r,
+            (g, c) => g.CreateKeyAsync(r.GetValue(org)!, new CreateKeyRequest(r.GetValue(name)!)
             {
-                body["scopes"] = new JsonArray(s.Select(x => (JsonNode?)x).ToArray());
-            }
-
-            Set(body, "description", r.GetValue(description));
-            Set(body, "expiresAt", r.GetValue(expiresAt));
-            Set(body, "customerId", r.GetValue(customer));
-            Set(body, "createdBy", r.GetValue(createdBy));
-            if (r.GetValue(permits) is { } p)
-            {
-                body["rateLimit"] = new JsonObject { ["permitLimit"] = p, ["window"] = r.GetValue(window) };
-            }
-
-            if (r.GetValue(cidrs) is { Length: > 0 } c)
-            {
-                body["allowedCidrs"] = new JsonArray(c.Select(x => (JsonNode?)x).ToArray());
-            }
-
-            return client.SendAsync(r, HttpMethod.Post, $"admin/orgs/{Uri.EscapeDataString(r.GetValue(org)!)}/keys", body, ct);
-        });
+                Environment = r.GetValue(environment),
+                Scopes = r.GetValue(scopes) is { Length: > 0 } s ? s : null,
+                Description = r.GetValue(description),
+                ExpiresAt = Time(r.GetValue(expiresAt), "--expires-at"),
+                CustomerId = r.GetValue(customer),
+                CreatedBy = r.GetValue(createdBy),
+                RateLimit = r.GetValue(permits) is { } p ? new RateLimit(p, r.GetValue(window)!) : null,
+                AllowedCidrs = r.GetValue(cidrs) is { Length: > 0 } cidrList ? cidrList : null,
+            }, c),
+            GatewayJsonContext.Default.ApiKey,
+            ct));
 
         var get = new Command("get", "Show one key.") { id };
-        get.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Get, KeyPath(r.GetValue(id)!), null, ct));
+        get.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.GetKeyAsync(r.GetValue(id)!, c), GatewayJsonContext.Default.ApiKey, ct));
 
         var update = new Command("update", "Change a key's name, description, scopes, expiry, customer, limit or allowed CIDRs.") { id, name, scopes, description, expiresAt, noExpiry, customer, noCustomer, permits, window, noRateLimit, cidrs, anyIp };
-        update.SetAction((r, ct) =>
-        {
-            var body = new JsonObject();
-            Set(body, "name", r.GetValue(name));
-            Set(body, "description", r.GetValue(description));
-            if (r.GetValue(scopes) is { Length: > 0 } s)
+        update.SetAction((r, ct) => client.RunAsync(
+            r,
+            (g, c) => g.UpdateKeyAsync(r.GetValue(id)!, new KeyUpdate
             {
-                body["scopes"] = new JsonArray(s.Select(x => (JsonNode?)x).ToArray());
-            }
-
-            if (r.GetValue(noExpiry))
-            {
-                body["expiresAt"] = null;
-            }
-            else
-            {
-                Set(body, "expiresAt", r.GetValue(expiresAt));
-            }
-
-            if (r.GetValue(noCustomer))
-            {
-                body["customerId"] = null;
-            }
-            else
-            {
-                Set(body, "customerId", r.GetValue(customer));
-            }
-
-            if (r.GetValue(noRateLimit))
-            {
-                body["rateLimit"] = null;
-            }
-            else if (r.GetValue(permits) is { } p)
-            {
-                body["rateLimit"] = new JsonObject { ["permitLimit"] = p, ["window"] = r.GetValue(window) };
-            }
-
-            if (r.GetValue(anyIp))
-            {
-                body["allowedCidrs"] = new JsonArray();
-            }
-            else if (r.GetValue(cidrs) is { Length: > 0 } c)
-            {
-                body["allowedCidrs"] = new JsonArray(c.Select(x => (JsonNode?)x).ToArray());
-            }
-
-            return client.SendAsync(r, HttpMethod.Patch, KeyPath(r.GetValue(id)!), body, ct);
-        });
+                Name = r.GetValue(name),
+                Description = r.GetValue(description),
+                Scopes = r.GetValue(scopes) is { Length: > 0 } s ? s : null,
+                ClearExpiresAt = r.GetValue(noExpiry),
+                ExpiresAt = Time(r.GetValue(expiresAt), "--expires-at"),
+                ClearCustomerId = r.GetValue(noCustomer),
+                CustomerId = r.GetValue(customer),
+                ClearRateLimit = r.GetValue(noRateLimit),
+                RateLimit = r.GetValue(permits) is { } p ? new RateLimit(p, r.GetValue(window)!) : null,
+                AllowedCidrs = r.GetValue(anyIp) ? [] : r.GetValue(cidrs) is { Length: > 0 } cidrList ? cidrList : null,
+            }, c),
+            GatewayJsonContext.Default.ApiKey,
+            ct));
 
         var rotate = new Command("rotate", "Issue a new plaintext for the key (printed once); the old one stops working now or after --grace-period.") { id, grace };
-        rotate.SetAction((r, ct) =>
-        {
-            var body = new JsonObject();
-            Set(body, "gracePeriod", r.GetValue(grace));
-            return client.SendAsync(r, HttpMethod.Post, KeyPath(r.GetValue(id)!) + "/rotate", body, ct);
-        });
+        rotate.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.RotateKeyAsync(r.GetValue(id)!, Duration(r.GetValue(grace), "--grace-period"), c), GatewayJsonContext.Default.ApiKey, ct));
 
         var tokens = new Argument<string[]>("tokens") { Description = "Leaked key strings (prefer --file: arguments end up in shell history).", Arity = ArgumentArity.ZeroOrMore };
         var file = new Option<string?>("--file") { Description = "Read leaked key strings from this file, one per line ('-' for standard input)." };
@@ -299,17 +268,23 @@ internal static class AdminCli
                 list.AddRange(text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
             }
 
-            var body = new JsonObject { ["tokens"] = new JsonArray(list.Select(x => (JsonNode?)x).ToArray()) };
-            Set(body, "url", r.GetValue(leakUrl));
-            Set(body, "source", r.GetValue(leakSource));
-            return await client.SendAsync(r, HttpMethod.Post, "admin/leaked-keys", body, ct);
+            return await client.RunAsync(r, (g, c) => g.ReportLeakedKeysAsync(new LeakedKeysRequest(list, r.GetValue(leakUrl), r.GetValue(leakSource)), c), GatewayJsonContext.Default.LeakedKeysResult, ct);
         });
 
         var keys = new Command("keys", "API keys.") { list, create, get, update, rotate, leaked };
         foreach (var (verb, help) in new[] { ("deactivate", "Reject the key until activated again."), ("activate", "Accept a deactivated key again."), ("revoke", "Permanently disable the key (the row stays for audit).") })
         {
             var command = new Command(verb, help) { id };
-            command.SetAction((r, ct) => client.SendAsync(r, HttpMethod.Post, KeyPath(r.GetValue(id)!) + "/" + verb, null, ct));
+            command.SetAction((r, ct) => client.RunAsync(
+                r,
+                (g, c) => verb switch
+                {
+                    "deactivate" => g.DeactivateKeyAsync(r.GetValue(id)!, c),
+                    "activate" => g.ActivateKeyAsync(r.GetValue(id)!, c),
+                    _ => g.RevokeKeyAsync(r.GetValue(id)!, c),
+                },
+                GatewayJsonContext.Default.ApiKey,
+                ct));
             keys.Subcommands.Add(command);
         }
 
@@ -322,99 +297,39 @@ internal static class AdminCli
         var limit = new Option<int>("--limit") { Description = "Entries per page.", DefaultValueFactory = _ => 50 };
         var cursor = new Option<string?>("--cursor") { Description = "nextCursor of the previous page." };
         var audit = new Command("audit", "Who did what to which key, newest first.") { org, limit, cursor };
-        audit.SetAction((r, ct) =>
-        {
-            var path = $"admin/audit?org={Uri.EscapeDataString(r.GetValue(org)!)}&limit={r.GetValue(limit)}";
-            if (r.GetValue(cursor) is { } c)
-            {
-                path += "&cursor=" + Uri.EscapeDataString(c);
-            }
-
-            return client.SendAsync(r, HttpMethod.Get, path, null, ct);
-        });
+        audit.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.ListAuditAsync(r.GetValue(org)!, r.GetValue(limit), r.GetValue(cursor), c), GatewayJsonContext.Default.PageAuditEntry, ct));
         return audit;
     }
 
-    private static string KeyPath(string id) => $"admin/keys/{Uri.EscapeDataString(id)}";
-
-    private static void Set(JsonObject body, string field, string? value)
+    private static Command Verify(CliClient client)
     {
-        if (value is not null)
-        {
-            body[field] = value;
-        }
+        var key = new Argument<string>("key") { Description = "The API key to check (prefer GATEWAY_VERIFY_KEY: arguments end up in shell history).", Arity = ArgumentArity.ZeroOrOne };
+        var environment = new Option<string?>("--environment") { Description = "The environment the key must be for (default: the gateway's)." };
+        var scopes = new Option<string[]>("--scope") { Description = "A scope the key must hold (repeat for several).", AllowMultipleArgumentsPerToken = true };
+        var clientIp = new Option<string?>("--client-ip") { Description = "The end client's address, checked against the key's allowed CIDRs." };
+        var charge = new Option<bool>("--charge") { Description = "Consume the key's limits as a proxied request would." };
+        var verify = new Command("verify", "What a proxied request with this key would get (POST /v1/keys/verify).") { key, environment, scopes, clientIp, charge };
+        verify.SetAction((r, ct) => client.RunAsync(
+            r,
+            (g, c) => g.VerifyKeyAsync(new VerifyKeyRequest(r.GetValue(key) ?? Environment.GetEnvironmentVariable("GATEWAY_VERIFY_KEY") ?? "")
+            {
+                Environment = r.GetValue(environment),
+                Scopes = r.GetValue(scopes) is { Length: > 0 } s ? s : null,
+                ClientIp = r.GetValue(clientIp),
+                Charge = r.GetValue(charge) ? true : null,
+            }, c),
+            GatewayJsonContext.Default.VerifyKeyResult,
+            ct));
+        return verify;
     }
 
-    private sealed class CliClient(TextWriter output, TextWriter error, HttpMessageHandler? handler, Option<string> adminUrl, Option<string?> token, Option<string?> actor)
-    {
-        private static readonly JsonSerializerOptions Pretty = new() { WriteIndented = true };
+    private static DateTimeOffset? Time(string? text, string option) =>
+        text is null ? null
+        : DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var value) ? value
+        : throw new CliUsageException($"{option}: '{text}' is not an ISO 8601 time, e.g. 2030-01-31T00:00:00Z.");
 
-        public async Task<int> SendAsync(ParseResult result, HttpMethod method, string path, JsonObject? body, CancellationToken cancellationToken)
-        {
-            var secret = result.GetValue(token) ?? Environment.GetEnvironmentVariable("GATEWAY_ADMIN_TOKEN") ?? ReadTokenFile();
-            if (string.IsNullOrEmpty(secret))
-            {
-                await error.WriteLineAsync("No admin token: pass --token, set GATEWAY_ADMIN_TOKEN, or run from the directory holding data/admin-token.");
-                return 1;
-            }
-
-            using var http = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
-            http.BaseAddress = new Uri(result.GetValue(adminUrl)!.TrimEnd('/') + "/");
-            using var request = new HttpRequestMessage(method, path);
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", secret);
-            if (result.GetValue(actor) is { } who)
-            {
-                request.Headers.Add("X-Admin-Actor", who);
-            }
-
-            if (body is not null)
-            {
-                request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
-            }
-
-            HttpResponseMessage response;
-            try
-            {
-                response = await http.SendAsync(request, cancellationToken);
-            }
-            catch (HttpRequestException ex)
-            {
-                await error.WriteLineAsync($"Cannot reach the admin API at {http.BaseAddress}: {ex.Message}");
-                return 2;
-            }
-
-            using (response)
-            {
-                var text = await response.Content.ReadAsStringAsync(cancellationToken);
-                var pretty = TryPretty(text);
-                if (response.IsSuccessStatusCode)
-                {
-                    await output.WriteLineAsync(pretty);
-                    return 0;
-                }
-
-                await error.WriteLineAsync($"{(int)response.StatusCode} {response.ReasonPhrase}");
-                await error.WriteLineAsync(pretty);
-                return 1;
-            }
-        }
-
-        private static string? ReadTokenFile()
-        {
-            var path = Path.Combine("data", "admin-token");
-            return File.Exists(path) ? File.ReadAllText(path).Trim() : null;
-        }
-
-        private static string TryPretty(string text)
-        {
-            try
-            {
-                return JsonNode.Parse(text)?.ToJsonString(Pretty) ?? text;
-            }
-            catch (JsonException)
-            {
-                return text;
-            }
-        }
-    }
+    private static TimeSpan? Duration(string? text, string option) =>
+        text is null ? null
+        : TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var value) ? value
+        : throw new CliUsageException($"{option}: '{text}' is not a duration, e.g. 00:10:00.");
 }

@@ -17,6 +17,7 @@ using Gateway.Stores;
 using Gateway.Tls;
 using Gateway.Usage;
 using Gateway.Webhooks;
+using Gateway.Verify;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -94,6 +95,7 @@ public static class GatewayHostingExtensions
         services.AddGatewayUsage();
         services.AddGatewayOperators(redis: !string.IsNullOrWhiteSpace(redis));
         services.AddGatewayAdminSessions(builder.Configuration, redis: !string.IsNullOrWhiteSpace(redis));
+        services.AddGatewayVerify();
         services.AddGatewayAdmin();
         services.AddGatewayDemo(builder.Configuration);
         services.AddGatewaySecretScanning();

@@ -74,4 +74,5 @@ internal static class EventIds
     public const int AdminSessionCsrfRefused = 2103;
     public const int AdminSignInReturnUrlRefused = 2104;
     public const int AdminSessionEnded = 2105;
+    public const int VerifyStoreUnavailable = 2400;
 }

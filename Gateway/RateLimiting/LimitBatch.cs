@@ -37,6 +37,48 @@ internal class LimitBatch
         Count++;
     }
 
+    /// <summary>The limit with the fewest permits left among [from, to) (a refused one first): the one a client is told about.</summary>
+    public int Tightest(int from, int to)
+    {
+        var best = from;
+        for (var i = from + 1; i < to; i++)
+        {
+            if (Tighter(i, best))
+            {
+                best = i;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>The refused limit that takes longest to give a permit back (Retry-After must cover every refused limit).</summary>
+    public int LongestRefused(int from, int to)
+    {
+        var longest = -1;
+        for (var i = from; i < to; i++)
+        {
+            if (!State(i).Allowed && (longest < 0 || State(i).ResetAfter > State(longest).ResetAfter))
+            {
+                longest = i;
+            }
+        }
+
+        return longest;
+    }
+
+    private bool Tighter(int a, int b)
+    {
+        ref var x = ref State(a);
+        ref var y = ref State(b);
+        if (x.Allowed != y.Allowed)
+        {
+            return !x.Allowed;
+        }
+
+        return x.Remaining != y.Remaining ? x.Remaining < y.Remaining : Spec(a).PermitLimit < Spec(b).PermitLimit;
+    }
+
     /// <summary>Empties the batch for another request.</summary>
     protected void Clear()
     {

@@ -49,16 +49,7 @@ internal sealed class RateLimitFeature : LimitBatch
     /// </summary>
     public void Report(int from, int to)
     {
-        var best = from;
-        for (var i = from + 1; i < to; i++)
-        {
-            if (Tighter(i, best))
-            {
-                best = i;
-            }
-        }
-
-        Report(best);
+        Report(Tightest(from, to));
     }
 
     public void Report(int index)
@@ -71,38 +62,11 @@ internal sealed class RateLimitFeature : LimitBatch
         _reported = index;
     }
 
-    /// <summary>The refused limit that takes longest to give a permit back (Retry-After must cover every refused limit).</summary>
-    public int LongestRefused(int from, int to)
-    {
-        var longest = -1;
-        for (var i = from; i < to; i++)
-        {
-            if (!State(i).Allowed && (longest < 0 || State(i).ResetAfter > State(longest).ResetAfter))
-            {
-                longest = i;
-            }
-        }
-
-        return longest;
-    }
-
     private void Reset(HttpResponse response)
     {
         _response = response;
         _reported = -1;
         Clear();
-    }
-
-    private bool Tighter(int a, int b)
-    {
-        ref var x = ref State(a);
-        ref var y = ref State(b);
-        if (x.Allowed != y.Allowed)
-        {
-            return !x.Allowed;
-        }
-
-        return x.Remaining != y.Remaining ? x.Remaining < y.Remaining : Spec(a).PermitLimit < Spec(b).PermitLimit;
     }
 
     private Task WriteHeaders()
