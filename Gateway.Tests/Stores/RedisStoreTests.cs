@@ -118,6 +118,9 @@ public sealed class RedisStoreTests
                 case RedisType.SortedSet:
                     dump.AppendJoin(',', await db.SortedSetRangeByRankAsync(redisKey)).AppendLine();
                     break;
+                case RedisType.List:
+                    dump.AppendJoin(',', await db.ListRangeAsync(redisKey)).AppendLine();
+                    break;
                 case RedisType.Stream:
                     foreach (var entry in await db.StreamRangeAsync(redisKey))
                     {
