@@ -102,12 +102,14 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
         var used = await db.StringIncrementAsync(Key(partition), delta);
 
         // A refusal this instance remembers no longer holds once credits were added; other instances ask
-        // Redis again within a second.
+        // Redis again within a second. The count it knows follows the adjustment down too: it is what the
+        // remaining count it reports is computed from, and what a counter lost on Redis is restored to.
         if (_leases.TryGetValue(partition, out var lease))
         {
             lock (lease)
             {
                 lease.RefusedUntil = 0;
+                lease.KnownUsed = used + lease.Unreported;
             }
         }
 
