@@ -1,16 +1,22 @@
 using System.CommandLine;
 using Gateway.Configuration;
+using Gateway.Customers;
 using Gateway.Domain;
+using Gateway.Operators;
+using Gateway.RateLimiting;
 using Gateway.Stores;
 using Gateway.Stores.Redis;
 using Gateway.Stores.Sqlite;
+using Gateway.Webhooks;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Gateway.Cli;
 
 /// <summary>
 /// <c>Gateway migrate-store --to-redis &lt;connection&gt;</c>: copies orgs, keys (ids, hashes, grace periods,
-/// last use) and audit logs from the embedded SQLite store into Redis, for moving a single instance to a
+/// last use) and audit logs, then admin tokens, customers and webhooks (<see cref="StoreMigrationFeatures"/>),
+/// from the embedded SQLite store into Redis, for moving a single instance to a
 /// shared store. Safe to run again (docs/redis.md): each copied key keeps a record of the copy on Redis, so a
 /// key changed only in SQLite since is updated, a key changed only on Redis is left untouched, and a key
 /// changed on both sides is a conflict: left as Redis has it, listed, and the command exits 4. A key revoked
@@ -30,7 +36,7 @@ internal static class StoreMigration
         var to = new Option<string>("--to-redis") { Description = "StackExchange.Redis connection string of the target.", Required = true };
         var prefix = new Option<string>("--prefix") { Description = "Gateway:Store:RedisPrefix of the target.", DefaultValueFactory = _ => "gw:" };
         var keepRedis = new Option<bool>("--keep-redis") { Description = "Settle keys changed on both sides since the last copy in Redis's favour: Redis's record stays, the SQLite change is dropped." };
-        var command = new Command("migrate-store", "Copy the embedded store's orgs, keys and audit log into Redis.") { from, to, prefix, keepRedis };
+        var command = new Command("migrate-store", "Copy the embedded store's orgs, keys, audit log, admin tokens, customers and webhooks into Redis.") { from, to, prefix, keepRedis };
         command.SetAction(async (result, cancellationToken) =>
         {
             var path = result.GetValue(from)!;
@@ -40,13 +46,45 @@ internal static class StoreMigration
                 return 1;
             }
 
-            var source = new SqliteGatewayStore(Options.Create(new GatewayOptions { Store = { Path = path } }));
+            var sourceOptions = Options.Create(new GatewayOptions { Store = { Path = path } });
+            var source = new SqliteGatewayStore(sourceOptions);
             using var redis = RedisConnection.Connect(result.GetValue(to)!, TimeSpan.FromSeconds(5));
-            var target = new RedisGatewayStore(redis, Options.Create(new GatewayOptions { Store = { RedisPrefix = result.GetValue(prefix)! } }));
+            var targetOptions = Options.Create(new GatewayOptions { Store = { RedisPrefix = result.GetValue(prefix)! } });
+            var target = new RedisGatewayStore(redis, targetOptions);
             try
             {
                 var total = await CopyAsync(source, target, result.GetValue(keepRedis), cancellationToken);
-                return await ReportAsync(total, output, error);
+                var features = await StoreMigrationFeatures.CopyAsync(
+                    source,
+                    new SqliteOperatorTokenStore(sourceOptions),
+                    new SqliteCustomerStore(sourceOptions),
+                    new SqliteWebhookStore(sourceOptions),
+                    new SqliteQuotaCounterStore(sourceOptions),
+                    new RedisOperatorTokenStore(redis, targetOptions),
+                    new RedisCustomerStore(redis, targetOptions),
+                    new RedisWebhookStore(redis, targetOptions),
+                    redis.GetDatabase(),
+                    targetOptions.Value.Store.RedisPrefix,
+                    cancellationToken);
+                var code = await ReportAsync(total, output, error);
+                await output.WriteLineAsync(features.Summary());
+                if (features.TokensNameTaken.Count > 0)
+                {
+                    await error.WriteLineAsync($"{features.TokensNameTaken.Count} admin tokens were not copied: a live token on Redis has their name.");
+                    foreach (var taken in features.TokensNameTaken)
+                    {
+                        await error.WriteLineAsync($"  name taken: {taken}");
+                    }
+
+                    code = code == 0 ? NameTakenExitCode : code;
+                }
+
+                return code;
+            }
+            catch (RedisException ex)
+            {
+                await error.WriteLineAsync($"Redis did not answer: {ex.Message}");
+                return 2;
             }
             catch (StoreUnavailableException ex)
             {

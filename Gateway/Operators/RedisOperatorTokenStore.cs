@@ -79,6 +79,62 @@ internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOpt
         return await GetAsync(id, cancellationToken);
     }
 
+    /// <summary>
+    /// Copies a token from another store as it is (id, digest, role, organization, times, revocation), for
+    /// <c>migrate-store</c>. A token already on Redis is left as Redis has it, except that a revocation is carried
+    /// over: a token revoked in the source must not stay usable on Redis. No audit entry: the source's audit log,
+    /// copied with it, already tells the token's story.
+    /// </summary>
+    internal async Task<OperatorTokenImport> ImportAsync(OperatorToken token, CancellationToken cancellationToken)
+    {
+        var existing = await GetAsync(token.Id, cancellationToken);
+        if (existing is not null)
+        {
+            if (token.RevokedAt is not { } revokedAt || existing.RevokedAt is not null)
+            {
+                return OperatorTokenImport.AlreadyThere;
+            }
+
+            var key = _keys.OperatorToken(token.Id);
+            var revoke = Db.CreateTransaction();
+            revoke.AddCondition(Condition.HashNotExists(key, "revokedAt"));
+            _ = revoke.HashSetAsync(key, "revokedAt", revokedAt.ToUnixTimeMilliseconds());
+            _ = revoke.HashDeleteAsync(_keys.OperatorTokenNames, existing.Name);
+            await revoke.ExecuteAsync();
+            return OperatorTokenImport.Revoked;
+        }
+
+        var fields = Fields(token).ToList();
+        if (token.LastUsedAt is { } used)
+        {
+            fields.Add(new("lastUsedAt", used.ToUnixTimeMilliseconds()));
+        }
+
+        if (token.RevokedAt is { } revoked)
+        {
+            fields.Add(new("revokedAt", revoked.ToUnixTimeMilliseconds()));
+        }
+
+        var tx = Db.CreateTransaction();
+        tx.AddCondition(Condition.KeyNotExists(_keys.OperatorToken(token.Id)));
+        if (token.RevokedAt is null)
+        {
+            // Only live tokens hold their name, as on creation.
+            tx.AddCondition(Condition.HashNotExists(_keys.OperatorTokenNames, token.Name));
+            _ = tx.HashSetAsync(_keys.OperatorTokenNames, token.Name, token.Id);
+        }
+
+        _ = tx.HashSetAsync(_keys.OperatorToken(token.Id), fields.ToArray());
+        _ = tx.SetAddAsync(_keys.OperatorTokens, token.Id);
+        _ = tx.StringSetAsync(_keys.OperatorTokenHash(token.Hash), token.Id);
+        if (await tx.ExecuteAsync())
+        {
+            return OperatorTokenImport.Created;
+        }
+
+        return await GetAsync(token.Id, cancellationToken) is null ? OperatorTokenImport.NameTaken : OperatorTokenImport.AlreadyThere;
+    }
+
     public Task RecordUseAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) =>
         Db.HashSetAsync(_keys.OperatorToken(id), "lastUsedAt", at.ToUnixTimeMilliseconds());
 
@@ -142,4 +198,17 @@ internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOpt
     }
 
     private static DateTimeOffset Time(string ms) => DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(ms, CultureInfo.InvariantCulture));
+}
+
+/// <summary>What <see cref="RedisOperatorTokenStore.ImportAsync"/> did with one token.</summary>
+internal enum OperatorTokenImport
+{
+    Created,
+    AlreadyThere,
+
+    /// <summary>On Redis already, live there and revoked in the source: revoked on Redis too.</summary>
+    Revoked,
+
+    /// <summary>Not copied: a live token on Redis has its name.</summary>
+    NameTaken,
 }

@@ -33,8 +33,14 @@ internal sealed partial class LoggingQuotaEvents(ILogger<LoggingQuotaEvents> log
 /// <summary>Which crossings a counter moving from <c>before</c> to <c>after</c> makes, written once for both counters.</summary>
 internal static class QuotaCrossings
 {
-    public static void Report(IQuotaEvents events, in QuotaCharge charge, long before, long after)
+    public static void Report(IQuotaEvents events, in QuotaCharge charge, long before, long after, bool givenBack = false)
     {
+        // What is given back does not stay counted, so it crosses nothing.
+        if (givenBack)
+        {
+            after -= charge.Cost;
+        }
+
         if (after <= before || charge.Limit <= 0)
         {
             return;

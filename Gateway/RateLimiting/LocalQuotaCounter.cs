@@ -155,7 +155,7 @@ internal sealed class LocalQuotaCounter(IQuotaCounterStore? store, IQuotaEvents 
             counter.Used += charge.Cost;
             counter.Dirty = true;
             charge.Remaining = Math.Max(0, charge.Limit - counter.Used);
-            QuotaCrossings.Report(events, in charge, before, counter.Used);
+            QuotaCrossings.Report(events, in charge, before, counter.Used, quotas.GivenBack);
         }
 
         return true;

@@ -60,6 +60,13 @@ internal struct QuotaBatch
     /// <summary>When the request was charged: periods and Retry-After count from here.</summary>
     public DateTimeOffset Now;
 
+    /// <summary>
+    /// The charge is given back right after (an uncharged verify call): counters report only the crossings that
+    /// stay after the give-back, so a look at the counters never fires a webhook, nor makes a later request's
+    /// real crossing fire a second one.
+    /// </summary>
+    public bool GivenBack;
+
     public void Add(in QuotaCharge charge)
     {
         Charges[Count] = charge;

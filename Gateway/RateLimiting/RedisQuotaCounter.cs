@@ -102,12 +102,14 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
         var used = await db.StringIncrementAsync(Key(partition), delta);
 
         // A refusal this instance remembers no longer holds once credits were added; other instances ask
-        // Redis again within a second.
+        // Redis again within a second. The count it knows follows the adjustment down too: it is what the
+        // remaining count it reports is computed from, and what a counter lost on Redis is restored to.
         if (_leases.TryGetValue(partition, out var lease))
         {
             lock (lease)
             {
                 lease.RefusedUntil = 0;
+                lease.KnownUsed = used + lease.Unreported;
             }
         }
 
@@ -117,6 +119,25 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
         }
 
         return used;
+    }
+
+    /// <summary>
+    /// Raises a counter on Redis to at least <paramref name="used"/> (never lowers it), for <c>migrate-store</c>
+    /// copying the embedded store's counters: running it again counts nothing twice.
+    /// </summary>
+    internal static async Task RaiseAsync(IDatabase db, string redisPrefix, string partition, long used, DateTimeOffset? expiresAt)
+    {
+        const string raise = """
+            local value = tonumber(redis.call('GET', KEYS[1]) or '0')
+            if tonumber(ARGV[1]) > value then
+              redis.call('SET', KEYS[1], ARGV[1])
+            end
+            if tonumber(ARGV[2]) > 0 then
+              redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+            end
+            return 1
+            """;
+        await db.ScriptEvaluateAsync(raise, [new RedisKey(redisPrefix + "q:{" + partition + "}")], [used, expiresAt?.ToUnixTimeMilliseconds() ?? 0]);
     }
 
     /// <summary>Gives back what this instance holds and has not used, so a stopping instance strands nothing.</summary>
@@ -185,8 +206,9 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
             charge.Remaining = lease.RemainingFor(charge.Limit);
             if (!charge.Allowed)
             {
-                // A counter Redis reported used up (for this limit) is refused without asking again for a second.
-                if (lease.RefusedUntil > now && lease.RefusedLimit == charge.Limit)
+                // A counter Redis reported used up (for this limit) is refused without asking again for a second,
+                // but only for costs above what it had left: a refused cost of 6 says nothing about a cost of 4.
+                if (lease.RefusedUntil > now && lease.RefusedLimit == charge.Limit && charge.Cost > lease.Held + lease.RefusedLeft)
                 {
                     refused = true;
                 }
@@ -321,6 +343,7 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
                 {
                     lease.RefusedUntil = _time.GetTimestamp() + (long)(RememberRefusal.TotalSeconds * _time.TimestampFrequency);
                     lease.RefusedLimit = charge.Limit;
+                    lease.RefusedLeft = Math.Max(0, charge.Limit - after);
                 }
                 else
                 {
@@ -329,7 +352,7 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
             }
 
             // Reported where Redis counted the crossing, so exactly one instance reports it.
-            QuotaCrossings.Report(_events, in charge, before, after);
+            QuotaCrossings.Report(_events, in charge, before, after, batch.Quotas.GivenBack);
         }
     }
 
@@ -395,6 +418,9 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
         public long LastTrip;
         public long RefusedUntil;
         public long RefusedLimit;
+
+        /// <summary>What Redis had left when it refused: a smaller cost may still fit.</summary>
+        public long RefusedLeft;
 
         /// <summary>What is left for clients as this instance knows it: the limit less what Redis counted, plus what this instance still holds.</summary>
         public long RemainingFor(long limit) => Math.Max(0, limit - KnownUsed + Held);

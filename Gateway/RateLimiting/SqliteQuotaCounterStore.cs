@@ -39,6 +39,24 @@ internal sealed class SqliteQuotaCounterStore(IOptions<GatewayOptions> options) 
         await transaction.CommitAsync(cancellationToken);
     }
 
+    /// <summary>Every counter still in its period, for <c>migrate-store</c>.</summary>
+    internal async Task<IReadOnlyList<(string Partition, long Used, DateTimeOffset? ExpiresAt)>> ListAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT partition, used, expires_at FROM quota_counters WHERE expires_at >= $now;";
+        command.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
+        var counters = new List<(string, long, DateTimeOffset?)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var expires = reader.GetInt64(2);
+            counters.Add((reader.GetString(0), reader.GetInt64(1), expires == long.MaxValue ? null : DateTimeOffset.FromUnixTimeMilliseconds(expires)));
+        }
+
+        return counters;
+    }
+
     public async Task DeleteExpiredAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);

@@ -85,6 +85,7 @@ internal sealed partial class KeyVerifier(
         // customer's quota and the key's credits), all or nothing, through the same charger. Slot Ip stays empty:
         // the client's IP limit belongs to the proxy listener, and the caller here is a service, not the client.
         var batch = new VerifyBatch { Count = LimitSlot.AfterIp };
+        batch.Quotas.GivenBack = !input.Charge;
         var outcome = await charger.ChargeAsync(batch, key, policyName: null, input.Cost, LimitSlot.AfterIp, cancellationToken);
         if (outcome == ChargeOutcome.RateLimited)
         {

@@ -1,0 +1,119 @@
+using System.Globalization;
+using Gateway.Customers;
+using Gateway.Operators;
+using Gateway.RateLimiting;
+using Gateway.Stores;
+using Gateway.Webhooks;
+using StackExchange.Redis;
+
+namespace Gateway.Cli;
+
+/// <summary>
+/// The part of <c>migrate-store</c> beyond orgs, keys and audit: operator (admin API) tokens, customers, webhook
+/// endpoints, and quota and credit counters. Without them a gateway moved to Redis would lock its operators out (their tokens unknown), drop every
+/// customer's quota and plan (keys naming a customer nobody registered are unlimited) and stop sending webhooks.
+/// Each item is created on Redis when missing and otherwise left as Redis has it (Redis is where changes are made
+/// once gateways run on it), with one exception: a token revoked in SQLite is revoked on Redis too.
+/// </summary>
+internal static class StoreMigrationFeatures
+{
+    public static async Task<FeatureTotals> CopyAsync(
+        IGatewayStore source,
+        IOperatorTokenStore sourceTokens,
+        ICustomerStore sourceCustomers,
+        IWebhookStore sourceWebhooks,
+        SqliteQuotaCounterStore sourceCounters,
+        RedisOperatorTokenStore targetTokens,
+        ICustomerStore targetCustomers,
+        IWebhookStore targetWebhooks,
+        IDatabase targetDatabase,
+        string redisPrefix,
+        CancellationToken cancellationToken)
+    {
+        var total = new FeatureTotals();
+
+        // What customers and keys used of their quotas and credits this period: without it a move to Redis would
+        // hand every customer a fresh month and every prepaid key its credits again.
+        foreach (var (partition, used, expiresAt) in await sourceCounters.ListAsync(DateTimeOffset.UtcNow, cancellationToken))
+        {
+            await RedisQuotaCounter.RaiseAsync(targetDatabase, redisPrefix, partition, used, expiresAt);
+            total.Counters++;
+        }
+
+        foreach (var token in await sourceTokens.ListAsync(cancellationToken))
+        {
+            switch (await targetTokens.ImportAsync(token, cancellationToken))
+            {
+                case OperatorTokenImport.Created:
+                    total.TokensCreated++;
+                    break;
+                case OperatorTokenImport.Revoked:
+                    total.TokensRevoked++;
+                    break;
+                case OperatorTokenImport.NameTaken:
+                    total.TokensNameTaken.Add($"{token.Id} ({token.Org ?? "*"}/{token.Name})");
+                    break;
+                default:
+                    total.TokensAlreadyThere++;
+                    break;
+            }
+        }
+
+        foreach (var org in await source.ListOrganizationsAsync(cancellationToken))
+        {
+            foreach (var customer in await sourceCustomers.ListAsync(org.Id, cancellationToken))
+            {
+                try
+                {
+                    await targetCustomers.CreateAsync(customer, cancellationToken);
+                    total.CustomersCreated++;
+                }
+                catch (StoreConflictException)
+                {
+                    total.CustomersAlreadyThere++;
+                }
+            }
+
+            foreach (var webhook in await sourceWebhooks.ListAsync(org.Id, cancellationToken))
+            {
+                if (await targetWebhooks.GetAsync(webhook.Id, cancellationToken) is not null)
+                {
+                    total.WebhooksAlreadyThere++;
+                    continue;
+                }
+
+                await targetWebhooks.CreateAsync(webhook, cancellationToken);
+                total.WebhooksCreated++;
+            }
+        }
+
+        return total;
+    }
+
+    internal sealed class FeatureTotals
+    {
+        public int TokensCreated { get; set; }
+
+        public int TokensAlreadyThere { get; set; }
+
+        public int TokensRevoked { get; set; }
+
+        public List<string> TokensNameTaken { get; } = [];
+
+        public int CustomersCreated { get; set; }
+
+        public int CustomersAlreadyThere { get; set; }
+
+        public int WebhooksCreated { get; set; }
+
+        public int WebhooksAlreadyThere { get; set; }
+
+        public int Counters { get; set; }
+
+        public string Summary() => string.Create(CultureInfo.InvariantCulture,
+            $"Admin tokens: {TokensCreated} created, {TokensAlreadyThere} already in Redis, {TokensRevoked} revoked on Redis as in SQLite, {TokensNameTaken.Count} not copied (name taken). "
+            + $"Customers: {CustomersCreated} created, {CustomersAlreadyThere} already in Redis. "
+            + $"Webhooks: {WebhooksCreated} created, {WebhooksAlreadyThere} already in Redis. "
+            + $"Quota and credit counters: {Counters} copied (raised on Redis to at least the SQLite count).");
+    }
+}
