@@ -75,4 +75,5 @@ internal static class EventIds
     public const int AdminSignInReturnUrlRefused = 2104;
     public const int AdminSessionEnded = 2105;
     public const int VerifyStoreUnavailable = 2400;
+    public const int VerifyGiveBackFailed = 2401;
 }

@@ -109,7 +109,15 @@ internal sealed partial class KeyVerifier(
                 var charge = batch.Quotas.Charges[i];
                 if (charge.Cost > 0)
                 {
-                    await quotas.AdjustAsync(charge.Partition, -charge.Cost, charge.ExpiresAt, CancellationToken.None);
+                    try
+                    {
+                        await quotas.AdjustAsync(charge.Partition, -charge.Cost, charge.ExpiresAt, CancellationToken.None);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        // The answer stands; the unit stays counted, which errs towards refusing, never towards over-admitting.
+                        Log.GiveBackFailed(logger, charge.Partition, ex);
+                    }
                 }
             }
 
@@ -156,6 +164,9 @@ internal sealed partial class KeyVerifier(
 
     private static partial class Log
     {
+        [LoggerMessage(EventId = EventIds.VerifyGiveBackFailed, Level = LogLevel.Warning, Message = "A check-only verify call could not give back its unit of {Partition}; it stays counted.")]
+        public static partial void GiveBackFailed(ILogger logger, string partition, Exception exception);
+
         [LoggerMessage(EventId = EventIds.VerifyStoreUnavailable, Level = LogLevel.Warning, Message = "Key store unavailable; a verify call for a key not in cache answers store_unavailable.")]
         public static partial void StoreUnavailable(ILogger logger, Exception exception);
     }
