@@ -181,6 +181,111 @@ public sealed class GatewayClient(HttpClient http)
     public Task<ApiKey> ChangeKeyCreditsAsync(string id, string op, long amount, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Post, $"admin/keys/{E(id)}/credits", Body(new JsonObject { ["op"] = op, ["amount"] = amount }), GatewayJsonContext.Default.ApiKey, cancellationToken);
 
+    // Request log
+
+    /// <summary>An organization's logged requests, newest first; <see cref="RequestLogPage.Next"/> continues the read.</summary>
+    [GatewayOperation("GET", "/admin/orgs/{org}/requests")]
+    public Task<RequestLogPage> ListRequestsAsync(string org, RequestLogQuery? query = null, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, $"admin/orgs/{E(org)}/requests" + Query(query), null, GatewayJsonContext.Default.RequestLogPage, cancellationToken);
+
+    /// <summary>Requests refused before an organization was known (no key, an unknown key); tokens without an organization only.</summary>
+    [GatewayOperation("GET", "/admin/requests")]
+    public Task<RequestLogPage> ListUnattributedRequestsAsync(RequestLogQuery? query = null, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, "admin/requests" + Query(query), null, GatewayJsonContext.Default.RequestLogPage, cancellationToken);
+
+    /// <param name="requestId">The id of a gateway answer (its <c>X-Request-Id</c>, or a problem's <c>requestId</c>).</param>
+    [GatewayOperation("GET", "/admin/requests/{requestId}")]
+    public Task<LoggedRequest> GetRequestAsync(string requestId, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, $"admin/requests/{E(requestId)}", null, GatewayJsonContext.Default.LoggedRequest, cancellationToken);
+
+    // Webhooks
+
+    /// <returns>The webhook with its signing <see cref="Webhook.Secret"/>, shown this once.</returns>
+    [GatewayOperation("POST", "/admin/orgs/{org}/webhooks")]
+    public Task<Webhook> CreateWebhookAsync(string org, CreateWebhookRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, $"admin/orgs/{E(org)}/webhooks", Body(request, GatewayJsonContext.Default.CreateWebhookRequest), GatewayJsonContext.Default.Webhook, cancellationToken);
+
+    [GatewayOperation("GET", "/admin/orgs/{org}/webhooks")]
+    public Task<Page<Webhook>> ListWebhooksAsync(string org, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, $"admin/orgs/{E(org)}/webhooks", null, GatewayJsonContext.Default.PageWebhook, cancellationToken);
+
+    [GatewayOperation("GET", "/admin/webhooks/{id}")]
+    public Task<Webhook> GetWebhookAsync(string id, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, $"admin/webhooks/{E(id)}", null, GatewayJsonContext.Default.Webhook, cancellationToken);
+
+    [GatewayOperation("PATCH", "/admin/webhooks/{id}")]
+    public Task<Webhook> UpdateWebhookAsync(string id, WebhookUpdate update, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        var body = new JsonObject();
+        Set(body, "url", update.Url);
+        if (update.Events is { } events)
+        {
+            body["events"] = Array(events);
+        }
+
+        if (update.ClearDescription)
+        {
+            body["description"] = null;
+        }
+        else
+        {
+            Set(body, "description", update.Description);
+        }
+
+        if (update.Enabled is { } enabled)
+        {
+            body["enabled"] = enabled;
+        }
+
+        return SendAsync(HttpMethod.Patch, $"admin/webhooks/{E(id)}", Body(body), GatewayJsonContext.Default.Webhook, cancellationToken);
+    }
+
+    /// <summary>Deletes the webhook; its pending deliveries are not sent.</summary>
+    [GatewayOperation("DELETE", "/admin/webhooks/{id}")]
+    public Task DeleteWebhookAsync(string id, CancellationToken cancellationToken = default) =>
+        SendNoContentAsync(HttpMethod.Delete, $"admin/webhooks/{E(id)}", cancellationToken);
+
+    /// <param name="limit">How many, newest first (the gateway's default 50, at most 1000).</param>
+    [GatewayOperation("GET", "/admin/webhooks/{id}/deliveries")]
+    public Task<Page<WebhookDelivery>> ListWebhookDeliveriesAsync(string id, int? limit = null, CancellationToken cancellationToken = default) =>
+        SendAsync(
+            HttpMethod.Get,
+            $"admin/webhooks/{E(id)}/deliveries" + (limit is { } l ? "?limit=" + l.ToString(CultureInfo.InvariantCulture) : ""),
+            null,
+            GatewayJsonContext.Default.PageWebhookDelivery,
+            cancellationToken);
+
+    /// <summary>Sends the delivery again now (same <c>webhook-id</c>), whatever its status; 409 while the webhook is disabled.</summary>
+    [GatewayOperation("POST", "/admin/webhooks/{id}/deliveries/{delivery}/retry")]
+    public Task<WebhookDelivery> RetryWebhookDeliveryAsync(string id, string delivery, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, $"admin/webhooks/{E(id)}/deliveries/{E(delivery)}/retry", null, GatewayJsonContext.Default.WebhookDelivery, cancellationToken);
+
+    // Console sign-in
+
+    [GatewayOperation("GET", "/admin/auth/providers")]
+    public Task<AuthProviders> GetAuthProvidersAsync(CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, "admin/auth/providers", null, GatewayJsonContext.Default.AuthProviders, cancellationToken);
+
+    /// <summary>
+    /// The address a <em>browser</em> opens to start the OpenID Connect sign-in; nothing is sent. The sign-in cannot run
+    /// through this client: the gateway answers with a redirect to the provider and sets the correlation and nonce
+    /// cookies (and keeps the PKCE verifier) on whoever follows it, so only the browser that later returns to the
+    /// callback can complete it.
+    /// </summary>
+    /// <param name="returnUrl">A console path (<c>/console…</c> or <c>/admin/console…</c>) to land on afterwards; other values are refused with 400.</param>
+    [GatewayOperation("GET", "/admin/auth/oidc/login")]
+    public Uri GetOidcLoginUrl(string? returnUrl = null)
+    {
+        var baseAddress = http.BaseAddress ?? throw new InvalidOperationException("The HttpClient has no BaseAddress (the admin listener's URL).");
+        return new Uri(baseAddress, "admin/auth/oidc/login" + (returnUrl is null ? "" : "?returnUrl=" + E(returnUrl)));
+    }
+
+    /// <summary>Ends the console session this client's cookies hold (send its CSRF header too); a token caller has no session and gets the same success.</summary>
+    [GatewayOperation("POST", "/admin/auth/signout")]
+    public Task SignOutAsync(CancellationToken cancellationToken = default) =>
+        SendNoContentAsync(HttpMethod.Post, "admin/auth/signout", cancellationToken);
+
     // Verify
 
     /// <summary>What a proxied request with this key would get; a refusal is a result with <see cref="VerifyKeyResult.Code"/>, not an exception.</summary>
@@ -200,6 +305,16 @@ public sealed class GatewayClient(HttpClient http)
 
         return await response.Content.ReadFromJsonAsync(answer, cancellationToken).ConfigureAwait(false)
             ?? throw new GatewayApiException(response.StatusCode, "unexpected_response", "The gateway answered with an empty body.");
+    }
+
+    private async Task SendNoContentAsync(HttpMethod method, string path, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await ErrorAsync(response, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private static async Task<GatewayApiException> ErrorAsync(HttpResponseMessage response, CancellationToken cancellationToken)
@@ -312,6 +427,33 @@ public sealed class GatewayClient(HttpClient http)
             parts.Add("granularity=" + E(granularity));
         }
 
+        return parts.Count == 0 ? "" : "?" + string.Join('&', parts);
+    }
+
+    private static string Query(RequestLogQuery? query)
+    {
+        if (query is null)
+        {
+            return "";
+        }
+
+        var parts = new List<string>();
+        void Add(string name, string? value)
+        {
+            if (value is not null)
+            {
+                parts.Add(name + "=" + E(value));
+            }
+        }
+
+        Add("keyId", query.KeyId);
+        Add("customerId", query.CustomerId);
+        Add("status", query.Status?.ToString(CultureInfo.InvariantCulture));
+        Add("code", query.Code);
+        Add("from", query.From?.ToString("O", CultureInfo.InvariantCulture));
+        Add("to", query.To?.ToString("O", CultureInfo.InvariantCulture));
+        Add("limit", query.Limit?.ToString(CultureInfo.InvariantCulture));
+        Add("cursor", query.Cursor);
         return parts.Count == 0 ? "" : "?" + string.Join('&', parts);
     }
 

@@ -173,6 +173,95 @@ public sealed record VerifyKeyResult(
     VerifyQuota? Quota,
     VerifyCredits? Credits);
 
+/// <summary>
+/// One request of the request log (<c>GET /admin/orgs/{org}/requests</c>, <c>GET /admin/requests/{requestId}</c>): never a
+/// key, a query string or a body. <see cref="OrgId"/> is set only by <see cref="GatewayClient.GetRequestAsync"/>.
+/// </summary>
+public sealed record LoggedRequest(
+    DateTimeOffset Time,
+    string RequestId,
+    string? KeyId,
+    string? CustomerId,
+    string Method,
+    string Path,
+    string? Route,
+    int Status,
+    string? Code,
+    double DurationMs,
+    string? ClientIp,
+    int? UpstreamStatus)
+{
+    public string? OrgId { get; init; }
+}
+
+/// <summary>A newest-first page of the request log; pass <see cref="Next"/> as <see cref="RequestLogQuery.Cursor"/> for the next.</summary>
+public sealed record RequestLogPage(IReadOnlyList<LoggedRequest> Items, string? Next = null);
+
+/// <summary>Filters of a request-log read; members left null filter nothing (<see cref="Limit"/>: the gateway's 50, at most 1000).</summary>
+public sealed record RequestLogQuery
+{
+    public string? KeyId { get; init; }
+    public string? CustomerId { get; init; }
+    public int? Status { get; init; }
+    public string? Code { get; init; }
+    public DateTimeOffset? From { get; init; }
+    public DateTimeOffset? To { get; init; }
+    public int? Limit { get; init; }
+    public string? Cursor { get; init; }
+}
+
+/// <summary>
+/// A webhook of an organization. <see cref="Secret"/> (<c>whsec_</c> + base64, the signing key) only in the create
+/// answer; <see cref="DisabledReason"/> says why a webhook that kept failing was disabled.
+/// </summary>
+public sealed record Webhook(
+    string Id,
+    string OrgId,
+    string Url,
+    IReadOnlyList<string> Events,
+    string? Description,
+    bool Enabled,
+    string? DisabledReason,
+    DateTimeOffset? FailingSince,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt)
+{
+    public string? Secret { get; init; }
+}
+
+/// <summary><c>POST /admin/orgs/{org}/webhooks</c>: <see cref="Events"/> from <c>key.created</c>, <c>key.rotated</c>, <c>key.revoked</c>, <c>key.deactivated</c>, <c>key.leaked</c>, <c>key.expiring</c>, <c>quota.threshold</c>, <c>credits.exhausted</c>.</summary>
+public sealed record CreateWebhookRequest(string Url, IReadOnlyList<string> Events, string? Description = null);
+
+/// <summary>
+/// <c>PATCH /admin/webhooks/{id}</c>: only what is set changes; <see cref="ClearDescription"/> sends the API's explicit
+/// null. <see cref="Enabled"/> true re-enables a webhook the gateway disabled.
+/// </summary>
+public sealed record WebhookUpdate
+{
+    public string? Url { get; init; }
+    public IReadOnlyList<string>? Events { get; init; }
+    public string? Description { get; init; }
+    public bool ClearDescription { get; init; }
+    public bool? Enabled { get; init; }
+}
+
+/// <summary>One event sent (or being sent) to a webhook: <see cref="Status"/> <c>pending</c>, <c>delivered</c> or <c>failed</c>; <see cref="Id"/> is the <c>webhook-id</c> header.</summary>
+public sealed record WebhookDelivery(
+    string Id,
+    string WebhookId,
+    string Type,
+    string Status,
+    int Attempts,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? NextAttemptAt,
+    DateTimeOffset? LastAttemptAt,
+    int? ResponseStatus,
+    string? LastError,
+    DateTimeOffset? DeliveredAt);
+
+/// <summary><c>GET /admin/auth/providers</c>: which console sign-ins exist besides a token.</summary>
+public sealed record AuthProviders(bool Oidc);
+
 /// <summary>A problem+json body.</summary>
 public sealed record ProblemDetails(
     string? Type,
@@ -207,4 +296,12 @@ public sealed record ProblemDetails(
 [JsonSerializable(typeof(Page<Customer>))]
 [JsonSerializable(typeof(JsonElement))]
 [JsonSerializable(typeof(RateLimit))]
+[JsonSerializable(typeof(LoggedRequest))]
+[JsonSerializable(typeof(RequestLogPage))]
+[JsonSerializable(typeof(Webhook))]
+[JsonSerializable(typeof(Page<Webhook>))]
+[JsonSerializable(typeof(CreateWebhookRequest))]
+[JsonSerializable(typeof(WebhookDelivery))]
+[JsonSerializable(typeof(Page<WebhookDelivery>))]
+[JsonSerializable(typeof(AuthProviders))]
 public sealed partial class GatewayJsonContext : JsonSerializerContext;

@@ -2,14 +2,25 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Gateway.Cli;
 using Gateway.Tests.Common;
+using Gateway.Tests.Webhooks;
 
 namespace Gateway.Tests.Cli;
 
 /// <summary>The CLI against a real gateway's admin listener.</summary>
 public sealed class AdminCliTests : GatewayFixture
 {
-    protected override Dictionary<string, string?> Settings(string upstream) =>
-        GatewayHost.Routes(upstream, ("api", "/api/{**rest}", [("RequiredScopes", "write")]));
+    protected override Dictionary<string, string?> Settings(string upstream)
+    {
+        var settings = GatewayHost.Routes(upstream, ("api", "/api/{**rest}", [("RequiredScopes", "write")]));
+
+        // Webhooks to a loopback receiver over http, polled often, so deliveries are seen within a test.
+        foreach (var (name, value) in WebhookDeliveryTests.FastSettings())
+        {
+            settings[name] = value;
+        }
+
+        return settings;
+    }
 
     [Test]
     public async Task Cli_FullLifecycle_ChangesWhatTheProxyAccepts()
@@ -118,6 +129,62 @@ public sealed class AdminCliTests : GatewayFixture
         Assert.That(code, Is.Zero, error);
         var (missing, _, _) = await RunAsync("customers", "get", "--org", "cli_cust", "cust-1");
         Assert.That(missing, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Cli_WebhooksAndRequests_CreateListDeliveriesRetryDelete_ListRequestsFiltered()
+    {
+        using var receiver = new WebhookReceiver();
+        await RunOkAsync("orgs", "create", "cli_hooks");
+        var hook = await RunOkAsync("webhooks", "create", "--org", "cli_hooks", "--url", receiver.Url, "--event", "key.created", "--event", "key.revoked", "--description", "ops");
+        var hookId = hook.Str("id");
+        Assert.That(hook.Str("secret"), Does.StartWith("whsec_"));
+        Assert.That(hook["events"]!.ToJsonString(), Is.EqualTo("[\"key.created\",\"key.revoked\"]"));
+
+        var listed = await RunOkAsync("webhooks", "list", "--org", "cli_hooks");
+        Assert.That(listed["items"]!.AsArray().Select(w => w!.Str("id")), Is.EqualTo(new[] { hookId }));
+        Assert.That(listed.ToJsonString(), Does.Not.Contain(hook.Str("secret")));
+
+        var key = await RunOkAsync("keys", "create", "--org", "cli_hooks", "--name", "writer", "--scope", "write");
+        var deliveries = await Eventually.ValueAsync(
+            () => RunOkAsync("webhooks", "deliveries", hookId, "--limit", "5"),
+            d => d["items"]!.AsArray() is [{ } only] && only.Str("status") == "delivered",
+            TimeSpan.FromSeconds(20),
+            "the key.created delivery");
+        var deliveryId = deliveries["items"]![0]!.Str("id");
+        Assert.That(deliveries["items"]![0]!.Str("type"), Is.EqualTo("key.created"));
+
+        var retried = await RunOkAsync("webhooks", "retry", hookId, deliveryId);
+        Assert.That((retried.Str("id"), retried.Str("status")), Is.EqualTo((deliveryId, "pending")));
+        await Eventually.HoldsAsync(() => receiver.Posts.Count == 2, TimeSpan.FromSeconds(15), "the retried delivery");
+
+        var deleted = await RunOkAsync("webhooks", "delete", hookId);
+        Assert.That(deleted.Str("deleted"), Is.EqualTo(hookId));
+        Assert.That((await RunOkAsync("webhooks", "list", "--org", "cli_hooks"))["items"]!.AsArray(), Is.Empty);
+        var (missing, _, missingError) = await RunAsync("webhooks", "deliveries", hookId);
+        Assert.That(missing, Is.EqualTo(1));
+        Assert.That(missingError, Does.Contain("404"));
+
+        Assert.That(await Host.StatusAsync(key.Str("key"), "/api/a"), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Host.StatusAsync(key.Str("key"), "/api/b"), Is.EqualTo(HttpStatusCode.OK));
+        var requests = await Eventually.ValueAsync(
+            () => RunOkAsync("requests", "list", "--org", "cli_hooks", "--key-id", key.Str("id"), "--status", "200"),
+            r => r["items"]!.AsArray().Count == 2,
+            TimeSpan.FromSeconds(15),
+            "two logged requests");
+        Assert.That(requests["items"]!.AsArray().Select(r => r!.Str("path")), Is.EqualTo(new[] { "/api/b", "/api/a" }));
+
+        var page = await RunOkAsync("requests", "list", "--org", "cli_hooks", "--key-id", key.Str("id"), "--limit", "1");
+        Assert.That(page["items"]!.AsArray().Select(r => r!.Str("path")), Is.EqualTo(new[] { "/api/b" }));
+        var next = await RunOkAsync("requests", "list", "--org", "cli_hooks", "--key-id", key.Str("id"), "--limit", "1", "--cursor", page.Str("next"));
+        Assert.That(next["items"]!.AsArray().Select(r => r!.Str("path")), Is.EqualTo(new[] { "/api/a" }));
+
+        var one = await RunOkAsync("requests", "get", page["items"]![0]!.Str("requestId"));
+        Assert.That((one.Str("orgId"), one.Str("path")), Is.EqualTo(("cli_hooks", "/api/b")));
+
+        var (tableCode, table, tableError) = await RunAsync("requests", "list", "--org", "cli_hooks", "--limit", "1", "--output", "table");
+        Assert.That(tableCode, Is.Zero, tableError);
+        Assert.That(table, Does.StartWith("TIME").And.Contain("REQUESTID").And.Contain("/api/b").And.Contain("more: --cursor"));
     }
 
     [Test]

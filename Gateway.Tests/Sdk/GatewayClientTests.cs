@@ -4,6 +4,7 @@ using System.Reflection;
 using System.Text.Json.Nodes;
 using Gateway.Client;
 using Gateway.Tests.Common;
+using Gateway.Tests.Webhooks;
 
 namespace Gateway.Tests.Sdk;
 
@@ -11,6 +12,18 @@ namespace Gateway.Tests.Sdk;
 public sealed class GatewayClientTests : GatewayFixture
 {
     protected override string OrgPrefix => "sdkc";
+
+    protected override Dictionary<string, string?> Settings(string upstream)
+    {
+        // Webhooks to a loopback receiver over http, polled often, so deliveries are seen within the test.
+        var settings = base.Settings(upstream);
+        foreach (var (name, value) in WebhookDeliveryTests.FastSettings())
+        {
+            settings[name] = value;
+        }
+
+        return settings;
+    }
 
     [Test]
     public async Task OpenApiDocument_EveryOperation_HasExactlyOneClientMethod()
@@ -69,5 +82,101 @@ public sealed class GatewayClientTests : GatewayFixture
 
         await gateway.RevokeKeyAsync(key.Id);
         Assert.That((await gateway.VerifyKeyAsync(new VerifyKeyRequest(key.Key!))).Code, Is.EqualTo("key_revoked"));
+    }
+
+    [Test]
+    public async Task Client_WebhooksAndRequestLog_CreateDeliverRetryDisableDelete_PageAndFilterRequests()
+    {
+        using var receiver = new WebhookReceiver();
+        var gateway = GatewayClient.Create(Host.AdminUrl, GatewayHost.AdminToken);
+        using var http = gateway.Http;
+        var org = await NewOrgAsync();
+
+        var hook = await gateway.CreateWebhookAsync(org, new CreateWebhookRequest(receiver.Url, ["key.created"], "sdk"));
+        Assert.Multiple(() =>
+        {
+            Assert.That(hook.Id, Does.StartWith("wh_"));
+            Assert.That(hook.Secret, Does.StartWith("whsec_"));
+            Assert.That((hook.OrgId, hook.Url, hook.Description, hook.Enabled), Is.EqualTo((org, receiver.Url, "sdk", true)));
+            Assert.That(hook.Events, Is.EqualTo(new[] { "key.created" }));
+        });
+
+        var key = await gateway.CreateKeyAsync(org, new CreateKeyRequest("logged"));
+        var delivered = await Eventually.ValueAsync(
+            () => gateway.ListWebhookDeliveriesAsync(hook.Id, limit: 10),
+            p => p.Items.Count == 1 && p.Items[0].Status == "delivered",
+            TimeSpan.FromSeconds(20),
+            "the key.created delivery");
+        Assert.That((delivered.Items[0].WebhookId, delivered.Items[0].Type, delivered.Items[0].ResponseStatus), Is.EqualTo((hook.Id, "key.created", (int?)204)));
+        Assert.That(WebhookReceiver.Verify(hook.Secret!, receiver.Posts.Single()), Is.True, "the secret the client returned signs the delivery");
+
+        var retried = await gateway.RetryWebhookDeliveryAsync(hook.Id, delivered.Items[0].Id);
+        Assert.That((retried.Id, retried.Status), Is.EqualTo((delivered.Items[0].Id, "pending")));
+        await Eventually.HoldsAsync(() => receiver.Posts.Count == 2, TimeSpan.FromSeconds(15), "the retried delivery");
+
+        var listed = await gateway.ListWebhooksAsync(org);
+        Assert.That(listed.Items.Select(w => (w.Id, w.Secret)), Is.EqualTo(new[] { (hook.Id, (string?)null) }), "listed, never with its secret");
+
+        var disabled = await gateway.UpdateWebhookAsync(hook.Id, new WebhookUpdate { Enabled = false, ClearDescription = true, Events = ["key.created", "key.revoked"] });
+        Assert.Multiple(() =>
+        {
+            Assert.That(disabled.Enabled, Is.False);
+            Assert.That(disabled.Description, Is.Null);
+            Assert.That(disabled.Events, Is.EqualTo(new[] { "key.created", "key.revoked" }));
+        });
+        Assert.That((await gateway.GetWebhookAsync(hook.Id)).Enabled, Is.False);
+        var refused = Assert.ThrowsAsync<GatewayApiException>(() => gateway.RetryWebhookDeliveryAsync(hook.Id, delivered.Items[0].Id));
+        Assert.That((refused!.Status, refused.Code), Is.EqualTo((HttpStatusCode.Conflict, "conflict")));
+
+        await gateway.DeleteWebhookAsync(hook.Id);
+        var gone = Assert.ThrowsAsync<GatewayApiException>(() => gateway.GetWebhookAsync(hook.Id));
+        Assert.That((gone!.Status, gone.Code), Is.EqualTo((HttpStatusCode.NotFound, "not_found")));
+        Assert.That((await gateway.ListWebhooksAsync(org)).Items, Is.Empty);
+
+        // Three proxied requests: two accepted, one refused (a deactivated key).
+        Assert.That(await Host.StatusAsync(key.Key, "/api/one"), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Host.StatusAsync(key.Key, "/api/two"), Is.EqualTo(HttpStatusCode.OK));
+        await gateway.DeactivateKeyAsync(key.Id);
+        var refusedStatus = (int)await Host.StatusAsync(key.Key, "/api/three");
+        Assert.That(refusedStatus, Is.InRange(400, 499));
+
+        var all = await Eventually.ValueAsync(
+            () => gateway.ListRequestsAsync(org, new RequestLogQuery { KeyId = key.Id }),
+            p => p.Items.Count == 3,
+            TimeSpan.FromSeconds(15),
+            "three logged requests");
+        Assert.That(all.Items.Select(r => r.Path), Is.EqualTo(new[] { "/api/three", "/api/two", "/api/one" }), "newest first");
+
+        var first = await gateway.ListRequestsAsync(org, new RequestLogQuery { KeyId = key.Id, Limit = 2 });
+        var second = await gateway.ListRequestsAsync(org, new RequestLogQuery { KeyId = key.Id, Limit = 2, Cursor = first.Next });
+        Assert.That(first.Next, Is.Not.Null);
+        Assert.That(first.Items.Concat(second.Items).Select(r => r.RequestId), Is.EqualTo(all.Items.Select(r => r.RequestId)), "the cursor continues the read");
+        Assert.That(second.Next, Is.Null);
+
+        var refusals = await gateway.ListRequestsAsync(org, new RequestLogQuery { Status = refusedStatus, Code = all.Items[0].Code, From = DateTimeOffset.UtcNow.AddMinutes(-5) });
+        Assert.That(refusals.Items.Select(r => (r.Path, r.Status)), Is.EqualTo(new[] { ("/api/three", refusedStatus) }));
+        Assert.That(all.Items[0].Code, Is.Not.Null);
+
+        var one = await gateway.GetRequestAsync(all.Items[1].RequestId);
+        Assert.That((one.OrgId, one.KeyId, one.Method, one.Path, one.Status), Is.EqualTo(((string?)org, (string?)key.Id, "GET", "/api/two", 200)));
+
+        var invalid = Assert.ThrowsAsync<GatewayApiException>(() => gateway.ListRequestsAsync(org, new RequestLogQuery { Limit = 0 }));
+        Assert.That((invalid!.Status, invalid.Code, invalid.Errors.Keys.Single()), Is.EqualTo((HttpStatusCode.BadRequest, "invalid_request", "limit")));
+    }
+
+    [Test]
+    public async Task Client_SignIn_ProvidersAndLoginUrlWithoutOidc()
+    {
+        var gateway = GatewayClient.Create(Host.AdminUrl, GatewayHost.AdminToken);
+        using var http = gateway.Http;
+
+        Assert.That((await gateway.GetAuthProvidersAsync()).Oidc, Is.False);
+
+        var login = gateway.GetOidcLoginUrl("/console/keys");
+        Assert.That(login.ToString(), Is.EqualTo(new Uri(Host.AdminUrl, "/admin/auth/oidc/login?returnUrl=%2Fconsole%2Fkeys").ToString()));
+        using var answer = await http.GetAsync(login);
+        Assert.That(answer.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "the address is the gateway's sign-in endpoint (404 while OpenID Connect is off)");
+
+        Assert.DoesNotThrowAsync(() => gateway.SignOutAsync(), "a token caller has no session to end");
     }
 }

@@ -7,14 +7,14 @@ using Gateway.Client;
 namespace Gateway.Cli;
 
 /// <summary>
-/// <c>Gateway orgs|keys|tokens|audit|verify …</c>: the admin API from a terminal, through <see cref="GatewayClient"/>. It is
+/// <c>Gateway orgs|keys|customers|tokens|audit|requests|webhooks|verify …</c>: the admin API from a terminal, through <see cref="GatewayClient"/>. It is
 /// a client of the admin listener, not of the store, so it works the same on SQLite and Redis and every change is
 /// validated and audited by the gateway. Output: a table on a terminal, JSON with <c>--json</c>/<c>--output json</c> or when
 /// standard output is redirected; errors go to stderr with exit code 1 (2 when unreachable).
 /// </summary>
 internal static class AdminCli
 {
-    private static readonly string[] Commands = ["orgs", "keys", "customers", "tokens", "audit", "verify", "migrate-store", "healthcheck", "backup", "restore", "--help", "-h", "-?", "--version"];
+    private static readonly string[] Commands = ["orgs", "keys", "customers", "tokens", "audit", "requests", "webhooks", "verify", "migrate-store", "healthcheck", "backup", "restore", "--help", "-h", "-?", "--version"];
 
     /// <summary>Whether <paramref name="args"/> is a command (or a request for help) rather than gateway start-up arguments.</summary>
     public static bool Handles(string[] args) => args.Length > 0 && Commands.Contains(args[0], StringComparer.Ordinal);
@@ -52,6 +52,8 @@ internal static class AdminCli
         root.Subcommands.Add(Customers(client));
         root.Subcommands.Add(Tokens(client));
         root.Subcommands.Add(Audit(client));
+        root.Subcommands.Add(Requests(client));
+        root.Subcommands.Add(Webhooks(client));
         root.Subcommands.Add(Verify(client));
         root.Subcommands.Add(StoreMigration.Command(output, error));
         root.Subcommands.Add(HealthCheckCommand.Create(output, error));
@@ -299,6 +301,82 @@ internal static class AdminCli
         var audit = new Command("audit", "Who did what to which key, newest first.") { org, limit, cursor };
         audit.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.ListAuditAsync(r.GetValue(org)!, r.GetValue(limit), r.GetValue(cursor), c), GatewayJsonContext.Default.PageAuditEntry, ct));
         return audit;
+    }
+
+    private static Command Requests(CliClient client)
+    {
+        var org = new Option<string?>("--org") { Description = "Organization id (omit: requests refused before an organization was known; tokens without an organization only)." };
+        var keyId = new Option<string?>("--key-id") { Description = "Only this key's requests." };
+        var customerId = new Option<string?>("--customer-id") { Description = "Only this customer's requests." };
+        var status = new Option<int?>("--status") { Description = "Only answers with this HTTP status." };
+        var code = new Option<string?>("--code") { Description = "Only refusals with this problem code, e.g. rate_limited." };
+        var from = new Option<string?>("--from") { Description = "ISO 8601 start (inclusive)." };
+        var to = new Option<string?>("--to") { Description = "ISO 8601 end." };
+        var limit = new Option<int>("--limit") { Description = "Requests per page (1 to 1000).", DefaultValueFactory = _ => 50 };
+        var cursor = new Option<string?>("--cursor") { Description = "next of the previous page." };
+        var requestId = new Argument<string>("request-id") { Description = "A request id (a gateway answer's X-Request-Id)." };
+
+        var list = new Command("list", "Logged requests, newest first (never keys, query strings or bodies).") { org, keyId, customerId, status, code, from, to, limit, cursor };
+        list.SetAction((r, ct) => client.RunAsync(
+            r,
+            (g, c) =>
+            {
+                var query = new RequestLogQuery
+                {
+                    KeyId = r.GetValue(keyId),
+                    CustomerId = r.GetValue(customerId),
+                    Status = r.GetValue(status),
+                    Code = r.GetValue(code),
+                    From = Time(r.GetValue(from), "--from"),
+                    To = Time(r.GetValue(to), "--to"),
+                    Limit = r.GetValue(limit),
+                    Cursor = r.GetValue(cursor),
+                };
+                return r.GetValue(org) is { } o ? g.ListRequestsAsync(o, query, c) : g.ListUnattributedRequestsAsync(query, c);
+            },
+            GatewayJsonContext.Default.RequestLogPage,
+            ct));
+
+        var get = new Command("get", "Show one logged request, with its organization.") { requestId };
+        get.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.GetRequestAsync(r.GetValue(requestId)!, c), GatewayJsonContext.Default.LoggedRequest, ct));
+
+        return new Command("requests", "The request log.") { list, get };
+    }
+
+    private static Command Webhooks(CliClient client)
+    {
+        var org = new Option<string>("--org") { Description = "Organization id.", Required = true };
+        var id = new Argument<string>("id") { Description = "Webhook id (wh_…)." };
+        var delivery = new Argument<string>("delivery") { Description = "Delivery id (its webhook-id header)." };
+        var url = new Option<string>("--url") { Description = "The receiver's https URL.", Required = true };
+        var events = new Option<string[]>("--event") { Description = "An event to send (repeat for several): key.created, key.rotated, key.revoked, key.deactivated, key.leaked, key.expiring, quota.threshold, credits.exhausted.", AllowMultipleArgumentsPerToken = true, Required = true };
+        var description = new Option<string?>("--description") { Description = "What the webhook is for." };
+        var limit = new Option<int?>("--limit") { Description = "Deliveries to show, newest first (1 to 1000; default 50)." };
+
+        var list = new Command("list", "List an organization's webhooks (never their secrets).") { org };
+        list.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.ListWebhooksAsync(r.GetValue(org)!, c), GatewayJsonContext.Default.PageWebhook, ct));
+
+        var create = new Command("create", "Create a webhook; prints it with its signing secret (shown once).") { org, url, events, description };
+        create.SetAction((r, ct) => client.RunAsync(
+            r,
+            (g, c) => g.CreateWebhookAsync(r.GetValue(org)!, new CreateWebhookRequest(r.GetValue(url)!, r.GetValue(events) ?? [], r.GetValue(description)), c),
+            GatewayJsonContext.Default.Webhook,
+            ct));
+
+        var delete = new Command("delete", "Delete a webhook; its pending deliveries are not sent.") { id };
+        delete.SetAction((r, ct) => client.RunAsync(r, async (g, c) =>
+        {
+            await g.DeleteWebhookAsync(r.GetValue(id)!, c);
+            return new JsonObject { ["deleted"] = r.GetValue(id) }.Deserialize(GatewayJsonContext.Default.JsonElement);
+        }, GatewayJsonContext.Default.JsonElement, ct));
+
+        var deliveries = new Command("deliveries", "A webhook's deliveries, newest first: status, attempts, the receiver's last answer.") { id, limit };
+        deliveries.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.ListWebhookDeliveriesAsync(r.GetValue(id)!, r.GetValue(limit), c), GatewayJsonContext.Default.PageWebhookDelivery, ct));
+
+        var retry = new Command("retry", "Send a delivery again now, with the same webhook-id.") { id, delivery };
+        retry.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.RetryWebhookDeliveryAsync(r.GetValue(id)!, r.GetValue(delivery)!, c), GatewayJsonContext.Default.WebhookDelivery, ct));
+
+        return new Command("webhooks", "Signed webhooks of an organization and their deliveries.") { list, create, delete, deliveries, retry };
     }
 
     private static Command Verify(CliClient client)

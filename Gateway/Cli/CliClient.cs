@@ -122,7 +122,8 @@ internal sealed class CliClient(
                 text.AppendLine(string.Join("  ", row.Select((c, i) => Fit(c, widths[i]))).TrimEnd());
             }
 
-            if (page["nextCursor"] is JsonValue next)
+            // Most lists name their cursor nextCursor; the request log names it next.
+            if ((page["nextCursor"] ?? page["next"]) is JsonValue next)
             {
                 text.AppendLine(CultureInfo.InvariantCulture, $"more: --cursor {next}");
             }
