@@ -21,7 +21,14 @@ public sealed partial class AdminConsoleTests
     public async Task StartAsync()
     {
         _upstream = Upstream.Start();
-        _gateway = await GatewayHost.StartAsync(GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", [])));
+        var settings = GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", []));
+        // The webhook screens deliver to local receivers (the upstream, a closed port) and retry quickly.
+        foreach (var (name, value) in Webhooks.WebhookDeliveryTests.FastSettings())
+        {
+            settings[name] = value;
+        }
+
+        _gateway = await GatewayHost.StartAsync(settings);
         _playwright = await Playwright.CreateAsync();
         _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
