@@ -168,8 +168,65 @@ public sealed partial class AdminConsoleTests
         await Assertions.Expect(_page.Locator($"#webhooks tr[data-key='{hook["id"]}']")).ToBeVisibleAsync();
         Assert.That(await _page.Locator("#new-webhook").CountAsync(), Is.Zero);
         Assert.That(await _page.Locator("#webhooks .menu-button").CountAsync(), Is.Zero);
+        await OpenAsync("#/orgs/peek/customers");
+        await Assertions.Expect(_page.Locator("#customers-empty")).ToBeVisibleAsync();
+        Assert.That(await _page.Locator("#new-customer").CountAsync(), Is.Zero);
         await OpenAsync("#/orgs/peek/logs");
         await Assertions.Expect(_page.Locator("#logs-empty")).ToBeVisibleAsync();
         Assert.That(await _page.Locator("#nav a[href='#/requests'], nav a[href='#/requests']").CountAsync(), Is.Zero, "an org-scoped viewer has no gateway-wide log");
+    }
+
+    [Test]
+    public async Task Console_Customers_CreateWithQuotaShowsConsumptionDeleteConflictAndKeyCredits()
+    {
+        await _gateway.CreateOrgAsync("shop");
+        await ConnectAsync();
+        await OpenAsync("#/orgs/shop/customers");
+        await Assertions.Expect(_page.Locator("#customers-empty")).ToBeVisibleAsync();
+
+        await _page.Locator("#new-customer").ClickAsync();
+        await _page.Locator("#customer-form input[name=id]").FillAsync("bigco");
+        await _page.Locator("#customer-form input[name=name]").FillAsync("BigCo");
+        await _page.Locator("#customer-form input[name=plan]").FillAsync("nope");
+        await _page.Locator("#customer-form-submit").ClickAsync();
+        await Assertions.Expect(_page.Locator("#customer-form [data-field=plan] .field-error")).ToBeVisibleAsync();
+        await _page.Locator("#customer-form input[name=plan]").FillAsync("free");
+        await _page.Locator("#customer-form input[name=quotaLimit]").FillAsync("10");
+        await _page.Locator("#customer-form select[name=period]").SelectOptionAsync("day");
+        await _page.Locator("#customer-form-submit").ClickAsync();
+        var row = _page.Locator("#customers tr[data-key='bigco']");
+        await Assertions.Expect(row).ToContainTextAsync("BigCo");
+        await Assertions.Expect(row).ToContainTextAsync("10 / day");
+        var stored = await _gateway.AdminGetAsync("admin/orgs/shop/customers/bigco");
+        Assert.That(stored["plan"]!.GetValue<string>(), Is.EqualTo("free"));
+        Assert.That(stored["quota"]!["limit"]!.GetValue<long>(), Is.EqualTo(10));
+
+        var key = await _gateway.CreateKeyAsync("shop", new { name = "paying", customerId = "bigco", credits = new { remaining = 100 } });
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.That(await _gateway.StatusAsync(key["key"]!.GetValue<string>()), Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        await row.Locator("a").ClickAsync();
+        await _page.WaitForFunctionAsync("h => document.getElementById('view').dataset.route === h", "#/orgs/shop/customers/bigco");
+        await Assertions.Expect(_page.Locator("#customer-quota")).ToContainTextAsync("3 of 10");
+        await Assertions.Expect(_page.Locator("#customer-quota")).ToContainTextAsync("7");
+        await Assertions.Expect(_page.Locator("#customer-chart svg")).ToBeVisibleAsync();
+        await Screenshot("console-customer.png");
+
+        await _page.Locator("#customer-actions [data-action=delete]").ClickAsync();
+        await _page.Locator("#confirm-ok").ClickAsync();
+        await Assertions.Expect(_page.Locator("#toasts")).ToContainTextAsync("still has active keys");
+        Assert.That((await _gateway.AdminGetAsync("admin/orgs/shop/customers/bigco"))["id"]!.GetValue<string>(), Is.EqualTo("bigco"));
+
+        // Credits on the key page: shown, and added to through the dialog.
+        await OpenAsync($"#/orgs/shop/keys/{key["id"]}");
+        await Assertions.Expect(_page.Locator("#key-settings")).ToContainTextAsync("97 remaining");
+        await _page.Locator("#key-credits").ClickAsync();
+        await _page.Locator("#credits-form select[name=op]").SelectOptionAsync("add");
+        await _page.Locator("#credits-form input[name=amount]").FillAsync("50");
+        await _page.Locator("#credits-form-submit").ClickAsync();
+        await Assertions.Expect(_page.Locator("#key-settings")).ToContainTextAsync("147 remaining");
+        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{key["id"]}"))["credits"]!["remaining"]!.GetValue<long>(), Is.EqualTo(147));
     }
 }

@@ -28,6 +28,8 @@ public sealed partial class AdminConsoleTests
             settings[name] = value;
         }
 
+        settings["Gateway:Plans:free:Quota:Limit"] = "1000";
+        settings["Gateway:Plans:free:Quota:Period"] = "month";
         _gateway = await GatewayHost.StartAsync(settings);
         _playwright = await Playwright.CreateAsync();
         _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
