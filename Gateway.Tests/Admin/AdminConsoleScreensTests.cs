@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json.Nodes;
 using Gateway.Tests.Common;
 using Microsoft.Playwright;
 
