@@ -52,6 +52,7 @@ public sealed partial class AdminConsoleTests
         await Assertions.Expect(_page.Locator("#log-detail")).ToContainTextAsync(firstId!);
         await Assertions.Expect(_page.Locator("#log-detail")).ToContainTextAsync("/api/x");
         await Assertions.Expect(_page.Locator("#log-detail")).ToContainTextAsync("tail");
+        await _page.SetViewportSizeAsync(1280, 800);
         await Screenshot("console-logs.png");
 
         // Live tail: a new request shows without reloading the view.
@@ -113,6 +114,7 @@ public sealed partial class AdminConsoleTests
         await Assertions.Expect(delivery).ToContainTextAsync("key.created");
         await Assertions.Expect(delivery).ToContainTextAsync("delivered");
         await Assertions.Expect(delivery).ToContainTextAsync("200");
+        await _page.SetViewportSizeAsync(1280, 800);
         await Screenshot("console-webhook.png");
 
         // Edit: fewer events, disabled.
@@ -211,6 +213,7 @@ public sealed partial class AdminConsoleTests
         await Assertions.Expect(_page.Locator("#customer-quota")).ToContainTextAsync("3 of 10");
         await Assertions.Expect(_page.Locator("#customer-quota")).ToContainTextAsync("7");
         await Assertions.Expect(_page.Locator("#customer-chart svg")).ToBeVisibleAsync();
+        await _page.SetViewportSizeAsync(1280, 800);
         await Screenshot("console-customer.png");
 
         await _page.Locator("#customer-actions [data-action=delete]").ClickAsync();
