@@ -336,7 +336,8 @@ async function renderKeyPage(container, ctx, rest) {
     actions.append(b);
   }
   if (can('admin') && key.status !== 'revoked') {
-    actions.append(button('Credits', (e) => { last = 'credits'; creditsDialog(key, e.currentTarget).then(after); }, '', { 'data-action': 'credits', id: 'key-credits' }));
+    // Labelled without the word "credits": it contains "edit", and Edit must stay the only button named so.
+    actions.append(button('Adjust balance', (e) => { last = 'credits'; creditsDialog(key, e.currentTarget).then(after); }, '', { 'data-action': 'credits', id: 'key-credits', title: 'Set, add or subtract credits' }));
   }
   head.append(title, actions);
   const toolbar = el('div', null, 'toolbar');

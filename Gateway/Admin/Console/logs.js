@@ -169,7 +169,7 @@ export async function logView(container, opts) {
 }
 
 registerTab({
-  id: 'logs', label: 'Logs', order: 25, visible: () => true,
+  id: 'logs', label: 'Logs', order: 35, visible: () => true,
   async render(panel, ctx) {
     const keys = (await api('GET', '/admin/orgs/' + enc(ctx.org.id) + '/keys')).items;
     await logView(panel, {
