@@ -21,7 +21,16 @@ public sealed partial class AdminConsoleTests
     public async Task StartAsync()
     {
         _upstream = Upstream.Start();
-        _gateway = await GatewayHost.StartAsync(GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", [])));
+        var settings = GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", []));
+        // The webhook screens deliver to local receivers (the upstream, a closed port) and retry quickly.
+        foreach (var (name, value) in Webhooks.WebhookDeliveryTests.FastSettings())
+        {
+            settings[name] = value;
+        }
+
+        settings["Gateway:Plans:free:Quota:Limit"] = "1000";
+        settings["Gateway:Plans:free:Quota:Period"] = "month";
+        _gateway = await GatewayHost.StartAsync(settings);
         _playwright = await Playwright.CreateAsync();
         _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {

@@ -10,6 +10,7 @@ import {
 import { chart, stats } from './chart.js';
 import { rangePicker } from './overview.js';
 import { auditItem, loadAudit } from './audit.js';
+import { logView } from './logs.js';
 
 const STATUSES = ['active', 'inactive', 'expired', 'revoked'];
 const ENVIRONMENTS = ['production', 'staging', 'development'];
@@ -191,6 +192,7 @@ function keyFields(key) {
     field({ name: 'customerId', label: 'Customer id', value: key ? key.customerId || '' : '', attrs: { pattern: '[A-Za-z0-9_.:@\\-]{1,128}', maxlength: 128 }, hint: 'Your id for the customer this key belongs to.', plain: 'Use up to 128 letters, digits and _ . : @ -.' }),
     field({ name: 'allowedCidrs', label: 'Allowed networks', value: key && key.allowedCidrs ? key.allowedCidrs.join(' ') : '', attrs: { placeholder: 'any address', autocomplete: 'off' }, hint: 'CIDRs separated by spaces or commas, e.g. 203.0.113.0/24 2001:db8::/32. Empty: any address.' }),
     limit);
+  if (!key) fields.push(field({ name: 'credits', label: 'Credits', type: 'number', attrs: { min: 0, max: 1000000000000, inputmode: 'numeric' }, hint: 'Prepaid requests; each admitted request costs its route\'s cost. Empty: no credits.' }));
   return fields;
 }
 
@@ -218,7 +220,7 @@ function readKeyForm(form) {
   return ok ? value : null;
 }
 
-const KEY_ALIASES = { 'rateLimit.permitLimit': 'permitLimit', 'rateLimit.window': 'window', rateLimit: 'permitLimit' };
+const KEY_ALIASES = { 'credits.remaining': 'credits', 'rateLimit.permitLimit': 'permitLimit', 'rateLimit.window': 'window', rateLimit: 'permitLimit' };
 
 function createKey(ctx, opener) {
   return formDialog({
@@ -229,6 +231,7 @@ function createKey(ctx, opener) {
       const body = { name: value.name, environment: value.environment, scopes: value.scopes };
       for (const name of ['description', 'customerId', 'expiresAt', 'rateLimit']) if (value[name]) body[name] = value[name];
       if (value.allowedCidrs.length) body.allowedCidrs = value.allowedCidrs;
+      if (form.elements.credits && form.elements.credits.value !== '') body.credits = { remaining: Number(form.elements.credits.value) };
       // With the bootstrap token the server cannot tell who typed it; say so. Operator and SSO sessions are named by the server.
       if (session.me.via === 'bootstrap') body.createdBy = session.me.name;
       state.result = await api('POST', '/admin/orgs/' + enc(ctx.org.id) + '/keys', body).catch((err) => { throw aliased(err); });
@@ -332,6 +335,10 @@ async function renderKeyPage(container, ctx, rest) {
     const b = button(item.label, (e) => { last = item.action; item.run(e.currentTarget); }, item.danger ? 'danger' : '', { 'data-action': item.action });
     actions.append(b);
   }
+  if (can('admin') && key.status !== 'revoked') {
+    // Labelled without the word "credits": it contains "edit", and Edit must stay the only button named so.
+    actions.append(button('Adjust balance', (e) => { last = 'credits'; creditsDialog(key, e.currentTarget).then(after); }, '', { 'data-action': 'credits', id: 'key-credits', title: 'Set, add or subtract credits' }));
+  }
   head.append(title, actions);
   const toolbar = el('div', null, 'toolbar');
   toolbar.append(picker);
@@ -344,7 +351,7 @@ async function renderKeyPage(container, ctx, rest) {
     ['Description', key.description || '—'], ['Customer', key.customerId || '—'], ['Per-key limit', limitText(key.rateLimit)],
     ['Allowed networks', key.allowedCidrs && key.allowedCidrs.length ? key.allowedCidrs.join(', ') : 'any address'],
     ['Created', time(key.createdAt)], ['Created by', key.createdBy || '—'], ['Expires', time(key.expiresAt)],
-    ['Last used', time(key.lastUsedAt)],
+    ['Last used', time(key.lastUsedAt)], ['Credits', creditsText(key.credits)],
   ];
   if (key.previousKeyExpiresAt) rows.push(['Previous key works until', time(key.previousKeyExpiresAt)]);
   if (key.revokedAt) rows.push(['Revoked', time(key.revokedAt)]);
@@ -371,5 +378,38 @@ async function renderKeyPage(container, ctx, rest) {
   const crumbs = el('p', null, 'crumbs');
   crumbs.append(back);
   container.append(crumbs, head, toolbar, statBox, figure, columns);
+  // Its requests, filtered by the server to this key.
+  const requests = el('section', null, 'key-requests', { id: 'key-requests' });
+  requests.append(el('h3', 'Requests'));
+  await logView(requests, { base: '/admin/orgs/' + enc(ctx.org.id) + '/requests', route: ctx.route, fixedKey: key.id, org: ctx.org.id, keys: names });
+  container.append(requests);
   requestAnimationFrame(() => chart(figure, report));
+}
+
+// ----- credits -----
+
+export function creditsText(credits) {
+  if (!credits) return 'none';
+  let text = credits.remaining.toLocaleString() + ' remaining';
+  if (credits.refill) text += ', refilled to ' + credits.refill.amount.toLocaleString() + ' each ' + credits.refill.period;
+  return text;
+}
+
+/** Set, add or subtract credits (POST /admin/keys/{id}/credits); add and subtract need the key to have credits. */
+function creditsDialog(key, opener) {
+  const ops = key.credits ? [['add', 'Add'], ['subtract', 'Subtract'], ['set', 'Set to']] : [['set', 'Set to']];
+  return formDialog({
+    id: 'credits-form', title: 'Credits of ' + key.name, returnTo: opener,
+    intro: 'Now: ' + creditsText(key.credits) + '.',
+    fields: [
+      field({ name: 'op', label: 'Change', type: 'select', options: ops }),
+      field({ name: 'amount', label: 'Amount', type: 'number', attrs: { required: '', min: 0, max: 1000000000000, inputmode: 'numeric' } }),
+    ],
+    submitLabel: 'Save credits',
+    async submit(form) {
+      const updated = await api('POST', '/admin/keys/' + enc(key.id) + '/credits', { op: form.elements.op.value, amount: Number(form.elements.amount.value) });
+      toast('Credits of ' + key.name + ': ' + creditsText(updated.credits) + '.');
+      return true;
+    },
+  });
 }

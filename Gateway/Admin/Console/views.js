@@ -5,5 +5,8 @@ export { orgTabs, screens } from './registry.js';
 export { keyFile } from './keys.js';
 import './overview.js';
 import './keys.js';
+import './logs.js';
 import './audit.js';
+import './customers.js';
+import './webhooks.js';
 import './tokens.js';
