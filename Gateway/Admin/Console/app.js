@@ -153,6 +153,10 @@ function landing() {
  * Draws the screen for the current address. A view builds into a fresh element and replaces the old one
  * only once its data arrived; when the gateway cannot be reached the old one stays, marked stale.
  */
+// Each render takes a number; one that finishes after a newer one started (a reload still loading when the operator
+// moved on) drops its result instead of drawing an old page over the current one.
+let renders = 0;
+
 export async function render(options) {
   if (!session.me || session.me.role === 'verifier') return;
   const route = router.current();
@@ -161,6 +165,7 @@ export async function render(options) {
     const home = landing();
     if (home) { router.replace(home); return render(options); }
   }
+  const mine = ++renders;
   drawSidebar();
   const view = $('view');
   const fresh = el('div', null, 'view');
@@ -174,6 +179,7 @@ export async function render(options) {
       if (!screen) { drawMissing(fresh); } else { await screen.render(fresh, context(route)); }
     }
   } catch (err) {
+    if (mine !== renders) return;
     const cached = err.unreachable && app.cache.get(route.hash);
     if (cached) {
       // Better the last data with a warning than a blank page: the operator may still need to read it.
@@ -188,6 +194,7 @@ export async function render(options) {
         button('Try again', () => render()));
     }
   }
+  if (mine !== renders) return;
   view.replaceChildren(fresh);
   view.classList.remove('stale');
   // Tests and scripts wait for this: the address the view on screen was drawn for.
