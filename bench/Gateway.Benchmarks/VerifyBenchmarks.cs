@@ -42,8 +42,8 @@ public class VerifyBenchmarks
         var counter = new LocalRateLimitCounter(time);
         var quotas = new LocalQuotaCounter(null, new LoggingQuotaEvents(NullLogger<LoggingQuotaEvents>.Instance), time);
 
-        // The bench key has no customer, so the customer directory is never asked (no customer store here).
-        var charger = new LimitCharger(counter, quotas, new RateLimitPolicyResolver(options), new CustomerDirectory(null!, options, time), options, time);
+        // The bench key names a customer that is not registered (only stamped), as most keys do.
+        var charger = new LimitCharger(counter, quotas, new RateLimitPolicyResolver(options), new CustomerDirectory(new NoCustomers(), options, time), options, time);
         _verifier = new KeyVerifier(
             provider.GetRequiredService<KeyResolver>(),
             provider.GetRequiredService<KeyUsageTracker>(),
@@ -115,4 +115,18 @@ public class VerifyBenchmarks
 
         public DestinationState? ProxiedDestination { get; set; }
     }
+}
+
+/// <summary>A customer store with no customers: the directory caches the miss, as it does for an unregistered customer id.</summary>
+internal sealed class NoCustomers : ICustomerStore
+{
+    public Task CreateAsync(Customer customer, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task<Customer?> GetAsync(string orgId, string id, CancellationToken cancellationToken) => Task.FromResult<Customer?>(null);
+
+    public Task<IReadOnlyList<Customer>> ListAsync(string orgId, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<Customer>>([]);
+
+    public Task<bool> UpdateAsync(Customer customer, CancellationToken cancellationToken) => Task.FromResult(false);
+
+    public Task<bool> DeleteAsync(string orgId, string id, CancellationToken cancellationToken) => Task.FromResult(false);
 }
