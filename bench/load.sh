@@ -360,54 +360,44 @@ for row in "${rows[@]}"; do
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+# ratio_row LABEL A B: one line of the ratio table, target A over target B (requests/s, p50, p99).
+ratio_row() {
+  printf '| %-24s | %10s | %6s | %6s |\n' "$1" "$(ratio "${rps[$2]}" "${rps[$3]}")" \
+    "$(ratio "${p50[$2]}" "${p50[$3]}")" "$(ratio "${p99[$2]}" "${p99[$3]}")"
+}
 echo
 printf '| %-24s | %10s | %6s | %6s |\n' ratio "requests/s" p50 p99
 printf '|%s|%s|%s|%s|\n' -------------------------- ------------ -------- --------
-printf '| %-24s | %10s | %6s | %6s |\n' "gateway / plain YARP" "$(ratio "${rps[gateway]}" "${rps[plain]}")" \
-  "$(ratio "${p50[gateway]}" "${p50[plain]}")" "$(ratio "${p99[gateway]}" "${p99[plain]}")"
+ratio_row "gateway / plain YARP" gateway plain
 if [ -n "$with_redis" ]; then
-  printf '| %-24s | %10s | %6s | %6s |\n' "gateway (Redis) / plain" "$(ratio "${rps[redis]}" "${rps[plain]}")" \
-    "$(ratio "${p50[redis]}" "${p50[plain]}")" "$(ratio "${p99[redis]}" "${p99[plain]}")"
+  ratio_row "gateway (Redis) / plain" redis plain
 fi
 if [ -n "$HEADERS" ]; then
-  printf '| %-24s | %10s | %6s | %6s |\n' "plain+headers / plain" "$(ratio "${rps[plain_headers]}" "${rps[plain]}")" \
-    "$(ratio "${p50[plain_headers]}" "${p50[plain]}")" "$(ratio "${p99[plain_headers]}" "${p99[plain]}")"
-  printf '| %-24s | %10s | %6s | %6s |\n' "gateway / plain+headers" "$(ratio "${rps[gateway]}" "${rps[plain_headers]}")" \
-    "$(ratio "${p50[gateway]}" "${p50[plain_headers]}")" "$(ratio "${p99[gateway]}" "${p99[plain_headers]}")"
+  ratio_row "plain+headers / plain" plain_headers plain
+  ratio_row "gateway / plain+headers" gateway plain_headers
 fi
-printf '| %-24s | %10s | %6s | %6s |\n' "gateway / direct" "$(ratio "${rps[gateway]}" "${rps[direct]}")" \
-  "$(ratio "${p50[gateway]}" "${p50[direct]}")" "$(ratio "${p99[gateway]}" "${p99[direct]}")"
-printf '| %-24s | %10s | %6s | %6s |\n' "plain YARP / direct" "$(ratio "${rps[plain]}" "${rps[direct]}")" \
-  "$(ratio "${p50[plain]}" "${p50[direct]}")" "$(ratio "${p99[plain]}" "${p99[direct]}")"
+ratio_row "gateway / direct" gateway direct
+ratio_row "plain YARP / direct" plain direct
 if [ -n "$BASELINE_DIR" ]; then
-  printf '| %-24s | %10s | %6s | %6s |\n' "baseline / plain YARP" "$(ratio "${rps[baseline]}" "${rps[plain]}")" \
-    "$(ratio "${p50[baseline]}" "${p50[plain]}")" "$(ratio "${p99[baseline]}" "${p99[plain]}")"
-  printf '| %-24s | %10s | %6s | %6s |\n' "gateway / baseline" "$(ratio "${rps[gateway]}" "${rps[baseline]}")" \
-    "$(ratio "${p50[gateway]}" "${p50[baseline]}")" "$(ratio "${p99[gateway]}" "${p99[baseline]}")"
+  ratio_row "baseline / plain YARP" baseline plain
+  ratio_row "gateway / baseline" gateway baseline
 fi
 if [ -n "$USAGE_OFF" ]; then
-  printf '| %-24s | %10s | %6s | %6s |\n' "usage on / usage off" "$(ratio "${rps[gateway]}" "${rps[gateway_off]}")" \
-    "$(ratio "${p50[gateway]}" "${p50[gateway_off]}")" "$(ratio "${p99[gateway]}" "${p99[gateway_off]}")"
+  ratio_row "usage on / usage off" gateway gateway_off
 fi
 
 if [ -n "$QUOTAS" ]; then
-  printf '| %-24s | %10s | %6s | %6s |\n' "quotas / plain YARP" "$(ratio "${rps[quotas]}" "${rps[plain]}")" \
-    "$(ratio "${p50[quotas]}" "${p50[plain]}")" "$(ratio "${p99[quotas]}" "${p99[plain]}")"
-  printf '| %-24s | %10s | %6s | %6s |\n' "quotas / gateway" "$(ratio "${rps[quotas]}" "${rps[gateway]}")" \
-    "$(ratio "${p50[quotas]}" "${p50[gateway]}")" "$(ratio "${p99[quotas]}" "${p99[gateway]}")"
+  ratio_row "quotas / plain YARP" quotas plain
+  ratio_row "quotas / gateway" quotas gateway
   if [ -n "$with_redis" ]; then
-    printf '| %-24s | %10s | %6s | %6s |\n' "quotas (Redis) / plain" "$(ratio "${rps[redis_quotas]}" "${rps[plain]}")" \
-      "$(ratio "${p50[redis_quotas]}" "${p50[plain]}")" "$(ratio "${p99[redis_quotas]}" "${p99[plain]}")"
-    printf '| %-24s | %10s | %6s | %6s |\n' "quotas (Redis) / Redis" "$(ratio "${rps[redis_quotas]}" "${rps[redis]}")" \
-      "$(ratio "${p50[redis_quotas]}" "${p50[redis]}")" "$(ratio "${p99[redis_quotas]}" "${p99[redis]}")"
+    ratio_row "quotas (Redis) / plain" redis_quotas plain
+    ratio_row "quotas (Redis) / Redis" redis_quotas redis
   fi
 fi
 
 if [ -n "$REQLOG_OFF" ]; then
-  printf '| %-24s | %10s | %6s | %6s |\n' "request log on / off" "$(ratio "${rps[gateway]}" "${rps[gateway_rl_off]}")" \
-    "$(ratio "${p50[gateway]}" "${p50[gateway_rl_off]}")" "$(ratio "${p99[gateway]}" "${p99[gateway_rl_off]}")"
-  printf '| %-24s | %10s | %6s | %6s |\n' "log off / plain YARP" "$(ratio "${rps[gateway_rl_off]}" "${rps[plain]}")" \
-    "$(ratio "${p50[gateway_rl_off]}" "${p50[plain]}")" "$(ratio "${p99[gateway_rl_off]}" "${p99[plain]}")"
+  ratio_row "request log on / off" gateway gateway_rl_off
+  ratio_row "log off / plain YARP" gateway_rl_off plain
 fi
 
 if [ "$ROUNDS" -gt 1 ]; then
