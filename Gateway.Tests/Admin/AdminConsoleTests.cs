@@ -233,14 +233,22 @@ public sealed partial class AdminConsoleTests
         var busy = await _gateway.CreateKeyAsync("ovw", new { name = "checkout_service", description = "Checkout backend" });
         var old = await _gateway.CreateKeyAsync("ovw", new { name = "legacy_batch" });
         await _gateway.AdminPostAsync($"admin/keys/{old["id"]}/revoke");
-        await SeedUsageAsync(busy["id"]!.GetValue<string>(), old["id"]!.GetValue<string>(), "ovw");
+        var seeded = await SeedUsageAsync(busy["id"]!.GetValue<string>(), old["id"]!.GetValue<string>(), "ovw");
         for (var i = 0; i < 3; i++)
         {
             await _gateway.StatusAsync(busy["key"]!.GetValue<string>());
         }
 
         await _gateway.CodeAsync(old["key"]!.GetValue<string>());
-        var expected = (await _gateway.AdminGetAsync("admin/orgs/ovw/usage?granularity=hour"))["totals"]!["total"]!.GetValue<long>();
+
+        // Usage is counted in memory and flushed in batches: the console must show the four live requests too,
+        // so wait until the store has them rather than reading a total the next flush changes.
+        var expected = seeded + 4;
+        await Eventually.ValueAsync(
+            async () => (await _gateway.AdminGetAsync("admin/orgs/ovw/usage?granularity=hour"))["totals"]!["total"]!.GetValue<long>(),
+            total => total == expected,
+            TimeSpan.FromSeconds(15),
+            $"the usage total {expected}");
 
         await ConnectAsync();
         await _page.Locator("#sidebar a[data-org=ovw]").ClickAsync();
@@ -455,7 +463,8 @@ public sealed partial class AdminConsoleTests
     }
 
     /// <summary>A day of traffic written straight to the usage store, so the charts have a shape.</summary>
-    private async Task SeedUsageAsync(string busyKey, string oldKey, string org)
+    /// <returns>How many requests the seeded records count.</returns>
+    private async Task<long> SeedUsageAsync(string busyKey, string oldKey, string org)
     {
         var store = _gateway.Services.GetRequiredService<IUsageStore>();
         var hour = DateTimeOffset.UtcNow.AddTicks(-(DateTimeOffset.UtcNow.UtcTicks % TimeSpan.TicksPerHour));
@@ -476,6 +485,7 @@ public sealed partial class AdminConsoleTests
         }
 
         await store.AddAsync(batch, CancellationToken.None);
+        return batch.Sum(r => r.Counts.Sum());
     }
 
     /// <summary>

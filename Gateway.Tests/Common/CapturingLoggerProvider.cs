@@ -17,10 +17,13 @@ public sealed class CapturingLoggerProvider : ILoggerProvider, ISupportExternalS
     public IReadOnlyList<(string Category, LogLevel Level, int EventId, string Message, string Text)> Entries => _entries.ToArray();
 
     /// <summary>Registers the provider so it sees every level even though <see cref="GatewayHost"/> silences logging.</summary>
-    public void AddTo(IServiceCollection services)
+    public void AddTo(IServiceCollection services) => AddTo(services, LogLevel.Trace);
+
+    /// <summary>Registers the provider so it sees <paramref name="minimum"/> and above even though <see cref="GatewayHost"/> silences logging.</summary>
+    public void AddTo(IServiceCollection services, LogLevel minimum)
     {
         services.AddSingleton<ILoggerProvider>(this);
-        services.Configure<LoggerFilterOptions>(o => o.Rules.Add(new LoggerFilterRule(typeof(CapturingLoggerProvider).FullName, null, LogLevel.Trace, null)));
+        services.Configure<LoggerFilterOptions>(o => o.Rules.Add(new LoggerFilterRule(typeof(CapturingLoggerProvider).FullName, null, minimum, null)));
     }
 
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);

@@ -22,9 +22,12 @@ public sealed class GatewayHost : IAsyncDisposable
 
     private readonly WebApplication _app;
 
-    private GatewayHost(WebApplication app, string directory)
+    private readonly CapturingLoggerProvider _errors;
+
+    private GatewayHost(WebApplication app, string directory, CapturingLoggerProvider errors)
     {
         _app = app;
+        _errors = errors;
         Directory = directory;
         var listeners = app.Services.GetRequiredService<Listeners>();
         ProxyUrl = new Uri($"http://127.0.0.1:{listeners.ProxyPort}/");
@@ -47,6 +50,12 @@ public sealed class GatewayHost : IAsyncDisposable
     public HttpClient Admin { get; }
 
     public IServiceProvider Services => _app.Services;
+
+    /// <summary>
+    /// What the host logged at Error and above (an unhandled exception behind a 500 among them), one line each, for
+    /// assertion messages: a CI run that saw an unexpected status then says why.
+    /// </summary>
+    public string Errors => string.Join(Environment.NewLine, _errors.Entries.Where(e => e.Level >= LogLevel.Error).Select(e => e.Text));
 
     /// <param name="settings">Configuration on top of the test defaults (flat keys, e.g. "Gateway:Environment").</param>
     /// <param name="services">Service overrides applied before AddGateway (e.g. a fake TimeProvider).</param>
@@ -100,6 +109,9 @@ public sealed class GatewayHost : IAsyncDisposable
         configure?.Invoke(builder.Configuration);
         builder.Logging.ClearProviders();
         builder.Logging.AddFilter(_ => false);
+        var errors = new CapturingLoggerProvider();
+        // Registered before the test's own services so a test that adds a provider of its own still sees everything.
+        errors.AddTo(builder.Services, LogLevel.Error);
         services?.Invoke(builder.Services);
         builder.AddGateway();
 
@@ -116,7 +128,7 @@ public sealed class GatewayHost : IAsyncDisposable
             throw;
         }
 
-        return new GatewayHost(app, directory);
+        return new GatewayHost(app, directory, errors);
     }
 
     /// <summary>Routes to <paramref name="upstream"/>: <c>route</c> → path pattern and metadata.</summary>
@@ -230,11 +242,12 @@ public sealed class GatewayHost : IAsyncDisposable
         }
     }
 
-    private static async Task Expect(HttpResponseMessage response, int status)
+    /// <summary>Fails unless <paramref name="response"/> has <paramref name="status"/>, saying what the host logged as errors.</summary>
+    public async Task Expect(HttpResponseMessage response, int status)
     {
         if ((int)response.StatusCode != status)
         {
-            Assert.Fail($"Expected {status}, got {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+            Assert.Fail($"Expected {status}, got {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}{Environment.NewLine}{Errors}");
         }
     }
 

@@ -12,9 +12,8 @@ internal static class OperatorClients
     public static async Task<JsonObject> CreateTokenAsync(this GatewayHost gateway, string name, string role, string? org = null, HttpClient? by = null)
     {
         using var response = await (by ?? gateway.Admin).PostAsJsonAsync("admin/tokens", new { name, role, org });
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.That((int)response.StatusCode, Is.EqualTo(201), body);
-        return JsonNode.Parse(body)!.AsObject();
+        await gateway.Expect(response, 201);
+        return JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject();
     }
 
     public static HttpClient ClientWith(this GatewayHost gateway, string token)

