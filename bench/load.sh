@@ -30,6 +30,9 @@
 #                                                      # and key credits (10^12) on every request, run right after
 #                                                      # the plain gateway, on SQLite and (with redis-server) on Redis:
 #                                                      # the cost of quotas and credits, and Redis commands per request
+#   FEATURES=1 [STORE=redis] bash bench/load.sh       # everything on (signing, usage, request log, quota and credits,
+#                                                      # a sampled access log) and each feature off in turn: each
+#                                                      # feature's cost, and everything on / plain YARP (bench/features.sh)
 #   PIN=1 bash bench/load.sh                           # the proxies on CPU 1, the upstream, Redis and wrk on CPU 0
 #                                                      # (taskset): each proxy has a core of its own, as in a real
 #                                                      # deployment, instead of sharing both with its upstream
@@ -47,9 +50,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-# Other modes, each in its own script: many keys (bench/scale.sh) and TLS at the edge (bench/tls.sh).
+# Other modes, each in its own script: many keys (bench/scale.sh), TLS at the edge (bench/tls.sh), and every
+# feature on with each one's cost (bench/features.sh).
 if [ -n "${KEYS:-}" ]; then exec bash "$root/bench/scale.sh"; fi
 if [ -n "${TLS:-}" ]; then exec bash "$root/bench/tls.sh"; fi
+if [ -n "${FEATURES:-}" ]; then exec bash "$root/bench/features.sh" "$@"; fi
 
 DURATION=${1:-${DURATION:-10s}}
 CONNECTIONS=${2:-${CONNECTIONS:-32}}
@@ -221,71 +226,8 @@ if [ -n "$with_redis" ]; then
   [ "$status" = 200 ] || die "$rgw_url answers $status with the bench key: $(cat "$tmp/check.body")"
 fi
 
-# to_ms VALUE: wrk prints latencies as 512.00us, 1.23ms or 1.05s.
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    n = v + 0
-    if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000
-    printf "%.3f", n }'
-}
-
-# run NAME URL [HEADER]: a warm-up pass (JIT, connection pools), then the measured one; results go into
-# the *_r arrays under "NAME,ROUND".
-declare -A rps p50 p99 errors requests cpu_us machine_us pid_of rps_r p50_r p99_r errors_r requests_r cpu_r machine_r
-# cpu_ticks PID: user + system CPU time the process has used, in clock ticks (/proc/PID/stat fields 14 and 15;
-# the command name in field 2 has no spaces here). CPU per request is what the process does per request
-# whatever the other processes on the machine take, so it is steadier than requests/s on a small box.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-before_measure=""
-run() {
-  local name=$1 url=$2 out="$tmp/wrk-$1.txt"
-  local header=()
-  [ $# -ge 3 ] && header=(-H "$3")
-  local limit=$(( ${DURATION%s} + ${WARMUP%s} + 60 ))
-  # Later rounds only reopen the connections: the JIT and the pools are warm.
-  local warmup=$WARMUP
-  [ "$round" -gt 1 ] && warmup=2s
-  timeout "$limit" "${side[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$warmup" "${header[@]}" "$url" >/dev/null
-  [ -n "$before_measure" ] && $before_measure
-  local cpu_before up_before; cpu_before=$(cpu_ticks "${pid_of[$name]}"); up_before=$(cpu_ticks "$up_pid")
-  # bash's time keyword reports the CPU time of wrk itself (user and system seconds).
-  local TIMEFORMAT='%U %S'
-  { time timeout "$limit" "${side[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${header[@]}" "$url" >"$out"; } 2>"$tmp/wrk-time"
-  local k="$name,$round"
-  rps_r[$k]=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
-  requests_r[$k]=$(awk '/requests in/ { print $1 }' "$out")
-  cpu_r[$k]=$(awk -v a="$cpu_before" -v b="$(cpu_ticks "${pid_of[$name]}")" -v hz="$(getconf CLK_TCK)" -v r="${requests_r[$k]}" \
-    'BEGIN { if (r > 0) printf "%.1f", (b - a) * 1000000 / hz / r; else print "n/a" }')
-  # The whole machine's CPU per request: the process under test, the upstream (unless it is the process
-  # under test) and wrk. On a small box the three share the cores, so requests/s follows this sum.
-  local up_ticks=0
-  [ "${pid_of[$name]}" = "$up_pid" ] || up_ticks=$(( $(cpu_ticks "$up_pid") - up_before ))
-  machine_r[$k]=$(awk -v p="${cpu_r[$k]}" -v u="$up_ticks" -v hz="$(getconf CLK_TCK)" -v r="${requests_r[$k]}" -v w="$(cat "$tmp/wrk-time")" \
-    'BEGIN { split(w, t, " "); if (r > 0) printf "%.1f", p + (u / hz + t[1] + t[2]) * 1000000 / r; else print "n/a" }')
-  p50_r[$k]=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
-  p99_r[$k]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
-  errors_r[$k]=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$out")
-}
-
-# median NAME ARRAY: the median over the rounds of one target's values in ARRAY (the mean of the middle two
-# when ROUNDS is even).
-median() {
-  local -n values=$2
-  local r
-  for ((r = 1; r <= ROUNDS; r++)); do echo "${values[$1,$r]}"; done | sort -g |
-    awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-# summarize NAME: the target's medians (requests and errors summed over the rounds).
-summarize() {
-  local r
-  rps[$1]=$(median "$1" rps_r); p50[$1]=$(median "$1" p50_r); p99[$1]=$(median "$1" p99_r); cpu_us[$1]=$(printf "%.1f" "$(median "$1" cpu_r)")
-  machine_us[$1]=$(printf "%.1f" "$(median "$1" machine_r)")
-  requests[$1]=0; errors[$1]=0
-  for ((r = 1; r <= ROUNDS; r++)); do
-    requests[$1]=$(( ${requests[$1]} + ${requests_r[$1,$r]} )); errors[$1]=$(( ${errors[$1]} + ${errors_r[$1,$r]} ))
-  done
-}
+# shellcheck source=bench/measure.sh
+source "$root/bench/measure.sh"
 
 pid_of=([quotas]=${q_pid:-} [redis_quotas]=${rq_pid:-} [direct]=$up_pid [plain]=$plain_pid [plain_headers]=${headers_pid:-} [gateway]=$gw_pid [redis]=${rgw_pid:-} [gateway_off]=${off_pid:-} [baseline]=${base_pid:-} [gateway_rl_off]=${rl_pid:-})
 echo "Gateway load test: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (after a $WARMUP warm-up), GET $path, loopback$([ "$ROUNDS" -gt 1 ] && echo ", $ROUNDS interleaved rounds, medians")$([ -n "$PIN" ] && echo ", proxies pinned to CPU 1, upstream, Redis and wrk to CPU 0")"
@@ -359,7 +301,6 @@ for row in "${rows[@]}"; do
     "$(rss "$pid" VmRSS)" "$(rss "$pid" VmHWM)"
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 # ratio_row LABEL A B: one line of the ratio table, target A over target B (requests/s, p50, p99).
 ratio_row() {
   printf '| %-24s | %10s | %6s | %6s |\n' "$1" "$(ratio "${rps[$2]}" "${rps[$3]}")" \
