@@ -14,38 +14,99 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
 
     private static readonly string[] Parameters = ["$org", "$at", "$rid", "$key", "$customer", "$method", "$path", "$route", "$status", "$code", "$duration", "$ip", "$upstream"];
 
+    /// <summary>Rows per INSERT statement (650 parameters, far under SQLite's 32,766).</summary>
+    private const int RowsPerInsert = 50;
+
+    private static readonly string FullInsertSql = InsertSql(RowsPerInsert);
+
     private readonly SqliteDatabase _database = new(options.Value.Store.Path, SqliteOpenMode.ReadWrite);
 
     public async Task AppendAsync(IReadOnlyList<RequestRecord> records, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.Transaction = tx;
-        command.CommandText = """
-            INSERT INTO request_log (org_id, at, request_id, key_id, customer_id, method, path, route, status, code, duration_ms, client_ip, upstream_status)
-            VALUES ($org, $at, $rid, $key, $customer, $method, $path, $route, $status, $code, $duration, $ip, $upstream);
-            """;
-        var p = Parameters.Select(name => command.Parameters.Add(new SqliteParameter { ParameterName = name })).ToArray();
-        foreach (var r in records)
+        await using (var full = Insert(connection, tx, RowsPerInsert))
         {
-            p[0].Value = r.OrgId ?? "";
-            p[1].Value = r.Time.ToUnixTimeMilliseconds();
-            p[2].Value = r.RequestId;
-            p[3].Value = (object?)r.KeyId ?? DBNull.Value;
-            p[4].Value = (object?)r.CustomerId ?? DBNull.Value;
-            p[5].Value = r.Method;
-            p[6].Value = r.Path;
-            p[7].Value = (object?)r.Route ?? DBNull.Value;
-            p[8].Value = r.Status;
-            p[9].Value = (object?)r.Code ?? DBNull.Value;
-            p[10].Value = r.DurationMs;
-            p[11].Value = (object?)r.ClientIp ?? DBNull.Value;
-            p[12].Value = (object?)r.UpstreamStatus ?? DBNull.Value;
-            await command.ExecuteNonQueryAsync(cancellationToken);
+            // Many rows per statement: a statement's execution, not a row, was most of what a record cost.
+            var at = 0;
+            for (; records.Count - at >= RowsPerInsert; at += RowsPerInsert)
+            {
+                Bind(full, records, at, RowsPerInsert);
+                await full.Command.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            if (at < records.Count)
+            {
+                await using var rest = Insert(connection, tx, records.Count - at);
+                Bind(rest, records, at, records.Count - at);
+                await rest.Command.ExecuteNonQueryAsync(cancellationToken);
+            }
         }
 
         await tx.CommitAsync(cancellationToken);
+    }
+
+    private static string InsertSql(int rows)
+    {
+        var sql = new StringBuilder("INSERT INTO request_log (org_id, at, request_id, key_id, customer_id, method, path, route, status, code, duration_ms, client_ip, upstream_status) VALUES ");
+        for (var row = 0; row < rows; row++)
+        {
+            sql.Append(row == 0 ? "(" : ", (");
+            for (var column = 0; column < Parameters.Length; column++)
+            {
+                sql.Append(column == 0 ? "" : ", ").Append(Parameters[column]).Append('_').Append(row.ToString(CultureInfo.InvariantCulture));
+            }
+
+            sql.Append(')');
+        }
+
+        return sql.Append(';').ToString();
+    }
+
+    private static InsertCommand Insert(SqliteConnection connection, SqliteTransaction tx, int rows)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = rows == RowsPerInsert ? FullInsertSql : InsertSql(rows);
+        var parameters = new SqliteParameter[rows * Parameters.Length];
+        for (var row = 0; row < rows; row++)
+        {
+            for (var column = 0; column < Parameters.Length; column++)
+            {
+                parameters[(row * Parameters.Length) + column] = command.Parameters.Add(
+                    new SqliteParameter { ParameterName = Parameters[column] + "_" + row.ToString(CultureInfo.InvariantCulture) });
+            }
+        }
+
+        return new InsertCommand(command, parameters);
+    }
+
+    private static void Bind(InsertCommand insert, IReadOnlyList<RequestRecord> records, int from, int rows)
+    {
+        var p = insert.Parameters;
+        for (var row = 0; row < rows; row++)
+        {
+            var r = records[from + row];
+            var i = row * Parameters.Length;
+            p[i].Value = r.OrgId ?? "";
+            p[i + 1].Value = r.Time.ToUnixTimeMilliseconds();
+            p[i + 2].Value = r.RequestId;
+            p[i + 3].Value = (object?)r.KeyId ?? DBNull.Value;
+            p[i + 4].Value = (object?)r.CustomerId ?? DBNull.Value;
+            p[i + 5].Value = r.Method;
+            p[i + 6].Value = r.Path;
+            p[i + 7].Value = (object?)r.Route ?? DBNull.Value;
+            p[i + 8].Value = r.Status;
+            p[i + 9].Value = (object?)r.Code ?? DBNull.Value;
+            p[i + 10].Value = r.DurationMs;
+            p[i + 11].Value = (object?)r.ClientIp ?? DBNull.Value;
+            p[i + 12].Value = (object?)r.UpstreamStatus ?? DBNull.Value;
+        }
+    }
+
+    private sealed record InsertCommand(SqliteCommand Command, SqliteParameter[] Parameters) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => Command.DisposeAsync();
     }
 
     public async Task TrimAsync(IReadOnlyCollection<string?> orgs, DateTimeOffset olderThan, int maxPerOrg, CancellationToken cancellationToken)
