@@ -90,8 +90,9 @@ internal sealed partial class WebhookDispatcher : BackgroundService
             {
                 await _signal.WaitAsync(_options.CurrentValue.PollInterval, stoppingToken);
             }
-            catch (OperationCanceledException)
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
             {
+                // Stopping; or a host disposed without being stopped first has already disposed the signal.
                 return;
             }
         }
