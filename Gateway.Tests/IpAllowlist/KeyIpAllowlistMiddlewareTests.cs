@@ -90,7 +90,7 @@ public sealed class KeyIpAllowlistMiddlewareTests
         context.Connection.RemoteIpAddress = IPAddress.Parse(peer);
         if (key is not null)
         {
-            context.Features.Set<IApiKeyFeature>(new ApiKeyFeature(key));
+            context.Features.Set<IApiKeyFeature>(new ApiKeyFeature(new CachedKey(key)));
         }
 
         return context;

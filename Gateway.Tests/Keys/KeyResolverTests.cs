@@ -32,7 +32,8 @@ public sealed class KeyResolverTests
         var results = await Task.WhenAll(waiters);
 
         Assert.That(store.Reads, Is.EqualTo(1));
-        Assert.That(results, Is.All.SameAs(Key));
+        Assert.That(results, Is.All.SameAs(results[0]));
+        Assert.That(results[0]!.Id, Is.EqualTo(Key.Id));
     }
 
     [Test]
@@ -43,13 +44,14 @@ public sealed class KeyResolverTests
         store.Release.SetResult(Key);
         var resolver = Create(store, time);
 
-        Assert.That(await resolver.ResolveAsync(H1, CancellationToken.None), Is.SameAs(Key));
-        Assert.That(await resolver.ResolveAsync(H1, CancellationToken.None), Is.SameAs(Key));
+        var key = await resolver.ResolveAsync(H1, CancellationToken.None);
+        Assert.That(key?.Id, Is.EqualTo(Key.Id));
+        Assert.That(await resolver.ResolveAsync(H1, CancellationToken.None), Is.SameAs(key));
         Assert.That(store.Reads, Is.EqualTo(1), "served fresh from memory");
 
         time.Advance(TimeSpan.FromSeconds(6));
         store.Fail = true;
-        Assert.That(await resolver.ResolveAsync(H1, CancellationToken.None), Is.SameAs(Key), "stale while the store is down");
+        Assert.That(await resolver.ResolveAsync(H1, CancellationToken.None), Is.SameAs(key), "stale while the store is down");
 
         time.Advance(TimeSpan.FromMinutes(6));
         Assert.ThrowsAsync<StoreUnavailableException>(async () => await resolver.ResolveAsync(H1, CancellationToken.None));
@@ -105,13 +107,77 @@ public sealed class KeyResolverTests
         time.Advance(TimeSpan.FromMilliseconds(1));
         resolver.MarkAllStale();
         store.Fail = true;
-        Assert.That(await resolver.ResolveAsync(H1, CancellationToken.None), Is.SameAs(Key), "still the outage fallback");
+        Assert.That((await resolver.ResolveAsync(H1, CancellationToken.None))?.Id, Is.EqualTo(Key.Id), "still the outage fallback");
     }
 
-    private static KeyResolver Create(IKeyLookup store, TimeProvider time)
+    [Test]
+    public async Task ResolveAsync_KeysOfOneOrganization_ShareItsIdEnvironmentAndScopes()
     {
-        var options = Options.Create(new GatewayOptions());
+        var lookup = new Lookup(Record(0, "acme"), Record(1, "acme"), Record(2, "globex"));
+        var resolver = Create(lookup, new FakeTimeProvider(DateTimeOffset.UtcNow));
+
+        var first = (await resolver.ResolveAsync(Digest(0), CancellationToken.None))!;
+        var second = (await resolver.ResolveAsync(Digest(1), CancellationToken.None))!;
+        var other = (await resolver.ResolveAsync(Digest(2), CancellationToken.None))!;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That((first.Id, first.Name, second.Id, second.Name), Is.EqualTo(("key_0", "k0", "key_1", "k1")));
+            Assert.That(second.OrgId, Is.SameAs(first.OrgId), "one organization id for both keys, though the store read it twice");
+            Assert.That(second.Environment, Is.SameAs(first.Environment));
+            Assert.That(second.Scopes, Is.SameAs(first.Scopes));
+            Assert.That(second.ScopesHeader, Is.SameAs(first.ScopesHeader));
+            Assert.That(other.OrgId, Is.EqualTo("globex"));
+            Assert.That(other.Scopes, Is.Not.SameAs(first.Scopes), "another organization's keys have their own");
+        });
+    }
+
+    [Test]
+    public async Task ResolveAsync_MoreKeysThanMaxEntries_KeepsAtMostMaxEntries()
+    {
+        var lookup = new Lookup([.. Enumerable.Range(0, 30).Select(i => Record(i, "acme"))]);
+        var resolver = Create(lookup, new FakeTimeProvider(DateTimeOffset.UtcNow), maxEntries: 10);
+        for (var i = 0; i < 30; i++)
+        {
+            await resolver.ResolveAsync(Digest(i), CancellationToken.None);
+        }
+
+        for (var i = 0; i < 30; i++)
+        {
+            Assert.That(await resolver.ResolveAsync(Digest(i), CancellationToken.None), Is.Not.Null);
+        }
+
+        // Had more than ten stayed cached, the second round would have read the store fewer than twenty times.
+        Assert.That(lookup.Reads - 30, Is.GreaterThanOrEqualTo(20));
+    }
+
+    private static KeyDigest Digest(int i) => ApiKeyFormat.Digest("key " + i);
+
+    // New strings and lists for every record, as separate store reads give them.
+    private static ApiKeyRecord Record(int i, string org) => new()
+    {
+        Id = "key_" + i, OrgId = new string(org.AsSpan()), Name = "k" + i, Prefix = "gw_live_aaaaaa", Hash = Digest(i).ToHex(),
+        Environment = new string(KeyEnvironments.Production.AsSpan()), Scopes = "read write".Split(' '),
+        CreatedAt = DateTimeOffset.UnixEpoch, UpdatedAt = DateTimeOffset.UnixEpoch, Version = 1,
+    };
+
+    private static KeyResolver Create(IKeyLookup store, TimeProvider time, int maxEntries = 100_000)
+    {
+        var options = Options.Create(new GatewayOptions { Cache = { MaxEntries = maxEntries } });
         return new KeyResolver(store, options, time, new StoreResilience(options, time), new GatewayMetrics(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
+    }
+
+    private sealed class Lookup(params ApiKeyRecord[] records) : IKeyLookup
+    {
+        private int _reads;
+
+        public int Reads => Volatile.Read(ref _reads);
+
+        public Task<ApiKeyRecord?> FindKeyByHashAsync(string hash, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _reads);
+            return Task.FromResult(records.FirstOrDefault(r => r.Hash == hash));
+        }
     }
 
     private sealed class ScriptedStore : IKeyLookup

@@ -57,7 +57,7 @@ public sealed class QuotaChargePropertyTests
             {
                 var batch = new QuotaCalendarTests.TestBatch();
                 batch.Add(LimitSpec.ForIp(1, 1_000_000, TimeSpan.FromHours(1)));
-                var outcome = charger.ChargeAsync(batch, key, null, cost, LimitSlot.AfterIp, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                var outcome = charger.ChargeAsync(batch, new CachedKey(key), null, cost, LimitSlot.AfterIp, CancellationToken.None).AsTask().GetAwaiter().GetResult();
 
                 var expected = rateUsed >= rate ? ChargeOutcome.RateLimited
                     : quotaUsed + cost > quota ? ChargeOutcome.QuotaExceeded
@@ -78,7 +78,7 @@ public sealed class QuotaChargePropertyTests
                 }
             }
 
-            Assert.That(quotas.UsedAsync(LimitCharger.QuotaCharge(customer, customer.Quota!, key, 0, time.GetUtcNow()).Partition, CancellationToken.None).Result, Is.EqualTo(quotaUsed));
+            Assert.That(quotas.UsedAsync(LimitCharger.QuotaCharge(customer, customer.Quota!, key.Id, 0, time.GetUtcNow()).Partition, CancellationToken.None).Result, Is.EqualTo(quotaUsed));
             Assert.That(quotas.UsedAsync(LimitCharger.CreditsCharge(key, key.Credits!, 0, time.GetUtcNow()).Partition, CancellationToken.None).Result, Is.EqualTo(creditsUsed));
         }, iter: 300);
     }

@@ -16,7 +16,7 @@ public sealed class SignedHeaderListTests
     public void Stamp_KeyWithEveryField_SetsExactlyTheSignedHeadersBesidesTheRequestId()
     {
         using var request = new HttpRequestMessage();
-        IdentityHeaders.Stamp(request.Headers, FullKey());
+        IdentityHeaders.Stamp(request.Headers, new CachedKey(FullKey()));
         IdentityHeaders.Set(request.Headers, RequestIdMiddleware.HeaderName, "req-1");
 
         var stamped = request.Headers.Select(h => h.Key);

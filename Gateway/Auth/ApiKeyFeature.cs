@@ -5,10 +5,11 @@ namespace Gateway.Auth;
 /// <summary>The authenticated key of the current proxied request, for the stages after authentication.</summary>
 public interface IApiKeyFeature
 {
-    ApiKeyRecord Key { get; }
+    /// <summary>The key as the key cache holds it: what a request needs of it (the admin API serves the full record).</summary>
+    CachedKey Key { get; }
 }
 
-internal sealed class ApiKeyFeature(ApiKeyRecord key) : IApiKeyFeature
+internal sealed class ApiKeyFeature(CachedKey key) : IApiKeyFeature
 {
-    public ApiKeyRecord Key { get; } = key;
+    public CachedKey Key { get; } = key;
 }

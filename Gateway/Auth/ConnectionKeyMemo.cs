@@ -8,7 +8,7 @@ namespace Gateway.Auth;
 /// connection sends the same key with every request, and Kestrel hands over the same string instance for
 /// a header value that did not change, so the format check and the SHA-256 (the largest single cost of
 /// authenticating a cached key) run once per connection and key instead of once per request.
-/// Only the digest is remembered: the key's record is still looked up, and checked for revocation,
+/// Only the digest is remembered: the key itself is still looked up, and checked for revocation,
 /// expiry, environment and scopes, on every request. The string is the one Kestrel already keeps for the
 /// connection's next request, and lives no longer than the connection.
 /// </summary>

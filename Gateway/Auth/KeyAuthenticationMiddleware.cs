@@ -64,13 +64,13 @@ internal sealed partial class KeyAuthenticationMiddleware(
         var now = time.GetUtcNow();
         var lookup = resolver.ResolveAsync(digest, now, context.RequestAborted);
         return lookup.IsCompletedSuccessfully
-            ? Decide(context, lookup.Result, digest, policy, now)
-            : AuthenticateSlowAsync(context, lookup, digest, policy);
+            ? Decide(context, lookup.Result, policy, now)
+            : AuthenticateSlowAsync(context, lookup, policy);
     }
 
-    private async Task AuthenticateSlowAsync(HttpContext context, ValueTask<ApiKeyRecord?> lookup, KeyDigest digest, RoutePolicy policy)
+    private async Task AuthenticateSlowAsync(HttpContext context, ValueTask<CachedKey?> lookup, RoutePolicy policy)
     {
-        ApiKeyRecord? key;
+        CachedKey? key;
         try
         {
             key = await lookup;
@@ -84,13 +84,13 @@ internal sealed partial class KeyAuthenticationMiddleware(
         }
 
         // The store took its time: judge expiry at the time of the answer.
-        await Decide(context, key, digest, policy, time.GetUtcNow());
+        await Decide(context, key, policy, time.GetUtcNow());
     }
 
-    private Task Decide(HttpContext context, ApiKeyRecord? key, KeyDigest digest, RoutePolicy policy, DateTimeOffset now)
+    private Task Decide(HttpContext context, CachedKey? key, RoutePolicy policy, DateTimeOffset now)
     {
         var environment = policy.Environment ?? options.CurrentValue.Environment;
-        var verdict = KeyCheck.Decide(key, digest.Value, now, policy.Demo, environment, policy.RequiredScopes);
+        var verdict = KeyCheck.Decide(key, now, policy.Demo, environment, policy.RequiredScopes);
         if (!verdict.IsAllowed)
         {
             var problem = verdict.Problem!;
@@ -99,7 +99,7 @@ internal sealed partial class KeyAuthenticationMiddleware(
                 : InvalidToken;
 
             // A key that is not the one presented (unknown, or another key's hash) is nobody's refusal.
-            return RejectAsync(context, problem, verdict.Detail!, challenge, KeyCheck.Matches(key, digest.Value, now) ? key : null);
+            return RejectAsync(context, problem, verdict.Detail!, challenge, KeyCheck.Matches(key, now) ? key : null);
         }
 
         metrics.AuthDecision("allowed");
@@ -112,7 +112,7 @@ internal sealed partial class KeyAuthenticationMiddleware(
         return next(context);
     }
 
-    private Task RejectAsync(HttpContext context, ProblemCode problem, string detail, string? challenge, ApiKeyRecord? key = null)
+    private Task RejectAsync(HttpContext context, ProblemCode problem, string detail, string? challenge, CachedKey? key = null)
     {
         metrics.AuthDecision(problem.Code);
         if (key is not null)

@@ -18,13 +18,15 @@ internal readonly record struct KeyVerdict(ProblemCode? Problem, string? Detail)
 /// </summary>
 internal static class KeyCheck
 {
-    /// <summary>Whether <paramref name="presented"/> is <paramref name="key"/>'s current hash, or its previous one still in its grace period.</summary>
-    public static bool Matches(ApiKeyRecord? key, HashValue presented, DateTimeOffset now) =>
-        key is not null && (key.HashIs(presented) || (key.PreviousHashExpiresAt > now && key.PreviousHashIs(presented)));
+    /// <summary>
+    /// Whether the hash <paramref name="key"/> was found by is its current hash, or its previous one still in its grace
+    /// period (decided when the key was cached for that hash, see <see cref="CachedKey"/>).
+    /// </summary>
+    public static bool Matches(CachedKey? key, DateTimeOffset now) => key is not null && key.OpensAt(now);
 
-    public static KeyVerdict Decide(ApiKeyRecord? key, HashValue presented, DateTimeOffset now, bool demoRoute, string environment, IReadOnlyList<string> requiredScopes)
+    public static KeyVerdict Decide(CachedKey? key, DateTimeOffset now, bool demoRoute, string environment, IReadOnlyList<string> requiredScopes)
     {
-        if (!Matches(key, presented, now))
+        if (!Matches(key, now))
         {
             return new(ProblemCodes.InvalidKey, "The API key is not valid.");
         }

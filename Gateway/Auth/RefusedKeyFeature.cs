@@ -6,7 +6,7 @@ namespace Gateway.Auth;
 /// A key that was found but refused (revoked, expired, inactive, wrong environment, missing scope):
 /// its owner should see those refusals in their usage although the request never authenticated.
 /// </summary>
-internal sealed class RefusedKeyFeature(ApiKeyRecord key)
+internal sealed class RefusedKeyFeature(CachedKey key)
 {
-    public ApiKeyRecord Key { get; } = key;
+    public CachedKey Key { get; } = key;
 }

@@ -1,43 +1,58 @@
 using System.Collections.Concurrent;
+using Gateway.Configuration;
 using Gateway.Domain;
 
 namespace Gateway.Keys;
 
-/// <summary>What the store said about a key digest, and until when that may be used.</summary>
-internal sealed record KeyCacheEntry(ApiKeyRecord? Record, DateTimeOffset LoadedAt, DateTimeOffset FreshUntil, DateTimeOffset StaleUntil);
+/// <summary>
+/// What the store said about a key digest (the key, or null for "no such key") and when (UTC ticks). A struct, so it
+/// lives in the dictionary's own node: an unknown digest costs no object of its own, a known one just its <see cref="CachedKey"/>.
+/// </summary>
+internal readonly record struct KeyCacheEntry(CachedKey? Key, long LoadedAtTicks);
 
 /// <summary>
-/// The in-process key cache: at most <c>maxEntries</c> entries keyed by <see cref="KeyDigest"/>, each
-/// dropped once past its <see cref="KeyCacheEntry.StaleUntil"/>. When full it first drops what has
-/// expired, then unknown-key entries, then the known keys closest to expiring, down to 90%, so a flood
-/// of made-up keys cannot push out the keys that are really in use. A hit takes no lock and allocates nothing.
+/// The in-process key cache: at most <c>Cache:MaxEntries</c> entries keyed by <see cref="KeyDigest"/>, each
+/// dropped once past its stale time (<c>Cache:StaleFor</c> after it was read, <c>Cache:NegativeFor</c> for an unknown
+/// digest). When full it first drops what has expired, then unknown-key entries, then the known keys closest to
+/// expiring, down to 90%, so a flood of made-up keys cannot push out the keys that are really in use. A hit takes no
+/// lock and allocates nothing.
 /// </summary>
-internal sealed class KeyCache(int maxEntries)
+internal sealed class KeyCache(CacheOptions options)
 {
     private readonly ConcurrentDictionary<KeyDigest, KeyCacheEntry> _entries = new();
     private readonly Lock _trimGate = new();
+    private readonly long _freshTicks = options.FreshFor.Ticks;
+    private readonly long _staleTicks = options.StaleFor.Ticks;
+    private readonly long _negativeTicks = options.NegativeFor.Ticks;
     private int _count;
 
-    public int MaxEntries { get; } = maxEntries;
+    public int MaxEntries { get; } = options.MaxEntries;
 
     public int Count => Volatile.Read(ref _count);
 
-    /// <summary>The entry for <paramref name="digest"/>, or null when there is none or it has expired.</summary>
-    public KeyCacheEntry? Get(in KeyDigest digest, DateTimeOffset now)
+    /// <summary>The entry for <paramref name="digest"/>; false when there is none or it has expired.</summary>
+    public bool TryGet(in KeyDigest digest, DateTimeOffset now, out KeyCacheEntry entry)
     {
-        if (!_entries.TryGetValue(digest, out var entry))
+        if (!_entries.TryGetValue(digest, out entry))
         {
-            return null;
+            return false;
         }
 
-        if (now < entry.StaleUntil)
+        if (!IsExpired(entry, now.UtcTicks))
         {
-            return entry;
+            return true;
         }
 
         Remove(digest, entry);
-        return null;
+        return false;
     }
+
+    /// <summary>
+    /// Whether <paramref name="entry"/> may be used without asking the store (<c>FreshFor</c>, or <c>NegativeFor</c>
+    /// for an unknown digest). Elapsed time is compared with the lifetime, so no sum can overflow.
+    /// </summary>
+    public bool IsFresh(in KeyCacheEntry entry, DateTimeOffset now) =>
+        now.UtcTicks - entry.LoadedAtTicks < (entry.Key is null ? _negativeTicks : _freshTicks);
 
     /// <summary>Adds or replaces the entry; when the cache is full and nothing can be dropped, it is not kept.</summary>
     public void Set(in KeyDigest digest, KeyCacheEntry entry, DateTimeOffset now)
@@ -112,7 +127,7 @@ internal sealed class KeyCache(int maxEntries)
             var kept = new List<KeyValuePair<KeyDigest, KeyCacheEntry>>(Count);
             foreach (var pair in _entries)
             {
-                if (now >= pair.Value.StaleUntil)
+                if (IsExpired(pair.Value, now.UtcTicks))
                 {
                     Remove(pair.Key, pair.Value);
                 }
@@ -125,11 +140,12 @@ internal sealed class KeyCache(int maxEntries)
             var target = MaxEntries - Math.Max(1, MaxEntries / 10);
             if (kept.Count > target)
             {
-                kept.Sort(static (x, y) => (x.Value.Record is null, y.Value.Record is null) switch
+                // Entries of a kind share one lifetime, so the oldest read is the closest to expiring.
+                kept.Sort(static (x, y) => (x.Value.Key is null, y.Value.Key is null) switch
                 {
                     (true, false) => -1,
                     (false, true) => 1,
-                    _ => x.Value.StaleUntil.CompareTo(y.Value.StaleUntil),
+                    _ => x.Value.LoadedAtTicks.CompareTo(y.Value.LoadedAtTicks),
                 });
                 for (var i = 0; i < kept.Count - target; i++)
                 {
@@ -144,6 +160,9 @@ internal sealed class KeyCache(int maxEntries)
             _trimGate.Exit();
         }
     }
+
+    private bool IsExpired(in KeyCacheEntry entry, long nowTicks) =>
+        nowTicks - entry.LoadedAtTicks >= (entry.Key is null ? _negativeTicks : _staleTicks);
 
     private void Remove(KeyDigest digest, KeyCacheEntry entry)
     {

@@ -9,7 +9,9 @@ using Polly;
 namespace Gateway.Keys;
 
 /// <summary>
-/// Resolves a key digest to its record through a bounded in-process cache (<see cref="KeyCache"/>) in front of the store.
+/// Resolves a key digest to the key, in the compact form the request path reads (<see cref="CachedKey"/>, with a
+/// <see cref="KeyProfile"/> shared among look-alike keys), through a bounded in-process cache (<see cref="KeyCache"/>)
+/// in front of the store.
 /// Entries are fresh for <c>Cache:FreshFor</c>; after that the store is asked again, and only when the
 /// store cannot answer is the entry served stale (up to <c>Cache:StaleFor</c>), so keys already known keep
 /// working through an outage and revocations already seen stay in force; with
@@ -24,6 +26,7 @@ internal sealed class KeyResolver
     private readonly ResiliencePipeline _resilience;
     private readonly GatewayMetrics _metrics;
     private readonly KeyCache _cache;
+    private readonly KeyProfiles _profiles;
     private readonly ConcurrentDictionary<KeyDigest, Lazy<Task<KeyCacheEntry>>> _inflight = new();
 
     // Bumped by every invalidation. A store read that started before an invalidation must not put
@@ -40,45 +43,48 @@ internal sealed class KeyResolver
         _options = options.Value.Cache;
         _resilience = resilience.Pipeline;
         _metrics = metrics;
-        _cache = new KeyCache(_options.MaxEntries);
+        _cache = new KeyCache(_options);
+        _profiles = new KeyProfiles(_options.MaxEntries);
     }
 
-    /// <summary>The record for <paramref name="digest"/>, or null when no key has it.</summary>
+    /// <summary>The key presented as <paramref name="digest"/>, or null when no key has it.</summary>
     /// <exception cref="StoreUnavailableException">The store cannot answer and nothing usable is cached.</exception>
-    public ValueTask<ApiKeyRecord?> ResolveAsync(KeyDigest digest, CancellationToken cancellationToken) =>
+    public ValueTask<CachedKey?> ResolveAsync(KeyDigest digest, CancellationToken cancellationToken) =>
         ResolveAsync(digest, _time.GetUtcNow(), cancellationToken);
 
     /// <summary>As above, at a time the caller has just read from the same clock (one clock read per request, not two).</summary>
-    public ValueTask<ApiKeyRecord?> ResolveAsync(KeyDigest digest, DateTimeOffset now, CancellationToken cancellationToken)
+    public ValueTask<CachedKey?> ResolveAsync(KeyDigest digest, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var cached = _cache.Get(digest, now);
-        if (cached is not null && now < cached.FreshUntil && cached.LoadedAt.UtcTicks > Interlocked.Read(ref _staleBeforeTicks))
+        var found = _cache.TryGet(digest, now, out var cached);
+        if (found && _cache.IsFresh(cached, now) && cached.LoadedAtTicks > Interlocked.Read(ref _staleBeforeTicks))
         {
             // A hit, which is nearly every request, needs no async state machine.
             _metrics.CacheLookup(hit: true);
-            return new ValueTask<ApiKeyRecord?>(cached.Record);
+            return new ValueTask<CachedKey?>(cached.Key);
         }
 
         _metrics.CacheLookup(hit: false);
-        return LoadOrStaleAsync(digest, cached, now, cancellationToken);
+
+        // What TryGet returned is within its stale time: the outage fallback, when it is a known key.
+        return LoadOrStaleAsync(digest, found ? cached.Key : null, cancellationToken);
     }
 
-    private async ValueTask<ApiKeyRecord?> LoadOrStaleAsync(KeyDigest digest, KeyCacheEntry? cached, DateTimeOffset now, CancellationToken cancellationToken)
+    private async ValueTask<CachedKey?> LoadOrStaleAsync(KeyDigest digest, CachedKey? fallback, CancellationToken cancellationToken)
     {
         try
         {
             var entry = await LoadAsync(digest).WaitAsync(cancellationToken);
-            return entry.Record;
+            return entry.Key;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             // Only a positive entry may outlive its freshness: "unknown" is not worth trusting during an outage.
             // With FailClosedWhenPartitioned none does: an instance cut off from the store (and from its
             // revocation messages) would otherwise accept a key revoked elsewhere for up to StaleFor.
-            if (cached?.Record is not null && now < cached.StaleUntil && !_options.FailClosedWhenPartitioned)
+            if (fallback is not null && !_options.FailClosedWhenPartitioned)
             {
                 _metrics.StaleServedOnce();
-                return cached.Record;
+                return fallback;
             }
 
             throw ex as StoreUnavailableException ?? new StoreUnavailableException("The key store did not answer.", ex);
@@ -136,9 +142,7 @@ internal sealed class KeyResolver
         _metrics.StoreCall("find_key", _time.GetElapsedTime(started));
 
         var now = _time.GetUtcNow();
-        var entry = record is null
-            ? new KeyCacheEntry(null, now, now + _options.NegativeFor, now + _options.NegativeFor)
-            : new KeyCacheEntry(record, now, now + _options.FreshFor, now + _options.StaleFor);
+        var entry = new KeyCacheEntry(record is null ? null : new CachedKey(record, digest.Value, _profiles.Share(new KeyProfile(record))), now.UtcTicks);
 
         if (generation == Interlocked.Read(ref _generation))
         {

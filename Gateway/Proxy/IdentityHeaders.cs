@@ -97,7 +97,7 @@ internal static class IdentityHeaders
     /// Adds the identity of <paramref name="key"/> to the upstream request, which carries none of these
     /// headers any more (<see cref="RemoveReserved"/>).
     /// </summary>
-    public static void Stamp(HttpRequestHeaders headers, ApiKeyRecord key)
+    public static void Stamp(HttpRequestHeaders headers, CachedKey key)
     {
         headers.TryAddWithoutValidation(OrgId, key.OrgId);
         headers.TryAddWithoutValidation(KeyId, key.Id);

@@ -36,7 +36,7 @@ internal sealed class LimitCharger(
     /// <paramref name="batch"/>[<paramref name="from"/>..] already in it (a deferred IP permit). On a refusal
     /// nothing from <paramref name="from"/> on stays charged; the caller gives back what it took before.
     /// </summary>
-    public ValueTask<ChargeOutcome> ChargeAsync(LimitBatch batch, ApiKeyRecord key, string? policyName, int cost, int from, CancellationToken cancellationToken)
+    public ValueTask<ChargeOutcome> ChargeAsync(LimitBatch batch, CachedKey key, string? policyName, int cost, int from, CancellationToken cancellationToken)
     {
         if (key.CustomerId is not { } customerId)
         {
@@ -49,13 +49,13 @@ internal sealed class LimitCharger(
             : AwaitCustomerAsync(lookup, batch, key, policyName, cost, from, cancellationToken);
     }
 
-    /// <summary>The counter names and allowances a key's request is charged against right now (also for the admin API).</summary>
-    public void AddQuotas(ref QuotaBatch batch, ApiKeyRecord key, Customer? customer, int cost, DateTimeOffset now)
+    /// <summary>The counter names and allowances a key's request is charged against right now.</summary>
+    public void AddQuotas(ref QuotaBatch batch, CachedKey key, Customer? customer, int cost, DateTimeOffset now)
     {
         batch.Now = now;
         if (customer is not null && EffectiveQuota(customer, options.CurrentValue) is { } quota)
         {
-            batch.Add(QuotaCharge(customer, quota, key, cost, now));
+            batch.Add(QuotaCharge(customer, quota, key.Id, cost, now));
         }
 
         if (key.Credits is { } credits)
@@ -74,7 +74,7 @@ internal sealed class LimitCharger(
             ? new KeyRateLimit(r.PermitLimit, r.Window)
             : null);
 
-    public static QuotaCharge QuotaCharge(Customer customer, CustomerQuota quota, ApiKeyRecord? key, int cost, DateTimeOffset now)
+    public static QuotaCharge QuotaCharge(Customer customer, CustomerQuota quota, string? keyId, int cost, DateTimeOffset now)
     {
         var end = QuotaPeriods.End(quota.Period, now);
         return new QuotaCharge
@@ -87,7 +87,7 @@ internal sealed class LimitCharger(
             ExpiresAt = end.AddDays(1),
             OrgId = customer.OrgId,
             CustomerId = customer.Id,
-            KeyId = key?.Id ?? "",
+            KeyId = keyId ?? "",
         };
     }
 
@@ -95,7 +95,14 @@ internal sealed class LimitCharger(
     /// A key's credits: counted per refill period under the epoch of their last set, against what was set
     /// (in the period they were set in) or the refill amount (in every later period).
     /// </summary>
-    public static QuotaCharge CreditsCharge(ApiKeyRecord key, KeyCredits credits, int cost, DateTimeOffset now)
+    public static QuotaCharge CreditsCharge(ApiKeyRecord key, KeyCredits credits, int cost, DateTimeOffset now) =>
+        CreditsCharge(key.Id, key.OrgId, key.CustomerId, credits, cost, now);
+
+    /// <summary>As above, for a key the request path holds (the same counter names).</summary>
+    public static QuotaCharge CreditsCharge(CachedKey key, KeyCredits credits, int cost, DateTimeOffset now) =>
+        CreditsCharge(key.Id, key.OrgId, key.CustomerId, credits, cost, now);
+
+    private static QuotaCharge CreditsCharge(string keyId, string orgId, string? customerId, KeyCredits credits, int cost, DateTimeOffset now)
     {
         var refill = credits.Refill;
         var period = refill is null ? "all" : QuotaPeriods.Key(refill.Period, now);
@@ -104,21 +111,21 @@ internal sealed class LimitCharger(
         return new QuotaCharge
         {
             Kind = QuotaKind.Credits,
-            Partition = $"c:{key.Id}:{credits.Epoch}:{period}",
+            Partition = $"c:{keyId}:{credits.Epoch}:{period}",
             Limit = allowance,
             Cost = cost,
             ResetAt = end,
             ExpiresAt = end?.AddDays(1),
-            OrgId = key.OrgId,
-            CustomerId = key.CustomerId,
-            KeyId = key.Id,
+            OrgId = orgId,
+            CustomerId = customerId,
+            KeyId = keyId,
         };
     }
 
-    private async ValueTask<ChargeOutcome> AwaitCustomerAsync(ValueTask<Customer?> lookup, LimitBatch batch, ApiKeyRecord key, string? policyName, int cost, int from, CancellationToken cancellationToken) =>
+    private async ValueTask<ChargeOutcome> AwaitCustomerAsync(ValueTask<Customer?> lookup, LimitBatch batch, CachedKey key, string? policyName, int cost, int from, CancellationToken cancellationToken) =>
         await ChargeAsync(batch, key, await lookup, policyName, cost, from, cancellationToken);
 
-    private ValueTask<ChargeOutcome> ChargeAsync(LimitBatch batch, ApiKeyRecord key, Customer? customer, string? policyName, int cost, int from, CancellationToken cancellationToken)
+    private ValueTask<ChargeOutcome> ChargeAsync(LimitBatch batch, CachedKey key, Customer? customer, string? policyName, int cost, int from, CancellationToken cancellationToken)
     {
         var settings = options.CurrentValue;
         policies.AddRequestLimits(batch, key, policyName, customer is null ? null : EffectiveRateLimit(customer, settings), customer?.Id);

@@ -20,7 +20,7 @@ internal sealed class RateLimitPolicyResolver(IOptionsMonitor<GatewayOptions> op
     /// After the IP limit: the route policy or the workspace limit, then the customer's rate limit (shared by its
     /// keys), then the key's own limit.
     /// </summary>
-    public void AddRequestLimits(LimitBatch batch, ApiKeyRecord key, string? policyName, KeyRateLimit? customerLimit, string? customerId)
+    public void AddRequestLimits(LimitBatch batch, CachedKey key, string? policyName, KeyRateLimit? customerLimit, string? customerId)
     {
         var rateLimits = options.CurrentValue.RateLimits;
         if (policyName is not null && rateLimits.Policies.TryGetValue(policyName, out var policy))

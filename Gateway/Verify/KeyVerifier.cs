@@ -44,7 +44,7 @@ internal sealed partial class KeyVerifier(
         }
 
         var digest = ApiKeyFormat.Digest(input.Key);
-        ApiKeyRecord? key;
+        CachedKey? key;
         try
         {
             key = await resolver.ResolveAsync(digest, time.GetUtcNow(), cancellationToken);
@@ -58,14 +58,14 @@ internal sealed partial class KeyVerifier(
         var now = time.GetUtcNow();
 
         // Before any rule that would name the key: another organization's key, revoked or not, is unknown here.
-        if (!KeyCheck.Matches(key, digest.Value, now) || (callerOrg is not null && !string.Equals(key!.OrgId, callerOrg, StringComparison.Ordinal)))
+        if (!KeyCheck.Matches(key, now) || (callerOrg is not null && !string.Equals(key!.OrgId, callerOrg, StringComparison.Ordinal)))
         {
             return Unknown;
         }
 
         // No route here, so never the demo's: the demo organization's keys verify as unknown, as they fail on every other route.
         var environment = input.Environment ?? options.CurrentValue.Environment;
-        var verdict = KeyCheck.Decide(key, digest.Value, now, demoRoute: false, environment, input.Scopes);
+        var verdict = KeyCheck.Decide(key, now, demoRoute: false, environment, input.Scopes);
         if (!verdict.IsAllowed)
         {
             return ReferenceEquals(verdict.Problem, ProblemCodes.InvalidKey) ? Unknown : Describe(key!, verdict.Problem, null);
@@ -79,7 +79,7 @@ internal sealed partial class KeyVerifier(
         return await ChargeAsync(key!, input, now, cancellationToken);
     }
 
-    private async ValueTask<VerifyKeyResponse> ChargeAsync(ApiKeyRecord key, VerifyInput input, DateTimeOffset now, CancellationToken cancellationToken)
+    private async ValueTask<VerifyKeyResponse> ChargeAsync(CachedKey key, VerifyInput input, DateTimeOffset now, CancellationToken cancellationToken)
     {
         // The same limits the proxy's request stage charges after the IP limit (workspace, customer, key, then the
         // customer's quota and the key's credits), all or nothing, through the same charger. Slot Ip stays empty:
@@ -155,7 +155,7 @@ internal sealed partial class KeyVerifier(
         return new VerifyRateLimitDto(spec.PermitLimit, Math.Max(0, state.Remaining) + given, RateLimitHeaders.Seconds(state.ResetAfter));
     }
 
-    private static VerifyKeyResponse Describe(ApiKeyRecord key, ProblemCode? problem, VerifyRateLimitDto? rateLimit, VerifyQuotaDto? quota = null, VerifyCreditsDto? credits = null) => new(
+    private static VerifyKeyResponse Describe(CachedKey key, ProblemCode? problem, VerifyRateLimitDto? rateLimit, VerifyQuotaDto? quota = null, VerifyCreditsDto? credits = null) => new(
         problem is null, problem?.Code, key.Id, key.OrgId, key.Name, key.Scopes, key.Environment, key.CustomerId, rateLimit, quota, credits);
 
     private static VerifyKeyResponse Refusal(ProblemCode problem) => new(false, problem.Code, null, null, null, null, null, null, null, null, null);

@@ -30,7 +30,7 @@ public class IdentityHeadersBenchmarks
         new("Authorization", "Bearer " + BenchData.ValidKey),
     ];
 
-    private readonly ApiKeyRecord _key = BenchData.Record(BenchData.ValidKey);
+    private readonly CachedKey _key = new(BenchData.Record(BenchData.ValidKey));
 
     [Benchmark(Baseline = true)]
     public (IHeaderDictionary, HttpRequestMessage) BuildHeadersOnly() => (Build(), new HttpRequestMessage());

@@ -28,8 +28,8 @@ public class KeyResolverBenchmarks
     public void Cleanup() => _services.Dispose();
 
     [Benchmark]
-    public ValueTask<ApiKeyRecord?> ResolveAsync_CacheHit() => _resolver.ResolveAsync(_hash, CancellationToken.None);
+    public ValueTask<CachedKey?> ResolveAsync_CacheHit() => _resolver.ResolveAsync(_hash, CancellationToken.None);
 
     [Benchmark]
-    public ValueTask<ApiKeyRecord?> ResolveAsync_NegativeCacheHit() => _resolver.ResolveAsync(_unknownHash, CancellationToken.None);
+    public ValueTask<CachedKey?> ResolveAsync_NegativeCacheHit() => _resolver.ResolveAsync(_unknownHash, CancellationToken.None);
 }

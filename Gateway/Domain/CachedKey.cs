@@ -1,0 +1,98 @@
+namespace Gateway.Domain;
+
+/// <summary>
+/// A key as the key cache holds it and the proxy's stages read it: only what a request needs, for one presented
+/// hash. What many keys have alike (organization, environment, scopes, limits, state) is a <see cref="KeyProfile"/>
+/// shared between them, and times are ticks, so a cached key costs a few dozen bytes besides its id and name
+/// where the stored <see cref="ApiKeyRecord"/> costs about a kilobyte. The admin API keeps working with records.
+/// </summary>
+public sealed class CachedKey
+{
+    private readonly KeyProfile _profile;
+
+    // DateTime ticks (UTC); long.MaxValue for "no expiry".
+    private readonly long _expiresAtTicks;
+
+    // Until when the hash this key was looked up by opens it: always for its current hash, until the end of the
+    // grace period for the hash before its last rotation, never for any other (a lookup that returned another key).
+    private readonly long _opensUntilTicks;
+
+    /// <summary>The key found for <paramref name="presented"/>, sharing <paramref name="profile"/> with its look-alikes.</summary>
+    internal CachedKey(ApiKeyRecord record, HashValue presented, KeyProfile profile)
+        : this(record, profile, OpensUntil(record, presented))
+    {
+    }
+
+    /// <summary>The key as presented by its current hash, with a profile of its own (tests, benchmarks).</summary>
+    internal CachedKey(ApiKeyRecord record)
+        : this(record, new KeyProfile(record), long.MaxValue)
+    {
+    }
+
+    private CachedKey(ApiKeyRecord record, KeyProfile profile, long opensUntilTicks)
+    {
+        Id = record.Id;
+        Name = record.Name;
+        CustomerId = record.CustomerId;
+        Credits = record.Credits;
+        _profile = profile;
+        _expiresAtTicks = record.ExpiresAt?.UtcTicks ?? long.MaxValue;
+        _opensUntilTicks = opensUntilTicks;
+    }
+
+    public string Id { get; }
+
+    public string Name { get; }
+
+    public string OrgId => _profile.OrgId;
+
+    public string Environment => _profile.Environment;
+
+    public IReadOnlyList<string> Scopes => _profile.Scopes;
+
+    public string? CustomerId { get; }
+
+    public KeyRateLimit? RateLimit => _profile.RateLimit;
+
+    /// <summary>Prepaid credits; null when the key is not metered by credits.</summary>
+    public KeyCredits? Credits { get; }
+
+    /// <summary>Canonical CIDRs the key may be used from; empty means any address.</summary>
+    public IReadOnlyList<string> AllowedCidrs => _profile.AllowedCidrs;
+
+    public DateTimeOffset? ExpiresAt => _expiresAtTicks == long.MaxValue ? null : new DateTimeOffset(_expiresAtTicks, TimeSpan.Zero);
+
+    /// <summary>The scopes as one space-separated value, joined once per profile rather than per request.</summary>
+    internal string ScopesHeader => _profile.ScopesHeader;
+
+    internal KeyProfile Profile => _profile;
+
+    /// <summary>Whether the hash this key was found by opens it at <paramref name="now"/> (see <c>KeyCheck.Matches</c>).</summary>
+    internal bool OpensAt(DateTimeOffset now) => now.UtcTicks < _opensUntilTicks;
+
+    internal KeyStatus StatusAt(DateTimeOffset now) => _profile.State switch
+    {
+        KeyState.Revoked => KeyStatus.Revoked,
+        KeyState.Inactive => KeyStatus.Inactive,
+        _ when _expiresAtTicks <= now.UtcTicks => KeyStatus.Expired,
+        _ => KeyStatus.Active,
+    };
+
+    internal bool HasScope(string scope)
+    {
+        foreach (var s in _profile.Scopes)
+        {
+            if (s == KeyRules.AnyScope || string.Equals(s, scope, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static long OpensUntil(ApiKeyRecord record, HashValue presented) =>
+        record.HashIs(presented) ? long.MaxValue
+        : record.PreviousHashIs(presented) && record.PreviousHashExpiresAt is { } graceEnd ? graceEnd.UtcTicks
+        : long.MinValue;
+}
