@@ -163,14 +163,8 @@ public sealed class GatewayClient(HttpClient http)
         SendAsync(HttpMethod.Patch, $"admin/orgs/{E(org)}/customers/{E(id)}", Body(body), GatewayJsonContext.Default.Customer, cancellationToken);
 
     [GatewayOperation("DELETE", "/admin/orgs/{org}/customers/{id}")]
-    public async Task DeleteCustomerAsync(string org, string id, CancellationToken cancellationToken = default)
-    {
-        using var response = await http.DeleteAsync($"admin/orgs/{E(org)}/customers/{E(id)}", cancellationToken).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode)
-        {
-            throw await ErrorAsync(response, cancellationToken).ConfigureAwait(false);
-        }
-    }
+    public Task DeleteCustomerAsync(string org, string id, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Delete, $"admin/orgs/{E(org)}/customers/{E(id)}", null, cancellationToken);
 
     [GatewayOperation("GET", "/admin/orgs/{org}/customers/{id}/usage")]
     public Task<JsonElement> GetCustomerUsageAsync(string org, string id, UsageQuery? query = null, CancellationToken cancellationToken = default) =>
@@ -244,7 +238,7 @@ public sealed class GatewayClient(HttpClient http)
     /// <summary>Deletes the webhook; its pending deliveries are not sent.</summary>
     [GatewayOperation("DELETE", "/admin/webhooks/{id}")]
     public Task DeleteWebhookAsync(string id, CancellationToken cancellationToken = default) =>
-        SendNoContentAsync(HttpMethod.Delete, $"admin/webhooks/{E(id)}", cancellationToken);
+        SendAsync(HttpMethod.Delete, $"admin/webhooks/{E(id)}", null, cancellationToken);
 
     /// <param name="limit">How many, newest first (the gateway's default 50, at most 1000).</param>
     [GatewayOperation("GET", "/admin/webhooks/{id}/deliveries")]
@@ -284,7 +278,7 @@ public sealed class GatewayClient(HttpClient http)
     /// <summary>Ends the console session this client's cookies hold (send its CSRF header too); a token caller has no session and gets the same success.</summary>
     [GatewayOperation("POST", "/admin/auth/signout")]
     public Task SignOutAsync(CancellationToken cancellationToken = default) =>
-        SendNoContentAsync(HttpMethod.Post, "admin/auth/signout", cancellationToken);
+        SendAsync(HttpMethod.Post, "admin/auth/signout", null, cancellationToken);
 
     // Verify
 
@@ -298,19 +292,21 @@ public sealed class GatewayClient(HttpClient http)
     {
         using var request = new HttpRequestMessage(method, path) { Content = content };
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode)
-        {
-            throw await ErrorAsync(response, cancellationToken).ConfigureAwait(false);
-        }
-
+        await ThrowIfFailedAsync(response, cancellationToken).ConfigureAwait(false);
         return await response.Content.ReadFromJsonAsync(answer, cancellationToken).ConfigureAwait(false)
             ?? throw new GatewayApiException(response.StatusCode, "unexpected_response", "The gateway answered with an empty body.");
     }
 
-    private async Task SendNoContentAsync(HttpMethod method, string path, CancellationToken cancellationToken)
+    /// <summary>Sends one call whose answer has no body (a delete), or throws <see cref="GatewayApiException"/> for a status that is not a success.</summary>
+    public async Task SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken = default)
     {
-        using var request = new HttpRequestMessage(method, path);
+        using var request = new HttpRequestMessage(method, path) { Content = content };
         using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        await ThrowIfFailedAsync(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task ThrowIfFailedAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
         if (!response.IsSuccessStatusCode)
         {
             throw await ErrorAsync(response, cancellationToken).ConfigureAwait(false);

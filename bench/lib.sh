@@ -1,5 +1,40 @@
-# Shared by bench/load.sh, bench/profile.sh and bench/soak.sh (sourced, not run). The caller defines `die` and `tmp`
-# (its temporary directory, where each process NAME logs to $tmp/NAME.log) and sets NO_BUILD.
+# Shared by the bench scripts (sourced, not run, first thing after the settings). Each calls bench_setup, which
+# defines $tmp (its temporary directory, where each process NAME logs to $tmp/NAME.log), $pids and die; the
+# caller sets NO_BUILD.
+
+# bench_setup NAME [MAX_SECONDS]: a temporary directory $tmp, removed on exit; $pids, the processes stopped on exit
+# (all sent TERM, each then given 10 s before KILL); and, with MAX_SECONDS, a watchdog that stops the whole run
+# after that long: a hung start or wrk must not keep the machine busy. die's messages start with NAME.sh.
+bench_setup() {
+  bench_name=$1
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/gw-$1.XXXXXX")
+  pids=()
+  watchdog=""
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+  if [ -n "${2:-}" ]; then
+    # Sleeps in one-second steps so that killing the watchdog leaves no long sleep behind.
+    ( for ((i = 0; i < $2; i++)); do sleep 1; done; echo "$1.sh: over ${2}s, stopping" >&2; kill -TERM $$ ) 2>/dev/null &
+    watchdog=$!
+  fi
+}
+
+die() { echo "$bench_name.sh: $*" >&2; exit 1; }
+
+# stop_pid PID: TERM, then KILL if it has not stopped within 10 s.
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+}
+
+bench_cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do stop_pid "$pid"; done
+  if [ -n "$watchdog" ]; then kill "$watchdog" 2>/dev/null || true; fi
+  rm -rf "$tmp"
+}
 
 # build_release: Release builds of the gateway and BenchHost, unless NO_BUILD is set.
 build_release() {

@@ -85,32 +85,9 @@ if [ -n "$PIN" ]; then
 fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gw-load.XXXXXX")
-pids=()
-watchdog=""
-
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    # Give each process 10 s to stop, then kill it.
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  if [ -n "$watchdog" ]; then kill "$watchdog" 2>/dev/null || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Bound the whole run: a hung start or wrk must not keep the machine busy.
-# Sleeps in one-second steps so that killing the watchdog leaves no long sleep behind.
-( for ((i = 0; i < MAX_SECONDS; i++)); do sleep 1; done; echo "load.sh: over ${MAX_SECONDS}s, stopping" >&2; kill -TERM $$ ) 2>/dev/null &
-watchdog=$!
-
-die() { echo "load.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+bench_setup load "$MAX_SECONDS"
 
 if ! command -v wrk >/dev/null 2>&1; then
   echo "Installing wrk"
@@ -120,8 +97,6 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 command -v curl >/dev/null 2>&1 || die "curl is required"
 
-# shellcheck source=bench/lib.sh
-source "$root/bench/lib.sh"
 build_release
 up_port=$(free_port); plain_port=$(free_port); gw_port=$(free_port); admin_port=$(free_port)
 redis_port=$(free_port); rgw_port=$(free_port); radmin_port=$(free_port)

@@ -34,20 +34,9 @@ OUT=${OUT:-${TMPDIR:-/tmp}/$TARGET-$STORE.$([ "$PROFILER" = perf ] && echo perf.
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 export PATH="$PATH:$HOME/.dotnet/tools"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gw-profile.XXXXXX")
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-die() { echo "profile.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+bench_setup profile
 [ "${DURATION%s}" -ge 6 ] 2>/dev/null || die "DURATION must be at least 6s (2 s before and after the sampled middle), got $DURATION"
 
 command -v wrk >/dev/null 2>&1 || die "wrk is required (apt-get install wrk)"
@@ -55,8 +44,6 @@ if [ "$PROFILER" != perf ]; then
   command -v dotnet-trace >/dev/null 2>&1 || dotnet tool install -g dotnet-trace >/dev/null || die "could not install dotnet-trace"
 fi
 
-# shellcheck source=bench/lib.sh
-source "$root/bench/lib.sh"
 build_release
 if [ "$PROFILER" = allocations ] && [ -z "$NO_BUILD" ]; then
   dotnet build bench/Gateway.Benchmarks/Gateway.Benchmarks.csproj -c Release -nologo -v quiet >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; die "build of Gateway.Benchmarks failed"; }

@@ -41,29 +41,12 @@ MAX_SECONDS=${MAX_SECONDS:-$(( 900 + KEYS / 500 + 4 * WALK_SECONDS ))}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 PIN_PROXY=""
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gw-scale.XXXXXX")
-pids=()
-watchdog=""
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  if [ -n "$watchdog" ]; then kill "$watchdog" 2>/dev/null || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-( for ((i = 0; i < MAX_SECONDS; i++)); do sleep 1; done; echo "scale.sh: over ${MAX_SECONDS}s, stopping" >&2; kill -TERM $$ ) 2>/dev/null &
-watchdog=$!
-die() { echo "scale.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+bench_setup scale "$MAX_SECONDS"
 
 command -v wrk >/dev/null 2>&1 || die "wrk is required (apt-get install wrk; bench/load.sh installs it)"
 command -v curl >/dev/null 2>&1 || die "curl is required"
-# shellcheck source=bench/lib.sh
-source "$root/bench/lib.sh"
 build_release
 if [ -z "$NO_BUILD" ]; then
   dotnet build bench/Gateway.Benchmarks/Gateway.Benchmarks.csproj -c Release -nologo -v quiet >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; die "build of Gateway.Benchmarks failed"; }

@@ -58,29 +58,9 @@ store_count=$(wc -w <<<"$STORES")
 MAX_SECONDS=${MAX_SECONDS:-$(( duration_s * store_count + 600 ))}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gw-soak.XXXXXX")
-pids=()
-watchdog=""
-
-stop_pid() {
-  kill -TERM "$1" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-}
-
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do stop_pid "$pid"; done
-  if [ -n "$watchdog" ]; then kill "$watchdog" 2>/dev/null || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-( for ((i = 0; i < MAX_SECONDS; i++)); do sleep 1; done; echo "soak.sh: over ${MAX_SECONDS}s, stopping" >&2; kill -TERM $$ ) 2>/dev/null &
-watchdog=$!
-
-die() { echo "soak.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+bench_setup soak "$MAX_SECONDS"
 
 need=()
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
@@ -93,8 +73,6 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 command -v curl >/dev/null 2>&1 || die "curl is required"
 
-# shellcheck source=bench/lib.sh
-source "$root/bench/lib.sh"
 build_release
 
 to_ms() {

@@ -29,24 +29,9 @@ MAX_SECONDS=${MAX_SECONDS:-$(( 300 + ROUNDS * 8 * (${DURATION%s} + 15) ))}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 PIN_PROXY=""
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gw-tls.XXXXXX")
-pids=()
-watchdog=""
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  if [ -n "$watchdog" ]; then kill "$watchdog" 2>/dev/null || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-( for ((i = 0; i < MAX_SECONDS; i++)); do sleep 1; done; echo "tls.sh: over ${MAX_SECONDS}s, stopping" >&2; kill -TERM $$ ) 2>/dev/null &
-watchdog=$!
-die() { echo "tls.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+bench_setup tls "$MAX_SECONDS"
 
 install() {
   local SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -60,8 +45,6 @@ command -v h2load >/dev/null 2>&1 || install nghttp2-client || echo "tls.sh: h2l
 H2LOAD=$(command -v h2load || true)
 command -v openssl >/dev/null 2>&1 || die "openssl is required"
 
-# shellcheck source=bench/lib.sh
-source "$root/bench/lib.sh"
 build_release
 bin=bin/Release/net10.0
 host="$root/bench/BenchHost/$bin/BenchHost.dll"

@@ -7,31 +7,24 @@ namespace Gateway.Tests.Admin;
 
 /// <summary>The admin API (docs/admin-api.md): results, refusals and the exact shape of what comes back.</summary>
 [TestFixtureSource(typeof(StoreKinds), nameof(StoreKinds.All))]
-public sealed class AdminApiTests(StoreKind store)
+public sealed class AdminApiTests(StoreKind store) : GatewayFixture(store)
 {
     private static readonly string[] KeyFields = ["id", "orgId", "name", "prefix", "environment", "scopes", "status", "isDefault", "description", "createdBy", "createdAt", "expiresAt", "lastUsedAt", "customerId", "rateLimit"];
-    private GatewayHost _gateway = null!;
+
+    protected override Dictionary<string, string?> Settings(string upstream)
+    {
+        var settings = base.Settings(upstream);
+        settings["Gateway:Environment"] = "staging";
+        return settings;
+    }
 
     [OneTimeSetUp]
-    public async Task StartAsync()
-    {
-        _gateway = await GatewayHost.StartAsync(new Dictionary<string, string?> { ["Gateway:Environment"] = "staging" }, store: store);
-        await _gateway.CreateOrgAsync("acme");
-    }
-
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        if (_gateway is not null)
-        {
-            await _gateway.DisposeAsync();
-        }
-    }
+    public Task CreateAcmeAsync() => Host.CreateOrgAsync("acme");
 
     [Test]
     public async Task CreateOrg_Returns201WithDefaultKeyPlaintextOnce()
     {
-        var org = await _gateway.CreateOrgAsync("org_create");
+        var org = await Host.CreateOrgAsync("org_create");
 
         Assert.That(org["id"]!.GetValue<string>(), Is.EqualTo("org_create"));
         var defaultKey = org["defaultKey"]!.AsObject();
@@ -40,18 +33,18 @@ public sealed class AdminApiTests(StoreKind store)
         Assert.That(defaultKey["isDefault"]!.GetValue<bool>(), Is.True);
         Assert.That(KeyFields.All(defaultKey.ContainsKey), Is.True);
 
-        var fetched = await _gateway.AdminGetAsync("admin/orgs/org_create");
+        var fetched = await Host.AdminGetAsync("admin/orgs/org_create");
         Assert.That(fetched.ContainsKey("defaultKey"), Is.False);
-        var list = await _gateway.AdminGetAsync("admin/orgs");
+        var list = await Host.AdminGetAsync("admin/orgs");
         Assert.That(list["items"]!.AsArray().Select(o => o!["id"]!.GetValue<string>()), Does.Contain("org_create"));
-        var keys = await _gateway.AdminGetAsync("admin/orgs/org_create/keys");
+        var keys = await Host.AdminGetAsync("admin/orgs/org_create/keys");
         Assert.That(keys.ToJsonString(), Does.Not.Contain(defaultKey["key"]!.GetValue<string>()));
     }
 
     [Test]
     public async Task CreateKey_DefaultsAndExactShape_PlaintextOnlyInCreate()
     {
-        var key = await _gateway.CreateKeyAsync("acme", new { name = "shape_key" });
+        var key = await Host.CreateKeyAsync("acme", new { name = "shape_key" });
 
         Assert.That(KeyFields.All(key.ContainsKey), Is.True, key.ToJsonString());
         Assert.That(key["environment"]!.GetValue<string>(), Is.EqualTo("staging"), "defaults to Gateway:Environment");
@@ -61,10 +54,10 @@ public sealed class AdminApiTests(StoreKind store)
         var plaintext = key["key"]!.GetValue<string>();
         Assert.That(key["prefix"]!.GetValue<string>(), Is.EqualTo(plaintext[..15]));
 
-        var got = await _gateway.AdminGetAsync($"admin/keys/{key["id"]!.GetValue<string>()}");
+        var got = await Host.AdminGetAsync($"admin/keys/{key["id"]!.GetValue<string>()}");
         Assert.That(got.ContainsKey("key"), Is.False);
-        Assert.That((await _gateway.AdminGetAsync("admin/orgs/acme/keys")).ToJsonString(), Does.Not.Contain(plaintext));
-        Assert.That((await _gateway.AdminGetAsync("admin/audit?org=acme")).ToJsonString(), Does.Not.Contain(plaintext));
+        Assert.That((await Host.AdminGetAsync("admin/orgs/acme/keys")).ToJsonString(), Does.Not.Contain(plaintext));
+        Assert.That((await Host.AdminGetAsync("admin/audit?org=acme")).ToJsonString(), Does.Not.Contain(plaintext));
     }
 
     [TestCase("{\"id\":\"acme\"}", HttpStatusCode.Conflict, null)]
@@ -78,7 +71,7 @@ public sealed class AdminApiTests(StoreKind store)
     [TestCase("", HttpStatusCode.BadRequest, "body")]
     public async Task CreateOrg_BadInput_Returns4xxNamingField(string body, HttpStatusCode status, string? field)
     {
-        using var response = await _gateway.Admin.PostAsync("admin/orgs", new StringContent(body, Encoding.UTF8, "application/json"));
+        using var response = await Host.Admin.PostAsync("admin/orgs", new StringContent(body, Encoding.UTF8, "application/json"));
 
         Assert.That(response.StatusCode, Is.EqualTo(status));
         var problem = await GatewayHost.ProblemAsync(response);
@@ -115,7 +108,7 @@ public sealed class AdminApiTests(StoreKind store)
     [TestCase("{\"name\":\"k\",\"key\":\"gw_live_chosen\"}", "key")]
     public async Task CreateKey_BadField_Returns400NamingIt(string body, string field)
     {
-        using var response = await _gateway.Admin.PostAsync("admin/orgs/acme/keys", new StringContent(body, Encoding.UTF8, "application/json"));
+        using var response = await Host.Admin.PostAsync("admin/orgs/acme/keys", new StringContent(body, Encoding.UTF8, "application/json"));
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         var problem = await GatewayHost.ProblemAsync(response);
@@ -127,14 +120,14 @@ public sealed class AdminApiTests(StoreKind store)
     [Test]
     public async Task CreateKey_DuplicateName_Returns409ButOtherOrgMayReuseIt()
     {
-        await _gateway.CreateKeyAsync("acme", new { name = "dupe" });
-        await _gateway.CreateOrgAsync("other_org");
+        await Host.CreateKeyAsync("acme", new { name = "dupe" });
+        await Host.CreateOrgAsync("other_org");
 
-        using var response = await _gateway.Admin.PostAsJsonAsync("admin/orgs/acme/keys", new { name = "dupe" });
+        using var response = await Host.Admin.PostAsJsonAsync("admin/orgs/acme/keys", new { name = "dupe" });
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
         Assert.That((await GatewayHost.ProblemAsync(response))["field"]!.GetValue<string>(), Is.EqualTo("name"));
 
-        await _gateway.CreateKeyAsync("other_org", new { name = "dupe" });
+        await Host.CreateKeyAsync("other_org", new { name = "dupe" });
     }
 
     [TestCase("GET", "admin/orgs/nope")]
@@ -155,7 +148,7 @@ public sealed class AdminApiTests(StoreKind store)
             request.Content = new StringContent(path.EndsWith("rotate", StringComparison.Ordinal) ? "{}" : "{\"name\":\"k\"}", Encoding.UTF8, "application/json");
         }
 
-        using var response = await _gateway.Admin.SendAsync(request);
+        using var response = await Host.Admin.SendAsync(request);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
         Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("not_found"));
@@ -167,7 +160,7 @@ public sealed class AdminApiTests(StoreKind store)
     [TestCase("Bearer " + GatewayHost.AdminToken + "x")]
     public async Task AdminCall_WithoutValidToken_Returns401(string? authorization)
     {
-        using var client = new HttpClient { BaseAddress = _gateway.AdminUrl };
+        using var client = new HttpClient { BaseAddress = Host.AdminUrl };
         using var request = new HttpRequestMessage(HttpMethod.Post, "admin/orgs") { Content = JsonContent.Create(new { id = "sneaky" }) };
         if (authorization is not null)
         {
@@ -179,18 +172,18 @@ public sealed class AdminApiTests(StoreKind store)
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
         Assert.That(response.Headers.WwwAuthenticate.ToString(), Is.EqualTo("Bearer"));
         Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("admin_unauthorized"));
-        using var check = await _gateway.Admin.GetAsync("admin/orgs/sneaky");
+        using var check = await Host.Admin.GetAsync("admin/orgs/sneaky");
         Assert.That(check.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "nothing was created");
     }
 
     [Test]
     public async Task Operations_NeedNoTokenOnAdminListener()
     {
-        using (await _gateway.CallAsync("/no-such-route", null))
+        using (await Host.CallAsync("/no-such-route", null))
         {
         }
 
-        using var client = new HttpClient { BaseAddress = _gateway.AdminUrl };
+        using var client = new HttpClient { BaseAddress = Host.AdminUrl };
         using var health = await client.GetAsync("healthz");
         using var ready = await client.GetAsync("readyz");
         using var metrics = await client.GetAsync("metrics");

@@ -13,23 +13,21 @@ namespace Gateway.Tests.Admin;
 /// in it, real responses of a real gateway match the schema it declares for their route and status, and the
 /// proxy listener never serves it.
 /// </summary>
-public sealed class OpenApiTests
+public sealed class OpenApiTests : GatewayFixture
 {
-    private GatewayHost _gateway = null!;
     private JsonObject _document = null!;
 
+    /// <summary>No routes: the proxy listener has nothing to serve.</summary>
+    protected override Dictionary<string, string?> Settings(string upstream) => [];
+
     [OneTimeSetUp]
-    public async Task StartAsync()
+    public async Task ReadDocumentAsync()
     {
-        _gateway = await GatewayHost.StartAsync();
-        using var anonymous = new HttpClient { BaseAddress = _gateway.AdminUrl };
+        using var anonymous = new HttpClient { BaseAddress = Host.AdminUrl };
         using var response = await anonymous.GetAsync("openapi/v1.json");
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), "served without the admin token");
         _document = (JsonNode.Parse(await response.Content.ReadAsStringAsync()) as JsonObject)!;
     }
-
-    [OneTimeTearDown]
-    public async Task StopAsync() => await _gateway.DisposeAsync();
 
     [Test]
     public void Document_Served_IsOpenApi3WithTheAdminTokenScheme()
@@ -42,7 +40,7 @@ public sealed class OpenApiTests
     [Test]
     public void Document_EveryAdminEndpoint_IsListedWithItsMethod()
     {
-        var endpoints = _gateway.Services.GetRequiredService<EndpointDataSource>().Endpoints
+        var endpoints = Host.Services.GetRequiredService<EndpointDataSource>().Endpoints
             .OfType<RouteEndpoint>()
             .Where(e => e.RoutePattern.RawText is { } raw && (raw.StartsWith("/admin", StringComparison.Ordinal) || raw.StartsWith("/v1/", StringComparison.Ordinal)))
             .Where(e => e.Metadata.GetMetadata<IExcludeFromDescriptionMetadata>() is not { ExcludeFromDescription: true })
@@ -133,7 +131,7 @@ public sealed class OpenApiTests
 
         var conflict = await CheckedAsync(HttpMethod.Post, "admin/orgs", 409, new JsonObject { ["id"] = "oa-errors" });
         Assert.That(conflict["field"]!.GetValue<string>(), Is.EqualTo("id"));
-        var defaultKey = (await _gateway.AdminGetAsync("admin/orgs/oa-errors/keys"))["items"]![0]!["id"]!.GetValue<string>();
+        var defaultKey = (await Host.AdminGetAsync("admin/orgs/oa-errors/keys"))["items"]![0]!["id"]!.GetValue<string>();
         await CheckedAsync(HttpMethod.Post, $"admin/keys/{defaultKey}/revoke", 409);
 
         await CheckedAsync(HttpMethod.Post, "admin/leaked-keys", 413, new JsonObject { ["tokens"] = new JsonArray(new string('x', 70_000)) });
@@ -161,7 +159,7 @@ public sealed class OpenApiTests
     [Test]
     public async Task Document_OnProxyListenerWithoutRoutes_IsNotFound()
     {
-        using var response = await _gateway.Proxy.GetAsync("openapi/v1.json");
+        using var response = await Host.Proxy.GetAsync("openapi/v1.json");
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
         Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("no_route"));
@@ -189,8 +187,8 @@ public sealed class OpenApiTests
             }
         }
 
-        using var client = token ? null : new HttpClient { BaseAddress = _gateway.AdminUrl };
-        using var response = await (client ?? _gateway.Admin).SendAsync(request);
+        using var client = token ? null : new HttpClient { BaseAddress = Host.AdminUrl };
+        using var response = await (client ?? Host.Admin).SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
         Assert.That((int)response.StatusCode, Is.EqualTo(status), $"{method} {url}: {text}");
 

@@ -143,6 +143,8 @@ public sealed partial class DocumentedArchitectureTests
     {
         var doc = RepositoryFiles.Read("docs", "architecture.md");
         var section = doc[doc.IndexOf("## Dependencies between features", StringComparison.Ordinal)..];
+        var end = section.IndexOf("\n## ", StringComparison.Ordinal);
+        section = end < 0 ? section : section[..end];
         return TableRow().Matches(section).Select(m => (m.Groups[1].Value, m.Groups[2].Value)).ToList();
     }
 

@@ -1,14 +1,18 @@
 using System.Reflection;
 using System.Reflection.Emit;
+using System.Text.RegularExpressions;
+using Gateway.Tests.Common;
 
 namespace Gateway.Tests.Architecture;
 
 /// <summary>
-/// The feature folders of <c>Gateway/</c> must form an acyclic graph (docs/architecture.md). The graph is
-/// read from the compiled assembly, method bodies included, so a partially qualified name or a lambda
-/// cannot hide a dependency the <c>using</c> lines do not show.
+/// The feature folders of <c>Gateway/</c> must form an acyclic graph (docs/architecture.md), and store code (the
+/// Redis and SQLite drivers, <c>Stores/Redis</c>, <c>Stores/Sqlite</c>) is used outside <c>Stores/</c> only where
+/// the doc's table says, and there only by a feature's own store classes. The graph is read from the compiled
+/// assembly, method bodies included, so a partially qualified name or a lambda cannot hide a dependency the
+/// <c>using</c> lines do not show.
 /// </summary>
-public sealed class NamespaceDependencyTests
+public sealed partial class NamespaceDependencyTests
 {
     private static readonly Assembly GatewayAssembly = typeof(Gateway.Hosting.GatewayHostingExtensions).Assembly;
 
@@ -53,6 +57,125 @@ public sealed class NamespaceDependencyTests
         var graph = FeatureGraph(GatewayAssembly);
 
         Assert.That(graph["Hosting"], Does.Contain("Auth").And.Contain("RateLimiting").And.Contain("Proxy"));
+    }
+
+    [Test]
+    public void StoreCode_UsedOutsideStores_IsExactlyTheDocumentedTable()
+    {
+        var documented = DocumentedStoreCode();
+        var real = StoreCodeUses(GatewayAssembly)
+            .SelectMany(f => f.Value.Keys.Select(code => (Code: code, Feature: f.Key)))
+            .GroupBy(p => p.Code)
+            .ToDictionary(g => g.Key, g => g.Select(p => p.Feature).ToHashSet(StringComparer.Ordinal), StringComparer.Ordinal);
+
+        var differences = new List<string>();
+        foreach (var code in StoreCodes)
+        {
+            var doc = documented.GetValueOrDefault(code) ?? [];
+            var used = real.GetValueOrDefault(code) ?? [];
+            differences.AddRange(used.Except(doc).Order(StringComparer.Ordinal).Select(f => $"{f} uses {code}, which the table does not say"));
+            differences.AddRange(doc.Except(used).Order(StringComparer.Ordinal).Select(f => $"the table says {f} uses {code}, which it does not"));
+        }
+
+        Assert.That(documented.Keys, Is.EquivalentTo(StoreCodes), "docs/architecture.md's store-code table has one row for each of: " + string.Join(", ", StoreCodes));
+        Assert.That(differences, Is.Empty, "docs/architecture.md's store-code table differs from the code:\n" + string.Join("\n", differences) + "\n\nReal uses:\n" + DescribeStoreCode(GatewayAssembly));
+    }
+
+    [Test]
+    public void StoreCode_OutsideStoresAndCli_OnlyInTheFeaturesOwnStoreClasses()
+    {
+        // A feature keeps its Redis and SQLite implementations behind its own interface (RedisCustomerStore,
+        // SqliteCustomerStore); its registration, endpoints and stages see only that interface. Cli's store
+        // commands (backup, import, migrate-store) are store code by purpose.
+        var violations = StoreCodeUses(GatewayAssembly)
+            .Where(f => f.Key != "Cli")
+            .SelectMany(f => f.Value.SelectMany(code => code.Value
+                .Where(type => !type.StartsWith(code.Key.Contains("Redis", StringComparison.Ordinal) ? "Redis" : "Sqlite", StringComparison.Ordinal))
+                .Select(type => $"{f.Key}.{type} uses {code.Key}")))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+
+        Assert.That(violations, Is.Empty, "store code outside a feature's Redis…/Sqlite… store classes:\n" + string.Join("\n", violations));
+    }
+
+    [Test]
+    public void StoreCode_FeatureStoreClass_IsSeen()
+    {
+        // The check must see a driver used inside a method body and a Stores/Redis helper used in a lambda.
+        var usage = StoreCodeUses(GatewayAssembly)["Usage"];
+
+        Assert.That(usage["StackExchange.Redis"], Does.Contain("RedisUsageStore"));
+        Assert.That(usage["Stores.Redis"], Does.Contain("RedisUsageStore"));
+        Assert.That(usage["Microsoft.Data.Sqlite"], Does.Contain("SqliteUsageStore"));
+    }
+
+    private static readonly string[] StoreCodes = ["StackExchange.Redis", "Microsoft.Data.Sqlite", "Stores.Redis", "Stores.Sqlite"];
+
+    /// <summary>Feature (other than Stores) → store code it uses → the (outermost) types that use it.</summary>
+    internal static Dictionary<string, Dictionary<string, SortedSet<string>>> StoreCodeUses(Assembly assembly)
+    {
+        var uses = new Dictionary<string, Dictionary<string, SortedSet<string>>>(StringComparer.Ordinal);
+        foreach (var type in assembly.GetTypes())
+        {
+            if (Feature(type) is not { } feature || feature == "Stores")
+            {
+                continue;
+            }
+
+            foreach (var used in Referenced(type))
+            {
+                if (StoreCode(used) is not { } code)
+                {
+                    continue;
+                }
+
+                var byCode = uses.TryGetValue(feature, out var b) ? b : uses[feature] = new Dictionary<string, SortedSet<string>>(StringComparer.Ordinal);
+                var types = byCode.TryGetValue(code, out var t) ? t : byCode[code] = new SortedSet<string>(StringComparer.Ordinal);
+                types.Add(Outermost(type).Name.Split('`')[0]);
+            }
+        }
+
+        return uses;
+    }
+
+    private static string? StoreCode(Type type) => type.Assembly.GetName().Name switch
+    {
+        "StackExchange.Redis" or "Microsoft.AspNetCore.DataProtection.StackExchangeRedis" => "StackExchange.Redis",
+        "Microsoft.Data.Sqlite" => "Microsoft.Data.Sqlite",
+        _ when Outermost(type).Namespace is "Gateway.Stores.Redis" => "Stores.Redis",
+        _ when Outermost(type).Namespace is "Gateway.Stores.Sqlite" => "Stores.Sqlite",
+        _ => null,
+    };
+
+    private static string DescribeStoreCode(Assembly assembly) => string.Join("\n", StoreCodeUses(assembly)
+        .OrderBy(f => f.Key, StringComparer.Ordinal)
+        .SelectMany(f => f.Value.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => $"{f.Key} -> {c.Key} ({string.Join(", ", c.Value)})")));
+
+    /// <summary>Store code → features, from docs/architecture.md's "Store code outside Stores/" table.</summary>
+    private static Dictionary<string, HashSet<string>> DocumentedStoreCode()
+    {
+        var doc = RepositoryFiles.Read("docs", "architecture.md");
+        var start = doc.IndexOf("## Store code outside Stores/", StringComparison.Ordinal);
+        Assert.That(start, Is.GreaterThanOrEqualTo(0), "docs/architecture.md has no section '## Store code outside Stores/'");
+        var section = doc[start..];
+        var end = section.IndexOf("\n## ", 3, StringComparison.Ordinal);
+        return StoreCodeRow().Matches(end < 0 ? section : section[..end]).ToDictionary(
+            m => m.Groups[1].Value,
+            m => m.Groups[2].Value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Where(f => f is not ("—" or "-")).ToHashSet(StringComparer.Ordinal),
+            StringComparer.Ordinal);
+    }
+
+    [GeneratedRegex(@"^\| `([A-Za-z.]+)` \| ([^|]*) \|\s*$", RegexOptions.Multiline)]
+    private static partial Regex StoreCodeRow();
+
+    private static Type Outermost(Type type)
+    {
+        while (type.DeclaringType is not null)
+        {
+            type = type.DeclaringType;
+        }
+
+        return type;
     }
 
     /// <summary>Feature → features it uses; a feature is the first namespace segment under <c>Gateway</c>.</summary>

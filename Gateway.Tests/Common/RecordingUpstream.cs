@@ -12,8 +12,9 @@ using Microsoft.Extensions.Logging;
 namespace Gateway.Tests.Common;
 
 /// <summary>
-/// A small real Kestrel upstream on a free loopback port that answers 200 and records each request's
-/// method, raw request target (as sent on the wire, not decoded) and headers.
+/// A small real Kestrel upstream on a free loopback port that answers 200 and records what a verifier needs of
+/// each request: its method, raw request target (as sent on the wire, not decoded), every header line as a pair
+/// (Kestrel keeps a repeated header as several values, which become several pairs) and the body.
 /// </summary>
 public sealed class RecordingUpstream : IAsyncDisposable
 {
@@ -23,6 +24,8 @@ public sealed class RecordingUpstream : IAsyncDisposable
     private RecordingUpstream(WebApplication app) => _app = app;
 
     public string Url { get; private set; } = "";
+
+    public int Port => new Uri(Url).Port;
 
     public IReadOnlyList<ReceivedRequest> Received => [.. _received];
 
@@ -35,16 +38,13 @@ public sealed class RecordingUpstream : IAsyncDisposable
         builder.Logging.ClearProviders();
         var app = builder.Build();
         var upstream = new RecordingUpstream(app);
-        app.Run(context =>
+        app.Run(async context =>
         {
-            var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-            foreach (var (name, value) in context.Request.Headers)
-            {
-                headers[name] = value.ToString();
-            }
-
-            upstream._received.Enqueue(new ReceivedRequest(context.Request.Method, context.Features.Get<IHttpRequestFeature>()!.RawTarget, headers));
-            return context.Response.WriteAsync("upstream ok");
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body);
+            var lines = context.Request.Headers.SelectMany(h => h.Value.Select(v => KeyValuePair.Create(h.Key, v ?? ""))).ToList();
+            upstream._received.Enqueue(new ReceivedRequest(context.Request.Method, context.Features.Get<IHttpRequestFeature>()!.RawTarget, lines, body.ToArray()));
+            await context.Response.WriteAsync("upstream ok");
         });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -68,8 +68,46 @@ public sealed class RecordingUpstream : IAsyncDisposable
     }
 }
 
-/// <summary>One request as an upstream saw it; header lookups are case-insensitive.</summary>
-public sealed record ReceivedRequest(string Method, string RawTarget, IReadOnlyDictionary<string, string> Headers)
+/// <summary>
+/// One request as an upstream saw it: its header lines in order (<see cref="HeaderLines"/>, what a signature verifier
+/// reads) and, for lookups by name, <see cref="Headers"/>: one value per name, repeated values joined with commas as
+/// Kestrel joins them, any letter case.
+/// </summary>
+public sealed record ReceivedRequest(string Method, string RawTarget, IReadOnlyList<KeyValuePair<string, string>> HeaderLines, byte[] Body)
 {
+    public IReadOnlyDictionary<string, string> Headers { get; } = HeaderLines
+        .GroupBy(h => h.Key, StringComparer.OrdinalIgnoreCase)
+        .ToDictionary(g => g.Key, g => string.Join(',', g.Select(h => h.Value)), StringComparer.OrdinalIgnoreCase);
+
     public string? Header(string name) => Headers.TryGetValue(name, out var value) ? value : null;
+
+    /// <summary>The header lines with <paramref name="name"/> replaced (or removed when <paramref name="value"/> is null).</summary>
+    public List<KeyValuePair<string, string>> With(string name, string? value)
+    {
+        var headers = HeaderLines.Where(h => !h.Key.Equals(name, StringComparison.OrdinalIgnoreCase)).ToList();
+        if (value is not null)
+        {
+            headers.Add(KeyValuePair.Create(name, value));
+        }
+
+        return headers;
+    }
+
+    /// <summary>The header lines with a forged copy of <paramref name="name"/> inserted before the genuine one.</summary>
+    public List<KeyValuePair<string, string>> WithDuplicate(string name, string value)
+    {
+        var headers = HeaderLines.ToList();
+        var at = headers.FindIndex(h => SameHeaderName(h.Key, name));
+        headers.Insert(at < 0 ? 0 : at, KeyValuePair.Create(name, value));
+        return headers;
+    }
+
+    /// <summary>The <c>t</c> member of X-Gateway-Signature.</summary>
+    public long SignedAt => long.Parse(Member("t"), System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>One member (<c>n</c>, <c>v1</c>, …) of X-Gateway-Signature.</summary>
+    public string Member(string name) => Header("X-Gateway-Signature")!.Split(',').Single(p => p.StartsWith(name + "=", StringComparison.Ordinal))[(name.Length + 1)..];
+
+    /// <summary>Whether two header names are the same to a server that reads '_' as '-' (as CGI-style servers do).</summary>
+    public static bool SameHeaderName(string a, string b) => a.Replace('_', '-').Equals(b.Replace('_', '-'), StringComparison.OrdinalIgnoreCase);
 }

@@ -11,29 +11,24 @@ namespace Gateway.Tests.Operators;
 
 /// <summary>Role and organization decide every admin call: out of role 403 admin_forbidden, other organizations 404.</summary>
 [TestFixtureSource(typeof(StoreKinds), nameof(StoreKinds.All))]
-public sealed class OperatorAuthorizationTests(StoreKind store)
+public sealed class OperatorAuthorizationTests(StoreKind store) : GatewayFixture(store)
 {
-    private GatewayHost _gateway = null!;
     private string _acmeKey = null!;
     private string _otherKey = null!;
 
     [OneTimeSetUp]
-    public async Task StartAsync()
+    public async Task CreateOrgsAsync()
     {
-        _gateway = await GatewayHost.StartAsync(store: store);
-        await _gateway.CreateOrgAsync("acme");
-        await _gateway.CreateOrgAsync("other");
-        _acmeKey = (await _gateway.CreateKeyAsync("acme", new { name = "a" }))["id"]!.GetValue<string>();
-        _otherKey = (await _gateway.CreateKeyAsync("other", new { name = "o" }))["id"]!.GetValue<string>();
+        await Host.CreateOrgAsync("acme");
+        await Host.CreateOrgAsync("other");
+        _acmeKey = (await Host.CreateKeyAsync("acme", new { name = "a" }))["id"]!.GetValue<string>();
+        _otherKey = (await Host.CreateKeyAsync("other", new { name = "o" }))["id"]!.GetValue<string>();
     }
-
-    [OneTimeTearDown]
-    public async Task StopAsync() => await _gateway.DisposeAsync();
 
     [Test]
     public async Task OrgScopedAdmin_SeesOnlyItsOrg_OtherOrgsObjectsAnswer404()
     {
-        using var admin = await _gateway.OperatorAsync("acme-admin-" + store, "admin", "acme");
+        using var admin = await Host.OperatorAsync("acme-admin-" + Store, "admin", "acme");
 
         var orgs = (await admin.GetFromJsonAsync<JsonObject>("admin/orgs"))!;
         Assert.That(orgs["items"]!.AsArray().Select(o => o!["id"]!.GetValue<string>()), Is.EqualTo(new[] { "acme" }));
@@ -63,7 +58,7 @@ public sealed class OperatorAuthorizationTests(StoreKind store)
             Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("not_found"));
         }
 
-        var otherKey = await _gateway.AdminGetAsync($"admin/keys/{_otherKey}");
+        var otherKey = await Host.AdminGetAsync($"admin/keys/{_otherKey}");
         Assert.That(otherKey["status"]!.GetValue<string>(), Is.EqualTo("active"), "nothing happened to the other org's key");
 
         using (var own = await admin.GetAsync($"admin/keys/{_acmeKey}"))
@@ -94,7 +89,7 @@ public sealed class OperatorAuthorizationTests(StoreKind store)
     [Test]
     public async Task Viewer_ReadsButCannotWrite403()
     {
-        using var viewer = await _gateway.OperatorAsync("viewer-" + store, "viewer", "acme");
+        using var viewer = await Host.OperatorAsync("viewer-" + Store, "viewer", "acme");
         using (var read = await viewer.GetAsync($"admin/orgs/acme/keys"))
         {
             Assert.That(read.StatusCode, Is.EqualTo(HttpStatusCode.OK));
@@ -103,15 +98,15 @@ public sealed class OperatorAuthorizationTests(StoreKind store)
         using var write = await viewer.PostAsync($"admin/keys/{_acmeKey}/deactivate", null);
         Assert.That(write.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
         Assert.That((await GatewayHost.ProblemAsync(write))["code"]!.GetValue<string>(), Is.EqualTo("admin_forbidden"));
-        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{_acmeKey}"))["status"]!.GetValue<string>(), Is.EqualTo("active"));
+        Assert.That((await Host.AdminGetAsync($"admin/keys/{_acmeKey}"))["status"]!.GetValue<string>(), Is.EqualTo("active"));
     }
 
     [Test]
     public async Task OrgScopedOwner_ManagesOnlyItsOrgsTokens()
     {
-        using var owner = await _gateway.OperatorAsync("acme-owner-" + store, "owner", "acme");
-        var otherToken = await _gateway.CreateTokenAsync("other-viewer-" + store, "viewer", "other");
-        var globalToken = await _gateway.CreateTokenAsync("global-viewer-" + store, "viewer");
+        using var owner = await Host.OperatorAsync("acme-owner-" + Store, "owner", "acme");
+        var otherToken = await Host.CreateTokenAsync("other-viewer-" + Store, "viewer", "other");
+        var globalToken = await Host.CreateTokenAsync("global-viewer-" + Store, "viewer");
 
         using (var orgLess = await owner.PostAsJsonAsync("admin/tokens", new { name = "x1", role = "viewer" }))
         {
@@ -123,8 +118,8 @@ public sealed class OperatorAuthorizationTests(StoreKind store)
             Assert.That(otherOrg.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
         }
 
-        var made = await _gateway.CreateTokenAsync("acme-viewer2-" + store, "viewer", "acme", by: owner);
-        Assert.That(made["createdBy"]!.GetValue<string>(), Is.EqualTo("acme-owner-" + store));
+        var made = await Host.CreateTokenAsync("acme-viewer2-" + Store, "viewer", "acme", by: owner);
+        Assert.That(made["createdBy"]!.GetValue<string>(), Is.EqualTo("acme-owner-" + Store));
 
         var listed = (await owner.GetFromJsonAsync<JsonObject>("admin/tokens"))!;
         Assert.That(listed["items"]!.AsArray().Select(t => t!["org"]?.GetValue<string>()), Is.All.EqualTo("acme"));
@@ -135,7 +130,7 @@ public sealed class OperatorAuthorizationTests(StoreKind store)
             Assert.That(revoke.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
         }
 
-        using var stillWorks = _gateway.ClientWith(otherToken["token"]!.GetValue<string>());
+        using var stillWorks = Host.ClientWith(otherToken["token"]!.GetValue<string>());
         using var call = await stillWorks.GetAsync("admin/orgs/other");
         Assert.That(call.StatusCode, Is.EqualTo(HttpStatusCode.OK));
     }
@@ -143,10 +138,10 @@ public sealed class OperatorAuthorizationTests(StoreKind store)
     [Test]
     public async Task OrgLessOwner_CreatesOrgLessTokens_AdminCannotTouchTokens()
     {
-        using var owner = await _gateway.OperatorAsync("root-owner-" + store, "owner");
-        await _gateway.CreateTokenAsync("root-viewer-" + store, "viewer", by: owner);
+        using var owner = await Host.OperatorAsync("root-owner-" + Store, "owner");
+        await Host.CreateTokenAsync("root-viewer-" + Store, "viewer", by: owner);
 
-        using var admin = await _gateway.OperatorAsync("root-admin-" + store, "admin");
+        using var admin = await Host.OperatorAsync("root-admin-" + Store, "admin");
         using var refused = await admin.PostAsJsonAsync("admin/tokens", new { name = "x3", role = "viewer" });
         Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
     }

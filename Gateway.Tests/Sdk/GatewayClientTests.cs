@@ -165,6 +165,23 @@ public sealed class GatewayClientTests : GatewayFixture
     }
 
     [Test]
+    public async Task Client_Deletes_SucceedOnceThenThrowNotFound()
+    {
+        var gateway = GatewayClient.Create(Host.AdminUrl, GatewayHost.AdminToken);
+        using var http = gateway.Http;
+        var org = await NewOrgAsync();
+        await gateway.CreateCustomerAsync(org, new JsonObject { ["id"] = "cus_del", ["name"] = "Deleted" });
+
+        await gateway.DeleteCustomerAsync(org, "cus_del");
+
+        var gone = Assert.ThrowsAsync<GatewayApiException>(() => gateway.GetCustomerAsync(org, "cus_del"));
+        var again = Assert.ThrowsAsync<GatewayApiException>(() => gateway.DeleteCustomerAsync(org, "cus_del"));
+        var noWebhook = Assert.ThrowsAsync<GatewayApiException>(() => gateway.DeleteWebhookAsync("wh_missing"));
+        Assert.That(new[] { (gone!.Status, gone.Code), (again!.Status, again.Code), (noWebhook!.Status, noWebhook.Code) },
+            Is.All.EqualTo((HttpStatusCode.NotFound, "not_found")));
+    }
+
+    [Test]
     public async Task Client_SignIn_ProvidersAndLoginUrlWithoutOidc()
     {
         var gateway = GatewayClient.Create(Host.AdminUrl, GatewayHost.AdminToken);

@@ -8,33 +8,23 @@ using Gateway.Tests.Common;
 namespace Gateway.Tests.SecretScanning;
 
 /// <summary>GitHub secret-scanning partner reports, signed with a P-256 key the test generates, on a real gateway.</summary>
-public sealed class SecretScanningTests
+public sealed class SecretScanningTests : GatewayFixture
 {
     private const string Path = "/_gateway/secret-scanning";
     private readonly ECDsa _github = ECDsa.Create(ECCurve.NamedCurves.nistP256);
     private readonly ECDsa _stranger = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-    private Upstream _upstream = null!;
-    private GatewayHost _gateway = null!;
 
-    [OneTimeSetUp]
-    public async Task StartAsync()
+    protected override Dictionary<string, string?> Settings(string upstream)
     {
-        _upstream = Upstream.Start();
-        var settings = GatewayHost.Routes(_upstream.Url, ("all", "/{**rest}", []));
+        var settings = GatewayHost.Routes(upstream, ("all", "/{**rest}", []));
         settings["Gateway:SecretScanning:Enabled"] = "true";
         settings["Gateway:SecretScanning:PublicKeys:gh-key-1"] = _github.ExportSubjectPublicKeyInfoPem();
-        _gateway = await GatewayHost.StartAsync(settings);
+        return settings;
     }
 
     [OneTimeTearDown]
-    public async Task StopAsync()
+    public void DisposeKeys()
     {
-        if (_gateway is not null)
-        {
-            await _gateway.DisposeAsync();
-        }
-
-        _upstream?.Dispose();
         _github.Dispose();
         _stranger.Dispose();
     }
@@ -53,7 +43,7 @@ public sealed class SecretScanningTests
         }
 
         tamper?.Invoke(request);
-        return await _gateway.Proxy.SendAsync(request);
+        return await Host.Proxy.SendAsync(request);
     }
 
     private static string Report(params string[] tokens) =>
@@ -62,8 +52,8 @@ public sealed class SecretScanningTests
     private async Task<(string Org, string Key, string Id, string DefaultKey, string DefaultId)> OrgWithKeyAsync()
     {
         var org = "leak" + Guid.NewGuid().ToString("N")[..10];
-        var created = await _gateway.CreateOrgAsync(org);
-        var key = await _gateway.CreateKeyAsync(org, new { name = "server" });
+        var created = await Host.CreateOrgAsync(org);
+        var key = await Host.CreateKeyAsync(org, new { name = "server" });
         return (org, key.Str("key"), key.Str("id"), created.DefaultKey(), created.DefaultKeyId());
     }
 
@@ -82,16 +72,16 @@ public sealed class SecretScanningTests
         Assert.That(feedback.Select(f => f!.Str("label")), Is.EqualTo(new[] { "true_positive", "false_positive", "false_positive" }));
         Assert.That(feedback[0]!.Str("token_type"), Is.EqualTo("gateway_api_key"));
         Assert.That(await response.Content.ReadAsStringAsync(), Does.Not.Contain(key));
-        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}")).Str("status"), Is.EqualTo("revoked"));
-        Assert.That(await _gateway.CodeAsync(key), Is.EqualTo("key_revoked"));
+        Assert.That((await Host.AdminGetAsync($"admin/keys/{id}")).Str("status"), Is.EqualTo("revoked"));
+        Assert.That(await Host.CodeAsync(key), Is.EqualTo("key_revoked"));
 
-        var audit = await _gateway.AdminGetAsync($"admin/audit?org={org}");
+        var audit = await Host.AdminGetAsync($"admin/audit?org={org}");
         var leaked = audit["items"]!.AsArray().Single(e => e!.Str("action") == "key.leaked")!;
         Assert.That(leaked.Str("keyId"), Is.EqualTo(id));
         Assert.That(leaked["changes"]!["leakUrl"]!.Str("after"), Is.EqualTo("https://github.com/octo/app/blob/abc/config.yml"));
         Assert.That(leaked["changes"]!["leakSource"]!.Str("after"), Is.EqualTo("content"));
         Assert.That(leaked.ToJsonString(), Does.Not.Contain(key).And.Not.Contain(Hash(key)));
-        Assert.That(_upstream.Received, Is.Empty, "the report must never reach an upstream");
+        Assert.That(Upstream.Received, Is.Empty, "the report must never reach an upstream");
     }
 
     [Test]
@@ -101,13 +91,13 @@ public sealed class SecretScanningTests
         var body = Report(key, defaultKey);
 
         using var first = await PostAsync(body, _github);
-        var afterFirst = await _gateway.AdminGetAsync($"admin/keys/{defaultId}");
+        var afterFirst = await Host.AdminGetAsync($"admin/keys/{defaultId}");
         using var second = await PostAsync(body, _github);
-        var afterSecond = await _gateway.AdminGetAsync($"admin/keys/{defaultId}");
+        var afterSecond = await Host.AdminGetAsync($"admin/keys/{defaultId}");
 
         Assert.That(await second.Content.ReadAsStringAsync(), Is.EqualTo(await first.Content.ReadAsStringAsync()));
         Assert.That(afterSecond.Str("prefix"), Is.EqualTo(afterFirst.Str("prefix")), "a repeat must not rotate the default key again");
-        var audit = await _gateway.AdminGetAsync($"admin/audit?org={org}");
+        var audit = await Host.AdminGetAsync($"admin/audit?org={org}");
         Assert.That(audit["items"]!.AsArray().Count(e => e!.Str("action") == "key.leaked"), Is.EqualTo(2));
     }
 
@@ -115,17 +105,17 @@ public sealed class SecretScanningTests
     public async Task Report_DefaultKey_IsRotatedAndStaysActive()
     {
         var (_, _, _, defaultKey, defaultId) = await OrgWithKeyAsync();
-        var before = await _gateway.AdminGetAsync($"admin/keys/{defaultId}");
+        var before = await Host.AdminGetAsync($"admin/keys/{defaultId}");
 
         using var response = await PostAsync(Report(defaultKey), _github);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That((await response.Content.ReadFromJsonAsync<JsonArray>())![0]!.Str("label"), Is.EqualTo("true_positive"));
-        var after = await _gateway.AdminGetAsync($"admin/keys/{defaultId}");
+        var after = await Host.AdminGetAsync($"admin/keys/{defaultId}");
         Assert.That(after.Str("status"), Is.EqualTo("active"));
         Assert.That(after.Str("prefix"), Is.Not.EqualTo(before.Str("prefix")));
         Assert.That(after["previousKeyExpiresAt"], Is.Null);
-        Assert.That(await _gateway.CodeAsync(defaultKey), Is.EqualTo("invalid_key"));
+        Assert.That(await Host.CodeAsync(defaultKey), Is.EqualTo("invalid_key"));
     }
 
     [Test]
@@ -150,8 +140,8 @@ public sealed class SecretScanningTests
             Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("invalid_signature"));
         }
 
-        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}")).Str("status"), Is.EqualTo("active"));
-        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That((await Host.AdminGetAsync($"admin/keys/{id}")).Str("status"), Is.EqualTo("active"));
+        Assert.That(await Host.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
     }
 
     [TestCase(null, null)]
@@ -218,7 +208,7 @@ public sealed class SecretScanningTests
     private async Task<System.Net.Sockets.TcpClient> HeldReportAsync(string? keyId, string? signature)
     {
         var client = new System.Net.Sockets.TcpClient();
-        await client.ConnectAsync("127.0.0.1", _gateway.Proxy.BaseAddress!.Port);
+        await client.ConnectAsync("127.0.0.1", Host.Proxy.BaseAddress!.Port);
         var head = new StringBuilder($"POST {Path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n");
         if (keyId is not null)
         {
@@ -271,17 +261,17 @@ public sealed class SecretScanningTests
             Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("invalid_report"));
         }
 
-        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}")).Str("status"), Is.EqualTo("active"));
+        Assert.That((await Host.AdminGetAsync($"admin/keys/{id}")).Str("status"), Is.EqualTo("active"));
     }
 
     [Test]
     public async Task Endpoint_OtherMethod_Returns405AndNeverReachesUpstream()
     {
-        _upstream.Reset();
-        using var response = await _gateway.CallAsync(Path, key: null);
+        Upstream.Reset();
+        using var response = await Host.CallAsync(Path, key: null);
 
         Assert.That((int)response.StatusCode, Is.EqualTo(405));
-        Assert.That(_upstream.Received, Is.Empty);
+        Assert.That(Upstream.Received, Is.Empty);
     }
 
     [Test]
@@ -289,17 +279,17 @@ public sealed class SecretScanningTests
     {
         var (org, key, id, _, _) = await OrgWithKeyAsync();
 
-        var result = await _gateway.AdminPostAsync("admin/leaked-keys", new { tokens = new[] { key, "not-a-key" }, url = "file:///var/log/app.log", source = "log file" });
+        var result = await Host.AdminPostAsync("admin/leaked-keys", new { tokens = new[] { key, "not-a-key" }, url = "file:///var/log/app.log", source = "log file" });
 
         var items = result["items"]!.AsArray();
         Assert.That(items.Select(i => i!.Str("label")), Is.EqualTo(new[] { "true_positive", "false_positive" }));
         Assert.That(items[0]!.Str("keyId"), Is.EqualTo(id));
         Assert.That(result.ToJsonString(), Does.Not.Contain(key));
-        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}")).Str("status"), Is.EqualTo("revoked"));
-        var audit = await _gateway.AdminGetAsync($"admin/audit?org={org}");
+        Assert.That((await Host.AdminGetAsync($"admin/keys/{id}")).Str("status"), Is.EqualTo("revoked"));
+        var audit = await Host.AdminGetAsync($"admin/audit?org={org}");
         Assert.That(audit["items"]!.AsArray().Single(e => e!.Str("action") == "key.leaked")!["changes"]!["leakSource"]!.Str("after"), Is.EqualTo("log file"));
 
-        using var empty = await _gateway.Admin.PostAsJsonAsync("admin/leaked-keys", new { tokens = Array.Empty<string>() });
+        using var empty = await Host.Admin.PostAsJsonAsync("admin/leaked-keys", new { tokens = Array.Empty<string>() });
         Assert.That(empty.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
     }
 
@@ -312,12 +302,12 @@ public sealed class SecretScanningTests
         using var output = new StringWriter();
         using var error = new StringWriter();
 
-        var code = await Gateway.Cli.AdminCli.RunAsync(["keys", "leaked", "--file", file, "--source", "log file", "--admin-url", _gateway.AdminUrl.ToString(), "--token", GatewayHost.AdminToken], output, error);
+        var code = await Gateway.Cli.AdminCli.RunAsync(["keys", "leaked", "--file", file, "--source", "log file", "--admin-url", Host.AdminUrl.ToString(), "--token", GatewayHost.AdminToken], output, error);
         File.Delete(file);
 
         Assert.That(code, Is.Zero, error.ToString());
         Assert.That(output.ToString(), Does.Contain("true_positive").And.Not.Contain(key));
-        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}")).Str("status"), Is.EqualTo("revoked"));
+        Assert.That((await Host.AdminGetAsync($"admin/keys/{id}")).Str("status"), Is.EqualTo("revoked"));
     }
 
     [Test]

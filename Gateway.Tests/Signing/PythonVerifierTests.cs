@@ -14,7 +14,7 @@ public sealed partial class PythonVerifierTests
 {
     private const string Secret = "py-secret-0123456789abcdefghijklmnopqrstuvwxyz";
 
-    private SigningUpstream _upstream = null!;
+    private RecordingUpstream _upstream = null!;
     private GatewayHost _gateway = null!;
     private string _key = null!;
     private string _script = null!;
@@ -41,7 +41,7 @@ public sealed partial class PythonVerifierTests
                 print(" ".join(results))
             """);
 
-        _upstream = await SigningUpstream.StartAsync();
+        _upstream = await RecordingUpstream.StartAsync();
         var settings = new Dictionary<string, string?>
         {
             ["ReverseProxy:Clusters:orders:Destinations:d1:Address"] = _upstream.Url,
@@ -75,7 +75,7 @@ public sealed partial class PythonVerifierTests
         File.Delete(_script);
     }
 
-    private async Task<CapturedRequest> CaptureAsync(string path = "/api/things/%C3%A9?x=1&y=%2F", byte[]? body = null)
+    private async Task<ReceivedRequest> CaptureAsync(string path = "/api/things/%C3%A9?x=1&y=%2F", byte[]? body = null)
     {
         _upstream.Reset();
         using var request = new HttpRequestMessage(body is null ? HttpMethod.Get : HttpMethod.Post, path);
@@ -92,7 +92,7 @@ public sealed partial class PythonVerifierTests
 
     /// <summary>Runs the documented verifier: version 1 with the secret when <paramref name="cluster"/> is null, else version 2 with <paramref name="clusterKey"/>.</summary>
     private async Task<string> RunAsync(
-        CapturedRequest request, long now, string? method = null, IEnumerable<KeyValuePair<string, string>>? headers = null, string kid = "py1",
+        ReceivedRequest request, long now, string? method = null, IEnumerable<KeyValuePair<string, string>>? headers = null, string kid = "py1",
         string? cluster = null, string? clusterKey = null, byte[]? body = null, string? target = null, int repeat = 1)
     {
         var input = JsonSerializer.Serialize(new
@@ -100,7 +100,7 @@ public sealed partial class PythonVerifierTests
             keys = new Dictionary<string, string> { [kid] = cluster is null ? Secret : clusterKey ?? Key(cluster) },
             method = method ?? request.Method,
             target = target ?? request.RawTarget,
-            headers = (headers ?? request.Headers).Select(h => new[] { h.Key, h.Value }),
+            headers = (headers ?? request.HeaderLines).Select(h => new[] { h.Key, h.Value }),
             tolerance = 300,
             now,
             cluster,

@@ -22,14 +22,14 @@ public sealed class SignatureV2Tests
     private static readonly string OrdersKey = Convert.ToHexStringLower(GatewaySignature.DeriveClusterKey(Secret, "orders"));
     private static readonly string BillingKey = Convert.ToHexStringLower(GatewaySignature.DeriveClusterKey(Secret, "billing"));
 
-    private SigningUpstream _upstream = null!;
+    private RecordingUpstream _upstream = null!;
     private GatewayHost _gateway = null!;
     private string _key = null!;
 
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _upstream = await SigningUpstream.StartAsync();
+        _upstream = await RecordingUpstream.StartAsync();
         var settings = new Dictionary<string, string?>
         {
             ["ReverseProxy:Clusters:orders:Destinations:d1:Address"] = _upstream.Url,
@@ -76,10 +76,10 @@ public sealed class SignatureV2Tests
 
     private static GatewaySignatureVerifier V1() => new(new Dictionary<string, string> { ["k1"] = Secret });
 
-    private static GatewaySignatureResult Verify(GatewaySignatureVerifier verifier, CapturedRequest r, IEnumerable<KeyValuePair<string, string>>? headers = null, byte[]? body = null) =>
-        verifier.Verify(r.Method, r.RawTarget, headers ?? r.Headers, body ?? r.Body);
+    private static GatewaySignatureResult Verify(GatewaySignatureVerifier verifier, ReceivedRequest r, IEnumerable<KeyValuePair<string, string>>? headers = null, byte[]? body = null) =>
+        verifier.Verify(r.Method, r.RawTarget, headers ?? r.HeaderLines, body ?? r.Body);
 
-    private async Task<CapturedRequest> SendAsync(HttpMethod method, string path, HttpContent? content = null, Action<HttpRequestMessage>? configure = null)
+    private async Task<ReceivedRequest> SendAsync(HttpMethod method, string path, HttpContent? content = null, Action<HttpRequestMessage>? configure = null)
     {
         using var request = new HttpRequestMessage(method, path) { Content = content };
         request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + _key);
@@ -272,7 +272,7 @@ public sealed class SignatureV2Tests
 
         // The captured request, replayed straight to the upstream with a forged X-Org-Id before the genuine one.
         var wire = new StringBuilder($"GET {received.RawTarget} HTTP/1.1\r\n");
-        foreach (var (name, value) in received.Headers)
+        foreach (var (name, value) in received.HeaderLines)
         {
             if (name.Equals("X-Org-Id", StringComparison.OrdinalIgnoreCase))
             {
@@ -296,7 +296,7 @@ public sealed class SignatureV2Tests
         var replayed = _upstream.Only();
 
         // Kestrel hands the application the forged value first: what a lookup by name would read.
-        Assert.That(replayed.Headers.Where(h => h.Key == "X-Org-Id").Select(h => h.Value), Is.EqualTo(new[] { "other", received.Header("X-Org-Id") }));
+        Assert.That(replayed.HeaderLines.Where(h => h.Key == "X-Org-Id").Select(h => h.Value), Is.EqualTo(new[] { "other", received.Header("X-Org-Id") }));
         Assert.That(Verify(V1(), replayed), Is.EqualTo(GatewaySignatureResult.DuplicateHeader));
         Assert.That(Verify(Orders(), replayed), Is.EqualTo(GatewaySignatureResult.DuplicateHeader));
     }
@@ -306,7 +306,7 @@ public sealed class SignatureV2Tests
     {
         var received = await SendAsync(HttpMethod.Get, "/orders/x", configure: r => r.Headers.TryAddWithoutValidation("X_Request_Id", "client-chosen"));
 
-        Assert.That(received.Headers.Count(h => GatewayNames.Same(h.Key, "X-Request-Id")), Is.EqualTo(1));
+        Assert.That(received.HeaderLines.Count(h => ReceivedRequest.SameHeaderName(h.Key, "X-Request-Id")), Is.EqualTo(1));
         Assert.That(Verify(Orders(), received), Is.EqualTo(GatewaySignatureResult.Valid));
         Assert.That(Verify(V1(), received), Is.EqualTo(GatewaySignatureResult.Valid));
     }

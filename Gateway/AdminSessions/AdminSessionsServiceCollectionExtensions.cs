@@ -17,11 +17,11 @@ internal static partial class AdminSessionsServiceCollectionExtensions
     /// the OpenID Connect sign-in, the session cookie and its CSRF check. Call before <c>AddGatewayAdmin</c>, whose
     /// default knows no sessions.
     /// </summary>
-    public static IServiceCollection AddGatewayAdminSessions(this IServiceCollection services, IConfiguration configuration, bool redis)
+    public static IServiceCollection AddGatewayAdminSessions(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<AdminOidcOptions>().Bind(configuration.GetSection(AdminOidcOptions.SectionName)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AdminOidcOptions>, AdminOidcOptionsValidator>());
-        services.AddGatewayDataProtection(redis);
+        services.AddGatewayDataProtection();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IAdminPublicApi, AdminSignInEndpoints>());
         services.ConfigureHttpJsonOptions(options => options.SerializerOptions.TypeInfoResolverChain.Insert(0, AdminSessionsJsonContext.Default));
 

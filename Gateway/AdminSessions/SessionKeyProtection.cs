@@ -3,13 +3,12 @@ using System.Text;
 using System.Xml.Linq;
 using Gateway.Admin;
 using Gateway.Configuration;
+using Gateway.Stores;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.Repositories;
-using Microsoft.AspNetCore.DataProtection.StackExchangeRedis;
 using Microsoft.AspNetCore.DataProtection.XmlEncryption;
 using Microsoft.Extensions.Options;
-using StackExchange.Redis;
 
 namespace Gateway.AdminSessions;
 
@@ -27,17 +26,15 @@ internal static class SessionKeyProtection
     /// derived from the bootstrap admin token, so the ring at rest (a Redis dump, a backup of the data directory) holds
     /// no usable key.
     /// </summary>
-    public static IServiceCollection AddGatewayDataProtection(this IServiceCollection services, bool redis)
+    public static IServiceCollection AddGatewayDataProtection(this IServiceCollection services)
     {
         services.AddDataProtection().SetApplicationName("Gateway");
         services.TryAddSingleton<SessionKeyEncryptionKey>();
+        services.TryAddFeatureStore<ISessionKeyRing, PrivateDirectoryXmlRepository, RedisSessionKeyRing>();
         services.AddOptions<KeyManagementOptions>().Configure<IServiceProvider>((options, sp) =>
         {
             options.XmlEncryptor = new AesGcmXmlEncryptor(sp.GetRequiredService<SessionKeyEncryptionKey>());
-            var gateway = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
-            options.XmlRepository = redis
-                ? new RedisXmlRepository(() => sp.GetRequiredService<IConnectionMultiplexer>().GetDatabase(), new RedisKey(gateway.Store.RedisPrefix + RedisKeySuffix))
-                : new PrivateDirectoryXmlRepository(DirectoryFor(gateway));
+            options.XmlRepository = sp.GetRequiredService<ISessionKeyRing>();
         });
         return services;
     }
@@ -123,25 +120,31 @@ internal sealed class AesGcmXmlDecryptor(IServiceProvider services) : IXmlDecryp
     }
 }
 
+/// <summary>Where the Data Protection key ring is kept: beside the key store, so instances that share a store share it.</summary>
+internal interface ISessionKeyRing : IXmlRepository;
+
 /// <summary>
-/// The key ring as files in a directory only the gateway's user may enter (0700), each file 0600, written to a temporary
-/// name and renamed so a reader never sees half a key. Data Protection's own file repository leaves both to the umask.
+/// The key ring as files next to the SQLite file, in a directory only the gateway's user may enter (0700), each file 0600,
+/// written to a temporary name and renamed so a reader never sees half a key. Data Protection's own file repository leaves
+/// both to the umask.
 /// </summary>
-internal sealed class PrivateDirectoryXmlRepository(string directory) : IXmlRepository
+internal sealed class PrivateDirectoryXmlRepository(IOptions<GatewayOptions> options) : ISessionKeyRing
 {
+    private readonly string _directory = SessionKeyProtection.DirectoryFor(options.Value);
+
     private const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
-    public string Directory => directory;
+    public string Directory => _directory;
 
     public IReadOnlyCollection<XElement> GetAllElements()
     {
-        if (!System.IO.Directory.Exists(directory))
+        if (!System.IO.Directory.Exists(_directory))
         {
             return [];
         }
 
-        return System.IO.Directory.EnumerateFiles(directory, "*.xml")
+        return System.IO.Directory.EnumerateFiles(_directory, "*.xml")
             .Order(StringComparer.Ordinal)
             .Select(path => XElement.Load(path))
             .ToList();
@@ -151,16 +154,16 @@ internal sealed class PrivateDirectoryXmlRepository(string directory) : IXmlRepo
     {
         if (OperatingSystem.IsWindows())
         {
-            System.IO.Directory.CreateDirectory(directory);
+            System.IO.Directory.CreateDirectory(_directory);
         }
         else
         {
-            System.IO.Directory.CreateDirectory(directory, DirectoryMode);
-            File.SetUnixFileMode(directory, DirectoryMode);
+            System.IO.Directory.CreateDirectory(_directory, DirectoryMode);
+            File.SetUnixFileMode(_directory, DirectoryMode);
         }
 
         var name = IsSafe(friendlyName) ? friendlyName : Guid.NewGuid().ToString("N");
-        var temporary = Path.Combine(directory, Guid.NewGuid().ToString("N") + ".tmp");
+        var temporary = Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".tmp");
         var streamOptions = new FileStreamOptions { Mode = System.IO.FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
@@ -173,7 +176,7 @@ internal sealed class PrivateDirectoryXmlRepository(string directory) : IXmlRepo
             stream.Flush(flushToDisk: true);
         }
 
-        File.Move(temporary, Path.Combine(directory, name + ".xml"), overwrite: false);
+        File.Move(temporary, Path.Combine(_directory, name + ".xml"), overwrite: false);
     }
 
     private static bool IsSafe(string name) => name.Length is > 0 and <= 100 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');

@@ -3,6 +3,7 @@ using Gateway.Customers;
 using Gateway.Operators;
 using Gateway.RateLimiting;
 using Gateway.Stores;
+using Gateway.Stores.Redis;
 using Gateway.Webhooks;
 using StackExchange.Redis;
 
@@ -36,7 +37,7 @@ internal static class StoreMigrationFeatures
         // hand every customer a fresh month and every prepaid key its credits again.
         foreach (var (partition, used, expiresAt) in await sourceCounters.ListAsync(DateTimeOffset.UtcNow, cancellationToken))
         {
-            await RedisQuotaCounter.RaiseAsync(targetDatabase, redisPrefix, partition, used, expiresAt);
+            await RedisSharedQuotaStore.RaiseAsync(targetDatabase, redisPrefix, partition, used, expiresAt);
             total.Counters++;
         }
 

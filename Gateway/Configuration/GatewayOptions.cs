@@ -59,9 +59,6 @@ public sealed class StoreOptions
 
     public string? Redis { get; set; }
 
-    /// <summary>Whether the store is shared by every instance (Redis) rather than embedded (SQLite): what each feature reads to pick its own storage.</summary>
-    internal bool IsShared => !string.IsNullOrWhiteSpace(Redis);
-
     public string RedisPrefix { get; set; } = "gw:";
 
     /// <summary>

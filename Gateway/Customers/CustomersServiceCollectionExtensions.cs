@@ -1,3 +1,4 @@
+using Gateway.Stores;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Gateway.Customers;
@@ -5,16 +6,9 @@ namespace Gateway.Customers;
 internal static class CustomersServiceCollectionExtensions
 {
     /// <summary>Customers: their store (the same kind as the key store) and the request path's cached view.</summary>
-    public static IServiceCollection AddGatewayCustomers(this IServiceCollection services, bool redis)
+    public static IServiceCollection AddGatewayCustomers(this IServiceCollection services)
     {
-        if (redis)
-        {
-            services.TryAddSingleton<ICustomerStore, RedisCustomerStore>();
-        }
-        else
-        {
-            services.TryAddSingleton<ICustomerStore, SqliteCustomerStore>();
-        }
+        services.TryAddFeatureStore<ICustomerStore, SqliteCustomerStore, RedisCustomerStore>();
 
         services.TryAddSingleton<CustomerDirectory>();
         return services;

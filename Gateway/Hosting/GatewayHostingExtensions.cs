@@ -86,21 +86,21 @@ public static class GatewayHostingExtensions
         });
         services.AddGatewayAccessLog(builder.Configuration);
 
-        var redis = builder.Configuration[$"{GatewayOptions.SectionName}:Store:Redis"];
-        services.AddGatewayStores(redis);
+        // The one place the store kind is read; every feature's own storage follows it (AddFeatureStore).
+        services.AddGatewayStores(builder.Configuration[$"{GatewayOptions.SectionName}:Store:Redis"]);
         services.AddGatewayKeys();
-        services.AddGatewayCustomers(redis: !string.IsNullOrWhiteSpace(redis));
+        services.AddGatewayCustomers();
         services.AddGatewayRateLimiting();
-        services.AddGatewayQuotas(redis: !string.IsNullOrWhiteSpace(redis));
+        services.AddGatewayQuotas();
         services.AddGatewayUsage();
-        services.AddGatewayOperators(redis: !string.IsNullOrWhiteSpace(redis));
-        services.AddGatewayAdminSessions(builder.Configuration, redis: !string.IsNullOrWhiteSpace(redis));
+        services.AddGatewayOperators();
+        services.AddGatewayAdminSessions(builder.Configuration);
         services.AddGatewayVerify();
         services.AddGatewayAdmin();
         services.AddGatewayDemo(builder.Configuration);
         services.AddGatewaySecretScanning();
-        services.AddGatewayRequestLog(builder.Configuration, redis: !string.IsNullOrWhiteSpace(redis));
-        services.AddGatewayWebhooks(builder.Configuration, redis: !string.IsNullOrWhiteSpace(redis));
+        services.AddGatewayRequestLog(builder.Configuration);
+        services.AddGatewayWebhooks(builder.Configuration);
 
         services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))

@@ -1,4 +1,5 @@
 using Gateway.Admin;
+using Gateway.Stores;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Gateway.Operators;
@@ -10,16 +11,9 @@ internal static class OperatorsServiceCollectionExtensions
     /// asks about tokens that are not the bootstrap token, and <c>/admin/tokens</c>. Call before <c>AddGatewayAdmin</c>,
     /// whose default authenticator knows no tokens.
     /// </summary>
-    public static IServiceCollection AddGatewayOperators(this IServiceCollection services, bool redis)
+    public static IServiceCollection AddGatewayOperators(this IServiceCollection services)
     {
-        if (redis)
-        {
-            services.TryAddSingleton<IOperatorTokenStore, RedisOperatorTokenStore>();
-        }
-        else
-        {
-            services.TryAddSingleton<IOperatorTokenStore, SqliteOperatorTokenStore>();
-        }
+        services.TryAddFeatureStore<IOperatorTokenStore, SqliteOperatorTokenStore, RedisOperatorTokenStore>();
 
         services.TryAddSingleton<OperatorTokenAuthenticator>();
         services.TryAddSingleton<IAdminTokenAuthenticator>(sp => sp.GetRequiredService<OperatorTokenAuthenticator>());

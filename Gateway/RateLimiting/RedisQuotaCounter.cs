@@ -1,14 +1,12 @@
 using System.Collections.Concurrent;
-using Gateway.Configuration;
 using Gateway.Observability;
-using Microsoft.Extensions.Options;
-using StackExchange.Redis;
+using Gateway.Stores;
 
 namespace Gateway.RateLimiting;
 
 /// <summary>
-/// Quota and credit counters shared by every instance on one Redis, without a Redis call per request. Each
-/// counter is one Redis integer, <c>{prefix}q:{&lt;partition&gt;}</c> (its own hash tag), that counts what was
+/// Quota and credit counters shared by every instance on one Redis, without a Redis call per request (the
+/// store's <see cref="ISharedQuotaStore"/> makes the calls). Each counter is one Redis integer, <c>{prefix}q:{&lt;partition&gt;}</c> (its own hash tag), that counts what was
 /// used in its period; each instance leases part of what is left: one script call adds a batch to the counter
 /// and the instance hands it out locally. A grant is sized from the instance's recent demand (doubling while
 /// trips come less than a second apart), capped at a quarter of what is left, and is just the request's cost
@@ -24,55 +22,24 @@ namespace Gateway.RateLimiting;
 /// </summary>
 internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposable
 {
-    // KEYS[1] the counter. ARGV: limit, need, want, floor, expireAtMs (0: none), unreported.
-    // Returns {granted, used before, used after}.
-    private const string Script = """
-        local value = redis.call('GET', KEYS[1])
-        local used = tonumber(ARGV[4])
-        if value then
-          used = tonumber(value)
-        end
-        used = used + tonumber(ARGV[6])
-        local before = used
-        local limit = tonumber(ARGV[1])
-        local need = tonumber(ARGV[2])
-        local left = limit - used
-        local grant = 0
-        if need > 0 and left >= need then
-          grant = need
-          if left - need > 64 then
-            grant = need + math.min(tonumber(ARGV[3]), math.floor((left - need) / 4))
-          end
-        end
-        used = used + grant
-        redis.call('SET', KEYS[1], used)
-        local expire = tonumber(ARGV[5])
-        if expire > 0 then
-          redis.call('PEXPIREAT', KEYS[1], expire)
-        end
-        return {grant, before, used}
-        """;
-
     private const int MaxWant = 4096;
     private static readonly TimeSpan RetryRedisAfter = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan RememberRefusal = TimeSpan.FromSeconds(1);
 
-    private readonly IConnectionMultiplexer _redis;
+    private readonly ISharedQuotaStore _store;
     private readonly LocalQuotaCounter _fallback;
     private readonly IQuotaEvents _events;
     private readonly TimeProvider _time;
     private readonly ILogger<RedisQuotaCounter> _logger;
-    private readonly string _prefix;
     private readonly ConcurrentDictionary<string, LeaseState> _leases = new(StringComparer.Ordinal);
     private long _redisDownUntil;
 
-    public RedisQuotaCounter(IConnectionMultiplexer redis, IQuotaEvents events, IOptions<GatewayOptions> options, TimeProvider time, ILogger<RedisQuotaCounter> logger)
+    public RedisQuotaCounter(ISharedQuotaStore store, IQuotaEvents events, TimeProvider time, ILogger<RedisQuotaCounter> logger)
     {
-        _redis = redis;
+        _store = store;
         _events = events;
         _time = time;
         _logger = logger;
-        _prefix = options.Value.Store.RedisPrefix + "q:{";
         _fallback = new LocalQuotaCounter(null, events, time);
     }
 
@@ -92,14 +59,12 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
 
     public async Task<long> UsedAsync(string partition, CancellationToken cancellationToken)
     {
-        var value = await _redis.GetDatabase().StringGetAsync(Key(partition));
-        return value.IsNull ? (_leases.TryGetValue(partition, out var lease) ? lease.KnownUsed : 0) : (long)value;
+        return await _store.UsedAsync(partition) ?? (_leases.TryGetValue(partition, out var lease) ? lease.KnownUsed : 0);
     }
 
     public async Task<long> AdjustAsync(string partition, long delta, DateTimeOffset? expiresAt, CancellationToken cancellationToken)
     {
-        var db = _redis.GetDatabase();
-        var used = await db.StringIncrementAsync(Key(partition), delta);
+        var used = await _store.AdjustAsync(partition, delta, expiresAt);
 
         // A refusal this instance remembers no longer holds once credits were added; other instances ask
         // Redis again within a second. The count it knows follows the adjustment down too: it is what the
@@ -113,37 +78,12 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
             }
         }
 
-        if (expiresAt is { } at)
-        {
-            await db.KeyExpireAsync(Key(partition), at.UtcDateTime);
-        }
-
         return used;
-    }
-
-    /// <summary>
-    /// Raises a counter on Redis to at least <paramref name="used"/> (never lowers it), for <c>migrate-store</c>
-    /// copying the embedded store's counters: running it again counts nothing twice.
-    /// </summary>
-    internal static async Task RaiseAsync(IDatabase db, string redisPrefix, string partition, long used, DateTimeOffset? expiresAt)
-    {
-        const string raise = """
-            local value = tonumber(redis.call('GET', KEYS[1]) or '0')
-            if tonumber(ARGV[1]) > value then
-              redis.call('SET', KEYS[1], ARGV[1])
-            end
-            if tonumber(ARGV[2]) > 0 then
-              redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-            end
-            return 1
-            """;
-        await db.ScriptEvaluateAsync(raise, [new RedisKey(redisPrefix + "q:{" + partition + "}")], [used, expiresAt?.ToUnixTimeMilliseconds() ?? 0]);
     }
 
     /// <summary>Gives back what this instance holds and has not used, so a stopping instance strands nothing.</summary>
     public async ValueTask DisposeAsync()
     {
-        var db = _redis.GetDatabase();
         var returns = new List<Task>();
         foreach (var (partition, lease) in _leases)
         {
@@ -156,7 +96,7 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
 
             if (held > 0)
             {
-                returns.Add(db.StringDecrementAsync(Key(partition), held));
+                returns.Add(_store.AdjustAsync(partition, -held, null));
             }
         }
 
@@ -169,8 +109,6 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
             // Units not given back stay counted: only stricter.
         }
     }
-
-    private RedisKey Key(string partition) => new(_prefix + partition + "}");
 
     /// <summary>True or false when the leases decide; null when Redis must be asked.</summary>
     private bool? TakeLocally(LimitBatch batch)
@@ -256,7 +194,7 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
             {
                 await AskRedisAsync(batch);
             }
-            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            catch (StoreUnavailableException ex)
             {
                 Interlocked.Exchange(ref _redisDownUntil, _time.GetTimestamp() + (long)(RetryRedisAfter.TotalSeconds * _time.TimestampFrequency));
                 Log.RedisFallback(_logger, ex);
@@ -277,9 +215,8 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
 
     private async Task AskRedisAsync(LimitBatch batch)
     {
-        var db = _redis.GetDatabase();
         var count = batch.Quotas.Count;
-        var calls = new Task<RedisResult>?[QuotaChargeBuffer.Capacity];
+        var calls = new Task<QuotaLease>?[QuotaChargeBuffer.Capacity];
         var unreported = new long[QuotaChargeBuffer.Capacity];
         var now = _time.GetTimestamp();
         for (var i = 0; i < count; i++)
@@ -305,8 +242,7 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
             }
 
             Interlocked.Increment(ref _trips);
-            calls[i] = db.ScriptEvaluateAsync(Script, [Key(charge.Partition)],
-                [charge.Limit, need, want, Math.Max(0, floor), charge.ExpiresAt?.ToUnixTimeMilliseconds() ?? 0, unreported[i]]);
+            calls[i] = _store.LeaseAsync(charge.Partition, charge.Limit, need, want, Math.Max(0, floor), charge.ExpiresAt, unreported[i]);
         }
 
         for (var i = 0; i < count; i++)
@@ -318,10 +254,10 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
 
             var charge = batch.Quotas.Charges[i];
             var lease = Lease(in charge);
-            RedisResult[] result;
+            QuotaLease result;
             try
             {
-                result = (RedisResult[])(await call)!;
+                result = await call;
             }
             catch
             {
@@ -333,7 +269,7 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
                 throw;
             }
 
-            var (granted, before, after) = ((long)result[0], (long)result[1], (long)result[2]);
+            var (granted, before, after) = result;
             lock (lease)
             {
                 lease.Held += granted;

@@ -1,4 +1,5 @@
 using Gateway.Admin;
+using Gateway.Stores;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -7,18 +8,11 @@ namespace Gateway.RequestLog;
 internal static class RequestLogServiceCollectionExtensions
 {
     /// <summary>Binds <c>Gateway:RequestLog</c>; registers the store (the key store's kind), the writer, the OTLP export and the admin endpoints.</summary>
-    public static IServiceCollection AddGatewayRequestLog(this IServiceCollection services, IConfiguration configuration, bool redis)
+    public static IServiceCollection AddGatewayRequestLog(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<RequestLogOptions>().Bind(configuration.GetSection(RequestLogOptions.SectionName)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RequestLogOptions>, RequestLogOptionsValidator>());
-        if (redis)
-        {
-            services.TryAddSingleton<IRequestLogStore, RedisRequestLogStore>();
-        }
-        else
-        {
-            services.TryAddSingleton<IRequestLogStore, SqliteRequestLogStore>();
-        }
+        services.TryAddFeatureStore<IRequestLogStore, SqliteRequestLogStore, RedisRequestLogStore>();
 
         services.TryAddSingleton(sp =>
         {

@@ -15,7 +15,9 @@ internal static class StoresServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddGatewayStores(this IServiceCollection services, string? redis)
     {
-        if (string.IsNullOrWhiteSpace(redis))
+        var kind = string.IsNullOrWhiteSpace(redis) ? GatewayStoreKind.Sqlite : GatewayStoreKind.Redis;
+        services.TryAddSingleton(new StoreSelection(kind));
+        if (kind == GatewayStoreKind.Sqlite)
         {
             services.TryAddSingleton<IGatewayStore, SqliteGatewayStore>();
             services.TryAddSingleton<IKeyChangeNotifier, NullKeyChangeNotifier>();
@@ -27,7 +29,7 @@ internal static class StoresServiceCollectionExtensions
             services.TryAddSingleton<IConnectionMultiplexer>(sp =>
             {
                 var store = sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Store;
-                return RedisConnection.Connect(redis, store.Timeout, store.RedisCaFile);
+                return RedisConnection.Connect(redis!, store.Timeout, store.RedisCaFile);
             });
             services.TryAddSingleton<IGatewayStore, RedisGatewayStore>();
             services.TryAddSingleton<RedisKeyChangePublisher>();
@@ -35,6 +37,7 @@ internal static class StoresServiceCollectionExtensions
             services.AddHostedService(sp => sp.GetRequiredService<RedisKeyChangePublisher>());
             services.TryAddSingleton<IKeyChangeFeed, RedisKeyChangeFeed>();
             services.TryAddSingleton<ISharedLimitStore, RedisSharedLimitStore>();
+            services.TryAddSingleton<ISharedQuotaStore, RedisSharedQuotaStore>();
         }
 
         services.TryAddSingleton<IKeyLookup>(sp => sp.GetRequiredService<IGatewayStore>());
@@ -44,4 +47,31 @@ internal static class StoresServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, StoreInitializer>());
         return services;
     }
+
+    /// <summary>
+    /// A feature's own store behind its own interface: <typeparamref name="TSqlite"/> on the embedded store,
+    /// <typeparamref name="TRedis"/> on Redis. The feature keeps both implementations; which one runs is decided here.
+    /// </summary>
+    public static IServiceCollection TryAddFeatureStore<TService, TSqlite, TRedis>(this IServiceCollection services)
+        where TService : class
+        where TSqlite : class, TService
+        where TRedis : class, TService =>
+        services.AddFeatureStore(
+            sqlite: static s => s.TryAddSingleton<TService, TSqlite>(),
+            redis: static s => s.TryAddSingleton<TService, TRedis>());
+
+    /// <summary>
+    /// A feature's storage that is more than one service (a counter and its flusher, say): runs
+    /// <paramref name="sqlite"/> or <paramref name="redis"/>, for the store <see cref="AddGatewayStores"/> chose.
+    /// </summary>
+    public static IServiceCollection AddFeatureStore(this IServiceCollection services, Action<IServiceCollection> sqlite, Action<IServiceCollection> redis)
+    {
+        (Kind(services) == GatewayStoreKind.Redis ? redis : sqlite)(services);
+        return services;
+    }
+
+    private static GatewayStoreKind Kind(IServiceCollection services) =>
+        services.LastOrDefault(d => d.ServiceType == typeof(StoreSelection) && !d.IsKeyedService)?.ImplementationInstance is StoreSelection selection
+            ? selection.Kind
+            : throw new InvalidOperationException("A feature's store is registered after AddGatewayStores(), which decides the store kind.");
 }

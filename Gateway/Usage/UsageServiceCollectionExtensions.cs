@@ -1,6 +1,5 @@
-using Gateway.Configuration;
+using Gateway.Stores;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 
 namespace Gateway.Usage;
 
@@ -10,9 +9,7 @@ public static class UsageServiceCollectionExtensions
     public static IServiceCollection AddGatewayUsage(this IServiceCollection services)
     {
         services.TryAddSingleton<UsageCounters>();
-        services.TryAddSingleton<IUsageStore>(static sp => sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Store.IsShared
-            ? ActivatorUtilities.CreateInstance<RedisUsageStore>(sp)
-            : ActivatorUtilities.CreateInstance<SqliteUsageStore>(sp));
+        services.TryAddFeatureStore<IUsageStore, SqliteUsageStore, RedisUsageStore>();
 
         services.TryAddSingleton<UsageFlusher>();
         services.AddHostedService(sp => sp.GetRequiredService<UsageFlusher>());

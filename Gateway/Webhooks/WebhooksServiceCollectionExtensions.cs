@@ -1,6 +1,7 @@
 using Gateway.Admin;
 using Gateway.Keys;
 using Gateway.RateLimiting;
+using Gateway.Stores;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -12,18 +13,11 @@ internal static class WebhooksServiceCollectionExtensions
     /// Binds <c>Gateway:Webhooks</c>; registers the store (the key store's kind), the publisher (also the key
     /// manager's <see cref="IKeyEvents"/> listener), the dispatcher, the expiry scan and the admin endpoints.
     /// </summary>
-    public static IServiceCollection AddGatewayWebhooks(this IServiceCollection services, IConfiguration configuration, bool redis)
+    public static IServiceCollection AddGatewayWebhooks(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<WebhookOptions>().Bind(configuration.GetSection(WebhookOptions.SectionName)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WebhookOptions>, WebhookOptionsValidator>());
-        if (redis)
-        {
-            services.TryAddSingleton<IWebhookStore, RedisWebhookStore>();
-        }
-        else
-        {
-            services.TryAddSingleton<IWebhookStore, SqliteWebhookStore>();
-        }
+        services.TryAddFeatureStore<IWebhookStore, SqliteWebhookStore, RedisWebhookStore>();
 
         services.TryAddSingleton<IWebhookDns, SystemWebhookDns>();
         services.TryAddSingleton<WebhookUrlGuard>();

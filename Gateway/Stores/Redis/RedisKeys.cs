@@ -49,4 +49,7 @@ internal sealed class RedisKeys(string prefix)
 
     /// <summary>The bucket hash of one limit partition (for example <c>ws:acme</c>), under its own hash tag.</summary>
     public string RateLimitPartition(string partition) => Prefix + "rl:{" + partition + "}";
+
+    /// <summary>The counter of one quota or credit partition (an integer), under its own hash tag.</summary>
+    public RedisKey QuotaCounter(string partition) => new(Prefix + "q:{" + partition + "}");
 }
