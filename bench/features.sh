@@ -29,30 +29,13 @@ side=()
 PIN_PROXY=""
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gw-features.XXXXXX")
-pids=()
-watchdog=""
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  if [ -n "$watchdog" ]; then kill "$watchdog" 2>/dev/null || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-( for ((i = 0; i < MAX_SECONDS; i++)); do sleep 1; done; echo "features.sh: over ${MAX_SECONDS}s, stopping" >&2; kill -TERM $$ ) 2>/dev/null &
-watchdog=$!
-die() { echo "features.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+bench_setup features "$MAX_SECONDS"
 command -v wrk >/dev/null 2>&1 || die "wrk is required (bench/load.sh installs it)"
 command -v curl >/dev/null 2>&1 || die "curl is required"
 [ "$STORE" = sqlite ] || command -v redis-server >/dev/null 2>&1 || die "STORE=redis needs redis-server"
 
-# shellcheck source=bench/lib.sh
-source "$root/bench/lib.sh"
 # shellcheck source=bench/measure.sh
 source "$root/bench/measure.sh"
 build_release
