@@ -9,21 +9,23 @@ namespace Gateway.Tests.Common;
 /// Keeps everything a logger provider is given: message, every state field, every scope field and the
 /// exception, one string per entry, so a test can search all of a host's log output.
 /// </summary>
-public sealed class CapturingLoggerProvider : ILoggerProvider, ISupportExternalScope
+public sealed class CapturingLoggerProvider(LogLevel minimum = LogLevel.Trace) : ILoggerProvider, ISupportExternalScope
 {
     private readonly ConcurrentQueue<(string Category, LogLevel Level, int EventId, string Message, string Text)> _entries = new();
+    private readonly LogLevel _minimum = minimum;
     private IExternalScopeProvider _scopes = new LoggerExternalScopeProvider();
 
     public IReadOnlyList<(string Category, LogLevel Level, int EventId, string Message, string Text)> Entries => _entries.ToArray();
 
     /// <summary>Registers the provider so it sees every level even though <see cref="GatewayHost"/> silences logging.</summary>
-    public void AddTo(IServiceCollection services) => AddTo(services, LogLevel.Trace);
-
-    /// <summary>Registers the provider so it sees <paramref name="minimum"/> and above even though <see cref="GatewayHost"/> silences logging.</summary>
-    public void AddTo(IServiceCollection services, LogLevel minimum)
+    /// <remarks>
+    /// The filter rule names the provider's type, so it applies to every instance of it in the host; an instance that
+    /// wants less filters itself (the constructor's minimum) rather than through a rule the others would obey too.
+    /// </remarks>
+    public void AddTo(IServiceCollection services)
     {
         services.AddSingleton<ILoggerProvider>(this);
-        services.Configure<LoggerFilterOptions>(o => o.Rules.Add(new LoggerFilterRule(typeof(CapturingLoggerProvider).FullName, null, minimum, null)));
+        services.Configure<LoggerFilterOptions>(o => o.Rules.Add(new LoggerFilterRule(typeof(CapturingLoggerProvider).FullName, null, LogLevel.Trace, null)));
     }
 
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
@@ -39,10 +41,15 @@ public sealed class CapturingLoggerProvider : ILoggerProvider, ISupportExternalS
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => owner._scopes.Push(state);
 
-        public bool IsEnabled(LogLevel logLevel) => true;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= owner._minimum && logLevel != LogLevel.None;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
+            if (!IsEnabled(logLevel))
+            {
+                return;
+            }
+
             var message = formatter(state, exception);
             var text = new StringBuilder().Append(logLevel).Append(' ').Append(category).Append(' ').Append(message);
             if (state is IEnumerable<KeyValuePair<string, object?>> fields)

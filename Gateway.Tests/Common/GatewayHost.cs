@@ -55,7 +55,7 @@ public sealed class GatewayHost : IAsyncDisposable
     /// What the host logged at Error and above (an unhandled exception behind a 500 among them), one line each, for
     /// assertion messages: a CI run that saw an unexpected status then says why.
     /// </summary>
-    public string Errors => string.Join(Environment.NewLine, _errors.Entries.Where(e => e.Level >= LogLevel.Error).Select(e => e.Text));
+    public string Errors => string.Join(Environment.NewLine, _errors.Entries.Select(e => e.Text));
 
     /// <param name="settings">Configuration on top of the test defaults (flat keys, e.g. "Gateway:Environment").</param>
     /// <param name="services">Service overrides applied before AddGateway (e.g. a fake TimeProvider).</param>
@@ -109,9 +109,8 @@ public sealed class GatewayHost : IAsyncDisposable
         configure?.Invoke(builder.Configuration);
         builder.Logging.ClearProviders();
         builder.Logging.AddFilter(_ => false);
-        var errors = new CapturingLoggerProvider();
-        // Registered before the test's own services so a test that adds a provider of its own still sees everything.
-        errors.AddTo(builder.Services, LogLevel.Error);
+        var errors = new CapturingLoggerProvider(LogLevel.Error);
+        errors.AddTo(builder.Services);
         services?.Invoke(builder.Services);
         builder.AddGateway();
 
