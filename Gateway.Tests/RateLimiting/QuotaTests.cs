@@ -2,7 +2,12 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Gateway.Configuration;
 using Gateway.Tests.Common;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Gateway.Tests.RateLimiting;
 
@@ -215,6 +220,130 @@ public sealed class QuotaTests(StoreKind store) : UpstreamFixture
         Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
         Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
         Assert.That(await _gateway.CodeAsync(key), Is.EqualTo("quota_exceeded"), "3 before the restart + 2 after = 5");
+    }
+
+    [TestCase(10, 6, 8, 20)]
+    [TestCase(1000, 600, 602, 700)]
+    public async Task PlanQuotaChangedInSettings_AppliesWithoutRestart_KeepsWhatWasCounted(int limit, int used, int lowered, int raised)
+    {
+        ReloadPlanQuota(limit);
+        await CreateCustomerAsync(new { id = "c7", name = "C7", plan = "metered" });
+        var key = (await _gateway.CreateKeyAsync("acme", new { name = "k", customerId = "c7" })).Str("key");
+        for (var i = 0; i < used; i++)
+        {
+            Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        if (store == StoreKind.Redis && limit > 64)
+        {
+            // The instance has leased units ahead of use: a lowered limit must not let it hand them out.
+            Assert.That(await QuotaCounterAsync("c7"), Is.GreaterThan(lowered), "units leased beyond the lowered limit");
+        }
+
+        ReloadPlanQuota(lowered);
+        Assert.That(await AdmittedUntilQuotaExceededAsync(key, max: lowered - used + 5), Is.EqualTo(lowered - used), "the lowered quota less what was counted");
+        using (var refused = await _gateway.CallAsync("/api/x", key))
+        {
+            Assert.That(refused.Headers.GetValues("X-Quota-Limit").Single(), Is.EqualTo(lowered.ToString(CultureInfo.InvariantCulture)));
+            Assert.That(refused.Headers.GetValues("X-Quota-Remaining").Single(), Is.EqualTo("0"));
+        }
+
+        ReloadPlanQuota(raised);
+        Assert.That(await AdmittedUntilQuotaExceededAsync(key, max: raised - lowered + 5), Is.EqualTo(raised - lowered), "the raised quota less what was counted");
+        var usage = await _gateway.AdminGetAsync("admin/orgs/acme/customers/c7/usage");
+        Assert.That(usage["quota"]!["used"]!.GetValue<long>(), Is.EqualTo(raised));
+        Assert.That(usage["quota"]!["limit"]!.GetValue<long>(), Is.EqualTo(raised));
+    }
+
+    [Test]
+    public async Task RateLimitedRequest_CarriesQuotaAndCreditsHeaders_ChargesNeither()
+    {
+        await CreateCustomerAsync(new { id = "c8", name = "C8", quota = new { limit = 10, period = "month" } });
+        var created = await _gateway.CreateKeyAsync("acme", new { name = "k", customerId = "c8", rateLimit = new { permitLimit = 2, window = "00:10:00" }, credits = new { remaining = 7 } });
+        var key = created.Str("key");
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var refused = await _gateway.CallAsync("/api/x", key);
+            Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
+            Assert.That((await GatewayHost.ProblemAsync(refused))["code"]!.GetValue<string>(), Is.EqualTo("rate_limited"));
+            Assert.That(refused.Headers.GetValues("X-Quota-Limit").Single(), Is.EqualTo("10"));
+            Assert.That(refused.Headers.GetValues("X-Quota-Remaining").Single(), Is.EqualTo("8"), "what is left, not charged for the refusal");
+            var now = DateTimeOffset.UtcNow;
+            var monthEnd = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero).AddMonths(1);
+            Assert.That(long.Parse(refused.Headers.GetValues("X-Quota-Reset").Single(), CultureInfo.InvariantCulture), Is.EqualTo((monthEnd - now).TotalSeconds).Within(10));
+            Assert.That(refused.Headers.GetValues("X-Credits-Remaining").Single(), Is.EqualTo("5"));
+            Assert.That(refused.Headers.GetValues("X-RateLimit-Remaining").Single(), Is.EqualTo("0"));
+        }
+
+        var usage = await _gateway.AdminGetAsync("admin/orgs/acme/customers/c8/usage");
+        Assert.That(usage["quota"]!["used"]!.GetValue<long>(), Is.EqualTo(2), "refused requests consume none of the quota");
+        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{created.Str("id")}"))["credits"]!["remaining"]!.GetValue<long>(), Is.EqualTo(5), "nor of the credits");
+    }
+
+    [Test]
+    public async Task RedisCounters_OfQuotaAndRefillingCredits_ExpireAfterTheirPeriod()
+    {
+        Assume.That(store, Is.EqualTo(StoreKind.Redis), "Redis keys only");
+        await CreateCustomerAsync(new { id = "c9", name = "C9", quota = new { limit = 100, period = "month" } });
+        var key = (await _gateway.CreateKeyAsync("acme", new { name = "k", customerId = "c9", credits = new { remaining = 50, refill = new { amount = 50, period = "day" } } })).Str("key");
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+
+        var now = DateTimeOffset.UtcNow;
+        var monthEnd = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero).AddMonths(1);
+        var dayEnd = new DateTimeOffset(now.Year, now.Month, now.Day, 0, 0, 0, TimeSpan.Zero).AddDays(1);
+        var counters = await QuotaCounterKeysAsync();
+        Assert.That(counters, Has.Length.EqualTo(2), "the customer's quota and the key's credits");
+        using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared.ConnectionString);
+        foreach (var counter in counters)
+        {
+            var ttl = await redis.GetDatabase().KeyTimeToLiveAsync(counter);
+            Assert.That(ttl, Is.Not.Null, $"{counter} has an expiry");
+            var end = counter.ToString().Contains(":m", StringComparison.Ordinal) ? monthEnd : dayEnd;
+            Assert.That(ttl!.Value.TotalSeconds, Is.EqualTo((end.AddDays(1) - now).TotalSeconds).Within(60), $"{counter}: the period's end and a day");
+        }
+    }
+
+    private void ReloadPlanQuota(int limit)
+    {
+        var configuration = (IConfigurationRoot)_gateway.Services.GetRequiredService<IConfiguration>();
+        configuration["Gateway:Plans:metered:Quota:Limit"] = limit.ToString(CultureInfo.InvariantCulture);
+        configuration["Gateway:Plans:metered:Quota:Period"] = "month";
+        configuration.Reload();
+        Assert.That(_gateway.Services.GetRequiredService<IOptionsMonitor<GatewayOptions>>().CurrentValue.Plans["metered"].Quota!.Limit, Is.EqualTo(limit));
+    }
+
+    private async Task<int> AdmittedUntilQuotaExceededAsync(string key, int max)
+    {
+        for (var admitted = 0; admitted < max; admitted++)
+        {
+            using var response = await _gateway.CallAsync("/api/x", key);
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("quota_exceeded"));
+                return admitted;
+            }
+        }
+
+        return max;
+    }
+
+    private string RedisPrefix => _gateway.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.Store.RedisPrefix;
+
+    private async Task<RedisKey[]> QuotaCounterKeysAsync()
+    {
+        using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared.ConnectionString);
+        var server = redis.GetServers()[0];
+        return server.Keys(pattern: RedisPrefix + "q:*").ToArray();
+    }
+
+    private async Task<long> QuotaCounterAsync(string customer)
+    {
+        var month = DateTimeOffset.UtcNow.ToString("yyyyMM", CultureInfo.InvariantCulture);
+        using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared.ConnectionString);
+        return (long)await redis.GetDatabase().StringGetAsync($"{RedisPrefix}q:{{q:acme:{customer}:m{month}}}");
     }
 
     private async Task<JsonObject> CreateCustomerAsync(object body) => await _gateway.AdminPostAsync("admin/orgs/acme/customers", body, expected: 201);

@@ -24,7 +24,7 @@ namespace Gateway.RateLimiting;
 /// </summary>
 internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposable
 {
-    // KEYS[1] the counter. ARGV: limit, need, want, floor, expireAtMs (0: none), unreported.
+    // KEYS[1] the counter. ARGV: limit, need, want, floor, expireAtMs (0: none), unreported (less units given back).
     // Returns {granted, used before, used after}.
     private const string Script = """
         local value = redis.call('GET', KEYS[1])
@@ -88,6 +88,50 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
     {
         var decision = TakeLocally(batch);
         return decision is { } allowed ? ValueTask.FromResult(allowed) : TripAsync(batch, cancellationToken);
+    }
+
+    /// <summary>
+    /// What this instance knows each counter has left, asking Redis only for a counter it has never seen; never
+    /// charges. False when a counter's count is not known (Redis did not answer before this instance saw it).
+    /// </summary>
+    public async ValueTask<bool> PeekAsync(LimitBatch batch, CancellationToken cancellationToken)
+    {
+        var known = true;
+        for (var i = 0; i < batch.Quotas.Count; i++)
+        {
+            var partition = batch.Quotas.Charges[i].Partition;
+            var lease = Lease(in batch.Quotas.Charges[i]);
+            bool seen;
+            lock (lease)
+            {
+                seen = lease.Known;
+            }
+
+            if (!seen && !OnFallback)
+            {
+                try
+                {
+                    var value = await _redis.GetDatabase().StringGetAsync(Key(partition)).WaitAsync(cancellationToken);
+                    lock (lease)
+                    {
+                        lease.KnownUsed = Math.Max(lease.KnownUsed, value.IsNull ? 0 : (long)value);
+                        lease.Known = true;
+                    }
+                }
+                catch (Exception ex) when (ex is RedisException or TimeoutException)
+                {
+                    // The refusal stands either way; it just carries no count.
+                }
+            }
+
+            lock (lease)
+            {
+                known &= lease.Known;
+                batch.Quotas.Charges[i].Remaining = lease.RemainingFor(batch.Quotas.Charges[i].Limit);
+            }
+        }
+
+        return known;
     }
 
     public async Task<long> UsedAsync(string partition, CancellationToken cancellationToken)
@@ -202,7 +246,10 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
         {
             ref var charge = ref quotas.Charges[i];
             var lease = i == 0 ? a : b!;
-            charge.Allowed = lease.Held >= charge.Cost;
+
+            // Units held were granted under the limit of the trip that brought them: after the limit was lowered
+            // (a plan or customer changed), they go back to Redis with the next trip, which decides on the new one.
+            charge.Allowed = lease.Held >= charge.Cost && charge.Limit >= lease.Limit;
             charge.Remaining = lease.RemainingFor(charge.Limit);
             if (!charge.Allowed)
             {
@@ -281,6 +328,7 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
         var count = batch.Quotas.Count;
         var calls = new Task<RedisResult>?[QuotaChargeBuffer.Capacity];
         var unreported = new long[QuotaChargeBuffer.Capacity];
+        var back = new long[QuotaChargeBuffer.Capacity];
         var now = _time.GetTimestamp();
         for (var i = 0; i < count; i++)
         {
@@ -289,9 +337,17 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
             long need, want, floor;
             lock (lease)
             {
-                if (lease.Held >= charge.Cost)
+                var lowered = charge.Limit < lease.Limit;
+                if (lease.Held >= charge.Cost && !lowered)
                 {
                     continue;
+                }
+
+                if (lowered)
+                {
+                    back[i] = lease.Held;
+                    lease.Held = 0;
+                    lease.Limit = charge.Limit;
                 }
 
                 need = charge.Cost - lease.Held;
@@ -306,7 +362,7 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
 
             Interlocked.Increment(ref _trips);
             calls[i] = db.ScriptEvaluateAsync(Script, [Key(charge.Partition)],
-                [charge.Limit, need, want, Math.Max(0, floor), charge.ExpiresAt?.ToUnixTimeMilliseconds() ?? 0, unreported[i]]);
+                [charge.Limit, need, want, Math.Max(0, floor), charge.ExpiresAt?.ToUnixTimeMilliseconds() ?? 0, unreported[i] - back[i]]);
         }
 
         for (var i = 0; i < count; i++)
@@ -337,8 +393,9 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
             lock (lease)
             {
                 lease.Held += granted;
-                lease.KnownUsed = Math.Max(lease.KnownUsed, after);
+                lease.KnownUsed = Math.Max(lease.KnownUsed - back[i], after);
                 lease.Limit = charge.Limit;
+                lease.Known = true;
                 if (granted == 0)
                 {
                     lease.RefusedUntil = _time.GetTimestamp() + (long)(RememberRefusal.TotalSeconds * _time.TimestampFrequency);
@@ -413,7 +470,12 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
         /// <summary>Admitted on the fallback and not yet added to Redis.</summary>
         public long Unreported;
 
+        /// <summary>The limit of the last trip: what <see cref="Held"/> was granted under.</summary>
         public long Limit;
+
+        /// <summary>Redis has told this instance the counter's count (by a trip or a peek).</summary>
+        public bool Known;
+
         public long Want = 1;
         public long LastTrip;
         public long RefusedUntil;
