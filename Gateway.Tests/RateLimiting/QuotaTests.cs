@@ -222,6 +222,66 @@ public sealed class QuotaTests(StoreKind store) : UpstreamFixture
         Assert.That(await _gateway.CodeAsync(key), Is.EqualTo("quota_exceeded"), "3 before the restart + 2 after = 5");
     }
 
+    [Test]
+    public async Task Customers_CreateUpdateDelete_AuditedWithActorAndChanges()
+    {
+        using (var create = new HttpRequestMessage(HttpMethod.Post, "admin/orgs/acme/customers") { Content = JsonContent.Create(new { id = "c10", name = "C10", plan = "free" }) })
+        {
+            create.Headers.Add("X-Admin-Actor", "alice@example.com");
+            using var created = await _gateway.Admin.SendAsync(create);
+            Assert.That(created.StatusCode, Is.EqualTo(HttpStatusCode.Created));
+        }
+
+        using (var patch = await _gateway.Admin.PatchAsJsonAsync("admin/orgs/acme/customers/c10", new { plan = "pro", quota = new { limit = 50, period = "day" } }))
+        {
+            Assert.That(patch.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        using (var same = await _gateway.Admin.PatchAsJsonAsync("admin/orgs/acme/customers/c10", new { plan = "pro" }))
+        {
+            Assert.That(same.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        using (var deleted = await _gateway.Admin.DeleteAsync("admin/orgs/acme/customers/c10"))
+        {
+            Assert.That(deleted.StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+        }
+
+        using (var missing = await _gateway.Admin.DeleteAsync("admin/orgs/acme/customers/c10"))
+        {
+            Assert.That(missing.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        }
+
+        var items = (await _gateway.AdminGetAsync("admin/audit?org=acme"))["items"]!.AsArray()
+            .Where(e => e!["action"]!.GetValue<string>().StartsWith("customer.", StringComparison.Ordinal)).ToList();
+        Assert.That(items.Select(e => e!["action"]!.GetValue<string>()), Is.EqualTo(new[] { "customer.delete", "customer.update", "customer.create" }), "newest first; the PATCH that changed nothing and the 404 are not audited");
+        Assert.That(items.All(e => e!["keyId"] is null && e["orgId"]!.GetValue<string>() == "acme"), Is.True);
+        Assert.That(items.All(e => e!["callerAddress"]!.GetValue<string>() == "127.0.0.1"), Is.True);
+
+        var (delete, update, create2) = (items[0]!["changes"]!, items[1]!["changes"]!, items[2]!["changes"]!);
+        Assert.That(items[2]!["actor"]!.GetValue<string>(), Is.EqualTo("alice@example.com"));
+        Assert.That(create2["customerId"]!["before"], Is.Null);
+        Assert.That(create2["customerId"]!["after"]!.GetValue<string>(), Is.EqualTo("c10"));
+        Assert.That(create2["name"]!["after"]!.GetValue<string>(), Is.EqualTo("C10"));
+        Assert.That(create2["plan"]!["after"]!.GetValue<string>(), Is.EqualTo("free"));
+
+        Assert.That(items[1]!["actor"]!.GetValue<string>(), Is.EqualTo("admin"));
+        Assert.That(update.AsObject().Select(p => p.Key), Is.EquivalentTo(new[] { "customerId", "plan", "quota" }), "the customer, and only what changed");
+        Assert.That(update["customerId"]!["before"]!.GetValue<string>(), Is.EqualTo("c10"));
+        Assert.That(update["plan"]!["before"]!.GetValue<string>(), Is.EqualTo("free"));
+        Assert.That(update["plan"]!["after"]!.GetValue<string>(), Is.EqualTo("pro"));
+        Assert.That(update["quota"]!["before"], Is.Null);
+        Assert.That(update["quota"]!["after"]!["limit"]!.GetValue<long>(), Is.EqualTo(50));
+        Assert.That(update["quota"]!["after"]!["period"]!.GetValue<string>(), Is.EqualTo("day"));
+
+        Assert.That(delete["customerId"]!["before"]!.GetValue<string>(), Is.EqualTo("c10"));
+        Assert.That(delete["customerId"]!["after"], Is.Null);
+        Assert.That(delete["plan"]!["before"]!.GetValue<string>(), Is.EqualTo("pro"));
+
+        var filtered = (await _gateway.AdminGetAsync("admin/audit?org=acme&action=customer.update"))["items"]!.AsArray();
+        Assert.That(filtered, Has.Count.EqualTo(1));
+    }
+
     [TestCase(10, 6, 8, 20)]
     [TestCase(1000, 600, 602, 700)]
     public async Task PlanQuotaChangedInSettings_AppliesWithoutRestart_KeepsWhatWasCounted(int limit, int used, int lowered, int raised)

@@ -65,7 +65,8 @@ internal static class StoreMigrationFeatures
             {
                 try
                 {
-                    await targetCustomers.CreateAsync(customer, cancellationToken);
+                    // No entry of its own: the organization's audit log, copied with it, has the customer's.
+                    await targetCustomers.CreateAsync(customer, null, cancellationToken);
                     total.CustomersCreated++;
                 }
                 catch (StoreConflictException)

@@ -1,7 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Gateway.Configuration;
+using Gateway.Domain;
 using Gateway.Stores;
+using Gateway.Stores.Redis;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -9,17 +11,28 @@ namespace Gateway.Customers;
 
 /// <summary>
 /// Customers in Redis under the store's <c>{store}</c> tag: one hash per organization,
-/// <c>{store}:org:{org}:customers</c>, customer id → JSON. Creating is <c>HSETNX</c>, so ids stay unique.
+/// <c>{store}:org:{org}:customers</c>, customer id → JSON. Each change is one transaction with its audit entry
+/// (the organization's audit stream shares the <c>{store}</c> tag), conditional on the id being absent (create)
+/// or present (update, delete), so ids stay unique and a change that finds nothing writes no entry.
 /// </summary>
 internal sealed class RedisCustomerStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> options) : ICustomerStore
 {
     private readonly string _prefix = options.Value.Store.RedisPrefix + "{store}:org:";
+    private readonly RedisKeys _keys = new(options.Value.Store.RedisPrefix);
 
     private IDatabase Db => redis.GetDatabase();
 
-    public async Task CreateAsync(Customer customer, CancellationToken cancellationToken)
+    public async Task CreateAsync(Customer customer, AuditEntry? audit, CancellationToken cancellationToken)
     {
-        if (!await Db.HashSetAsync(Hash(customer.OrgId), customer.Id, Json(customer), When.NotExists))
+        var tx = Db.CreateTransaction();
+        tx.AddCondition(Condition.HashNotExists(Hash(customer.OrgId), customer.Id));
+        _ = tx.HashSetAsync(Hash(customer.OrgId), customer.Id, Json(customer));
+        if (audit is not null)
+        {
+            _ = tx.StreamAddAsync(_keys.OrgAudit(audit.OrgId), "e", AuditJson(audit));
+        }
+
+        if (!await tx.ExecuteAsync())
         {
             throw new StoreConflictException("id", $"Customer '{customer.Id}' exists in organization '{customer.OrgId}'.");
         }
@@ -37,20 +50,28 @@ internal sealed class RedisCustomerStore(IConnectionMultiplexer redis, IOptions<
         return all.Select(v => Read(v!)).OrderBy(c => c.Id, StringComparer.Ordinal).ToList();
     }
 
-    public async Task<bool> UpdateAsync(Customer customer, CancellationToken cancellationToken)
+    public Task<bool> UpdateAsync(Customer customer, AuditEntry audit, CancellationToken cancellationToken)
     {
-        // Only an existing customer is replaced (a concurrent delete wins).
-        var result = await Db.ScriptEvaluateAsync(
-            "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end return 0",
-            [Hash(customer.OrgId)],
-            [customer.Id, Json(customer)]);
-        return (long)result == 1;
+        // Only an existing customer is replaced (a concurrent delete wins), and only then audited.
+        var tx = Db.CreateTransaction();
+        tx.AddCondition(Condition.HashExists(Hash(customer.OrgId), customer.Id));
+        _ = tx.HashSetAsync(Hash(customer.OrgId), customer.Id, Json(customer));
+        _ = tx.StreamAddAsync(_keys.OrgAudit(audit.OrgId), "e", AuditJson(audit));
+        return tx.ExecuteAsync();
     }
 
-    public Task<bool> DeleteAsync(string orgId, string id, CancellationToken cancellationToken) =>
-        Db.HashDeleteAsync(Hash(orgId), id);
+    public Task<bool> DeleteAsync(string orgId, string id, AuditEntry audit, CancellationToken cancellationToken)
+    {
+        var tx = Db.CreateTransaction();
+        tx.AddCondition(Condition.HashExists(Hash(orgId), id));
+        _ = tx.HashDeleteAsync(Hash(orgId), id);
+        _ = tx.StreamAddAsync(_keys.OrgAudit(audit.OrgId), "e", AuditJson(audit));
+        return tx.ExecuteAsync();
+    }
 
     private RedisKey Hash(string orgId) => new(_prefix + orgId + ":customers");
+
+    private static string AuditJson(AuditEntry audit) => JsonSerializer.Serialize(audit, RedisJsonContext.Default.AuditEntry);
 
     private static string Json(Customer customer) => JsonSerializer.Serialize(customer, CustomerJsonContext.Default.Customer);
 
