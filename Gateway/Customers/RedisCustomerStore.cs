@@ -11,12 +11,34 @@ namespace Gateway.Customers;
 
 /// <summary>
 /// Customers in Redis under the store's <c>{store}</c> tag: one hash per organization,
-/// <c>{store}:org:{org}:customers</c>, customer id → JSON. Each change is one transaction with its audit entry
+/// <c>{store}:org:{org}:customers</c>, customer id → JSON. Each change is one script with its audit entry
 /// (the organization's audit stream shares the <c>{store}</c> tag), conditional on the id being absent (create)
 /// or present (update, delete), so ids stay unique and a change that finds nothing writes no entry.
 /// </summary>
 internal sealed class RedisCustomerStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> options) : ICustomerStore
 {
+    // KEYS: the organization's customers hash, its audit stream. ARGV: id, customer JSON, audit entry JSON ('' for none).
+    private const string CreateScript = """
+        if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+        if ARGV[3] ~= '' then redis.call('XADD', KEYS[2], '*', 'e', ARGV[3]) end
+        return 1
+        """;
+
+    // Only an existing customer is replaced (a concurrent delete wins), and only then audited.
+    private const string UpdateScript = """
+        if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+        redis.call('XADD', KEYS[2], '*', 'e', ARGV[3])
+        return 1
+        """;
+
+    private const string DeleteScript = """
+        if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+        redis.call('XADD', KEYS[2], '*', 'e', ARGV[3])
+        return 1
+        """;
+
     private readonly string _prefix = options.Value.Store.RedisPrefix + "{store}:org:";
     private readonly RedisKeys _keys = new(options.Value.Store.RedisPrefix);
 
@@ -24,15 +46,7 @@ internal sealed class RedisCustomerStore(IConnectionMultiplexer redis, IOptions<
 
     public async Task CreateAsync(Customer customer, AuditEntry? audit, CancellationToken cancellationToken)
     {
-        var tx = Db.CreateTransaction();
-        tx.AddCondition(Condition.HashNotExists(Hash(customer.OrgId), customer.Id));
-        _ = tx.HashSetAsync(Hash(customer.OrgId), customer.Id, Json(customer));
-        if (audit is not null)
-        {
-            _ = tx.StreamAddAsync(_keys.OrgAudit(audit.OrgId), "e", AuditJson(audit));
-        }
-
-        if (!await tx.ExecuteAsync())
+        if (!await ChangeAsync(CreateScript, customer.OrgId, customer.Id, Json(customer), audit))
         {
             throw new StoreConflictException("id", $"Customer '{customer.Id}' exists in organization '{customer.OrgId}'.");
         }
@@ -50,24 +64,14 @@ internal sealed class RedisCustomerStore(IConnectionMultiplexer redis, IOptions<
         return all.Select(v => Read(v!)).OrderBy(c => c.Id, StringComparer.Ordinal).ToList();
     }
 
-    public Task<bool> UpdateAsync(Customer customer, AuditEntry audit, CancellationToken cancellationToken)
-    {
-        // Only an existing customer is replaced (a concurrent delete wins), and only then audited.
-        var tx = Db.CreateTransaction();
-        tx.AddCondition(Condition.HashExists(Hash(customer.OrgId), customer.Id));
-        _ = tx.HashSetAsync(Hash(customer.OrgId), customer.Id, Json(customer));
-        _ = tx.StreamAddAsync(_keys.OrgAudit(audit.OrgId), "e", AuditJson(audit));
-        return tx.ExecuteAsync();
-    }
+    public Task<bool> UpdateAsync(Customer customer, AuditEntry audit, CancellationToken cancellationToken) =>
+        ChangeAsync(UpdateScript, customer.OrgId, customer.Id, Json(customer), audit);
 
-    public Task<bool> DeleteAsync(string orgId, string id, AuditEntry audit, CancellationToken cancellationToken)
-    {
-        var tx = Db.CreateTransaction();
-        tx.AddCondition(Condition.HashExists(Hash(orgId), id));
-        _ = tx.HashDeleteAsync(Hash(orgId), id);
-        _ = tx.StreamAddAsync(_keys.OrgAudit(audit.OrgId), "e", AuditJson(audit));
-        return tx.ExecuteAsync();
-    }
+    public Task<bool> DeleteAsync(string orgId, string id, AuditEntry audit, CancellationToken cancellationToken) =>
+        ChangeAsync(DeleteScript, orgId, id, "", audit);
+
+    private async Task<bool> ChangeAsync(string script, string orgId, string id, string json, AuditEntry? audit) =>
+        (long)await Db.ScriptEvaluateAsync(script, [Hash(orgId), _keys.OrgAudit(orgId)], [id, json, audit is null ? "" : AuditJson(audit)]) == 1;
 
     private RedisKey Hash(string orgId) => new(_prefix + orgId + ":customers");
 
