@@ -366,6 +366,46 @@ public sealed class QuotaTests(StoreKind store) : UpstreamFixture
         }
     }
 
+    [Test]
+    public async Task RedisCredits_SetAfresh_OldCounterExpiresInADay_LiveOneKept()
+    {
+        Assume.That(store, Is.EqualTo(StoreKind.Redis), "Redis keys only");
+        var created = await _gateway.CreateKeyAsync("acme", new { name = "prepaid", credits = new { remaining = 5 } });
+        var (key, id) = (created.Str("key"), created.Str("id"));
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await TimesToLiveAsync(), Is.EqualTo(new TimeSpan?[] { null }), "credits without refill: kept while they are the key's");
+
+        await _gateway.AdminPostAsync($"admin/keys/{id}/credits", new { op = "set", amount = 3 });
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        var ttls = await TimesToLiveAsync();
+        Assert.That(ttls, Has.Length.EqualTo(2));
+        Assert.That(ttls.Count(t => t is null), Is.EqualTo(1), "the live counter");
+        Assert.That(ttls.Single(t => t is not null)!.Value, Is.InRange(TimeSpan.FromHours(23), TimeSpan.FromDays(1)), "the replaced one goes after a day");
+
+        using (var patch = await _gateway.Admin.PatchAsJsonAsync($"admin/keys/{id}", new { credits = new { remaining = 9 } }))
+        {
+            Assert.That(patch.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        ttls = await TimesToLiveAsync();
+        Assert.That(ttls, Has.Length.EqualTo(3));
+        Assert.That(ttls.Count(t => t is null), Is.EqualTo(1), "a PATCH of the credits retires the counter it replaces too");
+        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}"))["credits"]!["remaining"]!.GetValue<long>(), Is.EqualTo(8));
+    }
+
+    private async Task<TimeSpan?[]> TimesToLiveAsync()
+    {
+        using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared.ConnectionString);
+        var ttls = new List<TimeSpan?>();
+        foreach (var counter in await QuotaCounterKeysAsync())
+        {
+            ttls.Add(await redis.GetDatabase().KeyTimeToLiveAsync(counter));
+        }
+
+        return [.. ttls];
+    }
+
     private void ReloadPlanQuota(int limit)
     {
         var configuration = (IConfigurationRoot)_gateway.Services.GetRequiredService<IConfiguration>();

@@ -65,6 +65,7 @@ internal sealed class LocalQuotaCounter(IQuotaCounterStore? store, IQuotaEvents 
         lock (counter)
         {
             counter.Used += delta;
+            counter.ExpiresAt = expiresAt ?? counter.ExpiresAt;
             counter.Dirty = true;
             return counter.Used;
         }
@@ -224,7 +225,7 @@ internal sealed class LocalQuotaCounter(IQuotaCounterStore? store, IQuotaEvents 
     private sealed class Counter
     {
         public readonly TaskCompletionSource Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public readonly DateTimeOffset? ExpiresAt;
+        public DateTimeOffset? ExpiresAt;
         public long Used;
         public bool Dirty;
 

@@ -83,6 +83,10 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
     public long Trips => Interlocked.Read(ref _trips);
 
     private long _trips;
+    private long _nextForget;
+
+    /// <summary>Counters this instance holds a lease state for (for tests).</summary>
+    internal int LeaseCount => _leases.Count;
 
     public ValueTask<bool> ChargeAsync(LimitBatch batch, CancellationToken cancellationToken)
     {
@@ -324,6 +328,7 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
 
     private async Task AskRedisAsync(LimitBatch batch)
     {
+        ForgetEnded();
         var db = _redis.GetDatabase();
         var count = batch.Quotas.Count;
         var calls = new Task<RedisResult>?[QuotaChargeBuffer.Capacity];
@@ -451,7 +456,31 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
         return allowed;
     }
 
-    private LeaseState Lease(in QuotaCharge charge) => _leases.GetOrAdd(charge.Partition, static _ => new LeaseState());
+    private LeaseState Lease(in QuotaCharge charge) =>
+        _leases.GetOrAdd(charge.Partition, static (_, expires) => new LeaseState { ExpiresAtMs = expires }, charge.ExpiresAt?.ToUnixTimeMilliseconds() ?? 0);
+
+    /// <summary>
+    /// Forgets, at most once a minute, the leases of counters whose period is over (their Redis keys have expired or
+    /// soon will): without it an instance would keep one per customer per month and per key per refill day for good.
+    /// </summary>
+    private void ForgetEnded()
+    {
+        var now = _time.GetTimestamp();
+        var due = Interlocked.Read(ref _nextForget);
+        if (now < due || Interlocked.CompareExchange(ref _nextForget, now + (_time.TimestampFrequency * 60), due) != due)
+        {
+            return;
+        }
+
+        var wall = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var (partition, lease) in _leases)
+        {
+            if (lease.ExpiresAtMs != 0 && lease.ExpiresAtMs < wall)
+            {
+                _leases.TryRemove(KeyValuePair.Create(partition, lease));
+            }
+        }
+    }
 
     private static partial class Log
     {
@@ -475,6 +504,9 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
 
         /// <summary>Redis has told this instance the counter's count (by a trip or a peek).</summary>
         public bool Known;
+
+        /// <summary>When the counter's Redis key expires (Unix ms; 0: never): the lease is forgotten after.</summary>
+        public long ExpiresAtMs;
 
         public long Want = 1;
         public long LastTrip;
