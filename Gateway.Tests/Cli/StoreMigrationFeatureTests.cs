@@ -85,6 +85,62 @@ public sealed class StoreMigrationFeatureTests
     }
 
     [Test]
+    public async Task MigrateStore_CopiesWebhookDeliveries_HistoryKeptAndPendingOnesDeliveredFromRedis()
+    {
+        using var accepting = new Webhooks.WebhookReceiver();
+        using var down = new Webhooks.WebhookReceiver(failFirst: int.MaxValue);
+        var settings = Webhooks.WebhookDeliveryTests.FastSettings();
+        var prefix = $"t{Guid.NewGuid():N}:";
+        var embedded = await GatewayHost.StartAsync(settings);
+        var file = Path.Combine(embedded.Directory, "gateway.db");
+        string delivered, pending, deliveredId, pendingId;
+        try
+        {
+            await embedded.CreateOrgAsync("acme");
+            (delivered, _) = await Webhooks.WebhookDeliveryTests.CreateWebhookAsync(embedded, "acme", accepting.Url, "key.created");
+            (pending, _) = await Webhooks.WebhookDeliveryTests.CreateWebhookAsync(embedded, "acme", down.Url, "key.created");
+            await embedded.CreateKeyAsync("acme", new { name = "svc" });
+            deliveredId = (await Eventually.ValueAsync(
+                () => Webhooks.WebhookDeliveryTests.DeliveriesAsync(embedded, delivered), d => d.Count == 1 && d[0]!.Str("status") == "delivered", TimeSpan.FromSeconds(20), "delivered from SQLite"))[0]!.Str("id");
+            pendingId = (await Eventually.ValueAsync(
+                () => Webhooks.WebhookDeliveryTests.DeliveriesAsync(embedded, pending), d => d.Count == 1 && d[0]!["attempts"]!.GetValue<int>() >= 2, TimeSpan.FromSeconds(20), "attempted and pending in SQLite"))[0]!.Str("id");
+        }
+        finally
+        {
+            // The old gateway stops before the copy, so the pending delivery is sent from Redis only.
+            await embedded.StopForRestartAsync();
+        }
+
+        var first = await MigrateAsync(file, prefix);
+        Assert.That(first.Code, Is.Zero, first.Error);
+        Assert.That(first.Output, Does.Contain("Webhooks: 2 created, 0 already in Redis; deliveries: 2 copied (1 pending, delivered from Redis on), 0 already in Redis"));
+
+        down.FailFirst = 0; // the receiver is back
+        var before = down.Posts.Count;
+        await using var redisGateway = await GatewayHost.StartAsync(settings, store: StoreKind.Redis, redisPrefix: prefix);
+
+        var history = await Webhooks.WebhookDeliveryTests.DeliveriesAsync(redisGateway, delivered);
+        Assert.That(history, Has.Count.EqualTo(1));
+        Assert.That(history[0]!.Str("id"), Is.EqualTo(deliveredId));
+        Assert.That(history[0]!.Str("status"), Is.EqualTo("delivered"));
+        Assert.That(history[0]!["responseStatus"]!.GetValue<int>(), Is.EqualTo(204));
+        Assert.That(history[0]!.Str("type"), Is.EqualTo("key.created"));
+
+        var sent = await Eventually.ValueAsync(
+            () => Webhooks.WebhookDeliveryTests.DeliveriesAsync(redisGateway, pending), d => d.Count == 1 && d[0]!.Str("status") == "delivered", TimeSpan.FromSeconds(20), "the pending delivery sent from Redis");
+        Assert.That(sent[0]!.Str("id"), Is.EqualTo(pendingId));
+        Assert.That(sent[0]!["attempts"]!.GetValue<int>(), Is.GreaterThan(2), "its attempts from SQLite go on counting");
+        Assert.That(down.Posts.Skip(before).Select(p => (p.Id, p.Status)), Is.EqualTo(new[] { (pendingId, 204) }), "sent once more, under the same webhook-id");
+        Assert.That(accepting.Posts, Has.Count.EqualTo(1), "a delivered one is not sent again");
+
+        var second = await MigrateAsync(file, prefix);
+        Assert.That(second.Code, Is.Zero, second.Error);
+        Assert.That(second.Output, Does.Contain("deliveries: 0 copied (0 pending, delivered from Redis on), 2 already in Redis"));
+        Assert.That((await Webhooks.WebhookDeliveryTests.DeliveriesAsync(redisGateway, pending))[0]!.Str("status"), Is.EqualTo("delivered"), "Redis's state stands");
+        Directory.Delete(Path.GetDirectoryName(file)!, recursive: true);
+    }
+
+    [Test]
     public async Task MigrateStore_AdminTokenNameTakenOnRedis_NotCopiedAndExits3()
     {
         var prefix = $"t{Guid.NewGuid():N}:";

@@ -1,5 +1,6 @@
 using System.Net;
 using Gateway.Tests.Common;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.Tests.RateLimiting;
 
@@ -108,6 +109,24 @@ public sealed class DistributedQuotaTests : UpstreamFixture
 
         // Leases double while trips come less than a second apart: 1, 2, 4, ... per counter (two counters here).
         Assert.That(counter.Trips, Is.LessThanOrEqualTo(40), "most of 300 requests were decided from leases");
+    }
+
+    [Test]
+    public async Task Leases_OfEndedPeriods_AreForgotten()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var gateway = await GatewayHost.StartAsync(Settings(), s => s.AddSingleton<TimeProvider>(clock), store: StoreKind.Redis);
+        await gateway.CreateOrgAsync("acme");
+        await gateway.AdminPostAsync("admin/orgs/acme/customers", new { id = "c", name = "C", quota = new { limit = 1000, period = "month" } }, expected: 201);
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "k", customerId = "c", credits = new { remaining = 100, refill = new { amount = 100, period = "day" } } })).Str("key");
+        var counter = (Gateway.RateLimiting.RedisQuotaCounter)gateway.Services.GetService(typeof(Gateway.RateLimiting.IQuotaCounter))!;
+        Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(counter.LeaseCount, Is.EqualTo(2), "this month's quota, today's credits");
+
+        // Past the month, the day and their day of margin: the next trip forgets the ended counters' leases.
+        clock.Advance(TimeSpan.FromDays(40));
+        Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(counter.LeaseCount, Is.EqualTo(2), "only the new periods' counters, not four");
     }
 
     private Dictionary<string, string?> Settings() => GatewayHost.Routes(Upstream.Url, ("api", "/api/{**rest}", []));

@@ -85,15 +85,15 @@ public sealed class QuotaChargePropertyTests
 
     private sealed class OneCustomer(Customer customer) : ICustomerStore
     {
-        public Task CreateAsync(Customer c, CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task CreateAsync(Customer c, AuditEntry? audit, CancellationToken cancellationToken) => Task.CompletedTask;
 
         public Task<Customer?> GetAsync(string orgId, string id, CancellationToken cancellationToken) =>
             Task.FromResult<Customer?>(orgId == customer.OrgId && id == customer.Id ? customer : null);
 
         public Task<IReadOnlyList<Customer>> ListAsync(string orgId, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<Customer>>([customer]);
 
-        public Task<bool> UpdateAsync(Customer c, CancellationToken cancellationToken) => Task.FromResult(true);
+        public Task<bool> UpdateAsync(Customer c, AuditEntry audit, CancellationToken cancellationToken) => Task.FromResult(true);
 
-        public Task<bool> DeleteAsync(string orgId, string id, CancellationToken cancellationToken) => Task.FromResult(true);
+        public Task<bool> DeleteAsync(string orgId, string id, AuditEntry audit, CancellationToken cancellationToken) => Task.FromResult(true);
     }
 }

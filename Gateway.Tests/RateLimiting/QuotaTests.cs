@@ -2,7 +2,12 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Gateway.Configuration;
 using Gateway.Tests.Common;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Gateway.Tests.RateLimiting;
 
@@ -215,6 +220,230 @@ public sealed class QuotaTests(StoreKind store) : UpstreamFixture
         Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
         Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
         Assert.That(await _gateway.CodeAsync(key), Is.EqualTo("quota_exceeded"), "3 before the restart + 2 after = 5");
+    }
+
+    [Test]
+    public async Task Customers_CreateUpdateDelete_AuditedWithActorAndChanges()
+    {
+        using (var create = new HttpRequestMessage(HttpMethod.Post, "admin/orgs/acme/customers") { Content = JsonContent.Create(new { id = "c10", name = "C10", plan = "free" }) })
+        {
+            create.Headers.Add("X-Admin-Actor", "alice@example.com");
+            using var created = await _gateway.Admin.SendAsync(create);
+            Assert.That(created.StatusCode, Is.EqualTo(HttpStatusCode.Created));
+        }
+
+        using (var patch = await _gateway.Admin.PatchAsJsonAsync("admin/orgs/acme/customers/c10", new { plan = "pro", quota = new { limit = 50, period = "day" } }))
+        {
+            Assert.That(patch.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        using (var same = await _gateway.Admin.PatchAsJsonAsync("admin/orgs/acme/customers/c10", new { plan = "pro" }))
+        {
+            Assert.That(same.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        using (var deleted = await _gateway.Admin.DeleteAsync("admin/orgs/acme/customers/c10"))
+        {
+            Assert.That(deleted.StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+        }
+
+        using (var missing = await _gateway.Admin.DeleteAsync("admin/orgs/acme/customers/c10"))
+        {
+            Assert.That(missing.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        }
+
+        var items = (await _gateway.AdminGetAsync("admin/audit?org=acme"))["items"]!.AsArray()
+            .Where(e => e!["action"]!.GetValue<string>().StartsWith("customer.", StringComparison.Ordinal)).ToList();
+        Assert.That(items.Select(e => e!["action"]!.GetValue<string>()), Is.EqualTo(new[] { "customer.delete", "customer.update", "customer.create" }), "newest first; the PATCH that changed nothing and the 404 are not audited");
+        Assert.That(items.All(e => e!["keyId"] is null && e["orgId"]!.GetValue<string>() == "acme"), Is.True);
+        Assert.That(items.All(e => e!["callerAddress"]!.GetValue<string>() == "127.0.0.1"), Is.True);
+
+        var (delete, update, create2) = (items[0]!["changes"]!, items[1]!["changes"]!, items[2]!["changes"]!);
+        Assert.That(items[2]!["actor"]!.GetValue<string>(), Is.EqualTo("alice@example.com"));
+        Assert.That(create2["customerId"]!["before"], Is.Null);
+        Assert.That(create2["customerId"]!["after"]!.GetValue<string>(), Is.EqualTo("c10"));
+        Assert.That(create2["name"]!["after"]!.GetValue<string>(), Is.EqualTo("C10"));
+        Assert.That(create2["plan"]!["after"]!.GetValue<string>(), Is.EqualTo("free"));
+
+        Assert.That(items[1]!["actor"]!.GetValue<string>(), Is.EqualTo("admin"));
+        Assert.That(update.AsObject().Select(p => p.Key), Is.EquivalentTo(new[] { "customerId", "plan", "quota" }), "the customer, and only what changed");
+        Assert.That(update["customerId"]!["before"]!.GetValue<string>(), Is.EqualTo("c10"));
+        Assert.That(update["plan"]!["before"]!.GetValue<string>(), Is.EqualTo("free"));
+        Assert.That(update["plan"]!["after"]!.GetValue<string>(), Is.EqualTo("pro"));
+        Assert.That(update["quota"]!["before"], Is.Null);
+        Assert.That(update["quota"]!["after"]!["limit"]!.GetValue<long>(), Is.EqualTo(50));
+        Assert.That(update["quota"]!["after"]!["period"]!.GetValue<string>(), Is.EqualTo("day"));
+
+        Assert.That(delete["customerId"]!["before"]!.GetValue<string>(), Is.EqualTo("c10"));
+        Assert.That(delete["customerId"]!["after"], Is.Null);
+        Assert.That(delete["plan"]!["before"]!.GetValue<string>(), Is.EqualTo("pro"));
+
+        var filtered = (await _gateway.AdminGetAsync("admin/audit?org=acme&action=customer.update"))["items"]!.AsArray();
+        Assert.That(filtered, Has.Count.EqualTo(1));
+    }
+
+    [TestCase(10, 6, 8, 20)]
+    [TestCase(1000, 600, 602, 700)]
+    public async Task PlanQuotaChangedInSettings_AppliesWithoutRestart_KeepsWhatWasCounted(int limit, int used, int lowered, int raised)
+    {
+        ReloadPlanQuota(limit);
+        await CreateCustomerAsync(new { id = "c7", name = "C7", plan = "metered" });
+        var key = (await _gateway.CreateKeyAsync("acme", new { name = "k", customerId = "c7" })).Str("key");
+        for (var i = 0; i < used; i++)
+        {
+            Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        if (store == StoreKind.Redis && limit > 64)
+        {
+            // The instance has leased units ahead of use: a lowered limit must not let it hand them out.
+            Assert.That(await QuotaCounterAsync("c7"), Is.GreaterThan(lowered), "units leased beyond the lowered limit");
+        }
+
+        ReloadPlanQuota(lowered);
+        Assert.That(await AdmittedUntilQuotaExceededAsync(key, max: lowered - used + 5), Is.EqualTo(lowered - used), "the lowered quota less what was counted");
+        using (var refused = await _gateway.CallAsync("/api/x", key))
+        {
+            Assert.That(refused.Headers.GetValues("X-Quota-Limit").Single(), Is.EqualTo(lowered.ToString(CultureInfo.InvariantCulture)));
+            Assert.That(refused.Headers.GetValues("X-Quota-Remaining").Single(), Is.EqualTo("0"));
+        }
+
+        ReloadPlanQuota(raised);
+        Assert.That(await AdmittedUntilQuotaExceededAsync(key, max: raised - lowered + 5), Is.EqualTo(raised - lowered), "the raised quota less what was counted");
+        var usage = await _gateway.AdminGetAsync("admin/orgs/acme/customers/c7/usage");
+        Assert.That(usage["quota"]!["used"]!.GetValue<long>(), Is.EqualTo(raised));
+        Assert.That(usage["quota"]!["limit"]!.GetValue<long>(), Is.EqualTo(raised));
+    }
+
+    [Test]
+    public async Task RateLimitedRequest_CarriesQuotaAndCreditsHeaders_ChargesNeither()
+    {
+        await CreateCustomerAsync(new { id = "c8", name = "C8", quota = new { limit = 10, period = "month" } });
+        var created = await _gateway.CreateKeyAsync("acme", new { name = "k", customerId = "c8", rateLimit = new { permitLimit = 2, window = "00:10:00" }, credits = new { remaining = 7 } });
+        var key = created.Str("key");
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var refused = await _gateway.CallAsync("/api/x", key);
+            Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
+            Assert.That((await GatewayHost.ProblemAsync(refused))["code"]!.GetValue<string>(), Is.EqualTo("rate_limited"));
+            Assert.That(refused.Headers.GetValues("X-Quota-Limit").Single(), Is.EqualTo("10"));
+            Assert.That(refused.Headers.GetValues("X-Quota-Remaining").Single(), Is.EqualTo("8"), "what is left, not charged for the refusal");
+            var now = DateTimeOffset.UtcNow;
+            var monthEnd = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero).AddMonths(1);
+            Assert.That(long.Parse(refused.Headers.GetValues("X-Quota-Reset").Single(), CultureInfo.InvariantCulture), Is.EqualTo((monthEnd - now).TotalSeconds).Within(10));
+            Assert.That(refused.Headers.GetValues("X-Credits-Remaining").Single(), Is.EqualTo("5"));
+            Assert.That(refused.Headers.GetValues("X-RateLimit-Remaining").Single(), Is.EqualTo("0"));
+        }
+
+        var usage = await _gateway.AdminGetAsync("admin/orgs/acme/customers/c8/usage");
+        Assert.That(usage["quota"]!["used"]!.GetValue<long>(), Is.EqualTo(2), "refused requests consume none of the quota");
+        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{created.Str("id")}"))["credits"]!["remaining"]!.GetValue<long>(), Is.EqualTo(5), "nor of the credits");
+    }
+
+    [Test]
+    public async Task RedisCounters_OfQuotaAndRefillingCredits_ExpireAfterTheirPeriod()
+    {
+        Assume.That(store, Is.EqualTo(StoreKind.Redis), "Redis keys only");
+        await CreateCustomerAsync(new { id = "c9", name = "C9", quota = new { limit = 100, period = "month" } });
+        var key = (await _gateway.CreateKeyAsync("acme", new { name = "k", customerId = "c9", credits = new { remaining = 50, refill = new { amount = 50, period = "day" } } })).Str("key");
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+
+        var now = DateTimeOffset.UtcNow;
+        var monthEnd = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero).AddMonths(1);
+        var dayEnd = new DateTimeOffset(now.Year, now.Month, now.Day, 0, 0, 0, TimeSpan.Zero).AddDays(1);
+        var counters = await QuotaCounterKeysAsync();
+        Assert.That(counters, Has.Length.EqualTo(2), "the customer's quota and the key's credits");
+        using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared.ConnectionString);
+        foreach (var counter in counters)
+        {
+            var ttl = await redis.GetDatabase().KeyTimeToLiveAsync(counter);
+            Assert.That(ttl, Is.Not.Null, $"{counter} has an expiry");
+            var end = counter.ToString().Contains(":m", StringComparison.Ordinal) ? monthEnd : dayEnd;
+            Assert.That(ttl!.Value.TotalSeconds, Is.EqualTo((end.AddDays(1) - now).TotalSeconds).Within(60), $"{counter}: the period's end and a day");
+        }
+    }
+
+    [Test]
+    public async Task RedisCredits_SetAfresh_OldCounterExpiresInADay_LiveOneKept()
+    {
+        Assume.That(store, Is.EqualTo(StoreKind.Redis), "Redis keys only");
+        var created = await _gateway.CreateKeyAsync("acme", new { name = "prepaid", credits = new { remaining = 5 } });
+        var (key, id) = (created.Str("key"), created.Str("id"));
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await TimesToLiveAsync(), Is.EqualTo(new TimeSpan?[] { null }), "credits without refill: kept while they are the key's");
+
+        await _gateway.AdminPostAsync($"admin/keys/{id}/credits", new { op = "set", amount = 3 });
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        var ttls = await TimesToLiveAsync();
+        Assert.That(ttls, Has.Length.EqualTo(2));
+        Assert.That(ttls.Count(t => t is null), Is.EqualTo(1), "the live counter");
+        Assert.That(ttls.Single(t => t is not null)!.Value, Is.InRange(TimeSpan.FromHours(23), TimeSpan.FromDays(1)), "the replaced one goes after a day");
+
+        using (var patch = await _gateway.Admin.PatchAsJsonAsync($"admin/keys/{id}", new { credits = new { remaining = 9 } }))
+        {
+            Assert.That(patch.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        ttls = await TimesToLiveAsync();
+        Assert.That(ttls, Has.Length.EqualTo(3));
+        Assert.That(ttls.Count(t => t is null), Is.EqualTo(1), "a PATCH of the credits retires the counter it replaces too");
+        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}"))["credits"]!["remaining"]!.GetValue<long>(), Is.EqualTo(8));
+    }
+
+    private async Task<TimeSpan?[]> TimesToLiveAsync()
+    {
+        using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared.ConnectionString);
+        var ttls = new List<TimeSpan?>();
+        foreach (var counter in await QuotaCounterKeysAsync())
+        {
+            ttls.Add(await redis.GetDatabase().KeyTimeToLiveAsync(counter));
+        }
+
+        return [.. ttls];
+    }
+
+    private void ReloadPlanQuota(int limit)
+    {
+        var configuration = (IConfigurationRoot)_gateway.Services.GetRequiredService<IConfiguration>();
+        configuration["Gateway:Plans:metered:Quota:Limit"] = limit.ToString(CultureInfo.InvariantCulture);
+        configuration["Gateway:Plans:metered:Quota:Period"] = "month";
+        configuration.Reload();
+        Assert.That(_gateway.Services.GetRequiredService<IOptionsMonitor<GatewayOptions>>().CurrentValue.Plans["metered"].Quota!.Limit, Is.EqualTo(limit));
+    }
+
+    private async Task<int> AdmittedUntilQuotaExceededAsync(string key, int max)
+    {
+        for (var admitted = 0; admitted < max; admitted++)
+        {
+            using var response = await _gateway.CallAsync("/api/x", key);
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("quota_exceeded"));
+                return admitted;
+            }
+        }
+
+        return max;
+    }
+
+    private string RedisPrefix => _gateway.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.Store.RedisPrefix;
+
+    private async Task<RedisKey[]> QuotaCounterKeysAsync()
+    {
+        using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared.ConnectionString);
+        var server = redis.GetServers()[0];
+        return server.Keys(pattern: RedisPrefix + "q:*").ToArray();
+    }
+
+    private async Task<long> QuotaCounterAsync(string customer)
+    {
+        var month = DateTimeOffset.UtcNow.ToString("yyyyMM", CultureInfo.InvariantCulture);
+        using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared.ConnectionString);
+        return (long)await redis.GetDatabase().StringGetAsync($"{RedisPrefix}q:{{q:acme:{customer}:m{month}}}");
     }
 
     private async Task<JsonObject> CreateCustomerAsync(object body) => await _gateway.AdminPostAsync("admin/orgs/acme/customers", body, expected: 201);

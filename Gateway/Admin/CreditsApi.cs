@@ -37,6 +37,29 @@ internal static class CreditsApi
         return dto with { Credits = dto.Credits with { Remaining = Math.Max(0, charge.Limit - used) } };
     }
 
+    /// <summary>
+    /// Credits set afresh start a new counter (a new epoch): the old one is never read again, so it is given an expiry
+    /// of a day (a request admitted under it meanwhile still lands in it), instead of staying in the store for good.
+    /// </summary>
+    public static async Task RetireOldCreditsAsync(ApiKeyRecord before, ApiKeyRecord after, IQuotaCounter counter, TimeProvider time)
+    {
+        if (before.Credits is not { } old || old.Epoch == after.Credits?.Epoch)
+        {
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        var charge = LimitCharger.CreditsCharge(before, old, 0, now);
+        try
+        {
+            await counter.AdjustAsync(charge.Partition, 0, now.AddDays(1), CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The change stands; the old counter just stays until its own expiry, if it has one.
+        }
+    }
+
     private static async Task<Results<Ok<KeyDto>, AdminProblem>> ChangeAsync(
         string id, HttpContext context, IGatewayStore store, KeyManager manager, IQuotaCounter counter, KeyUsageTracker usage, TimeProvider time, CancellationToken cancellationToken)
     {
@@ -64,6 +87,7 @@ internal static class CreditsApi
             }
 
             saved = await AdminWrites.RunAsync(context, ct => manager.RecordCreditsAsync(key, op, amount, before, amount, AdminActor.From(context), ct));
+            await RetireOldCreditsAsync(key, saved, counter, time);
         }
         else
         {

@@ -60,7 +60,7 @@ internal static class CustomersApi
             return AdminProblems.NotFound($"Organization '{org}' does not exist.");
         }
 
-        await customers.CreateAsync(customer!, cancellationToken);
+        await customers.CreateAsync(customer!, CustomerAudit.Entry(null, customer, AdminActor.From(context), now), cancellationToken);
         directory.Invalidate(org, customer!.Id);
         return TypedResults.Created((string?)null, CustomerDto.From(customer));
     }
@@ -97,7 +97,13 @@ internal static class CustomersApi
             return error;
         }
 
-        if (!await customers.UpdateAsync(updated!, cancellationToken))
+        // As with keys: a PATCH that changes nothing writes nothing and is not audited.
+        if (!CustomerAudit.Changed(existing, updated!))
+        {
+            return TypedResults.Ok(CustomerDto.From(existing));
+        }
+
+        if (!await customers.UpdateAsync(updated!, CustomerAudit.Entry(existing, updated, AdminActor.From(context), now), cancellationToken))
         {
             return NotFound(org, id);
         }
@@ -107,9 +113,9 @@ internal static class CustomersApi
     }
 
     private static async Task<Results<NoContent, AdminProblem>> DeleteAsync(
-        string org, string id, ICustomerStore customers, CustomerDirectory directory, IGatewayStore store, TimeProvider time, CancellationToken cancellationToken)
+        string org, string id, HttpContext context, ICustomerStore customers, CustomerDirectory directory, IGatewayStore store, TimeProvider time, CancellationToken cancellationToken)
     {
-        if (await customers.GetAsync(org, id, cancellationToken) is null)
+        if (await customers.GetAsync(org, id, cancellationToken) is not { } existing)
         {
             return NotFound(org, id);
         }
@@ -121,7 +127,7 @@ internal static class CustomersApi
             return AdminProblems.Conflict($"Customer '{id}' has {active} active key(s); revoke, deactivate or move them first.");
         }
 
-        await customers.DeleteAsync(org, id, cancellationToken);
+        await customers.DeleteAsync(org, id, CustomerAudit.Entry(existing, null, AdminActor.From(context), now), cancellationToken);
         directory.Invalidate(org, id);
         return TypedResults.NoContent();
     }

@@ -96,7 +96,8 @@ internal static class KeysApi
             : TypedResults.Ok(await CreditsApi.WithLiveCreditsAsync(KeyDto.From(key, time.GetUtcNow(), usage.Pending(key.Id)), key, counter, time, cancellationToken));
     }
 
-    private static async Task<Results<Ok<KeyDto>, AdminProblem>> PatchAsync(string id, HttpContext context, KeyManager manager, KeyUsageTracker usage, IQuotaCounter counter, IOptionsMonitor<GatewayOptions> options, TimeProvider time)
+    private static async Task<Results<Ok<KeyDto>, AdminProblem>> PatchAsync(
+        string id, HttpContext context, KeyManager manager, IGatewayStore store, KeyUsageTracker usage, IQuotaCounter counter, IOptionsMonitor<GatewayOptions> options, TimeProvider time)
     {
         var (patch, error) = await AdminRequests.ReadAsync(context.Request, allowEmpty: false, (body, errors) => ParsePatch(body, options.CurrentValue, time.GetUtcNow(), errors));
         if (error is not null)
@@ -104,7 +105,13 @@ internal static class KeysApi
             return error;
         }
 
-        var key = await AdminWrites.RunAsync(context, ct => manager.UpdateAsync(id, patch!, AdminActor.From(context), ct));
+        var before = patch!.HasCredits ? await store.GetKeyAsync(id, context.RequestAborted) : null;
+        var key = await AdminWrites.RunAsync(context, ct => manager.UpdateAsync(id, patch, AdminActor.From(context), ct));
+        if (before is not null)
+        {
+            await CreditsApi.RetireOldCreditsAsync(before, key, counter, time);
+        }
+
         return TypedResults.Ok(await CreditsApi.WithLiveCreditsAsync(KeyDto.From(key, time.GetUtcNow(), usage.Pending(key.Id)), key, counter, time, context.RequestAborted));
     }
 

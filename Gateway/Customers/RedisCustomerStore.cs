@@ -1,7 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Gateway.Configuration;
+using Gateway.Domain;
 using Gateway.Stores;
+using Gateway.Stores.Redis;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -9,17 +11,42 @@ namespace Gateway.Customers;
 
 /// <summary>
 /// Customers in Redis under the store's <c>{store}</c> tag: one hash per organization,
-/// <c>{store}:org:{org}:customers</c>, customer id → JSON. Creating is <c>HSETNX</c>, so ids stay unique.
+/// <c>{store}:org:{org}:customers</c>, customer id → JSON. Each change is one script with its audit entry
+/// (the organization's audit stream shares the <c>{store}</c> tag), conditional on the id being absent (create)
+/// or present (update, delete), so ids stay unique and a change that finds nothing writes no entry.
 /// </summary>
 internal sealed class RedisCustomerStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> options) : ICustomerStore
 {
+    // KEYS: the organization's customers hash, its audit stream. ARGV: id, customer JSON, audit entry JSON ('' for none).
+    private const string CreateScript = """
+        if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+        if ARGV[3] ~= '' then redis.call('XADD', KEYS[2], '*', 'e', ARGV[3]) end
+        return 1
+        """;
+
+    // Only an existing customer is replaced (a concurrent delete wins), and only then audited.
+    private const string UpdateScript = """
+        if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+        redis.call('XADD', KEYS[2], '*', 'e', ARGV[3])
+        return 1
+        """;
+
+    private const string DeleteScript = """
+        if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+        redis.call('XADD', KEYS[2], '*', 'e', ARGV[3])
+        return 1
+        """;
+
     private readonly string _prefix = options.Value.Store.RedisPrefix + "{store}:org:";
+    private readonly RedisKeys _keys = new(options.Value.Store.RedisPrefix);
 
     private IDatabase Db => redis.GetDatabase();
 
-    public async Task CreateAsync(Customer customer, CancellationToken cancellationToken)
+    public async Task CreateAsync(Customer customer, AuditEntry? audit, CancellationToken cancellationToken)
     {
-        if (!await Db.HashSetAsync(Hash(customer.OrgId), customer.Id, Json(customer), When.NotExists))
+        if (!await ChangeAsync(CreateScript, customer.OrgId, customer.Id, Json(customer), audit))
         {
             throw new StoreConflictException("id", $"Customer '{customer.Id}' exists in organization '{customer.OrgId}'.");
         }
@@ -37,20 +64,18 @@ internal sealed class RedisCustomerStore(IConnectionMultiplexer redis, IOptions<
         return all.Select(v => Read(v!)).OrderBy(c => c.Id, StringComparer.Ordinal).ToList();
     }
 
-    public async Task<bool> UpdateAsync(Customer customer, CancellationToken cancellationToken)
-    {
-        // Only an existing customer is replaced (a concurrent delete wins).
-        var result = await Db.ScriptEvaluateAsync(
-            "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end return 0",
-            [Hash(customer.OrgId)],
-            [customer.Id, Json(customer)]);
-        return (long)result == 1;
-    }
+    public Task<bool> UpdateAsync(Customer customer, AuditEntry audit, CancellationToken cancellationToken) =>
+        ChangeAsync(UpdateScript, customer.OrgId, customer.Id, Json(customer), audit);
 
-    public Task<bool> DeleteAsync(string orgId, string id, CancellationToken cancellationToken) =>
-        Db.HashDeleteAsync(Hash(orgId), id);
+    public Task<bool> DeleteAsync(string orgId, string id, AuditEntry audit, CancellationToken cancellationToken) =>
+        ChangeAsync(DeleteScript, orgId, id, "", audit);
+
+    private async Task<bool> ChangeAsync(string script, string orgId, string id, string json, AuditEntry? audit) =>
+        (long)await Db.ScriptEvaluateAsync(script, [Hash(orgId), _keys.OrgAudit(orgId)], [id, json, audit is null ? "" : AuditJson(audit)]) == 1;
 
     private RedisKey Hash(string orgId) => new(_prefix + orgId + ":customers");
+
+    private static string AuditJson(AuditEntry audit) => JsonSerializer.Serialize(audit, RedisJsonContext.Default.AuditEntry);
 
     private static string Json(Customer customer) => JsonSerializer.Serialize(customer, CustomerJsonContext.Default.Customer);
 

@@ -15,10 +15,12 @@ internal sealed class SqliteCustomerStore(IOptions<GatewayOptions> options) : IC
 
     private readonly SqliteDatabase _database = new(options.Value.Store.Path, SqliteOpenMode.ReadWrite);
 
-    public async Task CreateAsync(Customer customer, CancellationToken cancellationToken)
+    public async Task CreateAsync(Customer customer, AuditEntry? audit, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var tx = connection.BeginTransaction();
         await using var command = connection.CreateCommand();
+        command.Transaction = tx;
         command.CommandText = $"INSERT INTO customers ({Columns}) VALUES ($org, $id, $name, $plan, $permits, $window, $quota, $period, $created, $updated);";
         Bind(command, customer);
         try
@@ -29,6 +31,13 @@ internal sealed class SqliteCustomerStore(IOptions<GatewayOptions> options) : IC
         {
             throw new StoreConflictException("id", $"Customer '{customer.Id}' exists in organization '{customer.OrgId}'.");
         }
+
+        if (audit is not null)
+        {
+            await InsertAuditAsync(connection, tx, audit, cancellationToken);
+        }
+
+        await tx.CommitAsync(cancellationToken);
     }
 
     public async Task<Customer?> GetAsync(string orgId, string id, CancellationToken cancellationToken)
@@ -40,26 +49,56 @@ internal sealed class SqliteCustomerStore(IOptions<GatewayOptions> options) : IC
     public Task<IReadOnlyList<Customer>> ListAsync(string orgId, CancellationToken cancellationToken) =>
         QueryAsync("WHERE org_id = $org ORDER BY id", orgId, null, cancellationToken);
 
-    public async Task<bool> UpdateAsync(Customer customer, CancellationToken cancellationToken)
+    public async Task<bool> UpdateAsync(Customer customer, AuditEntry audit, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var tx = connection.BeginTransaction();
         await using var command = connection.CreateCommand();
+        command.Transaction = tx;
         command.CommandText = """
             UPDATE customers SET name = $name, plan = $plan, rate_limit_permits = $permits, rate_limit_window_ms = $window,
               quota_limit = $quota, quota_period = $period, updated_at = $updated WHERE org_id = $org AND id = $id;
             """;
         Bind(command, customer);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        return await CommitWithAuditAsync(connection, tx, await command.ExecuteNonQueryAsync(cancellationToken) == 1, audit, cancellationToken);
     }
 
-    public async Task<bool> DeleteAsync(string orgId, string id, CancellationToken cancellationToken)
+    public async Task<bool> DeleteAsync(string orgId, string id, AuditEntry audit, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var tx = connection.BeginTransaction();
         await using var command = connection.CreateCommand();
+        command.Transaction = tx;
         command.CommandText = "DELETE FROM customers WHERE org_id = $org AND id = $id;";
         command.Parameters.AddWithValue("$org", orgId);
         command.Parameters.AddWithValue("$id", id);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        return await CommitWithAuditAsync(connection, tx, await command.ExecuteNonQueryAsync(cancellationToken) == 1, audit, cancellationToken);
+    }
+
+    private static async Task<bool> CommitWithAuditAsync(SqliteConnection connection, SqliteTransaction tx, bool changed, AuditEntry audit, CancellationToken cancellationToken)
+    {
+        if (changed)
+        {
+            await InsertAuditAsync(connection, tx, audit, cancellationToken);
+        }
+
+        await tx.CommitAsync(cancellationToken);
+        return changed;
+    }
+
+    private static async Task InsertAuditAsync(SqliteConnection connection, SqliteTransaction tx, AuditEntry audit, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = "INSERT INTO audit (id, org_id, key_id, action, actor, at, changes, caller) VALUES ($id, $org, NULL, $action, $actor, $at, $changes, $caller);";
+        command.Parameters.AddWithValue("$id", audit.Id);
+        command.Parameters.AddWithValue("$org", audit.OrgId);
+        command.Parameters.AddWithValue("$action", audit.Action);
+        command.Parameters.AddWithValue("$actor", audit.Actor);
+        command.Parameters.AddWithValue("$at", audit.At.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$changes", (object?)audit.Changes ?? DBNull.Value);
+        command.Parameters.AddWithValue("$caller", (object?)audit.CallerAddress ?? DBNull.Value);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private async Task<IReadOnlyList<Customer>> QueryAsync(string where, string orgId, string? id, CancellationToken cancellationToken)

@@ -9,6 +9,12 @@ internal interface IQuotaCounter
     /// </summary>
     ValueTask<bool> ChargeAsync(LimitBatch batch, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Fills what each entry of <paramref name="batch"/>'s <see cref="LimitBatch.Quotas"/> has left, charging
+    /// nothing: for the headers of a request another limit refused. False when a counter's count is not known.
+    /// </summary>
+    ValueTask<bool> PeekAsync(LimitBatch batch, CancellationToken cancellationToken);
+
     /// <summary>What a counter has counted (for the admin API; may ask the store).</summary>
     Task<long> UsedAsync(string partition, CancellationToken cancellationToken);
 

@@ -14,7 +14,7 @@ internal class LimitBatch
     /// <summary>The customer's quota and the key's credits, charged after the rate limits (all or nothing with them).</summary>
     internal QuotaBatch Quotas;
 
-    /// <summary>The quota and credits were charged or refused, so their states are worth reporting.</summary>
+    /// <summary>The quota and credits were charged, refused, or (when a rate limit refused) looked at, so their states are worth reporting.</summary>
     public bool QuotasDecided { get; set; }
 
     /// <summary>

@@ -141,11 +141,38 @@ internal sealed class LimitCharger(
             return AwaitLimitsAsync(limits, batch, from, cancellationToken);
         }
 
-        return limits.Result ? ChargeQuotasAsync(batch, from, cancellationToken) : ValueTask.FromResult(ChargeOutcome.RateLimited);
+        return limits.Result ? ChargeQuotasAsync(batch, from, cancellationToken) : PeekQuotasAsync(batch, cancellationToken);
     }
 
     private async ValueTask<ChargeOutcome> AwaitLimitsAsync(ValueTask<bool> limits, LimitBatch batch, int from, CancellationToken cancellationToken) =>
-        await limits ? await ChargeQuotasAsync(batch, from, cancellationToken) : ChargeOutcome.RateLimited;
+        await limits ? await ChargeQuotasAsync(batch, from, cancellationToken) : await PeekQuotasAsync(batch, cancellationToken);
+
+    /// <summary>
+    /// A rate limit refused: the quota and credits are not charged, but what they have left is known, and every keyed
+    /// response reports it (<c>X-Quota-*</c>, <c>X-Credits-Remaining</c>).
+    /// </summary>
+    private ValueTask<ChargeOutcome> PeekQuotasAsync(LimitBatch batch, CancellationToken cancellationToken)
+    {
+        if (batch.Quotas.Count == 0)
+        {
+            return ValueTask.FromResult(ChargeOutcome.RateLimited);
+        }
+
+        var peek = quotas.PeekAsync(batch, cancellationToken);
+        if (peek.IsCompletedSuccessfully)
+        {
+            batch.QuotasDecided = peek.Result;
+            return ValueTask.FromResult(ChargeOutcome.RateLimited);
+        }
+
+        return AwaitPeekAsync(peek, batch);
+    }
+
+    private static async ValueTask<ChargeOutcome> AwaitPeekAsync(ValueTask<bool> peek, LimitBatch batch)
+    {
+        batch.QuotasDecided = await peek;
+        return ChargeOutcome.RateLimited;
+    }
 
     private ValueTask<ChargeOutcome> ChargeQuotasAsync(LimitBatch batch, int from, CancellationToken cancellationToken)
     {

@@ -25,6 +25,29 @@ internal sealed class LocalQuotaCounter(IQuotaCounterStore? store, IQuotaEvents 
         return ValueTask.FromResult(Charge(batch));
     }
 
+    public async ValueTask<bool> PeekAsync(LimitBatch batch, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < batch.Quotas.Count; i++)
+        {
+            var counter = Get(batch.Quotas.Charges[i].Partition, batch.Quotas.Charges[i].ExpiresAt);
+            try
+            {
+                await counter.Loaded.WaitAsync(cancellationToken);
+            }
+            catch (Exception) when (!cancellationToken.IsCancellationRequested)
+            {
+                return false; // the store did not answer: nothing known to report
+            }
+
+            lock (counter)
+            {
+                batch.Quotas.Charges[i].Remaining = Math.Max(0, batch.Quotas.Charges[i].Limit - counter.Used);
+            }
+        }
+
+        return true;
+    }
+
     public async Task<long> UsedAsync(string partition, CancellationToken cancellationToken)
     {
         var counter = Get(partition, null);
@@ -42,6 +65,7 @@ internal sealed class LocalQuotaCounter(IQuotaCounterStore? store, IQuotaEvents 
         lock (counter)
         {
             counter.Used += delta;
+            counter.ExpiresAt = expiresAt ?? counter.ExpiresAt;
             counter.Dirty = true;
             return counter.Used;
         }
@@ -201,7 +225,7 @@ internal sealed class LocalQuotaCounter(IQuotaCounterStore? store, IQuotaEvents 
     private sealed class Counter
     {
         public readonly TaskCompletionSource Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public readonly DateTimeOffset? ExpiresAt;
+        public DateTimeOffset? ExpiresAt;
         public long Used;
         public bool Dirty;
 

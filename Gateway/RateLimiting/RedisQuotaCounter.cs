@@ -50,11 +50,59 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
     public long Trips => Interlocked.Read(ref _trips);
 
     private long _trips;
+    private long _nextForget;
+
+    /// <summary>Counters this instance holds a lease state for (for tests).</summary>
+    internal int LeaseCount => _leases.Count;
 
     public ValueTask<bool> ChargeAsync(LimitBatch batch, CancellationToken cancellationToken)
     {
         var decision = TakeLocally(batch);
         return decision is { } allowed ? ValueTask.FromResult(allowed) : TripAsync(batch, cancellationToken);
+    }
+
+    /// <summary>
+    /// What this instance knows each counter has left, asking Redis only for a counter it has never seen; never
+    /// charges. False when a counter's count is not known (Redis did not answer before this instance saw it).
+    /// </summary>
+    public async ValueTask<bool> PeekAsync(LimitBatch batch, CancellationToken cancellationToken)
+    {
+        var known = true;
+        for (var i = 0; i < batch.Quotas.Count; i++)
+        {
+            var partition = batch.Quotas.Charges[i].Partition;
+            var lease = Lease(in batch.Quotas.Charges[i]);
+            bool seen;
+            lock (lease)
+            {
+                seen = lease.Known;
+            }
+
+            if (!seen && !OnFallback)
+            {
+                try
+                {
+                    var value = await _store.UsedAsync(partition).WaitAsync(cancellationToken);
+                    lock (lease)
+                    {
+                        lease.KnownUsed = Math.Max(lease.KnownUsed, value ?? 0);
+                        lease.Known = true;
+                    }
+                }
+                catch (StoreUnavailableException)
+                {
+                    // The refusal stands either way; it just carries no count.
+                }
+            }
+
+            lock (lease)
+            {
+                known &= lease.Known;
+                batch.Quotas.Charges[i].Remaining = lease.RemainingFor(batch.Quotas.Charges[i].Limit);
+            }
+        }
+
+        return known;
     }
 
     public async Task<long> UsedAsync(string partition, CancellationToken cancellationToken)
@@ -140,7 +188,10 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
         {
             ref var charge = ref quotas.Charges[i];
             var lease = i == 0 ? a : b!;
-            charge.Allowed = lease.Held >= charge.Cost;
+
+            // Units held were granted under the limit of the trip that brought them: after the limit was lowered
+            // (a plan or customer changed), they go back to Redis with the next trip, which decides on the new one.
+            charge.Allowed = lease.Held >= charge.Cost && charge.Limit >= lease.Limit;
             charge.Remaining = lease.RemainingFor(charge.Limit);
             if (!charge.Allowed)
             {
@@ -215,9 +266,11 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
 
     private async Task AskRedisAsync(LimitBatch batch)
     {
+        ForgetEnded();
         var count = batch.Quotas.Count;
         var calls = new Task<QuotaLease>?[QuotaChargeBuffer.Capacity];
         var unreported = new long[QuotaChargeBuffer.Capacity];
+        var back = new long[QuotaChargeBuffer.Capacity];
         var now = _time.GetTimestamp();
         for (var i = 0; i < count; i++)
         {
@@ -226,9 +279,17 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
             long need, want, floor;
             lock (lease)
             {
-                if (lease.Held >= charge.Cost)
+                var lowered = charge.Limit < lease.Limit;
+                if (lease.Held >= charge.Cost && !lowered)
                 {
                     continue;
+                }
+
+                if (lowered)
+                {
+                    back[i] = lease.Held;
+                    lease.Held = 0;
+                    lease.Limit = charge.Limit;
                 }
 
                 need = charge.Cost - lease.Held;
@@ -242,7 +303,7 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
             }
 
             Interlocked.Increment(ref _trips);
-            calls[i] = _store.LeaseAsync(charge.Partition, charge.Limit, need, want, Math.Max(0, floor), charge.ExpiresAt, unreported[i]);
+            calls[i] = _store.LeaseAsync(charge.Partition, charge.Limit, need, want, Math.Max(0, floor), charge.ExpiresAt, unreported[i] - back[i]);
         }
 
         for (var i = 0; i < count; i++)
@@ -273,8 +334,9 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
             lock (lease)
             {
                 lease.Held += granted;
-                lease.KnownUsed = Math.Max(lease.KnownUsed, after);
+                lease.KnownUsed = Math.Max(lease.KnownUsed - back[i], after);
                 lease.Limit = charge.Limit;
+                lease.Known = true;
                 if (granted == 0)
                 {
                     lease.RefusedUntil = _time.GetTimestamp() + (long)(RememberRefusal.TotalSeconds * _time.TimestampFrequency);
@@ -330,7 +392,31 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
         return allowed;
     }
 
-    private LeaseState Lease(in QuotaCharge charge) => _leases.GetOrAdd(charge.Partition, static _ => new LeaseState());
+    private LeaseState Lease(in QuotaCharge charge) =>
+        _leases.GetOrAdd(charge.Partition, static (_, expires) => new LeaseState { ExpiresAtMs = expires }, charge.ExpiresAt?.ToUnixTimeMilliseconds() ?? 0);
+
+    /// <summary>
+    /// Forgets, at most once a minute, the leases of counters whose period is over (their Redis keys have expired or
+    /// soon will): without it an instance would keep one per customer per month and per key per refill day for good.
+    /// </summary>
+    private void ForgetEnded()
+    {
+        var now = _time.GetTimestamp();
+        var due = Interlocked.Read(ref _nextForget);
+        if (now < due || Interlocked.CompareExchange(ref _nextForget, now + (_time.TimestampFrequency * 60), due) != due)
+        {
+            return;
+        }
+
+        var wall = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var (partition, lease) in _leases)
+        {
+            if (lease.ExpiresAtMs != 0 && lease.ExpiresAtMs < wall)
+            {
+                _leases.TryRemove(KeyValuePair.Create(partition, lease));
+            }
+        }
+    }
 
     private static partial class Log
     {
@@ -349,7 +435,15 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
         /// <summary>Admitted on the fallback and not yet added to Redis.</summary>
         public long Unreported;
 
+        /// <summary>The limit of the last trip: what <see cref="Held"/> was granted under.</summary>
         public long Limit;
+
+        /// <summary>Redis has told this instance the counter's count (by a trip or a peek).</summary>
+        public bool Known;
+
+        /// <summary>When the counter's Redis key expires (Unix ms; 0: never): the lease is forgotten after.</summary>
+        public long ExpiresAtMs;
+
         public long Want = 1;
         public long LastTrip;
         public long RefusedUntil;

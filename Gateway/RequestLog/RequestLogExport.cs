@@ -23,11 +23,18 @@ internal sealed partial class RequestLogExport : IDisposable
 
     public static RequestLogExport FromConfiguration(IConfiguration configuration, bool enabled) =>
         enabled && !string.IsNullOrWhiteSpace(configuration[GatewayTelemetry.OtlpEndpointSetting])
-            ? new RequestLogExport(LoggerFactory.Create(logging => logging.AddOpenTelemetry(otel =>
+            ? new RequestLogExport(LoggerFactory.Create(logging =>
             {
-                otel.IncludeFormattedMessage = false;
-                otel.AddOtlpExporter();
-            })))
+                // The exporter reads OTEL_EXPORTER_OTLP_* from the IConfiguration of its container, and without one
+                // from environment variables only: give it the gateway's, so the endpoint it sends to is the one that
+                // turned the export on, from whichever settings source.
+                logging.Services.AddSingleton(configuration);
+                logging.AddOpenTelemetry(otel =>
+                {
+                    otel.IncludeFormattedMessage = false;
+                    otel.AddOtlpExporter();
+                });
+            }))
             : new RequestLogExport(null);
 
     public void Export(RequestRecord r)

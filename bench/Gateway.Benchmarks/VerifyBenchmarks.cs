@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using Gateway.Auth;
 using Gateway.Configuration;
 using Gateway.Customers;
+using Gateway.Domain;
 using Gateway.Keys;
 using Gateway.RateLimiting;
 using Gateway.Verify;
@@ -120,13 +121,13 @@ public class VerifyBenchmarks
 /// <summary>A customer store with no customers: the directory caches the miss, as it does for an unregistered customer id.</summary>
 internal sealed class NoCustomers : ICustomerStore
 {
-    public Task CreateAsync(Customer customer, CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task CreateAsync(Customer customer, AuditEntry? audit, CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task<Customer?> GetAsync(string orgId, string id, CancellationToken cancellationToken) => Task.FromResult<Customer?>(null);
 
     public Task<IReadOnlyList<Customer>> ListAsync(string orgId, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<Customer>>([]);
 
-    public Task<bool> UpdateAsync(Customer customer, CancellationToken cancellationToken) => Task.FromResult(false);
+    public Task<bool> UpdateAsync(Customer customer, AuditEntry audit, CancellationToken cancellationToken) => Task.FromResult(false);
 
-    public Task<bool> DeleteAsync(string orgId, string id, CancellationToken cancellationToken) => Task.FromResult(false);
+    public Task<bool> DeleteAsync(string orgId, string id, AuditEntry audit, CancellationToken cancellationToken) => Task.FromResult(false);
 }

@@ -3,7 +3,7 @@ namespace Gateway.Stores.Redis;
 /// <summary>The scripts of the shared quota and credit counters (<see cref="RedisSharedQuotaStore"/>).</summary>
 internal static class RedisQuotaScripts
 {
-    // KEYS[1] the counter. ARGV: limit, need, want, floor, expireAtMs (0: none), unreported.
+    // KEYS[1] the counter. ARGV: limit, need, want, floor, expireAtMs (0: none), unreported (less units given back).
     // Returns {granted, used before, used after}.
     public const string Lease = """
         local value = redis.call('GET', KEYS[1])
