@@ -20,7 +20,11 @@ internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOpt
 
     private IDatabase Db => redis.GetDatabase();
 
-    public async Task CreateAsync(OperatorToken token, AuditEntry audit, CancellationToken cancellationToken)
+    // Every call goes through RedisCalls.Guard: a Redis failure is the store's "could not answer" (503), never a 500.
+    public Task CreateAsync(OperatorToken token, AuditEntry audit, CancellationToken cancellationToken) =>
+        RedisCalls.Guard(() => CreateCoreAsync(token, audit), cancellationToken);
+
+    private async Task CreateCoreAsync(OperatorToken token, AuditEntry audit)
     {
         var tx = Db.CreateTransaction();
         tx.AddCondition(Condition.HashNotExists(_keys.OperatorTokenNames, token.Name));
@@ -35,16 +39,19 @@ internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOpt
         }
     }
 
-    public async Task<OperatorToken?> FindByHashAsync(string hash, CancellationToken cancellationToken)
-    {
-        var id = await Db.StringGetAsync(_keys.OperatorTokenHash(hash));
-        return id.IsNullOrEmpty ? null : await GetAsync(id!, cancellationToken);
-    }
+    public Task<OperatorToken?> FindByHashAsync(string hash, CancellationToken cancellationToken) =>
+        RedisCalls.Guard(async () =>
+        {
+            var id = await Db.StringGetAsync(_keys.OperatorTokenHash(hash));
+            return id.IsNullOrEmpty ? null : Read(await Db.HashGetAllAsync(_keys.OperatorToken(id!)));
+        }, cancellationToken);
 
-    public async Task<OperatorToken?> GetAsync(string id, CancellationToken cancellationToken) =>
-        Read(await Db.HashGetAllAsync(_keys.OperatorToken(id)));
+    public Task<OperatorToken?> GetAsync(string id, CancellationToken cancellationToken) =>
+        RedisCalls.Guard(async () => Read(await Db.HashGetAllAsync(_keys.OperatorToken(id))), cancellationToken);
 
-    public async Task<IReadOnlyList<OperatorToken>> ListAsync(CancellationToken cancellationToken)
+    public Task<IReadOnlyList<OperatorToken>> ListAsync(CancellationToken cancellationToken) => RedisCalls.Guard(ListCoreAsync, cancellationToken);
+
+    private async Task<IReadOnlyList<OperatorToken>> ListCoreAsync()
     {
         var db = Db;
         var ids = await db.SetMembersAsync(_keys.OperatorTokens);
@@ -61,7 +68,10 @@ internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOpt
         return tokens.OrderBy(t => t.CreatedAt).ThenBy(t => t.Id, StringComparer.Ordinal).ToList();
     }
 
-    public async Task<OperatorToken?> RevokeAsync(string id, DateTimeOffset at, Func<OperatorToken, AuditEntry> audit, CancellationToken cancellationToken)
+    public Task<OperatorToken?> RevokeAsync(string id, DateTimeOffset at, Func<OperatorToken, AuditEntry> audit, CancellationToken cancellationToken) =>
+        RedisCalls.Guard(() => RevokeCoreAsync(id, at, audit, cancellationToken), cancellationToken);
+
+    private async Task<OperatorToken?> RevokeCoreAsync(string id, DateTimeOffset at, Func<OperatorToken, AuditEntry> audit, CancellationToken cancellationToken)
     {
         var token = await GetAsync(id, cancellationToken);
         if (token is null || token.RevokedAt is not null)
@@ -136,7 +146,7 @@ internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOpt
     }
 
     public Task RecordUseAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) =>
-        Db.HashSetAsync(_keys.OperatorToken(id), "lastUsedAt", at.ToUnixTimeMilliseconds());
+        RedisCalls.Guard(() => Db.HashSetAsync(_keys.OperatorToken(id), "lastUsedAt", at.ToUnixTimeMilliseconds()), cancellationToken);
 
     private static string AuditJson(AuditEntry audit) => System.Text.Json.JsonSerializer.Serialize(audit, RedisJsonContext.Default.AuditEntry);
 
