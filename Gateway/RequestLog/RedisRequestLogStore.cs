@@ -27,7 +27,9 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
         var adds = new Task<RedisValue>[records.Count];
         for (var i = 0; i < records.Count; i++)
         {
-            adds[i] = db.StreamAddAsync(Stream(records[i].OrgId), Fields(records[i]), maxLength: max, useApproximateMaxLength: false);
+            // Approximate: Redis trims whole nodes, far cheaper than an exact MAXLEN on every entry; TrimAsync
+            // brings each stream to the exact cap.
+            adds[i] = db.StreamAddAsync(Stream(records[i].OrgId), Fields(records[i]), maxLength: max, useApproximateMaxLength: true);
         }
 
         var ids = await Task.WhenAll(adds);
@@ -44,7 +46,11 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
     {
         var db = Db;
         var minId = olderThan.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) + "-0";
-        await Task.WhenAll(orgs.Select(org => db.ExecuteAsync("XTRIM", Stream(org), "MINID", minId)));
+        await Task.WhenAll(orgs.SelectMany(org => new[]
+        {
+            db.ExecuteAsync("XTRIM", Stream(org), "MINID", minId),
+            db.ExecuteAsync("XTRIM", Stream(org), "MAXLEN", maxPerOrg),
+        }));
     }
 
     public async Task<RequestPage> QueryAsync(RequestQuery query, CancellationToken cancellationToken)
