@@ -21,10 +21,17 @@ public sealed class RedisSentinelFailoverTests
     private Upstream _upstream = null!;
     private RedisSentinelSet _redis = null!;
     private GatewayHost _gateway = null!;
+    private int _minWorkers;
+    private int _minIo;
 
     [SetUp]
     public async Task StartAsync()
     {
+        // The kill and the sentinel polls block pool threads (Process.WaitForExit, synchronous sockets) while six
+        // loops keep requests going; on 2 cores the pool grows too slowly for that, and a CI run saw the admin
+        // writer make no call at all for the 1.9 s between the kill and the promotion.
+        ThreadPool.GetMinThreads(out _minWorkers, out _minIo);
+        ThreadPool.SetMinThreads(Math.Max(_minWorkers, 32), _minIo);
         _upstream = Upstream.Start();
         _redis = RedisSentinelSet.Start();
         var settings = GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", []));
@@ -43,6 +50,7 @@ public sealed class RedisSentinelFailoverTests
         await _gateway.DisposeAsync();
         _redis.Dispose();
         _upstream.Dispose();
+        ThreadPool.SetMinThreads(_minWorkers, _minIo);
     }
 
     [Test]
