@@ -36,7 +36,9 @@ internal sealed partial class RedisKeyChangePublisher : IKeyChangeNotifier, IHos
         _redis = redis;
         _logger = logger;
         _keys = new RedisKeys(options.Value.Store.RedisPrefix);
-        var handle = new PredicateBuilder().Handle<RedisException>().Handle<TimeoutException>();
+        // InvalidOperationException too: StackExchange.Redis throws it ("Writing is not allowed after writer was
+        // completed") when a publish meets the connection while it is being torn down, which a killed server causes.
+        var handle = new PredicateBuilder().Handle<RedisException>().Handle<TimeoutException>().Handle<InvalidOperationException>();
 
         // Real time, not the injected clock: these waits are for a network to recover.
         // Inline: a blip is ridden out before the admin call returns, without holding it for long.
@@ -68,7 +70,7 @@ internal sealed partial class RedisKeyChangePublisher : IKeyChangeNotifier, IHos
             // Never the caller's token: the change is stored, so its announcement must go out even if the caller left.
             await _inline.ExecuteAsync(static async (state, _) => await state.self.PublishOnceAsync(state.hashes), (self: this, hashes), CancellationToken.None);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or InvalidOperationException)
         {
             Log.PublishFailed(_logger, ex);
             foreach (var hash in hashes)
