@@ -86,20 +86,8 @@ internal sealed class SqliteCustomerStore(IOptions<GatewayOptions> options) : IC
         return changed;
     }
 
-    private static async Task InsertAuditAsync(SqliteConnection connection, SqliteTransaction tx, AuditEntry audit, CancellationToken cancellationToken)
-    {
-        await using var command = connection.CreateCommand();
-        command.Transaction = tx;
-        command.CommandText = "INSERT INTO audit (id, org_id, key_id, action, actor, at, changes, caller) VALUES ($id, $org, NULL, $action, $actor, $at, $changes, $caller);";
-        command.Parameters.AddWithValue("$id", audit.Id);
-        command.Parameters.AddWithValue("$org", audit.OrgId);
-        command.Parameters.AddWithValue("$action", audit.Action);
-        command.Parameters.AddWithValue("$actor", audit.Actor);
-        command.Parameters.AddWithValue("$at", audit.At.ToUnixTimeMilliseconds());
-        command.Parameters.AddWithValue("$changes", (object?)audit.Changes ?? DBNull.Value);
-        command.Parameters.AddWithValue("$caller", (object?)audit.CallerAddress ?? DBNull.Value);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    private static Task InsertAuditAsync(SqliteConnection connection, SqliteTransaction tx, AuditEntry audit, CancellationToken cancellationToken) =>
+        SqliteAudit.InsertAsync(connection, tx, audit, cancellationToken);
 
     private async Task<IReadOnlyList<Customer>> QueryAsync(string where, string orgId, string? id, CancellationToken cancellationToken)
     {

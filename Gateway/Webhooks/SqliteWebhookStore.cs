@@ -169,15 +169,7 @@ internal sealed class SqliteWebhookStore(IOptions<GatewayOptions> options) : IWe
     public async Task AuditAsync(AuditEntry entry, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "INSERT INTO audit (id, org_id, key_id, action, actor, at, changes, caller) VALUES ($id, $org, NULL, $action, $actor, $at, $changes, NULL);";
-        command.Parameters.AddWithValue("$id", entry.Id);
-        command.Parameters.AddWithValue("$org", entry.OrgId);
-        command.Parameters.AddWithValue("$action", entry.Action);
-        command.Parameters.AddWithValue("$actor", entry.Actor);
-        command.Parameters.AddWithValue("$at", entry.At.ToUnixTimeMilliseconds());
-        command.Parameters.AddWithValue("$changes", (object?)entry.Changes ?? DBNull.Value);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await SqliteAudit.InsertAsync(connection, null, entry, cancellationToken);
     }
 
     private static void BindHook(SqliteCommand command, Webhook w)
