@@ -32,12 +32,7 @@ public sealed partial class AdminConsoleTests
         settings["Gateway:Plans:free:Quota:Period"] = "month";
         _gateway = await GatewayHost.StartAsync(settings);
         _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = ChromiumPath,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
+        _browser = await HeadlessChromium.LaunchAsync(_playwright);
     }
 
     [OneTimeTearDown]
@@ -81,8 +76,6 @@ public sealed partial class AdminConsoleTests
 
     [TearDown]
     public async Task ClosePageAsync() => await _page.Context.CloseAsync();
-
-    private static string ChromiumPath => Environment.GetEnvironmentVariable("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 
     [Test]
     public async Task Console_CreateOrg_RevealsDefaultKeyOnceAndItWorks()
