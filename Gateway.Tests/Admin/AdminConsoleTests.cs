@@ -57,7 +57,10 @@ public sealed partial class AdminConsoleTests
     {
         var context = await _browser.NewContextAsync();
         _page = await context.NewPageAsync();
-        _page.SetDefaultTimeout(10_000);
+        // Generous: on a loaded 2-core CI machine a page action behind a store write took over 10 s once.
+        // These bound waits for a condition; a passing run never spends them.
+        _page.SetDefaultTimeout(30_000);
+        Assertions.SetDefaultExpectTimeout(15_000);
         _page.PageError += (_, error) => TestContext.Progress.WriteLine("page error: " + error);
         if (Environment.GetEnvironmentVariable("CONSOLE_SOURCE") is { Length: > 0 } source)
         {

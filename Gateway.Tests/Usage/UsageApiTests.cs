@@ -205,7 +205,11 @@ public sealed class UsageApiTests(StoreKind store)
             await _gateway.StatusAsync(Key(created));
         }
 
-        await _gateway.DisposeAsync();
+        // Keeps the store file: disposing would delete the directory, and the next gateway's new connections
+        // would open an empty store while pooled ones still saw the deleted file.
+        await _gateway.StopForRestartAsync();
+        // A new process would hold no connection to the old file: nor does the next gateway here.
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         _gateway = await StartGatewayAsync();
 
         Assert.That(await StoredAsync(org), Is.EqualTo(3));

@@ -16,6 +16,29 @@ namespace Gateway.Operators;
 /// </summary>
 internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> options) : IOperatorTokenStore
 {
+    // One script per change, so a change is one round trip (a WATCHed MULTI is two) and the token, its indexes
+    // and its audit entry are written together or not at all.
+    // KEYS: names hash, token hash, id set, digest key, audit stream. ARGV: name, id, audit JSON, field/value pairs.
+    private const string CreateScript = """
+        if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+        redis.call('HSET', KEYS[2], unpack(ARGV, 4))
+        redis.call('SADD', KEYS[3], ARGV[2])
+        redis.call('SET', KEYS[4], ARGV[2])
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+        redis.call('XADD', KEYS[5], '*', 'e', ARGV[3])
+        return 1
+        """;
+
+    // KEYS: token hash, names hash, audit stream. ARGV: revokedAt (ms), name, audit JSON. A token revoked
+    // meanwhile (or removed) is left alone and gets no second entry.
+    private const string RevokeScript = """
+        if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'revokedAt') == 1 then return 0 end
+        redis.call('HSET', KEYS[1], 'revokedAt', ARGV[1])
+        redis.call('HDEL', KEYS[2], ARGV[2])
+        redis.call('XADD', KEYS[3], '*', 'e', ARGV[3])
+        return 1
+        """;
+
     private readonly RedisKeys _keys = new(options.Value.Store.RedisPrefix);
 
     private IDatabase Db => redis.GetDatabase();
@@ -26,14 +49,9 @@ internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOpt
 
     private async Task CreateCoreAsync(OperatorToken token, AuditEntry audit)
     {
-        var tx = Db.CreateTransaction();
-        tx.AddCondition(Condition.HashNotExists(_keys.OperatorTokenNames, token.Name));
-        _ = tx.HashSetAsync(_keys.OperatorToken(token.Id), Fields(token));
-        _ = tx.SetAddAsync(_keys.OperatorTokens, token.Id);
-        _ = tx.StringSetAsync(_keys.OperatorTokenHash(token.Hash), token.Id);
-        _ = tx.HashSetAsync(_keys.OperatorTokenNames, token.Name, token.Id);
-        _ = tx.StreamAddAsync(_keys.OrgAudit(audit.OrgId), "e", AuditJson(audit));
-        if (!await tx.ExecuteAsync())
+        RedisValue[] args = [token.Name, token.Id, AuditJson(audit), .. Fields(token).SelectMany(f => new[] { f.Name, f.Value })];
+        RedisKey[] keys = [_keys.OperatorTokenNames, _keys.OperatorToken(token.Id), _keys.OperatorTokens, _keys.OperatorTokenHash(token.Hash), _keys.OrgAudit(audit.OrgId)];
+        if ((long)await Db.ScriptEvaluateAsync(CreateScript, keys, args) == 0)
         {
             throw new StoreConflictException("name", $"An admin token named '{token.Name}' exists.");
         }
@@ -79,14 +97,10 @@ internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOpt
             return token;
         }
 
-        var key = _keys.OperatorToken(id);
-        var tx = Db.CreateTransaction();
-        tx.AddCondition(Condition.HashNotExists(key, "revokedAt"));
-        _ = tx.HashSetAsync(key, "revokedAt", at.ToUnixTimeMilliseconds());
-        _ = tx.HashDeleteAsync(_keys.OperatorTokenNames, token.Name);
-        _ = tx.StreamAddAsync(_keys.OrgAudit(token.Org ?? OperatorAudit.AllOrgs), "e", AuditJson(audit(token with { RevokedAt = at })));
-        await tx.ExecuteAsync();
-        return await GetAsync(id, cancellationToken);
+        var revoked = token with { RevokedAt = at };
+        RedisKey[] keys = [_keys.OperatorToken(id), _keys.OperatorTokenNames, _keys.OrgAudit(token.Org ?? OperatorAudit.AllOrgs)];
+        RedisValue[] args = [at.ToUnixTimeMilliseconds(), token.Name, AuditJson(audit(revoked))];
+        return (long)await Db.ScriptEvaluateAsync(RevokeScript, keys, args) == 1 ? revoked : await GetAsync(id, cancellationToken);
     }
 
     /// <summary>

@@ -31,6 +31,10 @@ internal sealed class StoreResilience
 
     public ResiliencePipeline Pipeline { get; }
 
+    /// <remarks>
+    /// A database driver's own error (SQLite busy past its timeout, a store file gone from under the process)
+    /// counts too: the caller cannot fix it by changing the request, so it is a 503, never a 500.
+    /// </remarks>
     public static bool IsUnavailable(Exception ex) =>
-        ex is StoreUnavailableException or TimeoutRejectedException or BrokenCircuitException;
+        ex is StoreUnavailableException or TimeoutRejectedException or BrokenCircuitException or System.Data.Common.DbException;
 }
