@@ -455,7 +455,18 @@ public sealed partial class AdminConsoleTests
     private async Task OpenAsync(string hash)
     {
         await _page.EvaluateAsync("h => { location.hash = h; }", hash);
-        await _page.WaitForFunctionAsync("h => document.getElementById('view').dataset.route === h", hash);
+        try
+        {
+            // Polled on a timer, not on animation frames, which a browser may hold back for a page it does not paint.
+            await _page.WaitForFunctionAsync("h => document.getElementById('view').dataset.route === h", hash, new() { PollingInterval = 50 });
+        }
+        catch (TimeoutException)
+        {
+            // Say what the page showed instead, so a run that timed out tells why.
+            var state = await _page.EvaluateAsync<string>(
+                "() => JSON.stringify({ hash: location.hash, route: document.getElementById('view').dataset.route, view: document.getElementById('view').innerText.slice(0, 400) })");
+            Assert.Fail($"The console never drew {hash}: {state}");
+        }
     }
 
     /// <summary>A day of traffic written straight to the usage store, so the charts have a shape.</summary>
