@@ -162,6 +162,21 @@ public sealed class RequestLogTests(StoreKind store)
     }
 
     [Test]
+    public async Task Record_NonAsciiPath_StoredAsDecoded()
+    {
+        await using var gateway = await StartAsync();
+        await gateway.CreateOrgAsync("acme");
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "svc" }))["key"]!.GetValue<string>();
+        using (var response = await gateway.CallAsync("/api/caf%C3%A9/%E6%97%A5%E6%9C%AC", key))
+        {
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        var item = (await WaitForItemsAsync(gateway, "admin/orgs/acme/requests", 1))[0]!;
+        Assert.That(item["path"]!.GetValue<string>(), Is.EqualTo("/api/café/日本"));
+    }
+
+    [Test]
     public async Task Cap_MoreRequestsThanMaxPerOrg_KeepsTheNewest()
     {
         await using var gateway = await StartAsync(new() { ["Gateway:RequestLog:MaxPerOrg"] = "3" });

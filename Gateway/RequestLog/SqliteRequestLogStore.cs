@@ -3,6 +3,7 @@ using System.Text;
 using Gateway.Configuration;
 using Gateway.Stores.Sqlite;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.RequestLog;
@@ -12,12 +13,13 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
 {
     private const string Columns = "seq, org_id, at, request_id, key_id, customer_id, method, path, route, status, code, duration_ms, client_ip, upstream_status";
 
-    private static readonly string[] Parameters = ["$org", "$at", "$rid", "$key", "$customer", "$method", "$path", "$route", "$status", "$code", "$duration", "$ip", "$upstream"];
-
-    /// <summary>Rows per INSERT statement (650 parameters, far under SQLite's 32,766).</summary>
-    private const int RowsPerInsert = 50;
-
-    private static readonly string FullInsertSql = InsertSql(RowsPerInsert);
+    // Numbered parameters, bound by position: binding by name looks each name up in the statement, and with
+    // many rows per statement that lookup (a string comparison per parameter already bound) was the log's
+    // largest cost.
+    private const string InsertSql = """
+        INSERT INTO request_log (org_id, at, request_id, key_id, customer_id, method, path, route, status, code, duration_ms, client_ip, upstream_status)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13);
+        """;
 
     private readonly SqliteDatabase _database = new(options.Value.Store.Path, SqliteOpenMode.ReadWrite);
 
@@ -25,88 +27,64 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        await using (var full = Insert(connection, tx, RowsPerInsert))
-        {
-            // Many rows per statement: a statement's execution, not a row, was most of what a record cost.
-            var at = 0;
-            for (; records.Count - at >= RowsPerInsert; at += RowsPerInsert)
-            {
-                Bind(full, records, at, RowsPerInsert);
-                await full.Command.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            if (at < records.Count)
-            {
-                await using var rest = Insert(connection, tx, records.Count - at);
-                Bind(rest, records, at, records.Count - at);
-                await rest.Command.ExecuteNonQueryAsync(cancellationToken);
-            }
-        }
-
+        Insert(connection.Handle!, records);
         await tx.CommitAsync(cancellationToken);
     }
 
-    private static string InsertSql(int rows)
+    /// <summary>
+    /// One prepared statement run once per record inside the caller's transaction, through SQLite's own API:
+    /// Microsoft.Data.Sqlite would allocate a binder per parameter and a UTF-8 copy of each string on every row,
+    /// where this binds the record's strings as they are.
+    /// </summary>
+    private static void Insert(sqlite3 db, IReadOnlyList<RequestRecord> records)
     {
-        var sql = new StringBuilder("INSERT INTO request_log (org_id, at, request_id, key_id, customer_id, method, path, route, status, code, duration_ms, client_ip, upstream_status) VALUES ");
-        for (var row = 0; row < rows; row++)
+        SqliteException.ThrowExceptionForRC(raw.sqlite3_prepare_v2(db, InsertSql, out var statement), db);
+        using (statement)
         {
-            sql.Append(row == 0 ? "(" : ", (");
-            for (var column = 0; column < Parameters.Length; column++)
+            foreach (var r in records)
             {
-                sql.Append(column == 0 ? "" : ", ").Append(Parameters[column]).Append('_').Append(row.ToString(CultureInfo.InvariantCulture));
+                Text(statement, 1, r.OrgId ?? "");
+                raw.sqlite3_bind_int64(statement, 2, r.Time.ToUnixTimeMilliseconds());
+                Text(statement, 3, r.RequestId);
+                Text(statement, 4, r.KeyId);
+                Text(statement, 5, r.CustomerId);
+                Text(statement, 6, r.Method);
+                Text(statement, 7, r.Path);
+                Text(statement, 8, r.Route);
+                raw.sqlite3_bind_int(statement, 9, r.Status);
+                Text(statement, 10, r.Code);
+                raw.sqlite3_bind_double(statement, 11, r.DurationMs);
+                Text(statement, 12, r.ClientIp);
+                if (r.UpstreamStatus is { } upstream)
+                {
+                    raw.sqlite3_bind_int(statement, 13, upstream);
+                }
+                else
+                {
+                    raw.sqlite3_bind_null(statement, 13);
+                }
+
+                var rc = raw.sqlite3_step(statement);
+                if (rc != raw.SQLITE_DONE)
+                {
+                    SqliteException.ThrowExceptionForRC(rc, db);
+                }
+
+                raw.sqlite3_reset(statement);
             }
-
-            sql.Append(')');
         }
-
-        return sql.Append(';').ToString();
     }
 
-    private static InsertCommand Insert(SqliteConnection connection, SqliteTransaction tx, int rows)
+    private static void Text(sqlite3_stmt statement, int index, string? value)
     {
-        var command = connection.CreateCommand();
-        command.Transaction = tx;
-        command.CommandText = rows == RowsPerInsert ? FullInsertSql : InsertSql(rows);
-        var parameters = new SqliteParameter[rows * Parameters.Length];
-        for (var row = 0; row < rows; row++)
+        if (value is null)
         {
-            for (var column = 0; column < Parameters.Length; column++)
-            {
-                parameters[(row * Parameters.Length) + column] = command.Parameters.Add(
-                    new SqliteParameter { ParameterName = Parameters[column] + "_" + row.ToString(CultureInfo.InvariantCulture) });
-            }
+            raw.sqlite3_bind_null(statement, index);
         }
-
-        return new InsertCommand(command, parameters);
-    }
-
-    private static void Bind(InsertCommand insert, IReadOnlyList<RequestRecord> records, int from, int rows)
-    {
-        var p = insert.Parameters;
-        for (var row = 0; row < rows; row++)
+        else
         {
-            var r = records[from + row];
-            var i = row * Parameters.Length;
-            p[i].Value = r.OrgId ?? "";
-            p[i + 1].Value = r.Time.ToUnixTimeMilliseconds();
-            p[i + 2].Value = r.RequestId;
-            p[i + 3].Value = (object?)r.KeyId ?? DBNull.Value;
-            p[i + 4].Value = (object?)r.CustomerId ?? DBNull.Value;
-            p[i + 5].Value = r.Method;
-            p[i + 6].Value = r.Path;
-            p[i + 7].Value = (object?)r.Route ?? DBNull.Value;
-            p[i + 8].Value = r.Status;
-            p[i + 9].Value = (object?)r.Code ?? DBNull.Value;
-            p[i + 10].Value = r.DurationMs;
-            p[i + 11].Value = (object?)r.ClientIp ?? DBNull.Value;
-            p[i + 12].Value = (object?)r.UpstreamStatus ?? DBNull.Value;
+            raw.sqlite3_bind_text16(statement, index, value.AsSpan());
         }
-    }
-
-    private sealed record InsertCommand(SqliteCommand Command, SqliteParameter[] Parameters) : IAsyncDisposable
-    {
-        public ValueTask DisposeAsync() => Command.DisposeAsync();
     }
 
     public async Task TrimAsync(IReadOnlyCollection<string?> orgs, DateTimeOffset olderThan, int maxPerOrg, CancellationToken cancellationToken)
