@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -54,12 +55,15 @@ public static class GatewaySignature
         ArgumentNullException.ThrowIfNull(method);
         ArgumentNullException.ThrowIfNull(pathAndQuery);
         ArgumentNullException.ThrowIfNull(header);
-        var builder = new StringBuilder(256)
-            .Append(timestamp.ToString(CultureInfo.InvariantCulture)).Append('\n')
-            .Append(method).Append('\n')
-            .Append(pathAndQuery);
-        AppendSignedHeaders(builder, header);
-        return builder.ToString();
+        // Written into a stack buffer (pooled beyond it): the canonical string is the only allocation.
+        var text = new DefaultInterpolatedStringHandler(0, 0, CultureInfo.InvariantCulture, stackalloc char[512]);
+        text.AppendFormatted(timestamp);
+        text.AppendLiteral("\n");
+        text.AppendLiteral(method);
+        text.AppendLiteral("\n");
+        text.AppendLiteral(pathAndQuery);
+        AppendSignedHeaders(ref text, header);
+        return text.ToStringAndClear();
     }
 
     /// <summary>
@@ -79,23 +83,30 @@ public static class GatewaySignature
         ArgumentNullException.ThrowIfNull(content);
 
         // The leading "v2" keeps the two versions' strings apart even under one key.
-        var builder = new StringBuilder(320)
-            .Append("v2\n")
-            .Append(timestamp.ToString(CultureInfo.InvariantCulture)).Append('\n')
-            .Append(nonce).Append('\n')
-            .Append(method).Append('\n')
-            .Append(host).Append('\n')
-            .Append(clusterId).Append('\n')
-            .Append(pathAndQuery);
-        AppendSignedHeaders(builder, header);
-        return builder.Append('\n').Append(content).ToString();
+        var text = new DefaultInterpolatedStringHandler(0, 0, CultureInfo.InvariantCulture, stackalloc char[640]);
+        text.AppendLiteral("v2\n");
+        text.AppendFormatted(timestamp);
+        foreach (var line in (ReadOnlySpan<string>)[nonce, method, host, clusterId, pathAndQuery])
+        {
+            text.AppendLiteral("\n");
+            text.AppendLiteral(line);
+        }
+
+        AppendSignedHeaders(ref text, header);
+        text.AppendLiteral("\n");
+        text.AppendLiteral(content);
+        return text.ToStringAndClear();
     }
 
-    private static void AppendSignedHeaders(StringBuilder builder, Func<string, string?> header)
+    private static void AppendSignedHeaders(ref DefaultInterpolatedStringHandler text, Func<string, string?> header)
     {
         foreach (var name in SignedHeaders)
         {
-            builder.Append('\n').Append(header(name));
+            text.AppendLiteral("\n");
+            if (header(name) is { } value)
+            {
+                text.AppendLiteral(value);
+            }
         }
     }
 

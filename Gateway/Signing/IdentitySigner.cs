@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Gateway.Verification;
@@ -45,25 +46,22 @@ internal sealed class IdentitySigner(IOptionsMonitor<SigningOptions> options, Ti
     public string Sign(SigningState state, string method, string pathAndQuery, Func<string, string?> header, V2Request? v2)
     {
         var t = time.GetUtcNow().ToUnixTimeSeconds();
-        var value = new StringBuilder(200).Append("t=").Append(t).Append(",kid=").Append(state.Id);
-        if (v2 is not null)
-        {
-            value.Append(",n=").Append(v2.Value.Nonce);
-        }
-
+        string? v1 = null;
         if (state.V1)
         {
-            var canonical = GatewaySignature.CanonicalString(t, method, pathAndQuery, header);
-            value.Append(",v1=").Append(Convert.ToHexStringLower(HMACSHA256.HashData(state.Secret, Encoding.UTF8.GetBytes(canonical))));
+            v1 = ThreadHmac.HexDigest(state.Secret, GatewaySignature.CanonicalString(t, method, pathAndQuery, header));
         }
 
-        if (v2 is { } r)
+        if (v2 is not { } r)
         {
-            var canonical = GatewaySignature.CanonicalStringV2(t, r.Nonce, method, r.Host, r.ClusterId, pathAndQuery, header, r.Content);
-            value.Append(",v2=").Append(GatewaySignature.ComputeV2(state.ClusterKey(r.ClusterId), canonical));
+            return string.Create(CultureInfo.InvariantCulture, stackalloc char[160], $"t={t},kid={state.Id},v1={v1}");
         }
 
-        return value.ToString();
+        var canonical = GatewaySignature.CanonicalStringV2(t, r.Nonce, method, r.Host, r.ClusterId, pathAndQuery, header, r.Content);
+        var mac = ThreadHmac.HexDigest(state.ClusterKey(r.ClusterId), canonical);
+        return v1 is null
+            ? string.Create(CultureInfo.InvariantCulture, stackalloc char[200], $"t={t},kid={state.Id},n={r.Nonce},v2={mac}")
+            : string.Create(CultureInfo.InvariantCulture, stackalloc char[260], $"t={t},kid={state.Id},n={r.Nonce},v1={v1},v2={mac}");
     }
 
     /// <summary>128 random bits, base64url: no ',' or '=' to clash with the header's syntax.</summary>
@@ -99,6 +97,50 @@ internal sealed class IdentitySigner(IOptionsMonitor<SigningOptions> options, Ti
         }
 
         return true;
+    }
+}
+
+/// <summary>
+/// HMAC-SHA256 with one keyed instance per thread and key, the same MAC as <see cref="GatewaySignature"/>'s
+/// one-shot methods: on Linux each one-shot call fetches the algorithm from OpenSSL's provider tables and sets
+/// the key up again, which measured several times the cost of the MAC itself on every signed request.
+/// </summary>
+internal static class ThreadHmac
+{
+    [ThreadStatic]
+    private static byte[]? t_key;
+
+    [ThreadStatic]
+    private static IncrementalHash? t_hmac;
+
+    public static string HexDigest(byte[] key, string text)
+    {
+        var hmac = t_hmac;
+        if (hmac is null || !ReferenceEquals(t_key, key))
+        {
+            // Keys are the signing state's arrays, rebuilt only on a configuration reload (or one per cluster).
+            hmac?.Dispose();
+            hmac = t_hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, key);
+            t_key = key;
+        }
+
+        var length = Encoding.UTF8.GetMaxByteCount(text.Length);
+        var rented = length <= 1024 ? null : System.Buffers.ArrayPool<byte>.Shared.Rent(length);
+        Span<byte> buffer = rented ?? stackalloc byte[1024];
+        try
+        {
+            hmac.AppendData(buffer[..Encoding.UTF8.GetBytes(text, buffer)]);
+            Span<byte> mac = stackalloc byte[32];
+            hmac.GetHashAndReset(mac);
+            return Convert.ToHexStringLower(mac);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
     }
 }
 

@@ -1,4 +1,5 @@
 using Gateway.Verification;
+using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Http.Features;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Transforms;
@@ -98,9 +99,23 @@ internal sealed class SignatureTransformProvider(IdentitySigner signer) : ITrans
 
     private void Sign(SigningState state, HttpRequestMessage request, Uri uri, V2Request? v2)
     {
+        // NonValidated: the values as they were set, without HttpHeaders parsing each into a new store on the way.
         var signature = signer.Sign(state, request.Method.Method, uri.PathAndQuery, name =>
-            request.Headers.TryGetValues(name, out var values) ? string.Join(",", values) : null, v2);
+            request.Headers.NonValidated.TryGetValues(name, out var values) ? Join(values) : null, v2);
         request.Headers.TryAddWithoutValidation(IdentitySigner.HeaderName, signature);
+    }
+
+    private static string Join(HeaderStringValues values)
+    {
+        if (values.Count == 1)
+        {
+            foreach (var value in values)
+            {
+                return value;
+            }
+        }
+
+        return string.Join(",", values);
     }
 
     /// <summary>
