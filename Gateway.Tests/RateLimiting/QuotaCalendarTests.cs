@@ -24,6 +24,44 @@ public sealed class QuotaCalendarTests
     }
 
     [Test]
+    public void Periods_InstantsInAnyOrder_SameAsComputedAfresh()
+    {
+        // The current day and month are remembered; instants before, inside and after them, in random order,
+        // must get the same answers as a computation from scratch.
+        var random = new Random(20261204);
+        var origin = new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        for (var i = 0; i < 5000; i++)
+        {
+            var instant = origin.AddMinutes(random.Next(0, 60 * 24 * 800));
+            foreach (var period in new[] { QuotaPeriod.Day, QuotaPeriod.Month })
+            {
+                var utc = instant.UtcDateTime;
+                var start = period == QuotaPeriod.Day ? new DateTimeOffset(utc.Date, TimeSpan.Zero) : new DateTimeOffset(utc.Year, utc.Month, 1, 0, 0, 0, TimeSpan.Zero);
+                var end = period == QuotaPeriod.Day ? start.AddDays(1) : start.AddMonths(1);
+                var key = period == QuotaPeriod.Day ? $"d{utc:yyyyMMdd}" : $"m{utc:yyyyMM}";
+                Assert.That(QuotaPeriods.End(period, instant), Is.EqualTo(end), $"{period} {instant:O}");
+                Assert.That(QuotaPeriods.Key(period, instant), Is.EqualTo(key), $"{period} {instant:O}");
+            }
+        }
+    }
+
+    [Test]
+    public void CreditsCharge_SetInAnEarlierMonth_AllowanceIsTheRefillEveryLaterMonth()
+    {
+        var setAt = new DateTimeOffset(2025, 1, 20, 0, 0, 0, TimeSpan.Zero);
+        var credits = new KeyCredits(7, new CreditRefill(100, QuotaPeriod.Month), "e1", setAt);
+        var january = LimitCharger.CreditsCharge(Key(credits), credits, 1, setAt.AddDays(1));
+        var february = LimitCharger.CreditsCharge(Key(credits), credits, 1, setAt.AddDays(15));
+        var januaryAgain = LimitCharger.CreditsCharge(Key(credits), credits, 1, setAt.AddDays(2));
+        Assert.Multiple(() =>
+        {
+            Assert.That((january.Partition, january.Limit), Is.EqualTo(("c:key_1:e1:m202501", 7L)));
+            Assert.That((february.Partition, february.Limit), Is.EqualTo(("c:key_1:e1:m202502", 100L)));
+            Assert.That((januaryAgain.Partition, januaryAgain.Limit), Is.EqualTo(("c:key_1:e1:m202501", 7L)));
+        });
+    }
+
+    [Test]
     public async Task Quota_UsedUpOnJanuary31_RefusedUntilTheLastMillisecond_AdmittedAtFebruaryFirst()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2025, 1, 31, 23, 59, 59, 0, TimeSpan.Zero));

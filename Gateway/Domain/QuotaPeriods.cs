@@ -37,20 +37,55 @@ internal static class QuotaPeriods
     }
 
     /// <summary>The first instant of the next period (exclusive end).</summary>
-    public static DateTimeOffset End(QuotaPeriod period, DateTimeOffset at)
-    {
-        var start = Start(period, at);
-        return period == QuotaPeriod.Day ? start.AddDays(1) : start.AddMonths(1);
-    }
+    public static DateTimeOffset End(QuotaPeriod period, DateTimeOffset at) => Holding(period, at).EndAt;
 
     /// <summary>The period's name in counter keys: <c>d20250131</c> or <c>m202501</c>.</summary>
-    public static string Key(QuotaPeriod period, DateTimeOffset at)
+    public static string Key(QuotaPeriod period, DateTimeOffset at) => Holding(period, at).Key;
+
+    // The day and the month now: every metered request asks for them, and formatting a date for each one was a
+    // measurable part of what a quota cost. Only a later period replaces the remembered one (racing writers
+    // store equal values); an instant outside it is computed each time.
+    private static Span s_day = Compute(QuotaPeriod.Day, DateTimeOffset.UnixEpoch);
+    private static Span s_month = Compute(QuotaPeriod.Month, DateTimeOffset.UnixEpoch);
+
+    private static Span Holding(QuotaPeriod period, DateTimeOffset at)
     {
-        var utc = at.UtcDateTime;
-        return period == QuotaPeriod.Day
-            ? "d" + utc.ToString("yyyyMMdd", CultureInfo.InvariantCulture)
-            : "m" + utc.ToString("yyyyMM", CultureInfo.InvariantCulture);
+        var remembered = period == QuotaPeriod.Day ? s_day : s_month;
+        var ticks = at.UtcTicks;
+        if (ticks >= remembered.StartTicks && ticks < remembered.EndAt.UtcTicks)
+        {
+            return remembered;
+        }
+
+        var span = Compute(period, at);
+        if (span.StartTicks < remembered.StartTicks)
+        {
+            // An earlier period (a credit's set time): answered, not remembered, so "now" stays the cached one.
+            return span;
+        }
+
+        if (period == QuotaPeriod.Day)
+        {
+            s_day = span;
+        }
+        else
+        {
+            s_month = span;
+        }
+
+        return span;
     }
+
+    private static Span Compute(QuotaPeriod period, DateTimeOffset at)
+    {
+        var start = Start(period, at);
+        var key = period == QuotaPeriod.Day
+            ? "d" + start.UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture)
+            : "m" + start.UtcDateTime.ToString("yyyyMM", CultureInfo.InvariantCulture);
+        return new Span(start.UtcTicks, period == QuotaPeriod.Day ? start.AddDays(1) : start.AddMonths(1), key);
+    }
+
+    private sealed record Span(long StartTicks, DateTimeOffset EndAt, string Key);
 }
 
 /// <summary>

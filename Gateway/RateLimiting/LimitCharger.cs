@@ -1,6 +1,7 @@
 using Gateway.Configuration;
 using Gateway.Customers;
 using Gateway.Domain;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.RateLimiting;
@@ -64,10 +65,30 @@ internal sealed class LimitCharger(
         }
     }
 
-    public static CustomerQuota? EffectiveQuota(Customer customer, GatewayOptions settings) =>
-        customer.Quota ?? (customer.Plan is { } plan && settings.Plans.TryGetValue(plan, out var p) && p.Quota is { } q && QuotaPeriods.TryParse(q.Period, out var period)
+    public static CustomerQuota? EffectiveQuota(Customer customer, GatewayOptions settings)
+    {
+        if (customer.Quota is { } own)
+        {
+            return own;
+        }
+
+        if (customer.Plan is null)
+        {
+            return null;
+        }
+
+        // A plan's quota is read from the settings once per customer and settings (a reload binds new ones).
+        if (PlanQuotas.TryGetValue(customer, out var memo) && ReferenceEquals(memo.Settings, settings))
+        {
+            return memo.Quota;
+        }
+
+        var quota = settings.Plans.TryGetValue(customer.Plan, out var p) && p.Quota is { } q && QuotaPeriods.TryParse(q.Period, out var period)
             ? new CustomerQuota(q.Limit, period)
-            : null);
+            : null;
+        PlanQuotas.AddOrUpdate(customer, new PlanQuotaMemo(settings, quota));
+        return quota;
+    }
 
     public static KeyRateLimit? EffectiveRateLimit(Customer customer, GatewayOptions settings) =>
         customer.RateLimit ?? (customer.Plan is { } plan && settings.Plans.TryGetValue(plan, out var p) && p.RateLimit is { } r
@@ -80,7 +101,7 @@ internal sealed class LimitCharger(
         return new QuotaCharge
         {
             Kind = QuotaKind.Quota,
-            Partition = $"q:{customer.OrgId}:{customer.Id}:{QuotaPeriods.Key(quota.Period, now)}",
+            Partition = QuotaPartition(customer, QuotaPeriods.Key(quota.Period, now)),
             Limit = quota.Limit,
             Cost = cost,
             ResetAt = end,
@@ -107,12 +128,18 @@ internal sealed class LimitCharger(
         var refill = credits.Refill;
         var period = refill is null ? "all" : QuotaPeriods.Key(refill.Period, now);
         var end = refill is null ? (DateTimeOffset?)null : QuotaPeriods.End(refill.Period, now);
-        var allowance = refill is null || QuotaPeriods.Key(refill.Period, credits.SetAt) == period ? credits.Remaining : refill.Amount;
+        if (!CreditPartitions.TryGetValue(credits, out var memo) || !string.Equals(memo.Period, period, StringComparison.Ordinal) || !string.Equals(memo.KeyId, keyId, StringComparison.Ordinal))
+        {
+            var allowance = refill is null || QuotaPeriods.Key(refill.Period, credits.SetAt) == period ? credits.Remaining : refill.Amount;
+            memo = new CreditMemo(keyId, period, $"c:{keyId}:{credits.Epoch}:{period}", allowance);
+            CreditPartitions.AddOrUpdate(credits, memo);
+        }
+
         return new QuotaCharge
         {
             Kind = QuotaKind.Credits,
-            Partition = $"c:{keyId}:{credits.Epoch}:{period}",
-            Limit = allowance,
+            Partition = memo.Partition,
+            Limit = memo.Allowance,
             Cost = cost,
             ResetAt = end,
             ExpiresAt = end?.AddDays(1),
@@ -121,6 +148,31 @@ internal sealed class LimitCharger(
             KeyId = keyId,
         };
     }
+
+    // Counter names, remembered per customer and per key's credits for the period they were made in: every
+    // metered request needs them, and formatting them each time was most of what a quota cost per request.
+    // Weak tables: an entry lives as long as the cached customer or key it belongs to.
+    private static readonly ConditionalWeakTable<Customer, PartitionMemo> QuotaPartitions = new();
+    private static readonly ConditionalWeakTable<KeyCredits, CreditMemo> CreditPartitions = new();
+    private static readonly ConditionalWeakTable<Customer, PlanQuotaMemo> PlanQuotas = new();
+
+    private static string QuotaPartition(Customer customer, string period)
+    {
+        if (QuotaPartitions.TryGetValue(customer, out var memo) && string.Equals(memo.Period, period, StringComparison.Ordinal))
+        {
+            return memo.Partition;
+        }
+
+        var partition = $"q:{customer.OrgId}:{customer.Id}:{period}";
+        QuotaPartitions.AddOrUpdate(customer, new PartitionMemo(period, partition));
+        return partition;
+    }
+
+    private sealed record PartitionMemo(string Period, string Partition);
+
+    private sealed record CreditMemo(string KeyId, string Period, string Partition, long Allowance);
+
+    private sealed record PlanQuotaMemo(GatewayOptions Settings, CustomerQuota? Quota);
 
     private async ValueTask<ChargeOutcome> AwaitCustomerAsync(ValueTask<Customer?> lookup, LimitBatch batch, CachedKey key, string? policyName, int cost, int from, CancellationToken cancellationToken) =>
         await ChargeAsync(batch, key, await lookup, policyName, cost, from, cancellationToken);
