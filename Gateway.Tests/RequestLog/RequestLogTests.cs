@@ -217,6 +217,23 @@ public sealed class RequestLogTests(StoreKind store)
             TimeSpan.FromSeconds(15),
             "only the record within the retention");
         Assert.That(items[0]!["path"]!.GetValue<string>(), Is.EqualTo("/api/new"));
+
+        if (store == StoreKind.Sqlite)
+        {
+            // Reads filter on the retention themselves: the rows must also be gone from the table.
+            await Eventually.ValueAsync(
+                async () =>
+                {
+                    await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(gateway.Directory, "gateway.db")};Mode=ReadOnly;Pooling=False");
+                    await connection.OpenAsync();
+                    await using var command = connection.CreateCommand();
+                    command.CommandText = "SELECT group_concat(path) FROM request_log WHERE org_id = 'acme';";
+                    return (string?)await command.ExecuteScalarAsync();
+                },
+                paths => paths == "/api/new",
+                TimeSpan.FromSeconds(15),
+                "only the new record in the table");
+        }
     }
 
     [Test]

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 
 namespace Gateway.RequestLog;
 
-/// <summary>Request records in the <c>request_log</c> table of the embedded store (schema version 7); org_id '' is no organization.</summary>
+/// <summary>Request records in the <c>request_log</c> table of the embedded store (schema version 7, its time index dropped in 8); org_id '' is no organization.</summary>
 internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : IRequestLogStore
 {
     private const string Columns = "seq, org_id, at, request_id, key_id, customer_id, method, path, route, status, code, duration_ms, client_ip, upstream_status";
@@ -92,7 +92,15 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using (var command = connection.CreateCommand())
         {
-            command.CommandText = "DELETE FROM request_log WHERE at < $cutoff;";
+            // Rows go in in time order (a batch at a time, each within its ~200 ms gathering), so the expired ones
+            // are the oldest rowids: walk from the oldest to the first row still within the retention and delete
+            // before it, touching only what goes. A row a little out of order waits for the next trim; reads
+            // never show it meanwhile (they filter on the retention themselves).
+            command.CommandText = """
+                DELETE FROM request_log WHERE seq < coalesce(
+                  (SELECT seq FROM request_log WHERE at >= $cutoff ORDER BY seq LIMIT 1),
+                  (SELECT max(seq) + 1 FROM request_log));
+                """;
             command.Parameters.AddWithValue("$cutoff", olderThan.ToUnixTimeMilliseconds());
             await command.ExecuteNonQueryAsync(cancellationToken);
         }

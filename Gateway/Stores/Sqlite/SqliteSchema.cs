@@ -3,7 +3,7 @@ namespace Gateway.Stores.Sqlite;
 internal static class SqliteSchema
 {
     /// <summary>Migrations[i] brings a store from version i to i + 1; PRAGMA user_version records which ran. Append only.</summary>
-    public static readonly string[] Migrations = [V1, V2, V3, V4, V5, V6, V7];
+    public static readonly string[] Migrations = [V1, V2, V3, V4, V5, V6, V7, V8];
 
     public const string V1 = """
         CREATE TABLE orgs (
@@ -176,4 +176,9 @@ internal static class SqliteSchema
           at INTEGER NOT NULL
         );
         """;
+
+    // Version 8: the request log's index on time alone goes. It served only the retention, which now walks the
+    // table from its oldest row (rows are inserted in time order), and every insert and every trim had to keep
+    // it up to date.
+    public const string V8 = "DROP INDEX IF EXISTS ix_request_log_at;";
 }
