@@ -9,6 +9,7 @@
 #   PROFILER=allocations: the runtime's allocation samples and GC events (dotnet-trace), printed as bytes
 #     allocated per request by type and collections and pause time per request
 #     (Gateway.Benchmarks --trace-report).
+# GATEWAY_ENV="Gateway__X=1 Gateway__Y=2" adds settings to the gateway (a feature on or off) for an A/B reading.
 # TARGET=plain profiles bench/BenchHost's plain YARP proxy (same route, no key) instead of the gateway,
 # for a side-by-side reading.
 #
@@ -70,7 +71,8 @@ if [ "$TARGET" = plain ]; then
   wait_http "http://127.0.0.1:$gw_port/" "$gw_pid" plain
   key=none
 else
-  start_gateway gateway "$root/Gateway/$bin" "$gw_port" "$admin_port" DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 "${store_env[@]}"
+  # shellcheck disable=SC2086 # GATEWAY_ENV is a list of VAR=VALUE words
+  start_gateway gateway "$root/Gateway/$bin" "$gw_port" "$admin_port" DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 "${store_env[@]}" ${GATEWAY_ENV:-}
   gw_pid=$started_pid
   key=$(bench_key gateway "$gw_pid" "$admin_port") || exit 1
 fi
