@@ -12,22 +12,12 @@ namespace Gateway.Tests.IpAllowlist;
 
 /// <summary>A key's <c>allowedCidrs</c> through a real gateway on each store; the client IP comes through a trusted proxy.</summary>
 [TestFixtureSource(typeof(StoreKinds), nameof(StoreKinds.All))]
-public sealed class KeyIpAllowlistTests(StoreKind store)
+public sealed class KeyIpAllowlistTests(StoreKind store) : GatewayFixture(store)
 {
-    private Upstream _upstream = null!;
-    private GatewayHost _gateway = null!;
-    private string _prefix = null!;
-
     [OneTimeSetUp]
-    public async Task StartAsync()
-    {
-        _upstream = Upstream.Start();
-        _prefix = $"t{Guid.NewGuid():N}:";
-        _gateway = await GatewayHost.StartAsync(Settings(_upstream.Url), store: store, redisPrefix: _prefix);
-        await _gateway.CreateOrgAsync("netorg");
-    }
+    public async Task CreateOrgAsync() => await Host.CreateOrgAsync("netorg");
 
-    private static Dictionary<string, string?> Settings(string upstream)
+    protected override Dictionary<string, string?> Settings(string upstream)
     {
         var settings = GatewayHost.Routes(upstream, ("open", "/api/{**rest}", []));
         // Loopback is the trusted proxy, so each test picks its client address with X-Forwarded-For.
@@ -35,25 +25,14 @@ public sealed class KeyIpAllowlistTests(StoreKind store)
         return settings;
     }
 
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        if (_gateway is not null)
-        {
-            await _gateway.DisposeAsync();
-        }
-
-        _upstream?.Dispose();
-    }
-
     private async Task<(string Key, string Id, JsonObject Created)> CreateAsync(object cidrs, object? rateLimit = null)
     {
-        var created = await _gateway.CreateKeyAsync("netorg", new { name = "k" + Guid.NewGuid().ToString("N")[..12], allowedCidrs = cidrs, rateLimit });
+        var created = await Host.CreateKeyAsync("netorg", new { name = "k" + Guid.NewGuid().ToString("N")[..12], allowedCidrs = cidrs, rateLimit });
         return (created.Str("key"), created.Str("id"), created);
     }
 
     private Task<HttpResponseMessage> FromAsync(string key, string? clientIp) =>
-        _gateway.CallAsync("/api/x", key, r =>
+        Host.CallAsync("/api/x", key, r =>
         {
             if (clientIp is not null)
             {
@@ -62,7 +41,7 @@ public sealed class KeyIpAllowlistTests(StoreKind store)
         });
 
     private async Task<HttpResponseMessage> PatchAsync(string id, object body) =>
-        await _gateway.Admin.PatchAsync($"admin/keys/{id}", JsonContent.Create(body));
+        await Host.Admin.PatchAsync($"admin/keys/{id}", JsonContent.Create(body));
 
     [Test]
     public async Task Invoke_ClientInsideAllowedCidrs_IsForwarded()
@@ -85,14 +64,14 @@ public sealed class KeyIpAllowlistTests(StoreKind store)
     public async Task Invoke_ClientOutsideAllowedCidrs_Returns403IpNotAllowed(string? clientIp)
     {
         var (key, _, _) = await CreateAsync(new[] { "203.0.113.0/24", "2001:db8::/32", "198.51.100.7/32" });
-        _upstream.Reset();
+        Upstream.Reset();
 
         // null: no X-Forwarded-For, so the client is the loopback peer, which the list does not hold.
         using var response = await FromAsync(key, clientIp);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
         Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("ip_not_allowed"));
-        Assert.That(_upstream.Received, Is.Empty);
+        Assert.That(Upstream.Received, Is.Empty);
     }
 
     [Test]
@@ -128,7 +107,7 @@ public sealed class KeyIpAllowlistTests(StoreKind store)
             Assert.That(allowed.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         }
 
-        var audit = await _gateway.AdminGetAsync("admin/audit?org=netorg&limit=50");
+        var audit = await Host.AdminGetAsync("admin/audit?org=netorg&limit=50");
         var update = audit["items"]!.AsArray().First(e => e!.Str("keyId") == id && e.Str("action") == "key.update")!;
         Assert.That(update["changes"]!["allowedCidrs"]!["after"]!.ToJsonString(), Is.EqualTo("[\"10.0.0.0/8\"]"));
 
@@ -140,7 +119,7 @@ public sealed class KeyIpAllowlistTests(StoreKind store)
 
         using var again = await FromAsync(key, "192.0.2.1");
         Assert.That(again.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        var stored = await _gateway.AdminGetAsync($"admin/keys/{id}");
+        var stored = await Host.AdminGetAsync($"admin/keys/{id}");
         Assert.That(stored["allowedCidrs"]!.AsArray(), Is.Empty);
     }
 
@@ -193,7 +172,7 @@ public sealed class KeyIpAllowlistTests(StoreKind store)
     {
         var (key, id, _) = await CreateAsync(new[] { "192.0.2.0/24" });
 
-        using var create = await _gateway.Admin.PostAsJsonAsync("admin/orgs/netorg/keys", new { name = "hostile" + Guid.NewGuid().ToString("N")[..8], allowedCidrs = new[] { "192.0.2.0/24", cidr } });
+        using var create = await Host.Admin.PostAsJsonAsync("admin/orgs/netorg/keys", new { name = "hostile" + Guid.NewGuid().ToString("N")[..8], allowedCidrs = new[] { "192.0.2.0/24", cidr } });
         using var patch = await PatchAsync(id, new { allowedCidrs = new[] { "192.0.2.0/24", cidr } });
 
         foreach (var response in new[] { create, patch })
@@ -202,7 +181,7 @@ public sealed class KeyIpAllowlistTests(StoreKind store)
             Assert.That(await response.Content.ReadAsStringAsync(), Does.Contain("allowedCidrs"));
         }
 
-        var stored = await _gateway.AdminGetAsync($"admin/keys/{id}");
+        var stored = await Host.AdminGetAsync($"admin/keys/{id}");
         Assert.That(stored["allowedCidrs"]!.ToJsonString(), Is.EqualTo("[\"192.0.2.0/24\"]"));
         using var still = await FromAsync(key, "192.0.2.9");
         Assert.That(still.StatusCode, Is.EqualTo(HttpStatusCode.OK));
@@ -211,7 +190,7 @@ public sealed class KeyIpAllowlistTests(StoreKind store)
     [Test]
     public async Task Create_Ipv4MappedCidr_Returns400NamingTheEntryAndTheIpv4Form()
     {
-        using var response = await _gateway.Admin.PostAsJsonAsync("admin/orgs/netorg/keys", new { name = "mapped" + Guid.NewGuid().ToString("N")[..8], allowedCidrs = new[] { "192.0.2.0/24", "::ffff:10.0.0.0/104" } });
+        using var response = await Host.Admin.PostAsJsonAsync("admin/orgs/netorg/keys", new { name = "mapped" + Guid.NewGuid().ToString("N")[..8], allowedCidrs = new[] { "192.0.2.0/24", "::ffff:10.0.0.0/104" } });
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         var problem = await GatewayHost.ProblemAsync(response);
@@ -226,10 +205,10 @@ public sealed class KeyIpAllowlistTests(StoreKind store)
     [Test]
     public async Task Invoke_Ipv4ClientOnDualStackListener_IsMatchedAgainstIpv4Entries()
     {
-        var settings = GatewayHost.Routes(_upstream.Url, ("open", "/api/{**rest}", []));
+        var settings = GatewayHost.Routes(Upstream.Url, ("open", "/api/{**rest}", []));
         settings["Kestrel:Endpoints:Proxy:Url"] = "http://[::]:0";
         var peers = new System.Collections.Concurrent.ConcurrentQueue<IPAddress>();
-        await using var dualStack = await GatewayHost.StartAsync(settings, services => services.AddSingleton<IStartupFilter>(new PeerRecorder(peers)), store: store);
+        await using var dualStack = await GatewayHost.StartAsync(settings, services => services.AddSingleton<IStartupFilter>(new PeerRecorder(peers)), store: Store);
         var org = "ds" + Guid.NewGuid().ToString("N")[..8];
         await dualStack.CreateOrgAsync(org);
         var loopback = await dualStack.CreateKeyAsync(org, new { name = "ds" + Guid.NewGuid().ToString("N")[..8], allowedCidrs = new[] { "127.0.0.0/8" } });
@@ -267,7 +246,7 @@ public sealed class KeyIpAllowlistTests(StoreKind store)
     {
         var (_, id, _) = await CreateAsync(new[] { "192.0.2.0/24" });
 
-        using var response = await _gateway.Admin.PatchAsync($"admin/keys/{id}", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        using var response = await Host.Admin.PatchAsync($"admin/keys/{id}", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         Assert.That((await GatewayHost.ProblemAsync(response)).ToJsonString(), Does.Contain("allowedCidrs"));
@@ -279,7 +258,7 @@ public sealed class KeyIpAllowlistTests(StoreKind store)
         var hundred = Enumerable.Range(0, 100).Select(i => $"10.{i}.0.0/16").ToArray();
         var tooMany = Enumerable.Range(0, 101).Select(i => $"10.{i}.0.0/16").ToArray();
 
-        using var refused = await _gateway.Admin.PostAsJsonAsync("admin/orgs/netorg/keys", new { name = "too_many", allowedCidrs = tooMany });
+        using var refused = await Host.Admin.PostAsJsonAsync("admin/orgs/netorg/keys", new { name = "too_many", allowedCidrs = tooMany });
         var (key, _, created) = await CreateAsync(hundred);
 
         Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
@@ -293,13 +272,13 @@ public sealed class KeyIpAllowlistTests(StoreKind store)
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
-        var code = await AdminCli.RunAsync(["keys", "create", "--org", "netorg", "--name", "cli_net", "--allowed-cidr", "203.0.113.0/24", "--allowed-cidr", "2001:db8::/32", "--admin-url", _gateway.AdminUrl.ToString(), "--token", GatewayHost.AdminToken], output, error);
+        var code = await AdminCli.RunAsync(["keys", "create", "--org", "netorg", "--name", "cli_net", "--allowed-cidr", "203.0.113.0/24", "--allowed-cidr", "2001:db8::/32", "--admin-url", Host.AdminUrl.ToString(), "--token", GatewayHost.AdminToken], output, error);
         Assert.That(code, Is.Zero, error.ToString());
         var created = JsonNode.Parse(output.ToString())!;
         Assert.That(created["allowedCidrs"]!.ToJsonString(), Is.EqualTo("[\"203.0.113.0/24\",\"2001:db8::/32\"]"));
 
         using var output2 = new StringWriter();
-        code = await AdminCli.RunAsync(["keys", "update", created.Str("id"), "--any-ip", "--admin-url", _gateway.AdminUrl.ToString(), "--token", GatewayHost.AdminToken], output2, error);
+        code = await AdminCli.RunAsync(["keys", "update", created.Str("id"), "--any-ip", "--admin-url", Host.AdminUrl.ToString(), "--token", GatewayHost.AdminToken], output2, error);
         Assert.That(code, Is.Zero, error.ToString());
         Assert.That(JsonNode.Parse(output2.ToString())!["allowedCidrs"]!.AsArray(), Is.Empty);
     }
@@ -307,12 +286,12 @@ public sealed class KeyIpAllowlistTests(StoreKind store)
     [Test]
     public async Task Patch_OnOneInstance_OtherInstanceFollowsWithinOneSecond()
     {
-        if (store != StoreKind.Redis)
+        if (Store != StoreKind.Redis)
         {
             Assert.Ignore("Only the Redis store is shared between instances.");
         }
 
-        await using var other = await GatewayHost.StartAsync(Settings(_upstream.Url), store: store, redisPrefix: _prefix);
+        await using var other = await StartAnotherInstanceAsync();
         var (key, id, _) = await CreateAsync(Array.Empty<string>());
         using (var warm = await other.CallAsync("/api/x", key, r => r.Headers.Add("X-Forwarded-For", "192.0.2.1")))
         {
@@ -334,7 +313,7 @@ public sealed class KeyIpAllowlistTests(StoreKind store)
     [Test]
     public async Task Start_StoreFromBeforeAllowlists_IsMigratedAndKeysKeepWorking()
     {
-        if (store != StoreKind.Sqlite)
+        if (Store != StoreKind.Sqlite)
         {
             Assert.Ignore("Schema migrations are the embedded store's.");
         }
@@ -358,7 +337,7 @@ public sealed class KeyIpAllowlistTests(StoreKind store)
             await command.ExecuteNonQueryAsync();
         }
 
-        await using var second = await GatewayHost.StartAsync(Settings(_upstream.Url), directory: directory);
+        await using var second = await GatewayHost.StartAsync(Settings(Upstream.Url), directory: directory);
         Assert.That(await second.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
         var keys = await second.AdminGetAsync("admin/orgs/oldorg/keys");
         Assert.That(keys["items"]![0]!["allowedCidrs"]!.AsArray(), Is.Empty);

@@ -9,7 +9,7 @@ namespace Gateway.Tests.Proxy;
 /// the path authorized is the path forwarded. Targets are written on a raw socket: HttpClient would
 /// normalize several of them itself.
 /// </summary>
-public sealed class RequestTargetTests
+public sealed class RequestTargetTests : RecordingGatewayFixture
 {
     private static readonly string[] Hostile =
     [
@@ -41,56 +41,56 @@ public sealed class RequestTargetTests
         "http://localhost/raw/public/..;/admin/x",
     ];
 
-    private RecordingUpstream _upstream = null!;
-    private GatewayHost _strict = null!;
     private GatewayHost _normalizing = null!;
     private string _readKey = null!;
     private string _adminKey = null!;
     private string _normalizingReadKey = null!;
     private string _normalizingAdminKey = null!;
 
+    /// <summary>The fixture's gateway refuses these targets (the default); a second one normalizes them.</summary>
+    private GatewayHost Strict => Host;
+
     [OneTimeSetUp]
-    public async Task StartAsync()
+    public async Task StartNormalizingAsync()
     {
-        _upstream = await RecordingUpstream.StartAsync();
-        _strict = await GatewayHost.StartAsync(Routes());
-        var normalizing = Routes();
+        var normalizing = Settings(Upstream.Url);
         normalizing["Gateway:Paths:Normalize"] = "true";
         _normalizing = await GatewayHost.StartAsync(normalizing);
-        (_readKey, _adminKey) = await KeysAsync(_strict);
+        (_readKey, _adminKey) = await KeysAsync(Strict);
         (_normalizingReadKey, _normalizingAdminKey) = await KeysAsync(_normalizing);
     }
 
     [OneTimeTearDown]
-    public async Task StopAsync()
+    public async Task StopNormalizingAsync()
     {
-        await _strict.DisposeAsync();
-        await _normalizing.DisposeAsync();
-        await _upstream.DisposeAsync();
+        if (_normalizing is not null)
+        {
+            await _normalizing.DisposeAsync();
+        }
     }
 
     [SetUp]
-    public void ResetUpstream() => _upstream.Reset();
+    public void ResetUpstream() => Upstream.Reset();
 
     [TestCaseSource(nameof(Hostile))]
     public async Task HostileTarget_ReadKey_Returns400BadPathAndUpstreamReceivesNothing(string target)
     {
-        var response = await RawHttp.GetAsync(_strict.ProxyUrl, target, _readKey);
+        var response = await RawHttp.GetAsync(Strict.ProxyUrl, target, _readKey);
 
         Assert.That(response.Status, Is.EqualTo(400), response.Body);
         Assert.That(response.Code, Is.EqualTo("bad_path"));
         Assert.That(response.Headers.ContainsKey("X-Request-Id"), Is.True);
-        Assert.That(_upstream.Received, Is.Empty);
+        Assert.That(Upstream.Received, Is.Empty);
     }
 
     [TestCaseSource(nameof(Hostile))]
     public async Task HostileTarget_NoKey_Returns400BadPathAndUpstreamReceivesNothing(string target)
     {
-        var response = await RawHttp.GetAsync(_strict.ProxyUrl, target);
+        var response = await RawHttp.GetAsync(Strict.ProxyUrl, target);
 
         Assert.That(response.Status, Is.EqualTo(400), response.Body);
         Assert.That(response.Code, Is.EqualTo("bad_path"));
-        Assert.That(_upstream.Received, Is.Empty);
+        Assert.That(Upstream.Received, Is.Empty);
     }
 
     [TestCase("/raw/public/file.json?next=..//admin;x%2F", "/raw/public/file.json?next=..//admin;x%2F")]
@@ -100,10 +100,10 @@ public sealed class RequestTargetTests
     [TestCase("/raw/%252F", "/raw/%252F")]
     public async Task CleanTarget_ReadKey_ForwardedAsSent(string target, string forwarded)
     {
-        var response = await RawHttp.GetAsync(_strict.ProxyUrl, target, _readKey);
+        var response = await RawHttp.GetAsync(Strict.ProxyUrl, target, _readKey);
 
         Assert.That(response.Status, Is.EqualTo(200), response.Body);
-        Assert.That(_upstream.Only().RawTarget, Is.EqualTo(forwarded));
+        Assert.That(Upstream.Only().RawTarget, Is.EqualTo(forwarded));
     }
 
     [TestCase("/raw//admin/x")]
@@ -119,7 +119,7 @@ public sealed class RequestTargetTests
 
         Assert.That(response.Status, Is.EqualTo(403), response.Body);
         Assert.That(response.Code, Is.EqualTo("insufficient_scope"));
-        Assert.That(_upstream.Received, Is.Empty);
+        Assert.That(Upstream.Received, Is.Empty);
     }
 
     [TestCase("/raw/public/..;/admin/x")]
@@ -131,7 +131,7 @@ public sealed class RequestTargetTests
 
         Assert.That(response.Status, Is.EqualTo(401), response.Body);
         Assert.That(response.Code, Is.EqualTo("missing_key"));
-        Assert.That(_upstream.Received, Is.Empty);
+        Assert.That(Upstream.Received, Is.Empty);
     }
 
     [TestCase("/raw//admin/x", "/raw/admin/x")]
@@ -149,7 +149,7 @@ public sealed class RequestTargetTests
         var response = await RawHttp.GetAsync(_normalizing.ProxyUrl, target, _normalizingAdminKey);
 
         Assert.That(response.Status, Is.EqualTo(200), response.Body);
-        Assert.That(_upstream.Only().RawTarget, Is.EqualTo(forwarded));
+        Assert.That(Upstream.Only().RawTarget, Is.EqualTo(forwarded));
     }
 
     [Test]
@@ -161,8 +161,8 @@ public sealed class RequestTargetTests
         Assert.That(response.Code, Is.EqualTo("no_route"));
     }
 
-    private Dictionary<string, string?> Routes() => GatewayHost.Routes(
-        _upstream.Url,
+    protected override Dictionary<string, string?> Settings(string upstream) => GatewayHost.Routes(
+        upstream,
         ("raw-admin", "/raw/admin/{**rest}", [("RequiredScopes", "admin")]),
         ("raw-public", "/raw/public/{**rest}", [("Anonymous", "true")]),
         ("raw", "/raw/{**rest}", [("RequiredScopes", "read")]));

@@ -10,18 +10,18 @@ namespace Gateway.Tests.Signing;
 /// The Python verifier published in docs/signing.md, run as python3 subprocess on requests a real
 /// upstream received from the gateway.
 /// </summary>
-public sealed partial class PythonVerifierTests
+public sealed partial class PythonVerifierTests : RecordingGatewayFixture
 {
     private const string Secret = "py-secret-0123456789abcdefghijklmnopqrstuvwxyz";
 
-    private RecordingUpstream _upstream = null!;
-    private GatewayHost _gateway = null!;
     private string _key = null!;
     private string _script = null!;
 
     [OneTimeSetUp]
     public async Task StartAsync()
     {
+        await Host.CreateOrgAsync("pyorg");
+        _key = (await Host.CreateKeyAsync("pyorg", new { name = "py", customerId = "c-1" })).Str("key");
         var docs = await File.ReadAllTextAsync(RepositoryFiles.PathOf("docs", "signing.md"));
         var snippet = PythonBlock().Match(docs);
         Assert.That(snippet.Success, "docs/signing.md has no ```python block");
@@ -40,44 +40,27 @@ public sealed partial class PythonVerifierTests
                            for _ in range(r["repeat"])]
                 print(" ".join(results))
             """);
-
-        _upstream = await RecordingUpstream.StartAsync();
-        var settings = new Dictionary<string, string?>
-        {
-            ["ReverseProxy:Clusters:orders:Destinations:d1:Address"] = _upstream.Url,
-            ["ReverseProxy:Clusters:billing:Destinations:d1:Address"] = _upstream.Url,
-            ["ReverseProxy:Routes:orders:ClusterId"] = "orders",
-            ["ReverseProxy:Routes:orders:Match:Path"] = "/api/{**rest}",
-            ["ReverseProxy:Routes:billing:ClusterId"] = "billing",
-            ["ReverseProxy:Routes:billing:Match:Path"] = "/billing/{**rest}",
-            ["Gateway:Signing:Secrets:0:Id"] = "py1",
-            ["Gateway:Signing:Secrets:0:Secret"] = Secret,
-            ["Gateway:Signing:Versions"] = "v1,v2",
-        };
-        _gateway = await GatewayHost.StartAsync(settings);
-        await _gateway.CreateOrgAsync("pyorg");
-        _key = (await _gateway.CreateKeyAsync("pyorg", new { name = "py", customerId = "c-1" })).Str("key");
     }
+
+    protected override Dictionary<string, string?> Settings(string upstream) => new()
+    {
+        ["ReverseProxy:Clusters:orders:Destinations:d1:Address"] = upstream,
+        ["ReverseProxy:Clusters:billing:Destinations:d1:Address"] = upstream,
+        ["ReverseProxy:Routes:orders:ClusterId"] = "orders",
+        ["ReverseProxy:Routes:orders:Match:Path"] = "/api/{**rest}",
+        ["ReverseProxy:Routes:billing:ClusterId"] = "billing",
+        ["ReverseProxy:Routes:billing:Match:Path"] = "/billing/{**rest}",
+        ["Gateway:Signing:Secrets:0:Id"] = "py1",
+        ["Gateway:Signing:Secrets:0:Secret"] = Secret,
+        ["Gateway:Signing:Versions"] = "v1,v2",
+    };
 
     [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        if (_gateway is not null)
-        {
-            await _gateway.DisposeAsync();
-        }
-
-        if (_upstream is not null)
-        {
-            await _upstream.DisposeAsync();
-        }
-
-        File.Delete(_script);
-    }
+    public void DeleteScript() => File.Delete(_script);
 
     private async Task<ReceivedRequest> CaptureAsync(string path = "/api/things/%C3%A9?x=1&y=%2F", byte[]? body = null)
     {
-        _upstream.Reset();
+        Upstream.Reset();
         using var request = new HttpRequestMessage(body is null ? HttpMethod.Get : HttpMethod.Post, path);
         request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + _key);
         if (body is not null)
@@ -85,9 +68,9 @@ public sealed partial class PythonVerifierTests
             request.Content = new ByteArrayContent(body);
         }
 
-        using var response = await _gateway.Proxy.SendAsync(request);
+        using var response = await Host.Proxy.SendAsync(request);
         Assert.That((int)response.StatusCode, Is.EqualTo(200));
-        return _upstream.Only();
+        return Upstream.Only();
     }
 
     /// <summary>Runs the documented verifier: version 1 with the secret when <paramref name="cluster"/> is null, else version 2 with <paramref name="clusterKey"/>.</summary>

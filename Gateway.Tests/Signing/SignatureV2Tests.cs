@@ -14,7 +14,7 @@ namespace Gateway.Tests.Signing;
 /// sharing one upstream process: each cluster's key verifies only that cluster's requests, and the signature
 /// binds host, cluster, nonce and body. Also the duplicated-header replay, for both versions.
 /// </summary>
-public sealed class SignatureV2Tests
+public sealed class SignatureV2Tests : RecordingGatewayFixture
 {
     private const string Secret = "v2-secret-0123456789abcdefghijklmnopqrstuvwxyz";
     private const int MaxDigestBytes = 1024;
@@ -22,51 +22,34 @@ public sealed class SignatureV2Tests
     private static readonly string OrdersKey = Convert.ToHexStringLower(GatewaySignature.DeriveClusterKey(Secret, "orders"));
     private static readonly string BillingKey = Convert.ToHexStringLower(GatewaySignature.DeriveClusterKey(Secret, "billing"));
 
-    private RecordingUpstream _upstream = null!;
-    private GatewayHost _gateway = null!;
     private string _key = null!;
 
+    protected override Dictionary<string, string?> Settings(string upstream) => new()
+    {
+        ["ReverseProxy:Clusters:orders:Destinations:d1:Address"] = upstream,
+        ["ReverseProxy:Clusters:billing:Destinations:d1:Address"] = upstream,
+        ["ReverseProxy:Routes:orders:ClusterId"] = "orders",
+        ["ReverseProxy:Routes:orders:Match:Path"] = "/orders/{**rest}",
+        ["ReverseProxy:Routes:kept:ClusterId"] = "orders",
+        ["ReverseProxy:Routes:kept:Match:Path"] = "/kept/{**rest}",
+        ["ReverseProxy:Routes:kept:Transforms:0:RequestHeaderOriginalHost"] = "true",
+        ["ReverseProxy:Routes:billing:ClusterId"] = "billing",
+        ["ReverseProxy:Routes:billing:Match:Path"] = "/billing/{**rest}",
+        ["Gateway:Signing:Secrets:0:Id"] = "k1",
+        ["Gateway:Signing:Secrets:0:Secret"] = Secret,
+        ["Gateway:Signing:Versions"] = "v1,v2",
+        ["Gateway:Signing:MaxDigestBytes"] = MaxDigestBytes.ToString(CultureInfo.InvariantCulture),
+    };
+
     [OneTimeSetUp]
-    public async Task StartAsync()
+    public async Task CreateKeyAsync()
     {
-        _upstream = await RecordingUpstream.StartAsync();
-        var settings = new Dictionary<string, string?>
-        {
-            ["ReverseProxy:Clusters:orders:Destinations:d1:Address"] = _upstream.Url,
-            ["ReverseProxy:Clusters:billing:Destinations:d1:Address"] = _upstream.Url,
-            ["ReverseProxy:Routes:orders:ClusterId"] = "orders",
-            ["ReverseProxy:Routes:orders:Match:Path"] = "/orders/{**rest}",
-            ["ReverseProxy:Routes:kept:ClusterId"] = "orders",
-            ["ReverseProxy:Routes:kept:Match:Path"] = "/kept/{**rest}",
-            ["ReverseProxy:Routes:kept:Transforms:0:RequestHeaderOriginalHost"] = "true",
-            ["ReverseProxy:Routes:billing:ClusterId"] = "billing",
-            ["ReverseProxy:Routes:billing:Match:Path"] = "/billing/{**rest}",
-            ["Gateway:Signing:Secrets:0:Id"] = "k1",
-            ["Gateway:Signing:Secrets:0:Secret"] = Secret,
-            ["Gateway:Signing:Versions"] = "v1,v2",
-            ["Gateway:Signing:MaxDigestBytes"] = MaxDigestBytes.ToString(CultureInfo.InvariantCulture),
-        };
-        _gateway = await GatewayHost.StartAsync(settings);
-        await _gateway.CreateOrgAsync("acme");
-        _key = (await _gateway.CreateKeyAsync("acme", new { name = "v2", customerId = "cust_2" })).Str("key");
-    }
-
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        if (_gateway is not null)
-        {
-            await _gateway.DisposeAsync();
-        }
-
-        if (_upstream is not null)
-        {
-            await _upstream.DisposeAsync();
-        }
+        await Host.CreateOrgAsync("acme");
+        _key = (await Host.CreateKeyAsync("acme", new { name = "v2", customerId = "cust_2" })).Str("key");
     }
 
     [SetUp]
-    public void Reset() => _upstream.Reset();
+    public void Reset() => Upstream.Reset();
 
     private static GatewaySignatureVerifier Orders(GatewaySignatureOptions? options = null) =>
         GatewaySignatureVerifier.ForCluster("orders", new Dictionary<string, string> { ["k1"] = OrdersKey }, options);
@@ -84,9 +67,9 @@ public sealed class SignatureV2Tests
         using var request = new HttpRequestMessage(method, path) { Content = content };
         request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + _key);
         configure?.Invoke(request);
-        using var response = await _gateway.Proxy.SendAsync(request);
+        using var response = await Host.Proxy.SendAsync(request);
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        return _upstream.Only();
+        return Upstream.Only();
     }
 
     [Test]
@@ -101,7 +84,7 @@ public sealed class SignatureV2Tests
 
         // The canonical string is exactly the documented one.
         var expected = string.Join('\n', "v2", received.SignedAt.ToString(CultureInfo.InvariantCulture), received.Member("n"), "GET",
-            $"127.0.0.1:{_upstream.Port}", "orders", "/orders/7?b=2&a=%20x",
+            $"127.0.0.1:{Upstream.Port}", "orders", "/orders/7?b=2&a=%20x",
             received.Header("X-Org-Id"), received.Header("X-Key-Id"), "v2", "*", "production", "cust_2", "req-v2-1", "none");
         Assert.That(received.Member("v2"), Is.EqualTo(GatewaySignature.ComputeV2(Convert.FromHexString(OrdersKey), expected)));
     }
@@ -110,7 +93,7 @@ public sealed class SignatureV2Tests
     public async Task Proxy_V2_EveryRequestHasItsOwnNonce_AndASecondUseIsReplayed()
     {
         var first = await SendAsync(HttpMethod.Get, "/orders/x");
-        _upstream.Reset();
+        Upstream.Reset();
         var second = await SendAsync(HttpMethod.Get, "/orders/x");
         var verifier = Orders(new GatewaySignatureOptions { NonceCache = new MemoryNonceCache() });
 
@@ -142,7 +125,7 @@ public sealed class SignatureV2Tests
 
         Assert.That(received.Header("Host"), Is.EqualTo("api.example.com"));
         Assert.That(Verify(Orders(), received), Is.EqualTo(GatewaySignatureResult.Valid));
-        Assert.That(Verify(Orders(), received, received.With("Host", $"127.0.0.1:{_upstream.Port}")), Is.EqualTo(GatewaySignatureResult.Invalid));
+        Assert.That(Verify(Orders(), received, received.With("Host", $"127.0.0.1:{Upstream.Port}")), Is.EqualTo(GatewaySignatureResult.Invalid));
     }
 
     [Test]
@@ -150,7 +133,7 @@ public sealed class SignatureV2Tests
     {
         var received = await SendAsync(HttpMethod.Get, "/orders/x");
 
-        Assert.That(Verify(Orders(new GatewaySignatureOptions { AllowedHosts = [$"127.0.0.1:{_upstream.Port}"] }), received), Is.EqualTo(GatewaySignatureResult.Valid));
+        Assert.That(Verify(Orders(new GatewaySignatureOptions { AllowedHosts = [$"127.0.0.1:{Upstream.Port}"] }), received), Is.EqualTo(GatewaySignatureResult.Valid));
         Assert.That(Verify(Orders(new GatewaySignatureOptions { AllowedHosts = ["orders-2.internal"] }), received), Is.EqualTo(GatewaySignatureResult.HostNotAllowed));
     }
 
@@ -185,7 +168,7 @@ public sealed class SignatureV2Tests
         var large = new byte[MaxDigestBytes + 1];
         Random.Shared.NextBytes(large);
         var overLimit = await SendAsync(HttpMethod.Post, "/orders/upload", new ByteArrayContent(large));
-        _upstream.Reset();
+        Upstream.Reset();
         var chunked = await SendAsync(HttpMethod.Post, "/orders/upload", new ByteArrayContent("small"u8.ToArray()), r => r.Headers.TransferEncodingChunked = true);
 
         foreach (var received in new[] { overLimit, chunked })
@@ -211,7 +194,7 @@ public sealed class SignatureV2Tests
         var forgedHeaders = billing.With("X-Org-Id", "victim");
         var t = billing.SignedAt;
         var n = billing.Member("n");
-        var canonical = GatewaySignature.CanonicalStringV2(t, n, "GET", $"127.0.0.1:{_upstream.Port}", "billing", billing.RawTarget,
+        var canonical = GatewaySignature.CanonicalStringV2(t, n, "GET", $"127.0.0.1:{Upstream.Port}", "billing", billing.RawTarget,
             name => forgedHeaders.SingleOrDefault(h => h.Key.Equals(name, StringComparison.OrdinalIgnoreCase)).Value, GatewaySignature.NoBody);
         var forged = $"t={t},kid=k1,n={n},v2={GatewaySignature.ComputeV2(Convert.FromHexString(OrdersKey), canonical)}";
 
@@ -283,17 +266,17 @@ public sealed class SignatureV2Tests
         }
 
         wire.Append("Connection: close\r\n\r\n");
-        _upstream.Reset();
+        Upstream.Reset();
         using (var client = new TcpClient())
         {
-            await client.ConnectAsync(IPAddress.Loopback, _upstream.Port);
+            await client.ConnectAsync(IPAddress.Loopback, Upstream.Port);
             var stream = client.GetStream();
             await stream.WriteAsync(Encoding.ASCII.GetBytes(wire.ToString()));
             using var reader = new StreamReader(stream);
             Assert.That(await reader.ReadLineAsync(), Does.StartWith("HTTP/1.1 200"));
         }
 
-        var replayed = _upstream.Only();
+        var replayed = Upstream.Only();
 
         // Kestrel hands the application the forged value first: what a lookup by name would read.
         Assert.That(replayed.HeaderLines.Where(h => h.Key == "X-Org-Id").Select(h => h.Value), Is.EqualTo(new[] { "other", received.Header("X-Org-Id") }));

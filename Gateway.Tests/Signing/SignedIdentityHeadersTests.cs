@@ -7,21 +7,17 @@ using Microsoft.Extensions.Time.Testing;
 namespace Gateway.Tests.Signing;
 
 /// <summary>X-Gateway-Signature on requests a real upstream receives, checked with Gateway.Verification.</summary>
-public sealed class SignedIdentityHeadersTests
+public sealed class SignedIdentityHeadersTests : RecordingGatewayFixture
 {
     private const string NewSecret = "new-secret-0123456789abcdefghijklmnopqrstuvwxyz";
     private const string OldSecret = "old-secret-0123456789abcdefghijklmnopqrstuvwxyz";
 
-    private RecordingUpstream _upstream = null!;
-    private GatewayHost _gateway = null!;
     private string _key = null!;
 
-    [OneTimeSetUp]
-    public async Task StartAsync()
+    protected override Dictionary<string, string?> Settings(string upstream)
     {
-        _upstream = await RecordingUpstream.StartAsync();
         var settings = GatewayHost.Routes(
-            _upstream.Url,
+            upstream,
             ("open", "/api/{**rest}", []),
             ("public", "/public/{**rest}", [("Anonymous", "true")]),
             ("prefixed", "/svc/{**rest}", []));
@@ -30,27 +26,18 @@ public sealed class SignedIdentityHeadersTests
         settings["Gateway:Signing:Secrets:0:Secret"] = NewSecret;
         settings["Gateway:Signing:Secrets:1:Id"] = "k1";
         settings["Gateway:Signing:Secrets:1:Secret"] = OldSecret;
-        _gateway = await GatewayHost.StartAsync(settings);
-        await _gateway.CreateOrgAsync("acme");
-        _key = (await _gateway.CreateKeyAsync("acme", new { name = "signed", scopes = new[] { "read" }, customerId = "cust_7" })).Str("key");
+        return settings;
     }
 
-    [OneTimeTearDown]
-    public async Task StopAsync()
+    [OneTimeSetUp]
+    public async Task CreateKeyAsync()
     {
-        if (_gateway is not null)
-        {
-            await _gateway.DisposeAsync();
-        }
-
-        if (_upstream is not null)
-        {
-            await _upstream.DisposeAsync();
-        }
+        await Host.CreateOrgAsync("acme");
+        _key = (await Host.CreateKeyAsync("acme", new { name = "signed", scopes = new[] { "read" }, customerId = "cust_7" })).Str("key");
     }
 
     [SetUp]
-    public void Reset() => _upstream.Reset();
+    public void Reset() => Upstream.Reset();
 
     private static GatewaySignatureVerifier Verifier(TimeProvider? time = null) =>
         new(new Dictionary<string, string> { ["k2"] = NewSecret, ["k1"] = OldSecret }, TimeSpan.FromMinutes(5), time);
@@ -64,9 +51,9 @@ public sealed class SignedIdentityHeadersTests
         }
 
         configure?.Invoke(request);
-        using var response = await _gateway.Proxy.SendAsync(request);
+        using var response = await Host.Proxy.SendAsync(request);
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        return _upstream.Only();
+        return Upstream.Only();
     }
 
     private static GatewaySignatureResult Verify(GatewaySignatureVerifier verifier, ReceivedRequest r) =>

@@ -6,7 +6,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
-using WireMock.Server;
 
 namespace Gateway.Tests.Usage;
 
@@ -17,81 +16,59 @@ namespace Gateway.Tests.Usage;
 /// </summary>
 [TestFixtureSource(typeof(StoreKinds), nameof(StoreKinds.All))]
 [NonParallelizable]
-public sealed class UsageApiTests(StoreKind store)
+public sealed class UsageApiTests(StoreKind store) : GatewayFixture(store)
 {
-    private WireMockServer _upstream = null!;
-    private GatewayHost _gateway = null!;
-    private FakeTimeProvider _time = null!;
+    private readonly FakeTimeProvider _time = new(Floor(DateTimeOffset.UtcNow, TimeSpan.FromHours(1)).AddMinutes(10));
     private CountingUsageStore _usageStore = null!;
-    private string _directory = null!;
-    private string _prefix = null!;
-    private int _org;
 
     [OneTimeSetUp]
-    public async Task StartAsync()
+    public void MapUpstream()
     {
-        _upstream = WireMockServer.Start();
-        _upstream.Given(Request.Create().WithPath("/api/boom").UsingAnyMethod()).AtPriority(1).RespondWith(Response.Create().WithStatusCode(503));
-        _upstream.Given(Request.Create().UsingAnyMethod()).AtPriority(10).RespondWith(Response.Create().WithStatusCode(200));
-        _directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
-        _prefix = $"t{Guid.NewGuid():N}:";
-        _time = new FakeTimeProvider(Floor(DateTimeOffset.UtcNow, TimeSpan.FromHours(1)).AddMinutes(10));
-        _gateway = await StartGatewayAsync();
+        Upstream.Server.ResetMappings();
+        Upstream.Server.Given(Request.Create().WithPath("/api/boom").UsingAnyMethod()).AtPriority(1).RespondWith(Response.Create().WithStatusCode(503));
+        Upstream.Server.Given(Request.Create().UsingAnyMethod()).AtPriority(10).RespondWith(Response.Create().WithStatusCode(200));
     }
 
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        if (_gateway is not null)
-        {
-            await _gateway.DisposeAsync();
-        }
+    protected override string OrgPrefix => "u" + Store;
 
-        _upstream?.Stop();
-        _upstream?.Dispose();
-    }
-
-    private async Task<GatewayHost> StartGatewayAsync()
+    protected override Dictionary<string, string?> Settings(string upstream)
     {
-        var settings = GatewayHost.Routes(_upstream.Url + "/", ("api", "/api/{**rest}", []), ("writes", "/writes/{**rest}", [("RequiredScopes", "write")]));
+        var settings = GatewayHost.Routes(upstream, ("api", "/api/{**rest}", []), ("writes", "/writes/{**rest}", [("RequiredScopes", "write")]));
         settings["Gateway:Usage:FlushInterval"] = "01:00:00";
         settings["Gateway:Usage:CompactionInterval"] = "1000.00:00:00";
-        return await GatewayHost.StartAsync(
-            settings,
-            services =>
-            {
-                services.AddSingleton<TimeProvider>(_time);
-                services.AddSingleton<IUsageStore>(sp => _usageStore = new CountingUsageStore(store == StoreKind.Redis
-                    ? ActivatorUtilities.CreateInstance<RedisUsageStore>(sp)
-                    : ActivatorUtilities.CreateInstance<SqliteUsageStore>(sp)));
-            },
-            directory: _directory,
-            store: store,
-            redisPrefix: _prefix);
+        return settings;
+    }
+
+    protected override void ConfigureServices(IServiceCollection services)
+    {
+        services.AddSingleton<TimeProvider>(_time);
+        services.AddSingleton<IUsageStore>(sp => _usageStore = new CountingUsageStore(Store == StoreKind.Redis
+            ? ActivatorUtilities.CreateInstance<RedisUsageStore>(sp)
+            : ActivatorUtilities.CreateInstance<SqliteUsageStore>(sp)));
     }
 
     [Test]
     public async Task Usage_EachOutcome_CountedUnderItsKeyAndCode()
     {
         var org = await NewOrgAsync();
-        var reader = await _gateway.CreateKeyAsync(org, new { name = "reader", scopes = new[] { "read" }, rateLimit = new { permitLimit = 4, window = "00:01:00" } });
-        var revoked = await _gateway.CreateKeyAsync(org, new { name = "old" });
-        await _gateway.AdminPostAsync($"admin/keys/{Id(revoked)}/revoke");
+        var reader = await Host.CreateKeyAsync(org, new { name = "reader", scopes = new[] { "read" }, rateLimit = new { permitLimit = 4, window = "00:01:00" } });
+        var revoked = await Host.CreateKeyAsync(org, new { name = "old" });
+        await Host.AdminPostAsync($"admin/keys/{Id(revoked)}/revoke");
 
         for (var i = 0; i < 2; i++)
         {
-            Assert.That(await _gateway.StatusAsync(Key(reader)), Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(await Host.StatusAsync(Key(reader)), Is.EqualTo(HttpStatusCode.OK));
         }
 
-        Assert.That(await _gateway.CodeAsync(Key(reader), "/writes/x"), Is.EqualTo("insufficient_scope"));
-        Assert.That(await _gateway.StatusAsync(Key(reader), "/api/boom"), Is.EqualTo(HttpStatusCode.ServiceUnavailable));
-        Assert.That(await _gateway.StatusAsync(Key(reader)), Is.EqualTo(HttpStatusCode.OK));
-        Assert.That(await _gateway.CodeAsync(Key(reader)), Is.EqualTo("rate_limited"));
-        Assert.That(await _gateway.CodeAsync(Key(revoked)), Is.EqualTo("key_revoked"));
-        Assert.That(await _gateway.CodeAsync(Key(revoked)), Is.EqualTo("key_revoked"));
+        Assert.That(await Host.CodeAsync(Key(reader), "/writes/x"), Is.EqualTo("insufficient_scope"));
+        Assert.That(await Host.StatusAsync(Key(reader), "/api/boom"), Is.EqualTo(HttpStatusCode.ServiceUnavailable));
+        Assert.That(await Host.StatusAsync(Key(reader)), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await Host.CodeAsync(Key(reader)), Is.EqualTo("rate_limited"));
+        Assert.That(await Host.CodeAsync(Key(revoked)), Is.EqualTo("key_revoked"));
+        Assert.That(await Host.CodeAsync(Key(revoked)), Is.EqualTo("key_revoked"));
 
         await FlushAsync();
-        var usage = await _gateway.AdminGetAsync($"admin/keys/{Id(reader)}/usage?granularity=minute");
+        var usage = await Host.AdminGetAsync($"admin/keys/{Id(reader)}/usage?granularity=minute");
 
         Assert.Multiple(() =>
         {
@@ -109,7 +86,7 @@ public sealed class UsageApiTests(StoreKind store)
             Assert.That(usage["intervals"]!.AsArray().Sum(i => i!["total"]!.GetValue<long>()), Is.EqualTo(6));
         });
 
-        var orgUsage = await _gateway.AdminGetAsync($"admin/orgs/{org}/usage?granularity=hour");
+        var orgUsage = await Host.AdminGetAsync($"admin/orgs/{org}/usage?granularity=hour");
         var keys = orgUsage["keys"]!.AsArray();
         Assert.Multiple(() =>
         {
@@ -124,9 +101,9 @@ public sealed class UsageApiTests(StoreKind store)
     public async Task Usage_UnknownAndMissingKeys_CountedByRoute()
     {
         var before = await RouteCountsAsync();
-        await _gateway.CodeAsync("gw_live_" + new string('A', 38));
-        await _gateway.CodeAsync(null, "/writes/x");
-        await _gateway.CodeAsync(null, "/writes/x");
+        await Host.CodeAsync("gw_live_" + new string('A', 38));
+        await Host.CodeAsync(null, "/writes/x");
+        await Host.CodeAsync(null, "/writes/x");
 
         await FlushAsync();
         var after = await RouteCountsAsync();
@@ -142,13 +119,13 @@ public sealed class UsageApiTests(StoreKind store)
     public async Task Flush_ManyRequests_OneStoreWriteNotOnePerRequest()
     {
         var org = await NewOrgAsync();
-        var key = Key(await _gateway.CreateKeyAsync(org, new { name = "busy" }));
+        var key = Key(await Host.CreateKeyAsync(org, new { name = "busy" }));
         await FlushAsync();
         var writesBefore = _usageStore.Writes;
 
         for (var i = 0; i < 40; i++)
         {
-            Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(await Host.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
         }
 
         Assert.That(_usageStore.Writes, Is.EqualTo(writesBefore), "requests only touch in-memory counters");
@@ -165,16 +142,16 @@ public sealed class UsageApiTests(StoreKind store)
     public async Task Compact_AfterADayAndAfterRetention_RollsUpToHoursThenDeletes()
     {
         var org = await NewOrgAsync();
-        var created = await _gateway.CreateKeyAsync(org, new { name = "aging" });
+        var created = await Host.CreateKeyAsync(org, new { name = "aging" });
         var start = _time.GetUtcNow();
-        await _gateway.StatusAsync(Key(created));
+        await Host.StatusAsync(Key(created));
         _time.Advance(TimeSpan.FromMinutes(1));
-        await _gateway.StatusAsync(Key(created));
-        await _gateway.StatusAsync(Key(created));
+        await Host.StatusAsync(Key(created));
+        await Host.StatusAsync(Key(created));
         await FlushAsync();
         var hour = Floor(start, TimeSpan.FromHours(1));
-        var store = _gateway.Services.GetRequiredService<IUsageStore>();
-        var flusher = _gateway.Services.GetRequiredService<UsageFlusher>();
+        var store = Host.Services.GetRequiredService<IUsageStore>();
+        var flusher = Host.Services.GetRequiredService<UsageFlusher>();
 
         var minuteRows = await store.ReadAsync(UsageSubjectKind.Key, [Id(created)], hour, hour.AddHours(1), CancellationToken.None);
         Assert.That(minuteRows.Select(r => (r.Start, r.Count)), Is.EquivalentTo(new[] { (Floor(start, TimeSpan.FromMinutes(1)), 1L), (Floor(start, TimeSpan.FromMinutes(1)).AddMinutes(1), 2L) }));
@@ -187,7 +164,7 @@ public sealed class UsageApiTests(StoreKind store)
         await flusher.CompactAsync(CancellationToken.None);
         var hourRows = await store.ReadAsync(UsageSubjectKind.Key, [Id(created)], hour, hour.AddHours(1), CancellationToken.None);
         Assert.That(hourRows.Select(r => (r.Start, r.Outcome, r.Count)), Is.EqualTo(new[] { (hour, "allowed", 3L) }), "rolled up to one hour row");
-        var usage = await _gateway.AdminGetAsync($"admin/keys/{Id(created)}/usage?granularity=hour&from={Iso(hour)}&to={Iso(hour.AddHours(2))}");
+        var usage = await Host.AdminGetAsync($"admin/keys/{Id(created)}/usage?granularity=hour&from={Iso(hour)}&to={Iso(hour.AddHours(2))}");
         Assert.That(usage["intervals"]![0]!["total"]!.GetValue<long>(), Is.EqualTo(3));
 
         _time.Advance(TimeSpan.FromDays(29));
@@ -199,18 +176,13 @@ public sealed class UsageApiTests(StoreKind store)
     public async Task Shutdown_PendingCounts_WrittenAndSeenByTheNextGateway()
     {
         var org = await NewOrgAsync();
-        var created = await _gateway.CreateKeyAsync(org, new { name = "last" });
+        var created = await Host.CreateKeyAsync(org, new { name = "last" });
         for (var i = 0; i < 3; i++)
         {
-            await _gateway.StatusAsync(Key(created));
+            await Host.StatusAsync(Key(created));
         }
 
-        // Keeps the store file: disposing would delete the directory, and the next gateway's new connections
-        // would open an empty store while pooled ones still saw the deleted file.
-        await _gateway.StopForRestartAsync();
-        // A new process would hold no connection to the old file: nor does the next gateway here.
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        _gateway = await StartGatewayAsync();
+        await RestartAsync();
 
         Assert.That(await StoredAsync(org), Is.EqualTo(3));
     }
@@ -223,11 +195,11 @@ public sealed class UsageApiTests(StoreKind store)
     public async Task Usage_BadParameters_Return400NamingTheField(string query, string field)
     {
         var org = await NewOrgAsync();
-        var created = await _gateway.CreateKeyAsync(org, new { name = "k" });
+        var created = await Host.CreateKeyAsync(org, new { name = "k" });
 
         foreach (var path in new[] { $"admin/keys/{Id(created)}/usage?{query}", $"admin/orgs/{org}/usage?{query}" })
         {
-            using var response = await _gateway.Admin.GetAsync(path);
+            using var response = await Host.Admin.GetAsync(path);
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), path);
             var problem = await GatewayHost.ProblemAsync(response);
             Assert.That(problem["errors"]!.AsObject().Select(p => p.Key), Is.EqualTo(new[] { field }), path);
@@ -237,8 +209,8 @@ public sealed class UsageApiTests(StoreKind store)
     [Test]
     public async Task Usage_UnknownKeyOrOrg_Returns404()
     {
-        using var key = await _gateway.Admin.GetAsync("admin/keys/nope/usage");
-        using var org = await _gateway.Admin.GetAsync("admin/orgs/nope/usage");
+        using var key = await Host.Admin.GetAsync("admin/keys/nope/usage");
+        using var org = await Host.Admin.GetAsync("admin/orgs/nope/usage");
 
         Assert.That(key.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
         Assert.That(org.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
@@ -247,27 +219,27 @@ public sealed class UsageApiTests(StoreKind store)
     [Test]
     public async Task Usage_WithoutAdminToken_Returns401()
     {
-        using var client = new HttpClient { BaseAddress = _gateway.AdminUrl };
+        using var client = new HttpClient { BaseAddress = Host.AdminUrl };
 
         using var response = await client.GetAsync("admin/orgs/any/usage");
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
     }
 
-    private Task FlushAsync() => _gateway.Services.GetRequiredService<UsageFlusher>().FlushAsync(CancellationToken.None);
+    private Task FlushAsync() => Host.Services.GetRequiredService<UsageFlusher>().FlushAsync(CancellationToken.None);
 
     /// <summary>What the store itself holds for the org's keys over the last day, ignoring counts not yet flushed.</summary>
     private async Task<long> StoredAsync(string org)
     {
-        var keys = (await _gateway.AdminGetAsync($"admin/orgs/{org}/keys"))["items"]!.AsArray().Select(k => k!.Str("id")).ToList();
+        var keys = (await Host.AdminGetAsync($"admin/orgs/{org}/keys"))["items"]!.AsArray().Select(k => k!.Str("id")).ToList();
         var now = _time.GetUtcNow();
-        var rows = await _gateway.Services.GetRequiredService<IUsageStore>().ReadAsync(UsageSubjectKind.Key, keys, now.AddDays(-1), now.AddHours(1), CancellationToken.None);
+        var rows = await Host.Services.GetRequiredService<IUsageStore>().ReadAsync(UsageSubjectKind.Key, keys, now.AddDays(-1), now.AddHours(1), CancellationToken.None);
         return rows.Sum(r => r.Count);
     }
 
     private async Task<Dictionary<(string Route, string Outcome), long>> RouteCountsAsync()
     {
-        var usage = await _gateway.AdminGetAsync("admin/usage/routes?granularity=hour");
+        var usage = await Host.AdminGetAsync("admin/usage/routes?granularity=hour");
         return usage["routes"]!.AsArray()
             .SelectMany(r => Counts(r!["usage"]!).Select(c => ((r.Str("routeId"), c.Key), c.Value)))
             .ToDictionary(p => p.Item1, p => p.Value);
@@ -275,15 +247,6 @@ public sealed class UsageApiTests(StoreKind store)
 
     private static Dictionary<string, long> Counts(JsonNode tally) =>
         tally["counts"]!.AsObject().ToDictionary(p => p.Key, p => p.Value!.GetValue<long>());
-
-    private async Task<string> NewOrgAsync()
-    {
-        var id = $"u{store}{Interlocked.Increment(ref _org)}".ToLowerInvariant();
-        await _gateway.CreateOrgAsync(id);
-        return id;
-    }
-
-    private static string Id(JsonObject key) => key.Str("id");
 
     private static string Key(JsonObject key) => key.Str("key");
 
