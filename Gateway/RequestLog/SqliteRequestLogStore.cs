@@ -107,14 +107,48 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
 
         foreach (var org in orgs)
         {
-            await using var command = connection.CreateCommand();
-            command.CommandText = """
-                DELETE FROM request_log WHERE org_id = $org AND seq IN (
-                  SELECT seq FROM request_log WHERE org_id = $org ORDER BY at DESC, seq DESC LIMIT -1 OFFSET $max);
-                """;
-            command.Parameters.AddWithValue("$org", org ?? "");
-            command.Parameters.AddWithValue("$max", maxPerOrg);
-            await command.ExecuteNonQueryAsync(cancellationToken);
+            await TrimOrgAsync(connection, org ?? "", maxPerOrg, cancellationToken);
+        }
+    }
+
+    /// <summary>Rows deleted per statement when an organization is over its cap.</summary>
+    private const int TrimChunk = 1000;
+
+    /// <summary>
+    /// Deletes an organization's rows past its newest <paramref name="maxPerOrg"/>: finds the newest row to go
+    /// once, then deletes from the oldest in chunks, yielding the thread between them. A busy organization is
+    /// trimmed a tenth of its cap at a time; in one statement that held a pool thread for tens of milliseconds,
+    /// which on a 2-core machine showed as the log's p99.
+    /// </summary>
+    private static async Task TrimOrgAsync(SqliteConnection connection, string org, int maxPerOrg, CancellationToken cancellationToken)
+    {
+        long at, seq;
+        await using (var edge = connection.CreateCommand())
+        {
+            edge.CommandText = "SELECT at, seq FROM request_log WHERE org_id = $org ORDER BY at DESC, seq DESC LIMIT 1 OFFSET $max;";
+            edge.Parameters.AddWithValue("$org", org);
+            edge.Parameters.AddWithValue("$max", maxPerOrg);
+            await using var reader = await edge.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return;
+            }
+
+            (at, seq) = (reader.GetInt64(0), reader.GetInt64(1));
+        }
+
+        await using var delete = connection.CreateCommand();
+        delete.CommandText = """
+            DELETE FROM request_log WHERE seq IN (
+              SELECT seq FROM request_log WHERE org_id = $org AND (at < $at OR (at = $at AND seq <= $seq)) ORDER BY at, seq LIMIT $chunk);
+            """;
+        delete.Parameters.AddWithValue("$org", org);
+        delete.Parameters.AddWithValue("$at", at);
+        delete.Parameters.AddWithValue("$seq", seq);
+        delete.Parameters.AddWithValue("$chunk", TrimChunk);
+        while (await delete.ExecuteNonQueryAsync(cancellationToken) == TrimChunk)
+        {
+            await Task.Yield();
         }
     }
 
