@@ -45,10 +45,10 @@ internal static class QuotaPeriods
     // The day and the month now: every metered request asks for them, and formatting a date for each one was a
     // measurable part of what a quota cost. Only a later period replaces the remembered one (racing writers
     // store equal values); an instant outside it is computed each time.
-    private static Span s_day = Compute(QuotaPeriod.Day, DateTimeOffset.UnixEpoch);
-    private static Span s_month = Compute(QuotaPeriod.Month, DateTimeOffset.UnixEpoch);
+    private static PeriodSpan s_day = Compute(QuotaPeriod.Day, DateTimeOffset.UnixEpoch);
+    private static PeriodSpan s_month = Compute(QuotaPeriod.Month, DateTimeOffset.UnixEpoch);
 
-    private static Span Holding(QuotaPeriod period, DateTimeOffset at)
+    private static PeriodSpan Holding(QuotaPeriod period, DateTimeOffset at)
     {
         var remembered = period == QuotaPeriod.Day ? s_day : s_month;
         var ticks = at.UtcTicks;
@@ -76,16 +76,16 @@ internal static class QuotaPeriods
         return span;
     }
 
-    private static Span Compute(QuotaPeriod period, DateTimeOffset at)
+    private static PeriodSpan Compute(QuotaPeriod period, DateTimeOffset at)
     {
         var start = Start(period, at);
         var key = period == QuotaPeriod.Day
             ? "d" + start.UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture)
             : "m" + start.UtcDateTime.ToString("yyyyMM", CultureInfo.InvariantCulture);
-        return new Span(start.UtcTicks, period == QuotaPeriod.Day ? start.AddDays(1) : start.AddMonths(1), key);
+        return new PeriodSpan(start.UtcTicks, period == QuotaPeriod.Day ? start.AddDays(1) : start.AddMonths(1), key);
     }
 
-    private sealed record Span(long StartTicks, DateTimeOffset EndAt, string Key);
+    private sealed record PeriodSpan(long StartTicks, DateTimeOffset EndAt, string Key);
 }
 
 /// <summary>
