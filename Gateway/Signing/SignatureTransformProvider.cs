@@ -1,5 +1,5 @@
-using Gateway.Verification;
 using System.Net.Http.Headers;
+using Gateway.Verification;
 using Microsoft.AspNetCore.Http.Features;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Transforms;
