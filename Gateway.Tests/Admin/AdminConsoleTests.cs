@@ -524,6 +524,9 @@ public sealed partial class AdminConsoleTests
         await _page.Locator("#token").FillAsync(token ?? GatewayHost.AdminToken);
         await _page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
         await Assertions.Expect(_page.Locator("#app")).ToBeVisibleAsync();
+        // Signed in means the first view is drawn: an organization's operator is sent to its keys by a render that
+        // can finish after #app shows, and a CI run saw it land over a route the test had already opened.
+        await _page.WaitForFunctionAsync("() => !!document.getElementById('view').dataset.route", null, new() { PollingInterval = 50 });
     }
 
     /// <summary>Reads the key from the reveal dialog, proving Done stays disabled until the checkbox is ticked.</summary>
