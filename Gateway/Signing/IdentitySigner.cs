@@ -107,21 +107,33 @@ internal sealed class IdentitySigner(IOptionsMonitor<SigningOptions> options, Ti
 /// </summary>
 internal static class ThreadHmac
 {
-    [ThreadStatic]
-    private static byte[]? t_key;
+    /// <summary>
+    /// Keys a thread keeps instances for: the secret and a few clusters' keys, so that "v1,v2", which signs each
+    /// request under two keys, does not set a key up twice per request. Keys are the signing state's arrays,
+    /// replaced only by a configuration reload; past the bound a thread starts afresh, dropping old states' keys.
+    /// </summary>
+    private const int MaxKeysPerThread = 16;
 
     [ThreadStatic]
-    private static IncrementalHash? t_hmac;
+    private static Dictionary<byte[], IncrementalHash>? t_hmacs;
 
     public static string HexDigest(byte[] key, string text)
     {
-        var hmac = t_hmac;
-        if (hmac is null || !ReferenceEquals(t_key, key))
+        var hmacs = t_hmacs ??= new Dictionary<byte[], IncrementalHash>(ReferenceEqualityComparer.Instance);
+        if (!hmacs.TryGetValue(key, out var hmac))
         {
-            // Keys are the signing state's arrays, rebuilt only on a configuration reload (or one per cluster).
-            hmac?.Dispose();
-            hmac = t_hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, key);
-            t_key = key;
+            if (hmacs.Count >= MaxKeysPerThread)
+            {
+                foreach (var old in hmacs.Values)
+                {
+                    old.Dispose();
+                }
+
+                hmacs.Clear();
+            }
+
+            hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, key);
+            hmacs.Add(key, hmac);
         }
 
         var length = Encoding.UTF8.GetMaxByteCount(text.Length);
