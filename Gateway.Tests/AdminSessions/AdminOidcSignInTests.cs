@@ -119,6 +119,35 @@ public sealed class AdminOidcSignInTests
     }
 
     [Test]
+    public async Task SignIn_ConcurrentMeCalls_OneCsrfTokenThatEveryTabCanWriteWith()
+    {
+        // Two tabs (or the console and a script) asking at once: a token minted per call with a cookie of its own
+        // left only the last cookie's token valid, and the console wrote with the other one.
+        var page = await SignInAsync(_browser, _gateway);
+        var tokens = await page.EvaluateAsync<string[]>(
+            """
+            async () => {
+              const calls = Array.from({ length: 6 }, () => fetch('/admin/me').then(r => r.json()).then(b => b.csrf));
+              return await Promise.all(calls);
+            }
+            """);
+        Assert.That(tokens.Distinct().ToArray(), Has.Length.EqualTo(1), string.Join(", ", tokens));
+        Assert.That(tokens[0], Has.Length.GreaterThanOrEqualTo(43), "256 random bits");
+        var created = await FetchAsync(page, "POST", "/admin/orgs/acme/keys", """{"name":"from_tab"}""", tokens[0]);
+        Assert.That(created.Status, Is.EqualTo(201), created.Text);
+
+        // Another session's token is no good here.
+        var other = await SignInAsync(_browser, _gateway);
+        var otherCsrf = (await FetchAsync(other, "GET", "/admin/me")).Body!["csrf"]!.GetValue<string>();
+        Assert.That(otherCsrf, Is.Not.EqualTo(tokens[0]));
+        var crossed = await FetchAsync(page, "POST", "/admin/orgs/acme/keys", """{"name":"crossed"}""", otherCsrf);
+        Assert.That(crossed.Status, Is.EqualTo(403));
+        Assert.That(crossed.Body!["code"]!.GetValue<string>(), Is.EqualTo("admin_csrf"));
+        await other.Context.CloseAsync();
+        await page.Context.CloseAsync();
+    }
+
+    [Test]
     public async Task SignIn_AllOrgsOwner_SeesEveryOrganization()
     {
         _idp.Claims["gateway_role"] = "owner";

@@ -1,15 +1,17 @@
+using System.Security.Cryptography;
+using System.Text;
 using Gateway.Admin;
-using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 
 namespace Gateway.AdminSessions;
 
 /// <summary>
 /// An admin call without <c>Authorization</c>: the console session cookie, when there is a valid one, names the caller.
-/// A POST, PATCH or DELETE also needs <c>X-Gateway-Csrf</c> with the antiforgery token <c>GET /admin/me</c> gave this
-/// session: the cookie goes with every request the browser makes, the header only with the console's own.
+/// A POST, PATCH or DELETE also needs <c>X-Gateway-Csrf</c> with the token <c>GET /admin/me</c> gave this session: the
+/// cookie goes with every request the browser makes, the header only with the console's own, and only a same-origin
+/// script can read <c>/admin/me</c>.
 /// </summary>
-internal sealed class AdminSessionAuthenticator(IAntiforgery antiforgery) : IAdminSessionAuthenticator, IAdminCsrfTokens
+internal sealed class AdminSessionAuthenticator : IAdminSessionAuthenticator, IAdminCsrfTokens
 {
     public const string CsrfHeader = "X-Gateway-Csrf";
 
@@ -21,21 +23,20 @@ internal sealed class AdminSessionAuthenticator(IAntiforgery antiforgery) : IAdm
             return AdminSessionResult.None;
         }
 
-        // Antiforgery binds its token to the signed-in user, which it reads from HttpContext.User.
         context.User = result.Principal!;
         var method = context.Request.Method;
-        if (!HttpMethods.IsGet(method) && !HttpMethods.IsHead(method) && !HttpMethods.IsOptions(method) && !HttpMethods.IsTrace(method))
+        if (!HttpMethods.IsGet(method) && !HttpMethods.IsHead(method) && !HttpMethods.IsOptions(method) && !HttpMethods.IsTrace(method)
+            && !CsrfMatches(context.Request.Headers[CsrfHeader], AdminSessionClaims.CsrfToken(result.Principal)!))
         {
-            // Checked here first so that antiforgery never falls back to reading a form body.
-            var header = context.Request.Headers[CsrfHeader];
-            if (header.Count != 1 || string.IsNullOrEmpty(header[0]) || !await antiforgery.IsRequestValidAsync(context))
-            {
-                return AdminSessionResult.Csrf;
-            }
+            return AdminSessionResult.Csrf;
         }
 
         return new AdminSessionResult(principal, false);
     }
 
-    public string? Issue(HttpContext context) => antiforgery.GetAndStoreTokens(context).RequestToken;
+    public string? Issue(HttpContext context) => AdminSessionClaims.CsrfToken(context.User);
+
+    private static bool CsrfMatches(Microsoft.Extensions.Primitives.StringValues header, string expected) =>
+        header.Count == 1 && header[0] is { Length: > 0 } sent
+        && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(sent), Encoding.UTF8.GetBytes(expected));
 }

@@ -1,12 +1,15 @@
 using System.Globalization;
+using System.Buffers.Text;
 using System.Security.Claims;
+using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using Gateway.Admin;
 
 namespace Gateway.AdminSessions;
 
 /// <summary>
-/// Turns a validated ID token into the session's few claims (who, role, organization, when signed in), and a session
+/// Turns a validated ID token into the session's few claims (who, role, organization, when signed in, its CSRF
+/// token), and a session
 /// back into an <see cref="AdminPrincipal"/>. Fails closed: no role, several roles, an unknown role, no organization
 /// claim or a malformed one refuses the sign-in. <c>*</c> as the organization means every organization, so an
 /// operator must say so; a forgotten claim never widens access.
@@ -19,6 +22,7 @@ internal static partial class AdminSessionClaims
     public const string Role = "gateway_role";
     public const string Org = "gateway_org";
     public const string SignedInAt = "gateway_signed_in_at";
+    public const string Csrf = "gateway_csrf";
     public const string AllOrgs = "*";
 
     /// <summary>The session's identity, or the reason the sign-in is refused.</summary>
@@ -59,6 +63,7 @@ internal static partial class AdminSessionClaims
                 new Claim(Role, roles[0]),
                 new Claim(Org, orgs[0]),
                 new Claim(SignedInAt, now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)),
+                new Claim(Csrf, Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32))),
             ],
             AuthenticationType,
             Name,
@@ -72,13 +77,22 @@ internal static partial class AdminSessionClaims
         var name = session?.FindFirst(Name)?.Value;
         var role = AdminRoles.Parse(session?.FindFirst(Role)?.Value);
         var org = session?.FindFirst(Org)?.Value;
-        if (string.IsNullOrEmpty(name) || role is null || org is null || (org != AllOrgs && !OrgId().IsMatch(org)))
+        if (string.IsNullOrEmpty(name) || role is null || org is null || (org != AllOrgs && !OrgId().IsMatch(org))
+            || string.IsNullOrEmpty(CsrfToken(session)))
         {
             return null;
         }
 
         return new AdminPrincipal(name, role.Value, org == AllOrgs ? null : org, null) { IsSession = true };
     }
+
+    /// <summary>
+    /// The session's CSRF token: drawn once at sign-in and kept in the encrypted cookie, so every tab and every
+    /// <c>GET /admin/me</c> of one session gets the same value. A token minted per call and paired with a cookie of its
+    /// own loses to a race: two calls at once each set a new cookie, and the token from the one whose cookie the
+    /// browser kept last is the only one that still works.
+    /// </summary>
+    public static string? CsrfToken(ClaimsPrincipal? session) => session?.FindFirst(Csrf)?.Value;
 
     public static DateTimeOffset? SignedIn(ClaimsPrincipal? session) =>
         long.TryParse(session?.FindFirst(SignedInAt)?.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)

@@ -9,8 +9,6 @@ internal static class AdminSessionSchemes
 
     public const string CookieName = "gateway-admin-session";
 
-    public const string CsrfCookieName = "gateway-admin-csrf";
-
     public const string CallbackPath = "/admin/auth/oidc/callback";
 
     public const string LoginPath = "/admin/auth/oidc/login";

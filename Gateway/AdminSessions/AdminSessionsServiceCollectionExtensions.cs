@@ -13,7 +13,7 @@ internal static partial class AdminSessionsServiceCollectionExtensions
 
     /// <summary>
     /// Console sessions: Data Protection keys shared through the store and protected at rest (always: the keys protect
-    /// the session and antiforgery cookies), <c>/admin/auth/*</c>, and, when <c>Gateway:Admin:Oidc:Authority</c> is set,
+    /// the session and sign-in cookies), <c>/admin/auth/*</c>, and, when <c>Gateway:Admin:Oidc:Authority</c> is set,
     /// the OpenID Connect sign-in, the session cookie and its CSRF check. Call before <c>AddGatewayAdmin</c>, whose
     /// default knows no sessions.
     /// </summary>
@@ -34,17 +34,6 @@ internal static partial class AdminSessionsServiceCollectionExtensions
         services.TryAddSingleton<AdminSessionAuthenticator>();
         services.TryAddSingleton<IAdminSessionAuthenticator>(sp => sp.GetRequiredService<AdminSessionAuthenticator>());
         services.TryAddSingleton<IAdminCsrfTokens>(sp => sp.GetRequiredService<AdminSessionAuthenticator>());
-        services.AddAntiforgery(options =>
-        {
-            options.HeaderName = AdminSessionAuthenticator.CsrfHeader;
-            options.Cookie.Name = AdminSessionSchemes.CsrfCookieName;
-            options.Cookie.Path = "/admin";
-            options.Cookie.SameSite = SameSiteMode.Strict;
-            options.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
-            options.Cookie.HttpOnly = true;
-            options.SuppressXFrameOptionsHeader = true;
-        });
-
         services.AddAuthentication()
             .AddCookie(AdminSessionSchemes.Cookie)
             .AddOpenIdConnect(AdminSessionSchemes.Oidc, _ => { });

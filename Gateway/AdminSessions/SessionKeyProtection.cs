@@ -21,7 +21,7 @@ internal static class SessionKeyProtection
     public const string DirectoryName = "dataprotection-keys";
 
     /// <summary>
-    /// Data Protection (which encrypts the session and antiforgery cookies and the sign-in's state) with its key ring in
+    /// Data Protection (which encrypts the session cookie and the sign-in's state) with its key ring in
     /// the store, so every instance and every restart reads the same keys, and each key encrypted with AES-GCM under a key
     /// derived from the bootstrap admin token, so the ring at rest (a Redis dump, a backup of the data directory) holds
     /// no usable key.

@@ -124,8 +124,8 @@ public static class GatewayHostingExtensions
         properties["__AuthenticationMiddlewareSet"] = true;
         properties["__AuthorizationMiddlewareSet"] = true;
 
-        // Likewise antiforgery: console sessions check their CSRF header in the admin token filter, and no endpoint
-        // reads a form, so the middleware the host would add for every request has nothing to do.
+        // Likewise antiforgery, should anything register it: console sessions check their CSRF header in the admin
+        // token filter, and no endpoint reads a form, so the middleware the host would add has nothing to do.
         properties["__AntiforgeryMiddlewareSet"] = true;
         app.UseMiddleware<RequestIdMiddleware>();
         app.UseMiddleware<RequestTargetMiddleware>();
