@@ -199,30 +199,108 @@ public sealed class RequestLogTests(StoreKind store)
     }
 
     [Test]
-    public async Task Trim_ManyChunksOverTheCap_KeepsExactlyTheNewest()
+    public async Task Trim_CapFallsInsideABatch_KeepsExactlyTheNewest()
     {
         if (store != StoreKind.Sqlite)
         {
-            Assert.Ignore("The chunked delete is the embedded store's; Redis trims a stream with one XTRIM.");
+            Assert.Ignore("Batches are the embedded store's; Redis trims a stream with one XTRIM.");
         }
 
         await using var gateway = await StartAsync();
         var log = gateway.Services.GetRequiredService<Gateway.RequestLog.IRequestLogStore>();
         var start = DateTimeOffset.UtcNow.AddMinutes(-10);
-        var records = Enumerable.Range(0, 2600)
-            .Select(i => new Gateway.RequestLog.RequestRecord(start.AddMilliseconds(i), "bulk-" + i, "bulk", "key_1", null, "GET", "/api/x", "api", 200, null, 1.5, "127.0.0.1", 200))
-            .ToList();
-        await log.AppendAsync(records, CancellationToken.None);
+        for (var batch = 0; batch < 26; batch++)
+        {
+            var records = Enumerable.Range(batch * 100, 100)
+                .Select(i => new Gateway.RequestLog.RequestRecord(start.AddMilliseconds(i), "bulk-" + i, "bulk", "key_1", null, "GET", "/api/x", "api", 200, null, 1.5, "127.0.0.1", 200))
+                .ToList();
+            await log.AppendAsync(records, CancellationToken.None);
+        }
 
-        await log.TrimAsync(["bulk"], start.AddDays(-1), 100, CancellationToken.None);
+        await log.TrimAsync(["bulk"], start.AddDays(-1), 150, CancellationToken.None);
 
         await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(gateway.Directory, "gateway.db")};Mode=ReadOnly;Pooling=False");
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT count(*), min(request_id), max(request_id) FROM request_log WHERE org_id = 'bulk';";
+        command.CommandText = """
+            SELECT count(DISTINCT b.seq), count(*), min(json_extract(r.value, '$[1]')), max(json_extract(r.value, '$[1]'))
+            FROM request_log_batches b, json_each(b.records) r WHERE b.org_id = 'bulk';
+            """;
         await using var reader = await command.ExecuteReaderAsync();
         Assert.That(await reader.ReadAsync(), Is.True);
-        Assert.That((reader.GetInt64(0), reader.GetString(1), reader.GetString(2)), Is.EqualTo((100L, "bulk-2500", "bulk-2599")), "2,500 rows deleted in three chunks, the newest 100 kept");
+        Assert.That(reader.GetInt64(0), Is.EqualTo(2), "the newest batch whole, and the one the cap falls in");
+        Assert.That(reader.GetInt64(1), Is.EqualTo(150), "records kept");
+        Assert.That((reader.GetString(2), reader.GetString(3)), Is.EqualTo(("bulk-2450", "bulk-2599")), "the newest 150");
+        await reader.CloseAsync();
+        command.CommandText = "SELECT sum(count), min(first_at) FROM request_log_batches WHERE org_id = 'bulk';";
+        await using var counts = await command.ExecuteReaderAsync();
+        Assert.That(await counts.ReadAsync(), Is.True);
+        Assert.That((counts.GetInt64(0), counts.GetInt64(1)), Is.EqualTo((150L, start.AddMilliseconds(2450).ToUnixTimeMilliseconds())), "the rewritten batch's count and first time");
+
+        var page = await log.QueryAsync(new("bulk", null, null, null, null, null, null, 200, null, start.AddDays(-1)), CancellationToken.None);
+        Assert.That(page.Items.Select(r => r.RequestId), Is.EqualTo(Enumerable.Range(2450, 150).Reverse().Select(i => "bulk-" + i)), "newest first, the counts stored match the records");
+    }
+
+    [Test]
+    public async Task Start_StoreWithARowPerRecord_RecordsPackedAndStillFound()
+    {
+        if (store != StoreKind.Sqlite)
+        {
+            Assert.Ignore("Schema migrations are the embedded store's.");
+        }
+
+        var directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+        // A version 8 store: one row per record, 1,203 of them for acme (three batches once packed), one refusal under no organization.
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(directory, "gateway.db")};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = string.Concat(Gateway.Stores.Sqlite.SqliteSchema.Migrations.Take(8)) + """
+                PRAGMA user_version = 8;
+                INSERT INTO orgs (id, name, created_at, default_key_id) VALUES ('acme', 'Acme', 0, 'key_1');
+                WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 1202)
+                INSERT INTO request_log (org_id, at, request_id, key_id, customer_id, method, path, route, status, code, duration_ms, client_ip, upstream_status)
+                SELECT 'acme', $now - 5000 + i, 'old-' || i, 'key_1', CASE WHEN i = 1202 THEN 'cus_1' END, 'GET', '/api/é/' || i, 'api',
+                       CASE WHEN i % 2 = 0 THEN 200 ELSE 429 END, CASE WHEN i % 2 = 0 THEN NULL ELSE 'rate_limited' END, 1.25, '10.0.0.1',
+                       CASE WHEN i % 2 = 0 THEN 200 END
+                FROM n;
+                INSERT INTO request_log (org_id, at, request_id, key_id, customer_id, method, path, route, status, code, duration_ms, client_ip, upstream_status)
+                VALUES ('', $now - 10, 'anon-1', NULL, NULL, 'POST', '/api/x', 'api', 401, 'missing_key', 0.5, '10.0.0.2', NULL);
+                """;
+            command.Parameters.AddWithValue("$now", now);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        await using var gateway = await GatewayHost.StartAsync(GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", [])), directory: directory);
+        var newest = await ListAsync(gateway, "admin/orgs/acme/requests?limit=2");
+        var items = newest["items"]!.AsArray();
+        Assert.That(items.Select(i => i!["requestId"]!.GetValue<string>()), Is.EqualTo(new[] { "old-1202", "old-1201" }));
+        Assert.That(items[0]!["path"]!.GetValue<string>(), Is.EqualTo("/api/é/1202"));
+        Assert.That(items[0]!["customerId"]!.GetValue<string>(), Is.EqualTo("cus_1"));
+        Assert.That(items[1]!["code"]!.GetValue<string>(), Is.EqualTo("rate_limited"));
+        Assert.That(items[1]!["status"]!.GetValue<int>(), Is.EqualTo(429));
+
+        var limited = await ListAsync(gateway, "admin/orgs/acme/requests?status=429&limit=1000");
+        Assert.That(limited["items"]!.AsArray(), Has.Count.EqualTo(601), "every 429 across the three packed batches");
+        Assert.That(limited["items"]![600]!["requestId"]!.GetValue<string>(), Is.EqualTo("old-1"));
+
+        var found = await gateway.AdminGetAsync("admin/requests/old-7");
+        Assert.That((found["orgId"]!.GetValue<string>(), found["path"]!.GetValue<string>()), Is.EqualTo(("acme", "/api/é/7")));
+        var anonymous = await ListAsync(gateway, "admin/requests");
+        Assert.That(anonymous["items"]![0]!["requestId"]!.GetValue<string>(), Is.EqualTo("anon-1"));
+
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(directory, "gateway.db")};Mode=ReadOnly;Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT group_concat(count) FROM (SELECT count FROM request_log_batches WHERE org_id = 'acme' ORDER BY seq);";
+            Assert.That(await command.ExecuteScalarAsync(), Is.EqualTo("500,500,203"));
+            command.CommandText = "SELECT count(*) FROM sqlite_master WHERE name = 'request_log';";
+            Assert.That(await command.ExecuteScalarAsync(), Is.EqualTo(0L), "the old table is gone");
+        }
     }
 
     [Test]
@@ -254,7 +332,7 @@ public sealed class RequestLogTests(StoreKind store)
                     await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(gateway.Directory, "gateway.db")};Mode=ReadOnly;Pooling=False");
                     await connection.OpenAsync();
                     await using var command = connection.CreateCommand();
-                    command.CommandText = "SELECT group_concat(path) FROM request_log WHERE org_id = 'acme';";
+                    command.CommandText = "SELECT group_concat(json_extract(r.value, '$[5]')) FROM request_log_batches b, json_each(b.records) r WHERE b.org_id = 'acme';";
                     return (string?)await command.ExecuteScalarAsync();
                 },
                 paths => paths == "/api/new",

@@ -12,7 +12,7 @@ namespace Gateway.Stores.Sqlite;
 /// </summary>
 internal sealed partial class SqliteGatewayStore : IGatewayStore
 {
-    internal const int SchemaVersion = 8;
+    internal const int SchemaVersion = 9;
     private const int SqliteConstraint = 19;
 
     private readonly SqliteDatabase _database;

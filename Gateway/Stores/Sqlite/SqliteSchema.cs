@@ -3,7 +3,7 @@ namespace Gateway.Stores.Sqlite;
 internal static class SqliteSchema
 {
     /// <summary>Migrations[i] brings a store from version i to i + 1; PRAGMA user_version records which ran. Append only.</summary>
-    public static readonly string[] Migrations = [V1, V2, V3, V4, V5, V6, V7, V8];
+    public static readonly string[] Migrations = [V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
     public const string V1 = """
         CREATE TABLE orgs (
@@ -181,4 +181,27 @@ internal static class SqliteSchema
     // table from its oldest row (rows are inserted in time order), and every insert and every trim had to keep
     // it up to date.
     public const string V8 = "DROP INDEX IF EXISTS ix_request_log_at;";
+
+    // Version 9: the request log keeps one row per organization per write, its records a JSON array of arrays
+    // (RequestLog/SqliteRequestLogStore), instead of a row per record with two indexes to keep: inserting and
+    // later trimming each record was most of what the log cost a request. The rows already kept are packed into
+    // batches of up to 500, in the order they were written.
+    public const string V9 = """
+        CREATE TABLE request_log_batches (
+          seq INTEGER PRIMARY KEY,
+          org_id TEXT NOT NULL,
+          first_at INTEGER NOT NULL,
+          last_at INTEGER NOT NULL,
+          count INTEGER NOT NULL,
+          records TEXT NOT NULL
+        );
+        CREATE INDEX ix_request_log_batches_org ON request_log_batches(org_id, seq);
+        INSERT INTO request_log_batches (org_id, first_at, last_at, count, records)
+          SELECT org_id, min(at), max(at), count(*),
+                 json_group_array(json_array(at, request_id, key_id, customer_id, method, path, route, status, code, duration_ms, client_ip, upstream_status) ORDER BY seq)
+          FROM (SELECT *, (row_number() OVER (PARTITION BY org_id ORDER BY seq) - 1) / 500 AS batch FROM request_log)
+          GROUP BY org_id, batch
+          ORDER BY min(seq);
+        DROP TABLE request_log;
+        """;
 }
