@@ -304,11 +304,20 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
 
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = """
-            SELECT seq, records FROM request_log_batches
-            WHERE org_id = $org AND last_at >= $from AND first_at < $to AND seq <= $seq
-            ORDER BY seq DESC;
-            """;
+        var sql = new StringBuilder("SELECT seq, records FROM request_log_batches WHERE org_id = $org AND last_at >= $from AND first_at < $to AND seq <= $seq");
+
+        // A batch whose text lacks the quoted value holds no record with it: skipped in SQLite, never decoded.
+        Contains(sql, command, "$key", query.KeyId);
+        Contains(sql, command, "$customer", query.CustomerId);
+        Contains(sql, command, "$code", query.Code);
+        if (query.Status is { } wanted)
+        {
+            // Written between two other elements, so always as ",<status>,".
+            sql.Append(" AND instr(records, $status) > 0");
+            command.Parameters.AddWithValue("$status", string.Create(CultureInfo.InvariantCulture, $",{wanted},"));
+        }
+
+        command.CommandText = sql.Append(" ORDER BY seq DESC;").ToString();
         command.Parameters.AddWithValue("$org", query.OrgId ?? "");
         command.Parameters.AddWithValue("$from", from);
         command.Parameters.AddWithValue("$to", to);
@@ -346,6 +355,18 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
         return new RequestPage(items.Select(i => i.Record).ToList(), next);
     }
 
+    private static void Contains(StringBuilder sql, SqliteCommand command, string parameter, string? value)
+    {
+        if (value is not null)
+        {
+            sql.Append(" AND instr(records, ").Append(parameter).Append(") > 0");
+            command.Parameters.AddWithValue(parameter, Quoted(value));
+        }
+    }
+
+    /// <summary>A string as the writer stores it, quotes included.</summary>
+    private static string Quoted(string value) => "\"" + JsonEncodedText.Encode(value, WriterOptions.Encoder).Value + "\"";
+
     private static bool Matches(string? value, string? wanted) => wanted is null || string.Equals(value, wanted, StringComparison.Ordinal);
 
     /// <summary>
@@ -359,7 +380,7 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT org_id, records FROM request_log_batches WHERE last_at >= $notBefore AND instr(records, $needle) > 0 ORDER BY seq DESC;";
         command.Parameters.AddWithValue("$notBefore", notBeforeMs);
-        command.Parameters.AddWithValue("$needle", "\"" + JsonEncodedText.Encode(requestId, JavaScriptEncoder.UnsafeRelaxedJsonEscaping).Value + "\"");
+        command.Parameters.AddWithValue("$needle", Quoted(requestId));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
