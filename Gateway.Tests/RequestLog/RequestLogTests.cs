@@ -242,6 +242,31 @@ public sealed class RequestLogTests(StoreKind store)
     }
 
     [Test]
+    public async Task Cursor_BatchRewrittenByTheCapBetweenPages_NextPageContinuesWithoutRepeats()
+    {
+        if (store != StoreKind.Sqlite)
+        {
+            Assert.Ignore("Batches are the embedded store's.");
+        }
+
+        await using var gateway = await StartAsync();
+        var log = gateway.Services.GetRequiredService<Gateway.RequestLog.IRequestLogStore>();
+        var start = DateTimeOffset.UtcNow.AddMinutes(-1);
+        await log.AppendAsync(
+            Enumerable.Range(0, 10).Select(i => new Gateway.RequestLog.RequestRecord(start.AddMilliseconds(i), "pg-" + i, "pg", "key_1", null, "GET", "/api/x", "api", 200, null, 1, null, 200)).ToList(),
+            CancellationToken.None);
+        var notBefore = start.AddDays(-1);
+        var first = await log.QueryAsync(new("pg", null, null, null, null, null, null, 3, null, notBefore), CancellationToken.None);
+        Assert.That(first.Items.Select(r => r.RequestId), Is.EqualTo(new[] { "pg-9", "pg-8", "pg-7" }));
+
+        // The cap drops the batch's five oldest records, so every record after them moves in the batch.
+        await log.TrimAsync(["pg"], notBefore, 5, CancellationToken.None);
+        var second = await log.QueryAsync(new("pg", null, null, null, null, null, null, 3, first.Next, notBefore), CancellationToken.None);
+        Assert.That(second.Items.Select(r => r.RequestId), Is.EqualTo(new[] { "pg-6", "pg-5" }));
+        Assert.That(second.Next, Is.Null);
+    }
+
+    [Test]
     public async Task Start_StoreWithARowPerRecord_RecordsPackedAndStillFound()
     {
         if (store != StoreKind.Sqlite)

@@ -293,14 +293,15 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
 
     /// <summary>
     /// Newest first: batches from the newest (or from the cursor's), each read from its newest record, until a
-    /// page and one more are found. The cursor is the last record's batch and position in it.
+    /// page and one more are found. The cursor is the last record's batch and its position counted from the batch's
+    /// newest record, which the cap's rewrite (it removes a batch's oldest records) leaves as it was.
     /// </summary>
     public async Task<RequestPage> QueryAsync(RequestQuery query, CancellationToken cancellationToken)
     {
         var notBefore = query.NotBefore.ToUnixTimeMilliseconds();
         var from = Math.Max(notBefore, query.From?.ToUnixTimeMilliseconds() ?? long.MinValue);
         var to = query.To?.ToUnixTimeMilliseconds() ?? long.MaxValue;
-        (long Seq, long Index)? cursor = query.Cursor is null ? null : ParseCursor(query.Cursor);
+        (long Seq, long FromNewest)? cursor = query.Cursor is null ? null : ParseCursor(query.Cursor);
 
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
@@ -322,14 +323,14 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
         command.Parameters.AddWithValue("$from", from);
         command.Parameters.AddWithValue("$to", to);
         command.Parameters.AddWithValue("$seq", cursor?.Seq ?? long.MaxValue);
-        var items = new List<(long Seq, int Index, RequestRecord Record)>();
+        var items = new List<(long Seq, int FromNewest, RequestRecord Record)>();
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (items.Count <= query.Limit && await reader.ReadAsync(cancellationToken))
             {
                 var seq = reader.GetInt64(0);
                 var records = Read(reader.GetFieldValue<byte[]>(1), query.OrgId ?? "");
-                var start = cursor is { } c && c.Seq == seq ? (int)Math.Min(c.Index, records.Count) - 1 : records.Count - 1;
+                var start = cursor is { } c && c.Seq == seq ? records.Count - 1 - (int)Math.Min(c.FromNewest, records.Count) : records.Count - 1;
                 for (var i = start; i >= 0 && items.Count <= query.Limit; i--)
                 {
                     var r = records[i];
@@ -338,7 +339,7 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
                         && Matches(r.KeyId, query.KeyId) && Matches(r.CustomerId, query.CustomerId) && Matches(r.Code, query.Code)
                         && (query.Status is not { } status || r.Status == status))
                     {
-                        items.Add((seq, i, r));
+                        items.Add((seq, records.Count - i, r));
                     }
                 }
             }
@@ -349,7 +350,7 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
         {
             items.RemoveAt(items.Count - 1);
             var last = items[^1];
-            next = string.Create(CultureInfo.InvariantCulture, $"{last.Seq}-{last.Index}");
+            next = string.Create(CultureInfo.InvariantCulture, $"{last.Seq}-{last.FromNewest}");
         }
 
         return new RequestPage(items.Select(i => i.Record).ToList(), next);
@@ -397,13 +398,13 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
         return null;
     }
 
-    private static (long Seq, long Index) ParseCursor(string cursor)
+    private static (long Seq, long FromNewest) ParseCursor(string cursor)
     {
         var parts = cursor.Split('-');
         return parts.Length == 2
             && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var seq)
-            && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var index)
-            ? (seq, index)
+            && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var fromNewest)
+            ? (seq, fromNewest)
             : throw new InvalidCursorException();
     }
 }
