@@ -38,9 +38,35 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
         }
 
         await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        Insert(connection.Handle!, records);
-        await tx.CommitAsync(cancellationToken);
+        var db = connection.Handle!;
+
+        // Without an fsync at each commit (WAL mode syncs at checkpoints instead): a power cut may lose the last
+        // batches, never the file's consistency, and the log already gives up what is in memory on a crash. An
+        // fsync five times a second held a pool thread on a slow disk. The connection is pooled and shared with
+        // other stores, so its setting is put back.
+        var synchronous = Pragma(db, "PRAGMA synchronous;");
+        Exec(db, "PRAGMA synchronous = NORMAL;");
+        try
+        {
+            await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+            Insert(db, records);
+            await tx.CommitAsync(cancellationToken);
+        }
+        finally
+        {
+            Exec(db, string.Create(CultureInfo.InvariantCulture, $"PRAGMA synchronous = {synchronous};"));
+        }
+    }
+
+    private static void Exec(sqlite3 db, string sql) => SqliteException.ThrowExceptionForRC(raw.sqlite3_exec(db, sql), db);
+
+    private static long Pragma(sqlite3 db, string sql)
+    {
+        SqliteException.ThrowExceptionForRC(raw.sqlite3_prepare_v2(db, sql, out var statement), db);
+        using (statement)
+        {
+            return raw.sqlite3_step(statement) == raw.SQLITE_ROW ? raw.sqlite3_column_int64(statement, 0) : 2;
+        }
     }
 
     /// <summary>One row per organization in <paramref name="records"/>, through SQLite's own API with the JSON bound as the UTF-8 it was written in.</summary>
@@ -200,9 +226,13 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
     /// </summary>
     private static async Task TrimOrgAsync(SqliteConnection connection, string org, int maxPerOrg, CancellationToken cancellationToken)
     {
+        // The walk, the delete and the rewrite in one write transaction: another instance trimming the same
+        // organization waits, then walks what this one left.
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         long edge = 0, keep = 0;
         await using (var walk = connection.CreateCommand())
         {
+            walk.Transaction = tx;
             walk.CommandText = "SELECT seq, count FROM request_log_batches WHERE org_id = $org ORDER BY seq DESC;";
             walk.Parameters.AddWithValue("$org", org);
             await using var reader = await walk.ExecuteReaderAsync(cancellationToken);
@@ -225,7 +255,6 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
             return;
         }
 
-        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         await using (var delete = connection.CreateCommand())
         {
             delete.Transaction = tx;
