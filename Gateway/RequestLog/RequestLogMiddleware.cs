@@ -70,7 +70,7 @@ internal sealed class RequestLogMiddleware(RequestLogWriter writer, ClientIpReso
     }
 
     // The last address this thread formatted: a connection's requests come from one address, and formatting it
-    // again was a string and a few hundred instructions per request.
+    // again made a new string per request.
     [ThreadStatic]
     private static (System.Net.IPAddress Address, string Text)? t_lastAddress;
 

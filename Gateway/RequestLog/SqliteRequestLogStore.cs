@@ -15,8 +15,8 @@ namespace Gateway.RequestLog;
 /// Request records in the embedded store's <c>request_log_batches</c> table (schema version 9): one row per
 /// organization per write, its records a JSON array of arrays, oldest first (org_id '' is no organization).
 /// A row per record cost a B-tree insert in the table and in each index, and the same again to delete it once
-/// the organization was at its cap: about 10 µs of CPU per request on a 2-core machine, which is what the
-/// proxy itself spends in a tenth of a request. A row per batch costs a JSON array element per record; reads
+/// the organization was at its cap: about a tenth of the CPU the whole gateway spent on a request. A row per
+/// batch costs a JSON array element per record; reads
 /// decode the batches of one organization newest first and filter in memory, which for an organization at
 /// the default cap is a few hundred rows.
 /// </summary>
