@@ -116,27 +116,36 @@ public sealed class LocalRateLimitCounterTests
     }
 
     [Test]
+    [NonParallelizable]
     public void TryAcquire_OneRequestPerClientIp_HeldMemoryPerPartitionIsSmall()
     {
         const int Addresses = 20_000;
-        var counter = new LocalRateLimitCounter(new FakeTimeProvider(), maxPartitions: Addresses);
-        var batch = new LimitBatch();
-        var before = GC.GetTotalMemory(forceFullCollection: true);
 
-        for (var i = 0; i < Addresses; i++)
+        // GC.GetTotalMemory counts the whole process: run alone, and keep the least of three fills, since whatever else
+        // the process did meanwhile can only add to a fill's figure.
+        var perPartition = Enumerable.Range(0, 3).Min(_ => HeldPerPartition(Addresses));
+        TestContext.Out.WriteLine($"{perPartition:F0} B held per client-IP partition");
+
+        // A bucket array per window (61 ints) and a lock object per window made it about 520 B.
+        Assert.That(perPartition, Is.LessThan(300));
+    }
+
+    private static double HeldPerPartition(int addresses)
+    {
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        var counter = new LocalRateLimitCounter(new FakeTimeProvider(), maxPartitions: addresses);
+        var batch = new LimitBatch();
+        for (var i = 0; i < addresses; i++)
         {
             batch.Count = 0;
             batch.Add(LimitSpec.ForIp(IpGroups.Group(new IPAddress(BitConverter.GetBytes(0x0A000000 + i)), 64), 60, TimeSpan.FromMinutes(1)));
             Assert.That(counter.TryAcquire(batch, LimitSlot.Ip, LimitSlot.AfterIp), Is.True);
         }
 
-        var perPartition = (GC.GetTotalMemory(forceFullCollection: true) - before) / (double)Addresses;
-        Assert.That(counter.PartitionCount, Is.EqualTo(Addresses));
-        TestContext.Out.WriteLine($"{perPartition:F0} B held per client-IP partition");
-
-        // A bucket array per window (61 ints) and a lock object per window made it about 520 B.
-        Assert.That(perPartition, Is.LessThan(300));
+        var held = (GC.GetTotalMemory(forceFullCollection: true) - before) / (double)addresses;
+        Assert.That(counter.PartitionCount, Is.EqualTo(addresses));
         GC.KeepAlive(counter);
+        return held;
     }
 
     [TestCase("2001:db8:1:2::1", "2001:db8:1:2:ffff::9", 64, true)]

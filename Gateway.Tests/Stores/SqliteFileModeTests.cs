@@ -42,6 +42,10 @@ public sealed class SqliteFileModeTests
         Assert.That(Mode(data), Is.EqualTo(PrivateDirectory), "created by the gateway");
         Assert.That(Mode(store), Is.EqualTo(Private));
 
+        // SQLite deletes -wal and -shm when the last connection to the file closes, and other fixtures' tear-downs clear
+        // every connection pool in this process: a connection of the test's own keeps them while they are looked at.
+        using var held = new SqliteConnection($"Data Source={store};Pooling=False");
+        held.Open();
         await gateway.CreateOrgAsync("acme");
 
         Assert.That(File.Exists(store + "-wal") && File.Exists(store + "-shm"), Is.True, "WAL mode, open");
