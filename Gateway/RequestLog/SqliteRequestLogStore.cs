@@ -79,19 +79,7 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
         {
             foreach (var group in GroupByOrg(records))
             {
-                buffer.ResetWrittenCount();
-                json.Reset(buffer);
-                json.WriteStartArray();
-                long first = long.MaxValue, last = long.MinValue;
-                foreach (var record in group)
-                {
-                    var at = record.Time.ToUnixTimeMilliseconds();
-                    (first, last) = (Math.Min(first, at), Math.Max(last, at));
-                    Write(json, record, at);
-                }
-
-                json.WriteEndArray();
-                json.Flush();
+                var (first, last) = Encode(json, buffer, group);
                 raw.sqlite3_bind_text16(statement, 1, (group[0].OrgId ?? "").AsSpan());
                 raw.sqlite3_bind_int64(statement, 2, first);
                 raw.sqlite3_bind_int64(statement, 3, last);
@@ -119,6 +107,25 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
         }
 
         return single ? [records] : records.GroupBy(r => r.OrgId ?? "", StringComparer.Ordinal).Select(g => (IReadOnlyList<RequestRecord>)g.ToList());
+    }
+
+    /// <summary>Writes <paramref name="records"/> as one batch's JSON array into <paramref name="buffer"/>, replacing what it held; returns their first and last times.</summary>
+    private static (long First, long Last) Encode(Utf8JsonWriter json, ArrayBufferWriter<byte> buffer, IReadOnlyList<RequestRecord> records)
+    {
+        buffer.ResetWrittenCount();
+        json.Reset(buffer);
+        json.WriteStartArray();
+        long first = long.MaxValue, last = long.MinValue;
+        foreach (var record in records)
+        {
+            var at = record.Time.ToUnixTimeMilliseconds();
+            (first, last) = (Math.Min(first, at), Math.Max(last, at));
+            Write(json, record, at);
+        }
+
+        json.WriteEndArray();
+        json.Flush();
+        return (first, last);
     }
 
     // The element order is the stored format (and what schema version 9 wrote from the old rows): append only.
@@ -226,34 +233,21 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
     /// </summary>
     private static async Task TrimOrgAsync(SqliteConnection connection, string org, int maxPerOrg, CancellationToken cancellationToken)
     {
-        // The walk, the delete and the rewrite in one write transaction: another instance trimming the same
-        // organization waits, then walks what this one left.
-        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        long edge = 0, keep = 0;
-        await using (var walk = connection.CreateCommand())
-        {
-            walk.Transaction = tx;
-            walk.CommandText = "SELECT seq, count FROM request_log_batches WHERE org_id = $org ORDER BY seq DESC;";
-            walk.Parameters.AddWithValue("$org", org);
-            await using var reader = await walk.ExecuteReaderAsync(cancellationToken);
-            long seen = 0;
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var count = reader.GetInt64(1);
-                if (seen + count >= maxPerOrg)
-                {
-                    (edge, keep) = (reader.GetInt64(0), maxPerOrg - seen);
-                    break;
-                }
-
-                seen += count;
-            }
-        }
-
-        if (edge == 0)
+        // Most organizations are under the cap most of the time: a read walk first, so those never take the write lock.
+        if (await FindEdgeAsync(connection, null, org, maxPerOrg, cancellationToken) is null)
         {
             return;
         }
+
+        // The walk again, the delete and the rewrite in one write transaction: another instance trimming the same
+        // organization meanwhile waits, and this one acts on what that one left.
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        if (await FindEdgeAsync(connection, tx, org, maxPerOrg, cancellationToken) is not { } found)
+        {
+            return;
+        }
+
+        var (edge, keep) = found;
 
         await using (var delete = connection.CreateCommand())
         {
@@ -272,6 +266,33 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
         }
 
         await tx.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Counts back from the organization's newest batch to the one the cap falls in: that batch, and how many of
+    /// its newest records to keep; null when there is nothing to trim (the cap ends exactly at the oldest batch).
+    /// </summary>
+    private static async Task<(long Edge, long Keep)?> FindEdgeAsync(SqliteConnection connection, SqliteTransaction? tx, string org, int maxPerOrg, CancellationToken cancellationToken)
+    {
+        await using var walk = connection.CreateCommand();
+        walk.Transaction = tx;
+        walk.CommandText = "SELECT seq, count FROM request_log_batches WHERE org_id = $org ORDER BY seq DESC;";
+        walk.Parameters.AddWithValue("$org", org);
+        await using var reader = await walk.ExecuteReaderAsync(cancellationToken);
+        long seen = 0;
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var count = reader.GetInt64(1);
+            if (seen + count >= maxPerOrg)
+            {
+                var (edge, keep) = (reader.GetInt64(0), maxPerOrg - seen);
+                return keep < count || await reader.ReadAsync(cancellationToken) ? (edge, keep) : null;
+            }
+
+            seen += count;
+        }
+
+        return null;
     }
 
     private static async Task KeepNewestAsync(SqliteConnection connection, SqliteTransaction tx, long seq, string org, int keep, CancellationToken cancellationToken)
@@ -298,22 +319,17 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
 
         var kept = records.GetRange(records.Count - keep, keep);
         var buffer = new ArrayBufferWriter<byte>(kept.Count * 160);
+        long first, last;
         await using (var json = new Utf8JsonWriter(buffer, WriterOptions))
         {
-            json.WriteStartArray();
-            foreach (var record in kept)
-            {
-                Write(json, record, record.Time.ToUnixTimeMilliseconds());
-            }
-
-            json.WriteEndArray();
+            (first, last) = Encode(json, buffer, kept);
         }
 
         await using var update = connection.CreateCommand();
         update.Transaction = tx;
         update.CommandText = "UPDATE request_log_batches SET first_at = $first, last_at = $last, count = $count, records = $records WHERE seq = $seq;";
-        update.Parameters.AddWithValue("$first", kept.Min(r => r.Time).ToUnixTimeMilliseconds());
-        update.Parameters.AddWithValue("$last", kept.Max(r => r.Time).ToUnixTimeMilliseconds());
+        update.Parameters.AddWithValue("$first", first);
+        update.Parameters.AddWithValue("$last", last);
         update.Parameters.AddWithValue("$count", kept.Count);
         update.Parameters.AddWithValue("$records", Encoding.UTF8.GetString(buffer.WrittenSpan));
         update.Parameters.AddWithValue("$seq", seq);
