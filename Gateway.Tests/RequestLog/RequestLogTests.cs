@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Gateway.Tests.Common;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
@@ -239,6 +240,57 @@ public sealed class RequestLogTests(StoreKind store)
 
         var page = await log.QueryAsync(new("bulk", null, null, null, null, null, null, 200, null, start.AddDays(-1)), CancellationToken.None);
         Assert.That(page.Items.Select(r => r.RequestId), Is.EqualTo(Enumerable.Range(2450, 150).Reverse().Select(i => "bulk-" + i)), "newest first, the counts stored match the records");
+    }
+
+    [Test]
+    public async Task Index_ManyMoreRecordsThanTheCap_StaysWithinTwoCapsAndFindsTheNewest()
+    {
+        if (store != StoreKind.Redis)
+        {
+            Assert.Ignore("The request-id index is the Redis store's; SQLite searches its batches.");
+        }
+
+        const int Cap = 50;
+        await using var gateway = await StartAsync(new() { ["Gateway:RequestLog:MaxPerOrg"] = Cap.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        var log = gateway.Services.GetRequiredService<Gateway.RequestLog.IRequestLogStore>();
+        var redis = gateway.Services.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>();
+        var prefix = gateway.Services.GetRequiredService<IConfiguration>()["Gateway:Store:RedisPrefix"]!;
+        var start = DateTimeOffset.UtcNow.AddMinutes(-10);
+        Gateway.RequestLog.RequestRecord Record(string org, string id, int ms) =>
+            new(start.AddMilliseconds(ms), id, org, "key_1", null, "GET", "/api/x", "api", 200, null, 1.5, "127.0.0.1", 200);
+
+        // 21 batches of 30: over twelve caps' worth through the index, which turns every second batch.
+        for (var batch = 0; batch < 21; batch++)
+        {
+            await log.AppendAsync(Enumerable.Range(batch * 30, 30).Select(i => Record("bulk", "bulk-" + i, i)).ToList(), CancellationToken.None);
+        }
+
+        var db = redis.GetDatabase();
+        var now = await db.HashLengthAsync(prefix + "reqlog-idx:{bulk}");
+        var before = await db.HashLengthAsync(prefix + "reqlog-idx-old:{bulk}");
+        Assert.That(now + before, Is.InRange(Cap, 2 * Cap), "the index holds one to two caps' worth of ids, not every id written");
+        Assert.That((now, before), Is.EqualTo((30L, 60L)), "the batch since the last turn, and the two before it");
+        foreach (var index in new[] { "reqlog-idx:{bulk}", "reqlog-idx-old:{bulk}" })
+        {
+            Assert.That((await db.KeyTimeToLiveAsync(prefix + index))?.TotalDays, Is.GreaterThan(6.9), $"{index} expires with the retention");
+        }
+
+        var keys = redis.GetServers().SelectMany(server => server.Keys(pattern: prefix + "reqlog-id:*")).ToList();
+        Assert.That(keys, Is.Empty, "no key per request");
+
+        Assert.That((await log.FindAsync("bulk-629", start.AddDays(-1), CancellationToken.None))?.Path, Is.EqualTo("/api/x"), "the newest record");
+        Assert.That((await log.FindAsync("bulk-590", start.AddDays(-1), CancellationToken.None))?.RequestId, Is.EqualTo("bulk-590"), "a record within the cap");
+        await log.TrimAsync(["bulk"], start.AddDays(-1), Cap, CancellationToken.None);
+        Assert.That(await log.FindAsync("bulk-0", start.AddDays(-1), CancellationToken.None), Is.Null, "a record past the cap");
+
+        // A client-chosen X-Request-Id seen in two organizations: the newer record is the one shown.
+        await log.AppendAsync([Record("acme", "shared-id", 1_000_000), Record("beta", "shared-id", 2_000_000)], CancellationToken.None);
+        Assert.That((await log.FindAsync("shared-id", start.AddDays(-1), CancellationToken.None))?.OrgId, Is.EqualTo("beta"));
+
+        // A pointer as the version before the index kept it, one key per request id, is still followed.
+        var entry = await db.StreamAddAsync(prefix + "reqlog:{acme}", [new("t", start.ToUnixTimeMilliseconds()), new("r", "old-id"), new("m", "GET"), new("p", "/api/old"), new("s", 200), new("d", "2")]);
+        await db.StringSetAsync(prefix + "reqlog-id:{old-id}", "acme\n" + entry, TimeSpan.FromMinutes(5));
+        Assert.That((await log.FindAsync("old-id", start.AddDays(-1), CancellationToken.None))?.Path, Is.EqualTo("/api/old"));
     }
 
     [Test]

@@ -209,9 +209,9 @@ public sealed partial class RedisClusterTests
         Assert.That(slots, Is.Unique.And.Count.EqualTo(2));
 
         // The store itself keeps every key in the {store} slot (its scripts write several keys at once); features that
-        // partition on purpose (limits, quotas, the request log per organization and per request id) or use only
-        // single-key commands (the Data Protection key ring) are left out.
-        string[] ownSlots = ["rl:", "q:", "reqlog:", "reqlog-id:", "dataprotection-keys"];
+        // partition on purpose (limits, quotas, the request log and its request-id index per organization) or use
+        // only single-key commands (the Data Protection key ring, the request log's list of organizations) are left out.
+        string[] ownSlots = ["rl:", "q:", "reqlog:", "reqlog-idx:", "reqlog-idx-old:", "reqlog-orgs", "dataprotection-keys"];
         var storeKeys = _cluster.Keys(Prefix + "*").Where(k => !ownSlots.Any(p => k.Key.StartsWith(Prefix + p, StringComparison.Ordinal))).ToList();
         Assert.That(storeKeys.Select(k => Regex.Match(k.Key, @"\{([^}]*)\}").Groups[1].Value).Distinct(), Is.SubsetOf(new[] { "store", "usage", "webhooks" }));
     }

@@ -8,38 +8,83 @@ namespace Gateway.RequestLog;
 /// <summary>
 /// Request records in Redis: a stream per organization, <c>{prefix}reqlog:{org}</c> (hash tag per organization, so
 /// organizations spread over a cluster's slots; <c>{prefix}reqlog:{}</c> holds requests under no organization),
-/// capped exactly with MAXLEN on every add and aged out with MINID; and <c>{prefix}reqlog-id:{requestId}</c>, the
-/// stream and entry of one request id, expiring with the retention, for <c>GET /admin/requests/{requestId}</c>.
+/// capped with MAXLEN and aged out with MINID. Beside each stream, in its slot, an index of request id to entry:
+/// <c>{prefix}reqlog-idx:{org}</c>, which once it holds <c>MaxPerOrg</c> ids becomes <c>{prefix}reqlog-idx-old:{org}</c>
+/// and starts again, so the two hold between one and two caps' worth of the newest ids, all the stream can hold,
+/// and expire with the retention. An organization's batch is one script call: the adds, the index and its turn.
 /// Filters are applied while reading newest first, so a filtered page may come back short with a cursor to go on.
 /// </summary>
 internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> gateway, IOptions<RequestLogOptions> options) : IRequestLogStore
 {
     private const int ScanBudget = 5_000;
+
+    /// <summary>
+    /// KEYS: the stream, its index, the index's previous generation. ARGV: the cap, the index's lifetime in
+    /// seconds, then per record its request id, its field count and its fields. The stream's MAXLEN is
+    /// approximate (Redis trims whole nodes, far cheaper than exactly on every add); TrimAsync makes it exact.
+    /// </summary>
+    private const string AppendScript = """
+        local cap = ARGV[1]
+        local index = {}
+        local i = 3
+        while i <= #ARGV do
+          local n = tonumber(ARGV[i + 1])
+          local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', cap, '*', unpack(ARGV, i + 2, i + 1 + n))
+          index[#index + 1] = ARGV[i]
+          index[#index + 1] = id
+          i = i + 2 + n
+          if #index == 1000 then
+            -- unpack is bounded by Lua's C stack (8000 values); a batch may hold up to 10000 records
+            redis.call('HSET', KEYS[2], unpack(index))
+            index = {}
+          end
+        end
+        if #index > 0 then
+          redis.call('HSET', KEYS[2], unpack(index))
+        end
+        redis.call('EXPIRE', KEYS[2], ARGV[2])
+        if redis.call('HLEN', KEYS[2]) >= tonumber(cap) then
+          redis.call('RENAME', KEYS[2], KEYS[3])
+        end
+        return 0
+        """;
+
     private readonly string _prefix = gateway.Value.Store.RedisPrefix;
 
     private IDatabase Db => redis.GetDatabase();
 
+    /// <summary>Every organization that has a log ('' for none), for a request-id lookup that does not know the organization.</summary>
+    private RedisKey Organizations => _prefix + "reqlog-orgs";
+
     public async Task AppendAsync(IReadOnlyList<RequestRecord> records, CancellationToken cancellationToken)
     {
+        if (records.Count == 0)
+        {
+            return;
+        }
+
         var db = Db;
-        var max = options.Value.MaxPerOrg;
-        var ttl = options.Value.Retention;
-        var adds = new Task<RedisValue>[records.Count];
-        for (var i = 0; i < records.Count; i++)
+        var cap = options.Value.MaxPerOrg;
+        var lifetime = (long)Math.Ceiling(options.Value.Retention.TotalSeconds);
+        var calls = new List<Task>();
+        foreach (var group in records.GroupBy(r => r.OrgId ?? "", StringComparer.Ordinal))
         {
-            // Approximate: Redis trims whole nodes, far cheaper than an exact MAXLEN on every entry; TrimAsync
-            // brings each stream to the exact cap.
-            adds[i] = db.StreamAddAsync(Stream(records[i].OrgId), Fields(records[i]), maxLength: max, useApproximateMaxLength: true);
+            var args = new List<RedisValue>(2 + (records.Count * 28)) { cap, lifetime };
+            foreach (var record in group)
+            {
+                args.Add(record.RequestId);
+                var count = args.Count;
+                args.Add(0);
+                AddFields(args, record);
+                args[count] = args.Count - count - 1;
+            }
+
+            var org = group.Key.Length == 0 ? null : group.Key;
+            calls.Add(db.ScriptEvaluateAsync(AppendScript, [Stream(org), Index(org), PreviousIndex(org)], [.. args]));
+            calls.Add(db.SetAddAsync(Organizations, group.Key));
         }
 
-        var ids = await Task.WhenAll(adds);
-        var sets = new Task[records.Count];
-        for (var i = 0; i < records.Count; i++)
-        {
-            sets[i] = db.StringSetAsync(IdKey(records[i].RequestId), (records[i].OrgId ?? "") + "\n" + ids[i], ttl);
-        }
-
-        await Task.WhenAll(sets);
+        await Task.WhenAll(calls);
     }
 
     public async Task TrimAsync(IReadOnlyCollection<string?> orgs, DateTimeOffset olderThan, int maxPerOrg, CancellationToken cancellationToken)
@@ -121,30 +166,55 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
         return new RequestPage(items.Select(i => i.Record).ToList(), exhausted ? null : lastScanned);
     }
 
+    /// <summary>
+    /// Looks the id up in every organization's index at once (one pipelined round); a client-chosen
+    /// <c>X-Request-Id</c> may be in several, and the newest such record wins. Pointers an earlier version kept
+    /// per request id (<c>reqlog-id:</c>, expiring with the retention) are still read.
+    /// </summary>
     public async Task<RequestRecord?> FindAsync(string requestId, DateTimeOffset notBefore, CancellationToken cancellationToken)
     {
         var db = Db;
-        var pointer = (string?)await db.StringGetAsync(IdKey(requestId));
-        if (pointer is null || pointer.IndexOf('\n', StringComparison.Ordinal) is var split && split < 0)
+        var orgs = (await db.SetMembersAsync(Organizations)).Select(o => (string?)o is { Length: > 0 } text ? text : null).ToList();
+        var batch = db.CreateBatch();
+        var lookups = orgs.Select(org => (Org: org, Now: batch.HashGetAsync(Index(org), requestId), Before: batch.HashGetAsync(PreviousIndex(org), requestId))).ToList();
+        var legacy = batch.StringGetAsync(LegacyIdKey(requestId));
+        batch.Execute();
+        await Task.WhenAll(lookups.SelectMany(l => new[] { l.Now, l.Before }).Append(legacy));
+
+        var candidates = new List<(string? Org, string Id)>();
+        foreach (var (org, now, before) in lookups)
         {
-            return null;
+            if ((now.Result.IsNull ? before.Result : now.Result) is { IsNull: false } id)
+            {
+                candidates.Add((org, id!));
+            }
         }
 
-        var org = pointer[..split] is { Length: > 0 } o ? o : null;
-        var id = pointer[(split + 1)..];
-        var entries = await db.StreamRangeAsync(Stream(org), id, id, count: 1);
-        if (entries.Length == 0)
+        if (candidates.Count == 0 && (string?)legacy.Result is { } pointer && pointer.IndexOf('\n', StringComparison.Ordinal) is var split and >= 0)
         {
-            return null;
+            candidates.Add((pointer[..split] is { Length: > 0 } o ? o : null, pointer[(split + 1)..]));
         }
 
-        var record = Read(org, entries[0]);
-        return record.Time < notBefore ? null : record;
+        RequestRecord? newest = null;
+        foreach (var (org, id) in candidates)
+        {
+            var entries = await db.StreamRangeAsync(Stream(org), id, id, count: 1);
+            if (entries.Length > 0 && Read(org, entries[0]) is { } record && record.Time >= notBefore && (newest is null || record.Time > newest.Time))
+            {
+                newest = record;
+            }
+        }
+
+        return newest;
     }
 
     private RedisKey Stream(string? org) => _prefix + "reqlog:{" + (org ?? "") + "}";
 
-    private RedisKey IdKey(string requestId) => _prefix + "reqlog-id:{" + requestId + "}";
+    private RedisKey Index(string? org) => _prefix + "reqlog-idx:{" + (org ?? "") + "}";
+
+    private RedisKey PreviousIndex(string? org) => _prefix + "reqlog-idx-old:{" + (org ?? "") + "}";
+
+    private RedisKey LegacyIdKey(string requestId) => _prefix + "reqlog-id:{" + requestId + "}";
 
     private static bool Matches(RequestRecord r, RequestQuery q) =>
         (q.KeyId is null || r.KeyId == q.KeyId)
@@ -159,34 +229,28 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
         return parts.Length == 2 && parts.All(p => p.Length is > 0 and < 21 && p.All(char.IsAsciiDigit));
     }
 
-    private static NameValueEntry[] Fields(RequestRecord r)
+    // Field names are the stored format, read back by Read: change them only with a reader for both.
+    private static void AddFields(List<RedisValue> args, RequestRecord r)
     {
-        var fields = new List<NameValueEntry>(13)
-        {
-            new("t", r.Time.ToUnixTimeMilliseconds()),
-            new("r", r.RequestId),
-            new("m", r.Method),
-            new("p", r.Path),
-            new("s", r.Status),
-            new("d", r.DurationMs.ToString("R", CultureInfo.InvariantCulture)),
-        };
-        Add(fields, "k", r.KeyId);
-        Add(fields, "c", r.CustomerId);
-        Add(fields, "ro", r.Route);
-        Add(fields, "co", r.Code);
-        Add(fields, "ip", r.ClientIp);
+        args.AddRange(["t", r.Time.ToUnixTimeMilliseconds(), "r", r.RequestId, "m", r.Method, "p", r.Path, "s", r.Status,
+            "d", r.DurationMs.ToString("R", CultureInfo.InvariantCulture)]);
+        Add(args, "k", r.KeyId);
+        Add(args, "c", r.CustomerId);
+        Add(args, "ro", r.Route);
+        Add(args, "co", r.Code);
+        Add(args, "ip", r.ClientIp);
         if (r.UpstreamStatus is { } upstream)
         {
-            fields.Add(new("u", upstream));
+            args.Add("u");
+            args.Add(upstream);
         }
 
-        return fields.ToArray();
-
-        static void Add(List<NameValueEntry> fields, string name, string? value)
+        static void Add(List<RedisValue> args, string name, string? value)
         {
             if (value is not null)
             {
-                fields.Add(new(name, value));
+                args.Add(name);
+                args.Add(value);
             }
         }
     }
