@@ -42,10 +42,7 @@ public sealed class SqliteFileModeTests
         Assert.That(Mode(data), Is.EqualTo(PrivateDirectory), "created by the gateway");
         Assert.That(Mode(store), Is.EqualTo(Private));
 
-        // SQLite deletes -wal and -shm when the last connection to the file closes, and other fixtures' tear-downs clear
-        // every connection pool in this process: a connection of the test's own keeps them while they are looked at.
-        using var held = new SqliteConnection($"Data Source={store};Pooling=False");
-        held.Open();
+        using var held = HoldOpen(store);
         await gateway.CreateOrgAsync("acme");
 
         Assert.That(File.Exists(store + "-wal") && File.Exists(store + "-shm"), Is.True, "WAL mode, open");
@@ -73,6 +70,7 @@ public sealed class SqliteFileModeTests
         Assert.That(Mode(store), Is.EqualTo((UnixFileMode)0b110_100_100), "0644 as an older version left it");
 
         await using var gateway = await GatewayHost.StartAsync(new Dictionary<string, string?> { ["Gateway:Store:Path"] = store }, directory: Path.Combine(_root, "host"));
+        using var held = HoldOpen(store);
         await gateway.CreateOrgAsync("acme");
 
         Assert.That(Mode(data), Is.EqualTo(PrivateDirectory));
@@ -101,6 +99,17 @@ public sealed class SqliteFileModeTests
         Assert.That(restoreCode, Is.Zero, restoreError);
         Assert.That(Mode(Path.GetDirectoryName(restored)!), Is.EqualTo(PrivateDirectory));
         Assert.That(Mode(restored), Is.EqualTo(Private));
+    }
+
+    /// <summary>
+    /// SQLite deletes -wal and -shm when the last connection to the file closes, and other fixtures' tear-downs clear
+    /// every connection pool in this process: a connection of the test's own keeps them while they are looked at.
+    /// </summary>
+    private static SqliteConnection HoldOpen(string store)
+    {
+        var connection = new SqliteConnection($"Data Source={store};Pooling=False");
+        connection.Open();
+        return connection;
     }
 
     private static UnixFileMode Mode(string path) => File.GetUnixFileMode(path) & (UnixFileMode)0x1FF;

@@ -147,7 +147,7 @@ internal sealed partial class SqliteGatewayStore : IGatewayStore
     }
 
     public Task<ApiKeyRecord?> GetKeyAsync(string id, CancellationToken cancellationToken) =>
-        QuerySingleKeyAsync("SELECT * FROM keys WHERE id = $p;", id, cancellationToken);
+        QuerySingleKeyAsync("SELECT " + SqliteKeyMapper.Columns + " FROM keys WHERE id = $p;", id, cancellationToken);
 
     public async Task<ApiKeyRecord?> FindKeyByHashAsync(string hash, CancellationToken cancellationToken)
     {
@@ -156,14 +156,14 @@ internal sealed partial class SqliteGatewayStore : IGatewayStore
         // both took about a third longer per found key (bench --key-cache, docs/performance.md).
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT * FROM keys WHERE hash = $p;";
+        command.CommandText = "SELECT " + SqliteKeyMapper.Columns + " FROM keys WHERE hash = $p;";
         command.Parameters.AddWithValue("$p", hash);
         if (await ReadKeyAsync(command, cancellationToken) is { } current)
         {
             return current;
         }
 
-        command.CommandText = "SELECT * FROM keys WHERE previous_hash = $p LIMIT 1;";
+        command.CommandText = "SELECT " + SqliteKeyMapper.Columns + " FROM keys WHERE previous_hash = $p LIMIT 1;";
         return await ReadKeyAsync(command, cancellationToken);
     }
 
@@ -171,7 +171,7 @@ internal sealed partial class SqliteGatewayStore : IGatewayStore
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT * FROM keys WHERE org_id = $org ORDER BY created_at, id;";
+        command.CommandText = "SELECT " + SqliteKeyMapper.Columns + " FROM keys WHERE org_id = $org ORDER BY created_at, id;";
         command.Parameters.AddWithValue("$org", orgId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var result = new List<ApiKeyRecord>();

@@ -22,36 +22,46 @@ internal static class SqliteKeyMapper
         _ => throw new InvalidDataException($"Unknown key state '{text}'."),
     };
 
+    /// <summary>
+    /// The columns every key query selects, in this order, so <see cref="Read"/> reads by position: finding each
+    /// column by name made Microsoft.Data.Sqlite compare names (and convert them from UTF-8) some 300 times per row,
+    /// which measured more than half of a key cache miss on SQLite.
+    /// </summary>
+    public const string Columns = "id, org_id, name, prefix, hash, previous_hash, previous_hash_expires_at, environment, scopes, state, "
+        + "is_default, description, created_by, created_at, updated_at, expires_at, last_used_at, revoked_at, customer_id, "
+        + "rate_limit_permits, rate_limit_window_ms, credits, allowed_cidrs, version";
+
+    /// <summary>A row of <see cref="Columns"/>.</summary>
     public static ApiKeyRecord Read(SqliteDataReader r)
     {
-        var permits = NullableLong(r, "rate_limit_permits");
-        var windowMs = NullableLong(r, "rate_limit_window_ms");
-        var scopes = r.GetString(r.GetOrdinal("scopes"));
+        var permits = NullableLong(r, 19);
+        var windowMs = NullableLong(r, 20);
+        var scopes = r.GetString(8);
         return new ApiKeyRecord
         {
-            Id = r.GetString(r.GetOrdinal("id")),
-            OrgId = r.GetString(r.GetOrdinal("org_id")),
-            Name = r.GetString(r.GetOrdinal("name")),
-            Prefix = r.GetString(r.GetOrdinal("prefix")),
-            Hash = r.GetString(r.GetOrdinal("hash")),
-            PreviousHash = NullableString(r, "previous_hash"),
-            PreviousHashExpiresAt = Time(NullableLong(r, "previous_hash_expires_at")),
-            Environment = r.GetString(r.GetOrdinal("environment")),
+            Id = r.GetString(0),
+            OrgId = r.GetString(1),
+            Name = r.GetString(2),
+            Prefix = r.GetString(3),
+            Hash = r.GetString(4),
+            PreviousHash = NullableString(r, 5),
+            PreviousHashExpiresAt = Time(NullableLong(r, 6)),
+            Environment = r.GetString(7),
             Scopes = scopes.Length == 0 ? [] : scopes.Split(' '),
-            State = StateFromText(r.GetString(r.GetOrdinal("state"))),
-            IsDefault = r.GetInt64(r.GetOrdinal("is_default")) != 0,
-            Description = NullableString(r, "description"),
-            CreatedBy = NullableString(r, "created_by"),
-            CreatedAt = Time(r.GetInt64(r.GetOrdinal("created_at")))!.Value,
-            UpdatedAt = Time(r.GetInt64(r.GetOrdinal("updated_at")))!.Value,
-            ExpiresAt = Time(NullableLong(r, "expires_at")),
-            LastUsedAt = Time(NullableLong(r, "last_used_at")),
-            RevokedAt = Time(NullableLong(r, "revoked_at")),
-            CustomerId = NullableString(r, "customer_id"),
+            State = StateFromText(r.GetString(9)),
+            IsDefault = r.GetInt64(10) != 0,
+            Description = NullableString(r, 11),
+            CreatedBy = NullableString(r, 12),
+            CreatedAt = Time(r.GetInt64(13))!.Value,
+            UpdatedAt = Time(r.GetInt64(14))!.Value,
+            ExpiresAt = Time(NullableLong(r, 15)),
+            LastUsedAt = Time(NullableLong(r, 16)),
+            RevokedAt = Time(NullableLong(r, 17)),
+            CustomerId = NullableString(r, 18),
             RateLimit = permits is { } p && windowMs is { } w ? new KeyRateLimit((int)p, TimeSpan.FromMilliseconds(w)) : null,
-            Credits = CreditsFromText(NullableString(r, "credits")),
-            AllowedCidrs = NullableString(r, "allowed_cidrs") is { Length: > 0 } cidrs ? cidrs.Split(' ') : [],
-            Version = r.GetInt64(r.GetOrdinal("version")),
+            Credits = CreditsFromText(NullableString(r, 21)),
+            AllowedCidrs = NullableString(r, 22) is { Length: > 0 } cidrs ? cidrs.Split(' ') : [],
+            Version = r.GetInt64(23),
         };
     }
 
@@ -77,17 +87,9 @@ internal static class SqliteKeyMapper
             DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(parts[2], CultureInfo.InvariantCulture)));
     }
 
-    private static string? NullableString(SqliteDataReader r, string column)
-    {
-        var i = r.GetOrdinal(column);
-        return r.IsDBNull(i) ? null : r.GetString(i);
-    }
+    private static string? NullableString(SqliteDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
 
-    private static long? NullableLong(SqliteDataReader r, string column)
-    {
-        var i = r.GetOrdinal(column);
-        return r.IsDBNull(i) ? null : r.GetInt64(i);
-    }
+    private static long? NullableLong(SqliteDataReader r, int i) => r.IsDBNull(i) ? null : r.GetInt64(i);
 
     private static DateTimeOffset? Time(long? millis) =>
         millis is { } m ? DateTimeOffset.FromUnixTimeMilliseconds(m) : null;
