@@ -17,6 +17,9 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
 {
     private readonly RedisKeys _keys = new(options.Value.Store.RedisPrefix);
 
+    /// <summary>A key's name less its id, for <see cref="FindByHashScript"/>.</summary>
+    private readonly RedisValue _keyPrefix = (string?)new RedisKeys(options.Value.Store.RedisPrefix).Key("");
+
     // Behind Sentinel a replica is there to be promoted: admin writes are answered only once it has
     // them, so a failover right after the answer does not lose them (docs/redis.md, "Failover").
     private readonly bool _awaitReplica = IsSentinel(options.Value.Store.Redis);
@@ -136,10 +139,27 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
         return Read(json.Result, used.Result);
     }
 
+    /// <summary>
+    /// The hash's key id, then the key and its last use, in one script: a key cache miss is one command and one
+    /// round trip instead of three commands in two. The key's own name is built in the script from the id; it
+    /// shares the <c>{store}</c> hash tag with the declared keys, so it is in their slot on a Redis Cluster.
+    /// </summary>
+    private const string FindByHashScript = """
+        local id = redis.call('HGET', KEYS[1], 'id')
+        if not id then return false end
+        return { redis.call('HGET', ARGV[1] .. id, 'json'), redis.call('HGET', KEYS[2], id) }
+        """;
+
     public async Task<ApiKeyRecord?> FindKeyByHashAsync(string hash, CancellationToken cancellationToken)
     {
-        var id = await RedisCalls.Guard(() => Db.HashGetAsync(_keys.Hash(hash), "id"), cancellationToken);
-        return id.IsNull ? null : await GetKeyAsync(id!, cancellationToken);
+        var found = await RedisCalls.Guard(() => Db.ScriptEvaluateAsync(FindByHashScript, [_keys.Hash(hash), _keys.Usage], [_keyPrefix]), cancellationToken);
+        if (found.IsNull)
+        {
+            return null;
+        }
+
+        var parts = (RedisResult[])found!;
+        return Read((RedisValue)parts[0], (RedisValue)parts[1]);
     }
 
     public async Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(string orgId, CancellationToken cancellationToken)
