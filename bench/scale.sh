@@ -155,8 +155,16 @@ measure() {
   echo "  $store/$dist walk over every key: ${t}s until an interval without a miss (cache: $(( m )) misses since start)"
   wrk_keys "$tmp/$name-plain2.txt" "$DURATION" "$plain_url" "$dist"
   read -r h0 m0 < <(lookups "$admin")
+  [ "$store" != redis ] || redis-cli -p "$redis_port" config resetstat >/dev/null
   wrk_keys "$tmp/$name-warm.txt" "$DURATION" "$url" "$dist"
   read -r h m < <(lookups "$admin")
+  if [ "$store" = redis ]; then
+    # What the warm run asked of Redis, per request: with every key cached, whatever is left is limits, usage and the log.
+    local requests; requests=$(awk '/requests in/ { print $1 }' "$tmp/$name-warm.txt")
+    echo "  $store/$dist warm run, Redis commands per request (INFO commandstats; calls inside scripts count too):"
+    redis-cli -p "$redis_port" info commandstats | tr -d '\r' | awk -F'[=,:]' -v r="$requests" \
+      '/^cmdstat_/ { if (r > 0 && $3 / r >= 0.001) printf "    %s %.3f (%.1f us each)\n", substr($1, 9), $3 / r, $5 / $3 }'
+  fi
   local warm_ratio; warm_ratio=$(ratio $(( h - h0 )) $(( h - h0 + m - m0 )))
   rows+=("$store|$dist|$(rps_of "$tmp/$name-plain1.txt")|$(rps_of "$tmp/$name-cold.txt")|$(p99_of "$tmp/$name-plain1.txt")|$(p99_of "$tmp/$name-cold.txt")|$(rps_of "$tmp/$name-plain2.txt")|$(rps_of "$tmp/$name-warm.txt")|$(p99_of "$tmp/$name-plain2.txt")|$(p99_of "$tmp/$name-warm.txt")|$warm_ratio|$(rss "$pid" VmRSS)|$(rss "$pid" VmHWM)|$(( $(errors_of "$tmp/$name-cold.txt") + $(errors_of "$tmp/$name-warm.txt") ))")
   kill -TERM "$pid" 2>/dev/null || true
