@@ -116,6 +116,7 @@ measure() {
     # Every gateway of the run reads the same imported file; a copy keeps each start's cache and WAL its own.
     mkdir -p "$tmp/store-$name"; cp "$tmp/store-gateway/gateway.db" "$tmp/store-$name/gateway.db"
   fi
+  [ -z "${PERF_OUT:-}" ] || extra+=(DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0)
   start_gateway "$name" "$root/Gateway/$bin" "$port" "$admin" "${extra[@]}"
   pid=$started_pid
   wait_http "http://127.0.0.1:$admin/healthz" "$pid" "$name"
@@ -156,6 +157,8 @@ measure() {
   wrk_keys "$tmp/$name-plain2.txt" "$DURATION" "$plain_url" "$dist"
   read -r h0 m0 < <(lookups "$admin")
   [ "$store" != redis ] || redis-cli -p "$redis_port" config resetstat >/dev/null
+  # PERF_OUT=FILE: perf samples of the gateway over the warm run's middle (perf map on, as in bench/profile.sh).
+  if [ -n "${PERF_OUT:-}" ]; then (sleep 2; perf record -F 999 -g -p "$pid" -o "$PERF_OUT.$store.$dist" -- sleep 6 >/dev/null 2>&1) & fi
   wrk_keys "$tmp/$name-warm.txt" "$DURATION" "$url" "$dist"
   read -r h m < <(lookups "$admin")
   if [ "$store" = redis ]; then
@@ -171,7 +174,7 @@ measure() {
 }
 
 for dist in $DIST; do
-  measure sqlite "$dist"
+  [ -n "${SKIP_SQLITE:-}" ] || measure sqlite "$dist"
   [ -z "$with_redis" ] || measure redis "$dist"
 done
 

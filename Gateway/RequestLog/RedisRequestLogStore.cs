@@ -51,6 +51,12 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
 
     private readonly string _prefix = gateway.Value.Store.RedisPrefix;
 
+    /// <summary>
+    /// Organizations this process has added to <see cref="Organizations"/>: one <c>SADD</c> per organization per
+    /// process, not per batch (at a spread of a record per organization per batch, that was a command per request).
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _listed = new(StringComparer.Ordinal);
+
     private IDatabase Db => redis.GetDatabase();
 
     /// <summary>Every organization that has a log ('' for none), for a request-id lookup that does not know the organization.</summary>
@@ -67,9 +73,12 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
         var cap = options.Value.MaxPerOrg;
         var lifetime = (long)Math.Ceiling(options.Value.Retention.TotalSeconds);
         var calls = new List<Task>();
+        var listing = new List<string>();
         foreach (var group in records.GroupBy(r => r.OrgId ?? "", StringComparer.Ordinal))
         {
-            var args = new List<RedisValue>(2 + (records.Count * 28)) { cap, lifetime };
+            // Sized for this organization's records: a batch spread over many organizations holds a few each, and
+            // sizing every list for the whole batch made hundreds of large-object arrays per write.
+            var args = new List<RedisValue>(2 + (group.Count() * 26)) { cap, lifetime };
             foreach (var record in group)
             {
                 args.Add(record.RequestId);
@@ -81,10 +90,20 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
 
             var org = group.Key.Length == 0 ? null : group.Key;
             calls.Add(db.ScriptEvaluateAsync(AppendScript, [Stream(org), Index(org), PreviousIndex(org)], [.. args]));
-            calls.Add(db.SetAddAsync(Organizations, group.Key));
+            if (!_listed.ContainsKey(group.Key))
+            {
+                calls.Add(db.SetAddAsync(Organizations, group.Key));
+                listing.Add(group.Key);
+            }
         }
 
         await Task.WhenAll(calls);
+
+        // Only once Redis took them: a failed write is tried again with the next batch.
+        foreach (var org in listing)
+        {
+            _listed.TryAdd(org, 0);
+        }
     }
 
     public async Task TrimAsync(IReadOnlyCollection<string?> orgs, DateTimeOffset olderThan, int maxPerOrg, CancellationToken cancellationToken)
