@@ -23,9 +23,8 @@ internal static class SqliteKeyMapper
     };
 
     /// <summary>
-    /// The columns every key query selects, in this order, so <see cref="Read"/> reads by position: finding each
-    /// column by name made Microsoft.Data.Sqlite compare names (and convert them from UTF-8) some 300 times per row,
-    /// which measured more than half of a key cache miss on SQLite.
+    /// The columns every key query selects, in this order, so <see cref="Read"/> reads by position: looking each
+    /// column up by name was 58% of the store read in a profile of a key cache miss (32% read by position).
     /// </summary>
     public const string Columns = "id, org_id, name, prefix, hash, previous_hash, previous_hash_expires_at, environment, scopes, state, "
         + "is_default, description, created_by, created_at, updated_at, expires_at, last_used_at, revoked_at, customer_id, "
