@@ -17,9 +17,6 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
 {
     private readonly RedisKeys _keys = new(options.Value.Store.RedisPrefix);
 
-    /// <summary>A key's name less its id, for <see cref="FindByHashScript"/>.</summary>
-    private readonly RedisValue _keyPrefix = (string?)new RedisKeys(options.Value.Store.RedisPrefix).Key("");
-
     // Behind Sentinel a replica is there to be promoted: admin writes are answered only once it has
     // them, so a failover right after the answer does not lose them (docs/redis.md, "Failover").
     private readonly bool _awaitReplica = IsSentinel(options.Value.Store.Redis);
@@ -152,7 +149,7 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
 
     public async Task<ApiKeyRecord?> FindKeyByHashAsync(string hash, CancellationToken cancellationToken)
     {
-        var found = await RedisCalls.Guard(() => Db.ScriptEvaluateAsync(FindByHashScript, [_keys.Hash(hash), _keys.Usage], [_keyPrefix]), cancellationToken);
+        var found = await RedisCalls.Guard(() => Db.ScriptEvaluateAsync(FindByHashScript, [_keys.Hash(hash), _keys.Usage], [_keys.KeyNamePrefix]), cancellationToken);
         if (found.IsNull)
         {
             return null;

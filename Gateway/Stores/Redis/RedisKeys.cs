@@ -30,6 +30,9 @@ internal sealed class RedisKeys(string prefix)
 
     public RedisKey Key(string keyId) => _root.Append("key:" + keyId);
 
+    /// <summary>What every <see cref="Key"/> name starts with, for a script that builds one from an id it read.</summary>
+    public RedisValue KeyNamePrefix => (string?)Key("");
+
     public RedisKey Hash(string sha256) => _root.Append("hash:" + sha256);
 
     /// <summary>Ids of every operator token (a set).</summary>
