@@ -30,6 +30,10 @@ public sealed class RequestLogTests(StoreKind store)
         return GatewayHost.StartAsync(settings, services, store: store);
     }
 
+    /// <summary>A proxied GET of /api/x by key_1, as the tests that write to the store directly append it.</summary>
+    private static Gateway.RequestLog.RequestRecord StoredRecord(DateTimeOffset at, string requestId, string org) =>
+        new(at, requestId, org, "key_1", null, "GET", "/api/x", "api", 200, null, 1.5, "127.0.0.1", 200);
+
     private static async Task<JsonObject> ListAsync(GatewayHost gateway, string path)
     {
         using var response = await gateway.Admin.GetAsync(path);
@@ -213,7 +217,7 @@ public sealed class RequestLogTests(StoreKind store)
         for (var batch = 0; batch < 26; batch++)
         {
             var records = Enumerable.Range(batch * 100, 100)
-                .Select(i => new Gateway.RequestLog.RequestRecord(start.AddMilliseconds(i), "bulk-" + i, "bulk", "key_1", null, "GET", "/api/x", "api", 200, null, 1.5, "127.0.0.1", 200))
+                .Select(i => StoredRecord(start.AddMilliseconds(i), "bulk-" + i, "bulk"))
                 .ToList();
             await log.AppendAsync(records, CancellationToken.None);
         }
@@ -256,8 +260,7 @@ public sealed class RequestLogTests(StoreKind store)
         var redis = gateway.Services.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>();
         var prefix = gateway.Services.GetRequiredService<IConfiguration>()["Gateway:Store:RedisPrefix"]!;
         var start = DateTimeOffset.UtcNow.AddMinutes(-10);
-        Gateway.RequestLog.RequestRecord Record(string org, string id, int ms) =>
-            new(start.AddMilliseconds(ms), id, org, "key_1", null, "GET", "/api/x", "api", 200, null, 1.5, "127.0.0.1", 200);
+        Gateway.RequestLog.RequestRecord Record(string org, string id, int ms) => StoredRecord(start.AddMilliseconds(ms), id, org);
 
         // 21 batches of 30: over twelve caps' worth through the index, which turns every second batch.
         for (var batch = 0; batch < 21; batch++)
@@ -306,7 +309,7 @@ public sealed class RequestLogTests(StoreKind store)
         var log = gateway.Services.GetRequiredService<Gateway.RequestLog.IRequestLogStore>();
         var start = DateTimeOffset.UtcNow.AddMinutes(-1);
         var records = Enumerable.Range(0, 500)
-            .Select(i => new Gateway.RequestLog.RequestRecord(start.AddMilliseconds(i), "spread-" + i, "org-" + i, "key_1", null, "GET", "/api/x", "api", 200, null, 1.5, "127.0.0.1", 200))
+            .Select(i => StoredRecord(start.AddMilliseconds(i), "spread-" + i, "org-" + i))
             .ToList();
         await log.AppendAsync(records.Take(10).ToList(), CancellationToken.None);
 
