@@ -150,13 +150,14 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
     private async Task<bool> AcquireSlowAsync(LimitBatch batch, int from)
     {
         var started = Environment.TickCount64;
-        var stale = false;
+        var staleRounds = 0;
         try
         {
             // Every partition without a permit at hand is asked at once: one round trip, however many limits.
-            for (var attempt = 0; ; attempt++)
+            while (true)
             {
                 var trips = new List<Task>(batch.Count - from);
+                var asked = 0;
                 for (var i = from; i < batch.Count; i++)
                 {
                     var lease = (RedisLease)batch.State(i).Holder!;
@@ -166,6 +167,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
                         if (!lease.CanTake(now) && !lease.KnownExhausted(now))
                         {
                             trips.Add(RefillAsync(lease));
+                            asked |= 1 << i;
                         }
                     }
                 }
@@ -181,13 +183,17 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
 
                 // Losing what a trip brought to other waiting requests is not a reason to give up: every trip
                 // grants at least one permit or learns that none is left, so asking again ends, within the
-                // store timeout. Trips whose permits arrived already expired end it after eight rounds.
+                // store timeout. Only eight rounds in a row with a trip of this round arriving after its
+                // bucket ended end it early: one such trip is just a bucket edge (the next one is charged to the
+                // new bucket), and a lease's flag left from an older trip says nothing about this round.
+                var stale = false;
                 for (var i = from; i < batch.Count; i++)
                 {
-                    stale |= LeaseAt(batch, i).ArrivedStale;
+                    stale |= (asked & (1 << i)) != 0 && LeaseAt(batch, i).ArrivedStale;
                 }
 
-                if ((stale && attempt >= 7) || Environment.TickCount64 - started >= _tripDeadlineMs)
+                staleRounds = stale ? staleRounds + 1 : 0;
+                if (staleRounds >= 8 || Environment.TickCount64 - started >= _tripDeadlineMs)
                 {
                     break;
                 }
