@@ -16,11 +16,20 @@ public static class Eventually
         await ValueAsync(async () => await condition(), static holds => holds, within, what);
     }
 
+    /// <summary>As above, with a failure message made when it fails (to say what was seen last).</summary>
+    public static async Task HoldsAsync(Func<Task<bool>> condition, TimeSpan within, Func<string> what)
+    {
+        await ValueAsync(async () => await condition(), static holds => holds, within, what);
+    }
+
     public static Task HoldsAsync(Func<bool> condition, TimeSpan within, string? what = null) =>
         HoldsAsync(() => Task.FromResult(condition()), within, what);
 
     /// <summary>Reads until <paramref name="done"/> accepts a value and returns that value.</summary>
-    public static async Task<T> ValueAsync<T>(Func<Task<T>> read, Func<T, bool> done, TimeSpan within, string? what = null)
+    public static Task<T> ValueAsync<T>(Func<Task<T>> read, Func<T, bool> done, TimeSpan within, string? what = null) =>
+        ValueAsync(read, done, within, () => what ?? "condition");
+
+    private static async Task<T> ValueAsync<T>(Func<Task<T>> read, Func<T, bool> done, TimeSpan within, Func<string> what)
     {
         var clock = Stopwatch.StartNew();
         while (true)
@@ -39,7 +48,7 @@ public static class Eventually
 
             if (clock.Elapsed > within)
             {
-                Assert.Fail($"{what ?? "condition"} not met within {within}");
+                Assert.Fail($"{what()} not met within {within}");
             }
 
             await Task.Delay(Interval);

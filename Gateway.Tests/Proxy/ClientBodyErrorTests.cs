@@ -129,7 +129,7 @@ public sealed class ClientBodyErrorTests : UpstreamFixture
                 return text.Split('\n').Contains(series);
             },
             TimeSpan.FromSeconds(10),
-            series);
+            () => series + " (counted: " + string.Join(", ", text.Split('\n').Where(l => l.StartsWith("gateway_requests_total{", StringComparison.Ordinal))) + ")");
         if (!upstreamErrorExpected)
         {
             Assert.That(text, Does.Not.Contain("upstream_error"));

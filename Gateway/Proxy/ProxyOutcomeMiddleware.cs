@@ -50,7 +50,8 @@ internal sealed partial class ProxyOutcomeMiddleware(RequestDelegate next, Gatew
         }
 
         var response = context.Response;
-        if (context.RequestAborted.IsCancellationRequested || (IsClientSide(error.Error) && BadRequest(error.Exception) is null))
+        var refused = BadRequest(error.Exception);
+        if (context.RequestAborted.IsCancellationRequested || (IsClientSide(error.Error) && (refused is null || EndedMidBody(refused))))
         {
             // The client went away: nobody reads an answer. 499 (nginx's "client closed request") keeps it
             // apart from upstream failures in the metrics and the access log.
@@ -70,7 +71,7 @@ internal sealed partial class ProxyOutcomeMiddleware(RequestDelegate next, Gatew
             response.Headers[RequestIdMiddleware.HeaderName] = context.TraceIdentifier;
         }
 
-        if (BadRequest(error.Exception) is { } bad)
+        if (refused is { } bad)
         {
             // Kestrel refused the client's body (over MaxRequestBodySize, bad chunk framing): the client's
             // error, with the status Kestrel chose, not an upstream failure.
@@ -126,6 +127,15 @@ internal sealed partial class ProxyOutcomeMiddleware(RequestDelegate next, Gatew
         or ForwarderError.UpgradeRequestCanceled
         or ForwarderError.UpgradeRequestClient
         or ForwarderError.UpgradeResponseCanceled;
+
+    /// <summary>
+    /// Kestrel's refusal of a body whose connection ended before the length it declared: a client that went away
+    /// mid-body, not a malformed one. A reset reaches the body read before Kestrel cancels <c>RequestAborted</c>
+    /// (it does that on the thread pool), so the token alone misses it. Kestrel's reason code is internal; its
+    /// message (not localized) is what tells this refusal apart, and ClientBodyErrorTests fails if it changes.
+    /// </summary>
+    private static bool EndedMidBody(BadHttpRequestException refused) =>
+        refused is { StatusCode: StatusCodes.Status400BadRequest, Message: "Unexpected end of request content." };
 
     /// <summary>Kestrel's refusal of the client's request data, wherever YARP wrapped it.</summary>
     private static BadHttpRequestException? BadRequest(Exception? exception)
