@@ -6,7 +6,11 @@ namespace Gateway.Stores.Redis;
 /// </summary>
 internal static class RedisRateLimitScript
 {
-    // KEYS[1]: the partition's hash {bucket id -> permits}. ARGV: limit, window (ms), permits wanted,
+    // KEYS[1]: the partition's hash {bucket id -> permits}, plus its running total (field -1) and the oldest bucket
+    // id that may be in it (field -2), so a call reads and writes a handful of fields instead of the whole hash:
+    // buckets that left the window are found by walking from the oldest one forward, which across calls visits each
+    // bucket once. A hash without the two (new, or written by a version before them, whose script deletes them
+    // as long-gone buckets) is counted in full once. ARGV: limit, window (ms), permits wanted,
     // bucket and count of permits given back, permits to charge whatever is left (an address's count from the
     // per-instance sketch, when it is promoted to a partition of its own). Returns: granted, permits left after the grant, current
     // bucket, bucket length (ms), Redis time (ms), ms until the oldest counted bucket leaves the window,
@@ -20,56 +24,81 @@ internal static class RedisRateLimitScript
         local back_id = tonumber(ARGV[4])
         local back = tonumber(ARGV[5])
         local seed = tonumber(ARGV[6])
+        local key = KEYS[1]
         local bms = math.max(1, math.floor(window / 60))
         local cur = math.floor(now / bms)
-        local all = redis.call('HGETALL', KEYS[1])
-        local ids = {}
-        local counts = {}
-        local used = 0
-        for i = 1, #all, 2 do
-          local id = tonumber(all[i])
-          local c = tonumber(all[i + 1])
-          if id <= cur - 61 then
-            redis.call('HDEL', KEYS[1], all[i])
-          else
-            if id == back_id and back > 0 then
-              local b = math.min(back, c)
-              c = c - b
-              if c == 0 then redis.call('HDEL', KEYS[1], all[i]) else redis.call('HSET', KEYS[1], all[i], c) end
+        local first = cur - 60
+        local meta = redis.call('HMGET', key, '-1', '-2')
+        local used = tonumber(meta[1])
+        local lo = tonumber(meta[2])
+        if used == nil or lo == nil or lo < first - 200 or lo > cur then
+          used = 0
+          lo = cur + 1
+          local all = redis.call('HGETALL', key)
+          for i = 1, #all, 2 do
+            local id = tonumber(all[i])
+            if id < first then
+              redis.call('HDEL', key, all[i])
+            else
+              used = used + tonumber(all[i + 1])
+              if id < lo then lo = id end
             end
-            if c > 0 then
-              ids[#ids + 1] = id
-              counts[id] = c
-              used = used + c
-            end
+          end
+        end
+        while lo <= cur do
+          local c = redis.call('HGET', key, lo)
+          if c and lo >= first then break end
+          if c then
+            used = used - tonumber(c)
+            redis.call('HDEL', key, lo)
+          end
+          lo = lo + 1
+        end
+        if back > 0 and back_id >= lo then
+          local c = redis.call('HGET', key, back_id)
+          if c then
+            c = tonumber(c)
+            local b = math.min(back, c)
+            used = used - b
+            if c == b then redis.call('HDEL', key, back_id) else redis.call('HSET', key, back_id, c - b) end
+            while lo <= cur and not redis.call('HGET', key, lo) do lo = lo + 1 end
           end
         end
         if seed > 0 then
           used = used + seed
-          if counts[cur] == nil then ids[#ids + 1] = cur; counts[cur] = 0 end
-          counts[cur] = counts[cur] + seed
-          redis.call('HINCRBY', KEYS[1], cur, seed)
+          redis.call('HINCRBY', key, cur, seed)
+          if cur < lo then lo = cur end
         end
         local free = limit - used
         local grant = 0
         if want > 0 and free > 0 then
           if free <= 64 then grant = 1 else grant = math.min(want, math.floor(free / 4)) end
           used = used + grant
-          if counts[cur] == nil then ids[#ids + 1] = cur; counts[cur] = 0 end
-          counts[cur] = counts[cur] + grant
-          redis.call('HINCRBY', KEYS[1], cur, grant)
+          redis.call('HINCRBY', key, cur, grant)
+          if cur < lo then lo = cur end
         end
-        if used > 0 then redis.call('PEXPIRE', KEYS[1], window + 2 * bms) end
-        table.sort(ids)
         local reset = 0
+        if used > 0 then
+          redis.call('HSET', key, '-1', used, '-2', lo)
+          redis.call('PEXPIRE', key, window + 2 * bms)
+          reset = (lo + 61) * bms - now
+        else
+          redis.call('HDEL', key, '-1', '-2')
+        end
         local wait = 0
         local needed = used - limit + 1
-        local released = 0
-        for _, id in ipairs(ids) do
-          local leaves = (id + 61) * bms - now
-          if reset == 0 then reset = leaves end
-          released = released + counts[id]
-          if needed > 0 and wait == 0 and released >= needed then wait = leaves end
+        if needed > 0 then
+          local released = 0
+          for id = lo, cur do
+            local c = redis.call('HGET', key, id)
+            if c then
+              released = released + tonumber(c)
+              if released >= needed then
+                wait = (id + 61) * bms - now
+                break
+              end
+            end
+          end
         end
         return { grant, limit - used, cur, bms, now, reset, wait }
         """;

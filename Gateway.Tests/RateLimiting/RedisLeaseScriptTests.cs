@@ -1,0 +1,155 @@
+using System.Globalization;
+using Gateway.Configuration;
+using Gateway.Stores.Redis;
+using Gateway.Tests.Common;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Gateway.Tests.RateLimiting;
+
+/// <summary>
+/// The Redis limiter's lease script, which keeps a running total and walks forward from the oldest bucket, against
+/// a model that recounts the whole window on every call (what the script did before): random grants, give-backs,
+/// seeds and pauses on a real redis-server, each answer and the hash's buckets compared with the model at the
+/// Redis time the script reports. A 300 ms window (5 ms buckets) lets buckets leave it, and the key expire, within the test.
+/// </summary>
+public sealed class RedisLeaseScriptTests
+{
+    private const long WindowMs = 300;
+
+    [TestCase(1, 5)]
+    [TestCase(2, 50)]
+    [TestCase(3, 500)]
+    public async Task Lease_RandomCalls_AnswersAndBucketsAsARecountOfTheWindow(int seed, int limit)
+    {
+        using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared.ConnectionString);
+        var options = Options.Create(new GatewayOptions { Store = { RedisPrefix = $"t{Guid.NewGuid():N}:" } });
+        var store = new RedisSharedLimitStore(redis, options);
+        var key = store.PartitionKey("key:lease-script");
+        var db = redis.GetDatabase();
+        var random = new Random(seed);
+        var model = new Dictionary<long, long>();
+        var seen = new List<long>();
+
+        for (var call = 0; call < 250; call++)
+        {
+            var want = random.Next(0, 9);
+            var (backBucket, back) = seen.Count > 0 && random.NextDouble() < 0.3 ? (seen[random.Next(Math.Max(0, seen.Count - 80), seen.Count)], random.Next(1, 4)) : (0L, 0);
+            var charge = random.NextDouble() < 0.05 ? random.Next(1, 11) : 0;
+            if (random.NextDouble() < 0.05)
+            {
+                // What an instance of the version before the running total does to it: deletes both as long-gone buckets.
+                await db.HashDeleteAsync(key, ["-1", "-2"]);
+            }
+
+            var lease = await store.LeaseAsync(key, limit, WindowMs, want, backBucket, back, charge);
+            var expected = Model(model, lease.StoreNowMs, limit, want, backBucket, back, charge);
+            seen.Add(lease.Bucket);
+
+            var stored = (await db.HashGetAllAsync(key)).ToDictionary(e => long.Parse((string)e.Name!, CultureInfo.InvariantCulture), e => (long)e.Value);
+            var total = stored.Remove(-1, out var t) ? t : 0;
+            stored.Remove(-2);
+            Assert.Multiple(() =>
+            {
+                Assert.That((lease.Granted, lease.Left, lease.Bucket, lease.BucketMs, lease.ResetMs, lease.WaitMs), Is.EqualTo(expected), $"call {call}: want {want}, back {back} to {backBucket}, seed {charge}");
+                Assert.That(stored, Is.EquivalentTo(model), $"call {call}: the buckets held");
+                Assert.That(total, Is.EqualTo(model.Values.Sum()), $"call {call}: the running total");
+            });
+
+            var pause = random.NextDouble();
+            if (pause < 0.03)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(WindowMs + 50)); // past the window and the key's expiry
+            }
+            else if (pause < 0.4)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(random.Next(1, 30)));
+            }
+        }
+    }
+
+    [Test]
+    public async Task Lease_HashFromTheVersionBeforeTheRunningTotal_CountedInFull()
+    {
+        using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared.ConnectionString);
+        var options = Options.Create(new GatewayOptions { Store = { RedisPrefix = $"t{Guid.NewGuid():N}:" } });
+        var store = new RedisSharedLimitStore(redis, options);
+        var key = store.PartitionKey("ws:old-format");
+        var db = redis.GetDatabase();
+
+        // A 10-minute window (10 s buckets): 7 permits in the current bucket and 2 in an earlier one, as the old script left them.
+        var first = await store.LeaseAsync(key, 100, 600_000, 0, 0, 0, 0);
+        await db.KeyDeleteAsync(key);
+        await db.HashSetAsync(key, [new HashEntry(first.Bucket, 7), new HashEntry(first.Bucket - 3, 2)]);
+
+        var lease = await store.LeaseAsync(key, 10, 600_000, 5, 0, 0, 0);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(lease.Granted, Is.EqualTo(1), "10 - 9 counted leaves one, granted singly near the limit");
+            Assert.That(lease.Left, Is.Zero);
+            Assert.That((long)db.HashGet(key, "-1"), Is.EqualTo(10));
+            Assert.That((long)db.HashGet(key, "-2"), Is.EqualTo(first.Bucket - 3), "the oldest bucket");
+        });
+    }
+
+    /// <summary>The script before the running total, in C#: every call drops what left the window and recounts the rest.</summary>
+    private static (int Granted, int Left, long Bucket, long BucketMs, long Reset, long Wait) Model(
+        Dictionary<long, long> buckets, long now, long limit, long want, long backBucket, int back, int seed)
+    {
+        var bms = Math.Max(1, WindowMs / 60);
+        var cur = now / bms;
+        foreach (var id in buckets.Keys.Where(id => id <= cur - 61).ToList())
+        {
+            buckets.Remove(id);
+        }
+
+        if (back > 0 && buckets.TryGetValue(backBucket, out var held))
+        {
+            var returned = Math.Min(back, held);
+            if (held == returned)
+            {
+                buckets.Remove(backBucket);
+            }
+            else
+            {
+                buckets[backBucket] = held - returned;
+            }
+        }
+
+        var used = buckets.Values.Sum();
+        if (seed > 0)
+        {
+            used += seed;
+            buckets[cur] = buckets.GetValueOrDefault(cur) + seed;
+        }
+
+        var free = limit - used;
+        var grant = 0L;
+        if (want > 0 && free > 0)
+        {
+            grant = free <= 64 ? 1 : Math.Min(want, free / 4);
+            used += grant;
+            buckets[cur] = buckets.GetValueOrDefault(cur) + grant;
+        }
+
+        long reset = 0, wait = 0, released = 0;
+        var needed = used - limit + 1;
+        foreach (var id in buckets.Keys.Order())
+        {
+            var leaves = ((id + 61) * bms) - now;
+            if (reset == 0)
+            {
+                reset = leaves;
+            }
+
+            released += buckets[id];
+            if (needed > 0 && wait == 0 && released >= needed)
+            {
+                wait = leaves;
+            }
+        }
+
+        return ((int)grant, (int)(limit - used), cur, bms, reset, wait);
+    }
+}
