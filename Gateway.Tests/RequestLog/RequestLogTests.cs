@@ -313,6 +313,11 @@ public sealed class RequestLogTests(StoreKind store)
             .ToList();
         await log.AppendAsync(records.Take(10).ToList(), CancellationToken.None);
 
+        // Three more records of one organization, spread through the batch: its share, wherever they fall.
+        records.Insert(400, StoredRecord(start.AddMilliseconds(600), "multi-3", "org-multi"));
+        records.Insert(200, StoredRecord(start.AddMilliseconds(550), "multi-2", "org-multi"));
+        records.Insert(0, StoredRecord(start.AddMilliseconds(501), "multi-1", "org-multi"));
+
         // Process-wide (the call's continuations run on other threads), hence run alone. One record per
         // organization: sizing each organization's arguments for the whole batch allocated about 110 MB here.
         var before = GC.GetTotalAllocatedBytes(precise: true);
@@ -320,7 +325,13 @@ public sealed class RequestLogTests(StoreKind store)
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
         TestContext.Out.WriteLine($"{allocated / 1024} KiB allocated for 500 records over 500 organizations");
         Assert.That(allocated, Is.LessThan(16 * 1024 * 1024));
-        Assert.That((await log.FindAsync("spread-499", start.AddDays(-1), CancellationToken.None))?.OrgId, Is.EqualTo("org-499"));
+        foreach (var i in new[] { 0, 1, 250, 498, 499 })
+        {
+            Assert.That((await log.FindAsync("spread-" + i, start.AddDays(-1), CancellationToken.None))?.OrgId, Is.EqualTo("org-" + i), $"spread-{i}");
+        }
+
+        var multi = await log.QueryAsync(new("org-multi", null, null, null, null, null, null, 10, null, start.AddDays(-1)), CancellationToken.None);
+        Assert.That(multi.Items.Select(r => r.RequestId), Is.EqualTo(new[] { "multi-3", "multi-2", "multi-1" }));
     }
 
     [Test]

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
 using Gateway.Tests.Common;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Gateway.Tests.Stores;
@@ -264,6 +265,27 @@ public sealed partial class RedisClusterTests
             TimeSpan.FromSeconds(10),
             "lastUsedAt flushed");
         Assert.That(lastUsed, Is.Not.Empty);
+    }
+
+    [Test]
+    public async Task RequestLog_BatchOverOrganizationsOnEveryNode_OneCallPerSlot_EveryRecordFound()
+    {
+        // Organizations on every node, two records each: a script's keys must share a slot, so a batch is one call per slot.
+        var log = _a.Services.GetRequiredService<Gateway.RequestLog.IRequestLogStore>();
+        var start = DateTimeOffset.UtcNow.AddMinutes(-1);
+        var orgs = Enumerable.Range(0, 30).Select(i => $"log-org-{i}").ToList();
+        Assert.That(orgs.Select(o => _cluster.NodeOf($"{Prefix}reqlog:{{{o}}}")).Distinct().Count(), Is.EqualTo(3), "organizations on all three nodes");
+        var records = Enumerable.Range(0, 60)
+            .Select(i => new Gateway.RequestLog.RequestRecord(start.AddMilliseconds(i), $"log-{i}", orgs[i % orgs.Count], "key_1", null, "GET", "/api/x", "api", 200, null, 1, null, 200))
+            .ToList();
+        records.Add(new Gateway.RequestLog.RequestRecord(start.AddMilliseconds(61), "log-no-org", null, null, null, "GET", "/api/x", "api", 401, "unauthorized", 1, null, null));
+
+        await log.AppendAsync(records, CancellationToken.None);
+
+        foreach (var record in records)
+        {
+            Assert.That((await log.FindAsync(record.RequestId, start.AddDays(-1), CancellationToken.None))?.OrgId, Is.EqualTo(record.OrgId), record.RequestId);
+        }
     }
 
     private static string Plaintext(System.Text.Json.Nodes.JsonObject key) => key["key"]!.GetValue<string>();

@@ -7,11 +7,11 @@ namespace Gateway.RequestLog;
 
 /// <summary>
 /// Request records in Redis: a stream per organization, <c>{prefix}reqlog:{org}</c> (hash tag per organization, so
-/// organizations spread over a cluster's slots; <c>{prefix}reqlog:{}</c> holds requests under no organization),
+/// organizations spread over a cluster's slots; <c>{prefix}reqlog:{}</c> holds requests under no organization, <c>{prefix}reqlog:{~}</c> on a Cluster),
 /// capped with MAXLEN and aged out with MINID. Beside each stream, in its slot, an index of request id to entry:
 /// <c>{prefix}reqlog-idx:{org}</c>, which once it holds <c>MaxPerOrg</c> ids becomes <c>{prefix}reqlog-idx-old:{org}</c>
 /// and starts again, so the two hold between one and two caps' worth of the newest ids, all the stream can hold,
-/// and expire with the retention. An organization's batch is one script call: the adds, the index and its turn.
+/// and expire with the retention. A batch is one script call per hash slot (one in all on a single server or Sentinel): the adds, each index and its turn.
 /// Filters are applied while reading newest first, so a filtered page may come back short with a cursor to go on.
 /// </summary>
 internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> gateway, IOptions<RequestLogOptions> options) : IRequestLogStore
@@ -19,32 +19,36 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
     private const int ScanBudget = 5_000;
 
     /// <summary>
-    /// KEYS: the stream, its index, the index's previous generation. ARGV: the cap, the index's lifetime in
-    /// seconds, then per record its request id, its field count and its fields. The stream's MAXLEN is
-    /// approximate (Redis trims whole nodes, far cheaper than exactly on every add); TrimAsync makes it exact.
+    /// KEYS: per organization, its stream, its index and the index's previous generation. ARGV: the cap, the
+    /// index's lifetime in seconds, then per organization its record count and per record its request id, its
+    /// field count and its fields. The stream's MAXLEN is approximate (Redis trims whole nodes, far cheaper than
+    /// exactly on every add); TrimAsync makes it exact.
     /// </summary>
     private const string AppendScript = """
         local cap = ARGV[1]
-        local index = {}
         local i = 3
-        while i <= #ARGV do
-          local n = tonumber(ARGV[i + 1])
-          local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', cap, '*', unpack(ARGV, i + 2, i + 1 + n))
-          index[#index + 1] = ARGV[i]
-          index[#index + 1] = id
-          i = i + 2 + n
-          if #index == 1000 then
-            -- unpack is bounded by Lua's C stack (8000 values); a batch may hold up to 10000 records
-            redis.call('HSET', KEYS[2], unpack(index))
-            index = {}
+        for k = 1, #KEYS, 3 do
+          local index = {}
+          for _ = 1, tonumber(ARGV[i]) do
+            local n = tonumber(ARGV[i + 2])
+            local id = redis.call('XADD', KEYS[k], 'MAXLEN', '~', cap, '*', unpack(ARGV, i + 3, i + 2 + n))
+            index[#index + 1] = ARGV[i + 1]
+            index[#index + 1] = id
+            i = i + 2 + n
+            if #index == 1000 then
+              -- unpack is bounded by Lua's C stack (8000 values); a batch may hold up to 10000 records
+              redis.call('HSET', KEYS[k + 1], unpack(index))
+              index = {}
+            end
           end
-        end
-        if #index > 0 then
-          redis.call('HSET', KEYS[2], unpack(index))
-        end
-        redis.call('EXPIRE', KEYS[2], ARGV[2])
-        if redis.call('HLEN', KEYS[2]) >= tonumber(cap) then
-          redis.call('RENAME', KEYS[2], KEYS[3])
+          i = i + 1
+          if #index > 0 then
+            redis.call('HSET', KEYS[k + 1], unpack(index))
+          end
+          redis.call('EXPIRE', KEYS[k + 1], ARGV[2])
+          if redis.call('HLEN', KEYS[k + 1]) >= tonumber(cap) then
+            redis.call('RENAME', KEYS[k + 1], KEYS[k + 2])
+          end
         end
         return 0
         """;
@@ -56,6 +60,8 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
     /// process, not per batch (at a spread of a record per organization per batch, that was a command per request).
     /// </summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _listed = new(StringComparer.Ordinal);
+
+    private string? _noOrgTag;
 
     private IDatabase Db => redis.GetDatabase();
 
@@ -74,27 +80,37 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
         var lifetime = (long)Math.Ceiling(options.Value.Retention.TotalSeconds);
         var calls = new List<Task>();
         var listing = new List<string>();
-        foreach (var group in records.GroupBy(r => r.OrgId ?? "", StringComparer.Ordinal))
+        // One script call per hash slot, not per organization: a call costs Redis far more than the few commands
+        // an organization's share of a batch runs, and a batch spread over many organizations holds a record or
+        // two each. A single server or Sentinel has no slots (HashSlot is -1 for every key): one call per batch.
+        // Sized for the slot's records: sizing every list for the whole batch made hundreds of large-object arrays.
+        var organizations = records.GroupBy(r => r.OrgId ?? "", StringComparer.Ordinal);
+        foreach (var slot in organizations.GroupBy(g => redis.HashSlot(Stream(g.Key.Length == 0 ? null : g.Key))))
         {
-            // Sized for this organization's records: a batch spread over many organizations holds a few each, and
-            // sizing every list for the whole batch made hundreds of large-object arrays per write.
-            var args = new List<RedisValue>(2 + (group.Count() * 26)) { cap, lifetime };
-            foreach (var record in group)
+            var keys = new List<RedisKey>();
+            var args = new List<RedisValue>(2 + slot.Sum(g => 1 + (g.Count() * 26))) { cap, lifetime };
+            foreach (var group in slot)
             {
-                args.Add(record.RequestId);
-                var count = args.Count;
-                args.Add(0);
-                AddFields(args, record);
-                args[count] = args.Count - count - 1;
+                var org = group.Key.Length == 0 ? null : group.Key;
+                keys.AddRange([Stream(org), Index(org), PreviousIndex(org)]);
+                args.Add(group.Count());
+                foreach (var record in group)
+                {
+                    args.Add(record.RequestId);
+                    var count = args.Count;
+                    args.Add(0);
+                    AddFields(args, record);
+                    args[count] = args.Count - count - 1;
+                }
+
+                if (!_listed.ContainsKey(group.Key))
+                {
+                    calls.Add(db.SetAddAsync(Organizations, group.Key));
+                    listing.Add(group.Key);
+                }
             }
 
-            var org = group.Key.Length == 0 ? null : group.Key;
-            calls.Add(db.ScriptEvaluateAsync(AppendScript, [Stream(org), Index(org), PreviousIndex(org)], [.. args]));
-            if (!_listed.ContainsKey(group.Key))
-            {
-                calls.Add(db.SetAddAsync(Organizations, group.Key));
-                listing.Add(group.Key);
-            }
+            calls.Add(db.ScriptEvaluateAsync(AppendScript, [.. keys], [.. args]));
         }
 
         await Task.WhenAll(calls);
@@ -227,11 +243,19 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
         return newest;
     }
 
-    private RedisKey Stream(string? org) => _prefix + "reqlog:{" + (org ?? "") + "}";
+    /// <summary>
+    /// The hash tag of the records under no organization. On a Cluster an empty tag ("{}") hashes the whole key
+    /// name, which put the stream and its indexes in different slots, and the batch script was refused; "~" (no
+    /// organization id has one) keeps them together. A single server or Sentinel has no slots and keeps the name
+    /// earlier versions wrote, so their records stay in view.
+    /// </summary>
+    private string NoOrgTag => _noOrgTag ??= redis.HashSlot("reqlog") < 0 ? "" : "~";
 
-    private RedisKey Index(string? org) => _prefix + "reqlog-idx:{" + (org ?? "") + "}";
+    private RedisKey Stream(string? org) => _prefix + "reqlog:{" + (org ?? NoOrgTag) + "}";
 
-    private RedisKey PreviousIndex(string? org) => _prefix + "reqlog-idx-old:{" + (org ?? "") + "}";
+    private RedisKey Index(string? org) => _prefix + "reqlog-idx:{" + (org ?? NoOrgTag) + "}";
+
+    private RedisKey PreviousIndex(string? org) => _prefix + "reqlog-idx-old:{" + (org ?? NoOrgTag) + "}";
 
     private RedisKey LegacyIdKey(string requestId) => _prefix + "reqlog-id:{" + requestId + "}";
 
