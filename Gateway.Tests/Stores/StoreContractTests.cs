@@ -55,6 +55,7 @@ public sealed class StoreContractTests(StoreKind kind)
             await _redis.DisposeAsync();
         }
 
+        (_store as IDisposable)?.Dispose();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(_directory, recursive: true);
     }
@@ -117,6 +118,24 @@ public sealed class StoreContractTests(StoreKind kind)
         Assert.That((await _store.FindKeyByHashAsync("hash-new", CancellationToken.None))?.Id, Is.EqualTo("key_a"));
         Assert.That((await _store.FindKeyByHashAsync(key.Hash, CancellationToken.None))?.Id, Is.EqualTo("key_a"));
         Assert.That(await _store.FindKeyByHashAsync("hash-unknown", CancellationToken.None), Is.Null);
+    }
+
+    [Test]
+    public async Task FindKeyByHash_ManyAtOnceThenAfterAChange_EachFindsItsKeyAsItIsNow()
+    {
+        // More lookups at once than the embedded store keeps readers for, and reads after a write on readers prepared before it.
+        var keys = Enumerable.Range(0, 12).Select(i => Key($"key_{i}", $"svc{i}")).ToList();
+        foreach (var key in keys)
+        {
+            await _store.CreateKeyAsync(key, Audit("acme", key.Id), CancellationToken.None);
+        }
+
+        var found = await Task.WhenAll(Enumerable.Range(0, 240).Select(i => Task.Run(() => _store.FindKeyByHashAsync(keys[i % keys.Count].Hash, CancellationToken.None))));
+        Assert.That(found.Select(k => k?.Id), Is.EqualTo(Enumerable.Range(0, 240).Select(i => keys[i % keys.Count].Id)));
+
+        await _store.UpdateKeyAsync(keys[3] with { State = KeyState.Revoked, Version = 2 }, 1, Audit("acme", "key_3"), CancellationToken.None);
+        var again = await Task.WhenAll(Enumerable.Range(0, 24).Select(_ => Task.Run(() => _store.FindKeyByHashAsync(keys[3].Hash, CancellationToken.None))));
+        Assert.That(again.Select(k => k?.State), Is.All.EqualTo(KeyState.Revoked));
     }
 
     [Test]
