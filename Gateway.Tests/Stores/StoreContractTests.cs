@@ -136,6 +136,19 @@ public sealed class StoreContractTests(StoreKind kind)
         await _store.UpdateKeyAsync(keys[3] with { State = KeyState.Revoked, Version = 2 }, 1, Audit("acme", "key_3"), CancellationToken.None);
         var again = await Task.WhenAll(Enumerable.Range(0, 24).Select(_ => Task.Run(() => _store.FindKeyByHashAsync(keys[3].Hash, CancellationToken.None))));
         Assert.That(again.Select(k => k?.State), Is.All.EqualTo(KeyState.Revoked));
+
+        if (kind == StoreKind.Sqlite)
+        {
+            // The embedded store's readers stay open between lookups: none may keep a read snapshot, or the WAL
+            // could never be checkpointed back into the file and would grow without end.
+            using var other = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_directory, "gateway.db")};Pooling=False");
+            other.Open();
+            using var checkpoint = other.CreateCommand();
+            checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE);";
+            using var result = checkpoint.ExecuteReader();
+            Assert.That(result.Read(), Is.True);
+            Assert.That((result.GetInt64(0), result.GetInt64(1)), Is.EqualTo((0L, 0L)), "(busy, WAL frames left) after a full checkpoint");
+        }
     }
 
     [Test]

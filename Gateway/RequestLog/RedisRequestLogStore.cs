@@ -11,12 +11,16 @@ namespace Gateway.RequestLog;
 /// capped with MAXLEN and aged out with MINID. Beside each stream, in its slot, an index of request id to entry:
 /// <c>{prefix}reqlog-idx:{org}</c>, which once it holds <c>MaxPerOrg</c> ids becomes <c>{prefix}reqlog-idx-old:{org}</c>
 /// and starts again, so the two hold between one and two caps' worth of the newest ids, all the stream can hold,
-/// and expire with the retention. A batch is one script call per hash slot (one in all on a single server or Sentinel): the adds, each index and its turn.
+/// and expire with the retention. A batch is one script call per hash slot (on a single server or Sentinel, per batch), cut every 200 or so
+/// records: the adds, each index and its turn.
 /// Filters are applied while reading newest first, so a filtered page may come back short with a cursor to go on.
 /// </summary>
 internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> gateway, IOptions<RequestLogOptions> options) : IRequestLogStore
 {
     private const int ScanBudget = 5_000;
+
+    /// <summary>Records past which a batch's script call is cut (at an organization's end): a few milliseconds of Redis.</summary>
+    private const int RecordsPerCall = 200;
 
     /// <summary>
     /// KEYS: per organization, its stream, its index and the index's previous generation. ARGV: the cap, the
@@ -82,13 +86,16 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
         var listing = new List<string>();
         // One script call per hash slot, not per organization: a call costs Redis far more than the few commands
         // an organization's share of a batch runs, and a batch spread over many organizations holds a record or
-        // two each. A single server or Sentinel has no slots (HashSlot is -1 for every key): one call per batch.
-        // Sized for the slot's records: sizing every list for the whole batch made hundreds of large-object arrays.
+        // two each. A single server or Sentinel has no slots (HashSlot is -1 for every key): one call per batch,
+        // cut at an organization's end past RecordsPerCall records, so no call holds Redis (single-threaded) for
+        // long. Sized per call: sizing every list for the whole batch made hundreds of large-object arrays.
         var organizations = records.GroupBy(r => r.OrgId ?? "", StringComparer.Ordinal);
         foreach (var slot in organizations.GroupBy(g => redis.HashSlot(Stream(g.Key.Length == 0 ? null : g.Key))))
         {
+            var capacity = 2 + (Math.Min(slot.Sum(g => g.Count()), RecordsPerCall) * 27);
             var keys = new List<RedisKey>();
-            var args = new List<RedisValue>(2 + slot.Sum(g => 1 + (g.Count() * 26))) { cap, lifetime };
+            var args = new List<RedisValue>(capacity) { cap, lifetime };
+            var inCall = 0;
             foreach (var group in slot)
             {
                 var org = group.Key.Length == 0 ? null : group.Key;
@@ -108,9 +115,19 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
                     calls.Add(db.SetAddAsync(Organizations, group.Key));
                     listing.Add(group.Key);
                 }
+
+                inCall += group.Count();
+                if (inCall >= RecordsPerCall)
+                {
+                    calls.Add(db.ScriptEvaluateAsync(AppendScript, [.. keys], [.. args]));
+                    (keys, args, inCall) = ([], new List<RedisValue>(capacity) { cap, lifetime }, 0);
+                }
             }
 
-            calls.Add(db.ScriptEvaluateAsync(AppendScript, [.. keys], [.. args]));
+            if (keys.Count > 0)
+            {
+                calls.Add(db.ScriptEvaluateAsync(AppendScript, [.. keys], [.. args]));
+            }
         }
 
         await Task.WhenAll(calls);
