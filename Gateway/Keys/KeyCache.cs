@@ -11,7 +11,7 @@ namespace Gateway.Keys;
 internal readonly record struct KeyCacheEntry(CachedKey? Key, long LoadedAtTicks);
 
 /// <summary>
-/// The in-process key cache: at most <c>Cache:MaxEntries</c> entries keyed by <see cref="KeyDigest"/>, each
+/// The in-process key cache: at most <c>Cache:MaxEntries</c> entries keyed by the first half of a <see cref="KeyDigest"/>, each
 /// dropped once past its stale time (<c>Cache:StaleFor</c> after it was read, <c>Cache:NegativeFor</c> for an unknown
 /// digest). When full it first drops what has expired, then unknown-key entries, then the known keys closest to
 /// expiring, down to 90%, so a flood of made-up keys cannot push out the keys that are really in use. A hit takes no
@@ -19,7 +19,7 @@ internal readonly record struct KeyCacheEntry(CachedKey? Key, long LoadedAtTicks
 /// </summary>
 internal sealed class KeyCache(CacheOptions options)
 {
-    private readonly ConcurrentDictionary<KeyDigest, KeyCacheEntry> _entries = new();
+    private readonly ConcurrentDictionary<Tag, KeyCacheEntry> _entries = new();
     private readonly Lock _trimGate = new();
     private readonly long _freshTicks = options.FreshFor.Ticks;
     private readonly long _staleTicks = options.StaleFor.Ticks;
@@ -33,7 +33,7 @@ internal sealed class KeyCache(CacheOptions options)
     /// <summary>The entry for <paramref name="digest"/>; false when there is none or it has expired.</summary>
     public bool TryGet(in KeyDigest digest, DateTimeOffset now, out KeyCacheEntry entry)
     {
-        if (!_entries.TryGetValue(digest, out entry))
+        if (!_entries.TryGetValue(Tag.Of(digest), out entry))
         {
             return false;
         }
@@ -43,7 +43,7 @@ internal sealed class KeyCache(CacheOptions options)
             return true;
         }
 
-        Remove(digest, entry);
+        Remove(Tag.Of(digest), entry);
         return false;
     }
 
@@ -57,11 +57,12 @@ internal sealed class KeyCache(CacheOptions options)
     /// <summary>Adds or replaces the entry; when the cache is full and nothing can be dropped, it is not kept.</summary>
     public void Set(in KeyDigest digest, KeyCacheEntry entry, DateTimeOffset now)
     {
+        var tag = Tag.Of(digest);
         while (true)
         {
-            if (_entries.TryGetValue(digest, out var current))
+            if (_entries.TryGetValue(tag, out var current))
             {
-                if (_entries.TryUpdate(digest, entry, current))
+                if (_entries.TryUpdate(tag, entry, current))
                 {
                     return;
                 }
@@ -80,7 +81,7 @@ internal sealed class KeyCache(CacheOptions options)
                 continue;
             }
 
-            if (_entries.TryAdd(digest, entry))
+            if (_entries.TryAdd(tag, entry))
             {
                 return;
             }
@@ -91,7 +92,7 @@ internal sealed class KeyCache(CacheOptions options)
 
     public void Remove(in KeyDigest digest)
     {
-        if (_entries.TryRemove(digest, out _))
+        if (_entries.TryRemove(Tag.Of(digest), out _))
         {
             Interlocked.Decrement(ref _count);
         }
@@ -124,7 +125,7 @@ internal sealed class KeyCache(CacheOptions options)
 
         try
         {
-            var kept = new List<KeyValuePair<KeyDigest, KeyCacheEntry>>(Count);
+            var kept = new List<KeyValuePair<Tag, KeyCacheEntry>>(Count);
             foreach (var pair in _entries)
             {
                 if (IsExpired(pair.Value, now.UtcTicks))
@@ -161,13 +162,29 @@ internal sealed class KeyCache(CacheOptions options)
         }
     }
 
+    /// <summary>
+    /// What the cache is keyed by: the first 128 bits of the digest, which take half the bytes of the whole one in
+    /// every entry. A hit is not checked against the other half: a key string whose digest starts like another key's
+    /// is a 128-bit second preimage of SHA-256, out of reach, and two real keys sharing one by chance (about n² in
+    /// 2^129 for n keys) does not happen either.
+    /// </summary>
+    private readonly record struct Tag(ulong A, ulong B)
+    {
+        public static Tag Of(in KeyDigest digest) => new(digest.Value.A, digest.Value.B);
+
+        public bool Equals(Tag other) => A == other.A && B == other.B;
+
+        // SHA-256 bits are uniform: any 32 of them spread entries as well as a mix of all would.
+        public override int GetHashCode() => (int)A;
+    }
+
     private bool IsExpired(in KeyCacheEntry entry, long nowTicks) =>
         nowTicks - entry.LoadedAtTicks >= (entry.Key is null ? _negativeTicks : _staleTicks);
 
-    private void Remove(KeyDigest digest, KeyCacheEntry entry)
+    private void Remove(Tag tag, KeyCacheEntry entry)
     {
         // Only that entry: a newer one for the same digest stays.
-        if (_entries.TryRemove(new KeyValuePair<KeyDigest, KeyCacheEntry>(digest, entry)))
+        if (_entries.TryRemove(new KeyValuePair<Tag, KeyCacheEntry>(tag, entry)))
         {
             Interlocked.Decrement(ref _count);
         }
