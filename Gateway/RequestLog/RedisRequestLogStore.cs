@@ -7,12 +7,13 @@ namespace Gateway.RequestLog;
 
 /// <summary>
 /// Request records in Redis: a stream per organization, <c>{prefix}reqlog:{org}</c> (hash tag per organization, so
-/// organizations spread over a cluster's slots; <c>{prefix}reqlog:{}</c> holds requests under no organization, <c>{prefix}reqlog:{~}</c> on a Cluster),
+/// organizations spread over a cluster's slots; <c>{prefix}reqlog:{}</c> holds requests under no organization,
+/// <c>{prefix}reqlog:{~}</c> on a Cluster),
 /// capped with MAXLEN and aged out with MINID. Beside each stream, in its slot, an index of request id to entry:
 /// <c>{prefix}reqlog-idx:{org}</c>, which once it holds <c>MaxPerOrg</c> ids becomes <c>{prefix}reqlog-idx-old:{org}</c>
 /// and starts again, so the two hold between one and two caps' worth of the newest ids, all the stream can hold,
-/// and expire with the retention. A batch is one script call per hash slot (on a single server or Sentinel, per batch), cut every 200 or so
-/// records: the adds, each index and its turn.
+/// and expire with the retention. A batch is one script call per hash slot (on a single server or Sentinel, one
+/// per batch), cut after about 200 records: the adds, each index and its turn.
 /// Filters are applied while reading newest first, so a filtered page may come back short with a cursor to go on.
 /// </summary>
 internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> gateway, IOptions<RequestLogOptions> options) : IRequestLogStore
