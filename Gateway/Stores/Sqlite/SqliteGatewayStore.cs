@@ -8,7 +8,8 @@ namespace Gateway.Stores.Sqlite;
 
 /// <summary>
 /// The embedded store: one SQLite file in WAL mode. Connections come from Microsoft.Data.Sqlite's
-/// pool, so opening one per call is cheap. Times are Unix milliseconds so they sort and compare in SQL.
+/// pool, so opening one per call is cheap; key lookups, the request path's read, keep theirs with their
+/// statements prepared (<see cref="SqliteKeyReaders"/>). Times are Unix milliseconds so they sort and compare in SQL.
 /// </summary>
 internal sealed partial class SqliteGatewayStore : IGatewayStore, IDisposable
 {
