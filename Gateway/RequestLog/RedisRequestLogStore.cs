@@ -90,17 +90,21 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
         // two each. A single server or Sentinel has no slots (HashSlot is -1 for every key): one call per batch,
         // cut at an organization's end past RecordsPerCall records, so no call holds Redis (single-threaded) for
         // long. Sized per call: sizing every list for the whole batch made hundreds of large-object arrays.
-        var organizations = records.GroupBy(r => r.OrgId ?? "", StringComparer.Ordinal);
-        foreach (var slot in organizations.GroupBy(g => redis.HashSlot(Stream(g.Key.Length == 0 ? null : g.Key))))
+        var organizations = records.GroupBy(r => r.OrgId ?? "", StringComparer.Ordinal)
+            .Select(g =>
+            {
+                var org = g.Key.Length == 0 ? null : g.Key;
+                return (Records: g, Org: org, Stream: Stream(org));
+            });
+        foreach (var slot in organizations.GroupBy(o => redis.HashSlot(o.Stream)))
         {
-            var capacity = 2 + (Math.Min(slot.Sum(g => g.Count()), RecordsPerCall) * 27);
+            var capacity = 2 + (Math.Min(slot.Sum(o => o.Records.Count()), RecordsPerCall) * 27);
             var keys = new List<RedisKey>();
             var args = new List<RedisValue>(capacity) { cap, lifetime };
             var inCall = 0;
-            foreach (var group in slot)
+            foreach (var (group, org, stream) in slot)
             {
-                var org = group.Key.Length == 0 ? null : group.Key;
-                keys.AddRange([Stream(org), Index(org), PreviousIndex(org)]);
+                keys.AddRange([stream, Index(org), PreviousIndex(org)]);
                 args.Add(group.Count());
                 foreach (var record in group)
                 {

@@ -12,6 +12,9 @@ internal sealed class RedisKeys(string prefix)
 {
     private readonly RedisKey _root = new RedisKey(prefix).Append("{store}:");
 
+    // Made once: every key cache miss passes it to the lookup script.
+    private string? _keyNamePrefix;
+
     public string Prefix { get; } = prefix;
 
     public RedisKey Orgs => _root.Append("orgs");
@@ -31,7 +34,7 @@ internal sealed class RedisKeys(string prefix)
     public RedisKey Key(string keyId) => _root.Append("key:" + keyId);
 
     /// <summary>What every <see cref="Key"/> name starts with, for a script that builds one from an id it read.</summary>
-    public RedisValue KeyNamePrefix => (string?)Key("");
+    public RedisValue KeyNamePrefix => _keyNamePrefix ??= Key("");
 
     public RedisKey Hash(string sha256) => _root.Append("hash:" + sha256);
 

@@ -45,6 +45,15 @@ internal static class RedisRateLimitScript
             end
           end
         end
+        if back > 0 and back_id >= first then
+          local c = redis.call('HGET', key, back_id)
+          if c then
+            c = tonumber(c)
+            local b = math.min(back, c)
+            used = used - b
+            if c == b then redis.call('HDEL', key, back_id) else redis.call('HSET', key, back_id, c - b) end
+          end
+        end
         while lo <= cur do
           local c = redis.call('HGET', key, lo)
           if c and lo >= first then break end
@@ -53,16 +62,6 @@ internal static class RedisRateLimitScript
             redis.call('HDEL', key, lo)
           end
           lo = lo + 1
-        end
-        if back > 0 and back_id >= lo then
-          local c = redis.call('HGET', key, back_id)
-          if c then
-            c = tonumber(c)
-            local b = math.min(back, c)
-            used = used - b
-            if c == b then redis.call('HDEL', key, back_id) else redis.call('HSET', key, back_id, c - b) end
-            while lo <= cur and not redis.call('HGET', key, lo) do lo = lo + 1 end
-          end
         end
         if seed > 0 then
           used = used + seed
