@@ -33,6 +33,11 @@
 #   FEATURES=1 [STORE=redis] bash bench/load.sh       # everything on (signing, usage, request log, quota and credits,
 #                                                      # a sampled access log) and each feature off in turn: each
 #                                                      # feature's cost, and everything on / plain YARP (bench/features.sh)
+#   VARIANT="DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1" bash bench/load.sh
+#                                                      # also plain YARP and the gateway with these environment
+#                                                      # variables (runtime or Kestrel settings), each run right
+#                                                      # after its default twin: both ratios, so a setting that
+#                                                      # helps plain YARP as much shows as such
 #   PIN=1 bash bench/load.sh                           # the proxies on CPU 1, the upstream, Redis and wrk on CPU 0
 #                                                      # (taskset): each proxy has a core of its own, as in a real
 #                                                      # deployment, instead of sharing both with its upstream
@@ -74,6 +79,7 @@ HEADERS=${HEADERS:-}
 BASELINE_DIR=${BASELINE_DIR:-}
 PIN=${PIN:-}
 QUOTAS=${QUOTAS:-}
+VARIANT=${VARIANT:-}
 # Prefixes for the commands that start processes; empty unless PIN is set. PIN_PROXY is read by start_gateway.
 side=()
 PIN_PROXY=""
@@ -106,6 +112,8 @@ off_port=$(free_port); off_admin_port=$(free_port); headers_port=$(free_port)
 rl_port=$(free_port); rl_admin_port=$(free_port)
 base_port=$(free_port); base_admin_port=$(free_port)
 q_port=$(free_port); q_admin_port=$(free_port); rq_port=$(free_port); rq_admin_port=$(free_port)
+vplain_port=$(free_port); vgw_port=$(free_port); vadmin_port=$(free_port)
+read -r -a variant_env <<<"$VARIANT"
 [ -z "$BASELINE_DIR" ] || [ -f "$BASELINE_DIR/Gateway.dll" ] || die "no Gateway.dll in BASELINE_DIR=$BASELINE_DIR"
 
 # Each process is the dotnet host itself (exec), so its pid is the one whose /proc/<pid>/status is read.
@@ -122,6 +130,11 @@ plain_pid=$!; pids+=("$plain_pid")
 if [ -n "$HEADERS" ]; then
   (exec $PIN_PROXY dotnet "$host" proxy "$headers_port" "http://127.0.0.1:$up_port/" headers) >"$tmp/plain-headers.log" 2>&1 &
   headers_pid=$!; pids+=("$headers_pid")
+fi
+
+if [ -n "$VARIANT" ]; then
+  (exec env "${variant_env[@]}" $PIN_PROXY dotnet "$host" proxy "$vplain_port" "http://127.0.0.1:$up_port/") >"$tmp/plain-variant.log" 2>&1 &
+  vplain_pid=$!; pids+=("$vplain_pid")
 fi
 
 admin_token="bench-admin-token-$(date +%s%N)"
@@ -154,6 +167,10 @@ if [ -n "$REQLOG_OFF" ]; then
   start_gateway gateway-rl-off "$root/Gateway/$bin" "$rl_port" "$rl_admin_port" Gateway__RequestLog__Enabled=false
   rl_pid=$started_pid
 fi
+if [ -n "$VARIANT" ]; then
+  start_gateway gateway-variant "$root/Gateway/$bin" "$vgw_port" "$vadmin_port" "${variant_env[@]}"
+  vgw_pid=$started_pid
+fi
 if [ -n "$BASELINE_DIR" ]; then
   start_gateway gateway-base "$BASELINE_DIR" "$base_port" "$base_admin_port"
   base_pid=$started_pid
@@ -162,6 +179,8 @@ fi
 wait_http "http://127.0.0.1:$up_port/" "$up_pid" upstream
 wait_http "http://127.0.0.1:$plain_port/" "$plain_pid" plain
 [ -z "$HEADERS" ] || wait_http "http://127.0.0.1:$headers_port/" "$headers_pid" plain-headers
+[ -z "$VARIANT" ] || wait_http "http://127.0.0.1:$vplain_port/" "$vplain_pid" plain-variant
+[ -z "$VARIANT" ] || { vkey=$(bench_key gateway-variant "$vgw_pid" "$vadmin_port") || exit 1; }
 key=$(bench_key gateway "$gw_pid" "$admin_port") || exit 1
 [ -z "$USAGE_OFF" ] || { off_key=$(bench_key gateway-off "$off_pid" "$off_admin_port") || exit 1; }
 # quota_key NAME PID ADMIN_PORT: the bench organization, a customer on the bench plan, and a key of that
@@ -204,7 +223,7 @@ fi
 # shellcheck source=bench/measure.sh
 source "$root/bench/measure.sh"
 
-pid_of=([quotas]=${q_pid:-} [redis_quotas]=${rq_pid:-} [direct]=$up_pid [plain]=$plain_pid [plain_headers]=${headers_pid:-} [gateway]=$gw_pid [redis]=${rgw_pid:-} [gateway_off]=${off_pid:-} [baseline]=${base_pid:-} [gateway_rl_off]=${rl_pid:-})
+pid_of=([quotas]=${q_pid:-} [redis_quotas]=${rq_pid:-} [direct]=$up_pid [plain]=$plain_pid [plain_headers]=${headers_pid:-} [gateway]=$gw_pid [redis]=${rgw_pid:-} [gateway_off]=${off_pid:-} [baseline]=${base_pid:-} [gateway_rl_off]=${rl_pid:-} [plain_variant]=${vplain_pid:-} [gateway_variant]=${vgw_pid:-})
 echo "Gateway load test: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (after a $WARMUP warm-up), GET $path, loopback$([ "$ROUNDS" -gt 1 ] && echo ", $ROUNDS interleaved rounds, medians")$([ -n "$PIN" ] && echo ", proxies pinned to CPU 1, upstream, Redis and wrk to CPU 0")"
 echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)'), $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc)"
 redis_usec=0; redis_calls=0; redis_scripts=0
@@ -216,8 +235,10 @@ redis_stats() { redis-cli -p "$redis_port" info commandstats | tr -d '\r' |
 for ((round = 1; round <= ROUNDS; round++)); do
   run direct "$direct_url"
   run plain "$plain_url"
+  [ -z "$VARIANT" ] || run plain_variant "http://127.0.0.1:$vplain_port$path"
   [ -z "$HEADERS" ] || run plain_headers "http://127.0.0.1:$headers_port$path"
   run gateway "$gw_url" "Authorization: Bearer $key"
+  [ -z "$VARIANT" ] || run gateway_variant "http://127.0.0.1:$vgw_port$path" "Authorization: Bearer $vkey"
   [ -z "$QUOTAS" ] || run quotas "http://127.0.0.1:$q_port$path" "Authorization: Bearer $q_key"
   if [ -n "$BASELINE_DIR" ]; then
     run baseline "http://127.0.0.1:$base_port$path" "Authorization: Bearer $base_key"
@@ -252,18 +273,19 @@ fi
 quota_targets=""
 [ -n "$QUOTAS" ] && quota_targets="quotas"
 [ -n "$QUOTAS" ] && [ -n "$with_redis" ] && quota_targets="quotas redis_quotas"
-for name in direct plain ${HEADERS:+plain_headers} gateway ${BASELINE_DIR:+baseline} ${with_redis:+redis} ${USAGE_OFF:+gateway_off} ${REQLOG_OFF:+gateway_rl_off} $quota_targets; do
+for name in direct plain ${HEADERS:+plain_headers} ${VARIANT:+plain_variant gateway_variant} gateway ${BASELINE_DIR:+baseline} ${with_redis:+redis} ${USAGE_OFF:+gateway_off} ${REQLOG_OFF:+gateway_rl_off} $quota_targets; do
   summarize "$name"
 done
 
 rss() { awk -v f="$2" '$1 == f ":" { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
 echo
-printf '| %-17s | %10s | %8s | %8s | %6s | %10s | %11s | %8s | %9s |\n' target "requests/s" "p50 ms" "p99 ms" errors "CPU us/req" "machine us" "RSS MiB" "peak MiB"
-printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' ------------------- ------------ ---------- ---------- -------- ------------ ------------- ---------- -----------
+printf '| %-19s | %10s | %8s | %8s | %6s | %10s | %11s | %9s | %8s | %9s |\n' target "requests/s" "p50 ms" "p99 ms" errors "CPU us/req" "machine us" "switches" "RSS MiB" "peak MiB"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' --------------------- ------------ ---------- ---------- -------- ------------ ------------- ----------- ---------- -----------
 rows=("direct upstream:direct:$up_pid" "plain YARP:plain:$plain_pid")
 [ -n "$HEADERS" ] && rows+=("plain+headers:plain_headers:$headers_pid")
 rows+=("gateway:gateway:$gw_pid")
+[ -n "$VARIANT" ] && rows+=("plain YARP, variant:plain_variant:$vplain_pid" "gateway, variant:gateway_variant:$vgw_pid")
 [ -n "$with_redis" ] && rows+=("gateway (Redis):redis:$rgw_pid")
 [ -n "$USAGE_OFF" ] && rows+=("gateway, usage off:gateway_off:$off_pid")
 [ -n "$REQLOG_OFF" ] && rows+=("gateway, log off:gateway_rl_off:$rl_pid")
@@ -272,7 +294,7 @@ rows+=("gateway:gateway:$gw_pid")
 [ -n "$QUOTAS" ] && [ -n "$with_redis" ] && rows+=("quotas+cred (Redis):redis_quotas:$rq_pid")
 for row in "${rows[@]}"; do
   IFS=: read -r label name pid <<<"$row"
-  printf '| %-17s | %10.0f | %8s | %8s | %6s | %10s | %11s | %8s | %9s |\n' "$label" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "${errors[$name]}" "${cpu_us[$name]}" "${machine_us[$name]}" \
+  printf '| %-19s | %10.0f | %8s | %8s | %6s | %10s | %11s | %9s | %8s | %9s |\n' "$label" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "${errors[$name]}" "${cpu_us[$name]}" "${machine_us[$name]}" "${switches[$name]}" \
     "$(rss "$pid" VmRSS)" "$(rss "$pid" VmHWM)"
 done
 
@@ -298,6 +320,13 @@ if [ -n "$BASELINE_DIR" ]; then
   ratio_row "baseline / plain YARP" baseline plain
   ratio_row "gateway / baseline" gateway baseline
 fi
+if [ -n "$VARIANT" ]; then
+  echo "variant: $VARIANT"
+  ratio_row "variant / plain YARP" gateway_variant plain_variant
+  ratio_row "variant gw / default plain" gateway_variant plain
+  ratio_row "plain variant / default" plain_variant plain
+  ratio_row "gateway variant / default" gateway_variant gateway
+fi
 if [ -n "$USAGE_OFF" ]; then
   ratio_row "usage on / usage off" gateway gateway_off
 fi
@@ -320,6 +349,7 @@ if [ "$ROUNDS" -gt 1 ]; then
   echo
   for ((round = 1; round <= ROUNDS; round++)); do
     line="round $round: gateway / plain YARP $(ratio "${rps_r[gateway,$round]}" "${rps_r[plain,$round]}")x requests/s, $(ratio "${p99_r[gateway,$round]}" "${p99_r[plain,$round]}")x p99"
+    [ -n "$VARIANT" ] && line+="; variant gateway / plain $(ratio "${rps_r[gateway_variant,$round]}" "${rps_r[plain_variant,$round]}")x, variant / default: plain $(ratio "${rps_r[plain_variant,$round]}" "${rps_r[plain,$round]}")x gateway $(ratio "${rps_r[gateway_variant,$round]}" "${rps_r[gateway,$round]}")x"
     [ -n "$REQLOG_OFF" ] && line+="; request log on / off $(ratio "${rps_r[gateway,$round]}" "${rps_r[gateway_rl_off,$round]}")x requests/s"
     [ -n "$with_redis" ] && line+="; gateway (Redis) / plain $(ratio "${rps_r[redis,$round]}" "${rps_r[plain,$round]}")x, $(ratio "${p99_r[redis,$round]}" "${p99_r[plain,$round]}")x p99"
     echo "$line"
@@ -339,7 +369,7 @@ if [ -n "$with_redis" ]; then
   fi
 fi
 
-total_errors=$(( ${errors[direct]} + ${errors[plain]} + ${errors[plain_headers]:-0} + ${errors[gateway]} + ${errors[redis]:-0} + ${errors[gateway_off]:-0} + ${errors[baseline]:-0} + ${errors[gateway_rl_off]:-0} + ${errors[quotas]:-0} + ${errors[redis_quotas]:-0} ))
+total_errors=$(( ${errors[direct]} + ${errors[plain]} + ${errors[plain_headers]:-0} + ${errors[gateway]} + ${errors[redis]:-0} + ${errors[gateway_off]:-0} + ${errors[baseline]:-0} + ${errors[gateway_rl_off]:-0} + ${errors[quotas]:-0} + ${errors[redis_quotas]:-0} + ${errors[plain_variant]:-0} + ${errors[gateway_variant]:-0} ))
 if [ "$total_errors" -gt 0 ]; then
   echo
   echo "warning: $total_errors non-2xx responses or socket errors; see the errors column (the numbers above include them)" >&2

@@ -13,11 +13,14 @@ to_ms() {
 
 # run NAME URL [HEADER]: a warm-up pass (JIT, connection pools), then the measured one; results go into
 # the *_r arrays under "NAME,ROUND".
-declare -A rps p50 p99 errors requests cpu_us machine_us pid_of rps_r p50_r p99_r errors_r requests_r cpu_r machine_r
+declare -A rps p50 p99 errors requests cpu_us machine_us pid_of rps_r p50_r p99_r errors_r requests_r cpu_r machine_r switch_r switches
 # cpu_ticks PID: user + system CPU time the process has used, in clock ticks (/proc/PID/stat fields 14 and 15;
 # the command name in field 2 has no spaces here). CPU per request is what the process does per request
 # whatever the other processes on the machine take, so it is steadier than requests/s on a small box.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# switches PID: context switches of all the process's threads so far (voluntary: a thread went to sleep,
+# mostly a thread-pool worker finding no work; involuntary: preempted).
+switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'; }
 before_measure=""
 run() {
   local name=$1 url=$2 out="$tmp/wrk-$1.txt"
@@ -29,7 +32,8 @@ run() {
   [ "$round" -gt 1 ] && warmup=2s
   timeout "$limit" "${side[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$warmup" "${header[@]}" "$url" >/dev/null
   [ -n "$before_measure" ] && $before_measure
-  local cpu_before up_before; cpu_before=$(cpu_ticks "${pid_of[$name]}"); up_before=$(cpu_ticks "$up_pid")
+  local cpu_before up_before sw_before; cpu_before=$(cpu_ticks "${pid_of[$name]}"); up_before=$(cpu_ticks "$up_pid")
+  sw_before=$(switches "${pid_of[$name]}")
   # bash's time keyword reports the CPU time of wrk itself (user and system seconds).
   local TIMEFORMAT='%U %S'
   { time timeout "$limit" "${side[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${header[@]}" "$url" >"$out"; } 2>"$tmp/wrk-time"
@@ -38,6 +42,8 @@ run() {
   requests_r[$k]=$(awk '/requests in/ { print $1 }' "$out")
   cpu_r[$k]=$(awk -v a="$cpu_before" -v b="$(cpu_ticks "${pid_of[$name]}")" -v hz="$(getconf CLK_TCK)" -v r="${requests_r[$k]}" \
     'BEGIN { if (r > 0) printf "%.1f", (b - a) * 1000000 / hz / r; else print "n/a" }')
+  switch_r[$k]=$(awk -v a="$sw_before" -v b="$(switches "${pid_of[$name]}")" -v r="${requests_r[$k]}" \
+    'BEGIN { if (r > 0) printf "%.3f", (b - a) / r; else print "n/a" }')
   # The whole machine's CPU per request: the process under test, the upstream (unless it is the process
   # under test) and wrk. On a small box the three share the cores, so requests/s follows this sum.
   local up_ticks=0
@@ -62,7 +68,7 @@ median() {
 summarize() {
   local r
   rps[$1]=$(median "$1" rps_r); p50[$1]=$(median "$1" p50_r); p99[$1]=$(median "$1" p99_r); cpu_us[$1]=$(printf "%.1f" "$(median "$1" cpu_r)")
-  machine_us[$1]=$(printf "%.1f" "$(median "$1" machine_r)")
+  machine_us[$1]=$(printf "%.1f" "$(median "$1" machine_r)"); switches[$1]=$(median "$1" switch_r)
   requests[$1]=0; errors[$1]=0
   for ((r = 1; r <= ROUNDS; r++)); do
     requests[$1]=$(( ${requests[$1]} + ${requests_r[$1,$r]} )); errors[$1]=$(( ${errors[$1]} + ${errors_r[$1,$r]} ))

@@ -3,18 +3,20 @@ namespace Gateway.Domain;
 /// <summary>
 /// A key as the key cache holds it and the proxy's stages read it: only what a request needs, for one presented
 /// hash. What many keys have alike (organization, environment, scopes, limits, state) is a <see cref="KeyProfile"/>
-/// shared between them, and times are ticks, so a cached key costs a few dozen bytes besides its id and name
-/// where the stored <see cref="ApiKeyRecord"/> costs about a kilobyte. The admin API keeps working with records.
+/// shared between them, times are ticks and the id is two numbers (<see cref="PackedKeyId"/>), so a cached key
+/// costs a few dozen bytes besides its name where the stored <see cref="ApiKeyRecord"/> costs about a kilobyte. The admin API keeps working with records.
 /// </summary>
 public sealed class CachedKey
 {
     private readonly KeyProfile _profile;
 
+    private readonly PackedKeyId _id;
+
     // DateTime ticks (UTC); long.MaxValue for "no expiry".
     private readonly long _expiresAtTicks;
 
-    // What few keys have (a customer, credits, being found by a hash other than their current one), in one object
-    // that most keys do without: three fields fewer in every cached key.
+    // What few keys have (a customer, credits, being found by a hash other than their current one, an id of a form
+    // that cannot be packed), in one object that most keys do without: three fields fewer in every cached key.
     private readonly Rare? _rare;
 
     /// <summary>The key found for <paramref name="presented"/>, sharing <paramref name="profile"/> with its look-alikes.</summary>
@@ -31,17 +33,17 @@ public sealed class CachedKey
 
     private CachedKey(ApiKeyRecord record, KeyProfile profile, long opensUntilTicks)
     {
-        Id = record.Id;
+        var packed = PackedKeyId.TryPack(record.Id, out _id);
         Name = record.Name;
         _profile = profile;
         _expiresAtTicks = record.ExpiresAt?.UtcTicks ?? long.MaxValue;
-        if (record.CustomerId is not null || record.Credits is not null || opensUntilTicks != long.MaxValue)
+        if (record.CustomerId is not null || record.Credits is not null || opensUntilTicks != long.MaxValue || !packed)
         {
-            _rare = new Rare(record.CustomerId, record.Credits, opensUntilTicks);
+            _rare = new Rare(record.CustomerId, record.Credits, opensUntilTicks, packed ? null : record.Id);
         }
     }
 
-    public string Id { get; }
+    public string Id => _id.IsPacked ? _id.ToText() : _rare!.UnpackedId!;
 
     public string Name { get; }
 
@@ -96,7 +98,8 @@ public sealed class CachedKey
     /// Until when the hash this key was looked up by opens it: always for its current hash, until the end of the
     /// grace period for the hash before its last rotation, never for any other (a lookup that returned another key).
     /// </param>
-    private sealed record Rare(string? CustomerId, KeyCredits? Credits, long OpensUntilTicks);
+    /// <param name="UnpackedId">The id when it is not of the form <see cref="PackedKeyId"/> packs.</param>
+    private sealed record Rare(string? CustomerId, KeyCredits? Credits, long OpensUntilTicks, string? UnpackedId);
 
     private static long OpensUntil(ApiKeyRecord record, HashValue presented) =>
         record.HashIs(presented) ? long.MaxValue
