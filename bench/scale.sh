@@ -7,6 +7,9 @@
 #   NO_REDIS=1 KEYS=100000 bash bench/load.sh                      # SQLite only
 #   MAX_ENTRIES=500000 KEYS=1000000 bash bench/load.sh             # a cache smaller than the key set (default: KEYS)
 #   FRESH_FOR=01:00:00 KEYS=1000000 bash bench/load.sh             # Gateway:Cache:FreshFor (and StaleFor); default: the gateway's
+#   VARIANTS="-;DOTNET_gcConcurrent=1;DOTNET_gcServer=1" KEYS=... bash bench/load.sh
+#                                                                  # one gateway per ';'-separated list of extra environment
+#                                                                  # variables ('-' for none) on the same import, one after another
 #
 # For each store (SQLite, and Redis when redis-server is on the PATH) and each distribution, in one run:
 #   plain YARP (same script, same headers; it ignores them) → gateway "cold" (just started, cache empty, warming) →
@@ -34,6 +37,7 @@ FRESH_FOR=${FRESH_FOR:-}
 STALE_FOR=${STALE_FOR:-$FRESH_FOR}
 NO_REDIS=${NO_REDIS:-}
 NO_BUILD=${NO_BUILD:-}
+VARIANTS=${VARIANTS:--}
 # The walk that fills the cache: at most this long (seconds; cold SQLite misses ran at a few hundred per second on a
 # busy machine); the printed hit ratio of the warm run says whether it was enough.
 WALK_SECONDS=${WALK_SECONDS:-$(( KEYS / 200 + 60 ))}
@@ -103,11 +107,20 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 rss() { awk -v f="$2" '$1 == f ":" { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
 rows=()
-# measure STORE DIST: a fresh gateway on STORE, then plain / cold / walk / plain / warm as described above.
+# gc PORT: "gen0 gen1 gen2 pause-seconds" so far, from the runtime's metrics on the gateway's /metrics.
+gc() {
+  curl -s "http://127.0.0.1:$1/metrics" | awk '/^dotnet_gc_collections_total/ { if ($0 ~ /gen0/) g0 = $NF; else if ($0 ~ /gen1/) g1 = $NF; else if ($0 ~ /gen2/) g2 = $NF }
+    /^dotnet_gc_pause_time_seconds_total/ { p = $NF } END { printf "%d %d %d %s\n", g0, g1, g2, p + 0 }'
+}
+
+# measure STORE DIST [VARIANT]: a fresh gateway on STORE (with VARIANT's environment variables, '-' for none), then
+# plain / cold / walk / plain / warm as described above.
 measure() {
-  local store=$1 dist=$2 name="gw-$1-$2" port admin pid
+  local store=$1 dist=$2 variant=${3:--} name="gw-$1-$2-$RANDOM" port admin pid
   port=$(free_port); admin=$(free_port)
   local extra=(Gateway__Cache__MaxEntries="$MAX_ENTRIES")
+  local label=""
+  if [ "$variant" != - ]; then local variant_env; read -r -a variant_env <<<"$variant"; extra+=("${variant_env[@]}"); label=" $variant"; fi
   [ -z "$FRESH_FOR" ] || extra+=(Gateway__Cache__FreshFor="$FRESH_FOR")
   [ -z "$STALE_FOR" ] || extra+=(Gateway__Cache__StaleFor="$STALE_FOR")
   if [ "$store" = redis ]; then
@@ -156,11 +169,15 @@ measure() {
   echo "  $store/$dist walk over every key: ${t}s until an interval without a miss (cache: $(( m )) misses since start)"
   wrk_keys "$tmp/$name-plain2.txt" "$DURATION" "$plain_url" "$dist"
   read -r h0 m0 < <(lookups "$admin")
+  local g0 g1 g2 gp; read -r g0 g1 g2 gp < <(gc "$admin")
   [ "$store" != redis ] || redis-cli -p "$redis_port" config resetstat >/dev/null
   # PERF_OUT=FILE: perf samples of the gateway over the warm run's middle (perf map on, as in bench/profile.sh).
   if [ -n "${PERF_OUT:-}" ]; then (sleep 2; perf record -F 999 -g -p "$pid" -o "$PERF_OUT.$store.$dist" -- sleep 6 >/dev/null 2>&1) & fi
   wrk_keys "$tmp/$name-warm.txt" "$DURATION" "$url" "$dist"
   read -r h m < <(lookups "$admin")
+  local e0 e1 e2 ep; read -r e0 e1 e2 ep < <(gc "$admin")
+  echo "  $store/$dist$label warm run, GC: $(( e0 - g0 )) gen0, $(( e1 - g1 )) gen1, $(( e2 - g2 )) gen2 collections," \
+    "$(awk -v a="$gp" -v b="$ep" -v d="${DURATION%s}" 'BEGIN { printf "%.0f ms paused (%.1f%% of the run)", (b - a) * 1000, (b - a) * 100 / d }')"
   if [ "$store" = redis ]; then
     # What the warm run asked of Redis, per request: with every key cached, whatever is left is limits, usage and the log.
     local requests; requests=$(awk '/requests in/ { print $1 }' "$tmp/$name-warm.txt")
@@ -169,13 +186,16 @@ measure() {
       '/^cmdstat_/ { if (r > 0 && $3 / r >= 0.001) printf "    %s %.3f (%.1f us each)\n", substr($1, 9), $3 / r, $5 / $3 }'
   fi
   local warm_ratio; warm_ratio=$(ratio $(( h - h0 )) $(( h - h0 + m - m0 )))
-  rows+=("$store|$dist|$(rps_of "$tmp/$name-plain1.txt")|$(rps_of "$tmp/$name-cold.txt")|$(p99_of "$tmp/$name-plain1.txt")|$(p99_of "$tmp/$name-cold.txt")|$(rps_of "$tmp/$name-plain2.txt")|$(rps_of "$tmp/$name-warm.txt")|$(p99_of "$tmp/$name-plain2.txt")|$(p99_of "$tmp/$name-warm.txt")|$warm_ratio|$(rss "$pid" VmRSS)|$(rss "$pid" VmHWM)|$(( $(errors_of "$tmp/$name-cold.txt") + $(errors_of "$tmp/$name-warm.txt") ))")
+  rows+=("$store|$dist$label|$(rps_of "$tmp/$name-plain1.txt")|$(rps_of "$tmp/$name-cold.txt")|$(p99_of "$tmp/$name-plain1.txt")|$(p99_of "$tmp/$name-cold.txt")|$(rps_of "$tmp/$name-plain2.txt")|$(rps_of "$tmp/$name-warm.txt")|$(p99_of "$tmp/$name-plain2.txt")|$(p99_of "$tmp/$name-warm.txt")|$warm_ratio|$(rss "$pid" VmRSS)|$(rss "$pid" VmHWM)|$(( $(errors_of "$tmp/$name-cold.txt") + $(errors_of "$tmp/$name-warm.txt") ))")
   kill -TERM "$pid" 2>/dev/null || true
 }
 
+IFS=';' read -r -a variant_list <<<"$VARIANTS"
 for dist in $DIST; do
-  [ -n "${SKIP_SQLITE:-}" ] || measure sqlite "$dist"
-  [ -z "$with_redis" ] || measure redis "$dist"
+  for variant in "${variant_list[@]}"; do
+    [ -n "${SKIP_SQLITE:-}" ] || measure sqlite "$dist" "$variant"
+    [ -z "$with_redis" ] || measure redis "$dist" "$variant"
+  done
 done
 
 echo
