@@ -66,8 +66,6 @@ public static class GatewayHostingExtensions
                 });
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(20));
-        builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>(o =>
-            o.UnsafePreferInlineScheduling = OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") == "1");
 
         // A failed start (a port in use) is reported by Program in one line; the host would also log it
         // with a stack trace. Critical stays on: that is how a crashed background service stops the host.
