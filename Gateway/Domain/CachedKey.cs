@@ -4,7 +4,8 @@ namespace Gateway.Domain;
 /// A key as the key cache holds it and the proxy's stages read it: only what a request needs, for one presented
 /// hash. What many keys have alike (organization, environment, scopes, limits, state) is a <see cref="KeyProfile"/>
 /// shared between them, times are ticks and the id is two numbers (<see cref="PackedKeyId"/>), so a cached key
-/// costs a few dozen bytes besides its name where the stored <see cref="ApiKeyRecord"/> costs about a kilobyte. The admin API keeps working with records.
+/// costs a few dozen bytes besides its name where the stored <see cref="ApiKeyRecord"/> costs about a kilobyte.
+/// The admin API keeps working with records.
 /// </summary>
 public sealed class CachedKey
 {

@@ -13,9 +13,10 @@ namespace Gateway.Domain;
 /// </remarks>
 internal readonly struct PackedKeyId
 {
-    public const string Prefix = "key_";
+    private const string Prefix = "key_";
     private const int Digits = 20;
     private const int HalfDigits = 10;
+    // The domain depends on no feature, so not Keys' Base62: the same alphabet, in the same order.
     private const string Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
     // 62^10 - 1 < 2^60, so a packed half never reaches it: the mark of "not packed".
