@@ -104,11 +104,16 @@ public sealed class SqliteFileModeTests
     /// <summary>
     /// SQLite deletes -wal and -shm when the last connection to the file closes, and other fixtures' tear-downs clear
     /// every connection pool in this process: a connection of the test's own keeps them while they are looked at.
+    /// It must read once: a connection that has only been opened holds no lock on the file, and a closing
+    /// connection that can lock it alone deletes both files (the cause of a rare failure of the WAL's mode check).
     /// </summary>
     private static SqliteConnection HoldOpen(string store)
     {
         var connection = new SqliteConnection($"Data Source={store};Pooling=False");
         connection.Open();
+        using var read = connection.CreateCommand();
+        read.CommandText = "SELECT count(*) FROM sqlite_master;";
+        read.ExecuteScalar();
         return connection;
     }
 
