@@ -13,9 +13,9 @@ internal readonly record struct KeyCacheEntry(CachedKey? Key, long LoadedAtTicks
 /// <summary>
 /// The in-process key cache: at most <c>Cache:MaxEntries</c> entries keyed by the first half of a
 /// <see cref="KeyDigest"/>, each dropped once past its stale time (<c>Cache:StaleFor</c> after it was read,
-/// <c>Cache:NegativeFor</c> for an unknown digest). When full it first drops what has expired, then unknown-key entries, then the known keys closest to
-/// expiring, down to 90%, so a flood of made-up keys cannot push out the keys that are really in use. A hit takes no
-/// lock and allocates nothing.
+/// <c>Cache:NegativeFor</c> for an unknown digest). When full it first drops what has expired, then unknown-key
+/// entries, then the known keys closest to expiring, down to 90%, so a flood of made-up keys cannot push out the
+/// keys that are really in use. A hit takes no lock and allocates nothing.
 /// </summary>
 internal sealed class KeyCache(CacheOptions options)
 {

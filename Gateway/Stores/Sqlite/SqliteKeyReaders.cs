@@ -58,13 +58,15 @@ internal sealed class SqliteKeyReaders(SqliteDatabase database) : IDisposable
 
     private void Return(Reader reader)
     {
-        if (Volatile.Read(ref _disposed) || Interlocked.Increment(ref _idleCount) > Kept)
+        if (Volatile.Read(ref _disposed))
         {
-            if (!Volatile.Read(ref _disposed))
-            {
-                Interlocked.Decrement(ref _idleCount);
-            }
+            reader.Dispose();
+            return;
+        }
 
+        if (Interlocked.Increment(ref _idleCount) > Kept)
+        {
+            Interlocked.Decrement(ref _idleCount);
             reader.Dispose();
             return;
         }
