@@ -7,6 +7,7 @@
 #   NO_REDIS=1 KEYS=100000 bash bench/load.sh                      # SQLite only
 #   MAX_ENTRIES=500000 KEYS=1000000 bash bench/load.sh             # a cache smaller than the key set (default: KEYS)
 #   FRESH_FOR=01:00:00 KEYS=1000000 bash bench/load.sh             # Gateway:Cache:FreshFor (and StaleFor); default: the gateway's
+#   WARM_ROUNDS=3 KEYS=... bash bench/load.sh                       # 3 plain / warm pairs once warm; medians in the table
 #   VARIANTS="-;DOTNET_gcConcurrent=1;DOTNET_gcServer=1" KEYS=... bash bench/load.sh
 #                                                                  # one gateway per ';'-separated list of extra environment
 #                                                                  # variables ('-' for none) on the same import, one after another
@@ -38,6 +39,7 @@ STALE_FOR=${STALE_FOR:-$FRESH_FOR}
 NO_REDIS=${NO_REDIS:-}
 NO_BUILD=${NO_BUILD:-}
 VARIANTS=${VARIANTS:--}
+WARM_ROUNDS=${WARM_ROUNDS:-1}
 # The walk that fills the cache: at most this long (seconds; cold SQLite misses ran at a few hundred per second on a
 # busy machine); the printed hit ratio of the warm run says whether it was enough.
 WALK_SECONDS=${WALK_SECONDS:-$(( KEYS / 200 + 60 ))}
@@ -105,6 +107,9 @@ lookups() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 rss() { awk -v f="$2" '$1 == f ":" { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+# cpu_ticks PID: user + system CPU the process has used, in clock ticks; cpu_us TICKS REQUESTS_FILE: per request.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+cpu_us() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v r="$(awk '/requests in/ { print $1 }' "$2")" 'BEGIN { if (r > 0) printf "%.1f", t * 1e6 / hz / r; else print "n/a" }'; }
 
 rows=()
 # gc PORT: "gen0 gen1 gen2 pause-seconds" so far, from the runtime's metrics on the gateway's /metrics.
@@ -167,13 +172,17 @@ measure() {
   done
   wait "$wrk_pid" 2>/dev/null || true
   echo "  $store/$dist walk over every key: ${t}s until an interval without a miss (cache: $(( m )) misses since start)"
+  local c0; c0=$(cpu_ticks "$plain_pid")
   wrk_keys "$tmp/$name-plain2.txt" "$DURATION" "$plain_url" "$dist"
+  local plain_cpu; plain_cpu=$(cpu_us $(( $(cpu_ticks "$plain_pid") - c0 )) "$tmp/$name-plain2.txt")
   read -r h0 m0 < <(lookups "$admin")
+  c0=$(cpu_ticks "$pid")
   local g0 g1 g2 gp; read -r g0 g1 g2 gp < <(gc "$admin")
   [ "$store" != redis ] || redis-cli -p "$redis_port" config resetstat >/dev/null
   # PERF_OUT=FILE: perf samples of the gateway over the warm run's middle (perf map on, as in bench/profile.sh).
   if [ -n "${PERF_OUT:-}" ]; then (sleep 2; perf record -F 999 -g -p "$pid" -o "$PERF_OUT.$store.$dist" -- sleep 6 >/dev/null 2>&1) & fi
   wrk_keys "$tmp/$name-warm.txt" "$DURATION" "$url" "$dist"
+  local warm_cpu; warm_cpu=$(cpu_us $(( $(cpu_ticks "$pid") - c0 )) "$tmp/$name-warm.txt")
   read -r h m < <(lookups "$admin")
   local e0 e1 e2 ep; read -r e0 e1 e2 ep < <(gc "$admin")
   echo "  $store/$dist$label warm run, GC: $(( e0 - g0 )) gen0, $(( e1 - g1 )) gen1, $(( e2 - g2 )) gen2 collections," \
@@ -186,7 +195,22 @@ measure() {
       '/^cmdstat_/ { if (r > 0 && $3 / r >= 0.001) printf "    %s %.3f (%.1f us each)\n", substr($1, 9), $3 / r, $5 / $3 }'
   fi
   local warm_ratio; warm_ratio=$(ratio $(( h - h0 )) $(( h - h0 + m - m0 )))
-  rows+=("$store|$dist$label|$(rps_of "$tmp/$name-plain1.txt")|$(rps_of "$tmp/$name-cold.txt")|$(p99_of "$tmp/$name-plain1.txt")|$(p99_of "$tmp/$name-cold.txt")|$(rps_of "$tmp/$name-plain2.txt")|$(rps_of "$tmp/$name-warm.txt")|$(p99_of "$tmp/$name-plain2.txt")|$(p99_of "$tmp/$name-warm.txt")|$warm_ratio|$(rss "$pid" VmRSS)|$(rss "$pid" VmHWM)|$(( $(errors_of "$tmp/$name-cold.txt") + $(errors_of "$tmp/$name-warm.txt") ))")
+  # WARM_ROUNDS > 1: more plain / warm pairs on the same warm gateway; the table then shows each column's median.
+  local r rps_ratios=("$(ratio "$(rps_of "$tmp/$name-warm.txt")" "$(rps_of "$tmp/$name-plain2.txt")")") cpu_ratios=("$(ratio "$warm_cpu" "$plain_cpu")")
+  for r in $(seq 2 "$WARM_ROUNDS"); do
+    c0=$(cpu_ticks "$plain_pid")
+    wrk_keys "$tmp/$name-plain2-$r.txt" "$DURATION" "$plain_url" "$dist"
+    local pc; pc=$(cpu_us $(( $(cpu_ticks "$plain_pid") - c0 )) "$tmp/$name-plain2-$r.txt")
+    c0=$(cpu_ticks "$pid")
+    wrk_keys "$tmp/$name-warm-$r.txt" "$DURATION" "$url" "$dist"
+    local wc; wc=$(cpu_us $(( $(cpu_ticks "$pid") - c0 )) "$tmp/$name-warm-$r.txt")
+    rps_ratios+=("$(ratio "$(rps_of "$tmp/$name-warm-$r.txt")" "$(rps_of "$tmp/$name-plain2-$r.txt")")"); cpu_ratios+=("$(ratio "$wc" "$pc")")
+    echo "  $store/$dist$label warm round $r: $(rps_of "$tmp/$name-warm-$r.txt") r/s (plain $(rps_of "$tmp/$name-plain2-$r.txt")), CPU $wc µs/r (plain $pc)"
+  done
+  echo "  $store/$dist$label warm / plain by round: requests/s ${rps_ratios[*]}; CPU per request ${cpu_ratios[*]}"
+  median_of() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+  warm_median=$(median_of "${rps_ratios[@]}"); cpu_median=$(median_of "${cpu_ratios[@]}")
+  rows+=("$store|$dist$label|$(rps_of "$tmp/$name-plain1.txt")|$(rps_of "$tmp/$name-cold.txt")|$(p99_of "$tmp/$name-plain1.txt")|$(p99_of "$tmp/$name-cold.txt")|$(rps_of "$tmp/$name-plain2.txt")|$(rps_of "$tmp/$name-warm.txt")|$(p99_of "$tmp/$name-plain2.txt")|$(p99_of "$tmp/$name-warm.txt")|$warm_ratio|$(rss "$pid" VmRSS)|$(rss "$pid" VmHWM)|$plain_cpu|$warm_cpu|$warm_median|$cpu_median|$(( $(errors_of "$tmp/$name-cold.txt") + $(errors_of "$tmp/$name-warm.txt") ))")
   kill -TERM "$pid" 2>/dev/null || true
 }
 
@@ -199,12 +223,14 @@ for dist in $DIST; do
 done
 
 echo
-printf '| %-7s | %-7s | %9s | %9s | %5s | %7s | %9s | %9s | %5s | %7s | %9s | %7s | %8s | %6s |\n' store dist "plain r/s" "cold r/s" cold "cold p99" "plain r/s" "warm r/s" warm "warm p99" "warm hits" "RSS MiB" "peak MiB" errors
-printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' --------- --------- ----------- ----------- ------- --------- ----------- ----------- ------- --------- ----------- --------- ---------- --------
+printf '| %-7s | %-7s | %9s | %9s | %5s | %7s | %9s | %9s | %5s | %7s | %9s | %7s | %8s | %13s | %6s |\n' store dist "plain r/s" "cold r/s" cold "cold p99" "plain r/s" "warm r/s" warm "warm p99" "warm hits" "RSS MiB" "peak MiB" "warm CPU µs/r" errors
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' --------- --------- ----------- ----------- ------- --------- ----------- ----------- ------- --------- ----------- --------- ---------- --------------- --------
 for row in "${rows[@]}"; do
-  IFS='|' read -r store dist p1 cold pp1 cp99 p2 warm pp2 wp99 hits rss_now rss_peak errs <<<"$row"
-  printf '| %-7s | %-7s | %9.0f | %9.0f | %5s | %7s | %9.0f | %9.0f | %5s | %7s | %9s | %7s | %8s | %6s |\n' "$store" "$dist" "$p1" "$cold" "$(ratio "$cold" "$p1")" "$(ratio "$cp99" "$pp1")" \
-    "$p2" "$warm" "$(ratio "$warm" "$p2")" "$(ratio "$wp99" "$pp2")" "$hits" "$rss_now" "$rss_peak" "$errs"
+  IFS='|' read -r store dist p1 cold pp1 cp99 p2 warm pp2 wp99 hits rss_now rss_peak pcpu wcpu wmed cmed errs <<<"$row"
+  printf '| %-7s | %-7s | %9.0f | %9.0f | %5s | %7s | %9.0f | %9.0f | %5s | %7s | %9s | %7s | %8s | %13s | %6s |\n' "$store" "$dist" "$p1" "$cold" "$(ratio "$cold" "$p1")" "$(ratio "$cp99" "$pp1")" \
+    "$p2" "$warm" "$wmed" "$(ratio "$wp99" "$pp2")" "$hits" "$rss_now" "$rss_peak" "$wcpu (${cmed}x)" "$errs"
 done
 echo "(cold, warm: requests/s as a ratio to the plain YARP run just before; p99 columns: ratio to that run's p99;"
+echo " warm CPU: the gateway's user + system CPU per request in the warm run, and its ratio to plain YARP's in the run before;"
+echo " with WARM_ROUNDS=$WARM_ROUNDS > 1 the warm ratio and the CPU ratio are medians over that many plain / warm pairs)"
 echo " RSS: the gateway after the warm run, with every key it resolved cached; plain YARP's RSS: $(rss "$plain_pid" VmRSS) MiB)"

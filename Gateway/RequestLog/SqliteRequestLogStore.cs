@@ -20,7 +20,7 @@ namespace Gateway.RequestLog;
 /// decode the batches of one organization newest first and filter in memory, which for an organization at
 /// the default cap is a few hundred rows.
 /// </summary>
-internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : IRequestLogStore
+internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, SqliteBackgroundWriter writer) : IRequestLogStore
 {
     private const string InsertSql = "INSERT INTO request_log_batches (org_id, first_at, last_at, count, records) VALUES (?1, ?2, ?3, ?4, ?5);";
 
@@ -30,43 +30,20 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
 
     private readonly SqliteDatabase _database = new(options.Value.Store.Path, SqliteOpenMode.ReadWrite);
 
-    public async Task AppendAsync(IReadOnlyList<RequestRecord> records, CancellationToken cancellationToken)
+    /// <summary>On the store's background writer, whose commits do not wait for the disk: see <see cref="SqliteBackgroundWriter"/>.</summary>
+    public Task AppendAsync(IReadOnlyList<RequestRecord> records, CancellationToken cancellationToken)
     {
         if (records.Count == 0)
         {
-            return;
+            return Task.CompletedTask;
         }
 
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        var db = connection.Handle!;
-
-        // Without an fsync at each commit (WAL mode syncs at checkpoints instead): a power cut may lose the last
-        // batches, never the file's consistency, and the log already gives up what is in memory on a crash. An
-        // fsync five times a second held a pool thread on a slow disk. The connection is pooled and shared with
-        // other stores, so its setting is put back.
-        var synchronous = Pragma(db, "PRAGMA synchronous;");
-        Exec(db, "PRAGMA synchronous = NORMAL;");
-        try
+        return writer.RunAsync(connection =>
         {
-            await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-            Insert(db, records);
-            await tx.CommitAsync(cancellationToken);
-        }
-        finally
-        {
-            Exec(db, string.Create(CultureInfo.InvariantCulture, $"PRAGMA synchronous = {synchronous};"));
-        }
-    }
-
-    private static void Exec(sqlite3 db, string sql) => SqliteException.ThrowExceptionForRC(raw.sqlite3_exec(db, sql), db);
-
-    private static long Pragma(sqlite3 db, string sql)
-    {
-        SqliteException.ThrowExceptionForRC(raw.sqlite3_prepare_v2(db, sql, out var statement), db);
-        using (statement)
-        {
-            return raw.sqlite3_step(statement) == raw.SQLITE_ROW ? raw.sqlite3_column_int64(statement, 0) : 2;
-        }
+            using var tx = connection.BeginTransaction();
+            Insert(connection.Handle!, records);
+            tx.Commit();
+        }, cancellationToken);
     }
 
     /// <summary>One row per organization in <paramref name="records"/>, through SQLite's own API with the JSON bound as the UTF-8 it was written in.</summary>
@@ -204,10 +181,12 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
         return json.TokenType == JsonTokenType.Null ? null : json.GetString();
     }
 
-    public async Task TrimAsync(IReadOnlyCollection<string?> orgs, DateTimeOffset olderThan, int maxPerOrg, CancellationToken cancellationToken)
+    public Task TrimAsync(IReadOnlyCollection<string?> orgs, DateTimeOffset olderThan, int maxPerOrg, CancellationToken cancellationToken) =>
+        writer.RunAsync(connection => Trim(connection, orgs, olderThan, maxPerOrg), cancellationToken);
+
+    private static void Trim(SqliteConnection connection, IReadOnlyCollection<string?> orgs, DateTimeOffset olderThan, int maxPerOrg)
     {
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using (var command = connection.CreateCommand())
+        using (var command = connection.CreateCommand())
         {
             // Batches go in in time order (each within its ~200 ms gathering), so the expired ones are the oldest
             // rowids: walk from the oldest to the first batch still within the retention and delete before it. A
@@ -218,12 +197,12 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
                   (SELECT max(seq) + 1 FROM request_log_batches));
                 """;
             command.Parameters.AddWithValue("$cutoff", olderThan.ToUnixTimeMilliseconds());
-            await command.ExecuteNonQueryAsync(cancellationToken);
+            command.ExecuteNonQuery();
         }
 
         foreach (var org in orgs)
         {
-            await TrimOrgAsync(connection, org ?? "", maxPerOrg, cancellationToken);
+            TrimOrg(connection, org ?? "", maxPerOrg);
         }
     }
 
@@ -231,25 +210,25 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
     /// Keeps an organization's newest <paramref name="maxPerOrg"/> records: counts back from its newest batch to
     /// the one the cap falls in, rewrites that one without its oldest records, and deletes every batch before it.
     /// </summary>
-    private static async Task TrimOrgAsync(SqliteConnection connection, string org, int maxPerOrg, CancellationToken cancellationToken)
+    private static void TrimOrg(SqliteConnection connection, string org, int maxPerOrg)
     {
         // Most organizations are under the cap most of the time: a read walk first, so those never take the write lock.
-        if (await FindEdgeAsync(connection, null, org, maxPerOrg, cancellationToken) is null)
+        if (FindEdge(connection, null, org, maxPerOrg) is null)
         {
             return;
         }
 
         // The walk again, the delete and the rewrite in one write transaction: another instance trimming the same
         // organization meanwhile waits, and this one acts on what that one left.
-        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        if (await FindEdgeAsync(connection, tx, org, maxPerOrg, cancellationToken) is not { } found)
+        using var tx = connection.BeginTransaction();
+        if (FindEdge(connection, tx, org, maxPerOrg) is not { } found)
         {
             return;
         }
 
         var (edge, keep) = found;
 
-        await using (var delete = connection.CreateCommand())
+        using (var delete = connection.CreateCommand())
         {
             delete.Transaction = tx;
             delete.CommandText = keep == 0
@@ -257,36 +236,36 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
                 : "DELETE FROM request_log_batches WHERE org_id = $org AND seq < $edge;";
             delete.Parameters.AddWithValue("$org", org);
             delete.Parameters.AddWithValue("$edge", edge);
-            await delete.ExecuteNonQueryAsync(cancellationToken);
+            delete.ExecuteNonQuery();
         }
 
         if (keep > 0)
         {
-            await KeepNewestAsync(connection, tx, edge, org, (int)keep, cancellationToken);
+            KeepNewest(connection, tx, edge, org, (int)keep);
         }
 
-        await tx.CommitAsync(cancellationToken);
+        tx.Commit();
     }
 
     /// <summary>
     /// Counts back from the organization's newest batch to the one the cap falls in: that batch, and how many of
     /// its newest records to keep; null when there is nothing to trim (the cap ends exactly at the oldest batch).
     /// </summary>
-    private static async Task<(long Edge, long Keep)?> FindEdgeAsync(SqliteConnection connection, SqliteTransaction? tx, string org, int maxPerOrg, CancellationToken cancellationToken)
+    private static (long Edge, long Keep)? FindEdge(SqliteConnection connection, SqliteTransaction? tx, string org, int maxPerOrg)
     {
-        await using var walk = connection.CreateCommand();
+        using var walk = connection.CreateCommand();
         walk.Transaction = tx;
         walk.CommandText = "SELECT seq, count FROM request_log_batches WHERE org_id = $org ORDER BY seq DESC;";
         walk.Parameters.AddWithValue("$org", org);
-        await using var reader = await walk.ExecuteReaderAsync(cancellationToken);
+        using var reader = walk.ExecuteReader();
         long seen = 0;
-        while (await reader.ReadAsync(cancellationToken))
+        while (reader.Read())
         {
             var count = reader.GetInt64(1);
             if (seen + count >= maxPerOrg)
             {
                 var (edge, keep) = (reader.GetInt64(0), maxPerOrg - seen);
-                return keep < count || await reader.ReadAsync(cancellationToken) ? (edge, keep) : null;
+                return keep < count || reader.Read() ? (edge, keep) : null;
             }
 
             seen += count;
@@ -295,16 +274,16 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
         return null;
     }
 
-    private static async Task KeepNewestAsync(SqliteConnection connection, SqliteTransaction tx, long seq, string org, int keep, CancellationToken cancellationToken)
+    private static void KeepNewest(SqliteConnection connection, SqliteTransaction tx, long seq, string org, int keep)
     {
         List<RequestRecord> records;
-        await using (var read = connection.CreateCommand())
+        using (var read = connection.CreateCommand())
         {
             read.Transaction = tx;
             read.CommandText = "SELECT records FROM request_log_batches WHERE seq = $seq;";
             read.Parameters.AddWithValue("$seq", seq);
-            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
-            if (!await reader.ReadAsync(cancellationToken))
+            using var reader = read.ExecuteReader();
+            if (!reader.Read())
             {
                 return;
             }
@@ -320,12 +299,12 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
         var kept = records.GetRange(records.Count - keep, keep);
         var buffer = new ArrayBufferWriter<byte>(kept.Count * 160);
         long first, last;
-        await using (var json = new Utf8JsonWriter(buffer, WriterOptions))
+        using (var json = new Utf8JsonWriter(buffer, WriterOptions))
         {
             (first, last) = Encode(json, buffer, kept);
         }
 
-        await using var update = connection.CreateCommand();
+        using var update = connection.CreateCommand();
         update.Transaction = tx;
         update.CommandText = "UPDATE request_log_batches SET first_at = $first, last_at = $last, count = $count, records = $records WHERE seq = $seq;";
         update.Parameters.AddWithValue("$first", first);
@@ -333,7 +312,7 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options) : 
         update.Parameters.AddWithValue("$count", kept.Count);
         update.Parameters.AddWithValue("$records", Encoding.UTF8.GetString(buffer.WrittenSpan));
         update.Parameters.AddWithValue("$seq", seq);
-        await update.ExecuteNonQueryAsync(cancellationToken);
+        update.ExecuteNonQuery();
     }
 
     /// <summary>

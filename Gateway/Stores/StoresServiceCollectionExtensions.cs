@@ -19,6 +19,7 @@ internal static class StoresServiceCollectionExtensions
         services.TryAddSingleton(new StoreSelection(kind));
         if (kind == GatewayStoreKind.Sqlite)
         {
+            services.TryAddSingleton<SqliteBackgroundWriter>();
             services.TryAddSingleton<IGatewayStore, SqliteGatewayStore>();
             services.TryAddSingleton<IKeyChangeNotifier, NullKeyChangeNotifier>();
             services.TryAddSingleton<IKeyChangeFeed, NullKeyChangeFeed>();

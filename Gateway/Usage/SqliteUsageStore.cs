@@ -15,17 +15,21 @@ internal sealed class SqliteUsageStore : IUsageStore
     private const int Hour = 1;
 
     private readonly SqliteDatabase _database;
+    private readonly SqliteBackgroundWriter _writer;
 
-    public SqliteUsageStore(IOptions<GatewayOptions> options)
+    public SqliteUsageStore(IOptions<GatewayOptions> options, SqliteBackgroundWriter writer)
     {
         _database = new SqliteDatabase(options.Value.Store.Path, SqliteOpenMode.ReadWrite);
+        _writer = writer;
     }
 
-    public async Task AddAsync(IReadOnlyList<UsageRecord> batch, CancellationToken cancellationToken)
+    public Task AddAsync(IReadOnlyList<UsageRecord> batch, CancellationToken cancellationToken) =>
+        _writer.RunAsync(connection => Add(connection, batch), cancellationToken);
+
+    private static void Add(SqliteConnection connection, IReadOnlyList<UsageRecord> batch)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
+        using var tx = connection.BeginTransaction();
+        using var command = connection.CreateCommand();
         command.Transaction = tx;
         command.CommandText = """
             INSERT INTO usage (kind, subject, resolution, bucket, outcome, org_id, count)
@@ -53,11 +57,11 @@ internal sealed class SqliteUsageStore : IUsageStore
 
                 outcome.Value = UsageOutcomes.All[i];
                 count.Value = record.Counts[i];
-                await command.ExecuteNonQueryAsync(cancellationToken);
+                command.ExecuteNonQuery();
             }
         }
 
-        await tx.CommitAsync(cancellationToken);
+        tx.Commit();
     }
 
     public async Task<IReadOnlyList<UsageRow>> ReadAsync(UsageSubjectKind kind, IReadOnlyCollection<string>? subjects, DateTimeOffset since, DateTimeOffset until, CancellationToken cancellationToken)
@@ -95,11 +99,13 @@ internal sealed class SqliteUsageStore : IUsageStore
         return rows;
     }
 
-    public async Task CompactAsync(DateTimeOffset rollUpBefore, DateTimeOffset deleteBefore, CancellationToken cancellationToken)
+    public Task CompactAsync(DateTimeOffset rollUpBefore, DateTimeOffset deleteBefore, CancellationToken cancellationToken) =>
+        _writer.RunAsync(connection => Compact(connection, rollUpBefore, deleteBefore), cancellationToken);
+
+    private static void Compact(SqliteConnection connection, DateTimeOffset rollUpBefore, DateTimeOffset deleteBefore)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
+        using var tx = connection.BeginTransaction();
+        using var command = connection.CreateCommand();
         command.Transaction = tx;
         command.CommandText = $"""
             INSERT INTO usage (kind, subject, resolution, bucket, outcome, org_id, count)
@@ -112,8 +118,8 @@ internal sealed class SqliteUsageStore : IUsageStore
             """;
         command.Parameters.AddWithValue("$rollup", rollUpBefore.ToUnixTimeMilliseconds());
         command.Parameters.AddWithValue("$delete", deleteBefore.ToUnixTimeMilliseconds());
-        await command.ExecuteNonQueryAsync(cancellationToken);
-        await tx.CommitAsync(cancellationToken);
+        command.ExecuteNonQuery();
+        tx.Commit();
     }
 
     private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => _database.OpenAsync(cancellationToken);

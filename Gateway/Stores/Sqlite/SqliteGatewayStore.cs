@@ -18,15 +18,19 @@ internal sealed partial class SqliteGatewayStore : IGatewayStore, IDisposable
 
     private readonly SqliteDatabase _database;
     private readonly SqliteKeyReaders _keyReaders;
+    private readonly SqliteBackgroundWriter _writer;
+    private readonly bool _ownsWriter;
     private readonly string _path;
 
     private readonly ILogger _logger;
 
-    public SqliteGatewayStore(IOptions<GatewayOptions> options, ILogger<SqliteGatewayStore>? logger = null)
+    public SqliteGatewayStore(IOptions<GatewayOptions> options, ILogger<SqliteGatewayStore>? logger = null, SqliteBackgroundWriter? writer = null)
     {
         _database = new SqliteDatabase(options.Value.Store.Path, SqliteOpenMode.ReadWriteCreate);
         _path = _database.Path;
         _keyReaders = new SqliteKeyReaders(_database);
+        _ownsWriter = writer is null;
+        _writer = writer ?? new SqliteBackgroundWriter(options);
         _logger = logger ?? (ILogger)Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
     }
 
@@ -157,7 +161,14 @@ internal sealed partial class SqliteGatewayStore : IGatewayStore, IDisposable
         _keyReaders.FindAsync(hash, cancellationToken);
 
     /// <summary>Closes the key lookup's connections (a restore is refused while any is open).</summary>
-    public void Dispose() => _keyReaders.Dispose();
+    public void Dispose()
+    {
+        _keyReaders.Dispose();
+        if (_ownsWriter)
+        {
+            _writer.Dispose();
+        }
+    }
 
     public async Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(string orgId, CancellationToken cancellationToken)
     {
@@ -216,28 +227,30 @@ internal sealed partial class SqliteGatewayStore : IGatewayStore, IDisposable
         return new AuditPage(items, more ? lastSeq.ToString(System.Globalization.CultureInfo.InvariantCulture) : null);
     }
 
-    public async Task RecordKeyUsageAsync(IReadOnlyCollection<KeyValuePair<string, DateTimeOffset>> usage, CancellationToken cancellationToken)
+    public Task RecordKeyUsageAsync(IReadOnlyCollection<KeyValuePair<string, DateTimeOffset>> usage, CancellationToken cancellationToken)
     {
         if (usage.Count == 0)
         {
-            return;
+            return Task.CompletedTask;
         }
 
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.Transaction = tx;
-        command.CommandText = "UPDATE keys SET last_used_at = $at WHERE id = $id AND (last_used_at IS NULL OR last_used_at < $at);";
-        var id = command.Parameters.Add("$id", SqliteType.Text);
-        var at = command.Parameters.Add("$at", SqliteType.Integer);
-        foreach (var (keyId, time) in usage)
+        return _writer.RunAsync(connection =>
         {
-            id.Value = keyId;
-            at.Value = time.ToUnixTimeMilliseconds();
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        }
+            using var tx = connection.BeginTransaction();
+            using var command = connection.CreateCommand();
+            command.Transaction = tx;
+            command.CommandText = "UPDATE keys SET last_used_at = $at WHERE id = $id AND (last_used_at IS NULL OR last_used_at < $at);";
+            var id = command.Parameters.Add("$id", SqliteType.Text);
+            var at = command.Parameters.Add("$at", SqliteType.Integer);
+            foreach (var (keyId, time) in usage)
+            {
+                id.Value = keyId;
+                at.Value = time.ToUnixTimeMilliseconds();
+                command.ExecuteNonQuery();
+            }
 
-        await tx.CommitAsync(cancellationToken);
+            tx.Commit();
+        }, cancellationToken);
     }
 
     private async Task<ApiKeyRecord?> QuerySingleKeyAsync(string sql, string parameter, CancellationToken cancellationToken)
