@@ -160,7 +160,7 @@ internal sealed partial class SqliteGatewayStore : IGatewayStore, IDisposable
     public Task<ApiKeyRecord?> FindKeyByHashAsync(string hash, CancellationToken cancellationToken) =>
         _keyReaders.FindAsync(hash, cancellationToken);
 
-    /// <summary>Closes the key lookup's connections (a restore is refused while any is open).</summary>
+    /// <summary>Closes the key lookup's connections and, when the store made its own, the background writer's (a restore is refused while any is open).</summary>
     public void Dispose()
     {
         _keyReaders.Dispose();
