@@ -232,5 +232,5 @@ for row in "${rows[@]}"; do
 done
 echo "(cold, warm: requests/s as a ratio to the plain YARP run just before; p99 columns: ratio to that run's p99;"
 echo " warm CPU: the gateway's user + system CPU per request in the warm run, and its ratio to plain YARP's in the run before;"
-echo " with WARM_ROUNDS=$WARM_ROUNDS > 1 the warm ratio and the CPU ratio are medians over that many plain / warm pairs)"
+[ "$WARM_ROUNDS" -le 1 ] || echo " the warm ratio and the CPU ratio are medians over $WARM_ROUNDS plain / warm pairs)"
 echo " RSS: the gateway after the warm run, with every key it resolved cached; plain YARP's RSS: $(rss "$plain_pid" VmRSS) MiB)"
