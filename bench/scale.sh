@@ -109,6 +109,14 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 rss() { awk -v f="$2" '$1 == f ":" { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 # cpu_ticks PID: user + system CPU the process has used, in clock ticks; cpu_us TICKS REQUESTS_FILE: per request.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# writer_ticks PID: the same for the gateway's thread named "SQLite writer" (the store's background writes), 0 if none.
+writer_ticks() {
+  local task
+  for task in /proc/"$1"/task/*; do
+    if [ "$(cat "$task/comm" 2>/dev/null)" = "SQLite writer" ]; then awk '{ print $14 + $15 }' "$task/stat"; return; fi
+  done
+  echo 0
+}
 cpu_us() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v r="$(awk '/requests in/ { print $1 }' "$2")" 'BEGIN { if (r > 0) printf "%.1f", t * 1e6 / hz / r; else print "n/a" }'; }
 
 rows=()
@@ -177,12 +185,15 @@ measure() {
   local plain_cpu; plain_cpu=$(cpu_us $(( $(cpu_ticks "$plain_pid") - c0 )) "$tmp/$name-plain2.txt")
   read -r h0 m0 < <(lookups "$admin")
   c0=$(cpu_ticks "$pid")
+  local w0; w0=$(writer_ticks "$pid")
   local g0 g1 g2 gp; read -r g0 g1 g2 gp < <(gc "$admin")
   [ "$store" != redis ] || redis-cli -p "$redis_port" config resetstat >/dev/null
   # PERF_OUT=FILE: perf samples of the gateway over the warm run's middle (perf map on, as in bench/profile.sh).
   if [ -n "${PERF_OUT:-}" ]; then (sleep 2; perf record -F 999 -g -p "$pid" -o "$PERF_OUT.$store.$dist" -- sleep 6 >/dev/null 2>&1) & fi
   wrk_keys "$tmp/$name-warm.txt" "$DURATION" "$url" "$dist"
   local warm_cpu; warm_cpu=$(cpu_us $(( $(cpu_ticks "$pid") - c0 )) "$tmp/$name-warm.txt")
+  local writer_cpu; writer_cpu=$(cpu_us $(( $(writer_ticks "$pid") - w0 )) "$tmp/$name-warm.txt")
+  echo "  $store/$dist$label warm run: CPU $warm_cpu µs per request, of which the SQLite writer thread $writer_cpu"
   read -r h m < <(lookups "$admin")
   local e0 e1 e2 ep; read -r e0 e1 e2 ep < <(gc "$admin")
   echo "  $store/$dist$label warm run, GC: $(( e0 - g0 )) gen0, $(( e1 - g1 )) gen1, $(( e2 - g2 )) gen2 collections," \
@@ -201,11 +212,12 @@ measure() {
     c0=$(cpu_ticks "$plain_pid")
     wrk_keys "$tmp/$name-plain2-$r.txt" "$DURATION" "$plain_url" "$dist"
     local pc; pc=$(cpu_us $(( $(cpu_ticks "$plain_pid") - c0 )) "$tmp/$name-plain2-$r.txt")
-    c0=$(cpu_ticks "$pid")
+    c0=$(cpu_ticks "$pid"); w0=$(writer_ticks "$pid")
     wrk_keys "$tmp/$name-warm-$r.txt" "$DURATION" "$url" "$dist"
     local wc; wc=$(cpu_us $(( $(cpu_ticks "$pid") - c0 )) "$tmp/$name-warm-$r.txt")
+    local ww; ww=$(cpu_us $(( $(writer_ticks "$pid") - w0 )) "$tmp/$name-warm-$r.txt")
     rps_ratios+=("$(ratio "$(rps_of "$tmp/$name-warm-$r.txt")" "$(rps_of "$tmp/$name-plain2-$r.txt")")"); cpu_ratios+=("$(ratio "$wc" "$pc")")
-    echo "  $store/$dist$label warm round $r: $(rps_of "$tmp/$name-warm-$r.txt") r/s (plain $(rps_of "$tmp/$name-plain2-$r.txt")), CPU $wc µs/r (plain $pc)"
+    echo "  $store/$dist$label warm round $r: $(rps_of "$tmp/$name-warm-$r.txt") r/s (plain $(rps_of "$tmp/$name-plain2-$r.txt")), CPU $wc µs/r (plain $pc), of which the SQLite writer $ww"
   done
   echo "  $store/$dist$label warm / plain by round: requests/s ${rps_ratios[*]}; CPU per request ${cpu_ratios[*]}"
   median_of() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

@@ -248,6 +248,27 @@ public sealed class StoreContractTests(StoreKind kind)
         Assert.That((await _store.GetKeyAsync("key_default", CancellationToken.None))!.LastUsedAt, Is.EqualTo(T0.AddMinutes(5)));
     }
 
+    [Test]
+    public async Task RecordKeyUsage_KeyNotStored_NothingCreated()
+    {
+        await _store.RecordKeyUsageAsync([new("key_missing", T0), new("key_default", T0)], CancellationToken.None);
+
+        Assert.That(await _store.GetKeyAsync("key_missing", CancellationToken.None), Is.Null);
+        Assert.That((await _store.ListKeysAsync("acme", CancellationToken.None)).Select(k => (k.Id, k.LastUsedAt)), Is.EqualTo(new[] { ("key_default", (DateTimeOffset?)T0) }));
+    }
+
+    [Test]
+    public async Task LastUsed_KeptWhenTheKeyIsUpdated_ShownByEveryRead()
+    {
+        await _store.RecordKeyUsageAsync([new("key_default", T0.AddMinutes(3))], CancellationToken.None);
+        var key = (await _store.GetKeyAsync("key_default", CancellationToken.None))!;
+        await _store.UpdateKeyAsync(key with { Name = "renamed", Version = key.Version + 1, UpdatedAt = T0.AddMinutes(4) }, key.Version, Audit("acme", "key_default"), CancellationToken.None);
+
+        Assert.That((await _store.GetKeyAsync("key_default", CancellationToken.None))!.LastUsedAt, Is.EqualTo(T0.AddMinutes(3)));
+        Assert.That((await _store.ListKeysAsync("acme", CancellationToken.None)).Single().LastUsedAt, Is.EqualTo(T0.AddMinutes(3)));
+        Assert.That((await _store.FindKeyByHashAsync(key.Hash, CancellationToken.None))!.LastUsedAt, Is.EqualTo(T0.AddMinutes(3)));
+    }
+
     private static ApiKeyRecord Key(string id, string name) => new()
     {
         Id = id,

@@ -13,7 +13,7 @@ namespace Gateway.Stores.Sqlite;
 /// </summary>
 internal sealed partial class SqliteGatewayStore : IGatewayStore, IDisposable
 {
-    internal const int SchemaVersion = 9;
+    internal const int SchemaVersion = 10;
     private const int SqliteConstraint = 19;
 
     private readonly SqliteDatabase _database;
@@ -239,7 +239,11 @@ internal sealed partial class SqliteGatewayStore : IGatewayStore, IDisposable
             using var tx = connection.BeginTransaction();
             using var command = connection.CreateCommand();
             command.Transaction = tx;
-            command.CommandText = "UPDATE keys SET last_used_at = $at WHERE id = $id AND (last_used_at IS NULL OR last_used_at < $at);";
+            // A key that is not stored (never, or not yet on this file) gets no row; a time goes only forward.
+            command.CommandText = """
+                INSERT INTO key_last_used (id, at) SELECT $id, $at WHERE EXISTS (SELECT 1 FROM keys WHERE id = $id)
+                ON CONFLICT (id) DO UPDATE SET at = excluded.at WHERE excluded.at > key_last_used.at;
+                """;
             var id = command.Parameters.Add("$id", SqliteType.Text);
             var at = command.Parameters.Add("$at", SqliteType.Integer);
             foreach (var (keyId, time) in usage)
