@@ -208,7 +208,7 @@ internal static class SqliteSchema
     // Version 10: last-used times in a narrow table of their own. Written for every key in use at each flush, they
     // rewrote rows of the wide keys table (hashes, scopes, names: about 300 bytes a row), so with 100,000 keys in use
     // nearly every page of it went through the WAL every few seconds; a row here is an id and a number. keys.last_used_at
-    // stays, always NULL, as SQLite drops a column only by copying the table.
+    // stays, always NULL: dropping it would rewrite every row of keys during the upgrade.
     public const string V10 = """
         CREATE TABLE key_last_used (
           id TEXT PRIMARY KEY,
