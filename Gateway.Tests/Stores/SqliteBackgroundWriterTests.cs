@@ -1,6 +1,7 @@
 using Gateway.Configuration;
 using Gateway.Stores;
 using Gateway.Stores.Sqlite;
+using Gateway.Tests.Common;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
@@ -23,11 +24,8 @@ public sealed class SqliteBackgroundWriterTests
         _directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(_directory);
         _path = Path.Combine(_directory, "gateway.db");
-        using var connection = new SqliteConnection($"Data Source={_path};Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA journal_mode=WAL; CREATE TABLE t (n INTEGER NOT NULL);";
-        command.ExecuteNonQuery();
+        using var connection = SqliteCommands.Open(_path);
+        connection.Execute("PRAGMA journal_mode=WAL; CREATE TABLE t (n INTEGER NOT NULL);");
     }
 
     [TearDown]
@@ -137,24 +135,13 @@ public sealed class SqliteBackgroundWriterTests
 
     private static void Insert(SqliteConnection connection, int n) => Execute(connection, $"INSERT INTO t (n) VALUES ({n});");
 
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
+    private static void Execute(SqliteConnection connection, string sql) => connection.Execute(sql);
 
-    private static long Pragma(SqliteConnection connection, string name)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = $"PRAGMA {name};";
-        return (long)command.ExecuteScalar()!;
-    }
+    private static long Pragma(SqliteConnection connection, string name) => connection.Scalar($"PRAGMA {name};");
 
     private List<int> Rows()
     {
-        using var connection = new SqliteConnection($"Data Source={_path};Pooling=False");
-        connection.Open();
+        using var connection = SqliteCommands.Open(_path);
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT n FROM t ORDER BY rowid;";
         using var reader = command.ExecuteReader();

@@ -1,5 +1,6 @@
 using Gateway.Configuration;
 using Gateway.Stores.Sqlite;
+using Gateway.Tests.Common;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
@@ -36,7 +37,7 @@ public sealed class SqliteLastUsedTests
     {
         using (var connection = Connect())
         {
-            Execute(connection, string.Concat(SqliteSchema.Migrations.Take(9)) + $"""
+            connection.Execute(string.Concat(SqliteSchema.Migrations.Take(9)) + $"""
                 PRAGMA user_version = 9;
                 INSERT INTO orgs (id, name, created_at, default_key_id) VALUES ('acme', 'Acme', 0, 'key_used');
                 INSERT INTO keys (id, org_id, name, prefix, hash, environment, scopes, state, is_default, created_at, updated_at, last_used_at, version)
@@ -57,31 +58,12 @@ public sealed class SqliteLastUsedTests
         Assert.That((await store.FindKeyByHashAsync("hash-idle", CancellationToken.None))!.LastUsedAt, Is.EqualTo(T0.AddHours(2)));
         Assert.That(KeysRows(), Is.EqualTo(keysBefore), "no row of keys rewritten by a use");
         using var check = Connect();
-        Assert.That(Scalar(check, "SELECT count(*) FROM keys WHERE last_used_at IS NOT NULL;"), Is.Zero, "the old column is emptied once its times moved");
-        Assert.That(Scalar(check, "SELECT count(*) FROM key_last_used;"), Is.EqualTo(2), "no row for a key that is not stored");
-        Assert.That(Scalar(check, "PRAGMA user_version;"), Is.EqualTo(SqliteGatewayStore.SchemaVersion));
+        Assert.That(check.Scalar("SELECT count(*) FROM keys WHERE last_used_at IS NOT NULL;"), Is.Zero, "the old column is emptied once its times moved");
+        Assert.That(check.Scalar("SELECT count(*) FROM key_last_used;"), Is.EqualTo(2), "no row for a key that is not stored");
+        Assert.That(check.Scalar("PRAGMA user_version;"), Is.EqualTo(SqliteGatewayStore.SchemaVersion));
     }
 
-    private SqliteConnection Connect()
-    {
-        var connection = new SqliteConnection($"Data Source={_path};Pooling=False");
-        connection.Open();
-        return connection;
-    }
-
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
-    private static long Scalar(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return (long)command.ExecuteScalar()!;
-    }
+    private SqliteConnection Connect() => SqliteCommands.Open(_path);
 
     /// <summary>Every column of every keys row, as text, in id order.</summary>
     private List<string> KeysRows()
