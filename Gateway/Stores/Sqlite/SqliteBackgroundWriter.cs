@@ -95,7 +95,7 @@ internal sealed class SqliteBackgroundWriter : IDisposable
         {
             foreach (var work in _queue.GetConsumingEnumerable())
             {
-                if (work.IsCanceled)
+                if (work.TryCancel())
                 {
                     continue;
                 }
@@ -144,7 +144,8 @@ internal sealed class SqliteBackgroundWriter : IDisposable
 
     private abstract class Work
     {
-        public abstract bool IsCanceled { get; }
+        /// <summary>Cancels the write if its caller gave up while it was queued; true if so, and it must not run.</summary>
+        public abstract bool TryCancel();
 
         public abstract void Run(SqliteConnection connection);
 
@@ -157,7 +158,7 @@ internal sealed class SqliteBackgroundWriter : IDisposable
 
         public Task<T> Task => _done.Task;
 
-        public override bool IsCanceled => cancellationToken.IsCancellationRequested && _done.TrySetCanceled(cancellationToken);
+        public override bool TryCancel() => cancellationToken.IsCancellationRequested && _done.TrySetCanceled(cancellationToken);
 
         public override void Run(SqliteConnection connection) => _done.TrySetResult(write(connection));
 
