@@ -21,19 +21,14 @@ internal sealed class SqliteBackgroundWriter : IDisposable
     public const int CacheKiB = 16 * 1024;
 
     private readonly BlockingCollection<Work> _queue = new();
-    private readonly string _connectionString;
-    private readonly string _path;
+    private readonly SqliteDatabase _database;
     private readonly Lock _gate = new();
     private Thread? _thread;
     private bool _disposed;
 
     public SqliteBackgroundWriter(IOptions<GatewayOptions> options)
     {
-        var database = new SqliteDatabase(options.Value.Store.Path, SqliteOpenMode.ReadWrite);
-        _path = database.Path;
-
-        // Not pooled: the connection's settings stay its own, and closing it closes the file.
-        _connectionString = new SqliteConnectionStringBuilder(database.ConnectionString) { Pooling = false }.ToString();
+        _database = new SqliteDatabase(options.Value.Store.Path, SqliteOpenMode.ReadWrite);
     }
 
     /// <summary>Runs <paramref name="write"/> on the writer's connection after the writes queued before it.</summary>
@@ -124,23 +119,12 @@ internal sealed class SqliteBackgroundWriter : IDisposable
         }
     }
 
-    private SqliteConnection Open()
+    private SqliteConnection Open() => _database.OpenUnpooled(connection =>
     {
-        var connection = new SqliteConnection(_connectionString);
-        try
-        {
-            connection.Open();
-            using var command = connection.CreateCommand();
-            command.CommandText = $"PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{CacheKiB};";
-            command.ExecuteNonQuery();
-            return connection;
-        }
-        catch (SqliteException ex)
-        {
-            connection.Dispose();
-            throw new StoreUnavailableException($"The store at '{_path}' cannot be opened.", ex);
-        }
-    }
+        using var command = connection.CreateCommand();
+        command.CommandText = $"PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{CacheKiB};";
+        command.ExecuteNonQuery();
+    });
 
     private abstract class Work
     {

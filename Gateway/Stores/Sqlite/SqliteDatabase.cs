@@ -38,7 +38,29 @@ internal sealed class SqliteDatabase
         catch (SqliteException ex)
         {
             await connection.DisposeAsync();
-            throw new StoreUnavailableException($"The store at '{Path}' cannot be opened.", ex);
+            throw Unavailable(ex);
         }
     }
+
+    /// <summary>
+    /// An open connection outside the pool, set up by <paramref name="setUp"/>: its settings stay its own, and closing
+    /// it closes the file. <see cref="StoreUnavailableException"/> when the file cannot be opened or set up.
+    /// </summary>
+    public SqliteConnection OpenUnpooled(Action<SqliteConnection> setUp)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder(ConnectionString) { Pooling = false }.ToString());
+        try
+        {
+            connection.Open();
+            setUp(connection);
+            return connection;
+        }
+        catch (SqliteException ex)
+        {
+            connection.Dispose();
+            throw Unavailable(ex);
+        }
+    }
+
+    private StoreUnavailableException Unavailable(SqliteException ex) => new($"The store at '{Path}' cannot be opened.", ex);
 }
