@@ -100,15 +100,9 @@ public sealed class ClientBodyErrorTests : UpstreamFixture
     [Test]
     public async Task UpstreamPortClosed_StillLoggedAsWarning()
     {
-        int closedPort;
-        using (var listener = new TcpListener(System.Net.IPAddress.Loopback, 0))
-        {
-            listener.Start();
-            closedPort = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        }
-
+        using var closed = new ClosedPort();
         var logs = new CapturingLoggerProvider();
-        await using var gateway = await GatewayHost.StartAsync(GatewayHost.Routes($"http://127.0.0.1:{closedPort}/", ("public", "/public/{**rest}", [("Anonymous", "true")])), services: logs.AddTo);
+        await using var gateway = await GatewayHost.StartAsync(GatewayHost.Routes(closed.Url, ("public", "/public/{**rest}", [("Anonymous", "true")])), services: logs.AddTo);
 
         var response = await RawHttp.GetAsync(gateway.ProxyUrl, "/public/x");
 

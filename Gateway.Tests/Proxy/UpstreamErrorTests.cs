@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Gateway.Tests.Common;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
@@ -11,14 +10,8 @@ public sealed class UpstreamErrorTests
     [Test]
     public async Task Invoke_UpstreamPortClosed_Returns502UpstreamUnreachable()
     {
-        int closedPort;
-        using (var listener = new TcpListener(IPAddress.Loopback, 0))
-        {
-            listener.Start();
-            closedPort = ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-
-        await using var gateway = await GatewayHost.StartAsync(GatewayHost.Routes($"http://127.0.0.1:{closedPort}/", ("api", "/api/{**rest}", [])));
+        using var closed = new ClosedPort();
+        await using var gateway = await GatewayHost.StartAsync(GatewayHost.Routes(closed.Url, ("api", "/api/{**rest}", [])));
         await gateway.CreateOrgAsync("acme");
         var key = (await gateway.CreateKeyAsync("acme", new { name = "k" })).Str("key");
 
