@@ -21,7 +21,11 @@ internal sealed class RedisLease(LimitSpec spec, string key) : OrderedGate
     /// <summary>No IP request has looked at this lease yet (the first one says whether the address was promoted).</summary>
     public bool Fresh { get; set; } = true;
 
-    /// <summary>Permits the next trip charges regardless of the limit: the sketch's count of a promoted address.</summary>
+    /// <summary>
+    /// Permits the next trip charges regardless of the limit: the sketch's count of a promoted address, and
+    /// IP requests let in under the per-instance guard while no permit was at hand. A trip takes them off only
+    /// once Redis has them, so while it is under way they still count as used.
+    /// </summary>
     public int Seed { get; set; }
 
     /// <summary>The last trip granted permits whose bucket had ended by the time they arrived.</summary>
@@ -47,6 +51,9 @@ internal sealed class RedisLease(LimitSpec spec, string key) : OrderedGate
     private long _resetAt;
     private long _retryAt;
 
+    // Seed permits are requests already let in, so they count as used before a trip charges them.
+    private int Left => Math.Max(0, _sharedLeft + Available - Seed);
+
     public bool CanTake(long now) => Available > 0 && now < ValidUntil;
 
     public bool KnownExhausted(long now) => now < ExhaustedUntil;
@@ -57,7 +64,7 @@ internal sealed class RedisLease(LimitSpec spec, string key) : OrderedGate
         _takenInBucket++;
         LastUsed = now;
         state.Allowed = true;
-        state.Remaining = _sharedLeft + Available;
+        state.Remaining = Left;
         state.ResetAfter = TimeSpan.FromMilliseconds(Math.Max(1, _resetAt - now));
         state.Ticket = Bucket;
     }
@@ -65,7 +72,7 @@ internal sealed class RedisLease(LimitSpec spec, string key) : OrderedGate
     public void Peek(long now, ref LimitState state)
     {
         state.Allowed = true;
-        state.Remaining = _sharedLeft + Available;
+        state.Remaining = Left;
         state.ResetAfter = TimeSpan.FromMilliseconds(Math.Max(0, _resetAt - now));
     }
 

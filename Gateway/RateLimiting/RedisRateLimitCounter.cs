@@ -73,7 +73,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         {
             if (lease.Fresh && batch.Guard.Holder is SlidingWindow { Seeded: > 0 } promoted)
             {
-                lease.Seed = promoted.Seeded;
+                lease.Seed += promoted.Seeded;
             }
 
             lease.Fresh = false;
@@ -100,7 +100,28 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
     public void SettleDeferredIp(LimitBatch batch)
     {
         batch.IpDeferred = false;
-        _ = SettleAsync(batch.Spec(LimitSlot.Ip));
+        var lease = LeaseFor(in batch.Spec(LimitSlot.Ip));
+        lock (lease)
+        {
+            var now = NowMs;
+            if (lease.CanTake(now))
+            {
+                LimitState ignored = default;
+                lease.Take(now, ref ignored);
+                return;
+            }
+
+            if (lease.KnownExhausted(now))
+            {
+                return; // nothing left to charge: the IP is over its limit already
+            }
+
+            // The request is in, so its permit is charged whatever is left (as a seed), not taken from a grant:
+            // a burst of such requests shares each trip's grant, and waiting for one each left most uncharged.
+            lease.Seed++;
+        }
+
+        _ = ChargeSeedAsync(lease);
     }
 
     public ValueTask<bool> AcquireAsync(LimitBatch batch, int from, CancellationToken cancellationToken)
@@ -376,7 +397,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
             lock (lease)
             {
                 (want, backBucket, back) = lease.PrepareRefill(NowMs);
-                (seed, lease.Seed) = (lease.Seed, 0);
+                seed = lease.Seed;
             }
 
             await RunScriptAsync(lease, want, backBucket, back, seed);
@@ -407,31 +428,24 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         lock (lease)
         {
             lease.Apply(sent, want, result.Granted, result.Left, result.Bucket, result.BucketMs, result.StoreNowMs, result.ResetMs, result.WaitMs);
+            lease.Seed -= seed;
             lease.ArrivedStale = result.Granted > 0 && NowMs >= lease.ValidUntil;
         }
     }
 
-    private async Task SettleAsync(LimitSpec spec)
+    private async Task ChargeSeedAsync(RedisLease lease)
     {
         try
         {
-            var lease = LeaseFor(in spec);
-            for (var attempt = 0; attempt < 2; attempt++)
+            // A trip under way may have read the seed before this one was added: then it takes another.
+            while (true)
             {
                 Task refill;
                 lock (lease)
                 {
-                    var now = NowMs;
-                    if (lease.CanTake(now))
+                    if (lease.Seed == 0)
                     {
-                        LimitState ignored = default;
-                        lease.Take(now, ref ignored);
                         return;
-                    }
-
-                    if (lease.KnownExhausted(now))
-                    {
-                        return; // nothing left to charge: the IP is over its limit already
                     }
 
                     refill = RefillAsync(lease);
@@ -442,6 +456,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         }
         catch (StoreUnavailableException ex)
         {
+            // The seed stays on the lease: the next trip charges it.
             Log.FallingBack(_logger, ex);
         }
     }
