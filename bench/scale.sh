@@ -11,6 +11,7 @@
 #   VARIANTS="-;DOTNET_gcConcurrent=1;DOTNET_gcServer=1" KEYS=... bash bench/load.sh
 #                                                                  # one gateway per ';'-separated list of extra environment
 #                                                                  # variables ('-' for none) on the same import, one after another
+#   VARIANTS="-;BIN=/tmp/base/Gateway/bin/Release/net10.0" KEYS=...  # BIN=DIR in a variant: that build of the gateway instead
 #
 # For each store (SQLite, and Redis when redis-server is on the PATH) and each distribution, in one run:
 #   plain YARP (same script, same headers; it ignores them) → gateway "cold" (just started, cache empty, warming) →
@@ -133,7 +134,14 @@ measure() {
   port=$(free_port); admin=$(free_port)
   local extra=(Gateway__Cache__MaxEntries="$MAX_ENTRIES")
   local label=""
-  if [ "$variant" != - ]; then local variant_env; read -r -a variant_env <<<"$variant"; extra+=("${variant_env[@]}"); label=" $variant"; fi
+  local dir="$root/Gateway/$bin" item
+  if [ "$variant" != - ]; then
+    local variant_env; read -r -a variant_env <<<"$variant"; label=" $variant"
+    # BIN=DIR runs another build of the gateway (e.g. a worktree of an earlier commit) instead of this one.
+    for item in "${variant_env[@]}"; do
+      case "$item" in BIN=*) dir=${item#BIN=} ;; *) extra+=("$item") ;; esac
+    done
+  fi
   [ -z "$FRESH_FOR" ] || extra+=(Gateway__Cache__FreshFor="$FRESH_FOR")
   [ -z "$STALE_FOR" ] || extra+=(Gateway__Cache__StaleFor="$STALE_FOR")
   if [ "$store" = redis ]; then
@@ -143,7 +151,7 @@ measure() {
     mkdir -p "$tmp/store-$name"; cp "$tmp/store-gateway/gateway.db" "$tmp/store-$name/gateway.db"
   fi
   [ -z "${PERF_OUT:-}" ] || extra+=(DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0)
-  start_gateway "$name" "$root/Gateway/$bin" "$port" "$admin" "${extra[@]}"
+  start_gateway "$name" "$dir" "$port" "$admin" "${extra[@]}"
   pid=$started_pid
   wait_http "http://127.0.0.1:$admin/healthz" "$pid" "$name"
   local url="http://127.0.0.1:$port/bench/hello" plain_url="http://127.0.0.1:$plain_port/bench/hello"

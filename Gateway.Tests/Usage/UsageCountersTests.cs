@@ -94,6 +94,80 @@ public sealed class UsageCountersTests
         Assert.That(Allowed(drained, "key_a") + Allowed(drained, "key_b"), Is.EqualTo(8 * PerTask));
     }
 
+    [Test]
+    public async Task Drain_WhileThreadsCount_EveryCountDrainedExactlyOnce()
+    {
+        // A drain takes only the buckets queued by their first count since the last drain; a count landing
+        // while its bucket is being drained must be taken by this drain or queue the bucket for the next.
+        var counters = new UsageCounters(new FakeTimeProvider(Start));
+        const int PerTask = 200_000;
+        var subjects = new[] { "key_a", "key_b" };
+        var adders = Enumerable.Range(0, 3).Select(t => Task.Run(() =>
+        {
+            for (var n = 0; n < PerTask; n++)
+            {
+                counters.Add(UsageSubjectKind.Key, subjects[(n + t) % subjects.Length], "org_1", UsageOutcomes.AllowedIndex);
+            }
+        })).ToArray();
+
+        long drained = 0;
+        var drains = 0;
+        while (!adders.All(a => a.IsCompleted))
+        {
+            drained += counters.Drain().Sum(r => r.Counts[UsageOutcomes.AllowedIndex]);
+            drains++;
+        }
+
+        await Task.WhenAll(adders);
+        drained += counters.Drain().Sum(r => r.Counts[UsageOutcomes.AllowedIndex]);
+
+        Assert.That(drained, Is.EqualTo(3L * PerTask), $"over {drains} drains");
+        Assert.That(counters.Drain(), Is.Empty, "nothing counted since: nothing to take");
+    }
+
+    [Test]
+    public void Drain_BucketsOfPastMinutesWithNothingLeft_Dropped()
+    {
+        var time = new FakeTimeProvider(Start);
+        var counters = new UsageCounters(time);
+        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
+        counters.Add(UsageSubjectKind.Key, "key_b", "org_1", UsageOutcomes.AllowedIndex);
+        counters.Drain();
+        Assert.That(counters.BucketCount, Is.EqualTo(2));
+
+        // Two minutes on, a request could still be counting into them; three minutes on, none can.
+        time.Advance(TimeSpan.FromMinutes(2));
+        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
+        counters.Drain();
+        Assert.That(counters.BucketCount, Is.EqualTo(3));
+
+        time.Advance(TimeSpan.FromMinutes(1));
+        Assert.That(counters.Drain(), Is.Empty);
+        Assert.That(counters.BucketCount, Is.EqualTo(1), "only the bucket of two minutes ago is left");
+    }
+
+    [Test]
+    public void Restore_BatchTheStoreRefused_TakenByTheNextDrain_WithNewCounts()
+    {
+        var time = new FakeTimeProvider(Start);
+        var counters = new UsageCounters(time);
+        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
+        var refused = counters.Drain();
+
+        // Restored after its minute's bucket was dropped, and after another count into the same bucket.
+        time.Advance(TimeSpan.FromMinutes(5));
+        counters.Drain();
+        Assert.That(counters.BucketCount, Is.Zero);
+        counters.Restore(refused);
+        counters.Restore(refused);
+
+        var again = counters.Drain();
+        Assert.That(again, Has.Count.EqualTo(1));
+        Assert.That(again[0].Start, Is.EqualTo(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero)));
+        Assert.That(Allowed(again, "key_a"), Is.EqualTo(2));
+        Assert.That(again[0].Counts, Has.Length.EqualTo(UsageOutcomes.Count), "the records carry the outcomes only");
+    }
+
     private static long Allowed(IEnumerable<UsageRecord> records, string subject) =>
         records.Where(r => r.Subject == subject).Sum(r => r.Counts[UsageOutcomes.AllowedIndex]);
 }

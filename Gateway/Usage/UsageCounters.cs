@@ -9,10 +9,19 @@ namespace Gateway.Usage;
 /// increment, no lock and no store call, and usually no dictionary lookup either (see
 /// <see cref="LastBucket"/>); <see cref="UsageFlusher"/> drains the counters into the store in batches.
 /// </summary>
+/// <remarks>
+/// The first count into a bucket since the last drain queues the bucket, so a drain visits only the
+/// buckets that have counts: with 100,000 keys in use the counters hold about three minutes of buckets,
+/// 300,000 arrays, and walking them all every flush cost more than the requests' own counting
+/// (bench/Gateway.Benchmarks UsageCountersBenchmarks). Idle buckets are still dropped by a walk, once a minute.
+/// </remarks>
 internal sealed class UsageCounters(TimeProvider time)
 {
     // Buckets this many minutes old are dropped once drained: no request can still be writing to them.
     private const long IdleMinutesBeforeRemoval = 2;
+
+    // A bucket's array holds one count per outcome, then this flag: 1 while the bucket is queued for the next drain.
+    private static readonly int Queued = UsageOutcomes.Count;
 
     // The bucket this thread counted into last. A kept-alive client sends request after request with one
     // key, so most requests find their counts here by reference instead of hashing the subject and org
@@ -22,6 +31,8 @@ internal sealed class UsageCounters(TimeProvider time)
     private static LastBucket? t_last;
 
     private readonly ConcurrentDictionary<Bucket, long[]> _buckets = new();
+    private readonly ConcurrentQueue<(Bucket Bucket, long[] Counts)> _queued = new();
+    private long _sweptMinute;
 
     /// <summary>Counts a finished proxy request under its key, or under its route when no key was identified.</summary>
     public void Record(HttpContext context)
@@ -57,35 +68,35 @@ internal sealed class UsageCounters(TimeProvider time)
         // two minutes past, and a long request must not count into a bucket that is gone.
         var minute = time.GetUtcNow().UtcTicks / TimeSpan.TicksPerMinute;
         var last = t_last;
-        long[] counts;
-        if (last is not null && ReferenceEquals(last.Owner, this) && last.Bucket.Kind == kind && last.Bucket.Minute == minute
-            && ReferenceEquals(last.Bucket.Subject, subject) && ReferenceEquals(last.Bucket.OrgId, orgId))
-        {
-            counts = last.Counts;
-        }
-        else
+        if (last is null || !ReferenceEquals(last.Owner, this) || last.Bucket.Kind != kind || last.Bucket.Minute != minute
+            || !ReferenceEquals(last.Bucket.Subject, subject) || !ReferenceEquals(last.Bucket.OrgId, orgId))
         {
             var bucket = new Bucket(kind, subject, orgId, minute);
-            counts = _buckets.GetOrAdd(bucket, static _ => new long[UsageOutcomes.Count]);
-            (t_last ??= new LastBucket()).Set(this, bucket, counts);
+            (last = t_last ??= new LastBucket()).Set(this, bucket, _buckets.GetOrAdd(bucket, static _ => new long[UsageOutcomes.Count + 1]));
         }
 
-        Interlocked.Add(ref counts[outcome], count);
+        Add(last.Bucket, last.Counts, outcome, count);
     }
 
     /// <summary>Takes every count recorded since the last drain; the counters keep running meanwhile.</summary>
     public List<UsageRecord> Drain()
     {
-        var currentMinute = time.GetUtcNow().UtcTicks / TimeSpan.TicksPerMinute;
-        var batch = new List<UsageRecord>();
-        foreach (var (bucket, counts) in _buckets)
+        // Only the buckets queued when the drain began: one counted again meanwhile is queued anew, for the next drain.
+        var queued = _queued.Count;
+        var batch = new List<UsageRecord>(queued);
+        for (var n = 0; n < queued && _queued.TryDequeue(out var entry); n++)
         {
+            var (bucket, counts) = entry;
+
+            // Unflagged before the counts are taken: a count added after this queues the bucket again
+            // (whether or not this drain took it), so none is left behind unqueued.
+            Interlocked.Exchange(ref counts[Queued], 0);
             long[]? taken = null;
-            for (var i = 0; i < counts.Length; i++)
+            for (var i = 0; i < Queued; i++)
             {
                 if (Volatile.Read(ref counts[i]) != 0)
                 {
-                    taken ??= new long[counts.Length];
+                    taken ??= new long[Queued];
                     taken[i] = Interlocked.Exchange(ref counts[i], 0);
                 }
             }
@@ -94,12 +105,9 @@ internal sealed class UsageCounters(TimeProvider time)
             {
                 batch.Add(new UsageRecord(bucket.Kind, bucket.Subject, bucket.OrgId, new DateTimeOffset(bucket.Minute * TimeSpan.TicksPerMinute, TimeSpan.Zero), taken));
             }
-            else if (bucket.Minute < currentMinute - IdleMinutesBeforeRemoval)
-            {
-                _buckets.TryRemove(bucket, out _);
-            }
         }
 
+        RemoveIdle();
         return batch;
     }
 
@@ -109,12 +117,12 @@ internal sealed class UsageCounters(TimeProvider time)
         foreach (var record in batch)
         {
             var bucket = new Bucket(record.Kind, record.Subject, record.OrgId, record.Start.UtcTicks / TimeSpan.TicksPerMinute);
-            var counts = _buckets.GetOrAdd(bucket, static _ => new long[UsageOutcomes.Count]);
+            var counts = _buckets.GetOrAdd(bucket, static _ => new long[UsageOutcomes.Count + 1]);
             for (var i = 0; i < record.Counts.Length; i++)
             {
                 if (record.Counts[i] != 0)
                 {
-                    Interlocked.Add(ref counts[i], record.Counts[i]);
+                    Add(bucket, counts, i, record.Counts[i]);
                 }
             }
         }
@@ -123,7 +131,38 @@ internal sealed class UsageCounters(TimeProvider time)
     /// <summary>Counts not yet flushed, for the admin API to add to what the store holds.</summary>
     public IEnumerable<UsageRecord> Snapshot() => _buckets.Select(pair => new UsageRecord(
         pair.Key.Kind, pair.Key.Subject, pair.Key.OrgId, new DateTimeOffset(pair.Key.Minute * TimeSpan.TicksPerMinute, TimeSpan.Zero),
-        pair.Value.Select(c => Volatile.Read(ref c)).ToArray()));
+        pair.Value.Take(Queued).Select(c => Volatile.Read(ref c)).ToArray()));
+
+    /// <summary>Buckets held right now (for tests).</summary>
+    internal int BucketCount => _buckets.Count;
+
+    private void Add(Bucket bucket, long[] counts, int outcome, long count)
+    {
+        Interlocked.Add(ref counts[outcome], count);
+        if (Volatile.Read(ref counts[Queued]) == 0 && Interlocked.CompareExchange(ref counts[Queued], 1, 0) == 0)
+        {
+            _queued.Enqueue((bucket, counts));
+        }
+    }
+
+    /// <summary>Once a minute, drops the buckets of minutes no request counts into any more that hold nothing.</summary>
+    private void RemoveIdle()
+    {
+        var currentMinute = time.GetUtcNow().UtcTicks / TimeSpan.TicksPerMinute;
+        if (currentMinute == _sweptMinute)
+        {
+            return;
+        }
+
+        _sweptMinute = currentMinute;
+        foreach (var (bucket, counts) in _buckets)
+        {
+            if (bucket.Minute < currentMinute - IdleMinutesBeforeRemoval && Volatile.Read(ref counts[Queued]) == 0)
+            {
+                _buckets.TryRemove(bucket, out _);
+            }
+        }
+    }
 
     private readonly record struct Bucket(UsageSubjectKind Kind, string Subject, string? OrgId, long Minute);
 
