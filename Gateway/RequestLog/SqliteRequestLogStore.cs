@@ -7,7 +7,6 @@ using Gateway.Configuration;
 using Gateway.Stores.Sqlite;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
-using SQLitePCL;
 
 namespace Gateway.RequestLog;
 
@@ -41,35 +40,26 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
         return writer.RunAsync(connection =>
         {
             using var tx = connection.BeginTransaction();
-            Insert(connection.Handle!, records);
+            Insert(connection, records);
             tx.Commit();
         }, cancellationToken);
     }
 
     /// <summary>One row per organization in <paramref name="records"/>, through SQLite's own API with the JSON bound as the UTF-8 it was written in.</summary>
-    private static void Insert(sqlite3 db, IReadOnlyList<RequestRecord> records)
+    private static void Insert(SqliteConnection connection, IReadOnlyList<RequestRecord> records)
     {
         var buffer = new ArrayBufferWriter<byte>(records.Count * 160);
         using var json = new Utf8JsonWriter(buffer, WriterOptions);
-        SqliteException.ThrowExceptionForRC(raw.sqlite3_prepare_v2(db, InsertSql, out var statement), db);
-        using (statement)
+        using var insert = new SqliteRowStatement(connection, InsertSql);
+        foreach (var group in GroupByOrg(records))
         {
-            foreach (var group in GroupByOrg(records))
-            {
-                var (first, last) = Encode(json, buffer, group);
-                raw.sqlite3_bind_text16(statement, 1, (group[0].OrgId ?? "").AsSpan());
-                raw.sqlite3_bind_int64(statement, 2, first);
-                raw.sqlite3_bind_int64(statement, 3, last);
-                raw.sqlite3_bind_int(statement, 4, group.Count);
-                raw.sqlite3_bind_text(statement, 5, buffer.WrittenSpan);
-                var rc = raw.sqlite3_step(statement);
-                if (rc != raw.SQLITE_DONE)
-                {
-                    SqliteException.ThrowExceptionForRC(rc, db);
-                }
-
-                raw.sqlite3_reset(statement);
-            }
+            var (first, last) = Encode(json, buffer, group);
+            insert.Bind(1, group[0].OrgId ?? "");
+            insert.Bind(2, first);
+            insert.Bind(3, last);
+            insert.Bind(4, group.Count);
+            insert.BindUtf8(5, buffer.WrittenSpan);
+            insert.Run();
         }
     }
 

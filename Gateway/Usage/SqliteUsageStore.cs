@@ -29,35 +29,29 @@ internal sealed class SqliteUsageStore : IUsageStore
     private static void Add(SqliteConnection connection, IReadOnlyList<UsageRecord> batch)
     {
         using var tx = connection.BeginTransaction();
-        using var command = connection.CreateCommand();
-        command.Transaction = tx;
-        command.CommandText = """
+        using (var upsert = new SqliteRowStatement(connection, """
             INSERT INTO usage (kind, subject, resolution, bucket, outcome, org_id, count)
-            VALUES ($kind, $subject, 0, $bucket, $outcome, $org, $count)
+            VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6)
             ON CONFLICT (kind, subject, resolution, bucket, outcome) DO UPDATE SET count = count + excluded.count;
-            """;
-        var kind = command.Parameters.Add("$kind", SqliteType.Integer);
-        var subject = command.Parameters.Add("$subject", SqliteType.Text);
-        var bucket = command.Parameters.Add("$bucket", SqliteType.Integer);
-        var outcome = command.Parameters.Add("$outcome", SqliteType.Text);
-        var org = command.Parameters.Add("$org", SqliteType.Text);
-        var count = command.Parameters.Add("$count", SqliteType.Integer);
-        foreach (var record in batch)
+            """))
         {
-            kind.Value = (int)record.Kind;
-            subject.Value = record.Subject;
-            bucket.Value = record.Start.ToUnixTimeMilliseconds();
-            org.Value = (object?)record.OrgId ?? DBNull.Value;
-            for (var i = 0; i < record.Counts.Length; i++)
+            foreach (var record in batch)
             {
-                if (record.Counts[i] == 0)
+                upsert.Bind(1, (int)record.Kind);
+                upsert.Bind(2, record.Subject);
+                upsert.Bind(3, record.Start.ToUnixTimeMilliseconds());
+                upsert.Bind(5, record.OrgId);
+                for (var i = 0; i < record.Counts.Length; i++)
                 {
-                    continue;
-                }
+                    if (record.Counts[i] == 0)
+                    {
+                        continue;
+                    }
 
-                outcome.Value = UsageOutcomes.All[i];
-                count.Value = record.Counts[i];
-                command.ExecuteNonQuery();
+                    upsert.Bind(4, UsageOutcomes.All[i]);
+                    upsert.Bind(6, record.Counts[i]);
+                    upsert.Run();
+                }
             }
         }
 

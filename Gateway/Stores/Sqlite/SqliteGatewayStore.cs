@@ -237,20 +237,18 @@ internal sealed partial class SqliteGatewayStore : IGatewayStore, IDisposable
         return _writer.RunAsync(connection =>
         {
             using var tx = connection.BeginTransaction();
-            using var command = connection.CreateCommand();
-            command.Transaction = tx;
             // A key that is not stored (never, or not yet on this file) gets no row; a time goes only forward.
-            command.CommandText = """
-                INSERT INTO key_last_used (id, at) SELECT $id, $at WHERE EXISTS (SELECT 1 FROM keys WHERE id = $id)
+            using (var upsert = new SqliteRowStatement(connection, """
+                INSERT INTO key_last_used (id, at) SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM keys WHERE id = ?1)
                 ON CONFLICT (id) DO UPDATE SET at = excluded.at WHERE excluded.at > key_last_used.at;
-                """;
-            var id = command.Parameters.Add("$id", SqliteType.Text);
-            var at = command.Parameters.Add("$at", SqliteType.Integer);
-            foreach (var (keyId, time) in usage)
+                """))
             {
-                id.Value = keyId;
-                at.Value = time.ToUnixTimeMilliseconds();
-                command.ExecuteNonQuery();
+                foreach (var (keyId, time) in usage)
+                {
+                    upsert.Bind(1, keyId);
+                    upsert.Bind(2, time.ToUnixTimeMilliseconds());
+                    upsert.Run();
+                }
             }
 
             tx.Commit();
