@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Gateway.Auth;
+using Gateway.Domain;
 using Gateway.Http;
 
 namespace Gateway.Usage;
@@ -54,12 +55,35 @@ internal sealed class UsageCounters(TimeProvider time)
         var key = context.Feature<IApiKeyFeature>()?.Key ?? context.Feature<RefusedKeyFeature>()?.Key;
         if (key is not null)
         {
-            Add(UsageSubjectKind.Key, key.Id, key.OrgId, outcome);
+            Add(key, outcome);
         }
         else
         {
             Add(UsageSubjectKind.Route, context.ProxyFeature().Route.Config.RouteId, null, outcome);
         }
+    }
+
+    /// <summary>
+    /// Counts a request of <paramref name="key"/>: through the bucket its <see cref="KeyActivity"/> remembers for
+    /// this minute, without hashing the id, when the last-used tracker has attached one (every key let in).
+    /// </summary>
+    public void Add(CachedKey key, int outcome)
+    {
+        var activity = key.Activity;
+        if (activity is null)
+        {
+            Add(UsageSubjectKind.Key, key.Id, key.OrgId, outcome);
+            return;
+        }
+
+        var minute = time.GetUtcNow().UtcTicks / TimeSpan.TicksPerMinute;
+        if (activity.Usage is not KeySlot slot || !ReferenceEquals(slot.Owner, this) || slot.Bucket.Minute != minute)
+        {
+            var bucket = new Bucket(UsageSubjectKind.Key, key.Id, key.OrgId, minute);
+            activity.Usage = slot = new KeySlot(this, bucket, _buckets.GetOrAdd(bucket, static _ => new long[UsageOutcomes.Count + 1]));
+        }
+
+        Add(slot.Bucket, slot.Counts, outcome, 1);
     }
 
     public void Add(UsageSubjectKind kind, string subject, string? orgId, int outcome, long count = 1)
@@ -165,6 +189,9 @@ internal sealed class UsageCounters(TimeProvider time)
     }
 
     private readonly record struct Bucket(UsageSubjectKind Kind, string Subject, string? OrgId, long Minute);
+
+    /// <summary>A key's bucket of one minute, held by its <see cref="KeyActivity"/>; a new one each minute.</summary>
+    private sealed record KeySlot(UsageCounters Owner, Bucket Bucket, long[] Counts);
 
     /// <summary>
     /// A thread's last bucket, its strings compared by reference rather than by <see cref="Bucket"/>'s value
