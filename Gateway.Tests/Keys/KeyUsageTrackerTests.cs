@@ -1,5 +1,4 @@
 using Gateway.Configuration;
-using Gateway.Domain;
 using Gateway.Keys;
 using Gateway.Stores;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -106,40 +105,6 @@ public sealed class KeyUsageTrackerTests
         Assert.That(newest.Values, Has.All.EqualTo(Start.AddSeconds(Seconds)));
         Assert.That(store.Writes.All(w => w.Select(p => p.Key).Distinct().Count() == w.Count), Is.True, "a key at most once per flush");
     }
-
-    [Test]
-    public async Task Record_CachedKey_KeepsItsEntryOnTheKey_AndAttachesANewOneOnceForgotten()
-    {
-        var (tracker, store, time) = Create();
-        var key = new CachedKey(Record("key_packedless_1"));
-        tracker.Record(key, Start);
-        var entry = key.Activity;
-        tracker.Record(key, Start.AddSeconds(2));
-        Assert.That(key.Activity, Is.SameAs(entry), "one entry for the key, found through the key");
-        Assert.That(tracker.Count, Is.EqualTo(1));
-        tracker.Record("key_packedless_1", Start.AddSeconds(3));
-        Assert.That(tracker.Count, Is.EqualTo(1), "by id: the same entry");
-        await tracker.FlushAsync(CancellationToken.None);
-        Assert.That(store.Writes.Single(), Is.EquivalentTo(new Dictionary<string, DateTimeOffset> { ["key_packedless_1"] = Start.AddSeconds(3) }));
-
-        time.Advance(TimeSpan.FromMinutes(11));
-        await tracker.FlushAsync(CancellationToken.None);
-        Assert.That(tracker.Count, Is.Zero);
-        Assert.That(entry!.Detached, Is.True);
-
-        var later = time.GetUtcNow();
-        tracker.Record(key, later);
-        Assert.That(key.Activity, Is.Not.SameAs(entry), "a forgotten entry is replaced, so the instance's time shows again");
-        Assert.That(tracker.Pending("key_packedless_1"), Is.EqualTo(later));
-        await tracker.FlushAsync(CancellationToken.None);
-        Assert.That(store.Writes[^1], Is.EquivalentTo(new Dictionary<string, DateTimeOffset> { ["key_packedless_1"] = later }));
-    }
-
-    internal static ApiKeyRecord Record(string id) => new()
-    {
-        Id = id, OrgId = "acme", Name = "k", Prefix = "gw_live_aaaaaa", Hash = "h", Environment = KeyEnvironments.Production,
-        Scopes = ["*"], CreatedAt = DateTimeOffset.UnixEpoch, UpdatedAt = DateTimeOffset.UnixEpoch, Version = 1,
-    };
 
     private static (KeyUsageTracker Tracker, RecordingStore Store, FakeTimeProvider Time) Create()
     {

@@ -1,4 +1,3 @@
-using Gateway.Domain;
 using Gateway.Usage;
 using Microsoft.Extensions.Time.Testing;
 
@@ -167,30 +166,6 @@ public sealed class UsageCountersTests
         Assert.That(again[0].Start, Is.EqualTo(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero)));
         Assert.That(Allowed(again, "key_a"), Is.EqualTo(2));
         Assert.That(again[0].Counts, Has.Length.EqualTo(UsageOutcomes.Count), "the records carry the outcomes only");
-    }
-
-    [Test]
-    public void Add_CachedKeyWithActivity_CountsIntoTheBucketOfItsIdAndMinute()
-    {
-        var time = new FakeTimeProvider(Start);
-        var counters = new UsageCounters(time);
-        var other = new UsageCounters(time);
-        var key = new CachedKey(Gateway.Tests.Keys.KeyUsageTrackerTests.Record("key_x")) { Activity = new KeyActivity() };
-
-        counters.Add(key, UsageOutcomes.AllowedIndex);
-        counters.Add(key, UsageOutcomes.AllowedIndex);
-        counters.Add(UsageSubjectKind.Key, "key_x", "acme", UsageOutcomes.AllowedIndex); // by id: the same bucket
-        other.Add(key, UsageOutcomes.AllowedIndex); // other counters keep their own
-        time.Advance(TimeSpan.FromMinutes(1));
-        counters.Add(key, UsageOutcomes.AllowedIndex);
-
-        var drained = counters.Drain().OrderBy(r => r.Start).ToList();
-        Assert.That(drained.Select(r => (r.Subject, r.OrgId, r.Start.Minute, r.Counts[UsageOutcomes.AllowedIndex])), Is.EqualTo(new[]
-        {
-            ("key_x", (string?)"acme", 0, 3L),
-            ("key_x", (string?)"acme", 1, 1L),
-        }));
-        Assert.That(Allowed(other.Drain(), "key_x"), Is.EqualTo(1));
     }
 
     private static long Allowed(IEnumerable<UsageRecord> records, string subject) =>

@@ -104,7 +104,7 @@ internal sealed partial class KeyAuthenticationMiddleware(
 
         metrics.AuthDecision("allowed");
         context.SetFeature<IApiKeyFeature>(new ApiKeyFeature(key!));
-        usage.Record(key!, now);
+        usage.Record(key!.Id, now);
 
         // The identity headers are set on the upstream request (IdentityTransformProvider).
         context.Request.Headers.Remove(Microsoft.Net.Http.Headers.HeaderNames.Authorization);

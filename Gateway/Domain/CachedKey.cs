@@ -20,12 +20,6 @@ public sealed class CachedKey
     // that cannot be packed), in one object that most keys do without: three fields fewer in every cached key.
     private readonly Rare? _rare;
 
-    /// <summary>
-    /// The key's use on this instance, attached by the last-used tracker on its first use through this object (the one
-    /// field here that changes: any thread may set it, and one that finds it detached or missing looks it up again).
-    /// </summary>
-    internal KeyActivity? Activity;
-
     /// <summary>The key found for <paramref name="presented"/>, sharing <paramref name="profile"/> with its look-alikes.</summary>
     internal CachedKey(ApiKeyRecord record, HashValue presented, KeyProfile profile)
         : this(record, profile, OpensUntil(record, presented))

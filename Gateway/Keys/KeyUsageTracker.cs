@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Gateway.Configuration;
-using Gateway.Domain;
 using Gateway.Observability;
 using Gateway.Stores;
 using Microsoft.Extensions.Options;
@@ -13,12 +12,11 @@ namespace Gateway.Keys;
 /// to the flush interval across instances, and exact on the instance that served the request.
 /// </summary>
 /// <remarks>
-/// Each key in use keeps one small entry (<see cref="KeyActivity"/>) across flushes, raised in place, and is
-/// queued for the next flush by the first use that raises it since the last one. The cached key holds its
-/// entry, so a request reaches it without looking the id up. With 100,000 keys in use, a dictionary made
-/// anew each flush allocated an entry per key per flush, and another per raise (a 16-byte value is not
-/// replaced in place), all of it living just long enough to reach the older GC generations. Entries idle
-/// for <see cref="IdleBeforeRemoval"/> are dropped (detached), by a walk once a minute.
+/// Each key in use keeps one small entry across flushes, raised in place, and is queued for the next
+/// flush by the first use that raises it since the last one. With 100,000 keys in use, a dictionary
+/// made anew each flush allocated an entry per key per flush, and another per raise (a 16-byte value
+/// is not replaced in place), all of it living just long enough to reach the older GC generations.
+/// Entries idle for <see cref="IdleBeforeRemoval"/> are dropped, by a walk once a minute.
 /// </remarks>
 internal sealed partial class KeyUsageTracker(
     IKeyUsageRecorder store,
@@ -28,31 +26,37 @@ internal sealed partial class KeyUsageTracker(
 {
     private static readonly TimeSpan IdleBeforeRemoval = TimeSpan.FromMinutes(10);
 
-    private readonly ConcurrentDictionary<string, KeyActivity> _uses = new(StringComparer.Ordinal);
-    private readonly ConcurrentQueue<(string KeyId, KeyActivity Use)> _queued = new();
+    private readonly ConcurrentDictionary<string, Use> _uses = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<(string KeyId, Use Use)> _queued = new();
     private long _sweptMinute;
 
     /// <summary>Keys with an entry right now (for tests).</summary>
     internal int Count => _uses.Count;
 
-    /// <summary>Notes a use of <paramref name="key"/> at <paramref name="now"/>, read by the caller from this tracker's clock.</summary>
-    public void Record(CachedKey key, DateTimeOffset now)
+    /// <summary>Notes a use of the key at <paramref name="now"/>, read by the caller from this tracker's clock.</summary>
+    public void Record(string keyId, DateTimeOffset now)
     {
-        var use = key.Activity;
-        if (use is null || use.Detached)
+        // Whole seconds are enough for "last used" and let most requests skip the write below.
+        var seconds = now.UtcTicks / TimeSpan.TicksPerSecond;
+        if (!_uses.TryGetValue(keyId, out var use))
         {
-            key.Activity = use = Attach(key.Id);
+            use = _uses.GetOrAdd(keyId, static _ => new Use());
         }
 
-        Raise(key, null, use, now);
+        long seen;
+        while ((seen = Volatile.Read(ref use.Seconds)) < seconds)
+        {
+            if (Interlocked.CompareExchange(ref use.Seconds, seconds, seen) == seen)
+            {
+                Queue(keyId, use);
+                return;
+            }
+        }
     }
-
-    /// <summary>Notes a use of the key with id <paramref name="keyId"/> (tests; the request path passes the cached key).</summary>
-    public void Record(string keyId, DateTimeOffset now) => Raise(null, keyId, Attach(keyId), now);
 
     /// <summary>The newest use of a key on this instance, if it is still remembered (flushed or not).</summary>
     public DateTimeOffset? Pending(string keyId) =>
-        _uses.TryGetValue(keyId, out var use) && Volatile.Read(ref use.LastUsedSeconds) is > 0 and var seconds ? At(seconds) : null;
+        _uses.TryGetValue(keyId, out var use) && Volatile.Read(ref use.Seconds) is > 0 and var seconds ? At(seconds) : null;
 
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
@@ -63,14 +67,14 @@ internal sealed partial class KeyUsageTracker(
             return;
         }
 
-        var taken = new List<(string KeyId, KeyActivity Use)>(queued);
+        var taken = new List<(string KeyId, Use Use)>(queued);
         var batch = new List<KeyValuePair<string, DateTimeOffset>>(queued);
         for (var n = 0; n < queued && _queued.TryDequeue(out var entry); n++)
         {
             // Unqueued before its time is read: a later raise queues it again, for the next flush.
-            Interlocked.Exchange(ref entry.Use.LastUsedQueued, 0);
+            Interlocked.Exchange(ref entry.Use.Queued, 0);
             taken.Add(entry);
-            batch.Add(new(entry.KeyId, At(Volatile.Read(ref entry.Use.LastUsedSeconds))));
+            batch.Add(new(entry.KeyId, At(Volatile.Read(ref entry.Use.Seconds))));
         }
 
         try
@@ -112,28 +116,9 @@ internal sealed partial class KeyUsageTracker(
 
     private static DateTimeOffset At(long seconds) => new(seconds * TimeSpan.TicksPerSecond, TimeSpan.Zero);
 
-    private KeyActivity Attach(string keyId) =>
-        _uses.TryGetValue(keyId, out var use) ? use : _uses.GetOrAdd(keyId, static _ => new KeyActivity());
-
-    private void Raise(CachedKey? key, string? keyId, KeyActivity use, DateTimeOffset now)
+    private void Queue(string keyId, Use use)
     {
-        // Whole seconds are enough for "last used" and let most requests skip the write below.
-        var seconds = now.UtcTicks / TimeSpan.TicksPerSecond;
-        long seen;
-        while ((seen = Volatile.Read(ref use.LastUsedSeconds)) < seconds)
-        {
-            if (Interlocked.CompareExchange(ref use.LastUsedSeconds, seconds, seen) == seen)
-            {
-                // The id only when queuing: for a packed id it is text made on demand.
-                Queue(keyId ?? key!.Id, use);
-                return;
-            }
-        }
-    }
-
-    private void Queue(string keyId, KeyActivity use)
-    {
-        if (Volatile.Read(ref use.LastUsedQueued) == 0 && Interlocked.CompareExchange(ref use.LastUsedQueued, 1, 0) == 0)
+        if (Volatile.Read(ref use.Queued) == 0 && Interlocked.CompareExchange(ref use.Queued, 1, 0) == 0)
         {
             _queued.Enqueue((keyId, use));
         }
@@ -154,11 +139,17 @@ internal sealed partial class KeyUsageTracker(
         foreach (var pair in _uses)
         {
             // A use racing with the removal still reaches the store: it queued the entry it raised.
-            if (Volatile.Read(ref pair.Value.LastUsedSeconds) < before && Volatile.Read(ref pair.Value.LastUsedQueued) == 0 && _uses.TryRemove(pair))
+            if (Volatile.Read(ref pair.Value.Seconds) < before && Volatile.Read(ref pair.Value.Queued) == 0)
             {
-                pair.Value.Detached = true;
+                _uses.TryRemove(pair);
             }
         }
+    }
+
+    private sealed class Use
+    {
+        public long Seconds;
+        public int Queued;
     }
 
     private static partial class Log

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Gateway.Auth;
-using Gateway.Domain;
 using Gateway.Http;
 
 namespace Gateway.Usage;
@@ -55,35 +54,12 @@ internal sealed class UsageCounters(TimeProvider time)
         var key = context.Feature<IApiKeyFeature>()?.Key ?? context.Feature<RefusedKeyFeature>()?.Key;
         if (key is not null)
         {
-            Add(key, outcome);
+            Add(UsageSubjectKind.Key, key.Id, key.OrgId, outcome);
         }
         else
         {
             Add(UsageSubjectKind.Route, context.ProxyFeature().Route.Config.RouteId, null, outcome);
         }
-    }
-
-    /// <summary>
-    /// Counts a request of <paramref name="key"/>: through the bucket its <see cref="KeyActivity"/> remembers for
-    /// this minute, without hashing the id, when the last-used tracker has attached one (every key let in).
-    /// </summary>
-    public void Add(CachedKey key, int outcome)
-    {
-        var activity = key.Activity;
-        if (activity is null)
-        {
-            Add(UsageSubjectKind.Key, key.Id, key.OrgId, outcome);
-            return;
-        }
-
-        var minute = time.GetUtcNow().UtcTicks / TimeSpan.TicksPerMinute;
-        if (activity.Usage is not KeySlot slot || !ReferenceEquals(slot.Owner, this) || slot.Bucket.Minute != minute)
-        {
-            var bucket = new Bucket(UsageSubjectKind.Key, key.Id, key.OrgId, minute);
-            activity.Usage = slot = new KeySlot(this, bucket, _buckets.GetOrAdd(bucket, static _ => new long[UsageOutcomes.Count + 1]));
-        }
-
-        Add(slot.Bucket, slot.Counts, outcome, 1);
     }
 
     public void Add(UsageSubjectKind kind, string subject, string? orgId, int outcome, long count = 1)
@@ -189,9 +165,6 @@ internal sealed class UsageCounters(TimeProvider time)
     }
 
     private readonly record struct Bucket(UsageSubjectKind Kind, string Subject, string? OrgId, long Minute);
-
-    /// <summary>A key's bucket of one minute, held by its <see cref="KeyActivity"/>; a new one each minute.</summary>
-    private sealed record KeySlot(UsageCounters Owner, Bucket Bucket, long[] Counts);
 
     /// <summary>
     /// A thread's last bucket, its strings compared by reference rather than by <see cref="Bucket"/>'s value

@@ -124,7 +124,7 @@ internal sealed partial class KeyVerifier(
             return Describe(key, null, RateLimitOf(batch, tightest, given: 1), QuotaOf(batch, input.Cost), CreditsOf(batch, input.Cost));
         }
 
-        usage.Record(key, now);
+        usage.Record(key.Id, now);
         return Describe(key, null, RateLimitOf(batch, tightest, given: 0), QuotaOf(batch, 0), CreditsOf(batch, 0));
     }
 
