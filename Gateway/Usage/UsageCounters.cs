@@ -17,7 +17,7 @@ namespace Gateway.Usage;
 /// </remarks>
 internal sealed class UsageCounters(TimeProvider time)
 {
-    // Buckets this many minutes old are dropped once drained: no request can still be writing to them.
+    // Buckets older than this many minutes are dropped once they hold nothing: no request can still be counting into them.
     private const long IdleMinutesBeforeRemoval = 2;
 
     // A bucket's array holds one count per outcome, then this flag: 1 while the bucket is queued for the next drain.
