@@ -72,7 +72,7 @@ internal sealed class UsageCounters(TimeProvider time)
             || !ReferenceEquals(last.Bucket.Subject, subject) || !ReferenceEquals(last.Bucket.OrgId, orgId))
         {
             var bucket = new Bucket(kind, subject, orgId, minute);
-            (last = t_last ??= new LastBucket()).Set(this, bucket, _buckets.GetOrAdd(bucket, static _ => new long[UsageOutcomes.Count + 1]));
+            (last = t_last ??= new LastBucket()).Set(this, bucket, CountsOf(bucket));
         }
 
         Add(last.Bucket, last.Counts, outcome, count);
@@ -117,7 +117,7 @@ internal sealed class UsageCounters(TimeProvider time)
         foreach (var record in batch)
         {
             var bucket = new Bucket(record.Kind, record.Subject, record.OrgId, record.Start.UtcTicks / TimeSpan.TicksPerMinute);
-            var counts = _buckets.GetOrAdd(bucket, static _ => new long[UsageOutcomes.Count + 1]);
+            var counts = CountsOf(bucket);
             for (var i = 0; i < record.Counts.Length; i++)
             {
                 if (record.Counts[i] != 0)
@@ -135,6 +135,9 @@ internal sealed class UsageCounters(TimeProvider time)
 
     /// <summary>Buckets held right now (for tests).</summary>
     internal int BucketCount => _buckets.Count;
+
+    /// <summary>The bucket's array: a count per outcome, then the queued flag.</summary>
+    private long[] CountsOf(Bucket bucket) => _buckets.GetOrAdd(bucket, static _ => new long[Queued + 1]);
 
     private void Add(Bucket bucket, long[] counts, int outcome, long count)
     {
