@@ -1,16 +1,11 @@
-using System.Diagnostics.Metrics;
 using System.Text.Json.Nodes;
 using Gateway.Auth;
-using Gateway.Configuration;
 using Gateway.Domain;
 using Gateway.Http;
-using Gateway.Observability;
 using Gateway.Proxy;
 using Gateway.Tests.Common;
 using Gateway.Usage;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
@@ -169,14 +164,8 @@ public sealed class ProxyOutcomeMiddlewareTests
 
         public Task InvokeAsync(HttpContext context, RequestDelegate next)
         {
-            var metrics = new GatewayMetrics(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
-            var middleware = new ProxyOutcomeMiddleware(
-                c => { Called = true; return next(c); },
-                metrics,
-                new StaticOptionsMonitor<GatewayOptions>(new GatewayOptions()),
-                _usage,
-                NullLogger<ProxyOutcomeMiddleware>.Instance);
-            return middleware.InvokeAsync(context);
+            var stage = ProxyOutcomeStage.Over(c => { Called = true; return next(c); }, new FakeTimeProvider(Now), _usage);
+            return stage(context);
         }
 
         /// <returns>Every non-zero count, as (kind, subject, organization, outcome, count).</returns>

@@ -11,8 +11,6 @@ internal sealed class AccessLogEntry : ProblemCodeFeature
 {
     public DateTimeOffset Timestamp { get; set; }
 
-    public long Started { get; set; }
-
     public long UpstreamStarted { get; set; }
 
     public long UpstreamEnded { get; set; }

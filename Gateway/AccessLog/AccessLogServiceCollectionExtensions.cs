@@ -1,3 +1,4 @@
+using Gateway.Http;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -5,7 +6,7 @@ namespace Gateway.AccessLog;
 
 internal static class AccessLogServiceCollectionExtensions
 {
-    /// <summary>Binds and validates <c>Gateway:AccessLog</c> and registers the background writer.</summary>
+    /// <summary>Binds and validates <c>Gateway:AccessLog</c> and registers the background writer and the proxy's observer that feeds it.</summary>
     internal static IServiceCollection AddGatewayAccessLog(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<AccessLogOptions>()
@@ -13,7 +14,7 @@ internal static class AccessLogServiceCollectionExtensions
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AccessLogOptions>, AccessLogOptionsValidator>());
         services.TryAddSingleton<AccessLogWriter>();
-        services.TryAddSingleton<AccessLogMiddleware>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyRequestObserver, AccessLogObserver>());
         services.AddHostedService(sp => sp.GetRequiredService<AccessLogWriter>());
         return services;
     }

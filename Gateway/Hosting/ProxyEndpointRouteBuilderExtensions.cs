@@ -3,7 +3,6 @@ using Gateway.Auth;
 using Gateway.IpAllowlist;
 using Gateway.Proxy;
 using Gateway.RateLimiting;
-using Gateway.RequestLog;
 
 namespace Gateway.Hosting;
 
@@ -17,8 +16,6 @@ public static class ProxyEndpointRouteBuilderExtensions
     {
         endpoints.MapReverseProxy(proxy =>
         {
-            proxy.UseRequestLog();
-            proxy.UseAccessLog();
             proxy.UseProxyOutcome();
             proxy.UseSpan("gateway.ip_limit", stage => stage.UseIpRateLimit());
             proxy.UseSpan("gateway.authenticate", stage => stage.UseKeyAuthentication().UseKeyIpAllowlist());

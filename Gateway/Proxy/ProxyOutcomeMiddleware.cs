@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Gateway.Configuration;
 using Gateway.Http;
 using Gateway.Observability;
@@ -10,11 +11,19 @@ namespace Gateway.Proxy;
 /// <summary>
 /// First stage of the proxy pipeline: drops client headers with '_' in their names when asked to,
 /// turns YARP's bare 502/503/504 into problem+json (and a client's refused body into 400/413, a client that went
-/// away into 499), and then records the outcome once the answer is
-/// final: the request metric and, unless usage counting is off, the usage count. Both are recorded here, after one wait for the forwarder, rather than each in a stage of its
+/// away into 499), and then records the outcome once the answer is final: the request metric, the usage count
+/// unless usage counting is off, and whatever the <see cref="IProxyRequestObserver"/>s record (the request log,
+/// the access log). All are recorded here, after one wait for the forwarder, rather than each in a stage of its
 /// own that would wait for it again.
 /// </summary>
-internal sealed partial class ProxyOutcomeMiddleware(RequestDelegate next, GatewayMetrics metrics, IOptionsMonitor<GatewayOptions> options, UsageCounters? usage, ILogger<ProxyOutcomeMiddleware> logger)
+internal sealed partial class ProxyOutcomeMiddleware(
+    RequestDelegate next,
+    GatewayMetrics metrics,
+    IOptionsMonitor<GatewayOptions> options,
+    UsageCounters? usage,
+    IProxyRequestObserver[] observers,
+    TimeProvider time,
+    ILogger<ProxyOutcomeMiddleware> logger)
 {
     private const int StatusCodeClientClosedRequest = 499;
 
@@ -27,84 +36,116 @@ internal sealed partial class ProxyOutcomeMiddleware(RequestDelegate next, Gatew
             IdentityHeaders.RemoveClientCopies(context.Request.Headers, dropUnderscoreNames: true);
         }
 
+        var start = observers.Length == 0 ? default : new ProxyRequestStart(Stopwatch.GetTimestamp(), time.GetUtcNow());
+        foreach (var observer in observers)
+        {
+            observer.Starting(context, start);
+        }
+
         // A refusal by a later stage completes synchronously: record it without an async frame.
-        var task = next(context);
+        Task task;
+        try
+        {
+            task = next(context);
+        }
+        catch
+        {
+            Notify(context, start);
+            throw;
+        }
+
         if (task.IsCompletedSuccessfully && context.Feature<IForwarderErrorFeature>() is null)
         {
             Record(context, Outcome(context));
+            Notify(context, start);
             return Task.CompletedTask;
         }
 
-        return FinishAsync(task, context);
+        return FinishAsync(task, context, start);
     }
 
-    private async Task FinishAsync(Task task, HttpContext context)
+    private async Task FinishAsync(Task task, HttpContext context, ProxyRequestStart start)
     {
-        await task;
-
-        var error = context.Feature<IForwarderErrorFeature>();
-        if (error is null)
+        try
         {
-            Record(context, Outcome(context));
-            return;
-        }
+            await task;
 
-        var response = context.Response;
-        var refused = BadRequest(error.Exception);
-        if (context.RequestAborted.IsCancellationRequested || (IsClientSide(error.Error) && (refused is null || EndedMidBody(refused))))
-        {
-            // The client went away: nobody reads an answer. 499 (nginx's "client closed request") keeps it
-            // apart from upstream failures in the metrics and the access log.
-            Log.ClientAborted(logger, error.Error, context.TraceIdentifier);
-            if (!response.HasStarted)
+            var error = context.Feature<IForwarderErrorFeature>();
+            if (error is null)
             {
-                response.StatusCode = StatusCodeClientClosedRequest;
+                Record(context, Outcome(context));
+                return;
             }
 
-            Record(context, "client_aborted");
-            return;
-        }
+            var response = context.Response;
+            var refused = BadRequest(error.Exception);
+            if (context.RequestAborted.IsCancellationRequested || (IsClientSide(error.Error) && (refused is null || EndedMidBody(refused))))
+            {
+                // The client went away: nobody reads an answer. 499 (nginx's "client closed request") keeps it
+                // apart from upstream failures in the metrics and the access log.
+                Log.ClientAborted(logger, error.Error, context.TraceIdentifier);
+                if (!response.HasStarted)
+                {
+                    response.StatusCode = StatusCodeClientClosedRequest;
+                }
 
-        // YARP clears the response headers when it gives up on a request; the id goes back on every answer.
-        if (!response.HasStarted)
-        {
-            response.Headers[RequestIdMiddleware.HeaderName] = context.TraceIdentifier;
-        }
+                Record(context, "client_aborted");
+                return;
+            }
 
-        if (refused is { } bad)
-        {
-            // Kestrel refused the client's body (over MaxRequestBodySize, bad chunk framing): the client's
-            // error, with the status Kestrel chose, not an upstream failure.
-            Log.ClientBodyRefused(logger, error.Error, bad.StatusCode, context.TraceIdentifier, bad.Message);
+            // YARP clears the response headers when it gives up on a request; the id goes back on every answer.
             if (!response.HasStarted)
             {
-                if (bad.StatusCode == StatusCodes.Status413PayloadTooLarge)
+                response.Headers[RequestIdMiddleware.HeaderName] = context.TraceIdentifier;
+            }
+
+            if (refused is { } bad)
+            {
+                // Kestrel refused the client's body (over MaxRequestBodySize, bad chunk framing): the client's
+                // error, with the status Kestrel chose, not an upstream failure.
+                Log.ClientBodyRefused(logger, error.Error, bad.StatusCode, context.TraceIdentifier, bad.Message);
+                if (!response.HasStarted)
                 {
-                    await GatewayProblem.WriteAsync(context, ProblemCodes.BodyTooLarge, "The request body is larger than the gateway accepts.");
+                    if (bad.StatusCode == StatusCodes.Status413PayloadTooLarge)
+                    {
+                        await GatewayProblem.WriteAsync(context, ProblemCodes.BodyTooLarge, "The request body is larger than the gateway accepts.");
+                    }
+                    else
+                    {
+                        await GatewayProblem.WriteAsync(context, ProblemCodes.BadRequest, "The request body is malformed: " + bad.Message);
+                    }
+                }
+
+                Record(context, "client_error");
+                return;
+            }
+
+            if (!response.HasStarted)
+            {
+                if (error.Error is ForwarderError.RequestTimedOut || response.StatusCode == StatusCodes.Status504GatewayTimeout)
+                {
+                    await GatewayProblem.WriteAsync(context, ProblemCodes.UpstreamTimeout, "The upstream did not answer in time.");
                 }
                 else
                 {
-                    await GatewayProblem.WriteAsync(context, ProblemCodes.BadRequest, "The request body is malformed: " + bad.Message);
+                    await GatewayProblem.WriteAsync(context, ProblemCodes.UpstreamUnreachable, "The upstream could not be reached.");
                 }
             }
 
-            Record(context, "client_error");
-            return;
+            Record(context, "upstream_error");
         }
-
-        if (!response.HasStarted)
+        finally
         {
-            if (error.Error is ForwarderError.RequestTimedOut || response.StatusCode == StatusCodes.Status504GatewayTimeout)
-            {
-                await GatewayProblem.WriteAsync(context, ProblemCodes.UpstreamTimeout, "The upstream did not answer in time.");
-            }
-            else
-            {
-                await GatewayProblem.WriteAsync(context, ProblemCodes.UpstreamUnreachable, "The upstream could not be reached.");
-            }
+            Notify(context, start);
         }
+    }
 
-        Record(context, "upstream_error");
+    private void Notify(HttpContext context, in ProxyRequestStart start)
+    {
+        foreach (var observer in observers)
+        {
+            observer.Completed(context, start);
+        }
     }
 
     private void Record(HttpContext context, string outcome)

@@ -27,6 +27,17 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
     // non-ASCII), so a request id is found in the stored text as its quoted self.
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
 
+    /// <summary>
+    /// A batch's JSON is written here and kept for the next batch: a new buffer per batch of 500 records was 100-200 KB,
+    /// above the large-object threshold, so every batch was a large-object allocation that brought full collections
+    /// closer. Only the background writer's thread, one write at a time, uses it; one grown past
+    /// <see cref="MaxKeptJsonBytes"/> (long paths in a large batch) is let go after its write.
+    /// </summary>
+    private ArrayBufferWriter<byte> _batchJson = new(InitialJsonBytes);
+
+    private const int InitialJsonBytes = 64 * 1024;
+    private const int MaxKeptJsonBytes = 1024 * 1024;
+
     private readonly SqliteDatabase _database = new(options.Value.Store.Path, SqliteOpenMode.ReadWrite);
 
     /// <summary>On the store's background writer, whose commits do not wait for the disk: see <see cref="SqliteBackgroundWriter"/>.</summary>
@@ -40,15 +51,25 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
         return writer.RunAsync(connection =>
         {
             using var tx = connection.BeginTransaction();
-            Insert(connection, records);
+            try
+            {
+                Insert(connection, records, _batchJson);
+            }
+            finally
+            {
+                if (_batchJson.Capacity > MaxKeptJsonBytes)
+                {
+                    _batchJson = new ArrayBufferWriter<byte>(InitialJsonBytes);
+                }
+            }
+
             tx.Commit();
         }, cancellationToken);
     }
 
     /// <summary>One row per organization in <paramref name="records"/>, through SQLite's own API with the JSON bound as the UTF-8 it was written in.</summary>
-    private static void Insert(SqliteConnection connection, IReadOnlyList<RequestRecord> records)
+    private static void Insert(SqliteConnection connection, IReadOnlyList<RequestRecord> records, ArrayBufferWriter<byte> buffer)
     {
-        var buffer = new ArrayBufferWriter<byte>(records.Count * 160);
         using var json = new Utf8JsonWriter(buffer, WriterOptions);
         using var insert = new SqliteRowStatement(connection, InsertSql);
         foreach (var group in GroupByOrg(records))

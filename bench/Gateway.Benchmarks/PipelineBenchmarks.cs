@@ -61,6 +61,9 @@ public class PipelineBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
+        // Stopped first, as the host stops on shutdown: disposing alone leaves the background writers running
+        // against the store's writer, which the container has already closed.
+        _gateway.StopAsync().GetAwaiter().GetResult();
         _gateway.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _plain.DisposeAsync().AsTask().GetAwaiter().GetResult();
         Directory.Delete(_directory, recursive: true);

@@ -6,42 +6,21 @@ using Yarp.ReverseProxy.Forwarder;
 namespace Gateway.RequestLog;
 
 /// <summary>
-/// Outermost stage of the proxy pipeline: once a request is answered, hands a <see cref="RequestRecord"/> to
-/// <see cref="RequestLogWriter"/> when the request reached authentication (a key was found, or authentication
-/// refused it). Requests refused by the IP limit before authentication, and anonymous routes, are not logged.
-/// Never the key, the query string or a body.
+/// Hands a <see cref="RequestRecord"/> to <see cref="RequestLogWriter"/> once a request is answered, when the request
+/// reached authentication (a key was found, or authentication refused it). Requests refused by the IP limit before
+/// authentication, and anonymous routes, are not logged. Never the key, the query string or a body.
 /// </summary>
-internal sealed class RequestLogMiddleware(RequestLogWriter writer, ClientIpResolver ips, TimeProvider time)
+internal sealed class RequestLogObserver(RequestLogWriter writer, ClientIpResolver ips) : IProxyRequestObserver
 {
     private const int ClientClosedRequest = 499;
 
-    public Task InvokeAsync(HttpContext context, RequestDelegate next)
-    {
-        var started = Stopwatch.GetTimestamp();
-        var at = time.GetUtcNow();
-        var task = next(context);
-        if (task.IsCompletedSuccessfully)
-        {
-            Record(context, at, started);
-            return Task.CompletedTask;
-        }
+    public bool IsEnabled => writer.IsEnabled;
 
-        return FinishAsync(task, context, at, started);
+    public void Starting(HttpContext context, in ProxyRequestStart start)
+    {
     }
 
-    private async Task FinishAsync(Task task, HttpContext context, DateTimeOffset at, long started)
-    {
-        try
-        {
-            await task;
-        }
-        finally
-        {
-            Record(context, at, started);
-        }
-    }
-
-    private void Record(HttpContext context, DateTimeOffset at, long started)
+    public void Completed(HttpContext context, in ProxyRequestStart start)
     {
         var key = context.Feature<IApiKeyFeature>()?.Key ?? context.Feature<RefusedKeyFeature>()?.Key;
         var code = context.Feature<ProblemCodeFeature>()?.Code;
@@ -54,7 +33,7 @@ internal sealed class RequestLogMiddleware(RequestLogWriter writer, ClientIpReso
         var status = context.RequestAborted.IsCancellationRequested && !response.HasStarted ? ClientClosedRequest : response.StatusCode;
         var proxied = context.ProxyFeature().ProxiedDestination is not null && context.Feature<IForwarderErrorFeature>() is null;
         writer.Write(new RequestRecord(
-            at,
+            start.Time,
             context.TraceIdentifier,
             key?.OrgId,
             key?.Id,
@@ -64,7 +43,7 @@ internal sealed class RequestLogMiddleware(RequestLogWriter writer, ClientIpReso
             context.ProxyFeature().Route.Config.RouteId,
             status,
             code,
-            Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 3),
+            Math.Round(Stopwatch.GetElapsedTime(start.Timestamp).TotalMilliseconds, 3),
             AddressText(ips.ResolveAddress(context)),
             proxied ? status : null));
     }

@@ -17,13 +17,13 @@ using Yarp.ReverseProxy.Model;
 namespace Gateway.Tests.Observability;
 
 /// <summary>
-/// The access-log stage alone, on a <see cref="DefaultHttpContext"/> with a YARP route feature and a real
+/// The access log's observer under the proxy's outcome stage, on a <see cref="DefaultHttpContext"/> with a YARP route feature and a real
 /// <see cref="AccessLogWriter"/> logging to a capturing provider (a marker entry written after the request tells
 /// when the writer has logged everything the stage handed over): sampling 1 logs every request with its fields,
 /// sampling 0 logs only errors (and nothing when errors are not always logged), a refusal's code reaches the line
 /// through the entry the stage installs, and the next stage always runs.
 /// </summary>
-public sealed class AccessLogMiddlewareTests
+public sealed class AccessLogObserverTests
 {
     [Test]
     public async Task SampleAll_Success_CallsNextAndLogsTheRequest()
@@ -38,6 +38,22 @@ public sealed class AccessLogMiddlewareTests
         Assert.That(lines, Has.Count.EqualTo(1));
         Assert.That(lines[0], Does.StartWith("request_id=req-1 method=GET route=api status=200 code=- org=acme key_id=key_1 "));
         Assert.That(lines[0], Does.Contain(" client_ip=203.0.113.9 "));
+    }
+
+    [Test]
+    public async Task SampleAll_AnswerCompletesLater_LoggedOnceWithTheFinalStatus()
+    {
+        var context = Context();
+
+        // The proxied path: the rest of the pipeline finishes after the stage has returned.
+        var lines = await LinesAsync(context, new AccessLogOptions { SampleRate = 1 }, async c =>
+        {
+            await Task.Yield();
+            c.Response.StatusCode = StatusCodes.Status202Accepted;
+        });
+
+        Assert.That(lines, Has.Count.EqualTo(1));
+        Assert.That(lines[0], Does.StartWith("request_id=req-1 method=GET route=api status=202 "));
     }
 
     [Test]
@@ -127,15 +143,15 @@ public sealed class AccessLogMiddlewareTests
         using var loggers = new LoggerFactory([capture]);
         var metrics = new GatewayMetrics(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
         using var writer = new AccessLogWriter(options, loggers, metrics);
-        var middleware = new AccessLogMiddleware(writer, new ClientIpResolver(() => [], () => 64), options, TimeProvider.System);
+        var stage = ProxyOutcomeStage.Over(next, TimeProvider.System, observers: new AccessLogObserver(writer, new ClientIpResolver(() => [], () => 64), options));
 
         if (expectThrow)
         {
-            await Assert.ThatAsync(() => middleware.InvokeAsync(context, next), Throws.InstanceOf<OperationCanceledException>());
+            await Assert.ThatAsync(() => stage(context), Throws.InstanceOf<OperationCanceledException>());
         }
         else
         {
-            await middleware.InvokeAsync(context, next);
+            await stage(context);
         }
 
         // The buffer is first in, first out: once a marker written after the request is logged, so is everything before it.

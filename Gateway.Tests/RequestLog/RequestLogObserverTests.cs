@@ -16,13 +16,13 @@ using Yarp.ReverseProxy.Model;
 namespace Gateway.Tests.RequestLog;
 
 /// <summary>
-/// The request-log stage alone, on a <see cref="DefaultHttpContext"/> with a YARP route feature and a real
+/// The request log's observer under the proxy's outcome stage, on a <see cref="DefaultHttpContext"/> with a YARP route feature and a real
 /// <see cref="RequestLogWriter"/> over an in-memory store (a marker record written after the request tells when
 /// the writer has drained everything the stage handed over): a keyed request and an authentication refusal
 /// are recorded with their fields, an anonymous route and an IP-limit refusal are not, and a client that went
 /// away before an answer is recorded as 499.
 /// </summary>
-public sealed class RequestLogMiddlewareTests
+public sealed class RequestLogObserverTests
 {
     private static readonly DateTimeOffset Now = new(2030, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
@@ -53,6 +53,22 @@ public sealed class RequestLogMiddlewareTests
         Assert.That(r.ClientIp, Is.EqualTo("203.0.113.9"));
         Assert.That(r.UpstreamStatus, Is.Null, "not proxied: no destination was chosen");
         Assert.That(r.DurationMs, Is.GreaterThanOrEqualTo(0));
+    }
+
+    [Test]
+    public async Task AnswerCompletesLater_RecordedOnceWithTheFinalStatus()
+    {
+        var context = Context("/api/orders", "203.0.113.9");
+        context.Features.Set<IApiKeyFeature>(new ApiKeyFeature(new CachedKey(Key())));
+
+        // The proxied path: the rest of the pipeline finishes after the stage has returned.
+        var records = await RecordsAsync(context, async c =>
+        {
+            await Task.Yield();
+            c.Response.StatusCode = StatusCodes.Status202Accepted;
+        });
+
+        Assert.That(records.Select(r => (r.RequestId, r.Status)), Is.EqualTo(new[] { ("req-1", StatusCodes.Status202Accepted) }));
     }
 
     [Test]
@@ -170,15 +186,15 @@ public sealed class RequestLogMiddlewareTests
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
         using var export = new RequestLogExport(null);
         using var writer = new RequestLogWriter(store, Options.Create(new RequestLogOptions { BatchSize = 1 }), export, time, meters, NullLogger<RequestLogWriter>.Instance);
-        var middleware = new RequestLogMiddleware(writer, new ClientIpResolver(() => [], () => 64), time);
+        var stage = ProxyOutcomeStage.Over(next, time, observers: new RequestLogObserver(writer, new ClientIpResolver(() => [], () => 64)));
 
         if (expectThrow)
         {
-            await Assert.ThatAsync(() => middleware.InvokeAsync(context, next), Throws.InstanceOf<OperationCanceledException>());
+            await Assert.ThatAsync(() => stage(context), Throws.InstanceOf<OperationCanceledException>());
         }
         else
         {
-            await middleware.InvokeAsync(context, next);
+            await stage(context);
         }
 
         // The buffer is first in, first out: once a marker written after the request is in the store, so is
