@@ -93,6 +93,12 @@ summary="$tmp/summary.txt"
 echo "Gateway soak: $DURATION per store ($STORES), $CONNECTIONS connections x ${DELAY_MS} ms delay, ${UNKNOWN_PERCENT}% unknown keys,"
 echo "a new client IP per request, key churn every ${CHURN_SECONDS}s; commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)'), $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc)"
 
+# admin_curl ARGS...: curl from a random loopback address. The admin API is under the IP limit (IP_LIMIT a minute per
+# caller), which the set-up and the churn would exceed from one address; the whole of 127/8 reaches the listener.
+admin_curl() {
+  curl --interface "127.$(( RANDOM % 250 + 1 )).$(( RANDOM % 250 + 1 )).$(( RANDOM % 250 + 2 ))" "$@"
+}
+
 # churn ADMIN PROXY TOKEN OUT: create → use → rotate → revoke, each refusal checked from the client side.
 churn() {
   local admin=$1 proxy=$2 token=$3 out=$4 n=0 ok bad
@@ -104,17 +110,17 @@ churn() {
   while :; do
     n=$((n + 1))
     local created old new id rotated
-    created=$(curl -s -X POST "$admin/admin/orgs/soak/keys" -H "$auth" -H 'Content-Type: application/json' -d "{\"name\":\"churn_$n\"}") || true
+    created=$(admin_curl -s -X POST "$admin/admin/orgs/soak/keys" -H "$auth" -H 'Content-Type: application/json' -d "{\"name\":\"churn_$n\"}") || true
     old=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$created")
     id=$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' <<<"$created")
     if [ -z "$old" ] || [ -z "$id" ]; then echo "create_failed $n $created" >>"$out"; sleep "$CHURN_SECONDS"; continue; fi
     ok=$(call "$old" $((n * 8))); [ "$ok" = 200 ] || echo "new_key_refused $n $ok" >>"$out"
-    rotated=$(curl -s -X POST "$admin/admin/keys/$id/rotate" -H "$auth") || true
+    rotated=$(admin_curl -s -X POST "$admin/admin/keys/$id/rotate" -H "$auth") || true
     new=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$rotated")
     [ -n "$new" ] || { echo "rotate_failed $n $rotated" >>"$out"; sleep "$CHURN_SECONDS"; continue; }
     bad=$(call "$old" $((n * 8 + 1))); [ "$bad" = 401 ] || echo "rotated_out_admitted $n $bad" >>"$out"
     ok=$(call "$new" $((n * 8 + 2))); [ "$ok" = 200 ] || echo "rotated_key_refused $n $ok" >>"$out"
-    curl -s -o /dev/null -X POST "$admin/admin/keys/$id/revoke" -H "$auth" || true
+    admin_curl -s -o /dev/null -X POST "$admin/admin/keys/$id/revoke" -H "$auth" || true
     bad=$(call "$new" $((n * 8 + 3))); [ "$bad" = 401 ] || echo "revoked_admitted $n $bad" >>"$out"
     echo "revoked $n" >>"$out"
     sleep "$CHURN_SECONDS"
@@ -161,15 +167,15 @@ for store in $STORES; do
   admin="http://127.0.0.1:$admin_port"
   proxy="http://127.0.0.1:$gw_port"
 
-  curl -sf -X POST "$admin/admin/orgs" -H "Authorization: Bearer $admin_token" -H 'Content-Type: application/json' \
+  admin_curl -sf -X POST "$admin/admin/orgs" -H "Authorization: Bearer $admin_token" -H 'Content-Type: application/json' \
     -d '{"id":"soak","name":"Soak"}' >/dev/null || die "could not create the soak organization"
   : >"$tmp/keys.txt"
   for i in $(seq 1 "$KEYS"); do
-    curl -sf -X POST "$admin/admin/orgs/soak/keys" -H "Authorization: Bearer $admin_token" -H 'Content-Type: application/json' \
+    admin_curl -sf -X POST "$admin/admin/orgs/soak/keys" -H "Authorization: Bearer $admin_token" -H 'Content-Type: application/json' \
       -d "{\"name\":\"load_$i\"}" | sed -n 's/.*"key":"\([^"]*\)".*/\1/p' >>"$tmp/keys.txt"
     echo >>"$tmp/keys.txt" # the answer has no final newline, so neither has sed's output
   done
-  [ "$(grep -c . "$tmp/keys.txt")" = "$KEYS" ] || die "could not create the load keys: $(head -c 300 "$tmp/keys.txt"); $(curl -s -X POST "$admin/admin/orgs/soak/keys" -H "Authorization: Bearer $admin_token" -H "Content-Type: application/json" -d "{\"name\":\"probe\"}" | head -c 300)"
+  [ "$(grep -c . "$tmp/keys.txt")" = "$KEYS" ] || die "could not create the load keys: $(head -c 300 "$tmp/keys.txt"); $(admin_curl -s -X POST "$admin/admin/orgs/soak/keys" -H "Authorization: Bearer $admin_token" -H "Content-Type: application/json" -d "{\"name\":\"probe\"}" | head -c 300)"
 
   churn "$admin" "$proxy" "$admin_token" "$tmp/churn-$store.txt" &
   churn_pid=$!; pids+=("$churn_pid"); run_pids+=("$churn_pid")
