@@ -10,6 +10,8 @@
 #     allocated per request by type and collections and pause time per request
 #     (Gateway.Benchmarks --trace-report).
 # GATEWAY_ENV="Gateway__X=1 Gateway__Y=2" adds settings to the gateway (a feature on or off) for an A/B reading.
+# PERF_EVENT=sched:sched_switch (with PROFILER=perf) records that event with its call stacks instead of CPU samples:
+# where each proxy's threads block and switch out, side by side with TARGET=plain.
 # TARGET=plain profiles bench/BenchHost's plain YARP proxy (same route, no key) instead of the gateway,
 # for a side-by-side reading.
 #
@@ -86,7 +88,8 @@ wrk -t"$THREADS" -c"$CONNECTIONS" -d"${seconds}s" -H "Authorization: Bearer $key
 wrk_pid=$!
 sleep 2
 if [ "$PROFILER" = perf ]; then
-  perf record -F 999 -g -p "$gw_pid" -o "$OUT" -- sleep $(( seconds - 4 )) >"$tmp/trace.log" 2>&1 \
+  # shellcheck disable=SC2046 # the event's two words, or the sampling rate's
+  perf record $([ -n "${PERF_EVENT:-}" ] && echo "-e $PERF_EVENT" || echo "-F 999") -g -p "$gw_pid" -o "$OUT" -- sleep $(( seconds - 4 )) >"$tmp/trace.log" 2>&1 \
     || { cat "$tmp/trace.log"; die "perf record failed"; }
 elif [ "$PROFILER" = allocations ]; then
   # GC events (keyword 0x1) and .NET 10's randomized allocation sampling (0x80000000000).
