@@ -46,6 +46,24 @@ public sealed class RequestLogTests(StoreKind store)
         (await Eventually.ValueAsync(async () => (await ListAsync(gateway, path))["items"]!.AsArray(), items => items.Count >= count, TimeSpan.FromSeconds(15), $"{count} records at {path}"));
 
     [Test]
+    public async Task BatchSize_Unset_IsTheStoresDefault_AndASetValueWins()
+    {
+        int? Effective(GatewayHost gateway) =>
+            gateway.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Gateway.RequestLog.RequestLogOptions>>().Value.BatchSize;
+
+        await using (var gateway = await StartAsync())
+        {
+            // SQLite writes a batch in one transaction, whose cost is mostly per transaction; Redis holds itself for a script call.
+            Assert.That(Effective(gateway), Is.EqualTo(store == StoreKind.Redis ? 500 : 5000));
+        }
+
+        await using (var gateway = await StartAsync(new() { ["Gateway:RequestLog:BatchSize"] = "42" }))
+        {
+            Assert.That(Effective(gateway), Is.EqualTo(42));
+        }
+    }
+
+    [Test]
     public async Task Requests_ReachingAuthentication_OneRecordEachWithFields()
     {
         await using var gateway = await StartAsync();

@@ -18,8 +18,22 @@ internal sealed class RequestLogOptions
     /// <summary>Records waiting for the writer; when full, new records are dropped and counted.</summary>
     public int BufferSize { get; set; } = 10_000;
 
-    /// <summary>Most records written to the store in one batch.</summary>
-    public int BatchSize { get; set; } = 500;
+    /// <summary>
+    /// Most records written to the store in one batch; unset, the store's own default
+    /// (<see cref="SqliteBatchSize"/> or <see cref="RedisBatchSize"/>), applied when the options are built.
+    /// </summary>
+    public int? BatchSize { get; set; }
+
+    /// <summary>
+    /// SQLite's default batch: a batch is one transaction, and with many organizations each one's share of a batch is
+    /// a row and an index entry, so a transaction's cost is mostly the index pages it rewrites, whatever number of
+    /// records it carries. At 1,000 organizations, batches of 500 cost the store's writer about twice what one batch per
+    /// 200 ms gathering does (docs/performance.md).
+    /// </summary>
+    public const int SqliteBatchSize = 5_000;
+
+    /// <summary>Redis's default batch: an organization's records go to Redis in one script call, which holds Redis while it runs.</summary>
+    public const int RedisBatchSize = 500;
 
     /// <summary>Also send each record as an OpenTelemetry log record to <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> when that is set.</summary>
     public bool Otlp { get; set; } = true;

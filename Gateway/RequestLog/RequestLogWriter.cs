@@ -27,6 +27,7 @@ internal sealed partial class RequestLogWriter : BackgroundService
     private readonly Channel<RequestRecord> _buffer;
     private readonly IRequestLogStore _store;
     private readonly RequestLogOptions _options;
+    private readonly int _batchSize;
     private readonly RequestLogExport _export;
     private readonly TimeProvider _time;
     private readonly ILogger<RequestLogWriter> _logger;
@@ -39,6 +40,7 @@ internal sealed partial class RequestLogWriter : BackgroundService
     public RequestLogWriter(IRequestLogStore store, IOptions<RequestLogOptions> options, RequestLogExport export, TimeProvider time, IMeterFactory meters, ILogger<RequestLogWriter> logger)
     {
         _options = options.Value;
+        _batchSize = _options.BatchSize ?? RequestLogOptions.SqliteBatchSize;
         _buffer = Channel.CreateBounded<RequestRecord>(new BoundedChannelOptions(_options.BufferSize)
         {
             FullMode = BoundedChannelFullMode.DropWrite,
@@ -73,7 +75,7 @@ internal sealed partial class RequestLogWriter : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var reader = _buffer.Reader;
-        var batch = new List<RequestRecord>(_options.BatchSize);
+        var batch = new List<RequestRecord>(_batchSize);
         Task<bool>? waiting = null;
         while (true)
         {
@@ -93,7 +95,7 @@ internal sealed partial class RequestLogWriter : BackgroundService
             {
                 more = await waiting;
                 waiting = null;
-                if (more && reader.Count < _options.BatchSize)
+                if (more && reader.Count < _batchSize)
                 {
                     // Real time, not the injected clock: a test's frozen clock must not stop the log.
                     await Task.Delay(GatherFor, CancellationToken.None);
@@ -105,7 +107,7 @@ internal sealed partial class RequestLogWriter : BackgroundService
             {
                 drained++;
                 batch.Add(record);
-                if (batch.Count == _options.BatchSize)
+                if (batch.Count == _batchSize)
                 {
                     await FlushAsync(batch);
                 }

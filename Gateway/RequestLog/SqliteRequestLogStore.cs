@@ -36,7 +36,7 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
     private ArrayBufferWriter<byte> _batchJson = new(InitialJsonBytes);
 
     private const int InitialJsonBytes = 64 * 1024;
-    private const int MaxKeptJsonBytes = 1024 * 1024;
+    private const int MaxKeptJsonBytes = 4 * 1024 * 1024;
 
     private readonly SqliteDatabase _database = new(options.Value.Store.Path, SqliteOpenMode.ReadWrite);
 
