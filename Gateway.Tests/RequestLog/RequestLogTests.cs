@@ -440,6 +440,40 @@ public sealed class RequestLogTests(StoreKind store)
     }
 
     [Test]
+    public async Task Append_OneOrganizationPastARowsWorth_RowsOfAtMost500_AllFoundNewestFirst()
+    {
+        if (store != StoreKind.Sqlite)
+        {
+            Assert.Ignore("Rows are the embedded store's.");
+        }
+
+        var directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
+        await using var gateway = await GatewayHost.StartAsync(GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", [])), directory: directory);
+        await gateway.CreateOrgAsync("busy");
+        var log = gateway.Services.GetRequiredService<Gateway.RequestLog.IRequestLogStore>();
+        var start = DateTimeOffset.UtcNow.AddMinutes(-1);
+
+        // One write of 1,200 records, as one gathering of a busy organization reaches the store.
+        await log.AppendAsync(Enumerable.Range(0, 1200).Select(i => StoredRecord(start.AddMilliseconds(i), "busy-" + i, "busy")).ToList(), CancellationToken.None);
+
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(directory, "gateway.db")};Mode=ReadOnly;Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT group_concat(count) FROM (SELECT count FROM request_log_batches WHERE org_id = 'busy' ORDER BY seq);";
+            Assert.That(await command.ExecuteScalarAsync(), Is.EqualTo("500,500,200"));
+        }
+
+        var all = (await ListAsync(gateway, "admin/orgs/busy/requests?limit=1000"))["items"]!.AsArray();
+        Assert.That(all, Has.Count.EqualTo(1000));
+        Assert.That(all.Select(i => i!["requestId"]!.GetValue<string>()), Is.EqualTo(Enumerable.Range(200, 1000).Reverse().Select(i => "busy-" + i)));
+        foreach (var i in new[] { 0, 499, 500, 999, 1000, 1199 })
+        {
+            Assert.That((await log.FindAsync("busy-" + i, start.AddDays(-1), CancellationToken.None))?.OrgId, Is.EqualTo("busy"), $"busy-{i}");
+        }
+    }
+
+    [Test]
     public async Task Retention_RecordsOlderThanRetention_AreGone()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);

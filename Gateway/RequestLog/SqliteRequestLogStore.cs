@@ -12,7 +12,8 @@ namespace Gateway.RequestLog;
 
 /// <summary>
 /// Request records in the embedded store's <c>request_log_batches</c> table (schema version 9): one row per
-/// organization per write, its records a JSON array of arrays, oldest first (org_id '' is no organization).
+/// organization per write (per <see cref="RecordsPerRow"/> of its records), its records a JSON array of arrays,
+/// oldest first (org_id '' is no organization).
 /// A row per record cost a B-tree insert in the table and in each index, and the same again to delete it once
 /// the organization was at its cap: about a tenth of the CPU the whole gateway spent on a request. A row per
 /// batch costs a JSON array element per record; reads
@@ -28,15 +29,22 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
 
     /// <summary>
-    /// A batch's JSON is written here and kept for the next batch: a new buffer per batch of 500 records was 100-200 KB,
+    /// A row's JSON is written here and the buffer kept for the next: a new one per batch of 500 records was 100-200 KB,
     /// above the large-object threshold, so every batch was a large-object allocation that brought full collections
     /// closer. Only the background writer's thread, one write at a time, uses it; one grown past
-    /// <see cref="MaxKeptJsonBytes"/> (long paths in a large batch) is let go after its write.
+    /// <see cref="MaxKeptJsonBytes"/> (long paths) is let go after its write.
     /// </summary>
     private ArrayBufferWriter<byte> _batchJson = new(InitialJsonBytes);
 
     private const int InitialJsonBytes = 64 * 1024;
-    private const int MaxKeptJsonBytes = 4 * 1024 * 1024;
+    private const int MaxKeptJsonBytes = 1024 * 1024;
+
+    /// <summary>
+    /// Most records in one row. A batch (one transaction, up to 5000 records by default) holds a row per organization,
+    /// and more than one for an organization with more records: the cap's rewrite decodes and encodes the row it falls
+    /// in, and a read decodes whole rows, so rows stay as large as version 9 packed them.
+    /// </summary>
+    internal const int RecordsPerRow = 500;
 
     private readonly SqliteDatabase _database = new(options.Value.Store.Path, SqliteOpenMode.ReadWrite);
 
@@ -74,13 +82,17 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
         using var insert = new SqliteRowStatement(connection, InsertSql);
         foreach (var group in GroupByOrg(records))
         {
-            var (first, last) = Encode(json, buffer, group);
-            insert.Bind(1, group[0].OrgId ?? "");
-            insert.Bind(2, first);
-            insert.Bind(3, last);
-            insert.Bind(4, group.Count);
-            insert.BindUtf8(5, buffer.WrittenSpan);
-            insert.Run();
+            for (var start = 0; start < group.Count; start += RecordsPerRow)
+            {
+                var count = Math.Min(RecordsPerRow, group.Count - start);
+                var (first, last) = Encode(json, buffer, group, start, count);
+                insert.Bind(1, group[0].OrgId ?? "");
+                insert.Bind(2, first);
+                insert.Bind(3, last);
+                insert.Bind(4, count);
+                insert.BindUtf8(5, buffer.WrittenSpan);
+                insert.Run();
+            }
         }
     }
 
@@ -97,15 +109,19 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
         return single ? [records] : records.GroupBy(r => r.OrgId ?? "", StringComparer.Ordinal).Select(g => (IReadOnlyList<RequestRecord>)g.ToList());
     }
 
-    /// <summary>Writes <paramref name="records"/> as one batch's JSON array into <paramref name="buffer"/>, replacing what it held; returns their first and last times.</summary>
-    private static (long First, long Last) Encode(Utf8JsonWriter json, ArrayBufferWriter<byte> buffer, IReadOnlyList<RequestRecord> records)
+    /// <summary>
+    /// Writes <paramref name="count"/> of <paramref name="records"/> from <paramref name="start"/> as one batch's JSON array
+    /// into <paramref name="buffer"/>, replacing what it held; returns their first and last times.
+    /// </summary>
+    private static (long First, long Last) Encode(Utf8JsonWriter json, ArrayBufferWriter<byte> buffer, IReadOnlyList<RequestRecord> records, int start, int count)
     {
         buffer.ResetWrittenCount();
         json.Reset(buffer);
         json.WriteStartArray();
         long first = long.MaxValue, last = long.MinValue;
-        foreach (var record in records)
+        for (var i = start; i < start + count; i++)
         {
+            var record = records[i];
             var at = record.Time.ToUnixTimeMilliseconds();
             (first, last) = (Math.Min(first, at), Math.Max(last, at));
             Write(json, record, at);
@@ -312,7 +328,7 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
         long first, last;
         using (var json = new Utf8JsonWriter(buffer, WriterOptions))
         {
-            (first, last) = Encode(json, buffer, kept);
+            (first, last) = Encode(json, buffer, kept, 0, kept.Count);
         }
 
         using var update = connection.CreateCommand();
