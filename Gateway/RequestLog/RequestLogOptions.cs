@@ -27,8 +27,8 @@ internal sealed class RequestLogOptions
     /// <summary>
     /// SQLite's default batch: a batch is one transaction, and with many organizations each one's share of a batch is
     /// a row and an index entry, so a transaction's cost is mostly the index pages it rewrites, whatever number of
-    /// records it carries. At 1,000 organizations, batches of 500 cost the store's writer about twice what one batch per
-    /// 200 ms gathering does (docs/performance.md).
+    /// records it carries. At 1,000 organizations, batches of 500 cost the store's writer 1.2 to 2 times what one batch
+    /// per 200 ms gathering does (docs/performance.md).
     /// </summary>
     public const int SqliteBatchSize = 5_000;
 

@@ -44,7 +44,7 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
     /// and more than one for an organization with more records: the cap's rewrite decodes and encodes the row it falls
     /// in, and a read decodes whole rows, so rows stay as large as version 9 packed them.
     /// </summary>
-    internal const int RecordsPerRow = 500;
+    private const int RecordsPerRow = 500;
 
     private readonly SqliteDatabase _database = new(options.Value.Store.Path, SqliteOpenMode.ReadWrite);
 
