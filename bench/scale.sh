@@ -12,9 +12,12 @@
 #                                                                  # one gateway per ';'-separated list of extra environment
 #                                                                  # variables ('-' for none) on the same import, one after another
 #   VARIANTS="-;BIN=/tmp/base/Gateway/bin/Release/net10.0" KEYS=...  # BIN=DIR in a variant: that build of the gateway instead
+#   COLD_START=1 KEYS=... bash bench/load.sh                       # the cold run right after the gateway's start (JIT cold
+#                                                                  # too), instead of after a WARMUP on one key
 #
 # For each store (SQLite, and Redis when redis-server is on the PATH) and each distribution, in one run:
-#   plain YARP (same script, same headers; it ignores them) → gateway "cold" (just started, cache empty, warming) →
+#   plain YARP (same script, same headers; it ignores them) → gateway "cold" (cache empty but for one key, warming;
+#   its JIT warmed by WARMUP on that one key unless COLD_START=1) →
 #   a walk over every key (fills the cache; not measured) → plain YARP again → gateway "warm".
 # Prints requests/s, p50/p99, the ratios to the plain YARP run next to it, the key cache hit ratio every
 # SAMPLE seconds during the cold run (from gateway_key_cache_lookups_total on /metrics), the hit ratio of the warm
@@ -29,7 +32,12 @@ DIST=${DIST:-uniform zipf}
 DURATION=${DURATION:-30s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
+# The gateway runs WARMUP on one key before its cold run (COLD_START=1: not). Before anything is measured, plain YARP
+# and the upstream run PLAIN_WARMUP on the key script: in a first run of 10 s plain YARP's next 20 s still did 10-15%
+# fewer requests/s than its later runs (its server GC adapts its heaps to the load over the first minute).
 WARMUP=${WARMUP:-10s}
+PLAIN_WARMUP=${PLAIN_WARMUP:-30s}
+COLD_START=${COLD_START:-}
 SAMPLE=${SAMPLE:-5}
 MAX_ENTRIES=${MAX_ENTRIES:-$KEYS}
 # Gateway:Cache:FreshFor (and StaleFor): empty keeps the gateway's defaults (5 s, 5 min). A key used is re-read from
@@ -88,6 +96,7 @@ up_pid=$!; pids+=("$up_pid")
 plain_pid=$!; pids+=("$plain_pid")
 wait_http "http://127.0.0.1:$up_port/" "$up_pid" upstream
 wait_http "http://127.0.0.1:$plain_port/" "$plain_pid" plain
+plain_url_base="http://127.0.0.1:$plain_port"
 admin_token="bench-admin-token-$(date +%s%N)"
 
 to_ms() {
@@ -121,10 +130,14 @@ writer_ticks() {
 cpu_us() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v r="$(awk '/requests in/ { print $1 }' "$2")" 'BEGIN { if (r > 0) printf "%.1f", t * 1e6 / hz / r; else print "n/a" }'; }
 
 rows=()
-# gc PORT: "gen0 gen1 gen2 pause-seconds" so far, from the runtime's metrics on the gateway's /metrics.
+# gc PORT: "gen0 gen1 gen2 pause-seconds allocated-bytes gen1-MiB gen2-MiB" so far, from the runtime's metrics on the
+# gateway's /metrics (the generations' sizes as of the last collection).
 gc() {
   curl -s "http://127.0.0.1:$1/metrics" | awk '/^dotnet_gc_collections_total/ { if ($0 ~ /gen0/) g0 = $NF; else if ($0 ~ /gen1/) g1 = $NF; else if ($0 ~ /gen2/) g2 = $NF }
-    /^dotnet_gc_pause_time_seconds_total/ { p = $NF } END { printf "%d %d %d %s\n", g0, g1, g2, p + 0 }'
+    /^dotnet_gc_pause_time_seconds_total/ { p = $NF }
+    /^dotnet_gc_heap_total_allocated_bytes_total/ { a = $NF }
+    /^dotnet_gc_last_collection_heap_size_bytes[{]/ { if ($0 ~ /gen1/) s1 = $NF; else if ($0 ~ /gen2/) s2 = $NF }
+    END { printf "%d %d %d %s %.0f %.1f %.1f\n", g0, g1, g2, p + 0, a, s1 / 1048576, s2 / 1048576 }'
 }
 
 # measure STORE DIST [VARIANT]: a fresh gateway on STORE (with VARIANT's environment variables, '-' for none), then
@@ -160,7 +173,9 @@ measure() {
 
   # The plain run first, also warming wrk's own Lua tables and the JIT of the upstream.
   wrk_keys "$tmp/$name-plain1.txt" "$DURATION" "$plain_url" "$dist"
-  # Cold: the gateway has seen one request. Its JIT warms up during this run too, as it would after a deploy.
+  # Cold: the cache holds one key. Its JIT is warm from WARMUP on that key, or (COLD_START=1) warms up during this
+  # run too, as it would right after a deploy.
+  [ -n "$COLD_START" ] || wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -H "Authorization: Bearer $first" "$url" >/dev/null
   echo "  $store/$dist cold run: key cache hit ratio every ${SAMPLE}s (cumulative since start | in the interval)"
   local before h0 m0 h m ph=0 pm=0
   read -r h0 m0 < <(lookups "$admin")
@@ -194,7 +209,7 @@ measure() {
   read -r h0 m0 < <(lookups "$admin")
   c0=$(cpu_ticks "$pid")
   local w0; w0=$(writer_ticks "$pid")
-  local g0 g1 g2 gp; read -r g0 g1 g2 gp < <(gc "$admin")
+  local g0 g1 g2 gp ga gs1 gs2; read -r g0 g1 g2 gp ga gs1 gs2 < <(gc "$admin")
   [ "$store" != redis ] || redis-cli -p "$redis_port" config resetstat >/dev/null
   # PERF_OUT=FILE: perf samples of the gateway over the warm run's middle (perf map on, as in bench/profile.sh).
   if [ -n "${PERF_OUT:-}" ]; then (sleep 2; perf record -F 999 -g -p "$pid" -o "$PERF_OUT.$store.$dist" -- sleep 6 >/dev/null 2>&1) & fi
@@ -203,9 +218,11 @@ measure() {
   local writer_cpu; writer_cpu=$(cpu_us $(( $(writer_ticks "$pid") - w0 )) "$tmp/$name-warm.txt")
   echo "  $store/$dist$label warm run: CPU $warm_cpu µs per request, of which the SQLite writer thread $writer_cpu"
   read -r h m < <(lookups "$admin")
-  local e0 e1 e2 ep; read -r e0 e1 e2 ep < <(gc "$admin")
+  local e0 e1 e2 ep ea es1 es2; read -r e0 e1 e2 ep ea es1 es2 < <(gc "$admin")
   echo "  $store/$dist$label warm run, GC: $(( e0 - g0 )) gen0, $(( e1 - g1 )) gen1, $(( e2 - g2 )) gen2 collections," \
-    "$(awk -v a="$gp" -v b="$ep" -v d="${DURATION%s}" 'BEGIN { printf "%.0f ms paused (%.1f%% of the run)", (b - a) * 1000, (b - a) * 100 / d }')"
+    "$(awk -v a="$gp" -v b="$ep" -v d="${DURATION%s}" 'BEGIN { printf "%.0f ms paused (%.1f%% of the run)", (b - a) * 1000, (b - a) * 100 / d }')," \
+    "$(awk -v a="$ga" -v b="$ea" -v r="$(awk '/requests in/ { print $1 }' "$tmp/$name-warm.txt")" 'BEGIN { if (r > 0) printf "%.0f B allocated per request", (b - a) / r }');" \
+    "gen1 $gs1 → $es1 MiB, gen2 $gs2 → $es2 MiB (as of the last collection)"
   if [ "$store" = redis ]; then
     # What the warm run asked of Redis, per request: with every key cached, whatever is left is limits, usage and the log.
     local requests; requests=$(awk '/requests in/ { print $1 }' "$tmp/$name-warm.txt")
@@ -234,6 +251,9 @@ measure() {
   kill -TERM "$pid" 2>/dev/null || true
 }
 
+# Every variant's first plain run used to be plain YARP's first load since its start (JIT still warming), which
+# flattered the first variant's cold ratio against the others'.
+wrk_keys "$tmp/plain-warmup.txt" "$PLAIN_WARMUP" "$plain_url_base/bench/hello" uniform
 IFS=';' read -r -a variant_list <<<"$VARIANTS"
 for dist in $DIST; do
   for variant in "${variant_list[@]}"; do

@@ -1,3 +1,4 @@
+using Gateway.Http;
 using Gateway.Usage;
 using Microsoft.Extensions.Time.Testing;
 
@@ -126,24 +127,68 @@ public sealed class UsageCountersTests
     }
 
     [Test]
-    public void Drain_BucketsOfPastMinutesWithNothingLeft_Dropped()
+    public void Drain_SubjectsIdleForMoreThanTwoMinutes_Dropped()
     {
         var time = new FakeTimeProvider(Start);
         var counters = new UsageCounters(time);
         counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
         counters.Add(UsageSubjectKind.Key, "key_b", "org_1", UsageOutcomes.AllowedIndex);
         counters.Drain();
-        Assert.That(counters.BucketCount, Is.EqualTo(2));
+        Assert.That(counters.SubjectCount, Is.EqualTo(2));
 
-        // Two minutes on, a request could still be counting into them; three minutes on, none can.
+        // Two minutes on, a request could still be counting into their minute; three minutes on, none can.
         time.Advance(TimeSpan.FromMinutes(2));
         counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
-        counters.Drain();
-        Assert.That(counters.BucketCount, Is.EqualTo(3));
+        Assert.That(Allowed(counters.Drain(), "key_a"), Is.EqualTo(1));
+        Assert.That(counters.SubjectCount, Is.EqualTo(2));
 
         time.Advance(TimeSpan.FromMinutes(1));
         Assert.That(counters.Drain(), Is.Empty);
-        Assert.That(counters.BucketCount, Is.EqualTo(1), "only the bucket of two minutes ago is left");
+        Assert.That(counters.SubjectCount, Is.EqualTo(1), "only the subject counted two minutes ago is left");
+
+        // A dropped subject counts again from scratch, on this thread's remembered entry or not.
+        time.Advance(TimeSpan.FromMinutes(3));
+        counters.Drain();
+        Assert.That(counters.SubjectCount, Is.Zero);
+        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
+        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
+        Assert.That(counters.SubjectCount, Is.EqualTo(1));
+        Assert.That(Allowed(counters.Drain(), "key_a"), Is.EqualTo(2));
+    }
+
+    [Test]
+    public void Add_SlotOfTheMinuteTwoLaterNotYetDrained_BothMinutesKeptApart()
+    {
+        // With a flush interval over a minute, a minute's slot is needed again before a drain took it.
+        var time = new FakeTimeProvider(Start);
+        var counters = new UsageCounters(time);
+        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
+        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.IndexOf(ProblemCodes.RateLimited.Code));
+        time.Advance(TimeSpan.FromMinutes(1));
+        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
+        time.Advance(TimeSpan.FromMinutes(1));
+        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
+        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
+
+        Assert.That(counters.Snapshot().Sum(r => r.Counts.Sum()), Is.EqualTo(5), "a snapshot sees the minute set aside too");
+        var drained = counters.Drain().OrderBy(r => r.Start).Select(r => (r.Start.Minute, r.Counts[UsageOutcomes.AllowedIndex], r.Counts.Sum())).ToList();
+
+        Assert.That(drained, Is.EqualTo(new[] { (0, 1L, 2L), (1, 1L, 1L), (2, 2L, 2L) }));
+        Assert.That(counters.Drain(), Is.Empty);
+    }
+
+    [Test]
+    public void Add_MinuteOlderThanItsSlotHolds_CountedUnderItsOwnMinute()
+    {
+        // A clock set back by two minutes: the slot of that minute's parity already holds a later minute.
+        var setBack = new SettableTime(Start.AddMinutes(2));
+        var counted = new UsageCounters(setBack);
+        counted.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
+        setBack.Now = Start;
+        counted.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
+
+        var drained = counted.Drain().OrderBy(r => r.Start).Select(r => (r.Start.Minute, r.Counts[UsageOutcomes.AllowedIndex])).ToList();
+        Assert.That(drained, Is.EqualTo(new[] { (0, 1L), (2, 1L) }));
     }
 
     [Test]
@@ -157,7 +202,7 @@ public sealed class UsageCountersTests
         // Restored after its minute's bucket was dropped, and after another count into the same bucket.
         time.Advance(TimeSpan.FromMinutes(5));
         counters.Drain();
-        Assert.That(counters.BucketCount, Is.Zero);
+        Assert.That(counters.SubjectCount, Is.Zero);
         counters.Restore(refused);
         counters.Restore(refused);
 
@@ -166,6 +211,14 @@ public sealed class UsageCountersTests
         Assert.That(again[0].Start, Is.EqualTo(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero)));
         Assert.That(Allowed(again, "key_a"), Is.EqualTo(2));
         Assert.That(again[0].Counts, Has.Length.EqualTo(UsageOutcomes.Count), "the records carry the outcomes only");
+    }
+
+    /// <summary>A clock that can be set back, which <see cref="FakeTimeProvider"/> refuses.</summary>
+    private sealed class SettableTime(DateTimeOffset now) : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = now;
+
+        public override DateTimeOffset GetUtcNow() => Now;
     }
 
     private static long Allowed(IEnumerable<UsageRecord> records, string subject) =>

@@ -7,31 +7,38 @@ namespace Gateway.Usage;
 /// <summary>
 /// In-process request counters per subject, minute and outcome. A request costs one interlocked
 /// increment, no lock and no store call, and usually no dictionary lookup either (see
-/// <see cref="LastBucket"/>); <see cref="UsageFlusher"/> drains the counters into the store in batches.
+/// <see cref="LastSubject"/>); <see cref="UsageFlusher"/> drains the counters into the store in batches.
 /// </summary>
 /// <remarks>
-/// The first count into a bucket since the last drain queues the bucket, so a drain visits only the
-/// buckets that have counts: with 100,000 keys in use the counters hold about three minutes of buckets,
-/// 300,000 arrays, and walking them all every flush cost more than the requests' own counting
-/// (bench/Gateway.Benchmarks UsageCountersBenchmarks). Idle buckets are still dropped by a walk, once a minute.
+/// <para>
+/// A subject has one entry for as long as it is in use, holding two minutes' counts (the current minute, and the
+/// one before until a drain has taken it) in slots it reuses. A bucket per subject and minute, as these counters
+/// used to keep, made a new dictionary node and array for every key in use every minute, each living about three
+/// minutes: with 100,000 keys in use, 20 MB a minute reaching the oldest GC generation and over 100 MiB of the
+/// process (docs/performance.md).
+/// </para>
+/// <para>
+/// The first count into an entry since the last drain queues it, so a drain visits only the entries that have
+/// counts. Entries idle for more than two minutes are dropped by a walk, once a minute.
+/// </para>
 /// </remarks>
 internal sealed class UsageCounters(TimeProvider time)
 {
-    // Buckets older than this many minutes are dropped once they hold nothing: no request can still be counting into them.
+    // Entries whose newest minute is older than this many minutes are dropped once they hold nothing.
     private const long IdleMinutesBeforeRemoval = 2;
 
-    // A bucket's array holds one count per outcome, then this flag: 1 while the bucket is queued for the next drain.
-    private static readonly int Queued = UsageOutcomes.Count;
-
-    // The bucket this thread counted into last. A kept-alive client sends request after request with one
-    // key, so most requests find their counts here by reference instead of hashing the subject and org
-    // id into the dictionary. An array that Drain removed is never found again: removal waits until its
-    // minute is two minutes past, counting uses the current minute, and the minute is part of the match.
+    // The subject this thread counted into last. A kept-alive client sends request after request with one
+    // key, so most requests find their entry here by reference instead of hashing the subject and org id
+    // into the dictionary. An entry dropped meanwhile is recognised by its slot (below) and looked up again.
     [ThreadStatic]
-    private static LastBucket? t_last;
+    private static LastSubject? t_last;
 
-    private readonly ConcurrentDictionary<Bucket, long[]> _buckets = new();
-    private readonly ConcurrentQueue<(Bucket Bucket, long[] Counts)> _queued = new();
+    private readonly ConcurrentDictionary<Subject, SubjectCounts> _subjects = new();
+    private readonly ConcurrentQueue<SubjectCounts> _queued = new();
+
+    // Counts no entry slot holds: a batch the store refused, or a minute whose slot was needed again before a
+    // drain took it (a flush interval over a minute). Rare, so a plain dictionary under a lock.
+    private readonly Dictionary<(Subject Subject, long Minute), long[]> _leftovers = [];
     private long _sweptMinute;
 
     /// <summary>Counts a finished proxy request under its key, or under its route when no key was identified.</summary>
@@ -64,47 +71,60 @@ internal sealed class UsageCounters(TimeProvider time)
 
     public void Add(UsageSubjectKind kind, string subject, string? orgId, int outcome, long count = 1)
     {
-        // The minute the request finished, not when it was let in: a bucket is removed once its minute is
-        // two minutes past, and a long request must not count into a bucket that is gone.
+        // The minute the request finished, not when it was let in.
         var minute = time.GetUtcNow().UtcTicks / TimeSpan.TicksPerMinute;
         var last = t_last;
-        if (last is null || !ReferenceEquals(last.Owner, this) || last.Bucket.Kind != kind || last.Bucket.Minute != minute
-            || !ReferenceEquals(last.Bucket.Subject, subject) || !ReferenceEquals(last.Bucket.OrgId, orgId))
+        SubjectCounts entry;
+        if (last is not null && ReferenceEquals(last.Owner, this) && last.Kind == kind
+            && ReferenceEquals(last.Text, subject) && ReferenceEquals(last.OrgId, orgId))
         {
-            var bucket = new Bucket(kind, subject, orgId, minute);
-            (last = t_last ??= new LastBucket()).Set(this, bucket, CountsOf(bucket));
+            entry = last.Entry!;
+        }
+        else
+        {
+            entry = _subjects.GetOrAdd(new Subject(kind, subject, orgId), static s => new SubjectCounts(s));
+            (t_last ??= new LastSubject()).Set(this, kind, subject, orgId, entry);
         }
 
-        Add(last.Bucket, last.Counts, outcome, count);
+        // Lock-free when the slot already holds this minute: its minute changes only when the slot is taken for
+        // another (two minutes later, as a rule), and the entry is dropped only when its newest minute is two minutes past.
+        if (entry.MinuteOf(minute) != minute)
+        {
+            TakeSlot(ref entry, minute);
+        }
+
+        Interlocked.Add(ref entry.Count(minute, outcome), count);
+        if (Volatile.Read(ref entry.Queued) == 0 && Interlocked.CompareExchange(ref entry.Queued, 1, 0) == 0)
+        {
+            _queued.Enqueue(entry);
+        }
     }
 
     /// <summary>Takes every count recorded since the last drain; the counters keep running meanwhile.</summary>
     public List<UsageRecord> Drain()
     {
-        // Only the buckets queued when the drain began: one counted again meanwhile is queued anew, for the next drain.
+        // Only the entries queued when the drain began: one counted again meanwhile is queued anew, for the next drain.
         var queued = _queued.Count;
         var batch = new List<UsageRecord>(queued);
         for (var n = 0; n < queued && _queued.TryDequeue(out var entry); n++)
         {
-            var (bucket, counts) = entry;
-
-            // Unflagged before the counts are taken: a count added after this queues the bucket again
+            // Unflagged before the counts are taken: a count added after this queues the entry again
             // (whether or not this drain took it), so none is left behind unqueued.
-            Interlocked.Exchange(ref counts[Queued], 0);
-            long[]? taken = null;
-            for (var i = 0; i < Queued; i++)
+            Interlocked.Exchange(ref entry.Queued, 0);
+            lock (entry)
             {
-                if (Volatile.Read(ref counts[i]) != 0)
-                {
-                    taken ??= new long[Queued];
-                    taken[i] = Interlocked.Exchange(ref counts[i], 0);
-                }
+                entry.AddRecords(batch, take: true);
+            }
+        }
+
+        lock (_leftovers)
+        {
+            foreach (var ((subject, minute), counts) in _leftovers)
+            {
+                batch.Add(subject.Record(minute, counts));
             }
 
-            if (taken is not null)
-            {
-                batch.Add(new UsageRecord(bucket.Kind, bucket.Subject, bucket.OrgId, new DateTimeOffset(bucket.Minute * TimeSpan.TicksPerMinute, TimeSpan.Zero), taken));
-            }
+            _leftovers.Clear();
         }
 
         RemoveIdle();
@@ -114,41 +134,83 @@ internal sealed class UsageCounters(TimeProvider time)
     /// <summary>Puts back a batch the store did not take, so the next flush retries it.</summary>
     public void Restore(IEnumerable<UsageRecord> batch)
     {
-        foreach (var record in batch)
+        lock (_leftovers)
         {
-            var bucket = new Bucket(record.Kind, record.Subject, record.OrgId, record.Start.UtcTicks / TimeSpan.TicksPerMinute);
-            var counts = CountsOf(bucket);
-            for (var i = 0; i < record.Counts.Length; i++)
+            foreach (var record in batch)
             {
-                if (record.Counts[i] != 0)
-                {
-                    Add(bucket, counts, i, record.Counts[i]);
-                }
+                Leave(new Subject(record.Kind, record.Subject, record.OrgId), record.Start.UtcTicks / TimeSpan.TicksPerMinute, record.Counts);
             }
         }
     }
 
     /// <summary>Counts not yet flushed, for the admin API to add to what the store holds.</summary>
-    public IEnumerable<UsageRecord> Snapshot() => _buckets.Select(pair => new UsageRecord(
-        pair.Key.Kind, pair.Key.Subject, pair.Key.OrgId, new DateTimeOffset(pair.Key.Minute * TimeSpan.TicksPerMinute, TimeSpan.Zero),
-        pair.Value.Take(Queued).Select(c => Volatile.Read(ref c)).ToArray()));
-
-    /// <summary>Buckets held right now (for tests).</summary>
-    internal int BucketCount => _buckets.Count;
-
-    /// <summary>The bucket's array: a count per outcome, then the queued flag.</summary>
-    private long[] CountsOf(Bucket bucket) => _buckets.GetOrAdd(bucket, static _ => new long[Queued + 1]);
-
-    private void Add(Bucket bucket, long[] counts, int outcome, long count)
+    public IEnumerable<UsageRecord> Snapshot()
     {
-        Interlocked.Add(ref counts[outcome], count);
-        if (Volatile.Read(ref counts[Queued]) == 0 && Interlocked.CompareExchange(ref counts[Queued], 1, 0) == 0)
+        var records = new List<UsageRecord>();
+        foreach (var entry in _subjects.Values)
         {
-            _queued.Enqueue((bucket, counts));
+            lock (entry)
+            {
+                entry.AddRecords(records, take: false);
+            }
+        }
+
+        lock (_leftovers)
+        {
+            records.AddRange(_leftovers.Select(pair => pair.Key.Subject.Record(pair.Key.Minute, [.. pair.Value])));
+        }
+
+        return records;
+    }
+
+    /// <summary>Subjects held right now (for tests).</summary>
+    internal int SubjectCount => _subjects.Count;
+
+    // Points the minute's slot at it, under the entry's lock, after moving the counts of the minute it held that no
+    // drain took aside (a flush interval over a minute, or a clock set back). An entry dropped meanwhile is replaced
+    // by the dictionary's current one.
+    private void TakeSlot(ref SubjectCounts entry, long minute)
+    {
+        while (true)
+        {
+            lock (entry)
+            {
+                if (!entry.Removed)
+                {
+                    var held = entry.MinuteOf(minute);
+                    if (held != minute && entry.Reset(minute) is { } unsent)
+                    {
+                        lock (_leftovers)
+                        {
+                            Leave(entry.Subject, held, unsent);
+                        }
+                    }
+
+                    return;
+                }
+            }
+
+            var subject = entry.Subject;
+            entry = _subjects.GetOrAdd(subject, static s => new SubjectCounts(s));
+            t_last?.Set(this, subject.Kind, subject.Text, subject.OrgId, entry);
         }
     }
 
-    /// <summary>Once a minute, drops the buckets of minutes no request counts into any more that hold nothing.</summary>
+    // Under _leftovers' lock.
+    private void Leave(Subject subject, long minute, long[] counts)
+    {
+        if (!_leftovers.TryGetValue((subject, minute), out var held))
+        {
+            _leftovers[(subject, minute)] = held = new long[UsageOutcomes.Count];
+        }
+
+        for (var i = 0; i < held.Length; i++)
+        {
+            held[i] += counts[i];
+        }
+    }
+
+    /// <summary>Once a minute, drops the entries no request has counted into for more than two minutes.</summary>
     private void RemoveIdle()
     {
         var currentMinute = time.GetUtcNow().UtcTicks / TimeSpan.TicksPerMinute;
@@ -158,33 +220,135 @@ internal sealed class UsageCounters(TimeProvider time)
         }
 
         _sweptMinute = currentMinute;
-        foreach (var (bucket, counts) in _buckets)
+        foreach (var (subject, entry) in _subjects)
         {
-            if (bucket.Minute < currentMinute - IdleMinutesBeforeRemoval && Volatile.Read(ref counts[Queued]) == 0)
+            lock (entry)
             {
-                _buckets.TryRemove(bucket, out _);
+                if (entry.NewestMinute < currentMinute - IdleMinutesBeforeRemoval && Volatile.Read(ref entry.Queued) == 0 && entry.IsEmpty)
+                {
+                    entry.Removed = true;
+                    _subjects.TryRemove(subject, out _);
+                }
             }
         }
     }
 
-    private readonly record struct Bucket(UsageSubjectKind Kind, string Subject, string? OrgId, long Minute);
+    private readonly record struct Subject(UsageSubjectKind Kind, string Text, string? OrgId)
+    {
+        public UsageRecord Record(long minute, long[] counts) =>
+            new(Kind, Text, OrgId, new DateTimeOffset(minute * TimeSpan.TicksPerMinute, TimeSpan.Zero), counts);
+    }
 
     /// <summary>
-    /// A thread's last bucket, its strings compared by reference rather than by <see cref="Bucket"/>'s value
+    /// One subject's counts of two minutes, minute m in slot m % 2. The allowed count, nearly every request's, is a
+    /// field of its own; the other outcomes get an array once the subject has one.
+    /// </summary>
+    private sealed class SubjectCounts(Subject subject)
+    {
+        public readonly Subject Subject = subject;
+
+        // 1 while queued for the next drain.
+        public int Queued;
+
+        // Set under the lock when the entry leaves the dictionary.
+        public bool Removed;
+
+        private long _minute0 = long.MinValue;
+        private long _minute1 = long.MinValue;
+        private long _allowed0;
+        private long _allowed1;
+        private long[]? _others;
+
+        public long NewestMinute => Math.Max(_minute0, _minute1);
+
+        public bool IsEmpty => _allowed0 == 0 && _allowed1 == 0 && (_others is null || Array.TrueForAll(_others, c => c == 0));
+
+        public long MinuteOf(long minute) => (minute & 1) == 0 ? Volatile.Read(ref _minute0) : Volatile.Read(ref _minute1);
+
+        public ref long Count(long minute, int outcome)
+        {
+            var slot = (int)(minute & 1);
+            if (outcome == UsageOutcomes.AllowedIndex)
+            {
+                return ref slot == 0 ? ref _allowed0 : ref _allowed1;
+            }
+
+            var others = Volatile.Read(ref _others);
+            if (others is null)
+            {
+                Interlocked.CompareExchange(ref _others, new long[2 * UsageOutcomes.Count], null);
+                others = _others;
+            }
+
+            return ref others[(slot * UsageOutcomes.Count) + outcome];
+        }
+
+        /// <summary>Under the lock: the slot now holds <paramref name="minute"/>; what it held and no drain took is returned.</summary>
+        public long[]? Reset(long minute)
+        {
+            var slot = (int)(minute & 1);
+            var unsent = Read(slot, take: true);
+            Volatile.Write(ref slot == 0 ? ref _minute0 : ref _minute1, minute);
+            return unsent;
+        }
+
+        /// <summary>Under the lock: each slot's counts as records, taken out of the slots or (for a snapshot) left in them.</summary>
+        public void AddRecords(List<UsageRecord> records, bool take)
+        {
+            for (var slot = 0; slot < 2; slot++)
+            {
+                if (Read(slot, take) is { } counts)
+                {
+                    records.Add(Subject.Record(slot == 0 ? _minute0 : _minute1, counts));
+                }
+            }
+        }
+
+        private long[]? Read(int slot, bool take)
+        {
+            long[]? counts = null;
+            ReadOne(ref slot == 0 ? ref _allowed0 : ref _allowed1, UsageOutcomes.AllowedIndex, take, ref counts);
+            if (Volatile.Read(ref _others) is { } others)
+            {
+                for (var i = 0; i < UsageOutcomes.Count; i++)
+                {
+                    ReadOne(ref others[(slot * UsageOutcomes.Count) + i], i, take, ref counts);
+                }
+            }
+
+            return counts;
+        }
+
+        private static void ReadOne(ref long count, int outcome, bool take, ref long[]? counts)
+        {
+            if (Volatile.Read(ref count) != 0)
+            {
+                counts ??= new long[UsageOutcomes.Count];
+                counts[outcome] = take ? Interlocked.Exchange(ref count, 0) : Volatile.Read(ref count);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A thread's last subject, its strings compared by reference rather than by <see cref="Subject"/>'s value
     /// equality. Only ever read and written by its own thread, and overwritten rather than replaced, so a
     /// thread serving many keys does not allocate one per request.
     /// </summary>
-    private sealed class LastBucket
+    private sealed class LastSubject
     {
         public UsageCounters? Owner;
-        public Bucket Bucket;
-        public long[] Counts = [];
+        public UsageSubjectKind Kind;
+        public string? Text;
+        public string? OrgId;
+        public SubjectCounts? Entry;
 
-        public void Set(UsageCounters owner, Bucket bucket, long[] counts)
+        public void Set(UsageCounters owner, UsageSubjectKind kind, string text, string? orgId, SubjectCounts entry)
         {
             Owner = owner;
-            Bucket = bucket;
-            Counts = counts;
+            Kind = kind;
+            Text = text;
+            OrgId = orgId;
+            Entry = entry;
         }
     }
 }

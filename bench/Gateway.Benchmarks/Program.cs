@@ -28,6 +28,14 @@ if (args is ["--key-cache", var keyCount, var storeKind, ..])
     return;
 }
 
+// dotnet bench/Gateway.Benchmarks/bin/Release/net10.0/Gateway.Benchmarks.dll --usage-memory N
+//   see UsageCountersMemory: what usage counting holds and allocates per key in use, minute after minute.
+if (args is ["--usage-memory", var usageKeys])
+{
+    UsageCountersMemory.Run(int.Parse(usageKeys, System.Globalization.CultureInfo.InvariantCulture));
+    return;
+}
+
 if (args is ["--loop", var target, ..])
 {
     await PipelineLoop.RunAsync(target, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 50_000, args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 10);
