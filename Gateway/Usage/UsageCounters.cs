@@ -37,7 +37,7 @@ internal sealed class UsageCounters(TimeProvider time)
     private readonly ConcurrentQueue<SubjectCounts> _queued = new();
 
     // Counts no entry slot holds: a batch the store refused, or a minute whose slot was needed again before a
-    // drain took it (a flush interval over a minute). Rare, so a plain dictionary under a lock.
+    // drain took it (a flush interval over a minute, or a clock set back). Rare, so a plain dictionary under a lock.
     private readonly Dictionary<(Subject Subject, long Minute), long[]> _leftovers = [];
     private long _sweptMinute;
 
