@@ -12,6 +12,7 @@
 #                                                                  # one gateway per ';'-separated list of extra environment
 #                                                                  # variables ('-' for none) on the same import, one after another
 #   VARIANTS="-;BIN=/tmp/base/Gateway/bin/Release/net10.0" KEYS=...  # BIN=DIR in a variant: that build of the gateway instead
+#   GCDUMP_OUT=/tmp/heap KEYS=... bash bench/load.sh              # a heap snapshot after each warm run, and its largest types
 #   COLD_START=1 KEYS=... bash bench/load.sh                       # the cold run right after the gateway's start (JIT cold
 #                                                                  # too), instead of after a WARMUP on one key
 #
@@ -229,6 +230,12 @@ measure() {
     echo "  $store/$dist warm run, Redis commands per request (INFO commandstats; calls inside scripts count too):"
     redis-cli -p "$redis_port" info commandstats | tr -d '\r' | awk -F'[=,:]' -v r="$requests" \
       '/^cmdstat_/ { if (r > 0 && $3 / r >= 0.001) printf "    %s %.3f (%.1f us each)\n", substr($1, 9), $3 / r, $5 / $3 }'
+  fi
+  # GCDUMP_OUT=FILE: a heap snapshot of the gateway after the warm run (dotnet-gcdump, a dotnet tool), and its
+  # report's largest types: what the process holds with every key cached.
+  if [ -n "${GCDUMP_OUT:-}" ]; then
+    dotnet-gcdump collect -p "$pid" -o "$GCDUMP_OUT.$store.$dist.gcdump" >/dev/null 2>&1 || echo "  (dotnet-gcdump failed: is it installed and on the PATH?)"
+    [ ! -f "$GCDUMP_OUT.$store.$dist.gcdump" ] || dotnet-gcdump report "$GCDUMP_OUT.$store.$dist.gcdump" 2>/dev/null | head -25 | sed 's/^/    /'
   fi
   local warm_ratio; warm_ratio=$(ratio $(( h - h0 )) $(( h - h0 + m - m0 )))
   # WARM_ROUNDS > 1: more plain / warm pairs on the same warm gateway; the table then shows each column's median.
