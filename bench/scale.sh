@@ -235,7 +235,10 @@ measure() {
   # report's largest types: what the process holds with every key cached.
   if [ -n "${GCDUMP_OUT:-}" ]; then
     dotnet-gcdump collect -p "$pid" -o "$GCDUMP_OUT.$store.$dist.gcdump" >/dev/null 2>&1 || echo "  (dotnet-gcdump failed: is it installed and on the PATH?)"
-    [ ! -f "$GCDUMP_OUT.$store.$dist.gcdump" ] || dotnet-gcdump report "$GCDUMP_OUT.$store.$dist.gcdump" 2>/dev/null | head -25 | sed 's/^/    /'
+    # The report gives a type's object size and count per line; sorted here by their product, the bytes held.
+    [ ! -f "$GCDUMP_OUT.$store.$dist.gcdump" ] || dotnet-gcdump report "$GCDUMP_OUT.$store.$dist.gcdump" 2>/dev/null \
+      | awk '{ b = $1; c = $2; gsub(/,/, "", b); gsub(/,/, "", c); if (b ~ /^[0-9]+$/ && c ~ /^[0-9]+$/) { $1 = ""; $2 = ""; printf "%12d B %9d %s\n", b * c, c, $0 } }' \
+      | sort -n -r | head -15 | sed 's/^/    /'
   fi
   local warm_ratio; warm_ratio=$(ratio $(( h - h0 )) $(( h - h0 + m - m0 )))
   # WARM_ROUNDS > 1: more plain / warm pairs on the same warm gateway; the table then shows each column's median.
