@@ -261,8 +261,8 @@ measure() {
   kill -TERM "$pid" 2>/dev/null || true
 }
 
-# Every variant's first plain run used to be plain YARP's first load since its start (JIT still warming), which
-# flattered the first variant's cold ratio against the others'.
+# The first variant's first plain run used to be plain YARP's first load since its start, slower than any later
+# run, which flattered that variant's cold ratio against the others'.
 wrk_keys "$tmp/plain-warmup.txt" "$PLAIN_WARMUP" "$plain_url_base/bench/hello" uniform
 IFS=';' read -r -a variant_list <<<"$VARIANTS"
 for dist in $DIST; do
