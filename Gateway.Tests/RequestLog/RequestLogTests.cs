@@ -353,6 +353,44 @@ public sealed class RequestLogTests(StoreKind store)
     }
 
     [Test]
+    public async Task Append_BusyAndSpreadOrganizations_NoScriptCallOnTheLargeObjectHeap_AllStored()
+    {
+        if (store != StoreKind.Redis)
+        {
+            Assert.Ignore("The Redis store's script arguments.");
+        }
+
+        await using var gateway = await StartAsync();
+        var log = (Gateway.RequestLog.RedisRequestLogStore)gateway.Services.GetRequiredService<Gateway.RequestLog.IRequestLogStore>();
+        var start = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeMilliseconds());
+
+        // Every optional field set, so each record takes the most values it can; one busy organization, then many
+        // organizations of a record each, as a batch looks under load with many keys.
+        static Gateway.RequestLog.RequestRecord Full(DateTimeOffset at, string requestId, string org) =>
+            new(at, requestId, org, "key_1", "cus_1", "GET", "/api/x", "api", 429, "rate_limited", 1.5, "2001:db8::1", 502);
+        var busy = Enumerable.Range(0, 1000).Select(i => Full(start.AddMilliseconds(i), "busy-" + i, "org-busy")).ToList();
+        var spread = Enumerable.Range(0, 700).Select(i => Full(start.AddMilliseconds(i), "spread-" + i, "org-s" + i)).ToList();
+
+        var calls = log.ScriptCalls(
+            [(busy, "org-busy", "stream-busy"), .. spread.Select(r => ((IEnumerable<Gateway.RequestLog.RequestRecord>)[r], r.OrgId, (StackExchange.Redis.RedisKey)("stream-" + r.OrgId)))],
+            100_000, 3600).ToList();
+        var largest = calls.Max(c => c.Arguments.Length);
+        TestContext.Out.WriteLine($"{calls.Count} calls, the largest with {largest} arguments");
+        // An array past 85,000 bytes goes to the large-object heap, collected only with the whole heap.
+        Assert.That((largest * System.Runtime.CompilerServices.Unsafe.SizeOf<StackExchange.Redis.RedisValue>()) + 24, Is.LessThan(85_000));
+        Assert.That(calls.Sum(c => c.Keys.Length / 3), Is.EqualTo((1000 / 90) + 1 + 700), "the busy organization in parts of 90, the others whole");
+
+        await log.AppendAsync([.. busy, .. spread], CancellationToken.None);
+        var stored = await log.QueryAsync(new("org-busy", null, null, null, null, null, null, 1000, null, start.AddDays(-1)), CancellationToken.None);
+        Assert.That(stored.Items.Select(r => r.RequestId), Is.EqualTo(busy.Select(r => r.RequestId).Reverse()));
+        Assert.That(stored.Items[0], Is.EqualTo(busy[^1]));
+        foreach (var i in new[] { 0, 349, 699 })
+        {
+            Assert.That(await log.FindAsync("spread-" + i, start.AddDays(-1), CancellationToken.None), Is.EqualTo(spread[i]), $"spread-{i}");
+        }
+    }
+
+    [Test]
     public async Task Cursor_BatchRewrittenByTheCapBetweenPages_NextPageContinuesWithoutRepeats()
     {
         if (store != StoreKind.Sqlite)

@@ -127,6 +127,47 @@ public sealed class UsageCountersTests
     }
 
     [Test]
+    public async Task Add_WhileMinutesPassAndIdleSubjectsAreDropped_EveryCountDrainedOnce()
+    {
+        // Minutes pass quickly while three threads count and a fourth drains: slots are taken for new minutes,
+        // and subjects that sit out a few minutes are dropped and made again, all while counts land.
+        var time = new FakeTimeProvider(Start);
+        var counters = new UsageCounters(time);
+        const int PerTask = 150_000;
+        var subjects = new[] { "key_a", "key_b", "key_c", "key_d" };
+        var counted = new long[3];
+        var adders = Enumerable.Range(0, 3).Select(t => Task.Run(() =>
+        {
+            for (var n = 0; n < PerTask; n++)
+            {
+                // key_c and key_d are only counted in some stretches of minutes, so they go idle and are dropped.
+                var minute = time.GetUtcNow().UtcTicks / TimeSpan.TicksPerMinute;
+                var subject = subjects[(minute / 4 % 2 == 0 ? 0 : 2) + ((n + t) % 2)];
+                counters.Add(UsageSubjectKind.Key, subject, "org_1", UsageOutcomes.AllowedIndex);
+                counted[t]++;
+                if (n % 500 == 0)
+                {
+                    time.Advance(TimeSpan.FromSeconds(20));
+                }
+            }
+        })).ToArray();
+
+        var drained = new List<UsageRecord>();
+        while (!adders.All(a => a.IsCompleted))
+        {
+            drained.AddRange(counters.Drain());
+        }
+
+        await Task.WhenAll(adders);
+        drained.AddRange(counters.Drain());
+
+        Assert.That(drained.Sum(r => r.Counts[UsageOutcomes.AllowedIndex]), Is.EqualTo(counted.Sum()));
+        Assert.That(drained.Sum(r => r.Counts.Sum()), Is.EqualTo(counted.Sum()), "nothing under another outcome");
+        Assert.That(drained.Select(r => r.Subject).Distinct().Order(), Is.EqualTo(subjects));
+        Assert.That(drained.Select(r => r.Start).Distinct().Count(), Is.GreaterThan(100), "minutes passed while counting");
+    }
+
+    [Test]
     public void Drain_SubjectsIdleForMoreThanTwoMinutes_Dropped()
     {
         var time = new FakeTimeProvider(Start);

@@ -20,8 +20,16 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
 {
     private const int ScanBudget = 5_000;
 
-    /// <summary>Records past which a batch's script call is cut (at an organization's end): a few milliseconds of Redis.</summary>
-    private const int RecordsPerCall = 200;
+    /// <summary>
+    /// Records in one script call at most. At most <see cref="ValuesPerRecord"/> values each, so a call's argument
+    /// list stays under the large-object heap's 85,000 bytes (a <see cref="RedisValue"/> takes 32). At 200 a call's
+    /// list and its copy took about 170 KB each: two large-object arrays every couple of hundred requests, and under
+    /// load a collection of the whole heap every two seconds (docs/performance.md).
+    /// </summary>
+    private const int RecordsPerCall = 90;
+
+    /// <summary>A record's request id, its field count, up to 24 field names and values, and its part's count.</summary>
+    private const int ValuesPerRecord = 28;
 
     /// <summary>
     /// KEYS: per organization, its stream, its index and the index's previous generation. ARGV: the cap, the
@@ -88,7 +96,7 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
         // One script call per hash slot, not per organization: a call costs Redis far more than the few commands
         // an organization's share of a batch runs, and a batch spread over many organizations holds a record or
         // two each. A single server or Sentinel has no slots (HashSlot is -1 for every key): one call per batch,
-        // cut at an organization's end past RecordsPerCall records, so no call holds Redis (single-threaded) for
+        // cut so that none holds more than RecordsPerCall records, so no call holds Redis (single-threaded) for
         // long. Sized per call: sizing every list for the whole batch made hundreds of large-object arrays.
         var organizations = records.GroupBy(r => r.OrgId ?? "", StringComparer.Ordinal)
             .Select(g =>
@@ -98,40 +106,18 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
             });
         foreach (var slot in organizations.GroupBy(o => redis.HashSlot(o.Stream)))
         {
-            var capacity = 2 + (Math.Min(slot.Sum(o => o.Records.Count()), RecordsPerCall) * 27);
-            var keys = new List<RedisKey>();
-            var args = new List<RedisValue>(capacity) { cap, lifetime };
-            var inCall = 0;
-            foreach (var (group, org, stream) in slot)
+            foreach (var (group, _, _) in slot)
             {
-                keys.AddRange([stream, Index(org), PreviousIndex(org)]);
-                args.Add(group.Count());
-                foreach (var record in group)
-                {
-                    args.Add(record.RequestId);
-                    var count = args.Count;
-                    args.Add(0);
-                    AddFields(args, record);
-                    args[count] = args.Count - count - 1;
-                }
-
                 if (!_listed.ContainsKey(group.Key))
                 {
                     calls.Add(db.SetAddAsync(Organizations, group.Key));
                     listing.Add(group.Key);
                 }
-
-                inCall += group.Count();
-                if (inCall >= RecordsPerCall)
-                {
-                    calls.Add(db.ScriptEvaluateAsync(AppendScript, [.. keys], [.. args]));
-                    (keys, args, inCall) = ([], new List<RedisValue>(capacity) { cap, lifetime }, 0);
-                }
             }
 
-            if (keys.Count > 0)
+            foreach (var (keys, args) in ScriptCalls(slot.Select(o => ((IEnumerable<RequestRecord>)o.Records, o.Org, o.Stream)), cap, lifetime))
             {
-                calls.Add(db.ScriptEvaluateAsync(AppendScript, [.. keys], [.. args]));
+                calls.Add(db.ScriptEvaluateAsync(AppendScript, keys, args));
             }
         }
 
@@ -295,6 +281,47 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
     }
 
     // Field names are the stored format, read back by Read: change them only with a reader for both.
+    /// <summary>The append script's calls for organizations whose streams share a hash slot: keys and arguments of each.</summary>
+    internal IEnumerable<(RedisKey[] Keys, RedisValue[] Arguments)> ScriptCalls(
+        IEnumerable<(IEnumerable<RequestRecord> Records, string? Org, RedisKey Stream)> organizations, int cap, long lifetime)
+    {
+        var keys = new List<RedisKey>();
+        var args = NewArguments(cap, lifetime);
+        var inCall = 0;
+        foreach (var (records, org, stream) in organizations)
+        {
+            // A busy organization's records go in parts of at most RecordsPerCall, each a call of its own.
+            foreach (var part in records.Chunk(RecordsPerCall))
+            {
+                if (inCall + part.Length > RecordsPerCall)
+                {
+                    yield return ([.. keys], [.. args]);
+                    (keys, args, inCall) = ([], NewArguments(cap, lifetime), 0);
+                }
+
+                keys.AddRange([stream, Index(org), PreviousIndex(org)]);
+                args.Add(part.Length);
+                foreach (var record in part)
+                {
+                    args.Add(record.RequestId);
+                    var count = args.Count;
+                    args.Add(0);
+                    AddFields(args, record);
+                    args[count] = args.Count - count - 1;
+                }
+
+                inCall += part.Length;
+            }
+        }
+
+        if (keys.Count > 0)
+        {
+            yield return ([.. keys], [.. args]);
+        }
+    }
+
+    private static List<RedisValue> NewArguments(int cap, long lifetime) => new(2 + (RecordsPerCall * ValuesPerRecord)) { cap, lifetime };
+
     private static void AddFields(List<RedisValue> args, RequestRecord r)
     {
         args.AddRange(["t", r.Time.ToUnixTimeMilliseconds(), "r", r.RequestId, "m", r.Method, "p", r.Path, "s", r.Status,
