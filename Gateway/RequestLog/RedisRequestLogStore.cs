@@ -280,7 +280,6 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
         return parts.Length == 2 && parts.All(p => p.Length is > 0 and < 21 && p.All(char.IsAsciiDigit));
     }
 
-    // Field names are the stored format, read back by Read: change them only with a reader for both.
     /// <summary>The append script's calls for organizations whose streams share a hash slot: keys and arguments of each.</summary>
     internal IEnumerable<(RedisKey[] Keys, RedisValue[] Arguments)> ScriptCalls(
         IEnumerable<(IEnumerable<RequestRecord> Records, string? Org, RedisKey Stream)> organizations, int cap, long lifetime)
@@ -322,6 +321,7 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
 
     private static List<RedisValue> NewArguments(int cap, long lifetime) => new(2 + (RecordsPerCall * ValuesPerRecord)) { cap, lifetime };
 
+    // Field names are the stored format, read back by Read: change them only with a reader for both.
     private static void AddFields(List<RedisValue> args, RequestRecord r)
     {
         args.AddRange(["t", r.Time.ToUnixTimeMilliseconds(), "r", r.RequestId, "m", r.Method, "p", r.Path, "s", r.Status,
