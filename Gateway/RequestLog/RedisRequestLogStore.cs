@@ -102,20 +102,21 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
             .Select(g =>
             {
                 var org = g.Key.Length == 0 ? null : g.Key;
-                return (Records: g, Org: org, Stream: Stream(org));
+                return (Records: (IEnumerable<RequestRecord>)g, Org: org, Stream: Stream(org));
             });
         foreach (var slot in organizations.GroupBy(o => redis.HashSlot(o.Stream)))
         {
-            foreach (var (group, _, _) in slot)
+            foreach (var (_, org, _) in slot)
             {
-                if (!_listed.ContainsKey(group.Key))
+                var listed = org ?? "";
+                if (!_listed.ContainsKey(listed))
                 {
-                    calls.Add(db.SetAddAsync(Organizations, group.Key));
-                    listing.Add(group.Key);
+                    calls.Add(db.SetAddAsync(Organizations, listed));
+                    listing.Add(listed);
                 }
             }
 
-            foreach (var (keys, args) in ScriptCalls(slot.Select(o => ((IEnumerable<RequestRecord>)o.Records, o.Org, o.Stream)), cap, lifetime))
+            foreach (var (keys, args) in ScriptCalls(slot, cap, lifetime))
             {
                 calls.Add(db.ScriptEvaluateAsync(AppendScript, keys, args));
             }

@@ -32,7 +32,10 @@ internal sealed class RequestLogOptions
     /// </summary>
     public const int SqliteBatchSize = 5_000;
 
-    /// <summary>Redis's default batch: an organization's records go to Redis in one script call, which holds Redis while it runs.</summary>
+    /// <summary>
+    /// Redis's default batch: its records go out as script calls of at most 90 records each, all awaited together, so
+    /// the batch bounds what one write has in flight.
+    /// </summary>
     public const int RedisBatchSize = 500;
 
     /// <summary>Also send each record as an OpenTelemetry log record to <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> when that is set.</summary>

@@ -40,7 +40,8 @@ internal sealed partial class RequestLogWriter : BackgroundService
     public RequestLogWriter(IRequestLogStore store, IOptions<RequestLogOptions> options, RequestLogExport export, TimeProvider time, IMeterFactory meters, ILogger<RequestLogWriter> logger)
     {
         _options = options.Value;
-        _batchSize = _options.BatchSize ?? RequestLogOptions.SqliteBatchSize;
+        // The store's default is filled in when the options are built (AddGatewayRequestLog), the one place that knows the store.
+        _batchSize = _options.BatchSize ?? throw new InvalidOperationException($"{RequestLogOptions.SectionName}:BatchSize was not set: options built without AddGatewayRequestLog.");
         _buffer = Channel.CreateBounded<RequestRecord>(new BoundedChannelOptions(_options.BufferSize)
         {
             FullMode = BoundedChannelFullMode.DropWrite,

@@ -263,14 +263,14 @@ internal sealed class UsageCounters(TimeProvider time)
 
         public bool IsEmpty => _allowed0 == 0 && _allowed1 == 0 && (_others is null || Array.TrueForAll(_others, c => c == 0));
 
-        public long MinuteOf(long minute) => (minute & 1) == 0 ? Volatile.Read(ref _minute0) : Volatile.Read(ref _minute1);
+        public long MinuteOf(long minute) => Volatile.Read(ref MinuteIn(SlotOf(minute)));
 
         public ref long Count(long minute, int outcome)
         {
-            var slot = (int)(minute & 1);
+            var slot = SlotOf(minute);
             if (outcome == UsageOutcomes.AllowedIndex)
             {
-                return ref slot == 0 ? ref _allowed0 : ref _allowed1;
+                return ref AllowedIn(slot);
             }
 
             var others = Volatile.Read(ref _others);
@@ -286,9 +286,9 @@ internal sealed class UsageCounters(TimeProvider time)
         /// <summary>Under the lock: the slot now holds <paramref name="minute"/>; what it held and no drain took is returned.</summary>
         public long[]? Reset(long minute)
         {
-            var slot = (int)(minute & 1);
+            var slot = SlotOf(minute);
             var unsent = Read(slot, take: true);
-            Volatile.Write(ref slot == 0 ? ref _minute0 : ref _minute1, minute);
+            Volatile.Write(ref MinuteIn(slot), minute);
             return unsent;
         }
 
@@ -299,7 +299,7 @@ internal sealed class UsageCounters(TimeProvider time)
             {
                 if (Read(slot, take) is { } counts)
                 {
-                    records.Add(Subject.Record(slot == 0 ? _minute0 : _minute1, counts));
+                    records.Add(Subject.Record(MinuteIn(slot), counts));
                 }
             }
         }
@@ -307,7 +307,7 @@ internal sealed class UsageCounters(TimeProvider time)
         private long[]? Read(int slot, bool take)
         {
             long[]? counts = null;
-            ReadOne(ref slot == 0 ? ref _allowed0 : ref _allowed1, UsageOutcomes.AllowedIndex, take, ref counts);
+            ReadOne(ref AllowedIn(slot), UsageOutcomes.AllowedIndex, take, ref counts);
             if (Volatile.Read(ref _others) is { } others)
             {
                 for (var i = 0; i < UsageOutcomes.Count; i++)
@@ -318,6 +318,12 @@ internal sealed class UsageCounters(TimeProvider time)
 
             return counts;
         }
+
+        private static int SlotOf(long minute) => (int)(minute & 1);
+
+        private ref long MinuteIn(int slot) => ref slot == 0 ? ref _minute0 : ref _minute1;
+
+        private ref long AllowedIn(int slot) => ref slot == 0 ? ref _allowed0 : ref _allowed1;
 
         private static void ReadOne(ref long count, int outcome, bool take, ref long[]? counts)
         {
