@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Globalization;
+using System.Text.Json;
 using Gateway.Configuration;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -9,11 +11,11 @@ namespace Gateway.RequestLog;
 /// Request records in Redis: a stream per organization, <c>{prefix}reqlog:{org}</c> (hash tag per organization, so
 /// organizations spread over a cluster's slots; <c>{prefix}reqlog:{}</c> holds requests under no organization,
 /// <c>{prefix}reqlog:{~}</c> on a Cluster),
-/// capped with MAXLEN and aged out with MINID. Beside each stream, in its slot, an index of request id to entry:
+/// capped with MAXLEN and aged out with MINID, an entry per record (see <see cref="AddFields"/>). Beside each stream, in its slot, an index of request id to entry:
 /// <c>{prefix}reqlog-idx:{org}</c>, which once it holds <c>MaxPerOrg</c> ids becomes <c>{prefix}reqlog-idx-old:{org}</c>
 /// and starts again, so the two hold between one and two caps' worth of the newest ids, all the stream can hold,
 /// and expire with the retention. A batch is one script call per hash slot (on a single server or Sentinel, one
-/// per batch), cut after about 200 records: the adds, each index and its turn.
+/// per batch), cut after at most 200 records: the adds, each index and its turn.
 /// Filters are applied while reading newest first, so a filtered page may come back short with a cursor to go on.
 /// </summary>
 internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> gateway, IOptions<RequestLogOptions> options) : IRequestLogStore
@@ -22,14 +24,14 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
 
     /// <summary>
     /// Records in one script call at most. At most <see cref="ValuesPerRecord"/> values each, so a call's argument
-    /// list stays under the large-object heap's 85,000 bytes (a <see cref="RedisValue"/> takes 32). At 200 a call's
-    /// list and its copy took about 170 KB each: two large-object arrays every couple of hundred requests, and under
-    /// load a collection of the whole heap every two seconds (docs/performance.md).
+    /// list stays under the large-object heap's 85,000 bytes (a <see cref="RedisValue"/> takes 32). When a record took
+    /// a field per column, 200 records made a call's list and its copy about 170 KB each: two large-object arrays every
+    /// couple of hundred requests, and under load a collection of the whole heap every two seconds (docs/performance.md).
     /// </summary>
-    private const int RecordsPerCall = 90;
+    private const int RecordsPerCall = 200;
 
-    /// <summary>A record's request id, its field count, up to 24 field names and values, and its part's count.</summary>
-    private const int ValuesPerRecord = 28;
+    /// <summary>A record's request id, its field count, its two fields' names and values, and its part's count.</summary>
+    private const int ValuesPerRecord = 7;
 
     /// <summary>
     /// KEYS: per organization, its stream, its index and the index's previous generation. ARGV: the cap, the
@@ -287,6 +289,8 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
     {
         var keys = new List<RedisKey>();
         var args = NewArguments(cap, lifetime);
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using var json = new Utf8JsonWriter(buffer, RequestRecordJson.WriterOptions);
         var inCall = 0;
         foreach (var (records, org, stream) in organizations)
         {
@@ -306,7 +310,7 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
                     args.Add(record.RequestId);
                     var count = args.Count;
                     args.Add(0);
-                    AddFields(args, record);
+                    AddFields(args, record, buffer, json);
                     args[count] = args.Count - count - 1;
                 }
 
@@ -322,34 +326,35 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
 
     private static List<RedisValue> NewArguments(int cap, long lifetime) => new(2 + (RecordsPerCall * ValuesPerRecord)) { cap, lifetime };
 
-    // Field names are the stored format, read back by Read: change them only with a reader for both.
-    private static void AddFields(List<RedisValue> args, RequestRecord r)
+    /// <summary>
+    /// The stored format: the record as <see cref="RequestRecordJson"/> writes it, in field <c>v</c>, and its time
+    /// in <c>t</c> as well. One field instead of one per column: at a record per request, building, sending and
+    /// appending two dozen values per record was most of what the log cost the gateway and Redis
+    /// (docs/performance.md). <c>t</c> keeps an instance of an earlier version, during a rolling upgrade, scanning
+    /// newest first and stopping at the retention as before.
+    /// </summary>
+    private static void AddFields(List<RedisValue> args, RequestRecord r, ArrayBufferWriter<byte> buffer, Utf8JsonWriter json)
     {
-        args.AddRange(["t", r.Time.ToUnixTimeMilliseconds(), "r", r.RequestId, "m", r.Method, "p", r.Path, "s", r.Status,
-            "d", r.DurationMs.ToString("R", CultureInfo.InvariantCulture)]);
-        Add(args, "k", r.KeyId);
-        Add(args, "c", r.CustomerId);
-        Add(args, "ro", r.Route);
-        Add(args, "co", r.Code);
-        Add(args, "ip", r.ClientIp);
-        if (r.UpstreamStatus is { } upstream)
-        {
-            args.Add("u");
-            args.Add(upstream);
-        }
-
-        static void Add(List<RedisValue> args, string name, string? value)
-        {
-            if (value is not null)
-            {
-                args.Add(name);
-                args.Add(value);
-            }
-        }
+        buffer.ResetWrittenCount();
+        json.Reset(buffer);
+        RequestRecordJson.Write(json, r);
+        json.Flush();
+        args.Add("t");
+        args.Add(r.Time.ToUnixTimeMilliseconds());
+        args.Add("v");
+        args.Add(buffer.WrittenSpan.ToArray());
     }
 
     private static RequestRecord Read(string? org, StreamEntry entry)
     {
+        if (entry["v"] is { IsNull: false } packed)
+        {
+            var json = new Utf8JsonReader((byte[])packed!);
+            json.Read();
+            return RequestRecordJson.Read(ref json, org);
+        }
+
+        // Written by an earlier version: a field per column, read until the retention has aged them out.
         string? Get(string name) => entry[name] is { IsNull: false } v ? (string?)v : null;
         return new RequestRecord(
             DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(Get("t") ?? "0", CultureInfo.InvariantCulture)),

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using Gateway.Configuration;
 using Gateway.Stores.Sqlite;
@@ -24,9 +23,8 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
 {
     private const string InsertSql = "INSERT INTO request_log_batches (org_id, first_at, last_at, count, records) VALUES (?1, ?2, ?3, ?4, ?5);";
 
-    // Request ids, keys and paths go in as they are (the default encoder would escape '+', '<', '&' and
-    // non-ASCII), so a request id is found in the stored text as its quoted self.
-    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
+    // Request ids are found in the stored text as their quoted selves: the codec writes them unescaped.
+    private static JsonWriterOptions WriterOptions => RequestRecordJson.WriterOptions;
 
     /// <summary>
     /// A row's JSON is written here and the buffer kept for the next: a new one per batch of 500 records was 100-200 KB,
@@ -124,51 +122,12 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
             var record = records[i];
             var at = record.Time.ToUnixTimeMilliseconds();
             (first, last) = (Math.Min(first, at), Math.Max(last, at));
-            Write(json, record, at);
+            RequestRecordJson.Write(json, record);
         }
 
         json.WriteEndArray();
         json.Flush();
         return (first, last);
-    }
-
-    // The element order is the stored format (and what schema version 9 wrote from the old rows): append only.
-    private static void Write(Utf8JsonWriter json, RequestRecord r, long at)
-    {
-        json.WriteStartArray();
-        json.WriteNumberValue(at);
-        json.WriteStringValue(r.RequestId);
-        StringOrNull(json, r.KeyId);
-        StringOrNull(json, r.CustomerId);
-        json.WriteStringValue(r.Method);
-        json.WriteStringValue(r.Path);
-        StringOrNull(json, r.Route);
-        json.WriteNumberValue(r.Status);
-        StringOrNull(json, r.Code);
-        json.WriteNumberValue(r.DurationMs);
-        StringOrNull(json, r.ClientIp);
-        if (r.UpstreamStatus is { } upstream)
-        {
-            json.WriteNumberValue(upstream);
-        }
-        else
-        {
-            json.WriteNullValue();
-        }
-
-        json.WriteEndArray();
-    }
-
-    private static void StringOrNull(Utf8JsonWriter json, string? value)
-    {
-        if (value is null)
-        {
-            json.WriteNullValue();
-        }
-        else
-        {
-            json.WriteStringValue(value);
-        }
     }
 
     private static List<RequestRecord> Read(ReadOnlySpan<byte> text, string orgId)
@@ -179,33 +138,10 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
         json.Read(); // [
         while (json.Read() && json.TokenType == JsonTokenType.StartArray)
         {
-            json.Read();
-            var at = json.GetInt64();
-            var requestId = NextString(ref json)!;
-            var keyId = NextString(ref json);
-            var customerId = NextString(ref json);
-            var method = NextString(ref json)!;
-            var path = NextString(ref json)!;
-            var route = NextString(ref json);
-            json.Read();
-            var status = json.GetInt32();
-            var code = NextString(ref json);
-            json.Read();
-            var duration = json.GetDouble();
-            var clientIp = NextString(ref json);
-            json.Read();
-            int? upstream = json.TokenType == JsonTokenType.Null ? null : json.GetInt32();
-            json.Read(); // ]
-            records.Add(new RequestRecord(DateTimeOffset.FromUnixTimeMilliseconds(at), requestId, org, keyId, customerId, method, path, route, status, code, duration, clientIp, upstream));
+            records.Add(RequestRecordJson.Read(ref json, org));
         }
 
         return records;
-    }
-
-    private static string? NextString(ref Utf8JsonReader json)
-    {
-        json.Read();
-        return json.TokenType == JsonTokenType.Null ? null : json.GetString();
     }
 
     public Task TrimAsync(IReadOnlyCollection<string?> orgs, DateTimeOffset olderThan, int maxPerOrg, CancellationToken cancellationToken) =>
