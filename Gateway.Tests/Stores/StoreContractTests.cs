@@ -249,6 +249,19 @@ public sealed class StoreContractTests(StoreKind kind)
     }
 
     [Test]
+    public async Task RecordKeyUsage_MoreKeysThanOneRedisCall_EveryStoredKeyRaised()
+    {
+        // Redis writes last-used times in calls of a thousand keys: the stored key sits past the first call.
+        var usage = Enumerable.Range(0, 2500).Select(i => new KeyValuePair<string, DateTimeOffset>("key_absent_" + i, T0)).ToList();
+        usage.Insert(1700, new("key_default", T0.AddMinutes(3)));
+
+        await _store.RecordKeyUsageAsync(usage, CancellationToken.None);
+
+        Assert.That((await _store.GetKeyAsync("key_default", CancellationToken.None))!.LastUsedAt, Is.EqualTo(T0.AddMinutes(3)));
+        Assert.That(await _store.GetKeyAsync("key_absent_2499", CancellationToken.None), Is.Null);
+    }
+
+    [Test]
     public async Task RecordKeyUsage_KeyNotStored_NothingCreated()
     {
         await _store.RecordKeyUsageAsync([new("key_missing", T0), new("key_default", T0)], CancellationToken.None);

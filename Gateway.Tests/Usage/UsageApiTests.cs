@@ -139,6 +139,63 @@ public sealed class UsageApiTests(StoreKind store) : GatewayFixture(store)
     }
 
     [Test]
+    public async Task Flush_SameMinuteTwice_CountsAddUp_OnRedisTheHashIsIndexedOncePerMinute()
+    {
+        // Ten minutes into an hour of its own, so the minute after is in the same hour.
+        var now = _time.GetUtcNow();
+        _time.Advance(Floor(now, TimeSpan.FromHours(1)).AddHours(1).AddMinutes(10) - now);
+        var org = await NewOrgAsync();
+        var created = await Host.CreateKeyAsync(org, new { name = "twice" });
+        await Host.StatusAsync(Key(created));
+        await FlushAsync();
+        await Host.StatusAsync(Key(created));
+        await Host.StatusAsync(Key(created));
+        await FlushAsync();
+        Assert.That(await StoredAsync(org), Is.EqualTo(3), "two flushes of one minute add up");
+        if (Store != StoreKind.Redis)
+        {
+            return;
+        }
+
+        // Redis lost the hash and its place in the index: a flush of the same minute writes its counts and, as this
+        // process indexed the minute already, nothing else; the next minute's first flush indexes the hash again.
+        var db = Host.Services.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>().GetDatabase();
+        var root = new Gateway.Stores.Redis.RedisKeys(Host.Services.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>()["Gateway:Store:RedisPrefix"]!).UsageRoot;
+        var member = $"k:{Id(created)}:{_time.GetUtcNow():yyyyMMddHH}";
+        Assert.That(await db.KeyTimeToLiveAsync(root.Append(member)), Is.Not.Null, "the first flush set the expiry");
+        await db.KeyDeleteAsync(root.Append(member));
+        await db.SortedSetRemoveAsync(root.Append("hours"), member);
+        await Host.StatusAsync(Key(created));
+        await FlushAsync();
+        Assert.That((await db.HashGetAllAsync(root.Append(member))).Select(f => ((string)f.Name!, (long)f.Value)), Is.EqualTo(new[] { ("10:allowed", 1L) }));
+        Assert.That(await db.KeyTimeToLiveAsync(root.Append(member)), Is.Null, "the minute was indexed before: no expiry or index written again");
+        Assert.That(await StoredAsync(org), Is.Zero, "out of the index until the next minute");
+
+        _time.Advance(TimeSpan.FromMinutes(1));
+        await Host.StatusAsync(Key(created));
+        await FlushAsync();
+        Assert.That(await db.KeyTimeToLiveAsync(root.Append(member)), Is.Not.Null);
+        Assert.That(await StoredAsync(org), Is.EqualTo(2), "indexed again with the next minute's first flush");
+    }
+
+    [Test]
+    public async Task Add_BatchOfSeveralPipelines_AllWritten()
+    {
+        var usage = Host.Services.GetRequiredService<IUsageStore>();
+        var minute = Floor(_time.GetUtcNow(), TimeSpan.FromMinutes(1));
+        var subject = "many-" + Guid.NewGuid().ToString("N");
+        var count = (2 * RedisUsageStore.RecordsPerPipeline) + 17;
+        var batch = Enumerable.Range(0, count)
+            .Select(i => new UsageRecord(UsageSubjectKind.Key, subject + "-" + i, "org_many", minute, [i + 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]))
+            .ToList();
+
+        await usage.AddAsync(batch, CancellationToken.None);
+
+        var rows = await usage.ReadAsync(UsageSubjectKind.Key, batch.Select(r => r.Subject).ToList(), minute, minute.AddMinutes(1), CancellationToken.None);
+        Assert.That(rows.Select(r => (r.Subject, r.Count)), Is.EquivalentTo(batch.Select((r, i) => (r.Subject, (long)(i + 1)))));
+    }
+
+    [Test]
     public async Task Compact_AfterADayAndAfterRetention_RollsUpToHoursThenDeletes()
     {
         var org = await NewOrgAsync();

@@ -50,6 +50,38 @@ public sealed class UsageCountersTests
     }
 
     [Test]
+    public void Drain_SameMinuteAgain_Continued_UntilTheSlotTakesANewMinute_AndRestoredNeverIs()
+    {
+        var time = new FakeTimeProvider(Start);
+        var counters = new UsageCounters(time);
+        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
+        Assert.That(counters.Drain().Single().Continued, Is.False, "the minute's first record");
+
+        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
+        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.IndexOf(ProblemCodes.RateLimited.Code));
+        var second = counters.Drain().Single();
+        Assert.That((second.Continued, second.Counts[UsageOutcomes.AllowedIndex]), Is.EqualTo((true, 1L)), "the same minute again");
+
+        time.Advance(TimeSpan.FromMinutes(1));
+        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
+        Assert.That(counters.Drain().Single().Continued, Is.False, "the next minute, in the other slot");
+
+        time.Advance(TimeSpan.FromMinutes(1));
+        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
+        var reused = counters.Drain().Single();
+        Assert.That((reused.Continued, reused.Start), Is.EqualTo((false, Start.AddMinutes(2).AddSeconds(-30))), "a slot taken for a new minute starts over");
+
+        // A batch the store refused comes back as leftovers: written again in full, whatever it was.
+        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
+        var refused = counters.Drain();
+        Assert.That(refused.Single().Continued, Is.True);
+        counters.Restore(refused);
+        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
+        var retried = counters.Drain();
+        Assert.That(retried.Select(r => (r.Continued, r.Counts[UsageOutcomes.AllowedIndex])), Is.EquivalentTo(new[] { (false, 1L), (true, 1L) }));
+    }
+
+    [Test]
     public void Add_TwoCountersOnOneThread_KeepTheirOwnCounts()
     {
         var first = new UsageCounters(new FakeTimeProvider(Start));

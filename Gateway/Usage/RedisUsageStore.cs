@@ -47,39 +47,70 @@ internal sealed class RedisUsageStore(IConnectionMultiplexer redis, IOptions<Gat
 
     private RedisKey Routes => _root.Append("routes");
 
+    /// <summary>
+    /// Records per pipeline, each awaited before the next is sent. A flush with 100,000 keys in use was one pipeline
+    /// of some 400,000 commands on the connection the rate limiter's lease calls share, and they waited behind it.
+    /// A part that fails ends the batch: the parts before it are written, so only the rest goes back to the flusher.
+    /// </summary>
+    internal const int RecordsPerPipeline = 1000;
+
+    /// <summary>Field names by minute of the hour and outcome (<c>07:allowed</c>): two strings per record otherwise.</summary>
+    private static readonly string[][] MinuteFields = Enumerable.Range(0, 60)
+        .Select(m => UsageOutcomes.All.Select(o => m.ToString("00", CultureInfo.InvariantCulture) + ":" + o).ToArray())
+        .ToArray();
+
     public async Task AddAsync(IReadOnlyList<UsageRecord> batch, CancellationToken cancellationToken)
     {
         var db = Db;
         var now = time.GetUtcNow();
-        var pipeline = db.CreateBatch();
         var writes = new List<Task>();
-        foreach (var record in batch)
+        for (var start = 0; start < batch.Count; start += RecordsPerPipeline)
         {
-            var hour = Floor(record.Start);
-            var member = Member(record.Kind, record.Subject, hour);
-            var key = _root.Append(member);
-            var minute = record.Start.Minute.ToString("00", CultureInfo.InvariantCulture) + ":";
-            for (var i = 0; i < record.Counts.Length; i++)
+            var pipeline = db.CreateBatch();
+            writes.Clear();
+            for (var n = start; n < Math.Min(start + RecordsPerPipeline, batch.Count); n++)
             {
-                if (record.Counts[i] != 0)
+                var record = batch[n];
+                var hour = Floor(record.Start);
+                var member = Member(record.Kind, record.Subject, hour);
+                var key = _root.Append(member);
+                var fields = MinuteFields[record.Start.Minute];
+                for (var i = 0; i < record.Counts.Length; i++)
                 {
-                    writes.Add(pipeline.HashIncrementAsync(key, minute + UsageOutcomes.All[i], record.Counts[i]));
+                    if (record.Counts[i] != 0)
+                    {
+                        writes.Add(pipeline.HashIncrementAsync(key, fields[i], record.Counts[i]));
+                    }
+                }
+
+                if (record.Continued)
+                {
+                    // This process wrote the same minute of this hash in a batch Redis took: its expiry and indexes are
+                    // set. Once a minute per subject, not per flush, so a Redis that lost its data heals within a minute.
+                    continue;
+                }
+
+                // Relative TTL from the injected clock; compaction deletes on that clock too, the TTL is the backstop.
+                var ttl = hour.AddHours(1) + _retention - now;
+                writes.Add(pipeline.KeyExpireAsync(key, ttl > TimeSpan.FromSeconds(1) ? ttl : TimeSpan.FromSeconds(1)));
+                writes.Add(pipeline.SortedSetAddAsync(Hours, member, hour.ToUnixTimeSeconds()));
+                writes.Add(pipeline.SortedSetAddAsync(Pending, member, hour.ToUnixTimeSeconds()));
+                if (record.Kind == UsageSubjectKind.Route)
+                {
+                    writes.Add(pipeline.SetAddAsync(Routes, record.Subject));
                 }
             }
 
-            // Relative TTL from the injected clock; compaction deletes on that clock too, the TTL is the backstop.
-            var ttl = hour.AddHours(1) + _retention - now;
-            writes.Add(pipeline.KeyExpireAsync(key, ttl > TimeSpan.FromSeconds(1) ? ttl : TimeSpan.FromSeconds(1)));
-            writes.Add(pipeline.SortedSetAddAsync(Hours, member, hour.ToUnixTimeSeconds()));
-            writes.Add(pipeline.SortedSetAddAsync(Pending, member, hour.ToUnixTimeSeconds()));
-            if (record.Kind == UsageSubjectKind.Route)
+            pipeline.Execute();
+            try
             {
-                writes.Add(pipeline.SetAddAsync(Routes, record.Subject));
+                await RedisCalls.Guard(() => Task.WhenAll(writes), cancellationToken);
+            }
+            catch (Exception ex) when (start > 0)
+            {
+                throw new UsagePartlyWrittenException(batch.Skip(start).ToList(), ex);
             }
         }
-
-        pipeline.Execute();
-        await RedisCalls.Guard(() => Task.WhenAll(writes), cancellationToken);
     }
 
     public async Task<IReadOnlyList<UsageRow>> ReadAsync(UsageSubjectKind kind, IReadOnlyCollection<string>? subjects, DateTimeOffset since, DateTimeOffset until, CancellationToken cancellationToken)

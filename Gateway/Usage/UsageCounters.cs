@@ -235,8 +235,8 @@ internal sealed class UsageCounters(TimeProvider time)
 
     private readonly record struct Subject(UsageSubjectKind Kind, string Text, string? OrgId)
     {
-        public UsageRecord Record(long minute, long[] counts) =>
-            new(Kind, Text, OrgId, new DateTimeOffset(minute * TimeSpan.TicksPerMinute, TimeSpan.Zero), counts);
+        public UsageRecord Record(long minute, long[] counts, bool continued = false) =>
+            new(Kind, Text, OrgId, new DateTimeOffset(minute * TimeSpan.TicksPerMinute, TimeSpan.Zero), counts) { Continued = continued };
     }
 
     /// <summary>
@@ -252,6 +252,11 @@ internal sealed class UsageCounters(TimeProvider time)
 
         // Set under the lock when the entry leaves the dictionary.
         public bool Removed;
+
+        // Whether a drain already took counts of the minute the slot holds: the next record of it is Continued.
+        // Counts a drain took and the store then refused come back as leftovers, whose records are never Continued.
+        private bool _drained0;
+        private bool _drained1;
 
         private long _minute0 = long.MinValue;
         private long _minute1 = long.MinValue;
@@ -288,6 +293,7 @@ internal sealed class UsageCounters(TimeProvider time)
         {
             var slot = SlotOf(minute);
             var unsent = Read(slot, take: true);
+            DrainedIn(slot) = false;
             Volatile.Write(ref MinuteIn(slot), minute);
             return unsent;
         }
@@ -299,7 +305,8 @@ internal sealed class UsageCounters(TimeProvider time)
             {
                 if (Read(slot, take) is { } counts)
                 {
-                    records.Add(Subject.Record(MinuteIn(slot), counts));
+                    records.Add(Subject.Record(MinuteIn(slot), counts, continued: take && DrainedIn(slot)));
+                    DrainedIn(slot) |= take;
                 }
             }
         }
@@ -324,6 +331,8 @@ internal sealed class UsageCounters(TimeProvider time)
         private ref long MinuteIn(int slot) => ref slot == 0 ? ref _minute0 : ref _minute1;
 
         private ref long AllowedIn(int slot) => ref slot == 0 ? ref _allowed0 : ref _allowed1;
+
+        private ref bool DrainedIn(int slot) => ref slot == 0 ? ref _drained0 : ref _drained1;
 
         private static void ReadOne(ref long count, int outcome, bool take, ref long[]? counts)
         {

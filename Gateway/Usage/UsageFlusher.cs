@@ -36,6 +36,11 @@ internal sealed partial class UsageFlusher(
             {
                 await store.AddAsync(batch, cancellationToken);
             }
+            catch (UsagePartlyWrittenException ex)
+            {
+                counters.Restore(ex.Unwritten);
+                Log.FlushFailed(logger, ex.Unwritten.Count, ex.InnerException!);
+            }
             catch (Exception ex)
             {
                 // Kept in memory for the next flush: an outage delays usage, it does not lose it.

@@ -9,7 +9,15 @@ public enum UsageSubjectKind
 
 /// <summary>Counts of one subject for one interval, indexed like <see cref="UsageOutcomes.All"/>.</summary>
 /// <param name="OrgId">The key's organization; null for routes.</param>
-public sealed record UsageRecord(UsageSubjectKind Kind, string Subject, string? OrgId, DateTimeOffset Start, long[] Counts);
+public sealed record UsageRecord(UsageSubjectKind Kind, string Subject, string? OrgId, DateTimeOffset Start, long[] Counts)
+{
+    /// <summary>
+    /// This process already handed the store counts of the same subject and minute, in an earlier batch the store
+    /// took: a store may skip what it does once per subject and minute (Redis: the hash's expiry and the hour
+    /// indexes). False unless the gateway's counters know it, so a record made elsewhere gets the full write.
+    /// </summary>
+    public bool Continued { get; init; }
+}
 
 /// <summary>One stored count: a subject, the start of its interval (a minute, or an hour once rolled up), an outcome.</summary>
 public readonly record struct UsageRow(string Subject, DateTimeOffset Start, string Outcome, long Count);

@@ -190,6 +190,9 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
         return new AuditPage(items, entries.Length > limit ? entries[limit - 1].Id.ToString() : null);
     }
 
+    /// <summary>Keys per last-used script call: 2,000 arguments of 32 bytes stay off the large-object heap.</summary>
+    internal const int KeysPerUsageCall = 1000;
+
     public async Task RecordKeyUsageAsync(IReadOnlyCollection<KeyValuePair<string, DateTimeOffset>> usage, CancellationToken cancellationToken)
     {
         if (usage.Count == 0)
@@ -197,14 +200,20 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
             return;
         }
 
-        var args = new List<RedisValue>(usage.Count * 2);
-        foreach (var (keyId, at) in usage)
+        // In calls of KeysPerUsageCall keys: one call for every key used in a flush interval held Redis (single-threaded)
+        // for tens of milliseconds with 100,000 keys in use, and its arguments were large-object arrays. Times only
+        // ever move forward, so a retry after a failed call writes nothing twice.
+        foreach (var part in usage.Chunk(KeysPerUsageCall))
         {
-            args.Add(keyId);
-            args.Add(at.ToUnixTimeMilliseconds());
-        }
+            var args = new RedisValue[part.Length * 2];
+            for (var i = 0; i < part.Length; i++)
+            {
+                args[2 * i] = part[i].Key;
+                args[(2 * i) + 1] = part[i].Value.ToUnixTimeMilliseconds();
+            }
 
-        await EvalAsync(RedisScripts.RecordUsage, [_keys.Usage], [.. args], cancellationToken);
+            await EvalAsync(RedisScripts.RecordUsage, [_keys.Usage], args, cancellationToken);
+        }
     }
 
     /// <summary>
