@@ -13,6 +13,8 @@
 #                                                                  # variables ('-' for none) on the same import, one after another
 #   VARIANTS="-;BIN=/tmp/base/Gateway/bin/Release/net10.0" KEYS=...  # BIN=DIR in a variant: that build of the gateway instead
 #   GCDUMP_OUT=/tmp/heap KEYS=... bash bench/load.sh              # a heap snapshot after each warm run, and its largest types
+#   TRACE_OUT=/tmp/alloc KEYS=... bash bench/load.sh               # allocation samples of 6 s of each warm run (dotnet-trace),
+#                                                                  # and bytes allocated per request by type
 #   COLD_START=1 KEYS=... bash bench/load.sh                       # the cold run right after the gateway's start (JIT cold
 #                                                                  # too), instead of after a WARMUP on one key
 #
@@ -84,7 +86,7 @@ mkdir -p "$tmp/store-gateway"
 if [ -n "$with_redis" ]; then
   redis_port=$(free_port)
   redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$tmp/redis.log" 2>&1 &
-  pids+=("$!")
+  redis_pid=$!; pids+=("$redis_pid")
   for _ in $(seq 1 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
   (cd "$root/Gateway/$bin" && dotnet Gateway.dll keys import --file "$tmp/import.jsonl" --redis "127.0.0.1:$redis_port" --prefix gw:) | sed 's/^/Redis: /'
   echo "Redis used_memory after import: $(redis-cli -p "$redis_port" info memory | tr -d '\r' | awk -F: '$1 == "used_memory_human" { print $2 }')"
@@ -211,9 +213,14 @@ measure() {
   c0=$(cpu_ticks "$pid")
   local w0; w0=$(writer_ticks "$pid")
   local g0 g1 g2 gp ga gs1 gs2; read -r g0 g1 g2 gp ga gs1 gs2 < <(gc "$admin")
-  [ "$store" != redis ] || redis-cli -p "$redis_port" config resetstat >/dev/null
+  local r0=0
+  [ "$store" != redis ] || { redis-cli -p "$redis_port" config resetstat >/dev/null; r0=$(cpu_ticks "$redis_pid"); }
   # PERF_OUT=FILE: perf samples of the gateway over the warm run's middle (perf map on, as in bench/profile.sh).
   if [ -n "${PERF_OUT:-}" ]; then (sleep 2; perf record -F 999 -g -p "$pid" -o "$PERF_OUT.$store.$dist" -- sleep 6 >/dev/null 2>&1) & fi
+  # TRACE_OUT=FILE: the runtime's allocation samples and GC events over 6 s of the warm run's middle (dotnet-trace, a
+  # dotnet tool; the same events as bench/profile.sh PROFILER=allocations), reported by type after the run.
+  if [ -n "${TRACE_OUT:-}" ]; then (sleep 2; dotnet-trace collect -p "$pid" --providers Microsoft-Windows-DotNETRuntime:0x80000000001:5 \
+    --duration 00:00:00:06 -o "$TRACE_OUT.$store.$dist.nettrace" >/dev/null 2>&1 || echo "  (dotnet-trace failed: is it installed and on the PATH?)") & fi
   wrk_keys "$tmp/$name-warm.txt" "$DURATION" "$url" "$dist"
   local warm_cpu; warm_cpu=$(cpu_us $(( $(cpu_ticks "$pid") - c0 )) "$tmp/$name-warm.txt")
   local writer_cpu; writer_cpu=$(cpu_us $(( $(writer_ticks "$pid") - w0 )) "$tmp/$name-warm.txt")
@@ -227,9 +234,17 @@ measure() {
   if [ "$store" = redis ]; then
     # What the warm run asked of Redis, per request: with every key cached, whatever is left is limits, usage and the log.
     local requests; requests=$(awk '/requests in/ { print $1 }' "$tmp/$name-warm.txt")
-    echo "  $store/$dist warm run, Redis commands per request (INFO commandstats; calls inside scripts count too):"
+    # Redis's own CPU (user + system from /proc): commandstats' times are wall time, and on 2 busy cores they include
+    # the moments redis-server waited for a core in the middle of a script.
+    echo "  $store/$dist warm run, Redis CPU $(cpu_us $(( $(cpu_ticks "$redis_pid") - r0 )) "$tmp/$name-warm.txt") µs per request;" \
+      "commands per request (INFO commandstats; calls inside scripts count too):"
     redis-cli -p "$redis_port" info commandstats | tr -d '\r' | awk -F'[=,:]' -v r="$requests" \
       '/^cmdstat_/ { if (r > 0 && $3 / r >= 0.001) printf "    %s %.3f (%.1f us each)\n", substr($1, 9), $3 / r, $5 / $3 }'
+  fi
+  if [ -n "${TRACE_OUT:-}" ] && [ -f "$TRACE_OUT.$store.$dist.nettrace" ]; then
+    echo "  $store/$dist$label warm run, allocations by type (6 s of it, requests estimated at the run's rate):"
+    dotnet "$root/bench/Gateway.Benchmarks/$bin/Gateway.Benchmarks.dll" --trace-report "$TRACE_OUT.$store.$dist.nettrace" \
+      "$(awk '/^Requests\/sec:/ { printf "%d", $2 * 6 }' "$tmp/$name-warm.txt")" 25 | sed 's/^/    /'
   fi
   # GCDUMP_OUT=FILE: a heap snapshot of the gateway after the warm run (dotnet-gcdump, a dotnet tool), and its
   # report's largest types: what the process holds with every key cached.
