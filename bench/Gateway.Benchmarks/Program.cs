@@ -36,6 +36,14 @@ if (args is ["--usage-memory", var usageKeys])
     return;
 }
 
+// dotnet bench/Gateway.Benchmarks/bin/Release/net10.0/Gateway.Benchmarks.dll --reqlog-redis host:port [records] [orgs]
+//   see RequestLogRedisCost: Redis's CPU and the writer's time and allocation per request log record (flushes that Redis).
+if (args is ["--reqlog-redis", var endpoint, ..])
+{
+    await RequestLogRedisCost.RunAsync(endpoint, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 200_000, args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 1000);
+    return;
+}
+
 if (args is ["--loop", var target, ..])
 {
     await PipelineLoop.RunAsync(target, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 50_000, args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 10);
