@@ -33,6 +33,9 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
     /// <summary>A record's request id, its field count, its two fields' names and values, and its part's count.</summary>
     private const int ValuesPerRecord = 7;
 
+    /// <summary>A record's fields' names and values (<see cref="AddFields"/>).</summary>
+    private const int FieldValues = 4;
+
     /// <summary>
     /// KEYS: per organization, its stream, its index and the index's previous generation. ARGV: the cap, the
     /// index's lifetime in seconds, then per organization its record count and per record its request id, its
@@ -76,6 +79,8 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
     /// </summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _listed = new(StringComparer.Ordinal);
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (RedisKey Stream, RedisKey Index, RedisKey Previous)> _names = new(StringComparer.Ordinal);
+
     private string? _noOrgTag;
 
     private IDatabase Db => redis.GetDatabase();
@@ -104,7 +109,7 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
             .Select(g =>
             {
                 var org = g.Key.Length == 0 ? null : g.Key;
-                return (Records: (IEnumerable<RequestRecord>)g, Org: org, Stream: Stream(org));
+                return (Records: (IEnumerable<RequestRecord>)g, Org: org, Names(org).Stream);
             });
         foreach (var slot in organizations.GroupBy(o => redis.HashSlot(o.Stream)))
         {
@@ -283,15 +288,17 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
         return parts.Length == 2 && parts.All(p => p.Length is > 0 and < 21 && p.All(char.IsAsciiDigit));
     }
 
-    /// <summary>The append script's calls for organizations whose streams share a hash slot: keys and arguments of each.</summary>
+    /// <summary>
+    /// The append script's calls for organizations whose streams share a hash slot: keys and arguments of each, each
+    /// array allocated once at its final size (growing lists and copying them out cost more than the records' own bytes).
+    /// </summary>
     internal IEnumerable<(RedisKey[] Keys, RedisValue[] Arguments)> ScriptCalls(
         IEnumerable<(IEnumerable<RequestRecord> Records, string? Org, RedisKey Stream)> organizations, int cap, long lifetime)
     {
-        var keys = new List<RedisKey>();
-        var args = NewArguments(cap, lifetime);
+        var parts = new List<(RequestRecord[] Records, string? Org, RedisKey Stream)>();
+        var inCall = 0;
         var buffer = new ArrayBufferWriter<byte>(512);
         using var json = new Utf8JsonWriter(buffer, RequestRecordJson.WriterOptions);
-        var inCall = 0;
         foreach (var (records, org, stream) in organizations)
         {
             // A busy organization's records go in parts of at most RecordsPerCall, each a call of its own.
@@ -299,32 +306,58 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
             {
                 if (inCall + part.Length > RecordsPerCall)
                 {
-                    yield return ([.. keys], [.. args]);
-                    (keys, args, inCall) = ([], NewArguments(cap, lifetime), 0);
+                    yield return Call(parts, inCall, cap, lifetime, buffer, json);
+                    (parts, inCall) = ([], 0);
                 }
 
-                keys.AddRange([stream, Index(org), PreviousIndex(org)]);
-                args.Add(part.Length);
-                foreach (var record in part)
-                {
-                    args.Add(record.RequestId);
-                    var count = args.Count;
-                    args.Add(0);
-                    AddFields(args, record, buffer, json);
-                    args[count] = args.Count - count - 1;
-                }
-
+                parts.Add((part, org, stream));
                 inCall += part.Length;
             }
         }
 
-        if (keys.Count > 0)
+        if (parts.Count > 0)
         {
-            yield return ([.. keys], [.. args]);
+            yield return Call(parts, inCall, cap, lifetime, buffer, json);
         }
     }
 
-    private static List<RedisValue> NewArguments(int cap, long lifetime) => new(2 + (RecordsPerCall * ValuesPerRecord)) { cap, lifetime };
+    private (RedisKey[] Keys, RedisValue[] Arguments) Call(
+        List<(RequestRecord[] Records, string? Org, RedisKey Stream)> parts, int records, int cap, long lifetime, ArrayBufferWriter<byte> buffer, Utf8JsonWriter json)
+    {
+        var keys = new RedisKey[3 * parts.Count];
+        var args = new RedisValue[2 + parts.Count + (records * (ValuesPerRecord - 1))];
+        args[0] = cap;
+        args[1] = lifetime;
+        var a = 2;
+        var k = 0;
+        foreach (var (part, org, stream) in parts)
+        {
+            var (_, index, previous) = Names(org);
+            keys[k++] = stream;
+            keys[k++] = index;
+            keys[k++] = previous;
+            args[a++] = part.Length;
+            foreach (var record in part)
+            {
+                args[a++] = record.RequestId;
+                args[a++] = FieldValues;
+                AddFields(args, ref a, record, buffer, json);
+            }
+        }
+
+        return (keys, args);
+    }
+
+    /// <summary>
+    /// An organization's key names, made once per organization this process logs for rather than three per batch.
+    /// Bounded by the organizations there are, as <see cref="_listed"/> is.
+    /// </summary>
+    private (RedisKey Stream, RedisKey Index, RedisKey Previous) Names(string? org) =>
+        _names.GetOrAdd(org ?? "", static (o, store) =>
+        {
+            var name = o.Length == 0 ? null : o;
+            return (store.Stream(name), store.Index(name), store.PreviousIndex(name));
+        }, this);
 
     /// <summary>
     /// The stored format: the record as <see cref="RequestRecordJson"/> writes it, in field <c>v</c>, and its time
@@ -333,16 +366,16 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
     /// (docs/performance.md). <c>t</c> keeps an instance of an earlier version, during a rolling upgrade, scanning
     /// newest first and stopping at the retention as before.
     /// </summary>
-    private static void AddFields(List<RedisValue> args, RequestRecord r, ArrayBufferWriter<byte> buffer, Utf8JsonWriter json)
+    private static void AddFields(RedisValue[] args, ref int at, RequestRecord r, ArrayBufferWriter<byte> buffer, Utf8JsonWriter json)
     {
         buffer.ResetWrittenCount();
         json.Reset(buffer);
         RequestRecordJson.Write(json, r);
         json.Flush();
-        args.Add("t");
-        args.Add(r.Time.ToUnixTimeMilliseconds());
-        args.Add("v");
-        args.Add(buffer.WrittenSpan.ToArray());
+        args[at++] = "t";
+        args[at++] = r.Time.ToUnixTimeMilliseconds();
+        args[at++] = "v";
+        args[at++] = buffer.WrittenSpan.ToArray();
     }
 
     private static RequestRecord Read(string? org, StreamEntry entry)
