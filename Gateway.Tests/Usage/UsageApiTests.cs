@@ -186,7 +186,12 @@ public sealed class UsageApiTests(StoreKind store) : GatewayFixture(store)
         var subject = "many-" + Guid.NewGuid().ToString("N");
         var count = (2 * RedisUsageStore.RecordsPerPipeline) + 17;
         var batch = Enumerable.Range(0, count)
-            .Select(i => new UsageRecord(UsageSubjectKind.Key, subject + "-" + i, "org_many", minute, [i + 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]))
+            .Select(i =>
+            {
+                var counts = new long[UsageOutcomes.Count];
+                counts[UsageOutcomes.AllowedIndex] = i + 1;
+                return new UsageRecord(UsageSubjectKind.Key, subject + "-" + i, "org_many", minute, counts);
+            })
             .ToList();
 
         await usage.AddAsync(batch, CancellationToken.None);
