@@ -56,8 +56,9 @@ public sealed class KeptAliveConnectionTests : UpstreamFixture
         });
     }
 
-    [Test]
-    public async Task OneConnection_TwoWorkspaces_EachRequestChargedAndReportedOnItsOwnLimits()
+    [TestCase(StoreKind.Sqlite)]
+    [TestCase(StoreKind.Redis)]
+    public async Task OneConnection_TwoWorkspaces_EachRequestChargedAndReportedOnItsOwnLimits(StoreKind store)
     {
         // The limit state of a request is reused for the next one on the same connection.
         var settings = GatewayHost.Routes(Upstream.Url, ("api", "/api/{**rest}", []), ("public", "/public/{**rest}", [("Anonymous", "true")]));
@@ -65,7 +66,7 @@ public sealed class KeptAliveConnectionTests : UpstreamFixture
         settings["Gateway:RateLimits:Workspace:Window"] = "00:10:00";
         settings["Gateway:RateLimits:Ip:PermitLimit"] = "1000";
         settings["Gateway:RateLimits:Ip:Window"] = "00:10:00";
-        await using var gateway = await GatewayHost.StartAsync(settings);
+        await using var gateway = await GatewayHost.StartAsync(settings, store: store);
         var acme = (await gateway.CreateOrgAsync("acme")).DefaultKey();
         var other = (await gateway.CreateOrgAsync("other")).DefaultKey();
         var forged = acme[..^1] + (acme[^1] == 'A' ? 'B' : 'A');

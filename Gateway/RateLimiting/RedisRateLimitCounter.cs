@@ -50,8 +50,12 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
 
     private static long NowMs => RedisLease.NowMs;
 
-    /// <summary>A decision may wait for Redis, and a deferred IP permit is charged in the background, both holding the batch.</summary>
-    public bool HoldsBatches => true;
+    /// <summary>
+    /// Every call that touches a batch is done when the request's limit stages are: a decision that waits for Redis
+    /// is awaited by the request, and a deferred IP permit is charged in the background from its lease, not the batch.
+    /// So, as on the embedded store, a kept-alive connection reuses one feature (661 B per request otherwise).
+    /// </summary>
+    public bool HoldsBatches => false;
 
     public IpDecision AcquireIp(LimitBatch batch)
     {
