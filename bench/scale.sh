@@ -219,6 +219,7 @@ measure() {
   if [ -n "${PERF_OUT:-}" ]; then (sleep 2; perf record -F 999 -g -p "$pid" -o "$PERF_OUT.$store.$dist" -- sleep 6 >/dev/null 2>&1) & fi
   # TRACE_OUT=FILE: the runtime's allocation samples and GC events over 6 s of the warm run's middle (dotnet-trace, a
   # dotnet tool; the same events as bench/profile.sh PROFILER=allocations), reported by type after the run.
+  [ -z "${TRACE_OUT:-}" ] || rm -f "$TRACE_OUT.$store.$dist.nettrace"   # each variant's own, never the one before's
   if [ -n "${TRACE_OUT:-}" ]; then (sleep 2; dotnet-trace collect -p "$pid" --providers Microsoft-Windows-DotNETRuntime:0x80000000001:5 \
     --duration 00:00:00:06 -o "$TRACE_OUT.$store.$dist.nettrace" >/dev/null 2>&1 || echo "  (dotnet-trace failed: is it installed and on the PATH?)") & fi
   wrk_keys "$tmp/$name-warm.txt" "$DURATION" "$url" "$dist"
