@@ -23,18 +23,19 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
     private const int ScanBudget = 5_000;
 
     /// <summary>
-    /// Records in one script call at most. At most <see cref="ValuesPerRecord"/> values each, so a call's argument
-    /// list stays under the large-object heap's 85,000 bytes (a <see cref="RedisValue"/> takes 32). When a record took
+    /// Records in one script call at most. <see cref="ValuesPerRecord"/> values each and one per organization's part,
+    /// so a call's argument list stays under the large-object heap's 85,000 bytes (a <see cref="RedisValue"/> takes 32).
+    /// When a record took
     /// a field per column, 200 records made a call's list and its copy about 170 KB each: two large-object arrays every
     /// couple of hundred requests, and under load a collection of the whole heap every two seconds (docs/performance.md).
     /// </summary>
     private const int RecordsPerCall = 200;
 
-    /// <summary>A record's request id, its field count, its two fields' names and values, and its part's count.</summary>
-    private const int ValuesPerRecord = 7;
-
     /// <summary>A record's fields' names and values (<see cref="AddFields"/>).</summary>
     private const int FieldValues = 4;
+
+    /// <summary>A record's arguments: its request id, its field count and its fields.</summary>
+    private const int ValuesPerRecord = 2 + FieldValues;
 
     /// <summary>
     /// KEYS: per organization, its stream, its index and the index's previous generation. ARGV: the cap, the
@@ -325,7 +326,7 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
         List<(RequestRecord[] Records, string? Org, RedisKey Stream)> parts, int records, int cap, long lifetime, ArrayBufferWriter<byte> buffer, Utf8JsonWriter json)
     {
         var keys = new RedisKey[3 * parts.Count];
-        var args = new RedisValue[2 + parts.Count + (records * (ValuesPerRecord - 1))];
+        var args = new RedisValue[2 + parts.Count + (records * ValuesPerRecord)];
         args[0] = cap;
         args[1] = lifetime;
         var a = 2;
