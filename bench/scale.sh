@@ -219,22 +219,24 @@ measure() {
   if [ -n "${PERF_OUT:-}" ]; then (sleep 2; perf record -F 999 -g -p "$pid" -o "$PERF_OUT.$store.$dist" -- sleep 6 >/dev/null 2>&1) & fi
   # TRACE_OUT=FILE: the runtime's allocation samples and GC events over 6 s of the warm run's middle (dotnet-trace, a
   # dotnet tool; the same events as bench/profile.sh PROFILER=allocations), reported by type after the run.
-  [ -z "${TRACE_OUT:-}" ] || rm -f "$TRACE_OUT.$store.$dist.nettrace"   # each variant's own, never the one before's
-  if [ -n "${TRACE_OUT:-}" ]; then (sleep 2; dotnet-trace collect -p "$pid" --providers Microsoft-Windows-DotNETRuntime:0x80000000001:5 \
-    --duration 00:00:00:06 -o "$TRACE_OUT.$store.$dist.nettrace" >/dev/null 2>&1 || echo "  (dotnet-trace failed: is it installed and on the PATH?)") & fi
+  if [ -n "${TRACE_OUT:-}" ]; then
+    rm -f "$TRACE_OUT.$store.$dist.nettrace" # each variant's own, never the one before's
+    (sleep 2; dotnet-trace collect -p "$pid" --providers Microsoft-Windows-DotNETRuntime:0x80000000001:5 \
+      --duration 00:00:00:06 -o "$TRACE_OUT.$store.$dist.nettrace" >/dev/null 2>&1 || echo "  (dotnet-trace failed: is it installed and on the PATH?)") &
+  fi
   wrk_keys "$tmp/$name-warm.txt" "$DURATION" "$url" "$dist"
   local warm_cpu; warm_cpu=$(cpu_us $(( $(cpu_ticks "$pid") - c0 )) "$tmp/$name-warm.txt")
   local writer_cpu; writer_cpu=$(cpu_us $(( $(writer_ticks "$pid") - w0 )) "$tmp/$name-warm.txt")
   echo "  $store/$dist$label warm run: CPU $warm_cpu µs per request, of which the SQLite writer thread $writer_cpu"
   read -r h m < <(lookups "$admin")
+  local requests; requests=$(awk '/requests in/ { print $1 }' "$tmp/$name-warm.txt")
   local e0 e1 e2 ep ea es1 es2; read -r e0 e1 e2 ep ea es1 es2 < <(gc "$admin")
   echo "  $store/$dist$label warm run, GC: $(( e0 - g0 )) gen0, $(( e1 - g1 )) gen1, $(( e2 - g2 )) gen2 collections," \
     "$(awk -v a="$gp" -v b="$ep" -v d="${DURATION%s}" 'BEGIN { printf "%.0f ms paused (%.1f%% of the run)", (b - a) * 1000, (b - a) * 100 / d }')," \
-    "$(awk -v a="$ga" -v b="$ea" -v r="$(awk '/requests in/ { print $1 }' "$tmp/$name-warm.txt")" 'BEGIN { if (r > 0) printf "%.0f B allocated per request", (b - a) / r }');" \
+    "$(awk -v a="$ga" -v b="$ea" -v r="$requests" 'BEGIN { if (r > 0) printf "%.0f B allocated per request", (b - a) / r }');" \
     "gen1 $gs1 → $es1 MiB, gen2 $gs2 → $es2 MiB (as of the last collection)"
   if [ "$store" = redis ]; then
     # What the warm run asked of Redis, per request: with every key cached, whatever is left is limits, usage and the log.
-    local requests; requests=$(awk '/requests in/ { print $1 }' "$tmp/$name-warm.txt")
     # Redis's own CPU (user + system from /proc): commandstats' times are wall time, and on 2 busy cores they include
     # the moments redis-server waited for a core in the middle of a script.
     echo "  $store/$dist warm run, Redis CPU $(cpu_us $(( $(cpu_ticks "$redis_pid") - r0 )) "$tmp/$name-warm.txt") µs per request;" \
