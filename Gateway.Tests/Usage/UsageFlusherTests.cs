@@ -8,8 +8,9 @@ namespace Gateway.Tests.Usage;
 
 /// <summary>
 /// What the flusher keeps for the next flush when the store fails: everything when nothing was written, only the
-/// unwritten part when the store says it wrote the rest (Redis writes a large batch in parts). The store here is a
-/// stand-in that fails on cue; the Redis store's parts are tested against a real Redis in UsageApiTests.
+/// unwritten part when the store says it wrote the rest (Redis writes a large batch in parts); and that a report
+/// never answers between a flush's drain and its write. The store here is a stand-in that fails or waits on cue;
+/// the Redis store's parts are tested against a real Redis in UsageApiTests.
 /// </summary>
 [TestFixture]
 public sealed class UsageFlusherTests
@@ -50,6 +51,31 @@ public sealed class UsageFlusherTests
         Assert.That(store.Written, Is.EquivalentTo(new Dictionary<string, long> { ["key_a"] = 3 }));
     }
 
+    [Test]
+    public async Task Report_DuringAFlush_WaitsForItAndCountsTheFlushedRequestsOnce()
+    {
+        var counters = new UsageCounters(new FakeTimeProvider(Start));
+        var store = new PartsStore { Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var flusher = new UsageFlusher(counters, store, Options.Create(new GatewayOptions()), new FakeTimeProvider(Start), NullLogger<UsageFlusher>.Instance);
+        var queries = new UsageQueries(store, counters);
+        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex, count: 4);
+
+        var flush = flusher.FlushAsync(CancellationToken.None);
+        await store.Entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var report = queries.ReadAsync(UsageSubjectKind.Key, ["key_a"], Start.AddHours(-1), Start.AddHours(1), UsageGranularity.Hour, CancellationToken.None);
+        // The drained counts are in neither the counters nor the store now; a report answering here would miss them.
+        Assert.That(report.IsCompleted, Is.False, "waits for the flush");
+
+        store.Gate.SetResult();
+        await flush;
+        var totals = (await report.WaitAsync(TimeSpan.FromSeconds(10))).Totals;
+        Assert.That(totals.Total, Is.EqualTo(4));
+
+        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex, count: 1);
+        var next = await queries.ReadAsync(UsageSubjectKind.Key, ["key_a"], Start.AddHours(-1), Start.AddHours(1), UsageGranularity.Hour, CancellationToken.None);
+        Assert.That(next.Totals.Total, Is.EqualTo(5), "stored plus not yet flushed, each once");
+    }
+
     /// <summary>Writes records in order and, when told, fails after that many as a store writing in parts reports it.</summary>
     private sealed class PartsStore : IUsageStore
     {
@@ -57,8 +83,19 @@ public sealed class UsageFlusherTests
 
         public Dictionary<string, long> Written { get; } = [];
 
-        public Task AddAsync(IReadOnlyList<UsageRecord> batch, CancellationToken cancellationToken)
+        /// <summary>When set, a write waits for it after signalling <see cref="Entered"/>.</summary>
+        public TaskCompletionSource? Gate { get; init; }
+
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async Task AddAsync(IReadOnlyList<UsageRecord> batch, CancellationToken cancellationToken)
         {
+            if (Gate is not null)
+            {
+                Entered.TrySetResult();
+                await Gate.Task;
+            }
+
             var ordered = batch.OrderBy(r => r.Subject, StringComparer.Ordinal).ToList();
             var take = FailAfter ?? ordered.Count;
             foreach (var record in ordered.Take(take))
@@ -66,16 +103,16 @@ public sealed class UsageFlusherTests
                 Written[record.Subject] = Written.GetValueOrDefault(record.Subject) + record.Counts.Sum();
             }
 
-            return FailAfter switch
+            switch (FailAfter)
             {
-                null => Task.CompletedTask,
-                0 => throw new InvalidOperationException("store down"),
-                _ => throw new UsagePartlyWrittenException(ordered.Skip(take).ToList(), new InvalidOperationException("store down")),
-            };
+                case null: return;
+                case 0: throw new InvalidOperationException("store down");
+                default: throw new UsagePartlyWrittenException(ordered.Skip(take).ToList(), new InvalidOperationException("store down"));
+            }
         }
 
         public Task<IReadOnlyList<UsageRow>> ReadAsync(UsageSubjectKind kind, IReadOnlyCollection<string>? subjects, DateTimeOffset since, DateTimeOffset until, CancellationToken cancellationToken) =>
-            throw new NotSupportedException();
+            Task.FromResult<IReadOnlyList<UsageRow>>(Written.Select(w => new UsageRow(w.Key, Start, "allowed", w.Value)).ToList());
 
         public Task CompactAsync(DateTimeOffset rollUpBefore, DateTimeOffset deleteBefore, CancellationToken cancellationToken) => Task.CompletedTask;
     }

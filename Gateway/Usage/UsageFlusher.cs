@@ -17,13 +17,10 @@ internal sealed partial class UsageFlusher(
     TimeProvider time,
     ILogger<UsageFlusher> logger) : BackgroundService, IHostedLifecycleService
 {
-    // Never disposed: StoppedAsync can run after the host has disposed its services (a second StopAsync),
-    // and a SemaphoreSlim without a wait handle holds nothing to release.
-    private readonly SemaphoreSlim _flushing = new(1, 1);
-
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
-        await _flushing.WaitAsync(cancellationToken);
+        // Also keeps flushes one at a time: the shutdown flush can overlap the timer's last one.
+        await counters.HandOver.WaitAsync(cancellationToken);
         try
         {
             var batch = counters.Drain();
@@ -50,7 +47,7 @@ internal sealed partial class UsageFlusher(
         }
         finally
         {
-            _flushing.Release();
+            counters.HandOver.Release();
         }
     }
 

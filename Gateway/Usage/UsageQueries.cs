@@ -91,23 +91,32 @@ internal sealed class UsageQueries(IUsageStore store, UsageCounters counters)
             tally.Add(outcome, count);
         }
 
-        foreach (var row in await store.ReadAsync(kind, subjects, from, to, cancellationToken))
-        {
-            Add(row.Subject, row.Start, UsageOutcomes.IndexOf(row.Outcome), row.Count);
-        }
-
         var wanted = subjects as IReadOnlySet<string> ?? subjects?.ToHashSet(StringComparer.Ordinal);
-        foreach (var pending in counters.Snapshot())
+        // Not during a flush, whose drained counts are neither in the store nor in the counters until it ends.
+        await counters.HandOver.WaitAsync(cancellationToken);
+        try
         {
-            if (pending.Kind != kind || (wanted is not null && !wanted.Contains(pending.Subject)))
+            foreach (var row in await store.ReadAsync(kind, subjects, from, to, cancellationToken))
             {
-                continue;
+                Add(row.Subject, row.Start, UsageOutcomes.IndexOf(row.Outcome), row.Count);
             }
 
-            for (var i = 0; i < pending.Counts.Length; i++)
+            foreach (var pending in counters.Snapshot())
             {
-                Add(pending.Subject, pending.Start, i, pending.Counts[i]);
+                if (pending.Kind != kind || (wanted is not null && !wanted.Contains(pending.Subject)))
+                {
+                    continue;
+                }
+
+                for (var i = 0; i < pending.Counts.Length; i++)
+                {
+                    Add(pending.Subject, pending.Start, i, pending.Counts[i]);
+                }
             }
+        }
+        finally
+        {
+            counters.HandOver.Release();
         }
 
         return new UsageReport(from, to, granularity, totals, intervals, bySubject);
