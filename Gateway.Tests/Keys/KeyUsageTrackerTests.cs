@@ -8,8 +8,9 @@ using Microsoft.Extensions.Time.Testing;
 namespace Gateway.Tests.Keys;
 
 /// <summary>
-/// Last-used times kept in memory between flushes: each flush writes every key raised since the last one,
-/// once, with its newest time; a failed write is retried; keys idle for ten minutes are forgotten.
+/// Last-used times kept in memory between flushes: a key's first use is written by the next flush, later ones once
+/// a minute past the stored time or by the minute's walk, each key at most once per flush with its newest time; a
+/// failed write is retried; shutdown writes every newer time; keys idle for ten minutes are forgotten.
 /// </summary>
 [TestFixture]
 public sealed class KeyUsageTrackerTests
@@ -35,9 +36,49 @@ public sealed class KeyUsageTrackerTests
 
         tracker.Record("key_b", Start.AddSeconds(0.5)); // the same second as written
         tracker.Record("key_a", Start.AddSeconds(4));
+        tracker.Record("key_c", Start.AddSeconds(4));
         await tracker.FlushAsync(CancellationToken.None);
-        Assert.That(store.Writes[1], Is.EquivalentTo(new Dictionary<string, DateTimeOffset> { ["key_a"] = Start.AddSeconds(4) }));
+        Assert.That(store.Writes[1], Is.EquivalentTo(new Dictionary<string, DateTimeOffset> { ["key_c"] = Start.AddSeconds(4) }), "a first use at once; key_a within a minute of its stored time waits");
+        Assert.That(tracker.Pending("key_a"), Is.EqualTo(Start.AddSeconds(4)), "shown here meanwhile");
         Assert.That(tracker.Pending("key_b"), Is.EqualTo(Start), "still shown after its write");
+    }
+
+    [Test]
+    public async Task Flush_KeyInConstantUse_WrittenAboutOnceAMinute_ItsNewestTimeByTheMinutesWalk()
+    {
+        var (tracker, store, time) = Create();
+        for (var s = 0; s < 150; s++)
+        {
+            tracker.Record("key_a", time.GetUtcNow());
+            time.Advance(TimeSpan.FromSeconds(1));
+            if (s % 5 == 4)
+            {
+                await tracker.FlushAsync(CancellationToken.None);
+            }
+        }
+
+        var written = store.Writes.SelectMany(w => w).Select(p => (p.Value - Start).TotalSeconds).ToList();
+        // The first flush, with the newest time by then (4); the walks at the next minutes' first flushes (at 60 s
+        // and 120 s: 59, and 119, which a use 60 s past 59 had queued anyway); none in between.
+        Assert.That(written, Is.EqualTo(new[] { 4d, 59, 119 }));
+
+        await tracker.FlushAsync(CancellationToken.None, everything: true);
+        Assert.That(store.Writes[^1].Single().Value, Is.EqualTo(Start.AddSeconds(149)), "shutdown writes the newest");
+    }
+
+    [Test]
+    public async Task Record_AMinutePastTheStoredTime_QueuedForTheNextFlush()
+    {
+        var (tracker, store, _) = Create();
+        tracker.Record("key_a", Start);
+        await tracker.FlushAsync(CancellationToken.None);
+        tracker.Record("key_a", Start.AddSeconds(59));
+        await tracker.FlushAsync(CancellationToken.None);
+        Assert.That(store.Writes, Has.Count.EqualTo(1), "59 s past: waits for the walk");
+
+        tracker.Record("key_a", Start.AddSeconds(60));
+        await tracker.FlushAsync(CancellationToken.None);
+        Assert.That(store.Writes[^1].Single().Value, Is.EqualTo(Start.AddSeconds(60)));
     }
 
     [Test]
@@ -98,7 +139,7 @@ public sealed class KeyUsageTrackerTests
         }
 
         await Task.WhenAll(users);
-        await tracker.FlushAsync(CancellationToken.None);
+        await tracker.FlushAsync(CancellationToken.None, everything: true);
 
         var newest = store.Writes.SelectMany(w => w).GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.Max(p => p.Value));
         Assert.That(newest.Keys, Is.EquivalentTo(keys));
