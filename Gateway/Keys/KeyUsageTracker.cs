@@ -11,7 +11,7 @@ namespace Gateway.Keys;
 /// and at shutdown, so the request path never writes to the store. A key's first use is written by the next
 /// flush; after that its time is written once it is a minute past the one the store has, and a newer time still
 /// short of that by the walk once a minute (and at shutdown). So <c>lastUsedAt</c> is exact on the instance that
-/// served the request and, across instances, at most about two minutes behind.
+/// served the request and, across instances, at most a minute and a flush interval behind.
 /// </summary>
 /// <remarks>
 /// <para>
