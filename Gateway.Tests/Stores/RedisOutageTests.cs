@@ -1,6 +1,12 @@
 using System.Diagnostics;
 using System.Net;
 using Gateway.Tests.Common;
+using Gateway.Configuration;
+using Gateway.Stores.Redis;
+using Gateway.Usage;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.Tests.Stores;
 
@@ -16,6 +22,7 @@ public sealed class RedisOutageTests
     private RedisServer _redis = null!;
     private GatewayHost _gateway = null!;
     private string _known = null!;
+    private string _knownId = null!;
     private string _revoked = null!;
     private string _unseen = null!;
 
@@ -33,7 +40,9 @@ public sealed class RedisOutageTests
         _gateway = await GatewayHost.StartAsync(settings);
 
         await _gateway.CreateOrgAsync("acme");
-        _known = (await _gateway.CreateKeyAsync("acme", new { name = "known" }))["key"]!.GetValue<string>();
+        var known = await _gateway.CreateKeyAsync("acme", new { name = "known" });
+        _known = known["key"]!.GetValue<string>();
+        _knownId = known["id"]!.GetValue<string>();
         var revoked = await _gateway.CreateKeyAsync("acme", new { name = "revoked" });
         _revoked = revoked["key"]!.GetValue<string>();
         _unseen = (await _gateway.CreateKeyAsync("acme", new { name = "unseen" }))["key"]!.GetValue<string>();
@@ -85,6 +94,90 @@ public sealed class RedisOutageTests
         await GatewayHost.WaitForAsync(async () => (await _gateway.Admin.GetAsync("readyz")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(15));
         Assert.That(await _gateway.StatusAsync(_known), Is.EqualTo(HttpStatusCode.OK));
         Assert.That(await _gateway.CodeAsync(_revoked), Is.EqualTo("key_revoked"));
+    }
+
+    [Test]
+    public async Task Sigstop_UsageReportDuringAFailingFlush_503WithinTheTimeouts_ThenEveryRequestCountedOnce()
+    {
+        var flusher = _gateway.Services.GetRequiredService<UsageFlusher>();
+        await flusher.FlushAsync(CancellationToken.None);
+        var path = $"admin/keys/{_knownId}/usage?granularity=hour";
+        var before = (await _gateway.AdminGetAsync(path))["totals"]!["total"]!.GetValue<long>();
+
+        _redis.Pause();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.That(await _gateway.StatusAsync(_known), Is.EqualTo(HttpStatusCode.OK));
+            }
+
+            // The report waits for the flush (which fails and keeps its counts), then fails its own read: both bounded.
+            var flush = flusher.FlushAsync(CancellationToken.None);
+            var clock = Stopwatch.StartNew();
+            using (var report = await _gateway.Admin.GetAsync(path))
+            {
+                Assert.That(report.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
+                Assert.That((await GatewayHost.ProblemAsync(report))["code"]!.GetValue<string>(), Is.EqualTo("store_unavailable"));
+            }
+
+            Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(3)), "two store timeouts, not a hang");
+            await flush.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        finally
+        {
+            _redis.Resume();
+        }
+
+        await GatewayHost.WaitForAsync(async () => (await _gateway.Admin.GetAsync(path)).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(15));
+        Assert.That((await _gateway.AdminGetAsync(path))["totals"]!["total"]!.GetValue<long>(), Is.EqualTo(before + 3), "kept in memory meanwhile");
+        await flusher.FlushAsync(CancellationToken.None);
+        Assert.That((await _gateway.AdminGetAsync(path))["totals"]!["total"]!.GetValue<long>(), Is.EqualTo(before + 3), "written once");
+    }
+
+    [Test]
+    public async Task Sigkill_WhileAFlushWasInDoubt_ThePartIsSentAgainAndCountedOnce()
+    {
+        var flusher = _gateway.Services.GetRequiredService<UsageFlusher>();
+        var store = (RedisUsageStore)_gateway.Services.GetRequiredService<IUsageStore>();
+        await flusher.FlushAsync(CancellationToken.None);
+
+        _redis.Pause();
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.That(await _gateway.StatusAsync(_known), Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        // Sent to a frozen Redis: no answer, so the store cannot know whether it ran, and keeps it.
+        await flusher.FlushAsync(CancellationToken.None);
+        Assert.That(store.InDoubt, Is.EqualTo(1));
+
+        // Killed while frozen: what it had received never ran, and it comes back empty.
+        _redis.Restart();
+        await GatewayHost.WaitForAsync(async () => (await _gateway.Admin.GetAsync("readyz")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(15));
+        await flusher.FlushAsync(CancellationToken.None);
+        Assert.That(store.InDoubt, Is.Zero);
+        // Read from the key's hashes: their minute was indexed before the data loss, so the index only has it again
+        // with the key's next minute (docs/usage.md).
+        var db = _gateway.Services.GetRequiredService<IConnectionMultiplexer>().GetDatabase();
+        var root = new RedisKeys(_gateway.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.Store.RedisPrefix).UsageRoot;
+        var now = DateTimeOffset.UtcNow;
+        async Task<long> StoredAsync()
+        {
+            long total = 0;
+            foreach (var hour in new[] { now, now.AddHours(-1) })
+            {
+                var name = root.Append("k:" + _knownId + ":" + hour.ToString("yyyyMMddHH", System.Globalization.CultureInfo.InvariantCulture));
+                total += (await db.HashGetAllAsync(name)).Sum(f => (long)f.Value);
+            }
+
+            return total;
+        }
+
+        Assert.That(await StoredAsync(), Is.EqualTo(3), "sent again, and run this time");
+
+        await flusher.FlushAsync(CancellationToken.None);
+        Assert.That(await StoredAsync(), Is.EqualTo(3), "once");
     }
 
     private async Task AssertDegradedAsync()

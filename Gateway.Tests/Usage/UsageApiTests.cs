@@ -179,12 +179,12 @@ public sealed class UsageApiTests(StoreKind store) : GatewayFixture(store)
     }
 
     [Test]
-    public async Task Add_BatchOfSeveralPipelines_AllWritten()
+    public async Task Add_BatchOfSeveralParts_AllWritten()
     {
         var usage = Host.Services.GetRequiredService<IUsageStore>();
         var minute = Floor(_time.GetUtcNow(), TimeSpan.FromMinutes(1));
         var subject = "many-" + Guid.NewGuid().ToString("N");
-        var count = (2 * RedisUsageStore.RecordsPerPipeline) + 17;
+        var count = (2 * RedisUsageStore.RecordsPerPart) + 17;
         var batch = Enumerable.Range(0, count)
             .Select(i =>
             {

@@ -12,6 +12,14 @@ namespace Gateway.Usage;
 /// incremented by HINCRBY and, once rolled up, <c>h:&lt;outcome&gt;</c>. Every hash expires after the
 /// retention period; two sorted sets index the hashes by hour so reads and compaction never SCAN.
 /// </summary>
+/// <remarks>
+/// A batch is written in numbered parts, each one script call that first checks and raises this process's mark
+/// (<c>P{usage}:applied:&lt;process&gt;</c>, the number of the last part Redis applied). A part whose call failed
+/// may still have run (a timeout says nothing about that: a Redis frozen for a moment runs what it had received once
+/// it wakes up), so it is kept and sent again, unchanged and under its number, before anything else: Redis skips it
+/// if it ran. Counting it again on the next flush, as the flusher does with what was not sent, counted those
+/// requests twice.
+/// </remarks>
 internal sealed class RedisUsageStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> options, TimeProvider time) : IUsageStore
 {
     private const string HourField = "h";
@@ -34,8 +42,61 @@ internal sealed class RedisUsageStore(IConnectionMultiplexer redis, IOptions<Gat
         return #drop
         """;
 
+    /// <summary>
+    /// KEYS: this process's mark, the hour index, the roll-up index, the routes, then each record's hash. ARGV: the
+    /// part's number, the mark's lifetime in seconds, then per record its field count n, n field and count pairs,
+    /// and either '' (its minute was indexed before) or its lifetime in seconds, its index member, its hour and its
+    /// route ('' for a key).
+    /// </summary>
+    private const string AddScript = """
+        if tonumber(ARGV[1]) <= tonumber(redis.call('GET', KEYS[1]) or '0') then
+          return 0
+        end
+        redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+        local a = 3
+        for k = 5, #KEYS do
+          local n = tonumber(ARGV[a])
+          for f = a + 1, a + 2 * n, 2 do
+            redis.call('HINCRBY', KEYS[k], ARGV[f], ARGV[f + 1])
+          end
+          a = a + 1 + 2 * n
+          if ARGV[a] == '' then
+            a = a + 1
+          else
+            redis.call('EXPIRE', KEYS[k], ARGV[a])
+            redis.call('ZADD', KEYS[2], ARGV[a + 2], ARGV[a + 1])
+            redis.call('ZADD', KEYS[3], ARGV[a + 2], ARGV[a + 1])
+            if ARGV[a + 3] ~= '' then
+              redis.call('SADD', KEYS[4], ARGV[a + 3])
+            end
+            a = a + 4
+          end
+        end
+        return 1
+        """;
+
+    /// <summary>A day: a part is sent again within flushes of its first try, and a mark outlives its process by that.</summary>
+    private const int MarkSeconds = 86_400;
+
+    /// <summary>
+    /// Arguments of one part at most: 2,400 <see cref="RedisValue"/>s (32 bytes each) and their copy stay off the
+    /// large-object heap, a part's call holds Redis (single-threaded) only briefly, and it still takes 200 or so records.
+    /// </summary>
+    private const int MaxArgsPerPart = 2_400;
+
     private readonly RedisKey _root = new RedisKeys(options.Value.Store.RedisPrefix).UsageRoot;
     private readonly TimeSpan _retention = options.Value.Usage.Retention;
+
+    /// <summary>This process's mark: a process's part numbers start at 1 whatever an earlier one reached.</summary>
+    private readonly RedisKey _mark = new RedisKeys(options.Value.Store.RedisPrefix).UsageRoot.Append("applied:" + Guid.NewGuid().ToString("N"));
+
+    /// <summary>Parts sent whose outcome is unknown, oldest first, sent again before anything else.</summary>
+    private readonly List<(RedisKey[] Keys, RedisValue[] Args)> _inDoubt = [];
+
+    // Parts are numbered and sent one at a time, in order: a part's mark then also says every earlier one ran. The
+    // flusher adds one batch at a time (under UsageCounters.HandOver); 1 while a batch is being added.
+    private int _adding;
+    private long _parts;
 
     private IDatabase Db => redis.GetDatabase();
 
@@ -48,11 +109,16 @@ internal sealed class RedisUsageStore(IConnectionMultiplexer redis, IOptions<Gat
     private RedisKey Routes => _root.Append("routes");
 
     /// <summary>
-    /// Records per pipeline, each awaited before the next is sent. A flush with 100,000 keys in use was one pipeline
-    /// of some 400,000 commands on the connection the rate limiter's lease calls share, and they waited behind it.
-    /// A part that fails ends the batch: the parts before it are written, so only the rest goes back to the flusher.
+    /// Records per part at most, each part awaited before the next is sent. A flush with 100,000 keys in use was one
+    /// pipeline of some 400,000 commands on the connection the rate limiter's lease calls share, and they waited
+    /// behind it. A part that fails ends the batch: the parts before it are written, the failed one is kept here (see
+    /// the remarks), and only the rest goes back to the flusher.
     /// </summary>
-    internal const int RecordsPerPipeline = 1000;
+    internal const int RecordsPerPart = 200;
+
+    /// <summary>Parts waiting to be sent again (for tests).</summary>
+    internal int InDoubt => _inDoubt.Count;
+
 
     /// <summary>Field names by minute of the hour and outcome (<c>07:allowed</c>): two strings per record otherwise.</summary>
     private static readonly string[][] MinuteFields = Enumerable.Range(0, 60)
@@ -62,55 +128,114 @@ internal sealed class RedisUsageStore(IConnectionMultiplexer redis, IOptions<Gat
     public async Task AddAsync(IReadOnlyList<UsageRecord> batch, CancellationToken cancellationToken)
     {
         var db = Db;
-        var now = time.GetUtcNow();
-        var writes = new List<Task>();
-        for (var start = 0; start < batch.Count; start += RecordsPerPipeline)
+        if (Interlocked.Exchange(ref _adding, 1) == 1)
         {
-            var pipeline = db.CreateBatch();
-            writes.Clear();
-            for (var n = start; n < Math.Min(start + RecordsPerPipeline, batch.Count); n++)
+            throw new InvalidOperationException("Usage batches are added one at a time.");
+        }
+
+        try
+        {
+            while (_inDoubt.Count > 0)
             {
-                var record = batch[n];
-                var hour = Floor(record.Start);
-                var member = Member(record.Kind, record.Subject, hour);
-                var key = _root.Append(member);
-                var fields = MinuteFields[record.Start.Minute];
-                for (var i = 0; i < record.Counts.Length; i++)
+                var (keys, args) = _inDoubt[0];
+                try
                 {
-                    if (record.Counts[i] != 0)
-                    {
-                        writes.Add(pipeline.HashIncrementAsync(key, fields[i], record.Counts[i]));
-                    }
+                    await RedisCalls.Guard(() => db.ScriptEvaluateAsync(AddScript, keys, args), cancellationToken);
+                }
+                catch (Exception ex)
+                {
+                    // Nothing of this batch was sent.
+                    throw new UsagePartlyWrittenException(batch, ex);
                 }
 
-                if (record.Continued)
-                {
-                    // This process wrote the same minute of this hash in a batch Redis took: its expiry and indexes are
-                    // set. Once a minute per subject, not per flush, so a Redis that lost its data heals within a minute.
-                    continue;
-                }
-
-                // Relative TTL from the injected clock; compaction deletes on that clock too, the TTL is the backstop.
-                var ttl = hour.AddHours(1) + _retention - now;
-                writes.Add(pipeline.KeyExpireAsync(key, ttl > TimeSpan.FromSeconds(1) ? ttl : TimeSpan.FromSeconds(1)));
-                writes.Add(pipeline.SortedSetAddAsync(Hours, member, hour.ToUnixTimeSeconds()));
-                writes.Add(pipeline.SortedSetAddAsync(Pending, member, hour.ToUnixTimeSeconds()));
-                if (record.Kind == UsageSubjectKind.Route)
-                {
-                    writes.Add(pipeline.SetAddAsync(Routes, record.Subject));
-                }
+                _inDoubt.RemoveAt(0);
             }
 
-            pipeline.Execute();
-            try
+            var now = time.GetUtcNow();
+            for (var start = 0; start < batch.Count;)
             {
-                await RedisCalls.Guard(() => Task.WhenAll(writes), cancellationToken);
-            }
-            catch (Exception ex) when (start > 0)
-            {
-                throw new UsagePartlyWrittenException(batch.Skip(start).ToList(), ex);
+                var (keys, args, end) = Part(batch, start, ++_parts, now);
+                try
+                {
+                    await RedisCalls.Guard(() => db.ScriptEvaluateAsync(AddScript, keys, args), cancellationToken);
+                }
+                catch (Exception ex)
+                {
+                    _inDoubt.Add((keys, args));
+                    throw new UsagePartlyWrittenException(batch.Skip(end).ToList(), ex);
+                }
+
+                start = end;
             }
         }
+        finally
+        {
+            Volatile.Write(ref _adding, 0);
+        }
+    }
+
+    /// <summary>The script call of the records from <paramref name="start"/> on that fit in one part, and where it ends.</summary>
+    private (RedisKey[] Keys, RedisValue[] Args, int End) Part(IReadOnlyList<UsageRecord> batch, int start, long number, DateTimeOffset now)
+    {
+        // Sized first, so the arrays are allocated once at their final size.
+        var end = start;
+        var size = 2;
+        while (end < batch.Count && end - start < RecordsPerPart)
+        {
+            var record = batch[end];
+            var values = 1 + (2 * record.Counts.Count(c => c != 0)) + (record.Continued ? 1 : 4);
+            if (end > start && size + values > MaxArgsPerPart)
+            {
+                break;
+            }
+
+            size += values;
+            end++;
+        }
+
+        var keys = new RedisKey[4 + end - start];
+        var args = new RedisValue[size];
+        (keys[0], keys[1], keys[2], keys[3]) = (_mark, Hours, Pending, Routes);
+        args[0] = number;
+        args[1] = MarkSeconds;
+        var a = 2;
+        for (var n = start; n < end; n++)
+        {
+            var record = batch[n];
+            var hour = Floor(record.Start);
+            var member = Member(record.Kind, record.Subject, hour);
+            keys[4 + n - start] = _root.Append(member);
+            var fields = MinuteFields[record.Start.Minute];
+            var count = a++;
+            var pairs = 0;
+            for (var i = 0; i < record.Counts.Length; i++)
+            {
+                if (record.Counts[i] != 0)
+                {
+                    args[a++] = fields[i];
+                    args[a++] = record.Counts[i];
+                    pairs++;
+                }
+            }
+
+            args[count] = pairs;
+            if (record.Continued)
+            {
+                // This process wrote the same minute of this hash in a part Redis took: its expiry and indexes are
+                // set. Once a minute per subject, not per flush, so a Redis that lost its data heals within a minute.
+                args[a++] = "";
+                continue;
+            }
+
+            // Relative TTL from the injected clock; compaction deletes on that clock too, the TTL is the backstop.
+            var ttl = hour.AddHours(1) + _retention - now;
+            args[a++] = (long)Math.Max(1, Math.Ceiling(ttl.TotalSeconds));
+            args[a++] = member;
+            args[a++] = hour.ToUnixTimeSeconds();
+            args[a++] = record.Kind == UsageSubjectKind.Route ? record.Subject : "";
+        }
+
+        return (keys, args, end);
     }
 
     public async Task<IReadOnlyList<UsageRow>> ReadAsync(UsageSubjectKind kind, IReadOnlyCollection<string>? subjects, DateTimeOffset since, DateTimeOffset until, CancellationToken cancellationToken)

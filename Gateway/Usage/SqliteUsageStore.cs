@@ -24,7 +24,7 @@ internal sealed class SqliteUsageStore : IUsageStore
     }
 
     public Task AddAsync(IReadOnlyList<UsageRecord> batch, CancellationToken cancellationToken) =>
-        _writer.RunAsync(connection => Add(connection, batch), cancellationToken);
+        batch.Count == 0 ? Task.CompletedTask : _writer.RunAsync(connection => Add(connection, batch), cancellationToken);
 
     private static void Add(SqliteConnection connection, IReadOnlyList<UsageRecord> batch)
     {

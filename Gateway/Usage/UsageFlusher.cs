@@ -23,12 +23,8 @@ internal sealed partial class UsageFlusher(
         await counters.HandOver.WaitAsync(cancellationToken);
         try
         {
+            // Even when empty: a store may hold a part of an earlier batch to send again.
             var batch = counters.Drain();
-            if (batch.Count == 0)
-            {
-                return;
-            }
-
             try
             {
                 await store.AddAsync(batch, cancellationToken);
@@ -36,7 +32,7 @@ internal sealed partial class UsageFlusher(
             catch (UsagePartlyWrittenException ex)
             {
                 counters.Restore(ex.Unwritten);
-                Log.FlushFailed(logger, ex.Unwritten.Count, ex.InnerException!);
+                Log.FlushFailed(logger, batch.Count, ex.InnerException!);
             }
             catch (Exception ex)
             {
@@ -114,7 +110,7 @@ internal sealed partial class UsageFlusher(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = EventIds.UsageFlushFailed, Level = LogLevel.Warning, Message = "Could not write {Count} usage counters; keeping them for the next flush.")]
+        [LoggerMessage(EventId = EventIds.UsageFlushFailed, Level = LogLevel.Warning, Message = "Could not write a batch of {Count} usage records; what was not written is kept for the next flush.")]
         public static partial void FlushFailed(ILogger logger, int count, Exception exception);
 
         [LoggerMessage(EventId = EventIds.UsageCompactionFailed, Level = LogLevel.Warning, Message = "Usage compaction failed; will retry at the next interval.")]

@@ -2,8 +2,8 @@ namespace Gateway.Usage;
 
 /// <summary>
 /// A store wrote a batch in parts and stopped at one that failed: the records in <see cref="Unwritten"/> were not
-/// written, the others were. The flusher keeps only the unwritten ones for the next flush, so a retry does not
-/// count the written parts twice.
+/// sent, the others were written or are the store's to send again (a part whose outcome it cannot know). The flusher
+/// keeps only the unwritten ones for the next flush, so a retry does not count the other parts twice.
 /// </summary>
 public sealed class UsagePartlyWrittenException(IReadOnlyList<UsageRecord> unwritten, Exception innerException)
     : Exception($"{unwritten.Count} usage records were not written.", innerException)
