@@ -6,7 +6,10 @@ namespace Gateway.Usage;
 /// </summary>
 public interface IUsageStore
 {
-    /// <summary>Adds a batch of per-minute counts; one call per flush, never one per request, and one at a time.</summary>
+    /// <summary>
+    /// Adds a batch of per-minute counts; one call per flush, never one per request, and one at a time. Called on every
+    /// flush, with an empty batch too: a store may hold a part of an earlier batch to send again (Redis does).
+    /// </summary>
     Task AddAsync(IReadOnlyList<UsageRecord> batch, CancellationToken cancellationToken);
 
     /// <summary>Counts in [<paramref name="since"/>, <paramref name="until"/>) of the given subjects, or of every route when <paramref name="subjects"/> is null.</summary>
