@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using Gateway.Domain;
 using Gateway.Stores;
@@ -178,6 +179,25 @@ public sealed class RevocationDeliveryTests
         var server = probe.GetServer(probe.GetEndPoints()[0]);
         await GatewayHost.WaitForAsync(async () => ((string)(await server.ExecuteAsync("INFO", "commandstats"))!).Contains("cmdstat_publish:calls=", StringComparison.Ordinal), Within);
         await GatewayHost.WaitForAsync(() => Task.FromResult(((RedisKeyChangePublisher)notifier).Undelivered == 0), Within);
+    }
+
+    [Test]
+    public async Task Feed_SkipsThisInstancesOwnAnnouncements_PassesOnOtherInstances()
+    {
+        // An own echo arriving after this instance re-read a changed key (a revoked key just refused) would drop that
+        // entry again; during an outage the revoked key would then get 503 instead of key_revoked.
+        var (a, b, _) = await StartPairAsync();
+        var heard = new ConcurrentQueue<string>();
+        using var subscription = await a.Services.GetRequiredService<IKeyChangeFeed>().SubscribeAsync(
+            hashes => { foreach (var hash in hashes) { heard.Enqueue(hash); } }, () => { }, CancellationToken.None);
+
+        await a.Services.GetRequiredService<IKeyChangeNotifier>().PublishAsync(["from-a"], CancellationToken.None);
+        await b.Services.GetRequiredService<IKeyChangeNotifier>().PublishAsync(["from-b"], CancellationToken.None);
+        await b.Services.GetRequiredService<IKeyChangeNotifier>().PublishAsync(["from-b-again"], CancellationToken.None);
+
+        // Redis delivers a channel's messages in the order it took them: once b's second is heard, a's was handled.
+        await GatewayHost.WaitForAsync(() => Task.FromResult(heard.Contains("from-b-again")), Within);
+        Assert.That(heard.Where(h => !h.StartsWith('@')), Is.EqualTo(new[] { "from-b", "from-b-again" }));
     }
 
     private const string Prefix = "rev:";

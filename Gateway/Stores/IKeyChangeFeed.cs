@@ -1,7 +1,8 @@
 namespace Gateway.Stores;
 
 /// <summary>
-/// The receiving side of <see cref="IKeyChangeNotifier"/>: which keys other instances (or this one) changed,
+/// The receiving side of <see cref="IKeyChangeNotifier"/>: which keys other instances changed (this one drops its
+/// own changes before announcing them; a feed may leave out their echoes),
 /// for a cache of store records to drop. The embedded store serves one instance, so nothing ever arrives;
 /// how a shared store carries the news (Redis: pub/sub) stays inside the store.
 /// </summary>

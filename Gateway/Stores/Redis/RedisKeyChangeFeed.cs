@@ -8,8 +8,10 @@ namespace Gateway.Stores.Redis;
 
 /// <summary>
 /// The receiving half of cross-instance cache invalidation on Redis: the hashes <see cref="RedisKeyChangePublisher"/>
-/// announced on the store's channel. A reconnect, an unreadable message or this instance's own failed publish
-/// means announcements may have been missed: the subscriber is told everything it holds is stale.
+/// announced on the store's channel, but for this instance's own (see <see cref="RedisKeyChangePublisher.Origin"/>);
+/// another instance's marker is passed on with the hashes and ignored as no hash. A reconnect, an unreadable
+/// message or this instance's own failed publish means announcements may have been missed: the subscriber is
+/// told everything it holds is stale.
 /// </summary>
 internal sealed partial class RedisKeyChangeFeed(
     IConnectionMultiplexer redis,
@@ -38,6 +40,11 @@ internal sealed partial class RedisKeyChangeFeed(
                 if (hashes is null)
                 {
                     stale();
+                    return;
+                }
+
+                if (hashes.Length > 0 && hashes[0] == publisher.Origin)
+                {
                     return;
                 }
 

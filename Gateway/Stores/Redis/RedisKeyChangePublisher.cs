@@ -58,6 +58,13 @@ internal sealed partial class RedisKeyChangePublisher : IKeyChangeNotifier, IHos
     /// <summary>Hashes whose change could not be published yet.</summary>
     internal int Undelivered => _undelivered.Count;
 
+    /// <summary>
+    /// The first element of every message this process publishes: its feed skips its own echoes, since this
+    /// instance dropped the hashes before publishing, and an echo arriving late would drop what was read from
+    /// the store since. Not a hash, so an instance that does not know the marker ignores it.
+    /// </summary>
+    internal string Origin { get; } = "@" + Guid.NewGuid().ToString("N");
+
     public async Task PublishAsync(IReadOnlyList<string> hashes, CancellationToken cancellationToken)
     {
         if (hashes.Count == 0)
@@ -138,8 +145,17 @@ internal sealed partial class RedisKeyChangePublisher : IKeyChangeNotifier, IHos
         }
     }
 
-    private async Task PublishOnceAsync(IReadOnlyList<string> hashes) =>
-        await _redis.GetSubscriber().PublishAsync(_keys.Changes, JsonSerializer.Serialize(hashes.ToArray(), RedisJsonContext.Default.StringArray));
+    private async Task PublishOnceAsync(IReadOnlyList<string> hashes)
+    {
+        var message = new string[hashes.Count + 1];
+        message[0] = Origin;
+        for (var i = 0; i < hashes.Count; i++)
+        {
+            message[i + 1] = hashes[i];
+        }
+
+        await _redis.GetSubscriber().PublishAsync(_keys.Changes, JsonSerializer.Serialize(message, RedisJsonContext.Default.StringArray));
+    }
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
