@@ -5,9 +5,11 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Gateway.Hosting;
 using Gateway.Http;
+using Gateway.Keys;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Gateway.Tests.Common;
@@ -119,6 +121,11 @@ public sealed class GatewayHost : IAsyncDisposable
         {
             app.UseGateway();
             await app.StartAsync();
+
+            // The key cache's warm-up runs in the background from start. A test that creates keys while it reads
+            // could find one cached before its first request: each test starts once the warm-up is done.
+            var warmUp = app.Services.GetServices<IHostedService>().OfType<KeyCacheWarmUp>().Single();
+            await (warmUp.ExecuteTask ?? Task.CompletedTask).WaitAsync(TimeSpan.FromSeconds(30));
         }
         catch
         {

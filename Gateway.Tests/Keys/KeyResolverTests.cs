@@ -151,6 +151,56 @@ public sealed class KeyResolverTests
         Assert.That(lookup.Reads - 30, Is.GreaterThanOrEqualTo(20));
     }
 
+    [Test]
+    public async Task Preload_InvalidatedSinceTheRead_CachesNothing_OtherwiseServedWithoutAStoreRead()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var lookup = new Lookup(Record(1, "acme"), Record(2, "acme"));
+        var resolver = Create(lookup, time);
+
+        var before = resolver.Generation;
+        resolver.Invalidate(Digest(9).ToHex());
+        Assert.That(resolver.Preload([Record(1, "acme")], before, time.GetUtcNow()), Is.Zero, "a change since the read: what was read may be stale");
+
+        Assert.That(resolver.Preload([Record(2, "acme")], resolver.Generation, time.GetUtcNow()), Is.EqualTo(1));
+        Assert.That((await resolver.ResolveAsync(Digest(2), CancellationToken.None))?.Id, Is.EqualTo("key_2"));
+        Assert.That(lookup.Reads, Is.Zero);
+        Assert.That((await resolver.ResolveAsync(Digest(1), CancellationToken.None))?.Id, Is.EqualTo("key_1"));
+        Assert.That(lookup.Reads, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Preload_KeepsWhatARequestCachedSinceTheRead_ReplacesWhatAReconnectMadeStale()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var lookup = new Lookup(Record(1, "acme"), Record(2, "acme"));
+        var resolver = Create(lookup, time);
+        Assert.That(resolver.Preload([Record(1, "acme")], resolver.Generation, time.GetUtcNow()), Is.EqualTo(1));
+
+        // A reconnect: every entry is stale. A second read, begun after it, replaces the first one's entry.
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        resolver.MarkAllStale();
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        var readSince = time.GetUtcNow();
+        var renamed = Record(1, "acme") with { Name = "renamed" };
+        Assert.That(await resolver.ResolveAsync(Digest(2), CancellationToken.None), Is.Not.Null, "a request caches key 2 after the read began");
+        Assert.That(resolver.Preload([renamed, Record(2, "acme") with { Name = "older" }], resolver.Generation, readSince), Is.EqualTo(1));
+
+        Assert.That((await resolver.ResolveAsync(Digest(1), CancellationToken.None))?.Name, Is.EqualTo("renamed"));
+        Assert.That((await resolver.ResolveAsync(Digest(2), CancellationToken.None))?.Name, Is.EqualTo("k2"));
+        Assert.That(lookup.Reads, Is.EqualTo(1), "only the request's own read");
+    }
+
+    [Test]
+    public void Preload_FillsTheCacheToNineTenths_NeverTrims()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var resolver = Create(new Lookup(), time, maxEntries: 20);
+
+        Assert.That(resolver.WarmUpLimit, Is.EqualTo(18));
+        Assert.That(resolver.Preload(Enumerable.Range(0, 30).Select(i => Record(i, "acme")).ToList(), resolver.Generation, time.GetUtcNow()), Is.EqualTo(18));
+    }
+
     private static KeyDigest Digest(int i) => ApiKeyFormat.Digest("key " + i);
 
     // New strings and lists for every record, as separate store reads give them.

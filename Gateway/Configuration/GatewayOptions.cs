@@ -138,6 +138,12 @@ public sealed class CacheOptions
     public TimeSpan NegativeFor { get; set; } = TimeSpan.FromSeconds(2);
 
     public int MaxEntries { get; set; } = 100_000;
+
+    /// <summary>
+    /// Whether the cache is filled at start with the keys that can open a request, most recently used first, up to
+    /// nine tenths of <see cref="MaxEntries"/>, in bulk reads in the background (requests are served meanwhile).
+    /// </summary>
+    public bool WarmUp { get; set; } = true;
 }
 
 public sealed class UsageOptions

@@ -90,6 +90,32 @@ internal sealed class KeyCache(CacheOptions options)
         }
     }
 
+    /// <summary>
+    /// Adds the entry, or replaces one loaded before <paramref name="readSinceTicks"/> (older than what the caller read),
+    /// unless the cache holds <paramref name="limit"/> entries; never makes room.
+    /// </summary>
+    public bool TryAdd(in KeyDigest digest, KeyCacheEntry entry, int limit, long readSinceTicks)
+    {
+        var tag = Tag.Of(digest);
+        if (_entries.TryGetValue(tag, out var current))
+        {
+            return current.LoadedAtTicks < readSinceTicks && _entries.TryUpdate(tag, entry, current);
+        }
+
+        if (Count >= limit || !TryReserve())
+        {
+            return false;
+        }
+
+        if (_entries.TryAdd(tag, entry))
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _count);
+        return false;
+    }
+
     public void Remove(in KeyDigest digest)
     {
         if (_entries.TryRemove(Tag.Of(digest), out _))

@@ -45,6 +45,7 @@ internal sealed class KeyResolver
         _metrics = metrics;
         _cache = new KeyCache(_options);
         _profiles = new KeyProfiles(_options.MaxEntries);
+        metrics.ObserveKeyCacheEntries(() => _cache.Count);
     }
 
     /// <summary>The key presented as <paramref name="digest"/>, or null when no key has it.</summary>
@@ -90,6 +91,44 @@ internal sealed class KeyResolver
             throw ex as StoreUnavailableException ?? new StoreUnavailableException("The key store did not answer.", ex);
         }
     }
+
+    /// <summary>How many entries a warm-up fills the cache to: the size a full cache is trimmed to, so the keys loaded
+    /// first (the most recently used) are not the first dropped when requests bring new ones.</summary>
+    public int WarmUpLimit => _cache.MaxEntries - Math.Max(1, _cache.MaxEntries / 10);
+
+    /// <summary>Changes with every invalidation; a bulk read taken before a change must not be cached (<see cref="Preload(IReadOnlyList{ApiKeyRecord}, long, DateTimeOffset)"/>).</summary>
+    public long Generation => Interlocked.Read(ref _generation);
+
+    /// <summary>
+    /// Caches keys read in bulk (the warm-up at start) under their current hash, and their previous one while it
+    /// still opens them, unless an invalidation came since <paramref name="generation"/> was read before them. An entry
+    /// a request cached since <paramref name="readSince"/> is kept; an older one (an earlier warm-up read, marked stale
+    /// by a reconnect since) is replaced. Returns how many entries were added or replaced.
+    /// </summary>
+    public int Preload(IReadOnlyList<ApiKeyRecord> records, long generation, DateTimeOffset readSince)
+    {
+        var now = _time.GetUtcNow();
+        var added = 0;
+        foreach (var record in records)
+        {
+            if (generation != Interlocked.Read(ref _generation))
+            {
+                break;
+            }
+
+            added += Preload(record, record.Hash, now, readSince) ? 1 : 0;
+            if (record.PreviousHash is not null && record.PreviousHashExpiresAt > now)
+            {
+                added += Preload(record, record.PreviousHash, now, readSince) ? 1 : 0;
+            }
+        }
+
+        return added;
+    }
+
+    private bool Preload(ApiKeyRecord record, string hash, DateTimeOffset now, DateTimeOffset readSince) =>
+        KeyDigest.TryParseHex(hash, out var digest)
+        && _cache.TryAdd(digest, new KeyCacheEntry(new CachedKey(record, digest.Value, _profiles.Share(new KeyProfile(record))), now.UtcTicks), WarmUpLimit, readSince.UtcTicks);
 
     /// <summary>Drops every trace of the given hashes (hex, as stored) so the next request reads the store.</summary>
     public void Invalidate(params ReadOnlySpan<string?> hashes)

@@ -5,7 +5,7 @@ namespace Gateway.Keys;
 internal static class KeysServiceCollectionExtensions
 {
     /// <summary>
-    /// The key cache, lifecycle and usage tracking, and the subscription to the store's change feed that drops
+    /// The key cache with its warm-up at start, lifecycle and usage tracking, and the subscription to the store's change feed that drops
     /// keys other instances changed from this cache (with the embedded store nothing arrives).
     /// </summary>
     public static IServiceCollection AddGatewayKeys(this IServiceCollection services)
@@ -15,6 +15,7 @@ internal static class KeysServiceCollectionExtensions
         services.TryAddSingleton<KeyUsageTracker>();
         services.AddHostedService(sp => sp.GetRequiredService<KeyUsageTracker>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, KeyChangeSubscriber>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, KeyCacheWarmUp>());
         return services;
     }
 }

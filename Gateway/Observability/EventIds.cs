@@ -14,6 +14,9 @@ internal static class EventIds
     public const int OptionsReloadRejected = 1010;
 
     public const int AuthStoreUnavailable = 1100;
+    public const int KeyCacheWarmed = 1110;
+    public const int KeyCacheWarmUpFailed = 1111;
+    public const int KeyCacheWarmUpInterrupted = 1112;
 
     public const int KeyUsageFlushFailed = 1200;
 

@@ -22,10 +22,11 @@ internal sealed class GatewayMetrics
     private readonly Counter<long> _staleServed;
     private readonly Counter<long> _accessLogDropped;
     private readonly Counter<long> _approximateIp;
+    private readonly Meter _meter;
 
     public GatewayMetrics(IMeterFactory meterFactory)
     {
-        var meter = meterFactory.Create(MeterName);
+        var meter = _meter = meterFactory.Create(MeterName);
         _requests = meter.CreateCounter<long>("gateway.requests", "{request}", "Proxy listener requests by route, status and outcome.");
         _authDecisions = meter.CreateCounter<long>("gateway.auth.decisions", "{decision}", "Key authentication decisions by result (allowed or the error code).");
         _limitDecisions = meter.CreateCounter<long>("gateway.ratelimit.decisions", "{decision}", "Rate limit decisions by limit and result.");
@@ -92,6 +93,10 @@ internal sealed class GatewayMetrics
     }
 
     public void StaleServedOnce() => _staleServed.Add(1);
+
+    /// <summary>Reports the key cache's size at each collection (one cache per host: called once, by its owner).</summary>
+    public void ObserveKeyCacheEntries(Func<int> entries) =>
+        _meter.CreateObservableGauge("gateway.key_cache.entries", entries, "{entry}", "Entries in the key cache (known and unknown hashes), bounded by Cache:MaxEntries.");
 
     public void AccessLogDropped() => _accessLogDropped.Add(1);
 
