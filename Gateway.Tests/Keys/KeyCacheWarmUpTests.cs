@@ -1,8 +1,10 @@
 using System.Net;
 using Gateway.Domain;
+using Gateway.Keys;
 using Gateway.Stores;
 using Gateway.Tests.Common;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Gateway.Tests.Keys;
 
@@ -126,6 +128,39 @@ public sealed class KeyCacheWarmUpTests(StoreKind store)
 
         Assert.That(await second.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
         Assert.That(lookups.Lookups, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task StoreFrozenAtStart_WarmUpGivesUpWithoutStoppingTheHost_KeysReadOnceItAnswers()
+    {
+        if (store != StoreKind.Redis)
+        {
+            Assert.Ignore("The embedded store cannot be unreachable while the gateway starts.");
+        }
+
+        using var redis = RedisServer.Start();
+        var settings = new Dictionary<string, string?> { ["Gateway:Store:Redis"] = redis.ConnectionString, ["Gateway:Store:Timeout"] = "00:00:00.300" };
+        var first = await StartAsync(settings);
+        await first.CreateOrgAsync("acme");
+        var key = (await first.CreateKeyAsync("acme", new { name = "k" })).Str("key");
+        await StopAsync(first);
+
+        redis.Pause();
+        GatewayHost second;
+        try
+        {
+            second = await StartAsync(settings);
+            var warmUp = second.Services.GetServices<IHostedService>().OfType<KeyCacheWarmUp>().Single();
+            Assert.That(warmUp.ExecuteTask!.IsCompletedSuccessfully, Is.True, "a failed warm-up is logged, not thrown: a background service that throws stops the host");
+            Assert.That(await second.StatusAsync(key), Is.EqualTo(HttpStatusCode.ServiceUnavailable));
+        }
+        finally
+        {
+            redis.Resume();
+        }
+
+        await GatewayHost.WaitForAsync(async () => await second.StatusAsync(key) == HttpStatusCode.OK, TimeSpan.FromSeconds(15));
+        await StopAsync(second);
     }
 
     private async Task<GatewayHost> StartAsync(Dictionary<string, string?>? extra = null, Action<IServiceCollection>? services = null)
