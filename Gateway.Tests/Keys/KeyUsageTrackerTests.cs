@@ -62,7 +62,7 @@ public sealed class KeyUsageTrackerTests
         // and 120 s: 59, and 119, which a use 60 s past 59 had queued anyway); none in between.
         Assert.That(written, Is.EqualTo(new[] { 4d, 59, 119 }));
 
-        await tracker.FlushAsync(CancellationToken.None, everything: true);
+        await tracker.FlushAsync(everything: true, CancellationToken.None);
         Assert.That(store.Writes[^1].Single().Value, Is.EqualTo(Start.AddSeconds(149)), "shutdown writes the newest");
     }
 
@@ -139,7 +139,7 @@ public sealed class KeyUsageTrackerTests
         }
 
         await Task.WhenAll(users);
-        await tracker.FlushAsync(CancellationToken.None, everything: true);
+        await tracker.FlushAsync(everything: true, CancellationToken.None);
 
         var newest = store.Writes.SelectMany(w => w).GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.Max(p => p.Value));
         Assert.That(newest.Keys, Is.EquivalentTo(keys));

@@ -75,8 +75,12 @@ internal sealed partial class KeyUsageTracker(
     public DateTimeOffset? Pending(string keyId) =>
         _uses.TryGetValue(keyId, out var use) && Volatile.Read(ref use.Seconds) is > 0 and var seconds ? At(seconds) : null;
 
+    /// <summary>Writes what is due: first uses, times a minute or more past the stored ones, and once a minute every newer time.</summary>
+    public Task FlushAsync(CancellationToken cancellationToken) => FlushAsync(everything: false, cancellationToken);
+
     /// <param name="everything">Also the times the store is less than a minute behind on (at shutdown).</param>
-    public async Task FlushAsync(CancellationToken cancellationToken, bool everything = false)
+    /// <param name="cancellationToken">Ends the store write.</param>
+    public async Task FlushAsync(bool everything, CancellationToken cancellationToken)
     {
         Walk(everything);
         var queued = _queued.Count;
@@ -123,7 +127,7 @@ internal sealed partial class KeyUsageTracker(
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        await FlushAsync(cancellationToken, everything: true);
+        await FlushAsync(everything: true, cancellationToken);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
