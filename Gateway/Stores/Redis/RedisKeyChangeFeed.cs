@@ -8,7 +8,7 @@ namespace Gateway.Stores.Redis;
 
 /// <summary>
 /// The receiving half of cross-instance cache invalidation on Redis: the hashes <see cref="RedisKeyChangePublisher"/>
-/// announced on the store's channel, but for this instance's own (see <see cref="RedisKeyChangePublisher.Origin"/>);
+/// announced on the store's channel, except this instance's own (see <see cref="RedisKeyChangePublisher.Origin"/>);
 /// another instance's marker is passed on with the hashes and ignored as no hash. A reconnect, an unreadable
 /// message or this instance's own failed publish means announcements may have been missed: the subscriber is
 /// told everything it holds is stale.
