@@ -119,7 +119,6 @@ internal sealed class RedisUsageStore(IConnectionMultiplexer redis, IOptions<Gat
     /// <summary>Parts waiting to be sent again (for tests).</summary>
     internal int InDoubt => _inDoubt.Count;
 
-
     /// <summary>Field names by minute of the hour and outcome (<c>07:allowed</c>): two strings per record otherwise.</summary>
     private static readonly string[][] MinuteFields = Enumerable.Range(0, 60)
         .Select(m => UsageOutcomes.All.Select(o => m.ToString("00", CultureInfo.InvariantCulture) + ":" + o).ToArray())

@@ -41,7 +41,7 @@ internal sealed partial class RedisGatewayStore : IKeyScan
             var records = await RedisCalls.Guard(() => Task.WhenAll(page.Select(key => db.HashGetAsync(_keys.Key(key.Id), "json"))), cancellationToken);
             for (var i = 0; i < page.Length; i++)
             {
-                if (Read(records[i], page[i].Used) is { State: KeyState.Active } record && (record.ExpiresAt is not { } expires || expires > now))
+                if (Read(records[i], page[i].Used) is { } record && record.StatusAt(now) == KeyStatus.Active)
                 {
                     yield return record;
                     if (++taken == max)

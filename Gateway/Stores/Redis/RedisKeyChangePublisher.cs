@@ -145,17 +145,8 @@ internal sealed partial class RedisKeyChangePublisher : IKeyChangeNotifier, IHos
         }
     }
 
-    private async Task PublishOnceAsync(IReadOnlyList<string> hashes)
-    {
-        var message = new string[hashes.Count + 1];
-        message[0] = Origin;
-        for (var i = 0; i < hashes.Count; i++)
-        {
-            message[i + 1] = hashes[i];
-        }
-
-        await _redis.GetSubscriber().PublishAsync(_keys.Changes, JsonSerializer.Serialize(message, RedisJsonContext.Default.StringArray));
-    }
+    private async Task PublishOnceAsync(IReadOnlyList<string> hashes) =>
+        await _redis.GetSubscriber().PublishAsync(_keys.Changes, JsonSerializer.Serialize([Origin, .. hashes], RedisJsonContext.Default.StringArray));
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
