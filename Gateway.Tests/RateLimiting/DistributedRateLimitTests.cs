@@ -124,18 +124,52 @@ public sealed class DistributedRateLimitTests : UpstreamFixture
         Assert.That(scripts, Is.LessThan(Requests / 4), "most requests are served from leases, without a Redis call");
     }
 
-    private static long ScriptCalls(IGrouping<string, KeyValuePair<string, string>>[] info)
+    private static long ScriptCalls(IGrouping<string, KeyValuePair<string, string>>[] info) =>
+        Calls(info, "cmdstat_evalsha") + Calls(info, "cmdstat_eval");
+
+    private static long Calls(IGrouping<string, KeyValuePair<string, string>>[] info, string command)
     {
         long calls = 0;
         foreach (var (name, value) in info.SelectMany(g => g))
         {
-            if (name is "cmdstat_evalsha" or "cmdstat_eval")
+            if (name == command)
             {
                 calls += long.Parse(value.Split(',')[0].Split('=')[1], System.Globalization.CultureInfo.InvariantCulture);
             }
         }
 
         return calls;
+    }
+
+    [Test]
+    public async Task SlowPartitions_FarFromTheirLimits_LeasesOutliveTheirBucket()
+    {
+        // 3 s windows: 50 ms buckets. A request every 75 ms or more finds the bucket of the last lease over, so a
+        // lease that ended with its bucket made a script call per request and partition (the workspace and the IP).
+        using var redis = RedisServer.Start();
+        var settings = Settings(
+            ("Gateway:RateLimits:Workspace:PermitLimit", "100000"), ("Gateway:RateLimits:Workspace:Window", "00:00:03"),
+            ("Gateway:RateLimits:Ip:PermitLimit", "100000"), ("Gateway:RateLimits:Ip:Window", "00:00:03"));
+        settings["Gateway:Store:Redis"] = redis.ConnectionString;
+        await using var gateway = await GatewayHost.StartAsync(settings);
+        var key = (await gateway.CreateOrgAsync("acme")).DefaultKey();
+        using var connection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",allowAdmin=true");
+        var server = connection.GetServer(connection.GetEndPoints()[0]);
+        server.Execute("CONFIG", "RESETSTAT");
+
+        const int Requests = 30;
+        for (var i = 0; i < Requests; i++)
+        {
+            Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+            await Task.Delay(75);
+        }
+
+        // Only the lease script asks Redis for its clock.
+        var trips = Calls(server.Info("commandstats"), "cmdstat_time");
+        var partitions = server.Keys(pattern: "gw:rl:*").Count();
+        TestContext.Out.WriteLine($"{trips} lease calls for {Requests} requests on {partitions} partitions");
+        Assert.That(partitions, Is.EqualTo(2), "the workspace and the client IP");
+        Assert.That(trips, Is.LessThan(Requests * partitions * 6 / 10), "leases charged ahead serve several requests each");
     }
 
     [Test]

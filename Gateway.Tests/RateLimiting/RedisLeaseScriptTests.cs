@@ -1,5 +1,6 @@
 using System.Globalization;
 using Gateway.Configuration;
+using Gateway.Stores;
 using Gateway.Stores.Redis;
 using Gateway.Tests.Common;
 using Microsoft.Extensions.Options;
@@ -10,8 +11,8 @@ namespace Gateway.Tests.RateLimiting;
 /// <summary>
 /// The Redis limiter's lease script, which keeps a running total and walks forward from the oldest bucket, against
 /// a model that recounts the whole window on every call (what the script did before): random grants, give-backs,
-/// seeds and pauses on a real redis-server, each answer and the hash's buckets compared with the model at the
-/// Redis time the script reports. A 300 ms window (5 ms buckets) lets buckets leave it, and the key expire, within the test.
+/// seeds, grants charged ahead and pauses on a real redis-server, each answer and the hash's buckets compared with
+/// the model at the Redis time the script reports. A 300 ms window (5 ms buckets) lets buckets leave it, and the key expire, within the test.
 /// </summary>
 public sealed class RedisLeaseScriptTests
 {
@@ -20,6 +21,7 @@ public sealed class RedisLeaseScriptTests
     [TestCase(1, 5)]
     [TestCase(2, 50)]
     [TestCase(3, 500)]
+    [TestCase(4, 5000)]
     public async Task Lease_RandomCalls_AnswersAndBucketsAsARecountOfTheWindow(int seed, int limit)
     {
         using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared.ConnectionString);
@@ -36,14 +38,15 @@ public sealed class RedisLeaseScriptTests
             var want = random.Next(0, 9);
             var (backBucket, back) = seen.Count > 0 && random.NextDouble() < 0.3 ? (seen[random.Next(Math.Max(0, seen.Count - 80), seen.Count)], random.Next(1, 4)) : (0L, 0);
             var charge = random.NextDouble() < 0.05 ? random.Next(1, 11) : 0;
+            var ahead = random.NextDouble() < 0.5 ? random.Next(1, 9) : 0;
             if (random.NextDouble() < 0.05)
             {
                 // What an instance of the version before the running total does to it: deletes both as long-gone buckets.
                 await db.HashDeleteAsync(key, ["-1", "-2"]);
             }
 
-            var lease = await store.LeaseAsync(key, limit, WindowMs, want, backBucket, back, charge);
-            var expected = Model(model, lease.StoreNowMs, limit, want, backBucket, back, charge);
+            var lease = await store.LeaseAsync(key, limit, WindowMs, want, backBucket, back, charge, ahead);
+            var expected = Model(model, lease.StoreNowMs, limit, want, backBucket, back, charge, ahead);
             seen.Add(lease.Bucket);
 
             var stored = (await db.HashGetAllAsync(key)).ToDictionary(e => long.Parse((string)e.Name!, CultureInfo.InvariantCulture), e => (long)e.Value);
@@ -51,7 +54,7 @@ public sealed class RedisLeaseScriptTests
             stored.Remove(-2);
             Assert.Multiple(() =>
             {
-                Assert.That((lease.Granted, lease.Left, lease.Bucket, lease.BucketMs, lease.ResetMs, lease.WaitMs), Is.EqualTo(expected), $"call {call}: want {want}, back {back} to {backBucket}, seed {charge}");
+                Assert.That((lease.Granted, lease.Left, lease.Bucket, lease.BucketMs, lease.ResetMs, lease.WaitMs), Is.EqualTo(expected), $"call {call}: want {want}, back {back} to {backBucket}, seed {charge}, ahead {ahead}");
                 Assert.That(stored, Is.EquivalentTo(model), $"call {call}: the buckets held");
                 Assert.That(total, Is.EqualTo(model.Values.Sum()), $"call {call}: the running total");
             });
@@ -59,7 +62,7 @@ public sealed class RedisLeaseScriptTests
             var pause = random.NextDouble();
             if (pause < 0.03)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(WindowMs + 50)); // past the window and the key's expiry
+                await Task.Delay(TimeSpan.FromMilliseconds(WindowMs + 100)); // past the window and the key's expiry
             }
             else if (pause < 0.4)
             {
@@ -93,9 +96,34 @@ public sealed class RedisLeaseScriptTests
         });
     }
 
+    [Test]
+    public async Task Lease_Ahead_OnlyWhileHalfTheLimitIsLeft()
+    {
+        using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared.ConnectionString);
+        var options = Options.Create(new GatewayOptions { Store = { RedisPrefix = $"t{Guid.NewGuid():N}:" } });
+        var store = new RedisSharedLimitStore(redis, options);
+        var key = store.PartitionKey("ws:ahead");
+
+        // A 10-minute window (10 s buckets), so the calls fall in one bucket unless one lands on its edge.
+        var grants = new List<LimitLease>();
+        foreach (var want in new[] { 100, 400, 200, 100 })
+        {
+            grants.Add(await store.LeaseAsync(key, 1000, 600_000, want, 0, 0, 0, ahead: 4));
+        }
+
+        var current = grants.Select(g => g.StoreNowMs / g.BucketMs).ToList();
+        Assert.Multiple(() =>
+        {
+            Assert.That(grants.Select(g => g.Granted), Is.EqualTo(new[] { 100, 225, 168, 100 }), "a quarter of what is left at most");
+            Assert.That(grants.Select((g, i) => g.Bucket - current[i]), Is.EqualTo(new long[] { 4, 4, 4, 0 }),
+                "100, 325 and 493 of 1000 used: charged four buckets ahead; 593: the current bucket");
+            Assert.That(grants[3].ResetMs, Is.EqualTo(((current[3] + 61) * grants[3].BucketMs) - grants[3].StoreNowMs), "the oldest bucket counted is now the current one");
+        });
+    }
+
     /// <summary>The script before the running total, in C#: every call drops what left the window and recounts the rest.</summary>
     private static (int Granted, int Left, long Bucket, long BucketMs, long Reset, long Wait) Model(
-        Dictionary<long, long> buckets, long now, long limit, long want, long backBucket, int back, int seed)
+        Dictionary<long, long> buckets, long now, long limit, long want, long backBucket, int back, int seed, int ahead)
     {
         var bms = Math.Max(1, WindowMs / 60);
         var cur = now / bms;
@@ -126,11 +154,17 @@ public sealed class RedisLeaseScriptTests
 
         var free = limit - used;
         var grant = 0L;
+        var charged = cur;
         if (want > 0 && free > 0)
         {
             grant = free <= 64 ? 1 : Math.Min(want, free / 4);
             used += grant;
-            buckets[cur] = buckets.GetValueOrDefault(cur) + grant;
+            if (ahead > 0 && limit - used >= 64 && 2 * used <= limit)
+            {
+                charged = cur + ahead;
+            }
+
+            buckets[charged] = buckets.GetValueOrDefault(charged) + grant;
         }
 
         long reset = 0, wait = 0, released = 0;
@@ -150,6 +184,6 @@ public sealed class RedisLeaseScriptTests
             }
         }
 
-        return ((int)grant, (int)(limit - used), cur, bms, reset, wait);
+        return ((int)grant, (int)(limit - used), charged, bms, reset, wait);
     }
 }

@@ -31,7 +31,7 @@ internal sealed class RedisLease(LimitSpec spec, string key) : OrderedGate
     /// <summary>The last trip granted permits whose bucket had ended by the time they arrived.</summary>
     public bool ArrivedStale { get; set; }
 
-    /// <summary>Permits at hand, charged in Redis to <see cref="Bucket"/>.</summary>
+    /// <summary>Permits at hand, charged in Redis to <see cref="Bucket"/> (the current bucket or, far from the limit, a later one).</summary>
     public int Available { get; set; }
 
     public long Bucket { get; private set; } = long.MinValue;

@@ -10,11 +10,13 @@ namespace Gateway.RateLimiting;
 /// Limits shared by every instance on one Redis, without a Redis call per request. Each partition is
 /// one small Redis hash of per-bucket counts (60 buckets per window, so its size does not depend on the
 /// limit), and each instance holds a lease on it: a batch of permits charged in Redis to the current
-/// bucket, handed out locally until the bucket ends, and given back if unused. Leases are sized from
+/// bucket (far from the limit, to one up to <see cref="LeaseAhead"/> buckets later), handed out locally until
+/// that bucket ends, and given back if unused. Leases are sized from
 /// the instance's recent rate (doubling while they run out early), capped at a quarter of what is
 /// left, and shrink to single permits when 64 or fewer are left, so instances never strand much of a
-/// limit. Because a permit is charged in Redis before it is used, and only used inside the bucket it
-/// was charged to, N instances together never accept more than the limit in any window; the script
+/// limit. Because a permit is charged in Redis before it is used, and counted from then until the bucket it
+/// was charged to leaves the window (it is never used after that bucket ends), N instances together never
+/// accept more than the limit in any window; the script
 /// reads Redis's clock, so instance clocks do not matter. Every script touches one key, whose name
 /// carries its own hash tag, so partitions spread over a Redis Cluster's slots.
 /// When Redis does not answer, the per-instance counter takes over (never "no limits").
@@ -25,6 +27,14 @@ namespace Gateway.RateLimiting;
 /// </summary>
 internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDisposable
 {
+    /// <summary>
+    /// Buckets past the current one a grant may be charged to while the partition is far from its limit (the script
+    /// decides), so a lease lasts up to five buckets instead of to the end of the current one. Each such permit stays
+    /// counted up to this many buckets (a fifteenth of a window) longer than its request needs, which can make the limit
+    /// stricter for that long after a busy stretch, never looser.
+    /// </summary>
+    private const int LeaseAhead = 4;
+
     private static readonly TimeSpan RetryRedisAfter = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan SlowTrips = TimeSpan.FromMilliseconds(250);
 
@@ -421,7 +431,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
         LimitLease result;
         try
         {
-            result = await _store.LeaseAsync(lease.Key, lease.Spec.PermitLimit, (long)lease.Spec.Window.TotalMilliseconds, want, backBucket, back, seed);
+            result = await _store.LeaseAsync(lease.Key, lease.Spec.PermitLimit, (long)lease.Spec.Window.TotalMilliseconds, want, backBucket, back, seed, LeaseAhead);
         }
         catch when (back > 0)
         {

@@ -13,12 +13,14 @@ internal interface ISharedLimitStore
     /// <summary>
     /// Takes up to <paramref name="want"/> permits of <paramref name="limit"/> per <paramref name="windowMs"/>,
     /// after giving back <paramref name="back"/> permits charged to bucket <paramref name="backBucket"/>, and
-    /// charging <paramref name="seed"/> permits whatever is left.
+    /// charging <paramref name="seed"/> permits whatever is left. Far from the limit, the grant may be charged up to
+    /// <paramref name="ahead"/> buckets past the current one, so that its permits can be used until that bucket ends.
     /// </summary>
     /// <exception cref="StoreUnavailableException">The store did not answer.</exception>
-    Task<LimitLease> LeaseAsync(string partitionKey, long limit, long windowMs, long want, long backBucket, int back, int seed);
+    Task<LimitLease> LeaseAsync(string partitionKey, long limit, long windowMs, long want, long backBucket, int back, int seed, int ahead = 0);
 }
 
-/// <summary>What the shared store granted: permits, permits left, the current bucket and its length, the store's
-/// time, when the oldest counted bucket leaves the window and when a permit is free again (all ms).</summary>
+/// <summary>What the shared store granted: permits, permits left, the bucket they were charged to (without a grant, the
+/// current one) and the buckets' length, the store's time, when the oldest counted bucket leaves the window and when a
+/// permit is free again (all ms).</summary>
 internal readonly record struct LimitLease(int Granted, int Left, long Bucket, long BucketMs, long StoreNowMs, long ResetMs, long WaitMs);

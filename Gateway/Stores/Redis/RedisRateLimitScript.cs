@@ -12,9 +12,16 @@ internal static class RedisRateLimitScript
     // bucket once. A hash without the two (new, or written by a version before them, whose script deletes them
     // as long-gone buckets) is counted in full once. ARGV: limit, window (ms), permits wanted,
     // bucket and count of permits given back, permits to charge whatever is left (an address's count from the
-    // per-instance sketch, when it is promoted to a partition of its own). Returns: granted, permits left after the grant, current
-    // bucket, bucket length (ms), Redis time (ms), ms until the oldest counted bucket leaves the window,
+    // per-instance sketch, when it is promoted to a partition of its own), and how many buckets ahead a grant may be
+    // charged (at most 8). Returns: granted, permits left after the grant, the bucket the grant was charged to (else
+    // the current one), bucket length (ms), Redis time (ms), ms until the oldest counted bucket leaves the window,
     // ms until a permit is free again (when none is).
+    //
+    // A grant charged to a later bucket is counted from now until that bucket leaves the window, which holds every
+    // moment its permits can be used (until that bucket ends): never more than the limit, only counted up to `ahead`
+    // buckets longer. So it is done only far from the limit (at least half of it and 64 permits left after the
+    // grant), where that cannot refuse a request, and it lets a lease last several buckets: a partition with a
+    // request or two per bucket made a trip per request when each lease ended with its bucket.
     public const string Lease = """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -24,6 +31,7 @@ internal static class RedisRateLimitScript
         local back_id = tonumber(ARGV[4])
         local back = tonumber(ARGV[5])
         local seed = tonumber(ARGV[6])
+        local ahead = math.min(tonumber(ARGV[7] or '0'), 8)
         local key = KEYS[1]
         local bms = math.max(1, math.floor(window / 60))
         local cur = math.floor(now / bms)
@@ -31,9 +39,9 @@ internal static class RedisRateLimitScript
         local meta = redis.call('HMGET', key, '-1', '-2')
         local used = tonumber(meta[1])
         local lo = tonumber(meta[2])
-        if used == nil or lo == nil or lo < first - 200 or lo > cur then
+        if used == nil or lo == nil or lo < first - 200 or lo > cur + 9 then
           used = 0
-          lo = cur + 1
+          lo = cur + 9
           local all = redis.call('HGETALL', key)
           for i = 1, #all, 2 do
             local id = tonumber(all[i])
@@ -54,7 +62,7 @@ internal static class RedisRateLimitScript
             if c == b then redis.call('HDEL', key, back_id) else redis.call('HSET', key, back_id, c - b) end
           end
         end
-        while lo <= cur do
+        while lo <= cur + 8 do
           local c = redis.call('HGET', key, lo)
           if c and lo >= first then break end
           if c then
@@ -70,16 +78,18 @@ internal static class RedisRateLimitScript
         end
         local free = limit - used
         local grant = 0
+        local charged = cur
         if want > 0 and free > 0 then
           if free <= 64 then grant = 1 else grant = math.min(want, math.floor(free / 4)) end
           used = used + grant
-          redis.call('HINCRBY', key, cur, grant)
-          if cur < lo then lo = cur end
+          if ahead > 0 and limit - used >= 64 and 2 * used <= limit then charged = cur + ahead end
+          redis.call('HINCRBY', key, charged, grant)
+          if charged < lo then lo = charged end
         end
         local reset = 0
         if used > 0 then
           redis.call('HSET', key, '-1', used, '-2', lo)
-          redis.call('PEXPIRE', key, window + 2 * bms)
+          redis.call('PEXPIRE', key, window + 10 * bms)
           reset = (lo + 61) * bms - now
         else
           redis.call('HDEL', key, '-1', '-2')
@@ -88,7 +98,7 @@ internal static class RedisRateLimitScript
         local needed = used - limit + 1
         if needed > 0 then
           local released = 0
-          for id = lo, cur do
+          for id = lo, cur + 8 do
             local c = redis.call('HGET', key, id)
             if c then
               released = released + tonumber(c)
@@ -99,6 +109,6 @@ internal static class RedisRateLimitScript
             end
           end
         end
-        return { grant, limit - used, cur, bms, now, reset, wait }
+        return { grant, limit - used, charged, bms, now, reset, wait }
         """;
 }

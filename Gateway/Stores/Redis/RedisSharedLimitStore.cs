@@ -11,7 +11,7 @@ internal sealed class RedisSharedLimitStore(IConnectionMultiplexer redis, IOptio
 
     public string PartitionKey(string partition) => _keys.RateLimitPartition(partition);
 
-    public async Task<LimitLease> LeaseAsync(string partitionKey, long limit, long windowMs, long want, long backBucket, int back, int seed)
+    public async Task<LimitLease> LeaseAsync(string partitionKey, long limit, long windowMs, long want, long backBucket, int back, int seed, int ahead = 0)
     {
         RedisResult[] result;
         try
@@ -19,7 +19,7 @@ internal sealed class RedisSharedLimitStore(IConnectionMultiplexer redis, IOptio
             result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(
                 RedisRateLimitScript.Lease,
                 [partitionKey],
-                [limit, windowMs, want, backBucket, back, seed]))!;
+                [limit, windowMs, want, backBucket, back, seed, ahead]))!;
         }
         catch (RedisException ex)
         {
