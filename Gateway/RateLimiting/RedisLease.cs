@@ -39,6 +39,15 @@ internal sealed class RedisLease(LimitSpec spec, string key) : OrderedGate
     /// <summary>When <see cref="Bucket"/> ends, on this instance's clock (conservatively early).</summary>
     public long ValidUntil { get; private set; }
 
+    /// <summary>
+    /// The last grant was charged to a bucket after the current one, which Redis does only far from the limit: its
+    /// unused permits can wait for the next trip to take them back (see <see cref="RedisLeaseSweeper"/>).
+    /// </summary>
+    public bool ChargedAhead { get; private set; }
+
+    /// <summary>How long the buckets of this partition are (ms), as of the last trip.</summary>
+    public long BucketMs { get; private set; }
+
     /// <summary>Redis had no permit; none can come back before this (the next bucket).</summary>
     public long ExhaustedUntil { get; private set; }
 
@@ -120,6 +129,8 @@ internal sealed class RedisLease(LimitSpec spec, string key) : OrderedGate
         }
 
         Available += granted;
+        ChargedAhead = granted > 0 && bucket > redisNow / bucketMs;
+        BucketMs = bucketMs;
         _sharedLeft = Math.Max(0, left);
         ValidUntil = sent + ((bucket + 1) * bucketMs) - redisNow;
         _resetAt = sent + reset;

@@ -4,10 +4,14 @@ namespace Gateway.RateLimiting;
 
 /// <summary>
 /// Every 100 ms, gives back to Redis what expired leases of <see cref="RedisRateLimitCounter"/> did not
-/// use, and forgets idle leases (so a flood of client addresses does not keep one lease each).
+/// use (right away near the limit, else once the partition's next trip has not done it for a few buckets), and
+/// forgets idle leases (so a flood of client addresses does not keep one lease each).
 /// </summary>
 internal sealed class RedisLeaseSweeper : IDisposable
 {
+    /// <summary>Buckets an expired lease charged ahead may keep its unused permits for, waiting for the partition's next trip.</summary>
+    public const int HoldUnusedBuckets = 4;
+
     private readonly ConcurrentDictionary<LimitSpec, RedisLease> _leases;
     private readonly Func<RedisLease, long, int, Task> _giveBack;
     private readonly Timer _timer;
@@ -73,6 +77,14 @@ internal sealed class RedisLeaseSweeper : IDisposable
                         _leases.TryRemove(new KeyValuePair<LimitSpec, RedisLease>(spec, lease));
                     }
 
+                    continue;
+                }
+
+                // Far from the limit, the next trip of the partition takes them back with it (a second script call
+                // per lease otherwise); held unreturned for at most as many buckets as a lease was charged ahead,
+                // counted meanwhile, which is only stricter.
+                if (lease.ChargedAhead && now - lease.ValidUntil < HoldUnusedBuckets * lease.BucketMs)
+                {
                     continue;
                 }
 
