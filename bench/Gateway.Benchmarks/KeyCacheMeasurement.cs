@@ -140,7 +140,7 @@ internal static class KeyCacheMeasurement
         Directory.Delete(directory, recursive: true);
     }
 
-    private static async Task<List<string>> SeedAsync(IKeyImportStore store, int count)
+    internal static async Task<List<string>> SeedAsync(IKeyImportStore store, int count)
     {
         var keys = new List<string>(count);
         var now = KeyRules.ToStoredPrecision(DateTimeOffset.UtcNow);

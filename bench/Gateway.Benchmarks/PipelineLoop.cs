@@ -6,9 +6,9 @@ namespace Gateway.Benchmarks;
 /// <summary>The request of <see cref="PipelineBenchmarks"/> in a loop, for a profiler to attach to.</summary>
 internal static class PipelineLoop
 {
-    public static async Task RunAsync(string target, int requests, int rounds)
+    public static async Task RunAsync(string target, int requests, int rounds, int keys = 1, string features = "default")
     {
-        var benchmarks = new PipelineBenchmarks();
+        var benchmarks = new PipelineBenchmarks { KeyCount = keys, Features = features };
         benchmarks.Setup();
         try
         {

@@ -2,9 +2,11 @@ using BenchmarkDotNet.Running;
 using Gateway.Benchmarks;
 
 // dotnet run -c Release --project bench/Gateway.Benchmarks -- --filter '*'
-// dotnet run -c Release --project bench/Gateway.Benchmarks -- --loop gateway|plain [requests] [rounds]
+// dotnet run -c Release --project bench/Gateway.Benchmarks -- --loop gateway|plain [requests] [rounds] [keys] [features]
 //   runs PipelineBenchmarks' request in a plain loop (for perf, dotnet-trace or dotnet-counters to attach to),
-//   printing time, allocation, thread-pool work items and process CPU per request after each round.
+//   printing time, allocation, thread-pool work items and process CPU per request after each round; with keys > 1,
+//   the gateway's requests take that many keys in turn (all cached after the first round); features as
+//   PipelineBenchmarks.Features (default, off: no usage counts and no request log, signing, access-log).
 // dotnet bench/Gateway.Benchmarks/bin/Release/net10.0/Gateway.Benchmarks.dll --trace-report trace.nettrace requests [top]
 //   bytes allocated per request by type, and GCs per request, from a trace bench/profile.sh took with PROFILER=allocations.
 if (args is ["--trace-report", var trace, var requests, ..])
@@ -46,7 +48,8 @@ if (args is ["--reqlog-redis", var endpoint, ..])
 
 if (args is ["--loop", var target, ..])
 {
-    await PipelineLoop.RunAsync(target, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 50_000, args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 10);
+    await PipelineLoop.RunAsync(target, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 50_000, args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 10,
+        args.Length > 4 ? int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture) : 1, args.Length > 5 ? args[5] : "default");
     return;
 }
 
