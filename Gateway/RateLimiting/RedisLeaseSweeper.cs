@@ -10,7 +10,7 @@ namespace Gateway.RateLimiting;
 internal sealed class RedisLeaseSweeper : IDisposable
 {
     /// <summary>Buckets an expired lease charged ahead may keep its unused permits for, waiting for the partition's next trip.</summary>
-    public const int HoldUnusedBuckets = 4;
+    private const int HoldUnusedBuckets = 4;
 
     private readonly ConcurrentDictionary<LimitSpec, RedisLease> _leases;
     private readonly Func<RedisLease, long, int, Task> _giveBack;
@@ -81,8 +81,8 @@ internal sealed class RedisLeaseSweeper : IDisposable
                 }
 
                 // Far from the limit, the next trip of the partition takes them back with it (a second script call
-                // per lease otherwise); held unreturned for at most as many buckets as a lease was charged ahead,
-                // counted meanwhile, which is only stricter.
+                // per lease otherwise); held unreturned for at most HoldUnusedBuckets, counted meanwhile, which is
+                // only stricter.
                 if (lease.ChargedAhead && now - lease.ValidUntil < HoldUnusedBuckets * lease.BucketMs)
                 {
                     continue;

@@ -20,8 +20,9 @@ internal static class RedisRateLimitScript
     // A grant charged to a later bucket is counted from now until that bucket leaves the window, which holds every
     // moment its permits can be used (until that bucket ends): never more than the limit, only counted up to `ahead`
     // buckets longer. So it is done only far from the limit (at least half of it and 64 permits left after the
-    // grant), where that cannot refuse a request, and it lets a lease last several buckets: a partition with a
-    // request or two per bucket made a trip per request when each lease ended with its bucket.
+    // grant), where the longer count does not refuse a partition that stays there, and it lets a lease last several
+    // buckets: a partition with a request or two per bucket made a trip per request when each lease ended with its
+    // bucket. No bucket in the hash is past cur + most, so the walks below stop there.
     public const string Lease = """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -31,7 +32,8 @@ internal static class RedisRateLimitScript
         local back_id = tonumber(ARGV[4])
         local back = tonumber(ARGV[5])
         local seed = tonumber(ARGV[6])
-        local ahead = math.min(tonumber(ARGV[7] or '0'), 8)
+        local most = 8
+        local ahead = math.min(tonumber(ARGV[7] or '0'), most)
         local key = KEYS[1]
         local bms = math.max(1, math.floor(window / 60))
         local cur = math.floor(now / bms)
@@ -39,9 +41,9 @@ internal static class RedisRateLimitScript
         local meta = redis.call('HMGET', key, '-1', '-2')
         local used = tonumber(meta[1])
         local lo = tonumber(meta[2])
-        if used == nil or lo == nil or lo < first - 200 or lo > cur + 9 then
+        if used == nil or lo == nil or lo < first - 200 or lo > cur + most + 1 then
           used = 0
-          lo = cur + 9
+          lo = cur + most + 1
           local all = redis.call('HGETALL', key)
           for i = 1, #all, 2 do
             local id = tonumber(all[i])
@@ -62,7 +64,7 @@ internal static class RedisRateLimitScript
             if c == b then redis.call('HDEL', key, back_id) else redis.call('HSET', key, back_id, c - b) end
           end
         end
-        while lo <= cur + 8 do
+        while lo <= cur + most do
           local c = redis.call('HGET', key, lo)
           if c and lo >= first then break end
           if c then
@@ -89,7 +91,7 @@ internal static class RedisRateLimitScript
         local reset = 0
         if used > 0 then
           redis.call('HSET', key, '-1', used, '-2', lo)
-          redis.call('PEXPIRE', key, window + 10 * bms)
+          redis.call('PEXPIRE', key, window + (most + 2) * bms)
           reset = (lo + 61) * bms - now
         else
           redis.call('HDEL', key, '-1', '-2')
@@ -98,7 +100,7 @@ internal static class RedisRateLimitScript
         local needed = used - limit + 1
         if needed > 0 then
           local released = 0
-          for id = lo, cur + 8 do
+          for id = lo, cur + most do
             local c = redis.call('HGET', key, id)
             if c then
               released = released + tonumber(c)
