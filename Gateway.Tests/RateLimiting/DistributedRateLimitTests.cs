@@ -170,6 +170,12 @@ public sealed class DistributedRateLimitTests : UpstreamFixture
         TestContext.Out.WriteLine($"{trips} lease calls for {Requests} requests on {partitions} partitions");
         Assert.That(partitions, Is.EqualTo(2), "the workspace and the client IP");
         Assert.That(trips, Is.LessThan(Requests * partitions * 6 / 10), "leases charged ahead serve several requests each");
+
+        // The sweep may give something back between the two readings.
+        using var admin = new HttpClient { BaseAddress = gateway.AdminUrl };
+        var metrics = await admin.GetStringAsync(new Uri("metrics", UriKind.Relative));
+        var counted = Observability.MetricsTests.Value(metrics, "gateway_store_duration_seconds_count{operation=\"rate_limit_lease\"}");
+        Assert.That(counted, Is.InRange(trips - 2, trips + 2), "every lease call is in gateway.store.duration");
     }
 
     [Test]

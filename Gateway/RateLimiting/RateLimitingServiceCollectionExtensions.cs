@@ -24,7 +24,8 @@ public static class RateLimitingServiceCollectionExtensions
                 shared,
                 sp.GetRequiredService<LocalRateLimitCounter>(),
                 sp.GetRequiredService<IOptions<GatewayOptions>>(),
-                sp.GetRequiredService<ILogger<RedisRateLimitCounter>>())
+                sp.GetRequiredService<ILogger<RedisRateLimitCounter>>(),
+                sp.GetService<Observability.GatewayMetrics>())
             : sp.GetRequiredService<LocalRateLimitCounter>());
 
         services.TryAddSingleton<IpLimitGate>();
