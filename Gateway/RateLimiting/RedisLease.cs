@@ -55,10 +55,7 @@ internal sealed class RedisLease(LimitSpec spec, string key) : OrderedGate
     public long LastUsed { get; private set; } = NowMs;
 
     private int _want = 1;
-    // Permits taken since the lease last ran to its end: what the next one is sized from. A trip made because the lease
-    // ran out early does not reset it, though it moves a lease charged ahead to a later bucket: else the count restarted
-    // at each such trip and the next lease was sized from a fraction of the last one's use, ran out, and doubled again.
-    private int _taken;
+    private int _takenInBucket;
     private int _sharedLeft;
     private long _resetAt;
     private long _retryAt;
@@ -73,7 +70,7 @@ internal sealed class RedisLease(LimitSpec spec, string key) : OrderedGate
     public void Take(long now, ref LimitState state)
     {
         Available--;
-        _taken++;
+        _takenInBucket++;
         LastUsed = now;
         state.Allowed = true;
         state.Remaining = Left;
@@ -101,7 +98,7 @@ internal sealed class RedisLease(LimitSpec spec, string key) : OrderedGate
         if (bucket == Bucket)
         {
             Available++;
-            _taken--;
+            _takenInBucket--;
         }
     }
 
@@ -114,8 +111,8 @@ internal sealed class RedisLease(LimitSpec spec, string key) : OrderedGate
             Available = 0;
         }
 
-        // Ran out inside its bucket: ask for twice as much. Otherwise: what the last lease used.
-        _want = now < ValidUntil ? Math.Min(MaxLease, _want * 2) : Math.Clamp(_taken, 1, MaxLease);
+        // Ran out inside its bucket: ask for twice as much. Otherwise: what the last bucket used.
+        _want = now < ValidUntil ? Math.Min(MaxLease, _want * 2) : Math.Clamp(_takenInBucket, 1, MaxLease);
         return (Math.Min(_want, Spec.PermitLimit), Bucket, back);
     }
 
@@ -128,10 +125,7 @@ internal sealed class RedisLease(LimitSpec spec, string key) : OrderedGate
             Available = 0;
 
             Bucket = bucket;
-            if (sent >= ValidUntil)
-            {
-                _taken = 0;
-            }
+            _takenInBucket = 0;
         }
 
         Available += granted;
