@@ -168,7 +168,12 @@ public sealed class SecretScanningTests : GatewayFixture
     public async Task Report_MoreThanTheCapBeingRead_Returns503ReportsBusy()
     {
         // Reports with a known key identifier and a plausible signature whose bodies trickle in: each holds a slot.
+        // They keep trickling faster than Kestrel's minimum body data rate, so a slow machine cannot see them cut
+        // off (after its 5 s grace) before the probe below gets its answer.
         var held = new List<System.Net.Sockets.TcpClient>();
+        using var stop = new CancellationTokenSource();
+        Task? trickle = null;
+        var seen = "nothing";
         try
         {
             for (var i = 0; i < Gateway.SecretScanning.ReportSlots.Capacity; i++)
@@ -176,24 +181,60 @@ public sealed class SecretScanningTests : GatewayFixture
                 held.Add(await HeldReportAsync("gh-key-1", PlausibleSignature()));
             }
 
+            trickle = TrickleAsync(held, stop.Token);
+
             // A complete report over the cap is answered at once; below it, it would be read and refused as badly signed.
-            await GatewayHost.WaitForAsync(async () =>
+            await Eventually.HoldsAsync(async () =>
             {
                 using var probe = await PostAsync("[]", _stranger);
-                return probe.StatusCode == HttpStatusCode.ServiceUnavailable && (await GatewayHost.ProblemAsync(probe)).Str("code") == "reports_busy";
-            }, TimeSpan.FromSeconds(5));
+                var code = probe.StatusCode == HttpStatusCode.OK ? "" : (await GatewayHost.ProblemAsync(probe)).Str("code");
+                seen = $"{(int)probe.StatusCode} {code}";
+                return probe.StatusCode == HttpStatusCode.ServiceUnavailable && code == "reports_busy";
+            }, TimeSpan.FromSeconds(5), () => $"503 reports_busy (last seen: {seen})");
         }
         finally
         {
+            await stop.CancelAsync();
+            if (trickle is not null)
+            {
+                await trickle;
+            }
+
             held.ForEach(c => c.Dispose());
         }
 
         // The slots come back when those clients go away.
-        await GatewayHost.WaitForAsync(async () =>
+        await Eventually.HoldsAsync(async () =>
         {
             using var probe = await PostAsync("[]", _stranger);
+            seen = $"{(int)probe.StatusCode}";
             return probe.StatusCode == HttpStatusCode.Unauthorized;
-        }, TimeSpan.FromSeconds(5));
+        }, TimeSpan.FromSeconds(5), () => $"401 once the slots are free (last seen: {seen})");
+    }
+
+    /// <summary>Sends a few more bytes of each held report's token every 100 ms (640 B/s, over Kestrel's 240 B/s floor).</summary>
+    private static async Task TrickleAsync(List<System.Net.Sockets.TcpClient> held, CancellationToken stop)
+    {
+        var bytes = Encoding.ASCII.GetBytes(new string('a', 64));
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                foreach (var client in held)
+                {
+                    await client.GetStream().WriteAsync(bytes, stop);
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(100), stop);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (IOException)
+        {
+            // The gateway cut a report off; the probe's assertion says what it then saw.
+        }
     }
 
     private static string PlausibleSignature()
