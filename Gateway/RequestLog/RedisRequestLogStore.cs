@@ -15,10 +15,10 @@ namespace Gateway.RequestLog;
 /// <c>{prefix}reqlog-idx:{org}</c>, which once it holds <c>MaxPerOrg</c> ids becomes <c>{prefix}reqlog-idx-old:{org}</c>
 /// and starts again, so the two hold between one and two caps' worth of the newest ids, all the stream can hold,
 /// and expire with the retention. A batch is one script call per hash slot (on a single server or Sentinel, one
-/// per batch), cut after at most 200 records: the adds, each index and its turn.
+/// per batch), cut after at most 200 records: the adds, and each index's expiry and turn when due (<see cref="UpkeepEvery"/>).
 /// Filters are applied while reading newest first, so a filtered page may come back short with a cursor to go on.
 /// </summary>
-internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> gateway, IOptions<RequestLogOptions> options) : IRequestLogStore
+internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> gateway, IOptions<RequestLogOptions> options, TimeProvider time) : IRequestLogStore
 {
     private const int ScanBudget = 5_000;
 
@@ -39,19 +39,34 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
 
     /// <summary>
     /// KEYS: per organization, its stream, its index and the index's previous generation. ARGV: the cap, the
-    /// index's lifetime in seconds, then per organization its record count and per record its request id, its
-    /// field count and its fields. The stream's MAXLEN is approximate (Redis trims whole nodes, far cheaper than
-    /// exactly on every add); TrimAsync makes it exact.
+    /// index's lifetime in seconds, then per organization its record count, whether to look after its index (1 or 0,
+    /// see <see cref="OrgLog"/>), and per record its request id, its field count and its fields. The stream's MAXLEN
+    /// is approximate (Redis trims whole nodes, far cheaper than exactly on every add); TrimAsync makes it exact.
+    /// Looking after an index turns it first when this part's ids would take it to the cap, so an index made anew
+    /// gets its expiry in the same call; the two generations then still hold every id the stream holds. Returns, per
+    /// organization looked after, the index's length after the adds (ids already there counted again: never less).
     /// </summary>
     private const string AppendScript = """
-        local cap = ARGV[1]
+        local cap = tonumber(ARGV[1])
+        local lengths = {}
         local i = 3
         for k = 1, #KEYS, 3 do
+          local count = tonumber(ARGV[i])
+          local upkeep = ARGV[i + 1] == '1'
+          local length = 0
+          if upkeep then
+            length = redis.call('HLEN', KEYS[k + 1])
+            if length > 0 and length + count >= cap then
+              redis.call('RENAME', KEYS[k + 1], KEYS[k + 2])
+              length = 0
+            end
+          end
+          i = i + 2
           local index = {}
-          for _ = 1, tonumber(ARGV[i]) do
-            local n = tonumber(ARGV[i + 2])
-            local id = redis.call('XADD', KEYS[k], 'MAXLEN', '~', cap, '*', unpack(ARGV, i + 3, i + 2 + n))
-            index[#index + 1] = ARGV[i + 1]
+          for _ = 1, count do
+            local n = tonumber(ARGV[i + 1])
+            local id = redis.call('XADD', KEYS[k], 'MAXLEN', '~', cap, '*', unpack(ARGV, i + 2, i + 1 + n))
+            index[#index + 1] = ARGV[i]
             index[#index + 1] = id
             i = i + 2 + n
             if #index == 1000 then
@@ -60,17 +75,22 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
               index = {}
             end
           end
-          i = i + 1
           if #index > 0 then
             redis.call('HSET', KEYS[k + 1], unpack(index))
           end
-          redis.call('EXPIRE', KEYS[k + 1], ARGV[2])
-          if redis.call('HLEN', KEYS[k + 1]) >= tonumber(cap) then
-            redis.call('RENAME', KEYS[k + 1], KEYS[k + 2])
+          if upkeep then
+            redis.call('EXPIRE', KEYS[k + 1], ARGV[2])
+            lengths[#lengths + 1] = length + count
           end
         end
-        return 0
+        return lengths
         """;
+
+    /// <summary>
+    /// How long an organization's index goes without its expiry set again and its length checked, when its records
+    /// come slowly. The index lives this much longer than the retention, so it never expires before its last id has.
+    /// </summary>
+    internal static readonly TimeSpan UpkeepEvery = TimeSpan.FromMinutes(1);
 
     private readonly string _prefix = gateway.Value.Store.RedisPrefix;
 
@@ -80,7 +100,7 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
     /// </summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _listed = new(StringComparer.Ordinal);
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (RedisKey Stream, RedisKey Index, RedisKey Previous)> _names = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, OrgLog> _names = new(StringComparer.Ordinal);
 
     private string? _noOrgTag;
 
@@ -98,8 +118,9 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
 
         var db = Db;
         var cap = options.Value.MaxPerOrg;
-        var lifetime = (long)Math.Ceiling(options.Value.Retention.TotalSeconds);
+        var lifetime = (long)Math.Ceiling((options.Value.Retention + UpkeepEvery).TotalSeconds);
         var calls = new List<Task>();
+        var appends = new List<(Task<RedisResult> Call, OrgLog[] LookedAfter)>();
         var listing = new List<string>();
         // One script call per hash slot, not per organization: a call costs Redis far more than the few commands
         // an organization's share of a batch runs, and a batch spread over many organizations holds a record or
@@ -124,13 +145,26 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
                 }
             }
 
-            foreach (var (keys, args) in ScriptCalls(slot, cap, lifetime))
+            foreach (var (keys, args, lookedAfter) in ScriptCalls(slot, cap, lifetime))
             {
-                calls.Add(db.ScriptEvaluateAsync(AppendScript, keys, args));
+                var call = db.ScriptEvaluateAsync(AppendScript, keys, args);
+                calls.Add(call);
+                appends.Add((call, lookedAfter));
             }
         }
 
         await Task.WhenAll(calls);
+
+        // In the order Redis ran them: a busy organization's later part read the index after its earlier one.
+        var due = time.GetUtcNow().UtcTicks + UpkeepEvery.Ticks;
+        foreach (var (call, lookedAfter) in appends)
+        {
+            var lengths = (RedisResult[])call.Result!;
+            for (var i = 0; i < lookedAfter.Length; i++)
+            {
+                lookedAfter[i].LookedAfter((long)lengths[i], due);
+            }
+        }
 
         // Only once Redis took them: a failed write is tried again with the next batch.
         foreach (var org in listing)
@@ -293,9 +327,10 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
     /// The append script's calls for organizations whose streams share a hash slot: keys and arguments of each, each
     /// array allocated once at its final size (growing lists and copying them out cost more than the records' own bytes).
     /// </summary>
-    internal IEnumerable<(RedisKey[] Keys, RedisValue[] Arguments)> ScriptCalls(
+    internal IEnumerable<(RedisKey[] Keys, RedisValue[] Arguments, OrgLog[] LookedAfter)> ScriptCalls(
         IEnumerable<(IEnumerable<RequestRecord> Records, string? Org, RedisKey Stream)> organizations, int cap, long lifetime)
     {
+        var now = time.GetUtcNow().UtcTicks;
         var parts = new List<(RequestRecord[] Records, string? Org, RedisKey Stream)>();
         var inCall = 0;
         var buffer = new ArrayBufferWriter<byte>(512);
@@ -307,7 +342,7 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
             {
                 if (inCall + part.Length > RecordsPerCall)
                 {
-                    yield return Call(parts, inCall, cap, lifetime, buffer, json);
+                    yield return Call(parts, inCall, cap, lifetime, now, buffer, json);
                     (parts, inCall) = ([], 0);
                 }
 
@@ -318,26 +353,34 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
 
         if (parts.Count > 0)
         {
-            yield return Call(parts, inCall, cap, lifetime, buffer, json);
+            yield return Call(parts, inCall, cap, lifetime, now, buffer, json);
         }
     }
 
-    private (RedisKey[] Keys, RedisValue[] Arguments) Call(
-        List<(RequestRecord[] Records, string? Org, RedisKey Stream)> parts, int records, int cap, long lifetime, ArrayBufferWriter<byte> buffer, Utf8JsonWriter json)
+    private (RedisKey[] Keys, RedisValue[] Arguments, OrgLog[] LookedAfter) Call(
+        List<(RequestRecord[] Records, string? Org, RedisKey Stream)> parts, int records, int cap, long lifetime, long now, ArrayBufferWriter<byte> buffer, Utf8JsonWriter json)
     {
         var keys = new RedisKey[3 * parts.Count];
-        var args = new RedisValue[2 + parts.Count + (records * ValuesPerRecord)];
+        var args = new RedisValue[2 + (2 * parts.Count) + (records * ValuesPerRecord)];
         args[0] = cap;
         args[1] = lifetime;
+        var lookedAfter = new List<OrgLog>();
         var a = 2;
         var k = 0;
         foreach (var (part, org, stream) in parts)
         {
-            var (_, index, previous) = Names(org);
+            var log = Names(org);
             keys[k++] = stream;
-            keys[k++] = index;
-            keys[k++] = previous;
+            keys[k++] = log.Index;
+            keys[k++] = log.Previous;
             args[a++] = part.Length;
+            var upkeep = log.Upkeep(part.Length, cap, now);
+            args[a++] = upkeep ? 1 : 0;
+            if (upkeep)
+            {
+                lookedAfter.Add(log);
+            }
+
             foreach (var record in part)
             {
                 args[a++] = record.RequestId;
@@ -346,19 +389,59 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
             }
         }
 
-        return (keys, args);
+        return (keys, args, [.. lookedAfter]);
     }
 
     /// <summary>
-    /// An organization's key names, made once per organization this process logs for rather than three per batch.
-    /// Bounded by the organizations there are, as <see cref="_listed"/> is.
+    /// An organization's key names, made once per organization this process logs for rather than three per batch,
+    /// and its index's upkeep. Bounded by the organizations there are, as <see cref="_listed"/> is.
     /// </summary>
-    private (RedisKey Stream, RedisKey Index, RedisKey Previous) Names(string? org) =>
+    private OrgLog Names(string? org) =>
         _names.GetOrAdd(org ?? "", static (o, store) =>
         {
             var name = o.Length == 0 ? null : o;
-            return (store.Stream(name), store.Index(name), store.PreviousIndex(name));
+            return new OrgLog(store.Stream(name), store.Index(name), store.PreviousIndex(name));
         }, this);
+
+    /// <summary>
+    /// An organization's key names and when its index next needs looking after: its expiry set again and its length
+    /// checked against the cap. Every batch did both, and with records spread over thousands of organizations a batch
+    /// holds a record or two of each, so that was two more Redis commands for nearly every request.
+    /// </summary>
+    /// <remarks>
+    /// Touched by the one writer that appends, so plain fields. An index expires no sooner than the retention and
+    /// <see cref="UpkeepEvery"/> after an instance last looked after it, by when that instance's own upkeep is due:
+    /// an index made anew by an append is looked after in the same call, whichever instance made it.
+    /// </remarks>
+    internal sealed class OrgLog(RedisKey stream, RedisKey index, RedisKey previous)
+    {
+        private long _dueTicks;
+
+        // The length Redis last gave plus what this process added since: other instances' adds are not in it, so
+        // with several an index may pass the cap by their share of a minute's records before it turns.
+        private long _length;
+
+        public RedisKey Stream { get; } = stream;
+
+        public RedisKey Index { get; } = index;
+
+        public RedisKey Previous { get; } = previous;
+
+        /// <summary>Whether a part of <paramref name="records"/> records looks after the index; counts them if not.</summary>
+        public bool Upkeep(int records, int cap, long nowTicks)
+        {
+            if (nowTicks >= _dueTicks || _length + records >= cap)
+            {
+                return true;
+            }
+
+            _length += records;
+            return false;
+        }
+
+        /// <summary>What an upkeep found, once Redis ran it.</summary>
+        public void LookedAfter(long length, long dueTicks) => (_length, _dueTicks) = (length, dueTicks);
+    }
 
     /// <summary>
     /// The stored format: the record as <see cref="RequestRecordJson"/> writes it, in field <c>v</c>, and its time

@@ -21,7 +21,7 @@ internal static class RequestLogRedisCost
         using var redis = await ConnectionMultiplexer.ConnectAsync(endpoint + ",allowAdmin=true");
         var server = redis.GetServers()[0];
         await server.FlushAllDatabasesAsync();
-        var store = new RedisRequestLogStore(redis, Options.Create(new GatewayOptions()), Options.Create(new RequestLogOptions()));
+        var store = new RedisRequestLogStore(redis, Options.Create(new GatewayOptions()), Options.Create(new RequestLogOptions()), TimeProvider.System);
         var start = DateTimeOffset.UtcNow;
         var sequence = 0;
         List<RequestRecord> Batch() => [.. Enumerable.Range(0, RequestLogOptions.RedisBatchSize).Select(_ =>
