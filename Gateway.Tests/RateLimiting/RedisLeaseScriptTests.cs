@@ -38,7 +38,7 @@ public sealed class RedisLeaseScriptTests
             var want = random.Next(0, 9);
             var (backBucket, back) = seen.Count > 0 && random.NextDouble() < 0.3 ? (seen[random.Next(Math.Max(0, seen.Count - 80), seen.Count)], random.Next(1, 4)) : (0L, 0);
             var charge = random.NextDouble() < 0.05 ? random.Next(1, 11) : 0;
-            var ahead = random.NextDouble() < 0.5 ? random.Next(1, 9) : 0;
+            var ahead = random.NextDouble() < 0.5 ? random.Next(1, 31) : 0;
             if (random.NextDouble() < 0.05)
             {
                 // What an instance of the version before the running total does to it: deletes both as long-gone buckets.
@@ -121,6 +121,30 @@ public sealed class RedisLeaseScriptTests
         });
     }
 
+    [Test]
+    public async Task Lease_FarAhead_OnlyWhileASixteenthOfTheLimitIsUsed()
+    {
+        using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared.ConnectionString);
+        var options = Options.Create(new GatewayOptions { Store = { RedisPrefix = $"t{Guid.NewGuid():N}:" } });
+        var store = new RedisSharedLimitStore(redis, options);
+        var key = store.PartitionKey("ws:far-ahead");
+
+        // A 10-minute window (10 s buckets), so the calls fall in one bucket unless one lands on its edge.
+        var grants = new List<LimitLease>();
+        foreach (var want in new[] { 62, 1, 400, 400, 400 })
+        {
+            grants.Add(await store.LeaseAsync(key, 1000, 600_000, want, 0, 0, 0, ahead: 30));
+        }
+
+        var current = grants.Select(g => g.StoreNowMs / g.BucketMs).ToList();
+        Assert.Multiple(() =>
+        {
+            Assert.That(grants.Select(g => g.Granted), Is.EqualTo(new[] { 62, 1, 234, 175, 132 }), "a quarter of what is left at most");
+            Assert.That(grants.Select((g, i) => g.Bucket - current[i]), Is.EqualTo(new long[] { 30, 4, 4, 4, 0 }),
+                "62 of 1000 used: thirty buckets ahead; 63, 297 and 472: four; 604: the current bucket");
+        });
+    }
+
     /// <summary>The script before the running total, in C#: every call drops what left the window and recounts the rest.</summary>
     private static (int Granted, int Left, long Bucket, long BucketMs, long Reset, long Wait) Model(
         Dictionary<long, long> buckets, long now, long limit, long want, long backBucket, int back, int seed, int ahead)
@@ -159,9 +183,13 @@ public sealed class RedisLeaseScriptTests
         {
             grant = free <= 64 ? 1 : Math.Min(want, free / 4);
             used += grant;
-            if (ahead > 0 && limit - used >= 64 && 2 * used <= limit)
+            if (ahead > 0 && limit - used >= 64 && 16 * used <= limit)
             {
                 charged = cur + ahead;
+            }
+            else if (ahead > 0 && limit - used >= 64 && 2 * used <= limit)
+            {
+                charged = cur + Math.Min(ahead, 4);
             }
 
             buckets[charged] = buckets.GetValueOrDefault(charged) + grant;

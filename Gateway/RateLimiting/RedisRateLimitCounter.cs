@@ -10,7 +10,7 @@ namespace Gateway.RateLimiting;
 /// Limits shared by every instance on one Redis, without a Redis call per request. Each partition is
 /// one small Redis hash of per-bucket counts (60 buckets per window, so its size does not depend on the
 /// limit), and each instance holds a lease on it: a batch of permits charged in Redis to the current
-/// bucket (far from the limit, to one up to <see cref="LeaseAhead"/> buckets later), handed out locally until
+/// bucket (far from the limit, to a later one: see <see cref="LeaseAhead"/>), handed out locally until
 /// that bucket ends, and given back if unused. Leases are sized from
 /// the instance's recent rate (doubling while they run out early), capped at a quarter of what is
 /// left, and shrink to single permits when 64 or fewer are left, so instances never strand much of a
@@ -28,12 +28,13 @@ namespace Gateway.RateLimiting;
 internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDisposable
 {
     /// <summary>
-    /// Buckets past the current one a grant may be charged to while the partition is far from its limit (the script
-    /// decides), so a lease lasts up to five buckets instead of to the end of the current one. Each such permit stays
-    /// counted up to this many buckets (a fifteenth of a window) longer than its request needs, which can make the limit
-    /// stricter for that long after a busy stretch, never looser.
+    /// Buckets past the current one a grant may be charged to while the partition has used at most a sixteenth of its
+    /// limit (the script decides; up to half of it, four buckets), so a lease lasts up to half a window instead of to
+    /// the end of the current one. Each such permit stays counted that much longer than its request needs, which can
+    /// make the limit stricter after a quiet stretch, by at most the sixteenth (four buckets ahead: the half) and for
+    /// at most that long, never looser.
     /// </summary>
-    private const int LeaseAhead = 4;
+    private const int LeaseAhead = 30;
 
     private static readonly TimeSpan RetryRedisAfter = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan SlowTrips = TimeSpan.FromMilliseconds(250);

@@ -13,16 +13,18 @@ internal static class RedisRateLimitScript
     // as long-gone buckets) is counted in full once. ARGV: limit, window (ms), permits wanted,
     // bucket and count of permits given back, permits to charge whatever is left (an address's count from the
     // per-instance sketch, when it is promoted to a partition of its own), and how many buckets ahead a grant may be
-    // charged (at most 8). Returns: granted, permits left after the grant, the bucket the grant was charged to (else
+    // charged (at most 30). Returns: granted, permits left after the grant, the bucket the grant was charged to (else
     // the current one), bucket length (ms), Redis time (ms), ms until the oldest counted bucket leaves the window,
     // ms until a permit is free again (when none is).
     //
     // A grant charged to a later bucket is counted from now until that bucket leaves the window, which holds every
     // moment its permits can be used (until that bucket ends): never more than the limit, only counted up to `ahead`
-    // buckets longer. So it is done only far from the limit (at least half of it and 64 permits left after the
-    // grant), where the longer count does not refuse a partition that stays there, and it lets a lease last several
-    // buckets: a partition with a request or two per bucket made a trip per request when each lease ended with its
-    // bucket. No bucket in the hash is past cur + most, so the walks below stop there.
+    // buckets longer. So it is done only far from the limit (64 permits left after the grant, and at most half of
+    // the limit used: then up to 4 buckets ahead; at most a sixteenth: `ahead`, up to half the window), where the
+    // longer count does not refuse a partition that stays there and holds back at most that share of the limit
+    // after it leaves, and it lets a lease last several buckets: a partition with a request or two per bucket made
+    // a trip per request when each lease ended with its bucket. No bucket in the hash is past cur + most, so the
+    // walks below stop there.
     public const string Lease = """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -32,7 +34,7 @@ internal static class RedisRateLimitScript
         local back_id = tonumber(ARGV[4])
         local back = tonumber(ARGV[5])
         local seed = tonumber(ARGV[6])
-        local most = 8
+        local most = 30
         local ahead = math.min(tonumber(ARGV[7] or '0'), most)
         local key = KEYS[1]
         local bms = math.max(1, math.floor(window / 60))
@@ -84,7 +86,13 @@ internal static class RedisRateLimitScript
         if want > 0 and free > 0 then
           if free <= 64 then grant = 1 else grant = math.min(want, math.floor(free / 4)) end
           used = used + grant
-          if ahead > 0 and limit - used >= 64 and 2 * used <= limit then charged = cur + ahead end
+          if ahead > 0 and limit - used >= 64 then
+            if 16 * used <= limit then
+              charged = cur + ahead
+            elseif 2 * used <= limit then
+              charged = cur + math.min(ahead, 4)
+            end
+          end
           redis.call('HINCRBY', key, charged, grant)
           if charged < lo then lo = charged end
         end
