@@ -139,9 +139,9 @@ public sealed class UsageApiTests(StoreKind store) : GatewayFixture(store)
     }
 
     [Test]
-    public async Task Flush_SameMinuteTwice_CountsAddUp_OnRedisTheHashIsIndexedOncePerMinute()
+    public async Task Flush_SameMinuteTwice_CountsAddUp_OnRedisTheHashIsIndexedOnceEveryTenMinutes()
     {
-        // Ten minutes into an hour of its own, so the minute after is in the same hour.
+        // Ten minutes into an hour of its own, so the ten minutes after are in the same hour.
         var now = _time.GetUtcNow();
         _time.Advance(Floor(now, TimeSpan.FromHours(1)).AddHours(1).AddMinutes(10) - now);
         var org = await NewOrgAsync();
@@ -157,25 +157,38 @@ public sealed class UsageApiTests(StoreKind store) : GatewayFixture(store)
             return;
         }
 
-        // Redis lost the hash and its place in the index: a flush of the same minute writes its counts and, as this
-        // process indexed the minute already, nothing else; the next minute's first flush indexes the hash again.
+        // Redis lost the hash and its place in the index: flushes within ten minutes of the hash's last full write (this
+        // process's first, at 10:10) write its counts and nothing else; the first flush ten minutes on indexes it again.
         var db = Host.Services.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>().GetDatabase();
         var root = new Gateway.Stores.Redis.RedisKeys(Host.Services.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>()["Gateway:Store:RedisPrefix"]!).UsageRoot;
         var member = $"k:{Id(created)}:{_time.GetUtcNow():yyyyMMddHH}";
         Assert.That(await db.KeyTimeToLiveAsync(root.Append(member)), Is.Not.Null, "the first flush set the expiry");
         await db.KeyDeleteAsync(root.Append(member));
         await db.SortedSetRemoveAsync(root.Append("hours"), member);
-        await Host.StatusAsync(Key(created));
-        await FlushAsync();
-        Assert.That((await db.HashGetAllAsync(root.Append(member))).Select(f => ((string)f.Name!, (long)f.Value)), Is.EqualTo(new[] { ("10:allowed", 1L) }));
-        Assert.That(await db.KeyTimeToLiveAsync(root.Append(member)), Is.Null, "the minute was indexed before: no expiry or index written again");
-        Assert.That(await StoredAsync(org), Is.Zero, "out of the index until the next minute");
+        for (var minute = 10; minute < 20; minute++)
+        {
+            if (minute > 10)
+            {
+                _time.Advance(TimeSpan.FromMinutes(1));
+            }
+
+            await Host.StatusAsync(Key(created));
+            await FlushAsync();
+            if (minute == 10)
+            {
+                Assert.That((await db.HashGetAllAsync(root.Append(member))).Select(f => ((string)f.Name!, (long)f.Value)), Is.EqualTo(new[] { ("10:allowed", 1L) }));
+            }
+
+            Assert.That(await db.KeyTimeToLiveAsync(root.Append(member)), Is.Null, $"10:{minute}: indexed at 10:10 already, no expiry or index written again");
+        }
+
+        Assert.That(await StoredAsync(org), Is.Zero, "out of the index until ten minutes after the full write");
 
         _time.Advance(TimeSpan.FromMinutes(1));
         await Host.StatusAsync(Key(created));
         await FlushAsync();
         Assert.That(await db.KeyTimeToLiveAsync(root.Append(member)), Is.Not.Null);
-        Assert.That(await StoredAsync(org), Is.EqualTo(2), "indexed again with the next minute's first flush");
+        Assert.That(await StoredAsync(org), Is.EqualTo(11), "indexed again at 10:20, with the ten minutes before");
     }
 
     [Test]

@@ -50,12 +50,17 @@ public sealed class UsageCountersTests
     }
 
     [Test]
-    public void Drain_SameMinuteAgain_Continued_UntilTheSlotTakesANewMinute_AndRestoredNeverIs()
+    public void Drain_SameHourWithinTenMinutesOfAFullWrite_Continued_ThenInFullAgain_AndRestoredNeverIs()
     {
         var time = new FakeTimeProvider(Start);
         var counters = new UsageCounters(time);
-        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
-        Assert.That(counters.Drain().Single().Continued, Is.False, "the minute's first record");
+        bool NextContinued()
+        {
+            counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
+            return counters.Drain().Single().Continued;
+        }
+
+        Assert.That(NextContinued(), Is.False, "the subject's first record (10:00)");
 
         counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
         counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.IndexOf(ProblemCodes.RateLimited.Code));
@@ -63,13 +68,19 @@ public sealed class UsageCountersTests
         Assert.That((second.Continued, second.Counts[UsageOutcomes.AllowedIndex]), Is.EqualTo((true, 1L)), "the same minute again");
 
         time.Advance(TimeSpan.FromMinutes(1));
-        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
-        Assert.That(counters.Drain().Single().Continued, Is.False, "the next minute, in the other slot");
-
+        Assert.That(NextContinued(), Is.True, "10:01, in the other slot");
         time.Advance(TimeSpan.FromMinutes(1));
-        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
-        var reused = counters.Drain().Single();
-        Assert.That((reused.Continued, reused.Start), Is.EqualTo((false, Start.AddMinutes(2).AddSeconds(-30))), "a slot taken for a new minute starts over");
+        Assert.That(NextContinued(), Is.True, "10:02, a slot taken for a new minute");
+        time.Advance(TimeSpan.FromMinutes(7));
+        Assert.That(NextContinued(), Is.True, "10:09");
+        time.Advance(TimeSpan.FromMinutes(1));
+        Assert.That(NextContinued(), Is.False, "10:10, ten minutes after the last full write");
+        time.Advance(TimeSpan.FromMinutes(1));
+        Assert.That(NextContinued(), Is.True, "10:11");
+        time.Advance(TimeSpan.FromMinutes(48));
+        Assert.That(NextContinued(), Is.False, "10:59");
+        time.Advance(TimeSpan.FromMinutes(1));
+        Assert.That(NextContinued(), Is.False, "11:00, a new hour (a new hash on Redis)");
 
         // A batch the store refused comes back as leftovers: written again in full, whatever it was.
         counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);

@@ -220,8 +220,8 @@ internal sealed class RedisUsageStore(IConnectionMultiplexer redis, IOptions<Gat
             args[count] = pairs;
             if (record.Continued)
             {
-                // This process wrote the same minute of this hash in a part Redis took: its expiry and indexes are
-                // set. Once a minute per subject, not per flush, so a Redis that lost its data heals within a minute.
+                // This process wrote this hash in full lately: its expiry and indexes are set. Once every ten minutes
+                // per subject and hour, not per flush or minute, so a Redis that lost its data heals within ten minutes.
                 args[a++] = "";
                 continue;
             }

@@ -27,6 +27,15 @@ internal sealed class UsageCounters(TimeProvider time)
     // Entries whose newest minute is older than this many minutes are dropped once they hold nothing.
     private const long IdleMinutesBeforeRemoval = 2;
 
+    /// <summary>
+    /// Minutes after a subject's record was handed to the store in full during which its later records of the same
+    /// hour are <see cref="UsageRecord.Continued"/>. A store keeps a subject's counts per hour (Redis: a hash per
+    /// subject and hour, whose expiry and index entries are the same for every minute of it), so writing them once a
+    /// minute was a Redis command or more per request with many keys in use, each seeing a request or two a minute.
+    /// Once every ten minutes still lets a Redis that lost its data index such a hash again within ten minutes.
+    /// </summary>
+    internal const long FullWriteEveryMinutes = 10;
+
     // The subject this thread counted into last. A kept-alive client sends request after request with one
     // key, so most requests find their entry here by reference instead of hashing the subject and org id
     // into the dictionary. An entry dropped meanwhile is recognised by its slot (below) and looked up again.
@@ -268,6 +277,9 @@ internal sealed class UsageCounters(TimeProvider time)
         private bool _drained0;
         private bool _drained1;
 
+        // The minute of the last record a drain took that was not Continued (the store wrote it in full).
+        private long _fullMinute = long.MinValue;
+
         private long _minute0 = long.MinValue;
         private long _minute1 = long.MinValue;
         private long _allowed0;
@@ -315,11 +327,24 @@ internal sealed class UsageCounters(TimeProvider time)
             {
                 if (Read(slot, take) is { } counts)
                 {
-                    records.Add(Subject.Record(MinuteIn(slot), counts, continued: take && DrainedIn(slot)));
-                    DrainedIn(slot) |= take;
+                    var minute = MinuteIn(slot);
+                    var continued = take && (DrainedIn(slot) || WrittenInFullLately(minute));
+                    records.Add(Subject.Record(minute, counts, continued));
+                    if (take)
+                    {
+                        DrainedIn(slot) = true;
+                        if (!continued)
+                        {
+                            _fullMinute = minute;
+                        }
+                    }
                 }
             }
         }
+
+        // Same hour, and at most FullWriteEveryMinutes after the full write (never before it: a clock set back).
+        private bool WrittenInFullLately(long minute) =>
+            _fullMinute != long.MinValue && minute >= _fullMinute && minute - _fullMinute < FullWriteEveryMinutes && minute / 60 == _fullMinute / 60;
 
         private long[]? Read(int slot, bool take)
         {

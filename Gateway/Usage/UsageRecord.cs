@@ -12,10 +12,10 @@ public enum UsageSubjectKind
 public sealed record UsageRecord(UsageSubjectKind Kind, string Subject, string? OrgId, DateTimeOffset Start, long[] Counts)
 {
     /// <summary>
-    /// This process already handed the store counts of the same subject and minute in an earlier batch: a store may
-    /// skip what it does once per subject and minute (Redis: the hash's expiry and the hour indexes). Counts of a batch
-    /// the store refused come back without it, so that minute is written in full again. False unless the gateway's
-    /// counters know it, so a record made elsewhere gets the full write.
+    /// This process already handed the store counts of the same subject and hour in full in an earlier batch, that
+    /// minute or less than ten minutes before: a store may skip what it does once per subject and hour (Redis: the
+    /// hash's expiry and the hour indexes). Counts of a batch the store refused come back without it, so that minute is
+    /// written in full again. False unless the gateway's counters know it, so a record made elsewhere gets the full write.
     /// </summary>
     public bool Continued { get; init; }
 }
