@@ -145,6 +145,40 @@ public sealed class RedisLeaseScriptTests
         });
     }
 
+    [Test]
+    public async Task Lease_SparseHashPastItsOldestBucket_CountedAfreshNotWalked()
+    {
+        // A Redis of its own, so the command counts are this test's alone.
+        using var server = RedisServer.Start();
+        using var redis = await ConnectionMultiplexer.ConnectAsync(server.ConnectionString + ",allowAdmin=true");
+        var store = new RedisSharedLimitStore(redis, Options.Create(new GatewayOptions()));
+        var key = store.PartitionKey("ws:sparse");
+
+        // A 600 ms window (10 ms buckets): two grants charged 30 buckets ahead, half a window apart, then nothing until
+        // the first one's bucket left the window. The hash then holds the second's bucket some 50 buckets later.
+        var first = await store.LeaseAsync(key, 1000, 600, 10, 0, 0, 0, ahead: 30);
+        Assert.That(first.Bucket - (first.StoreNowMs / first.BucketMs), Is.EqualTo(30));
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        var second = await store.LeaseAsync(key, 1000, 600, 1, 0, 0, 0, ahead: 30);
+        Assert.That(second.Bucket - first.Bucket, Is.GreaterThan(40));
+        Assume.That(second.Left, Is.EqualTo(1000 - 11), "the first grant still counted at the second (a machine stalled for 400 ms says nothing)");
+        await Task.Delay(TimeSpan.FromMilliseconds(second.ResetMs + 20));
+        await redis.GetServers()[0].ExecuteAsync("CONFIG", "RESETSTAT");
+
+        var lease = await store.LeaseAsync(key, 1000, 600, 1, 0, 0, 0, ahead: 30);
+
+        var stats = (await redis.GetServers()[0].InfoAsync("commandstats")).SelectMany(g => g).ToDictionary(p => p.Key, p => p.Value);
+        long Calls(string command) => stats.TryGetValue("cmdstat_" + command, out var text)
+            ? long.Parse(text.Split(',')[0]["calls=".Length..], CultureInfo.InvariantCulture)
+            : 0;
+        Assert.Multiple(() =>
+        {
+            Assert.That((lease.Granted, lease.Left), Is.EqualTo((1, 998)), "the first grant left the window, the second is still in it");
+            Assert.That(Calls("hget"), Is.LessThanOrEqualTo(4), "a few steps of the walk, not one per empty bucket up to the one charged ahead");
+            Assert.That(Calls("hgetall"), Is.EqualTo(1), "then its fields counted afresh");
+        });
+    }
+
     /// <summary>The script before the running total, in C#: every call drops what left the window and recounts the rest.</summary>
     private static (int Granted, int Left, long Bucket, long BucketMs, long Reset, long Wait) Model(
         Dictionary<long, long> buckets, long now, long limit, long want, long backBucket, int back, int seed, int ahead)

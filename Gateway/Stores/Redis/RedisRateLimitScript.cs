@@ -9,7 +9,8 @@ internal static class RedisRateLimitScript
     // KEYS[1]: the partition's hash {bucket id -> permits}, plus its running total (field -1) and the oldest bucket
     // id that may be in it (field -2), so a call reads and writes a handful of fields instead of the whole hash:
     // buckets that left the window are found by walking from the oldest one forward, which across calls visits each
-    // bucket once. A hash without the two (new, or written by a version before them, whose script deletes them
+    // bucket once; after four empty buckets the hash is sparse, and its few fields are counted afresh instead (one
+    // HGETALL rather than up to 30 HGETs behind a lease charged far ahead). A hash without the two (new, or written by a version before them, whose script deletes them
     // as long-gone buckets) is counted in full once. ARGV: limit, window (ms), permits wanted,
     // bucket and count of permits given back, permits to charge whatever is left (an address's count from the
     // per-instance sketch, when it is promoted to a partition of its own), and how many buckets ahead a grant may be
@@ -43,7 +44,7 @@ internal static class RedisRateLimitScript
         local meta = redis.call('HMGET', key, '-1', '-2')
         local used = tonumber(meta[1])
         local lo = tonumber(meta[2])
-        if used == nil or lo == nil or lo < first - 200 or lo > cur + most + 1 then
+        local function recount()
           used = 0
           lo = cur + most + 1
           local all = redis.call('HGETALL', key)
@@ -57,6 +58,9 @@ internal static class RedisRateLimitScript
             end
           end
         end
+        if used == nil or lo == nil or lo < first - 200 or lo > cur + most + 1 then
+          recount()
+        end
         if back > 0 and back_id >= first then
           local c = redis.call('HGET', key, back_id)
           if c then
@@ -66,7 +70,14 @@ internal static class RedisRateLimitScript
             if c == b then redis.call('HDEL', key, back_id) else redis.call('HSET', key, back_id, c - b) end
           end
         end
+        -- A few steps find the oldest bucket of a busy partition; past them the hash is sparse (a lease charged far
+        -- ahead leaves up to 30 empty buckets behind it), and counting its few fields afresh is cheaper than the walk.
+        local steps = 0
         while lo <= cur + most do
+          if steps == 4 then
+            recount()
+            break
+          end
           local c = redis.call('HGET', key, lo)
           if c and lo >= first then break end
           if c then
@@ -74,6 +85,7 @@ internal static class RedisRateLimitScript
             redis.call('HDEL', key, lo)
           end
           lo = lo + 1
+          steps = steps + 1
         end
         if seed > 0 then
           used = used + seed
