@@ -96,8 +96,11 @@ public sealed class RedisLeaseScriptTests
         });
     }
 
-    [Test]
-    public async Task Lease_Ahead_OnlyWhileHalfTheLimitIsLeft()
+    // 100, 325 and 493 of 1000 used: four buckets ahead; 593: the current bucket.
+    [TestCase(4, new[] { 100, 400, 200, 100 }, new[] { 100, 225, 168, 100 }, new long[] { 4, 4, 4, 0 })]
+    // 62 of 1000 used: thirty buckets ahead; 63, 297 and 472: four; 604: the current bucket.
+    [TestCase(30, new[] { 62, 1, 400, 400, 400 }, new[] { 62, 1, 234, 175, 132 }, new long[] { 30, 4, 4, 4, 0 })]
+    public async Task Lease_Ahead_FarWhileASixteenthIsUsed_FourWhileHalfIsLeft(int ahead, int[] wants, int[] granted, long[] charged)
     {
         using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared.ConnectionString);
         var options = Options.Create(new GatewayOptions { Store = { RedisPrefix = $"t{Guid.NewGuid():N}:" } });
@@ -106,42 +109,17 @@ public sealed class RedisLeaseScriptTests
 
         // A 10-minute window (10 s buckets), so the calls fall in one bucket unless one lands on its edge.
         var grants = new List<LimitLease>();
-        foreach (var want in new[] { 100, 400, 200, 100 })
+        foreach (var want in wants)
         {
-            grants.Add(await store.LeaseAsync(key, 1000, 600_000, want, 0, 0, 0, ahead: 4));
+            grants.Add(await store.LeaseAsync(key, 1000, 600_000, want, 0, 0, 0, ahead));
         }
 
         var current = grants.Select(g => g.StoreNowMs / g.BucketMs).ToList();
         Assert.Multiple(() =>
         {
-            Assert.That(grants.Select(g => g.Granted), Is.EqualTo(new[] { 100, 225, 168, 100 }), "a quarter of what is left at most");
-            Assert.That(grants.Select((g, i) => g.Bucket - current[i]), Is.EqualTo(new long[] { 4, 4, 4, 0 }),
-                "100, 325 and 493 of 1000 used: charged four buckets ahead; 593: the current bucket");
-            Assert.That(grants[3].ResetMs, Is.EqualTo(((current[3] + 61) * grants[3].BucketMs) - grants[3].StoreNowMs), "the oldest bucket counted is now the current one");
-        });
-    }
-
-    [Test]
-    public async Task Lease_FarAhead_OnlyWhileASixteenthOfTheLimitIsUsed()
-    {
-        using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared.ConnectionString);
-        var options = Options.Create(new GatewayOptions { Store = { RedisPrefix = $"t{Guid.NewGuid():N}:" } });
-        var store = new RedisSharedLimitStore(redis, options);
-        var key = store.PartitionKey("ws:far-ahead");
-
-        // A 10-minute window (10 s buckets), so the calls fall in one bucket unless one lands on its edge.
-        var grants = new List<LimitLease>();
-        foreach (var want in new[] { 62, 1, 400, 400, 400 })
-        {
-            grants.Add(await store.LeaseAsync(key, 1000, 600_000, want, 0, 0, 0, ahead: 30));
-        }
-
-        var current = grants.Select(g => g.StoreNowMs / g.BucketMs).ToList();
-        Assert.Multiple(() =>
-        {
-            Assert.That(grants.Select(g => g.Granted), Is.EqualTo(new[] { 62, 1, 234, 175, 132 }), "a quarter of what is left at most");
-            Assert.That(grants.Select((g, i) => g.Bucket - current[i]), Is.EqualTo(new long[] { 30, 4, 4, 4, 0 }),
-                "62 of 1000 used: thirty buckets ahead; 63, 297 and 472: four; 604: the current bucket");
+            Assert.That(grants.Select(g => g.Granted), Is.EqualTo(granted), "a quarter of what is left at most");
+            Assert.That(grants.Select((g, i) => g.Bucket - current[i]), Is.EqualTo(charged), "buckets ahead of the current one");
+            Assert.That(grants[^1].ResetMs, Is.EqualTo(((current[^1] + 61) * grants[^1].BucketMs) - grants[^1].StoreNowMs), "the oldest bucket counted is now the current one");
         });
     }
 

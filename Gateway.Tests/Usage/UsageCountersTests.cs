@@ -67,20 +67,20 @@ public sealed class UsageCountersTests
         var second = counters.Drain().Single();
         Assert.That((second.Continued, second.Counts[UsageOutcomes.AllowedIndex]), Is.EqualTo((true, 1L)), "the same minute again");
 
-        time.Advance(TimeSpan.FromMinutes(1));
-        Assert.That(NextContinued(), Is.True, "10:01, in the other slot");
-        time.Advance(TimeSpan.FromMinutes(1));
-        Assert.That(NextContinued(), Is.True, "10:02, a slot taken for a new minute");
-        time.Advance(TimeSpan.FromMinutes(7));
-        Assert.That(NextContinued(), Is.True, "10:09");
-        time.Advance(TimeSpan.FromMinutes(1));
-        Assert.That(NextContinued(), Is.False, "10:10, ten minutes after the last full write");
-        time.Advance(TimeSpan.FromMinutes(1));
-        Assert.That(NextContinued(), Is.True, "10:11");
-        time.Advance(TimeSpan.FromMinutes(48));
-        Assert.That(NextContinued(), Is.False, "10:59");
-        time.Advance(TimeSpan.FromMinutes(1));
-        Assert.That(NextContinued(), Is.False, "11:00, a new hour (a new hash on Redis)");
+        foreach (var (minutes, continued, when) in new (int, bool, string)[]
+        {
+            (1, true, "10:01, in the other slot"),
+            (1, true, "10:02, a slot taken for a new minute"),
+            (7, true, "10:09"),
+            (1, false, "10:10, ten minutes after the last full write"),
+            (1, true, "10:11"),
+            (48, false, "10:59"),
+            (1, false, "11:00, a new hour (a new hash on Redis)"),
+        })
+        {
+            time.Advance(TimeSpan.FromMinutes(minutes));
+            Assert.That(NextContinued(), Is.EqualTo(continued), when);
+        }
 
         // A batch the store refused comes back as leftovers: written again in full, whatever it was.
         counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex);
