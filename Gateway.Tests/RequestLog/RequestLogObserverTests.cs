@@ -167,42 +167,6 @@ public sealed class RequestLogObserverTests
         Scopes = ["*"], CreatedAt = DateTimeOffset.UnixEpoch, UpdatedAt = DateTimeOffset.UnixEpoch, Version = 1,
     };
 
-    [TestCase(100, 0.4, new[] { 200 }, Description = "a record per organization: gathered on, into one batch")]
-    [TestCase(1, 1.5, new[] { 100, 100 }, Description = "one organization: written after the usual 200 ms")]
-    public async Task Writer_UnderLoad_ABatchSpreadThinOverOrganizationsGathersLonger(int organizations, double gapSeconds, int[] batches)
-    {
-        var store = new RecordingStore();
-        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
-        using var export = new RequestLogExport(null);
-        using var writer = new RequestLogWriter(store, Options.Create(new RequestLogOptions { BatchSize = 5000 }), export, TimeProvider.System, meters, NullLogger<RequestLogWriter>.Instance);
-        await writer.StartAsync(CancellationToken.None);
-        try
-        {
-            void WriteHundred(int from)
-            {
-                for (var i = from; i < from + 100; i++)
-                {
-                    writer.Write(new RequestRecord(Now, "r-" + i, "org-" + (i % organizations), null, null, "GET", "/", null, 200, null, 0, null, null));
-                }
-            }
-
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            WriteHundred(0);
-            await Task.Delay(TimeSpan.FromSeconds(gapSeconds));
-            var gap = clock.Elapsed;
-            WriteHundred(100);
-            await Eventually.HoldsAsync(() => store.Count == 200, TimeSpan.FromSeconds(10), "every record written");
-
-            // A machine that stalled past the gathering's end (or, with one organization, for the whole gap) says nothing.
-            Assume.That(gap, organizations > 1 ? Is.LessThan(RequestLogWriter.ThinGatherFor) : Is.GreaterThan(TimeSpan.FromSeconds(1)));
-            Assert.That(store.Batches, Is.EqualTo(batches));
-        }
-        finally
-        {
-            await writer.StopAsync(CancellationToken.None);
-        }
-    }
-
     private static DefaultHttpContext Context(string path, string peer)
     {
         var context = new DefaultHttpContext { TraceIdentifier = "req-1" };
@@ -254,29 +218,6 @@ public sealed class RequestLogObserverTests
     private sealed class RecordingStore : IRequestLogStore
     {
         private readonly List<RequestRecord> _records = [];
-        private readonly List<int> _batches = [];
-
-        public int Count
-        {
-            get
-            {
-                lock (_records)
-                {
-                    return _records.Count;
-                }
-            }
-        }
-
-        public List<int> Batches
-        {
-            get
-            {
-                lock (_records)
-                {
-                    return [.. _batches];
-                }
-            }
-        }
 
         public bool Contains(RequestRecord record)
         {
@@ -299,7 +240,6 @@ public sealed class RequestLogObserverTests
             lock (_records)
             {
                 _records.AddRange(records);
-                _batches.Add(records.Count);
             }
 
             return Task.CompletedTask;

@@ -24,17 +24,6 @@ internal sealed partial class RequestLogWriter : BackgroundService
     /// </summary>
     public static readonly TimeSpan GatherFor = TimeSpan.FromMilliseconds(200);
 
-    /// <summary>
-    /// How much longer than <see cref="GatherFor"/> a batch spread thin over organizations (under load: at least
-    /// <see cref="ThinFrom"/> records, fewer than <see cref="RecordsPerOrganization"/> per organization) may go on gathering. The embedded store writes a row per
-    /// organization per batch, so 200 ms of requests over a thousand organizations was a row per record or two, and
-    /// those rows were most of the store writer's work with many keys in use (docs/performance.md).
-    /// </summary>
-    public static readonly TimeSpan ThinGatherFor = TimeSpan.FromSeconds(1);
-
-    private const int ThinFrom = 64;
-    private const int RecordsPerOrganization = 4;
-
     private readonly Channel<RequestRecord> _buffer;
     private readonly IRequestLogStore _store;
     private readonly RequestLogOptions _options;
@@ -115,30 +104,14 @@ internal sealed partial class RequestLogWriter : BackgroundService
             }
 
             var drained = 0;
-            var gathering = Stopwatch.GetTimestamp();
-            var organizations = new HashSet<string>(StringComparer.Ordinal);
-            while (true)
+            while (reader.TryRead(out var record))
             {
-                while (reader.TryRead(out var record))
+                drained++;
+                batch.Add(record);
+                if (batch.Count == _batchSize)
                 {
-                    drained++;
-                    batch.Add(record);
-                    organizations.Add(record.OrgId ?? "");
-                    if (batch.Count == _batchSize)
-                    {
-                        await FlushAsync(batch);
-                        organizations.Clear();
-                        gathering = Stopwatch.GetTimestamp();
-                    }
+                    await FlushAsync(batch);
                 }
-
-                if (!more || reader.Completion.IsCompleted || batch.Count < ThinFrom || organizations.Count * RecordsPerOrganization <= batch.Count
-                    || Stopwatch.GetElapsedTime(gathering) >= ThinGatherFor)
-                {
-                    break;
-                }
-
-                await Task.Delay(GatherFor, CancellationToken.None);
             }
 
             if (batch.Count > 0)
