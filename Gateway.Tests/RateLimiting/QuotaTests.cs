@@ -361,7 +361,9 @@ public sealed class QuotaTests(StoreKind store) : UpstreamFixture
         {
             var ttl = await redis.GetDatabase().KeyTimeToLiveAsync(counter);
             Assert.That(ttl, Is.Not.Null, $"{counter} has an expiry");
-            var end = counter.ToString().Contains(":m", StringComparison.Ordinal) ? monthEnd : dayEnd;
+            // The period is the name's last part ("m202612", "d20261206"); an id before it may start with either letter.
+            var period = counter.ToString().TrimEnd('}').Split(':')[^1];
+            var end = period.StartsWith('m') ? monthEnd : dayEnd;
             Assert.That(ttl!.Value.TotalSeconds, Is.EqualTo((end.AddDays(1) - now).TotalSeconds).Within(60), $"{counter}: the period's end and a day");
         }
     }
