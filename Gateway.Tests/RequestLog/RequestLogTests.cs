@@ -578,6 +578,97 @@ public sealed class RequestLogTests(StoreKind store)
     }
 
     [Test]
+    public async Task Append_ThinOrganizations_HeldUntilAFullRowTheirTimeOrARead()
+    {
+        if (store != StoreKind.Sqlite)
+        {
+            Assert.Ignore("Rows are the embedded store's.");
+        }
+
+        await using var gateway = await StartAsync();
+        var log = gateway.Services.GetRequiredService<Gateway.RequestLog.IRequestLogStore>();
+        var start = DateTimeOffset.UtcNow.AddMinutes(-1);
+        IEnumerable<Gateway.RequestLog.RequestRecord> Records(string org, int count) =>
+            Enumerable.Range(0, count).Select(i => StoredRecord(start.AddMilliseconds(i), $"{org}-{Guid.NewGuid():N}", org));
+
+        // A full row is written at once; two records of another organization wait for more.
+        await log.AppendAsync([.. Records("full", Gateway.RequestLog.SqliteRequestLogStore.FullRow), .. Records("thin", 2)], CancellationToken.None);
+        Assert.That(await RowCountsAsync(gateway, "full"), Is.EqualTo("64"));
+        Assert.That(await RowCountsAsync(gateway, "thin"), Is.Null, "held");
+
+        // A read on this instance writes what it asks about first.
+        var page = await log.QueryAsync(new("thin", null, null, null, null, null, null, 10, null, start.AddDays(-1)), CancellationToken.None);
+        Assert.That(page.Items, Has.Count.EqualTo(2));
+        Assert.That(await RowCountsAsync(gateway, "thin"), Is.EqualTo("2"), "written by the read, as one row");
+
+        // Held no longer than HoldFor: a later write, of another organization's records, takes them along.
+        var held = System.Diagnostics.Stopwatch.StartNew();
+        await log.AppendAsync([.. Records("quiet", 3)], CancellationToken.None);
+        await Eventually.ValueAsync(
+            async () =>
+            {
+                await log.AppendAsync([.. Records("other", 1)], CancellationToken.None);
+                return await RowCountsAsync(gateway, "quiet");
+            },
+            counts => counts == "3",
+            TimeSpan.FromSeconds(15),
+            "the quiet organization's row");
+        Assert.That(held.Elapsed, Is.GreaterThanOrEqualTo(Gateway.RequestLog.SqliteRequestLogStore.HoldFor - TimeSpan.FromMilliseconds(50)), "not before its time");
+
+        // A lookup by request id writes every organization's held records first.
+        var other = StoredRecord(start, "other-sought", "other");
+        await log.AppendAsync([other], CancellationToken.None);
+        Assert.That((await log.FindAsync("other-sought", start.AddDays(-1), CancellationToken.None))?.OrgId, Is.EqualTo("other"));
+    }
+
+    [Test]
+    public async Task ProxiedRequest_NoReadAfterIt_ItsRecordStoredOnceTheWriterIsIdleAndOnStop()
+    {
+        if (store != StoreKind.Sqlite)
+        {
+            Assert.Ignore("Rows are the embedded store's.");
+        }
+
+        await using (var gateway = await StartAsync())
+        {
+            await gateway.CreateOrgAsync("acme");
+            var key = (await gateway.CreateKeyAsync("acme", new { name = "svc" }))["key"]!.GetValue<string>();
+            Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+            await Eventually.ValueAsync(() => RowCountsAsync(gateway, "acme"), counts => counts == "1", TimeSpan.FromSeconds(15), "the record, written once the writer had nothing new");
+        }
+
+        var directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
+        var stopped = await GatewayHost.StartAsync(GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", [])), directory: directory);
+        try
+        {
+            await stopped.CreateOrgAsync("acme");
+            var key = (await stopped.CreateKeyAsync("acme", new { name = "svc" }))["key"]!.GetValue<string>();
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.That(await stopped.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+            }
+
+            await stopped.StopForRestartAsync();
+            Assert.That(await RowCountsAsync(stopped, "acme"), Is.EqualTo("3"), "what was held, written on stop");
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>The record counts of an organization's rows, oldest row first ("64,2"), or null when it has none.</summary>
+    private static async Task<string?> RowCountsAsync(GatewayHost gateway, string org)
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(gateway.Directory, "gateway.db")};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT group_concat(count) FROM (SELECT count FROM request_log_batches WHERE org_id = $org ORDER BY seq);";
+        command.Parameters.AddWithValue("$org", org);
+        return await command.ExecuteScalarAsync() as string;
+    }
+
+    [Test]
     public async Task Append_OneOrganizationPastARowsWorth_RowsOfAtMost500_AllFoundNewestFirst()
     {
         if (store != StoreKind.Sqlite)

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -18,6 +19,8 @@ namespace Gateway.RequestLog;
 /// batch costs a JSON array element per record; reads
 /// decode the batches of one organization newest first and filter in memory, which for an organization at
 /// the default cap is a few hundred rows.
+/// An organization's records are held in memory until it has <see cref="FullRow"/> of them or its oldest has waited
+/// <see cref="HoldFor"/> (see there); a read on this instance writes the ones it asks about first.
 /// </summary>
 internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, SqliteBackgroundWriter writer) : IRequestLogStore
 {
@@ -44,9 +47,32 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
     /// </summary>
     private const int RecordsPerRow = 500;
 
+    /// <summary>
+    /// Records an organization needs before its row is written without waiting for <see cref="HoldFor"/>.
+    /// </summary>
+    public const int FullRow = 64;
+
+    /// <summary>
+    /// Longest an organization's records wait in memory for a fuller row. Every row is also an entry in the
+    /// organization index, and each organization's newest entries sit on an index page of their own, so a write
+    /// rewrites about a page per organization in it, whatever its records. With a thousand organizations a
+    /// 200 ms gathering held two or three records of each, and those index pages were most of what the store's
+    /// writer wrote (docs/performance.md). Reads on this instance write what they ask about first, so they see
+    /// every record as before; another process on the same file sees a record up to this much later, and a crash
+    /// loses up to this much more.
+    /// </summary>
+    public static readonly TimeSpan HoldFor = TimeSpan.FromSeconds(2);
+
     private readonly SqliteDatabase _database = new(options.Value.Store.Path, SqliteOpenMode.ReadWrite);
 
-    /// <summary>On the store's background writer, whose commits do not wait for the disk: see <see cref="SqliteBackgroundWriter"/>.</summary>
+    /// <summary>Records waiting for a fuller row, by organization ('' for none). Only the background writer's thread touches them.</summary>
+    private readonly Dictionary<string, Held> _held = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// On the store's background writer, whose commits do not wait for the disk (see <see cref="SqliteBackgroundWriter"/>):
+    /// the records join their organizations' held ones, and the organizations with a full row, or whose oldest
+    /// record has waited <see cref="HoldFor"/>, are written in one transaction.
+    /// </summary>
     public Task AppendAsync(IReadOnlyList<RequestRecord> records, CancellationToken cancellationToken)
     {
         if (records.Count == 0)
@@ -56,29 +82,80 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
 
         return writer.RunAsync(connection =>
         {
-            using var tx = connection.BeginTransaction();
-            try
+            var now = Stopwatch.GetTimestamp();
+            foreach (var record in records)
             {
-                Insert(connection, records, _batchJson);
-            }
-            finally
-            {
-                if (_batchJson.Capacity > MaxKeptJsonBytes)
+                var org = record.OrgId ?? "";
+                if (!_held.TryGetValue(org, out var held))
                 {
-                    _batchJson = new ArrayBufferWriter<byte>(InitialJsonBytes);
+                    _held[org] = held = new Held(now);
                 }
+
+                held.Records.Add(record);
             }
 
-            tx.Commit();
+            WriteHeld(connection, Ripe(now));
         }, cancellationToken);
     }
 
-    /// <summary>One row per organization in <paramref name="records"/>, through SQLite's own API with the JSON bound as the UTF-8 it was written in.</summary>
-    private static void Insert(SqliteConnection connection, IReadOnlyList<RequestRecord> records, ArrayBufferWriter<byte> buffer)
+    /// <summary>Writes the records held for <paramref name="orgId"/> (every organization's when null), so a read that follows finds them.</summary>
+    private Task WriteHeldAsync(string? orgId, CancellationToken cancellationToken) =>
+        writer.RunAsync(connection => WriteHeld(connection, orgId is null ? [.. _held.Keys] : _held.ContainsKey(orgId) ? [orgId] : []), cancellationToken);
+
+    private List<string> Ripe(long now)
+    {
+        var ripe = new List<string>();
+        foreach (var (org, held) in _held)
+        {
+            if (held.Records.Count >= FullRow || Stopwatch.GetElapsedTime(held.Since, now) >= HoldFor)
+            {
+                ripe.Add(org);
+            }
+        }
+
+        return ripe;
+    }
+
+    /// <summary>
+    /// The held records of <paramref name="orgs"/> in one transaction. They leave memory whether or not it commits:
+    /// a store that refuses them must not make them pile up.
+    /// </summary>
+    private void WriteHeld(SqliteConnection connection, List<string> orgs)
+    {
+        if (orgs.Count == 0)
+        {
+            return;
+        }
+
+        var groups = new List<List<RequestRecord>>(orgs.Count);
+        foreach (var org in orgs)
+        {
+            groups.Add(_held[org].Records);
+            _held.Remove(org);
+        }
+
+        using var tx = connection.BeginTransaction();
+        try
+        {
+            Insert(connection, groups, _batchJson);
+        }
+        finally
+        {
+            if (_batchJson.Capacity > MaxKeptJsonBytes)
+            {
+                _batchJson = new ArrayBufferWriter<byte>(InitialJsonBytes);
+            }
+        }
+
+        tx.Commit();
+    }
+
+    /// <summary>A row per <see cref="RecordsPerRow"/> of each organization's records, through SQLite's own API with the JSON bound as the UTF-8 it was written in.</summary>
+    private static void Insert(SqliteConnection connection, List<List<RequestRecord>> groups, ArrayBufferWriter<byte> buffer)
     {
         using var json = new Utf8JsonWriter(buffer, WriterOptions);
         using var insert = new SqliteRowStatement(connection, InsertSql);
-        foreach (var group in GroupByOrg(records))
+        foreach (var group in groups)
         {
             for (var start = 0; start < group.Count; start += RecordsPerRow)
             {
@@ -94,24 +171,11 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
         }
     }
 
-    /// <summary>The records of each organization in the order they came; one list when, as usual, they are all one organization's.</summary>
-    private static IEnumerable<IReadOnlyList<RequestRecord>> GroupByOrg(IReadOnlyList<RequestRecord> records)
-    {
-        var firstOrg = records[0].OrgId;
-        var single = true;
-        for (var i = 1; i < records.Count && single; i++)
-        {
-            single = string.Equals(records[i].OrgId, firstOrg, StringComparison.Ordinal);
-        }
-
-        return single ? [records] : records.GroupBy(r => r.OrgId ?? "", StringComparer.Ordinal).Select(g => (IReadOnlyList<RequestRecord>)g.ToList());
-    }
-
     /// <summary>
     /// Writes <paramref name="count"/> of <paramref name="records"/> from <paramref name="start"/> as one batch's JSON array
     /// into <paramref name="buffer"/>, replacing what it held; returns their first and last times.
     /// </summary>
-    private static (long First, long Last) Encode(Utf8JsonWriter json, ArrayBufferWriter<byte> buffer, IReadOnlyList<RequestRecord> records, int start, int count)
+    private static (long First, long Last) Encode(Utf8JsonWriter json, ArrayBufferWriter<byte> buffer, List<RequestRecord> records, int start, int count)
     {
         buffer.ResetWrittenCount();
         json.Reset(buffer);
@@ -144,8 +208,16 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
         return records;
     }
 
+    /// <summary>
+    /// Writes every held record first: the writer trims when it has had nothing new for a second (and on shutdown),
+    /// which is also when nothing else would write what is held.
+    /// </summary>
     public Task TrimAsync(IReadOnlyCollection<string?> orgs, DateTimeOffset olderThan, int maxPerOrg, CancellationToken cancellationToken) =>
-        writer.RunAsync(connection => Trim(connection, orgs, olderThan, maxPerOrg), cancellationToken);
+        writer.RunAsync(connection =>
+        {
+            WriteHeld(connection, [.. _held.Keys]);
+            Trim(connection, orgs, olderThan, maxPerOrg);
+        }, cancellationToken);
 
     private static void Trim(SqliteConnection connection, IReadOnlyCollection<string?> orgs, DateTimeOffset olderThan, int maxPerOrg)
     {
@@ -290,6 +362,7 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
         var to = query.To?.ToUnixTimeMilliseconds() ?? long.MaxValue;
         (long Seq, long FromNewest)? cursor = query.Cursor is null ? null : ParseCursor(query.Cursor);
 
+        await WriteHeldAsync(query.OrgId ?? "", cancellationToken);
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         var sql = new StringBuilder("SELECT seq, records FROM request_log_batches WHERE org_id = $org AND last_at >= $from AND first_at < $to AND seq <= $seq");
@@ -364,6 +437,7 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
     public async Task<RequestRecord?> FindAsync(string requestId, DateTimeOffset notBefore, CancellationToken cancellationToken)
     {
         var notBeforeMs = notBefore.ToUnixTimeMilliseconds();
+        await WriteHeldAsync(null, cancellationToken);
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT org_id, records FROM request_log_batches WHERE last_at >= $notBefore AND instr(records, $needle) > 0 ORDER BY seq DESC;";
@@ -393,5 +467,12 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
             && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var fromNewest)
             ? (seq, fromNewest)
             : throw new InvalidCursorException();
+    }
+
+    private sealed class Held(long since)
+    {
+        public long Since { get; } = since;
+
+        public List<RequestRecord> Records { get; } = [];
     }
 }
