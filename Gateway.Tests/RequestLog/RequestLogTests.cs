@@ -591,6 +591,13 @@ public sealed class RequestLogTests(StoreKind store)
         IEnumerable<Gateway.RequestLog.RequestRecord> Records(string org, int count) =>
             Enumerable.Range(0, count).Select(i => StoredRecord(start.AddMilliseconds(i), $"{org}-{Guid.NewGuid():N}", org));
 
+        // Nothing held yet. However recent, held records are written once there are MaxHeld of them, whichever organizations they are.
+        var many = Gateway.RequestLog.SqliteRequestLogStore.MaxHeld;
+        await log.AppendAsync([.. Enumerable.Range(0, many - 1).Select(i => StoredRecord(start, $"spread-{i}", $"spread-{i % 1000}"))], CancellationToken.None);
+        Assert.That(await RowCountsAsync(gateway, "spread-7"), Is.Null, "below the most held");
+        await log.AppendAsync([StoredRecord(start, "spread-last", "spread-7")], CancellationToken.None);
+        Assert.That(await RowCountsAsync(gateway, "spread-7"), Is.EqualTo("11"), "all held records written, those of spread-7 as one row");
+
         // A full row is written at once; two records of another organization wait for more.
         await log.AppendAsync([.. Records("full", Gateway.RequestLog.SqliteRequestLogStore.FullRow), .. Records("thin", 2)], CancellationToken.None);
         Assert.That(await RowCountsAsync(gateway, "full"), Is.EqualTo("64"));

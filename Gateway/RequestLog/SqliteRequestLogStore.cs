@@ -63,10 +63,17 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
     /// </summary>
     public static readonly TimeSpan HoldFor = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Most records held at once (the request log's default buffer): past it every held record is written, so a
+    /// flood spread over many organizations costs memory for this many records, not for <see cref="HoldFor"/> of them.
+    /// </summary>
+    public const int MaxHeld = 10_000;
+
     private readonly SqliteDatabase _database = new(options.Value.Store.Path, SqliteOpenMode.ReadWrite);
 
     /// <summary>Records waiting for a fuller row, by organization ('' for none). Only the background writer's thread touches them.</summary>
     private readonly Dictionary<string, Held> _held = new(StringComparer.Ordinal);
+    private int _heldCount;
 
     /// <summary>
     /// On the store's background writer, whose commits do not wait for the disk (see <see cref="SqliteBackgroundWriter"/>):
@@ -94,7 +101,8 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
                 held.Records.Add(record);
             }
 
-            WriteHeld(connection, Ripe(now));
+            _heldCount += records.Count;
+            WriteHeld(connection, _heldCount >= MaxHeld ? [.. _held.Keys] : Ripe(now));
         }, cancellationToken);
     }
 
@@ -130,7 +138,9 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
         var groups = new List<List<RequestRecord>>(orgs.Count);
         foreach (var org in orgs)
         {
-            groups.Add(_held[org].Records);
+            var records = _held[org].Records;
+            groups.Add(records);
+            _heldCount -= records.Count;
             _held.Remove(org);
         }
 
