@@ -20,7 +20,8 @@ internal sealed partial class RequestLogWriter : BackgroundService
     /// <summary>
     /// How long the writer lets records gather after the first one arrives, unless a full batch is waiting: at
     /// thousands of requests a second a write per wake-up was a transaction per handful of records, and the
-    /// transactions, not the rows, were most of the log's cost. A record is in the store within about this long.
+    /// transactions, not the rows, were most of the log's cost. A record reaches the store within about this long
+    /// (the embedded store may then hold it a little longer for a fuller row: <see cref="SqliteRequestLogStore.HoldFor"/>).
     /// </summary>
     public static readonly TimeSpan GatherFor = TimeSpan.FromMilliseconds(200);
 
