@@ -629,6 +629,37 @@ public sealed class RequestLogTests(StoreKind store)
     }
 
     [Test]
+    public async Task Read_WriterBusy_ShowsWhatIsStoredWithoutWaitingAndTheHeldRecordsFollow()
+    {
+        if (store != StoreKind.Sqlite)
+        {
+            Assert.Ignore("Rows are the embedded store's.");
+        }
+
+        await using var gateway = await StartAsync();
+        var log = gateway.Services.GetRequiredService<Gateway.RequestLog.IRequestLogStore>();
+        var start = DateTimeOffset.UtcNow.AddMinutes(-1);
+        await log.AppendAsync([StoredRecord(start, "held-1", "acme")], CancellationToken.None);
+
+        using var release = new ManualResetEventSlim();
+        var busy = gateway.Services.GetRequiredService<Gateway.Stores.Sqlite.SqliteBackgroundWriter>()
+            .RunAsync(_ => release.Wait(TimeSpan.FromSeconds(30)), CancellationToken.None);
+        try
+        {
+            var read = log.QueryAsync(new("acme", null, null, null, null, null, null, 10, null, start.AddDays(-1)), CancellationToken.None);
+            Assert.That(await Task.WhenAny(read, Task.Delay(TimeSpan.FromSeconds(15))), Is.SameAs(read), "the read did not wait for the busy writer");
+            Assert.That((await read).Items, Is.Empty, "what is stored: the held record is not yet");
+        }
+        finally
+        {
+            release.Set();
+            await busy;
+        }
+
+        await Eventually.ValueAsync(() => RowCountsAsync(gateway, "acme"), counts => counts == "1", TimeSpan.FromSeconds(15), "the held record, written once the writer was free");
+    }
+
+    [Test]
     public async Task ProxiedRequest_NoReadAfterIt_ItsRecordStoredOnceTheWriterIsIdleAndOnStop()
     {
         if (store != StoreKind.Sqlite)

@@ -106,9 +106,27 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
         }, cancellationToken);
     }
 
-    /// <summary>Writes the records held for <paramref name="orgId"/> (every organization's when null), so a read that follows finds them.</summary>
-    private Task WriteHeldAsync(string? orgId, CancellationToken cancellationToken) =>
-        writer.RunAsync(connection => WriteHeld(connection, orgId is null ? [.. _held.Keys] : _held.ContainsKey(orgId) ? [orgId] : []), cancellationToken);
+    /// <summary>How long a read waits for the writer to write what it holds (<see cref="WriteHeldBeforeReadAsync"/>).</summary>
+    public static readonly TimeSpan ReadWaitsForHeld = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Has the writer write the records held for <paramref name="orgId"/> (every organization's when null), so the
+    /// read that follows finds them. Reads have their own connections and never waited for writes: behind a long
+    /// write (a usage flush, a trim, a store refusing writes) a read gives up on the held records after
+    /// <see cref="ReadWaitsForHeld"/> and shows what is stored; the write still happens when its turn comes.
+    /// </summary>
+    private async Task WriteHeldBeforeReadAsync(string? orgId, CancellationToken cancellationToken)
+    {
+        var written = writer.RunAsync(connection => WriteHeld(connection, orgId is null ? [.. _held.Keys] : _held.ContainsKey(orgId) ? [orgId] : []), cancellationToken);
+        try
+        {
+            await written.WaitAsync(ReadWaitsForHeld, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Timed out, or the write failed: the read goes on with what is stored.
+        }
+    }
 
     private List<string> Ripe(long now)
     {
@@ -372,7 +390,7 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
         var to = query.To?.ToUnixTimeMilliseconds() ?? long.MaxValue;
         (long Seq, long FromNewest)? cursor = query.Cursor is null ? null : ParseCursor(query.Cursor);
 
-        await WriteHeldAsync(query.OrgId ?? "", cancellationToken);
+        await WriteHeldBeforeReadAsync(query.OrgId ?? "", cancellationToken);
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         var sql = new StringBuilder("SELECT seq, records FROM request_log_batches WHERE org_id = $org AND last_at >= $from AND first_at < $to AND seq <= $seq");
@@ -447,7 +465,7 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
     public async Task<RequestRecord?> FindAsync(string requestId, DateTimeOffset notBefore, CancellationToken cancellationToken)
     {
         var notBeforeMs = notBefore.ToUnixTimeMilliseconds();
-        await WriteHeldAsync(null, cancellationToken);
+        await WriteHeldBeforeReadAsync(null, cancellationToken);
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT org_id, records FROM request_log_batches WHERE last_at >= $notBefore AND instr(records, $needle) > 0 ORDER BY seq DESC;";
