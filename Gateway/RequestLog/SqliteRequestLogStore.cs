@@ -73,7 +73,6 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
 
     /// <summary>Records waiting for a fuller row, by organization ('' for none). Only the background writer's thread touches them.</summary>
     private readonly Dictionary<string, Held> _held = new(StringComparer.Ordinal);
-    private int _heldCount;
 
     /// <summary>
     /// On the store's background writer, whose commits do not wait for the disk (see <see cref="SqliteBackgroundWriter"/>):
@@ -101,8 +100,7 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
                 held.Records.Add(record);
             }
 
-            _heldCount += records.Count;
-            WriteHeld(connection, _heldCount >= MaxHeld ? [.. _held.Keys] : Ripe(now));
+            WriteHeld(connection, Ripe(now));
         }, cancellationToken);
     }
 
@@ -128,18 +126,21 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
         }
     }
 
+    /// <summary>The organizations with a full row or whose oldest record has waited long enough; all of them once <see cref="MaxHeld"/> records are held.</summary>
     private List<string> Ripe(long now)
     {
         var ripe = new List<string>();
+        var total = 0;
         foreach (var (org, held) in _held)
         {
+            total += held.Records.Count;
             if (held.Records.Count >= FullRow || Stopwatch.GetElapsedTime(held.Since, now) >= HoldFor)
             {
                 ripe.Add(org);
             }
         }
 
-        return ripe;
+        return total >= MaxHeld ? [.. _held.Keys] : ripe;
     }
 
     /// <summary>
@@ -156,9 +157,7 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
         var groups = new List<List<RequestRecord>>(orgs.Count);
         foreach (var org in orgs)
         {
-            var records = _held[org].Records;
-            groups.Add(records);
-            _heldCount -= records.Count;
+            groups.Add(_held[org].Records);
             _held.Remove(org);
         }
 
