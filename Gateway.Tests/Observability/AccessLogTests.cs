@@ -81,6 +81,53 @@ public sealed class AccessLogTests : UpstreamFixture
     }
 
     [Test]
+    public async Task Sampling_RateZero_UpstreamErrorLoggedWithItsUpstreamTime()
+    {
+        using var failing = WireMock.Server.WireMockServer.Start();
+        failing.Given(WireMock.RequestBuilders.Request.Create().UsingAnyMethod())
+            .RespondWith(WireMock.ResponseBuilders.Response.Create().WithStatusCode(500).WithDelay(TimeSpan.FromMilliseconds(30)));
+        var logs = new CapturingLoggerProvider();
+        await using var gateway = await StartAsync(logs, failing.Url! + "/", ("Gateway:AccessLog:SampleRate", "0"), ("Gateway:AccessLog:Format", "json"));
+        var key = (await gateway.CreateOrgAsync("acme")).DefaultKey();
+
+        using (var broken = await gateway.CallAsync("/api/broken", key))
+        {
+            Assert.That(broken.StatusCode, Is.EqualTo(HttpStatusCode.InternalServerError));
+        }
+
+        var line = (await AccessLinesAsync(logs, 1)).Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(line["status"]!.GetValue<int>(), Is.EqualTo(500));
+            Assert.That(line["upstreamMs"]!.GetValue<double>(), Is.GreaterThanOrEqualTo(25).And.LessThanOrEqualTo(line["durationMs"]!.GetValue<double>()),
+                "an error of a request the sample left out still says how long the upstream took");
+        });
+    }
+
+    [Test]
+    public async Task Sampling_HalfRate_LogsAboutHalfOfTheSuccesses()
+    {
+        var logs = new CapturingLoggerProvider();
+        await using var gateway = await StartAsync(logs, ("Gateway:AccessLog:SampleRate", "0.5"), ("Gateway:AccessLog:Format", "json"));
+        var key = (await gateway.CreateOrgAsync("acme")).DefaultKey();
+
+        const int Requests = 200;
+        for (var i = 0; i < Requests; i++)
+        {
+            Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        // A last line every request gets (an error) marks the end: once it is out, nothing before it is queued.
+        Assert.That(await gateway.StatusAsync(null), Is.EqualTo(HttpStatusCode.Unauthorized));
+        await AccessLinesAsync(logs, 1);
+        await GatewayHost.WaitForAsync(() => Task.FromResult(logs.Entries.Any(e => e.Category == AccessLogWriter.Category && e.Message.Contains("\"status\":401", StringComparison.Ordinal))), TimeSpan.FromSeconds(10));
+        var successes = logs.Entries.Count(e => e.Category == AccessLogWriter.Category && e.Message.Contains("\"status\":200", StringComparison.Ordinal));
+
+        // Binomial(200, 0.5): outside 60..140 with a probability far below 1e-8.
+        Assert.That(successes, Is.InRange(60, 140));
+    }
+
+    [Test]
     public async Task Disabled_NoAccessLogLines()
     {
         var logs = new CapturingLoggerProvider();
@@ -160,9 +207,12 @@ public sealed class AccessLogTests : UpstreamFixture
         }
     }
 
-    private Task<GatewayHost> StartAsync(CapturingLoggerProvider logs, params (string Key, string Value)[] extra)
+    private Task<GatewayHost> StartAsync(CapturingLoggerProvider logs, params (string Key, string Value)[] extra) =>
+        StartAsync(logs, Upstream.Url, extra);
+
+    private static Task<GatewayHost> StartAsync(CapturingLoggerProvider logs, string upstreamUrl, params (string Key, string Value)[] extra)
     {
-        var settings = GatewayHost.Routes(Upstream.Url, ("open", "/api/{**rest}", []));
+        var settings = GatewayHost.Routes(upstreamUrl, ("open", "/api/{**rest}", []));
         settings["Gateway:AccessLog:Enabled"] = "true";
         foreach (var (key, value) in extra)
         {

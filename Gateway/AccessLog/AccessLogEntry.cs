@@ -11,9 +11,11 @@ internal sealed class AccessLogEntry : ProblemCodeFeature
 {
     public DateTimeOffset Timestamp { get; set; }
 
-    public long UpstreamStarted { get; set; }
+    /// <summary>Drawn when the request started: logged whatever its status.</summary>
+    public bool Sampled { get; init; }
 
-    public long UpstreamEnded { get; set; }
+    /// <summary>When forwarding started (a <see cref="System.Diagnostics.Stopwatch"/> timestamp); 0 when nothing was sent.</summary>
+    public long UpstreamStarted { get; set; }
 
     public string RequestId { get; set; } = "";
 

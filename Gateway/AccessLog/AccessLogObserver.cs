@@ -19,9 +19,11 @@ internal sealed class AccessLogObserver(AccessLogWriter writer, ClientIpResolver
     public void Starting(HttpContext context, in ProxyRequestStart start)
     {
         // The logger's level can change while the gateway runs; without a listener the request gets no entry.
-        if (writer.IsEnabled)
+        // The sample is drawn here so that a request neither sampled nor possibly logged as an error allocates
+        // nothing; an error is logged whatever the draw, so with AlwaysLogErrors every request needs its entry.
+        if (writer.IsEnabled && (_alwaysLogErrors || Sampled()))
         {
-            context.SetFeature<ProblemCodeFeature>(new AccessLogEntry());
+            context.SetFeature<ProblemCodeFeature>(new AccessLogEntry { Sampled = _alwaysLogErrors ? Sampled() : true });
         }
     }
 
@@ -33,11 +35,13 @@ internal sealed class AccessLogObserver(AccessLogWriter writer, ClientIpResolver
         }
 
         var status = context.Response.StatusCode;
-        if ((_alwaysLogErrors && status >= 400) || _sampleRate >= 1 || Random.Shared.NextDouble() < _sampleRate)
+        if (entry.Sampled || (_alwaysLogErrors && status >= 400))
         {
+            // The forwarder has returned by now: the upstream time ends here rather than in a frame around it.
+            var now = Stopwatch.GetTimestamp();
             entry.Timestamp = start.Time;
-            entry.DurationMs = Stopwatch.GetElapsedTime(start.Timestamp).TotalMilliseconds;
-            entry.UpstreamMs = entry.UpstreamEnded > 0 ? Stopwatch.GetElapsedTime(entry.UpstreamStarted, entry.UpstreamEnded).TotalMilliseconds : null;
+            entry.DurationMs = Stopwatch.GetElapsedTime(start.Timestamp, now).TotalMilliseconds;
+            entry.UpstreamMs = entry.UpstreamStarted > 0 ? Stopwatch.GetElapsedTime(entry.UpstreamStarted, now).TotalMilliseconds : null;
             entry.Status = context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? 499 : status;
             entry.RequestId = context.TraceIdentifier;
             entry.Method = context.Request.Method;
@@ -53,20 +57,19 @@ internal sealed class AccessLogObserver(AccessLogWriter writer, ClientIpResolver
         }
     }
 
-    /// <summary>Innermost stage: the time spent forwarding (sending upstream and copying its answer back).</summary>
-    public static Task UpstreamStageAsync(HttpContext context, RequestDelegate next) =>
-        context.Feature<ProblemCodeFeature>() is AccessLogEntry entry ? TimeUpstreamAsync(entry, context, next) : next(context);
-
-    private static async Task TimeUpstreamAsync(AccessLogEntry entry, HttpContext context, RequestDelegate next)
+    /// <summary>
+    /// Innermost stage: notes when forwarding starts. It ends when the outcome stage resumes, so no async frame
+    /// wraps the forwarder for the few microseconds between the two.
+    /// </summary>
+    public static Task UpstreamStageAsync(HttpContext context, RequestDelegate next)
     {
-        entry.UpstreamStarted = Stopwatch.GetTimestamp();
-        try
+        if (context.Feature<ProblemCodeFeature>() is AccessLogEntry entry)
         {
-            await next(context);
+            entry.UpstreamStarted = Stopwatch.GetTimestamp();
         }
-        finally
-        {
-            entry.UpstreamEnded = Stopwatch.GetTimestamp();
-        }
+
+        return next(context);
     }
+
+    private bool Sampled() => _sampleRate >= 1 || (_sampleRate > 0 && Random.Shared.NextDouble() < _sampleRate);
 }
