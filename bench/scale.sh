@@ -123,13 +123,30 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 rss() { awk -v f="$2" '$1 == f ":" { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 # cpu_ticks PID: user + system CPU the process has used, in clock ticks; cpu_us TICKS REQUESTS_FILE: per request.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# task_ticks TASK_DIR: a thread's user + system CPU in clock ticks. Its name in stat is in parentheses and may hold
+# spaces ("SQLite writer"), so the fields are counted from the ") " after it: state is then the first, utime the 12th.
+task_ticks() { sed 's/.*) //' "$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
 # writer_ticks PID: the same for the gateway's thread named "SQLite writer" (the store's background writes), 0 if none.
 writer_ticks() {
   local task
   for task in /proc/"$1"/task/*; do
-    if [ "$(cat "$task/comm" 2>/dev/null)" = "SQLite writer" ]; then awk '{ print $14 + $15 }' "$task/stat"; return; fi
+    if [ "$(cat "$task/comm" 2>/dev/null)" = "SQLite writer" ]; then task_ticks "$task"; return; fi
   done
   echo 0
+}
+# threads PID: per thread name (threads of one name summed; digits dropped, so ".NET TP Worker" is one row), its CPU
+# ticks, voluntary and involuntary context switches so far. thread_table BEFORE AFTER REQUESTS: per request, the biggest first.
+threads() {
+  local task
+  for task in /proc/"$1"/task/*; do
+    printf '%s\t%s\t%s\n' "$(tr -d '0-9' <"$task/comm" 2>/dev/null | sed 's/ *$//')" "$(task_ticks "$task")" \
+      "$(awk '/^voluntary_ctxt/ { v = $2 } /^nonvoluntary_ctxt/ { n = $2 } END { print v + 0 "\t" n + 0 }' "$task/status" 2>/dev/null)"
+  done | awk -F'\t' '{ c[$1] += $2; v[$1] += $3; n[$1] += $4; t[$1]++ } END { for (k in c) printf "%s\t%d\t%d\t%d\t%d\n", k, c[k], v[k], n[k], t[k] }'
+}
+thread_table() {
+  awk -F'\t' -v r="$3" -v hz="$(getconf CLK_TCK)" 'NR == FNR { c[$1] = $2; v[$1] = $3; n[$1] = $4; next }
+    { dc = $2 - c[$1]; dv = $3 - v[$1]; dn = $4 - n[$1]; if (r > 0 && (dc > 0 || dv + dn > 0))
+        printf "%8.1f µs %6.2f vol %6.2f invol %3d threads  %s\n", dc * 1e6 / hz / r, dv / r, dn / r, $5, $1 }' "$1" "$2" | sort -n -r
 }
 cpu_us() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v r="$(awk '/requests in/ { print $1 }' "$2")" 'BEGIN { if (r > 0) printf "%.1f", t * 1e6 / hz / r; else print "n/a" }'; }
 
@@ -220,7 +237,9 @@ measure() {
   wait "$wrk_pid" 2>/dev/null || true
   echo "  $store/$dist walk over every key: ${t}s until an interval without a miss (cache: $(( m )) misses since start)"
   local c0; c0=$(cpu_ticks "$plain_pid")
+  threads "$plain_pid" >"$tmp/$name-plain-threads0"
   wrk_keys "$tmp/$name-plain2.txt" "$DURATION" "$plain_url" "$dist"
+  threads "$plain_pid" >"$tmp/$name-plain-threads1"
   local plain_cpu; plain_cpu=$(cpu_us $(( $(cpu_ticks "$plain_pid") - c0 )) "$tmp/$name-plain2.txt")
   read -r h0 m0 < <(lookups "$admin")
   c0=$(cpu_ticks "$pid")
@@ -237,10 +256,17 @@ measure() {
     (sleep 2; dotnet-trace collect -p "$pid" --providers Microsoft-Windows-DotNETRuntime:0x80000000001:5 \
       --duration 00:00:00:06 -o "$TRACE_OUT.$store.$dist.nettrace" >/dev/null 2>&1 || echo "  (dotnet-trace failed: is it installed and on the PATH?)") &
   fi
+  threads "$pid" >"$tmp/$name-threads0"
   wrk_keys "$tmp/$name-warm.txt" "$DURATION" "$url" "$dist"
+  threads "$pid" >"$tmp/$name-threads1"
   local warm_cpu; warm_cpu=$(cpu_us $(( $(cpu_ticks "$pid") - c0 )) "$tmp/$name-warm.txt")
   local writer_cpu; writer_cpu=$(cpu_us $(( $(writer_ticks "$pid") - w0 )) "$tmp/$name-warm.txt")
   echo "  $store/$dist$label warm run: CPU $warm_cpu µs per request, of which the SQLite writer thread $writer_cpu"
+  # Where the CPU and the context switches are, per thread name (BenchHost's plain YARP in its run just before).
+  echo "  $store/$dist$label warm run by thread, per request (plain YARP's run before it below):"
+  thread_table "$tmp/$name-threads0" "$tmp/$name-threads1" "$(awk '/requests in/ { print $1 }' "$tmp/$name-warm.txt")" | sed 's/^/    /'
+  echo "    --"
+  thread_table "$tmp/$name-plain-threads0" "$tmp/$name-plain-threads1" "$(awk '/requests in/ { print $1 }' "$tmp/$name-plain2.txt")" | sed 's/^/    /'
   read -r h m < <(lookups "$admin")
   local requests; requests=$(awk '/requests in/ { print $1 }' "$tmp/$name-warm.txt")
   local e0 e1 e2 ep ea es1 es2; read -r e0 e1 e2 ep ea es1 es2 < <(gc "$admin")

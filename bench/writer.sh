@@ -25,7 +25,8 @@ pid=$(pgrep -f "^dotnet $DIR/Gateway.Benchmarks.dll --loop" | head -1)
 [ -n "$pid" ] || { cat "$out"; echo "the loop is not running" >&2; exit 1; }
 tid=$(ps -L -o tid=,comm= -p "$pid" | awk '/SQLite writer/ { print $1 }')
 [ -n "$tid" ] || { echo "no SQLite writer thread in $pid" >&2; exit 1; }
-ticks() { awk '{ print $14 + $15 }' "$1"; }
+# User + system ticks, counted from the ") " that ends the thread's name: "(SQLite writer)" holds a space.
+ticks() { sed 's/.*) //' "$1" | awk '{ print $12 + $13 }'; }
 wchar() { awk '/^wchar/ { print $2 }' "/proc/$pid/io"; }
 rounds() { grep -c '^gateway:' "$out" || true; }
 w1=$(ticks "/proc/$pid/task/$tid/stat"); p1=$(ticks "/proc/$pid/stat"); b1=$(wchar); r1=$(rounds)
