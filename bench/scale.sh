@@ -134,7 +134,7 @@ writer_ticks() {
   done
   echo 0
 }
-# threads PID: per thread name (threads of one name summed; digits dropped, so ".NET TP Worker" is one row), its CPU
+# threads PID: per thread name (threads of one name summed, digits dropped so numbered threads of one kind are one row), its CPU
 # ticks, voluntary and involuntary context switches so far. thread_table BEFORE AFTER REQUESTS: per request, the biggest first.
 threads() {
   local task

@@ -19,11 +19,17 @@ internal sealed class AccessLogObserver(AccessLogWriter writer, ClientIpResolver
     public void Starting(HttpContext context, in ProxyRequestStart start)
     {
         // The logger's level can change while the gateway runs; without a listener the request gets no entry.
-        // The sample is drawn here so that a request neither sampled nor possibly logged as an error allocates
-        // nothing; an error is logged whatever the draw, so with AlwaysLogErrors every request needs its entry.
-        if (writer.IsEnabled && (_alwaysLogErrors || Sampled()))
+        if (!writer.IsEnabled)
         {
-            context.SetFeature<ProblemCodeFeature>(new AccessLogEntry { Sampled = _alwaysLogErrors ? Sampled() : true });
+            return;
+        }
+
+        // Drawn here so that a request left out of the sample, and never to be logged as an error, allocates nothing.
+        // Errors are logged whatever the draw, so with AlwaysLogErrors every request needs its entry.
+        var sampled = _sampleRate >= 1 || (_sampleRate > 0 && Random.Shared.NextDouble() < _sampleRate);
+        if (sampled || _alwaysLogErrors)
+        {
+            context.SetFeature<ProblemCodeFeature>(new AccessLogEntry { Sampled = sampled });
         }
     }
 
@@ -70,6 +76,4 @@ internal sealed class AccessLogObserver(AccessLogWriter writer, ClientIpResolver
 
         return next(context);
     }
-
-    private bool Sampled() => _sampleRate >= 1 || (_sampleRate > 0 && Random.Shared.NextDouble() < _sampleRate);
 }
