@@ -136,6 +136,7 @@ writer_ticks() {
 }
 # threads PID: per thread name (threads of one name summed, digits dropped so numbered threads of one kind are one row), its CPU
 # ticks, voluntary and involuntary context switches so far. thread_table BEFORE AFTER REQUESTS: per request, the biggest first.
+# A thread that ended during the run takes its counts with it, so a row can come out slightly low, even negative.
 threads() {
   local task
   for task in /proc/"$1"/task/*; do
