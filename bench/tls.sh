@@ -9,8 +9,12 @@
 #   nginx          TLS termination only, proxy_pass with upstream keep-alive: what a TLS edge costs at least
 #   nginx keymap   the same plus key auth: `map $http_authorization $valid {...}` with the bench key, 401 otherwise
 #   gateway        the gateway's HTTPS listener (Kestrel:Endpoints:Proxy with Certificate:Path/KeyPath, docs/configuration.md)
-# and prints requests/s, p50/p99 (wrk) and the ratios gateway / nginx keymap and gateway / nginx, per protocol,
-# as medians of ROUNDS interleaved rounds. nginx (and h2load from nghttp2-client) are installed with apt-get when
+#   yarp           plain YARP (BenchHost proxy, no key check) on a Kestrel HTTPS listener: what any YARP-based proxy
+#                  reaches at best on this machine, so how far "gateway / nginx keymap" can go
+#   kestrel        BenchHost's upstream app itself on an HTTPS listener, answering without a proxy hop: Kestrel's
+#                  own TLS ceiling, against nginx which also forwards each request
+# and prints requests/s, p50/p99 (wrk) and the ratios gateway / nginx keymap, gateway / nginx, gateway / yarp and
+# yarp / nginx keymap, per protocol, as medians of ROUNDS interleaved rounds. nginx (and h2load from nghttp2-client) are installed with apt-get when
 # missing; nginx runs as the current user from a config in a temporary directory. Without h2load the HTTP/2 rows
 # are skipped and the script says so.
 set -euo pipefail
@@ -25,7 +29,7 @@ ROUNDS=${ROUNDS:-3}
 NO_BUILD=${NO_BUILD:-}
 # HTTP/2 streams in flight per connection for h2load (-m); 1 compares with HTTP/1.1 keep-alive request for request.
 STREAMS=${STREAMS:-1}
-MAX_SECONDS=${MAX_SECONDS:-$(( 300 + ROUNDS * 8 * (${DURATION%s} + 15) ))}
+MAX_SECONDS=${MAX_SECONDS:-$(( 300 + ROUNDS * 12 * (${DURATION%s} + 15) ))}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 PIN_PROXY=""
 
@@ -53,8 +57,13 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
   -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$tmp/tls.key" -out "$tmp/tls.crt" 2>/dev/null || die "openssl could not make a certificate"
 
 up_port=$(free_port); gw_port=$(free_port); admin_port=$(free_port); ng_port=$(free_port); ngkey_port=$(free_port)
+yarp_port=$(free_port); kestrel_port=$(free_port)
 (exec dotnet "$host" upstream "$up_port") >"$tmp/upstream.log" 2>&1 &
 up_pid=$!; pids+=("$up_pid")
+(exec env BENCH_TLS_CERT="$tmp/tls.crt" BENCH_TLS_KEY="$tmp/tls.key" dotnet "$host" proxy "$yarp_port" "http://127.0.0.1:$up_port/") >"$tmp/yarp.log" 2>&1 &
+pids+=("$!")
+(exec env BENCH_TLS_CERT="$tmp/tls.crt" BENCH_TLS_KEY="$tmp/tls.key" dotnet "$host" upstream "$kestrel_port") >"$tmp/kestrel.log" 2>&1 &
+pids+=("$!")
 admin_token="bench-admin-token-$(date +%s%N)"
 start_gateway gateway "$root/Gateway/$bin" "$gw_port" "$admin_port" \
   Kestrel__Endpoints__Proxy__Url="https://127.0.0.1:$gw_port" \
@@ -102,13 +111,15 @@ CONF
 ng_pid=$!; pids+=("$ng_pid")
 
 path=/bench/hello
-for url in "https://127.0.0.1:$ng_port$path" "https://127.0.0.1:$ngkey_port$path" "https://127.0.0.1:$gw_port$path"; do
+for url in "https://127.0.0.1:$ng_port$path" "https://127.0.0.1:$ngkey_port$path" "https://127.0.0.1:$gw_port$path" \
+  "https://127.0.0.1:$yarp_port$path" "https://127.0.0.1:$kestrel_port$path"; do
   for _ in $(seq 1 100); do [ "$(curl -sk -o /dev/null -w '%{http_code}' "$url" -H "Authorization: Bearer $key")" = 200 ] && break; sleep 0.1; done
   [ "$(curl -sk -o /dev/null -w '%{http_code}' "$url" -H "Authorization: Bearer $key")" = 200 ] || { cat "$tmp/nginx.log" "$tmp/nginx/logs/error.log" >&2 || true; die "$url does not answer 200"; }
 done
 [ "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$ngkey_port$path")" = 401 ] || die "nginx keymap does not refuse a request without the key"
 if [ -n "$H2LOAD" ]; then
   curl -sk --http2 -o /dev/null -w '%{http_version}' "https://127.0.0.1:$gw_port$path" -H "Authorization: Bearer $key" | grep -q '^2' || die "the gateway's HTTPS listener does not negotiate HTTP/2"
+  curl -sk --http2 -o /dev/null -w '%{http_version}' "https://127.0.0.1:$yarp_port$path" | grep -q '^2' || die "plain YARP's HTTPS listener does not negotiate HTTP/2"
 fi
 
 to_ms() {
@@ -151,6 +162,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
     run nginx "$proto" "https://127.0.0.1:$ng_port$path"
     run nginx_keymap "$proto" "https://127.0.0.1:$ngkey_port$path"
     run gateway "$proto" "https://127.0.0.1:$gw_port$path"
+    run yarp "$proto" "https://127.0.0.1:$yarp_port$path"
+    run kestrel "$proto" "https://127.0.0.1:$kestrel_port$path"
   done
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
@@ -159,7 +172,7 @@ printf '| %-14s | %-8s | %10s | %8s | %8s | %6s |\n' target protocol "requests/s
 printf '|%s|%s|%s|%s|%s|%s|\n' ---------------- ---------- ------------ ---------- ---------- --------
 declare -A med
 for proto in "${protos[@]}"; do
-  for name in nginx nginx_keymap gateway; do
+  for name in nginx nginx_keymap gateway yarp kestrel; do
     local_errors=0
     for ((round = 1; round <= ROUNDS; round++)); do local_errors=$(( local_errors + ${errors_r[$name,$proto,$round]} )); done
     declare -A sub=(); for ((round = 1; round <= ROUNDS; round++)); do sub[x,$round]=${rps_r[$name,$proto,$round]}; done
@@ -173,6 +186,7 @@ done
 [ -z "$H2LOAD" ] || echo "(HTTP/2 rows: h2load reports no percentiles; the p50 column holds its mean)"
 echo
 for proto in "${protos[@]}"; do
-  echo "$([ "$proto" = h1 ] && echo HTTP/1.1 || echo HTTP/2): gateway / nginx keymap $(ratio "${med[gateway,$proto]}" "${med[nginx_keymap,$proto]}")x requests/s, gateway / nginx (no key check) $(ratio "${med[gateway,$proto]}" "${med[nginx,$proto]}")x"
+  echo "$([ "$proto" = h1 ] && echo HTTP/1.1 || echo HTTP/2): gateway / nginx keymap $(ratio "${med[gateway,$proto]}" "${med[nginx_keymap,$proto]}")x requests/s, gateway / nginx (no key check) $(ratio "${med[gateway,$proto]}" "${med[nginx,$proto]}")x," \
+    "gateway / yarp $(ratio "${med[gateway,$proto]}" "${med[yarp,$proto]}")x, yarp / nginx keymap $(ratio "${med[yarp,$proto]}" "${med[nginx_keymap,$proto]}")x, kestrel (no proxy hop) / nginx keymap $(ratio "${med[kestrel,$proto]}" "${med[nginx_keymap,$proto]}")x"
 done
 [ -n "$H2LOAD" ] || echo "HTTP/2: not measured, h2load (nghttp2-client) is not installed and apt-get could not install it"

@@ -1,4 +1,4 @@
-// The comparison points of bench/load.sh:
+// The comparison points of bench/load.sh (and, over HTTPS with BENCH_TLS_CERT/BENCH_TLS_KEY, of bench/tls.sh):
 //   upstream <port>                : a minimal Kestrel app answering 200 "ok"
 //   proxy <port> <upstream-url>    : a plain YARP proxy (same YARP version, no auth, no limits)
 //   proxy <port> <upstream-url> headers : the same, also sending the headers the gateway adds (fixed
@@ -10,7 +10,25 @@ using Yarp.ReverseProxy.Transforms;
 var mode = args.Length > 0 ? args[0] : "upstream";
 var port = args.Length > 1 ? args[1] : "9100";
 var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-builder.WebHost.UseKestrelCore().UseUrls($"http://127.0.0.1:{port}");
+builder.WebHost.UseKestrelCore();
+// BENCH_TLS_CERT and BENCH_TLS_KEY (PEM files): HTTPS with HTTP/1.1 and HTTP/2 instead of plain HTTP, so bench/tls.sh
+// can set plain YARP over TLS beside nginx and the gateway: the ceiling of a YARP-based proxy at a TLS edge.
+if (Environment.GetEnvironmentVariable("BENCH_TLS_CERT") is { Length: > 0 } certPath)
+{
+    var certificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(
+        certPath, Environment.GetEnvironmentVariable("BENCH_TLS_KEY"));
+    builder.WebHost.UseKestrelHttpsConfiguration().ConfigureKestrel(kestrel =>
+        kestrel.Listen(System.Net.IPAddress.Loopback, int.Parse(port, System.Globalization.CultureInfo.InvariantCulture), listen =>
+        {
+            listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1AndHttp2;
+            listen.UseHttps(certificate);
+        }));
+}
+else
+{
+    builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+}
+
 // Kestrel runs continuations inline when the runtime inlines socket completions, as ASP.NET Core's own
 // benchmarks do: what plain YARP gains from both (VARIANT in bench/load.sh; the gateway does not take it).
 builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling =

@@ -23,6 +23,9 @@ internal static class PipelineLoop
             {
                 var allocated = GC.GetTotalAllocatedBytes(precise: true);
                 var workItems = ThreadPool.CompletedWorkItemCount;
+                var gen0 = GC.CollectionCount(0);
+                var gen1 = GC.CollectionCount(1);
+                var paused = GC.GetTotalPauseDuration();
                 process.Refresh();
                 var cpu = process.TotalProcessorTime;
                 var clock = Stopwatch.StartNew();
@@ -39,7 +42,8 @@ internal static class PipelineLoop
                 process.Refresh();
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{target}: {elapsed.TotalMicroseconds / requests:F2} us/request, {(GC.GetTotalAllocatedBytes(precise: true) - allocated) / requests} B/request, " +
-                    $"{(ThreadPool.CompletedWorkItemCount - workItems) / (double)requests:F2} work items/request, {(process.TotalProcessorTime - cpu).TotalMicroseconds / requests:F2} CPU us/request"));
+                    $"{(ThreadPool.CompletedWorkItemCount - workItems) / (double)requests:F2} work items/request, {(process.TotalProcessorTime - cpu).TotalMicroseconds / requests:F2} CPU us/request, " +
+                    $"GC {GC.CollectionCount(0) - gen0} gen0 ({GC.CollectionCount(1) - gen1} gen1), paused {(GC.GetTotalPauseDuration() - paused).TotalMicroseconds / requests:F2} us/request"));
             }
         }
         finally
