@@ -135,6 +135,18 @@ public sealed class AdminAccessHardeningTests
             Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), $"request {i + 1}");
         }
 
+        // An Authorization header that holds no bearer token presents nothing either.
+        foreach (var header in new[] { "", "Bearer", "Bearer ", "Basic", "Basic dXNlcjpwYXNz", "Token abc" })
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, "admin/orgs");
+                request.Headers.TryAddWithoutValidation("Authorization", header);
+                using var refused = await anonymous.SendAsync(request);
+                Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), $"'{header}', request {i + 1}");
+            }
+        }
+
         using var operatorCall = await gateway.Admin.GetAsync("admin/orgs");
         Assert.That(operatorCall.StatusCode, Is.EqualTo(HttpStatusCode.OK));
     }

@@ -132,6 +132,8 @@ public sealed class AdminHostileInputTests : GatewayFixture
     {
         Assert.That((int)response.StatusCode, Is.InRange(400, 499), await response.Content.ReadAsStringAsync());
         Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"));
+        var detail = System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())?["detail"]?.ToString() ?? "";
+        Assert.That(detail, Does.Not.Match(@"\(\s*\)|line\s*,|byte\s*\)"), "a detail never has blanks where a value should be");
         Assert.That(await SnapshotAsync(), Is.EqualTo(_before), "stored orgs and keys are unchanged");
         Assert.That(await Host.StatusAsync(_key), Is.EqualTo(HttpStatusCode.OK), "the stored key still authenticates");
     }

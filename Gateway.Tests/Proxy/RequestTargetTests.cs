@@ -93,6 +93,20 @@ public sealed class RequestTargetTests : RecordingGatewayFixture
         Assert.That(Upstream.Received, Is.Empty);
     }
 
+    // A tunnel request, with an origin-form or an authority-form target: refused as the client's error, not
+    // forwarded (the forwarder cannot send it) and not answered 502 as if the upstream were down.
+    // (Kestrel itself refuses the authority form with a bare 400 before the gateway sees it.)
+    [TestCase("/raw/public/x", "bad_request")]
+    [TestCase("localhost:443", null)]
+    public async Task Connect_Returns400AndUpstreamReceivesNothing(string target, string? code)
+    {
+        var response = await RawHttp.SendAsync(Strict.ProxyUrl, $"CONNECT {target} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {_readKey}\r\nConnection: close\r\n\r\n");
+
+        Assert.That(response.Status, Is.EqualTo(400), response.Body);
+        Assert.That(response.Code, Is.EqualTo(code));
+        Assert.That(Upstream.Received, Is.Empty);
+    }
+
     [TestCase("/raw/public/file.json?next=..//admin;x%2F", "/raw/public/file.json?next=..//admin;x%2F")]
     [TestCase("/raw/a%20b/c.d/..e/...", "/raw/a%20b/c.d/..e/...")]
     [TestCase("/raw/x/", "/raw/x/")]

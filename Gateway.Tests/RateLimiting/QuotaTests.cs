@@ -122,6 +122,48 @@ public sealed class QuotaTests(StoreKind store) : UpstreamFixture
 
         using var bad = await _gateway.Admin.PostAsJsonAsync($"admin/keys/{id}/credits", new { op = "double", amount = -1 });
         Assert.That(bad.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+
+        // No balance above what set allows (10^12), and a refused add changes nothing.
+        await _gateway.AdminPostAsync($"admin/keys/{id}/credits", new { op = "set", amount = 1_000_000_000_000 });
+        using (var over = await _gateway.Admin.PostAsJsonAsync($"admin/keys/{id}/credits", new { op = "add", amount = 1 }))
+        {
+            Assert.That(over.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+            Assert.That((await GatewayHost.ProblemAsync(over))["errors"]!.AsObject().Select(e => e.Key), Is.EqualTo(new[] { "amount" }));
+        }
+
+        Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}"))["credits"]!["remaining"]!.GetValue<long>(), Is.EqualTo(1_000_000_000_000));
+    }
+
+    // A quota or credits refusal gives the rate limits their permits back: the headers say what is left, and the
+    // refusal is counted in usage under its own code.
+    [Test]
+    public async Task QuotaAndCreditsRefusals_ReportThePermitsGivenBack_CountedInUsageUnderTheirCodes()
+    {
+        await CreateCustomerAsync(new { id = "c4", name = "C4", quota = new { limit = 1, period = "day" } });
+        var quoted = await _gateway.CreateKeyAsync("acme", new { name = "quoted", customerId = "c4", rateLimit = new { permitLimit = 3, window = "00:10:00" } });
+        var prepaid = await _gateway.CreateKeyAsync("acme", new { name = "prepaid", credits = new { remaining = 1 }, rateLimit = new { permitLimit = 3, window = "00:10:00" } });
+
+        foreach (var (created, code) in new[] { (quoted, "quota_exceeded"), (prepaid, "credits_exhausted") })
+        {
+            using (var admitted = await _gateway.CallAsync("/api/x", created.Str("key")))
+            {
+                Assert.That(admitted.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+                Assert.That(admitted.Headers.GetValues("X-RateLimit-Limit").Single(), Is.EqualTo("3"), "the key's own limit is the tightest");
+                Assert.That(admitted.Headers.GetValues("X-RateLimit-Remaining").Single(), Is.EqualTo("2"));
+            }
+
+            for (var i = 0; i < 2; i++)
+            {
+                using var refused = await _gateway.CallAsync("/api/x", created.Str("key"));
+                Assert.That((await GatewayHost.ProblemAsync(refused))["code"]!.GetValue<string>(), Is.EqualTo(code));
+                Assert.That(refused.Headers.GetValues("X-RateLimit-Remaining").Single(), Is.EqualTo("2"), $"{code}: the permit was given back");
+            }
+
+            var usage = await _gateway.AdminGetAsync($"admin/keys/{created.Str("id")}/usage?granularity=minute");
+            Assert.That(usage["totals"]!["counts"]![code]?.GetValue<long>(), Is.EqualTo(2), $"{code} counted under its code");
+            Assert.That(usage["totals"]!["total"]!.GetValue<long>(), Is.EqualTo(3));
+            Assert.That(usage["outcomes"]!.AsArray().Select(o => o!.GetValue<string>()), Does.Contain(code));
+        }
     }
 
     [Test]
@@ -171,6 +213,17 @@ public sealed class QuotaTests(StoreKind store) : UpstreamFixture
             Assert.That(problem["code"]!.GetValue<string>(), Is.EqualTo("invalid_request"));
             Assert.That(problem["errors"]!.AsObject().Select(e => e.Key), Is.SupersetOf(new[] { "id", "plan", "quota.limit", "quota.period" }));
         }
+
+        // Dot segments match the id pattern, but no URL names them: such a customer could never be deleted.
+        foreach (var dots in new[] { ".", ".." })
+        {
+            using var refused = await _gateway.Admin.PostAsJsonAsync("admin/orgs/acme/customers", new { id = dots, name = "dots" });
+            Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), dots);
+            Assert.That((await GatewayHost.ProblemAsync(refused))["errors"]!.AsObject().Select(e => e.Key), Is.EqualTo(new[] { "id" }));
+        }
+
+        Assert.That((await CreateCustomerAsync(new { id = "...", name = "three dots" }))["id"]!.GetValue<string>(), Is.EqualTo("..."), "not a dot segment");
+        Assert.That((await _gateway.AdminGetAsync("admin/orgs/acme/customers/..."))["name"]!.GetValue<string>(), Is.EqualTo("three dots"));
 
         using (var noOrg = await _gateway.Admin.PostAsJsonAsync("admin/orgs/nope/customers", new { id = "c", name = "x" }))
         {

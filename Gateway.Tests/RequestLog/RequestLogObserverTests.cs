@@ -249,6 +249,6 @@ public sealed class RequestLogObserverTests
 
         public Task<RequestPage> QueryAsync(RequestQuery query, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-        public Task<RequestRecord?> FindAsync(string requestId, DateTimeOffset notBefore, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<RequestRecord?> FindAsync(string requestId, string? org, DateTimeOffset notBefore, CancellationToken cancellationToken) => throw new NotSupportedException();
     }
 }

@@ -1,6 +1,8 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Gateway.Tests.Common;
+using Gateway.Tests.Operators;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
@@ -143,6 +145,54 @@ public sealed class RequestLogTests(StoreKind store)
         Assert.That(one["path"]!.GetValue<string>(), Is.EqualTo("/api/items/0"));
         using var absent = await gateway.Admin.GetAsync("admin/requests/nope");
         Assert.That(absent.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+    }
+
+    // Clients choose their X-Request-Id: a newer record with the same id, of another organization or of no key at
+    // all, must not hide an organization's own record from its operators.
+    [Test]
+    public async Task GetById_IdReusedByOthers_ScopedOperatorStillFindsItsOwnRecord()
+    {
+        await using var gateway = await StartAsync();
+        await gateway.CreateOrgAsync("acme");
+        await gateway.CreateOrgAsync("beta");
+        var acme = (await gateway.CreateKeyAsync("acme", new { name = "a" }))["key"]!.GetValue<string>();
+        var beta = (await gateway.CreateKeyAsync("beta", new { name = "b" }))["key"]!.GetValue<string>();
+        using var viewer = await gateway.OperatorAsync("acme-viewer-" + store, "viewer", "acme");
+
+        async Task CallAsync(string? key, string path)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.Add("X-Request-Id", "reused-id-1");
+            if (key is not null)
+            {
+                request.Headers.Authorization = new("Bearer", key);
+            }
+
+            (await gateway.Proxy.SendAsync(request)).Dispose();
+        }
+
+        await CallAsync(acme, "/api/acme");
+        await CallAsync(beta, "/api/beta");
+        await CallAsync(null, "/api/nobody");
+        await WaitForItemsAsync(gateway, "admin/requests", 1);
+        await WaitForItemsAsync(gateway, "admin/orgs/beta/requests", 1);
+
+        using (var own = await viewer.GetAsync("admin/requests/reused-id-1"))
+        {
+            Assert.That(own.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            var record = (await own.Content.ReadFromJsonAsync<JsonObject>())!;
+            Assert.That(record["orgId"]!.GetValue<string>(), Is.EqualTo("acme"));
+            Assert.That(record["path"]!.GetValue<string>(), Is.EqualTo("/api/acme"));
+        }
+
+        using (var none = await viewer.GetAsync("admin/requests/not-a-logged-id"))
+        {
+            Assert.That(none.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        }
+
+        // The bootstrap token sees every organization: the newest record with the id.
+        var newest = await gateway.AdminGetAsync("admin/requests/reused-id-1");
+        Assert.That(newest["path"]!.GetValue<string>(), Is.EqualTo("/api/nobody"));
     }
 
     [Test]
@@ -308,6 +358,8 @@ public sealed class RequestLogTests(StoreKind store)
         // A client-chosen X-Request-Id seen in two organizations: the newer record is the one shown.
         await log.AppendAsync([Record("acme", "shared-id", 1_000_000), Record("beta", "shared-id", 2_000_000)], CancellationToken.None);
         Assert.That((await log.FindAsync("shared-id", start.AddDays(-1), CancellationToken.None))?.OrgId, Is.EqualTo("beta"));
+        Assert.That((await log.FindAsync("shared-id", "acme", start.AddDays(-1), CancellationToken.None))?.OrgId, Is.EqualTo("acme"), "looked up in one organization");
+        Assert.That(await log.FindAsync("shared-id", "gamma", start.AddDays(-1), CancellationToken.None), Is.Null);
 
         // A pointer as the version before the index kept it, one key per request id, is still followed.
         var entry = await db.StreamAddAsync(prefix + "reqlog:{acme}", [new("t", start.ToUnixTimeMilliseconds()), new("r", "old-id"), new("m", "GET"), new("p", "/api/old"), new("s", 200), new("d", "2")]);
@@ -486,7 +538,7 @@ public sealed class RequestLogTests(StoreKind store)
         Assert.That(stored.Items[0], Is.EqualTo(busy[^1]));
         foreach (var i in new[] { 0, 349, 699 })
         {
-            Assert.That(await log.FindAsync("spread-" + i, start.AddDays(-1), CancellationToken.None), Is.EqualTo(spread[i]), $"spread-{i}");
+            Assert.That(await log.FindAsync("spread-" + i, null, start.AddDays(-1), CancellationToken.None), Is.EqualTo(spread[i]), $"spread-{i}");
         }
     }
 

@@ -61,7 +61,10 @@ internal static class AdminRequests
         }
         catch (JsonException ex)
         {
-            return (null, AdminProblems.Invalid("body", $"Malformed JSON or a duplicate member (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})."));
+            // The reader knows where malformed JSON broke off; a duplicate member is found after reading, with no position.
+            return (null, AdminProblems.Invalid("body", ex.LineNumber is { } line
+                ? $"Malformed JSON (line {line + 1}, byte {ex.BytePositionInLine + 1})."
+                : "Malformed JSON or a duplicate member."));
         }
         catch (InvalidOperationException)
         {

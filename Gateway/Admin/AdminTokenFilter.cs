@@ -11,7 +11,7 @@ namespace Gateway.Admin;
 /// <summary>
 /// Requires <c>Authorization: Bearer &lt;Admin:Token&gt;</c>, compared in constant time. Wrong tokens are
 /// logged with the caller's address (never what it presented) and throttled per address group and
-/// globally; a request that presents no token is refused without counting, so that anything able to make
+/// globally; a request that presents no token (no header, an empty one, or no bearer token in it) is refused without counting, so that anything able to make
 /// a browser send requests (an <c>&lt;img&gt;</c> on a web page) cannot lock operators out. An accepted
 /// call's address goes into the audit entries it writes.
 /// </summary>
@@ -30,27 +30,30 @@ internal sealed partial class AdminTokenFilter(AdminToken token, IAdminTokenAuth
         }
 
         // The same strict parsing as the proxy's key check: one header, "Bearer", one space, no whitespace in the token.
-        var header = http.Request.Headers.Authorization;
-        if (header.Count == 0)
+        var parsed = BearerToken.TryParse(http.Request.Headers.Authorization, out var presented);
+        if (parsed == BearerParseResult.Missing)
         {
             // A console session (OpenID Connect sign-in) stands in for a token; without one the call is refused as before.
             var session = sessions.AuthenticateAsync(http);
             return session.IsCompletedSuccessfully ? DecideSession(session.Result) : DecideSessionAsync(session);
         }
 
-        if (BearerToken.TryParse(header, out var presented) == BearerParseResult.Ok)
+        if (parsed == BearerParseResult.Malformed)
         {
-            if (Matches(presented, token.Value))
-            {
-                return Accept(context, next, AdminPrincipal.Bootstrap, caller);
-            }
-
-            // Operator tokens (Operators/): looked up by digest; a wrong one fails and counts like a wrong bootstrap token.
-            var check = operators.AuthenticateAsync(presented.ToString(), http.RequestAborted);
-            return check.IsCompletedSuccessfully ? Decide(check.Result) : DecideAsync(check);
+            // "Bearer" with nothing after it, another scheme, two headers: no token was presented, so nothing is being
+            // guessed, and counting these would let whatever can add such a header lock operators out.
+            Log.Failed(logger, caller, "no bearer token in the Authorization header", http.Request.Method, http.Request.Path);
+            return ValueTask.FromResult<object?>(AdminProblems.Unauthorized());
         }
 
-        return Refuse();
+        if (Matches(presented, token.Value))
+        {
+            return Accept(context, next, AdminPrincipal.Bootstrap, caller);
+        }
+
+        // Operator tokens (Operators/): looked up by digest; a wrong one fails and counts like a wrong bootstrap token.
+        var check = operators.AuthenticateAsync(presented.ToString(), http.RequestAborted);
+        return check.IsCompletedSuccessfully ? Decide(check.Result) : DecideAsync(check);
 
         ValueTask<object?> Decide(AdminPrincipal? principal) => principal is null ? Refuse() : Accept(context, next, principal, caller);
 

@@ -104,6 +104,13 @@ internal static class CreditsApi
             // Applied to the live counter atomically, so units spent meanwhile on any instance are not lost.
             var charge = LimitCharger.CreditsCharge(key, credits, 0, time.GetUtcNow());
             var usedAfter = await counter.AdjustAsync(charge.Partition, op == "add" ? -amount : amount, charge.ExpiresAt, cancellationToken);
+            if (op == "add" && charge.Limit - usedAfter > QuotaRules.MaxLimit)
+            {
+                // Known only once applied (the counter is shared and live): taken back, so a balance never exceeds what set allows.
+                await counter.AdjustAsync(charge.Partition, amount, charge.ExpiresAt, CancellationToken.None);
+                return AdminProblems.Invalid("amount", $"The balance would exceed {QuotaRules.MaxLimit}.");
+            }
+
             var usedBefore = op == "add" ? usedAfter + amount : usedAfter - amount;
             saved = await AdminWrites.RunAsync(context, ct => manager.RecordCreditsAsync(
                 key, op, amount, Math.Max(0, charge.Limit - usedBefore), Math.Max(0, charge.Limit - usedAfter), AdminActor.From(context), ct));

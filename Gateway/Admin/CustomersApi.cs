@@ -182,6 +182,12 @@ internal static class CustomersApi
         {
             errors.Add("id", "Must match ^[A-Za-z0-9_.:@-]{1,128}$.");
         }
+        else if (id is "." or "..")
+        {
+            // As a path segment these are dot segments, which URLs resolve away: the customer could never be read,
+            // changed or deleted through /admin/orgs/{org}/customers/{id}.
+            errors.Add("id", "Must not be '.' or '..': a URL cannot name them.");
+        }
 
         var name = Name(body, errors, required: true);
         var plan = Plan(body, options, errors);

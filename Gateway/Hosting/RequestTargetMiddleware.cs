@@ -10,7 +10,8 @@ namespace Gateway.Hosting;
 /// Before routing on the proxy listener, so anonymous routes and unmatched paths are covered too: refuses
 /// a request target an upstream could read as another path than the one routed and authorized
 /// (<see cref="RequestTarget"/>) with 400 <c>bad_path</c>, or, with <c>Gateway:Paths:Normalize</c>,
-/// rewrites it to its normalized form, which is then routed, authorized and forwarded. A clean target
+/// rewrites it to its normalized form, which is then routed, authorized and forwarded. It also refuses a CONNECT
+/// (400 <c>bad_request</c>): the gateway opens no tunnels. A clean target
 /// costs one scan of its path and no allocation. The admin listener's paths are the gateway's own and
 /// carry ids (a customer id may be "..") that this would refuse.
 /// </summary>
@@ -20,6 +21,15 @@ internal sealed class RequestTargetMiddleware(RequestDelegate next, Listeners li
     {
         var request = context.Feature<IHttpRequestFeature>();
         var raw = request?.RawTarget;
+        if (HttpMethods.IsConnect(context.Request.Method) && !listeners.IsAdmin(context)
+            && context.Feature<IHttpExtendedConnectFeature>() is not { IsExtendedConnect: true })
+        {
+            // A tunnel, not a request for an upstream: the forwarder cannot send it, and a 502 would blame the upstream.
+            // An extended CONNECT (a WebSocket over HTTP/2) is a request for a route and goes on.
+            metrics.Request("(none)", ProblemCodes.BadRequest.Status, ProblemCodes.BadRequest.Code);
+            return GatewayProblem.WriteAsync(context, ProblemCodes.BadRequest, "CONNECT asks for a tunnel, which the gateway does not open.");
+        }
+
         if (request is null || RequestTarget.IsClean(RequestTarget.PathOf(raw)) || listeners.IsAdmin(context))
         {
             return next(context);

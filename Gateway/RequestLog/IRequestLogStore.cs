@@ -14,5 +14,14 @@ internal interface IRequestLogStore
     /// <exception cref="InvalidCursorException">The cursor was not issued by this store.</exception>
     Task<RequestPage> QueryAsync(RequestQuery query, CancellationToken cancellationToken);
 
-    Task<RequestRecord?> FindAsync(string requestId, DateTimeOffset notBefore, CancellationToken cancellationToken);
+    /// <summary>
+    /// The newest record with <paramref name="requestId"/> in <paramref name="org"/>, or in any organization (and under
+    /// none) when <paramref name="org"/> is null. Clients choose their <c>X-Request-Id</c>, so one id can name records
+    /// of several organizations: a lookup for one organization must not be shadowed by another's newer record.
+    /// </summary>
+    Task<RequestRecord?> FindAsync(string requestId, string? org, DateTimeOffset notBefore, CancellationToken cancellationToken);
+
+    /// <summary>The newest record with <paramref name="requestId"/> in any organization, or under none.</summary>
+    Task<RequestRecord?> FindAsync(string requestId, DateTimeOffset notBefore, CancellationToken cancellationToken) =>
+        FindAsync(requestId, null, notBefore, cancellationToken);
 }

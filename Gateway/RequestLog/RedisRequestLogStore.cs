@@ -253,39 +253,42 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
     }
 
     /// <summary>
-    /// Looks the id up in every organization's index at once (one pipelined round); a client-chosen
-    /// <c>X-Request-Id</c> may be in several, and the newest such record wins. Pointers an earlier version kept
+    /// Looks the id up in <paramref name="org"/>'s index, or in every organization's at once (one pipelined round); a
+    /// client-chosen <c>X-Request-Id</c> may be in several, and the newest such record wins. Pointers an earlier version kept
     /// per request id (<c>reqlog-id:</c>, expiring with the retention) are still read.
     /// </summary>
-    public async Task<RequestRecord?> FindAsync(string requestId, DateTimeOffset notBefore, CancellationToken cancellationToken)
+    public async Task<RequestRecord?> FindAsync(string requestId, string? org, DateTimeOffset notBefore, CancellationToken cancellationToken)
     {
         var db = Db;
-        var orgs = (await db.SetMembersAsync(Organizations)).Select(o => (string?)o is { Length: > 0 } text ? text : null).ToList();
+        var orgs = org is not null
+            ? new List<string?> { org }
+            : (await db.SetMembersAsync(Organizations)).Select(o => (string?)o is { Length: > 0 } text ? text : null).ToList();
         var batch = db.CreateBatch();
-        var lookups = orgs.Select(org => (Org: org, Now: batch.HashGetAsync(Index(org), requestId), Before: batch.HashGetAsync(PreviousIndex(org), requestId))).ToList();
+        var lookups = orgs.Select(o => (Org: o, Now: batch.HashGetAsync(Index(o), requestId), Before: batch.HashGetAsync(PreviousIndex(o), requestId))).ToList();
         var legacy = batch.StringGetAsync(LegacyIdKey(requestId));
         batch.Execute();
         await Task.WhenAll(lookups.SelectMany(l => new[] { l.Now, l.Before }).Append(legacy));
 
         var candidates = new List<(string? Org, string Id)>();
-        foreach (var (org, now, before) in lookups)
+        foreach (var (of, now, before) in lookups)
         {
             if ((now.Result.IsNull ? before.Result : now.Result) is { IsNull: false } id)
             {
-                candidates.Add((org, id!));
+                candidates.Add((of, id!));
             }
         }
 
-        if (candidates.Count == 0 && (string?)legacy.Result is { } pointer && pointer.IndexOf('\n', StringComparison.Ordinal) is var split and >= 0)
+        if (candidates.Count == 0 && (string?)legacy.Result is { } pointer && pointer.IndexOf('\n', StringComparison.Ordinal) is var split and >= 0
+            && (pointer[..split] is { Length: > 0 } o ? o : null) is var pointed && (org is null || pointed == org))
         {
-            candidates.Add((pointer[..split] is { Length: > 0 } o ? o : null, pointer[(split + 1)..]));
+            candidates.Add((pointed, pointer[(split + 1)..]));
         }
 
         RequestRecord? newest = null;
-        foreach (var (org, id) in candidates)
+        foreach (var (of, id) in candidates)
         {
-            var entries = await db.StreamRangeAsync(Stream(org), id, id, count: 1);
-            if (entries.Length > 0 && Read(org, entries[0]) is { } record && record.Time >= notBefore && (newest is null || record.Time > newest.Time))
+            var entries = await db.StreamRangeAsync(Stream(of), id, id, count: 1);
+            if (entries.Length > 0 && Read(of, entries[0]) is { } record && record.Time >= notBefore && (newest is null || record.Time > newest.Time))
             {
                 newest = record;
             }

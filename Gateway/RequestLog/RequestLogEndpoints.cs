@@ -95,9 +95,12 @@ internal sealed class RequestLogEndpoints : IAdminApi
     }
 
     private static async Task<Results<Ok<RequestDto>, AdminProblem>> GetAsync(
-        string requestId, IRequestLogStore log, IOptions<RequestLogOptions> options, TimeProvider time, CancellationToken cancellationToken)
+        string requestId, HttpContext context, IRequestLogStore log, IOptions<RequestLogOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
-        var record = requestId.Length > 256 ? null : await log.FindAsync(requestId, time.GetUtcNow() - options.Value.Retention, cancellationToken);
+        // A caller scoped to one organization was looked up in it by OrgFromRequestRecord; any other sees the newest record.
+        var record = OrgFromRequestRecord.Found(context, out var found) ? found
+            : requestId.Length > 256 ? null
+            : await log.FindAsync(requestId, time.GetUtcNow() - options.Value.Retention, cancellationToken);
         return record is null
             ? AdminProblems.NotFound($"Request '{requestId}' is not in the request log.")
             : TypedResults.Ok(RequestDto.From(record, withOrg: true));
@@ -137,9 +140,23 @@ internal sealed class RequestLogEndpoints : IAdminApi
     }
 }
 
-/// <summary>The route value <paramref name="name"/> is a request id; the logged request's organization decides.</summary>
+/// <summary>
+/// The route value <paramref name="name"/> is a request id, looked up among the caller's organization's records only:
+/// clients choose their <c>X-Request-Id</c>, so another organization's (or an unauthenticated client's) newer record
+/// with the same id must not hide this organization's from it. The record found is kept for the endpoint.
+/// </summary>
 internal sealed class OrgFromRequestRecord(string name) : OrgFrom
 {
+    private static readonly object ItemKey = new();
+
+    /// <summary>Whether the caller's organization was searched, and what was found there (null: nothing).</summary>
+    public static bool Found(HttpContext context, out RequestRecord? record)
+    {
+        var searched = context.Items.TryGetValue(ItemKey, out var item);
+        record = item as RequestRecord;
+        return searched;
+    }
+
     public override async ValueTask<OrgDecision> DecideAsync(HttpContext context, string scope)
     {
         var id = context.Request.RouteValues[name] as string;
@@ -150,8 +167,9 @@ internal sealed class OrgFromRequestRecord(string name) : OrgFrom
 
         var services = context.RequestServices;
         var retention = services.GetRequiredService<IOptions<RequestLogOptions>>().Value.Retention;
-        var record = await services.GetRequiredService<IRequestLogStore>().FindAsync(id, services.GetRequiredService<TimeProvider>().GetUtcNow() - retention, context.RequestAborted);
-        return record is null || record.OrgId == scope ? OrgDecision.Allowed : OrgDecision.Hide($"Request '{id}' is not in the request log.");
+        var record = await services.GetRequiredService<IRequestLogStore>().FindAsync(id, scope, services.GetRequiredService<TimeProvider>().GetUtcNow() - retention, context.RequestAborted);
+        context.Items[ItemKey] = record;
+        return OrgDecision.Allowed;
     }
 }
 

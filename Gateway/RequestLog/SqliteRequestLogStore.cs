@@ -461,29 +461,40 @@ internal sealed class SqliteRequestLogStore(IOptions<GatewayOptions> options, Sq
     /// Finds the batches whose text holds the id as a quoted JSON string (SQLite's <c>instr</c>, newest first),
     /// then the record in them: a scan of the retained log's text, in C, with no index kept per record.
     /// </summary>
-    public async Task<RequestRecord?> FindAsync(string requestId, DateTimeOffset notBefore, CancellationToken cancellationToken)
+    public async Task<RequestRecord?> FindAsync(string requestId, string? org, DateTimeOffset notBefore, CancellationToken cancellationToken)
     {
         var notBeforeMs = notBefore.ToUnixTimeMilliseconds();
         await WriteHeldBeforeReadAsync(null, cancellationToken);
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT org_id, records FROM request_log_batches WHERE last_at >= $notBefore AND instr(records, $needle) > 0 ORDER BY seq DESC;";
+        command.CommandText = org is null
+            ? "SELECT org_id, records FROM request_log_batches WHERE last_at >= $notBefore AND instr(records, $needle) > 0 ORDER BY seq DESC;"
+            : "SELECT org_id, records FROM request_log_batches WHERE org_id = $org AND last_at >= $notBefore AND instr(records, $needle) > 0 ORDER BY seq DESC;";
+        if (org is not null)
+        {
+            command.Parameters.AddWithValue("$org", org);
+        }
+
         command.Parameters.AddWithValue("$notBefore", notBeforeMs);
         command.Parameters.AddWithValue("$needle", Quoted(requestId));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        RequestRecord? newest = null;
         while (await reader.ReadAsync(cancellationToken))
         {
+            // Rows are written per organization, some held longer than others for a fuller row, so a later row may
+            // hold an older record: the newest is decided by time across every row that holds the id.
             var records = Read(reader.GetFieldValue<byte[]>(1), reader.GetString(0));
             for (var i = records.Count - 1; i >= 0; i--)
             {
-                if (records[i].RequestId == requestId && records[i].Time.ToUnixTimeMilliseconds() >= notBeforeMs)
+                if (records[i].RequestId == requestId && records[i].Time.ToUnixTimeMilliseconds() >= notBeforeMs
+                    && (newest is null || records[i].Time > newest.Time))
                 {
-                    return records[i];
+                    newest = records[i];
                 }
             }
         }
 
-        return null;
+        return newest;
     }
 
     private static (long Seq, long FromNewest) ParseCursor(string cursor)

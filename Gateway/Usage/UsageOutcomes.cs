@@ -25,6 +25,8 @@ public static class UsageOutcomes
         ProblemCodes.InsufficientScope.Code,
         ProblemCodes.IpNotAllowed.Code,
         ProblemCodes.RateLimited.Code,
+        ProblemCodes.QuotaExceeded.Code,
+        ProblemCodes.CreditsExhausted.Code,
         ProblemCodes.StoreUnavailable.Code,
         Upstream5xx,
     ];

@@ -10,7 +10,7 @@ export const OUTCOME_LABELS = {
   allowed: 'Allowed', missing_key: 'Missing key', invalid_key: 'Invalid key', key_expired: 'Expired key',
   key_revoked: 'Revoked key', key_inactive: 'Inactive key', wrong_environment: 'Wrong environment',
   insufficient_scope: 'Insufficient scope', ip_not_allowed: 'IP not allowed', rate_limited: 'Rate limited',
-  store_unavailable: 'Store unavailable', upstream_5xx: 'Upstream 5xx',
+  quota_exceeded: 'Quota exceeded', credits_exhausted: 'Credits exhausted', store_unavailable: 'Store unavailable', upstream_5xx: 'Upstream 5xx',
 };
 
 function svg(tag, attributes, text) {
