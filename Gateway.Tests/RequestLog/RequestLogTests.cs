@@ -169,6 +169,10 @@ public sealed class RequestLogTests(StoreKind store)
             }
 
             (await gateway.Proxy.SendAsync(request)).Dispose();
+
+            // Records are timed to the millisecond: the next one must be strictly newer for "newest" to mean one record.
+            var sent = DateTimeOffset.UtcNow;
+            await Eventually.HoldsAsync(() => DateTimeOffset.UtcNow > sent.AddMilliseconds(2), TimeSpan.FromSeconds(5));
         }
 
         await CallAsync(acme, "/api/acme");

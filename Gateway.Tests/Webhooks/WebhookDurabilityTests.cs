@@ -57,6 +57,50 @@ public sealed class WebhookDurabilityTests
         }
     }
 
+    // Stopped while waiting to retry within a claim: the refused send still counts, so the delivery's attempts match
+    // what the receiver saw once the restarted gateway delivers it.
+    [Test]
+    public async Task Restart_WhileWaitingToRetry_AttemptsMadeBeforeTheStopStillCount()
+    {
+        using var receiver = new WebhookReceiver(failFirst: 1);
+        var storeDirectory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(storeDirectory);
+        var settings = WebhookDeliveryTests.FastSettings();
+        settings["Gateway:Store:Path"] = Path.Combine(storeDirectory, "gateway.db");
+        settings["Gateway:Webhooks:RetryDelay"] = "00:01:00"; // the claim's own retry waits long enough to be stopped in
+        settings["Gateway:Webhooks:MaxRetryDelay"] = "00:10:00";
+        try
+        {
+            string hookId;
+            await using (var first = await GatewayHost.StartAsync(settings))
+            {
+                await first.CreateOrgAsync("acme");
+                (hookId, _) = await WebhookDeliveryTests.CreateWebhookAsync(first, "acme", receiver.Url, "key.created");
+                await first.CreateKeyAsync("acme", new { name = "k" });
+                await Eventually.HoldsAsync(() => Task.FromResult(receiver.Posts.Count == 1), TimeSpan.FromSeconds(15), "the first send, refused");
+            }
+
+            await using var second = await GatewayHost.StartAsync(settings);
+            var deliveries = await Eventually.ValueAsync(
+                () => WebhookDeliveryTests.DeliveriesAsync(second, hookId),
+                d => d.Count == 1 && d[0]!["status"]!.GetValue<string>() == "delivered",
+                TimeSpan.FromSeconds(20),
+                "the delivery sent by the restarted gateway");
+            Assert.That(receiver.Posts.Select(p => p.Status), Is.EqualTo(new[] { 500, 204 }));
+            Assert.That(deliveries[0]!["attempts"]!.GetValue<int>(), Is.EqualTo(2), "the send refused before the stop counts");
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(storeDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
     [Test]
     public async Task TwoInstancesOnRedis_EachEventDeliveredOnceBetweenThem()
     {

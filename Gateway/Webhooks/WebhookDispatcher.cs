@@ -158,12 +158,32 @@ internal sealed partial class WebhookDispatcher : BackgroundService
                 context,
                 0);
         }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            outcome = Outcome.FromException<HttpResponseMessage>(new OperationCanceledException(stoppingToken));
+        }
         finally
         {
             ResilienceContextPool.Shared.Return(context);
         }
 
-        stoppingToken.ThrowIfCancellationRequested();
+        if (stoppingToken.IsCancellationRequested && outcome.Result is not { IsSuccessStatusCode: true })
+        {
+            // Shutting down mid-claim (in a send, or waiting to retry): the sends made so far count, since the receiver
+            // may have them, and the claim is given back due at once for the next start or another instance.
+            outcome.Result?.Dispose();
+            var stopped = _time.GetUtcNow();
+            await TrySaveAsync(delivery with
+            {
+                Attempts = delivery.Attempts + sent,
+                NextAttemptAt = stopped,
+                LastAttemptAt = sent > 0 ? stopped : delivery.LastAttemptAt,
+                ResponseStatus = status,
+                LastError = error,
+            });
+            return;
+        }
+
         var now = _time.GetUtcNow();
         using var answer = outcome.Result;
         if (answer is { IsSuccessStatusCode: true })
