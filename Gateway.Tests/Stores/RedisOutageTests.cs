@@ -96,6 +96,34 @@ public sealed class RedisOutageTests
         Assert.That(await _gateway.CodeAsync(_revoked), Is.EqualTo("key_revoked"));
     }
 
+    // While Redis is frozen, StackExchange.Redis gives the connection up after a second or so and fails the calls in
+    // flight as cancelled, or with its pipe's "reading is not allowed after reader was completed": the limiter's and
+    // the credits' calls among them. Each of those is Redis not answering, never a 500.
+    [Test]
+    public async Task Sigstop_RequestsWhileTheConnectionIsGivenUp_NeverA500()
+    {
+        var prepaid = (await _gateway.CreateKeyAsync("acme", new { name = "prepaid", credits = new { remaining = 100_000 } }))["key"]!.GetValue<string>();
+        Assert.That(await _gateway.StatusAsync(prepaid), Is.EqualTo(HttpStatusCode.OK));
+        var statuses = new List<HttpStatusCode>();
+        _redis.Pause();
+        try
+        {
+            var until = Stopwatch.GetTimestamp() + (Stopwatch.Frequency * 6);
+            while (Stopwatch.GetTimestamp() < until)
+            {
+                statuses.Add(await _gateway.StatusAsync(_known));
+                statuses.Add(await _gateway.StatusAsync(prepaid));
+            }
+        }
+        finally
+        {
+            _redis.Resume();
+        }
+
+        Assert.That(statuses, Has.None.EqualTo(HttpStatusCode.InternalServerError), string.Join(",", statuses.Select(s => (int)s)));
+        Assert.That(statuses, Has.Some.EqualTo(HttpStatusCode.OK), "known keys are served from the cache");
+    }
+
     [Test]
     public async Task Sigstop_UsageReportDuringAFailingFlush_503WithinTheTimeouts_ThenEveryRequestCountedOnce()
     {

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Gateway.Tests.Common;
 using Gateway.Tests.Operators;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.Tests.Webhooks;
 
@@ -95,6 +96,76 @@ public sealed class WebhookQuotaEventTests(StoreKind store)
             Assert.That(data["credits"], Is.Not.Null, "the key object with its credits");
             Assert.That(posts.Single().ToJsonString(), Does.Not.Contain(key));
         });
+    }
+
+    // The outbox refusing the crossing's delivery for a while (Redis out): the event is stored once it takes it.
+    [Test]
+    public async Task CreditsExhausted_OutboxRefusesTwice_StoredOnRetryAndDelivered()
+    {
+        if (store != StoreKind.Sqlite)
+        {
+            Assert.Ignore("The store's failures are simulated around the SQLite outbox.");
+        }
+
+        using var receiver = new WebhookReceiver();
+        var settings = WebhookDeliveryTests.FastSettings();
+        foreach (var (name, value) in GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", [])))
+        {
+            settings[name] = value;
+        }
+
+        FlakyOutbox? outbox = null;
+        await using var gateway = await GatewayHost.StartAsync(settings, services => services.AddSingleton<Gateway.Webhooks.IWebhookStore>(sp =>
+            outbox = new FlakyOutbox(ActivatorUtilities.CreateInstance<Gateway.Webhooks.SqliteWebhookStore>(sp), "credits.exhausted", failures: 2)));
+        await gateway.CreateOrgAsync("acme");
+        await WebhookDeliveryTests.CreateWebhookAsync(gateway, "acme", receiver.Url, "credits.exhausted");
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "prepaid", credits = new { remaining = 1 } })).Str("key");
+
+        Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        await Eventually.HoldsAsync(() => Of(receiver, "credits.exhausted").Count == 1, TimeSpan.FromSeconds(30), "credits.exhausted after the outbox took it");
+        Assert.That(outbox!.Refused, Is.EqualTo(2));
+    }
+
+    private sealed class FlakyOutbox(Gateway.Webhooks.IWebhookStore inner, string type, int failures) : Gateway.Webhooks.IWebhookStore
+    {
+        private int _failures = failures;
+
+        public int Refused { get; private set; }
+
+        public Task EnqueueAsync(IReadOnlyList<Gateway.Webhooks.WebhookDelivery> deliveries, CancellationToken cancellationToken)
+        {
+            if (deliveries.Any(d => d.Type == type) && Interlocked.Decrement(ref _failures) >= 0)
+            {
+                Refused++;
+                throw new Gateway.Stores.StoreUnavailableException("The outbox is out.", null);
+            }
+
+            return inner.EnqueueAsync(deliveries, cancellationToken);
+        }
+
+        public Task CreateAsync(Gateway.Webhooks.Webhook webhook, CancellationToken cancellationToken) => inner.CreateAsync(webhook, cancellationToken);
+
+        public Task<Gateway.Webhooks.Webhook?> GetAsync(string id, CancellationToken cancellationToken) => inner.GetAsync(id, cancellationToken);
+
+        public Task<IReadOnlyList<Gateway.Webhooks.Webhook>> ListAsync(string orgId, CancellationToken cancellationToken) => inner.ListAsync(orgId, cancellationToken);
+
+        public Task UpdateAsync(Gateway.Webhooks.Webhook webhook, CancellationToken cancellationToken) => inner.UpdateAsync(webhook, cancellationToken);
+
+        public Task<bool> DeleteAsync(string id, CancellationToken cancellationToken) => inner.DeleteAsync(id, cancellationToken);
+
+        public Task<IReadOnlyList<Gateway.Webhooks.WebhookDelivery>> ClaimDueAsync(DateTimeOffset now, DateTimeOffset leaseUntil, int max, CancellationToken cancellationToken) =>
+            inner.ClaimDueAsync(now, leaseUntil, max, cancellationToken);
+
+        public Task SaveDeliveryAsync(Gateway.Webhooks.WebhookDelivery delivery, CancellationToken cancellationToken) => inner.SaveDeliveryAsync(delivery, cancellationToken);
+
+        public Task<IReadOnlyList<Gateway.Webhooks.WebhookDelivery>> ListDeliveriesAsync(string webhookId, int limit, CancellationToken cancellationToken) =>
+            inner.ListDeliveriesAsync(webhookId, limit, cancellationToken);
+
+        public Task<Gateway.Webhooks.WebhookDelivery?> GetDeliveryAsync(string deliveryId, CancellationToken cancellationToken) => inner.GetDeliveryAsync(deliveryId, cancellationToken);
+
+        public Task<bool> MarkOnceAsync(string mark, DateTimeOffset now, TimeSpan keepFor, CancellationToken cancellationToken) => inner.MarkOnceAsync(mark, now, keepFor, cancellationToken);
+
+        public Task AuditAsync(Gateway.Domain.AuditEntry entry, CancellationToken cancellationToken) => inner.AuditAsync(entry, cancellationToken);
     }
 
     private async Task<GatewayHost> StartAsync()

@@ -52,15 +52,16 @@ internal sealed class RedisCustomerStore(IConnectionMultiplexer redis, IOptions<
         }
     }
 
+    // Every call goes through RedisCalls.Guard: a Redis failure is the store's "could not answer" (503), never a 500.
     public async Task<Customer?> GetAsync(string orgId, string id, CancellationToken cancellationToken)
     {
-        var json = await Db.HashGetAsync(Hash(orgId), id);
+        var json = await RedisCalls.Guard(() => Db.HashGetAsync(Hash(orgId), id), cancellationToken);
         return json.IsNull ? null : Read(json!);
     }
 
     public async Task<IReadOnlyList<Customer>> ListAsync(string orgId, CancellationToken cancellationToken)
     {
-        var all = await Db.HashValuesAsync(Hash(orgId));
+        var all = await RedisCalls.Guard(() => Db.HashValuesAsync(Hash(orgId)), cancellationToken);
         return all.Select(v => Read(v!)).OrderBy(c => c.Id, StringComparer.Ordinal).ToList();
     }
 
@@ -71,7 +72,7 @@ internal sealed class RedisCustomerStore(IConnectionMultiplexer redis, IOptions<
         ChangeAsync(DeleteScript, orgId, id, "", audit);
 
     private async Task<bool> ChangeAsync(string script, string orgId, string id, string json, AuditEntry? audit) =>
-        (long)await Db.ScriptEvaluateAsync(script, [Hash(orgId), _keys.OrgAudit(orgId)], [id, json, audit is null ? "" : AuditJson(audit)]) == 1;
+        (long)await RedisCalls.Guard(() => Db.ScriptEvaluateAsync(script, [Hash(orgId), _keys.OrgAudit(orgId)], [id, json, audit is null ? "" : AuditJson(audit)])) == 1;
 
     private RedisKey Hash(string orgId) => new(_prefix + orgId + ":customers");
 

@@ -1,6 +1,7 @@
 using Gateway.Auth;
 using Gateway.Http;
 using Gateway.Observability;
+using Gateway.Stores;
 
 namespace Gateway.RateLimiting;
 
@@ -53,8 +54,35 @@ internal sealed class RequestRateLimitMiddleware(
     private async Task AwaitAnonymousAsync(HttpContext context, RateLimitFeature feature, ValueTask<bool> decision) =>
         await Continue(context, feature, await decision ? ChargeOutcome.Allowed : ChargeOutcome.RateLimited);
 
-    private async Task AwaitAsync(HttpContext context, RateLimitFeature feature, ValueTask<ChargeOutcome> decision) =>
-        await Continue(context, feature, await decision);
+    private async Task AwaitAsync(HttpContext context, RateLimitFeature feature, ValueTask<ChargeOutcome> decision)
+    {
+        ChargeOutcome outcome;
+        try
+        {
+            outcome = await decision;
+        }
+        catch (StoreUnavailableException)
+        {
+            // The key's customer (its shared limit and quota) could not be read: a request that cannot be checked is
+            // never let through. The limits fall back to per-instance counting on their own; this is the one lookup
+            // with no such fallback. Nothing was charged, and the IP permit goes back.
+            var deferred = feature.IpDeferred;
+            counter.Release(feature, LimitSlot.Ip, deferred ? LimitSlot.Ip : LimitSlot.AfterIp);
+            feature.IpDeferred = false;
+            if (!deferred)
+            {
+                ref var ip = ref feature.State(LimitSlot.Ip);
+                ip.Remaining = Math.Min(Math.Max(0, ip.Remaining) + 1, feature.Spec(LimitSlot.Ip).PermitLimit);
+                feature.Report(LimitSlot.Ip);
+            }
+
+            context.Response.Headers.RetryAfter = "1";
+            await GatewayProblem.WriteAsync(context, ProblemCodes.StoreUnavailable, "The key's customer could not be read; retry shortly.", null);
+            return;
+        }
+
+        await Continue(context, feature, outcome);
+    }
 
     private Task Continue(HttpContext context, RateLimitFeature feature, ChargeOutcome outcome)
     {

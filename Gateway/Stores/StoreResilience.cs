@@ -33,8 +33,10 @@ internal sealed class StoreResilience
 
     /// <remarks>
     /// A database driver's own error (SQLite busy past its timeout, a store file gone from under the process)
-    /// counts too: the caller cannot fix it by changing the request, so it is a 503, never a 500.
+    /// counts too: the caller cannot fix it by changing the request, so it is a 503, never a 500. So does a Redis
+    /// client error that a feature's store let through unwrapped.
     /// </remarks>
     public static bool IsUnavailable(Exception ex) =>
-        ex is StoreUnavailableException or TimeoutRejectedException or BrokenCircuitException or System.Data.Common.DbException;
+        ex is StoreUnavailableException or TimeoutRejectedException or BrokenCircuitException or System.Data.Common.DbException
+            or StackExchange.Redis.RedisException or TimeoutException;
 }

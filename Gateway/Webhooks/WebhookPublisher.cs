@@ -5,13 +5,18 @@ using Gateway.Domain;
 using Gateway.Keys;
 using Gateway.Observability;
 using Gateway.Stores;
+using Gateway.Stores.Redis;
+using Polly;
+using Polly.Retry;
 
 namespace Gateway.Webhooks;
 
 /// <summary>
 /// Where events enter the webhook outbox. Key changes arrive through <see cref="IKeyEvents"/>; quota and credit
 /// events are for the quota counters to call (<see cref="QuotaThresholdReachedAsync"/>, <see cref="CreditsExhaustedAsync"/>).
-/// Publishing never throws: the change that caused the event has happened either way.
+/// Publishing never throws: the change that caused the event has happened either way. Quota and credit events the
+/// store cannot take at once are tried again for a few minutes (a key change's event is stored before its admin call
+/// answers, so that call is not held up).
 /// </summary>
 internal interface IWebhookPublisher
 {
@@ -34,7 +39,39 @@ internal sealed partial class WebhookPublisher(
     public Task PublishKeyAsync(string orgId, string type, ApiKeyRecord key, CancellationToken cancellationToken) =>
         PublishAsync(orgId, type, KeyJson(key), cancellationToken);
 
-    public async Task QuotaThresholdReachedAsync(string orgId, string? customerId, string? keyId, int percent, CancellationToken cancellationToken)
+    // Quota and credit events come from a request, with nobody waiting on them, and happen once per crossing: while the
+    // store cannot take the outbox entry (a Redis outage), it is tried again for about five minutes rather than lost.
+    private static readonly ResiliencePipeline EventRetry = new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => StoreResilience.IsUnavailable(ex) || RedisCalls.IsFailure(ex)),
+            MaxRetryAttempts = 14,
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            Delay = TimeSpan.FromSeconds(1),
+            MaxDelay = TimeSpan.FromSeconds(30),
+        })
+        .Build();
+
+    public Task QuotaThresholdReachedAsync(string orgId, string? customerId, string? keyId, int percent, CancellationToken cancellationToken) =>
+        WithRetriesAsync(orgId, WebhookEvents.QuotaThreshold, ct => StoreQuotaThresholdAsync(orgId, customerId, keyId, percent, ct), cancellationToken);
+
+    public Task CreditsExhaustedAsync(string orgId, string keyId, CancellationToken cancellationToken) =>
+        WithRetriesAsync(orgId, WebhookEvents.CreditsExhausted, ct => StoreCreditsExhaustedAsync(orgId, keyId, ct), cancellationToken);
+
+    private async Task WithRetriesAsync(string orgId, string type, Func<CancellationToken, Task> store, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await EventRetry.ExecuteAsync(async ct => await store(ct), cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            Log.PublishFailed(logger, type, orgId, ex);
+        }
+    }
+
+    private async Task StoreQuotaThresholdAsync(string orgId, string? customerId, string? keyId, int percent, CancellationToken cancellationToken)
     {
         var key = keyId is null ? null : await TryGetKeyAsync(keyId, cancellationToken);
         var data = Json(w =>
@@ -53,10 +90,10 @@ internal sealed partial class WebhookPublisher(
                 w.WriteRawValue(KeyJson(key));
             }
         });
-        await PublishAsync(orgId, WebhookEvents.QuotaThreshold, data, cancellationToken);
+        await StoreAsync(orgId, WebhookEvents.QuotaThreshold, data, cancellationToken);
     }
 
-    public async Task CreditsExhaustedAsync(string orgId, string keyId, CancellationToken cancellationToken)
+    private async Task StoreCreditsExhaustedAsync(string orgId, string keyId, CancellationToken cancellationToken)
     {
         var key = await TryGetKeyAsync(keyId, cancellationToken);
         var data = key is not null ? KeyJson(key) : Json(w =>
@@ -64,31 +101,36 @@ internal sealed partial class WebhookPublisher(
             w.WriteString("id", keyId);
             w.WriteString("orgId", orgId);
         });
-        await PublishAsync(orgId, WebhookEvents.CreditsExhausted, data, cancellationToken);
+        await StoreAsync(orgId, WebhookEvents.CreditsExhausted, data, cancellationToken);
     }
 
     public async Task PublishAsync(string orgId, string type, string dataJson, CancellationToken cancellationToken)
     {
         try
         {
-            var hooks = await store.ListAsync(orgId, cancellationToken);
-            var now = time.GetUtcNow();
-            var body = Body(type, now, dataJson);
-            var deliveries = hooks.Where(h => h.Enabled && h.Events.Contains(type, StringComparer.Ordinal))
-                .Select(h => new WebhookDelivery("msg_" + Base62.Random(24), h.Id, orgId, type, body, WebhookDelivery.Pending, 0, now, now, null, null, null, null))
-                .ToList();
-            if (deliveries.Count == 0)
-            {
-                return;
-            }
-
-            await store.EnqueueAsync(deliveries, CancellationToken.None);
-            signal.Wake();
+            await StoreAsync(orgId, type, dataJson, cancellationToken);
         }
         catch (Exception ex)
         {
             Log.PublishFailed(logger, type, orgId, ex);
         }
+    }
+
+    private async Task StoreAsync(string orgId, string type, string dataJson, CancellationToken cancellationToken)
+    {
+        var hooks = await store.ListAsync(orgId, cancellationToken);
+        var now = time.GetUtcNow();
+        var body = Body(type, now, dataJson);
+        var deliveries = hooks.Where(h => h.Enabled && h.Events.Contains(type, StringComparer.Ordinal))
+            .Select(h => new WebhookDelivery("msg_" + Base62.Random(24), h.Id, orgId, type, body, WebhookDelivery.Pending, 0, now, now, null, null, null, null))
+            .ToList();
+        if (deliveries.Count == 0)
+        {
+            return;
+        }
+
+        await store.EnqueueAsync(deliveries, CancellationToken.None);
+        signal.Wake();
     }
 
     /// <summary>The exact body sent: <c>{"type","timestamp","data"}</c>.</summary>

@@ -21,13 +21,9 @@ internal sealed class RedisSharedLimitStore(IConnectionMultiplexer redis, IOptio
                 [partitionKey],
                 [limit, windowMs, want, backBucket, back, seed, ahead]))!;
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (RedisCalls.IsFailure(ex))
         {
-            throw new StoreUnavailableException("Redis did not answer.", ex);
-        }
-        catch (TimeoutException ex)
-        {
-            throw new StoreUnavailableException("Redis did not answer in time.", ex);
+            throw RedisCalls.Unavailable(ex);
         }
 
         return new LimitLease((int)result[0], (int)result[1], (long)result[2], (long)result[3], (long)result[4], (long)result[5], (long)result[6]);
