@@ -124,6 +124,32 @@ public sealed class RedisOutageTests
         Assert.That(statuses, Has.Some.EqualTo(HttpStatusCode.OK), "known keys are served from the cache");
     }
 
+    // A known key whose customer this instance has not read (registered after the key's last request): its shared
+    // limit and quota cannot be checked without Redis, so the request is refused as unverifiable, not failed.
+    [Test]
+    public async Task Sigstop_KnownKeyWithACustomerNotReadYet_503StoreUnavailable()
+    {
+        var late = (await _gateway.CreateKeyAsync("acme", new { name = "late", customerId = "late-customer" }))["key"]!.GetValue<string>();
+        Assert.That(await _gateway.StatusAsync(late), Is.EqualTo(HttpStatusCode.OK), "an unregistered customer id is only stamped");
+        await _gateway.AdminPostAsync("admin/orgs/acme/customers", new { id = "late-customer", name = "Late", quota = new { limit = 100, period = "day" } }, expected: 201);
+
+        _redis.Pause();
+        try
+        {
+            using var response = await _gateway.CallAsync("/api/x", late);
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
+            Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("store_unavailable"));
+            Assert.That(response.Headers.RetryAfter?.Delta, Is.EqualTo(TimeSpan.FromSeconds(1)));
+            Assert.That(await _gateway.StatusAsync(_known), Is.EqualTo(HttpStatusCode.OK), "keys without a customer are served as before");
+        }
+        finally
+        {
+            _redis.Resume();
+        }
+
+        await GatewayHost.WaitForAsync(async () => await _gateway.StatusAsync(late) == HttpStatusCode.OK, TimeSpan.FromSeconds(15));
+    }
+
     [Test]
     public async Task Sigstop_UsageReportDuringAFailingFlush_503WithinTheTimeouts_ThenEveryRequestCountedOnce()
     {

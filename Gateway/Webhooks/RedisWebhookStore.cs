@@ -49,13 +49,13 @@ internal sealed class RedisWebhookStore(IConnectionMultiplexer redis, IOptions<G
     public async Task<IReadOnlyList<Webhook>> ListAsync(string orgId, CancellationToken cancellationToken)
     {
         var db = Db;
-        var ids = await db.SetMembersAsync(Org(orgId));
+        var ids = await RedisCalls.Guard(() => db.SetMembersAsync(Org(orgId)), cancellationToken);
         if (ids.Length == 0)
         {
             return [];
         }
 
-        var values = await db.StringGetAsync(ids.Select(id => Hook(id!)).ToArray());
+        var values = await RedisCalls.Guard(() => db.StringGetAsync(ids.Select(id => Hook(id!)).ToArray()), cancellationToken);
         return values.Where(v => !v.IsNull)
             .Select(v => JsonSerializer.Deserialize((string)v!, WebhookStoreJsonContext.Default.Webhook)!)
             .OrderBy(w => w.CreatedAt).ThenBy(w => w.Id, StringComparer.Ordinal).ToList();
@@ -94,7 +94,8 @@ internal sealed class RedisWebhookStore(IConnectionMultiplexer redis, IOptions<G
             _ = tx.SortedSetAddAsync(Due, d.Id, d.NextAttemptAt.ToUnixTimeMilliseconds());
         }
 
-        await tx.ExecuteAsync();
+        // Guarded: a publisher retries an event whose outbox write failed only when the failure is Redis not answering.
+        await RedisCalls.Guard(() => tx.ExecuteAsync(), cancellationToken);
     }
 
     public async Task<IReadOnlyList<WebhookDelivery>> ClaimDueAsync(DateTimeOffset now, DateTimeOffset leaseUntil, int max, CancellationToken cancellationToken)

@@ -5,7 +5,6 @@ using Gateway.Domain;
 using Gateway.Keys;
 using Gateway.Observability;
 using Gateway.Stores;
-using Gateway.Stores.Redis;
 using Polly;
 using Polly.Retry;
 
@@ -44,7 +43,7 @@ internal sealed partial class WebhookPublisher(
     private static readonly ResiliencePipeline EventRetry = new ResiliencePipelineBuilder()
         .AddRetry(new RetryStrategyOptions
         {
-            ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => StoreResilience.IsUnavailable(ex) || RedisCalls.IsFailure(ex)),
+            ShouldHandle = new PredicateBuilder().Handle<Exception>(StoreResilience.IsUnavailable),
             MaxRetryAttempts = 14,
             BackoffType = DelayBackoffType.Exponential,
             UseJitter = true,
