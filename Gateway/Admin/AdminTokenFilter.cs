@@ -11,9 +11,9 @@ namespace Gateway.Admin;
 /// <summary>
 /// Requires <c>Authorization: Bearer &lt;Admin:Token&gt;</c>, compared in constant time. Wrong tokens are
 /// logged with the caller's address (never what it presented) and throttled per address group and
-/// globally; a request that presents no token (no header, an empty one, or no bearer token in it) is refused without counting, so that anything able to make
-/// a browser send requests (an <c>&lt;img&gt;</c> on a web page) cannot lock operators out. An accepted
-/// call's address goes into the audit entries it writes.
+/// globally; a request that presents no token (no header, an empty one, or no bearer token in it) is refused
+/// without counting, so that anything able to make a browser send requests (an <c>&lt;img&gt;</c> on a web
+/// page) cannot lock operators out. An accepted call's address goes into the audit entries it writes.
 /// </summary>
 internal sealed partial class AdminTokenFilter(AdminToken token, IAdminTokenAuthenticator operators, IAdminSessionAuthenticator sessions, AdminAuthThrottle throttle, AdminClientAddress clientAddress, ILogger<AdminTokenFilter> logger) : IEndpointFilter
 {

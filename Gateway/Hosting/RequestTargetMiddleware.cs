@@ -10,10 +10,10 @@ namespace Gateway.Hosting;
 /// Before routing on the proxy listener, so anonymous routes and unmatched paths are covered too: refuses
 /// a request target an upstream could read as another path than the one routed and authorized
 /// (<see cref="RequestTarget"/>) with 400 <c>bad_path</c>, or, with <c>Gateway:Paths:Normalize</c>,
-/// rewrites it to its normalized form, which is then routed, authorized and forwarded. It also refuses a CONNECT
-/// (400 <c>bad_request</c>): the gateway opens no tunnels. A clean target
-/// costs one scan of its path and no allocation. The admin listener's paths are the gateway's own and
-/// carry ids (a customer id may be "..") that this would refuse.
+/// rewrites it to its normalized form, which is then routed, authorized and forwarded. It also refuses a
+/// CONNECT (400 <c>bad_request</c>): the gateway opens no tunnels. A clean target costs one scan of its path
+/// and no allocation. The admin listener's paths are the gateway's own and carry ids this would refuse (a
+/// customer id stored before "." and ".." were refused at creation).
 /// </summary>
 internal sealed class RequestTargetMiddleware(RequestDelegate next, Listeners listeners, GatewayMetrics metrics, IOptionsMonitor<GatewayOptions> options)
 {
