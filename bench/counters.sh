@@ -32,16 +32,14 @@ wait_http "http://127.0.0.1:$up_port/" "$up_pid" upstream
 key=$(bench_key gateway "$gw_pid" "$admin_port") || exit 1
 wait_http "http://127.0.0.1:$yarp_port/" "$yarp_pid" yarp
 
-# Both fields of utime and stime, counted from the ") " that ends the process name.
-cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 measure() { # NAME PID URL
   wrk -t2 -c32 -d8s -H "Authorization: Bearer $key" "$3" >/dev/null
   dotnet-counters collect -p "$2" --counters System.Runtime --format csv -o "$tmp/$1.csv" --refresh-interval 1 >/dev/null 2>&1 &
   local dc=$! c0 c1 n
   sleep 3
-  c0=$(cpu_ticks "$2")
+  c0=$(stat_ticks "/proc/$2/stat")
   wrk -t2 -c32 -d12s -H "Authorization: Bearer $key" "$3" >"$tmp/$1.wrk"
-  c1=$(cpu_ticks "$2")
+  c1=$(stat_ticks "/proc/$2/stat")
   sleep 1
   kill -TERM "$dc" 2>/dev/null || true; wait "$dc" 2>/dev/null || true
   n=$(awk '/requests in/ { print $1 }' "$tmp/$1.wrk")

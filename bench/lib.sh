@@ -106,3 +106,8 @@ bench_key() {
   [ -n "$key" ] || die "no key in the admin API's answer ($1): $org"
   echo "$key"
 }
+
+# stat_ticks FILE: user + system CPU in clock ticks from a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat file. The
+# name in it is in parentheses and may hold spaces ("SQLite writer"), so fields are counted from the ") " after it:
+# state is then the first, utime the 12th. Prints nothing if the file is gone (a thread that ended).
+stat_ticks() { sed 's/.*) //' "$1" 2>/dev/null | awk '{ print $12 + $13 }'; }

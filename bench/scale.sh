@@ -122,10 +122,9 @@ lookups() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 rss() { awk -v f="$2" '$1 == f ":" { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 # cpu_ticks PID: user + system CPU the process has used, in clock ticks; cpu_us TICKS REQUESTS_FILE: per request.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-# task_ticks TASK_DIR: a thread's user + system CPU in clock ticks. Its name in stat is in parentheses and may hold
-# spaces ("SQLite writer"), so the fields are counted from the ") " after it: state is then the first, utime the 12th.
-task_ticks() { sed 's/.*) //' "$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
+cpu_ticks() { stat_ticks "/proc/$1/stat"; }
+# task_ticks TASK_DIR: the same for one thread (stat_ticks, bench/lib.sh).
+task_ticks() { stat_ticks "$1/stat"; }
 # writer_ticks PID: the same for the gateway's thread named "SQLite writer" (the store's background writes), 0 if none.
 writer_ticks() {
   local task

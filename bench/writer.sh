@@ -25,13 +25,13 @@ pid=$(pgrep -f "^dotnet $DIR/Gateway.Benchmarks.dll --loop" | head -1)
 [ -n "$pid" ] || { cat "$out"; echo "the loop is not running" >&2; exit 1; }
 tid=$(ps -L -o tid=,comm= -p "$pid" | awk '/SQLite writer/ { print $1 }')
 [ -n "$tid" ] || { echo "no SQLite writer thread in $pid" >&2; exit 1; }
-# User + system ticks, counted from the ") " that ends the thread's name: "(SQLite writer)" holds a space.
-ticks() { sed 's/.*) //' "$1" | awk '{ print $12 + $13 }'; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh # stat_ticks: user + system ticks of a stat file ("(SQLite writer)" holds a space)
 wchar() { awk '/^wchar/ { print $2 }' "/proc/$pid/io"; }
 rounds() { grep -c '^gateway:' "$out" || true; }
-w1=$(ticks "/proc/$pid/task/$tid/stat"); p1=$(ticks "/proc/$pid/stat"); b1=$(wchar); r1=$(rounds)
+w1=$(stat_ticks "/proc/$pid/task/$tid/stat"); p1=$(stat_ticks "/proc/$pid/stat"); b1=$(wchar); r1=$(rounds)
 sleep "$WINDOW"
-w2=$(ticks "/proc/$pid/task/$tid/stat"); p2=$(ticks "/proc/$pid/stat"); b2=$(wchar); r2=$(rounds)
+w2=$(stat_ticks "/proc/$pid/task/$tid/stat"); p2=$(stat_ticks "/proc/$pid/stat"); b2=$(wchar); r2=$(rounds)
 hz=$(getconf CLK_TCK)
 requests=$(( (r2 - r1) * ROUND ))
 [ "$requests" -gt 0 ] || { echo "no round completed in the window" >&2; exit 1; }
