@@ -52,6 +52,22 @@ internal class LimitBatch
         return best;
     }
 
+    /// <summary>
+    /// Each limit among [from, to) that was charged has had its permit given back (a later limit, the quota or the
+    /// store refused the request): its state then says what is left, not what would have been left had it gone through.
+    /// </summary>
+    public void GaveBack(int from, int to)
+    {
+        for (var i = from; i < to; i++)
+        {
+            ref var state = ref State(i);
+            if (state.Allowed)
+            {
+                state.Remaining = Math.Min(Math.Max(0, state.Remaining) + 1, Spec(i).PermitLimit);
+            }
+        }
+    }
+
     /// <summary>The refused limit that takes longest to give a permit back (Retry-After must cover every refused limit).</summary>
     public int LongestRefused(int from, int to)
     {

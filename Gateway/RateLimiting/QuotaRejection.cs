@@ -13,17 +13,8 @@ internal static class QuotaRejection
         var charge = feature.Quotas.Charges[feature.Quotas.IndexOf(kind)];
         metrics.LimitDecision(kind == QuotaKind.Quota ? "quota" : "credits", allowed: false);
 
-        // Each rate limit was charged a permit before the quota or credits refused, and has it back now: the client
-        // is told what is left, not what would have been left had the request gone through.
-        for (var i = LimitSlot.Ip; i < feature.Count; i++)
-        {
-            ref var state = ref feature.State(i);
-            if (state.Allowed)
-            {
-                state.Remaining = Math.Min(Math.Max(0, state.Remaining) + 1, feature.Spec(i).PermitLimit);
-            }
-        }
-
+        // Each rate limit was charged a permit before the quota or credits refused, and has it back now.
+        feature.GaveBack(LimitSlot.Ip, feature.Count);
         feature.Report(LimitSlot.Ip, feature.Count);
 
         // Retry-After only when waiting helps: a quota's period ends; credits come back only with a refill.

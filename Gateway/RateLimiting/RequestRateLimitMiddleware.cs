@@ -71,8 +71,7 @@ internal sealed class RequestRateLimitMiddleware(
             feature.IpDeferred = false;
             if (!deferred)
             {
-                ref var ip = ref feature.State(LimitSlot.Ip);
-                ip.Remaining = Math.Min(Math.Max(0, ip.Remaining) + 1, feature.Spec(LimitSlot.Ip).PermitLimit);
+                feature.GaveBack(LimitSlot.Ip, LimitSlot.AfterIp);
                 feature.Report(LimitSlot.Ip);
             }
 
