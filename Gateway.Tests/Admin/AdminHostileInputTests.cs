@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using Gateway.Tests.Common;
+using Gateway.Tests.Proxy;
 
 namespace Gateway.Tests.Admin;
 
@@ -124,6 +125,22 @@ public sealed class AdminHostileInputTests : GatewayFixture
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.RequestEntityTooLarge));
         await AssertRefusedAsync(response);
+    }
+
+    [TestCase("admin/orgs", "FFFFFFFFFFFF\r\n{}", TestName = "CreateOrg_ChunkSizeOverflowing_400BadRequestProblem")]
+    [TestCase("admin/orgs", "zz\r\n{}\r\n0\r\n\r\n", TestName = "CreateOrg_ChunkSizeNotHex_400BadRequestProblem")]
+    [TestCase("admin/orgs/acme/keys", "10000000000000000\r\n{}", TestName = "CreateKey_ChunkSizeOverflowing_400BadRequestProblem")]
+    [TestCase("v1/keys/verify", "FFFFFFFFFFFF\r\n{}", TestName = "Verify_ChunkSizeOverflowing_400BadRequestProblem")]
+    public async Task BadChunkFraming_400BadRequestProblemNever500(string path, string body)
+    {
+        // Kestrel throws these from the body read inside the handler; they were answered 500 with no body.
+        var response = await RawHttp.SendAsync(
+            Host.AdminUrl,
+            $"POST /{path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {GatewayHost.AdminToken}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{body}");
+
+        Assert.That(response.Status, Is.EqualTo(400), response.Body);
+        Assert.That(response.Code, Is.EqualTo("bad_request"), response.Body);
+        Assert.That(await SnapshotAsync(), Is.EqualTo(_before), "stored orgs and keys are unchanged");
     }
 
     private static string Nest(int depth) => string.Concat(Enumerable.Repeat("{\"a\":", depth)) + "1" + new string('}', depth);

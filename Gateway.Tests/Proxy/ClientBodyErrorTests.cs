@@ -50,6 +50,25 @@ public sealed class ClientBodyErrorTests : UpstreamFixture
     }
 
     [Test]
+    public async Task ChunkSizeOverflowing_ClientStillConnected_Returns400BadRequestNot499()
+    {
+        // Kestrel's chunked parser reports this one as a bare IOException (an OverflowException inside), not as a
+        // BadHttpRequestException, and it was answered 499 as if the client had gone away.
+        var logs = new CapturingLoggerProvider();
+        await using var gateway = await StartAsync(logs);
+
+        var response = await RawHttp.SendAsync(
+            gateway.ProxyUrl,
+            "POST /public/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nX-Request-Id: req-overflow\r\nConnection: close\r\n\r\nFFFFFFFFFFFF\r\n{}");
+
+        Assert.That(response.Status, Is.EqualTo(400), response.Body);
+        Assert.That(response.Code, Is.EqualTo("bad_request"));
+        Assert.That(response.Headers["X-Request-Id"], Is.EqualTo("req-overflow"));
+        await AssertCountedAsync(gateway, "public", 400, "client_error");
+        AssertNothingAboveDebug(logs);
+    }
+
+    [Test]
     public async Task ClientGoesAwayMidBody_CountedAs499ClientAborted()
     {
         // The upstream is a bare socket so the test knows when the request has reached it: a reset that beats

@@ -58,6 +58,20 @@ public sealed class SecretScanningTests : GatewayFixture
     }
 
     [Test]
+    public async Task Report_ChunkSizeOverflowing_400BadRequestNever500()
+    {
+        var signature = Convert.ToBase64String(_github.SignData("[]"u8.ToArray(), HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence));
+
+        var response = await Gateway.Tests.Proxy.RawHttp.SendAsync(
+            Host.ProxyUrl,
+            $"POST {Path} HTTP/1.1\r\nHost: localhost\r\nGITHUB-PUBLIC-KEY-IDENTIFIER: gh-key-1\r\nGITHUB-PUBLIC-KEY-SIGNATURE: {signature}\r\n" +
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nFFFFFFFFFFFF\r\n[]");
+
+        Assert.That(response.Status, Is.EqualTo(400), response.Body);
+        Assert.That(response.Code, Is.EqualTo("bad_request"), response.Body);
+    }
+
+    [Test]
     public async Task Report_SignedWithOurKeyAndAForeignToken_RevokesAndLabels()
     {
         var (org, key, id, _, _) = await OrgWithKeyAsync();

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Gateway.Http;
 
 namespace Gateway.Admin;
 
@@ -37,14 +38,24 @@ internal static class AdminRequests
         var buffer = new MemoryStream();
         var chunk = new byte[8192];
         int read;
-        while ((read = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0)
+        try
         {
-            if (buffer.Length + read > JsonFields.MaxBodyBytes)
+            while ((read = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0)
             {
-                return (null, AdminProblems.TooLarge());
-            }
+                if (buffer.Length + read > JsonFields.MaxBodyBytes)
+                {
+                    return (null, AdminProblems.TooLarge());
+                }
 
-            buffer.Write(chunk, 0, read);
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        catch (Exception ex) when (ClientBodyErrors.Find(ex) is { } refused && !request.HttpContext.RequestAborted.IsCancellationRequested)
+        {
+            // Kestrel refused the body (bad chunk framing, too slow): the client's error, not a 500.
+            return (null, ClientBodyErrors.ProblemFor(refused) == ProblemCodes.BodyTooLarge
+                ? AdminProblems.TooLarge()
+                : new AdminProblem(ProblemCodes.BadRequest, "The request body is malformed: " + refused.Reason, null));
         }
 
         if (buffer.Length == 0 || IsWhitespace(buffer))

@@ -78,8 +78,8 @@ internal sealed partial class ProxyOutcomeMiddleware(
             }
 
             var response = context.Response;
-            var refused = BadRequest(error.Exception);
-            if (context.RequestAborted.IsCancellationRequested || (IsClientSide(error.Error) && (refused is null || EndedMidBody(refused))))
+            var refused = ClientBodyErrors.Find(error.Exception);
+            if (context.RequestAborted.IsCancellationRequested || (IsClientSide(error.Error) && (refused is null || ClientBodyErrors.EndedMidBody(refused.Value))))
             {
                 // The client went away: nobody reads an answer. 499 (nginx's "client closed request") keeps it
                 // apart from upstream failures in the metrics and the access log.
@@ -102,18 +102,14 @@ internal sealed partial class ProxyOutcomeMiddleware(
             if (refused is { } bad)
             {
                 // Kestrel refused the client's body (over MaxRequestBodySize, bad chunk framing): the client's
-                // error, with the status Kestrel chose, not an upstream failure.
-                Log.ClientBodyRefused(logger, error.Error, bad.StatusCode, context.TraceIdentifier, bad.Message);
+                // error, not an upstream failure.
+                Log.ClientBodyRefused(logger, error.Error, bad.Status, context.TraceIdentifier, bad.Reason);
                 if (!response.HasStarted)
                 {
-                    if (bad.StatusCode == StatusCodes.Status413PayloadTooLarge)
-                    {
-                        await GatewayProblem.WriteAsync(context, ProblemCodes.BodyTooLarge, "The request body is larger than the gateway accepts.");
-                    }
-                    else
-                    {
-                        await GatewayProblem.WriteAsync(context, ProblemCodes.BadRequest, "The request body is malformed: " + bad.Message);
-                    }
+                    var problem = ClientBodyErrors.ProblemFor(bad);
+                    await GatewayProblem.WriteAsync(context, problem, problem == ProblemCodes.BodyTooLarge
+                        ? "The request body is larger than the gateway accepts."
+                        : "The request body is malformed: " + bad.Reason);
                 }
 
                 Record(context, "client_error");
@@ -168,29 +164,6 @@ internal sealed partial class ProxyOutcomeMiddleware(
         or ForwarderError.UpgradeRequestCanceled
         or ForwarderError.UpgradeRequestClient
         or ForwarderError.UpgradeResponseCanceled;
-
-    /// <summary>
-    /// Kestrel's refusal of a body whose connection ended before the length it declared: a client that went away
-    /// mid-body, not a malformed one. A reset reaches the body read before Kestrel cancels <c>RequestAborted</c>
-    /// (it does that on the thread pool), so the token alone misses it. Kestrel's reason code is internal; its
-    /// message (not localized) is what tells this refusal apart, and ClientBodyErrorTests fails if it changes.
-    /// </summary>
-    private static bool EndedMidBody(BadHttpRequestException refused) =>
-        refused is { StatusCode: StatusCodes.Status400BadRequest, Message: "Unexpected end of request content." };
-
-    /// <summary>Kestrel's refusal of the client's request data, wherever YARP wrapped it.</summary>
-    private static BadHttpRequestException? BadRequest(Exception? exception)
-    {
-        for (var e = exception; e is not null; e = e.InnerException)
-        {
-            if (e is BadHttpRequestException bad)
-            {
-                return bad;
-            }
-        }
-
-        return null;
-    }
 
     private static partial class Log
     {

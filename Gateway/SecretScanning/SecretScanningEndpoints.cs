@@ -77,13 +77,22 @@ public static class SecretScanningEndpointRouteBuilderExtensions
 
         byte[]? body;
         byte[] hash;
+        (int Status, string Reason)? refused;
         try
         {
-            (body, hash) = await ReadBodyAsync(context);
+            (body, hash, refused) = await ReadBodyAsync(context);
         }
         finally
         {
             slots.Exit();
+        }
+
+        if (refused is { } bad)
+        {
+            await (ClientBodyErrors.ProblemFor(bad) == ProblemCodes.BodyTooLarge
+                ? TooLargeAsync(context)
+                : GatewayProblem.WriteAsync(context, ProblemCodes.BadRequest, "The request body is malformed: " + bad.Reason));
+            return;
         }
 
         if (body is null)
@@ -139,9 +148,9 @@ public static class SecretScanningEndpointRouteBuilderExtensions
     /// The body, growing with what actually arrives (never a 1 MiB buffer up front), within
     /// <see cref="ReadDeadline"/>: a client that trickles bytes does not hold a report slot for long.
     /// Hashed as it arrives, for the signature check. Null when it is too large, or when the deadline
-    /// passed (the connection is then aborted).
+    /// passed (the connection is then aborted), or with <c>Refused</c> when Kestrel refused the body.
     /// </summary>
-    private static async Task<(byte[]? Body, byte[] Hash)> ReadBodyAsync(HttpContext context)
+    private static async Task<(byte[]? Body, byte[] Hash, (int Status, string Reason)? Refused)> ReadBodyAsync(HttpContext context)
     {
         using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
@@ -155,7 +164,7 @@ public static class SecretScanningEndpointRouteBuilderExtensions
             {
                 if (buffer.Length + read > MaxBodyBytes)
                 {
-                    return (null, []);
+                    return (null, [], null);
                 }
 
                 sha256.AppendData(chunk, 0, read);
@@ -165,14 +174,19 @@ public static class SecretScanningEndpointRouteBuilderExtensions
         catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
         {
             context.Abort();
-            return (null, []);
+            return (null, [], null);
+        }
+        catch (Exception ex) when (ClientBodyErrors.Find(ex) is { } refused && !context.RequestAborted.IsCancellationRequested)
+        {
+            // Kestrel refused the body (bad chunk framing, too slow): the client's error, not a 500.
+            return (null, [], refused);
         }
         finally
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(chunk);
         }
 
-        return (buffer.ToArray(), sha256.GetHashAndReset());
+        return (buffer.ToArray(), sha256.GetHashAndReset(), null);
     }
 
     /// <summary>A JSON array of <c>{"token","type","url","source"}</c>; only <c>token</c> is required.</summary>
