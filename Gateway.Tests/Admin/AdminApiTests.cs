@@ -117,6 +117,25 @@ public sealed class AdminApiTests(StoreKind store) : GatewayFixture(store)
         Assert.That(problem["detail"]!.GetValue<string>(), Does.Contain(field.Split('[')[0]));
     }
 
+    [TestCase("{\"name\":\"k\",\"credits\":{\"remaining\":1,\"refill\":{\"amount\":1,\"period\":null}}}", "credits.refill.period", "Must be a string.")]
+    [TestCase("{\"name\":\"k\",\"credits\":{\"remaining\":1,\"refill\":{\"amount\":1,\"period\":\"week\"}}}", "credits.refill.period", "Must be day or month.")]
+    [TestCase("{\"name\":\"k\",\"credits\":{\"remaining\":1,\"refill\":{\"amount\":1}}}", "credits.refill.period", "Required.")]
+    [TestCase("{\"name\":\"k\",\"credits\":{\"remaining\":1,\"refill\":{\"period\":\"day\"}}}", "credits.refill.amount", "Required.")]
+    [TestCase("{\"name\":\"k\",\"credits\":{\"remaining\":1,\"refill\":{\"amount\":1,\"period\":\"day\",\"x\":1}}}", "credits.refill.x", null)]
+    [TestCase("{\"name\":\"k\",\"credits\":{\"refill\":null}}", "credits.remaining", "Required.")]
+    public async Task CreateKey_BadNestedField_OneErrorNamingItsFullPath(string body, string field, string? message)
+    {
+        using var response = await Host.Admin.PostAsync("admin/orgs/acme/keys", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        var errors = (await GatewayHost.ProblemAsync(response))["errors"]!.AsObject();
+        Assert.That(errors.Select(e => e.Key), Is.EqualTo(new[] { field }), errors.ToJsonString());
+        if (message is not null)
+        {
+            Assert.That(errors[field]!.AsArray().Select(m => m!.GetValue<string>()), Is.EqualTo(new[] { message }));
+        }
+    }
+
     [Test]
     public async Task CreateKey_DuplicateName_Returns409ButOtherOrgMayReuseIt()
     {

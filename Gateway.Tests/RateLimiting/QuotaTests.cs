@@ -214,6 +214,19 @@ public sealed class QuotaTests(StoreKind store) : UpstreamFixture
             Assert.That(problem["errors"]!.AsObject().Select(e => e.Key), Is.SupersetOf(new[] { "id", "plan", "quota.limit", "quota.period" }));
         }
 
+        // A quota without its period names it as missing, once; a null period is "not a string", once.
+        using (var bad = await _gateway.Admin.PostAsJsonAsync("admin/orgs/acme/customers", new { id = "c6", name = "x", quota = new { limit = 5 } }))
+        {
+            var errors = (await GatewayHost.ProblemAsync(bad))["errors"]!.AsObject();
+            Assert.That(errors.ToJsonString(), Is.EqualTo("{\"quota.period\":[\"Required.\"]}"));
+        }
+
+        using (var bad = await _gateway.Admin.PostAsJsonAsync("admin/orgs/acme/customers", new { id = "c6", name = "x", quota = new { limit = 5, period = (string?)null } }))
+        {
+            var errors = (await GatewayHost.ProblemAsync(bad))["errors"]!.AsObject();
+            Assert.That(errors.ToJsonString(), Is.EqualTo("{\"quota.period\":[\"Must be a string.\"]}"));
+        }
+
         // Dot segments match the id pattern, but no URL names them: such a customer could never be deleted.
         foreach (var dots in new[] { ".", ".." })
         {

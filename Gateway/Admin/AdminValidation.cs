@@ -23,6 +23,18 @@ internal sealed class ValidationErrors
         list.Add(message);
     }
 
+    /// <summary>Adds a nested object's errors under its path (<c>credits.refill.</c>), so each names its field in full.</summary>
+    public void AddNested(string prefix, ValidationErrors nested)
+    {
+        foreach (var (field, messages) in nested._errors)
+        {
+            foreach (var message in messages)
+            {
+                Add(prefix + field, message);
+            }
+        }
+    }
+
     public string Summary()
     {
         var (field, messages) = _errors.First();
@@ -81,6 +93,30 @@ internal static partial class JsonFields
     }
 
     /// <summary>A string member: absent → (false, null); JSON null → (true, null) when allowed.</summary>
+    /// <summary>A required <c>"day"</c> or <c>"month"</c>, with one error when it is missing, not a string, or neither.</summary>
+    public static Domain.QuotaPeriod? Period(JsonElement body, string field, ValidationErrors errors)
+    {
+        if (!body.TryGetProperty(field, out _))
+        {
+            errors.Add(field, "Required.");
+            return null;
+        }
+
+        var (_, text) = String(body, field, errors, maxLength: 16);
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (!Domain.QuotaPeriods.TryParse(text, out var period))
+        {
+            errors.Add(field, "Must be day or month.");
+            return null;
+        }
+
+        return period;
+    }
+
     public static (bool Present, string? Value) String(JsonElement body, string field, ValidationErrors errors, bool allowNull = false, int maxLength = 256)
     {
         if (!body.TryGetProperty(field, out var value))

@@ -282,21 +282,9 @@ internal static class CustomersApi
             limit = n;
         }
 
-        var (_, periodText) = JsonFields.String(value, "period", nested, maxLength: 16);
-        if (!QuotaPeriods.TryParse(periodText, out var period))
-        {
-            nested.Add("period", "Must be day or month.");
-        }
-
-        foreach (var (field, messages) in nested.All)
-        {
-            foreach (var message in messages)
-            {
-                errors.Add($"quota.{field}", message);
-            }
-        }
-
-        return nested.Any ? (true, null) : (true, new CustomerQuota(limit!.Value, period));
+        var period = JsonFields.Period(value, "period", nested);
+        errors.AddNested("quota.", nested);
+        return nested.Any ? (true, null) : (true, new CustomerQuota(limit!.Value, period!.Value));
     }
 }
 

@@ -331,39 +331,32 @@ internal static class KeysApi
             }
             else
             {
-                JsonFields.RejectUnknown(r, nested, RefillFields);
-                var amount = Amount(r, "amount", nested, required: true, prefix: "refill.");
-                var (_, periodText) = JsonFields.String(r, "period", nested, maxLength: 16);
-                if (!QuotaPeriods.TryParse(periodText, out var period))
+                var inner = new ValidationErrors();
+                JsonFields.RejectUnknown(r, inner, RefillFields);
+                var amount = Amount(r, "amount", inner, required: true);
+                var period = JsonFields.Period(r, "period", inner);
+                if (amount is { } a && period is { } p)
                 {
-                    nested.Add("refill.period", "Must be day or month.");
+                    refill = new CreditRefill(a, p);
                 }
-                else if (amount is { } a)
-                {
-                    refill = new CreditRefill(a, period);
-                }
+
+                nested.AddNested("refill.", inner);
             }
         }
 
-        foreach (var (field, messages) in nested.All)
-        {
-            foreach (var message in messages)
-            {
-                errors.Add($"credits.{field}", message);
-            }
-        }
+        errors.AddNested("credits.", nested);
 
         return nested.Any ? (true, null) : (true, new CreditsDraft(remaining!.Value, refill));
     }
 
     /// <summary>A whole number of credits from 0 to <see cref="QuotaRules.MaxLimit"/>.</summary>
-    internal static long? Amount(JsonElement body, string field, ValidationErrors errors, bool required, string prefix = "")
+    internal static long? Amount(JsonElement body, string field, ValidationErrors errors, bool required)
     {
         if (!body.TryGetProperty(field, out var value))
         {
             if (required)
             {
-                errors.Add(prefix + field, "Required.");
+                errors.Add(field, "Required.");
             }
 
             return null;
@@ -371,7 +364,7 @@ internal static class KeysApi
 
         if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out var n) || n < 0 || n > QuotaRules.MaxLimit)
         {
-            errors.Add(prefix + field, $"Must be a whole number from 0 to {QuotaRules.MaxLimit}.");
+            errors.Add(field, $"Must be a whole number from 0 to {QuotaRules.MaxLimit}.");
             return null;
         }
 
@@ -422,13 +415,7 @@ internal static class KeysApi
             nested.Add("window", $"Must be {KeyRules.WindowRange}.");
         }
 
-        foreach (var (field, messages) in nested.All)
-        {
-            foreach (var message in messages)
-            {
-                errors.Add($"rateLimit.{field}", message);
-            }
-        }
+        errors.AddNested("rateLimit.", nested);
 
         return nested.Any ? (true, null) : (true, new KeyRateLimit(permits!.Value, window!.Value));
     }
