@@ -223,6 +223,32 @@ public sealed partial class AdminConsoleTests
     }
 
     [Test]
+    public async Task Console_RevealDialog_EscapeAgainAndAgain_StaysOpenUntilDone()
+    {
+        // Chrome's close watcher lets a repeated Escape close a modal dialog whatever its cancel handler does.
+        await ConnectAsync();
+        await _page.Locator("#create-org input[name=id]").FillAsync("esc");
+        await _page.GetByRole(AriaRole.Button, new() { Name = "Create organization" }).ClickAsync();
+
+        var dialog = _page.Locator("#reveal-dialog");
+        await Assertions.Expect(dialog).ToBeVisibleAsync();
+        var key = (await _page.Locator("#reveal-key").TextContentAsync())!;
+        for (var i = 0; i < 3; i++)
+        {
+            await _page.Keyboard.PressAsync("Escape");
+        }
+
+        Assert.That(await dialog.EvaluateAsync<bool>("d => d.open"), Is.True, "still open after three Escapes");
+        await Assertions.Expect(dialog).ToBeVisibleAsync();
+        await Assertions.Expect(_page.Locator("#reveal-key")).ToHaveTextAsync(key);
+
+        await _page.Locator("#reveal-saved").CheckAsync();
+        await _page.Locator("#reveal-done").ClickAsync();
+        await Assertions.Expect(dialog).Not.ToBeVisibleAsync();
+        await Assertions.Expect(_page.Locator("#reveal-key")).ToHaveTextAsync("");
+    }
+
+    [Test]
     public async Task Console_Overview_ChartStackedByOutcomeAndTopKeys()
     {
         await _gateway.CreateOrgAsync("ovw");

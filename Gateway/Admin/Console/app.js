@@ -297,8 +297,9 @@ $('signin-form').onsubmit = (e) => {
   });
 };
 $('signout').onclick = () => signOut();
-// The reveal dialog closes only through Done: no Escape.
+// The reveal dialog closes only through Done: no Escape (ui.js reveal() opens it again should Chrome close it anyway).
 $('reveal-dialog').addEventListener('cancel', (e) => e.preventDefault());
+$('reveal-dialog').addEventListener('keydown', (e) => { if (e.key === 'Escape') e.preventDefault(); });
 $('reveal-saved').onchange = () => { $('reveal-done').disabled = !$('reveal-saved').checked; };
 
 (async () => {

@@ -124,7 +124,14 @@ export function reveal({ title, note, secret, filename, fileText }) {
   $('reveal-copy').onclick = () => copy(secret, $('reveal-key'), $('reveal-status'));
   $('reveal-download').onclick = () => download(filename, fileText);
   return new Promise((resolve) => {
+    let done = false;
+    // Chrome closes a modal dialog on a second Escape whatever its cancel handler does (a close watcher skips
+    // the cancel event on a repeated close request), so a close that Done did not make opens it again.
+    const keepOpen = () => { if (!done) dialog.showModal(); };
+    dialog.addEventListener('close', keepOpen);
     $('reveal-done').onclick = () => {
+      done = true;
+      dialog.removeEventListener('close', keepOpen);
       $('reveal-key').textContent = '';
       $('reveal-copy').onclick = null;
       $('reveal-download').onclick = null;
