@@ -177,6 +177,24 @@ public sealed class AdminOidcSignInTests
         await page.Context.CloseAsync();
     }
 
+    [Test]
+    public async Task SignOut_CopyOfTheCookieTakenBefore_RefusedAfterwardsOtherSessionsNot()
+    {
+        var page = await SignInAsync(_browser, _gateway);
+        var other = await SignInAsync(_browser, _gateway);
+        var copy = await AdminSessionSharingTests.CookieHeaderAsync(page, _gateway);
+        var otherCopy = await AdminSessionSharingTests.CookieHeaderAsync(other, _gateway);
+        Assert.That(await AdminSessionSharingTests.MeStatusAsync(_gateway, copy), Is.EqualTo(System.Net.HttpStatusCode.OK));
+
+        var csrf = (await FetchAsync(page, "GET", "/admin/me")).Body!["csrf"]!.GetValue<string>();
+        Assert.That((await FetchAsync(page, "POST", "/admin/auth/signout", csrf: csrf)).Status, Is.EqualTo(204));
+
+        Assert.That(await AdminSessionSharingTests.MeStatusAsync(_gateway, copy), Is.EqualTo(System.Net.HttpStatusCode.Unauthorized), "sign-out ends the session, not just the browser's cookie");
+        Assert.That(await AdminSessionSharingTests.MeStatusAsync(_gateway, otherCopy), Is.EqualTo(System.Net.HttpStatusCode.OK), "another session goes on");
+        await page.Context.CloseAsync();
+        await other.Context.CloseAsync();
+    }
+
     [TestCase("audience", 401, "another application")]
     [TestCase("expired", 401, "expired")]
     [TestCase("signature", 401, "signature")]

@@ -42,6 +42,30 @@ public sealed class AdminSessionSharingTests
     }
 
     [Test]
+    public async Task SignOut_OnOneInstance_CopyOfTheCookieRefusedOnTheOther()
+    {
+        var prefix = $"t{Guid.NewGuid():N}:";
+        await using var first = await GatewayHost.StartAsync(AdminOidcSignInTests.Settings(_idp), store: StoreKind.Redis, redisPrefix: prefix);
+        await using var second = await GatewayHost.StartAsync(AdminOidcSignInTests.Settings(_idp), store: StoreKind.Redis, redisPrefix: prefix);
+
+        var page = await AdminOidcSignInTests.SignInAsync(_browser, first);
+        var copy = await CookieHeaderAsync(page, first);
+        Assert.That(await MeStatusAsync(second, copy), Is.EqualTo(HttpStatusCode.OK));
+
+        var csrf = (await AdminOidcSignInTests.FetchAsync(page, "GET", "/admin/me")).Body!["csrf"]!.GetValue<string>();
+        Assert.That((await AdminOidcSignInTests.FetchAsync(page, "POST", "/admin/auth/signout", csrf: csrf)).Status, Is.EqualTo(204));
+
+        Assert.That(await MeStatusAsync(second, copy), Is.EqualTo(HttpStatusCode.Unauthorized), "the other instance refuses the copy");
+        Assert.That(await MeStatusAsync(first, copy), Is.EqualTo(HttpStatusCode.Unauthorized));
+        using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared.ConnectionString);
+        var ended = redis.GetServers()[0].Keys(pattern: prefix + "{store}:ended-session:*").ToList();
+        Assert.That(ended, Has.Count.EqualTo(1), "one key for the ended session");
+        var ttl = await redis.GetDatabase().KeyTimeToLiveAsync(ended[0]);
+        Assert.That(ttl, Is.Not.Null.And.LessThanOrEqualTo(TimeSpan.FromHours(8)), "kept no longer than the session could have lasted");
+        await page.Context.CloseAsync();
+    }
+
+    [Test]
     public async Task Session_IssuedByOneInstance_WorksOnAnotherSharingRedis_KeysEncrypted()
     {
         var prefix = $"t{Guid.NewGuid():N}:";
@@ -133,7 +157,7 @@ public sealed class AdminSessionSharingTests
         Assert.That(xml, Does.Not.Contain("This key is not encrypted"));
     }
 
-    private static async Task<string> CookieHeaderAsync(IPage page, GatewayHost gateway)
+    internal static async Task<string> CookieHeaderAsync(IPage page, GatewayHost gateway)
     {
         var cookies = await page.Context.CookiesAsync([gateway.AdminUrl.ToString()]);
         Assert.That(cookies.Select(c => c.Name), Does.Contain(AdminSessionSchemes.CookieName));
@@ -144,7 +168,7 @@ public sealed class AdminSessionSharingTests
         return string.Join("; ", cookies.Select(c => $"{c.Name}={c.Value}"));
     }
 
-    private static async Task<HttpStatusCode> MeStatusAsync(GatewayHost gateway, string cookies)
+    internal static async Task<HttpStatusCode> MeStatusAsync(GatewayHost gateway, string cookies)
     {
         using var client = new HttpClient(new SocketsHttpHandler { UseCookies = false }) { BaseAddress = gateway.AdminUrl };
         using var request = new HttpRequestMessage(HttpMethod.Get, "admin/me");

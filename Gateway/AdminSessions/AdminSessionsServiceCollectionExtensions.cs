@@ -1,4 +1,5 @@
 using Gateway.Admin;
+using Gateway.Stores;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -31,6 +32,7 @@ internal static partial class AdminSessionsServiceCollectionExtensions
             return services;
         }
 
+        services.TryAddFeatureStore<IEndedSessionStore, SqliteEndedSessionStore, RedisEndedSessionStore>();
         services.TryAddSingleton<AdminSessionAuthenticator>();
         services.TryAddSingleton<IAdminSessionAuthenticator>(sp => sp.GetRequiredService<AdminSessionAuthenticator>());
         services.TryAddSingleton<IAdminCsrfTokens>(sp => sp.GetRequiredService<AdminSessionAuthenticator>());
@@ -58,15 +60,31 @@ internal static partial class AdminSessionsServiceCollectionExtensions
         cookie.Events = new CookieAuthenticationEvents
         {
             // Sliding renews the ticket's own times; the sign-in time in the claims caps the whole session.
-            OnValidatePrincipal = context =>
+            OnValidatePrincipal = async context =>
             {
-                var time = context.HttpContext.RequestServices.GetRequiredService<TimeProvider>();
-                if (AdminSessionClaims.SignedIn(context.Principal) is not { } at || time.GetUtcNow() - at >= oidc.SessionLifetime)
+                var services = context.HttpContext.RequestServices;
+                var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
+                if (AdminSessionClaims.SignedIn(context.Principal) is not { } at || now - at >= oidc.SessionLifetime)
                 {
                     context.RejectPrincipal();
+                    return;
                 }
 
-                return Task.CompletedTask;
+                // Signed out: a copy of the cookie taken before is refused on every instance. While the store does not
+                // answer the session stands; every admin call that needs the store answers 503 meanwhile anyway.
+                if (AdminSessionClaims.CsrfToken(context.Principal) is { } csrf)
+                {
+                    try
+                    {
+                        if (await services.GetRequiredService<IEndedSessionStore>().IsEndedAsync(EndedSessions.SessionId(csrf), now, context.HttpContext.RequestAborted))
+                        {
+                            context.RejectPrincipal();
+                        }
+                    }
+                    catch (Exception ex) when (StoreResilience.IsUnavailable(ex))
+                    {
+                    }
+                }
             },
 
             // Never a redirect to a login page: the admin API answers 401 problem+json itself.

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Gateway.Admin;
+using Gateway.Stores;
 using Gateway.Observability;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -90,6 +91,22 @@ internal sealed partial class AdminSignInEndpoints : IAdminPublicApi
         await context.SignOutAsync(AdminSessionSchemes.Cookie);
         if (session.Principal is { } principal)
         {
+            // The cookie is a copy anyone who read it holds too: the session itself is recorded as ended, until the
+            // end its cookie could reach.
+            if (AdminSessionClaims.CsrfToken(context.User) is { } csrf && AdminSessionClaims.SignedIn(context.User) is { } signedIn)
+            {
+                try
+                {
+                    await context.RequestServices.GetRequiredService<IEndedSessionStore>().EndAsync(
+                        EndedSessions.SessionId(csrf), signedIn + oidc.Value.SessionLifetime, context.RequestAborted);
+                }
+                catch (Exception ex) when (StoreResilience.IsUnavailable(ex))
+                {
+                    // The browser's cookie is gone; a copy of it would still work, so the caller is told to sign out again.
+                    return AdminProblems.Unavailable();
+                }
+            }
+
             Log.SignedOut(logger, principal.Name);
         }
 

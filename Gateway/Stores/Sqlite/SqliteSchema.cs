@@ -3,7 +3,7 @@ namespace Gateway.Stores.Sqlite;
 internal static class SqliteSchema
 {
     /// <summary>Migrations[i] brings a store from version i to i + 1; PRAGMA user_version records which ran. Append only.</summary>
-    public static readonly string[] Migrations = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
+    public static readonly string[] Migrations = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
 
     public const string V1 = """
         CREATE TABLE orgs (
@@ -216,5 +216,13 @@ internal static class SqliteSchema
         ) WITHOUT ROWID;
         INSERT INTO key_last_used (id, at) SELECT id, last_used_at FROM keys WHERE last_used_at IS NOT NULL;
         UPDATE keys SET last_used_at = NULL WHERE last_used_at IS NOT NULL;
+        """;
+
+    // Version 11: console sessions ended by sign-out (the SHA-256 of each one's CSRF token), until their cookies' own end.
+    public const string V11 = """
+        CREATE TABLE ended_admin_sessions (
+          id TEXT PRIMARY KEY,
+          until_ms INTEGER NOT NULL
+        ) WITHOUT ROWID;
         """;
 }
