@@ -86,6 +86,20 @@ public sealed class RedisCluster : IDisposable
         throw new InvalidOperationException($"No node owns the slot of {key}.");
     }
 
+    /// <summary>Sends <paramref name="signal"/> (<c>STOP</c> to freeze, <c>CONT</c> to resume) to the node on <paramref name="port"/>.</summary>
+    public void Signal(int port, string signal)
+    {
+        Process node;
+        lock (_processes)
+        {
+            // The nodes were started first, in the order of their ports.
+            node = _processes[Ports.ToList().IndexOf(port)];
+        }
+
+        using var kill = Process.Start(new ProcessStartInfo("kill", $"-{signal} {node.Id}") { UseShellExecute = false })!;
+        kill.WaitForExit();
+    }
+
     /// <summary>The keys matching <paramref name="pattern"/> on every node, with the port of the node holding each.</summary>
     public IReadOnlyList<(int Port, string Key)> Keys(string pattern) =>
         Ports.SelectMany(port => Command(port, "KEYS", pattern).Select(key => (port, key!))).ToList();

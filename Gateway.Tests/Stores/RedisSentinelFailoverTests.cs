@@ -53,6 +53,22 @@ public sealed class RedisSentinelFailoverTests
         ThreadPool.SetMinThreads(_minWorkers, _minIo);
     }
 
+    [TestCase("serviceName=nosuchservice", TestName = "Start_SentinelsDoNotKnowTheService_FailsNamingTheSetting")]
+    [TestCase("primary", TestName = "Start_ServiceNameOnAPlainServer_FailsNamingTheSetting")]
+    public void Start_NoPrimaryFromTheSentinels_FailsNamingTheSettingNoStackTrace(string fault)
+    {
+        var settings = GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", []));
+        settings["Gateway:Store:Redis"] = fault == "primary"
+            ? $"127.0.0.1:{_redis.PrimaryPort},serviceName={RedisSentinelSet.ServiceName}"
+            : _redis.ConnectionString.Replace($"serviceName={RedisSentinelSet.ServiceName}", fault, StringComparison.Ordinal);
+
+        var failure = Assert.CatchAsync(async () => await GatewayHost.StartAsync(settings));
+
+        // What Program prints ("Gateway did not start: ..."): an InvalidOperationException naming the setting.
+        Assert.That(failure, Is.InstanceOf<InvalidOperationException>(), failure!.ToString());
+        Assert.That(Gateway.Hosting.StartupFailure.Describe(failure).First(), Does.StartWith("Gateway:Store:Redis: the sentinels named there did not give a primary"));
+    }
+
     [Test]
     public async Task PrimaryKilledUnderLoad_KnownKeysWork_WritesFailCleanlyThenSucceed_NothingLost()
     {

@@ -11,7 +11,16 @@ internal static class RedisConnection
     /// <param name="caFile">PEM file of the CA that signed Redis's TLS certificate (<c>Store:RedisCaFile</c>), validated at start.</param>
     public static IConnectionMultiplexer Connect(string configuration, TimeSpan timeout, string? caFile = null)
     {
-        var options = ConfigurationOptions.Parse(configuration);
+        ConfigurationOptions options;
+        try
+        {
+            options = ConfigurationOptions.Parse(configuration);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidOperationException($"{Configuration.GatewayOptions.SectionName}:Store:Redis: {ex.Message}", ex);
+        }
+
         if (!string.IsNullOrWhiteSpace(caFile))
         {
             // Trusted for this connection only: the chain must end at this CA, and the host name must still match.
@@ -51,6 +60,16 @@ internal static class RedisConnection
         // While disconnected, fail at once instead of queueing until the timeout: callers have a
         // fallback (cache, per-instance limits) that beats waiting.
         options.BacklogPolicy = BacklogPolicy.FailFast;
-        return ConnectionMultiplexer.Connect(options);
+        try
+        {
+            return ConnectionMultiplexer.Connect(options);
+        }
+        catch (RedisException ex) when (!string.IsNullOrEmpty(options.ServiceName))
+        {
+            // A single server or a cluster that does not answer is waited for; behind Sentinel the client must find
+            // the primary through the sentinels at start, and says why it could not (wrong service name, no sentinel).
+            throw new InvalidOperationException(
+                $"{Configuration.GatewayOptions.SectionName}:Store:Redis: the sentinels named there did not give a primary for service '{options.ServiceName}': {ex.Message}", ex);
+        }
     }
 }

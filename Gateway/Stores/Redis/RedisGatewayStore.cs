@@ -60,7 +60,12 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
         }
     }
 
-    public async Task PingAsync(CancellationToken cancellationToken) => await RedisCalls.Guard(() => Db.PingAsync(), cancellationToken);
+    /// <summary>
+    /// A read of the store's own slot from its primary: on a cluster a bare PING goes to any node, and answered while the
+    /// node holding the store's keys was frozen or the cluster was down.
+    /// </summary>
+    public async Task PingAsync(CancellationToken cancellationToken) =>
+        await RedisCalls.Guard(() => Db.KeyExistsAsync(_keys.Orgs, CommandFlags.DemandMaster), cancellationToken);
 
     public async Task CreateOrganizationAsync(Organization organization, ApiKeyRecord defaultKey, AuditEntry audit, CancellationToken cancellationToken)
     {
