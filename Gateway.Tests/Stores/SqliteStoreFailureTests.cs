@@ -31,4 +31,32 @@ public sealed class SqliteStoreFailureTests
             Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("store_unavailable"), path);
         }
     }
+
+    [Test]
+    public async Task StoreFileRemoved_SecretScanningReport_503StoreUnavailableNot500()
+    {
+        using var github = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var settings = GatewayHost.Routes("http://127.0.0.1:9/", ("all", "/{**rest}", []));
+        settings["Gateway:SecretScanning:Enabled"] = "true";
+        settings["Gateway:SecretScanning:PublicKeys:gh-key-1"] = github.ExportSubjectPublicKeyInfoPem();
+        await using var gateway = await GatewayHost.StartAsync(settings);
+        await gateway.CreateOrgAsync("acme");
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "leaky" })).Str("key");
+        foreach (var file in Directory.GetFiles(gateway.Directory, "gateway.db*"))
+        {
+            File.Delete(file);
+        }
+
+        SqliteConnection.ClearAllPools();
+
+        var body = System.Text.Encoding.UTF8.GetBytes($"[{{\"token\":\"{key}\",\"type\":\"gateway_api_key\"}}]");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/_gateway/secret-scanning") { Content = new ByteArrayContent(body) };
+        request.Headers.Add("GITHUB-PUBLIC-KEY-IDENTIFIER", "gh-key-1");
+        request.Headers.Add("GITHUB-PUBLIC-KEY-SIGNATURE", Convert.ToBase64String(github.SignData(body, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.DSASignatureFormat.Rfc3279DerSequence)));
+        using var response = await gateway.Proxy.SendAsync(request);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), await response.Content.ReadAsStringAsync());
+        Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("store_unavailable"));
+        Assert.That(response.Headers.RetryAfter, Is.Not.Null, "GitHub is told to send it again");
+    }
 }

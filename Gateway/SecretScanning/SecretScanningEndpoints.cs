@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Gateway.Http;
 using Gateway.RateLimiting;
+using Gateway.Stores;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.SecretScanning;
@@ -120,7 +121,18 @@ public static class SecretScanningEndpointRouteBuilderExtensions
         }
 
         var action = LeakActions.Configured(services.GetRequiredService<IOptionsMonitor<SecretScanningOptions>>().CurrentValue.Action);
-        var feedback = await services.GetRequiredService<LeakedKeyReporter>().HandleAsync(reports, action, "secret-scanning", context.RequestAborted);
+        IReadOnlyList<LeakFeedback> feedback;
+        try
+        {
+            feedback = await services.GetRequiredService<LeakedKeyReporter>().HandleAsync(reports, action, "secret-scanning", context.RequestAborted);
+        }
+        catch (Exception ex) when (StoreResilience.IsUnavailable(ex))
+        {
+            // GitHub sends the report again on a 5xx; a 503 with Retry-After says the key was not acted on yet.
+            context.Response.Headers.RetryAfter = "1";
+            await GatewayProblem.WriteAsync(context, ProblemCodes.StoreUnavailable, "The store did not answer; the report was not acted on. Send it again.");
+            return;
+        }
 
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";
