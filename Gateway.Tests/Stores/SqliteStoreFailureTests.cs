@@ -59,4 +59,25 @@ public sealed class SqliteStoreFailureTests
         Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("store_unavailable"));
         Assert.That(response.Headers.RetryAfter, Is.Not.Null, "GitHub is told to send it again");
     }
+
+    [Test]
+    public void Start_StorePathNotAnSqliteFile_FailsNamingTheSetting()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "gw-notdb-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        try
+        {
+            var path = Path.Combine(directory, "gateway.db");
+            File.WriteAllText(path, "this is not an SQLite database, it is a text file of some length");
+            var failure = Assert.CatchAsync(async () => await GatewayHost.StartAsync(new Dictionary<string, string?> { ["Gateway:Store:Path"] = path }));
+
+            Assert.That(failure, Is.InstanceOf<InvalidOperationException>(), failure!.ToString());
+            Assert.That(Gateway.Hosting.StartupFailure.Describe(failure).ToList(), Is.EqualTo(new[] { $"Gateway:Store:Path '{path}' is not a gateway store: SQLite Error 26: 'file is not a database'." }));
+            Assert.That(File.ReadAllText(path), Does.StartWith("this is not an SQLite database"), "the file is left as it was");
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
 }

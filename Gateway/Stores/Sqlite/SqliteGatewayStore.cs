@@ -36,6 +36,20 @@ internal sealed partial class SqliteGatewayStore : IGatewayStore, IDisposable
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
+        try
+        {
+            await InitializeCoreAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            // Printed by Program as the one line of a failed start: which setting, which file, and why.
+            var why = ex is SqliteException { SqliteErrorCode: 26 } ? "is not a gateway store: " + ex.Message : "cannot be used: " + ex.Message;
+            throw new InvalidOperationException($"Gateway:Store:Path '{_path}' {why}", ex);
+        }
+    }
+
+    private async Task InitializeCoreAsync(CancellationToken cancellationToken)
+    {
         // Before SQLite creates anything: the file exists 0600 (its -wal and -shm follow its mode) in a 0700
         // directory, and what an older version left 0644/0755 is tightened.
         foreach (var problem in SqliteFiles.Prepare(_path))

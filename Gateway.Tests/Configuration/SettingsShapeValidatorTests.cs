@@ -1,0 +1,48 @@
+using Gateway.Configuration;
+using Microsoft.Extensions.Configuration;
+
+namespace Gateway.Tests.Configuration;
+
+/// <summary>
+/// Settings the binder would drop without a word (a list given as one value) or Kestrel would refuse with a stack trace
+/// (a listener URL it cannot read) stop the start with a line naming the setting.
+/// </summary>
+public sealed class SettingsShapeValidatorTests
+{
+    [TestCase("Gateway:StripHeaders", "X-Internal-Secret", "Gateway:StripHeaders is a list: give each entry its own index (Gateway__StripHeaders__0")]
+    [TestCase("Gateway:TrustedProxies", "127.0.0.1", "Gateway:TrustedProxies is a list")]
+    [TestCase("Gateway:Scopes", "read", "Gateway:Scopes is a list")]
+    [TestCase("Gateway:Admin:TrustedProxies", "10.0.0.1", "Gateway:Admin:TrustedProxies is a list")]
+    [TestCase("Kestrel:Endpoints:Admin:Url", "notaurl", "Kestrel:Endpoints:Admin:Url must be an http:// or https:// URL")]
+    [TestCase("Kestrel:Endpoints:Proxy:Url", "http://127.0.0.1:99999", "Kestrel:Endpoints:Proxy:Url must have a port from 0 to 65535 (got 'http://127.0.0.1:99999')")]
+    [TestCase("Kestrel:Endpoints:Proxy:Url", "ftp://127.0.0.1:21", "Kestrel:Endpoints:Proxy:Url must start with http:// or https://")]
+    public void Validate_BadShape_FailsNamingTheSetting(string key, string value, string message)
+    {
+        var result = Validate(new() { [key] = value });
+
+        Assert.That(result.Failed, Is.True);
+        Assert.That(result.Failures, Has.Some.StartsWith(message), result.FailureMessage);
+    }
+
+    [Test]
+    public void Validate_ListsByIndexAndGoodUrls_Succeed()
+    {
+        var result = Validate(new()
+        {
+            ["Gateway:StripHeaders:0"] = "X-Internal-Secret",
+            ["Gateway:TrustedProxies:0"] = "127.0.0.1",
+            ["Gateway:Scopes:0"] = "read",
+            ["Kestrel:Endpoints:Admin:Url"] = "https://[::1]:0",
+            ["Kestrel:Endpoints:Proxy:Url"] = "http://*:8080",
+            ["Kestrel:Endpoints:Extra:Url"] = "http://localhost:5000",
+        });
+
+        Assert.That(result.Succeeded, Is.True, result.FailureMessage);
+    }
+
+    private static Microsoft.Extensions.Options.ValidateOptionsResult Validate(Dictionary<string, string?> settings)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        return new SettingsShapeValidator(configuration).Validate(null, new GatewayOptions());
+    }
+}
