@@ -188,6 +188,21 @@ public sealed class AdminCliTests : GatewayFixture
     }
 
     [Test]
+    public async Task Cli_MistypedCommand_RefusedInsteadOfStartingAGateway()
+    {
+        Assert.That(AdminCli.Handles(["key", "list", "--org", "acme"]), Is.True, "a bare word is a command, if an unknown one");
+        Assert.That(AdminCli.Handles(["--Gateway:Store:Path", "x.db"]), Is.False, "settings still start the gateway");
+        Assert.That(AdminCli.Handles(["Gateway:Store:Path=x.db"]), Is.False);
+        Assert.That(AdminCli.Handles([]), Is.False);
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var code = await AdminCli.RunAsync(["key", "list", "--org", "acme"], output, error);
+
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(error.ToString(), Does.Contain("Unrecognized command or argument 'key'"));
+    }
+
+    [Test]
     public async Task Cli_Help_PrintsUsageInsteadOfStarting()
     {
         Assert.That(AdminCli.Handles(["--help"]), Is.True, "Program hands --help to the CLI, not to the gateway's start-up");

@@ -16,8 +16,17 @@ internal static class AdminCli
 {
     private static readonly string[] Commands = ["orgs", "keys", "customers", "tokens", "audit", "requests", "webhooks", "verify", "migrate-store", "healthcheck", "backup", "restore", "--help", "-h", "-?", "--version"];
 
-    /// <summary>Whether <paramref name="args"/> is a command (or a request for help) rather than gateway start-up arguments.</summary>
-    public static bool Handles(string[] args) => args.Length > 0 && Commands.Contains(args[0], StringComparer.Ordinal);
+    /// <summary>
+    /// Whether <paramref name="args"/> is a command (or a request for help) rather than gateway start-up arguments. A
+    /// first argument that is a bare word is a command too, if a mistyped one (<c>key list</c>): start-up arguments are
+    /// settings (<c>--Gateway:Store:Path x</c>, <c>Gateway:Store:Path=x</c>), and a typo used to start a whole gateway on the
+    /// default ports and the store in the working directory. The parser then says the command is unknown.
+    /// </summary>
+    public static bool Handles(string[] args) =>
+        args.Length > 0 && (Commands.Contains(args[0], StringComparer.Ordinal) || IsBareWord(args[0]));
+
+    private static bool IsBareWord(string arg) =>
+        arg.Length > 0 && arg[0] is not ('-' or '/') && !arg.Contains('=', StringComparison.Ordinal);
 
     public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, HttpMessageHandler? handler = null) =>
         Build(output, error, handler).Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
