@@ -33,6 +33,16 @@ public sealed class OperationsTests(StoreKind store) : GatewayFixture(store)
 
     [TestCase("healthz")]
     [TestCase("readyz")]
+    public async Task Probe_Head_Returns200WithoutBody(string path)
+    {
+        using var response = await _anonymousAdmin.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await response.Content.ReadAsByteArrayAsync(), Is.Empty);
+    }
+
+    [TestCase("healthz")]
+    [TestCase("readyz")]
     [TestCase("metrics")]
     public async Task Operations_OnProxyListener_Return404NoRoute(string path)
     {

@@ -43,14 +43,17 @@ public static class AdminEndpointRouteBuilderExtensions
         endpoints.MapAdminConsole();
         endpoints.MapAdminOpenApi();
 
-        endpoints.MapGet("/healthz", () => Results.Text("ok")).WithMetadata(AdminListenerMetadata.Instance);
-        endpoints.MapGet("/readyz", ReadyAsync).WithMetadata(AdminListenerMetadata.Instance);
+        // HEAD as well: some load balancers and probes send it (Kestrel leaves the body out).
+        endpoints.MapMethods("/healthz", ProbeMethods, () => Results.Text("ok")).WithMetadata(AdminListenerMetadata.Instance);
+        endpoints.MapMethods("/readyz", ProbeMethods, ReadyAsync).WithMetadata(AdminListenerMetadata.Instance);
         // Resolved now, not at the first scrape, so that the listener counts from the start.
         var metrics = endpoints.ServiceProvider.GetRequiredService<PrometheusMetrics>();
         endpoints.MapGet("/metrics", () => Results.Text(metrics.Scrape(), PrometheusMetrics.ContentType))
             .WithMetadata(AdminListenerMetadata.Instance);
         return endpoints;
     }
+
+    private static readonly string[] ProbeMethods = [HttpMethods.Get, HttpMethods.Head];
 
     /// <summary>The filters every admin API group shares, outermost first.</summary>
     private static RouteGroupBuilder WithAdminFilters(this RouteGroupBuilder group, IEndpointRouteBuilder endpoints, bool ipLimit)
