@@ -27,6 +27,13 @@ public sealed class WebhookUrlTests
     [TestCase("https://[::ffff:127.0.0.1]/hook")]
     [TestCase("https://[::ffff:169.254.169.254]/hook")]
     [TestCase("https://[64:ff9b::a9fe:a9fe]/hook")]
+    [TestCase("https://[::127.0.0.1]/hook")]
+    [TestCase("https://[::a9fe:a9fe]/hook")]
+    [TestCase("https://[2002:7f00:1::]/hook")]
+    [TestCase("https://[2002:a9fe:a9fe::1]/hook")]
+    [TestCase("https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook")]
+    [TestCase("https://[100::1]/hook")]
+    [TestCase("https://93.184.216.34:0/hook")]
     [TestCase("http://93.184.216.34/hook")]
     [TestCase("ftp://93.184.216.34/hook")]
     [TestCase("https://user:pw@93.184.216.34/hook")]
@@ -39,12 +46,14 @@ public sealed class WebhookUrlTests
         Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("webhook_url_not_allowed"));
     }
 
-    [Test]
-    public async Task Create_PublicHttpsAddress_IsAccepted()
+    [TestCase("https://93.184.216.34/hook")]
+    [TestCase("https://[2002:5db8:d822::1]/hook")]
+    [TestCase("https://[2606:4700::6810:84e5]/hook")]
+    public async Task Create_PublicHttpsAddress_IsAccepted(string url)
     {
         await using var gateway = await GatewayHost.StartAsync();
         await gateway.CreateOrgAsync("acme");
-        using var response = await CreateAsync(gateway, "https://93.184.216.34/hook");
+        using var response = await CreateAsync(gateway, url);
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created));
     }
 

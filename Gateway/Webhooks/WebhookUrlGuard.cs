@@ -20,7 +20,7 @@ internal sealed class SystemWebhookDns : IWebhookDns
 /// <summary>
 /// Webhook URLs are chosen by organization admins, so they are a way into the gateway's own networks (SSRF). This
 /// guard refuses loopback, link-local (cloud metadata at 169.254.169.254), private, shared (CGNAT), unspecified,
-/// multicast and reserved addresses, IPv4 hidden in IPv6 (mapped, NAT64), unless
+/// multicast and reserved addresses, IPv4 hidden in IPv6 (mapped, NAT64, IPv4-compatible, 6to4; Teredo refused), unless
 /// <c>Gateway:Webhooks:AllowPrivateNetworks</c>; and always the gateway's own listeners. It runs twice: on the URL
 /// when a webhook is created or changed, and in <see cref="ConnectAsync"/> on the address actually connected to, after
 /// the delivery's own DNS lookup, so a name that resolves elsewhere later (DNS rebinding) is caught. Deliveries follow
@@ -51,9 +51,14 @@ internal sealed class WebhookUrlGuard(IOptionsMonitor<WebhookOptions> options, L
         (IPAddress.Parse("fec0::"), 10),
         (IPAddress.Parse("ff00::"), 8),
         (IPAddress.Parse("2001:db8::"), 32),
+        (IPAddress.Parse("100::"), 64),
+        // Teredo hides its IPv4 addresses (the client's XORed), so it cannot be judged by them.
+        (IPAddress.Parse("2001::"), 32),
     ];
 
     private static readonly IPAddress Nat64 = IPAddress.Parse("64:ff9b::");
+    private static readonly IPAddress IPv4Compatible = IPAddress.Parse("::");
+    private static readonly IPAddress SixToFour = IPAddress.Parse("2002::");
 
     /// <summary>Why <paramref name="url"/> may not be a webhook URL, or null when it may.</summary>
     public async Task<string?> RefuseUrlAsync(string url, CancellationToken cancellationToken)
@@ -72,6 +77,11 @@ internal sealed class WebhookUrlGuard(IOptionsMonitor<WebhookOptions> options, L
         if (!string.IsNullOrEmpty(uri.UserInfo))
         {
             return "The URL must not carry a user name or password.";
+        }
+
+        if (uri.Port is < 1 or > 65535)
+        {
+            return "The URL's port must be from 1 to 65535.";
         }
 
         IPAddress[] addresses;
@@ -113,6 +123,17 @@ internal sealed class WebhookUrlGuard(IOptionsMonitor<WebhookOptions> options, L
         {
             // NAT64 carries an IPv4 address in its last 32 bits: judge that one.
             address = new IPAddress(address.GetAddressBytes()[12..]);
+        }
+        else if (address.AddressFamily == AddressFamily.InterNetworkV6 && InNetwork(address, IPv4Compatible, 96)
+            && !address.Equals(IPAddress.IPv6Any) && !address.Equals(IPAddress.IPv6Loopback))
+        {
+            // The deprecated IPv4-compatible form (::127.0.0.1) too: some stacks still route it to the IPv4 address.
+            address = new IPAddress(address.GetAddressBytes()[12..]);
+        }
+        else if (address.AddressFamily == AddressFamily.InterNetworkV6 && InNetwork(address, SixToFour, 16))
+        {
+            // 6to4 (2002:AABB:CCDD::/48) names the IPv4 address AA.BB.CC.DD of its relay.
+            address = new IPAddress(address.GetAddressBytes()[2..6]);
         }
 
         if (IsOwnListener(address, port))
