@@ -130,6 +130,22 @@ public sealed class VerifyApiTests(StoreKind store) : GatewayFixture(store)
         Assert.That(await CodeAsync(verifier, new { key }), Is.EqualTo("rate_limited"), "an uncharged call reports the refusal too");
     }
 
+    [TestCase("101058054")]
+    [TestCase("0x6060606")]
+    [TestCase("6.6.6")]
+    [TestCase("006.6.6.6")]
+    [TestCase("fe80::1%eth0")]
+    [TestCase(" 6.6.6.6")]
+    public async Task Verify_ClientIpNotAPlainAddress_Returns400(string clientIp)
+    {
+        // The lenient parser reads the first two as 6.6.6.6, which a 6.6.6.6/32 allowlist would have let through.
+        using var verifier = await Host.OperatorAsync("ip-" + Store + "-" + Math.Abs(clientIp.GetHashCode()), "verifier");
+        using var response = await verifier.PostAsJsonAsync("v1/keys/verify", new { key = "x", clientIp });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((await GatewayHost.ProblemAsync(response))["errors"]!.AsObject().Select(e => e.Key), Is.EqualTo(new[] { "clientIp" }));
+    }
+
     [Test]
     public async Task Verify_BadBody_Returns400NamingTheField_WithoutTokenReturns401()
     {

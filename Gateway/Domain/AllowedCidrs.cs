@@ -112,6 +112,27 @@ internal static class AllowedCidrs
             ? $" ({Mask(ip, prefix).MapToIPv4()}/{prefix - 96})"
             : "";
 
+    /// <summary>
+    /// One address, read as strictly as an allowlist entry: an IPv4 address only as a dotted quad without leading zeros
+    /// (never <c>101058054</c> or <c>0x6060606</c>, which the lenient parser reads as 6.6.6.6), no zone id or whitespace.
+    /// </summary>
+    public static bool TryParseAddress(string? text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPAddress? address)
+    {
+        address = null;
+        if (string.IsNullOrEmpty(text) || text.Length > 45 || !text.All(c => char.IsAsciiHexDigit(c) || c is ':' or '.'))
+        {
+            return false;
+        }
+
+        if (!IPAddress.TryParse(text, out var parsed) || (parsed.AddressFamily == AddressFamily.InterNetwork && !IsDottedQuad(text)))
+        {
+            return false;
+        }
+
+        address = parsed;
+        return true;
+    }
+
     private static bool IsDottedQuad(string text)
     {
         var parts = text.Split('.');

@@ -83,9 +83,9 @@ internal sealed class VerifyEndpoints : IAdminApi
         }
 
         IPAddress? clientIp = null;
-        if (clientIpText is not null && !IPAddress.TryParse(clientIpText, out clientIp))
+        if (clientIpText is not null && !AllowedCidrs.TryParseAddress(clientIpText, out clientIp))
         {
-            errors.Add("clientIp", "Must be an IPv4 or IPv6 address.");
+            errors.Add("clientIp", "Must be an IPv4 address as a dotted quad (203.0.113.7) or an IPv6 address.");
         }
 
         return errors.Any ? null : new VerifyInput(key!, environment, scopes ?? [], cost, charge, clientIp);
