@@ -264,6 +264,10 @@ public sealed class UsageApiTests(StoreKind store) : GatewayFixture(store)
 
     [TestCase("granularity=week", "granularity")]
     [TestCase("from=yesterday", "from")]
+    [TestCase("from=1.5", "from")]
+    [TestCase("from=12%2F06%2F2026", "from")]
+    [TestCase("from=2026-12-06%2010:00", "from")]
+    [TestCase("from=0001-01-01T00:00:00Z", "from")]
     [TestCase("to=2025-13-01T00:00:00Z", "to")]
     [TestCase("from=2025-02-01T00:00:00Z&to=2025-01-01T00:00:00Z", "from")]
     [TestCase("granularity=minute&from=2025-01-01T00:00:00Z&to=2025-03-01T00:00:00Z", "granularity")]
@@ -279,6 +283,21 @@ public sealed class UsageApiTests(StoreKind store) : GatewayFixture(store)
             var problem = await GatewayHost.ProblemAsync(response);
             Assert.That(problem["errors"]!.AsObject().Select(p => p.Key), Is.EqualTo(new[] { field }), path);
         }
+    }
+
+    [TestCase("from=2026-12-01")]
+    [TestCase("from=2026-12-01T10:30:00%2B01:00")]
+    [TestCase("from=2026-12-01T10:30:00.123Z")]
+    [TestCase("from=2026-12-01T10:30%2B0100")]
+    [TestCase("from=2026-12-01T23:30:00-01:00")]
+    public async Task Usage_IsoTimes_Accepted(string query)
+    {
+        var org = await NewOrgAsync();
+
+        // Days start at midnight UTC: each falls on 1 December UTC but the last, which is 00:30 UTC on the 2nd.
+        var usage = await Host.AdminGetAsync($"admin/orgs/{org}/usage?{query}&to=2026-12-05T00:00:00Z&granularity=day");
+
+        Assert.That(usage.Str("from"), Does.StartWith(query.EndsWith("-01:00", StringComparison.Ordinal) ? "2026-12-02T00:00:00" : "2026-12-01T00:00:00"), usage.ToJsonString());
     }
 
     [Test]

@@ -150,6 +150,20 @@ internal static partial class JsonFields
         return (true, text);
     }
 
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}(?:[Tt]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,7})?)?(?:[Zz]|[+-]\d{2}:?\d{2})?)?$")]
+    private static partial Regex IsoTimeText();
+
+    /// <summary>
+    /// An ISO 8601 date (midnight UTC) or date and time (UTC unless it names an offset), and nothing else: the lenient
+    /// parser also read <c>1.5</c> as a date in January and <c>12/06/2026</c> the American way.
+    /// </summary>
+    public static bool TryParseIsoTime(string? text, out DateTimeOffset value)
+    {
+        value = default;
+        return text is { Length: <= 40 } && IsoTimeText().IsMatch(text)
+            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out value);
+    }
+
     public static (bool Present, DateTimeOffset? Value) Timestamp(JsonElement body, string field, ValidationErrors errors)
     {
         var (present, text) = String(body, field, errors, allowNull: true, maxLength: 64);
@@ -158,7 +172,7 @@ internal static partial class JsonFields
             return (present, null);
         }
 
-        if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
+        if (!TryParseIsoTime(text, out var parsed))
         {
             errors.Add(field, "Must be an ISO 8601 timestamp, e.g. 2030-01-31T12:00:00Z.");
             return (true, null);

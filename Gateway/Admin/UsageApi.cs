@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Gateway.Stores;
@@ -130,11 +129,15 @@ internal static class UsageApi
             return null;
         }
 
-        if (value.Count != 1
-            || !DateTimeOffset.TryParse(value.ToString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed)
-            || parsed.Year < 2000 || parsed.Year > 9000)
+        if (value.Count != 1 || !JsonFields.TryParseIsoTime(value.ToString(), out var parsed))
         {
             errors.Add(name, "Must be one ISO 8601 date-time, e.g. 2025-01-31T00:00:00Z.");
+            return null;
+        }
+
+        if (parsed.Year < 2000 || parsed.Year > 9000)
+        {
+            errors.Add(name, "Must be between the years 2000 and 9000.");
             return null;
         }
 

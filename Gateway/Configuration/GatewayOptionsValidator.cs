@@ -31,11 +31,6 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
             errors.Add($"{S}:Store:Path must be set when {S}:Store:Redis is empty.");
         }
 
-        if (!string.IsNullOrWhiteSpace(options.Store.Redis) && RedisConnectionStringError(options.Store.Redis) is { } redisError)
-        {
-            errors.Add($"{S}:Store:Redis {redisError}");
-        }
-
         if (string.IsNullOrEmpty(options.Store.RedisPrefix) || options.Store.RedisPrefix.Contains('{') || options.Store.RedisPrefix.Contains('}'))
         {
             errors.Add($"{S}:Store:RedisPrefix must be non-empty and contain no braces (got '{options.Store.RedisPrefix}').");
@@ -162,44 +157,6 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
         {
             errors.Add($"{name}:Window must be {KeyRules.WindowRange} (got {limit.Window}).");
         }
-    }
-
-    /// <summary>
-    /// What is wrong with a StackExchange.Redis connection string, or null. The client reads any text as host names (a
-    /// <c>redis://</c> URL becomes a host of that name on port 6379), and the gateway then ran without ever being ready.
-    /// </summary>
-    internal static string? RedisConnectionStringError(string configuration)
-    {
-        StackExchange.Redis.ConfigurationOptions parsed;
-        try
-        {
-            parsed = StackExchange.Redis.ConfigurationOptions.Parse(configuration);
-        }
-        catch (Exception ex) when (ex is ArgumentException or FormatException)
-        {
-            return $"is not a StackExchange.Redis connection string ({ex.Message.Split(" (Parameter", StringSplitOptions.None)[0]}): write host:port[,host:port...][,password=...][,serviceName=...].";
-        }
-
-        if (parsed.EndPoints.Count == 0)
-        {
-            // The client drops a server it cannot read (a port that is not a number) without a word.
-            var unread = configuration.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault(part => !part.Contains('='));
-            return unread is null
-                ? "names no server: write host:port[,host:port...][,password=...][,serviceName=...]."
-                : $"names '{unread}', which is not host:port with a port from 1 to 65535.";
-        }
-
-        foreach (var endPoint in parsed.EndPoints)
-        {
-            if (endPoint is System.Net.DnsEndPoint dns && Uri.CheckHostName(dns.Host) == UriHostNameType.Unknown)
-            {
-                return configuration.Contains("://", StringComparison.Ordinal)
-                    ? $"is a URL, not a StackExchange.Redis connection string: write host:port[,password=...] (got '{dns.Host}' as a host name)."
-                    : $"names '{dns.Host}', which is not a host name or address: write host:port[,host:port...][,password=...][,serviceName=...].";
-            }
-        }
-
-        return null;
     }
 
     private static void Positive(List<string> errors, string name, TimeSpan value)

@@ -130,12 +130,12 @@ internal sealed class RequestLogEndpoints : IAdminApi
             return null;
         }
 
-        if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
+        if (value.Count == 1 && JsonFields.TryParseIsoTime(value.ToString(), out var at))
         {
             return at;
         }
 
-        errors.Add(name, "Must be an ISO 8601 time.");
+        errors.Add(name, "Must be one ISO 8601 time, e.g. 2025-01-31T00:00:00Z.");
         return null;
     }
 }

@@ -45,6 +45,7 @@ internal static class StoresServiceCollectionExtensions
         services.TryAddSingleton<IKeyUsageRecorder>(sp => sp.GetRequiredService<IGatewayStore>());
         services.TryAddSingleton<StoreResilience>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>, RedisCaFileValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>, RedisConnectionStringValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, StoreInitializer>());
         return services;
     }
