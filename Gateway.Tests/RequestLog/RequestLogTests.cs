@@ -194,9 +194,28 @@ public sealed class RequestLogTests(StoreKind store)
             Assert.That(none.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
         }
 
-        // The bootstrap token sees every organization: the newest record with the id.
+        // The bootstrap token sees every organization: the newest record with the id, or, with ?org=, that organization's.
         var newest = await gateway.AdminGetAsync("admin/requests/reused-id-1");
         Assert.That(newest["path"]!.GetValue<string>(), Is.EqualTo("/api/nobody"));
+        var acmeRecord = await gateway.AdminGetAsync("admin/requests/reused-id-1?org=acme");
+        Assert.That(acmeRecord["path"]!.GetValue<string>(), Is.EqualTo("/api/acme"));
+        var betaRecord = await gateway.AdminGetAsync("admin/requests/reused-id-1?org=beta");
+        Assert.That(betaRecord["path"]!.GetValue<string>(), Is.EqualTo("/api/beta"));
+        using (var elsewhere = await gateway.Admin.GetAsync("admin/requests/reused-id-1?org=nosuchorg"))
+        {
+            Assert.That(elsewhere.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        }
+
+        // A scoped operator asking about another organization's log learns nothing of it.
+        using (var other = await viewer.GetAsync("admin/requests/reused-id-1?org=beta"))
+        {
+            Assert.That(other.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        }
+
+        using (var mine = await viewer.GetAsync("admin/requests/reused-id-1?org=acme"))
+        {
+            Assert.That((await mine.Content.ReadFromJsonAsync<JsonObject>())!["path"]!.GetValue<string>(), Is.EqualTo("/api/acme"));
+        }
     }
 
     [Test]

@@ -38,13 +38,15 @@ internal sealed class RequestIdMiddleware(RequestDelegate next)
 
         foreach (var c in value)
         {
-            // Visible ASCII without quotes or separators that could confuse log parsers.
-            if (c is < '!' or > '~' or '"' or ',' or ';' or '\\')
+            // Visible ASCII without quotes or separators that could confuse log parsers, nor characters that cannot
+            // stand in a URL path segment as they are (GET /admin/requests/{id} must be able to name every kept id).
+            if (c is < '!' or > '~' or '"' or ',' or ';' or '\\' or '/' or '%' or '?' or '#' or '<' or '>' or '`' or '{' or '}' or '|' or '^' or '[' or ']')
             {
                 return false;
             }
         }
 
-        return true;
+        // "." and ".." are dot segments: no URL can name them.
+        return value is not ("." or "..");
     }
 }

@@ -97,10 +97,15 @@ internal sealed class RequestLogEndpoints : IAdminApi
     private static async Task<Results<Ok<RequestDto>, AdminProblem>> GetAsync(
         string requestId, HttpContext context, IRequestLogStore log, IOptions<RequestLogOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
-        // A caller scoped to one organization was looked up in it by OrgFromRequestRecord; any other sees the newest record.
+        // A caller scoped to one organization was looked up in it by OrgFromRequestRecord. Any other sees the newest record,
+        // or, with ?org=, that organization's: clients choose their ids, so two organizations' requests may share one, and
+        // a record opened from an organization's log must be that organization's (the console passes it).
+        var org = context.Request.Query["org"] is { Count: 1 } given && !string.IsNullOrEmpty(given[0]) ? given[0] : null;
+        var notBefore = time.GetUtcNow() - options.Value.Retention;
         var record = OrgFromRequestRecord.Found(context, out var found) ? found
-            : requestId.Length > 256 ? null
-            : await log.FindAsync(requestId, time.GetUtcNow() - options.Value.Retention, cancellationToken);
+            : requestId.Length > 256 || org is { Length: > 256 } ? null
+            : org is not null ? await log.FindAsync(requestId, org, notBefore, cancellationToken)
+            : await log.FindAsync(requestId, notBefore, cancellationToken);
         return record is null
             ? AdminProblems.NotFound($"Request '{requestId}' is not in the request log.")
             : TypedResults.Ok(RequestDto.From(record, withOrg: true));
@@ -162,6 +167,13 @@ internal sealed class OrgFromRequestRecord(string name) : OrgFrom
         var id = context.Request.RouteValues[name] as string;
         if (string.IsNullOrEmpty(id) || id.Length > 256)
         {
+            return OrgDecision.Allowed;
+        }
+
+        // Asked about another organization's log: nothing of it is shown to this caller.
+        if (context.Request.Query["org"] is { Count: 1 } org && !string.IsNullOrEmpty(org[0]) && org[0] != scope)
+        {
+            context.Items[ItemKey] = null;
             return OrgDecision.Allowed;
         }
 

@@ -105,7 +105,9 @@ export async function logView(container, opts) {
 
   const open = async (record, opener) => {
     try {
-      detail(box, await api('GET', '/admin/requests/' + enc(record.requestId)), keyName);
+      // The organization's own record: another organization's request may carry the same (client-chosen) id.
+      const scope = opts.org ? '?org=' + enc(opts.org) : '';
+      detail(box, await api('GET', '/admin/requests/' + enc(record.requestId) + scope), keyName);
       box.querySelector('#log-detail-close').onclick = () => { box.hidden = true; box.replaceChildren(); opener.focus(); };
       box.querySelector('h3').tabIndex = -1;
       box.querySelector('h3').focus();
