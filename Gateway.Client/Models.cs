@@ -28,8 +28,20 @@ public sealed record ApiKey
     public DateTimeOffset? RevokedAt { get; init; }
     public DateTimeOffset? PreviousKeyExpiresAt { get; init; }
     public IReadOnlyList<string> AllowedCidrs { get; init; } = [];
+
+    /// <summary>The key's credits, when it has any: the live balance and the refill.</summary>
+    public KeyCredits? Credits { get; init; }
+
+    /// <summary>The plaintext key: only in the answers to create and rotate, shown once.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Key { get; init; }
 }
+
+/// <summary>A key's credits: <see cref="Remaining"/> now, and <see cref="Refill"/> (<c>day</c> or <c>month</c>) if any.</summary>
+public sealed record KeyCredits(long Remaining, CreditRefill? Refill);
+
+/// <summary>Credits set back to <see cref="Amount"/> at the start of every calendar <see cref="Period"/> (UTC).</summary>
+public sealed record CreditRefill(long Amount, string Period);
 
 /// <summary>A quota: <see cref="Limit"/> requests per calendar <see cref="Period"/> (<c>day</c> or <c>month</c>, UTC).</summary>
 public sealed record Quota(long Limit, string Period);

@@ -37,6 +37,12 @@ public sealed class AdminCliTests : GatewayFixture
 
         var updated = await RunOkAsync("keys", "update", id, "--scope", "read", "--no-customer");
         Assert.That(updated["customerId"], Is.Null);
+
+        // The API's object as the API writes it: its null members are printed too (expiresAt, lastUsedAt, ...).
+        var printed = await RunOkAsync("keys", "get", id);
+        var fromApi = await Host.AdminGetAsync($"admin/keys/{id}");
+        Assert.That(printed.AsObject().Select(p => p.Key), Is.SupersetOf(fromApi.AsObject().Select(p => p.Key)), printed.ToJsonString());
+        Assert.That(printed.AsObject().ContainsKey("expiresAt") && printed["expiresAt"] is null, Is.True, "a null member is printed as null");
         Assert.That(await Host.StatusAsync(key), Is.EqualTo(HttpStatusCode.Forbidden));
 
         var rotated = await RunOkAsync("keys", "rotate", id, "--grace-period", "00:05:00");

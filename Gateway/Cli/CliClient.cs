@@ -30,6 +30,9 @@ internal sealed class CliClient(
     private static readonly JsonSerializerOptions Pretty = new(GatewayJsonContext.Default.Options)
     {
         WriteIndented = true,
+        // The API's objects as the API writes them, null members included: the client's context leaves them out,
+        // which its requests need (a PATCH sends only what changes), and the printed key lacked expiresAt, lastUsedAt...
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never,
         // Output for a person's terminal or a script's parser, never for an HTML page: no \\u002B for '+'.
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
