@@ -9,7 +9,7 @@ if (AdminCli.Handles(args))
 
 try
 {
-    var builder = WebApplication.CreateBuilder(args);
+    var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = GatewayHostingExtensions.SettingsDirectory() });
     builder.AddGateway();
 
     var app = builder.Build();

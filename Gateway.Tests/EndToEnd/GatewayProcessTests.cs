@@ -146,10 +146,34 @@ public sealed class GatewayProcessTests
 
     /// <summary>The published gateway with the shipped appsettings.json (demo on) in a fresh directory, on free ports.</summary>
     /// <returns>The process, what it wrote to stdout (logs, the demo banner) and to stderr (start-up failures).</returns>
-    private static (Process Process, System.Text.StringBuilder Output, System.Text.StringBuilder Errors) StartShipped(int demoPort, out int proxyPort)
+    [Test]
+    public async Task PublishedDll_RunFromADirectoryWithoutSettings_ReadsTheAppsettingsNextToIt()
+    {
+        // The shipped appsettings.json (demo on) is only next to Gateway.dll; the working directory has none.
+        var (process, output, _) = StartShipped(FreePort(), out _, copySettings: false);
+        try
+        {
+            await WaitUntilAsync(() => Task.FromResult(Read(output).Contains("/demo/hello", StringComparison.Ordinal)));
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+
+            process.Dispose();
+        }
+    }
+
+    private static (Process Process, System.Text.StringBuilder Output, System.Text.StringBuilder Errors) StartShipped(int demoPort, out int proxyPort, bool copySettings = true)
     {
         var (directory, start) = GatewayStart();
-        File.Copy(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), Path.Combine(directory, "appsettings.json"));
+        if (copySettings)
+        {
+            File.Copy(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), Path.Combine(directory, "appsettings.json"));
+        }
+
         proxyPort = FreePort();
         start.Environment["Kestrel__Endpoints__Proxy__Url"] = $"http://127.0.0.1:{proxyPort}";
         start.Environment["Kestrel__Endpoints__Admin__Url"] = $"http://127.0.0.1:{FreePort()}";

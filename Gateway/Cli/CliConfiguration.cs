@@ -15,7 +15,7 @@ internal static class CliConfiguration
             ?? "Production";
         return new ConfigurationBuilder()
             .AddInMemoryCollection(GatewayHostingExtensions.Defaults)
-            .SetBasePath(Directory.GetCurrentDirectory())
+            .SetBasePath(GatewayHostingExtensions.SettingsDirectory())
             .AddJsonFile("appsettings.json", optional: true)
             .AddJsonFile($"appsettings.{environment}.json", optional: true)
             .AddEnvironmentVariables()

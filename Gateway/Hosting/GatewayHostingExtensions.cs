@@ -38,6 +38,21 @@ public static class GatewayHostingExtensions
         ["Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics"] = "None",
     };
 
+    /// <summary>
+    /// Where the gateway's <c>appsettings.json</c> is read from: the working directory when it has one (the repository
+    /// root under <c>dotnet run --project Gateway</c>, an operator's own directory), else the directory of
+    /// <c>Gateway.dll</c>, whose published copy sits next to it: <c>dotnet /opt/gateway/Gateway.dll</c> run from
+    /// anywhere else used to start on the built-in defaults alone. Relative paths in the settings (the store's) stay
+    /// relative to the working directory either way.
+    /// </summary>
+    internal static string SettingsDirectory()
+    {
+        var current = Directory.GetCurrentDirectory();
+        return File.Exists(Path.Combine(current, "appsettings.json")) || !File.Exists(Path.Combine(AppContext.BaseDirectory, "appsettings.json"))
+            ? current
+            : AppContext.BaseDirectory;
+    }
+
     /// <summary>Registers everything the gateway needs: options, keys, store, admin API, proxy and metrics.</summary>
     public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)
     {
