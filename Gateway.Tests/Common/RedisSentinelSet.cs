@@ -62,6 +62,16 @@ public sealed class RedisSentinelSet : IDisposable
         }
     }
 
+    /// <summary>
+    /// Starts the killed primary again as it was first started, a primary by its own settings and empty: what a
+    /// crashed primary does when it comes back before the sentinels have made it a replica of the new one.
+    /// </summary>
+    public void RestartOldPrimaryAsPrimary()
+    {
+        _processes.Add(Run("redis-server", Node(PrimaryPort, "primary")));
+        WaitForPing(PrimaryPort);
+    }
+
     /// <summary>The port the sentinels currently report for the primary.</summary>
     public int ReportedPrimaryPort() =>
         int.Parse(Command(SentinelPorts[0], "SENTINEL", "get-master-addr-by-name", ServiceName)[1]!, CultureInfo.InvariantCulture);

@@ -53,6 +53,76 @@ public sealed class RedisSentinelFailoverTests
         ThreadPool.SetMinThreads(_minWorkers, _minIo);
     }
 
+    [Test]
+    public async Task OldPrimaryBackAsPrimary_AdminWritesRefusedOrKept_NoneLostOnceItIsAReplica()
+    {
+        await _gateway.CreateOrgAsync("acme");
+
+        // A snapshot on the primary's disk, as a primary with persistence has: it comes back holding the organization.
+        Assert.That(RedisSentinelSet.Command(_redis.PrimaryPort, "SAVE")[0], Is.EqualTo("OK"));
+        _redis.KillPrimary();
+        await Eventually.HoldsAsync(() => Task.FromResult(_redis.ReportedPrimaryPort() == _redis.ReplicaPort), TimeSpan.FromSeconds(30), "the sentinels promote the replica");
+        await Eventually.HoldsAsync(async () => (await TryCreateKeyAsync("after_failover")) is not null, TimeSpan.FromSeconds(30), "writes reach the new primary");
+
+        // The old primary comes back as a primary, with its snapshot, until the sentinels make it a replica of the new one.
+        _redis.RestartOldPrimaryAsPrimary();
+        var kept = new List<string>();
+        var refused = 0;
+        var deadline = DateTime.UtcNow.AddSeconds(40);
+        var demoted = false;
+        for (var i = 0; DateTime.UtcNow < deadline && !demoted; i++)
+        {
+            if (await TryCreateKeyAsync($"split{i}") is { } id)
+            {
+                kept.Add(id);
+            }
+            else
+            {
+                refused++;
+            }
+
+            try
+            {
+                demoted = RedisSentinelSet.Command(_redis.PrimaryPort, "ROLE")[0] == "slave"
+                    && RedisSentinelSet.Command(_redis.PrimaryPort, "INFO", "replication")[0]!.Contains("master_link_status:up", StringComparison.Ordinal);
+            }
+            catch (IOException)
+            {
+                // A server turning into a replica drops its clients.
+            }
+
+            // An admin's pace, not a flood: the point is how many answered writes survive, on 2 cores.
+            await Task.Delay(50);
+        }
+
+        Assert.That(demoted, Is.True, "the sentinels made the old primary a replica");
+        TestContext.Out.WriteLine($"kept {kept.Count}, refused {refused}");
+
+        // Every write that was answered 201 is there, on every server, once the old primary is a replica.
+        foreach (var id in kept)
+        {
+            using var response = await _gateway.Admin.GetAsync($"admin/keys/{id}");
+            Assert.That(response.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.OK), $"key {id} was answered 201 and must not be lost");
+        }
+    }
+
+    /// <summary>
+    /// Creates a key: its id when answered 201, null when refused with 503 store_unavailable, or with 404 for the
+    /// organization while reads land on the returning, empty old primary (anything else fails the test).
+    /// </summary>
+    private async Task<string?> TryCreateKeyAsync(string name)
+    {
+        using var response = await _gateway.Admin.PostAsJsonAsync("admin/orgs/acme/keys", new { name });
+        if (response.StatusCode is System.Net.HttpStatusCode.ServiceUnavailable or System.Net.HttpStatusCode.NotFound)
+        {
+            Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo(response.StatusCode == System.Net.HttpStatusCode.NotFound ? "not_found" : "store_unavailable"));
+            return null;
+        }
+
+        Assert.That(response.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.Created), await response.Content.ReadAsStringAsync());
+        return (await response.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>())!.Str("id");
+    }
+
     [TestCase("serviceName=nosuchservice", TestName = "Start_SentinelsDoNotKnowTheService_FailsNamingTheSetting")]
     [TestCase("primary", TestName = "Start_ServiceNameOnAPlainServer_FailsNamingTheSetting")]
     public void Start_NoPrimaryFromTheSentinels_FailsNamingTheSettingNoStackTrace(string fault)

@@ -13,7 +13,7 @@ namespace Gateway.Stores.Redis;
 /// keys and revocations. Keys are found through the hash index (<c>hash:{sha256}</c> → key id); only
 /// hashes are ever written, never key material. Layout: docs/redis.md.
 /// </summary>
-internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> options, ILogger<RedisGatewayStore>? logger = null) : IGatewayStore
+internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> options, ILogger<RedisGatewayStore>? logger = null) : IGatewayStore, IDisposable
 {
     private readonly RedisKeys _keys = new(options.Value.Store.RedisPrefix);
 
@@ -22,6 +22,7 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
     private readonly bool _awaitReplica = IsSentinel(options.Value.Store.Redis);
     private readonly ILogger _logger = logger ?? (ILogger)Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
     private readonly long _replicaWaitMillis = (long)Math.Max(50, options.Value.Store.Timeout.TotalMilliseconds / 2);
+    private readonly SentinelPrimaryGuard? _primaryGuard = SentinelPrimaryGuard.For(options.Value.Store.Redis, redis);
 
     private readonly TimeSpan _startTimeout = options.Value.Store.Timeout;
 
@@ -69,6 +70,7 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
 
     public async Task CreateOrganizationAsync(Organization organization, ApiKeyRecord defaultKey, AuditEntry audit, CancellationToken cancellationToken)
     {
+        await EnsureOnePrimaryAsync(cancellationToken);
         var result = await EvalAsync(
             RedisScripts.CreateOrganization,
             [_keys.Org(organization.Id), _keys.Orgs, _keys.OrgKeys(organization.Id), _keys.OrgNames(organization.Id), _keys.Key(defaultKey.Id), _keys.Hash(defaultKey.Hash), _keys.OrgAudit(organization.Id)],
@@ -100,6 +102,7 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
 
     public async Task CreateKeyAsync(ApiKeyRecord key, AuditEntry audit, CancellationToken cancellationToken)
     {
+        await EnsureOnePrimaryAsync(cancellationToken);
         var result = await EvalAsync(
             RedisScripts.CreateKey,
             [_keys.Org(key.OrgId), _keys.OrgKeys(key.OrgId), _keys.OrgNames(key.OrgId), _keys.Key(key.Id), _keys.Hash(key.Hash), _keys.OrgAudit(key.OrgId)],
@@ -110,6 +113,7 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
 
     public async Task UpdateKeyAsync(ApiKeyRecord key, long expectedVersion, AuditEntry audit, CancellationToken cancellationToken)
     {
+        await EnsureOnePrimaryAsync(cancellationToken);
         // The hash-index keys to change come from the stored record; the script re-checks its version, so
         // if another writer got in between, this call fails instead of touching the wrong index entries.
         var current = await GetKeyAsync(key.Id, cancellationToken)
@@ -455,12 +459,24 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
             {
                 Log.NotReplicated(_logger, _replicaWaitMillis);
             }
+            else
+            {
+                return;
+            }
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             Log.ReplicaWaitFailed(_logger, ex);
         }
+
+        // No replica has it: the write may have gone to a returning old primary that the sentinels will wipe.
+        await EnsureOnePrimaryAsync(cancellationToken);
     }
+
+    private Task EnsureOnePrimaryAsync(CancellationToken cancellationToken) =>
+        _primaryGuard?.EnsureOnePrimaryAsync(cancellationToken) ?? Task.CompletedTask;
+
+    public void Dispose() => _primaryGuard?.Dispose();
 
     /// <summary>Why Redis turned this client away, when it did and waiting will not change it; null for "not reachable".</summary>
     private static string? Refusal(Exception exception)
