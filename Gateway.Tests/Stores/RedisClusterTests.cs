@@ -122,30 +122,6 @@ public sealed partial class RedisClusterTests
     }
 
     [Test]
-    public async Task Readyz_NodeHoldingTheStoreFrozen_503UntilItAnswersAgain()
-    {
-        // A bare PING goes to any node: /readyz answered 200 while the node with the store's slot was frozen.
-        var node = _cluster.NodeOf(Prefix + "{store}:orgs");
-        using var admin = new HttpClient { BaseAddress = _a.AdminUrl, Timeout = TimeSpan.FromSeconds(30) };
-        Assert.That((await admin.GetAsync("readyz")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        _cluster.Signal(node, "STOP");
-        try
-        {
-            await Eventually.HoldsAsync(async () => (await admin.GetAsync("readyz")).StatusCode == HttpStatusCode.ServiceUnavailable, TimeSpan.FromSeconds(30), "/readyz answers 503 while the store's node is frozen");
-            for (var i = 0; i < 5; i++)
-            {
-                Assert.That((await admin.GetAsync("readyz")).StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), "never 200 while frozen");
-            }
-        }
-        finally
-        {
-            _cluster.Signal(node, "CONT");
-        }
-
-        await Eventually.HoldsAsync(async () => (await admin.GetAsync("readyz")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(30), "/readyz answers 200 again");
-    }
-
-    [Test]
     public async Task Revoke_OnA_RefusedOnBWithinDeadline()
     {
         await _a.CreateOrgAsync("revoke-org");
