@@ -50,6 +50,16 @@ public sealed class RedisLeaseScriptTests
             seen.Add(lease.Bucket);
 
             var stored = (await db.HashGetAllAsync(key)).ToDictionary(e => long.Parse((string)e.Name!, CultureInfo.InvariantCulture), e => (long)e.Value);
+            if (stored.Count == 0 && model.Count > 0
+                && (await redis.GetServers()[0].TimeAsync()).Ticks / TimeSpan.TicksPerMillisecond - DateTime.UnixEpoch.Ticks / TimeSpan.TicksPerMillisecond - lease.StoreNowMs > WindowMs)
+            {
+                // The machine stalled between the script and this read for longer than the hash lives: Redis let it
+                // expire, as it would for an idle partition, and the next call starts afresh. So does the model.
+                Assert.That(lease.Granted, Is.EqualTo(expected.Granted), $"call {call}: the grant, before the stall");
+                model.Clear();
+                continue;
+            }
+
             var total = stored.Remove(-1, out var t) ? t : 0;
             stored.Remove(-2);
             Assert.Multiple(() =>
