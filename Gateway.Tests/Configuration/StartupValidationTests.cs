@@ -99,7 +99,22 @@ public sealed class StartupValidationTests
             File.Copy(path, Path.Combine(directory, "admin-token"));
         }
 
-        await using var second = await GatewayHost.StartAsync(settings, directory: directory);
-        Assert.That((await File.ReadAllTextAsync(Path.Combine(second.Directory, "admin-token"))).Trim(), Is.EqualTo(token), "reused on restart");
+        var saved = Path.Combine(directory + "-c", "admin-token");
+        await using (var second = await GatewayHost.StartAsync(settings, directory: directory))
+        {
+            Assert.That((await File.ReadAllTextAsync(Path.Combine(second.Directory, "admin-token"))).Trim(), Is.EqualTo(token), "reused on restart");
+            Directory.CreateDirectory(directory + "-c");
+            File.Copy(Path.Combine(second.Directory, "admin-token"), saved);
+        }
+
+        // A saved token other users could read or write (planted in a shared directory, or loosened) is replaced, not used.
+        File.SetUnixFileMode(saved, File.GetUnixFileMode(saved) | UnixFileMode.OtherRead | UnixFileMode.OtherWrite);
+        await using var third = await GatewayHost.StartAsync(settings, directory: directory + "-c");
+        var replaced = (await File.ReadAllTextAsync(saved)).Trim();
+        Assert.That(replaced, Is.Not.EqualTo(token), "a new token");
+        Assert.That(File.GetUnixFileMode(saved), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
+        using var old = new HttpClient { BaseAddress = third.AdminUrl };
+        old.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        Assert.That((await old.GetAsync("admin/orgs")).StatusCode, Is.EqualTo(System.Net.HttpStatusCode.Unauthorized), "the open token is not in force");
     }
 }

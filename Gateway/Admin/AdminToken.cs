@@ -32,12 +32,19 @@ internal sealed partial class AdminToken
         var path = FilePath(options);
         if (File.Exists(path))
         {
-            var saved = File.ReadAllText(path).Trim();
-            if (saved.Length >= 16)
+            // A token others could read (or have written) is no secret: it is replaced, not used.
+            if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(path) & OpenToOthers) != 0)
+            {
+                Log.TokenFileNotPrivate(logger, path);
+            }
+            else if (File.ReadAllText(path).Trim() is { Length: >= 16 } saved)
             {
                 Log.TokenLoaded(logger, path);
                 return saved;
             }
+
+            // Removed rather than rewritten: the new file is this process's own, created 0600, whoever made the old one.
+            File.Delete(path);
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -63,8 +70,14 @@ internal sealed partial class AdminToken
         return token;
     }
 
+    private const UnixFileMode OpenToOthers = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+        | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+
     private static partial class Log
     {
+        [LoggerMessage(EventId = EventIds.AdminTokenFileNotPrivate, Level = LogLevel.Warning, Message = "Gateway:Admin:Token is not set and the saved token in {Path} was readable or writable by other users; it was replaced by a new one (mode 0600).")]
+        public static partial void TokenFileNotPrivate(ILogger logger, string path);
+
         [LoggerMessage(EventId = EventIds.AdminTokenGenerated, Level = LogLevel.Warning, Message = "Gateway:Admin:Token is not set; generated an admin token and saved it to {Path} (mode 0600).")]
         public static partial void TokenGenerated(ILogger logger, string path);
 

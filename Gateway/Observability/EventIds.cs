@@ -11,6 +11,7 @@ internal static class EventIds
 {
     public const int AdminTokenGenerated = 1001;
     public const int AdminTokenLoaded = 1002;
+    public const int AdminTokenFileNotPrivate = 1003;
     public const int OptionsReloadRejected = 1010;
 
     public const int AuthStoreUnavailable = 1100;
