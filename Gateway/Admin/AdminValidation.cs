@@ -164,6 +164,23 @@ internal static partial class JsonFields
             && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out value);
     }
 
+    /// <summary>The query parameter <paramref name="name"/> as one ISO 8601 time (UTC); null, with an error when it was given.</summary>
+    public static DateTimeOffset? QueryTime(IQueryCollection query, string name, ValidationErrors errors)
+    {
+        if (!query.TryGetValue(name, out var value))
+        {
+            return null;
+        }
+
+        if (value.Count == 1 && TryParseIsoTime(value.ToString(), out var at))
+        {
+            return at;
+        }
+
+        errors.Add(name, "Must be one ISO 8601 time, e.g. 2025-01-31T00:00:00Z.");
+        return null;
+    }
+
     public static (bool Present, DateTimeOffset? Value) Timestamp(JsonElement body, string field, ValidationErrors errors)
     {
         var (present, text) = String(body, field, errors, allowNull: true, maxLength: 64);

@@ -124,24 +124,14 @@ internal static class UsageApi
 
     private static DateTimeOffset? ReadTime(IQueryCollection query, string name, ValidationErrors errors)
     {
-        if (!query.TryGetValue(name, out var value))
-        {
-            return null;
-        }
-
-        if (value.Count != 1 || !JsonFields.TryParseIsoTime(value.ToString(), out var parsed))
-        {
-            errors.Add(name, "Must be one ISO 8601 date-time, e.g. 2025-01-31T00:00:00Z.");
-            return null;
-        }
-
-        if (parsed.Year < 2000 || parsed.Year > 9000)
+        var parsed = JsonFields.QueryTime(query, name, errors);
+        if (parsed is { Year: < 2000 or > 9000 })
         {
             errors.Add(name, "Must be between the years 2000 and 9000.");
             return null;
         }
 
-        return parsed.ToUniversalTime();
+        return parsed;
     }
 }
 

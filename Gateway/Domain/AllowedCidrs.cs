@@ -43,8 +43,7 @@ internal static class AllowedCidrs
             }
         }
 
-        if (!IPAddress.TryParse(address, out var ip)
-            || (ip.AddressFamily == AddressFamily.InterNetwork && !IsDottedQuad(address)))
+        if (!TryParseAddress(address, out var ip))
         {
             error = $"'{Shown(value)}' is not an IPv4 or IPv6 CIDR (bad address).";
             return false;

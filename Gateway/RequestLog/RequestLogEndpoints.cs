@@ -71,8 +71,8 @@ internal sealed class RequestLogEndpoints : IAdminApi
             }
         }
 
-        var from = Time(q, "from", errors);
-        var to = Time(q, "to", errors);
+        var from = JsonFields.QueryTime(q, "from", errors);
+        var to = JsonFields.QueryTime(q, "to", errors);
         var keyId = Text(q, "keyId", errors);
         var customerId = Text(q, "customerId", errors);
         var code = Text(q, "code", errors);
@@ -100,7 +100,7 @@ internal sealed class RequestLogEndpoints : IAdminApi
         // A caller scoped to one organization was looked up in it by OrgFromRequestRecord. Any other sees the newest record,
         // or, with ?org=, that organization's: clients choose their ids, so two organizations' requests may share one, and
         // a record opened from an organization's log must be that organization's (the console passes it).
-        var org = context.Request.Query["org"] is { Count: 1 } given && !string.IsNullOrEmpty(given[0]) ? given[0] : null;
+        var org = OrgFromRequestRecord.AskedOrg(context);
         var notBefore = time.GetUtcNow() - options.Value.Retention;
         var record = OrgFromRequestRecord.Found(context, out var found) ? found
             : requestId.Length > 256 || org is { Length: > 256 } ? null
@@ -127,22 +127,6 @@ internal sealed class RequestLogEndpoints : IAdminApi
 
         return text;
     }
-
-    private static DateTimeOffset? Time(IQueryCollection q, string name, ValidationErrors errors)
-    {
-        if (!q.TryGetValue(name, out var value))
-        {
-            return null;
-        }
-
-        if (value.Count == 1 && JsonFields.TryParseIsoTime(value.ToString(), out var at))
-        {
-            return at;
-        }
-
-        errors.Add(name, "Must be one ISO 8601 time, e.g. 2025-01-31T00:00:00Z.");
-        return null;
-    }
 }
 
 /// <summary>
@@ -162,6 +146,10 @@ internal sealed class OrgFromRequestRecord(string name) : OrgFrom
         return searched;
     }
 
+    /// <summary>The organization <c>?org=</c> names, whose record is wanted when requests of several share an id.</summary>
+    public static string? AskedOrg(HttpContext context) =>
+        context.Request.Query["org"] is { Count: 1 } org && !string.IsNullOrEmpty(org[0]) ? org[0] : null;
+
     public override async ValueTask<OrgDecision> DecideAsync(HttpContext context, string scope)
     {
         var id = context.Request.RouteValues[name] as string;
@@ -171,7 +159,7 @@ internal sealed class OrgFromRequestRecord(string name) : OrgFrom
         }
 
         // Asked about another organization's log: nothing of it is shown to this caller.
-        if (context.Request.Query["org"] is { Count: 1 } org && !string.IsNullOrEmpty(org[0]) && org[0] != scope)
+        if (AskedOrg(context) is { } asked && asked != scope)
         {
             context.Items[ItemKey] = null;
             return OrgDecision.Allowed;

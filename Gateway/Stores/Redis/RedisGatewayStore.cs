@@ -17,12 +17,10 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
 {
     private readonly RedisKeys _keys = new(options.Value.Store.RedisPrefix);
 
-    // Behind Sentinel a replica is there to be promoted: admin writes are answered only once it has
-    // them, so a failover right after the answer does not lose them (docs/redis.md, "Failover").
-    private readonly bool _awaitReplica = IsSentinel(options.Value.Store.Redis);
+    // Behind Sentinel (and only there) the guard exists: it keeps admin writes off a returning old primary.
+    private readonly SentinelPrimaryGuard? _primaryGuard = SentinelPrimaryGuard.For(options.Value.Store.Redis, redis);
     private readonly ILogger _logger = logger ?? (ILogger)Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
     private readonly long _replicaWaitMillis = (long)Math.Max(50, options.Value.Store.Timeout.TotalMilliseconds / 2);
-    private readonly SentinelPrimaryGuard? _primaryGuard = SentinelPrimaryGuard.For(options.Value.Store.Redis, redis);
 
     private readonly TimeSpan _startTimeout = options.Value.Store.Timeout;
 
@@ -447,7 +445,9 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
     /// </summary>
     private async Task AwaitReplicaAsync(CancellationToken cancellationToken)
     {
-        if (!_awaitReplica)
+        // Behind Sentinel a replica is there to be promoted: admin writes are answered only once it has
+        // them, so a failover right after the answer does not lose them (docs/redis.md, "Failover").
+        if (_primaryGuard is null)
         {
             return;
         }
@@ -497,9 +497,6 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
 
         return credentials ? "Redis refused the credentials; check password= (and user= for an ACL user) in the connection string and that the user is enabled." : null;
     }
-
-    private static bool IsSentinel(string? configuration) =>
-        !string.IsNullOrWhiteSpace(configuration) && !string.IsNullOrEmpty(ConfigurationOptions.Parse(configuration).ServiceName);
 
     private static void Check(string result)
     {

@@ -10,14 +10,14 @@ namespace Gateway.Stores.Redis;
 /// the sentinels then make it a replica and wipe what it took: created keys vanished and revocations were undone.
 /// While the two disagree, admin writes answer 503 <c>store_unavailable</c> instead.
 /// </summary>
-internal sealed class SentinelPrimaryGuard(string configuration, IConnectionMultiplexer redis) : IDisposable
+internal sealed class SentinelPrimaryGuard(string configuration, string service, IConnectionMultiplexer redis) : IDisposable
 {
     private readonly Lazy<Task<ConnectionMultiplexer>> _sentinels = new(() => ConnectSentinelsAsync(configuration));
 
     /// <summary>A guard for a Sentinel connection string (<c>serviceName=</c>); null for any other.</summary>
     public static SentinelPrimaryGuard? For(string? configuration, IConnectionMultiplexer redis) =>
-        !string.IsNullOrWhiteSpace(configuration) && !string.IsNullOrEmpty(ConfigurationOptions.Parse(configuration).ServiceName)
-            ? new SentinelPrimaryGuard(configuration, redis)
+        !string.IsNullOrWhiteSpace(configuration) && ConfigurationOptions.Parse(configuration).ServiceName is { Length: > 0 } service
+            ? new SentinelPrimaryGuard(configuration, service, redis)
             : null;
 
     /// <summary>
@@ -57,7 +57,6 @@ internal sealed class SentinelPrimaryGuard(string configuration, IConnectionMult
         try
         {
             var sentinels = await _sentinels.Value;
-            var service = ConfigurationOptions.Parse(configuration).ServiceName!;
             foreach (var sentinel in sentinels.GetServers().Where(s => s.IsConnected))
             {
                 if (await sentinel.SentinelGetMasterAddressByNameAsync(service) is { } primary)
