@@ -21,6 +21,5 @@ internal static class EndedSessions
     /// The id a session is recorded under: the SHA-256 of its CSRF token, 256 random bits drawn at sign-in and never
     /// shared with another session. The digest, so the store never holds a value the console sends as a header.
     /// </summary>
-    public static string SessionId(string csrfToken) =>
-        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(csrfToken)));
+    public static string SessionId(string csrfToken) => Domain.HashValue.HexOf(csrfToken);
 }

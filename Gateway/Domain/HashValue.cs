@@ -29,6 +29,13 @@ internal readonly record struct HashValue(ulong A, ulong B, ulong C, ulong D)
         return FromBytes(bytes);
     }
 
+    /// <summary>
+    /// The lower-case hex SHA-256 of <paramref name="text"/>'s UTF-8 bytes: how a secret (an operator token, a reported
+    /// key, a session's CSRF token) is stored and compared without the store ever holding the secret.
+    /// </summary>
+    public static string HexOf(string text) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
+
     /// <summary>The lower-case hex form, as stores keep it.</summary>
     public string ToHex()
     {

@@ -1,6 +1,5 @@
-using System.Security.Cryptography;
-using System.Text;
 using Gateway.Admin;
+using Gateway.Domain;
 using Gateway.Keys;
 
 namespace Gateway.Operators;
@@ -46,7 +45,7 @@ internal static class OperatorTokenFormat
         && presented.StartsWith(Prefix, StringComparison.Ordinal)
         && presented.AsSpan(Prefix.Length).IndexOfAnyExcept(Base62Chars) < 0;
 
-    public static string Hash(string plaintext) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(plaintext)));
+    public static string Hash(string plaintext) => HashValue.HexOf(plaintext);
 
     private static readonly System.Buffers.SearchValues<char> Base62Chars = System.Buffers.SearchValues.Create(Base62.Alphabet);
 }

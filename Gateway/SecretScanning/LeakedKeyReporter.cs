@@ -1,5 +1,4 @@
-using System.Security.Cryptography;
-using System.Text;
+using Gateway.Domain;
 using Gateway.Keys;
 
 namespace Gateway.SecretScanning;
@@ -24,7 +23,7 @@ internal sealed class LeakedKeyReporter(KeyManager keys)
         var results = new List<LeakFeedback>(reports.Count);
         foreach (var report in reports)
         {
-            var tokenHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(report.Token)));
+            var tokenHash = HashValue.HexOf(report.Token);
             if (report.Token.Length > ApiKeyFormat.MaxLength || !ApiKeyFormat.IsWellFormed(report.Token))
             {
                 results.Add(new LeakFeedback(tokenHash, report.Type, "false_positive", null, LeakOutcome.NotOurs));
