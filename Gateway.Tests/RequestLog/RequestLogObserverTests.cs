@@ -200,7 +200,7 @@ public sealed class RequestLogObserverTests
         // The buffer is first in, first out: once a marker written after the request is in the store, so is
         // everything the stage handed over.
         var marker = new RequestRecord(Now, "marker", null, null, null, "GET", "/", null, 200, null, 0, null, null);
-        writer.Write(marker);
+        writer.Write(PendingRequestRecord.From(marker));
         await writer.StartAsync(CancellationToken.None);
         try
         {

@@ -32,7 +32,7 @@ internal sealed class RequestLogObserver(RequestLogWriter writer, ClientIpResolv
         var response = context.Response;
         var status = context.RequestAborted.IsCancellationRequested && !response.HasStarted ? ClientClosedRequest : response.StatusCode;
         var proxied = context.ProxyFeature().ProxiedDestination is not null && context.Feature<IForwarderErrorFeature>() is null;
-        writer.Write(new RequestRecord(
+        writer.Write(new PendingRequestRecord(
             start.Time,
             context.TraceIdentifier,
             key?.OrgId,

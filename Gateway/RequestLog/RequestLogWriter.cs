@@ -25,7 +25,7 @@ internal sealed partial class RequestLogWriter : BackgroundService
     /// </summary>
     public static readonly TimeSpan GatherFor = TimeSpan.FromMilliseconds(200);
 
-    private readonly Channel<RequestRecord> _buffer;
+    private readonly Channel<PendingRequestRecord> _buffer;
     private readonly IRequestLogStore _store;
     private readonly RequestLogOptions _options;
     private readonly int _batchSize;
@@ -43,7 +43,7 @@ internal sealed partial class RequestLogWriter : BackgroundService
         _options = options.Value;
         // The store's default is filled in when the options are built (AddGatewayRequestLog), the one place that knows the store.
         _batchSize = _options.BatchSize ?? throw new InvalidOperationException($"{RequestLogOptions.SectionName}:BatchSize was not set: options built without AddGatewayRequestLog.");
-        _buffer = Channel.CreateBounded<RequestRecord>(new BoundedChannelOptions(_options.BufferSize)
+        _buffer = Channel.CreateBounded<PendingRequestRecord>(new BoundedChannelOptions(_options.BufferSize)
         {
             FullMode = BoundedChannelFullMode.DropWrite,
             SingleReader = true,
@@ -60,7 +60,7 @@ internal sealed partial class RequestLogWriter : BackgroundService
     public bool IsEnabled => _options.Enabled;
 
     /// <summary>Never blocks: a full buffer drops the record.</summary>
-    public void Write(RequestRecord record)
+    public void Write(in PendingRequestRecord record)
     {
         if (!_buffer.Writer.TryWrite(record))
         {
@@ -108,7 +108,7 @@ internal sealed partial class RequestLogWriter : BackgroundService
             while (reader.TryRead(out var record))
             {
                 drained++;
-                batch.Add(record);
+                batch.Add(record.ToRecord());
                 if (batch.Count == _batchSize)
                 {
                     await FlushAsync(batch);
