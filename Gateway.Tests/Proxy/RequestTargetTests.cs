@@ -11,6 +11,21 @@ namespace Gateway.Tests.Proxy;
 /// </summary>
 public sealed class RequestTargetTests : RecordingGatewayFixture
 {
+    // '#' never belongs in a request target (a fragment stays with the client), yet Kestrel keeps it in the path and
+    // the forwarder sends it on as %23 with everything after it as it came.
+    private static readonly string[] Fragments =
+    [
+        "/raw/public/a#/..;/..;/admin/x",
+        "/raw/public/a#//admin/x",
+        "/raw/public/a#/..%3B/..%3B/admin/x",
+        "/raw/public/a#;x",
+        "/raw/public/a#\\..;\\admin",
+        "/raw/x#/../../raw/admin/x",
+        "/raw/public/x?q=1#/..;/admin",
+        "/raw/public/x#",
+        "http://localhost/raw/public/a#/..;/admin/x",
+    ];
+
     private static readonly string[] Hostile =
     [
         "/raw//admin/x",
@@ -39,6 +54,7 @@ public sealed class RequestTargetTests : RecordingGatewayFixture
         "/nowhere//x",
         "http://localhost/raw//admin/x",
         "http://localhost/raw/public/..;/admin/x",
+        .. Fragments,
     ];
 
     private GatewayHost _normalizing = null!;
@@ -164,6 +180,16 @@ public sealed class RequestTargetTests : RecordingGatewayFixture
 
         Assert.That(response.Status, Is.EqualTo(200), response.Body);
         Assert.That(Upstream.Only().RawTarget, Is.EqualTo(forwarded));
+    }
+
+    [TestCaseSource(nameof(Fragments))]
+    public async Task Normalize_TargetWithAFragment_Returns400BadPathAndUpstreamReceivesNothing(string target)
+    {
+        var response = await RawHttp.GetAsync(_normalizing.ProxyUrl, target, _normalizingAdminKey);
+
+        Assert.That(response.Status, Is.EqualTo(400), response.Body);
+        Assert.That(response.Code, Is.EqualTo("bad_path"));
+        Assert.That(Upstream.Received, Is.Empty);
     }
 
     [Test]

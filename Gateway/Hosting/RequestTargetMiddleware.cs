@@ -11,8 +11,8 @@ namespace Gateway.Hosting;
 /// a request target an upstream could read as another path than the one routed and authorized
 /// (<see cref="RequestTarget"/>) with 400 <c>bad_path</c>, or, with <c>Gateway:Paths:Normalize</c>,
 /// rewrites it to its normalized form, which is then routed, authorized and forwarded. It also refuses a
-/// CONNECT (400 <c>bad_request</c>): the gateway opens no tunnels. A clean target costs one scan of its path
-/// and no allocation. The admin listener's paths are the gateway's own and carry ids this would refuse (a
+/// CONNECT (400 <c>bad_request</c>): the gateway opens no tunnels, and a target holding a '#' (400 <c>bad_path</c>)
+/// in either mode. A clean target costs a scan of the target and one of its path, and no allocation. The admin listener's paths are the gateway's own and carry ids this would refuse (a
 /// customer id stored before "." and ".." were refused at creation).
 /// </summary>
 internal sealed class RequestTargetMiddleware(RequestDelegate next, Listeners listeners, GatewayMetrics metrics, IOptionsMonitor<GatewayOptions> options)
@@ -30,9 +30,19 @@ internal sealed class RequestTargetMiddleware(RequestDelegate next, Listeners li
             return GatewayProblem.WriteAsync(context, ProblemCodes.BadRequest, "CONNECT asks for a tunnel, which the gateway does not open.");
         }
 
-        if (request is null || RequestTarget.IsClean(RequestTarget.PathOf(raw)) || listeners.IsAdmin(context))
+        // '#' is never part of a request target (a fragment stays with the client), but Kestrel keeps it in the path and
+        // the forwarder sends it as %23 with what follows unchecked: "/public/a#/..;/admin" would reach an upstream
+        // that resolves "..;". Nothing can normalize it into the target the client meant, so it is refused in both modes.
+        var fragment = raw.AsSpan().Contains('#');
+        if (request is null || (!fragment && RequestTarget.IsClean(RequestTarget.PathOf(raw))) || listeners.IsAdmin(context))
         {
             return next(context);
+        }
+
+        if (fragment)
+        {
+            metrics.Request("(none)", ProblemCodes.BadPath.Status, ProblemCodes.BadPath.Code);
+            return GatewayProblem.WriteAsync(context, ProblemCodes.BadPath, "The request target has a '#': a fragment is never sent to a server.");
         }
 
         if (options.CurrentValue.Paths.Normalize)

@@ -45,7 +45,7 @@ internal static class RequestTarget
             span = span[slash..];
         }
 
-        var query = span.IndexOfAny('?', '#');
+        var query = span.IndexOf('?');
         return query < 0 ? span : span[..query];
     }
 
