@@ -15,9 +15,10 @@ public sealed class TrustedHeaderTests : UpstreamFixture
     [
         "X-Real-IP", "True-Client-IP", "CF-Connecting-IP", "X-Original-URL", "X-Rewrite-URL",
         "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
+        "X-Client-IP", "X-Cluster-Client-IP", "X-Original-Host", "X-Host", "X-Forwarded-Port",
     ];
 
-    private static readonly string[] Respelled = ["x-real-ip", "X_REAL_IP", "true_client_ip", "Cf-Connecting_Ip", "x_original_url", "X-REWRITE-URL", "x_http_method_override", "X_Http_Method", "x-method_override"];
+    private static readonly string[] Respelled = ["x-real-ip", "X_REAL_IP", "true_client_ip", "Cf-Connecting_Ip", "x_original_url", "X-REWRITE-URL", "x_http_method_override", "X_Http_Method", "x-method_override", "x_client_ip", "X-CLUSTER_CLIENT-IP", "x_original_host", "X_HOST", "x_forwarded_port"];
 
     [SetUp]
     public void ResetUpstream() => Upstream.Reset();
@@ -48,6 +49,31 @@ public sealed class TrustedHeaderTests : UpstreamFixture
             Assert.That(headers.Values, Has.No.Member("evil"), string.Join(", ", headers.Keys));
             Assert.That(headers["X-Trace-Note"], Is.EqualTo("kept"));
         }
+    }
+
+    // YARP sets the dash spellings itself (replacing the client's); CGI, WSGI and Rack servers would read a client's
+    // X_Forwarded_For as HTTP_X_FORWARDED_FOR all the same, beside or instead of the gateway's.
+    [TestCase("/public/x")]
+    [TestCase("/api/x")]
+    public async Task ForwardedHeaders_UnderscoreSpellings_NeverForwarded_DashSpellingsAreTheGatewaysOwn(string path)
+    {
+        await using var gateway = await StartAsync();
+        await gateway.CreateOrgAsync("acme");
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "k" })).Str("key");
+
+        using var response = await gateway.CallAsync(path, path.StartsWith("/api", StringComparison.Ordinal) ? key : null, r =>
+        {
+            foreach (var name in new[] { "X_Forwarded_For", "x_forwarded_host", "X_FORWARDED_PROTO", "X_Forwarded-Prefix", "X-Forwarded_For", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto" })
+            {
+                r.Headers.TryAddWithoutValidation(name, "evil");
+            }
+        });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var headers = Upstream.SingleRequestHeaders();
+        Assert.That(headers.Values, Has.No.Member("evil"), string.Join(", ", headers.Select(h => $"{h.Key}: {h.Value}")));
+        Assert.That(headers.Keys.Where(k => k.Contains('_', StringComparison.Ordinal)), Is.Empty);
+        Assert.That(headers["X-Forwarded-For"], Is.EqualTo("127.0.0.1"));
     }
 
     [Test]

@@ -26,7 +26,19 @@ internal sealed class StrippedHeaders
         "X-HTTP-Method-Override",
         "X-HTTP-Method",
         "X-Method-Override",
+        "X-Client-IP",
+        "X-Cluster-Client-IP",
+        "X-Original-Host",
+        "X-Host",
+        "X-Forwarded-Port",
     ];
+
+    /// <summary>
+    /// Names YARP sets for the upstream itself, replacing the client's copy: only their spellings with '_' are removed,
+    /// which YARP does not see as the same header but CGI, WSGI and Rack servers read as <c>HTTP_X_FORWARDED_FOR</c>.
+    /// The dash spellings are left to YARP, so a route that appends to the client's chain still can.
+    /// </summary>
+    public static readonly IReadOnlyList<string> ForwardedByYarp = ["X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Prefix"];
 
     private volatile Matcher _matcher;
 
@@ -63,6 +75,7 @@ internal sealed class StrippedHeaders
     private sealed class Matcher
     {
         private readonly FrozenSet<string> _names;
+        private readonly FrozenSet<string> _underscoreOnly = ForwardedByYarp.ToFrozenSet(HeaderNameComparer.Instance);
 
         // Bit n set: some stripped name is n characters long. Most headers are ruled out by length alone,
         // without hashing their name.
@@ -71,7 +84,7 @@ internal sealed class StrippedHeaders
         public Matcher(IEnumerable<string>? extra)
         {
             _names = BuiltIn.Concat(extra ?? []).Where(n => !string.IsNullOrEmpty(n)).ToFrozenSet(HeaderNameComparer.Instance);
-            foreach (var name in _names)
+            foreach (var name in _names.Concat(_underscoreOnly))
             {
                 _lengths |= name.Length < 64 ? 1UL << name.Length : 1UL << 63;
             }
@@ -80,7 +93,8 @@ internal sealed class StrippedHeaders
         public bool Contains(string name)
         {
             var bit = name.Length < 64 ? 1UL << name.Length : 1UL << 63;
-            return (_lengths & bit) != 0 && _names.Contains(name);
+            return (_lengths & bit) != 0
+                && (_names.Contains(name) || (name.Contains('_', StringComparison.Ordinal) && _underscoreOnly.Contains(name)));
         }
     }
 
