@@ -31,6 +31,22 @@ internal sealed class IdentityTransformProvider(StrippedHeaders stripped) : ITra
     {
         context.RequestTransforms.Insert(0, new RequestFuncTransform(StripAsync));
         context.AddRequestTransform(StampAsync);
+        context.AddResponseTransform(KeepRequestIdAsync);
+    }
+
+    /// <summary>
+    /// YARP adds the upstream's response headers to those already set, so an upstream's own <c>X-Request-Id</c> would
+    /// make two; the client gets the gateway's only, the id its logs hold.
+    /// </summary>
+    private static ValueTask KeepRequestIdAsync(ResponseTransformContext context)
+    {
+        var http = context.HttpContext;
+        if (http.Response.Headers[RequestIdMiddleware.HeaderName].Count != 1)
+        {
+            http.Response.Headers[RequestIdMiddleware.HeaderName] = http.TraceIdentifier;
+        }
+
+        return ValueTask.CompletedTask;
     }
 
     private ValueTask StripAsync(RequestTransformContext context)
