@@ -330,6 +330,22 @@ public sealed class AdminCliTests : GatewayFixture
         }
     }
 
+    [Test]
+    public async Task Cli_VerifyWithoutKey_IsAUsageErrorAndCallsNothing()
+    {
+        Assume.That(Environment.GetEnvironmentVariable("GATEWAY_VERIFY_KEY"), Is.Null, "the key would come from the environment");
+
+        // Port 1 refuses connections: a call would exit 2 ("Cannot reach"), so 1 means nothing was sent.
+        string[][] commands = [["verify"], ["verify", ""], ["verify", "--scope", "read"]];
+        foreach (var args in commands)
+        {
+            var (code, output, error) = await RunWithAsync("http://127.0.0.1:1", GatewayHost.AdminToken, args);
+            Assert.That(code, Is.EqualTo(1), $"{string.Join(' ', args)}: {error}");
+            Assert.That(output, Is.Empty);
+            Assert.That(error, Does.Contain("GATEWAY_VERIFY_KEY"));
+        }
+    }
+
     /// <summary>The CLI's JSON against the API's own answer: the same members with the same values, at every depth.</summary>
     private static void AssertSameJson(JsonNode? printed, JsonNode? fromApi, string where)
     {
