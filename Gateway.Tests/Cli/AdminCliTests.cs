@@ -248,6 +248,142 @@ public sealed class AdminCliTests : GatewayFixture
         Assert.That(verified["valid"]!.GetValue<bool>(), Is.True);
     }
 
+    [Test]
+    public async Task Cli_Json_IsTheApisJsonMemberForMember()
+    {
+        using var receiver = new WebhookReceiver();
+        const string org = "cli_same";
+        await RunOkAsync("orgs", "create", org);
+        await RunOkAsync("tokens", "create", "--name", "cli-same", "--role", "viewer", "--org", org);
+        // An event this test never causes, so no delivery changes the webhook between the two reads.
+        await RunOkAsync("webhooks", "create", "--org", org, "--url", receiver.Url, "--event", "key.revoked");
+        await RunOkAsync("customers", "create", "--org", org, "cust-same");
+        var key = await RunOkAsync("keys", "create", "--org", org, "--name", "caller", "--scope", "write", "--customer-id", "cust-same");
+        Assert.That(await Host.StatusAsync(key.Str("key"), "/api/same"), Is.EqualTo(HttpStatusCode.OK));
+        var logged = await Eventually.ValueAsync(
+            () => Host.AdminGetAsync($"admin/orgs/{org}/requests?limit=50"),
+            r => r["items"]!.AsArray().Count == 1,
+            TimeSpan.FromSeconds(15),
+            "the logged request");
+        var requestId = logged["items"]![0]!.Str("requestId");
+
+        (string[] Command, string Path)[] reads =
+        [
+            (["orgs", "get", org], $"admin/orgs/{org}"),
+            (["orgs", "list"], "admin/orgs"),
+            (["tokens", "list"], "admin/tokens"),
+            (["webhooks", "list", "--org", org], $"admin/orgs/{org}/webhooks"),
+            (["requests", "list", "--org", org], $"admin/orgs/{org}/requests?limit=50"),
+            (["requests", "get", requestId], $"admin/requests/{requestId}"),
+            (["keys", "list", "--org", org], $"admin/orgs/{org}/keys"),
+            (["keys", "get", key.Str("id")], $"admin/keys/{key.Str("id")}"),
+            (["customers", "list", "--org", org], $"admin/orgs/{org}/customers"),
+            (["customers", "get", "--org", org, "cust-same"], $"admin/orgs/{org}/customers/cust-same"),
+            (["audit", "--org", org], $"admin/audit?org={org}&limit=50"),
+        ];
+        var answers = new List<(string Command, JsonObject Printed, JsonObject FromApi)>();
+        foreach (var (command, path) in reads)
+        {
+            answers.Add((string.Join(' ', command), await RunOkAsync([.. command, "--json"]), await Host.AdminGetAsync(path)));
+        }
+
+        Assert.Multiple(() =>
+        {
+            foreach (var (command, printed, fromApi) in answers)
+            {
+                AssertSameJson(printed, fromApi, command);
+            }
+        });
+    }
+
+    [Test]
+    public async Task Cli_Tables_HaveNoColumnTheListNeverFills()
+    {
+        using var receiver = new WebhookReceiver();
+        const string org = "cli_cols";
+        await RunOkAsync("orgs", "create", org);
+        await RunOkAsync("tokens", "create", "--name", "cli-cols", "--role", "viewer", "--org", org);
+        await RunOkAsync("webhooks", "create", "--org", org, "--url", receiver.Url, "--event", "key.revoked");
+        var key = await RunOkAsync("keys", "create", "--org", org, "--name", "caller", "--scope", "write");
+        Assert.That(await Host.StatusAsync(key.Str("key"), "/api/cols"), Is.EqualTo(HttpStatusCode.OK));
+        await Eventually.ValueAsync(
+            () => Host.AdminGetAsync($"admin/orgs/{org}/requests"),
+            r => r["items"]!.AsArray().Count == 1,
+            TimeSpan.FromSeconds(15),
+            "the logged request");
+
+        var tokens = await HeaderAsync("tokens", "list");
+        var webhooks = await HeaderAsync("webhooks", "list", "--org", org);
+        var requests = await HeaderAsync("requests", "list", "--org", org);
+        Assert.Multiple(() =>
+        {
+            Assert.That(tokens, Does.Contain("NAME").And.Not.Contain("TOKEN"));
+            Assert.That(webhooks, Does.Contain("URL").And.Not.Contain("SECRET"));
+            Assert.That(requests, Does.Contain("REQUESTID").And.Not.Contain("ORGID"));
+        });
+
+        async Task<string[]> HeaderAsync(params string[] command)
+        {
+            var (code, table, error) = await RunAsync([.. command, "--output", "table"]);
+            Assert.That(code, Is.Zero, error);
+            return table.Split('\n')[0].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        }
+    }
+
+    [Test]
+    public async Task Cli_VerifyWithoutKey_IsAUsageErrorAndCallsNothing()
+    {
+        Assume.That(Environment.GetEnvironmentVariable("GATEWAY_VERIFY_KEY"), Is.Null, "the key would come from the environment");
+
+        // Port 1 refuses connections: a call would exit 2 ("Cannot reach"), so 1 means nothing was sent.
+        string[][] commands = [["verify"], ["verify", ""], ["verify", "--scope", "read"]];
+        foreach (var args in commands)
+        {
+            var (code, output, error) = await RunWithAsync("http://127.0.0.1:1", GatewayHost.AdminToken, args);
+            Assert.That(code, Is.EqualTo(1), $"{string.Join(' ', args)}: {error}");
+            Assert.That(output, Is.Empty);
+            Assert.That(error, Does.Contain("GATEWAY_VERIFY_KEY"));
+        }
+    }
+
+    /// <summary>The CLI's JSON against the API's own answer: the same members with the same values, at every depth.</summary>
+    private static void AssertSameJson(JsonNode? printed, JsonNode? fromApi, string where)
+    {
+        switch (fromApi)
+        {
+            case JsonObject apiObject:
+                Assert.That(printed, Is.InstanceOf<JsonObject>(), where);
+                if (printed is not JsonObject printedObject)
+                {
+                    return;
+                }
+
+                Assert.That(printedObject.Select(p => p.Key), Is.EquivalentTo(apiObject.Select(p => p.Key)), $"{where}: members");
+                foreach (var (name, value) in apiObject)
+                {
+                    AssertSameJson(printedObject[name], value, $"{where}.{name}");
+                }
+
+                break;
+            case JsonArray apiArray:
+                Assert.That(printed, Is.InstanceOf<JsonArray>().And.Count.EqualTo(apiArray.Count), where);
+                if (printed is not JsonArray printedArray || printedArray.Count != apiArray.Count)
+                {
+                    return;
+                }
+
+                for (var i = 0; i < apiArray.Count; i++)
+                {
+                    AssertSameJson(printedArray[i], apiArray[i], $"{where}[{i}]");
+                }
+
+                break;
+            default:
+                Assert.That(JsonNode.DeepEquals(printed, fromApi), Is.True, $"{where}: printed {printed?.ToJsonString() ?? "null"}, the API sent {fromApi?.ToJsonString() ?? "null"}");
+                break;
+        }
+    }
+
     private async Task<JsonObject> RunOkAsync(params string[] args)
     {
         var (code, output, error) = await RunAsync(args);

@@ -398,7 +398,7 @@ internal static class AdminCli
         var verify = new Command("verify", "What a proxied request with this key would get (POST /v1/keys/verify).") { key, environment, scopes, clientIp, charge };
         verify.SetAction((r, ct) => client.RunAsync(
             r,
-            (g, c) => g.VerifyKeyAsync(new VerifyKeyRequest(r.GetValue(key) ?? Environment.GetEnvironmentVariable("GATEWAY_VERIFY_KEY") ?? "")
+            (g, c) => g.VerifyKeyAsync(new VerifyKeyRequest(VerifiedKey(r.GetValue(key)))
             {
                 Environment = r.GetValue(environment),
                 Scopes = r.GetValue(scopes) is { Length: > 0 } s ? s : null,
@@ -409,6 +409,12 @@ internal static class AdminCli
             ct));
         return verify;
     }
+
+    // An empty key is never valid: sending it only earned {"valid":false} with exit 0, as if the key had been checked.
+    private static string VerifiedKey(string? argument) =>
+        argument is { Length: > 0 } ? argument
+        : Environment.GetEnvironmentVariable("GATEWAY_VERIFY_KEY") is { Length: > 0 } fromEnvironment ? fromEnvironment
+        : throw new CliUsageException("verify: no key: pass it as the argument or set GATEWAY_VERIFY_KEY.");
 
     private static DateTimeOffset? Time(string? text, string option) =>
         text is null ? null

@@ -13,9 +13,9 @@ namespace Gateway.Cli;
 internal sealed class CliUsageException(string message) : Exception(message);
 
 /// <summary>
-/// Runs one admin API call through <see cref="GatewayClient"/> and prints its answer: JSON for scripts (<c>--json</c>,
-/// <c>--output json</c>, or standard output redirected), a table on a terminal. JSON is written with a relaxed encoder,
-/// so timestamps read <c>+00:00</c> rather than <c>\\u002B00:00</c>.
+/// Runs one admin API call through <see cref="GatewayClient"/> and prints the answer the API sent: JSON for scripts
+/// (<c>--json</c>, <c>--output json</c>, or standard output redirected), a table on a terminal. JSON is written with a
+/// relaxed encoder, so timestamps read <c>+00:00</c> rather than <c>\\u002B00:00</c>.
 /// </summary>
 internal sealed class CliClient(
     TextWriter output,
@@ -30,9 +30,6 @@ internal sealed class CliClient(
     private static readonly JsonSerializerOptions Pretty = new(GatewayJsonContext.Default.Options)
     {
         WriteIndented = true,
-        // The API's objects as the API writes them, null members included: the client's context leaves them out,
-        // which its requests need (a PATCH sends only what changes), and the printed key lacked expiresAt, lastUsedAt...
-        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never,
         // Output for a person's terminal or a script's parser, never for an HTML page: no \\u002B for '+'.
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
@@ -47,7 +44,8 @@ internal sealed class CliClient(
         }
 
         var url = new Uri(result.GetValue(adminUrl)!.TrimEnd('/') + "/");
-        var client = GatewayClient.Create(url, secret, handler);
+        using var recorder = new AnswerRecorder(handler);
+        var client = GatewayClient.Create(url, secret, recorder);
         using var http = client.Http;
         if (result.GetValue(actor) is { } who)
         {
@@ -80,7 +78,11 @@ internal sealed class CliClient(
             return 2;
         }
 
-        var node = JsonSerializer.SerializeToNode(answer, (JsonTypeInfo<T>)Pretty.GetTypeInfo(typeof(T)));
+        // What the API sent, member for member, its nulls included; the client's model of it would add the members
+        // other answers of that type have. Only an answer without a body (a delete) prints what the command made of it.
+        var node = recorder.LastBody.IsEmpty
+            ? JsonSerializer.SerializeToNode(answer, (JsonTypeInfo<T>)Pretty.GetTypeInfo(typeof(T)))
+            : JsonNode.Parse(recorder.LastBody.Span);
         if (AsJson(result))
         {
             await output.WriteLineAsync(node?.ToJsonString(Pretty) ?? "null");
