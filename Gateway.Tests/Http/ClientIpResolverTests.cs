@@ -25,6 +25,16 @@ public sealed class ClientIpResolverTests
         yield return Case("IPv4-mapped peer normalised", "::ffff:10.0.0.2", ["10.0.0.0/8"], ["198.51.100.1"], "198.51.100.1");
         yield return Case("IPv6", "2001:db8::1", ["2001:db8::/32"], ["2001:db9::5"], "2001:db9::5");
         yield return Case("no header from a trusted peer", "10.0.0.2", ["10.0.0.0/8"], [], "10.0.0.2");
+        yield return Case("IPv4 with the port a load balancer appends", "10.0.0.2", ["10.0.0.0/8"], ["198.51.100.1:4444"], "198.51.100.1");
+        yield return Case("bracketed IPv6 with a port", "10.0.0.2", ["10.0.0.0/8"], ["[2001:db9::5]:443"], "2001:db9::5");
+        yield return Case("bracketed IPv6", "10.0.0.2", ["10.0.0.0/8"], ["[2001:db9::5]"], "2001:db9::5");
+        yield return Case("trusted hop with a port skipped", "10.0.0.2", ["10.0.0.0/8"], ["198.51.100.1, 10.0.0.7:80"], "198.51.100.1");
+        yield return Case("octal-looking IPv4 is not an address", "10.0.0.2", ["10.0.0.0/8"], ["012.1.2.3"], "10.0.0.2");
+        yield return Case("IPv4 as one number is not an address", "10.0.0.2", ["10.0.0.0/8"], ["167838211"], "10.0.0.2");
+        yield return Case("hex IPv4 is not an address", "10.0.0.2", ["10.0.0.0/8"], ["0x0a.1.2.3"], "10.0.0.2");
+        yield return Case("zone id is not an address", "10.0.0.2", ["10.0.0.0/8"], ["2001:db8::1%1"], "10.0.0.2");
+        yield return Case("bad port is not an address", "10.0.0.2", ["10.0.0.0/8"], ["198.51.100.1:99999"], "10.0.0.2");
+        yield return Case("IPv6 with a port but no brackets is not an address", "10.0.0.2", ["10.0.0.0/8"], ["2001:db9::5:443x"], "10.0.0.2");
     }
 
     [TestCaseSource(nameof(Cases))]

@@ -30,7 +30,7 @@ internal sealed class ForwardedClient(Func<List<string>> trustedProxies)
             var hops = (values[v] ?? "").Split(',');
             for (var h = hops.Length - 1; h >= 0; h--)
             {
-                if (!IPAddress.TryParse(hops[h].Trim(), out var hop))
+                if (!TryParseHop(hops[h].AsSpan().Trim(), out var hop))
                 {
                     return client;
                 }
@@ -45,6 +45,45 @@ internal sealed class ForwardedClient(Func<List<string>> trustedProxies)
 
         return client;
     }
+
+    /// <summary>
+    /// One hop, as strictly as an allowlist entry reads an address (never <c>012.1.2.3</c> as octal or <c>167838211</c> as
+    /// one number, no zone id), with the port some load balancers append (Azure Application Gateway):
+    /// <c>203.0.113.5:4444</c>, <c>[2001:db8::1]:443</c>.
+    /// </summary>
+    private static bool TryParseHop(ReadOnlySpan<char> text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPAddress? address)
+    {
+        address = null;
+        if (text.StartsWith('['))
+        {
+            var close = text.IndexOf(']');
+            if (close < 0 || !IsPortOrNothing(text[(close + 1)..]))
+            {
+                return false;
+            }
+
+            text = text[1..close];
+            if (!text.Contains(':'))
+            {
+                return false;
+            }
+        }
+        else if (text.IndexOf(':') is var colon and >= 0 && text.LastIndexOf(':') == colon)
+        {
+            // One colon: an IPv4 address and its port (an IPv6 address has at least two).
+            if (!IsPortOrNothing(text[colon..]))
+            {
+                return false;
+            }
+
+            text = text[..colon];
+        }
+
+        return Domain.AllowedCidrs.TryParseAddress(text.ToString(), out address);
+    }
+
+    private static bool IsPortOrNothing(ReadOnlySpan<char> text) =>
+        text.IsEmpty || (text[0] == ':' && ushort.TryParse(text[1..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _));
 
     private IPNetwork[] Trusted()
     {
