@@ -134,6 +134,21 @@ public sealed class QuotaTests(StoreKind store) : UpstreamFixture
         Assert.That((await _gateway.AdminGetAsync($"admin/keys/{id}"))["credits"]!["remaining"]!.GetValue<long>(), Is.EqualTo(1_000_000_000_000));
     }
 
+    // Retry-After tells a client that waiting that long helps: only a refill that covers the request's cost does.
+    [TestCase(0, false)]
+    [TestCase(2, false)]
+    [TestCase(3, true)]
+    public async Task CreditsExhausted_RetryAfterOnlyWhenTheRefillCoversTheCost(int refill, bool retryAfter)
+    {
+        var key = (await _gateway.CreateKeyAsync("acme", new { name = "metered", credits = new { remaining = 2, refill = new { amount = refill, period = "day" } } })).Str("key");
+
+        using var refused = await _gateway.CallAsync("/costly/x", key);
+
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
+        Assert.That((await GatewayHost.ProblemAsync(refused))["code"]!.GetValue<string>(), Is.EqualTo("credits_exhausted"));
+        Assert.That(refused.Headers.RetryAfter is not null, Is.EqualTo(retryAfter), $"a refill of {refill} against a cost of 3");
+    }
+
     // A quota or credits refusal gives the rate limits their permits back: the headers say what is left, and the
     // refusal is counted in usage under its own code.
     [Test]

@@ -141,7 +141,9 @@ internal sealed class LimitCharger(
             Partition = memo.Partition,
             Limit = memo.Allowance,
             Cost = cost,
-            ResetAt = end,
+
+            // When credits come back enough for this request: never, unless a refill covers its cost (Retry-After).
+            ResetAt = refill is not null && refill.Amount >= cost ? end : null,
             ExpiresAt = end?.AddDays(1),
             OrgId = orgId,
             CustomerId = customerId,
