@@ -449,6 +449,40 @@ public sealed class QuotaTests(StoreKind store) : UpstreamFixture
         }
     }
 
+    // docs/admin-api.md: "remaining is the live balance ... not the amount last set", in every response with a key object.
+    [Test]
+    public async Task Credits_DeactivateActivateRotateResponses_ShowTheLiveBalanceAndLastUse()
+    {
+        var created = await _gateway.CreateKeyAsync("acme", new { name = "prepaid", credits = new { remaining = 10 } });
+        var (key, id) = (created.Str("key"), created.Str("id"));
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        var responses = new List<(string Call, JsonObject Body)>
+        {
+            ("deactivate", await _gateway.AdminPostAsync($"admin/keys/{id}/deactivate")),
+            ("activate", await _gateway.AdminPostAsync($"admin/keys/{id}/activate")),
+            ("rotate", await _gateway.AdminPostAsync($"admin/keys/{id}/rotate")),
+            ("rotate with grace", await _gateway.AdminPostAsync($"admin/keys/{id}/rotate", new { gracePeriod = "00:10:00" })),
+            ("get", await _gateway.AdminGetAsync($"admin/keys/{id}")),
+        };
+
+        Assert.Multiple(() =>
+        {
+            foreach (var (call, body) in responses)
+            {
+                Assert.That(body["credits"]!["remaining"]!.GetValue<long>(), Is.EqualTo(7), $"{call}: the live balance, not the 10 last set");
+                Assert.That(body["lastUsedAt"], Is.Not.Null, $"{call}: the key was used");
+            }
+        });
+
+        var rotated = responses.Last(r => r.Call.StartsWith("rotate", StringComparison.Ordinal)).Body.Str("key");
+        using var next = await _gateway.CallAsync("/api/x", rotated);
+        Assert.That(next.Headers.GetValues("X-Credits-Remaining").Single(), Is.EqualTo("6"), "the balance itself was kept");
+    }
+
     [Test]
     public async Task RedisCredits_SetAfresh_OldCounterExpiresInADay_LiveOneKept()
     {

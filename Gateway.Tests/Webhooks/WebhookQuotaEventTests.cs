@@ -57,6 +57,7 @@ public sealed class WebhookQuotaEventTests(StoreKind store)
                 Assert.That(data["keyId"]!.GetValue<string>(), Is.EqualTo(created.Str("id")));
                 Assert.That(data["key"]!["id"]!.GetValue<string>(), Is.EqualTo(created.Str("id")));
                 Assert.That(data["key"]!["customerId"]!.GetValue<string>(), Is.EqualTo("cust-10"));
+                Assert.That(data["key"]!["lastUsedAt"], Is.Not.Null, "the key made the request that crossed it");
                 Assert.That(post.ToJsonString(), Does.Not.Contain(key), "never a plaintext key");
             });
         }
@@ -95,6 +96,49 @@ public sealed class WebhookQuotaEventTests(StoreKind store)
             Assert.That(data["name"]!.GetValue<string>(), Is.EqualTo("prepaid"));
             Assert.That(data["credits"], Is.Not.Null, "the key object with its credits");
             Assert.That(posts.Single().ToJsonString(), Does.Not.Contain(key));
+        });
+    }
+
+    // The key object of every event is the one GET /admin/keys/{id} shows: the live balance and the last use, not
+    // the amount last set and the last use written to the store.
+    [Test]
+    public async Task KeyEvents_KeyObjectCarriesLiveCreditsAndLastUse_CreditsExhaustedShowsZeroEachTime()
+    {
+        using var receiver = new WebhookReceiver();
+        await using var gateway = await StartAsync();
+        await WebhookDeliveryTests.CreateWebhookAsync(gateway, "acme", receiver.Url, "credits.exhausted", "key.rotated", "key.deactivated", "key.revoked");
+        var created = await gateway.CreateKeyAsync("acme", new { name = "prepaid", credits = new { remaining = 2 } });
+        var (key, id) = (created.Str("key"), created.Str("id"));
+
+        Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await gateway.CodeAsync(key), Is.EqualTo("credits_exhausted"));
+        await Eventually.HoldsAsync(() => Of(receiver, "credits.exhausted").Count == 1, TimeSpan.FromSeconds(20), "the first credits.exhausted");
+
+        await gateway.AdminPostAsync($"admin/keys/{id}/credits", new { op = "add", amount = 2 });
+        Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        key = (await gateway.AdminPostAsync($"admin/keys/{id}/rotate")).Str("key");
+        Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await gateway.CodeAsync(key), Is.EqualTo("credits_exhausted"));
+        await Eventually.HoldsAsync(() => Of(receiver, "credits.exhausted").Count == 2, TimeSpan.FromSeconds(20), "the second credits.exhausted");
+        await gateway.AdminPostAsync($"admin/keys/{id}/deactivate");
+        await gateway.AdminPostAsync($"admin/keys/{id}/revoke");
+        await Eventually.HoldsAsync(() => Of(receiver, "key.revoked").Count == 1, TimeSpan.FromSeconds(20), "key.revoked");
+        await Eventually.HoldsAsync(() => Of(receiver, "key.deactivated").Count == 1, TimeSpan.FromSeconds(20), "key.deactivated");
+
+        var expected = new (string Type, int Index, long Remaining)[]
+        {
+            ("credits.exhausted", 0, 0), ("credits.exhausted", 1, 0), ("key.rotated", 0, 1), ("key.deactivated", 0, 0), ("key.revoked", 0, 0),
+        };
+        Assert.Multiple(() =>
+        {
+            foreach (var (type, index, remaining) in expected)
+            {
+                var data = Of(receiver, type).OrderBy(p => p["timestamp"]!.GetValue<DateTimeOffset>()).ElementAt(index)["data"]!;
+                Assert.That(data["id"]!.GetValue<string>(), Is.EqualTo(id), $"{type} #{index + 1}");
+                Assert.That(data["credits"]!["remaining"]!.GetValue<long>(), Is.EqualTo(remaining), $"{type} #{index + 1}: the live balance");
+                Assert.That(data["lastUsedAt"], Is.Not.Null, $"{type} #{index + 1}: the key was used");
+            }
         });
     }
 

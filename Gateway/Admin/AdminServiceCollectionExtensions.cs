@@ -5,10 +5,11 @@ namespace Gateway.Admin;
 
 internal static class AdminServiceCollectionExtensions
 {
-    /// <summary>The admin token, the admin caller's address, the failed-attempt throttle, the admin API's filters, its OpenAPI document and the matcher policy that keeps admin endpoints off the proxy listener.</summary>
+    /// <summary>The admin token, the key object's live view (<see cref="KeyViews"/>), the admin caller's address, the failed-attempt throttle, the admin API's filters, its OpenAPI document and the matcher policy that keeps admin endpoints off the proxy listener.</summary>
     public static IServiceCollection AddGatewayAdmin(this IServiceCollection services)
     {
         services.TryAddSingleton<AdminToken>();
+        services.TryAddSingleton<KeyViews>();
         services.TryAddSingleton<AdminClientAddress>();
         services.TryAddSingleton<AdminAuthThrottle>();
         services.TryAddSingleton<AdminNoStoreFilter>();

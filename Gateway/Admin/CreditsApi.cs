@@ -9,7 +9,7 @@ namespace Gateway.Admin;
 
 /// <summary>
 /// <c>POST /admin/keys/{id}/credits</c>: set, add to or subtract from a key's credits, audited as
-/// <c>key.credits</c>; and the live balance shown in key objects.
+/// <c>key.credits</c>.
 /// </summary>
 internal static class CreditsApi
 {
@@ -22,19 +22,6 @@ internal static class CreditsApi
             .AcceptsAdminBody<CreditsRequest>()
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge);
         return admin;
-    }
-
-    /// <summary>The key object with its credits' live balance (what the counters have left), not the amount last set.</summary>
-    public static async Task<KeyDto> WithLiveCreditsAsync(KeyDto dto, ApiKeyRecord key, IQuotaCounter counter, TimeProvider time, CancellationToken cancellationToken)
-    {
-        if (key.Credits is not { } credits || dto.Credits is null)
-        {
-            return dto;
-        }
-
-        var charge = LimitCharger.CreditsCharge(key, credits, 0, time.GetUtcNow());
-        var used = await counter.UsedAsync(charge.Partition, cancellationToken);
-        return dto with { Credits = dto.Credits with { Remaining = Math.Max(0, charge.Limit - used) } };
     }
 
     /// <summary>
@@ -61,7 +48,7 @@ internal static class CreditsApi
     }
 
     private static async Task<Results<Ok<KeyDto>, AdminProblem>> ChangeAsync(
-        string id, HttpContext context, IGatewayStore store, KeyManager manager, IQuotaCounter counter, KeyUsageTracker usage, TimeProvider time, CancellationToken cancellationToken)
+        string id, HttpContext context, IGatewayStore store, KeyManager manager, IQuotaCounter counter, KeyViews views, TimeProvider time, CancellationToken cancellationToken)
     {
         var (request, error) = await AdminRequests.ReadAsync(context.Request, allowEmpty: false, Parse);
         if (error is not null)
@@ -116,8 +103,7 @@ internal static class CreditsApi
                 key, op, amount, Math.Max(0, charge.Limit - usedBefore), Math.Max(0, charge.Limit - usedAfter), AdminActor.From(context), ct));
         }
 
-        var dto = KeyDto.From(saved, time.GetUtcNow(), usage.Pending(saved.Id));
-        return TypedResults.Ok(await WithLiveCreditsAsync(dto, saved, counter, time, cancellationToken));
+        return TypedResults.Ok(await views.ViewAsync(saved, cancellationToken));
     }
 
     private static (string Op, long Amount)? Parse(JsonElement body, ValidationErrors errors)

@@ -40,19 +40,19 @@ internal static class KeysApi
             .RequireAdminRole(AdminRole.Admin, OrgFrom.Key("id"))
             .AcceptsAdminBody<RotateKeyRequest>(required: false)
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge);
-        keys.MapPost("/{id}/deactivate", (string id, HttpContext context, KeyManager manager, KeyUsageTracker usage, TimeProvider time) =>
-            Transition(AdminWrites.RunAsync(context, ct => manager.DeactivateAsync(id, AdminActor.From(context), ct)), usage, time))
+        keys.MapPost("/{id}/deactivate", (string id, HttpContext context, KeyManager manager, KeyViews views) =>
+            Transition(AdminWrites.RunAsync(context, ct => manager.DeactivateAsync(id, AdminActor.From(context), ct)), views, context.RequestAborted))
             .WithName("DeactivateKey").RequireAdminRole(AdminRole.Admin, OrgFrom.Key("id")).ProducesAdminProblem(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
-        keys.MapPost("/{id}/activate", (string id, HttpContext context, KeyManager manager, KeyUsageTracker usage, TimeProvider time) =>
-            Transition(AdminWrites.RunAsync(context, ct => manager.ActivateAsync(id, AdminActor.From(context), ct)), usage, time))
+        keys.MapPost("/{id}/activate", (string id, HttpContext context, KeyManager manager, KeyViews views) =>
+            Transition(AdminWrites.RunAsync(context, ct => manager.ActivateAsync(id, AdminActor.From(context), ct)), views, context.RequestAborted))
             .WithName("ActivateKey").RequireAdminRole(AdminRole.Admin, OrgFrom.Key("id")).ProducesAdminProblem(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
-        keys.MapPost("/{id}/revoke", (string id, HttpContext context, KeyManager manager, KeyUsageTracker usage, TimeProvider time) =>
-            Transition(AdminWrites.RunAsync(context, ct => manager.RevokeAsync(id, AdminActor.From(context), ct)), usage, time))
+        keys.MapPost("/{id}/revoke", (string id, HttpContext context, KeyManager manager, KeyViews views) =>
+            Transition(AdminWrites.RunAsync(context, ct => manager.RevokeAsync(id, AdminActor.From(context), ct)), views, context.RequestAborted))
             .WithName("RevokeKey").RequireAdminRole(AdminRole.Admin, OrgFrom.Key("id")).ProducesAdminProblem(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         return admin;
     }
 
-    private static async Task<Results<Created<KeyDto>, AdminProblem>> CreateAsync(string org, HttpContext context, KeyManager manager, IOptionsMonitor<GatewayOptions> options, TimeProvider time)
+    private static async Task<Results<Created<KeyDto>, AdminProblem>> CreateAsync(string org, HttpContext context, KeyManager manager, KeyViews views, IOptionsMonitor<GatewayOptions> options, TimeProvider time)
     {
         var (draft, error) = await AdminRequests.ReadAsync(context.Request, allowEmpty: false, (body, errors) => ParseCreate(body, options.CurrentValue, time.GetUtcNow(), errors));
         if (error is not null)
@@ -67,37 +67,36 @@ internal static class KeysApi
         }
 
         var issued = await AdminWrites.RunAsync(context, ct => manager.CreateKeyAsync(org, draft, AdminActor.From(context, draft.CreatedBy), ct));
-        return TypedResults.Created((string?)null, KeyDto.From(issued.Record, time.GetUtcNow(), plaintext: issued.Plaintext));
+        return TypedResults.Created((string?)null, await views.ViewAsync(issued.Record, context.RequestAborted, issued.Plaintext));
     }
 
-    private static async Task<Results<Ok<ListDto<KeyDto>>, AdminProblem>> ListAsync(string org, IGatewayStore store, KeyUsageTracker usage, IQuotaCounter counter, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<ListDto<KeyDto>>, AdminProblem>> ListAsync(string org, IGatewayStore store, KeyViews views, CancellationToken cancellationToken)
     {
         if (await store.GetOrganizationAsync(org, cancellationToken) is null)
         {
             return AdminProblems.NotFound($"Organization '{org}' does not exist.");
         }
 
-        var now = time.GetUtcNow();
         var keys = await store.ListKeysAsync(org, cancellationToken);
         var items = new List<KeyDto>(keys.Count);
         foreach (var k in keys)
         {
-            items.Add(await CreditsApi.WithLiveCreditsAsync(KeyDto.From(k, now, usage.Pending(k.Id)), k, counter, time, cancellationToken));
+            items.Add(await views.ViewAsync(k, cancellationToken));
         }
 
         return TypedResults.Ok(new ListDto<KeyDto>(items));
     }
 
-    private static async Task<Results<Ok<KeyDto>, AdminProblem>> GetAsync(string id, IGatewayStore store, KeyUsageTracker usage, IQuotaCounter counter, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<KeyDto>, AdminProblem>> GetAsync(string id, IGatewayStore store, KeyViews views, CancellationToken cancellationToken)
     {
         var key = await store.GetKeyAsync(id, cancellationToken);
         return key is null
             ? AdminProblems.NotFound($"Key '{id}' does not exist.")
-            : TypedResults.Ok(await CreditsApi.WithLiveCreditsAsync(KeyDto.From(key, time.GetUtcNow(), usage.Pending(key.Id)), key, counter, time, cancellationToken));
+            : TypedResults.Ok(await views.ViewAsync(key, cancellationToken));
     }
 
     private static async Task<Results<Ok<KeyDto>, AdminProblem>> PatchAsync(
-        string id, HttpContext context, KeyManager manager, IGatewayStore store, KeyUsageTracker usage, IQuotaCounter counter, IOptionsMonitor<GatewayOptions> options, TimeProvider time)
+        string id, HttpContext context, KeyManager manager, IGatewayStore store, KeyViews views, IQuotaCounter counter, IOptionsMonitor<GatewayOptions> options, TimeProvider time)
     {
         var (patch, error) = await AdminRequests.ReadAsync(context.Request, allowEmpty: false, (body, errors) => ParsePatch(body, options.CurrentValue, time.GetUtcNow(), errors));
         if (error is not null)
@@ -112,10 +111,10 @@ internal static class KeysApi
             await CreditsApi.RetireOldCreditsAsync(before, key, counter, time);
         }
 
-        return TypedResults.Ok(await CreditsApi.WithLiveCreditsAsync(KeyDto.From(key, time.GetUtcNow(), usage.Pending(key.Id)), key, counter, time, context.RequestAborted));
+        return TypedResults.Ok(await views.ViewAsync(key, context.RequestAborted));
     }
 
-    private static async Task<Results<Ok<KeyDto>, AdminProblem>> RotateAsync(string id, HttpContext context, KeyManager manager, TimeProvider time)
+    private static async Task<Results<Ok<KeyDto>, AdminProblem>> RotateAsync(string id, HttpContext context, KeyManager manager, KeyViews views)
     {
         var (grace, error) = await AdminRequests.ReadAsync(context.Request, allowEmpty: true, ParseRotate);
         if (error is not null)
@@ -124,13 +123,13 @@ internal static class KeysApi
         }
 
         var issued = await AdminWrites.RunAsync(context, ct => manager.RotateAsync(id, grace!.Value, AdminActor.From(context), ct));
-        return TypedResults.Ok(KeyDto.From(issued.Record, time.GetUtcNow(), plaintext: issued.Plaintext));
+        return TypedResults.Ok(await views.ViewAsync(issued.Record, context.RequestAborted, issued.Plaintext));
     }
 
-    private static async Task<Ok<KeyDto>> Transition(Task<ApiKeyRecord> operation, KeyUsageTracker usage, TimeProvider time)
+    private static async Task<Ok<KeyDto>> Transition(Task<ApiKeyRecord> operation, KeyViews views, CancellationToken cancellationToken)
     {
         var key = await operation;
-        return TypedResults.Ok(KeyDto.From(key, time.GetUtcNow(), usage.Pending(key.Id)));
+        return TypedResults.Ok(await views.ViewAsync(key, cancellationToken));
     }
 
     private static KeyDraft? ParseCreate(JsonElement body, GatewayOptions options, DateTimeOffset now, ValidationErrors errors)

@@ -24,7 +24,7 @@ internal static class OrgsApi
         return admin;
     }
 
-    private static async Task<Results<Created<OrgDto>, AdminProblem>> CreateAsync(HttpContext context, KeyManager keys, TimeProvider time)
+    private static async Task<Results<Created<OrgDto>, AdminProblem>> CreateAsync(HttpContext context, KeyManager keys, KeyViews views)
     {
         var (request, error) = await AdminRequests.ReadAsync(context.Request, allowEmpty: false, Parse);
         if (error is not null)
@@ -34,7 +34,7 @@ internal static class OrgsApi
 
         var (org, defaultKey) = await AdminWrites.RunAsync(context, ct => keys.CreateOrganizationAsync(request!.Value.Id, request.Value.Name, AdminActor.From(context), ct));
         // No Location header: the API never sent one, and clients read the id from the body.
-        return TypedResults.Created((string?)null, OrgDto.From(org, KeyDto.From(defaultKey.Record, time.GetUtcNow(), plaintext: defaultKey.Plaintext)));
+        return TypedResults.Created((string?)null, OrgDto.From(org, await views.ViewAsync(defaultKey.Record, context.RequestAborted, defaultKey.Plaintext)));
     }
 
     private static async Task<Ok<ListDto<OrgDto>>> ListAsync(HttpContext context, IGatewayStore store, CancellationToken cancellationToken)

@@ -30,13 +30,22 @@ internal interface IWebhookPublisher
 }
 
 internal sealed partial class WebhookPublisher(
-    IWebhookStore store, IGatewayStore keys, WebhookSignal signal, TimeProvider time, ILogger<WebhookPublisher> logger) : IWebhookPublisher, IKeyEvents
+    IWebhookStore store, IGatewayStore keys, KeyViews views, WebhookSignal signal, TimeProvider time, ILogger<WebhookPublisher> logger) : IWebhookPublisher, IKeyEvents
 {
     public Task KeyChangedAsync(string action, ApiKeyRecord key, CancellationToken cancellationToken) =>
         WebhookEvents.ForKeyAction(action) is { } type ? PublishKeyAsync(key.OrgId, type, key, cancellationToken) : Task.CompletedTask;
 
-    public Task PublishKeyAsync(string orgId, string type, ApiKeyRecord key, CancellationToken cancellationToken) =>
-        PublishAsync(orgId, type, KeyJson(key), cancellationToken);
+    public async Task PublishKeyAsync(string orgId, string type, ApiKeyRecord key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await StoreAsync(orgId, type, await KeyJsonAsync(key, cancellationToken), cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            Log.PublishFailed(logger, type, orgId, ex);
+        }
+    }
 
     // Quota and credit events come from a request, with nobody waiting on them, and happen once per crossing: while the
     // store cannot take the outbox entry (a Redis outage), it is tried again for about five minutes rather than lost.
@@ -73,6 +82,7 @@ internal sealed partial class WebhookPublisher(
     private async Task StoreQuotaThresholdAsync(string orgId, string? customerId, string? keyId, int percent, CancellationToken cancellationToken)
     {
         var key = keyId is null ? null : await TryGetKeyAsync(keyId, cancellationToken);
+        var keyJson = key is null ? null : await KeyJsonAsync(key, cancellationToken);
         var data = Json(w =>
         {
             w.WriteString("orgId", orgId);
@@ -80,13 +90,13 @@ internal sealed partial class WebhookPublisher(
             w.WriteString("keyId", keyId);
             w.WriteNumber("percent", percent);
             w.WritePropertyName("key");
-            if (key is null)
+            if (keyJson is null)
             {
                 w.WriteNullValue();
             }
             else
             {
-                w.WriteRawValue(KeyJson(key));
+                w.WriteRawValue(keyJson);
             }
         });
         await StoreAsync(orgId, WebhookEvents.QuotaThreshold, data, cancellationToken);
@@ -95,7 +105,7 @@ internal sealed partial class WebhookPublisher(
     private async Task StoreCreditsExhaustedAsync(string orgId, string keyId, CancellationToken cancellationToken)
     {
         var key = await TryGetKeyAsync(keyId, cancellationToken);
-        var data = key is not null ? KeyJson(key) : Json(w =>
+        var data = key is not null ? await KeyJsonAsync(key, cancellationToken) : Json(w =>
         {
             w.WriteString("id", keyId);
             w.WriteString("orgId", orgId);
@@ -141,8 +151,25 @@ internal sealed partial class WebhookPublisher(
         w.WriteRawValue(dataJson);
     });
 
-    /// <summary>The admin API's key object (never a plaintext key: the record holds none).</summary>
-    public string KeyJson(ApiKeyRecord key) => JsonSerializer.Serialize(KeyDto.From(key, time.GetUtcNow()), AdminJsonContext.Default.KeyDto);
+    /// <summary>
+    /// The admin API's key object as <c>GET /admin/keys/{id}</c> shows it, with the live credit balance and last use
+    /// (never a plaintext key: the record holds none).
+    /// </summary>
+    private async Task<string> KeyJsonAsync(ApiKeyRecord key, CancellationToken cancellationToken)
+    {
+        KeyDto dto;
+        try
+        {
+            dto = await views.ViewAsync(key, cancellationToken);
+        }
+        catch (StoreUnavailableException)
+        {
+            // The event matters more than the balance in it: the key as stored, rather than no event at all.
+            dto = KeyDto.From(key, time.GetUtcNow());
+        }
+
+        return JsonSerializer.Serialize(dto, AdminJsonContext.Default.KeyDto);
+    }
 
     private async Task<ApiKeyRecord?> TryGetKeyAsync(string keyId, CancellationToken cancellationToken)
     {
