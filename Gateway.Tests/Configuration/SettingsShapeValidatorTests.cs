@@ -4,8 +4,9 @@ using Microsoft.Extensions.Configuration;
 namespace Gateway.Tests.Configuration;
 
 /// <summary>
-/// Settings the binder would drop without a word (a list given as one value) or Kestrel would refuse with a stack trace
-/// (a listener URL it cannot read) stop the start with a line naming the setting.
+/// Settings the binder would drop without a word (a list given as one value, a dictionary entry with a value it cannot
+/// convert) or Kestrel would refuse with a stack trace (a listener URL it cannot read) stop the start with a line naming
+/// the setting.
 /// </summary>
 public sealed class SettingsShapeValidatorTests
 {
@@ -16,6 +17,9 @@ public sealed class SettingsShapeValidatorTests
     [TestCase("Kestrel:Endpoints:Admin:Url", "notaurl", "Kestrel:Endpoints:Admin:Url must be an http:// or https:// URL")]
     [TestCase("Kestrel:Endpoints:Proxy:Url", "http://127.0.0.1:99999", "Kestrel:Endpoints:Proxy:Url must have a port from 0 to 65535 (got 'http://127.0.0.1:99999')")]
     [TestCase("Kestrel:Endpoints:Proxy:Url", "ftp://127.0.0.1:21", "Kestrel:Endpoints:Proxy:Url must start with http:// or https://")]
+    [TestCase("Gateway:Plans:pp:Quota:Limit", "abc", "Failed to convert configuration value 'abc' at 'Gateway:Plans:pp:Quota:Limit'")]
+    [TestCase("Gateway:Plans:pp:RateLimit:Window", "1 minute", "Failed to convert configuration value '1 minute' at 'Gateway:Plans:pp:RateLimit:Window'")]
+    [TestCase("Gateway:RateLimits:Policies:p:PermitLimit", "10x", "Failed to convert configuration value '10x' at 'Gateway:RateLimits:Policies:p:PermitLimit'")]
     public void Validate_BadShape_FailsNamingTheSetting(string key, string value, string message)
     {
         var result = Validate(new() { [key] = value });
@@ -32,6 +36,9 @@ public sealed class SettingsShapeValidatorTests
             ["Gateway:StripHeaders:0"] = "X-Internal-Secret",
             ["Gateway:TrustedProxies:0"] = "127.0.0.1",
             ["Gateway:Scopes:0"] = "read",
+            ["Gateway:Plans:pp:Quota:Limit"] = "10",
+            ["Gateway:Plans:pp:RateLimit:Window"] = "00:01:00",
+            ["Gateway:RateLimits:Policies:p:PermitLimit"] = "5",
             ["Kestrel:Endpoints:Admin:Url"] = "https://[::1]:0",
             ["Kestrel:Endpoints:Proxy:Url"] = "http://*:8080",
             ["Kestrel:Endpoints:Extra:Url"] = "http://localhost:5000",

@@ -396,6 +396,32 @@ public sealed class QuotaTests(StoreKind store) : UpstreamFixture
         Assert.That(usage["quota"]!["limit"]!.GetValue<long>(), Is.EqualTo(raised));
     }
 
+    [TestCase("Quota:Limit", "abc")]
+    [TestCase("Quota:Limit", "10x")]
+    [TestCase("RateLimit:PermitLimit", "abc")]
+    public async Task PlanReloadedWithNonNumberValue_Refused_PreviousPlanStaysInForce(string setting, string value)
+    {
+        ReloadPlanQuota(2);
+        await CreateCustomerAsync(new { id = "c11", name = "C11", plan = "metered" });
+        var key = (await _gateway.CreateKeyAsync("acme", new { name = "k", customerId = "c11" })).Str("key");
+        Assert.That(await _gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+
+        // The binder drops a dictionary entry it cannot convert: the plan would vanish and its customer go unlimited.
+        var configuration = (IConfigurationRoot)_gateway.Services.GetRequiredService<IConfiguration>();
+        configuration[$"Gateway:Plans:metered:{setting}"] = value;
+        configuration.Reload();
+
+        using (var last = await _gateway.CallAsync("/api/x", key))
+        {
+            Assert.That(last.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(last.Headers.TryGetValues("X-Quota-Remaining", out var remaining) ? remaining.Single() : null, Is.EqualTo("0"), "the previous plan's quota");
+        }
+
+        Assert.That(await _gateway.CodeAsync(key), Is.EqualTo("quota_exceeded"));
+        Assert.That(_gateway.Services.GetRequiredService<IOptionsMonitor<GatewayOptions>>().CurrentValue.Plans["metered"].Quota!.Limit, Is.EqualTo(2));
+        Assert.That(_gateway.Errors, Does.Contain("Ignored a configuration reload").And.Contain($"Gateway:Plans:metered:{setting}"));
+    }
+
     [Test]
     public async Task RateLimitedRequest_CarriesQuotaAndCreditsHeaders_ChargesNeither()
     {
