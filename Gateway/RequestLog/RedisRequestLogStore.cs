@@ -22,6 +22,17 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
 {
     private const int ScanBudget = 5_000;
 
+    /// <summary>Entries a read asks Redis for at a time.</summary>
+    private const int ScanStep = 200;
+
+    /// <summary>
+    /// How far an instance's clock, which times a record, may be ahead of Redis's, which times the entry that stores it
+    /// (its id). An entry is stored after its request arrived, so its id is never earlier than its record's time by more
+    /// than this: reads stop this much before <c>from</c> (or the retention) in the stored order, and the retention's trim
+    /// keeps this much more. An instance whose clock is further ahead has records stored that early reads may miss.
+    /// </summary>
+    internal static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(1);
+
     /// <summary>
     /// Records in one script call at most. <see cref="ValuesPerRecord"/> values each and one per organization's part,
     /// so a call's argument list stays under the large-object heap's 85,000 bytes (a <see cref="RedisValue"/> takes 32).
@@ -176,7 +187,9 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
     public async Task TrimAsync(IReadOnlyCollection<string?> orgs, DateTimeOffset olderThan, int maxPerOrg, CancellationToken cancellationToken)
     {
         var db = Db;
-        var minId = olderThan.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) + "-0";
+        // By entry id, Redis's clock when each was stored: an entry stored a little before its record's time by the
+        // instance's clock still holds a record within the retention.
+        var minId = StoredNoEarlierThan(olderThan);
         await Task.WhenAll(orgs.SelectMany(org => new[]
         {
             db.ExecuteAsync("XTRIM", Stream(org), "MINID", minId),
@@ -184,6 +197,15 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
         }));
     }
 
+    /// <summary>
+    /// Newest stored first, from the newest entry (or the cursor's) down to the oldest entry that can still hold a
+    /// record at or after <c>from</c> (or the retention), filtering on every record's time exactly. Entries are in the
+    /// order they were stored, not in the order of their records' times: a record is stored once its request has ended
+    /// (a long request after shorter ones that started later) and each instance stores its own batches, so the scan
+    /// may not stop at the first record older than <c>from</c>. What bounds it is that an entry's id, Redis's clock
+    /// when it was stored, is never before its record's time, up to <see cref="ClockSkew"/>. <c>to</c> bounds nothing:
+    /// a record stored at any time after its start may be before <c>to</c>.
+    /// </summary>
     public async Task<RequestPage> QueryAsync(RequestQuery query, CancellationToken cancellationToken)
     {
         RedisValue max = "+";
@@ -197,6 +219,8 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
             max = "(" + query.Cursor;
         }
 
+        var notBefore = query.From is { } from && from > query.NotBefore ? from : query.NotBefore;
+        var min = StoredNoEarlierThan(notBefore);
         var db = Db;
         var key = Stream(query.OrgId);
         var items = new List<(string Id, RequestRecord Record)>();
@@ -205,26 +229,13 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
         var exhausted = false;
         while (items.Count <= query.Limit && scanned < ScanBudget)
         {
-            var batch = await db.StreamRangeAsync(key, "-", max, count: 200, messageOrder: Order.Descending);
-            if (batch.Length == 0)
-            {
-                exhausted = true;
-                break;
-            }
-
+            var batch = await db.StreamRangeAsync(key, min, max, count: ScanStep, messageOrder: Order.Descending);
             foreach (var entry in batch)
             {
                 scanned++;
                 lastScanned = entry.Id!;
                 var record = Read(query.OrgId, entry);
-                if (record.Time < query.NotBefore || (query.From is { } from && record.Time < from))
-                {
-                    // Newest first: everything further is older still.
-                    exhausted = true;
-                    break;
-                }
-
-                if (Matches(record, query))
+                if (record.Time >= notBefore && Matches(record, query))
                 {
                     items.Add((entry.Id!, record));
                     if (items.Count > query.Limit)
@@ -234,8 +245,10 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
                 }
             }
 
-            if (exhausted || items.Count > query.Limit)
+            if (batch.Length < ScanStep)
             {
+                // Nothing stored further down can hold a record in range.
+                exhausted = true;
                 break;
             }
 
@@ -312,6 +325,10 @@ internal sealed class RedisRequestLogStore(IConnectionMultiplexer redis, IOption
     private RedisKey PreviousIndex(string? org) => _prefix + "reqlog-idx-old:{" + (org ?? NoOrgTag) + "}";
 
     private RedisKey LegacyIdKey(string requestId) => _prefix + "reqlog-id:{" + requestId + "}";
+
+    /// <summary>The lowest entry id that can hold a record timed <paramref name="time"/> or later (see <see cref="ClockSkew"/>).</summary>
+    private static RedisValue StoredNoEarlierThan(DateTimeOffset time) =>
+        Math.Max(0, time.ToUnixTimeMilliseconds() - (long)ClockSkew.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) + "-0";
 
     private static bool Matches(RequestRecord r, RequestQuery q) =>
         (q.KeyId is null || r.KeyId == q.KeyId)
