@@ -3,7 +3,9 @@ using Gateway.Configuration;
 using Gateway.Customers;
 using Gateway.Domain;
 using Gateway.RateLimiting;
+using Gateway.Stores;
 using Gateway.Tests.Common;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Gateway.Tests.RateLimiting;
@@ -33,7 +35,7 @@ public sealed class QuotaChargePropertyTests
                 new LocalRateLimitCounter(time),
                 quotas,
                 new RateLimitPolicyResolver(options),
-                new CustomerDirectory(new OneCustomer(customer), options, time),
+                new CustomerDirectory(new OneCustomer(customer), Options.Create(settings), time, new StoreResilience(Options.Create(settings), time)),
                 options,
                 time);
             var key = new ApiKeyRecord

@@ -8,10 +8,12 @@ using Gateway.Domain;
 using Gateway.Http;
 using Gateway.Observability;
 using Gateway.RateLimiting;
+using Gateway.Stores;
 using Gateway.Tests.Common;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
@@ -174,7 +176,7 @@ public sealed class RateLimitMiddlewareTests
             var policies = new RateLimitPolicyResolver(options);
 
             // The keys here name no customer, so the directory never asks its store.
-            var charger = new LimitCharger(counter, new LocalQuotaCounter(null, new QuotaCalendarTests.RecordingEvents(), time), policies, new CustomerDirectory(null!, options, time), options, time);
+            var charger = new LimitCharger(counter, new LocalQuotaCounter(null, new QuotaCalendarTests.RecordingEvents(), time), policies, new CustomerDirectory(null!, Options.Create(settings), time, new StoreResilience(Options.Create(settings), time)), options, time);
             RequestDelegate next = _ => { _reached = true; return Task.CompletedTask; };
             _request = new RequestRateLimitMiddleware(next, counter, charger, metrics);
             _ip = new IpRateLimitMiddleware(next, counter, policies, new ClientIpResolver(() => [], () => 64), metrics);

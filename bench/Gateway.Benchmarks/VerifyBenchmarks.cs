@@ -5,6 +5,7 @@ using Gateway.Customers;
 using Gateway.Domain;
 using Gateway.Keys;
 using Gateway.RateLimiting;
+using Gateway.Stores;
 using Gateway.Verify;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -44,7 +45,7 @@ public class VerifyBenchmarks
         var quotas = new LocalQuotaCounter(null, new LoggingQuotaEvents(NullLogger<LoggingQuotaEvents>.Instance), time);
 
         // The bench key names a customer that is not registered (only stamped), as most keys do.
-        var charger = new LimitCharger(counter, quotas, new RateLimitPolicyResolver(options), new CustomerDirectory(new NoCustomers(), options, time), options, time);
+        var charger = new LimitCharger(counter, quotas, new RateLimitPolicyResolver(options), new CustomerDirectory(new NoCustomers(), provider.GetRequiredService<IOptions<GatewayOptions>>(), time, provider.GetRequiredService<StoreResilience>()), options, time);
         _verifier = new KeyVerifier(
             provider.GetRequiredService<KeyResolver>(),
             provider.GetRequiredService<KeyUsageTracker>(),
