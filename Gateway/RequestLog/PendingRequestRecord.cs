@@ -86,7 +86,7 @@ internal readonly struct PendingRequestRecord
     private static bool TryParseHexId(string id, out ulong high, out ulong low)
     {
         high = low = 0;
-        if (id.Length != HexIdLength || !System.Uri.IsHexDigit(id[0]))
+        if (id.Length != HexIdLength || id.AsSpan().IndexOfAnyExcept(LowerHex) >= 0)
         {
             return false;
         }
