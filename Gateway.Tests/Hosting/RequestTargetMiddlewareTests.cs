@@ -4,6 +4,7 @@ using Gateway.Configuration;
 using Gateway.Hosting;
 using Gateway.Http;
 using Gateway.Observability;
+using Gateway.RateLimiting;
 using Gateway.Tests.Common;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -85,12 +86,14 @@ public sealed class RequestTargetMiddlewareTests
         return (context, request);
     }
 
-    private static RequestTargetMiddleware Middleware(RequestDelegate next, bool normalize) =>
-        new(
-            next,
-            new Listeners(),
-            new GatewayMetrics(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>()),
-            new StaticOptionsMonitor<GatewayOptions>(new GatewayOptions { Paths = new PathsOptions { Normalize = normalize } }));
+    private static RequestTargetMiddleware Middleware(RequestDelegate next, bool normalize)
+    {
+        var options = new StaticOptionsMonitor<GatewayOptions>(new GatewayOptions { Paths = new PathsOptions { Normalize = normalize } });
+        var metrics = new GatewayMetrics(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
+        var ips = new ClientIpResolver(() => options.CurrentValue.TrustedProxies, () => options.CurrentValue.RateLimits.Ipv6PrefixLength);
+        var gate = new IpLimitGate(new LocalRateLimitCounter(TimeProvider.System), new RateLimitPolicyResolver(options), ips, options, metrics);
+        return new(next, new Listeners(), gate, metrics, options);
+    }
 
     private static JsonNode Body(HttpContext context)
     {

@@ -28,6 +28,33 @@ public sealed class UnmatchedRequestTests
         Assert.That(upstream.Received, Has.Count.EqualTo(1), "only the GET was forwarded");
     }
 
+    // The IP limit comes first for every request on the proxy listener: a client sending bad paths, tunnels or unknown
+    // paths spends its allowance like any other, and is refused once it is spent.
+    [Test]
+    public async Task Proxy_BadPathConnectAndNoRoute_SpendTheClientIpAllowance()
+    {
+        using var upstream = Upstream.Start();
+        var settings = GatewayHost.Routes(upstream.Url, ("reads", "/reads/{**rest}", [("Anonymous", "true")]));
+        settings["Gateway:RateLimits:Ip:PermitLimit"] = "3";
+        settings["Gateway:RateLimits:Ip:Window"] = "01:00:00";
+        await using var gateway = await GatewayHost.StartAsync(settings);
+
+        var badPath = await Gateway.Tests.Proxy.RawHttp.GetAsync(gateway.ProxyUrl, "/reads//x");
+        Assert.That((badPath.Status, badPath.Headers.GetValueOrDefault("X-RateLimit-Remaining")), Is.EqualTo((400, "2")), badPath.Body);
+        var connect = await Gateway.Tests.Proxy.RawHttp.SendAsync(gateway.ProxyUrl, "CONNECT /reads/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        Assert.That((connect.Status, connect.Headers.GetValueOrDefault("X-RateLimit-Remaining")), Is.EqualTo((400, "1")), connect.Body);
+        using (var unknown = await gateway.Proxy.GetAsync("/nowhere"))
+        {
+            Assert.That(unknown.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        }
+
+        var refused = await Gateway.Tests.Proxy.RawHttp.GetAsync(gateway.ProxyUrl, "/reads/..;/x");
+        Assert.That(refused.Status, Is.EqualTo(429), refused.Body);
+        Assert.That(refused.Body, Does.Contain("rate_limited"));
+        Assert.That(refused.Headers.ContainsKey("Retry-After"), Is.True);
+        Assert.That(upstream.Received, Is.Empty);
+    }
+
     [Test]
     public async Task Admin_UnknownPathAndWrongMethod_AreNotFoundProblems()
     {

@@ -1,6 +1,7 @@
 using Gateway.Configuration;
 using Gateway.Http;
 using Gateway.Observability;
+using Gateway.RateLimiting;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 
@@ -15,7 +16,7 @@ namespace Gateway.Hosting;
 /// in either mode. A clean target costs a scan of the target and one of its path, and no allocation. The admin listener's paths are the gateway's own and carry ids this would refuse (a
 /// customer id stored before "." and ".." were refused at creation).
 /// </summary>
-internal sealed class RequestTargetMiddleware(RequestDelegate next, Listeners listeners, GatewayMetrics metrics, IOptionsMonitor<GatewayOptions> options)
+internal sealed class RequestTargetMiddleware(RequestDelegate next, Listeners listeners, IpLimitGate gate, GatewayMetrics metrics, IOptionsMonitor<GatewayOptions> options)
 {
     public Task InvokeAsync(HttpContext context)
     {
@@ -26,8 +27,7 @@ internal sealed class RequestTargetMiddleware(RequestDelegate next, Listeners li
         {
             // A tunnel, not a request for an upstream: the forwarder cannot send it, and a 502 would blame the upstream.
             // An extended CONNECT (a WebSocket over HTTP/2) is a request for a route and goes on.
-            metrics.Request("(none)", ProblemCodes.BadRequest.Status, ProblemCodes.BadRequest.Code);
-            return GatewayProblem.WriteAsync(context, ProblemCodes.BadRequest, "CONNECT asks for a tunnel, which the gateway does not open.");
+            return Refuse(context, ProblemCodes.BadRequest, "CONNECT asks for a tunnel, which the gateway does not open.");
         }
 
         // '#' is never part of a request target (a fragment stays with the client), but Kestrel keeps it in the path and
@@ -41,8 +41,7 @@ internal sealed class RequestTargetMiddleware(RequestDelegate next, Listeners li
 
         if (fragment)
         {
-            metrics.Request("(none)", ProblemCodes.BadPath.Status, ProblemCodes.BadPath.Code);
-            return GatewayProblem.WriteAsync(context, ProblemCodes.BadPath, "The request target has a '#': a fragment is never sent to a server.");
+            return Refuse(context, ProblemCodes.BadPath, "The request target has a '#': a fragment is never sent to a server.");
         }
 
         if (options.CurrentValue.Paths.Normalize)
@@ -54,10 +53,22 @@ internal sealed class RequestTargetMiddleware(RequestDelegate next, Listeners li
             return next(context);
         }
 
-        metrics.Request("(none)", ProblemCodes.BadPath.Status, ProblemCodes.BadPath.Code);
-        return GatewayProblem.WriteAsync(
-            context,
-            ProblemCodes.BadPath,
-            "The request path has an empty or dot segment, a ';' parameter or an encoded '/', '\\' or ';'.");
+        return Refuse(context, ProblemCodes.BadPath, "The request path has an empty or dot segment, a ';' parameter or an encoded '/', '\\' or ';'.");
+    }
+
+    /// <summary>
+    /// After a permit of the client's IP limit, which comes first for every request on the proxy listener: a client
+    /// sending bad targets spends its allowance like any other (the permit is not given back, as for a 404 no_route).
+    /// </summary>
+    private Task Refuse(HttpContext context, ProblemCode problem, string detail)
+    {
+        if (!gate.TryEnter(context, out var refusal))
+        {
+            metrics.Request("(none)", ProblemCodes.RateLimited.Status, ProblemCodes.RateLimited.Code);
+            return refusal;
+        }
+
+        metrics.Request("(none)", problem.Status, problem.Code);
+        return GatewayProblem.WriteAsync(context, problem, detail);
     }
 }
