@@ -190,6 +190,10 @@ public sealed class OperatorTokenTests(StoreKind store)
             (new { name = "x", role = "root" }, "role"),
             (new { name = "x", role = "viewer", org = "bad org" }, "org"),
             (new { name = "x", role = "viewer", expiresAt = "2001-01-01T00:00:00Z" }, "expiresAt"),
+
+            // The audit log's actors for the bootstrap token and for the gateway's own changes.
+            (new { name = "admin", role = "viewer" }, "name"),
+            (new { name = "Gateway", role = "viewer" }, "name"),
         })
         {
             using var response = await gateway.Admin.PostAsJsonAsync("admin/tokens", body);
@@ -210,6 +214,42 @@ public sealed class OperatorTokenTests(StoreKind store)
 
         await gateway.AdminPostAsync($"admin/tokens/{first["id"]!.GetValue<string>()}/revoke");
         await gateway.CreateTokenAsync("erin", "admin");
+    }
+
+    // Another organization's token names are not this one's to learn: a live name is unique within its organization
+    // and among organization-less tokens (which act in every organization's audit log), not across organizations.
+    [Test]
+    public async Task TokenNames_UniquePerOrganization_AnotherOrganizationsNamesNeverConflict()
+    {
+        await using var gateway = await GatewayHost.StartAsync(store: store);
+        await gateway.CreateOrgAsync("acme");
+        await gateway.CreateOrgAsync("beta");
+        var betaViewer = await gateway.CreateTokenAsync("viewer-1", "viewer", "beta");
+        await gateway.CreateTokenAsync("ops", "viewer");
+
+        async Task<HttpStatusCode> CreateAsync(string name, string? org)
+        {
+            using var response = await gateway.Admin.PostAsJsonAsync("admin/tokens", new { name, role = "viewer", org });
+            return response.StatusCode;
+        }
+
+        Assert.That(await CreateAsync("viewer-1", "acme"), Is.EqualTo(HttpStatusCode.Created), "beta's name is free in acme");
+        Assert.That(await CreateAsync("viewer-1", "acme"), Is.EqualTo(HttpStatusCode.Conflict), "but unique within acme");
+        Assert.That(await CreateAsync("ops", "acme"), Is.EqualTo(HttpStatusCode.Conflict), "an organization-less token's name is taken everywhere");
+        Assert.That(await CreateAsync("viewer-1", null), Is.EqualTo(HttpStatusCode.Conflict), "an organization-less token may not share an organization's name");
+
+        // Revoking frees the name in its own organization only.
+        await gateway.AdminPostAsync($"admin/tokens/{betaViewer["id"]!.GetValue<string>()}/revoke");
+        Assert.That(await CreateAsync("viewer-1", "beta"), Is.EqualTo(HttpStatusCode.Created));
+        Assert.That(await CreateAsync("viewer-1", null), Is.EqualTo(HttpStatusCode.Conflict), "acme's viewer-1 is live");
+        var acmeViewer = (await gateway.AdminGetAsync("admin/tokens"))["items"]!.AsArray()
+            .Where(t => t!["name"]!.GetValue<string>() == "viewer-1" && t["status"]!.GetValue<string>() == "active").ToList();
+        foreach (var token in acmeViewer)
+        {
+            await gateway.AdminPostAsync($"admin/tokens/{token!["id"]!.GetValue<string>()}/revoke");
+        }
+
+        Assert.That(await CreateAsync("viewer-1", null), Is.EqualTo(HttpStatusCode.Created), "every organization's viewer-1 is revoked");
     }
 
     private async Task<string> StoredTextAsync(GatewayHost gateway)

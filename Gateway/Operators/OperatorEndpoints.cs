@@ -119,6 +119,12 @@ internal sealed partial class OperatorEndpoints : IAdminApi
         {
             errors.Add("name", "Must match ^[A-Za-z0-9][A-Za-z0-9 ._@+-]{0,63}$.");
         }
+        else if (name is not null && ReservedNames.Contains(name))
+        {
+            // The audit log's actor for the bootstrap token and for the gateway's own changes: a token of that name
+            // would make its entries look like theirs.
+            errors.Add("name", $"'{name}' is reserved: the audit log names the bootstrap token and the gateway itself so.");
+        }
 
         var role = AdminRoles.Parse(roleText);
         if (role is null && !errors.All.ContainsKey("role"))
@@ -138,6 +144,8 @@ internal sealed partial class OperatorEndpoints : IAdminApi
 
         return errors.Any ? null : (name!, role!.Value, org, expiresAt);
     }
+
+    private static readonly HashSet<string> ReservedNames = new(["admin", "gateway"], StringComparer.OrdinalIgnoreCase);
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9 ._@+-]{0,63}$")]
     private static partial Regex TokenName();

@@ -18,10 +18,21 @@ internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOpt
 {
     // One script per change, so a change is one round trip (a WATCHed MULTI is two) and the token, its indexes
     // and its audit entry are written together or not at all.
-    // KEYS: names hash, token hash, id set, digest key, audit stream. ARGV: name, id, audit JSON, field/value pairs.
+    // A live name is unique within its organization and among organization-less tokens (whose names appear in every
+    // organization's audit log), not across organizations. The names hash holds an organization-less token's name as
+    // the field itself (as every name was before names were per organization, so such an old field still counts as
+    // taken everywhere), an organization's as "org/name" ('/' is in neither), and "#name" counts the organizations'
+    // live tokens of that name, so an organization-less one can be refused without a scan.
+    // KEYS: names hash, token hash, id set, digest key, audit stream.
+    // ARGV: the token's own name field, id, audit JSON, name, its count field ('' without an organization), field/value pairs.
     private const string CreateScript = """
-        if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
-        redis.call('HSET', KEYS[2], unpack(ARGV, 4))
+        if redis.call('HEXISTS', KEYS[1], ARGV[4]) == 1 or redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+        if ARGV[5] == '' then
+          if tonumber(redis.call('HGET', KEYS[1], '#' .. ARGV[4]) or '0') > 0 then return 0 end
+        else
+          redis.call('HINCRBY', KEYS[1], ARGV[5], 1)
+        end
+        redis.call('HSET', KEYS[2], unpack(ARGV, 6))
         redis.call('SADD', KEYS[3], ARGV[2])
         redis.call('SET', KEYS[4], ARGV[2])
         redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -29,14 +40,25 @@ internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOpt
         return 1
         """;
 
-    // KEYS: token hash, names hash, audit stream. ARGV: revokedAt (ms), name, audit JSON. A token revoked
-    // meanwhile (or removed) is left alone and gets no second entry.
+    // KEYS: token hash, names hash, audit stream. ARGV: revokedAt (ms), audit JSON, id, own name field, count field
+    // ('' without an organization), name. A token revoked meanwhile (or removed) is left alone and gets no second entry.
     private const string RevokeScript = """
         if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'revokedAt') == 1 then return 0 end
         redis.call('HSET', KEYS[1], 'revokedAt', ARGV[1])
-        redis.call('HDEL', KEYS[2], ARGV[2])
-        redis.call('XADD', KEYS[3], '*', 'e', ARGV[3])
+        """ + ReleaseName + """
+        redis.call('XADD', KEYS[3], '*', 'e', ARGV[2])
         return 1
+        """;
+
+    // Frees a revoked token's name (KEYS[2]; ARGV[3..6] as above), also one held under the plain name from before.
+    private const string ReleaseName = """
+        if redis.call('HGET', KEYS[2], ARGV[4]) == ARGV[3] then
+          redis.call('HDEL', KEYS[2], ARGV[4])
+          if ARGV[5] ~= '' and redis.call('HINCRBY', KEYS[2], ARGV[5], -1) <= 0 then redis.call('HDEL', KEYS[2], ARGV[5]) end
+        elseif redis.call('HGET', KEYS[2], ARGV[6]) == ARGV[3] then
+          redis.call('HDEL', KEYS[2], ARGV[6])
+        end
+
         """;
 
     private readonly RedisKeys _keys = new(options.Value.Store.RedisPrefix);
@@ -49,7 +71,8 @@ internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOpt
 
     private async Task CreateCoreAsync(OperatorToken token, AuditEntry audit)
     {
-        RedisValue[] args = [token.Name, token.Id, AuditJson(audit), .. Fields(token).SelectMany(f => new[] { f.Name, f.Value })];
+        var (own, count) = NameFields(token);
+        RedisValue[] args = [own, token.Id, AuditJson(audit), token.Name, count, .. Fields(token).SelectMany(f => new[] { f.Name, f.Value })];
         RedisKey[] keys = [_keys.OperatorTokenNames, _keys.OperatorToken(token.Id), _keys.OperatorTokens, _keys.OperatorTokenHash(token.Hash), _keys.OrgAudit(audit.OrgId)];
         if ((long)await Db.ScriptEvaluateAsync(CreateScript, keys, args) == 0)
         {
@@ -99,7 +122,7 @@ internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOpt
 
         var revoked = token with { RevokedAt = at };
         RedisKey[] keys = [_keys.OperatorToken(id), _keys.OperatorTokenNames, _keys.OrgAudit(token.Org ?? OperatorAudit.AllOrgs)];
-        RedisValue[] args = [at.ToUnixTimeMilliseconds(), token.Name, AuditJson(audit(revoked))];
+        RedisValue[] args = [at.ToUnixTimeMilliseconds(), AuditJson(audit(revoked)), .. NameArgs(token)];
         return (long)await Db.ScriptEvaluateAsync(RevokeScript, keys, args) == 1 ? revoked : await GetAsync(id, cancellationToken);
     }
 
@@ -119,12 +142,9 @@ internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOpt
                 return OperatorTokenImport.AlreadyThere;
             }
 
-            var key = _keys.OperatorToken(token.Id);
-            var revoke = Db.CreateTransaction();
-            revoke.AddCondition(Condition.HashNotExists(key, "revokedAt"));
-            _ = revoke.HashSetAsync(key, "revokedAt", revokedAt.ToUnixTimeMilliseconds());
-            _ = revoke.HashDeleteAsync(_keys.OperatorTokenNames, existing.Name);
-            await revoke.ExecuteAsync();
+            RedisKey[] keys = [_keys.OperatorToken(token.Id), _keys.OperatorTokenNames];
+            RedisValue[] args = [revokedAt.ToUnixTimeMilliseconds(), "", .. NameArgs(existing)];
+            await Db.ScriptEvaluateAsync(ImportRevokeScript, keys, args);
             return OperatorTokenImport.Revoked;
         }
 
@@ -143,9 +163,20 @@ internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOpt
         tx.AddCondition(Condition.KeyNotExists(_keys.OperatorToken(token.Id)));
         if (token.RevokedAt is null)
         {
-            // Only live tokens hold their name, as on creation.
+            // Only live tokens hold their name, as on creation, under the same rule.
+            var (own, count) = NameFields(token);
             tx.AddCondition(Condition.HashNotExists(_keys.OperatorTokenNames, token.Name));
-            _ = tx.HashSetAsync(_keys.OperatorTokenNames, token.Name, token.Id);
+            if (count.IsNullOrEmpty)
+            {
+                tx.AddCondition(Condition.HashNotExists(_keys.OperatorTokenNames, "#" + token.Name));
+            }
+            else
+            {
+                tx.AddCondition(Condition.HashNotExists(_keys.OperatorTokenNames, own));
+                _ = tx.HashIncrementAsync(_keys.OperatorTokenNames, count);
+            }
+
+            _ = tx.HashSetAsync(_keys.OperatorTokenNames, own, token.Id);
         }
 
         _ = tx.HashSetAsync(_keys.OperatorToken(token.Id), fields.ToArray());
@@ -157,6 +188,24 @@ internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOpt
         }
 
         return await GetAsync(token.Id, cancellationToken) is null ? OperatorTokenImport.NameTaken : OperatorTokenImport.AlreadyThere;
+    }
+
+    // KEYS: token hash, names hash. ARGV: as RevokeScript's. The migration's revocation: no audit entry.
+    private const string ImportRevokeScript = """
+        if redis.call('HEXISTS', KEYS[1], 'revokedAt') == 1 then return 0 end
+        redis.call('HSET', KEYS[1], 'revokedAt', ARGV[1])
+        """ + ReleaseName + """
+        return 1
+        """;
+
+    /// <summary>The token's own field in the names hash, and the field counting its organization's tokens of that name ('' for none).</summary>
+    private static (RedisValue Own, RedisValue Count) NameFields(OperatorToken token) =>
+        token.Org is null ? (token.Name, "") : (token.Org + "/" + token.Name, "#" + token.Name);
+
+    private static RedisValue[] NameArgs(OperatorToken token)
+    {
+        var (own, count) = NameFields(token);
+        return [token.Id, own, count, token.Name];
     }
 
     public Task RecordUseAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) =>

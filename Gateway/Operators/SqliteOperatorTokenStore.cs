@@ -11,7 +11,6 @@ namespace Gateway.Operators;
 /// <summary>Operator tokens in the <c>operator_tokens</c> table of the embedded store (schema version 5).</summary>
 internal sealed class SqliteOperatorTokenStore(IOptions<GatewayOptions> options) : IOperatorTokenStore
 {
-    private const int SqliteConstraint = 19;
     private const string Columns = "id, name, role, org_id, hash, prefix, created_by, created_at, expires_at, last_used_at, revoked_at";
 
     private readonly SqliteDatabase _database = new(options.Value.Store.Path, SqliteOpenMode.ReadWrite);
@@ -22,7 +21,16 @@ internal sealed class SqliteOperatorTokenStore(IOptions<GatewayOptions> options)
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.Transaction = tx;
-        command.CommandText = $"INSERT INTO operator_tokens ({Columns}) VALUES ($id, $name, $role, $org, $hash, $prefix, $createdBy, $createdAt, $expiresAt, NULL, NULL);";
+        // One statement, so the check and the insert are atomic. A live name is unique within its organization and
+        // among organization-less tokens, whose names also appear in every organization's audit log; another
+        // organization's names are not this one's concern, nor visible to it.
+        command.CommandText = $"""
+            INSERT INTO operator_tokens ({Columns})
+            SELECT $id, $name, $role, $org, $hash, $prefix, $createdBy, $createdAt, $expiresAt, NULL, NULL
+            WHERE NOT EXISTS (
+              SELECT 1 FROM operator_tokens
+              WHERE name = $name AND revoked_at IS NULL AND ($org IS NULL OR org_id IS NULL OR org_id = $org));
+            """;
         command.Parameters.AddWithValue("$id", token.Id);
         command.Parameters.AddWithValue("$name", token.Name);
         command.Parameters.AddWithValue("$role", token.Role.Name());
@@ -32,11 +40,7 @@ internal sealed class SqliteOperatorTokenStore(IOptions<GatewayOptions> options)
         command.Parameters.AddWithValue("$createdBy", (object?)token.CreatedBy ?? DBNull.Value);
         command.Parameters.AddWithValue("$createdAt", token.CreatedAt.ToUnixTimeMilliseconds());
         command.Parameters.AddWithValue("$expiresAt", (object?)token.ExpiresAt?.ToUnixTimeMilliseconds() ?? DBNull.Value);
-        try
-        {
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        }
-        catch (SqliteException ex) when (ex.SqliteErrorCode == SqliteConstraint)
+        if (await command.ExecuteNonQueryAsync(cancellationToken) == 0)
         {
             throw new StoreConflictException("name", $"An admin token named '{token.Name}' exists.");
         }

@@ -13,7 +13,7 @@ namespace Gateway.Stores.Sqlite;
 /// </summary>
 internal sealed partial class SqliteGatewayStore : IGatewayStore, IDisposable
 {
-    internal const int SchemaVersion = 11;
+    internal const int SchemaVersion = 12;
     private const int SqliteConstraint = 19;
 
     private readonly SqliteDatabase _database;

@@ -3,7 +3,7 @@ namespace Gateway.Stores.Sqlite;
 internal static class SqliteSchema
 {
     /// <summary>Migrations[i] brings a store from version i to i + 1; PRAGMA user_version records which ran. Append only.</summary>
-    public static readonly string[] Migrations = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
+    public static readonly string[] Migrations = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];
 
     public const string V1 = """
         CREATE TABLE orgs (
@@ -224,5 +224,13 @@ internal static class SqliteSchema
           id TEXT PRIMARY KEY,
           until_ms INTEGER NOT NULL
         ) WITHOUT ROWID;
+        """;
+
+    // Version 12: a live operator token name is unique within its organization and among organization-less tokens,
+    // not across organizations (one organization's owner could learn another's token names from a 409). The store
+    // checks it when inserting (SqliteOperatorTokenStore), which a unique index cannot express; the index stays for the lookup.
+    public const string V12 = """
+        DROP INDEX ux_operator_tokens_live_name;
+        CREATE INDEX ix_operator_tokens_live_name ON operator_tokens(name) WHERE revoked_at IS NULL;
         """;
 }
