@@ -88,6 +88,17 @@ internal sealed partial class KeyManager
             .Add("leakAction", null, key.IsDefault && current && action != LeakAction.Report ? "rotate" : action.ToString().ToLowerInvariant())
             .Add("leakUrl", null, url)
             .Add("leakSource", null, source));
+
+        // What the leak did is that change too: a listener for revocations (a webhook subscribed to key.revoked alone)
+        // must hear of a key revoked because it leaked. The audit log keeps the one key.leaked entry.
+        var done = after.State != key.State ? (after.State == KeyState.Revoked ? "key.revoke" : "key.deactivate")
+            : after.Hash != key.Hash ? "key.rotate"
+            : null;
+        if (done is not null)
+        {
+            await AnnounceAsync(done, saved);
+        }
+
         return (LeakOutcome.Handled, saved);
     }
 }
