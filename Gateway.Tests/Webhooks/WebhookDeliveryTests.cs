@@ -102,6 +102,65 @@ public sealed class WebhookDeliveryTests(StoreKind store)
         Assert.That(types, Is.EquivalentTo(new[] { ("key.rotated", a), ("key.deactivated", a), ("key.revoked", b) }), "key.created is not subscribed");
     }
 
+    // Where the organization's key events go is a security setting: creating, changing and deleting a webhook are
+    // audited with their actor, never with the secret.
+    [Test]
+    public async Task WebhookChanges_AuditedWithActorAndChanges_NeverTheSecret()
+    {
+        await using var gateway = await GatewayHost.StartAsync(FastSettings(), store: store);
+        await gateway.CreateOrgAsync("acme");
+        var (id, secret) = await CreateWebhookAsync(gateway, "acme", "http://127.0.0.1:9/a", "key.revoked");
+        using (var patch = new HttpRequestMessage(HttpMethod.Patch, $"admin/webhooks/{id}") { Content = JsonContent.Create(new { url = "http://127.0.0.1:9/b", enabled = false }) })
+        {
+            patch.Headers.Add("X-Admin-Actor", "carol");
+            using var patched = await gateway.Admin.SendAsync(patch);
+            Assert.That(patched.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        using (var unchanged = await gateway.Admin.PatchAsJsonAsync($"admin/webhooks/{id}", new { enabled = false }))
+        {
+            Assert.That(unchanged.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        using (var deleted = await gateway.Admin.DeleteAsync($"admin/webhooks/{id}"))
+        {
+            Assert.That(deleted.StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+        }
+
+        var audit = await gateway.AdminGetAsync("admin/audit?org=acme");
+        Assert.That(audit.ToJsonString(), Does.Not.Contain(secret));
+        var entries = audit["items"]!.AsArray().Where(e => e!["action"]!.GetValue<string>().StartsWith("webhook.", StringComparison.Ordinal)).Reverse().ToList();
+        Assert.That(entries.Select(e => (e!["action"]!.GetValue<string>(), e["actor"]!.GetValue<string>())), Is.EqualTo(new[]
+        {
+            ("webhook.create", "admin"), ("webhook.update", "carol"), ("webhook.delete", "admin"),
+        }), "a PATCH that changes nothing writes no entry");
+        Assert.That(entries.Select(e => e!["changes"]!["webhookId"]!["after"]!.GetValue<string>()), Is.All.EqualTo(id));
+        Assert.That(entries[1]!["changes"]!["url"]!["after"]!.GetValue<string>(), Is.EqualTo("http://127.0.0.1:9/b"));
+        Assert.That(entries[1]!["changes"]!["enabled"]!["after"]!.GetValue<bool>(), Is.False);
+        Assert.That(entries[2]!["changes"]!["url"]!["before"]!.GetValue<string>(), Is.EqualTo("http://127.0.0.1:9/b"));
+    }
+
+    // A leaked key that is revoked (or a leaked default key that is rotated) is revoked (rotated) too: a receiver
+    // subscribed to key.revoked alone must not miss it.
+    [Test]
+    public async Task LeakedKeys_RevokedAndDefaultRotated_AlsoDeliveredAsKeyRevokedAndKeyRotated()
+    {
+        using var receiver = new WebhookReceiver();
+        await using var gateway = await GatewayHost.StartAsync(FastSettings(), store: store);
+        var org = await gateway.CreateOrgAsync("acme");
+        await CreateWebhookAsync(gateway, "acme", receiver.Url, "key.revoked", "key.rotated", "key.leaked");
+        var created = await gateway.CreateKeyAsync("acme", new { name = "a" });
+        var defaultKey = org["defaultKey"]!["key"]!.GetValue<string>();
+        var defaultId = org["defaultKey"]!["id"]!.GetValue<string>();
+
+        await gateway.AdminPostAsync("admin/leaked-keys", new { tokens = new[] { created["key"]!.GetValue<string>(), defaultKey } });
+
+        await Eventually.HoldsAsync(() => receiver.Posts.Count >= 4, TimeSpan.FromSeconds(15), "four events");
+        var types = receiver.Posts.Select(p => (JsonNode.Parse(p.Body)!["type"]!.GetValue<string>(), JsonNode.Parse(p.Body)!["data"]!["id"]!.GetValue<string>())).ToList();
+        var a = created["id"]!.GetValue<string>();
+        Assert.That(types, Is.EquivalentTo(new[] { ("key.leaked", a), ("key.revoked", a), ("key.leaked", defaultId), ("key.rotated", defaultId) }));
+    }
+
     [Test]
     public async Task Endpoint_FailingForRetryFor_IsDisabledAndAudited()
     {

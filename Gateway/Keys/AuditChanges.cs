@@ -126,6 +126,9 @@ internal sealed class AuditChanges
 
                 json.WriteEndArray();
                 break;
+            case bool flag:
+                json.WriteBooleanValue(flag);
+                break;
             case long number:
                 json.WriteNumberValue(number);
                 break;

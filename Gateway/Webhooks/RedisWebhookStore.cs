@@ -78,8 +78,13 @@ internal sealed class RedisWebhookStore(IConnectionMultiplexer redis, IOptions<G
         _ = tx.KeyDeleteAsync(Hook(id));
         _ = tx.SetRemoveAsync(Org(hook.OrgId), id);
         _ = tx.KeyDeleteAsync(History(id));
-        _ = tx.SortedSetRemoveAsync(Due, deliveries);
-        _ = tx.KeyDeleteAsync(deliveries.Select(d => Delivery(d!)).ToArray());
+        if (deliveries.Length > 0)
+        {
+            // Not with an empty list: ZREM and DEL without members fail, and with them the whole transaction.
+            _ = tx.SortedSetRemoveAsync(Due, deliveries);
+            _ = tx.KeyDeleteAsync(deliveries.Select(d => Delivery(d!)).ToArray());
+        }
+
         await tx.ExecuteAsync();
         return true;
     }

@@ -76,6 +76,7 @@ internal sealed class WebhookEndpoints : IAdminApi
 
         // Once the body is read the webhook is made, even if the client leaves.
         await store.CreateAsync(hook, CancellationToken.None);
+        await AuditAsync(store, null, hook, context, now);
         context.Response.Headers.CacheControl = "no-store";
         return TypedResults.Created((string?)null, WebhookDto.From(hook) with { Secret = hook.Secret });
     }
@@ -126,11 +127,31 @@ internal sealed class WebhookEndpoints : IAdminApi
             UpdatedAt = time.GetUtcNow(),
         };
         await store.UpdateAsync(updated, CancellationToken.None);
+        await AuditAsync(store, hook, updated, context, updated.UpdatedAt);
         return TypedResults.Ok(WebhookDto.From(updated));
     }
 
-    private static async Task<Results<NoContent, AdminProblem>> DeleteAsync(string id, IWebhookStore store) =>
-        await store.DeleteAsync(id, CancellationToken.None) ? TypedResults.NoContent() : NotFound(id);
+    private static async Task<Results<NoContent, AdminProblem>> DeleteAsync(string id, HttpContext context, IWebhookStore store, TimeProvider time)
+    {
+        var hook = await store.GetAsync(id, CancellationToken.None);
+        if (hook is null || !await store.DeleteAsync(id, CancellationToken.None))
+        {
+            return NotFound(id);
+        }
+
+        await AuditAsync(store, hook, null, context, time.GetUtcNow());
+        return TypedResults.NoContent();
+    }
+
+    // After the change, in the organization's log beside key and customer changes (the webhook store has no transaction
+    // spanning both, as for webhook.disabled).
+    private static async Task AuditAsync(IWebhookStore store, Webhook? before, Webhook? after, HttpContext context, DateTimeOffset at)
+    {
+        if (WebhookAudit.Entry(before, after, AdminActor.From(context), at) is { } entry)
+        {
+            await store.AuditAsync(entry, CancellationToken.None);
+        }
+    }
 
     private static async Task<Results<Ok<DeliveryListDto>, AdminProblem>> DeliveriesAsync(string id, HttpContext context, IWebhookStore store, CancellationToken cancellationToken)
     {
