@@ -255,6 +255,14 @@ public sealed class RequestLogTests(StoreKind store)
         using var bad = await gateway.Admin.GetAsync("admin/orgs/acme/requests?cursor=zzz&status=abc");
         Assert.That(bad.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         Assert.That((await GatewayHost.ProblemAsync(bad))["code"]!.GetValue<string>(), Is.EqualTo("invalid_request"));
+
+        // An empty range is a mistake in the query, as on the usage endpoints: refused, naming "from".
+        foreach (var range in new[] { "from=2026-12-06T10:00:00Z&to=2026-12-06T09:00:00Z", "from=2026-12-06T10:00:00Z&to=2026-12-06T10:00:00Z" })
+        {
+            using var inverted = await gateway.Admin.GetAsync($"admin/orgs/acme/requests?{range}");
+            Assert.That(inverted.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), range);
+            Assert.That((await GatewayHost.ProblemAsync(inverted))["errors"]!["from"], Is.Not.Null, range);
+        }
     }
 
     [Test]

@@ -77,6 +77,11 @@ internal sealed class RequestLogEndpoints : IAdminApi
         var customerId = Text(q, "customerId", errors);
         var code = Text(q, "code", errors);
         var cursor = Text(q, "cursor", errors);
+        if (from is { } f && to is { } t && f >= t)
+        {
+            errors.Add("from", "Must be before 'to'.");
+        }
+
         if (errors.Any)
         {
             return AdminProblems.Validation(errors);
