@@ -76,6 +76,21 @@ public sealed class TrustedHeaderTests : UpstreamFixture
         Assert.That(headers["X-Forwarded-For"], Is.EqualTo("127.0.0.1"));
     }
 
+    // Behind a trusted proxy (a load balancer the operator listed) the upstream gets the chain that proxy sent with the
+    // proxy appended, as nginx's $proxy_add_x_forwarded_for does, so it sees the real client; from any other peer the
+    // client's X-Forwarded-For is replaced by the peer, so nobody picks the address an upstream believes.
+    [TestCase("127.0.0.1/32", "198.51.100.7, 10.0.0.9, 127.0.0.1")]
+    [TestCase("10.0.0.0/8", "127.0.0.1")]
+    public async Task XForwardedFor_TrustedPeerChainKeptAndAppended_OtherPeersReplaced(string trusted, string expected)
+    {
+        await using var gateway = await StartAsync(("Gateway:TrustedProxies:0", trusted));
+
+        using var response = await gateway.CallAsync("/public/x", null, r => r.Headers.TryAddWithoutValidation("X-Forwarded-For", "198.51.100.7, 10.0.0.9"));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(Upstream.SingleRequestHeaders()["X-Forwarded-For"], Is.EqualTo(expected));
+    }
+
     [Test]
     public async Task StripHeaders_OperatorNames_NeverForwardedInAnySpelling()
     {

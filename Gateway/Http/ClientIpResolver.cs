@@ -20,4 +20,7 @@ internal sealed class ClientIpResolver(Func<List<string>> trustedProxies, Func<i
     public UInt128 Resolve(HttpContext context) => IpGroups.Group(ResolveAddress(context), ipv6PrefixLength());
 
     public IPAddress ResolveAddress(HttpContext context) => _forwarded.Resolve(context);
+
+    /// <summary>Whether the request came through a trusted proxy, whose <c>X-Forwarded-For</c> an upstream may be given.</summary>
+    public bool FromTrustedProxy(HttpContext context) => _forwarded.IsTrustedPeer(context);
 }

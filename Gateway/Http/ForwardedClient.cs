@@ -14,6 +14,13 @@ internal sealed class ForwardedClient(Func<List<string>> trustedProxies)
 {
     private (List<string> Source, IPNetwork[] Networks) _trusted = ([], []);
 
+    /// <summary>Whether the TCP peer is on the list, so the <c>X-Forwarded-For</c> it sent is its own account of the client.</summary>
+    public bool IsTrustedPeer(HttpContext context)
+    {
+        var trusted = Trusted();
+        return trusted.Length > 0 && IsTrusted(Normalize(context.Connection.RemoteIpAddress ?? IPAddress.None), trusted);
+    }
+
     public IPAddress Resolve(HttpContext context)
     {
         var peer = Normalize(context.Connection.RemoteIpAddress ?? IPAddress.None);

@@ -17,7 +17,7 @@ namespace Gateway.Proxy;
 /// Client copies of the headers upstreams trust (<see cref="StrippedHeaders"/>) are removed by a transform
 /// that runs first, before the route's own, which may still set those names.
 /// </summary>
-internal sealed class IdentityTransformProvider(StrippedHeaders stripped) : ITransformProvider
+internal sealed class IdentityTransformProvider(StrippedHeaders stripped, ClientIpResolver ips) : ITransformProvider
 {
     public void ValidateRoute(TransformRouteValidationContext context)
     {
@@ -32,7 +32,44 @@ internal sealed class IdentityTransformProvider(StrippedHeaders stripped) : ITra
         context.RequestTransforms.Insert(0, new RequestFuncTransform(StripAsync));
         context.AddRequestTransform(StampAsync);
         context.AddResponseTransform(KeepRequestIdAsync);
+
+        // YARP's default X-Forwarded-* transforms would be added after this provider's; added here instead, so the
+        // chain below follows them. A route that configures its own forwarded transforms keeps them as they are.
+        if (context.UseDefaultForwarders ?? true)
+        {
+            context.UseDefaultForwarders = false;
+            context.AddXForwarded();
+            context.AddRequestTransform(KeepTrustedChainAsync);
+        }
     }
+
+    /// <summary>
+    /// YARP sets <c>X-Forwarded-For</c> to the TCP peer, replacing what the client sent. From a trusted proxy (a load
+    /// balancer on <c>Gateway:TrustedProxies</c>) that loses the real client, so the upstream gets the chain the proxy
+    /// sent with the proxy appended, as nginx's <c>$proxy_add_x_forwarded_for</c> gives; from any other peer the
+    /// replacement stands, so a client never picks the address an upstream believes.
+    /// </summary>
+    private ValueTask KeepTrustedChainAsync(RequestTransformContext context)
+    {
+        var incoming = context.HttpContext.Request.Headers[ForwardedFor];
+        if (incoming.Count == 0 || !ips.FromTrustedProxy(context.HttpContext))
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        var headers = context.ProxyRequest.Headers;
+        var chain = string.Join(", ", (IEnumerable<string?>)incoming);
+        if (headers.TryGetValues(ForwardedFor, out var peer))
+        {
+            chain += ", " + string.Join(", ", peer);
+        }
+
+        headers.Remove(ForwardedFor);
+        headers.TryAddWithoutValidation(ForwardedFor, chain);
+        return ValueTask.CompletedTask;
+    }
+
+    private const string ForwardedFor = "X-Forwarded-For";
 
     /// <summary>
     /// YARP adds the upstream's response headers to those already set, so an upstream's own <c>X-Request-Id</c> would
