@@ -32,6 +32,22 @@ public sealed class ClientBodyErrorTests : UpstreamFixture
         AssertNothingAboveDebug(logs);
     }
 
+    // The documented setting: Kestrel's own limit from configuration, not only its 30 MB default.
+    [Test]
+    public async Task BodyOverConfiguredKestrelLimit_Returns413_BodyWithinItIsForwarded()
+    {
+        Upstream.Server.Given(Request.Create().WithPath("/public/*")).RespondWith(Response.Create().WithStatusCode(200));
+        var settings = GatewayHost.Routes(Upstream.Url, ("public", "/public/{**rest}", [("Anonymous", "true")]));
+        settings["Kestrel:Limits:MaxRequestBodySize"] = "1000";
+        await using var gateway = await GatewayHost.StartAsync(settings);
+
+        var over = await RawHttp.SendAsync(gateway.ProxyUrl, "POST /public/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n", new byte[5000]);
+        var within = await RawHttp.SendAsync(gateway.ProxyUrl, "POST /public/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n", new byte[1000]);
+
+        Assert.That((over.Status, over.Code), Is.EqualTo((413, "body_too_large")), over.Body);
+        Assert.That(within.Status, Is.EqualTo(200), within.Body);
+    }
+
     // The chunk size that overflows is reported by Kestrel's chunked parser as a bare IOException (an
     // OverflowException inside), not as a BadHttpRequestException, and it was answered 499 as if the client had gone away.
     [TestCase("5;ext\nbad\r\nhello\r\n0\r\n\r\n", TestName = "BadChunkExtension_AnonymousRoute_Returns400BadRequestWithRequestId")]

@@ -63,6 +63,10 @@ public static class GatewayHostingExtensions
         builder.WebHost.ConfigureKestrel((context, kestrel) =>
         {
             kestrel.AddServerHeader = false;
+
+            // Kestrel's configuration loader reads endpoints and certificates, not limits: Kestrel:Limits
+            // (MaxRequestBodySize, MaxRequestHeadersTotalSize, ...) is bound here, as ASP.NET Core's docs have an app do.
+            context.Configuration.GetSection("Kestrel:Limits").Bind(kestrel.Limits);
             // No Kestrel reload: a settings change must not rebind the listeners. Certificate files are
             // watched on their own (ReloadingCertificate), so a renewal needs no restart either.
             // Wall-clock time on purpose: the files change in real time even when a test fakes the clock.
