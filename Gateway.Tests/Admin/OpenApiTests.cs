@@ -78,6 +78,61 @@ public sealed class OpenApiTests : GatewayFixture
         }
     }
 
+    /// <summary>The query parameters each endpoint reads by hand; a trailing '!' marks a required one.</summary>
+    [TestCase("/admin/audit", "get", "org!,limit,cursor,action,key")]
+    [TestCase("/admin/keys/{id}/usage", "get", "from,to,granularity")]
+    [TestCase("/admin/orgs/{org}/usage", "get", "from,to,granularity")]
+    [TestCase("/admin/usage/routes", "get", "from,to,granularity")]
+    [TestCase("/admin/orgs/{org}/customers/{id}/usage", "get", "from,to,granularity")]
+    [TestCase("/admin/orgs/{org}/requests", "get", "keyId,customerId,status,code,from,to,limit,cursor")]
+    [TestCase("/admin/requests", "get", "keyId,customerId,status,code,from,to,limit,cursor")]
+    [TestCase("/admin/requests/{requestId}", "get", "org")]
+    [TestCase("/admin/webhooks/{id}/deliveries", "get", "limit")]
+    [TestCase("/admin/auth/oidc/login", "get", "returnUrl")]
+    public void Document_QueryParameters_AreDeclared(string path, string method, string expected)
+    {
+        var operation = Paths()[path]![method]!;
+        var declared = (operation["parameters"]?.AsArray() ?? [])
+            .Where(p => p!["in"]!.GetValue<string>() == "query")
+            .Select(p => p!["name"]!.GetValue<string>() + (p["required"]?.GetValue<bool>() == true ? "!" : ""))
+            .ToList();
+
+        Assert.That(declared, Is.EquivalentTo(expected.Split(',')), $"{method} {path}");
+        foreach (var parameter in operation["parameters"]!.AsArray().Where(p => p!["in"]!.GetValue<string>() == "query"))
+        {
+            Assert.That(parameter!["schema"]?["type"], Is.Not.Null, $"{method} {path} ?{parameter["name"]} has a schema");
+        }
+    }
+
+    [TestCase("/admin/orgs/{org}/webhooks", "post", "url,events,description", "url,events")]
+    [TestCase("/admin/webhooks/{id}", "patch", "url,events,description,enabled", "")]
+    public void Document_WebhookBodies_ListTheirMembers(string path, string method, string members, string required)
+    {
+        var body = Paths()[path]![method]!["requestBody"];
+        Assert.That(body, Is.Not.Null, $"{method} {path} declares its body");
+        var schema = Resolve(body!["content"]!["application/json"]!["schema"]!.AsObject());
+
+        Assert.That(schema["properties"]!.AsObject().Select(p => p.Key), Is.EquivalentTo(members.Split(',')));
+        Assert.That((schema["required"]?.AsArray() ?? []).Select(r => r!.GetValue<string>()), Is.EquivalentTo(required.Split(',', StringSplitOptions.RemoveEmptyEntries)));
+        var events = Resolve(schema["properties"]!["events"]!.AsObject());
+        Assert.That(events["type"]!.ToJsonString(), Does.Contain("array"));
+        Assert.That(Resolve(events["items"]!.AsObject())["enum"]!.AsArray().Select(e => e!.GetValue<string>()), Does.Contain("key.created").And.Contain("credits.exhausted"));
+    }
+
+    [Test]
+    public void Document_OperationsWithoutToken_HaveNoSecurityRequirement()
+    {
+        string[] open = ["GetAuthProviders", "OidcLogin", "SignOut"];
+        var operations = Paths().SelectMany(p => p.Value!.AsObject().Select(o => o.Value!.AsObject())).ToList();
+        foreach (var id in open)
+        {
+            var operation = operations.Single(o => o["operationId"]?.GetValue<string>() == id);
+            Assert.That(operation["security"]?.ToJsonString(), Is.EqualTo("[]"), $"{id} needs no admin token");
+        }
+
+        Assert.That(operations.Where(o => !open.Contains(o["operationId"]?.GetValue<string>())).Select(o => o["security"]), Is.All.Null, "every other operation inherits the token");
+    }
+
     [Test]
     public async Task Responses_KeyLifecycle_MatchTheDeclaredSchemas()
     {
@@ -166,6 +221,10 @@ public sealed class OpenApiTests : GatewayFixture
     }
 
     private JsonObject Paths() => _document["paths"]!.AsObject();
+
+    private JsonObject Resolve(JsonObject schema) => schema["$ref"] is { } reference
+        ? _document["components"]!["schemas"]![reference.GetValue<string>().Replace("#/components/schemas/", "", StringComparison.Ordinal)]!.AsObject()
+        : schema;
 
     /// <summary>
     /// Sends the request, checks its status, its body against the declared request schema and the response

@@ -34,7 +34,8 @@ public static class AdminEndpointRouteBuilderExtensions
             .AddEndpointFilter<AdminErrorFilter>()
             .AddEndpointFilter<AdminNoStoreFilter>()
             .AddEndpointFilter(Gateway.RateLimiting.IpLimitFilter.Admin(endpoints.ServiceProvider, endpoints.ServiceProvider.GetRequiredService<AdminClientAddress>().Resolve))
-            .ProducesAdminProblem(StatusCodes.Status429TooManyRequests);
+            .ProducesAdminProblem(StatusCodes.Status429TooManyRequests)
+            .WithoutAdminToken();
         foreach (var api in endpoints.ServiceProvider.GetServices<IAdminPublicApi>())
         {
             api.Map(open);

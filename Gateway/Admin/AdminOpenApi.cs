@@ -91,6 +91,35 @@ internal static class AdminOpenApi
         });
 
     /// <summary>
+    /// Documents the query parameters an endpoint reads itself from <c>Request.Query</c> (for its field-by-field
+    /// errors): the generator sees only bound parameters, so without this they would be missing from the document.
+    /// </summary>
+    public static TBuilder WithQueryParameters<TBuilder>(this TBuilder builder, params AdminQueryParameter[] parameters)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.AddOpenApiOperationTransformer((operation, _, _) =>
+        {
+            operation.Parameters ??= [];
+            foreach (var parameter in parameters)
+            {
+                operation.Parameters.Add(parameter.ToOpenApi());
+            }
+
+            return Task.CompletedTask;
+        });
+
+    /// <summary>
+    /// For calls that need no admin token (signing in and out): an empty requirement overrides the document's
+    /// global one, so generated clients neither demand nor send the token.
+    /// </summary>
+    public static TBuilder WithoutAdminToken<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.AddOpenApiOperationTransformer((operation, _, _) =>
+        {
+            operation.Security = [];
+            return Task.CompletedTask;
+        });
+
+    /// <summary>
     /// A body schema is written inline, and inline the generator drops the null of a nullable object member
     /// (<c>"rateLimit": null</c> clears the limit); put it back from the member's annotation.
     /// </summary>
@@ -107,4 +136,29 @@ internal static class AdminOpenApi
             }
         }
     }
+}
+
+/// <summary>A query parameter an endpoint reads by hand, as <see cref="AdminOpenApi.WithQueryParameters"/> documents it.</summary>
+internal sealed record AdminQueryParameter(string Name, string Description, JsonSchemaType Type = JsonSchemaType.String, bool Required = false)
+{
+    /// <summary>ISO 8601 only (docs/admin-api.md), as <c>JsonFields.QueryTime</c> parses it.</summary>
+    public static AdminQueryParameter Time(string name, string description) => new(name, description) { Format = "date-time" };
+
+    public string? Format { get; init; }
+
+    public IReadOnlyList<string>? Values { get; init; }
+
+    public OpenApiParameter ToOpenApi() => new()
+    {
+        Name = Name,
+        In = ParameterLocation.Query,
+        Required = Required,
+        Description = Description,
+        Schema = new OpenApiSchema
+        {
+            Type = Type,
+            Format = Format,
+            Enum = Values?.Select(v => (System.Text.Json.Nodes.JsonNode)System.Text.Json.Nodes.JsonValue.Create(v)).ToList(),
+        },
+    };
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Gateway.Domain;
 using Gateway.Stores;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.OpenApi;
 
 namespace Gateway.Admin;
 
@@ -16,6 +17,12 @@ internal static class AuditApi
     {
         admin.MapGet("/audit", ListAsync).WithTags("Audit").WithName("ListAudit")
             .RequireAdminRole(AdminRole.Viewer, OrgFrom.Query("org"))
+            .WithQueryParameters(
+                new AdminQueryParameter("org", "The organization whose log is read; '*' for the gateway-wide log (tokens without an organization).", Required: true),
+                new AdminQueryParameter("limit", $"Entries per page, 1 to {MaxLimit} (default {DefaultLimit}).", JsonSchemaType.Integer),
+                new AdminQueryParameter("cursor", "The nextCursor of the previous page."),
+                new AdminQueryParameter("action", "Only entries of this action, such as key.rotate."),
+                new AdminQueryParameter("key", "Only entries about this key id."))
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         return admin;
     }

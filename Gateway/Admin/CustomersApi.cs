@@ -41,6 +41,7 @@ internal static class CustomersApi
             .ProducesAdminProblem(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         customers.MapGet("/{id}/usage", UsageAsync).WithName("GetCustomerUsage")
             .RequireAdminRole(AdminRole.Viewer, OrgFrom.Route("org"))
+            .WithQueryParameters(UsageApi.RangeParameters)
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         return admin;
     }

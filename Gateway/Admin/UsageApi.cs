@@ -9,16 +9,27 @@ namespace Gateway.Admin;
 /// <summary>Usage per key, per organization and, for requests without a known key, per route (docs/usage.md).</summary>
 internal static class UsageApi
 {
+    /// <summary>What <see cref="TryReadRange"/> reads, for the document.</summary>
+    internal static readonly AdminQueryParameter[] RangeParameters =
+    [
+        AdminQueryParameter.Time("from", "Start of the range (ISO 8601); default: one hour, day or 30 days (by granularity) before 'to'."),
+        AdminQueryParameter.Time("to", "End of the range (ISO 8601); default: the end of the current interval."),
+        new("granularity", "Interval width (default hour).") { Values = ["minute", "hour", "day"] },
+    ];
+
     public static RouteGroupBuilder MapUsageApi(this RouteGroupBuilder admin)
     {
         admin.MapGet("/keys/{id}/usage", KeyAsync).WithTags("Usage").WithName("GetKeyUsage")
             .RequireAdminRole(AdminRole.Viewer, OrgFrom.Key("id"))
+            .WithQueryParameters(RangeParameters)
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         admin.MapGet("/orgs/{org}/usage", OrgAsync).WithTags("Usage").WithName("GetOrgUsage")
             .RequireAdminRole(AdminRole.Viewer, OrgFrom.Route("org"))
+            .WithQueryParameters(RangeParameters)
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         admin.MapGet("/usage/routes", RoutesAsync).WithTags("Usage").WithName("GetRouteUsage")
             .RequireAdminRole(AdminRole.Viewer, OrgFrom.All)
+            .WithQueryParameters(RangeParameters)
             .ProducesAdminProblem(StatusCodes.Status400BadRequest);
         return admin;
     }

@@ -5,6 +5,7 @@ using Gateway.Admin;
 using Gateway.Stores;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using Microsoft.OpenApi;
 
 namespace Gateway.RequestLog;
 
@@ -19,16 +20,32 @@ internal sealed class RequestLogEndpoints : IAdminApi
     public const int DefaultLimit = 50;
     public const int MaxLimit = 1000;
 
+    /// <summary>What <see cref="ListAsync"/> reads, for the document.</summary>
+    private static readonly AdminQueryParameter[] FilterParameters =
+    [
+        new("keyId", "Only requests made with this key."),
+        new("customerId", "Only requests of this customer."),
+        new("status", "Only requests answered with this HTTP status (100 to 599).", JsonSchemaType.Integer),
+        new("code", "Only requests refused with this problem code."),
+        AdminQueryParameter.Time("from", "Only requests at or after this time (ISO 8601)."),
+        AdminQueryParameter.Time("to", "Only requests before this time (ISO 8601)."),
+        new("limit", $"Records per page, 1 to {MaxLimit} (default {DefaultLimit}).", JsonSchemaType.Integer),
+        new("cursor", "The next of the previous page."),
+    ];
+
     public void Map(RouteGroupBuilder admin)
     {
         admin.MapGet("/orgs/{org}/requests", ListOrgAsync).WithTags("Requests").WithName("ListRequests")
             .RequireAdminRole(AdminRole.Viewer, OrgFrom.Route("org"))
+            .WithQueryParameters(FilterParameters)
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         admin.MapGet("/requests", ListUnattributedAsync).WithTags("Requests").WithName("ListUnattributedRequests")
             .RequireAdminRole(AdminRole.Viewer, OrgFrom.All)
+            .WithQueryParameters(FilterParameters)
             .ProducesAdminProblem(StatusCodes.Status400BadRequest);
         admin.MapGet("/requests/{requestId}", GetAsync).WithTags("Requests").WithName("GetRequest")
             .RequireAdminRole(AdminRole.Viewer, new OrgFromRequestRecord("requestId"))
+            .WithQueryParameters(new AdminQueryParameter("org", "The organization whose record is wanted when requests of several share this id."))
             .ProducesAdminProblem(StatusCodes.Status404NotFound);
     }
 

@@ -6,7 +6,9 @@ using Gateway.Http;
 using Gateway.Keys;
 using Gateway.Stores;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.OpenApi;
 using Microsoft.Extensions.Options;
+using Microsoft.OpenApi;
 
 namespace Gateway.Webhooks;
 
@@ -17,13 +19,15 @@ namespace Gateway.Webhooks;
 /// </summary>
 internal sealed class WebhookEndpoints : IAdminApi
 {
-    private static readonly string[] CreateFields = ["url", "events", "description"];
-    private static readonly string[] PatchFields = ["url", "events", "description", "enabled"];
+    private static readonly string[] CreateFields = AdminRequests.Members(WebhookJsonContext.Default.CreateWebhookRequest);
+    private static readonly string[] PatchFields = AdminRequests.Members(WebhookJsonContext.Default.PatchWebhookRequest);
 
     public void Map(RouteGroupBuilder admin)
     {
         admin.MapPost("/orgs/{org}/webhooks", CreateAsync).WithTags("Webhooks").WithName("CreateWebhook")
             .RequireAdminRole(AdminRole.Admin, OrgFrom.Route("org"))
+            .AcceptsAdminBody<CreateWebhookRequest>()
+            .AddOpenApiOperationTransformer(ListEventNames)
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge);
         admin.MapGet("/orgs/{org}/webhooks", ListAsync).WithTags("Webhooks").WithName("ListWebhooks")
             .RequireAdminRole(AdminRole.Viewer, OrgFrom.Route("org"))
@@ -34,16 +38,35 @@ internal sealed class WebhookEndpoints : IAdminApi
             .ProducesAdminProblem(StatusCodes.Status404NotFound);
         hooks.MapPatch("/{id}", PatchAsync).WithName("UpdateWebhook")
             .RequireAdminRole(AdminRole.Admin, new OrgFromWebhook("id"))
+            .AcceptsAdminBody<PatchWebhookRequest>()
+            .AddOpenApiOperationTransformer(ListEventNames)
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge);
         hooks.MapDelete("/{id}", DeleteAsync).WithName("DeleteWebhook")
             .RequireAdminRole(AdminRole.Admin, new OrgFromWebhook("id"))
             .ProducesAdminProblem(StatusCodes.Status404NotFound);
         hooks.MapGet("/{id}/deliveries", DeliveriesAsync).WithName("ListWebhookDeliveries")
             .RequireAdminRole(AdminRole.Viewer, new OrgFromWebhook("id"))
+            .WithQueryParameters(new AdminQueryParameter("limit", "Deliveries to list, 1 to 1000 (default 50).", JsonSchemaType.Integer))
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         hooks.MapPost("/{id}/deliveries/{delivery}/retry", RetryAsync).WithName("RetryWebhookDelivery")
             .RequireAdminRole(AdminRole.Admin, new OrgFromWebhook("id"))
             .ProducesAdminProblem(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
+    }
+
+    /// <summary>The parser accepts only known event names: the document lists them.</summary>
+    private static Task ListEventNames(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        if (operation.RequestBody?.Content?["application/json"].Schema is OpenApiSchema { Properties: { } members }
+            && members.TryGetValue("events", out var events) && events is OpenApiSchema list)
+        {
+            list.Items = new OpenApiSchema
+            {
+                Type = JsonSchemaType.String,
+                Enum = WebhookEvents.All.Select(e => (System.Text.Json.Nodes.JsonNode)System.Text.Json.Nodes.JsonValue.Create(e)).ToList(),
+            };
+        }
+
+        return Task.CompletedTask;
     }
 
     private static async Task<Results<Created<WebhookDto>, AdminProblem>> CreateAsync(
@@ -266,6 +289,15 @@ internal sealed class OrgFromWebhook(string name) : OrgFrom
     }
 }
 
+// Documentation of the bodies (Parse reads them member by member). A default makes a member optional in the
+// document; a non-nullable type with a null! default is optional but may not be sent as null.
+
+/// <summary><c>POST /admin/orgs/{org}/webhooks</c>.</summary>
+internal sealed record CreateWebhookRequest(string Url, IReadOnlyList<string> Events, string? Description = null);
+
+/// <summary><c>PATCH /admin/webhooks/{id}</c>: only the members sent change; a null description clears it.</summary>
+internal sealed record PatchWebhookRequest(string Url = null!, IReadOnlyList<string> Events = null!, string? Description = null, bool Enabled = true);
+
 /// <summary>A webhook as the admin API shows it; <see cref="Secret"/> only in the create response.</summary>
 internal sealed record WebhookDto(
     string Id,
@@ -314,4 +346,6 @@ internal sealed record DeliveryListDto(IReadOnlyList<DeliveryDto> Items);
 [JsonSerializable(typeof(WebhookListDto))]
 [JsonSerializable(typeof(DeliveryDto))]
 [JsonSerializable(typeof(DeliveryListDto))]
+[JsonSerializable(typeof(CreateWebhookRequest))]
+[JsonSerializable(typeof(PatchWebhookRequest))]
 internal sealed partial class WebhookJsonContext : JsonSerializerContext;
