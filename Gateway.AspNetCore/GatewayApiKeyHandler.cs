@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
+using System.Text.Json;
 using Gateway.Client;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Logging;
@@ -47,6 +48,12 @@ public sealed class GatewayApiKeyOptions : AuthenticationSchemeOptions
     /// <summary>The most answers cached; when full the cache is emptied (a flood of distinct keys cannot grow it).</summary>
     public int CacheSize { get; set; } = 10_000;
 
+    /// <summary>
+    /// How long one verify call may take before the request fails as if the gateway were unreachable (a gateway that
+    /// accepts connections but never answers would otherwise hold each request for HttpClient's 100 s).
+    /// </summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>For tests or a custom transport: the handler the verify calls go through.</summary>
     public HttpMessageHandler? BackchannelHandler { get; set; }
 
@@ -67,6 +74,11 @@ public sealed class GatewayApiKeyOptions : AuthenticationSchemeOptions
         {
             throw new InvalidOperationException("GatewayApiKeyOptions.CacheDuration must not be negative.");
         }
+
+        if (Timeout <= TimeSpan.Zero && Timeout != System.Threading.Timeout.InfiniteTimeSpan)
+        {
+            throw new InvalidOperationException("GatewayApiKeyOptions.Timeout must be positive (or Timeout.InfiniteTimeSpan).");
+        }
     }
 }
 
@@ -74,7 +86,8 @@ public sealed class GatewayApiKeyOptions : AuthenticationSchemeOptions
 /// Authenticates <c>Authorization: Bearer &lt;key&gt;</c> through the gateway's <c>POST /v1/keys/verify</c>. A refused key
 /// fails with the gateway's code (<c>invalid_key</c>, <c>key_revoked</c>, <c>rate_limited</c>…) as the failure message,
 /// also in <c>HttpContext.Items["gateway:code"]</c>. A request without a Bearer header gets no result (another scheme may
-/// handle it). The gateway unreachable is a failure, never a pass.
+/// handle it). The gateway unreachable, not answering within <see cref="GatewayApiKeyOptions.Timeout"/>, or answering
+/// something that is not a verify answer is a failure, never a pass.
 /// </summary>
 public sealed partial class GatewayApiKeyHandler(
     IOptionsMonitor<GatewayApiKeyOptions> options,
@@ -96,12 +109,17 @@ public sealed partial class GatewayApiKeyHandler(
         var clientIp = Options.SendClientIp ? Context.Connection.RemoteIpAddress?.ToString() : null;
         var entry = clients.For(Scheme.Name, Options);
         VerifyKeyResult result;
+
+        // Per call rather than HttpClient.Timeout: the client is shared by every request of the scheme.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Context.RequestAborted);
+        timeout.CancelAfter(Options.Timeout);
         try
         {
-            result = await entry.VerifyAsync(key, clientIp, Options, Context.RequestAborted);
+            result = await entry.VerifyAsync(key, clientIp, Options, timeout.Token);
         }
-        catch (Exception ex) when (ex is HttpRequestException or GatewayApiException or TaskCanceledException)
+        catch (Exception ex) when (ex is HttpRequestException or GatewayApiException or OperationCanceledException or JsonException)
         {
+            // A JsonException: a 200 that is not the verify answer (a wrong AdminUrl, a captive proxy's page).
             Unreachable(Logger, ex);
             Context.Items[CodeItem] = "store_unavailable";
             return AuthenticateResult.Fail("The gateway could not verify the key.");

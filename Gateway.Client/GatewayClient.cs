@@ -287,14 +287,27 @@ public sealed class GatewayClient(HttpClient http)
     public Task<VerifyKeyResult> VerifyKeyAsync(VerifyKeyRequest request, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Post, "v1/keys/verify", Body(request, GatewayJsonContext.Default.VerifyKeyRequest), GatewayJsonContext.Default.VerifyKeyResult, cancellationToken);
 
-    /// <summary>Sends one call and reads its JSON answer, or throws <see cref="GatewayApiException"/> for any other status.</summary>
+    /// <summary>
+    /// Sends one call and reads its JSON answer, or throws <see cref="GatewayApiException"/> for any other status, and
+    /// (code <c>unexpected_response</c>) for a success whose body is not that JSON.
+    /// </summary>
     public async Task<T> SendAsync<T>(HttpMethod method, string path, HttpContent? content, JsonTypeInfo<T> answer, CancellationToken cancellationToken = default)
     {
         using var request = new HttpRequestMessage(method, path) { Content = content };
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
         await ThrowIfFailedAsync(response, cancellationToken).ConfigureAwait(false);
-        return await response.Content.ReadFromJsonAsync(answer, cancellationToken).ConfigureAwait(false)
-            ?? throw new GatewayApiException(response.StatusCode, "unexpected_response", "The gateway answered with an empty body.");
+        T? result;
+        try
+        {
+            result = await response.Content.ReadFromJsonAsync(answer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (JsonException ex)
+        {
+            // A success that is not the API's JSON: a wrong base address, a captive proxy's HTML page.
+            throw new GatewayApiException(response.StatusCode, "unexpected_response", $"unexpected_response: the gateway's {(int)response.StatusCode} answer was not the expected JSON ({ex.Message})");
+        }
+
+        return result ?? throw new GatewayApiException(response.StatusCode, "unexpected_response", "The gateway answered with an empty body.");
     }
 
     /// <summary>Sends one call whose answer has no body (a delete), or throws <see cref="GatewayApiException"/> for a status that is not a success.</summary>

@@ -1,11 +1,14 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using System.Security.Claims;
+using System.Text;
 using System.Text.Json.Nodes;
 using Gateway.AspNetCore;
 using Gateway.Tests.Common;
 using Gateway.Tests.Operators;
+using Gateway.Verification;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -14,6 +17,9 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using WireMock.RequestBuilders;
+using WireMock.ResponseBuilders;
+using WireMock.Server;
 
 namespace Gateway.Tests.Sdk;
 
@@ -25,16 +31,26 @@ public sealed class AspNetCoreSampleTests
 {
     private static readonly TimeSpan CacheDuration = TimeSpan.FromSeconds(1);
     private const string Secret = "sample-signing-secret-0123456789abcdef";
+    private static readonly TimeSpan ShortTimeout = TimeSpan.FromMilliseconds(300);
 
     private WebApplication _app = null!;
     private GatewayHost _gateway = null!;
     private HttpClient _service = null!;
     private Uri _adminUrl = null!;
     private string _verifierToken = null!;
+    private TcpListener _silentAdmin = null!;
+    private WireMockServer _htmlAdmin = null!;
 
     [OneTimeSetUp]
     public async Task StartAsync()
     {
+        // An admin URL that accepts connections and never answers, and one answering 200 with a proxy's HTML page.
+        _silentAdmin = new TcpListener(IPAddress.Loopback, 0);
+        _silentAdmin.Start();
+        _htmlAdmin = WireMockServer.Start();
+        _htmlAdmin.Given(Request.Create().UsingAnyMethod())
+            .RespondWith(Response.Create().WithStatusCode(200).WithHeader("Content-Type", "text/html").WithBody("<html><body>Sign in to the Wi-Fi</body></html>"));
+
         // The service starts first (the gateway routes to it); its handler options read the gateway's address on first use.
         // A content root of its own: the test output holds the gateway's appsettings.json, whose Kestrel endpoints are not ours.
         var root = Directory.CreateTempSubdirectory("gw-sample-").FullName;
@@ -60,10 +76,26 @@ public sealed class AspNetCoreSampleTests
                 o.Token = _verifierToken;
                 o.Charge = true;
             })
-            .AddGatewaySignedHeaders(o => o.Secrets["k1"] = Secret);
+            .AddGatewayApiKey("silent", o =>
+            {
+                o.AdminUrl = new Uri($"http://127.0.0.1:{((IPEndPoint)_silentAdmin.LocalEndpoint).Port}/");
+                o.Token = "gwa_unused";
+                o.Timeout = ShortTimeout;
+            })
+            .AddGatewayApiKey("html", o =>
+            {
+                o.AdminUrl = new Uri(_htmlAdmin.Url! + "/");
+                o.Token = "gwa_unused";
+            })
+            .AddGatewaySignedHeaders(o => o.Secrets["k1"] = Secret)
+            .AddGatewaySignedHeaders("signed-v2", o => o.Verifier = GatewaySignatureVerifier.ForCluster(
+                "upstream",
+                new Dictionary<string, string> { ["k1"] = Convert.ToHexStringLower(GatewaySignature.DeriveClusterKey(Secret, "upstream")) },
+                new GatewaySignatureOptions { NonceCache = new MemoryNonceCache() }));
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy("write", p => p.RequireGatewayScope("write"))
-            .AddPolicy("signed", p => p.AddAuthenticationSchemes(GatewaySignedHeadersDefaults.AuthenticationScheme).RequireAuthenticatedUser());
+            .AddPolicy("signed", p => p.AddAuthenticationSchemes(GatewaySignedHeadersDefaults.AuthenticationScheme).RequireAuthenticatedUser())
+            .AddPolicy("signed-v2", p => p.AddAuthenticationSchemes("signed-v2").RequireAuthenticatedUser());
         _app = builder.Build();
         _app.UseAuthentication();
         _app.UseAuthorization();
@@ -72,6 +104,9 @@ public sealed class AspNetCoreSampleTests
         _app.MapGet("/staging", Describe).RequireAuthorization(new AuthorizeAttribute { AuthenticationSchemes = "staging" });
         _app.MapGet("/charged", Describe).RequireAuthorization(new AuthorizeAttribute { AuthenticationSchemes = "charged" });
         _app.MapGet("/signed/whoami", Describe).RequireAuthorization("signed");
+        _app.MapGet("/silent", Describe).RequireAuthorization(new AuthorizeAttribute { AuthenticationSchemes = "silent" });
+        _app.MapGet("/html", Describe).RequireAuthorization(new AuthorizeAttribute { AuthenticationSchemes = "html" });
+        _app.MapPost("/signed/v2/echo", EchoAsync).RequireAuthorization("signed-v2");
         await _app.StartAsync();
         var serviceUrl = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 
@@ -79,6 +114,7 @@ public sealed class AspNetCoreSampleTests
         {
             ["Gateway:Signing:Secrets:0:Id"] = "k1",
             ["Gateway:Signing:Secrets:0:Secret"] = Secret,
+            ["Gateway:Signing:Versions"] = "v1,v2",
         });
         await _gateway.CreateOrgAsync("shop");
         _adminUrl = _gateway.AdminUrl;
@@ -90,6 +126,9 @@ public sealed class AspNetCoreSampleTests
     public async Task StopAsync()
     {
         _service?.Dispose();
+        _silentAdmin?.Dispose();
+        _htmlAdmin?.Stop();
+        _htmlAdmin?.Dispose();
         if (_gateway is not null)
         {
             await _gateway.DisposeAsync();
@@ -183,6 +222,58 @@ public sealed class AspNetCoreSampleTests
         forged.Headers.Add("X-Gateway-Signature", "t=1,kid=k1,v1=" + new string('0', 64));
         using var refused = await _service.SendAsync(forged);
         Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+    }
+
+    [Test]
+    public async Task SignedHeadersHandler_Version2_PostWithADigestedBody_AuthenticatesAndTheEndpointStillReadsTheBody()
+    {
+        var key = await _gateway.CreateKeyAsync("shop", new { name = "poster", scopes = new[] { "write" } });
+        const string body = "{\"order\":42,\"items\":[\"a\",\"b\"]}";
+
+        using var response = await _gateway.CallAsync("/signed/v2/echo", key.Str("key"), r =>
+        {
+            r.Method = HttpMethod.Post;
+            r.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        });
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), text);
+        var echo = JsonNode.Parse(text)!;
+        Assert.Multiple(() =>
+        {
+            Assert.That(echo.Str("org"), Is.EqualTo("shop"));
+            Assert.That(echo.Str("body"), Is.EqualTo(body), "the handler read the body and left it for the endpoint");
+            Assert.That(echo.Str("digest"), Does.StartWith("sha-256="), "the gateway covered the body");
+        });
+    }
+
+    [Test]
+    public async Task ApiKeyHandler_AdminUrlNeverAnswers_FailsWithinTheTimeout()
+    {
+        var elapsed = Stopwatch.StartNew();
+
+        var status = await StatusAsync("/silent", "gw_live_any-key");
+
+        Assert.That(status, Is.EqualTo(HttpStatusCode.Unauthorized));
+        Assert.That(elapsed.Elapsed, Is.LessThan(ShortTimeout + TimeSpan.FromSeconds(10)), "the verify call gave up after Timeout, not HttpClient's 100 s");
+    }
+
+    [Test]
+    public async Task ApiKeyHandler_AdminUrlAnswersHtml_FailsAuthenticationNot500()
+    {
+        Assert.That(await StatusAsync("/html", "gw_live_any-key"), Is.EqualTo(HttpStatusCode.Unauthorized));
+    }
+
+    private static async Task<IResult> EchoAsync(HttpRequest request, ClaimsPrincipal user)
+    {
+        using var reader = new StreamReader(request.Body, Encoding.UTF8);
+        var body = await reader.ReadToEndAsync();
+        return Results.Json(new Dictionary<string, string?>
+        {
+            ["org"] = user.FindFirst(GatewayClaimTypes.OrgId)?.Value,
+            ["body"] = body,
+            ["digest"] = request.Headers[GatewaySignature.ContentDigestHeaderName].ToString(),
+        });
     }
 
     private static IResult Describe(ClaimsPrincipal user) =>

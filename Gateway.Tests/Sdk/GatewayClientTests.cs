@@ -196,4 +196,22 @@ public sealed class GatewayClientTests : GatewayFixture
 
         Assert.DoesNotThrowAsync(() => gateway.SignOutAsync(), "a token caller has no session to end");
     }
+
+    [Test]
+    public void Client_SuccessThatIsNotJson_ThrowsGatewayApiException()
+    {
+        // A wrong base address or a captive proxy answers 200 with a page: the documented exception, not a JsonException.
+        using var page = WireMock.Server.WireMockServer.Start();
+        page.Given(WireMock.RequestBuilders.Request.Create().UsingAnyMethod())
+            .RespondWith(WireMock.ResponseBuilders.Response.Create().WithStatusCode(200).WithHeader("Content-Type", "text/html").WithBody("<html>hello</html>"));
+        var gateway = GatewayClient.Create(new Uri(page.Url!), "gwa_unused");
+
+        var ex = Assert.ThrowsAsync<GatewayApiException>(() => gateway.VerifyKeyAsync(new VerifyKeyRequest("gw_live_x")));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ex!.Status, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(ex.Code, Is.EqualTo("unexpected_response"));
+        });
+    }
 }
