@@ -13,8 +13,9 @@ namespace Gateway.Hosting;
 /// (<see cref="RequestTarget"/>) with 400 <c>bad_path</c>, or, with <c>Gateway:Paths:Normalize</c>,
 /// rewrites it to its normalized form, which is then routed, authorized and forwarded. It also refuses a
 /// CONNECT (400 <c>bad_request</c>): the gateway opens no tunnels, and a target holding a '#' (400 <c>bad_path</c>)
-/// in either mode. A clean target costs a scan of the target and one of its path, and no allocation. The admin listener's paths are the gateway's own and carry ids this would refuse (a
-/// customer id stored before "." and ".." were refused at creation).
+/// in either mode. Each refusal takes a permit of the client's IP limit first. A clean target costs a scan of the
+/// target and one of its path, and no allocation. The admin listener's paths are the gateway's own and carry ids this
+/// would refuse (a customer id stored before "." and ".." were refused at creation).
 /// </summary>
 internal sealed class RequestTargetMiddleware(RequestDelegate next, Listeners listeners, IpLimitGate gate, GatewayMetrics metrics, IOptionsMonitor<GatewayOptions> options)
 {
