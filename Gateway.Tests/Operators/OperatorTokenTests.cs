@@ -252,6 +252,26 @@ public sealed class OperatorTokenTests(StoreKind store)
         Assert.That(await CreateAsync("viewer-1", null), Is.EqualTo(HttpStatusCode.Created), "every organization's viewer-1 is revoked");
     }
 
+    // What a create answers is what a later read shows: times at the store's precision (milliseconds), not the clock's.
+    [Test]
+    public async Task CreateAndRevokeAnswers_ShowTheTimesALaterReadShows()
+    {
+        await using var gateway = await GatewayHost.StartAsync(store: store);
+        using var response = await gateway.Admin.PostAsJsonAsync("admin/tokens", new { name = "timekeeper", role = "viewer", expiresAt = "2030-01-31T00:00:00.1234567Z" });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created));
+        var created = JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject();
+        var id = created["id"]!.GetValue<string>();
+        var revoked = await gateway.AdminPostAsync($"admin/tokens/{id}/revoke");
+
+        var listed = (await gateway.AdminGetAsync("admin/tokens"))["items"]!.AsArray().Single(t => t!["id"]!.GetValue<string>() == id)!;
+        foreach (var field in new[] { "createdAt", "expiresAt" })
+        {
+            Assert.That(created[field]!.GetValue<string>(), Is.EqualTo(listed[field]!.GetValue<string>()), field);
+        }
+
+        Assert.That(revoked["revokedAt"]!.GetValue<string>(), Is.EqualTo(listed["revokedAt"]!.GetValue<string>()));
+    }
+
     private async Task<string> StoredTextAsync(GatewayHost gateway)
     {
         if (store == StoreKind.Sqlite)

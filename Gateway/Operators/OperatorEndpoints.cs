@@ -47,7 +47,8 @@ internal sealed partial class OperatorEndpoints : IAdminApi
     private static async Task<Results<Created<OperatorTokenDto>, AdminProblem>> CreateAsync(
         HttpContext context, IOperatorTokenStore store, IGatewayStore gateway, TimeProvider time, ILogger<OperatorEndpoints> logger)
     {
-        var now = time.GetUtcNow();
+        // To the stored precision, so the answer shows the times a later read does.
+        var now = KeyRules.ToStoredPrecision(time.GetUtcNow());
         var (request, error) = await AdminRequests.ReadAsync(context.Request, allowEmpty: false, (body, errors) => Parse(body, now, errors));
         if (error is not null)
         {
@@ -69,7 +70,7 @@ internal sealed partial class OperatorEndpoints : IAdminApi
         var plaintext = OperatorTokenFormat.NewToken();
         var token = new OperatorToken(
             OperatorTokenFormat.NewId(), name, role, org, OperatorTokenFormat.Hash(plaintext), plaintext[..OperatorTokenFormat.DisplayLength],
-            AdminActor.From(context), now, expiresAt, null, null);
+            AdminActor.From(context), now, expiresAt is { } e ? KeyRules.ToStoredPrecision(e) : null, null, null);
 
         // Not the caller's token: once the body is read the token is made, even if the client leaves.
         await store.CreateAsync(token, OperatorAudit.Entry(token, "token.create", token.CreatedBy ?? "admin", now), CancellationToken.None);
@@ -90,7 +91,7 @@ internal sealed partial class OperatorEndpoints : IAdminApi
     private static async Task<Results<Ok<OperatorTokenDto>, AdminProblem>> RevokeAsync(
         string id, HttpContext context, IOperatorTokenStore store, OperatorTokenAuthenticator authenticator, TimeProvider time, ILogger<OperatorEndpoints> logger)
     {
-        var now = time.GetUtcNow();
+        var now = KeyRules.ToStoredPrecision(time.GetUtcNow());
         var actor = AdminActor.From(context);
         var token = await store.RevokeAsync(id, now, t => OperatorAudit.Entry(t, "token.revoke", actor, now), CancellationToken.None);
         if (token is null)
