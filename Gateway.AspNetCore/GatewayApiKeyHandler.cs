@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
-using System.Text.Json;
 using Gateway.Client;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Logging;
@@ -117,9 +116,9 @@ public sealed partial class GatewayApiKeyHandler(
         {
             result = await entry.VerifyAsync(key, clientIp, Options, timeout.Token);
         }
-        catch (Exception ex) when (ex is HttpRequestException or GatewayApiException or OperationCanceledException or JsonException)
+        catch (Exception ex) when (ex is HttpRequestException or GatewayApiException or OperationCanceledException)
         {
-            // A JsonException: a 200 that is not the verify answer (a wrong AdminUrl, a captive proxy's page).
+            // GatewayApiException includes a 200 that is not the verify answer (a wrong AdminUrl, a captive proxy's page).
             Unreachable(Logger, ex);
             Context.Items[CodeItem] = "store_unavailable";
             return AuthenticateResult.Fail("The gateway could not verify the key.");

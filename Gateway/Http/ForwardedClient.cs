@@ -15,17 +15,13 @@ internal sealed class ForwardedClient(Func<List<string>> trustedProxies)
     private (List<string> Source, IPNetwork[] Networks) _trusted = ([], []);
 
     /// <summary>Whether the TCP peer is on the list, so the <c>X-Forwarded-For</c> it sent is its own account of the client.</summary>
-    public bool IsTrustedPeer(HttpContext context)
-    {
-        var trusted = Trusted();
-        return trusted.Length > 0 && IsTrusted(Normalize(context.Connection.RemoteIpAddress ?? IPAddress.None), trusted);
-    }
+    public bool IsTrustedPeer(HttpContext context) => IsTrusted(Peer(context), Trusted());
 
     public IPAddress Resolve(HttpContext context)
     {
-        var peer = Normalize(context.Connection.RemoteIpAddress ?? IPAddress.None);
+        var peer = Peer(context);
         var trusted = Trusted();
-        if (trusted.Length == 0 || !IsTrusted(peer, trusted))
+        if (!IsTrusted(peer, trusted))
         {
             return peer;
         }
@@ -130,6 +126,8 @@ internal sealed class ForwardedClient(Func<List<string>> trustedProxies)
 
         return false;
     }
+
+    private static IPAddress Peer(HttpContext context) => Normalize(context.Connection.RemoteIpAddress ?? IPAddress.None);
 
     private static IPAddress Normalize(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
 }
