@@ -40,9 +40,15 @@ public sealed class GatewayClient(HttpClient http)
     public Task<Organization> CreateOrgAsync(CreateOrgRequest request, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Post, "admin/orgs", Body(request, GatewayJsonContext.Default.CreateOrgRequest), GatewayJsonContext.Default.Organization, cancellationToken);
 
-    [GatewayOperation("GET", "/admin/orgs")]
+    /// <summary>Every organization (nextCursor null).</summary>
     public Task<Page<Organization>> ListOrgsAsync(CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Get, "admin/orgs", null, GatewayJsonContext.Default.PageOrganization, cancellationToken);
+        ListOrgsAsync(null, null, cancellationToken);
+
+    /// <param name="limit">At most this many (1 to 1000) and a <see cref="Page{T}.NextCursor"/> when there are more; null: every one.</param>
+    /// <param name="cursor">The previous page's <see cref="Page{T}.NextCursor"/>.</param>
+    [GatewayOperation("GET", "/admin/orgs")]
+    public Task<Page<Organization>> ListOrgsAsync(int? limit, string? cursor, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, "admin/orgs" + PageQuery(limit, cursor), null, GatewayJsonContext.Default.PageOrganization, cancellationToken);
 
     [GatewayOperation("GET", "/admin/orgs/{org}")]
     public Task<Organization> GetOrgAsync(string org, CancellationToken cancellationToken = default) =>
@@ -55,9 +61,17 @@ public sealed class GatewayClient(HttpClient http)
     public Task<ApiKey> CreateKeyAsync(string org, CreateKeyRequest request, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Post, $"admin/orgs/{E(org)}/keys", Body(request, GatewayJsonContext.Default.CreateKeyRequest), GatewayJsonContext.Default.ApiKey, cancellationToken);
 
-    [GatewayOperation("GET", "/admin/orgs/{org}/keys")]
+    /// <summary>Every key of the organization (nextCursor null).</summary>
     public Task<Page<ApiKey>> ListKeysAsync(string org, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Get, $"admin/orgs/{E(org)}/keys", null, GatewayJsonContext.Default.PageApiKey, cancellationToken);
+        ListKeysAsync(org, null, null, cancellationToken);
+
+    /// <param name="org">The organization.</param>
+    /// <param name="limit">At most this many (1 to 1000) and a <see cref="Page{T}.NextCursor"/> when there are more; null: every one.</param>
+    /// <param name="cursor">The previous page's <see cref="Page{T}.NextCursor"/>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    [GatewayOperation("GET", "/admin/orgs/{org}/keys")]
+    public Task<Page<ApiKey>> ListKeysAsync(string org, int? limit, string? cursor, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, $"admin/orgs/{E(org)}/keys" + PageQuery(limit, cursor), null, GatewayJsonContext.Default.PageApiKey, cancellationToken);
 
     [GatewayOperation("GET", "/admin/keys/{id}")]
     public Task<ApiKey> GetKeyAsync(string id, CancellationToken cancellationToken = default) =>
@@ -149,9 +163,17 @@ public sealed class GatewayClient(HttpClient http)
     public Task<Customer> CreateCustomerAsync(string org, JsonObject body, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Post, $"admin/orgs/{E(org)}/customers", Body(body), GatewayJsonContext.Default.Customer, cancellationToken);
 
-    [GatewayOperation("GET", "/admin/orgs/{org}/customers")]
+    /// <summary>Every customer of the organization (nextCursor null).</summary>
     public Task<Page<Customer>> ListCustomersAsync(string org, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Get, $"admin/orgs/{E(org)}/customers", null, GatewayJsonContext.Default.PageCustomer, cancellationToken);
+        ListCustomersAsync(org, null, null, cancellationToken);
+
+    /// <param name="org">The organization.</param>
+    /// <param name="limit">At most this many (1 to 1000) and a <see cref="Page{T}.NextCursor"/> when there are more; null: every one.</param>
+    /// <param name="cursor">The previous page's <see cref="Page{T}.NextCursor"/>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    [GatewayOperation("GET", "/admin/orgs/{org}/customers")]
+    public Task<Page<Customer>> ListCustomersAsync(string org, int? limit, string? cursor, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, $"admin/orgs/{E(org)}/customers" + PageQuery(limit, cursor), null, GatewayJsonContext.Default.PageCustomer, cancellationToken);
 
     [GatewayOperation("GET", "/admin/orgs/{org}/customers/{id}")]
     public Task<Customer> GetCustomerAsync(string org, string id, CancellationToken cancellationToken = default) =>
@@ -464,6 +486,12 @@ public sealed class GatewayClient(HttpClient http)
         Add("limit", query.Limit?.ToString(CultureInfo.InvariantCulture));
         Add("cursor", query.Cursor);
         return parts.Count == 0 ? "" : "?" + string.Join('&', parts);
+    }
+
+    private static string PageQuery(int? limit, string? cursor)
+    {
+        var query = limit is { } l ? "?limit=" + l.ToString(CultureInfo.InvariantCulture) : "";
+        return cursor is null ? query : query + (query.Length == 0 ? "?" : "&") + "cursor=" + E(cursor);
     }
 
     private static string E(string value) => Uri.EscapeDataString(value);

@@ -384,6 +384,53 @@ public sealed class AdminCliTests : GatewayFixture
         }
     }
 
+    [TestCase("keys")]
+    [TestCase("customers")]
+    [TestCase("orgs")]
+    public async Task Cli_List_FollowsNextCursor_PrintsTheWholeListOnce(string list)
+    {
+        var org = "cli_pages_" + list;
+        await RunOkAsync("orgs", "create", org);
+        for (var i = 0; i < 5; i++)
+        {
+            await (list == "customers"
+                ? RunOkAsync("customers", "create", "--org", org, $"c{i}")
+                : RunOkAsync("keys", "create", "--org", org, "--name", $"k{i}"));
+        }
+
+        var path = list == "orgs" ? "admin/orgs" : $"admin/orgs/{org}/{list}";
+        var whole = (await Host.AdminGetAsync(path))["items"]!.AsArray().Select(i => i!.Str("id")).ToList();
+        // Pages of 2 instead of the CLI's 1,000, so a list of a few items takes several pages.
+        using var shrink = new PageShrinkingHandler(2);
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        string[] args = list == "orgs" ? ["orgs", "list"] : [list, "list", "--org", org];
+        var code = await AdminCli.RunAsync([.. args, "--admin-url", Host.AdminUrl.ToString(), "--token", GatewayHost.AdminToken, "--json"], output, error, shrink);
+
+        Assert.That(code, Is.Zero, error.ToString());
+        var printed = JsonNode.Parse(output.ToString())!;
+        Assert.Multiple(() =>
+        {
+            Assert.That(shrink.Requests, Is.GreaterThanOrEqualTo(3), "the CLI followed nextCursor");
+            Assert.That(printed["items"]!.AsArray().Select(i => i!.Str("id")), Is.EqualTo(whole));
+            Assert.That(printed.AsObject().ContainsKey("nextCursor") && printed["nextCursor"] is null, Is.True);
+        });
+    }
+
+    /// <summary>Passes the CLI's requests on with <c>limit</c> made smaller.</summary>
+    private sealed class PageShrinkingHandler(int limit) : DelegatingHandler(new HttpClientHandler())
+    {
+        public int Requests { get; private set; }
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Requests++;
+            var uri = request.RequestUri!.ToString();
+            request.RequestUri = new Uri(System.Text.RegularExpressions.Regex.Replace(uri, "limit=[0-9]+", $"limit={limit}"));
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+
     private async Task<JsonObject> RunOkAsync(params string[] args)
     {
         var (code, output, error) = await RunAsync(args);

@@ -135,6 +135,8 @@ public sealed class CustomerDirectoryTests
 
         public Task<IReadOnlyList<Customer>> ListAsync(string orgId, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<Customer>>([]);
 
+        public Task<IReadOnlyList<Customer>> ListAfterAsync(string orgId, string? afterId, int? count, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<Customer>>([]);
+
         public Task<bool> UpdateAsync(Customer customer, AuditEntry audit, CancellationToken cancellationToken) => Task.FromResult(true);
 
         public Task<bool> DeleteAsync(string orgId, string id, AuditEntry audit, CancellationToken cancellationToken) => Task.FromResult(true);

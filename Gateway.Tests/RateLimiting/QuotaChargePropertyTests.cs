@@ -94,6 +94,8 @@ public sealed class QuotaChargePropertyTests
 
         public Task<IReadOnlyList<Customer>> ListAsync(string orgId, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<Customer>>([customer]);
 
+        public Task<IReadOnlyList<Customer>> ListAfterAsync(string orgId, string? afterId, int? count, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<Customer>>([customer]);
+
         public Task<bool> UpdateAsync(Customer c, AuditEntry audit, CancellationToken cancellationToken) => Task.FromResult(true);
 
         public Task<bool> DeleteAsync(string orgId, string id, AuditEntry audit, CancellationToken cancellationToken) => Task.FromResult(true);

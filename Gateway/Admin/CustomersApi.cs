@@ -28,7 +28,8 @@ internal static class CustomersApi
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge);
         customers.MapGet("", ListAsync).WithName("ListCustomers")
             .RequireAdminRole(AdminRole.Viewer, OrgFrom.Route("org"))
-            .ProducesAdminProblem(StatusCodes.Status404NotFound);
+            .WithQueryParameters(AdminListPages.Parameters("customers"))
+            .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         customers.MapGet("/{id}", GetAsync).WithName("GetCustomer")
             .RequireAdminRole(AdminRole.Viewer, OrgFrom.Route("org"))
             .ProducesAdminProblem(StatusCodes.Status404NotFound);
@@ -66,15 +67,20 @@ internal static class CustomersApi
         return TypedResults.Created((string?)null, CustomerDto.From(customer));
     }
 
-    private static async Task<Results<Ok<ListDto<CustomerDto>>, AdminProblem>> ListAsync(string org, ICustomerStore customers, IGatewayStore store, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<ListDto<CustomerDto>>, AdminProblem>> ListAsync(string org, HttpContext context, ICustomerStore customers, IGatewayStore store, CancellationToken cancellationToken)
     {
+        if (!AdminListPages.TryRead(context.Request.Query, "customers", 1, out var request, out var problem))
+        {
+            return problem!;
+        }
+
         if (await store.GetOrganizationAsync(org, cancellationToken) is null)
         {
             return AdminProblems.NotFound($"Organization '{org}' does not exist.");
         }
 
-        var all = await customers.ListAsync(org, cancellationToken);
-        return TypedResults.Ok(new ListDto<CustomerDto>(all.Select(CustomerDto.From).ToList()));
+        var read = await customers.ListAfterAsync(org, request.After?[0], AdminListPages.ReadCount(request), cancellationToken);
+        return TypedResults.Ok(AdminListPages.Page(read, request, "customers", c => [c.Id], CustomerDto.From));
     }
 
     private static async Task<Results<Ok<CustomerDto>, AdminProblem>> GetAsync(string org, string id, ICustomerStore customers, CancellationToken cancellationToken) =>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Gateway.Configuration;
 using Gateway.Domain;
@@ -26,7 +27,8 @@ internal static class KeysApi
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge);
         admin.MapGet("/orgs/{org}/keys", ListAsync).WithTags("Keys").WithName("ListKeys")
             .RequireAdminRole(AdminRole.Viewer, OrgFrom.Route("org"))
-            .ProducesAdminProblem(StatusCodes.Status404NotFound);
+            .WithQueryParameters(AdminListPages.Parameters("keys"))
+            .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
 
         var keys = admin.MapGroup("/keys").WithTags("Keys");
         keys.MapGet("/{id}", GetAsync).WithName("GetKey")
@@ -70,21 +72,41 @@ internal static class KeysApi
         return TypedResults.Created((string?)null, await views.ViewAsync(issued.Record, context.RequestAborted, issued.Plaintext));
     }
 
-    private static async Task<Results<Ok<ListDto<KeyDto>>, AdminProblem>> ListAsync(string org, IGatewayStore store, KeyViews views, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<ListDto<KeyDto>>, AdminProblem>> ListAsync(string org, HttpContext context, IGatewayStore store, KeyViews views, CancellationToken cancellationToken)
     {
+        if (!AdminListPages.TryRead(context.Request.Query, "keys", 2, out var request, out var problem))
+        {
+            return problem!;
+        }
+
+        KeyListPosition? after = null;
+        if (request.After is [var at, var id])
+        {
+            if (!long.TryParse(at, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var millis))
+            {
+                return AdminListPages.InvalidCursor();
+            }
+
+            after = new KeyListPosition(millis, id);
+        }
+
         if (await store.GetOrganizationAsync(org, cancellationToken) is null)
         {
             return AdminProblems.NotFound($"Organization '{org}' does not exist.");
         }
 
-        var keys = await store.ListKeysAsync(org, cancellationToken);
-        var items = new List<KeyDto>(keys.Count);
-        foreach (var k in keys)
+        var count = AdminListPages.ReadCount(request);
+        var keys = store is IGatewayListPages pages
+            ? await pages.ListKeysAfterAsync(org, after, count, cancellationToken)
+            : (await store.ListKeysAsync(org, cancellationToken)).Where(k => after is null || after.Precedes(k)).Take(count ?? int.MaxValue).ToList();
+        var page = AdminListPages.Page(keys, request, "keys", k => [k.CreatedAt.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture), k.Id], k => k);
+        var items = new List<KeyDto>(page.Items.Count);
+        foreach (var k in page.Items)
         {
             items.Add(await views.ViewAsync(k, cancellationToken));
         }
 
-        return TypedResults.Ok(new ListDto<KeyDto>(items));
+        return TypedResults.Ok(new ListDto<KeyDto>(items, page.NextCursor));
     }
 
     private static async Task<Results<Ok<KeyDto>, AdminProblem>> GetAsync(string id, IGatewayStore store, KeyViews views, CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Gateway.Domain;
 using Gateway.Keys;
 using Gateway.Stores;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -17,7 +18,9 @@ internal static class OrgsApi
             .AcceptsAdminBody<CreateOrgRequest>()
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge);
         orgs.MapGet("/", ListAsync).WithName("ListOrgs")
-            .RequireAdminRole(AdminRole.Viewer, OrgFrom.None);
+            .RequireAdminRole(AdminRole.Viewer, OrgFrom.None)
+            .WithQueryParameters(AdminListPages.Parameters("organizations"))
+            .ProducesAdminProblem(StatusCodes.Status400BadRequest);
         orgs.MapGet("/{org}", GetAsync).WithName("GetOrg")
             .RequireAdminRole(AdminRole.Viewer, OrgFrom.Route("org"))
             .ProducesAdminProblem(StatusCodes.Status404NotFound);
@@ -37,11 +40,31 @@ internal static class OrgsApi
         return TypedResults.Created((string?)null, OrgDto.From(org, await views.ViewAsync(defaultKey.Record, context.RequestAborted, defaultKey.Plaintext)));
     }
 
-    private static async Task<Ok<ListDto<OrgDto>>> ListAsync(HttpContext context, IGatewayStore store, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<ListDto<OrgDto>>, AdminProblem>> ListAsync(HttpContext context, IGatewayStore store, CancellationToken cancellationToken)
     {
-        var principal = AdminPrincipal.Of(context);
-        var orgs = await store.ListOrganizationsAsync(cancellationToken);
-        return TypedResults.Ok(new ListDto<OrgDto>(orgs.Where(o => principal.Sees(o.Id)).Select(o => OrgDto.From(o)).ToList()));
+        if (!AdminListPages.TryRead(context.Request.Query, "orgs", 1, out var request, out var problem))
+        {
+            return problem!;
+        }
+
+        var after = request.After?[0];
+        var count = AdminListPages.ReadCount(request);
+        IReadOnlyList<Organization> orgs;
+        if (AdminPrincipal.Of(context).Org is { } only)
+        {
+            // A token of one organization lists that one only: read it, not every organization.
+            orgs = after is null || string.CompareOrdinal(only, after) > 0
+                ? await store.GetOrganizationAsync(only, cancellationToken) is { } found ? [found] : []
+                : [];
+        }
+        else
+        {
+            orgs = store is IGatewayListPages pages
+                ? await pages.ListOrganizationsAfterAsync(after, count, cancellationToken)
+                : (await store.ListOrganizationsAsync(cancellationToken)).Where(o => after is null || string.CompareOrdinal(o.Id, after) > 0).Take(count ?? int.MaxValue).ToList();
+        }
+
+        return TypedResults.Ok(AdminListPages.Page(orgs, request, "orgs", o => [o.Id], o => OrgDto.From(o)));
     }
 
     private static async Task<Results<Ok<OrgDto>, AdminProblem>> GetAsync(string org, IGatewayStore store, CancellationToken cancellationToken)

@@ -86,7 +86,7 @@ internal static class AdminCli
         get.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.GetOrgAsync(r.GetValue(id)!, c), GatewayJsonContext.Default.Organization, ct));
 
         var list = new Command("list", "List organizations.");
-        list.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.ListOrgsAsync(c), GatewayJsonContext.Default.PageOrganization, ct));
+        list.SetAction((r, ct) => client.RunListAsync(r, (g, limit, cursor, c) => g.ListOrgsAsync(limit, cursor, c), ct));
 
         return new Command("orgs", "Organizations.") { create, get, list };
     }
@@ -176,7 +176,7 @@ internal static class AdminCli
         });
 
         var list = new Command("list", "List an organization's customers.") { org };
-        list.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.ListCustomersAsync(r.GetValue(org)!, c), GatewayJsonContext.Default.PageCustomer, ct));
+        list.SetAction((r, ct) => client.RunListAsync(r, (g, limit, cursor, c) => g.ListCustomersAsync(r.GetValue(org)!, limit, cursor, c), ct));
 
         var get = new Command("get", "Show one customer.") { org, id };
         get.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.GetCustomerAsync(r.GetValue(org)!, r.GetValue(id)!, c), GatewayJsonContext.Default.Customer, ct));
@@ -221,7 +221,7 @@ internal static class AdminCli
         var anyIp = new Option<bool>("--any-ip") { Description = "Clear the key's allowed CIDRs: any address may use it." };
 
         var list = new Command("list", "List an organization's keys, revoked ones included.") { org };
-        list.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.ListKeysAsync(r.GetValue(org)!, c), GatewayJsonContext.Default.PageApiKey, ct));
+        list.SetAction((r, ct) => client.RunListAsync(r, (g, limit, cursor, c) => g.ListKeysAsync(r.GetValue(org)!, limit, cursor, c), ct));
 
         var create = new Command("create", "Create a key; prints it with the plaintext key (shown once).") { org, name, environment, scopes, description, expiresAt, customer, createdBy, permits, window, cidrs };
         create.SetAction((r, ct) => client.RunAsync(

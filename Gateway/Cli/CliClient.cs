@@ -34,7 +34,47 @@ internal sealed class CliClient(
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    public async Task<int> RunAsync<T>(ParseResult result, Func<GatewayClient, CancellationToken, Task<T>> call, JsonTypeInfo<T> type, CancellationToken cancellationToken)
+    public Task<int> RunAsync<T>(ParseResult result, Func<GatewayClient, CancellationToken, Task<T>> call, JsonTypeInfo<T> type, CancellationToken cancellationToken) =>
+        RunCoreAsync(result, async (client, recorder, ct) =>
+        {
+            var answer = await call(client, ct);
+            // What the API sent, member for member, its nulls included; the client's model of it would add the members
+            // other answers of that type have. Only an answer without a body (a delete) prints what the command made of it.
+            return recorder.LastBody.IsEmpty
+                ? JsonSerializer.SerializeToNode(answer, (JsonTypeInfo<T>)Pretty.GetTypeInfo(typeof(T)))
+                : JsonNode.Parse(recorder.LastBody.Span);
+        }, cancellationToken);
+
+    /// <summary>
+    /// A whole list: its pages of <see cref="PageSize"/> one after another, following nextCursor, printed as one
+    /// list (nextCursor null), so a list of 50,000 keys is neither one huge answer nor cut at a page.
+    /// </summary>
+    public Task<int> RunListAsync<T>(ParseResult result, Func<GatewayClient, int, string?, CancellationToken, Task<Page<T>>> page, CancellationToken cancellationToken) =>
+        RunCoreAsync(result, async (client, recorder, ct) =>
+        {
+            var items = new JsonArray();
+            string? cursor = null;
+            do
+            {
+                var answer = await page(client, PageSize, cursor, ct);
+                var sent = JsonNode.Parse(recorder.LastBody.Span)?["items"]?.AsArray() ?? [];
+                foreach (var item in sent.ToList())
+                {
+                    sent.Remove(item);
+                    items.Add(item);
+                }
+
+                cursor = answer.NextCursor;
+            }
+            while (cursor is not null);
+
+            return new JsonObject { ["items"] = items, ["nextCursor"] = null };
+        }, cancellationToken);
+
+    /// <summary>Items per page of <see cref="RunListAsync"/>: the most a list answers at once.</summary>
+    internal const int PageSize = 1000;
+
+    private async Task<int> RunCoreAsync(ParseResult result, Func<GatewayClient, AnswerRecorder, CancellationToken, Task<JsonNode?>> call, CancellationToken cancellationToken)
     {
         var secret = result.GetValue(token) ?? Environment.GetEnvironmentVariable("GATEWAY_ADMIN_TOKEN") ?? ReadTokenFile();
         if (string.IsNullOrEmpty(secret))
@@ -52,10 +92,10 @@ internal sealed class CliClient(
             http.DefaultRequestHeaders.Add("X-Admin-Actor", who);
         }
 
-        T answer;
+        JsonNode? node;
         try
         {
-            answer = await call(client, cancellationToken);
+            node = await call(client, recorder, cancellationToken);
         }
         catch (CliUsageException ex)
         {
@@ -78,11 +118,6 @@ internal sealed class CliClient(
             return 2;
         }
 
-        // What the API sent, member for member, its nulls included; the client's model of it would add the members
-        // other answers of that type have. Only an answer without a body (a delete) prints what the command made of it.
-        var node = recorder.LastBody.IsEmpty
-            ? JsonSerializer.SerializeToNode(answer, (JsonTypeInfo<T>)Pretty.GetTypeInfo(typeof(T)))
-            : JsonNode.Parse(recorder.LastBody.Span);
         if (AsJson(result))
         {
             await output.WriteLineAsync(node?.ToJsonString(Pretty) ?? "null");

@@ -14,6 +14,12 @@ internal interface ICustomerStore
 
     Task<IReadOnlyList<Customer>> ListAsync(string orgId, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// A page of <see cref="ListAsync"/>'s list (by id, ordinal): at most <paramref name="count"/> customers (null: all),
+    /// those after <paramref name="afterId"/> only, so a customer created or deleted between pages moves no other.
+    /// </summary>
+    Task<IReadOnlyList<Customer>> ListAfterAsync(string orgId, string? afterId, int? count, CancellationToken cancellationToken);
+
     /// <summary>Replaces a customer and appends <paramref name="audit"/> in the same write; false (and no entry) when there is none.</summary>
     Task<bool> UpdateAsync(Customer customer, AuditEntry audit, CancellationToken cancellationToken);
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Gateway.Configuration;
 using Gateway.Domain;
 using Gateway.Stores;
@@ -48,6 +49,11 @@ internal sealed class SqliteCustomerStore(IOptions<GatewayOptions> options) : IC
 
     public Task<IReadOnlyList<Customer>> ListAsync(string orgId, CancellationToken cancellationToken) =>
         QueryAsync("WHERE org_id = $org ORDER BY id", orgId, null, cancellationToken);
+
+    public Task<IReadOnlyList<Customer>> ListAfterAsync(string orgId, string? afterId, int? count, CancellationToken cancellationToken) =>
+        afterId is null
+            ? QueryAsync("WHERE org_id = $org ORDER BY id LIMIT " + (count ?? -1).ToString(CultureInfo.InvariantCulture), orgId, null, cancellationToken)
+            : QueryAsync("WHERE org_id = $org AND id > $id ORDER BY id LIMIT " + (count ?? -1).ToString(CultureInfo.InvariantCulture), orgId, afterId, cancellationToken);
 
     public async Task<bool> UpdateAsync(Customer customer, AuditEntry audit, CancellationToken cancellationToken)
     {

@@ -128,6 +128,8 @@ internal sealed class NoCustomers : ICustomerStore
 
     public Task<IReadOnlyList<Customer>> ListAsync(string orgId, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<Customer>>([]);
 
+    public Task<IReadOnlyList<Customer>> ListAfterAsync(string orgId, string? afterId, int? count, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<Customer>>([]);
+
     public Task<bool> UpdateAsync(Customer customer, AuditEntry audit, CancellationToken cancellationToken) => Task.FromResult(false);
 
     public Task<bool> DeleteAsync(string orgId, string id, AuditEntry audit, CancellationToken cancellationToken) => Task.FromResult(false);

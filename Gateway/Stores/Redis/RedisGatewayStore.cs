@@ -170,12 +170,11 @@ internal sealed partial class RedisGatewayStore(IConnectionMultiplexer redis, IO
     {
         var ids = await RedisCalls.Guard(() => Db.SetMembersAsync(_keys.OrgKeys(orgId)), cancellationToken);
         var keys = new List<ApiKeyRecord>(ids.Length);
-        foreach (var id in ids)
+        // Pipelined a chunk at a time: one round trip per key made a list of 10,000 keys 10,000 round trips long.
+        foreach (var chunk in ids.Chunk(1000))
         {
-            if (await GetKeyAsync(id!, cancellationToken) is { } key)
-            {
-                keys.Add(key);
-            }
+            var read = await Task.WhenAll(chunk.Select(id => GetKeyAsync(id!, cancellationToken)));
+            keys.AddRange(read.OfType<ApiKeyRecord>());
         }
 
         return keys.OrderBy(k => k.CreatedAt).ThenBy(k => k.Id, StringComparer.Ordinal).ToList();
