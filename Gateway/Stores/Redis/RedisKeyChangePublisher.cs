@@ -36,9 +36,10 @@ internal sealed partial class RedisKeyChangePublisher : IKeyChangeNotifier, IHos
         _redis = redis;
         _logger = logger;
         _keys = new RedisKeys(options.Value.Store.RedisPrefix);
-        // InvalidOperationException too: StackExchange.Redis throws it ("Writing is not allowed after writer was
-        // completed") when a publish meets the connection while it is being torn down, which a killed server causes.
-        var handle = new PredicateBuilder().Handle<RedisException>().Handle<TimeoutException>().Handle<InvalidOperationException>();
+        // Whatever RedisCalls counts as Redis not answering: besides errors and timeouts, the cancellation
+        // StackExchange.Redis gives pending calls when it gives a connection up (a frozen server), and the
+        // InvalidOperationException of a publish that meets the connection being torn down (a killed server).
+        var handle = new PredicateBuilder().Handle<Exception>(static ex => RedisCalls.IsFailure(ex));
 
         // Real time, not the injected clock: these waits are for a network to recover.
         // Inline: a blip is ridden out before the admin call returns, without holding it for long.
@@ -77,7 +78,7 @@ internal sealed partial class RedisKeyChangePublisher : IKeyChangeNotifier, IHos
             // Never the caller's token: the change is stored, so its announcement must go out even if the caller left.
             await _inline.ExecuteAsync(static async (state, _) => await state.self.PublishOnceAsync(state.hashes), (self: this, hashes), CancellationToken.None);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or InvalidOperationException)
+        catch (Exception ex) when (RedisCalls.IsFailure(ex, CancellationToken.None))
         {
             Log.PublishFailed(_logger, ex);
             foreach (var hash in hashes)
