@@ -53,9 +53,10 @@ public sealed class GatewaySignedHeadersOptions : AuthenticationSchemeOptions
 /// <see cref="GatewayApiKeyHandler"/>. Unsigned requests get no result; a bad signature fails.
 /// </summary>
 /// <remarks>
-/// A request with a <c>Content-Digest</c> (a version 2 signature covering the body) has its body read, at most
-/// <see cref="GatewaySignedHeadersOptions.MaxDigestBytes"/>, and checked against it; the body is buffered, so the
-/// endpoint still reads it from the start.
+/// With a version 2 verifier, a request with a <c>Content-Digest</c> (in any spelling the verifier accepts) has its
+/// body read, at most <see cref="GatewaySignedHeadersOptions.MaxDigestBytes"/>, and checked against it; the body is
+/// buffered, so the endpoint still reads it from the start. A request without one whose framing allows a body has
+/// its first bytes read, so a body added to a request signed without one is refused; they are put back for the endpoint.
 /// </remarks>
 public sealed class GatewaySignedHeadersHandler(
     IOptionsMonitor<GatewaySignedHeadersOptions> options,
@@ -63,6 +64,8 @@ public sealed class GatewaySignedHeadersHandler(
     UrlEncoder encoder,
     TimeProvider time) : AuthenticationHandler<GatewaySignedHeadersOptions>(options, logger, encoder)
 {
+    private static readonly string ContentDigestName = GatewaySignature.NormalizeName(GatewaySignature.ContentDigestHeaderName);
+
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         if (!Request.Headers.ContainsKey(GatewaySignature.HeaderName))
@@ -74,17 +77,26 @@ public sealed class GatewaySignedHeadersHandler(
         var target = Context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? (Request.Path + Request.QueryString).ToString();
         var headers = Request.Headers.SelectMany(h => h.Value.Select(v => new KeyValuePair<string, string>(h.Key, v ?? ""))).ToList();
 
-        // Only a version 2 signature with a digest covers the body; any other request is verified without reading it, so
-        // a large or streamed upload is not buffered for nothing.
+        // Version 2 binds the body too, so the verifier must see what is there: a digested body in full, any other
+        // only as far as telling it is not empty (the content line is then "none", which allows no body, or
+        // "unsigned", which covers none), so a large or streamed upload is not buffered for nothing. Whether a body
+        // is there comes from the request's framing, never from a header an attacker can leave out or misspell.
         byte[] body = [];
-        if (verifier.Version == 2 && Request.Headers.ContainsKey(GatewaySignature.ContentDigestHeaderName))
+        if (verifier.Version == 2)
         {
-            if (await ReadBodyAsync(Options.MaxDigestBytes) is not { } read)
+            if (HasContentDigest())
             {
-                return AuthenticateResult.Fail($"X-Gateway-Signature: the body is over MaxDigestBytes ({Options.MaxDigestBytes}), which the gateway never covers.");
-            }
+                if (await ReadBodyAsync(Options.MaxDigestBytes) is not { } read)
+                {
+                    return AuthenticateResult.Fail($"X-Gateway-Signature: the body is over MaxDigestBytes ({Options.MaxDigestBytes}), which the gateway never covers.");
+                }
 
-            body = read;
+                body = read;
+            }
+            else if (MayHaveBody())
+            {
+                body = await ReadBodyStartAsync();
+            }
         }
 
         var outcome = verifier.Verify(Request.Method, target, headers, body);
@@ -105,6 +117,45 @@ public sealed class GatewaySignedHeadersHandler(
         var scopes = (Header("X-Key-Scopes") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries);
         var principal = GatewayPrincipal.Create(Scheme.Name, org, keyId, Header("X-Key-Name"), scopes, Header("X-Customer-Id"), Header("X-Key-Environment"));
         return AuthenticateResult.Success(new AuthenticationTicket(principal, Scheme.Name));
+    }
+
+    // Found as the verifier finds it (any letter case, "_" for "-"): a spelling this handler missed would have the
+    // verifier check the digest against a body never read.
+    private bool HasContentDigest()
+    {
+        foreach (var name in Request.Headers.Keys)
+        {
+            if (name.Length == ContentDigestName.Length && GatewaySignature.NormalizeName(name) == ContentDigestName)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    // Any framing that can carry a body: a length, chunked, or (HTTP/2 and 3) a stream the client did not end with its headers.
+    private bool MayHaveBody() =>
+        Request.ContentLength > 0
+        || Request.Headers.TransferEncoding.Count > 0
+        || Context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true;
+
+    /// <summary>
+    /// The body's first bytes (empty when it has none), put back in front of the rest so the endpoint reads it all.
+    /// Without a digest the verifier only needs to know whether there is a body.
+    /// </summary>
+    private async Task<byte[]> ReadBodyStartAsync()
+    {
+        var start = new byte[4096];
+        var read = await Request.Body.ReadAsync(start, Context.RequestAborted);
+        if (read == 0)
+        {
+            return [];
+        }
+
+        Array.Resize(ref start, read);
+        Request.Body = new PrefixedStream(start, Request.Body);
+        return start;
     }
 
     /// <summary>The whole body, or null when it is longer than <paramref name="limit"/>; the request can read it again afterwards.</summary>

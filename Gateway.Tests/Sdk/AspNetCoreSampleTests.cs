@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
@@ -33,6 +34,8 @@ public sealed class AspNetCoreSampleTests
     private const string Secret = "sample-signing-secret-0123456789abcdef";
     private static readonly TimeSpan ShortTimeout = TimeSpan.FromMilliseconds(300);
 
+    private const string CaptureHeader = "X-Test-Capture";
+    private readonly ConcurrentDictionary<string, List<KeyValuePair<string, string>>> _captured = new(StringComparer.Ordinal);
     private WebApplication _app = null!;
     private GatewayHost _gateway = null!;
     private HttpClient _service = null!;
@@ -91,12 +94,31 @@ public sealed class AspNetCoreSampleTests
             .AddGatewaySignedHeaders("signed-v2", o => o.Verifier = GatewaySignatureVerifier.ForCluster(
                 "upstream",
                 new Dictionary<string, string> { ["k1"] = Convert.ToHexStringLower(GatewaySignature.DeriveClusterKey(Secret, "upstream")) },
-                new GatewaySignatureOptions { NonceCache = new MemoryNonceCache() }));
+                new GatewaySignatureOptions { NonceCache = new MemoryNonceCache() }))
+            // No nonce cache, so a captured request can be replayed within the tolerance, as it can wherever none is shared.
+            .AddGatewaySignedHeaders("signed-v2-strict", o => o.Verifier = GatewaySignatureVerifier.ForCluster(
+                "upstream",
+                new Dictionary<string, string> { ["k1"] = Convert.ToHexStringLower(GatewaySignature.DeriveClusterKey(Secret, "upstream")) },
+                new GatewaySignatureOptions { RequireBodyDigest = true }));
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy("write", p => p.RequireGatewayScope("write"))
             .AddPolicy("signed", p => p.AddAuthenticationSchemes(GatewaySignedHeadersDefaults.AuthenticationScheme).RequireAuthenticatedUser())
-            .AddPolicy("signed-v2", p => p.AddAuthenticationSchemes("signed-v2").RequireAuthenticatedUser());
+            .AddPolicy("signed-v2", p => p.AddAuthenticationSchemes("signed-v2").RequireAuthenticatedUser())
+            .AddPolicy("signed-v2-strict", p => p.AddAuthenticationSchemes("signed-v2-strict").RequireAuthenticatedUser());
         _app = builder.Build();
+
+        // What an attacker on the gateway-to-service hop sees: a request marked for capture is recorded, not served.
+        _app.Use(async (context, next) =>
+        {
+            if (context.Request.Headers[CaptureHeader] is [{ } id])
+            {
+                _captured[id] = [.. context.Request.Headers.SelectMany(h => h.Value.Select(v => KeyValuePair.Create(h.Key, v ?? "")))];
+                context.Response.StatusCode = StatusCodes.Status204NoContent;
+                return;
+            }
+
+            await next(context);
+        });
         _app.UseAuthentication();
         _app.UseAuthorization();
         _app.MapGet("/whoami", Describe).RequireAuthorization();
@@ -107,6 +129,7 @@ public sealed class AspNetCoreSampleTests
         _app.MapGet("/silent", Describe).RequireAuthorization(new AuthorizeAttribute { AuthenticationSchemes = "silent" });
         _app.MapGet("/html", Describe).RequireAuthorization(new AuthorizeAttribute { AuthenticationSchemes = "html" });
         _app.MapPost("/signed/v2/echo", EchoAsync).RequireAuthorization("signed-v2");
+        _app.MapMethods("/signed/v2/strict/{**rest}", ["POST", "DELETE"], EchoAsync).RequireAuthorization("signed-v2-strict");
         await _app.StartAsync();
         var serviceUrl = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 
@@ -248,6 +271,87 @@ public sealed class AspNetCoreSampleTests
     }
 
     [Test]
+    public async Task SignedHeadersHandler_Version2_BodyAddedToARequestSignedWithoutOne_Refused()
+    {
+        var key = await _gateway.CreateKeyAsync("shop", new { name = "deleter", scopes = new[] { "write" } });
+        var captured = await CaptureAsync(HttpMethod.Delete, "/signed/v2/strict/orders/7", key.Str("key"), content: null);
+        Assert.That(captured.Any(h => h.Key.Equals(GatewaySignature.ContentDigestHeaderName, StringComparison.OrdinalIgnoreCase)), Is.False, "signed as having no body");
+
+        const string added = "{\"force\":true,\"cascade\":\"all\"}";
+        using var genuine = await ReplayAsync(HttpMethod.Delete, "/signed/v2/strict/orders/7", captured, content: null);
+        using var withLength = await ReplayAsync(HttpMethod.Delete, "/signed/v2/strict/orders/7", captured, new StringContent(added, Encoding.UTF8, "application/json"));
+        using var chunked = await ReplayAsync(HttpMethod.Delete, "/signed/v2/strict/orders/7", captured, new StreamContent(new UnknownLengthStream(Encoding.UTF8.GetBytes(added))));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(genuine.StatusCode, Is.EqualTo(HttpStatusCode.OK), "the captured request as the gateway sent it");
+            Assert.That(withLength.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), "a body added with a Content-Length");
+            Assert.That(chunked.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), "a body added chunked");
+        });
+    }
+
+    [Test]
+    public async Task SignedHeadersHandler_Version2_ContentDigestSpelledWithAnUnderscore_BodyStillChecked()
+    {
+        // Signed as the gateway signs a covered empty body; the header renamed so a lookup of "Content-Digest" misses it.
+        var host = _service.BaseAddress!.Authority;
+        const string path = "/signed/v2/strict/orders";
+        var identity = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { ["X-Org-Id"] = "shop", ["X-Key-Id"] = "key_underscore", ["X-Key-Scopes"] = "write" };
+        var digest = GatewaySignature.ContentDigest([]);
+        var t = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var nonce = "n0123456789abcdefghijk";
+        var mac = GatewaySignature.ComputeV2(
+            GatewaySignature.DeriveClusterKey(Secret, "upstream"),
+            GatewaySignature.CanonicalStringV2(t, nonce, "POST", host, "upstream", path, name => identity.GetValueOrDefault(name), digest));
+        List<KeyValuePair<string, string>> Signed(string digestName) =>
+        [
+            .. identity,
+            KeyValuePair.Create("Host", host),
+            KeyValuePair.Create(GatewaySignature.HeaderName, $"t={t},kid=k1,n={nonce},v2={mac}"),
+            KeyValuePair.Create(digestName, digest),
+        ];
+
+        using var genuine = await ReplayAsync(HttpMethod.Post, path, Signed("Content-Digest"), content: null);
+        using var renamedEmpty = await ReplayAsync(HttpMethod.Post, path, Signed("Content_Digest"), content: null);
+        using var renamedWithBody = await ReplayAsync(HttpMethod.Post, path, Signed("Content_Digest"), new StringContent("{\"force\":true}", Encoding.UTF8, "application/json"));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(genuine.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(renamedEmpty.StatusCode, Is.EqualTo(HttpStatusCode.OK), "the verifier reads Content_Digest as Content-Digest, and the body is the one signed");
+            Assert.That(renamedWithBody.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), "the body must hash to the digest, whatever its spelling");
+        });
+    }
+
+    [Test]
+    public async Task SignedHeadersHandler_Version2_BodyOverMaxDigestBytes_UnsignedAccepted_EndpointReadsAllOfIt_RefusedWithRequireBodyDigest()
+    {
+        var key = (await _gateway.CreateKeyAsync("shop", new { name = "uploader", scopes = new[] { "write" } })).Str("key");
+        var body = "{\"blob\":\"" + new string('x', 100_000) + "\"}";
+
+        using var loose = await _gateway.CallAsync("/signed/v2/echo", key, r =>
+        {
+            r.Method = HttpMethod.Post;
+            r.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        });
+        var text = await loose.Content.ReadAsStringAsync();
+        using var strict = await _gateway.CallAsync("/signed/v2/strict/uploads", key, r =>
+        {
+            r.Method = HttpMethod.Post;
+            r.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        });
+
+        Assert.That(loose.StatusCode, Is.EqualTo(HttpStatusCode.OK), text);
+        var echo = JsonNode.Parse(text)!;
+        Assert.Multiple(() =>
+        {
+            Assert.That(echo.Str("digest"), Is.Empty, "the gateway did not cover the body");
+            Assert.That(echo.Str("body"), Is.EqualTo(body), "the endpoint reads the whole body");
+            Assert.That(strict.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), "RequireBodyDigest refuses a body the signature does not cover");
+        });
+    }
+
+    [Test]
     public async Task ApiKeyHandler_AdminUrlNeverAnswers_FailsWithinTheTimeout()
     {
         var elapsed = Stopwatch.StartNew();
@@ -276,6 +380,41 @@ public sealed class AspNetCoreSampleTests
         });
     }
 
+    /// <summary>The headers the service received for a request sent through the proxy (the request is not served).</summary>
+    private async Task<List<KeyValuePair<string, string>>> CaptureAsync(HttpMethod method, string path, string key, HttpContent? content)
+    {
+        var id = Guid.NewGuid().ToString("N");
+        using var response = await _gateway.CallAsync(path, key, r =>
+        {
+            r.Method = method;
+            r.Content = content;
+            r.Headers.Add(CaptureHeader, id);
+        });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NoContent), await response.Content.ReadAsStringAsync());
+        return [.. _captured[id].Where(h => !h.Key.Equals(CaptureHeader, StringComparison.OrdinalIgnoreCase))];
+    }
+
+    /// <summary>Sends <paramref name="headers"/> straight to the service, with <paramref name="content"/> as the body.</summary>
+    private async Task<HttpResponseMessage> ReplayAsync(HttpMethod method, string path, List<KeyValuePair<string, string>> headers, HttpContent? content)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = content };
+        foreach (var (name, value) in headers)
+        {
+            if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase) || name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase))
+            {
+                // Framing is the replayer's: it describes the body sent now.
+                continue;
+            }
+
+            if (!request.Headers.TryAddWithoutValidation(name, value))
+            {
+                (request.Content ??= new ByteArrayContent([])).Headers.TryAddWithoutValidation(name, value);
+            }
+        }
+
+        return await _service.SendAsync(request);
+    }
+
     private static IResult Describe(ClaimsPrincipal user) =>
         Results.Json(user.Claims.GroupBy(c => c.Type).ToDictionary(g => g.Key, g => string.Join(' ', g.Select(c => c.Value))));
 
@@ -299,5 +438,11 @@ public sealed class AspNetCoreSampleTests
         var text = await response.Content.ReadAsStringAsync();
         Assert.That(response.StatusCode, Is.EqualTo(expected), text);
         return JsonNode.Parse(text)!;
+    }
+
+    /// <summary>A readable stream that cannot tell its length, so HttpClient sends it chunked.</summary>
+    private sealed class UnknownLengthStream(byte[] data) : MemoryStream(data)
+    {
+        public override bool CanSeek => false;
     }
 }
