@@ -19,7 +19,7 @@ internal static class LeakedKeysApi
         admin.MapPost("/leaked-keys", ReportAsync).WithTags("Keys").WithName("ReportLeakedKeys")
             .RequireAdminRole(AdminRole.Admin, OrgFrom.All)
             .AcceptsAdminBody<LeakedKeysRequest>()
-            .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge);
+            .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge);
         return admin;
     }
 

@@ -1,4 +1,5 @@
 using Gateway.Domain;
+using Gateway.Stores;
 
 namespace Gateway.Keys;
 
@@ -28,12 +29,37 @@ internal sealed partial class KeyManager
     public const string LeakedAction = "key.leaked";
 
     /// <summary>
+    /// How many times a leak is read and decided before a lost race is given up on. Each lost race means another
+    /// writer's change landed; when that writer was another report of the same token (GitHub sends one per
+    /// repository that holds it, at once), the second try already finds the key handled.
+    /// </summary>
+    internal const int LeakAttempts = 5;
+
+    /// <summary>
     /// Applies <paramref name="action"/> to the key with this hash, writing one <c>key.leaked</c> audit entry with
     /// the change and where the leak was seen. A default key, which cannot be revoked or deactivated, is rotated
     /// instead; its leaked hash is kept as an already-expired previous hash so a repeated report still finds it
-    /// and changes nothing. Repeating a report never acts twice.
+    /// and changes nothing. Repeating a report never acts twice, nor do reports arriving together: the one that
+    /// loses the race to write reads the key again and decides again.
     /// </summary>
+    /// <exception cref="StoreConcurrencyException">The key changed between read and write on every one of <see cref="LeakAttempts"/> tries.</exception>
     public async Task<(LeakOutcome Outcome, ApiKeyRecord? Key)> HandleLeakAsync(string hash, LeakAction action, string? url, string? source, string actor, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await HandleLeakOnceAsync(hash, action, url, source, actor, cancellationToken);
+            }
+            catch (StoreConcurrencyException) when (attempt < LeakAttempts)
+            {
+                // Nothing of ours was written (the version check failed); the next read sees what the winner did,
+                // typically the same revocation or rotation, which is then answered as already handled.
+            }
+        }
+    }
+
+    private async Task<(LeakOutcome Outcome, ApiKeyRecord? Key)> HandleLeakOnceAsync(string hash, LeakAction action, string? url, string? source, string actor, CancellationToken cancellationToken)
     {
         var key = await store.FindKeyByHashAsync(hash, cancellationToken);
         if (key is null || (key.Hash != hash && key.PreviousHash != hash))

@@ -133,6 +133,14 @@ public static class SecretScanningEndpointRouteBuilderExtensions
             await GatewayProblem.WriteAsync(context, ProblemCodes.StoreUnavailable, "The store did not answer; the report was not acted on. Send it again.");
             return;
         }
+        catch (StoreConcurrencyException)
+        {
+            // A key kept changing under the report on every try (KeyManager.LeakAttempts), e.g. many reports of it at
+            // once. Tokens before it were acted on and a repeat is harmless, so asking GitHub to send it again is safe.
+            context.Response.Headers.RetryAfter = "1";
+            await GatewayProblem.WriteAsync(context, ProblemCodes.ReportsBusy, "A reported key was being changed by other calls on every try; send the report again.");
+            return;
+        }
 
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";
