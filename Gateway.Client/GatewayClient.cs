@@ -289,7 +289,7 @@ public sealed class GatewayClient(HttpClient http)
     /// cookies (and keeps the PKCE verifier) on whoever follows it, so only the browser that later returns to the
     /// callback can complete it.
     /// </summary>
-    /// <param name="returnUrl">A console path (<c>/console…</c> or <c>/admin/console…</c>) to land on afterwards; other values are refused with 400.</param>
+    /// <param name="returnUrl">A console path (<c>/console…</c>) to land on afterwards; other values are refused with 400.</param>
     [GatewayOperation("GET", "/admin/auth/oidc/login")]
     public Uri GetOidcLoginUrl(string? returnUrl = null)
     {

@@ -230,6 +230,35 @@ public sealed class AdminAccessHardeningTests
         Assert.That(rotated.Headers.CacheControl?.NoStore, Is.True, "rotate");
     }
 
+    [TestCase("admin/orgs", true, HttpStatusCode.OK)]
+    [TestCase("admin/orgs", false, HttpStatusCode.Unauthorized)]
+    [TestCase("admin/orgs/nope", true, HttpStatusCode.NotFound)]
+    [TestCase("admin/auth/providers", false, HttpStatusCode.OK)]
+    [TestCase("admin/auth/oidc/login?returnUrl=https://evil.example/", false, HttpStatusCode.NotFound)]
+    [TestCase("openapi/v1.json", false, HttpStatusCode.OK)]
+    [TestCase("healthz", false, HttpStatusCode.OK)]
+    [TestCase("readyz", false, HttpStatusCode.OK)]
+    [TestCase("metrics", false, HttpStatusCode.OK)]
+    [TestCase("console/", false, HttpStatusCode.OK)]
+    [TestCase("no/such/path", false, HttpStatusCode.NotFound)]
+    public async Task AdminListener_EveryResponse_Nosniff(string path, bool withToken, HttpStatusCode status)
+    {
+        // A JSON or text answer a browser sniffed as HTML would run whatever an attacker got into it (a key's
+        // description, a customer name) with the admin origin's rights.
+        await using var gateway = await GatewayHost.StartAsync();
+        using var client = new HttpClient { BaseAddress = gateway.AdminUrl };
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (withToken)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", GatewayHost.AdminToken);
+        }
+
+        using var response = await client.SendAsync(request);
+
+        Assert.That(response.StatusCode, Is.EqualTo(status));
+        Assert.That(response.Headers.TryGetValues("X-Content-Type-Options", out var values) ? string.Join(",", values) : null, Is.EqualTo("nosniff"));
+    }
+
     [Test]
     public async Task OpenApi_HostHeader_NotEchoedIntoServers()
     {

@@ -60,6 +60,9 @@ public sealed class AdminOidcSignInTests
         _idp.Audience = null;
         _idp.Lifetime = TimeSpan.FromMinutes(5);
         _idp.SignWithOtherKey = false;
+        _idp.SendUnsignedToken = false;
+        _idp.SignWithClientSecret = false;
+        _idp.Subject = "user-ada";
     }
 
     internal static Dictionary<string, string?> Settings(TestIdentityProvider idp) => new()
@@ -198,6 +201,8 @@ public sealed class AdminOidcSignInTests
     [TestCase("audience", 401, "another application")]
     [TestCase("expired", 401, "expired")]
     [TestCase("signature", 401, "signature")]
+    [TestCase("alg-none", 401, "signature")]
+    [TestCase("hs256-client-secret", 401, "signature")]
     [TestCase("no-role", 403, "no 'gateway_role' claim")]
     [TestCase("unknown-role", 403, "not one of verifier, viewer, admin or owner")]
     [TestCase("two-roles", 403, "several 'gateway_role' values")]
@@ -210,6 +215,10 @@ public sealed class AdminOidcSignInTests
             case "audience": _idp.Audience = "some-other-client"; break;
             case "expired": _idp.Lifetime = TimeSpan.FromMinutes(-10); break;
             case "signature": _idp.SignWithOtherKey = true; break;
+
+            // The token endpoint's answer: ASP.NET's handler does not require it to be signed (dotnet/aspnetcore#37549).
+            case "alg-none": _idp.SendUnsignedToken = true; _idp.Claims["gateway_role"] = "owner"; _idp.Claims["gateway_org"] = "*"; break;
+            case "hs256-client-secret": _idp.SignWithClientSecret = true; break;
             case "no-role": _idp.Claims.Remove("gateway_role"); break;
             case "unknown-role": _idp.Claims["gateway_role"] = "superuser"; break;
             case "two-roles": _idp.Claims["gateway_role"] = new[] { "viewer", "owner" }; break;
@@ -239,6 +248,7 @@ public sealed class AdminOidcSignInTests
     [TestCase("/console/../admin/orgs")]
     [TestCase("/consolex")]
     [TestCase("javascript:alert(1)")]
+    [TestCase("/admin/console/")]
     public async Task Login_ReturnUrlOutsideTheConsole_400WithoutRedirect(string returnUrl)
     {
         using var client = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = _gateway.AdminUrl };
@@ -259,6 +269,70 @@ public sealed class AdminOidcSignInTests
         Assert.That(location, Does.StartWith(_idp.Authority + "/authorize?"));
         Assert.That(location, Does.Contain("code_challenge_method=S256").And.Contain("response_type=code").And.Contain("code_challenge="), location);
         Assert.That(location, Does.Not.Contain("response_mode=form_post"), "the code comes back in a top-level GET");
+    }
+
+    [TestCase("admin", null, null, "admin <user-ada>")]
+    [TestCase(null, "gateway", null, "gateway <user-ada>")]
+    [TestCase("acme-admin", null, null, "acme-admin <user-ada>")]
+    [TestCase("admin", null, "admin@example.com", "admin <admin@example.com>")]
+    [TestCase(null, null, null, "<user-ada>")]
+    public async Task SignIn_ActorAlwaysCarriesTheIdentityInBrackets_NeverATokensActor(string? name, string? preferredUsername, string? email, string actor)
+    {
+        // "admin" is the bootstrap token's actor, "gateway" the gateway's own, and operator token names cannot hold '<'.
+        _idp.Claims.Remove("name");
+        _idp.Claims.Remove("email");
+        if (name is not null)
+        {
+            _idp.Claims["name"] = name;
+        }
+
+        if (preferredUsername is not null)
+        {
+            _idp.Claims["preferred_username"] = preferredUsername;
+        }
+
+        if (email is not null)
+        {
+            _idp.Claims["email"] = email;
+        }
+
+        var page = await SignInAsync(_browser, _gateway);
+        var me = await FetchAsync(page, "GET", "/admin/me");
+        Assert.That(me.Body!["name"]!.GetValue<string>(), Is.EqualTo(actor));
+        var csrf = me.Body["csrf"]!.GetValue<string>();
+        var keyName = "actor_" + Guid.NewGuid().ToString("N")[..8];
+        var created = await FetchAsync(page, "POST", "/admin/orgs/acme/keys", $$"""{"name":"{{keyName}}"}""", csrf);
+        Assert.That(created.Status, Is.EqualTo(201), created.Text);
+        Assert.That(created.Body!["createdBy"]!.GetValue<string>(), Is.EqualTo(actor));
+        var audit = await _gateway.AdminGetAsync("admin/audit?org=acme");
+        Assert.That(audit["items"]![0]!["actor"]!.GetValue<string>(), Is.EqualTo(actor));
+        await page.Context.CloseAsync();
+    }
+
+    [Test]
+    public async Task Login_ProviderUnreachable_503PageNot500()
+    {
+        // A provider that was there and is gone: its discovery document cannot be fetched.
+        using var closed = new ClosedPort();
+        await using var gateway = await GatewayHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Gateway:Admin:Oidc:Authority"] = $"http://127.0.0.1:{closed.Port}",
+            ["Gateway:Admin:Oidc:ClientId"] = TestIdentityProvider.ClientId,
+            ["Gateway:Admin:Oidc:RequireHttpsMetadata"] = "false",
+        });
+        using var client = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = gateway.AdminUrl };
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            // The second attempt meets the configuration manager's remembered failure.
+            using var response = await client.GetAsync("admin/auth/oidc/login?returnUrl=/console/");
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), $"attempt {attempt + 1}: {body}");
+            Assert.That(response.Headers.Location, Is.Null);
+            Assert.That(response.Headers.CacheControl?.NoStore, Is.True);
+            Assert.That(response.Headers.Contains("X-Request-Id"), Is.True);
+            Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("text/html"));
+            Assert.That(body, Does.Contain("Sign-in unavailable").And.Contain("identity provider could not be reached"));
+        }
     }
 
     [Test]

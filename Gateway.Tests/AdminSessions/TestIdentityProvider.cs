@@ -57,6 +57,12 @@ public sealed class TestIdentityProvider : IAsyncDisposable
     /// <summary>Sign with a key the JWKS does not hold (under the published key id).</summary>
     public bool SignWithOtherKey { get; set; }
 
+    /// <summary>An unsigned ID token: header <c>{"alg":"none","typ":"JWT"}</c> and an empty signature.</summary>
+    public bool SendUnsignedToken { get; set; }
+
+    /// <summary>An HS256 ID token keyed with the client secret (padded to the 256 bits IdentityModel requires), which the gateway also knows.</summary>
+    public bool SignWithClientSecret { get; set; }
+
     private int _tokensIssued;
 
     public int TokensIssued => _tokensIssued;
@@ -149,6 +155,9 @@ public sealed class TestIdentityProvider : IAsyncDisposable
         var claims = new Dictionary<string, object>(Claims) { ["sub"] = Subject, ["nonce"] = nonce };
         var issued = Lifetime > TimeSpan.Zero ? now : now + Lifetime - TimeSpan.FromMinutes(5);
         var key = new RsaSecurityKey(SignWithOtherKey ? _other : _signing) { KeyId = KeyId };
+        var credentials = SendUnsignedToken ? null
+            : SignWithClientSecret ? new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(ClientSecret.PadRight(32, '0'))), SecurityAlgorithms.HmacSha256)
+            : new SigningCredentials(key, SecurityAlgorithms.RsaSha256);
         return new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(new SecurityTokenDescriptor
         {
             Issuer = Authority,
@@ -157,7 +166,7 @@ public sealed class TestIdentityProvider : IAsyncDisposable
             IssuedAt = issued,
             NotBefore = issued,
             Expires = now + Lifetime,
-            SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.RsaSha256),
+            SigningCredentials = credentials,
         });
     }
 }

@@ -30,7 +30,7 @@ public static class AdminEndpointRouteBuilderExtensions
 
         // Signing in needs no admin token: the same error, no-store and IP-limit filters, and each handler decides.
         var open = endpoints.MapGroup("/admin")
-            .WithMetadata(AdminListenerMetadata.Instance)
+            .OnAdminListener()
             .AddEndpointFilter<AdminErrorFilter>()
             .AddEndpointFilter<AdminNoStoreFilter>()
             .AddEndpointFilter(Gateway.RateLimiting.IpLimitFilter.Admin(endpoints.ServiceProvider, endpoints.ServiceProvider.GetRequiredService<AdminClientAddress>().Resolve))
@@ -45,12 +45,12 @@ public static class AdminEndpointRouteBuilderExtensions
         endpoints.MapAdminOpenApi();
 
         // HEAD as well: some load balancers and probes send it (Kestrel leaves the body out).
-        endpoints.MapMethods("/healthz", ProbeMethods, () => Results.Text("ok")).WithMetadata(AdminListenerMetadata.Instance);
-        endpoints.MapMethods("/readyz", ProbeMethods, ReadyAsync).WithMetadata(AdminListenerMetadata.Instance);
+        endpoints.MapMethods("/healthz", ProbeMethods, () => Results.Text("ok")).OnAdminListener();
+        endpoints.MapMethods("/readyz", ProbeMethods, ReadyAsync).OnAdminListener();
         // Resolved now, not at the first scrape, so that the listener counts from the start.
         var metrics = endpoints.ServiceProvider.GetRequiredService<PrometheusMetrics>();
         endpoints.MapGet("/metrics", () => Results.Text(metrics.Scrape(), PrometheusMetrics.ContentType))
-            .WithMetadata(AdminListenerMetadata.Instance);
+            .OnAdminListener();
         return endpoints;
     }
 
@@ -59,7 +59,7 @@ public static class AdminEndpointRouteBuilderExtensions
     /// <summary>The filters every admin API group shares, outermost first.</summary>
     private static RouteGroupBuilder WithAdminFilters(this RouteGroupBuilder group, IEndpointRouteBuilder endpoints, bool ipLimit)
     {
-        group.WithMetadata(AdminListenerMetadata.Instance)
+        group.OnAdminListener()
             // Errors outermost: an operator token is checked against the store, which may be down (503, not 500).
             .AddEndpointFilter<AdminErrorFilter>()
             .AddEndpointFilter<AdminNoStoreFilter>()

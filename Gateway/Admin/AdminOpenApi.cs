@@ -69,7 +69,7 @@ internal static class AdminOpenApi
 
     public static IEndpointRouteBuilder MapAdminOpenApi(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapOpenApi(Path).WithMetadata(AdminListenerMetadata.Instance);
+        endpoints.MapOpenApi(Path).OnAdminListener();
         return endpoints;
     }
 

@@ -24,12 +24,11 @@ internal static class ConsoleEndpoints
 
             var headers = context.Response.Headers;
             headers.ContentSecurityPolicy = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
-            headers.XContentTypeOptions = "nosniff";
             headers.XFrameOptions = "DENY";
             headers.CacheControl = "no-cache";
             headers["Referrer-Policy"] = "no-referrer";
             return Results.Bytes(asset.Body, asset.ContentType);
-        }).WithMetadata(AdminListenerMetadata.Instance);
+        }).OnAdminListener();
         return endpoints;
     }
 

@@ -77,7 +77,8 @@ internal static partial class AdminSessionClaims
         var name = session?.FindFirst(Name)?.Value;
         var role = AdminRoles.Parse(session?.FindFirst(Role)?.Value);
         var org = session?.FindFirst(Org)?.Value;
-        if (string.IsNullOrEmpty(name) || role is null || org is null || (org != AllOrgs && !OrgId().IsMatch(org))
+        // A name without '<' comes from a session made before actors were always bracketed: it could read as a token's actor.
+        if (string.IsNullOrEmpty(name) || !name.Contains('<', StringComparison.Ordinal) || role is null || org is null || (org != AllOrgs && !OrgId().IsMatch(org))
             || string.IsNullOrEmpty(CsrfToken(session)))
         {
             return null;
@@ -99,19 +100,22 @@ internal static partial class AdminSessionClaims
             ? DateTimeOffset.FromUnixTimeSeconds(seconds)
             : null;
 
-    /// <summary>"Name &lt;email&gt;" for the audit log, printable ASCII-safe and at most 128 characters like an actor header.</summary>
+    /// <summary>
+    /// The audit log's actor: <c>Name &lt;email&gt;</c>, or <c>Name &lt;subject&gt;</c> without an email, or just the
+    /// bracketed part without a name; printable and at most 128 characters like an actor header. The brackets keep it
+    /// apart from every other actor: an operator token's name cannot hold '&lt;', and <c>admin</c> (the bootstrap token)
+    /// and <c>gateway</c> have none, so a person whose provider calls them "admin" is never taken for the bootstrap token.
+    /// </summary>
     internal static string DisplayName(ClaimsPrincipal token, string subject)
     {
-        var name = Clean(token.FindFirst("name")?.Value ?? token.FindFirst("preferred_username")?.Value);
-        var email = Clean(token.FindFirst("email")?.Value);
-        var display = (name, email) switch
-        {
-            ({ Length: > 0 }, { Length: > 0 }) => $"{name} <{email}>",
-            ({ Length: > 0 }, _) => name,
-            (_, { Length: > 0 }) => $"<{email}>",
-            _ => Clean(subject),
-        };
-        return display.Length <= 128 ? display : display[..128];
+        const int MaxLength = 128;
+        var name = Clean(token.FindFirst("name")?.Value) is { Length: > 0 } n ? n : Clean(token.FindFirst("preferred_username")?.Value);
+        var id = Clean(token.FindFirst("email")?.Value) is { Length: > 0 } email ? email : Clean(subject);
+        var bracketed = $"<{(id.Length > MaxLength - 8 ? id[..(MaxLength - 8)] : id)}>";
+
+        // The name gives way first: the bracketed identity is what tells people apart.
+        var room = MaxLength - bracketed.Length - 1;
+        return name.Length == 0 ? bracketed : $"{(name.Length > room ? name[..room].TrimEnd() : name)} {bracketed}";
     }
 
     private static string Clean(string? text) =>

@@ -13,6 +13,17 @@ internal static partial class AdminSessionsServiceCollectionExtensions
     private static readonly string[] BaseScopes = ["openid", "profile", "email"];
 
     /// <summary>
+    /// The ID token signatures accepted: asymmetric ones, checked with the provider's published keys. Not <c>none</c>,
+    /// and not HS256 and kin, whose key would be the client secret: whoever holds the secret could sign any claims.
+    /// </summary>
+    internal static readonly string[] SignatureAlgorithms =
+    [
+        SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSha384, SecurityAlgorithms.RsaSha512,
+        SecurityAlgorithms.RsaSsaPssSha256, SecurityAlgorithms.RsaSsaPssSha384, SecurityAlgorithms.RsaSsaPssSha512,
+        SecurityAlgorithms.EcdsaSha256, SecurityAlgorithms.EcdsaSha384, SecurityAlgorithms.EcdsaSha512,
+    ];
+
+    /// <summary>
     /// Console sessions: Data Protection keys shared through the store and protected at rest (always: the keys protect
     /// the session and sign-in cookies), <c>/admin/auth/*</c>, and, when <c>Gateway:Admin:Oidc:Authority</c> is set,
     /// the OpenID Connect sign-in, the session cookie and its CSRF check. Call before <c>AddGatewayAdmin</c>, whose
@@ -127,6 +138,8 @@ internal static partial class AdminSessionsServiceCollectionExtensions
         }
 
         o.TokenValidationParameters.ValidAudience = oidc.ClientId;
+        o.TokenValidationParameters.RequireSignedTokens = true;
+        o.TokenValidationParameters.ValidAlgorithms = SignatureAlgorithms;
         o.TokenValidationParameters.NameClaimType = "name";
         o.CorrelationCookie.SameSite = SameSiteMode.Lax;
         o.CorrelationCookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
@@ -136,6 +149,15 @@ internal static partial class AdminSessionsServiceCollectionExtensions
         {
             OnTokenValidated = context =>
             {
+                // The handler validates the token endpoint's ID token with RequireSignedTokens switched off (OpenID
+                // Connect lets a client trust that TLS channel instead, dotnet/aspnetcore#37549), so an unsigned
+                // token would pass. The gateway promises a signature checked against the provider's keys.
+                if (!SignedAsymmetrically(context.SecurityToken))
+                {
+                    context.Fail(new SecurityTokenInvalidSignatureException("The ID token is not signed with an asymmetric algorithm."));
+                    return Task.CompletedTask;
+                }
+
                 var services = context.HttpContext.RequestServices;
                 var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
                 var (identity, refusal) = AdminSessionClaims.FromIdToken(context.Principal!, oidc, now);
@@ -168,6 +190,13 @@ internal static partial class AdminSessionsServiceCollectionExtensions
             },
         };
     }
+
+    /// <summary>
+    /// Whether the validated ID token carries a signature of an accepted algorithm; the handler has checked any
+    /// signature the token has against the provider's keys and <see cref="SignatureAlgorithms"/>, but not that it has one.
+    /// </summary>
+    internal static bool SignedAsymmetrically(System.IdentityModel.Tokens.Jwt.JwtSecurityToken? token) =>
+        token is { RawSignature.Length: > 0 } && SignatureAlgorithms.Contains(token.Header.Alg, StringComparer.Ordinal);
 
     /// <summary>A status and a sentence for each way a sign-in fails; never the exception's own text, which may quote the token.</summary>
     internal static (int Status, string Reason) Describe(Exception? failure)

@@ -4,6 +4,7 @@ using Gateway.Admin;
 using Gateway.Stores;
 using Gateway.Observability;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.OpenIdConnect;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -17,7 +18,7 @@ namespace Gateway.AdminSessions;
 internal sealed partial class AdminSignInEndpoints : IAdminPublicApi
 {
     /// <summary>Where the console lives; a sign-in returns only there.</summary>
-    private static readonly string[] ReturnPrefixes = ["/console", "/admin/console"];
+    private static readonly string[] ReturnPrefixes = ["/console"];
 
     private const string DefaultReturnUrl = "/console/";
 
@@ -25,8 +26,9 @@ internal sealed partial class AdminSignInEndpoints : IAdminPublicApi
     {
         var auth = admin.MapGroup("/auth").WithTags("Sign-in");
         auth.MapGet("/providers", Providers).WithName("GetAuthProviders");
-        auth.MapGet("/oidc/login", Login).WithName("OidcLogin")
+        auth.MapGet("/oidc/login", LoginAsync).WithName("OidcLogin")
             .Produces(StatusCodes.Status302Found)
+            .Produces(StatusCodes.Status503ServiceUnavailable, contentType: "text/html")
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         auth.MapPost("/signout", SignOutAsync).WithName("SignOut")
             .ProducesAdminProblem(StatusCodes.Status403Forbidden);
@@ -38,7 +40,7 @@ internal sealed partial class AdminSignInEndpoints : IAdminPublicApi
 
     private static Ok<AuthProvidersDto> Providers(IOptions<AdminOidcOptions> oidc) => TypedResults.Ok(new AuthProvidersDto(oidc.Value.Enabled));
 
-    private static Results<ChallengeHttpResult, AdminProblem> Login(string? returnUrl, HttpContext context, IOptions<AdminOidcOptions> oidc, ILogger<AdminSignInEndpoints> logger)
+    private static async Task<Results<ChallengeHttpResult, AdminProblem, SignInPageResult>> LoginAsync(string? returnUrl, HttpContext context, IOptions<AdminOidcOptions> oidc, ILogger<AdminSignInEndpoints> logger)
     {
         if (!oidc.Value.Enabled)
         {
@@ -49,7 +51,24 @@ internal sealed partial class AdminSignInEndpoints : IAdminPublicApi
         {
             // Only the console's own pages: anything else would make this gateway an open redirect after sign-in.
             Log.ReturnUrlRefused(logger, returnUrl.Length > 200 ? returnUrl[..200] : returnUrl);
-            return AdminProblems.Invalid("returnUrl", "Must be a path of the console on this listener (starting with /console or /admin/console).");
+            return AdminProblems.Invalid("returnUrl", "Must be a path of the console on this listener (starting with /console).");
+        }
+
+        // The challenge needs the provider's discovery document and would throw (an empty 500) while it cannot be
+        // fetched; fetched here first, where the failure can be answered. Once fetched it is cached, and a failed
+        // refresh keeps the last good one, so the challenge that follows does not fetch again.
+        var handler = context.RequestServices.GetRequiredService<IOptionsMonitor<OpenIdConnectOptions>>().Get(AdminSessionSchemes.Oidc);
+        try
+        {
+            await handler.ConfigurationManager!.GetConfigurationAsync(context.RequestAborted);
+        }
+        catch (Exception ex) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            Log.ProviderUnreachable(logger, oidc.Value.Authority!, ex);
+            return new SignInPageResult(
+                StatusCodes.Status503ServiceUnavailable,
+                "Sign-in unavailable",
+                "The identity provider could not be reached, so signing in with it is unavailable. Try again later, or sign in with an admin token.");
         }
 
         return TypedResults.Challenge(new AuthenticationProperties { RedirectUri = returnUrl }, [AdminSessionSchemes.Oidc]);
@@ -135,6 +154,9 @@ internal sealed partial class AdminSignInEndpoints : IAdminPublicApi
     {
         [LoggerMessage(EventId = EventIds.AdminSignInReturnUrlRefused, Level = LogLevel.Warning, Message = "Refused a console sign-in whose return address is not a console path: '{ReturnUrl}'.")]
         public static partial void ReturnUrlRefused(ILogger logger, string returnUrl);
+
+        [LoggerMessage(EventId = EventIds.AdminSignInProviderUnreachable, Level = LogLevel.Warning, Message = "Console sign-in unavailable: the identity provider's configuration could not be read from {Authority}.")]
+        public static partial void ProviderUnreachable(ILogger logger, string authority, Exception exception);
 
         [LoggerMessage(EventId = EventIds.AdminSignedOut, Level = LogLevel.Information, Message = "Console session of {Name} signed out.")]
         public static partial void SignedOut(ILogger logger, string name);

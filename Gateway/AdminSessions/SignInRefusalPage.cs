@@ -3,12 +3,13 @@ using System.Text.Encodings.Web;
 namespace Gateway.AdminSessions;
 
 /// <summary>
-/// The page a refused sign-in lands on: a 4xx with a sentence a person can act on, not a 500 or a stack trace. The
-/// browser arrives here from the identity provider, so this is HTML, and it names no token content.
+/// The page a refused sign-in lands on: a 4xx (a 503 while the identity provider cannot be reached) with a sentence a
+/// person can act on, not a 500 or a stack trace. The browser arrives here from the identity provider, so this is HTML,
+/// and it names no token content.
 /// </summary>
 internal static class SignInRefusalPage
 {
-    public static Task WriteAsync(HttpContext context, int status, string reason)
+    public static Task WriteAsync(HttpContext context, int status, string reason, string title = "Sign-in refused")
     {
         var response = context.Response;
         response.StatusCode = status;
@@ -21,9 +22,9 @@ internal static class SignInRefusalPage
         var html = $"""
             <!doctype html>
             <html lang="en">
-            <head><meta charset="utf-8"><title>Sign-in refused</title></head>
+            <head><meta charset="utf-8"><title>{HtmlEncoder.Default.Encode(title)}</title></head>
             <body>
-            <h1>Sign-in refused</h1>
+            <h1>{HtmlEncoder.Default.Encode(title)}</h1>
             <p id="reason">{HtmlEncoder.Default.Encode(reason)}</p>
             <p><a href="/console/">Back to the console</a></p>
             </body>
@@ -31,4 +32,10 @@ internal static class SignInRefusalPage
             """;
         return response.WriteAsync(html);
     }
+}
+
+/// <summary>The sign-in page as an endpoint's result, for a failure found before the OpenID Connect handler runs.</summary>
+internal sealed class SignInPageResult(int status, string title, string reason) : IResult
+{
+    public Task ExecuteAsync(HttpContext httpContext) => SignInRefusalPage.WriteAsync(httpContext, status, reason, title);
 }

@@ -26,6 +26,7 @@ internal sealed class UnmatchedRequestMiddleware(RequestDelegate next, Listeners
 
         if (listeners.IsAdmin(context))
         {
+            AdminListenerHeadersFilter.Apply(context.Response);
             return GatewayProblem.WriteAsync(context, ProblemCodes.NotFound, "No admin endpoint at this path.");
         }
 

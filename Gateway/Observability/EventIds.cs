@@ -78,6 +78,7 @@ internal static class EventIds
     public const int AdminSessionCsrfRefused = 2103;
     public const int AdminSignInReturnUrlRefused = 2104;
     public const int AdminSessionEnded = 2105;
+    public const int AdminSignInProviderUnreachable = 2106;
     public const int VerifyStoreUnavailable = 2400;
     public const int VerifyGiveBackFailed = 2401;
 }
