@@ -16,9 +16,10 @@ public sealed class TrustedHeaderTests : UpstreamFixture
         "X-Real-IP", "True-Client-IP", "CF-Connecting-IP", "X-Original-URL", "X-Rewrite-URL",
         "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
         "X-Client-IP", "X-Cluster-Client-IP", "X-Original-Host", "X-Host", "X-Forwarded-Port",
+        "X-Forwarded-Scheme", "X-Forwarded-Ssl", "X-Url-Scheme", "Front-End-Https", "X-Forwarded-Server", "X-Original-Forwarded-For",
     ];
 
-    private static readonly string[] Respelled = ["x-real-ip", "X_REAL_IP", "true_client_ip", "Cf-Connecting_Ip", "x_original_url", "X-REWRITE-URL", "x_http_method_override", "X_Http_Method", "x-method_override", "x_client_ip", "X-CLUSTER_CLIENT-IP", "x_original_host", "X_HOST", "x_forwarded_port"];
+    private static readonly string[] Respelled = ["x-real-ip", "X_REAL_IP", "true_client_ip", "Cf-Connecting_Ip", "x_original_url", "X-REWRITE-URL", "x_http_method_override", "X_Http_Method", "x-method_override", "x_client_ip", "X-CLUSTER_CLIENT-IP", "x_original_host", "X_HOST", "x_forwarded_port", "x_forwarded_scheme", "X-FORWARDED_SSL", "x_url_scheme", "front_end_https", "X_Forwarded_Server", "x-original_forwarded-for"];
 
     [SetUp]
     public void ResetUpstream() => Upstream.Reset();

@@ -1,3 +1,5 @@
+using Yarp.ReverseProxy.Forwarder;
+
 namespace Gateway.Http;
 
 /// <summary>
@@ -33,6 +35,22 @@ internal static class ClientBodyErrors
     /// </summary>
     public static bool EndedMidBody((int Status, string Reason) refused) =>
         refused is { Status: StatusCodes.Status400BadRequest, Reason: "Unexpected end of request content." };
+
+    /// <summary>
+    /// Reading the client's body was cancelled while the client was still connected: the forwarder's activity timeout
+    /// ran out with no part of the body arriving. YARP reports it as a client error or a cancelled body, with the
+    /// cancellation inside (often in an <see cref="AggregateException"/> beside the upstream send's own).
+    /// </summary>
+    public static bool Stalled(ForwarderError error, Exception? exception) =>
+        error is ForwarderError.RequestBodyClient or ForwarderError.RequestBodyCanceled && HoldsCancellation(exception);
+
+    private static bool HoldsCancellation(Exception? exception) => exception switch
+    {
+        null => false,
+        OperationCanceledException => true,
+        AggregateException many => many.InnerExceptions.Any(HoldsCancellation),
+        _ => HoldsCancellation(exception.InnerException),
+    };
 
     /// <summary>The problem to answer a refusal with: 413 <c>body_too_large</c>, otherwise 400 <c>bad_request</c>.</summary>
     public static ProblemCode ProblemFor((int Status, string Reason) refused) =>

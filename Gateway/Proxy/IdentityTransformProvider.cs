@@ -31,7 +31,7 @@ internal sealed class IdentityTransformProvider(StrippedHeaders stripped, Client
     {
         context.RequestTransforms.Insert(0, new RequestFuncTransform(StripAsync));
         context.AddRequestTransform(StampAsync);
-        context.AddResponseTransform(KeepRequestIdAsync);
+        context.AddResponseTransform(KeepGatewayHeadersAsync);
 
         // YARP's default X-Forwarded-* transforms would be added after this provider's; added here instead, so the
         // chain below follows them. A route that configures its own forwarded transforms keeps them as they are.
@@ -73,14 +73,27 @@ internal sealed class IdentityTransformProvider(StrippedHeaders stripped, Client
 
     /// <summary>
     /// YARP adds the upstream's response headers to those already set, so an upstream's own <c>X-Request-Id</c> would
-    /// make two; the client gets the gateway's only, the id its logs hold.
+    /// make two; the client gets the gateway's only, the id its logs hold. The quota and credits headers are the
+    /// gateway's too: written when the response starts if a quota or credits apply, and an upstream's copy must not
+    /// speak for them when none do. Headers the upstream named in its <c>Connection</c> header end at the gateway.
     /// </summary>
-    private static ValueTask KeepRequestIdAsync(ResponseTransformContext context)
+    private static ValueTask KeepGatewayHeadersAsync(ResponseTransformContext context)
     {
         var http = context.HttpContext;
-        if (http.Response.Headers[RequestIdMiddleware.HeaderName].Count != 1)
+        var headers = http.Response.Headers;
+        if (headers[RequestIdMiddleware.HeaderName].Count != 1)
         {
-            http.Response.Headers[RequestIdMiddleware.HeaderName] = http.TraceIdentifier;
+            headers[RequestIdMiddleware.HeaderName] = http.TraceIdentifier;
+        }
+
+        foreach (var name in QuotaHeaders.All)
+        {
+            headers.Remove(name);
+        }
+
+        if (context.ProxyResponse is { } upstream)
+        {
+            ConnectionHeaders.RemoveNamed(upstream, headers);
         }
 
         return ValueTask.CompletedTask;
@@ -89,6 +102,7 @@ internal sealed class IdentityTransformProvider(StrippedHeaders stripped, Client
     private ValueTask StripAsync(RequestTransformContext context)
     {
         stripped.RemoveFrom(context.ProxyRequest.Headers);
+        ConnectionHeaders.RemoveNamed(context.HttpContext.Request.Headers.Connection, context.ProxyRequest.Headers);
         return ValueTask.CompletedTask;
     }
 

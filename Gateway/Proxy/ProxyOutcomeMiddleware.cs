@@ -79,6 +79,13 @@ internal sealed partial class ProxyOutcomeMiddleware(
 
             var response = context.Response;
             var refused = ClientBodyErrors.Find(error.Exception);
+            if (refused is null && !context.RequestAborted.IsCancellationRequested && ClientBodyErrors.Stalled(error.Error, error.Exception))
+            {
+                // The client is still there and its body stopped arriving for the cluster's ActivityTimeout: a slow
+                // client, answered as Kestrel's own body timeout is, not as one that went away.
+                refused = (StatusCodes.Status408RequestTimeout, "No part of the request body arrived for the cluster's ActivityTimeout.");
+            }
+
             if (context.RequestAborted.IsCancellationRequested || (IsClientSide(error.Error) && (refused is null || ClientBodyErrors.EndedMidBody(refused.Value))))
             {
                 // The client went away: nobody reads an answer. 499 (nginx's "client closed request") keeps it
@@ -93,9 +100,13 @@ internal sealed partial class ProxyOutcomeMiddleware(
                 return;
             }
 
-            // YARP clears the response headers when it gives up on a request; the id goes back on every answer.
+            // The answer is the gateway's own: nothing the upstream sent goes with it. YARP clears the response
+            // headers when it gives up on most failures, but not all (a 101 to a request that asked for no upgrade
+            // left the upstream's cookies and Connection: Upgrade on the 502). The limits' headers are written when
+            // the response starts, so they are not lost here; the id goes back on every answer.
             if (!response.HasStarted)
             {
+                response.Headers.Clear();
                 response.Headers[RequestIdMiddleware.HeaderName] = context.TraceIdentifier;
             }
 
@@ -106,10 +117,19 @@ internal sealed partial class ProxyOutcomeMiddleware(
                 Log.ClientBodyRefused(logger, error.Error, bad.Status, context.TraceIdentifier, bad.Reason);
                 if (!response.HasStarted)
                 {
+                    if (bad.Status == StatusCodes.Status408RequestTimeout && (HttpProtocol.IsHttp11(context.Request.Protocol) || HttpProtocol.IsHttp10(context.Request.Protocol)))
+                    {
+                        // The rest of the body may still come; the connection ends rather than wait to drain it.
+                        response.Headers.Connection = "close";
+                    }
+
                     var problem = ClientBodyErrors.ProblemFor(bad);
-                    await GatewayProblem.WriteAsync(context, problem, problem == ProblemCodes.BodyTooLarge
-                        ? "The request body is larger than the gateway accepts."
-                        : "The request body is malformed: " + bad.Reason);
+                    await GatewayProblem.WriteAsync(context, problem, bad.Status switch
+                    {
+                        StatusCodes.Status413PayloadTooLarge => "The request body is larger than the gateway accepts.",
+                        StatusCodes.Status408RequestTimeout => "The request body did not arrive in time: " + bad.Reason,
+                        _ => "The request body is malformed: " + bad.Reason,
+                    });
                 }
 
                 Record(context, "client_error");

@@ -31,6 +31,12 @@ internal sealed class StrippedHeaders
         "X-Original-Host",
         "X-Host",
         "X-Forwarded-Port",
+        "X-Forwarded-Scheme",
+        "X-Forwarded-Ssl",
+        "X-Url-Scheme",
+        "Front-End-Https",
+        "X-Forwarded-Server",
+        "X-Original-Forwarded-For",
     ];
 
     /// <summary>

@@ -1,3 +1,5 @@
+using Gateway.Http;
+
 namespace Gateway.RateLimiting;
 
 /// <summary>The <c>X-RateLimit-*</c> headers of one limit's state, and the seconds they and Retry-After count in.</summary>
@@ -18,13 +20,13 @@ internal static class RateLimitHeaders
             ref readonly var charge = ref quotas.Charges[i];
             if (charge.Kind == QuotaKind.Quota)
             {
-                headers["X-Quota-Limit"] = RateLimitNumberText.Of(charge.Limit);
-                headers["X-Quota-Remaining"] = RateLimitNumberText.Of(Math.Max(0, charge.Remaining));
-                headers["X-Quota-Reset"] = RateLimitNumberText.Of(Seconds((charge.ResetAt ?? quotas.Now) - quotas.Now));
+                headers[QuotaHeaders.QuotaLimit] = RateLimitNumberText.Of(charge.Limit);
+                headers[QuotaHeaders.QuotaRemaining] = RateLimitNumberText.Of(Math.Max(0, charge.Remaining));
+                headers[QuotaHeaders.QuotaReset] = RateLimitNumberText.Of(Seconds((charge.ResetAt ?? quotas.Now) - quotas.Now));
             }
             else
             {
-                headers["X-Credits-Remaining"] = RateLimitNumberText.Of(Math.Max(0, charge.Remaining));
+                headers[QuotaHeaders.CreditsRemaining] = RateLimitNumberText.Of(Math.Max(0, charge.Remaining));
             }
         }
     }

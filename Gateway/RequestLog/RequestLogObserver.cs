@@ -31,7 +31,9 @@ internal sealed class RequestLogObserver(RequestLogWriter writer, ClientIpResolv
 
         var response = context.Response;
         var status = context.RequestAborted.IsCancellationRequested && !response.HasStarted ? ClientClosedRequest : response.StatusCode;
-        var proxied = context.ProxyFeature().ProxiedDestination is not null && context.Feature<IForwarderErrorFeature>() is null;
+        // A response that started carries the upstream's status even when its body then failed (a reset, a stall):
+        // the upstream did answer, and the log says with what.
+        var proxied = context.ProxyFeature().ProxiedDestination is not null && (response.HasStarted || context.Feature<IForwarderErrorFeature>() is null);
         writer.Write(new PendingRequestRecord(
             start.Time,
             context.TraceIdentifier,
