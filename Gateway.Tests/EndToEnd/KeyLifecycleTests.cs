@@ -75,6 +75,18 @@ public sealed class KeyLifecycleTests(StoreKind store) : GatewayFixture(store)
         Assert.That((await GetKeyAsync(Id(created)))["previousKeyExpiresAt"], Is.Null);
     }
 
+    [Test]
+    public async Task Rotate_GracePeriodNull_SameAsAbsent_NoGrace()
+    {
+        var org = await NewOrgAsync();
+        var created = await Host.CreateKeyAsync(org, new { name = "svc" });
+
+        var rotated = await Host.AdminPostAsync($"admin/keys/{Id(created)}/rotate", new { gracePeriod = (string?)null });
+
+        Assert.That(rotated["previousKeyExpiresAt"], Is.Null);
+        Assert.That(await Host.CodeAsync(Plaintext(created)), Is.EqualTo("invalid_key"));
+    }
+
     [TestCase("7.00:00:01")]
     [TestCase("-00:00:01")]
     [TestCase("ten minutes")]

@@ -198,9 +198,9 @@ internal static partial class JsonFields
         return (true, parsed);
     }
 
-    public static (bool Present, TimeSpan? Value) Duration(JsonElement body, string field, ValidationErrors errors)
+    public static (bool Present, TimeSpan? Value) Duration(JsonElement body, string field, ValidationErrors errors, bool allowNull = false)
     {
-        var (present, text) = String(body, field, errors, allowNull: false, maxLength: 32);
+        var (present, text) = String(body, field, errors, allowNull, maxLength: 32);
         if (!present || text is null)
         {
             return (present, null);

@@ -221,7 +221,8 @@ internal static class KeysApi
     private static TimeSpan? ParseRotate(JsonElement body, ValidationErrors errors)
     {
         JsonFields.RejectUnknown(body, errors, RotateFields);
-        var (_, grace) = JsonFields.Duration(body, "gracePeriod", errors);
+        // Optional: null reads as absent (no grace), as a client that always sends the member expects.
+        var (_, grace) = JsonFields.Duration(body, "gracePeriod", errors, allowNull: true);
         if (grace is { } g && !KeyRules.IsValidGracePeriod(g))
         {
             errors.Add("gracePeriod", $"Must be {KeyRules.GracePeriodRange}.");
