@@ -79,7 +79,7 @@ public static class AdminEndpointRouteBuilderExtensions
     {
         try
         {
-            await resilience.Pipeline.ExecuteAsync(static async (s, ct) => await s.PingAsync(ct), store, cancellationToken);
+            await resilience.ExecuteAsync(static (s, ct) => s.PingAsync(ct), store, cancellationToken);
             return Results.Text("ready");
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

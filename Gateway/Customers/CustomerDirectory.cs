@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using Gateway.Configuration;
 using Gateway.Stores;
 using Microsoft.Extensions.Options;
-using Polly;
 
 namespace Gateway.Customers;
 
@@ -23,7 +22,7 @@ internal sealed class CustomerDirectory
 {
     private readonly ICustomerStore _store;
     private readonly TimeProvider _time;
-    private readonly ResiliencePipeline _resilience;
+    private readonly StoreResilience _resilience;
     private readonly TimeSpan _freshFor;
     private readonly TimeSpan _staleFor;
     private readonly bool _failClosed;
@@ -38,7 +37,7 @@ internal sealed class CustomerDirectory
     {
         _store = store;
         _time = time;
-        _resilience = resilience.Pipeline;
+        _resilience = resilience;
         var cache = options.Value.Cache;
         _freshFor = cache.FreshFor;
         _staleFor = cache.StaleFor;
@@ -118,7 +117,7 @@ internal sealed class CustomerDirectory
     {
         // Not the caller's cancellation: the read is shared, and what it brings back serves the next requests too.
         var customer = await _resilience.ExecuteAsync(
-            static (state, ct) => new ValueTask<Customer?>(state.Store.GetAsync(state.Id.Org, state.Id.Id, ct)), (Store: _store, Id: id), CancellationToken.None);
+            static (state, ct) => state.Store.GetAsync(state.Id.Org, state.Id.Id, ct), (Store: _store, Id: id), CancellationToken.None);
         if (generation == Interlocked.Read(ref _generation))
         {
             _entries[id] = new Entry(customer, _time.GetTimestamp());

@@ -4,7 +4,6 @@ using Gateway.Domain;
 using Gateway.Observability;
 using Gateway.Stores;
 using Microsoft.Extensions.Options;
-using Polly;
 
 namespace Gateway.Keys;
 
@@ -23,7 +22,7 @@ internal sealed class KeyResolver
     private readonly IKeyLookup _store;
     private readonly TimeProvider _time;
     private readonly CacheOptions _options;
-    private readonly ResiliencePipeline _resilience;
+    private readonly StoreResilience _resilience;
     private readonly GatewayMetrics _metrics;
     private readonly KeyCache _cache;
     private readonly KeyProfiles _profiles;
@@ -41,7 +40,7 @@ internal sealed class KeyResolver
         _store = store;
         _time = time;
         _options = options.Value.Cache;
-        _resilience = resilience.Pipeline;
+        _resilience = resilience;
         _metrics = metrics;
         _cache = new KeyCache(_options);
         _profiles = new KeyProfiles(_options.MaxEntries);
@@ -177,7 +176,7 @@ internal sealed class KeyResolver
         var hash = digest.ToHex();
         var started = _time.GetTimestamp();
         using var span = GatewayTelemetry.StartStoreCall("find_key");
-        var record = await _resilience.ExecuteAsync(static (state, ct) => new ValueTask<ApiKeyRecord?>(state._store.FindKeyByHashAsync(state.hash, ct)), (_store, hash), CancellationToken.None);
+        var record = await _resilience.ExecuteAsync(static (state, ct) => state._store.FindKeyByHashAsync(state.hash, ct), (_store, hash), CancellationToken.None);
         _metrics.StoreCall("find_key", _time.GetElapsedTime(started));
 
         var now = _time.GetUtcNow();

@@ -3,7 +3,7 @@ namespace Gateway.Observability;
 /// <summary>
 /// Every log event id of the gateway, in one place, so operators can alert on a number that no other
 /// message reuses. Hundreds group by feature: 10xx settings and admin token, 11xx authentication,
-/// 12xx key usage, 13xx admin API, 14xx cross-instance key changes, 15xx rate limiting, 16xx store replication,
+/// 12xx key usage, 13xx admin API, 14xx cross-instance key changes, 15xx rate limiting, 16xx store replication, files and outages,
 /// 17xx TLS certificates, 18xx access log, 19xx usage counters, 20xx forwarding.
 /// A test fails when a <c>[LoggerMessage]</c> uses an id that is not here or that another message uses.
 /// </summary>
@@ -42,6 +42,8 @@ internal static class EventIds
     public const int StoreReplicaNotConfirmed = 1600;
     public const int StoreReplicaWaitFailed = 1601;
     public const int StoreFilesNotPrivate = 1610;
+    public const int StoreNotAnswering = 1620;
+    public const int StoreAnsweringAgain = 1621;
 
     public const int CertificateServed = 1700;
     public const int CertificateReloaded = 1701;

@@ -42,8 +42,8 @@ internal sealed partial class OperatorTokenAuthenticator(
         }
         else
         {
-            token = await resilience.Pipeline.ExecuteAsync(
-                static async (state, ct) => await state.store.FindByHashAsync(state.hash, ct), (store, hash), cancellationToken);
+            token = await resilience.ExecuteAsync(
+                static (state, ct) => state.store.FindByHashAsync(state.hash, ct), (store, hash), cancellationToken);
             if (token is null)
             {
                 _cache.TryRemove(hash, out _);

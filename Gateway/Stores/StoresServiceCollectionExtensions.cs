@@ -33,6 +33,11 @@ internal static class StoresServiceCollectionExtensions
                 return RedisConnection.Connect(redis!, store.Timeout, store.RedisCaFile);
             });
             services.TryAddSingleton<IGatewayStore, RedisGatewayStore>();
+            // One view of whether Redis answers for every request-path call, probed with the store's own ping.
+            services.TryAddSingleton(sp => new StoreCircuit(
+                sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Store.Timeout,
+                ct => sp.GetRequiredService<IGatewayStore>().PingAsync(ct),
+                sp.GetRequiredService<ILogger<StoreCircuit>>()));
             services.TryAddSingleton<RedisKeyChangePublisher>();
             services.TryAddSingleton<IKeyChangeNotifier>(sp => sp.GetRequiredService<RedisKeyChangePublisher>());
             services.AddHostedService(sp => sp.GetRequiredService<RedisKeyChangePublisher>());

@@ -4,8 +4,11 @@ using StackExchange.Redis;
 
 namespace Gateway.Stores.Redis;
 
-/// <summary>The rate limiter's shared counters on Redis: one script call (<see cref="RedisRateLimitScript"/>) per lease.</summary>
-internal sealed class RedisSharedLimitStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> options) : ISharedLimitStore
+/// <summary>
+/// The rate limiter's shared counters on Redis: one script call (<see cref="RedisRateLimitScript"/>) per lease, through
+/// the process's <see cref="StoreCircuit"/> (bounded by <c>Store:Timeout</c>, failing at once while Redis is down).
+/// </summary>
+internal sealed class RedisSharedLimitStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> options, StoreCircuit? circuit = null) : ISharedLimitStore
 {
     private readonly RedisKeys _keys = new(options.Value.Store.RedisPrefix);
 
@@ -13,18 +16,10 @@ internal sealed class RedisSharedLimitStore(IConnectionMultiplexer redis, IOptio
 
     public async Task<LimitLease> LeaseAsync(string partitionKey, long limit, long windowMs, long want, long backBucket, int back, int seed, int ahead = 0)
     {
-        RedisResult[] result;
-        try
-        {
-            result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(
-                RedisRateLimitScript.Lease,
-                [partitionKey],
-                [limit, windowMs, want, backBucket, back, seed, ahead]))!;
-        }
-        catch (Exception ex) when (RedisCalls.IsFailure(ex))
-        {
-            throw RedisCalls.Unavailable(ex);
-        }
+        var db = redis.GetDatabase();
+        Task<RedisResult> Call(CancellationToken ct) => RedisCalls.Guard(
+            () => db.ScriptEvaluateAsync(RedisRateLimitScript.Lease, [partitionKey], [limit, windowMs, want, backBucket, back, seed, ahead]), ct);
+        var result = (RedisResult[])(await (circuit is null ? Call(default) : circuit.RunAsync(Call)))!;
 
         return new LimitLease((int)result[0], (int)result[1], (long)result[2], (long)result[3], (long)result[4], (long)result[5], (long)result[6]);
     }

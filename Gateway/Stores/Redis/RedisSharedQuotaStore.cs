@@ -6,24 +6,28 @@ namespace Gateway.Stores.Redis;
 
 /// <summary>
 /// The quota and credit counters on Redis: each one Redis integer, <c>{prefix}q:{&lt;partition&gt;}</c> (its own
-/// hash tag), leased by one script call (<see cref="RedisQuotaScripts.Lease"/>).
+/// hash tag), leased by one script call (<see cref="RedisQuotaScripts.Lease"/>). A lease and a read of a counter are
+/// request-path calls: they go through the process's <see cref="StoreCircuit"/> (bounded by <c>Store:Timeout</c>, failing
+/// at once while Redis is down).
 /// </summary>
-internal sealed class RedisSharedQuotaStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> options) : ISharedQuotaStore
+internal sealed class RedisSharedQuotaStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> options, StoreCircuit? circuit = null) : ISharedQuotaStore
 {
     private readonly RedisKeys _keys = new(options.Value.Store.RedisPrefix);
 
     public async Task<QuotaLease> LeaseAsync(string partition, long limit, long need, long want, long floor, DateTimeOffset? expiresAt, long unreported)
     {
-        var result = (RedisResult[])(await RedisCalls.Guard(() => redis.GetDatabase().ScriptEvaluateAsync(
+        var db = redis.GetDatabase();
+        var result = (RedisResult[])(await Bounded(ct => RedisCalls.Guard(() => db.ScriptEvaluateAsync(
             RedisQuotaScripts.Lease,
             [_keys.QuotaCounter(partition)],
-            [limit, need, want, floor, expiresAt?.ToUnixTimeMilliseconds() ?? 0, unreported])))!;
+            [limit, need, want, floor, expiresAt?.ToUnixTimeMilliseconds() ?? 0, unreported]), ct)))!;
         return new QuotaLease((long)result[0], (long)result[1], (long)result[2]);
     }
 
     public async Task<long?> UsedAsync(string partition)
     {
-        var value = await RedisCalls.Guard(() => redis.GetDatabase().StringGetAsync(_keys.QuotaCounter(partition)));
+        var db = redis.GetDatabase();
+        var value = await Bounded(ct => RedisCalls.Guard(() => db.StringGetAsync(_keys.QuotaCounter(partition)), ct));
         return value.IsNull ? null : (long)value;
     }
 
@@ -38,6 +42,8 @@ internal sealed class RedisSharedQuotaStore(IConnectionMultiplexer redis, IOptio
 
         return used;
     }
+
+    private Task<T> Bounded<T>(Func<CancellationToken, Task<T>> call) => circuit is null ? call(default) : circuit.RunAsync(call);
 
     /// <summary>
     /// Raises a counter on Redis to at least <paramref name="used"/> (never lowers it), for <c>migrate-store</c>
