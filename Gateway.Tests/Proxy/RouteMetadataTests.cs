@@ -1,8 +1,10 @@
 using System.Net;
+using Gateway.Configuration;
 using Gateway.Hosting;
 using Gateway.Tests.Common;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Gateway.Tests.Proxy;
 
@@ -55,5 +57,62 @@ public sealed class RouteMetadataTests : UpstreamFixture
         Assert.That(await gateway.StatusAsync(key, "/other/x"), Is.EqualTo(HttpStatusCode.NotFound));
         Assert.That(await gateway.StatusAsync(key, "/admin-api/x"), Is.EqualTo(HttpStatusCode.Forbidden));
         Assert.That(await gateway.StatusAsync(key, "/api/x"), Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    [Test]
+    public async Task Reload_RemovesAPolicyARouteStillNames_RefusedAndThePolicyStaysInForce()
+    {
+        // A file, so that a reload can take a setting away (the in-memory source can only blank it).
+        var directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var file = Path.Combine(directory, "limits.json");
+        const string Writes = """{ "Gateway": { "RateLimits": { "Policies": { "writes": { "PermitLimit": 5, "Window": "00:01:00" } } } } }""";
+        const string Route = """, "ReverseProxy": { "Routes": { "w": { "ClusterId": "upstream", "Match": { "Path": "/w/{**rest}" }, "Metadata": { "RateLimitPolicy": "writes" } } } }""";
+        await File.WriteAllTextAsync(file, Writes[..^1] + Route + " }");
+        await using var gateway = await GatewayHost.StartAsync(
+            GatewayHost.Routes(Upstream.Url, ("api", "/api/{**rest}", [])),
+            configure: config => config.AddJsonFile(file, optional: false, reloadOnChange: false));
+        var key = (await gateway.CreateOrgAsync("acme")).DefaultKey();
+        var configuration = (IConfigurationRoot)gateway.Services.GetRequiredService<IConfiguration>();
+        var monitor = gateway.Services.GetRequiredService<IOptionsMonitor<GatewayOptions>>();
+
+        // The policy taken away while route w still names it: refused, as a start with that file is.
+        await File.WriteAllTextAsync(file, """{ "Gateway": { "RateLimits": { "Policies": { } } }""" + Route + " }");
+        configuration.Reload();
+
+        Assert.That(monitor.CurrentValue.RateLimits.Policies.Keys, Is.EquivalentTo(new[] { "writes" }), "the previous settings stay in force");
+        Assert.That(gateway.Errors, Does.Contain("Ignored a configuration reload").And.Contain("ReverseProxy:Routes:w:Metadata:RateLimitPolicy").And.Contain("'writes'"));
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 8; i++)
+        {
+            statuses.Add(await gateway.StatusAsync(key, "/w/x"));
+        }
+
+        Assert.That(statuses.Count(s => s == HttpStatusCode.OK), Is.EqualTo(5), "the route keeps its policy, not the workspace limit");
+
+        // The route and its policy taken away together: accepted, whichever of the two reloads runs first.
+        await File.WriteAllTextAsync(file, """{ "Gateway": { "RateLimits": { "Workspace": { "PermitLimit": 777 } } } }""");
+        configuration.Reload();
+
+        Assert.That(monitor.CurrentValue.RateLimits.Policies, Is.Empty);
+        Assert.That(monitor.CurrentValue.RateLimits.Workspace.PermitLimit, Is.EqualTo(777));
+        await GatewayHost.WaitForAsync(async () => await gateway.StatusAsync(key, "/w/x") == HttpStatusCode.NotFound, TimeSpan.FromSeconds(10));
+
+        // And back, then away together once more (the two reloads of one change run in either order).
+        await File.WriteAllTextAsync(file, Writes[..^1] + Route + " }");
+        configuration.Reload();
+        await Eventually.HoldsAsync(async () => await PolicyLimitAsync(gateway, key) == "5", TimeSpan.FromSeconds(10), () => gateway.Errors);
+        Assert.That(monitor.CurrentValue.RateLimits.Policies.Keys, Is.EquivalentTo(new[] { "writes" }));
+        await File.WriteAllTextAsync(file, "{ }");
+        configuration.Reload();
+        Assert.That(monitor.CurrentValue.RateLimits.Policies, Is.Empty);
+        await GatewayHost.WaitForAsync(async () => await gateway.StatusAsync(key, "/w/x") == HttpStatusCode.NotFound, TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>The limit route w answers under (its policy's while it has one), or null when there is no route w.</summary>
+    private static async Task<string?> PolicyLimitAsync(GatewayHost gateway, string key)
+    {
+        using var response = await gateway.CallAsync("/w/x", key);
+        return response.Headers.TryGetValues("X-RateLimit-Limit", out var limit) ? limit.Single() : null;
     }
 }

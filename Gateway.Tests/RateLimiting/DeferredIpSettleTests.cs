@@ -70,7 +70,7 @@ public sealed class DeferredIpSettleTests
         }
 
         // A trip may also have brought a permit nobody used: it goes back to Redis once its bucket (a second) ends.
-        var key = store.PartitionKey(spec.PartitionText());
+        var key = store.PartitionKey(spec.PartitionText(), (long)spec.Window.TotalMilliseconds);
         var deadline = DateTime.UtcNow.AddSeconds(10);
         int left;
         while ((left = (await store.LeaseAsync(key, Limit, (long)Minute.TotalMilliseconds, 0, 0, 0, 0)).Left) != 0 && DateTime.UtcNow < deadline)

@@ -117,7 +117,7 @@ public sealed class DistributedRateLimitTests : UpstreamFixture
             }
         }));
 
-        var bytes = (long)server.Execute("MEMORY", "USAGE", "gw:rl:{ws:acme}");
+        var bytes = (long)server.Execute("MEMORY", "USAGE", "gw:rl:{ws:acme}:60000");
         var scripts = ScriptCalls(server.Info("commandstats"));
         TestContext.Out.WriteLine($"partition: {bytes} bytes; scripts: {scripts} for {Requests} requests");
         Assert.That(bytes, Is.InRange(1, 4096), "one partition stays small whatever the limit and the traffic");

@@ -27,7 +27,7 @@ public sealed class RedisLeaseScriptTests
         using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared.ConnectionString);
         var options = Options.Create(new GatewayOptions { Store = { RedisPrefix = $"t{Guid.NewGuid():N}:" } });
         var store = new RedisSharedLimitStore(redis, options);
-        var key = store.PartitionKey("key:lease-script");
+        var key = store.PartitionKey("key:lease-script", WindowMs);
         var db = redis.GetDatabase();
         var random = new Random(seed);
         var model = new Dictionary<long, long>();
@@ -87,7 +87,7 @@ public sealed class RedisLeaseScriptTests
         using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared.ConnectionString);
         var options = Options.Create(new GatewayOptions { Store = { RedisPrefix = $"t{Guid.NewGuid():N}:" } });
         var store = new RedisSharedLimitStore(redis, options);
-        var key = store.PartitionKey("ws:old-format");
+        var key = store.PartitionKey("ws:old-format", 600_000);
         var db = redis.GetDatabase();
 
         // A 10-minute window (10 s buckets): 7 permits in the current bucket and 2 in an earlier one, as the old script left them.
@@ -115,7 +115,7 @@ public sealed class RedisLeaseScriptTests
         using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared.ConnectionString);
         var options = Options.Create(new GatewayOptions { Store = { RedisPrefix = $"t{Guid.NewGuid():N}:" } });
         var store = new RedisSharedLimitStore(redis, options);
-        var key = store.PartitionKey("ws:ahead");
+        var key = store.PartitionKey("ws:ahead", 600_000);
 
         // A 10-minute window (10 s buckets), so the calls fall in one bucket unless one lands on its edge.
         var grants = new List<LimitLease>();
@@ -140,7 +140,7 @@ public sealed class RedisLeaseScriptTests
         using var server = RedisServer.Start();
         using var redis = await ConnectionMultiplexer.ConnectAsync(server.ConnectionString + ",allowAdmin=true");
         var store = new RedisSharedLimitStore(redis, Options.Create(new GatewayOptions()));
-        var key = store.PartitionKey("ws:sparse");
+        var key = store.PartitionKey("ws:sparse", 600);
 
         // A 600 ms window (10 ms buckets): two grants charged 30 buckets ahead, half a window apart, then nothing until
         // the first one's bucket left the window. The hash then holds the second's bucket some 50 buckets later.

@@ -211,13 +211,13 @@ public sealed partial class RedisClusterTests
         {
             foreach (var (port, key) in limiterKeys)
             {
-                Assert.That(key, Does.Match(@"^cl:rl:\{(ip|ws|route|key):[^{}]+\}$"), "one hash tag per partition, around the whole partition");
+                Assert.That(key, Does.Match(@"^cl:rl:\{(ip|ws|route|key):[^{}]+\}:[0-9]+$"), "one hash tag per partition, around the whole partition, then the window (ms)");
                 Assert.That(_cluster.KeySlot(key), Is.EqualTo(_cluster.KeySlot(key[(key.IndexOf('{') + 1)..key.IndexOf('}')])));
             }
 
             foreach (var (org, node) in orgs)
             {
-                Assert.That(limiterKeys, Does.Contain((node, $"{Prefix}rl:{{ws:{org}}}")), $"the workspace counter of {org} on its own slot's node");
+                Assert.That(limiterKeys, Does.Contain((node, $"{Prefix}rl:{{ws:{org}}}:60000")), $"the workspace counter of {org} on its own slot's node");
             }
         });
 

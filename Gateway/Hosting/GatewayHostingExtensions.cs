@@ -124,7 +124,7 @@ public static class GatewayHostingExtensions
         services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
             .AddGatewayDemoRoutes(builder.Configuration)
-            .AddConfigFilter<RouteMetadataValidator>()
+            .AddGatewayRouteValidation(builder.Configuration.GetSection("ReverseProxy"))
             .AddGatewayIdentityHeaders()
             .AddGatewayForwarderErrorLogging()
             .AddGatewaySigning();

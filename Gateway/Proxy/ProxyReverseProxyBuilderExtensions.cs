@@ -1,4 +1,7 @@
+using Gateway.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Configuration;
 
 namespace Gateway.Proxy;
 
@@ -12,5 +15,18 @@ public static class ProxyReverseProxyBuilderExtensions
     {
         builder.Services.TryAddSingleton<StrippedHeaders>();
         return builder.AddTransforms<IdentityTransformProvider>();
+    }
+
+    /// <summary>
+    /// Refuses route metadata the gateway would misread when the routes load, and a reload of the <c>Gateway</c>
+    /// settings that takes away a rate-limit policy a route in force names.
+    /// </summary>
+    /// <param name="proxy">The <c>ReverseProxy</c> section the routes are loaded from.</param>
+    internal static IReverseProxyBuilder AddGatewayRouteValidation(this IReverseProxyBuilder builder, IConfiguration proxy)
+    {
+        var inForce = new RoutePoliciesInForce(proxy);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigChangeListener>(inForce));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>>(new RoutePolicyCoverageValidator(inForce, proxy)));
+        return builder.AddConfigFilter<RouteMetadataValidator>();
     }
 }

@@ -10,7 +10,7 @@ namespace Gateway.Proxy;
 /// Rejects route metadata the gateway would misread: at start this stops the process; on a hot reload
 /// YARP keeps the previous config and logs the error, so a typo never opens or closes a route silently.
 /// </summary>
-internal sealed class RouteMetadataValidator(IOptionsMonitor<GatewayOptions> options) : IProxyConfigFilter
+internal sealed class RouteMetadataValidator(IOptionsMonitor<GatewayOptions> options, IOptionsFactory<GatewayOptions> factory) : IProxyConfigFilter
 {
     private static readonly IReadOnlyDictionary<string, string> NoMetadata = new Dictionary<string, string>();
 
@@ -67,7 +67,8 @@ internal sealed class RouteMetadataValidator(IOptionsMonitor<GatewayOptions> opt
 
         if (metadata.TryGetValue(RoutePolicy.RateLimitPolicyKey, out var policy)
             && !string.IsNullOrWhiteSpace(policy)
-            && !gateway.RateLimits.Policies.ContainsKey(policy.Trim()))
+            && !gateway.RateLimits.Policies.ContainsKey(policy.Trim())
+            && !ComesWithThisReload(policy.Trim()))
         {
             errors.Add($"{prefix}:{RoutePolicy.RateLimitPolicyKey} names '{policy}', which is not under Gateway:RateLimits:Policies.");
         }
@@ -83,5 +84,22 @@ internal sealed class RouteMetadataValidator(IOptionsMonitor<GatewayOptions> opt
         }
 
         return new(route);
+    }
+
+    /// <summary>
+    /// One edit of the file reloads the routes and the <c>Gateway</c> settings in either order, so a route naming a policy
+    /// the same edit adds may be checked before the settings bringing it are in force. It counts if those settings are
+    /// valid (a reload of invalid ones is refused, and the policy never comes).
+    /// </summary>
+    private bool ComesWithThisReload(string policy)
+    {
+        try
+        {
+            return factory.Create(Options.DefaultName).RateLimits.Policies.ContainsKey(policy);
+        }
+        catch (Exception ex) when (ex is OptionsValidationException or InvalidOperationException)
+        {
+            return false;
+        }
     }
 }

@@ -5,7 +5,8 @@ namespace Gateway.RateLimiting;
 /// One limit that applies to a request: whose partition and how many per window. A value type made of
 /// strings the request already holds (org id, key id, policy name) and the client's address group, so
 /// naming a partition allocates nothing; the limit and window are part of the identity, so a changed
-/// setting takes effect on the next request with a fresh count.
+/// setting takes effect on the next request with a fresh count (on Redis the shared hash is named by the partition and
+/// the window only, so there a changed limit alone keeps what was counted).
 /// </summary>
 internal readonly record struct LimitSpec(LimitKind Kind, string? Owner, string? Name, UInt128 Address, int PermitLimit, TimeSpan Window)
 {

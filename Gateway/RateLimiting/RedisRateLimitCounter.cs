@@ -18,7 +18,10 @@ namespace Gateway.RateLimiting;
 /// was charged to leaves the window (it is never used after that bucket ends), N instances together never
 /// accept more than the limit in any window; the script
 /// reads Redis's clock, so instance clocks do not matter. Every script touches one key, whose name
-/// carries its own hash tag, so partitions spread over a Redis Cluster's slots.
+/// carries its own hash tag, so partitions spread over a Redis Cluster's slots. The name holds the window too (bucket
+/// ids are Redis time over a sixtieth of the window, so counts made under another window would be misread: a shorter
+/// one's buckets lie far in a longer one's future and never left it): a changed window is a fresh count in a hash
+/// of its own, as on the embedded store, and a changed limit alone keeps the count.
 /// When Redis does not answer, the per-instance counter takes over (never "no limits").
 /// A client IP past the per-instance exact set is judged by the per-instance guard's sketch alone, with
 /// no lease and no Redis key, so a flood of distinct addresses grows neither this instance's leases nor
@@ -395,7 +398,7 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
             return lease;
         }
 
-        return _leases.GetOrAdd(spec, static (s, store) => new RedisLease(s, store.PartitionKey(s.PartitionText())), _store);
+        return _leases.GetOrAdd(spec, static (s, store) => new RedisLease(s, store.PartitionKey(s.PartitionText(), (long)s.Window.TotalMilliseconds)), _store);
     }
 
     private Task RefillAsync(RedisLease lease)

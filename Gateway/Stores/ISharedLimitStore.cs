@@ -7,8 +7,12 @@ namespace Gateway.Stores;
 /// </summary>
 internal interface ISharedLimitStore
 {
-    /// <summary>The store's name for a partition (computed once per lease, not per call).</summary>
-    string PartitionKey(string partition);
+    /// <summary>
+    /// The store's name for a partition counted in windows of <paramref name="windowMs"/> (computed once per lease, not
+    /// per call). Each window length has its own counts: a bucket's id depends on the window, so counts made under
+    /// another one would be read as the wrong buckets.
+    /// </summary>
+    string PartitionKey(string partition, long windowMs);
 
     /// <summary>
     /// Takes up to <paramref name="want"/> permits of <paramref name="limit"/> per <paramref name="windowMs"/>,

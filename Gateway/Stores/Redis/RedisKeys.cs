@@ -53,8 +53,14 @@ internal sealed class RedisKeys(string prefix)
     /// <summary>The root of the usage counters' keys.</summary>
     public RedisKey UsageRoot => new RedisKey(Prefix).Append("{usage}:");
 
-    /// <summary>The bucket hash of one limit partition (for example <c>ws:acme</c>), under its own hash tag.</summary>
-    public string RateLimitPartition(string partition) => Prefix + "rl:{" + partition + "}";
+    /// <summary>
+    /// The bucket hash of one limit partition (for example <c>ws:acme</c>) and window length, under the partition's own
+    /// hash tag. The window is part of the name because bucket ids are Redis time divided by a sixtieth of the window:
+    /// under one name, the buckets of a shorter window read as buckets far in the future of a longer one, which never
+    /// leave it, so a lengthened window refused for good. Outside the tag, so a partition stays on its slot.
+    /// </summary>
+    public string RateLimitPartition(string partition, long windowMs) =>
+        Prefix + "rl:{" + partition + "}:" + windowMs.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The counter of one quota or credit partition (an integer), under its own hash tag.</summary>
     public RedisKey QuotaCounter(string partition) => new(Prefix + "q:{" + partition + "}");

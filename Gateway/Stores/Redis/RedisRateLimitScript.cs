@@ -6,7 +6,8 @@ namespace Gateway.Stores.Redis;
 /// </summary>
 internal static class RedisRateLimitScript
 {
-    // KEYS[1]: the partition's hash {bucket id -> permits}, plus its running total (field -1) and the oldest bucket
+    // KEYS[1]: the partition's hash {bucket id -> permits} for one window length (its name holds the window: bucket ids
+    // are Redis time over a sixtieth of the window, so another window's ids would be misread here), plus its running total (field -1) and the oldest bucket
     // id that may be in it (field -2), so a call reads and writes a handful of fields instead of the whole hash:
     // buckets that left the window are found by walking from the oldest one forward, which across calls visits each
     // bucket once; after four empty buckets the hash is sparse, and its few fields are counted afresh instead (one

@@ -12,7 +12,7 @@ internal sealed class RedisSharedLimitStore(IConnectionMultiplexer redis, IOptio
 {
     private readonly RedisKeys _keys = new(options.Value.Store.RedisPrefix);
 
-    public string PartitionKey(string partition) => _keys.RateLimitPartition(partition);
+    public string PartitionKey(string partition, long windowMs) => _keys.RateLimitPartition(partition, windowMs);
 
     public async Task<LimitLease> LeaseAsync(string partitionKey, long limit, long windowMs, long want, long backBucket, int back, int seed, int ahead = 0)
     {
