@@ -72,7 +72,8 @@ public sealed class DistributedQuotaTests : UpstreamFixture
         // Wait until the gateway talks to the new Redis again, so the requests below go through it (not the fallback).
         var multiplexer = (StackExchange.Redis.IConnectionMultiplexer)gateway.Services.GetService(typeof(StackExchange.Redis.IConnectionMultiplexer))!;
         var counter = (Gateway.RateLimiting.RedisQuotaCounter)gateway.Services.GetService(typeof(Gateway.RateLimiting.IQuotaCounter))!;
-        await GatewayHost.WaitForAsync(() => Task.FromResult(multiplexer.IsConnected && !counter.OnFallback), TimeSpan.FromSeconds(15));
+        var circuit = (Gateway.Stores.StoreCircuit)gateway.Services.GetService(typeof(Gateway.Stores.StoreCircuit))!;
+        await GatewayHost.WaitForAsync(() => Task.FromResult(multiplexer.IsConnected && !counter.OnFallback && !circuit.IsOpen), TimeSpan.FromSeconds(15));
 
         // The org, customer and key lived in the lost Redis too: make them again (same org and customer ids, so
         // the same quota counter); only the counter's own count is under test here.
