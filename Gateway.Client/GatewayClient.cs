@@ -144,9 +144,16 @@ public sealed class GatewayClient(HttpClient http)
     public Task<OperatorToken> CreateTokenAsync(CreateTokenRequest request, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Post, "admin/tokens", Body(request, GatewayJsonContext.Default.CreateTokenRequest), GatewayJsonContext.Default.OperatorToken, cancellationToken);
 
-    [GatewayOperation("GET", "/admin/tokens")]
+    /// <summary>Every operator token the caller may see (nextCursor null).</summary>
     public Task<Page<OperatorToken>> ListTokensAsync(CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Get, "admin/tokens", null, GatewayJsonContext.Default.PageOperatorToken, cancellationToken);
+        ListTokensAsync(null, null, cancellationToken);
+
+    /// <param name="limit">At most this many (1 to 1000) and a <see cref="Page{T}.NextCursor"/> when there are more; null: every one.</param>
+    /// <param name="cursor">The previous page's <see cref="Page{T}.NextCursor"/>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    [GatewayOperation("GET", "/admin/tokens")]
+    public Task<Page<OperatorToken>> ListTokensAsync(int? limit, string? cursor, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, "admin/tokens" + PageQuery(limit, cursor), null, GatewayJsonContext.Default.PageOperatorToken, cancellationToken);
 
     [GatewayOperation("POST", "/admin/tokens/{id}/revoke")]
     public Task<OperatorToken> RevokeTokenAsync(string id, CancellationToken cancellationToken = default) =>
@@ -221,9 +228,17 @@ public sealed class GatewayClient(HttpClient http)
     public Task<Webhook> CreateWebhookAsync(string org, CreateWebhookRequest request, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Post, $"admin/orgs/{E(org)}/webhooks", Body(request, GatewayJsonContext.Default.CreateWebhookRequest), GatewayJsonContext.Default.Webhook, cancellationToken);
 
-    [GatewayOperation("GET", "/admin/orgs/{org}/webhooks")]
+    /// <summary>Every webhook of the organization (nextCursor null).</summary>
     public Task<Page<Webhook>> ListWebhooksAsync(string org, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Get, $"admin/orgs/{E(org)}/webhooks", null, GatewayJsonContext.Default.PageWebhook, cancellationToken);
+        ListWebhooksAsync(org, null, null, cancellationToken);
+
+    /// <param name="org">The organization.</param>
+    /// <param name="limit">At most this many (1 to 1000) and a <see cref="Page{T}.NextCursor"/> when there are more; null: every one.</param>
+    /// <param name="cursor">The previous page's <see cref="Page{T}.NextCursor"/>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    [GatewayOperation("GET", "/admin/orgs/{org}/webhooks")]
+    public Task<Page<Webhook>> ListWebhooksAsync(string org, int? limit, string? cursor, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, $"admin/orgs/{E(org)}/webhooks" + PageQuery(limit, cursor), null, GatewayJsonContext.Default.PageWebhook, cancellationToken);
 
     [GatewayOperation("GET", "/admin/webhooks/{id}")]
     public Task<Webhook> GetWebhookAsync(string id, CancellationToken cancellationToken = default) =>
@@ -262,15 +277,19 @@ public sealed class GatewayClient(HttpClient http)
     public Task DeleteWebhookAsync(string id, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Delete, $"admin/webhooks/{E(id)}", null, cancellationToken);
 
+    /// <param name="id">The webhook.</param>
     /// <param name="limit">How many, newest first (the gateway's default 50, at most 1000).</param>
-    [GatewayOperation("GET", "/admin/webhooks/{id}/deliveries")]
+    /// <param name="cancellationToken">Cancels the call.</param>
     public Task<Page<WebhookDelivery>> ListWebhookDeliveriesAsync(string id, int? limit = null, CancellationToken cancellationToken = default) =>
-        SendAsync(
-            HttpMethod.Get,
-            $"admin/webhooks/{E(id)}/deliveries" + (limit is { } l ? "?limit=" + l.ToString(CultureInfo.InvariantCulture) : ""),
-            null,
-            GatewayJsonContext.Default.PageWebhookDelivery,
-            cancellationToken);
+        ListWebhookDeliveriesAsync(id, limit, null, cancellationToken);
+
+    /// <param name="id">The webhook.</param>
+    /// <param name="limit">How many, newest first (the gateway's default 50, at most 1000); <see cref="Page{T}.NextCursor"/> when older ones are kept.</param>
+    /// <param name="cursor">The previous page's <see cref="Page{T}.NextCursor"/>: the deliveries older than that page's.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    [GatewayOperation("GET", "/admin/webhooks/{id}/deliveries")]
+    public Task<Page<WebhookDelivery>> ListWebhookDeliveriesAsync(string id, int? limit, string? cursor, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, $"admin/webhooks/{E(id)}/deliveries" + PageQuery(limit, cursor), null, GatewayJsonContext.Default.PageWebhookDelivery, cancellationToken);
 
     /// <summary>Sends the delivery again now (same <c>webhook-id</c>), whatever its status; 409 while the webhook is disabled.</summary>
     [GatewayOperation("POST", "/admin/webhooks/{id}/deliveries/{delivery}/retry")]

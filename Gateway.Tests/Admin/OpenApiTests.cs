@@ -87,7 +87,12 @@ public sealed class OpenApiTests : GatewayFixture
     [TestCase("/admin/orgs/{org}/requests", "get", "keyId,customerId,status,code,from,to,limit,cursor")]
     [TestCase("/admin/requests", "get", "keyId,customerId,status,code,from,to,limit,cursor")]
     [TestCase("/admin/requests/{requestId}", "get", "org")]
-    [TestCase("/admin/webhooks/{id}/deliveries", "get", "limit")]
+    [TestCase("/admin/webhooks/{id}/deliveries", "get", "limit,cursor")]
+    [TestCase("/admin/orgs", "get", "limit,cursor")]
+    [TestCase("/admin/orgs/{org}/keys", "get", "limit,cursor")]
+    [TestCase("/admin/orgs/{org}/customers", "get", "limit,cursor")]
+    [TestCase("/admin/tokens", "get", "limit,cursor")]
+    [TestCase("/admin/orgs/{org}/webhooks", "get", "limit,cursor")]
     [TestCase("/admin/auth/oidc/login", "get", "returnUrl")]
     public void Document_QueryParameters_AreDeclared(string path, string method, string expected)
     {

@@ -387,24 +387,38 @@ public sealed class AdminCliTests : GatewayFixture
     [TestCase("keys")]
     [TestCase("customers")]
     [TestCase("orgs")]
+    [TestCase("tokens")]
+    [TestCase("webhooks")]
     public async Task Cli_List_FollowsNextCursor_PrintsTheWholeListOnce(string list)
     {
         var org = "cli_pages_" + list;
         await RunOkAsync("orgs", "create", org);
+        using var receiver = new WebhookReceiver();
         for (var i = 0; i < 5; i++)
         {
-            await (list == "customers"
-                ? RunOkAsync("customers", "create", "--org", org, $"c{i}")
-                : RunOkAsync("keys", "create", "--org", org, "--name", $"k{i}"));
+            await (list switch
+            {
+                "customers" => RunOkAsync("customers", "create", "--org", org, $"c{i}"),
+                "tokens" => RunOkAsync("tokens", "create", "--name", $"cli-page-{i}", "--role", "viewer"),
+                "webhooks" => RunOkAsync("webhooks", "create", "--org", org, "--url", receiver.Url, "--event", "key.revoked"),
+                // Organizations of their own, so the list has pages whichever tests ran before.
+                "orgs" => RunOkAsync("orgs", "create", $"{org}_{i}"),
+                _ => RunOkAsync("keys", "create", "--org", org, "--name", $"k{i}"),
+            });
         }
 
-        var path = list == "orgs" ? "admin/orgs" : $"admin/orgs/{org}/{list}";
+        var path = list switch
+        {
+            "orgs" => "admin/orgs",
+            "tokens" => "admin/tokens",
+            _ => $"admin/orgs/{org}/{list}",
+        };
         var whole = (await Host.AdminGetAsync(path))["items"]!.AsArray().Select(i => i!.Str("id")).ToList();
         // Pages of 2 instead of the CLI's 1,000, so a list of a few items takes several pages.
         using var shrink = new PageShrinkingHandler(2);
         using var output = new StringWriter();
         using var error = new StringWriter();
-        string[] args = list == "orgs" ? ["orgs", "list"] : [list, "list", "--org", org];
+        string[] args = list is "orgs" or "tokens" ? [list, "list"] : [list, "list", "--org", org];
         var code = await AdminCli.RunAsync([.. args, "--admin-url", Host.AdminUrl.ToString(), "--token", GatewayHost.AdminToken, "--json"], output, error, shrink);
 
         Assert.That(code, Is.Zero, error.ToString());

@@ -200,6 +200,8 @@ public sealed class OperatorStoreDownTests
 
         public Task<IReadOnlyList<Gateway.Operators.OperatorToken>> ListAsync(CancellationToken cancellationToken) => throw Down();
 
+        public Task<IReadOnlyList<Gateway.Operators.OperatorToken>> ListAfterAsync(string? org, Gateway.Stores.TimeIdPosition? after, int? count, CancellationToken cancellationToken) => throw Down();
+
         public Task<Gateway.Operators.OperatorToken?> RevokeAsync(string id, DateTimeOffset at, Func<Gateway.Operators.OperatorToken, Gateway.Domain.AuditEntry> audit, CancellationToken cancellationToken) => throw Down();
 
         public Task RecordUseAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) => throw Down();

@@ -193,6 +193,9 @@ public sealed class WebhookQuotaEventTests(StoreKind store)
 
         public Task<IReadOnlyList<Gateway.Webhooks.Webhook>> ListAsync(string orgId, CancellationToken cancellationToken) => inner.ListAsync(orgId, cancellationToken);
 
+        public Task<IReadOnlyList<Gateway.Webhooks.Webhook>> ListAfterAsync(string orgId, Gateway.Stores.TimeIdPosition? after, int? count, CancellationToken cancellationToken) =>
+            inner.ListAfterAsync(orgId, after, count, cancellationToken);
+
         public Task UpdateAsync(Gateway.Webhooks.Webhook webhook, CancellationToken cancellationToken) => inner.UpdateAsync(webhook, cancellationToken);
 
         public Task<bool> DeleteAsync(string id, CancellationToken cancellationToken) => inner.DeleteAsync(id, cancellationToken);
@@ -202,8 +205,8 @@ public sealed class WebhookQuotaEventTests(StoreKind store)
 
         public Task SaveDeliveryAsync(Gateway.Webhooks.WebhookDelivery delivery, CancellationToken cancellationToken) => inner.SaveDeliveryAsync(delivery, cancellationToken);
 
-        public Task<IReadOnlyList<Gateway.Webhooks.WebhookDelivery>> ListDeliveriesAsync(string webhookId, int limit, CancellationToken cancellationToken) =>
-            inner.ListDeliveriesAsync(webhookId, limit, cancellationToken);
+        public Task<IReadOnlyList<Gateway.Webhooks.WebhookDelivery>> ListDeliveriesAsync(string webhookId, Gateway.Stores.TimeIdPosition? after, int limit, CancellationToken cancellationToken) =>
+            inner.ListDeliveriesAsync(webhookId, after, limit, cancellationToken);
 
         public Task<Gateway.Webhooks.WebhookDelivery?> GetDeliveryAsync(string deliveryId, CancellationToken cancellationToken) => inner.GetDeliveryAsync(deliveryId, cancellationToken);
 

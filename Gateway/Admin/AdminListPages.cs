@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Gateway.Stores;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.OpenApi;
 
@@ -7,7 +8,7 @@ namespace Gateway.Admin;
 
 /// <summary>
 /// <c>limit</c> and <c>cursor</c> of the admin lists that answer everything unless asked for pages (organizations,
-/// keys, customers). A cursor is the last item's sort key, not an offset, so an item created or deleted between two
+/// keys, customers, operator tokens, webhooks) and of a webhook's deliveries (50 unless asked for another count). A cursor is the last item's sort key, not an offset, so an item created or deleted between two
 /// pages makes neither repeat nor skip one that existed throughout. It is opaque to callers (base64url) and names its
 /// list, so a cursor of another list is refused instead of starting somewhere arbitrary.
 /// </summary>
@@ -22,14 +23,15 @@ internal static class AdminListPages
     ];
 
     /// <summary>
-    /// Reads <c>limit</c> (null: no limit) and <c>cursor</c> of a list named <paramref name="list"/> whose sort key has
-    /// <paramref name="parts"/> parts (null: from the start); false with the problem naming the bad parameter.
+    /// Reads <c>limit</c> (null: <paramref name="defaultLimit"/>, itself null for no limit) and <c>cursor</c> of a list
+    /// named <paramref name="list"/> whose sort key has <paramref name="parts"/> parts (null: from the start); false with
+    /// the problem naming the bad parameter.
     /// </summary>
-    public static bool TryRead(IQueryCollection query, string list, int parts, out ListRequest request, out AdminProblem? problem)
+    public static bool TryRead(IQueryCollection query, string list, int parts, out ListRequest request, out AdminProblem? problem, int? defaultLimit = null)
     {
         request = default;
         problem = null;
-        int? limit = null;
+        var limit = defaultLimit;
         if (query.TryGetValue("limit", out var limitText))
         {
             if (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 1 || n > MaxLimit)
@@ -51,6 +53,35 @@ internal static class AdminListPages
         request = new ListRequest(limit, after);
         return true;
     }
+
+    /// <summary>
+    /// <see cref="TryRead"/> for a list ordered by creation time and id, whose cursor is a <see cref="TimeIdPosition"/>
+    /// (null: from the start).
+    /// </summary>
+    public static bool TryReadTimed(IQueryCollection query, string list, out ListRequest request, out TimeIdPosition? after, out AdminProblem? problem, int? defaultLimit = null)
+    {
+        after = null;
+        if (!TryRead(query, list, 2, out request, out problem, defaultLimit))
+        {
+            return false;
+        }
+
+        if (request.After is [var at, var id])
+        {
+            if (!long.TryParse(at, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var millis))
+            {
+                problem = InvalidCursor();
+                return false;
+            }
+
+            after = new TimeIdPosition(millis, id);
+        }
+
+        return true;
+    }
+
+    /// <summary>The cursor parts of an item at <paramref name="at"/> with <paramref name="id"/>, as <see cref="TryReadTimed"/> reads them.</summary>
+    public static string[] TimedKey(DateTimeOffset at, string id) => [at.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture), id];
 
     public static AdminProblem InvalidCursor() => AdminProblems.Invalid("cursor", "Not a cursor returned by this list.");
 

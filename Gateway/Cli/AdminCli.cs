@@ -107,7 +107,7 @@ internal static class AdminCli
             ct));
 
         var list = new Command("list", "List admin tokens (never their plaintext).");
-        list.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.ListTokensAsync(c), GatewayJsonContext.Default.PageOperatorToken, ct));
+        list.SetAction((r, ct) => client.RunListAsync(r, (g, limit, cursor, c) => g.ListTokensAsync(limit, cursor, c), ct));
 
         var revoke = new Command("revoke", "Revoke an admin token; every instance refuses it within a second.") { id };
         revoke.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.RevokeTokenAsync(r.GetValue(id)!, c), GatewayJsonContext.Default.OperatorToken, ct));
@@ -361,9 +361,10 @@ internal static class AdminCli
         var events = new Option<string[]>("--event") { Description = "An event to send (repeat for several): key.created, key.rotated, key.revoked, key.deactivated, key.leaked, key.expiring, quota.threshold, credits.exhausted.", AllowMultipleArgumentsPerToken = true, Required = true };
         var description = new Option<string?>("--description") { Description = "What the webhook is for." };
         var limit = new Option<int?>("--limit") { Description = "Deliveries to show, newest first (1 to 1000; default 50)." };
+        var cursor = new Option<string?>("--cursor") { Description = "nextCursor of the previous page: the deliveries older than it." };
 
         var list = new Command("list", "List an organization's webhooks (never their secrets).") { org };
-        list.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.ListWebhooksAsync(r.GetValue(org)!, c), GatewayJsonContext.Default.PageWebhook, ct));
+        list.SetAction((r, ct) => client.RunListAsync(r, (g, pageLimit, cursor, c) => g.ListWebhooksAsync(r.GetValue(org)!, pageLimit, cursor, c), ct));
 
         var create = new Command("create", "Create a webhook; prints it with its signing secret (shown once).") { org, url, events, description };
         create.SetAction((r, ct) => client.RunAsync(
@@ -379,8 +380,8 @@ internal static class AdminCli
             return new JsonObject { ["deleted"] = r.GetValue(id) }.Deserialize(GatewayJsonContext.Default.JsonElement);
         }, GatewayJsonContext.Default.JsonElement, ct));
 
-        var deliveries = new Command("deliveries", "A webhook's deliveries, newest first: status, attempts, the receiver's last answer.") { id, limit };
-        deliveries.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.ListWebhookDeliveriesAsync(r.GetValue(id)!, r.GetValue(limit), c), GatewayJsonContext.Default.PageWebhookDelivery, ct));
+        var deliveries = new Command("deliveries", "A webhook's deliveries, newest first: status, attempts, the receiver's last answer.") { id, limit, cursor };
+        deliveries.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.ListWebhookDeliveriesAsync(r.GetValue(id)!, r.GetValue(limit), r.GetValue(cursor), c), GatewayJsonContext.Default.PageWebhookDelivery, ct));
 
         var retry = new Command("retry", "Send a delivery again now, with the same webhook-id.") { id, delivery };
         retry.SetAction((r, ct) => client.RunAsync(r, (g, c) => g.RetryWebhookDeliveryAsync(r.GetValue(id)!, r.GetValue(delivery)!, c), GatewayJsonContext.Default.WebhookDelivery, ct));

@@ -106,7 +106,7 @@ internal static class StoreMigrationFeatures
     /// </summary>
     private static async Task CopyDeliveriesAsync(IWebhookStore source, IWebhookStore target, string webhookId, FeatureTotals total, CancellationToken cancellationToken)
     {
-        var deliveries = await source.ListDeliveriesAsync(webhookId, DeliveriesPerWebhook, cancellationToken);
+        var deliveries = await source.ListDeliveriesAsync(webhookId, null, DeliveriesPerWebhook, cancellationToken);
         foreach (var delivery in deliveries.Reverse())
         {
             if (await target.GetDeliveryAsync(delivery.Id, cancellationToken) is not null)

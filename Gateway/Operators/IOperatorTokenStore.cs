@@ -20,6 +20,13 @@ internal interface IOperatorTokenStore
     Task<IReadOnlyList<OperatorToken>> ListAsync(CancellationToken cancellationToken);
 
     /// <summary>
+    /// A page of <see cref="ListAsync"/>'s list (created, then id): at most <paramref name="count"/> tokens (null: all)
+    /// after <paramref name="after"/> only, of organization <paramref name="org"/> only (null: every token), so a token
+    /// created between pages moves no other.
+    /// </summary>
+    Task<IReadOnlyList<OperatorToken>> ListAfterAsync(string? org, TimeIdPosition? after, int? count, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Marks the token revoked (once; a second call keeps the first time) and returns it, or null when there is none. The
     /// call that revokes it appends <paramref name="audit"/>'s entry for the token in the same write; a repeated one appends nothing.
     /// </summary>

@@ -26,7 +26,9 @@ internal sealed partial class OperatorEndpoints : IAdminApi
             .AcceptsAdminBody<CreateTokenRequest>()
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge);
         tokens.MapGet("/", ListAsync).WithName("ListTokens")
-            .RequireAdminRole(AdminRole.Owner, OrgFrom.None);
+            .RequireAdminRole(AdminRole.Owner, OrgFrom.None)
+            .WithQueryParameters(AdminListPages.Parameters("tokens"))
+            .ProducesAdminProblem(StatusCodes.Status400BadRequest);
         tokens.MapPost("/{id}/revoke", RevokeAsync).WithName("RevokeToken")
             .RequireAdminRole(AdminRole.Owner, new OrgFromToken("id"))
             .ProducesAdminProblem(StatusCodes.Status404NotFound);
@@ -80,12 +82,17 @@ internal sealed partial class OperatorEndpoints : IAdminApi
         return TypedResults.Created((string?)null, OperatorTokenDto.From(token, now) with { Token = plaintext });
     }
 
-    private static async Task<Ok<ListDto<OperatorTokenDto>>> ListAsync(HttpContext context, IOperatorTokenStore store, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<ListDto<OperatorTokenDto>>, AdminProblem>> ListAsync(HttpContext context, IOperatorTokenStore store, TimeProvider time, CancellationToken cancellationToken)
     {
-        var caller = AdminPrincipal.Of(context);
+        if (!AdminListPages.TryReadTimed(context.Request.Query, "tokens", out var request, out var after, out var problem))
+        {
+            return problem!;
+        }
+
+        // The store leaves out other organizations' tokens, so a page of an organization's owner is full.
+        var tokens = await store.ListAfterAsync(AdminPrincipal.Of(context).Org, after, AdminListPages.ReadCount(request), cancellationToken);
         var now = time.GetUtcNow();
-        var tokens = await store.ListAsync(cancellationToken);
-        return TypedResults.Ok(new ListDto<OperatorTokenDto>(tokens.Where(t => caller.Org is null || t.Org == caller.Org).Select(t => OperatorTokenDto.From(t, now)).ToList()));
+        return TypedResults.Ok(AdminListPages.Page(tokens, request, "tokens", t => AdminListPages.TimedKey(t.CreatedAt, t.Id), t => OperatorTokenDto.From(t, now)));
     }
 
     private static async Task<Results<Ok<OperatorTokenDto>, AdminProblem>> RevokeAsync(

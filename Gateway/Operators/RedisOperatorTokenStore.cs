@@ -109,6 +109,18 @@ internal sealed class RedisOperatorTokenStore(IConnectionMultiplexer redis, IOpt
         return tokens.OrderBy(t => t.CreatedAt).ThenBy(t => t.Id, StringComparer.Ordinal).ToList();
     }
 
+    /// <summary>
+    /// Every token is read and the page cut here: the ids are a set, their order (created, then id) is in the hashes,
+    /// and operator tokens are few.
+    /// </summary>
+    public async Task<IReadOnlyList<OperatorToken>> ListAfterAsync(string? org, TimeIdPosition? after, int? count, CancellationToken cancellationToken)
+    {
+        var all = await ListAsync(cancellationToken);
+        return all.Where(t => (org is null || t.Org == org) && (after is null || after.CompareTo(t.CreatedAt, t.Id) > 0))
+            .Take(count ?? int.MaxValue)
+            .ToList();
+    }
+
     public Task<OperatorToken?> RevokeAsync(string id, DateTimeOffset at, Func<OperatorToken, AuditEntry> audit, CancellationToken cancellationToken) =>
         RedisCalls.Guard(() => RevokeCoreAsync(id, at, audit, cancellationToken), cancellationToken);
 

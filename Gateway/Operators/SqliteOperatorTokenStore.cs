@@ -70,6 +70,32 @@ internal sealed class SqliteOperatorTokenStore(IOptions<GatewayOptions> options)
         return tokens;
     }
 
+    public async Task<IReadOnlyList<OperatorToken>> ListAfterAsync(string? org, TimeIdPosition? after, int? count, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        // No index orders the table: operator tokens are few, and LIMIT still keeps the answer to the page.
+        command.CommandText = $"SELECT {Columns} FROM operator_tokens WHERE ($org IS NULL OR org_id = $org)"
+            + (after is null ? "" : " AND (created_at, id) > ($at, $id)")
+            + " ORDER BY created_at, id LIMIT $count;";
+        command.Parameters.AddWithValue("$org", (object?)org ?? DBNull.Value);
+        if (after is not null)
+        {
+            command.Parameters.AddWithValue("$at", after.AtMillis);
+            command.Parameters.AddWithValue("$id", after.Id);
+        }
+
+        command.Parameters.AddWithValue("$count", count ?? -1);
+        var tokens = new List<OperatorToken>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            tokens.Add(Read(reader));
+        }
+
+        return tokens;
+    }
+
     public async Task<OperatorToken?> RevokeAsync(string id, DateTimeOffset at, Func<OperatorToken, AuditEntry> audit, CancellationToken cancellationToken)
     {
         await using (var connection = await _database.OpenAsync(cancellationToken))

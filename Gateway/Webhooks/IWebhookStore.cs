@@ -1,4 +1,5 @@
 using Gateway.Domain;
+using Gateway.Stores;
 
 namespace Gateway.Webhooks;
 
@@ -14,6 +15,12 @@ internal interface IWebhookStore
     Task<Webhook?> GetAsync(string id, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<Webhook>> ListAsync(string orgId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A page of <see cref="ListAsync"/>'s list (created, then id): at most <paramref name="count"/> webhooks (null: all),
+    /// those after <paramref name="after"/> only, so a webhook created or deleted between pages moves no other.
+    /// </summary>
+    Task<IReadOnlyList<Webhook>> ListAfterAsync(string orgId, TimeIdPosition? after, int? count, CancellationToken cancellationToken);
 
     Task UpdateAsync(Webhook webhook, CancellationToken cancellationToken);
 
@@ -31,8 +38,11 @@ internal interface IWebhookStore
     /// <summary>Writes a delivery's state after an attempt (or a manual retry).</summary>
     Task SaveDeliveryAsync(WebhookDelivery delivery, CancellationToken cancellationToken);
 
-    /// <summary>The webhook's deliveries, newest first.</summary>
-    Task<IReadOnlyList<WebhookDelivery>> ListDeliveriesAsync(string webhookId, int limit, CancellationToken cancellationToken);
+    /// <summary>
+    /// At most <paramref name="limit"/> of the webhook's deliveries, newest first (created, then id, both descending), those
+    /// after <paramref name="after"/> in that order only (null: from the newest), so a delivery made between pages moves no other.
+    /// </summary>
+    Task<IReadOnlyList<WebhookDelivery>> ListDeliveriesAsync(string webhookId, TimeIdPosition? after, int limit, CancellationToken cancellationToken);
 
     Task<WebhookDelivery?> GetDeliveryAsync(string deliveryId, CancellationToken cancellationToken);
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Gateway.Configuration;
 using Gateway.Domain;
+using Gateway.Stores;
 using Gateway.Stores.Redis;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -59,6 +60,20 @@ internal sealed class RedisWebhookStore(IConnectionMultiplexer redis, IOptions<G
         return values.Where(v => !v.IsNull)
             .Select(v => JsonSerializer.Deserialize((string)v!, WebhookStoreJsonContext.Default.Webhook)!)
             .OrderBy(w => w.CreatedAt).ThenBy(w => w.Id, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>
+    /// Every webhook of the organization is read and the page cut here: the ids are a set, the order (created, then id)
+    /// is in the records, and an organization has at most <c>Webhooks:MaxPerOrg</c> of them.
+    /// </summary>
+    public async Task<IReadOnlyList<Webhook>> ListAfterAsync(string orgId, TimeIdPosition? after, int? count, CancellationToken cancellationToken)
+    {
+        var all = await ListAsync(orgId, cancellationToken);
+        // By whole milliseconds, as the cursor holds them (the record keeps finer times; SQLite does not).
+        return all.OrderBy(w => w.CreatedAt.ToUnixTimeMilliseconds()).ThenBy(w => w.Id, StringComparer.Ordinal)
+            .Where(w => after is null || after.CompareTo(w.CreatedAt, w.Id) > 0)
+            .Take(count ?? int.MaxValue)
+            .ToList();
     }
 
     public Task UpdateAsync(Webhook webhook, CancellationToken cancellationToken) =>
@@ -149,10 +164,24 @@ internal sealed class RedisWebhookStore(IConnectionMultiplexer redis, IOptions<G
         await TrimHistoryAsync(db, delivery.WebhookId);
     }
 
-    public async Task<IReadOnlyList<WebhookDelivery>> ListDeliveriesAsync(string webhookId, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<WebhookDelivery>> ListDeliveriesAsync(string webhookId, TimeIdPosition? after, int limit, CancellationToken cancellationToken)
     {
         var db = Db;
-        var ids = await db.SortedSetRangeByRankAsync(History(webhookId), 0, limit - 1, Order.Descending);
+        RedisValue[] ids;
+        if (after is null)
+        {
+            ids = await db.SortedSetRangeByRankAsync(History(webhookId), 0, limit - 1, Order.Descending);
+        }
+        else
+        {
+            // The history's order is the list's: score (creation, ms) descending, then member descending, which Redis
+            // compares bytewise as the cursor's ordinal id. Those of the cursor's millisecond that come after it, then
+            // the older ones; two reads sent together.
+            var sameTime = db.SortedSetRangeByScoreAsync(History(webhookId), after.AtMillis, after.AtMillis, order: Order.Descending);
+            var older = db.SortedSetRangeByScoreAsync(History(webhookId), double.NegativeInfinity, after.AtMillis, Exclude.Stop, Order.Descending, 0, limit);
+            ids = (await sameTime).Where(id => string.CompareOrdinal((string?)id, after.Id) < 0).Concat(await older).Take(limit).ToArray();
+        }
+
         if (ids.Length == 0)
         {
             return [];

@@ -1,5 +1,6 @@
 using Gateway.Configuration;
 using Gateway.Domain;
+using Gateway.Stores;
 using Gateway.Stores.Sqlite;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
@@ -39,6 +40,27 @@ internal sealed class SqliteWebhookStore(IOptions<GatewayOptions> options) : IWe
         await using var command = connection.CreateCommand();
         command.CommandText = $"SELECT {HookColumns} FROM webhooks WHERE org_id = $org ORDER BY created_at, id;";
         command.Parameters.AddWithValue("$org", orgId);
+        var hooks = new List<Webhook>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            hooks.Add(ReadHook(reader));
+        }
+
+        return hooks;
+    }
+
+    public async Task<IReadOnlyList<Webhook>> ListAfterAsync(string orgId, TimeIdPosition? after, int? count, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        // A row-value comparison, so ix_webhooks_org (org_id, created_at) finds where the page starts.
+        command.CommandText = $"SELECT {HookColumns} FROM webhooks WHERE org_id = $org"
+            + (after is null ? "" : " AND (created_at, id) > ($at, $id)")
+            + " ORDER BY created_at, id LIMIT $count;";
+        command.Parameters.AddWithValue("$org", orgId);
+        BindPosition(command, after);
+        command.Parameters.AddWithValue("$count", count ?? -1);
         var hooks = new List<Webhook>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -128,12 +150,16 @@ internal sealed class SqliteWebhookStore(IOptions<GatewayOptions> options) : IWe
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    public async Task<IReadOnlyList<WebhookDelivery>> ListDeliveriesAsync(string webhookId, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<WebhookDelivery>> ListDeliveriesAsync(string webhookId, TimeIdPosition? after, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {DeliveryColumns} FROM webhook_deliveries WHERE webhook_id = $hook ORDER BY created_at DESC, id DESC LIMIT $limit;";
+        // Newest first, so the page after a delivery is the older ones; ix_webhook_deliveries_hook finds where it starts.
+        command.CommandText = $"SELECT {DeliveryColumns} FROM webhook_deliveries WHERE webhook_id = $hook"
+            + (after is null ? "" : " AND (created_at, id) < ($at, $id)")
+            + " ORDER BY created_at DESC, id DESC LIMIT $limit;";
         command.Parameters.AddWithValue("$hook", webhookId);
+        BindPosition(command, after);
         command.Parameters.AddWithValue("$limit", limit);
         var deliveries = new List<WebhookDelivery>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -170,6 +196,15 @@ internal sealed class SqliteWebhookStore(IOptions<GatewayOptions> options) : IWe
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
         await SqliteAudit.InsertAsync(connection, null, entry, cancellationToken);
+    }
+
+    private static void BindPosition(SqliteCommand command, TimeIdPosition? position)
+    {
+        if (position is not null)
+        {
+            command.Parameters.AddWithValue("$at", position.AtMillis);
+            command.Parameters.AddWithValue("$id", position.Id);
+        }
     }
 
     private static void BindHook(SqliteCommand command, Webhook w)

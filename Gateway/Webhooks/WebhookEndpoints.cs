@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Gateway.Admin;
@@ -31,7 +30,8 @@ internal sealed class WebhookEndpoints : IAdminApi
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge);
         admin.MapGet("/orgs/{org}/webhooks", ListAsync).WithTags("Webhooks").WithName("ListWebhooks")
             .RequireAdminRole(AdminRole.Viewer, OrgFrom.Route("org"))
-            .ProducesAdminProblem(StatusCodes.Status404NotFound);
+            .WithQueryParameters(AdminListPages.Parameters("webhooks"))
+            .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         var hooks = admin.MapGroup("/webhooks").WithTags("Webhooks");
         hooks.MapGet("/{id}", GetAsync).WithName("GetWebhook")
             .RequireAdminRole(AdminRole.Viewer, new OrgFromWebhook("id"))
@@ -46,7 +46,9 @@ internal sealed class WebhookEndpoints : IAdminApi
             .ProducesAdminProblem(StatusCodes.Status404NotFound);
         hooks.MapGet("/{id}/deliveries", DeliveriesAsync).WithName("ListWebhookDeliveries")
             .RequireAdminRole(AdminRole.Viewer, new OrgFromWebhook("id"))
-            .WithQueryParameters(new AdminQueryParameter("limit", "Deliveries to list, 1 to 1000 (default 50).", JsonSchemaType.Integer))
+            .WithQueryParameters(
+                new AdminQueryParameter("limit", $"Deliveries per page, newest first, 1 to {AdminListPages.MaxLimit} (default {DeliveriesPerPage}).", JsonSchemaType.Integer),
+                new AdminQueryParameter("cursor", "The nextCursor of the previous page (null on the last page)."))
             .ProducesAdminProblem(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         hooks.MapPost("/{id}/deliveries/{delivery}/retry", RetryAsync).WithName("RetryWebhookDelivery")
             .RequireAdminRole(AdminRole.Admin, new OrgFromWebhook("id"))
@@ -104,15 +106,21 @@ internal sealed class WebhookEndpoints : IAdminApi
         return TypedResults.Created((string?)null, WebhookDto.From(hook) with { Secret = hook.Secret });
     }
 
-    private static async Task<Results<Ok<WebhookListDto>, AdminProblem>> ListAsync(string org, IGatewayStore gateway, IWebhookStore store, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<WebhookListDto>, AdminProblem>> ListAsync(string org, HttpContext context, IGatewayStore gateway, IWebhookStore store, CancellationToken cancellationToken)
     {
+        if (!AdminListPages.TryReadTimed(context.Request.Query, "webhooks", out var request, out var after, out var problem))
+        {
+            return problem!;
+        }
+
         if (await gateway.GetOrganizationAsync(org, cancellationToken) is null)
         {
             return AdminProblems.NotFound($"Organization '{org}' does not exist.");
         }
 
-        var hooks = await store.ListAsync(org, cancellationToken);
-        return TypedResults.Ok(new WebhookListDto(hooks.Select(WebhookDto.From).ToList()));
+        var hooks = await store.ListAfterAsync(org, after, AdminListPages.ReadCount(request), cancellationToken);
+        var page = AdminListPages.Page(hooks, request, "webhooks", w => AdminListPages.TimedKey(w.CreatedAt, w.Id), WebhookDto.From);
+        return TypedResults.Ok(new WebhookListDto(page.Items, page.NextCursor));
     }
 
     private static async Task<Results<Ok<WebhookDto>, AdminProblem>> GetAsync(string id, IWebhookStore store, CancellationToken cancellationToken) =>
@@ -176,12 +184,14 @@ internal sealed class WebhookEndpoints : IAdminApi
         }
     }
 
+    /// <summary>Deliveries a page holds without <c>limit</c>: a webhook keeps up to 1,000, and the newest are what one looks for.</summary>
+    private const int DeliveriesPerPage = 50;
+
     private static async Task<Results<Ok<DeliveryListDto>, AdminProblem>> DeliveriesAsync(string id, HttpContext context, IWebhookStore store, CancellationToken cancellationToken)
     {
-        var limit = 50;
-        if (context.Request.Query.TryGetValue("limit", out var text) && (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 1000))
+        if (!AdminListPages.TryReadTimed(context.Request.Query, "deliveries", out var request, out var after, out var problem, DeliveriesPerPage))
         {
-            return AdminProblems.Invalid("limit", "Must be a whole number from 1 to 1000.");
+            return problem!;
         }
 
         if (await store.GetAsync(id, cancellationToken) is null)
@@ -189,8 +199,10 @@ internal sealed class WebhookEndpoints : IAdminApi
             return NotFound(id);
         }
 
-        var deliveries = await store.ListDeliveriesAsync(id, limit, cancellationToken);
-        return TypedResults.Ok(new DeliveryListDto(deliveries.Select(DeliveryDto.From).ToList()));
+        // Always a limit, so there is always a next page to say when more are kept than this one shows.
+        var deliveries = await store.ListDeliveriesAsync(id, after, AdminListPages.ReadCount(request)!.Value, cancellationToken);
+        var page = AdminListPages.Page(deliveries, request, "deliveries", d => AdminListPages.TimedKey(d.CreatedAt, d.Id), DeliveryDto.From);
+        return TypedResults.Ok(new DeliveryListDto(page.Items, page.NextCursor));
     }
 
     private static async Task<Results<Ok<DeliveryDto>, AdminProblem>> RetryAsync(
@@ -318,7 +330,7 @@ internal sealed record WebhookDto(
         new(w.Id, w.OrgId, w.Url, w.Events, w.Description, w.Enabled, w.DisabledReason, w.FailingSince, w.CreatedAt, w.UpdatedAt);
 }
 
-internal sealed record WebhookListDto(IReadOnlyList<WebhookDto> Items);
+internal sealed record WebhookListDto(IReadOnlyList<WebhookDto> Items, string? NextCursor = null);
 
 /// <summary>One delivery: <see cref="NextAttemptAt"/> only while pending.</summary>
 internal sealed record DeliveryDto(
@@ -339,7 +351,7 @@ internal sealed record DeliveryDto(
         d.LastAttemptAt, d.ResponseStatus, d.LastError, d.DeliveredAt);
 }
 
-internal sealed record DeliveryListDto(IReadOnlyList<DeliveryDto> Items);
+internal sealed record DeliveryListDto(IReadOnlyList<DeliveryDto> Items, string? NextCursor = null);
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false)]
 [JsonSerializable(typeof(WebhookDto))]
