@@ -48,7 +48,7 @@ internal sealed class SqliteCustomerStore(IOptions<GatewayOptions> options) : IC
     }
 
     public Task<IReadOnlyList<Customer>> ListAsync(string orgId, CancellationToken cancellationToken) =>
-        QueryAsync("WHERE org_id = $org ORDER BY id", orgId, null, cancellationToken);
+        ListAfterAsync(orgId, null, null, cancellationToken);
 
     public Task<IReadOnlyList<Customer>> ListAfterAsync(string orgId, string? afterId, int? count, CancellationToken cancellationToken) =>
         afterId is null

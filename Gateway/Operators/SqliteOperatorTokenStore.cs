@@ -55,20 +55,8 @@ internal sealed class SqliteOperatorTokenStore(IOptions<GatewayOptions> options)
     public Task<OperatorToken?> GetAsync(string id, CancellationToken cancellationToken) =>
         SingleAsync("id = $value", id, cancellationToken);
 
-    public async Task<IReadOnlyList<OperatorToken>> ListAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {Columns} FROM operator_tokens ORDER BY created_at, id;";
-        var tokens = new List<OperatorToken>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            tokens.Add(Read(reader));
-        }
-
-        return tokens;
-    }
+    public Task<IReadOnlyList<OperatorToken>> ListAsync(CancellationToken cancellationToken) =>
+        ListAfterAsync(null, null, null, cancellationToken);
 
     public async Task<IReadOnlyList<OperatorToken>> ListAfterAsync(string? org, TimeIdPosition? after, int? count, CancellationToken cancellationToken)
     {

@@ -34,21 +34,8 @@ internal sealed class SqliteWebhookStore(IOptions<GatewayOptions> options) : IWe
         return await reader.ReadAsync(cancellationToken) ? ReadHook(reader) : null;
     }
 
-    public async Task<IReadOnlyList<Webhook>> ListAsync(string orgId, CancellationToken cancellationToken)
-    {
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {HookColumns} FROM webhooks WHERE org_id = $org ORDER BY created_at, id;";
-        command.Parameters.AddWithValue("$org", orgId);
-        var hooks = new List<Webhook>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            hooks.Add(ReadHook(reader));
-        }
-
-        return hooks;
-    }
+    public Task<IReadOnlyList<Webhook>> ListAsync(string orgId, CancellationToken cancellationToken) =>
+        ListAfterAsync(orgId, null, null, cancellationToken);
 
     public async Task<IReadOnlyList<Webhook>> ListAfterAsync(string orgId, TimeIdPosition? after, int? count, CancellationToken cancellationToken)
     {
