@@ -139,7 +139,7 @@ internal static class KeyImportCommand
         {
             // One audit entry per organization per batch: a million entries would be most of the import's cost.
             var audit = keys.GroupBy(k => k.OrgId, StringComparer.Ordinal)
-                .Select(g => new AuditEntry("aud_" + Base62.Random(20), g.Key, null, "key.import", actor, now,
+                .Select(g => new AuditEntry(AuditIds.New(), g.Key, null, "key.import", actor, now,
                     "{\"keys\":{\"before\":null,\"after\":" + g.Count().ToString(CultureInfo.InvariantCulture) + "}}"))
                 .ToList();
             written += await store.ImportKeysAsync(organizations, keys, audit, cancellationToken);

@@ -23,7 +23,7 @@ internal static class CustomerAudit
     {
         var customer = after ?? before ?? throw new ArgumentException("A change needs a customer on one side.");
         var action = before is null ? Create : after is null ? Delete : Update;
-        return new AuditEntry("aud_" + Base62.Random(20), customer.OrgId, null, action, actor, at, Changes(before, after), AuditCaller.Current);
+        return new AuditEntry(AuditIds.New(), customer.OrgId, null, action, actor, at, Changes(before, after), AuditCaller.Current);
     }
 
     /// <summary>Whether an update changes anything worth an entry.</summary>

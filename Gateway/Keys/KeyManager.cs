@@ -293,7 +293,7 @@ internal sealed partial class KeyManager(
         draft is null ? null : new KeyCredits(draft.Remaining, draft.Refill, Base62.Random(12), now);
 
     private static AuditEntry Audit(string orgId, string? keyId, string action, string actor, DateTimeOffset now, string? changes) =>
-        new("aud_" + Base62.Random(20), orgId, keyId, action, actor, now, changes, AuditCaller.Current);
+        new(AuditIds.New(), orgId, keyId, action, actor, now, changes, AuditCaller.Current);
 
     /// <summary>
     /// The previous hash's grace, ended at <paramref name="now"/> at the latest. The hash itself stays on the

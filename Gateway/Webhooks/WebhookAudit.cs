@@ -32,6 +32,6 @@ internal static class WebhookAudit
         // As webhook.disabled names it: the id as the "after" side, whatever the change.
         changes.Add("webhookId", null, hook.Id);
         var action = before is null ? Create : after is null ? Delete : Update;
-        return new AuditEntry("aud_" + Base62.Random(20), hook.OrgId, null, action, actor, at, changes.ToJson(), AuditCaller.Current);
+        return new AuditEntry(AuditIds.New(), hook.OrgId, null, action, actor, at, changes.ToJson(), AuditCaller.Current);
     }
 }

@@ -258,7 +258,7 @@ internal sealed partial class WebhookDispatcher : BackgroundService
             var reason = $"No successful delivery since {since.ToString("O", CultureInfo.InvariantCulture)}.";
             await _store.UpdateAsync(hook with { Enabled = false, DisabledReason = reason, FailingSince = since, UpdatedAt = now }, CancellationToken.None);
             var changes = "{\"enabled\":{\"before\":true,\"after\":false},\"webhookId\":{\"before\":null,\"after\":\"" + hook.Id + "\"}}";
-            await _store.AuditAsync(new AuditEntry("aud_" + Base62.Random(20), hook.OrgId, null, "webhook.disabled", "gateway", now, changes), CancellationToken.None);
+            await _store.AuditAsync(new AuditEntry(AuditIds.New(), hook.OrgId, null, "webhook.disabled", "gateway", now, changes), CancellationToken.None);
             Log.Disabled(_logger, hook.Id, hook.OrgId, since);
         }
         else if (hook.FailingSince is null)
