@@ -52,6 +52,28 @@ public sealed class TrustedHeaderTests : UpstreamFixture
         }
     }
 
+    // Browsers send a host's cookies to every port of it: a console signed in on the admin listener's host name would
+    // hand its session to every upstream behind the proxy listener of the same name.
+    [TestCase("/public/x", "a=1; gateway-admin-session=stolen; b=2", "a=1; b=2")]
+    [TestCase("/api/x", "a=1; gateway-admin-session=stolen; b=2", "a=1; b=2")]
+    [TestCase("/api/x", "__Host-gateway-admin-session=stolen", null)]
+    [TestCase("/api/x", "gateway-admin-session=chunks-2; gateway-admin-sessionC1=stolen; GATEWAY-ADMIN-SESSIONC2=stolen; keep=1", "keep=1")]
+    [TestCase("/api/x", "gateway-admin-sessionX=mine; gateway-admin-sessionC=mine", "gateway-admin-sessionX=mine; gateway-admin-sessionC=mine")]
+    [TestCase("/api/x", "plain=1", "plain=1")]
+    public async Task AdminSessionCookie_NeverForwarded_OtherCookiesKept(string path, string cookie, string? forwarded)
+    {
+        await using var gateway = await StartAsync();
+        await gateway.CreateOrgAsync("acme");
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "k" })).Str("key");
+
+        using var response = await gateway.CallAsync(path, path.StartsWith("/api", StringComparison.Ordinal) ? key : null,
+            r => r.Headers.TryAddWithoutValidation("Cookie", cookie));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var headers = Upstream.SingleRequestHeaders();
+        Assert.That(headers.TryGetValue("Cookie", out var sent) ? sent : null, Is.EqualTo(forwarded));
+    }
+
     // YARP sets the dash spellings itself (replacing the client's); CGI, WSGI and Rack servers would read a client's
     // X_Forwarded_For as HTTP_X_FORWARDED_FOR all the same, beside or instead of the gateway's.
     [TestCase("/public/x")]

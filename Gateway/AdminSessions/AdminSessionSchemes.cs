@@ -1,3 +1,5 @@
+using Gateway.Http;
+
 namespace Gateway.AdminSessions;
 
 internal static class AdminSessionSchemes
@@ -7,7 +9,7 @@ internal static class AdminSessionSchemes
 
     public const string Oidc = "GatewayAdminOidc";
 
-    public const string CookieName = "gateway-admin-session";
+    public const string CookieName = AdminSessionCookie.Name;
 
     public const string CallbackPath = "/admin/auth/oidc/callback";
 

@@ -102,6 +102,7 @@ internal sealed class IdentityTransformProvider(StrippedHeaders stripped, Client
     private ValueTask StripAsync(RequestTransformContext context)
     {
         stripped.RemoveFrom(context.ProxyRequest.Headers);
+        StrippedHeaders.RemoveAdminSessionCookie(context.ProxyRequest.Headers);
         ConnectionHeaders.RemoveNamed(context.HttpContext.Request.Headers.Connection, context.ProxyRequest.Headers);
         return ValueTask.CompletedTask;
     }

@@ -1,7 +1,9 @@
 using System.Collections.Frozen;
 using System.Net.Http.Headers;
 using Gateway.Configuration;
+using Gateway.Http;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 
 namespace Gateway.Proxy;
 
@@ -55,6 +57,41 @@ internal sealed class StrippedHeaders
     }
 
     public bool Contains(string name) => _matcher.Contains(name);
+
+    /// <summary>
+    /// Removes the admin console's session cookie (<see cref="AdminSessionCookie"/>) from the upstream request's
+    /// <c>Cookie</c> header, keeping the client's other cookies; YARP has joined an HTTP/2 client's cookie fields into one.
+    /// </summary>
+    public static void RemoveAdminSessionCookie(HttpRequestHeaders headers)
+    {
+        if (!headers.NonValidated.TryGetValues(HeaderNames.Cookie, out var values))
+        {
+            return;
+        }
+
+        List<string>? kept = null;
+        var changed = false;
+        foreach (var value in values)
+        {
+            var rest = AdminSessionCookie.Without(value);
+            changed |= !ReferenceEquals(rest, value);
+            if (rest is not null)
+            {
+                (kept ??= []).Add(rest);
+            }
+        }
+
+        if (!changed)
+        {
+            return;
+        }
+
+        headers.Remove(HeaderNames.Cookie);
+        if (kept is not null)
+        {
+            headers.TryAddWithoutValidation(HeaderNames.Cookie, string.Join("; ", kept));
+        }
+    }
 
     /// <summary>Removes every stripped name from <paramref name="headers"/>; enumerating them does not allocate.</summary>
     public void RemoveFrom(HttpRequestHeaders headers)
