@@ -42,6 +42,50 @@ public sealed class DistributedQuotaTests : UpstreamFixture
     }
 
     [Test]
+    public async Task CreditsRefuse_QuotaUnitOfTheSameTripGivenBack_UsedIsWhatWasAdmitted_80PercentAt8()
+    {
+        // Quota and credits are leased in one trip: when the credits refuse, the quota unit leased for the same
+        // request must go back at once, or each instance keeps one and a quota of 10 reads 8 (80%) after 6 admitted.
+        var prefix = $"t{Guid.NewGuid():N}:";
+        var logs = new CapturingLoggerProvider();
+        await using var a = await GatewayHost.StartAsync(Settings(), logs.AddTo, store: StoreKind.Redis, redisPrefix: prefix);
+        await using var b = await GatewayHost.StartAsync(Settings(), logs.AddTo, store: StoreKind.Redis, redisPrefix: prefix);
+        await a.CreateOrgAsync("acme");
+        await a.AdminPostAsync("admin/orgs/acme/customers", new { id = "c", name = "C", quota = new { limit = 10, period = "month" } }, expected: 201);
+        var first = (await a.CreateKeyAsync("acme", new { name = "k1", customerId = "c", credits = new { remaining = 3 } })).Str("key");
+        var second = (await a.CreateKeyAsync("acme", new { name = "k2", customerId = "c", credits = new { remaining = 3 } })).Str("key");
+        var plain = (await a.CreateKeyAsync("acme", new { name = "k3", customerId = "c" })).Str("key");
+
+        async Task<long> UsedAsync() => (await a.AdminGetAsync("admin/orgs/acme/customers/c/usage"))["quota"]!["used"]!.GetValue<long>();
+        string[] Thresholds() => logs.Entries.Where(e => e.EventId == Gateway.Observability.EventIds.QuotaThresholdReached).Select(e => e.Text).ToArray();
+
+        foreach (var (gateway, key) in new[] { (a, first), (b, second) })
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
+            }
+
+            Assert.That(await gateway.CodeAsync(key), Is.EqualTo("credits_exhausted"));
+        }
+
+        Assert.That(await UsedAsync(), Is.EqualTo(6), "6 admitted: the quota units leased for the refused requests went back");
+        Assert.That(Thresholds(), Is.Empty, "no 80% crossing before 8 admitted");
+
+        Assert.That(await a.StatusAsync(plain), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await UsedAsync(), Is.EqualTo(7));
+        Assert.That(Thresholds(), Is.Empty);
+        Assert.That(await b.StatusAsync(plain), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await UsedAsync(), Is.EqualTo(8));
+        Assert.That(Thresholds(), Has.Length.EqualTo(1).And.All.Contains("Percent=80"), "80% once, at the 8th admitted");
+        Assert.That(await a.StatusAsync(plain), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await b.StatusAsync(plain), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await a.CodeAsync(plain), Is.EqualTo("quota_exceeded"));
+        Assert.That(await UsedAsync(), Is.EqualTo(10));
+        Assert.That(Thresholds(), Has.Length.EqualTo(2).And.Some.Contains("Percent=100"));
+    }
+
+    [Test]
     public async Task RedisKilledMidPeriod_RestartedEmpty_QuotaGoesOnFromWhatWasCounted()
     {
         using var redis = RedisServer.Start();

@@ -234,19 +234,22 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
         // Each trip grants at least the request's cost or reports the counter used up, so this ends unless
         // other requests keep taking what the trips bring; the deadline bounds that.
         var deadline = _time.GetTimestamp() + _time.TimestampFrequency * 2;
+        var trip = new TripLedger();
         while (true)
         {
             if (Interlocked.Read(ref _redisDownUntil) > _time.GetTimestamp())
             {
+                trip.ReportKept(_events, batch);
                 return await FallbackAsync(batch, cancellationToken);
             }
 
             try
             {
-                await AskRedisAsync(batch);
+                await AskRedisAsync(batch, trip);
             }
             catch (StoreUnavailableException ex)
             {
+                trip.ReportKept(_events, batch);
                 Interlocked.Exchange(ref _redisDownUntil, _time.GetTimestamp() + (long)(RetryRedisAfter.TotalSeconds * _time.TimestampFrequency));
                 Log.RedisFallback(_logger, ex);
                 return await FallbackAsync(batch, cancellationToken);
@@ -254,23 +257,97 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
 
             if (TakeLocally(batch) is { } decided)
             {
-                return decided;
+                if (decided)
+                {
+                    trip.ReportKept(_events, batch);
+                    return true;
+                }
+
+                await GiveBackAsync(batch, trip);
+                return false;
             }
 
             if (_time.GetTimestamp() > deadline)
             {
+                await GiveBackAsync(batch, trip);
                 return false;
             }
         }
     }
 
-    private async Task AskRedisAsync(LimitBatch batch)
+    /// <summary>
+    /// A refused request gives back, at once, the units its trips leased for it from the counters that did have
+    /// them (quota and credits are leased in one trip, so when the credits refuse, the quota's unit was already
+    /// counted): otherwise each instance would keep one counted but unused, and a customer's <c>used</c> and its
+    /// 80% crossing would run ahead of what was admitted. Units the trip granted beyond the request's cost are
+    /// lease stock for later requests and stay.
+    /// </summary>
+    private async Task GiveBackAsync(LimitBatch batch, TripLedger trip)
+    {
+        for (var i = 0; i < batch.Quotas.Count; i++)
+        {
+            if (!trip.Called[i])
+            {
+                continue;
+            }
+
+            var charge = batch.Quotas.Charges[i];
+            var lease = Lease(in charge);
+            long back, floor;
+            lock (lease)
+            {
+                // Another request of this instance may have used them meanwhile: those are admitted, not given back.
+                back = Math.Min(trip.Brought[i], lease.Held);
+                lease.Held -= back;
+                floor = Math.Max(0, lease.KnownUsed - lease.Unreported);
+            }
+
+            if (back == 0)
+            {
+                QuotaCrossings.Report(_events, in charge, trip.Before[i], trip.After[i]);
+                continue;
+            }
+
+            QuotaLease result;
+            try
+            {
+                Interlocked.Increment(ref _trips);
+                result = await _store.LeaseAsync(charge.Partition, charge.Limit, 0, 0, floor, charge.ExpiresAt, -back);
+            }
+            catch (StoreUnavailableException)
+            {
+                // Still counted in Redis, so still this instance's to hand out: lease stock after all.
+                lock (lease)
+                {
+                    lease.Held += back;
+                }
+
+                QuotaCrossings.Report(_events, in charge, trip.Before[i], trip.After[i]);
+                continue;
+            }
+
+            lock (lease)
+            {
+                lease.KnownUsed = Math.Max(lease.KnownUsed - back, result.UsedAfter);
+            }
+
+            // What went back crosses nothing. But a threshold this trip's lease crossed was then not reported by the
+            // leases of others that landed before the give-back (they started at or above it): if the counter still
+            // stands at it without these units, it was reached, and is reported here.
+            var net = trip.After[i] - back;
+            QuotaCrossings.Report(_events, in charge, trip.Before[i], net);
+            QuotaCrossings.Report(_events, in charge, Math.Max(trip.Before[i], net), Math.Min(trip.After[i], result.UsedAfter));
+        }
+    }
+
+    private async Task AskRedisAsync(LimitBatch batch, TripLedger trip)
     {
         ForgetEnded();
         var count = batch.Quotas.Count;
         var calls = new Task<QuotaLease>?[QuotaChargeBuffer.Capacity];
         var unreported = new long[QuotaChargeBuffer.Capacity];
         var back = new long[QuotaChargeBuffer.Capacity];
+        var needs = new long[QuotaChargeBuffer.Capacity];
         var now = _time.GetTimestamp();
         for (var i = 0; i < count; i++)
         {
@@ -293,6 +370,7 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
                 }
 
                 need = charge.Cost - lease.Held;
+                needs[i] = need;
                 var recent = lease.LastTrip != 0 && _time.GetElapsedTime(lease.LastTrip, now) < TimeSpan.FromSeconds(1);
                 lease.Want = recent ? Math.Min(MaxWant, Math.Max(1, lease.Want * 2)) : 1;
                 lease.LastTrip = now;
@@ -349,8 +427,9 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
                 }
             }
 
-            // Reported where Redis counted the crossing, so exactly one instance reports it.
-            QuotaCrossings.Report(_events, in charge, before, after, batch.Quotas.GivenBack);
+            // Reported where Redis counted the crossing, so exactly one instance reports it, once the request is
+            // decided: units given back for a refused request cross nothing.
+            trip.Record(_events, in charge, i, before, after, Math.Min(granted, needs[i]));
         }
     }
 
@@ -422,6 +501,45 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
     {
         [LoggerMessage(EventIds.QuotaRedisFallback, LogLevel.Warning, "Redis did not answer a quota trip; counting quotas and credits on this instance for a second.")]
         public static partial void RedisFallback(ILogger logger, Exception exception);
+    }
+
+    /// <summary>
+    /// What one request's trips leased for it, per counter: the units brought for its cost and the counter's
+    /// count before and after the last call, whose crossings wait for the request's decision.
+    /// </summary>
+    private sealed class TripLedger
+    {
+        public readonly bool[] Called = new bool[QuotaChargeBuffer.Capacity];
+        public readonly long[] Brought = new long[QuotaChargeBuffer.Capacity];
+        public readonly long[] Before = new long[QuotaChargeBuffer.Capacity];
+        public readonly long[] After = new long[QuotaChargeBuffer.Capacity];
+
+        public void Record(IQuotaEvents events, in QuotaCharge charge, int index, long before, long after, long brought)
+        {
+            // A trip asked again (other requests took what the last one brought): those units were used by them.
+            if (Called[index])
+            {
+                QuotaCrossings.Report(events, in charge, Before[index], After[index]);
+            }
+
+            Called[index] = true;
+            Brought[index] += brought;
+            Before[index] = before;
+            After[index] = after;
+        }
+
+        /// <summary>The request was admitted, or its units stay counted: report the crossings as they were counted.</summary>
+        public void ReportKept(IQuotaEvents events, LimitBatch batch)
+        {
+            for (var i = 0; i < batch.Quotas.Count; i++)
+            {
+                if (Called[i])
+                {
+                    QuotaCrossings.Report(events, in batch.Quotas.Charges[i], Before[i], After[i], batch.Quotas.GivenBack);
+                    Called[i] = false;
+                }
+            }
+        }
     }
 
     private sealed class LeaseState
