@@ -86,6 +86,15 @@ public static class GatewayHostingExtensions
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(20));
 
+        // AllowedHosts is checked by AllowedHostsMiddleware, which answers problem+json; the host's own filter, put
+        // ahead of the pipeline by a startup filter of the web host's defaults, would answer an HTML page first.
+        var hostFiltering = builder.Services.FirstOrDefault(static d => d.ServiceType == typeof(IStartupFilter)
+            && d.ImplementationType?.FullName == "Microsoft.AspNetCore.HostFilteringStartupFilter");
+        if (hostFiltering is not null)
+        {
+            builder.Services.Remove(hostFiltering);
+        }
+
         // A failed start (a port in use) is reported by Program in one line; the host would also log it
         // with a stack trace. Critical stays on: that is how a crashed background service stops the host.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
@@ -147,6 +156,7 @@ public static class GatewayHostingExtensions
         // token filter, and no endpoint reads a form, so the middleware the host would add has nothing to do.
         properties["__AntiforgeryMiddlewareSet"] = true;
         app.UseMiddleware<RequestIdMiddleware>();
+        app.UseMiddleware<AllowedHostsMiddleware>();
         app.UseMiddleware<RequestTargetMiddleware>();
         app.UseRouting();
         app.UseMiddleware<UnmatchedRequestMiddleware>();
