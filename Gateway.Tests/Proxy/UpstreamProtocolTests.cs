@@ -96,6 +96,29 @@ public sealed class UpstreamProtocolTests
     }
 
     [Test]
+    public async Task UpstreamSendsChunkedTrailers_Http2ClientGetsNoHopByHopNoConnectionNamedNoGatewayOwnedOnes()
+    {
+        _upstream.Answer = "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nTransfer-Encoding: chunked\r\n"
+            + "Trailer: X-Hop, X-Checksum\r\n\r\n2\r\nok\r\n0\r\n"
+            + "X-Hop: secret\r\nX-Checksum: abc\r\nKeep-Alive: timeout=5\r\nX-RateLimit-Remaining: 424242\r\n"
+            + "X-Credits-Remaining: 77\r\n\r\n";
+        var settings = GatewayHost.Routes(_upstream.Url, ("api", "/api/{**rest}", []));
+        settings["Kestrel:Endpoints:Proxy:Protocols"] = "Http2";
+        await using var gateway = await GatewayHost.StartAsync(settings);
+        await gateway.CreateOrgAsync("acme");
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "k" })).Str("key");
+
+        using var client = ResponseTrailerTests.Http2Client(gateway);
+        using var request = ResponseTrailerTests.Http2Request("/api/x");
+        request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + key);
+        using var response = await client.SendAsync(request);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await response.Content.ReadAsStringAsync(), Is.EqualTo("ok"));
+        Assert.That(response.TrailingHeaders.NonValidated.Select(h => h.Key), Is.EquivalentTo(new[] { "X-Checksum" }).IgnoreCase);
+    }
+
+    [Test]
     public async Task ClientBodyStallsWhileConnected_400BadRequestAndTheConnectionCloses_Not499()
     {
         _upstream.Answer = null; // reads the head, then waits for a body that does not come

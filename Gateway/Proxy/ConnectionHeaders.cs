@@ -29,10 +29,13 @@ internal static class ConnectionHeaders
         }
     }
 
-    /// <summary>Removes from the client's response the headers the upstream's <c>Connection</c> header names.</summary>
-    public static void RemoveNamed(HttpResponseMessage upstream, IHeaderDictionary response)
+    /// <summary>
+    /// Removes from the client's response headers or trailers those that the upstream's <c>Connection</c> field, in
+    /// <paramref name="upstream"/> (its headers or its trailers), names.
+    /// </summary>
+    public static void RemoveNamed(HttpHeaders upstream, IHeaderDictionary response)
     {
-        if (!upstream.Headers.NonValidated.TryGetValues(HeaderNames.Connection, out var connection))
+        if (!upstream.NonValidated.TryGetValues(HeaderNames.Connection, out var connection))
         {
             return;
         }

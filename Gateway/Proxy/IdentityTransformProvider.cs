@@ -15,7 +15,8 @@ namespace Gateway.Proxy;
 /// enumerator, and a client's headers are more than what reaches this list after YARP's copy.
 /// Registered before the signing transform, which signs these headers as sent.
 /// Client copies of the headers upstreams trust (<see cref="StrippedHeaders"/>) are removed by a transform
-/// that runs first, before the route's own, which may still set those names.
+/// that runs first, before the route's own, which may still set those names. An upstream's trailers under the
+/// gateway's names are dropped by <see cref="UpstreamTrailersTransform"/>, registered after the route's own.
 /// </summary>
 internal sealed class IdentityTransformProvider(StrippedHeaders stripped, ClientIpResolver ips) : ITransformProvider
 {
@@ -32,6 +33,7 @@ internal sealed class IdentityTransformProvider(StrippedHeaders stripped, Client
         context.RequestTransforms.Insert(0, new RequestFuncTransform(StripAsync));
         context.AddRequestTransform(StampAsync);
         context.AddResponseTransform(KeepGatewayHeadersAsync);
+        context.ResponseTrailersTransforms.Add(UpstreamTrailersTransform.Instance);
 
         // YARP's default X-Forwarded-* transforms would be added after this provider's; added here instead, so the
         // chain below follows them. A route that configures its own forwarded transforms keeps them as they are.
@@ -93,7 +95,7 @@ internal sealed class IdentityTransformProvider(StrippedHeaders stripped, Client
 
         if (context.ProxyResponse is { } upstream)
         {
-            ConnectionHeaders.RemoveNamed(upstream, headers);
+            ConnectionHeaders.RemoveNamed(upstream.Headers, headers);
         }
 
         return ValueTask.CompletedTask;

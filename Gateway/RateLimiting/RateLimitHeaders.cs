@@ -7,9 +7,9 @@ internal static class RateLimitHeaders
 {
     public static void Write(IHeaderDictionary headers, in LimitSpec spec, in LimitState state)
     {
-        headers["X-RateLimit-Limit"] = RateLimitNumberText.Limit(spec.PermitLimit);
-        headers["X-RateLimit-Remaining"] = RateLimitNumberText.Of(Math.Max(0, state.Remaining));
-        headers["X-RateLimit-Reset"] = RateLimitNumberText.Of(Seconds(state.ResetAfter));
+        headers[RateLimitHeaderNames.Limit] = RateLimitNumberText.Limit(spec.PermitLimit);
+        headers[RateLimitHeaderNames.Remaining] = RateLimitNumberText.Of(Math.Max(0, state.Remaining));
+        headers[RateLimitHeaderNames.Reset] = RateLimitNumberText.Of(Seconds(state.ResetAfter));
     }
 
     /// <summary><c>X-Quota-*</c> when a customer quota applies, <c>X-Credits-Remaining</c> when the key has credits.</summary>
