@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using Gateway.Tests.Common;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -172,6 +173,127 @@ public sealed class DistributedQuotaTests : UpstreamFixture
         clock.Advance(TimeSpan.FromDays(40));
         Assert.That(await gateway.StatusAsync(key), Is.EqualTo(HttpStatusCode.OK));
         Assert.That(counter.LeaseCount, Is.EqualTo(2), "only the new periods' counters, not four");
+    }
+
+    [Test]
+    public async Task CreditsAddedAndSubtractedOnOtherInstances_HeadersAndVerifyShowTheBalance_RefusalsClaimNone()
+    {
+        // An add is stored as a lower count (below zero here): an instance that kept "the highest count it saw" went
+        // on showing the balance before the add (10 plus what it held), on every instance, for good.
+        var prefix = $"t{Guid.NewGuid():N}:";
+        await using var a = await GatewayHost.StartAsync(Settings(), store: StoreKind.Redis, redisPrefix: prefix);
+        await using var b = await GatewayHost.StartAsync(Settings(), store: StoreKind.Redis, redisPrefix: prefix);
+        await using var c = await GatewayHost.StartAsync(Settings(), store: StoreKind.Redis, redisPrefix: prefix);
+        await a.CreateOrgAsync("acme");
+        var created = await a.CreateKeyAsync("acme", new { name = "prepaid", credits = new { remaining = 10 } });
+        var (key, id) = (created.Str("key"), created.Str("id"));
+        Assert.That(await CreditsHeaderAsync(a, key), Is.EqualTo(9));
+
+        // 59 after the add: 64 or fewer left, so every grant is just the request's cost and no instance holds
+        // any ahead; each number below is then exact.
+        var added = await b.AdminPostAsync($"admin/keys/{id}/credits", new { op = "add", amount = 50 });
+        Assert.That(added["credits"]!["remaining"]!.GetValue<long>(), Is.EqualTo(59));
+        var seen = new List<long>();
+        for (var i = 0; i < 35; i++)
+        {
+            seen.Add(await CreditsHeaderAsync(a, key));
+        }
+
+        Assert.That(seen, Is.EqualTo(Enumerable.Range(0, 35).Select(i => 58L - i)), "A counts down from the balance after B's add");
+        Assert.That((await c.AdminGetAsync($"admin/keys/{id}"))["credits"]!["remaining"]!.GetValue<long>(), Is.EqualTo(24));
+        Assert.That(await CreditsHeaderAsync(b, key), Is.EqualTo(23));
+        Assert.That(await CreditsHeaderAsync(c, key), Is.EqualTo(22));
+        Assert.That(await VerifiedCreditsAsync(a, key), Is.EqualTo(22), "verify on A (uncharged)");
+        Assert.That(await VerifiedCreditsAsync(b, key), Is.EqualTo(22), "verify on B (uncharged)");
+
+        var subtracted = await c.AdminPostAsync($"admin/keys/{id}/credits", new { op = "subtract", amount = 10 });
+        Assert.That(subtracted["credits"]!["remaining"]!.GetValue<long>(), Is.EqualTo(12));
+        Assert.That(await CreditsHeaderAsync(a, key), Is.EqualTo(11));
+        Assert.That(await CreditsHeaderAsync(b, key), Is.EqualTo(10));
+
+        // The last 10 under concurrent load on A and B: exactly 10 admitted, and no refusal claims a credit left.
+        var admitted = 0;
+        var refusals = new System.Collections.Concurrent.ConcurrentBag<string>();
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(async client =>
+        {
+            var gateway = client % 2 == 0 ? a : b;
+            for (var i = 0; i < 4; i++)
+            {
+                using var response = await gateway.CallAsync("/api/x", key);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    Interlocked.Increment(ref admitted);
+                    continue;
+                }
+
+                Assert.That((await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>(), Is.EqualTo("credits_exhausted"));
+                refusals.Add(response.Headers.GetValues("X-Credits-Remaining").Single());
+            }
+        }));
+
+        Assert.That(admitted, Is.EqualTo(10));
+        Assert.That(refusals, Has.Count.EqualTo(22).And.All.EqualTo("0"));
+        Assert.That((await a.AdminGetAsync($"admin/keys/{id}"))["credits"]!["remaining"]!.GetValue<long>(), Is.Zero);
+    }
+
+    [Test]
+    public async Task CreditsSubtractedOnAnotherInstance_AnInstanceHandingOutALease_ShowsItWithinASecond()
+    {
+        // An instance busy on a lease makes no trip until the lease is used up, so without a look at the counter
+        // its header kept the balance from before another instance's subtract for as long as the lease lasted.
+        var prefix = $"t{Guid.NewGuid():N}:";
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var a = await GatewayHost.StartAsync(Settings(), s => s.AddSingleton<TimeProvider>(clock), store: StoreKind.Redis, redisPrefix: prefix);
+        await using var b = await GatewayHost.StartAsync(Settings(), store: StoreKind.Redis, redisPrefix: prefix);
+        await a.CreateOrgAsync("acme");
+        var created = await a.CreateKeyAsync("acme", new { name = "prepaid", credits = new { remaining = 100_000 } });
+        var (key, id) = (created.Str("key"), created.Str("id"));
+
+        // Only A spends, so A's header less the admin API's balance is what A holds: build up at least 20.
+        long header = 0;
+        for (var i = 0; i < 300; i++)
+        {
+            header = await CreditsHeaderAsync(a, key);
+            if (header - AdminBalance(await b.AdminGetAsync($"admin/keys/{id}")) >= 20)
+            {
+                break;
+            }
+        }
+
+        Assert.That(header - AdminBalance(await b.AdminGetAsync($"admin/keys/{id}")), Is.GreaterThanOrEqualTo(20), "A holds a lease of 20 or more");
+        await b.AdminPostAsync($"admin/keys/{id}/credits", new { op = "subtract", amount = 100 });
+        clock.Advance(TimeSpan.FromSeconds(2));
+
+        // Fewer requests than A holds, so none of them needs a trip: only a look at the counter can show the subtract.
+        var sent = 0;
+        var last = await Eventually.ValueAsync(
+            async () =>
+            {
+                sent++;
+                return await CreditsHeaderAsync(a, key);
+            },
+            value => value == header - 100 - sent || sent >= 15,
+            TimeSpan.FromSeconds(10));
+        Assert.That(last, Is.EqualTo(header - 100 - sent), $"after {sent} requests on A");
+        Assert.That(await CreditsHeaderAsync(a, key), Is.EqualTo(header - 100 - sent - 1));
+
+        static long AdminBalance(System.Text.Json.Nodes.JsonObject key) => key["credits"]!["remaining"]!.GetValue<long>();
+    }
+
+    private static async Task<long> CreditsHeaderAsync(GatewayHost gateway, string key)
+    {
+        using var response = await gateway.CallAsync("/api/x", key);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        return long.Parse(response.Headers.GetValues("X-Credits-Remaining").Single(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static async Task<long> VerifiedCreditsAsync(GatewayHost gateway, string key)
+    {
+        using var response = await gateway.Admin.PostAsJsonAsync("v1/keys/verify", new { key });
+        await gateway.Expect(response, 200);
+        var body = (await response.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>())!;
+        Assert.That(body["valid"]!.GetValue<bool>(), Is.True);
+        return body["credits"]!["remaining"]!.GetValue<long>();
     }
 
     private Dictionary<string, string?> Settings() => GatewayHost.Routes(Upstream.Url, ("api", "/api/{**rest}", []));

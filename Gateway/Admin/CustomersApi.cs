@@ -168,8 +168,10 @@ internal static class CustomersApi
         if (LimitCharger.EffectiveQuota(customer, options.CurrentValue) is { } q)
         {
             var charge = LimitCharger.QuotaCharge(customer, q, null, 0, now);
-            var used = await counter.UsedAsync(charge.Partition, cancellationToken);
-            quota = new QuotaUsageDto(q.Limit, QuotaPeriods.Name(q.Period), QuotaPeriods.Start(q.Period, now), charge.ResetAt!.Value, Math.Min(used, q.Limit), Math.Max(0, q.Limit - used));
+            // What was counted, also above a limit lowered since: the counter keeps it, and it is what a raised limit
+            // is measured against (30 used under a quota lowered to 20 reads 30, and a raise to 40 admits 10).
+            var used = Math.Max(0, await counter.UsedAsync(charge.Partition, cancellationToken));
+            quota = new QuotaUsageDto(q.Limit, QuotaPeriods.Name(q.Period), QuotaPeriods.Start(q.Period, now), charge.ResetAt!.Value, used, Math.Max(0, q.Limit - used));
         }
 
         return TypedResults.Ok(UsageReportDto.Create(report, org, null, perKey, routes: false) with { CustomerId = id, Quota = quota });

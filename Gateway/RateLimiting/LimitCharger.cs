@@ -252,20 +252,33 @@ internal sealed class LimitCharger(
 
         // All or nothing: the rate limits this call charged are given back.
         counter.Release(batch, from, batch.Count);
-        var credits = batch.Quotas.IndexOf(QuotaKind.Credits);
-        var quota = batch.Quotas.IndexOf(QuotaKind.Quota);
-        if (credits < 0 || batch.Quotas.Charges[credits].Allowed)
+        var outcome = Refusal(ref batch.Quotas);
+
+        // What an instance shows as left is its own view (on Redis: its last trip or look less what it handed out
+        // since), which can be behind what another instance used; the refusal is not. So the refused counter never
+        // claims the request's cost is left: a 429 credits_exhausted saying "X-Credits-Remaining: 9" to a request
+        // costing 1 contradicts itself.
+        ref var refused = ref batch.Quotas.Charges[batch.Quotas.IndexOf(outcome == ChargeOutcome.CreditsExhausted ? QuotaKind.Credits : QuotaKind.Quota)];
+        refused.Remaining = Math.Min(refused.Remaining, Math.Max(0, refused.Cost - 1));
+        return outcome;
+    }
+
+    private static ChargeOutcome Refusal(ref QuotaBatch quotas)
+    {
+        var credits = quotas.IndexOf(QuotaKind.Credits);
+        var quota = quotas.IndexOf(QuotaKind.Quota);
+        if (credits < 0 || quotas.Charges[credits].Allowed)
         {
             return ChargeOutcome.QuotaExceeded;
         }
 
-        if (quota < 0 || batch.Quotas.Charges[quota].Allowed)
+        if (quota < 0 || quotas.Charges[quota].Allowed)
         {
             return ChargeOutcome.CreditsExhausted;
         }
 
         // Both refused: name the one that takes longer to come back (credits without refill never do).
-        var creditsReset = batch.Quotas.Charges[credits].ResetAt ?? DateTimeOffset.MaxValue;
-        return creditsReset > batch.Quotas.Charges[quota].ResetAt ? ChargeOutcome.CreditsExhausted : ChargeOutcome.QuotaExceeded;
+        var creditsReset = quotas.Charges[credits].ResetAt ?? DateTimeOffset.MaxValue;
+        return creditsReset > quotas.Charges[quota].ResetAt ? ChargeOutcome.CreditsExhausted : ChargeOutcome.QuotaExceeded;
     }
 }

@@ -13,8 +13,14 @@ namespace Gateway.RateLimiting;
 /// when 64 or fewer are left, so instances strand at most a few percent of a quota while busy, and never admit
 /// more than it: a unit is counted in Redis before it is used.
 /// <para>
+/// What is left for the headers and the verify API is the count this instance last learned (a trip, or a look at the
+/// counter at most a second old while it hands out a lease) less what it handed out since. The count can go down
+/// (credits added, units given back), so the count learned last is kept, not the highest: with the highest, a key
+/// given 500 credits went on showing the balance from before on every instance.
+/// </para>
+/// <para>
 /// Persistence and failover: the counter lives as long as its period (plus a day). Each instance remembers the
-/// highest count it has seen per counter; if Redis comes back without the counter (restarted without
+/// count it last learned per counter; if Redis comes back without the counter (restarted without
 /// persistence, or a replica promoted before the counter reached it), the first trip restores it to that
 /// count, so a month does not start over. While Redis does not answer, each instance goes on from what it
 /// knew, locally, and adds what it admitted meanwhile to Redis once Redis answers again.
@@ -25,6 +31,7 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
     private const int MaxWant = 4096;
     private static readonly TimeSpan RetryRedisAfter = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan RememberRefusal = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan LookAgainAfter = TimeSpan.FromSeconds(1);
 
     private readonly ISharedQuotaStore _store;
     private readonly LocalQuotaCounter _fallback;
@@ -72,10 +79,18 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
         {
             var partition = batch.Quotas.Charges[i].Partition;
             var lease = Lease(in batch.Quotas.Charges[i]);
-            bool seen;
+            bool seen, look;
+            long call;
             lock (lease)
             {
                 seen = lease.Known;
+                look = seen && LookDue(lease, _time.GetTimestamp());
+                call = seen ? 0 : lease.Send();
+            }
+
+            if (look)
+            {
+                _ = LookAsync(partition, lease);
             }
 
             if (!seen && !OnFallback)
@@ -85,7 +100,7 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
                     var value = await _store.UsedAsync(partition).WaitAsync(cancellationToken);
                     lock (lease)
                     {
-                        lease.KnownUsed = Math.Max(lease.KnownUsed, value ?? 0);
+                        lease.Learn(call, value ?? 0, _time.GetTimestamp());
                         lease.Known = true;
                     }
                 }
@@ -112,17 +127,27 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
 
     public async Task<long> AdjustAsync(string partition, long delta, DateTimeOffset? expiresAt, CancellationToken cancellationToken)
     {
+        _leases.TryGetValue(partition, out var lease);
+        var call = 0L;
+        if (lease is not null)
+        {
+            lock (lease)
+            {
+                call = lease.Send();
+            }
+        }
+
         var used = await _store.AdjustAsync(partition, delta, expiresAt);
 
         // A refusal this instance remembers no longer holds once credits were added; other instances ask
-        // Redis again within a second. The count it knows follows the adjustment down too: it is what the
+        // Redis again within a second. The count it knows follows the adjustment, up or down: it is what the
         // remaining count it reports is computed from, and what a counter lost on Redis is restored to.
-        if (_leases.TryGetValue(partition, out var lease))
+        if (lease is not null)
         {
             lock (lease)
             {
                 lease.RefusedUntil = 0;
-                lease.KnownUsed = used + lease.Unreported;
+                lease.Learn(call, used, _time.GetTimestamp());
             }
         }
 
@@ -166,22 +191,81 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
         var a = Lease(in quotas.Charges[0]);
         var b = quotas.Count > 1 ? Lease(in quotas.Charges[1]) : null;
         var swap = b is not null && string.CompareOrdinal(quotas.Charges[0].Partition, quotas.Charges[1].Partition) > 0;
+        bool? decided;
+        int looks;
         lock (swap ? b! : a)
         {
             if (b is null)
             {
-                return Take(ref quotas, a, null, now);
+                decided = Take(ref quotas, a, null, now, out looks);
             }
-
-            lock (swap ? a : b)
+            else
             {
-                return Take(ref quotas, a, b, now);
+                lock (swap ? a : b)
+                {
+                    decided = Take(ref quotas, a, b, now, out looks);
+                }
             }
+        }
+
+        // Started outside the locks; the request does not wait for them.
+        if ((looks & 1) != 0)
+        {
+            _ = LookAsync(quotas.Charges[0].Partition, a);
+        }
+
+        if ((looks & 2) != 0)
+        {
+            _ = LookAsync(quotas.Charges[1].Partition, b!);
+        }
+
+        return decided;
+    }
+
+    /// <summary>
+    /// Whether the count this instance knows is older than a second and nobody is asking for it yet (then the caller
+    /// asks): an instance handing out a lease makes no trip, and would otherwise not see credits added or subtracted
+    /// elsewhere, or what other instances used, until its lease ran out. Under the lease's lock.
+    /// </summary>
+    private bool LookDue(LeaseState lease, long now)
+    {
+        if (!lease.Known || _time.GetElapsedTime(lease.CheckedAt, now) < LookAgainAfter || OnFallback)
+        {
+            return false;
+        }
+
+        lease.CheckedAt = now;
+        return true;
+    }
+
+    /// <summary>Reads the counter to refresh what this instance shows as left; admission does not depend on it.</summary>
+    private async Task LookAsync(string partition, LeaseState lease)
+    {
+        long call;
+        lock (lease)
+        {
+            call = lease.Send();
+        }
+
+        try
+        {
+            if (await _store.UsedAsync(partition) is { } used)
+            {
+                lock (lease)
+                {
+                    lease.Learn(call, used, _time.GetTimestamp());
+                }
+            }
+        }
+        catch (Exception)
+        {
+            // The view stays as it was until the next trip or look (a second on); nothing is decided from it.
         }
     }
 
-    private static bool? Take(ref QuotaBatch quotas, LeaseState a, LeaseState? b, long now)
+    private bool? Take(ref QuotaBatch quotas, LeaseState a, LeaseState? b, long now, out int looks)
     {
+        looks = 0;
         var trip = false;
         var refused = false;
         for (var i = 0; i < quotas.Count; i++)
@@ -224,6 +308,10 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
             var lease = i == 0 ? a : b!;
             lease.Held -= charge.Cost;
             charge.Remaining = lease.RemainingFor(charge.Limit);
+            if (LookDue(lease, now))
+            {
+                looks |= 1 << i;
+            }
         }
 
         return true;
@@ -293,13 +381,14 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
 
             var charge = batch.Quotas.Charges[i];
             var lease = Lease(in charge);
-            long back, floor;
+            long back, floor, call;
             lock (lease)
             {
                 // Another request of this instance may have used them meanwhile: those are admitted, not given back.
                 back = Math.Min(trip.Brought[i], lease.Held);
                 lease.Held -= back;
                 floor = Math.Max(0, lease.KnownUsed - lease.Unreported);
+                call = lease.Send();
             }
 
             if (back == 0)
@@ -328,7 +417,7 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
 
             lock (lease)
             {
-                lease.KnownUsed = Math.Max(lease.KnownUsed - back, result.UsedAfter);
+                lease.Learn(call, result.UsedAfter, _time.GetTimestamp());
             }
 
             // What went back crosses nothing. But a threshold this trip's lease crossed was then not reported by the
@@ -348,6 +437,7 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
         var unreported = new long[QuotaChargeBuffer.Capacity];
         var back = new long[QuotaChargeBuffer.Capacity];
         var needs = new long[QuotaChargeBuffer.Capacity];
+        var sent = new long[QuotaChargeBuffer.Capacity];
         var now = _time.GetTimestamp();
         for (var i = 0; i < count; i++)
         {
@@ -378,6 +468,7 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
                 floor = lease.KnownUsed - lease.Unreported;
                 unreported[i] = lease.Unreported;
                 lease.Unreported = 0;
+                sent[i] = lease.Send();
             }
 
             Interlocked.Increment(ref _trips);
@@ -412,7 +503,7 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
             lock (lease)
             {
                 lease.Held += granted;
-                lease.KnownUsed = Math.Max(lease.KnownUsed - back[i], after);
+                lease.Learn(sent[i], after, _time.GetTimestamp());
                 lease.Limit = charge.Limit;
                 lease.Known = true;
                 if (granted == 0)
@@ -547,8 +638,20 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
         /// <summary>Units counted in Redis and not yet used by this instance.</summary>
         public long Held;
 
-        /// <summary>The highest count of the Redis counter this instance knows of (its own grants and fallback admissions included).</summary>
+        /// <summary>
+        /// The count of the Redis counter as this instance last learned it (its own grants included), plus what it
+        /// admitted on the fallback since. Not the highest count seen: credits added and units given back lower it.
+        /// </summary>
         public long KnownUsed;
+
+        /// <summary>Calls about this counter that tell its count, numbered as they are sent.</summary>
+        public long Sent;
+
+        /// <summary>The call <see cref="KnownUsed"/> was learned from: replies of concurrent calls may be handled in any order.</summary>
+        public long Applied;
+
+        /// <summary>When this instance last learned the count, or asked for it (timestamp).</summary>
+        public long CheckedAt;
 
         /// <summary>Admitted on the fallback and not yet added to Redis.</summary>
         public long Unreported;
@@ -569,6 +672,19 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
 
         /// <summary>What Redis had left when it refused: a smaller cost may still fit.</summary>
         public long RefusedLeft;
+
+        public long Send() => ++Sent;
+
+        /// <summary>Takes <paramref name="count"/> as the counter's count, unless a call sent later has already told one.</summary>
+        public void Learn(long call, long count, long now)
+        {
+            if (call > Applied)
+            {
+                Applied = call;
+                KnownUsed = count + Unreported;
+                CheckedAt = now;
+            }
+        }
 
         /// <summary>What is left for clients as this instance knows it: the limit less what Redis counted, plus what this instance still holds.</summary>
         public long RemainingFor(long limit) => Math.Max(0, limit - KnownUsed + Held);
