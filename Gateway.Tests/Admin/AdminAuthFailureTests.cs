@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using Gateway.Keys;
 using Gateway.Tests.Common;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -71,6 +72,48 @@ public sealed class AdminAuthFailureTests
         time.Advance(TimeSpan.FromSeconds(1));
         using var again = await gateway.Admin.GetAsync("admin/orgs");
         Assert.That(again.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    // A client that puts a key or a token where an id belongs (or pastes one into the URL) must not get it into the logs:
+    // the refusal lines name the endpoint's route pattern, never the path as sent.
+    [Test]
+    public async Task RefusedAdminCalls_KeyOrTokenInThePath_LogTheRoutePatternNotThePath()
+    {
+        var logs = new CapturingLoggerProvider(LogLevel.Debug);
+        await using var gateway = await GatewayHost.StartAsync(services: services =>
+        {
+            logs.AddTo(services);
+
+            // As shipped: while this category can log, ASP.NET Core puts the raw path in a scope around every line.
+            services.Configure<LoggerFilterOptions>(o => o.Rules.Add(new LoggerFilterRule(typeof(CapturingLoggerProvider).FullName, "Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None, null)));
+        });
+        var key = ApiKeyFormat.Generate("gw", "production");
+        var token = Gateway.Operators.OperatorTokenFormat.NewToken();
+        using var caller = new HttpClient { BaseAddress = gateway.AdminUrl };
+
+        async Task RefusedAsync(string path, Action<HttpRequestMessage> configure, HttpStatusCode expected)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            configure(request);
+            using var response = await caller.SendAsync(request);
+            Assert.That(response.StatusCode, Is.EqualTo(expected), path);
+        }
+
+        await RefusedAsync($"admin/keys/{key}/usage", r => r.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Guess), HttpStatusCode.Unauthorized);
+        await RefusedAsync($"admin/keys/{token}", r => r.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Guess), HttpStatusCode.Unauthorized);
+        await RefusedAsync($"admin/keys/{key}/usage", r => r.Headers.TryAddWithoutValidation("Authorization", "Basic x"), HttpStatusCode.Unauthorized);
+        await RefusedAsync($"admin/keys/{key}/usage", _ => { }, HttpStatusCode.Unauthorized);
+        await RefusedAsync($"admin/keys/{key}/usage", r => r.Headers.Add("Sec-Fetch-Site", "cross-site"), HttpStatusCode.Forbidden);
+
+        // The gateway's own lines, scopes included; the framework's Debug lines (routing's) carry the raw path whatever
+        // the gateway does (docs/observability.md).
+        var lines = logs.Entries.Where(e => e.Category.StartsWith("Gateway.", StringComparison.Ordinal)).Select(e => e.Text).ToList();
+        Assert.That(lines.Count(l => l.Contains("/admin/keys/{id}/usage", StringComparison.Ordinal)), Is.EqualTo(4), string.Join("\n", lines));
+        Assert.That(lines, Has.Some.Contains("/admin/keys/{id}"));
+        foreach (var secret in new[] { key, key[^38..^6], token, token[4..] })
+        {
+            Assert.That(lines, Has.None.Contains(secret), "a key or token in the path is never logged");
+        }
     }
 
     [TestCase(StoreKind.Sqlite)]

@@ -65,6 +65,21 @@ public sealed class TracingTests : GatewayFixture
         AssertNoKeyMaterial(spans, unknown);
     }
 
+    // A client that puts its key in the path: the spans of others (HttpClient's url.full) carry the path as sent.
+    [Test]
+    public async Task KeyInThePath_Traced_NoSpanCarriesIt()
+    {
+        var created = await Host.CreateOrgAsync("traced-path");
+        var key = created.DefaultKey();
+
+        var spans = await TracedCallAsync(key, HttpStatusCode.OK, $"/api/{key}/x");
+
+        // HttpClient's span of the upstream call carries the URL as sent (url.full): the processor has replaced the key.
+        var upstream = spans.Single(s => s.OperationName == "System.Net.Http.HttpRequestOut");
+        Assert.That(upstream.GetTagItem("url.full") as string, Does.EndWith("/api/gw_live_[redacted]/x"));
+        AssertNoKeyMaterial(spans, key);
+    }
+
     [Test]
     public async Task OtlpEndpointSet_ExportsTracesOverOtlp()
     {
@@ -86,10 +101,10 @@ public sealed class TracingTests : GatewayFixture
         Assert.That(export.Headers!["Content-Type"].Single(), Is.EqualTo("application/x-protobuf"));
     }
 
-    private async Task<List<Activity>> TracedCallAsync(string key, HttpStatusCode expected)
+    private async Task<List<Activity>> TracedCallAsync(string key, HttpStatusCode expected, string path = "/api/x")
     {
         var traceId = ActivityTraceId.CreateRandom();
-        using (var response = await Host.CallAsync("/api/x", key, r => r.Headers.Add("traceparent", $"00-{traceId}-{_callerSpan}-01")))
+        using (var response = await Host.CallAsync(path, key, r => r.Headers.Add("traceparent", $"00-{traceId}-{_callerSpan}-01")))
         {
             Assert.That(response.StatusCode, Is.EqualTo(expected));
         }

@@ -147,6 +147,38 @@ public sealed class RequestLogTests(StoreKind store)
         Assert.That(absent.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
     }
 
+    // A client that puts its key (or another one, or an admin token) in the path must not get it into the store and the
+    // admin API: the stored path keeps where it was and what kind it was, with the secret characters replaced.
+    [Test]
+    public async Task KeyOrTokenInThePath_StoredRedacted()
+    {
+        await using var gateway = await StartAsync();
+        await gateway.CreateOrgAsync("acme");
+        var key = (await gateway.CreateKeyAsync("acme", new { name = "svc" }))["key"]!.GetValue<string>();
+        var other = Gateway.Keys.ApiKeyFormat.Generate("gw", "development");
+        var token = Gateway.Operators.OperatorTokenFormat.NewToken();
+
+        using (var response = await gateway.CallAsync($"/api/{key}/x/{other}/y/{token}", key))
+        {
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        using (var refused = await gateway.CallAsync($"/api/v1/key={key}", null))
+        {
+            Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        }
+
+        var items = await WaitForItemsAsync(gateway, "admin/orgs/acme/requests", 1);
+        var unattributed = await WaitForItemsAsync(gateway, "admin/requests", 1);
+        Assert.That(items.Single()!["path"]!.GetValue<string>(), Is.EqualTo("/api/gw_live_[redacted]/x/gw_dev_[redacted]/y/gwa_[redacted]"));
+        Assert.That(unattributed.Single()!["path"]!.GetValue<string>(), Is.EqualTo("/api/v1/key=gw_live_[redacted]"));
+        var everything = items.ToJsonString() + unattributed.ToJsonString();
+        foreach (var secret in new[] { key[^38..^6], other[^38..^6], token[4..] })
+        {
+            Assert.That(everything, Does.Not.Contain(secret));
+        }
+    }
+
     // Clients choose their X-Request-Id: a newer record with the same id, of another organization or of no key at
     // all, must not hide an organization's own record from its operators.
     [Test]

@@ -23,7 +23,7 @@ internal sealed partial class AdminCrossSiteFilter(ILogger<AdminCrossSiteFilter>
             return next(context);
         }
 
-        Log.Refused(logger, request.Method, request.Path);
+        Log.Refused(logger, request.Method, AdminLoggedRoute.Of(context.HttpContext));
         return ValueTask.FromResult<object?>(AdminProblems.CrossSite());
     }
 
@@ -60,7 +60,7 @@ internal sealed partial class AdminCrossSiteFilter(ILogger<AdminCrossSiteFilter>
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = EventIds.AdminCrossSiteRefused, Level = LogLevel.Warning, Message = "Refused a cross-site browser request to the admin API ({Method} {Path}).")]
-        public static partial void Refused(ILogger logger, string method, PathString path);
+        [LoggerMessage(EventId = EventIds.AdminCrossSiteRefused, Level = LogLevel.Warning, Message = "Refused a cross-site browser request to the admin API ({Method} {Route}).")]
+        public static partial void Refused(ILogger logger, string method, string route);
     }
 }

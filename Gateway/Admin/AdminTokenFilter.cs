@@ -10,7 +10,8 @@ namespace Gateway.Admin;
 
 /// <summary>
 /// Requires <c>Authorization: Bearer &lt;Admin:Token&gt;</c>, compared in constant time. Wrong tokens are
-/// logged with the caller's address (never what it presented) and throttled per address group and
+/// logged with the caller's address and the endpoint's route pattern (never what it presented, nor the path as sent,
+/// where a client may have put a key or a token) and throttled per address group and
 /// globally; a request that presents no token (no header, an empty one, or no bearer token in it) is refused
 /// without counting, so that anything able to make a browser send requests (an <c>&lt;img&gt;</c> on a web
 /// page) cannot lock operators out. An accepted call's address goes into the audit entries it writes.
@@ -42,7 +43,7 @@ internal sealed partial class AdminTokenFilter(AdminToken token, IAdminTokenAuth
         {
             // "Bearer" with nothing after it, another scheme, two headers: no token was presented, so nothing is being
             // guessed, and counting these would let whatever can add such a header lock operators out.
-            Log.Failed(logger, caller, "no bearer token in the Authorization header", http.Request.Method, http.Request.Path);
+            Log.Failed(logger, caller, "no bearer token in the Authorization header", http.Request.Method, AdminLoggedRoute.Of(http));
             return ValueTask.FromResult<object?>(AdminProblems.Unauthorized());
         }
 
@@ -70,11 +71,14 @@ internal sealed partial class AdminTokenFilter(AdminToken token, IAdminTokenAuth
 
             if (result.CsrfFailed)
             {
-                Log.CsrfRefused(logger, caller, http.Request.Method, http.Request.Path);
+                Log.CsrfRefused(logger, caller, http.Request.Method, AdminLoggedRoute.Of(http));
                 return ValueTask.FromResult<object?>(AdminProblems.Csrf());
             }
 
-            Log.NoToken(logger, caller, http.Request.Method, http.Request.Path);
+            // Computed whether or not Debug is on: the route pattern is a string the endpoint already holds.
+            var route = AdminLoggedRoute.Of(http);
+            Log.NoToken(logger, caller, http.Request.Method, route);
+
             return ValueTask.FromResult<object?>(AdminProblems.Unauthorized());
         }
 
@@ -90,7 +94,7 @@ internal sealed partial class AdminTokenFilter(AdminToken token, IAdminTokenAuth
 
     private AdminProblem Failed(HttpContext http, IPAddress caller, UInt128 group)
     {
-        Log.Failed(logger, caller, "wrong token", http.Request.Method, http.Request.Path);
+        Log.Failed(logger, caller, "wrong token", http.Request.Method, AdminLoggedRoute.Of(http));
         var (groupUsedUp, globalUsedUp) = throttle.Failed(group);
         if (groupUsedUp)
         {
@@ -117,8 +121,8 @@ internal sealed partial class AdminTokenFilter(AdminToken token, IAdminTokenAuth
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = EventIds.AdminAuthenticationFailed, Level = LogLevel.Warning, Message = "Admin authentication failed from {Caller}: {Reason} ({Method} {Path}).")]
-        public static partial void Failed(ILogger logger, IPAddress caller, string reason, string method, PathString path);
+        [LoggerMessage(EventId = EventIds.AdminAuthenticationFailed, Level = LogLevel.Warning, Message = "Admin authentication failed from {Caller}: {Reason} ({Method} {Route}).")]
+        public static partial void Failed(ILogger logger, IPAddress caller, string reason, string method, string route);
 
         [LoggerMessage(EventId = EventIds.AdminAuthenticationThrottled, Level = LogLevel.Warning, Message = "Too many failed admin authentications from {Caller}; its admin calls get 429 until Gateway:Admin:FailedAttempts:Window has passed.")]
         public static partial void Throttled(ILogger logger, IPAddress caller);
@@ -127,10 +131,10 @@ internal sealed partial class AdminTokenFilter(AdminToken token, IAdminTokenAuth
         public static partial void GloballyThrottled(ILogger logger);
 
         // Debug: browsers and probes send these harmlessly; they are neither a guess nor worth a warning each.
-        [LoggerMessage(EventId = EventIds.AdminAuthenticationMissing, Level = LogLevel.Debug, Message = "Admin call without a token from {Caller} ({Method} {Path}).")]
-        public static partial void NoToken(ILogger logger, IPAddress caller, string method, PathString path);
+        [LoggerMessage(EventId = EventIds.AdminAuthenticationMissing, Level = LogLevel.Debug, Message = "Admin call without a token from {Caller} ({Method} {Route}).")]
+        public static partial void NoToken(ILogger logger, IPAddress caller, string method, string route);
 
-        [LoggerMessage(EventId = EventIds.AdminSessionCsrfRefused, Level = LogLevel.Warning, Message = "Refused a console session's {Method} {Path} from {Caller}: no valid X-Gateway-Csrf header.")]
-        public static partial void CsrfRefused(ILogger logger, IPAddress caller, string method, PathString path);
+        [LoggerMessage(EventId = EventIds.AdminSessionCsrfRefused, Level = LogLevel.Warning, Message = "Refused a console session's {Method} {Route} from {Caller}: no valid X-Gateway-Csrf header.")]
+        public static partial void CsrfRefused(ILogger logger, IPAddress caller, string method, string route);
     }
 }

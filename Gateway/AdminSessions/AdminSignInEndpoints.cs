@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Gateway.Admin;
+using Gateway.Domain;
 using Gateway.Stores;
 using Gateway.Observability;
 using Microsoft.AspNetCore.Authentication;
@@ -50,7 +51,9 @@ internal sealed partial class AdminSignInEndpoints : IAdminPublicApi
         if (!IsConsolePath(returnUrl ??= DefaultReturnUrl))
         {
             // Only the console's own pages: anything else would make this gateway an open redirect after sign-in.
-            Log.ReturnUrlRefused(logger, returnUrl.Length > 200 ? returnUrl[..200] : returnUrl);
+            // Redacted before it is cut short, so that no key is cut in half and missed.
+            var shown = SecretRedaction.Redact(returnUrl);
+            Log.ReturnUrlRefused(logger, shown.Length > 200 ? shown[..200] : shown);
             return AdminProblems.Invalid("returnUrl", "Must be a path of the console on this listener (starting with /console).");
         }
 

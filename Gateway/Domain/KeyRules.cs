@@ -26,6 +26,11 @@ internal static class KeyRules
 
     public const int MaxKeyPrefixLength = 10;
 
+    /// <summary>A key's random characters and its checksum after the tag (docs/keys.md).</summary>
+    public const int KeyRandomLength = 32;
+
+    public const int KeyCheckLength = 6;
+
     public static bool IsValidGracePeriod(TimeSpan gracePeriod) => gracePeriod >= TimeSpan.Zero && gracePeriod <= MaxGracePeriod;
 
     public static bool IsValidWindow(TimeSpan window) => window >= MinWindow && window <= MaxWindow;

@@ -15,8 +15,8 @@ internal readonly record struct ParsedApiKey(string Environment, string DisplayP
 /// </summary>
 internal static class ApiKeyFormat
 {
-    public const int RandomLength = 32;
-    public const int CheckLength = 6;
+    public const int RandomLength = KeyRules.KeyRandomLength;
+    public const int CheckLength = KeyRules.KeyCheckLength;
     public const int DisplayRandomLength = 6;
     private const int MaxPrefixLength = KeyRules.MaxKeyPrefixLength;
     private const int MaxTagLength = 5;

@@ -27,10 +27,12 @@ public static class GatewayTelemetry
 
     /// <summary>
     /// Sources of the spans of a proxied request: ASP.NET Core's request span, the gateway's stages and
-    /// store calls, and YARP's <c>proxy.forwarder</c> span for the call to the upstream.
+    /// store calls, and YARP's <c>proxy.forwarder</c> span for the call to the upstream; and a processor that takes
+    /// keys and admin tokens a client put in the path out of every span's tags, for the exporters added after this call.
     /// </summary>
     public static TracerProviderBuilder AddGatewayInstrumentation(this TracerProviderBuilder builder) =>
-        builder.AddSource(ActivitySourceName, "Microsoft.AspNetCore", "Yarp.ReverseProxy", "System.Net.Http");
+        builder.AddSource(ActivitySourceName, "Microsoft.AspNetCore", "Yarp.ReverseProxy", "System.Net.Http")
+            .AddProcessor(new SecretRedactingProcessor());
 
     /// <summary>The gateway's meter, ASP.NET Core's and Kestrel's HTTP meters, and the runtime's.</summary>
     public static MeterProviderBuilder AddGatewayInstrumentation(this MeterProviderBuilder builder) =>

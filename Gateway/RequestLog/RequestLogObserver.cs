@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Gateway.Auth;
+using Gateway.Domain;
 using Gateway.Http;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -8,7 +9,8 @@ namespace Gateway.RequestLog;
 /// <summary>
 /// Hands a <see cref="RequestRecord"/> to <see cref="RequestLogWriter"/> once a request is answered, when the request
 /// reached authentication (a key was found, or authentication refused it). Requests refused by the IP limit before
-/// authentication, and anonymous routes, are not logged. Never the key, the query string or a body.
+/// authentication, and anonymous routes, are not logged. Never the key (also not one in the path: <see cref="SecretRedaction"/>),
+/// the query string or a body.
 /// </summary>
 internal sealed class RequestLogObserver(RequestLogWriter writer, ClientIpResolver ips) : IProxyRequestObserver
 {
@@ -41,7 +43,8 @@ internal sealed class RequestLogObserver(RequestLogWriter writer, ClientIpResolv
             key?.Id,
             key?.CustomerId,
             context.Request.Method,
-            context.Request.Path.Value ?? "/",
+            // A client may put a key in the path: the log keeps where it was, never the key.
+            SecretRedaction.Redact(context.Request.Path.Value ?? "/"),
             context.ProxyFeature().Route.Config.RouteId,
             status,
             code,
