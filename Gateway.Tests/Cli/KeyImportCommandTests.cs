@@ -2,6 +2,7 @@ using System.Net;
 using Gateway.Cli;
 using Gateway.Keys;
 using Gateway.Tests.Common;
+using Microsoft.Extensions.Configuration;
 
 namespace Gateway.Tests.Cli;
 
@@ -72,6 +73,26 @@ public sealed class KeyImportCommandTests(StoreKind store)
         Assert.That(await gateway.StatusAsync(good), Is.EqualTo(HttpStatusCode.Unauthorized));
         var response = await gateway.Admin.GetAsync("admin/orgs/acme");
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+    }
+
+    [Test]
+    public async Task KeysImport_ShippedSettings_AcceptsTheDemosScopesAsTheAdminApiDoes()
+    {
+        // The CLI reads the shipped appsettings.json beside the tests: the demo on, no scopes of its own. A gateway with
+        // these settings accepts "read" (the demo adds it), so the import must too.
+        var shipped = CliConfiguration.Load();
+        Assert.That(shipped.GetValue<bool>("Gateway:Demo:Enabled"), Is.True, "the shipped settings turn the demo on");
+        Assert.That(shipped.GetSection("Gateway:Scopes").GetChildren(), Is.Empty);
+        var (directory, prefix) = NewStore();
+        var reader = ApiKeyFormat.Generate("gw", "production");
+        var file = Write(directory, $$"""{"org":"acme","name":"reader","key":"{{reader}}","scopes":["read"]}""");
+
+        var run = await ImportAsync(directory, prefix, file);
+
+        Assert.That(run.Code, Is.Zero, run.Error);
+        await using var gateway = await GatewayHost.StartAsync(directory: directory, store: store, redisPrefix: prefix);
+        var keys = (await gateway.AdminGetAsync("admin/orgs/acme/keys"))["items"]!.AsArray();
+        Assert.That(keys.Single()!["scopes"]!.AsArray().Select(s => s!.GetValue<string>()), Is.EqualTo(new[] { "read" }));
     }
 
     private static (string Directory, string Prefix) NewStore()

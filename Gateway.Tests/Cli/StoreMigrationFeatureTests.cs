@@ -157,7 +157,7 @@ public sealed class StoreMigrationFeatureTests
         Assert.That(run.Error, Does.Contain("name taken: " + token.Str("id")));
     }
 
-    private static async Task<long> CountedAsync(string file)
+    internal static async Task<long> CountedAsync(string file)
     {
         await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={file};Mode=ReadOnly;Pooling=False");
         await connection.OpenAsync();

@@ -2,7 +2,11 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using Gateway.Tests.Common;
+using Gateway.Configuration;
+using Gateway.Demo;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Gateway.Tests.Configuration;
 
@@ -56,6 +60,25 @@ public sealed class DemoConfigurationTests
 
         using var readScope = await gateway.Admin.PostAsJsonAsync("admin/orgs/acme/keys", new { name = "reader", scopes = new[] { "read" } });
         Assert.That(readScope.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), "the demo's scopes do not exist with the demo off");
+    }
+
+    /// <summary>The scopes commands such as <c>keys import</c> check against are those of a gateway on the same settings.</summary>
+    [TestCase(true)]
+    [TestCase(false)]
+    public void KnownScopes_AreTheGatewaysOptionsScopes(bool demo)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>(OwnScopes) { ["Gateway:Scopes:3"] = "read", ["Gateway:Demo:Enabled"] = demo ? "true" : "false" })
+            .Build();
+        var services = new ServiceCollection();
+        services.AddGatewayOptions(configuration);
+        services.AddGatewayDemo(configuration);
+        using var provider = services.BuildServiceProvider();
+
+        var scopes = provider.GetRequiredService<IOptions<GatewayOptions>>().Value.Scopes;
+
+        Assert.That(DemoServiceCollectionExtensions.KnownScopes(configuration), Is.EquivalentTo(scopes));
+        Assert.That(scopes.Contains("write"), Is.EqualTo(demo));
     }
 
     [Test]

@@ -80,4 +80,25 @@ public sealed class SqliteStoreFailureTests
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    [Test]
+    public void Start_StorePathIsADirectory_FailsSayingItIsADirectory()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "gw-dir-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        try
+        {
+            var failure = Assert.CatchAsync(async () => await GatewayHost.StartAsync(new Dictionary<string, string?> { ["Gateway:Store:Path"] = directory }));
+
+            Assert.That(failure, Is.InstanceOf<InvalidOperationException>(), failure!.ToString());
+            Assert.That(Gateway.Hosting.StartupFailure.Describe(failure).ToList(), Is.EqualTo(new[]
+            {
+                $"Gateway:Store:Path '{directory}' is a directory; give the path of the store's file (for example '{Path.Combine(directory, "gateway.db")}').",
+            }));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
 }

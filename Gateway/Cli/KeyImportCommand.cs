@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json;
 using Gateway.Admin;
 using Gateway.Configuration;
+using Gateway.Demo;
 using Gateway.Domain;
 using Gateway.Keys;
 using Gateway.Stores;
@@ -59,7 +60,7 @@ internal static class KeyImportCommand
             }
 
             var settings = CliConfiguration.Load();
-            var scopes = settings.GetSection($"{GatewayOptions.SectionName}:Scopes").GetChildren().Select(c => c.Value!).ToList();
+            var scopes = DemoServiceCollectionExtensions.KnownScopes(settings);
             var problems = Check(path, scopes);
             if (problems.Count > 0)
             {

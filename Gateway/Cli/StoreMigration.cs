@@ -14,9 +14,9 @@ using StackExchange.Redis;
 namespace Gateway.Cli;
 
 /// <summary>
-/// <c>Gateway migrate-store --to-redis &lt;connection&gt;</c>: copies orgs, keys (ids, hashes, grace periods,
-/// last use) and audit logs, then admin tokens, customers and webhooks (<see cref="StoreMigrationFeatures"/>),
-/// from the embedded SQLite store into Redis, for moving a single instance to a
+/// <c>Gateway migrate-store --to-redis &lt;connection&gt;</c>: copies quota and credit counters, admin tokens,
+/// customers and webhooks (<see cref="StoreMigrationFeatures"/>), then orgs, keys (ids, hashes, grace periods,
+/// last use) and audit logs, from the embedded SQLite store into Redis, for moving a single instance to a
 /// shared store. Safe to run again (docs/redis.md): each copied key keeps a record of the copy on Redis, so a
 /// key changed only in SQLite since is updated, a key changed only on Redis is left untouched, and a key
 /// changed on both sides is a conflict: left as Redis has it, listed, and the command exits 4. A key revoked
@@ -29,6 +29,9 @@ internal static class StoreMigration
 
     /// <summary>Exit code when keys were not copied because their name is taken in Redis.</summary>
     public const int NameTakenExitCode = 3;
+
+    /// <summary>Exit code when Redis answered with an error (an ACL user without a right the copy needs): not an outage.</summary>
+    public const int RefusedExitCode = 5;
 
     internal static Command Command(TextWriter output, TextWriter error)
     {
@@ -51,10 +54,12 @@ internal static class StoreMigration
             using var redis = RedisConnection.Connect(result.GetValue(to)!, TimeSpan.FromSeconds(5));
             var targetOptions = Options.Create(new GatewayOptions { Store = { RedisPrefix = result.GetValue(prefix)! } });
             var target = new RedisGatewayStore(redis, targetOptions);
+            var progress = new MigrationProgress();
             try
             {
-                var total = await CopyAsync(source, target, result.GetValue(keepRedis), cancellationToken);
+                // Keys last: a gateway that finds a key on Redis finds its customer's quota and the counts already used.
                 var features = await StoreMigrationFeatures.CopyAsync(
+                    progress,
                     source,
                     new SqliteOperatorTokenStore(sourceOptions),
                     new SqliteCustomerStore(sourceOptions),
@@ -66,6 +71,8 @@ internal static class StoreMigration
                     redis.GetDatabase(),
                     targetOptions.Value.Store.RedisPrefix,
                     cancellationToken);
+                progress.Start(MigrationProgress.Keys);
+                var total = await CopyAsync(source, target, result.GetValue(keepRedis), progress, cancellationToken);
                 var code = await ReportAsync(total, output, error);
                 await output.WriteLineAsync(features.Summary());
                 if (features.TokensNameTaken.Count > 0)
@@ -81,25 +88,39 @@ internal static class StoreMigration
 
                 return code;
             }
-            catch (RedisException ex)
+            catch (Exception ex) when (Refusal(ex) is { } refusal)
             {
-                await error.WriteLineAsync($"Redis did not answer: {ex.Message}");
-                return 2;
+                // Redis answered, with an error: blaming the connection sent operators looking for a network problem.
+                await error.WriteLineAsync($"Redis refused {RefusedCommand(refusal.Message)}: {refusal.Message}");
+                await error.WriteLineAsync(
+                    "migrate-store needs the rights the gateway needs on Redis. For an ACL user, those of docs/redis.md (\"Password and ACL user\"): "
+                    + $"ACL SETUSER <user> on ><password> {AclRules(result.GetValue(prefix)!)}");
+                await WritePartWayAsync(progress, error);
+                return RefusedExitCode;
             }
-            catch (StoreUnavailableException ex)
+            catch (Exception ex) when (ex is RedisException or StoreUnavailableException)
             {
-                await error.WriteLineAsync($"Redis did not answer: {ex.InnerException?.Message ?? ex.Message}");
+                await error.WriteLineAsync($"Redis did not answer: {(ex as StoreUnavailableException)?.InnerException?.Message ?? ex.Message}");
+                await WritePartWayAsync(progress, error);
                 return 2;
             }
         });
         return command;
     }
 
-    internal static async Task<CopyTotals> CopyAsync(IGatewayStore source, RedisGatewayStore target, bool keepRedisOnConflict, CancellationToken cancellationToken)
+    /// <summary>
+    /// The ACL rules docs/redis.md gives the gateway's user, with its key and channel patterns for
+    /// <paramref name="prefix"/>: everything migrate-store sends is within them (scripts, no MULTI/EXEC).
+    /// </summary>
+    internal static string AclRules(string prefix) =>
+        $"resetkeys ~{prefix}* resetchannels &{prefix}* -@all +@connection +@read +@write +eval +evalsha +script|load +publish +subscribe +unsubscribe +time -@dangerous +info +cluster|nodes";
+
+    internal static async Task<CopyTotals> CopyAsync(IGatewayStore source, RedisGatewayStore target, bool keepRedisOnConflict, MigrationProgress progress, CancellationToken cancellationToken)
     {
         var total = new CopyTotals();
         foreach (var org in await source.ListOrganizationsAsync(cancellationToken))
         {
+            progress.At(org.Id);
             var keys = await source.ListKeysAsync(org.Id, cancellationToken);
             var audit = new List<AuditEntry>();
             string? cursor = null;
@@ -116,6 +137,38 @@ internal static class StoreMigration
         }
 
         return total;
+    }
+
+    /// <summary>The server's error reply behind <paramref name="ex"/>, if Redis answered with one (a store call wraps it).</summary>
+    private static RedisServerException? Refusal(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is RedisServerException refusal)
+            {
+                return refusal;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>"the 'exec' command" when the reply names one (NOPERM does), else "a command".</summary>
+    private static string RefusedCommand(string reply) =>
+        System.Text.RegularExpressions.Regex.Match(reply, "'([^']+)' command", System.Text.RegularExpressions.RegexOptions.None, TimeSpan.FromSeconds(1)) is { Success: true } match
+            ? $"the '{match.Groups[1].Value}' command"
+            : "a command";
+
+    private static async Task WritePartWayAsync(MigrationProgress progress, TextWriter error)
+    {
+        if (progress.Describe() is { } partWay)
+        {
+            await error.WriteLineAsync(partWay);
+            await error.WriteLineAsync(
+                "Nothing copied is undone. Running migrate-store again is safe: it copies what is missing and nothing twice "
+                + "(keys by their record of the copy, counters raised to the SQLite count, never added up). Until a run completes, "
+                + "the Redis store is incomplete: do not move gateways to it yet.");
+        }
     }
 
     /// <summary>

@@ -22,6 +22,7 @@ internal static class StoreMigrationFeatures
     internal const int DeliveriesPerWebhook = 1000;
 
     public static async Task<FeatureTotals> CopyAsync(
+        MigrationProgress progress,
         IGatewayStore source,
         IOperatorTokenStore sourceTokens,
         ICustomerStore sourceCustomers,
@@ -36,6 +37,8 @@ internal static class StoreMigrationFeatures
     {
         var total = new FeatureTotals();
 
+        progress.Start(MigrationProgress.Counters);
+
         // What customers and keys used of their quotas and credits this period: without it a move to Redis would
         // hand every customer a fresh month and every prepaid key its credits again.
         foreach (var (partition, used, expiresAt) in await sourceCounters.ListAsync(DateTimeOffset.UtcNow, cancellationToken))
@@ -44,6 +47,7 @@ internal static class StoreMigrationFeatures
             total.Counters++;
         }
 
+        progress.Start(MigrationProgress.Tokens);
         foreach (var token in await sourceTokens.ListAsync(cancellationToken))
         {
             switch (await targetTokens.ImportAsync(token, cancellationToken))
@@ -63,8 +67,10 @@ internal static class StoreMigrationFeatures
             }
         }
 
+        progress.Start(MigrationProgress.CustomersAndWebhooks);
         foreach (var org in await source.ListOrganizationsAsync(cancellationToken))
         {
+            progress.At(org.Id);
             foreach (var customer in await sourceCustomers.ListAsync(org.Id, cancellationToken))
             {
                 try

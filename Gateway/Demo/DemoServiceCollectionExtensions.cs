@@ -30,19 +30,37 @@ internal static class DemoServiceCollectionExtensions
             return services;
         }
 
-        services.PostConfigure<GatewayOptions>(options =>
-        {
-            foreach (var scope in Scopes)
-            {
-                if (!options.Scopes.Contains(scope, StringComparer.Ordinal))
-                {
-                    options.Scopes.Add(scope);
-                }
-            }
-        });
+        services.PostConfigure<GatewayOptions>(options => AddScopes(options.Scopes));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, DemoUpstream>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, DemoBootstrap>());
         return services;
+    }
+
+    /// <summary>
+    /// The scopes a gateway started with <paramref name="configuration"/> knows: <c>Gateway:Scopes</c>, and the demo's
+    /// while it is on. For commands that check scopes without starting one (<c>keys import</c>), which refused
+    /// <c>read</c> under the shipped settings while the admin API of a gateway on the same settings accepted it.
+    /// </summary>
+    public static List<string> KnownScopes(IConfiguration configuration)
+    {
+        var scopes = configuration.GetSection($"{GatewayOptions.SectionName}:Scopes").GetChildren().Select(c => c.Value!).ToList();
+        if (IsEnabled(configuration))
+        {
+            AddScopes(scopes);
+        }
+
+        return scopes;
+    }
+
+    private static void AddScopes(List<string> scopes)
+    {
+        foreach (var scope in Scopes)
+        {
+            if (!scopes.Contains(scope, StringComparer.Ordinal))
+            {
+                scopes.Add(scope);
+            }
+        }
     }
 
     /// <summary>Adds the demo's routes and cluster beside the ones from configuration, when the demo is on.</summary>

@@ -10,11 +10,13 @@ using StackExchange.Redis;
 namespace Gateway.Webhooks;
 
 /// <summary>
-/// Webhooks in Redis under the hash tag <c>{webhooks}</c> (one slot, so transactions span them on a cluster):
+/// Webhooks in Redis under the hash tag <c>{webhooks}</c> (one slot, so one script spans them on a cluster):
 /// <c>hook:{id}</c> (JSON), <c>org:{org}</c> (set of ids), <c>delivery:{id}</c> (JSON),
 /// <c>hook:{id}:deliveries</c> (ids by creation time), <c>due</c> (pending delivery ids by due time) and
 /// <c>mark:{mark}</c>. A claim moves due ids' scores to the lease's end in one script, so instances sharing the
 /// store never take the same delivery while a lease runs, and a crashed instance's claims come due again.
+/// Writes of more than one key are scripts, not MULTI/EXEC: the ACL user docs/redis.md recommends has no
+/// <c>@transaction</c> commands (EXEC was refused, and with it every webhook write and <c>migrate-store</c>'s copy).
 /// </summary>
 internal sealed class RedisWebhookStore(IConnectionMultiplexer redis, IOptions<GatewayOptions> options) : IWebhookStore
 {
@@ -26,6 +28,43 @@ internal sealed class RedisWebhookStore(IConnectionMultiplexer redis, IOptions<G
         return ids
         """;
 
+    // KEYS: hook, the organization's set. ARGV: JSON, id.
+    private const string CreateScript = """
+        redis.call('SET', KEYS[1], ARGV[1])
+        redis.call('SADD', KEYS[2], ARGV[2])
+        """;
+
+    // KEYS: hook, the organization's set, history, due, then each delivery's key. ARGV: id, then each delivery's id.
+    // ZREM and DEL need at least one member, and a script keeps what it wrote before an error: hence the check.
+    private const string DeleteScript = """
+        redis.call('DEL', KEYS[1], KEYS[3])
+        redis.call('SREM', KEYS[2], ARGV[1])
+        if #ARGV > 1 then
+          redis.call('ZREM', KEYS[4], unpack(ARGV, 2))
+          redis.call('DEL', unpack(KEYS, 5))
+        end
+        """;
+
+    // KEYS: due, then per delivery its key and its webhook's history. ARGV: per delivery JSON, id, created (ms), due (ms).
+    private const string EnqueueScript = """
+        for i = 0, #ARGV / 4 - 1 do
+          local a = i * 4
+          redis.call('SET', KEYS[2 + i * 2], ARGV[a + 1])
+          redis.call('ZADD', KEYS[3 + i * 2], ARGV[a + 3], ARGV[a + 2])
+          redis.call('ZADD', KEYS[1], ARGV[a + 4], ARGV[a + 2])
+        end
+        """;
+
+    // KEYS: delivery, due. ARGV: JSON, id, 1 while pending (then due, ms) else 0.
+    private const string SaveDeliveryScript = """
+        redis.call('SET', KEYS[1], ARGV[1])
+        if ARGV[3] == '1' then
+          redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
+        else
+          redis.call('ZREM', KEYS[2], ARGV[2])
+        end
+        """;
+
     private readonly string _root = options.Value.Store.RedisPrefix + "{webhooks}:";
     private readonly RedisKeys _storeKeys = new(options.Value.Store.RedisPrefix);
 
@@ -35,10 +74,7 @@ internal sealed class RedisWebhookStore(IConnectionMultiplexer redis, IOptions<G
 
     public async Task CreateAsync(Webhook webhook, CancellationToken cancellationToken)
     {
-        var tx = Db.CreateTransaction();
-        _ = tx.StringSetAsync(Hook(webhook.Id), Json(webhook));
-        _ = tx.SetAddAsync(Org(webhook.OrgId), webhook.Id);
-        await tx.ExecuteAsync();
+        await Db.ScriptEvaluateAsync(CreateScript, [Hook(webhook.Id), Org(webhook.OrgId)], [Json(webhook), webhook.Id]);
     }
 
     public async Task<Webhook?> GetAsync(string id, CancellationToken cancellationToken)
@@ -89,33 +125,23 @@ internal sealed class RedisWebhookStore(IConnectionMultiplexer redis, IOptions<G
         }
 
         var deliveries = await db.SortedSetRangeByRankAsync(History(id));
-        var tx = db.CreateTransaction();
-        _ = tx.KeyDeleteAsync(Hook(id));
-        _ = tx.SetRemoveAsync(Org(hook.OrgId), id);
-        _ = tx.KeyDeleteAsync(History(id));
-        if (deliveries.Length > 0)
-        {
-            // Not with an empty list: ZREM and DEL without members fail, and with them the whole transaction.
-            _ = tx.SortedSetRemoveAsync(Due, deliveries);
-            _ = tx.KeyDeleteAsync(deliveries.Select(d => Delivery(d!)).ToArray());
-        }
-
-        await tx.ExecuteAsync();
+        RedisKey[] keys = [Hook(id), Org(hook.OrgId), History(id), Due, .. deliveries.Select(d => Delivery(d!))];
+        await db.ScriptEvaluateAsync(DeleteScript, keys, [id, .. deliveries]);
         return true;
     }
 
     public async Task EnqueueAsync(IReadOnlyList<WebhookDelivery> deliveries, CancellationToken cancellationToken)
     {
-        var tx = Db.CreateTransaction();
-        foreach (var d in deliveries)
+        if (deliveries.Count == 0)
         {
-            _ = tx.StringSetAsync(Delivery(d.Id), Json(d));
-            _ = tx.SortedSetAddAsync(History(d.WebhookId), d.Id, d.CreatedAt.ToUnixTimeMilliseconds());
-            _ = tx.SortedSetAddAsync(Due, d.Id, d.NextAttemptAt.ToUnixTimeMilliseconds());
+            return;
         }
 
+        RedisKey[] keys = [Due, .. deliveries.SelectMany(d => new[] { Delivery(d.Id), History(d.WebhookId) })];
+        RedisValue[] args = [.. deliveries.SelectMany(d => new RedisValue[] { Json(d), d.Id, d.CreatedAt.ToUnixTimeMilliseconds(), d.NextAttemptAt.ToUnixTimeMilliseconds() })];
+
         // Guarded: a publisher retries an event whose outbox write failed only when the failure is Redis not answering.
-        await RedisCalls.Guard(() => tx.ExecuteAsync(), cancellationToken);
+        await RedisCalls.Guard(() => Db.ScriptEvaluateAsync(EnqueueScript, keys, args), cancellationToken);
     }
 
     public async Task<IReadOnlyList<WebhookDelivery>> ClaimDueAsync(DateTimeOffset now, DateTimeOffset leaseUntil, int max, CancellationToken cancellationToken)
@@ -155,12 +181,11 @@ internal sealed class RedisWebhookStore(IConnectionMultiplexer redis, IOptions<G
             return;
         }
 
-        var tx = db.CreateTransaction();
-        _ = tx.StringSetAsync(Delivery(delivery.Id), Json(delivery));
-        _ = delivery.Status == WebhookDelivery.Pending
-            ? tx.SortedSetAddAsync(Due, delivery.Id, delivery.NextAttemptAt.ToUnixTimeMilliseconds())
-            : tx.SortedSetRemoveAsync(Due, delivery.Id);
-        await tx.ExecuteAsync();
+        var pending = delivery.Status == WebhookDelivery.Pending;
+        await db.ScriptEvaluateAsync(
+            SaveDeliveryScript,
+            [Delivery(delivery.Id), Due],
+            [Json(delivery), delivery.Id, pending ? 1 : 0, delivery.NextAttemptAt.ToUnixTimeMilliseconds()]);
         await TrimHistoryAsync(db, delivery.WebhookId);
     }
 

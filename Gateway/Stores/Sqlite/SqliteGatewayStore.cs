@@ -36,6 +36,13 @@ internal sealed partial class SqliteGatewayStore : IGatewayStore, IDisposable
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
+        if (Directory.Exists(_path))
+        {
+            // Otherwise creating the file fails with "The file '...' already exists", which sends the operator looking for a file.
+            throw new InvalidOperationException(
+                $"Gateway:Store:Path '{_path}' is a directory; give the path of the store's file (for example '{Path.Combine(_path, "gateway.db")}').");
+        }
+
         try
         {
             await InitializeCoreAsync(cancellationToken);
