@@ -367,7 +367,7 @@ public sealed partial class AdminConsoleTests
         // Non-text contrast of every chart colour against the white page, at least 3:1.
         var worst = await _page.EvaluateAsync<double>(@"() => {
             const lum = c => { const [r, g, b] = c.match(/\d+/g).slice(0, 3).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
-            const names = ['allowed','missing_key','invalid_key','key_expired','key_revoked','key_inactive','wrong_environment','insufficient_scope','ip_not_allowed','rate_limited','quota_exceeded','credits_exhausted','store_unavailable','upstream_5xx'];
+            const names = ['allowed','missing_key','invalid_key','key_expired','key_revoked','key_inactive','wrong_environment','insufficient_scope','ip_not_allowed','rate_limited','quota_exceeded','credits_exhausted','store_unavailable','body_too_large','bad_request','client_aborted','upstream_5xx'];
             return Math.min(...names.map(n => { const s = document.createElement('span'); s.className = 'swatch o-' + n; document.body.append(s); const c = getComputedStyle(s).backgroundColor; s.remove(); return 1.05 / (lum(c) + 0.05); }));
         }");
         Assert.That(worst, Is.GreaterThanOrEqualTo(3.0));

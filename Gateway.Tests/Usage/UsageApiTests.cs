@@ -271,6 +271,8 @@ public sealed class UsageApiTests(StoreKind store) : GatewayFixture(store)
     [TestCase("to=2025-13-01T00:00:00Z", "to")]
     [TestCase("from=2025-02-01T00:00:00Z&to=2025-01-01T00:00:00Z", "from")]
     [TestCase("granularity=minute&from=2025-01-01T00:00:00Z&to=2025-03-01T00:00:00Z", "granularity")]
+    [TestCase("granularity=minute&from=2026-12-07T00:00:00Z&to=2026-12-13T22:41:00Z", "granularity")]
+    [TestCase("granularity=minute&from=2026-12-06T23:59:30Z&to=2026-12-13T22:40:00Z", "granularity")]
     public async Task Usage_BadParameters_Return400NamingTheField(string query, string field)
     {
         var org = await NewOrgAsync();
@@ -283,6 +285,19 @@ public sealed class UsageApiTests(StoreKind store) : GatewayFixture(store)
             var problem = await GatewayHost.ProblemAsync(response);
             Assert.That(problem["errors"]!.AsObject().Select(p => p.Key), Is.EqualTo(new[] { field }), path);
         }
+    }
+
+    // 10,000 minutes, the most one answer holds: from is rounded down, to up, and the intervals are counted after that.
+    [TestCase("from=2026-12-07T00:00:00Z&to=2026-12-13T22:40:00Z")]
+    [TestCase("from=2026-12-07T00:00:30Z&to=2026-12-13T22:39:30Z")]
+    public async Task Usage_ExactlyTenThousandIntervals_Answered(string range)
+    {
+        var org = await NewOrgAsync();
+        var created = await Host.CreateKeyAsync(org, new { name = "k" });
+
+        var usage = await Host.AdminGetAsync($"admin/keys/{Id(created)}/usage?granularity=minute&{range}");
+
+        Assert.That(usage["intervals"]!.AsArray(), Has.Count.EqualTo(10_000));
     }
 
     [TestCase("from=2026-12-01")]

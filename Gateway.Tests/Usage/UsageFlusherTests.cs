@@ -1,5 +1,7 @@
 using Gateway.Configuration;
+using Gateway.Tests.Common;
 using Gateway.Usage;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -76,6 +78,45 @@ public sealed class UsageFlusherTests
         Assert.That(next.Totals.Total, Is.EqualTo(5), "stored plus not yet flushed, each once");
     }
 
+    // The shutdown flush has no next flush to leave counts to: it tries again while the host's shutdown timeout lasts,
+    // then says how many requests' counts are lost. The same for every store (a locked SQLite file, Redis down).
+    [Test]
+    public async Task Shutdown_StoreDownUntilTheShutdownTimeout_AnErrorSaysHowManyRequestsAreLost()
+    {
+        var counters = new UsageCounters(new FakeTimeProvider(Start));
+        var store = new PartsStore { FailAfter = 0 };
+        var logs = new CapturingLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logs));
+        var flusher = new UsageFlusher(counters, store, Options.Create(new GatewayOptions()), new FakeTimeProvider(Start), factory.CreateLogger<UsageFlusher>());
+        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex, count: 3);
+        counters.Add(UsageSubjectKind.Key, "key_b", "org_1", UsageOutcomes.AllowedIndex, count: 2);
+        using var shutdownTimeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(700));
+
+        await flusher.StoppedAsync(shutdownTimeout.Token);
+
+        var lost = logs.Entries.Where(e => e.Level == LogLevel.Error).ToList();
+        Assert.That(lost, Has.Count.EqualTo(1), string.Join(Environment.NewLine, logs.Entries.Select(e => e.Text)));
+        Assert.That(lost[0].Text, Does.Contain("LostRequests=5").And.Contain("LostRecords=2").And.Contain("InDoubtRequests=0"));
+        Assert.That(store.Calls, Is.GreaterThan(1), "tried again");
+    }
+
+    [Test]
+    public async Task Shutdown_StoreBackBeforeTheShutdownTimeout_EveryCountWritten()
+    {
+        var counters = new UsageCounters(new FakeTimeProvider(Start));
+        var store = new PartsStore { FailAfter = 0, RecoverAfterCalls = 2 };
+        var logs = new CapturingLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logs));
+        var flusher = new UsageFlusher(counters, store, Options.Create(new GatewayOptions()), new FakeTimeProvider(Start), factory.CreateLogger<UsageFlusher>());
+        counters.Add(UsageSubjectKind.Key, "key_a", "org_1", UsageOutcomes.AllowedIndex, count: 3);
+        using var shutdownTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        await flusher.StoppedAsync(shutdownTimeout.Token);
+
+        Assert.That(store.Written, Is.EquivalentTo(new Dictionary<string, long> { ["key_a"] = 3 }));
+        Assert.That(logs.Entries.Where(e => e.Level == LogLevel.Error), Is.Empty);
+    }
+
     /// <summary>Writes records in order and, when told, fails after that many as a store writing in parts reports it.</summary>
     private sealed class PartsStore : IUsageStore
     {
@@ -88,8 +129,18 @@ public sealed class UsageFlusherTests
 
         public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+        /// <summary>When set, the store stops failing after this many calls (a store that comes back).</summary>
+        public int? RecoverAfterCalls { get; init; }
+
+        public int Calls { get; private set; }
+
         public async Task AddAsync(IReadOnlyList<UsageRecord> batch, CancellationToken cancellationToken)
         {
+            if (++Calls > RecoverAfterCalls)
+            {
+                FailAfter = null;
+            }
+
             if (Gate is not null)
             {
                 Entered.TrySetResult();

@@ -111,7 +111,8 @@ internal static class UsageApi
             errors.Add("from", "Must be before 'to'.");
         }
 
-        if (!errors.Any && (to - from).Ticks / UsageQueries.Width(granularity).Ticks >= UsageQueries.MaxIntervals)
+        // Counted as the answer lists them, between the rounded ends: exactly MaxIntervals is allowed.
+        if (!errors.Any && (UsageQueries.Ceiling(to, granularity) - UsageQueries.Floor(from, granularity)).Ticks / UsageQueries.Width(granularity).Ticks > UsageQueries.MaxIntervals)
         {
             errors.Add("granularity", $"The range holds more than {UsageQueries.MaxIntervals} intervals at this granularity; use a coarser one or a shorter range.");
         }

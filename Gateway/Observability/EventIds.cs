@@ -53,7 +53,8 @@ internal static class EventIds
 
     public const int UsageFlushFailed = 1900;
     public const int UsageCompactionFailed = 1901;
-    public const int UsageShutdownFlushCancelled = 1902;
+    public const int UsageLostAtShutdown = 1902;
+    public const int UsageShutdownFlushRetrying = 1903;
 
     // Quotas and credits (RateLimiting/): 2200-2249.
     public const int QuotaThresholdReached = 2200;

@@ -91,12 +91,15 @@ internal sealed partial class ProxyOutcomeMiddleware(
                 // The client went away: nobody reads an answer. 499 (nginx's "client closed request") keeps it
                 // apart from upstream failures in the metrics and the access log.
                 Log.ClientAborted(logger, error.Error, context.TraceIdentifier);
-                if (!response.HasStarted)
+                var answered = response.HasStarted;
+                if (!answered)
                 {
                     response.StatusCode = StatusCodeClientClosedRequest;
                 }
 
-                Record(context, "client_aborted");
+                // Usage calls it allowed only when the upstream answered below 500: a request the client abandoned
+                // before any answer is neither that nor a refusal, and was counted as allowed.
+                Record(context, "client_aborted", clientAborted: !answered);
                 return;
             }
 
@@ -164,11 +167,11 @@ internal sealed partial class ProxyOutcomeMiddleware(
         }
     }
 
-    private void Record(HttpContext context, string outcome)
+    private void Record(HttpContext context, string outcome, bool clientAborted = false)
     {
         var route = context.ProxyFeature().Route.Config.RouteId;
         metrics.Request(route, context.Response.StatusCode, outcome);
-        usage?.Record(context);
+        usage?.Record(context, clientAborted);
     }
 
     // ProxiedDestination is set by YARP only when the request was actually sent upstream.

@@ -90,8 +90,8 @@ internal sealed class RedisUsageStore(IConnectionMultiplexer redis, IOptions<Gat
     /// <summary>This process's mark: a process's part numbers start at 1 whatever an earlier one reached.</summary>
     private readonly RedisKey _mark = new RedisKeys(options.Value.Store.RedisPrefix).UsageRoot.Append("applied:" + Guid.NewGuid().ToString("N"));
 
-    /// <summary>Parts sent whose outcome is unknown, oldest first, sent again before anything else.</summary>
-    private readonly List<(RedisKey[] Keys, RedisValue[] Args)> _inDoubt = [];
+    /// <summary>Parts sent whose outcome is unknown, oldest first, sent again before anything else, with what they count.</summary>
+    private readonly List<(RedisKey[] Keys, RedisValue[] Args, int Records, long Requests)> _inDoubt = [];
 
     // Parts are numbered and sent one at a time, in order: a part's mark then also says every earlier one ran. The
     // flusher adds one batch at a time (under UsageCounters.HandOver); 1 while a batch is being added.
@@ -136,7 +136,7 @@ internal sealed class RedisUsageStore(IConnectionMultiplexer redis, IOptions<Gat
         {
             while (_inDoubt.Count > 0)
             {
-                var (keys, args) = _inDoubt[0];
+                var (keys, args, _, _) = _inDoubt[0];
                 try
                 {
                     await RedisCalls.Guard(() => db.ScriptEvaluateAsync(AddScript, keys, args), cancellationToken);
@@ -144,7 +144,7 @@ internal sealed class RedisUsageStore(IConnectionMultiplexer redis, IOptions<Gat
                 catch (Exception ex)
                 {
                     // Nothing of this batch was sent.
-                    throw new UsagePartlyWrittenException(batch, ex);
+                    throw Failed(batch, ex);
                 }
 
                 _inDoubt.RemoveAt(0);
@@ -160,8 +160,14 @@ internal sealed class RedisUsageStore(IConnectionMultiplexer redis, IOptions<Gat
                 }
                 catch (Exception ex)
                 {
-                    _inDoubt.Add((keys, args));
-                    throw new UsagePartlyWrittenException(batch.Skip(end).ToList(), ex);
+                    var requests = 0L;
+                    for (var n = start; n < end; n++)
+                    {
+                        requests += batch[n].Counts.Sum();
+                    }
+
+                    _inDoubt.Add((keys, args, end - start, requests));
+                    throw Failed(batch.Skip(end).ToList(), ex);
                 }
 
                 start = end;
@@ -172,6 +178,14 @@ internal sealed class RedisUsageStore(IConnectionMultiplexer redis, IOptions<Gat
             Volatile.Write(ref _adding, 0);
         }
     }
+
+    // What the flusher logs, and counts as lost if shutdown comes first, includes the parts held here: a flush of
+    // nothing new that failed to send one again reported "a batch of 0 usage records".
+    private UsagePartlyWrittenException Failed(IReadOnlyList<UsageRecord> unwritten, Exception ex) => new(unwritten, ex)
+    {
+        InDoubtRecords = _inDoubt.Sum(p => p.Records),
+        InDoubtRequests = _inDoubt.Sum(p => p.Requests),
+    };
 
     /// <summary>The script call of the records from <paramref name="start"/> on that fit in one part, and where it ends.</summary>
     private (RedisKey[] Keys, RedisValue[] Args, int End) Part(IReadOnlyList<UsageRecord> batch, int start, long number, DateTimeOffset now)

@@ -61,10 +61,15 @@ internal sealed class UsageCounters(TimeProvider time)
     private long _sweptMinute;
 
     /// <summary>Counts a finished proxy request under its key, or under its route when no key was identified.</summary>
-    public void Record(HttpContext context)
+    /// <param name="clientAborted">The client went away before the answer began; once the upstream's answer has begun, its status decides.</param>
+    public void Record(HttpContext context, bool clientAborted = false)
     {
         int outcome;
-        if (context.Feature<ProblemCodeFeature>() is { Code: { } code })
+        if (clientAborted)
+        {
+            outcome = UsageOutcomes.ClientAbortedIndex;
+        }
+        else if (context.Feature<ProblemCodeFeature>() is { Code: { } code })
         {
             outcome = UsageOutcomes.IndexOf(code);
             if (outcome < 0)

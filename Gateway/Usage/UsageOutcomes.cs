@@ -12,6 +12,9 @@ public static class UsageOutcomes
     public const string Allowed = "allowed";
     public const string Upstream5xx = "upstream_5xx";
 
+    /// <summary>The client went away before the answer began (499 in the metrics and the access log).</summary>
+    public const string ClientAborted = "client_aborted";
+
     /// <summary>Every outcome, in the order the admin API and the console list them.</summary>
     public static readonly IReadOnlyList<string> All =
     [
@@ -28,6 +31,9 @@ public static class UsageOutcomes
         ProblemCodes.QuotaExceeded.Code,
         ProblemCodes.CreditsExhausted.Code,
         ProblemCodes.StoreUnavailable.Code,
+        ProblemCodes.BodyTooLarge.Code,
+        ProblemCodes.BadRequest.Code,
+        ClientAborted,
         Upstream5xx,
     ];
 
@@ -36,6 +42,8 @@ public static class UsageOutcomes
     public const int AllowedIndex = 0;
 
     public static readonly int Upstream5xxIndex = All.Count - 1;
+
+    internal static readonly int ClientAbortedIndex = All.Count - 2;
 
     private static readonly FrozenDictionary<string, int> Indexes = All
         .Select((name, index) => KeyValuePair.Create(name, index))

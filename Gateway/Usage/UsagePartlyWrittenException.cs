@@ -9,4 +9,14 @@ public sealed class UsagePartlyWrittenException(IReadOnlyList<UsageRecord> unwri
     : Exception($"{unwritten.Count} usage records were not written.", innerException)
 {
     public IReadOnlyList<UsageRecord> Unwritten { get; } = unwritten;
+
+    /// <summary>
+    /// Records the store holds to send again, sent once without an answer (so perhaps written): with
+    /// <see cref="InDoubtRequests"/>, what the flusher reports as pending besides <see cref="Unwritten"/>, and as
+    /// neither written nor lost when an outage outlasts shutdown.
+    /// </summary>
+    public int InDoubtRecords { get; init; }
+
+    /// <summary>The requests counted in <see cref="InDoubtRecords"/>.</summary>
+    public long InDoubtRequests { get; init; }
 }

@@ -10,7 +10,8 @@ export const OUTCOME_LABELS = {
   allowed: 'Allowed', missing_key: 'Missing key', invalid_key: 'Invalid key', key_expired: 'Expired key',
   key_revoked: 'Revoked key', key_inactive: 'Inactive key', wrong_environment: 'Wrong environment',
   insufficient_scope: 'Insufficient scope', ip_not_allowed: 'IP not allowed', rate_limited: 'Rate limited',
-  quota_exceeded: 'Quota exceeded', credits_exhausted: 'Credits exhausted', store_unavailable: 'Store unavailable', upstream_5xx: 'Upstream 5xx',
+  quota_exceeded: 'Quota exceeded', credits_exhausted: 'Credits exhausted', store_unavailable: 'Store unavailable',
+  body_too_large: 'Body too large', bad_request: 'Bad request', client_aborted: 'Client went away', upstream_5xx: 'Upstream 5xx',
 };
 
 function svg(tag, attributes, text) {
@@ -46,7 +47,8 @@ export function stats(container, totals) {
   const counts = totals.counts;
   const allowed = counts.allowed || 0;
   const failed = counts.upstream_5xx || 0;
-  const refused = totals.total - allowed - failed;
+  // A client that went away was not refused: it is in Requests only.
+  const refused = totals.total - allowed - failed - (counts.client_aborted || 0);
   container.replaceChildren();
   for (const [label, value, cls] of [['Requests', totals.total, ''], ['Allowed', allowed, 'o-allowed'], ['Refused', refused, 'o-refused'], ['Upstream 5xx', failed, 'o-upstream_5xx']]) {
     const box = el('div', null, 'stat');

@@ -42,7 +42,7 @@ registerTab({
         { title: 'Key', cell: (k) => { const s = el('span'); s.append(link(k.name, router.href(['orgs', ctx.org.id, 'keys', k.keyId])), el('span', ' ' + k.prefix + '…', 'muted mono')); return s; } },
         { title: 'Requests', className: 'num', cell: (k) => k.usage.total.toLocaleString() },
         { title: 'Allowed', className: 'num', cell: (k) => count(k, (c) => c.allowed || 0) },
-        { title: 'Refused', className: 'num', cell: (k) => count(k, (c, t) => t - (c.allowed || 0) - (c.upstream_5xx || 0)) },
+        { title: 'Refused', className: 'num', cell: (k) => count(k, (c, t) => t - (c.allowed || 0) - (c.upstream_5xx || 0) - (c.client_aborted || 0)) },
         { title: 'Upstream 5xx', className: 'num', priority: 2, cell: (k) => count(k, (c) => c.upstream_5xx || 0) },
       ], used));
     }
