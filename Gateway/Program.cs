@@ -15,8 +15,7 @@ try
     var app = builder.Build();
     app.UseGateway();
 
-    await app.RunAsync();
-    return 0;
+    return await GatewayRun.RunAsync(app, Console.Error);
 }
 catch (Exception ex) when (ex is OptionsValidationException or InvalidOperationException or IOException)
 {

@@ -59,6 +59,9 @@ public sealed class GatewayHost : IAsyncDisposable
     /// </summary>
     public string Errors => string.Join(Environment.NewLine, _errors.Entries.Select(e => e.Text));
 
+    /// <summary>How many entries at Error and above carried <paramref name="eventId"/>.</summary>
+    public int ErrorEvents(int eventId) => _errors.Entries.Count(e => e.EventId == eventId);
+
     /// <param name="settings">Configuration on top of the test defaults (flat keys, e.g. "Gateway:Environment").</param>
     /// <param name="services">Service overrides applied before AddGateway (e.g. a fake TimeProvider).</param>
     /// <param name="store">The store to run on. Redis uses <see cref="RedisServer.Shared"/> with <paramref name="redisPrefix"/> (unique per host unless given, so hosts sharing a prefix share data).</param>

@@ -38,7 +38,7 @@ public sealed class GatewayOptionsValidatorTests
         yield return Case("stale below fresh", o => o.Cache.StaleFor = TimeSpan.FromMilliseconds(1), "Gateway:Cache:StaleFor must be at least Gateway:Cache:FreshFor");
         yield return Case("max entries", o => o.Cache.MaxEntries = 0, "Gateway:Cache:MaxEntries must be at least 1");
         yield return Case("flush interval", o => o.Usage.FlushInterval = TimeSpan.Zero, "Gateway:Usage:FlushInterval must be positive");
-        yield return Case("demo url", o => { o.Demo.Enabled = true; o.Demo.Url = "not a url"; }, "Gateway:Demo:Url must be an absolute URL");
+        yield return Case("demo url", o => { o.Demo.Enabled = true; o.Demo.Url = "not a url"; }, "Gateway:Demo:Url must be an http:// or https:// URL");
     }
 
     [Test]

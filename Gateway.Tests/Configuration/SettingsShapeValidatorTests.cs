@@ -17,6 +17,9 @@ public sealed class SettingsShapeValidatorTests
     [TestCase("Kestrel:Endpoints:Admin:Url", "notaurl", "Kestrel:Endpoints:Admin:Url must be an http:// or https:// URL")]
     [TestCase("Kestrel:Endpoints:Proxy:Url", "http://127.0.0.1:99999", "Kestrel:Endpoints:Proxy:Url must have a port from 0 to 65535 (got 'http://127.0.0.1:99999')")]
     [TestCase("Kestrel:Endpoints:Proxy:Url", "ftp://127.0.0.1:21", "Kestrel:Endpoints:Proxy:Url must start with http:// or https://")]
+    [TestCase("Kestrel:Endpoints:Proxy:Url", "http://[::1]", "Kestrel:Endpoints:Proxy:Url must have a port from 0 to 65535")]
+    [TestCase("Kestrel:Endpoints:Proxy:Url", "http://127.0.0.1:8080/api", "Kestrel:Endpoints:Proxy:Url must not have a path")]
+    [TestCase("Gateway:Plans:pp:Quota", "1000", "Gateway:Plans:pp:Quota is a section of settings")]
     [TestCase("Gateway:Plans:pp:Quota:Limit", "abc", "Failed to convert configuration value 'abc' at 'Gateway:Plans:pp:Quota:Limit'")]
     [TestCase("Gateway:Plans:pp:RateLimit:Window", "1 minute", "Failed to convert configuration value '1 minute' at 'Gateway:Plans:pp:RateLimit:Window'")]
     [TestCase("Gateway:RateLimits:Policies:p:PermitLimit", "10x", "Failed to convert configuration value '10x' at 'Gateway:RateLimits:Policies:p:PermitLimit'")]
@@ -42,6 +45,7 @@ public sealed class SettingsShapeValidatorTests
             ["Kestrel:Endpoints:Admin:Url"] = "https://[::1]:0",
             ["Kestrel:Endpoints:Proxy:Url"] = "http://*:8080",
             ["Kestrel:Endpoints:Extra:Url"] = "http://localhost:5000",
+            ["Kestrel:Endpoints:Slash:Url"] = "http://127.0.0.1:5001/",
         });
 
         Assert.That(result.Succeeded, Is.True, result.FailureMessage);

@@ -34,6 +34,19 @@ public sealed class StartupValidationTests
     [TestCase("ReverseProxy:Routes:r:Metadata:RateLimitPolicy", "missing", "ReverseProxy:Routes:r:Metadata:RateLimitPolicy")]
     [TestCase("ReverseProxy:Routes:r:AuthorizationPolicy", "default", "ReverseProxy:Routes:r:AuthorizationPolicy")]
     [TestCase("ReverseProxy:Routes:r:CorsPolicy", "default", "ReverseProxy:Routes:r:CorsPolicy")]
+    [TestCase("Gateway:Signing:Secrets", "abc", "Gateway:Signing:Secrets is a list")]
+    [TestCase("Gateway:Signing:Secrets:0", "abc", "Gateway:Signing:Secrets:0 must be an object")]
+    [TestCase("Gateway:Signing:Secrets:Id", "k1", "Gateway:Signing:Secrets is a list")]
+    [TestCase("Gateway:Admin:Oidc:Scopes", "groups", "Gateway:Admin:Oidc:Scopes is a list")]
+    [TestCase("Gateway:Plans:pp", "x", "Gateway:Plans:pp must be an object")]
+    [TestCase("Gateway:Plans", "x", "Gateway:Plans is a set of named entries")]
+    [TestCase("Gateway:RateLimits:Policies:p", "5", "Gateway:RateLimits:Policies:p must be an object")]
+    [TestCase("Gateway:SecretScanning:PublicKeys", "abc", "Gateway:SecretScanning:PublicKeys is a set of named entries")]
+    [TestCase("Gateway:Cache", "x", "Gateway:Cache is a section")]
+    [TestCase("Gateway:Scopes:3:name", "read", "Gateway:Scopes:3 must be one value")]
+    [TestCase("Kestrel:Endpoints:Proxy:Url", "http://127.0.0.1", "Kestrel:Endpoints:Proxy:Url must have a port")]
+    [TestCase("Kestrel:Endpoints:Admin:Url", "https://localhost", "Kestrel:Endpoints:Admin:Url must have a port")]
+    [TestCase("Kestrel:Endpoints:Proxy:Url", "http://127.0.0.1:0/some/path", "Kestrel:Endpoints:Proxy:Url must not have a path")]
     public void Start_InvalidSetting_FailsNamingIt(string key, string value, string named)
     {
         var settings = GatewayHost.Routes("http://127.0.0.1:1/", ("r", "/r/{**rest}", []));
@@ -43,6 +56,20 @@ public sealed class StartupValidationTests
 
         var message = string.Join(Environment.NewLine, StartupFailure.Describe(ex!));
         Assert.That(message, Does.Contain(named));
+    }
+
+    [TestCase("ftp://127.0.0.1:21", "Gateway:Demo:Url must start with http:// or https://")]
+    [TestCase("http://127.0.0.1", "Gateway:Demo:Url must have a port")]
+    [TestCase("http://127.0.0.1:0/demo", "Gateway:Demo:Url must not have a path")]
+    public void Start_DemoOnWithAUrlItCannotListenOn_FailsNamingIt(string url, string named)
+    {
+        var ex = Assert.CatchAsync(async () => await GatewayHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Gateway:Demo:Enabled"] = "true",
+            ["Gateway:Demo:Url"] = url,
+        }));
+
+        Assert.That(string.Join(Environment.NewLine, StartupFailure.Describe(ex!)), Does.Contain(named));
     }
 
     [Test]

@@ -1,3 +1,4 @@
+using Gateway.Configuration;
 using Gateway.Http;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -9,9 +10,7 @@ internal static class AccessLogServiceCollectionExtensions
     /// <summary>Binds and validates <c>Gateway:AccessLog</c> and registers the background writer and the proxy's observer that feeds it.</summary>
     internal static IServiceCollection AddGatewayAccessLog(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<AccessLogOptions>()
-            .Bind(configuration.GetSection(AccessLogOptions.SectionName))
-            .ValidateOnStart();
+        services.AddGatewaySettings<AccessLogOptions>(configuration, AccessLogOptions.SectionName);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AccessLogOptions>, AccessLogOptionsValidator>());
         services.TryAddSingleton<AccessLogWriter>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyRequestObserver, AccessLogObserver>());

@@ -1,4 +1,5 @@
 using Gateway.Admin;
+using Gateway.Configuration;
 using Gateway.Stores;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
@@ -31,7 +32,7 @@ internal static partial class AdminSessionsServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddGatewayAdminSessions(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<AdminOidcOptions>().Bind(configuration.GetSection(AdminOidcOptions.SectionName)).ValidateOnStart();
+        services.AddGatewaySettings<AdminOidcOptions>(configuration, AdminOidcOptions.SectionName);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AdminOidcOptions>, AdminOidcOptionsValidator>());
         services.AddGatewayDataProtection();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IAdminPublicApi, AdminSignInEndpoints>());

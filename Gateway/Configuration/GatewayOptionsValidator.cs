@@ -132,9 +132,10 @@ internal sealed partial class GatewayOptionsValidator : IValidateOptions<Gateway
             }
         }
 
-        if (options.Demo.Enabled && !Uri.TryCreate(options.Demo.Url, UriKind.Absolute, out _))
+        // The demo upstream listens on it: the listeners' rules, or Kestrel refuses it naming no setting.
+        if (options.Demo.Enabled && SettingsShapeValidator.UrlError(options.Demo.Url ?? "") is { } demoUrl)
         {
-            errors.Add($"{S}:Demo:Url must be an absolute URL (got '{options.Demo.Url}').");
+            errors.Add($"{S}:Demo:Url {demoUrl} (got '{options.Demo.Url}').");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

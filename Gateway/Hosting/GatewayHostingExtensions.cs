@@ -57,6 +57,8 @@ public static class GatewayHostingExtensions
     public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)
     {
         builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource { InitialData = Defaults });
+        var settingsFiles = SettingsFiles.KeepLastGood(builder.Configuration);
+        builder.Services.AddHostedService(sp => settingsFiles.LogTo(sp.GetRequiredService<ILoggerFactory>()));
 
         var listeners = new Listeners();
         builder.Services.AddSingleton(listeners);

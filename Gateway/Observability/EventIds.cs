@@ -13,6 +13,7 @@ internal static class EventIds
     public const int AdminTokenLoaded = 1002;
     public const int AdminTokenFileNotPrivate = 1003;
     public const int OptionsReloadRejected = 1010;
+    public const int SettingsFileReloadFailed = 1011;
 
     public const int AuthStoreUnavailable = 1100;
     public const int KeyCacheWarmed = 1110;

@@ -1,4 +1,5 @@
 using Gateway.Admin;
+using Gateway.Configuration;
 using Gateway.Http;
 using Gateway.Stores;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -11,11 +12,9 @@ internal static class RequestLogServiceCollectionExtensions
     /// <summary>Binds <c>Gateway:RequestLog</c>; registers the store (the key store's kind), the writer, the proxy's observer that feeds it, the OTLP export and the admin endpoints.</summary>
     public static IServiceCollection AddGatewayRequestLog(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<RequestLogOptions>()
-            .Bind(configuration.GetSection(RequestLogOptions.SectionName))
+        services.AddGatewaySettings<RequestLogOptions>(configuration, RequestLogOptions.SectionName)
             .PostConfigure<StoreSelection>((options, store) => options.BatchSize ??=
-                store.Kind == GatewayStoreKind.Redis ? RequestLogOptions.RedisBatchSize : RequestLogOptions.SqliteBatchSize)
-            .ValidateOnStart();
+                store.Kind == GatewayStoreKind.Redis ? RequestLogOptions.RedisBatchSize : RequestLogOptions.SqliteBatchSize);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RequestLogOptions>, RequestLogOptionsValidator>());
         services.TryAddFeatureStore<IRequestLogStore, SqliteRequestLogStore, RedisRequestLogStore>();
 

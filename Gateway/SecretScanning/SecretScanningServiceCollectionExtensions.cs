@@ -9,9 +9,8 @@ internal static class SecretScanningServiceCollectionExtensions
     public static IServiceCollection AddGatewaySecretScanning(this IServiceCollection services)
     {
         // Bound here, not in Configuration, so Configuration knows no feature; validated at start, and a bad reload keeps the last good value.
-        services.AddOptions<SecretScanningOptions>().BindConfiguration(SecretScanningOptions.SectionName).ValidateOnStart();
+        services.AddGatewaySettings<SecretScanningOptions>(SecretScanningOptions.SectionName);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SecretScanningOptions>, SecretScanningOptionsValidator>());
-        services.TryAddSingleton<IOptionsMonitor<SecretScanningOptions>, LastGoodOptionsMonitor<SecretScanningOptions>>();
         services.TryAddSingleton<PublicKeyRing>();
         services.TryAddSingleton<ReportSlots>();
         services.TryAddSingleton<LeakedKeyReporter>();

@@ -10,9 +10,8 @@ public static class SigningReverseProxyBuilderExtensions
     public static IReverseProxyBuilder AddGatewaySigning(this IReverseProxyBuilder builder)
     {
         // Bound here, not in Configuration, so Configuration knows no feature; validated at start, and a bad reload keeps the last good value.
-        builder.Services.AddOptions<SigningOptions>().BindConfiguration(SigningOptions.SectionName).ValidateOnStart();
+        builder.Services.AddGatewaySettings<SigningOptions>(SigningOptions.SectionName);
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SigningOptions>, SigningOptionsValidator>());
-        builder.Services.TryAddSingleton<IOptionsMonitor<SigningOptions>, LastGoodOptionsMonitor<SigningOptions>>();
         builder.Services.TryAddSingleton<IdentitySigner>();
         builder.AddTransforms<SignatureTransformProvider>();
         return builder;

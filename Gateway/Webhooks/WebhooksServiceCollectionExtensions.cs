@@ -1,4 +1,5 @@
 using Gateway.Admin;
+using Gateway.Configuration;
 using Gateway.Keys;
 using Gateway.RateLimiting;
 using Gateway.Stores;
@@ -15,7 +16,7 @@ internal static class WebhooksServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddGatewayWebhooks(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<WebhookOptions>().Bind(configuration.GetSection(WebhookOptions.SectionName)).ValidateOnStart();
+        services.AddGatewaySettings<WebhookOptions>(configuration, WebhookOptions.SectionName);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WebhookOptions>, WebhookOptionsValidator>());
         services.TryAddFeatureStore<IWebhookStore, SqliteWebhookStore, RedisWebhookStore>();
 
