@@ -150,4 +150,53 @@ public sealed class StartupValidationTests
         old.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
         Assert.That((await old.GetAsync("admin/orgs")).StatusCode, Is.EqualTo(System.Net.HttpStatusCode.Unauthorized), "the open token is not in force");
     }
+
+    [Test]
+    public void AdminToken_Unset_TokenFileUnreadable_FailsNamingTheFileAndTheSetting()
+    {
+        // A directory where the file should be: an unhandled exception (exit 134) behind Data Protection's stack traces before.
+        var directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
+        var path = Path.Combine(directory, "admin-token");
+        Directory.CreateDirectory(path);
+
+        var ex = Assert.CatchAsync(async () => await GatewayHost.StartAsync(new Dictionary<string, string?> { ["Gateway:Admin:Token"] = "" }, directory: directory));
+
+        Assert.That(ex, Is.InstanceOf<InvalidOperationException>(), ex!.ToString());
+        Assert.That(StartupFailure.Describe(ex).First(), Does.Contain("Gateway:Admin:Token").And.Contain($"'{path}'").And.Contain("directory"));
+        Assert.That(Directory.Exists(path), Is.True, "left as it was");
+    }
+
+    [Test]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void AdminToken_Unset_TokenFileHoldsNoUsableToken_FailsNamingTheFileAndKeepsIt()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, "admin-token");
+        File.WriteAllText(path, "short\n");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+
+        // Replaced silently before: whoever used the old token was locked out with nothing in the log to say why.
+        var ex = Assert.CatchAsync(async () => await GatewayHost.StartAsync(new Dictionary<string, string?> { ["Gateway:Admin:Token"] = "" }, directory: directory));
+
+        Assert.That(ex, Is.InstanceOf<InvalidOperationException>(), ex!.ToString());
+        Assert.That(StartupFailure.Describe(ex).First(), Does.Contain("Gateway:Admin:Token").And.Contain($"'{path}'").And.Not.Contain("short\n"));
+        Assert.That(File.ReadAllText(path), Is.EqualTo("short\n"), "the file is left for the operator");
+    }
+
+    [Test]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task AdminToken_Unset_TokenFileEmpty_ANewTokenIsGenerated()
+    {
+        // What a start that died while writing the file leaves: nobody can be using it.
+        var directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, "admin-token");
+        File.WriteAllText(path, "");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+
+        await using var gateway = await GatewayHost.StartAsync(new Dictionary<string, string?> { ["Gateway:Admin:Token"] = "" }, directory: directory);
+
+        Assert.That((await File.ReadAllTextAsync(path)).Trim(), Does.StartWith("adm_").And.Length.GreaterThanOrEqualTo(32));
+    }
 }

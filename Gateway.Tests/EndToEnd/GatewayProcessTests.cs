@@ -136,6 +136,32 @@ public sealed class GatewayProcessTests
         }
     }
 
+    [Test]
+    public async Task AdminTokenFileUnreadable_ExitsOneWithOneLineNamingIt()
+    {
+        // Exit 134 and some 560 lines of Data Protection stack traces before.
+        var (directory, start) = GatewayStart();
+        var path = Path.Combine(directory, "tok", "admin-token");
+        Directory.CreateDirectory(path);
+        start.Environment["Kestrel__Endpoints__Proxy__Url"] = $"http://127.0.0.1:{FreePort()}";
+        start.Environment["Kestrel__Endpoints__Admin__Url"] = $"http://127.0.0.1:{FreePort()}";
+        start.Environment["Gateway__Store__Path"] = Path.Combine("tok", "gateway.db");
+        start.Environment["Gateway__Admin__Token"] = "";
+        start.Environment["Gateway__Demo__Enabled"] = "false";
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+
+        var lines = (await errors).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.That(process.ExitCode, Is.EqualTo(1), await output + await errors);
+        Assert.That(lines, Has.Length.EqualTo(1), await errors);
+        Assert.That(lines[0], Does.StartWith("Gateway did not start: Gateway:Admin:Token").And.Contain(path));
+        Assert.That(await output + await errors, Does.Not.Contain(" at "), "no stack trace");
+    }
+
     private static string Read(System.Text.StringBuilder output)
     {
         lock (output)

@@ -109,6 +109,56 @@ public sealed class RouteMetadataTests : UpstreamFixture
         await GatewayHost.WaitForAsync(async () => await gateway.StatusAsync(key, "/w/x") == HttpStatusCode.NotFound, TimeSpan.FromSeconds(10));
     }
 
+    [Test]
+    public void Start_RouteNamesNoCluster_FailsNamingRouteAndCluster()
+    {
+        // Accepted before: every request on the route got YARP's empty 503, ahead of authentication and the request log.
+        var settings = GatewayHost.Routes(Upstream.Url, ("api", "/api/{**rest}", []));
+        settings["ReverseProxy:Routes:a:ClusterId"] = "nosuch";
+        settings["ReverseProxy:Routes:a:Match:Path"] = "/a/{**rest}";
+
+        var ex = Assert.CatchAsync(async () => await GatewayHost.StartAsync(settings));
+
+        Assert.That(string.Join(Environment.NewLine, StartupFailure.Describe(ex!)), Does.Contain("ReverseProxy:Routes:a:ClusterId").And.Contain("'nosuch'"));
+    }
+
+    [Test]
+    public async Task Reload_RouteMovedToAClusterThatIsNotThere_RefusedAndPreviousRoutesKept()
+    {
+        await using var gateway = await GatewayHost.StartAsync(GatewayHost.Routes(Upstream.Url, ("api", "/api/{**rest}", [])));
+        var key = (await gateway.CreateOrgAsync("acme")).DefaultKey();
+        var configuration = (IConfigurationRoot)gateway.Services.GetRequiredService<IConfiguration>();
+
+        // As when a cluster is removed while a route still uses it: the reload is refused as a whole.
+        configuration["ReverseProxy:Routes:api:ClusterId"] = "gone";
+        configuration["ReverseProxy:Routes:other:ClusterId"] = "upstream";
+        configuration["ReverseProxy:Routes:other:Match:Path"] = "/other/{**rest}";
+        configuration.Reload();
+
+        await Eventually.HoldsAsync(() => Task.FromResult(gateway.Errors.Contains("ReverseProxy:Routes:api:ClusterId", StringComparison.Ordinal)), TimeSpan.FromSeconds(10), () => gateway.Errors);
+        Assert.That(gateway.Errors, Does.Contain("'gone'"));
+        Assert.That(await gateway.StatusAsync(key, "/api/x"), Is.EqualTo(HttpStatusCode.OK), "the route keeps its cluster");
+        Assert.That(await gateway.StatusAsync(key, "/other/x"), Is.EqualTo(HttpStatusCode.NotFound), "nothing of the refused reload applies");
+    }
+
+    [Test]
+    public async Task ClusterWithoutDestinations_ProblemWithLimitHeaders_AfterAuthentication()
+    {
+        var settings = GatewayHost.Routes(Upstream.Url, ("api", "/api/{**rest}", []));
+        settings["ReverseProxy:Routes:empty:ClusterId"] = "empty";
+        settings["ReverseProxy:Routes:empty:Match:Path"] = "/empty/{**rest}";
+        settings["ReverseProxy:Clusters:empty:LoadBalancingPolicy"] = "RoundRobin";
+        await using var gateway = await GatewayHost.StartAsync(settings);
+        var key = (await gateway.CreateOrgAsync("acme")).DefaultKey();
+
+        Assert.That(await gateway.CodeAsync(null, "/empty/x"), Is.EqualTo("missing_key"), "authentication comes first");
+        using var response = await gateway.CallAsync("/empty/x", key);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
+        Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("no_healthy_upstream"));
+        Assert.That(response.Headers.Contains("X-RateLimit-Limit"), Is.True, "the limits' headers, as on every answer after the limits");
+    }
+
     /// <summary>The limit route w answers under (its policy's while it has one), or null when there is no route w.</summary>
     private static async Task<string?> PolicyLimitAsync(GatewayHost gateway, string key)
     {

@@ -101,4 +101,77 @@ public sealed class SqliteStoreFailureTests
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    [Test]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void Start_StorePathNamesSomeoneElsesFile_RefusedWithEveryModeAsItWas()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
+        var perm = Path.Combine(directory, "perm");
+        Directory.CreateDirectory(perm);
+        File.SetUnixFileMode(perm, (UnixFileMode)Convert.ToInt32("755", 8));
+        var notes = Path.Combine(perm, "notes.txt");
+        File.WriteAllText(notes, "hello\n");
+        File.SetUnixFileMode(notes, (UnixFileMode)Convert.ToInt32("644", 8));
+        var before = Modes(directory);
+
+        // It left notes.txt 0600 and perm/ 0700 on its way to being refused.
+        var failure = Assert.CatchAsync(async () => await GatewayHost.StartAsync(new Dictionary<string, string?> { ["Gateway:Store:Path"] = notes }));
+        Assert.That(Gateway.Hosting.StartupFailure.Describe(failure!).First(), Does.StartWith($"Gateway:Store:Path '{notes}' is not a gateway store"));
+        Assert.That(Modes(directory), Is.EqualTo(before), "no mode changed, nothing added");
+        Assert.That(File.ReadAllText(notes), Is.EqualTo("hello\n"));
+
+        // A directory named as the store: its parent (here perm/) kept its mode too.
+        failure = Assert.CatchAsync(async () => await GatewayHost.StartAsync(new Dictionary<string, string?> { ["Gateway:Store:Path"] = perm }));
+        Assert.That(Gateway.Hosting.StartupFailure.Describe(failure!).First(), Does.StartWith($"Gateway:Store:Path '{perm}' is a directory"));
+        Assert.That(Modes(directory), Is.EqualTo(before));
+        Directory.Delete(directory, recursive: true);
+    }
+
+    [Test]
+    public async Task Start_StoreWithADamagedKeysPage_NotReady_WarmUpSaysHowToCheck()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
+        var first = await GatewayHost.StartAsync(directory: directory);
+        await first.CreateOrgAsync("acme");
+        for (var i = 0; i < 5; i++)
+        {
+            await first.CreateKeyAsync("acme", new { name = $"k{i}" });
+        }
+
+        await first.StopForRestartAsync();
+
+        // Every row of the keys table lives on its root page here: garbage over it, as a bad disk sector would leave.
+        SqliteConnection.ClearAllPools();
+        var store = Path.Combine(directory, "gateway.db");
+        long page;
+        long pageSize;
+        using (var connection = SqliteCommands.Open(store))
+        {
+            connection.Execute("PRAGMA wal_checkpoint(TRUNCATE);");
+            page = connection.Scalar("SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 'keys';");
+            pageSize = connection.Scalar("PRAGMA page_size;");
+        }
+
+        await using (var file = new FileStream(store, FileMode.Open, FileAccess.Write))
+        {
+            file.Position = (page - 1) * pageSize;
+            await file.WriteAsync(Enumerable.Repeat((byte)0x5A, (int)pageSize).ToArray());
+        }
+
+        // It answered 200 while every key got 503, and the warm-up's failure was a warning about a failed read.
+        await using var gateway = await GatewayHost.StartAsync(directory: directory);
+        using var ready = await gateway.Admin.GetAsync("readyz");
+        Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), await ready.Content.ReadAsStringAsync());
+        Assert.That(await ready.Content.ReadAsStringAsync(), Does.Contain("damaged"));
+        Assert.That(gateway.Errors, Does.Contain("PRAGMA integrity_check").And.Contain(store).And.Contain("backup"));
+    }
+
+    /// <summary>Every entry under <paramref name="root"/> (itself included) with its mode, sorted.</summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static List<string> Modes(string root) =>
+        Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories).Append(root)
+            .Order(StringComparer.Ordinal)
+            .Select(path => $"{path} {Convert.ToString((int)File.GetUnixFileMode(path), 8)}")
+            .ToList();
 }

@@ -84,7 +84,9 @@ public static class AdminEndpointRouteBuilderExtensions
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            return Results.Text("store unavailable", statusCode: StatusCodes.Status503ServiceUnavailable);
+            // A damaged store answers, but not with keys: said apart from an outage, which passes by itself.
+            var damaged = ex as StoreDamagedException ?? ex.InnerException as StoreDamagedException;
+            return Results.Text(damaged is null ? "store unavailable" : "store damaged", statusCode: StatusCodes.Status503ServiceUnavailable);
         }
     }
 }

@@ -26,14 +26,27 @@ internal static class AdminServiceCollectionExtensions
     }
 }
 
-/// <summary>Resolves (and, when none is configured or saved, generates) the admin token at start, not on the first admin call.</summary>
-internal sealed class AdminTokenInitializer(AdminToken token) : IHostedService
+/// <summary>
+/// Resolves (and, when none is configured or saved, generates) the admin token at start, not on the first admin call.
+/// In <see cref="StartingAsync"/>: after the store's directory exists (StoreInitializer, registered before) and before
+/// Data Protection's hosted service loads the session key ring, which is encrypted under a key derived from this token;
+/// an unusable token file then stops the start with one message instead of that service's stack traces.
+/// </summary>
+internal sealed class AdminTokenInitializer(AdminToken token) : IHostedLifecycleService
 {
-    public Task StartAsync(CancellationToken cancellationToken)
+    public Task StartingAsync(CancellationToken cancellationToken)
     {
         _ = token.Value;
         return Task.CompletedTask;
     }
 
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

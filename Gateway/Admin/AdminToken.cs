@@ -30,6 +30,24 @@ internal sealed partial class AdminToken
         }
 
         var path = FilePath(options);
+        try
+        {
+            return ResolveFile(path, logger);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Printed by Program as the one line of a failed start, not an unhandled exception (exit 134).
+            throw new InvalidOperationException($"Gateway:Admin:Token is not set and the admin token file '{path}' cannot be used: {ex.Message} Fix the file or its permissions, or set Gateway:Admin:Token.", ex);
+        }
+    }
+
+    private static string ResolveFile(string path, ILogger logger)
+    {
+        if (Directory.Exists(path))
+        {
+            throw new IOException("it is a directory.");
+        }
+
         if (File.Exists(path))
         {
             // A token others could read (or have written) is no secret: it is replaced, not used.
@@ -37,10 +55,17 @@ internal sealed partial class AdminToken
             {
                 Log.TokenFileNotPrivate(logger, path);
             }
-            else if (File.ReadAllText(path).Trim() is { Length: >= 16 } saved)
+            else
             {
-                Log.TokenLoaded(logger, path);
-                return saved;
+                var saved = File.ReadAllText(path).Trim();
+                if (saved.Length > 0)
+                {
+                    // Replacing a token an operator put there would lock out whoever uses it, silently: refuse instead.
+                    // An empty file is what a start that died while writing it leaves; nobody can be using it.
+                    return UsableProblem(saved) is { } problem
+                        ? throw new InvalidOperationException($"Gateway:Admin:Token is not set and the admin token file '{path}' does not hold a usable token: it {problem}. Put the token back, delete the file to have a new one generated, or set Gateway:Admin:Token.")
+                        : LoadedFrom(path, saved, logger);
+                }
             }
 
             // Removed rather than rewritten: the new file is this process's own, created 0600, whoever made the old one.
@@ -69,6 +94,23 @@ internal sealed partial class AdminToken
         Log.TokenGenerated(logger, path);
         return token;
     }
+
+    private static string LoadedFrom(string path, string token, ILogger logger)
+    {
+        Log.TokenLoaded(logger, path);
+        return token;
+    }
+
+    /// <summary>
+    /// Why a saved token cannot be the admin token (never quoting it), or null. Not the setting's placeholder and
+    /// entropy rules: a generated token is random, and one in a few hundred contains "xxx" or "todo" by chance.
+    /// </summary>
+    private static string? UsableProblem(string token) =>
+        token.Any(c => c is <= ' ' or > '~') ? "is not visible ASCII without spaces (a Bearer token could never match it)"
+        : token.Length < MinSavedLength ? $"is shorter than {MinSavedLength} characters (got {token.Length})"
+        : null;
+
+    private const int MinSavedLength = 16;
 
     private const UnixFileMode OpenToOthers = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
         | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;

@@ -28,6 +28,7 @@ internal static class ProblemCodes
     public static readonly ProblemCode NoRoute = new("no_route", "No route", StatusCodes.Status404NotFound);
     public static readonly ProblemCode UpstreamUnreachable = new("upstream_unreachable", "Upstream unreachable", StatusCodes.Status502BadGateway);
     public static readonly ProblemCode UpstreamTimeout = new("upstream_timeout", "Upstream timeout", StatusCodes.Status504GatewayTimeout);
+    public static readonly ProblemCode NoHealthyUpstream = new("no_healthy_upstream", "No healthy upstream", StatusCodes.Status503ServiceUnavailable);
 
     // Both listeners.
     public static readonly ProblemCode StoreUnavailable = new("store_unavailable", "Store unavailable", StatusCodes.Status503ServiceUnavailable);
@@ -57,7 +58,7 @@ internal static class ProblemCodes
     public static readonly IReadOnlyList<ProblemCode> All =
     [
         MissingKey, InvalidKey, KeyInactive, KeyRevoked, KeyExpired, WrongEnvironment, InsufficientScope, IpNotAllowed, RateLimited, QuotaExceeded, CreditsExhausted,
-        BadPath, BadRequest, NoRoute, UpstreamUnreachable, UpstreamTimeout, StoreUnavailable, InvalidRequest, AdminUnauthorized,
+        BadPath, BadRequest, NoRoute, UpstreamUnreachable, UpstreamTimeout, NoHealthyUpstream, StoreUnavailable, InvalidRequest, AdminUnauthorized,
         AdminThrottled, AdminCrossSite, AdminForbidden, AdminCsrf, NotFound, Conflict, BodyTooLarge, InvalidSignature, InvalidReport,
         ReportTooLarge, ReportsBusy, MethodNotAllowed,
         WebhookUrlNotAllowed,

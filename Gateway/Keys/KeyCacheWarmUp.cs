@@ -78,6 +78,11 @@ internal sealed partial class KeyCacheWarmUp(
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
+        catch (StoreDamagedException ex)
+        {
+            // Not an outage that passes: every key the damage covers gets 503 until the store is repaired.
+            Log.StoreDamaged(logger, ex, cached, ex.Message);
+        }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // Whatever went wrong (the store down, a row it cannot read), the warm-up only saves work: each key is
@@ -93,6 +98,9 @@ internal sealed partial class KeyCacheWarmUp(
 
         [LoggerMessage(EventId = EventIds.KeyCacheWarmUpFailed, Level = LogLevel.Warning, Message = "Key cache warm-up stopped after {Cached} entries: the store read failed. Keys are read on their first request instead.")]
         public static partial void Failed(ILogger logger, Exception exception, int cached);
+
+        [LoggerMessage(EventId = EventIds.KeyCacheWarmUpStoreDamaged, Level = LogLevel.Error, Message = "Key cache warm-up stopped after {Cached} entries: {Reason} /readyz answers 503 until the gateway restarts on a sound store.")]
+        public static partial void StoreDamaged(ILogger logger, Exception exception, int cached, string reason);
 
         [LoggerMessage(EventId = EventIds.KeyCacheWarmUpInterrupted, Level = LogLevel.Warning, Message = "Key cache warm-up stopped after {Cached} entries: keys changed during each of {Attempts} reads. Keys are read on their first request instead.")]
         public static partial void Interrupted(ILogger logger, int cached, int attempts);

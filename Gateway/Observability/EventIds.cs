@@ -19,6 +19,7 @@ internal static class EventIds
     public const int KeyCacheWarmed = 1110;
     public const int KeyCacheWarmUpFailed = 1111;
     public const int KeyCacheWarmUpInterrupted = 1112;
+    public const int KeyCacheWarmUpStoreDamaged = 1113;
 
     public const int KeyUsageFlushFailed = 1200;
 

@@ -145,6 +145,11 @@ internal sealed partial class ProxyOutcomeMiddleware(
                 {
                     await GatewayProblem.WriteAsync(context, ProblemCodes.UpstreamTimeout, "The upstream did not answer in time.");
                 }
+                else if (error.Error is ForwarderError.NoAvailableDestinations)
+                {
+                    // YARP's 503: nothing was sent anywhere, so not the 502 of an upstream that failed.
+                    await GatewayProblem.WriteAsync(context, ProblemCodes.NoHealthyUpstream, "The route's cluster has no healthy destination to send the request to.");
+                }
                 else
                 {
                     await GatewayProblem.WriteAsync(context, ProblemCodes.UpstreamUnreachable, "The upstream could not be reached.");

@@ -7,7 +7,7 @@ using Yarp.ReverseProxy.Configuration;
 namespace Gateway.Proxy;
 
 /// <summary>
-/// Rejects route metadata the gateway would misread: at start this stops the process; on a hot reload
+/// Rejects route metadata the gateway would misread, and a route whose cluster is not there: at start this stops the process; on a hot reload
 /// YARP keeps the previous config and logs the error, so a typo never opens or closes a route silently.
 /// </summary>
 internal sealed class RouteMetadataValidator(IOptionsMonitor<GatewayOptions> options, IOptionsFactory<GatewayOptions> factory) : IProxyConfigFilter
@@ -30,6 +30,16 @@ internal sealed class RouteMetadataValidator(IOptionsMonitor<GatewayOptions> opt
         if (!string.IsNullOrEmpty(route.CorsPolicy))
         {
             errors.Add($"ReverseProxy:Routes:{route.RouteId}:CorsPolicy is not supported: answer CORS preflights in the upstream.");
+        }
+
+        // YARP accepts a route whose cluster is not there and answers each of its requests with a bare 503 before
+        // any stage of the gateway runs: no problem, no authentication, no request log. Removing a cluster that
+        // routes still use is the same mistake, so such a reload is refused too.
+        if (cluster is null)
+        {
+            errors.Add(string.IsNullOrEmpty(route.ClusterId)
+                ? $"ReverseProxy:Routes:{route.RouteId}:ClusterId is not set: a route needs a cluster to forward to."
+                : $"ReverseProxy:Routes:{route.RouteId}:ClusterId names '{route.ClusterId}', which is not a cluster under ReverseProxy:Clusters (or is itself invalid).");
         }
 
         var metadata = route.Metadata ?? NoMetadata;

@@ -31,3 +31,9 @@ public sealed class StoreCursorException() : Exception("The cursor is not valid.
 
 /// <summary>The store could not be reached or did not answer in time.</summary>
 public sealed class StoreUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// The store answered but could not read what it holds (a damaged page, a malformed row): not a wait-and-retry
+/// outage. Readiness reports it until the gateway restarts on a repaired or restored store.
+/// </summary>
+internal sealed class StoreDamagedException(string message, Exception inner) : Exception(message, inner);

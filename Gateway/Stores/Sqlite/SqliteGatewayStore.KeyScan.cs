@@ -15,10 +15,34 @@ internal sealed partial class SqliteGatewayStore : IKeyScan
             + "ORDER BY (SELECT at FROM key_last_used WHERE key_last_used.id = keys.id) DESC NULLS LAST, id LIMIT $max;";
         command.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
         command.Parameters.AddWithValue("$max", max);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        await using var reader = await ExecuteKeyReadAsync(command, cancellationToken);
+        while (await NextKeyAsync(reader, cancellationToken) is { } record)
         {
-            yield return SqliteKeyMapper.Read(reader);
+            yield return record;
+        }
+    }
+
+    private async Task<Microsoft.Data.Sqlite.SqliteDataReader> ExecuteKeyReadAsync(Microsoft.Data.Sqlite.SqliteCommand command, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await command.ExecuteReaderAsync(cancellationToken);
+        }
+        catch (Exception ex) when (IsDamage(ex))
+        {
+            throw Damaged(ex);
+        }
+    }
+
+    private async Task<ApiKeyRecord?> NextKeyAsync(Microsoft.Data.Sqlite.SqliteDataReader reader, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await reader.ReadAsync(cancellationToken) ? SqliteKeyMapper.Read(reader) : null;
+        }
+        catch (Exception ex) when (IsDamage(ex))
+        {
+            throw Damaged(ex);
         }
     }
 }

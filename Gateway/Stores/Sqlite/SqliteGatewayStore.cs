@@ -24,6 +24,9 @@ internal sealed partial class SqliteGatewayStore : IGatewayStore, IDisposable
 
     private readonly ILogger _logger;
 
+    // Set once a read met a damaged page or row; readiness answers 503 from then on (a restore needs a restart anyway).
+    private volatile StoreDamagedException? _damaged;
+
     public SqliteGatewayStore(IOptions<GatewayOptions> options, ILogger<SqliteGatewayStore>? logger = null, SqliteBackgroundWriter? writer = null)
     {
         _database = new SqliteDatabase(options.Value.Store.Path, SqliteOpenMode.ReadWriteCreate);
@@ -57,13 +60,42 @@ internal sealed partial class SqliteGatewayStore : IGatewayStore, IDisposable
 
     private async Task InitializeCoreAsync(CancellationToken cancellationToken)
     {
-        // Before SQLite creates anything: the file exists 0600 (its -wal and -shm follow its mode) in a 0700
-        // directory, and what an older version left 0644/0755 is tightened.
-        foreach (var problem in SqliteFiles.Prepare(_path))
+        // Before SQLite creates anything: a missing file is created 0600 (its -wal and -shm follow its mode) in a
+        // directory created 0700. What was there is tightened only once it is known to be a gateway store: a
+        // mistyped Store:Path must not change the modes of someone else's file and directory on its way to being refused.
+        var created = SqliteFiles.CreateMissing(_path);
+        try
+        {
+            var secured = !created.File && SqliteFiles.HasGatewayHeader(_path);
+            if (secured)
+            {
+                // What an older version left 0644/0755, tightened before SQLite creates a -wal with the file's mode.
+                LogNotPrivate(SqliteFiles.Secure(_path));
+            }
+
+            await MigrateAsync(cancellationToken);
+            if (!secured)
+            {
+                LogNotPrivate(SqliteFiles.Secure(_path));
+            }
+        }
+        catch
+        {
+            created.Undo();
+            throw;
+        }
+    }
+
+    private void LogNotPrivate(IReadOnlyList<string> problems)
+    {
+        foreach (var problem in problems)
         {
             Log.NotPrivate(_logger, problem);
         }
+    }
 
+    private async Task MigrateAsync(CancellationToken cancellationToken)
+    {
         await using var connection = await OpenAsync(cancellationToken);
         await ExecuteAsync(connection, "PRAGMA journal_mode=WAL;", cancellationToken);
         var version = Convert.ToInt32(await ScalarAsync(connection, "PRAGMA user_version;", cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
@@ -89,8 +121,48 @@ internal sealed partial class SqliteGatewayStore : IGatewayStore, IDisposable
 
     public async Task PingAsync(CancellationToken cancellationToken)
     {
+        if (_damaged is { } damaged)
+        {
+            throw new StoreDamagedException(damaged.Message, damaged.InnerException!);
+        }
+
         await using var connection = await OpenAsync(cancellationToken);
         await ScalarAsync(connection, "SELECT count(*) FROM orgs;", cancellationToken);
+        try
+        {
+            // A read of the keys as a lookup makes one, cheap at any size: the hash index from its root to a leaf, and
+            // the table's first row through the same mapper. A store that answers this but cannot serve keys
+            // answered 200 here while every key got 503.
+            await ScalarAsync(connection, "SELECT count(*) FROM keys WHERE hash = '';", cancellationToken);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT " + SqliteKeyMapper.Columns + " FROM keys WHERE rowid = (SELECT min(rowid) FROM keys);";
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                SqliteKeyMapper.Read(reader);
+            }
+        }
+        catch (Exception ex) when (IsDamage(ex))
+        {
+            throw Damaged(ex);
+        }
+    }
+
+    /// <summary>
+    /// What SQLite reports for a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB), and what reading a malformed row
+    /// throws: not an outage that passes, so it is remembered for readiness (<see cref="Damaged"/>).
+    /// </summary>
+    private static bool IsDamage(Exception ex) =>
+        ex is SqliteException { SqliteErrorCode: 11 or 26 } or IndexOutOfRangeException or InvalidCastException or FormatException or OverflowException;
+
+    private StoreDamagedException Damaged(Exception ex)
+    {
+        var damaged = new StoreDamagedException(
+            $"The store '{_path}' could not read its keys and may be damaged ({ex.GetType().Name}: {ex.Message}). "
+            + $"Check it with: sqlite3 '{_path}' 'PRAGMA integrity_check;' and, if it reports errors, stop the gateway and restore the latest backup (docs/operations.md, Backups).",
+            ex);
+        _damaged ??= damaged;
+        return damaged;
     }
 
     public async Task CreateOrganizationAsync(Organization organization, ApiKeyRecord defaultKey, AuditEntry audit, CancellationToken cancellationToken)
@@ -178,8 +250,17 @@ internal sealed partial class SqliteGatewayStore : IGatewayStore, IDisposable
         QuerySingleKeyAsync("SELECT " + SqliteKeyMapper.Columns + " FROM keys WHERE id = $p;", id, cancellationToken);
 
     /// <summary>The request path's read (a key cache miss): on connections of its own with prepared statements.</summary>
-    public Task<ApiKeyRecord?> FindKeyByHashAsync(string hash, CancellationToken cancellationToken) =>
-        _keyReaders.FindAsync(hash, cancellationToken);
+    public async Task<ApiKeyRecord?> FindKeyByHashAsync(string hash, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _keyReaders.FindAsync(hash, cancellationToken);
+        }
+        catch (Exception ex) when (IsDamage(ex))
+        {
+            throw Damaged(ex);
+        }
+    }
 
     /// <summary>Closes the key lookup's connections and, when the store made its own, the background writer's (a restore is refused while any is open).</summary>
     public void Dispose()
