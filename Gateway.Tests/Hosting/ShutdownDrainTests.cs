@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
+using Gateway.Hosting;
 using Gateway.Tests.Common;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 
 namespace Gateway.Tests.Hosting;
 
@@ -73,7 +73,7 @@ public sealed class ShutdownDrainTests(StoreKind store)
 
     /// <summary>The drain of in-flight requests ends after 3 s instead of 20, so the test does not wait that long.</summary>
     private static void ShortDrain(IServiceCollection services) =>
-        services.PostConfigure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(3));
+        services.AddSingleton(new ShutdownBudget(Drain: TimeSpan.FromSeconds(3), Flush: ShutdownBudget.Default.Flush));
 
     /// <summary>An upstream that accepts connections and never answers on them.</summary>
     private sealed class StalledUpstream : IDisposable
