@@ -86,7 +86,11 @@ public static class GatewayHostingExtensions
                     ReloadingCertificate.Attach(endpoint, time, tlsLog);
                 });
         });
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(20));
+        // The host's shutdown timeout is the whole stop; the server's drain of in-flight requests is bounded on its
+        // own within it, so the flushes after it always keep their share (ShutdownBudget; a test may replace it).
+        builder.Services.TryAddSingleton(ShutdownBudget.Default);
+        builder.Services.AddOptions<HostOptions>().Configure<ShutdownBudget>(static (o, budget) => o.ShutdownTimeout = budget.Total);
+        DrainBoundedServer.Decorate(builder.Services);
 
         // AllowedHosts is checked by AllowedHostsMiddleware, which answers problem+json; the host's own filter, put
         // ahead of the pipeline by a startup filter of the web host's defaults, would answer an HTML page first.

@@ -38,6 +38,9 @@ internal sealed partial class RequestLogWriter : BackgroundService
     private readonly Dictionary<string, long> _untrimmed = new(StringComparer.Ordinal);
     private long _lastTrim;
 
+    /// <summary>Cancelled when the shutdown timeout ended before the last records were written: no store call is made after it.</summary>
+    private readonly CancellationTokenSource _giveUp = new();
+
     public RequestLogWriter(IRequestLogStore store, IOptions<RequestLogOptions> options, RequestLogExport export, TimeProvider time, IMeterFactory meters, ILogger<RequestLogWriter> logger)
     {
         _options = options.Value;
@@ -68,10 +71,27 @@ internal sealed partial class RequestLogWriter : BackgroundService
         }
     }
 
+    /// <summary>
+    /// Writes what requests handed over before the server stopped, and returns only once nothing more will be written:
+    /// the store behind the log (the embedded store's background writer, the Redis connection) is disposed after the
+    /// host has stopped, and a write left running past this was refused by a disposed writer. If the shutdown timeout
+    /// ends first, the records not written yet are dropped, counted and logged, without another store call.
+    /// </summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         _buffer.Writer.TryComplete();
         await base.StopAsync(cancellationToken);
+        if (ExecuteTask is { IsCompleted: false } writing)
+        {
+            await _giveUp.CancelAsync();
+            await writing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        _giveUp.Dispose();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -136,7 +156,8 @@ internal sealed partial class RequestLogWriter : BackgroundService
     {
         try
         {
-            await _store.AppendAsync(batch, CancellationToken.None);
+            _giveUp.Token.ThrowIfCancellationRequested();
+            await _store.AppendAsync(batch, _giveUp.Token);
             _written.Add(batch.Count);
             foreach (var record in batch)
             {
@@ -174,7 +195,8 @@ internal sealed partial class RequestLogWriter : BackgroundService
 
         try
         {
-            await _store.TrimAsync(due, _time.GetUtcNow() - _options.Retention, _options.MaxPerOrg, CancellationToken.None);
+            _giveUp.Token.ThrowIfCancellationRequested();
+            await _store.TrimAsync(due, _time.GetUtcNow() - _options.Retention, _options.MaxPerOrg, _giveUp.Token);
             foreach (var org in due)
             {
                 _untrimmed.Remove(org);
