@@ -87,6 +87,52 @@ public sealed class DistributedQuotaTests : UpstreamFixture
     }
 
     [Test]
+    public async Task SmallKeyLimit_QuotaRefusesOnThreeInstances_QuotaExceededEverywhere_RaisedQuotaAdmitsTheKeysLimit()
+    {
+        // A key limit of 5 is a shared counter: the permit a quota-refused request took must go back to Redis, not
+        // to the refusing instance's lease, or the third instance finds the key's 5 used after 3 admitted and answers
+        // rate_limited (Retry-After of the key's window) while the quota is what refuses.
+        var prefix = $"t{Guid.NewGuid():N}:";
+        var settings = Settings();
+        settings["Gateway:Cache:FreshFor"] = "00:00:00.001"; // every instance sees the PATCHed quota at once
+        await using var a = await GatewayHost.StartAsync(settings, store: StoreKind.Redis, redisPrefix: prefix);
+        await using var b = await GatewayHost.StartAsync(settings, store: StoreKind.Redis, redisPrefix: prefix);
+        await using var c = await GatewayHost.StartAsync(settings, store: StoreKind.Redis, redisPrefix: prefix);
+        GatewayHost[] gateways = [a, b, c];
+        await a.CreateOrgAsync("acme");
+        await a.AdminPostAsync("admin/orgs/acme/customers", new { id = "c", name = "C", quota = new { limit = 3, period = "month" } }, expected: 201);
+        var key = (await a.CreateKeyAsync("acme", new { name = "k", customerId = "c", rateLimit = new { permitLimit = 5, window = "00:05:00" } })).Str("key");
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.That(await gateways[i % 3].StatusAsync(key), Is.EqualTo(HttpStatusCode.OK), $"request {i} on {"ABC"[i % 3]}");
+        }
+
+        var refusals = new List<string>();
+        for (var i = 3; i < 12; i++)
+        {
+            refusals.Add($"{"ABC"[i % 3]}: {await gateways[i % 3].CodeAsync(key)}");
+        }
+
+        Assert.That(refusals, Is.All.EndsWith("quota_exceeded"), "the quota refuses, on every instance; 3 of the key's 5 permits are used");
+
+        using (var patch = await a.Admin.PatchAsJsonAsync("admin/orgs/acme/customers/c", new { quota = new { limit = 10, period = "month" } }))
+        {
+            await a.Expect(patch, 200);
+        }
+
+        // The key's limit binds now: exactly its 2 permits left, taken on C and A, then rate_limited everywhere.
+        var after = new List<string>();
+        for (var i = 2; i < 8; i++)
+        {
+            using var response = await gateways[i % 3].CallAsync("/api/x", key);
+            after.Add($"{"ABC"[i % 3]}: {(response.StatusCode == HttpStatusCode.OK ? "ok" : (await GatewayHost.ProblemAsync(response))["code"]!.GetValue<string>())}");
+        }
+
+        Assert.That(after, Is.EqualTo(new[] { "C: ok", "A: ok", "B: rate_limited", "C: rate_limited", "A: rate_limited", "B: rate_limited" }));
+    }
+
+    [Test]
     public async Task RedisKilledMidPeriod_RestartedEmpty_QuotaGoesOnFromWhatWasCounted()
     {
         using var redis = RedisServer.Start();
