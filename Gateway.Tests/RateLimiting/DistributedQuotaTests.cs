@@ -133,6 +133,57 @@ public sealed class DistributedQuotaTests : UpstreamFixture
     }
 
     [Test]
+    public async Task SmallKeyLimit_CustomerLimitRefusesOnThreeInstances_KeyPermitsOfTheTripGoBackToRedis()
+    {
+        // All or nothing among the rate limits: a trip that brings a permit of the key's limit of 5 for a request the
+        // customer's limit then refuses must give it back to Redis. Kept in the instance's lease, the key's 5 read as
+        // used on the others, which refused with the key's limit once the customer's was raised.
+        var prefix = $"t{Guid.NewGuid():N}:";
+        var settings = Settings();
+        settings["Gateway:Cache:FreshFor"] = "00:00:00.001";
+        await using var a = await GatewayHost.StartAsync(settings, store: StoreKind.Redis, redisPrefix: prefix);
+        await using var b = await GatewayHost.StartAsync(settings, store: StoreKind.Redis, redisPrefix: prefix);
+        await using var c = await GatewayHost.StartAsync(settings, store: StoreKind.Redis, redisPrefix: prefix);
+        GatewayHost[] gateways = [a, b, c];
+        await a.CreateOrgAsync("acme");
+        await a.AdminPostAsync("admin/orgs/acme/customers", new { id = "c", name = "C", rateLimit = new { permitLimit = 3, window = "00:05:00" } }, expected: 201);
+        var key = (await a.CreateKeyAsync("acme", new { name = "k", customerId = "c", rateLimit = new { permitLimit = 5, window = "00:05:00" } })).Str("key");
+
+        async Task<string> OutcomeAsync(int i)
+        {
+            using var response = await gateways[i % 3].CallAsync("/api/x", key);
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                return $"{"ABC"[i % 3]}: ok";
+            }
+
+            var problem = await GatewayHost.ProblemAsync(response);
+            return $"{"ABC"[i % 3]}: {problem["code"]!.GetValue<string>()} {problem["limit"]?.GetValue<string>()}";
+        }
+
+        var before = new List<string>();
+        for (var i = 0; i < 6; i++)
+        {
+            before.Add(await OutcomeAsync(i));
+        }
+
+        Assert.That(before, Is.EqualTo(new[] { "A: ok", "B: ok", "C: ok", "A: rate_limited customer", "B: rate_limited customer", "C: rate_limited customer" }));
+
+        using (var patch = await a.Admin.PatchAsJsonAsync("admin/orgs/acme/customers/c", new { rateLimit = new { permitLimit = 10, window = "00:05:00" } }))
+        {
+            await a.Expect(patch, 200);
+        }
+
+        var after = new List<string>();
+        for (var i = 2; i < 6; i++)
+        {
+            after.Add(await OutcomeAsync(i));
+        }
+
+        Assert.That(after, Is.EqualTo(new[] { "C: ok", "A: ok", "B: rate_limited key", "C: rate_limited key" }), "the key's 2 permits left, taken on any instance");
+    }
+
+    [Test]
     public async Task RedisKilledMidPeriod_RestartedEmpty_QuotaGoesOnFromWhatWasCounted()
     {
         using var redis = RedisServer.Start();

@@ -5,7 +5,8 @@ internal interface IQuotaCounter
 {
     /// <summary>
     /// Charges every entry of <paramref name="batch"/>'s <see cref="LimitBatch.Quotas"/> its cost, or none, and
-    /// fills their states. Completes synchronously whenever no store has to be asked.
+    /// fills their states. Completes synchronously whenever no store has to be asked. A refusal may leave a give-back
+    /// to the store under way in <see cref="LimitBatch.GivingBack"/>, for the caller to await before it answers.
     /// </summary>
     ValueTask<bool> ChargeAsync(LimitBatch batch, CancellationToken cancellationToken);
 

@@ -21,6 +21,10 @@ internal interface IRateLimitCounter
     /// </summary>
     ValueTask<bool> AcquireAsync(LimitBatch batch, int from, CancellationToken cancellationToken);
 
-    /// <summary>Gives back the permits an allowed decision took for <paramref name="batch"/>[<paramref name="from"/>..<paramref name="to"/>).</summary>
+    /// <summary>
+    /// Gives back the permits an allowed decision took for <paramref name="batch"/>[<paramref name="from"/>..<paramref name="to"/>).
+    /// Those of limits that behave as one shared counter go back to the shared store: the calls are started here and
+    /// left in <see cref="LimitBatch.GivingBack"/>, for the caller to await before it answers.
+    /// </summary>
     void Release(LimitBatch batch, int from, int to);
 }

@@ -26,6 +26,24 @@ internal class LimitBatch
     /// <summary>The per-instance permit that guards a deferred IP limit, so floods stay bounded meanwhile.</summary>
     public LimitState Guard;
 
+    /// <summary>
+    /// What a refused request gives back to a shared store (Redis) and is still on its way: permits of small limits
+    /// and quota units its trip leased for it. Started together, so they share one round trip, and awaited by the
+    /// caller before it answers (<see cref="GivenBackAsync"/>): a client told "refused" finds them back on every
+    /// instance. Null on the common path.
+    /// </summary>
+    public Task? GivingBack { get; private set; }
+
+    public void AddGiveBack(Task giveBack) => GivingBack = GivingBack is null ? giveBack : Task.WhenAll(GivingBack, giveBack);
+
+    /// <summary>Waits for what <see cref="GivingBack"/> holds; completes at once when nothing is on its way.</summary>
+    public ValueTask GivenBackAsync()
+    {
+        var giving = GivingBack;
+        GivingBack = null;
+        return giving is null || giving.IsCompletedSuccessfully ? default : new ValueTask(giving);
+    }
+
     public ref LimitSpec Spec(int index) => ref Specs[index];
 
     public ref LimitState State(int index) => ref States[index];
@@ -105,5 +123,6 @@ internal class LimitBatch
         QuotasDecided = false;
         IpDeferred = false;
         Guard = default;
+        GivingBack = null;
     }
 }

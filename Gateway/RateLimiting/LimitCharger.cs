@@ -35,7 +35,8 @@ internal sealed class LimitCharger(
     /// <summary>
     /// Adds <paramref name="key"/>'s limits to <paramref name="batch"/> and charges them, together with
     /// <paramref name="batch"/>[<paramref name="from"/>..] already in it (a deferred IP permit). On a refusal
-    /// nothing from <paramref name="from"/> on stays charged; the caller gives back what it took before.
+    /// nothing from <paramref name="from"/> on stays charged; the caller gives back what it took before, and awaits what
+    /// goes back to Redis (the batch's GivingBack) before it answers.
     /// </summary>
     public ValueTask<ChargeOutcome> ChargeAsync(LimitBatch batch, CachedKey key, string? policyName, int cost, int from, CancellationToken cancellationToken)
     {

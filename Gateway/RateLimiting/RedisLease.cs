@@ -6,6 +6,9 @@ namespace Gateway.RateLimiting;
 internal sealed class RedisLease(LimitSpec spec, string key) : OrderedGate
 {
     private const int MaxLease = 1 << 20;
+
+    /// <summary>Free permits at or below which the lease script grants single permits (RedisRateLimitScript).</summary>
+    private const int SinglePermitsAt = 64;
     private static readonly long TicksPerMs = Stopwatch.Frequency / 1000;
 
     /// <summary>Monotonic milliseconds: leases are about Redis buckets mapped onto this clock, not wall time.</summary>
@@ -47,6 +50,13 @@ internal sealed class RedisLease(LimitSpec spec, string key) : OrderedGate
 
     /// <summary>How long the buckets of this partition are (ms), as of the last trip.</summary>
     public long BucketMs { get; private set; }
+
+    /// <summary>
+    /// Redis had 64 or fewer permits free at the last trip (always, for a limit of 64 or less), so it grants single
+    /// permits and the partition behaves as one shared counter: a permit a refused request took goes back to Redis,
+    /// where every instance can take it, not to this lease.
+    /// </summary>
+    public bool Scarce { get; private set; }
 
     /// <summary>Redis had no permit; none can come back before this (the next bucket).</summary>
     public long ExhaustedUntil { get; private set; }
@@ -95,10 +105,47 @@ internal sealed class RedisLease(LimitSpec spec, string key) : OrderedGate
     /// <summary>A permit of a refused request: back to the lease while its bucket lasts (else it stays counted, stricter).</summary>
     public void GiveBack(long bucket)
     {
+        Untake(bucket);
+        Restock(bucket);
+    }
+
+    /// <summary>A permit of a refused request is going back to Redis: it no longer counts as this bucket's use.</summary>
+    public void Untake(long bucket)
+    {
+        if (bucket == Bucket)
+        {
+            _takenInBucket--;
+        }
+    }
+
+    /// <summary>A permit back in this lease while its bucket lasts (a give-back to Redis that Redis did not answer).</summary>
+    public void Restock(long bucket)
+    {
         if (bucket == Bucket)
         {
             Available++;
-            _takenInBucket--;
+        }
+    }
+
+    /// <summary>Takes a permit at hand out of the lease, to give it back to Redis; false when none is.</summary>
+    public bool Surrender(long now)
+    {
+        if (!CanTake(now))
+        {
+            return false;
+        }
+
+        Available--;
+        return true;
+    }
+
+    /// <summary>A give-back landed and Redis has a permit free: this instance's refusal from memory no longer holds.</summary>
+    public void Reopen(int left)
+    {
+        _sharedLeft = Math.Max(0, left);
+        if (left > 0)
+        {
+            ExhaustedUntil = 0;
         }
     }
 
@@ -130,6 +177,7 @@ internal sealed class RedisLease(LimitSpec spec, string key) : OrderedGate
 
         Available += granted;
         ChargedAhead = granted > 0 && bucket > redisNow / bucketMs;
+        Scarce = left + granted <= SinglePermitsAt;
         BucketMs = bucketMs;
         _sharedLeft = Math.Max(0, left);
         ValidUntil = sent + ((bucket + 1) * bucketMs) - redisNow;

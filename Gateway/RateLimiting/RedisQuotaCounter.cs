@@ -351,13 +351,15 @@ internal sealed partial class RedisQuotaCounter : IQuotaCounter, IAsyncDisposabl
                     return true;
                 }
 
-                await GiveBackAsync(batch, trip);
+                // Started, not awaited: the caller gives back the request's rate-limit permits in the same round
+                // trip, and awaits both before it answers (LimitBatch.GivingBack).
+                batch.AddGiveBack(GiveBackAsync(batch, trip));
                 return false;
             }
 
             if (_time.GetTimestamp() > deadline)
             {
-                await GiveBackAsync(batch, trip);
+                batch.AddGiveBack(GiveBackAsync(batch, trip));
                 return false;
             }
         }

@@ -172,9 +172,26 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
             ref var state = ref batch.State(i);
             if (state.Allowed && state.Holder is RedisLease lease)
             {
+                bool shared;
                 lock (lease)
                 {
-                    lease.GiveBack(state.Ticket);
+                    // A small limit (or one nearly used up) is a shared counter: kept in this lease, the permit would
+                    // look used to every other instance, which then refused with this limit while another one (the
+                    // quota, say) was what refused. A large limit keeps it at hand, with no Redis call.
+                    shared = lease.Scarce && !RedisDown();
+                    if (shared)
+                    {
+                        lease.Untake(state.Ticket);
+                    }
+                    else
+                    {
+                        lease.GiveBack(state.Ticket);
+                    }
+                }
+
+                if (shared)
+                {
+                    batch.AddGiveBack(ReturnToRedisAsync(lease, state.Ticket));
                 }
 
                 state.Holder = null;
@@ -192,13 +209,15 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
     {
         var started = Environment.TickCount64;
         var staleRounds = 0;
+        var asked = 0;
+        var askedEver = 0;
         try
         {
             // Every partition without a permit at hand is asked at once: one round trip, however many limits.
             while (true)
             {
                 var trips = new List<Task>(batch.Count - from);
-                var asked = 0;
+                asked = 0;
                 for (var i = from; i < batch.Count; i++)
                 {
                     var lease = (RedisLease)batch.State(i).Holder!;
@@ -214,11 +233,13 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
                 }
 
                 await Task.WhenAll(trips);
+                askedEver |= asked;
                 switch (TryTake(batch, from))
                 {
                     case Take.Allowed:
                         return Allowed(batch, from);
                     case Take.Refused:
+                        ReturnUnused(batch, from, askedEver);
                         return Refused(batch, from);
                 }
 
@@ -348,6 +369,62 @@ internal sealed partial class RedisRateLimitCounter : IRateLimitCounter, IDispos
     }
 
     private static RedisLease LeaseAt(LimitBatch batch, int index) => (RedisLease)batch.State(index).Holder!;
+
+    /// <summary>
+    /// Another limit of the request refused it after this request's trips brought permits of small limits: those go
+    /// back to Redis (all or nothing across instances too), not into this instance's leases, where the others would
+    /// see them used. A permit another waiting request of this instance would have taken costs it a trip, no more.
+    /// </summary>
+    private void ReturnUnused(LimitBatch batch, int from, int asked)
+    {
+        for (var i = from; i < batch.Count; i++)
+        {
+            if ((asked & (1 << i)) == 0)
+            {
+                continue;
+            }
+
+            var lease = LeaseAt(batch, i);
+            long bucket;
+            lock (lease)
+            {
+                if (!lease.Scarce || !lease.Surrender(NowMs))
+                {
+                    continue;
+                }
+
+                bucket = lease.Bucket;
+            }
+
+            batch.AddGiveBack(ReturnToRedisAsync(lease, bucket));
+        }
+    }
+
+    /// <summary>
+    /// Gives one permit of a refused request back to Redis. Not serialised with the lease's trips (unlike the sweeper's
+    /// returns): it changes nothing the lease holds, only the partition's count in Redis.
+    /// </summary>
+    private async Task ReturnToRedisAsync(RedisLease lease, long bucket)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            var result = await _store.LeaseAsync(lease.Key, lease.Spec.PermitLimit, (long)lease.Spec.Window.TotalMilliseconds, 0, bucket, 1, 0);
+            _metrics?.StoreCall("rate_limit_lease", System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            lock (lease)
+            {
+                lease.Reopen(result.Left);
+            }
+        }
+        catch (StoreUnavailableException)
+        {
+            // Still counted in Redis, so still this instance's to hand out while its bucket lasts (else only stricter).
+            lock (lease)
+            {
+                lease.Restock(bucket);
+            }
+        }
+    }
 
     private static bool Allowed(LimitBatch batch, int from)
     {

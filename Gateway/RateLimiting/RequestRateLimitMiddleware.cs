@@ -75,6 +75,7 @@ internal sealed class RequestRateLimitMiddleware(
                 feature.Report(LimitSlot.Ip);
             }
 
+            await feature.GivenBackAsync();
             context.Response.Headers.RetryAfter = "1";
             await GatewayProblem.WriteAsync(context, ProblemCodes.StoreUnavailable, "The key's customer could not be read; retry shortly.", null);
             return;
@@ -90,14 +91,28 @@ internal sealed class RequestRateLimitMiddleware(
         if (outcome != ChargeOutcome.Allowed)
         {
             counter.Release(feature, LimitSlot.Ip, from);
-            return outcome == ChargeOutcome.RateLimited
-                ? RateLimitRejection.WriteAsync(context, feature, from, feature.Count, metrics)
-                : QuotaRejection.WriteAsync(context, feature, outcome, metrics);
+            var givenBack = feature.GivenBackAsync();
+            return givenBack.IsCompletedSuccessfully ? Refuse(context, feature, outcome, from) : RefuseWhenGivenBackAsync(givenBack, context, feature, outcome, from);
         }
 
         Allowed(feature);
         feature.Report(LimitSlot.Ip, feature.Count);
         return next(context);
+    }
+
+    private Task Refuse(HttpContext context, RateLimitFeature feature, ChargeOutcome outcome, int from) =>
+        outcome == ChargeOutcome.RateLimited
+            ? RateLimitRejection.WriteAsync(context, feature, from, feature.Count, metrics)
+            : QuotaRejection.WriteAsync(context, feature, outcome, metrics);
+
+    /// <summary>
+    /// Permits of small limits and quota units the refused request took went back to Redis: the client hears of the
+    /// refusal once they are back, so its next request, on any instance, finds them there.
+    /// </summary>
+    private async Task RefuseWhenGivenBackAsync(ValueTask givenBack, HttpContext context, RateLimitFeature feature, ChargeOutcome outcome, int from)
+    {
+        await givenBack;
+        await Refuse(context, feature, outcome, from);
     }
 
     private void Allowed(RateLimitFeature feature)

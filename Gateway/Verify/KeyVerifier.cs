@@ -87,6 +87,9 @@ internal sealed partial class KeyVerifier(
         var batch = new VerifyBatch { Count = LimitSlot.AfterIp };
         batch.Quotas.GivenBack = !input.Charge;
         var outcome = await charger.ChargeAsync(batch, key, policyName: null, input.Cost, LimitSlot.AfterIp, cancellationToken);
+
+        // What a refusal gave back to Redis is back before the caller hears of it.
+        await batch.GivenBackAsync();
         if (outcome == ChargeOutcome.RateLimited)
         {
             var refused = batch.LongestRefused(LimitSlot.AfterIp, batch.Count);
@@ -104,6 +107,7 @@ internal sealed partial class KeyVerifier(
         if (!input.Charge)
         {
             counter.Release(batch, LimitSlot.AfterIp, batch.Count);
+            await batch.GivenBackAsync();
             for (var i = 0; i < batch.Quotas.Count; i++)
             {
                 var charge = batch.Quotas.Charges[i];
