@@ -112,7 +112,7 @@ public sealed class UsageShutdownTests
             logs.AddTo(services);
             if (shutdownTimeout is { } timeout)
             {
-                // After the gateway's own 20 s, which would make the test wait that long.
+                // After the gateway's own 25 s, which would make the test wait that long.
                 services.PostConfigure<HostOptions>(o => o.ShutdownTimeout = timeout);
             }
         }, store: StoreKind.Redis, redisPrefix: _prefix);
