@@ -73,6 +73,18 @@ public sealed class StartupValidationTests
     }
 
     [Test]
+    public void Start_RouteIdReservedForVerifyUsage_FailsNamingIt()
+    {
+        // Usage counts verify calls that name no key under the route "(verify)"; a route of that id would share the row.
+        var settings = GatewayHost.Routes("http://127.0.0.1:1/", ("(verify)", "/v/{**rest}", []));
+
+        var ex = Assert.CatchAsync(async () => await GatewayHost.StartAsync(settings));
+
+        var message = string.Join(Environment.NewLine, StartupFailure.Describe(ex!));
+        Assert.That(message, Does.Contain("ReverseProxy:Routes:(verify)").And.Contain("reserved"));
+    }
+
+    [Test]
     public void Start_SeveralInvalidSettings_ReportsEveryOne()
     {
         var ex = Assert.CatchAsync<OptionsValidationException>(async () => await GatewayHost.StartAsync(new Dictionary<string, string?>

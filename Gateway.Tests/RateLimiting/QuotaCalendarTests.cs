@@ -135,6 +135,38 @@ public sealed class QuotaCalendarTests
         Assert.That(events.Thresholds, Is.EqualTo(new[] { 80, 100 }));
     }
 
+    [Test]
+    public async Task Quota_RaisedWithinThePeriod_ThresholdsOfTheNewLimitReportedAgain_ANewPeriodStartsAfresh()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2025, 6, 1, 0, 0, 0, TimeSpan.Zero));
+        var events = new RecordingEvents();
+        var counter = new LocalQuotaCounter(null, events, time);
+        var customer = new Customer("acme", "c", "C", null, null, new CustomerQuota(10, QuotaPeriod.Day), time.GetUtcNow(), time.GetUtcNow());
+        for (var i = 0; i < 12; i++)
+        {
+            await ChargeQuota(counter, customer, time);
+        }
+
+        // Raised to 20 with 10 used: the same counter (named by customer and period), crossed again at 16 and 20.
+        var raised = customer with { Quota = new CustomerQuota(20, QuotaPeriod.Day) };
+        var admitted = 0;
+        for (var i = 0; i < 12; i++)
+        {
+            admitted += await ChargeQuota(counter, raised, time) ? 1 : 0;
+        }
+
+        Assert.That(admitted, Is.EqualTo(10));
+        Assert.That(events.Thresholds, Is.EqualTo(new[] { 80, 100, 80, 100 }));
+
+        time.Advance(TimeSpan.FromDays(1));
+        for (var i = 0; i < 16; i++)
+        {
+            await ChargeQuota(counter, raised, time);
+        }
+
+        Assert.That(events.Thresholds, Is.EqualTo(new[] { 80, 100, 80, 100, 80 }), "a new day counts from zero");
+    }
+
     private static ApiKeyRecord Key(KeyCredits credits) => new()
     {
         Id = "key_1",

@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Gateway.Configuration;
 using Gateway.Tests.Common;
+using Gateway.Tests.Operators;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -124,6 +125,46 @@ public sealed class QuotaTests(StoreKind store) : UpstreamFixture
             using var patch = await _gateway.Admin.PatchAsJsonAsync("admin/orgs/acme/customers/c8", new { quota = new { limit, period = "month" } });
             Assert.That(patch.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         }
+    }
+
+    [Test]
+    public async Task CostZero_AdmittedWithQuotaOrCreditsUsedUp_VerifyAlike_TheRateLimitStillApplies()
+    {
+        await CreateCustomerAsync(new { id = "c0", name = "C0", plan = "free" });
+        var prepaid = (await _gateway.CreateKeyAsync("acme", new { name = "prepaid", credits = new { remaining = 1 } })).Str("key");
+        var metered = (await _gateway.CreateKeyAsync("acme", new { name = "metered", customerId = "c0" })).Str("key");
+        var limited = (await _gateway.CreateKeyAsync("acme", new { name = "limited", rateLimit = new { permitLimit = 1, window = "00:10:00" } })).Str("key");
+
+        Assert.That(await _gateway.StatusAsync(prepaid, "/api/x"), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.CodeAsync(prepaid, "/api/x"), Is.EqualTo("credits_exhausted"));
+        using (var free = await _gateway.CallAsync("/free/x", prepaid))
+        {
+            Assert.That(free.StatusCode, Is.EqualTo(HttpStatusCode.OK), "a free route is not refused by used-up credits");
+            Assert.That(free.Headers.GetValues("X-Credits-Remaining").Single(), Is.EqualTo("0"));
+        }
+
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.That(await _gateway.StatusAsync(metered, "/api/x"), Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        Assert.That(await _gateway.CodeAsync(metered, "/api/x"), Is.EqualTo("quota_exceeded"));
+        using (var free = await _gateway.CallAsync("/free/x", metered))
+        {
+            Assert.That(free.StatusCode, Is.EqualTo(HttpStatusCode.OK), "a free route is not refused by a used-up quota");
+            Assert.That(free.Headers.GetValues("X-Quota-Remaining").Single(), Is.EqualTo("0"));
+        }
+
+        using var verifier = await _gateway.OperatorAsync("free-verifier", "verifier", "acme");
+        foreach (var key in new[] { prepaid, metered })
+        {
+            using var verified = await verifier.PostAsJsonAsync("v1/keys/verify", new { key, cost = 0, charge = true });
+            var answer = await verified.Content.ReadAsStringAsync();
+            Assert.That(JsonNode.Parse(answer)!["valid"]!.GetValue<bool>(), Is.True, "a verify call with cost 0 alike: " + answer);
+        }
+
+        Assert.That(await _gateway.StatusAsync(limited, "/free/x"), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await _gateway.CodeAsync(limited, "/free/x"), Is.EqualTo("rate_limited"), "free is not unlimited");
     }
 
     [Test]
@@ -640,7 +681,7 @@ public sealed class QuotaTests(StoreKind store) : UpstreamFixture
 
     private Dictionary<string, string?> Settings()
     {
-        var config = GatewayHost.Routes(Upstream.Url, ("api", "/api/{**rest}", []), ("costly", "/costly/{**rest}", [("Cost", "3")]));
+        var config = GatewayHost.Routes(Upstream.Url, ("api", "/api/{**rest}", []), ("costly", "/costly/{**rest}", [("Cost", "3")]), ("free", "/free/{**rest}", [("Cost", "0")]));
         config["Gateway:Plans:free:Quota:Limit"] = "5";
         config["Gateway:Plans:free:Quota:Period"] = "month";
         config["Gateway:Plans:pro:RateLimit:PermitLimit"] = "2";

@@ -1,6 +1,7 @@
 using Gateway.Configuration;
 using Gateway.Domain;
 using Gateway.Http;
+using Gateway.Usage;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Configuration;
 
@@ -25,6 +26,12 @@ internal sealed class RouteMetadataValidator(IOptionsMonitor<GatewayOptions> opt
         if (!string.IsNullOrEmpty(route.AuthorizationPolicy) && !string.Equals(route.AuthorizationPolicy, "anonymous", StringComparison.OrdinalIgnoreCase))
         {
             errors.Add($"ReverseProxy:Routes:{route.RouteId}:AuthorizationPolicy is not supported: the gateway admits requests by API key (route Metadata Anonymous, Environment and RequiredScopes).");
+        }
+
+        // Usage counts the verify API's calls that name no key under this route id: a route of the same id would share its row.
+        if (string.Equals(route.RouteId, UsageCounters.VerifyRoute, StringComparison.Ordinal))
+        {
+            errors.Add($"ReverseProxy:Routes:{route.RouteId}: the route id {UsageCounters.VerifyRoute} is reserved (usage counts verify API calls under it); rename the route.");
         }
 
         if (!string.IsNullOrEmpty(route.CorsPolicy))

@@ -42,6 +42,13 @@ internal sealed class UsageCounters(TimeProvider time)
     [ThreadStatic]
     private static LastSubject? t_last;
 
+    /// <summary>
+    /// The route the verify API's calls without a key to name are counted under. In parentheses, which a route id of
+    /// the configuration could hold, so the proxy refuses a route of this id (RouteMetadataValidator): its requests
+    /// and verify calls would otherwise add up in one row of the routes report.
+    /// </summary>
+    internal const string VerifyRoute = "(verify)";
+
     private readonly ConcurrentDictionary<Subject, SubjectCounts> _subjects = new();
 
     /// <summary>
@@ -90,6 +97,29 @@ internal sealed class UsageCounters(TimeProvider time)
         else
         {
             Add(UsageSubjectKind.Route, context.ProxyFeature().Route.Config.RouteId, null, outcome);
+        }
+    }
+
+    /// <summary>
+    /// Counts a charged verify call (<c>POST /v1/keys/verify</c>) as a proxied request would be counted: under the key it
+    /// answered about, or, when it named none (<c>invalid_key</c>, <c>store_unavailable</c>), under <see cref="VerifyRoute"/>.
+    /// </summary>
+    /// <param name="code">The problem code it answered; null when valid.</param>
+    public void RecordVerify(string? keyId, string? orgId, string? code)
+    {
+        var outcome = code is null ? UsageOutcomes.AllowedIndex : UsageOutcomes.IndexOf(code);
+        if (outcome < 0)
+        {
+            return;
+        }
+
+        if (keyId is not null)
+        {
+            Add(UsageSubjectKind.Key, keyId, orgId, outcome);
+        }
+        else
+        {
+            Add(UsageSubjectKind.Route, VerifyRoute, null, outcome);
         }
     }
 

@@ -7,6 +7,7 @@ using Gateway.Keys;
 using Gateway.Observability;
 using Gateway.RateLimiting;
 using Gateway.Stores;
+using Gateway.Usage;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Verify;
@@ -19,7 +20,7 @@ internal sealed record VerifyInput(string Key, string? Environment, IReadOnlyLis
 /// (format, the key cache, <see cref="KeyCheck"/>, the key's allowed CIDRs when a client address is given, then
 /// the request stage's limits, quota and credits charged all together through <see cref="LimitCharger"/>). Without
 /// <c>charge</c> the limits are asked and their permits given back at once, so the answer says whether the
-/// request would be admitted without spending anything.
+/// request would be admitted without spending anything. A charged call is counted in usage as a proxied request.
 /// </summary>
 internal sealed partial class KeyVerifier(
     KeyResolver resolver,
@@ -27,6 +28,7 @@ internal sealed partial class KeyVerifier(
     IRateLimitCounter counter,
     LimitCharger charger,
     IQuotaCounter quotas,
+    UsageCounters counts,
     IOptionsMonitor<GatewayOptions> options,
     TimeProvider time,
     ILogger<KeyVerifier> logger)
@@ -34,8 +36,26 @@ internal sealed partial class KeyVerifier(
     private static readonly VerifyKeyResponse Unknown = Refusal(ProblemCodes.InvalidKey);
     private static readonly VerifyKeyResponse Unavailable = Refusal(ProblemCodes.StoreUnavailable);
 
+    // Read once, as the proxy pipeline reads Gateway:Usage:Enabled once when it is built.
+    private readonly UsageCounters? _counts = options.CurrentValue.Usage.Enabled ? counts : null;
+
     /// <param name="callerOrg">The caller's organization; a key of any other one answers exactly as an unknown key.</param>
     public async ValueTask<VerifyKeyResponse> VerifyAsync(VerifyInput input, string? callerOrg, CancellationToken cancellationToken)
+    {
+        var answer = await DecideAsync(input, callerOrg, cancellationToken);
+
+        // A charged call spends what a proxied request would (limits, quota, credits), so it is counted as one: else a
+        // customer billed from usage was billed less than its quota counted. Refusals too, which spend nothing, as the
+        // proxy's are. An uncharged call spends nothing and is not a request served: not counted.
+        if (input.Charge)
+        {
+            _counts?.RecordVerify(answer.KeyId, answer.OrgId, answer.Code);
+        }
+
+        return answer;
+    }
+
+    private async ValueTask<VerifyKeyResponse> DecideAsync(VerifyInput input, string? callerOrg, CancellationToken cancellationToken)
     {
         // A malformed key or a failed checksum never reaches the cache or the store.
         if (!ApiKeyFormat.IsWellFormed(input.Key))

@@ -6,6 +6,7 @@ using Gateway.Domain;
 using Gateway.Keys;
 using Gateway.RateLimiting;
 using Gateway.Stores;
+using Gateway.Usage;
 using Gateway.Verify;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -52,6 +53,7 @@ public class VerifyBenchmarks
             counter,
             charger,
             quotas,
+            new UsageCounters(time),
             options,
             time,
             NullLogger<KeyVerifier>.Instance);
