@@ -49,6 +49,24 @@ internal static class StoreMigration
                 return 1;
             }
 
+            // Checked before anything is read: a file that is no store (or a damaged one) ended in an unhandled
+            // SqliteException and its stack trace, or, where the store wrapped it, in "Redis did not answer".
+            try
+            {
+                var version = SqliteBackup.Verify(Path.GetFullPath(path));
+                if (version != SqliteGatewayStore.SchemaVersion)
+                {
+                    await error.WriteLineAsync(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"'{Path.GetFullPath(path)}' has schema version {version}; migrate-store reads version {SqliteGatewayStore.SchemaVersion}: start this gateway version on it once (it upgrades the schema), stop it, then run migrate-store."));
+                    return 1;
+                }
+            }
+            catch (BackupException ex)
+            {
+                await error.WriteLineAsync(ex.Message);
+                return 1;
+            }
+
             var sourceOptions = Options.Create(new GatewayOptions { Store = { Path = path } });
             var source = new SqliteGatewayStore(sourceOptions);
             using var redis = RedisConnection.Connect(result.GetValue(to)!, TimeSpan.FromSeconds(5));
@@ -70,11 +88,29 @@ internal static class StoreMigration
                     new RedisWebhookStore(redis, targetOptions),
                     redis.GetDatabase(),
                     targetOptions.Value.Store.RedisPrefix,
+                    result.GetValue(keepRedis),
                     cancellationToken);
                 progress.Start(MigrationProgress.Keys);
-                var total = await CopyAsync(source, target, result.GetValue(keepRedis), progress, cancellationToken);
+                var total = await CopyAsync(source, target, result.GetValue(keepRedis), features.CustomerConflicts, progress, cancellationToken);
                 var code = await ReportAsync(total, output, error);
                 await output.WriteLineAsync(features.Summary());
+                await output.WriteLineAsync("Usage history (GET .../usage) is not copied: on Redis it starts from the move; read it from the SQLite gateway or a backup for the time before.");
+                foreach (var kept in features.CustomersKeptRedis)
+                {
+                    await output.WriteLineAsync($"  kept Redis's record of customer {kept}; the SQLite change is dropped.");
+                }
+
+                if (features.CustomerConflicts.Count > 0)
+                {
+                    await error.WriteLineAsync($"{features.CustomerConflicts.Count} customers were not copied: they changed in SQLite and on Redis since the last copy, and Redis's record was left as it is.");
+                    foreach (var (orgId, id) in features.CustomerConflicts)
+                    {
+                        await error.WriteLineAsync($"  conflict: customer {orgId}/{id}");
+                    }
+
+                    await error.WriteLineAsync("Make the SQLite-side changes you still want through the admin API of the gateways on Redis, then run again with --keep-redis to settle these customers as Redis has them.");
+                    code = ConflictExitCode;
+                }
                 if (features.TokensNameTaken.Count > 0)
                 {
                     await error.WriteLineAsync($"{features.TokensNameTaken.Count} admin tokens were not copied: a live token on Redis has their name.");
@@ -115,7 +151,8 @@ internal static class StoreMigration
     internal static string AclRules(string prefix) =>
         $"resetkeys ~{prefix}* resetchannels &{prefix}* -@all +@connection +@read +@write +eval +evalsha +script|load +publish +subscribe +unsubscribe +time -@dangerous +info +cluster|nodes";
 
-    internal static async Task<CopyTotals> CopyAsync(IGatewayStore source, RedisGatewayStore target, bool keepRedisOnConflict, MigrationProgress progress, CancellationToken cancellationToken)
+    /// <param name="heldBackCustomers">Customers left in conflict: their audit entries wait for the run that copies or settles them, so Redis's log shows only changes Redis holds.</param>
+    internal static async Task<CopyTotals> CopyAsync(IGatewayStore source, RedisGatewayStore target, bool keepRedisOnConflict, IReadOnlySet<(string OrgId, string Id)> heldBackCustomers, MigrationProgress progress, CancellationToken cancellationToken)
     {
         var total = new CopyTotals();
         foreach (var org in await source.ListOrganizationsAsync(cancellationToken))
@@ -132,6 +169,7 @@ internal static class StoreMigration
             }
             while (cursor is not null);
 
+            audit.RemoveAll(e => CustomerAudit.CustomerId(e) is { } customer && heldBackCustomers.Contains((org.Id, customer)));
             audit.Reverse();
             total.Add(await target.ImportAsync(org, keys, audit, keepRedisOnConflict, cancellationToken));
         }
@@ -166,7 +204,7 @@ internal static class StoreMigration
             await error.WriteLineAsync(partWay);
             await error.WriteLineAsync(
                 "Nothing copied is undone. Running migrate-store again is safe: it copies what is missing and nothing twice "
-                + "(keys by their record of the copy, counters raised to the SQLite count, never added up). Until a run completes, "
+                + "(keys by their record of the copy, counters by the SQLite count last carried). Until a run completes, "
                 + "the Redis store is incomplete: do not move gateways to it yet.");
         }
     }

@@ -13,8 +13,11 @@ namespace Gateway.Cli;
 /// The part of <c>migrate-store</c> beyond orgs, keys and audit: operator (admin API) tokens, customers, webhook
 /// endpoints with their delivery history and pending deliveries, and quota and credit counters. Without them a gateway moved to Redis would lock its operators out (their tokens unknown), drop every
 /// customer's quota and plan (keys naming a customer nobody registered are unlimited) and stop sending webhooks.
-/// Each item is created on Redis when missing and otherwise left as Redis has it (Redis is where changes are made
-/// once gateways run on it), with one exception: a token revoked in SQLite is revoked on Redis too.
+/// Tokens, webhooks and deliveries are created on Redis when missing and otherwise left as Redis has them (Redis is
+/// where changes are made once gateways run on it), except that a token revoked in SQLite is revoked on Redis too.
+/// Customers follow the keys' rule (changed only in SQLite since the last copy: updated or deleted on Redis), counters
+/// carry SQLite's change since the last copy, and the marks of events sent once per key (<c>key.expiring</c>) come along.
+/// Usage history is not copied.
 /// </summary>
 internal static class StoreMigrationFeatures
 {
@@ -26,13 +29,14 @@ internal static class StoreMigrationFeatures
         IGatewayStore source,
         IOperatorTokenStore sourceTokens,
         ICustomerStore sourceCustomers,
-        IWebhookStore sourceWebhooks,
+        SqliteWebhookStore sourceWebhooks,
         SqliteQuotaCounterStore sourceCounters,
         RedisOperatorTokenStore targetTokens,
-        ICustomerStore targetCustomers,
-        IWebhookStore targetWebhooks,
+        RedisCustomerStore targetCustomers,
+        RedisWebhookStore targetWebhooks,
         IDatabase targetDatabase,
         string redisPrefix,
+        bool keepRedisOnConflict,
         CancellationToken cancellationToken)
     {
         var total = new FeatureTotals();
@@ -40,10 +44,12 @@ internal static class StoreMigrationFeatures
         progress.Start(MigrationProgress.Counters);
 
         // What customers and keys used of their quotas and credits this period: without it a move to Redis would
-        // hand every customer a fresh month and every prepaid key its credits again.
+        // hand every customer a fresh month and every prepaid key its credits again. Run again, SQLite's change since
+        // the last copy is what is carried: raising Redis's count to SQLite's dropped credits added in SQLite (they
+        // lower its count), and setting it to SQLite's would undo what gateways on Redis counted meanwhile.
         foreach (var (partition, used, expiresAt) in await sourceCounters.ListAsync(DateTimeOffset.UtcNow, cancellationToken))
         {
-            await RedisSharedQuotaStore.RaiseAsync(targetDatabase, redisPrefix, partition, used, expiresAt);
+            await RedisSharedQuotaStore.CarryAsync(targetDatabase, redisPrefix, partition, used, expiresAt);
             total.Counters++;
         }
 
@@ -71,18 +77,14 @@ internal static class StoreMigrationFeatures
         foreach (var org in await source.ListOrganizationsAsync(cancellationToken))
         {
             progress.At(org.Id);
-            foreach (var customer in await sourceCustomers.ListAsync(org.Id, cancellationToken))
+            // By the keys' rule (a record of the copy tells which side changed): a customer renamed in SQLite since the
+            // last run was left as it was while the rename's audit entry was copied, so Redis's log told of a change Redis did not hold.
+            var customers = await sourceCustomers.ListAsync(org.Id, cancellationToken);
+            var gone = (await targetCustomers.CopiedIdsAsync(org.Id, cancellationToken)).Except(customers.Select(c => c.Id), StringComparer.Ordinal).ToList();
+            foreach (var (id, customer) in customers.Select(c => (c.Id, (Customer?)c)).Concat(gone.Select(id => (id, (Customer?)null))))
             {
-                try
-                {
-                    // No entry of its own: the organization's audit log, copied with it, has the customer's.
-                    await targetCustomers.CreateAsync(customer, null, cancellationToken);
-                    total.CustomersCreated++;
-                }
-                catch (StoreConflictException)
-                {
-                    total.CustomersAlreadyThere++;
-                }
+                var outcome = await targetCustomers.ImportAsync(org.Id, id, customer, keepRedisOnConflict, cancellationToken);
+                total.Count(org.Id, id, outcome);
             }
 
             foreach (var webhook in await sourceWebhooks.ListAsync(org.Id, cancellationToken))
@@ -101,6 +103,17 @@ internal static class StoreMigrationFeatures
             }
         }
 
+        // "Already sent" marks (key.expiring goes once per key): without them the first scan on Redis sent each again.
+        var now = DateTimeOffset.UtcNow;
+        foreach (var (mark, at) in await sourceWebhooks.ListMarksAsync(cancellationToken))
+        {
+            var keepFor = KeyExpiryScanner.MarkNeededUntil(mark, at) - now;
+            if (keepFor > TimeSpan.Zero && await targetWebhooks.CopyMarkAsync(mark, at, keepFor))
+            {
+                total.MarksCopied++;
+            }
+        }
+
         return total;
     }
 
@@ -110,7 +123,7 @@ internal static class StoreMigrationFeatures
     /// old gateway can tell the repeat); one Redis has is left as Redis has it. The newest <see cref="DeliveriesPerWebhook"/>
     /// per webhook, what Redis keeps.
     /// </summary>
-    private static async Task CopyDeliveriesAsync(IWebhookStore source, IWebhookStore target, string webhookId, FeatureTotals total, CancellationToken cancellationToken)
+    private static async Task CopyDeliveriesAsync(SqliteWebhookStore source, RedisWebhookStore target, string webhookId, FeatureTotals total, CancellationToken cancellationToken)
     {
         var deliveries = await source.ListDeliveriesAsync(webhookId, null, DeliveriesPerWebhook, cancellationToken);
         foreach (var delivery in deliveries.Reverse())
@@ -147,6 +160,16 @@ internal static class StoreMigrationFeatures
 
         public int CustomersAlreadyThere { get; set; }
 
+        public int CustomersUpdated { get; set; }
+
+        public int CustomersDeleted { get; set; }
+
+        /// <summary>Customers changed on both sides since the last copy: left as Redis has them, their audit entries held back.</summary>
+        public HashSet<(string OrgId, string Id)> CustomerConflicts { get; } = [];
+
+        /// <summary>Such conflicts settled in Redis's favour (<c>--keep-redis</c>).</summary>
+        public List<string> CustomersKeptRedis { get; } = [];
+
         public int WebhooksCreated { get; set; }
 
         public int WebhooksAlreadyThere { get; set; }
@@ -159,10 +182,38 @@ internal static class StoreMigrationFeatures
 
         public int Counters { get; set; }
 
+        public int MarksCopied { get; set; }
+
+        public void Count(string orgId, string id, CustomerImport outcome)
+        {
+            switch (outcome)
+            {
+                case CustomerImport.Created:
+                    CustomersCreated++;
+                    break;
+                case CustomerImport.Updated:
+                    CustomersUpdated++;
+                    break;
+                case CustomerImport.Deleted:
+                    CustomersDeleted++;
+                    break;
+                case CustomerImport.Conflict:
+                    CustomerConflicts.Add((orgId, id));
+                    break;
+                case CustomerImport.KeptRedis:
+                    CustomersAlreadyThere++;
+                    CustomersKeptRedis.Add($"{orgId}/{id}");
+                    break;
+                default:
+                    CustomersAlreadyThere++;
+                    break;
+            }
+        }
+
         public string Summary() => string.Create(CultureInfo.InvariantCulture,
             $"Admin tokens: {TokensCreated} created, {TokensAlreadyThere} already in Redis, {TokensRevoked} revoked on Redis as in SQLite, {TokensNameTaken.Count} not copied (name taken). "
-            + $"Customers: {CustomersCreated} created, {CustomersAlreadyThere} already in Redis. "
-            + $"Webhooks: {WebhooksCreated} created, {WebhooksAlreadyThere} already in Redis; deliveries: {DeliveriesCopied} copied ({DeliveriesPending} pending, delivered from Redis on), {DeliveriesAlreadyThere} already in Redis. "
-            + $"Quota and credit counters: {Counters} copied (raised on Redis to at least the SQLite count).");
+            + $"Customers: {CustomersCreated} created, {CustomersAlreadyThere} already in Redis (left as Redis has them), {CustomersUpdated} updated and {CustomersDeleted} deleted as in SQLite, {CustomerConflicts.Count} in conflict. "
+            + $"Webhooks: {WebhooksCreated} created, {WebhooksAlreadyThere} already in Redis; deliveries: {DeliveriesCopied} copied ({DeliveriesPending} pending, delivered from Redis on), {DeliveriesAlreadyThere} already in Redis; {MarksCopied} marks of events sent once per key copied. "
+            + $"Quota and credit counters: {Counters} copied (SQLite's change since the last copy added to Redis's count).");
     }
 }

@@ -26,6 +26,21 @@ internal static class CustomerAudit
         return new AuditEntry(AuditIds.New(), customer.OrgId, null, action, actor, at, Changes(before, after), AuditCaller.Current);
     }
 
+    /// <summary>The customer an entry of this log is about; null for an entry that is not a customer's.</summary>
+    public static string? CustomerId(AuditEntry entry)
+    {
+        if (entry.KeyId is not null || entry.Changes is null || !entry.Action.StartsWith("customer.", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        using var changes = JsonDocument.Parse(entry.Changes);
+        return changes.RootElement.TryGetProperty("customerId", out var id)
+            && (id.TryGetProperty("after", out var side) && side.ValueKind == JsonValueKind.String || id.TryGetProperty("before", out side) && side.ValueKind == JsonValueKind.String)
+            ? side.GetString()
+            : null;
+    }
+
     /// <summary>Whether an update changes anything worth an entry.</summary>
     public static bool Changed(Customer before, Customer after) =>
         Fields(before).Zip(Fields(after)).Any(pair => pair.First.Value != pair.Second.Value);

@@ -42,6 +42,23 @@ internal sealed partial class KeyExpiryScanner(
         }
     }
 
+    private const string MarkPrefix = "expiring:";
+
+    /// <summary>
+    /// Until when a mark recorded at <paramref name="at"/> must go on refusing a second send, for <c>migrate-store</c>
+    /// copying marks to a store that keeps them for a time of their own: a <c>key.expiring</c> mark matters until its key
+    /// has expired (the scan skips expired keys), and is kept a day beyond, as the scanner keeps its own. A mark of
+    /// another form is kept 30 days.
+    /// </summary>
+    internal static DateTimeOffset MarkNeededUntil(string mark, DateTimeOffset at)
+    {
+        var colon = mark.LastIndexOf(':');
+        return mark.StartsWith(MarkPrefix, StringComparison.Ordinal)
+            && long.TryParse(mark.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var expiresMs)
+            ? DateTimeOffset.FromUnixTimeMilliseconds(expiresMs) + TimeSpan.FromDays(1)
+            : at + TimeSpan.FromDays(30);
+    }
+
     public async Task ScanAsync(CancellationToken cancellationToken)
     {
         var within = options.CurrentValue.ExpiringWithin;
@@ -61,7 +78,7 @@ internal sealed partial class KeyExpiryScanner(
                     continue;
                 }
 
-                var mark = $"expiring:{key.Id}:{expires.ToUnixTimeMilliseconds()}";
+                var mark = MarkPrefix + $"{key.Id}:{expires.ToUnixTimeMilliseconds()}";
                 if (await store.MarkOnceAsync(mark, now, within + TimeSpan.FromDays(1), cancellationToken))
                 {
                     await publisher.PublishKeyAsync(org.Id, WebhookEvents.KeyExpiring, key, cancellationToken);

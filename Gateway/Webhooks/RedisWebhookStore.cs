@@ -225,6 +225,13 @@ internal sealed class RedisWebhookStore(IConnectionMultiplexer redis, IOptions<G
     public Task<bool> MarkOnceAsync(string mark, DateTimeOffset now, TimeSpan keepFor, CancellationToken cancellationToken) =>
         Db.StringSetAsync(_root + "mark:" + mark, now.ToUnixTimeMilliseconds(), keepFor, When.NotExists);
 
+    /// <summary>
+    /// A mark copied by <c>migrate-store</c>, kept for <paramref name="keepFor"/>; false when Redis had it already
+    /// (a mark set on Redis stays as it is).
+    /// </summary>
+    internal Task<bool> CopyMarkAsync(string mark, DateTimeOffset at, TimeSpan keepFor) =>
+        Db.StringSetAsync(_root + "mark:" + mark, at.ToUnixTimeMilliseconds(), keepFor, When.NotExists);
+
     public Task AuditAsync(AuditEntry entry, CancellationToken cancellationToken) =>
         Db.StreamAddAsync(_storeKeys.OrgAudit(entry.OrgId), "e", JsonSerializer.Serialize(entry, RedisJsonContext.Default.AuditEntry));
 

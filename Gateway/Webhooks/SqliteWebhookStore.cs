@@ -179,6 +179,22 @@ internal sealed class SqliteWebhookStore(IOptions<GatewayOptions> options) : IWe
         return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture) > 0;
     }
 
+    /// <summary>Every mark with the time it was recorded, for <c>migrate-store</c>.</summary>
+    internal async Task<IReadOnlyList<(string Mark, DateTimeOffset At)>> ListMarksAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT mark, at FROM webhook_marks;";
+        var marks = new List<(string, DateTimeOffset)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            marks.Add((reader.GetString(0), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1))));
+        }
+
+        return marks;
+    }
+
     public async Task AuditAsync(AuditEntry entry, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);

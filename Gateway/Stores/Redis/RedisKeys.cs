@@ -65,6 +65,9 @@ internal sealed class RedisKeys(string prefix)
     /// <summary>The counter of one quota or credit partition (an integer), under its own hash tag.</summary>
     public RedisKey QuotaCounter(string partition) => new(Prefix + "q:{" + partition + "}");
 
+    /// <summary>The embedded store's count of a quota or credit partition that <c>migrate-store</c> last carried over (same hash tag).</summary>
+    public RedisKey QuotaCopied(string partition) => new(Prefix + "q:{" + partition + "}:copied");
+
     /// <summary>A console session ended by sign-out (the SHA-256 of its CSRF token), until its cookie's own end.</summary>
     public RedisKey EndedAdminSession(string sessionId) => _root.Append("ended-session:" + sessionId);
 }

@@ -32,14 +32,28 @@ internal static class RedisQuotaScripts
         return {grant, before, used}
         """;
 
-    // KEYS[1] the counter. ARGV: used, expireAtMs (0: none). Never lowers the counter.
-    public const string Raise = """
-        local value = tonumber(redis.call('GET', KEYS[1]) or '0')
-        if tonumber(ARGV[1]) > value then
-          redis.call('SET', KEYS[1], ARGV[1])
+    // KEYS[1] the counter, KEYS[2] the SQLite count the last copy carried. ARGV: the SQLite count, expireAtMs (0: none).
+    // With a record of the last copy, SQLite's change since is applied to Redis's count: usage counted there goes up
+    // by it, credits added there (a lower count) bring it down, and what Redis counted meanwhile stays. Without one
+    // (a counter Redis counted on its own, or one copied before the record existed) the higher count wins.
+    public const string Carry = """
+        local value = redis.call('GET', KEYS[1])
+        local copied = redis.call('GET', KEYS[2])
+        local used = tonumber(ARGV[1])
+        if not value then
+          redis.call('SET', KEYS[1], used)
+        elseif copied then
+          local delta = used - tonumber(copied)
+          if delta ~= 0 then
+            redis.call('INCRBY', KEYS[1], delta)
+          end
+        elseif used > tonumber(value) then
+          redis.call('SET', KEYS[1], used)
         end
+        redis.call('SET', KEYS[2], used)
         if tonumber(ARGV[2]) > 0 then
           redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+          redis.call('PEXPIREAT', KEYS[2], ARGV[2])
         end
         return 1
         """;

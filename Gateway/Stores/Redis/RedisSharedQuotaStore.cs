@@ -46,10 +46,14 @@ internal sealed class RedisSharedQuotaStore(IConnectionMultiplexer redis, IOptio
     private Task<T> Bounded<T>(Func<CancellationToken, Task<T>> call) => circuit is null ? call(default) : circuit.RunAsync(call);
 
     /// <summary>
-    /// Raises a counter on Redis to at least <paramref name="used"/> (never lowers it), for <c>migrate-store</c>
-    /// copying the embedded store's counters: running it again counts nothing twice. Redis failures are not mapped:
-    /// the command reports them itself.
+    /// Carries an embedded store's counter over for <c>migrate-store</c>: the first copy sets Redis's count, a later one
+    /// adds what SQLite's count moved since the copy before (up for usage, down for credits added there), so what gateways
+    /// on Redis counted meanwhile is kept and nothing is counted twice. The SQLite count carried is kept beside the counter
+    /// (<see cref="RedisKeys.QuotaCopied"/>), expiring with it. Redis failures are not mapped: the command reports them itself.
     /// </summary>
-    internal static Task RaiseAsync(IDatabase db, string redisPrefix, string partition, long used, DateTimeOffset? expiresAt) =>
-        db.ScriptEvaluateAsync(RedisQuotaScripts.Raise, [new RedisKeys(redisPrefix).QuotaCounter(partition)], [used, expiresAt?.ToUnixTimeMilliseconds() ?? 0]);
+    internal static Task CarryAsync(IDatabase db, string redisPrefix, string partition, long used, DateTimeOffset? expiresAt)
+    {
+        var keys = new RedisKeys(redisPrefix);
+        return db.ScriptEvaluateAsync(RedisQuotaScripts.Carry, [keys.QuotaCounter(partition), keys.QuotaCopied(partition)], [used, expiresAt?.ToUnixTimeMilliseconds() ?? 0]);
+    }
 }
