@@ -3,7 +3,6 @@ using Gateway.Configuration;
 using Gateway.Hosting;
 using Gateway.Tests.Common;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -178,7 +177,7 @@ public sealed class RouteMetadataTests : UpstreamFixture
         // The scope taken away while route a still requires it: refused, as a start with that file is, so keys can
         // still be given the scope the route asks for.
         await File.WriteAllTextAsync(file, WithoutRead + Route + " }");
-        ReloadFile(configuration, file);
+        configuration.ReloadFile(file);
 
         Assert.That(monitor.CurrentValue.Scopes, Does.Contain("read").And.Not.Contain("billing"), "the previous settings stay in force");
         Assert.That(gateway.Errors, Does.Contain("Ignored a configuration reload").And.Contain("ReverseProxy:Routes:a:Metadata:RequiredScopes").And.Contain("'read'"));
@@ -202,16 +201,16 @@ public sealed class RouteMetadataTests : UpstreamFixture
         for (var round = 0; round < 2; round++)
         {
             await File.WriteAllTextAsync(file, WithoutRead + " }");
-            ReloadFile(configuration, file);
+            configuration.ReloadFile(file);
             Assert.That(monitor.CurrentValue.Scopes, Does.Contain("billing").And.Not.Contain("read"), () => $"round {round}: {gateway.Errors}");
             await Eventually.HoldsAsync(async () => await gateway.StatusAsync(reader, "/a/x") == HttpStatusCode.NotFound, TimeSpan.FromSeconds(10), () => $"round {round}: {gateway.Errors}");
 
             await File.WriteAllTextAsync(file, WithRead + Route + " }");
-            ReloadFile(configuration, file);
+            configuration.ReloadFile(file);
             Assert.That(monitor.CurrentValue.Scopes, Does.Contain("read").And.Not.Contain("billing"), () => $"round {round}: {gateway.Errors}");
             await Eventually.HoldsAsync(async () => await gateway.StatusAsync(reader, "/a/x") == HttpStatusCode.OK, TimeSpan.FromSeconds(10), () => $"round {round}: {gateway.Errors}");
 
-            ReloadFile(configuration, file);
+            configuration.ReloadFile(file);
         }
 
         Assert.That(gateway.Errors, Does.Not.Contain("Ignored a configuration reload"));
@@ -226,15 +225,6 @@ public sealed class RouteMetadataTests : UpstreamFixture
         await File.WriteAllTextAsync(file, WithRead + Route + " }");
         return file;
     }
-
-    /// <summary>
-    /// One change event, as the file watcher raises for an edit of the file. <see cref="IConfigurationRoot.Reload"/>
-    /// raises one per file source and one of its own, so each section would get a second look in the other order.
-    /// </summary>
-    private static void ReloadFile(IConfigurationRoot configuration, string file) =>
-        configuration.Providers.OfType<JsonConfigurationProvider>()
-            .Single(p => p.Source.FileProvider?.GetFileInfo(p.Source.Path!).PhysicalPath == file)
-            .Load();
 
     private Task<GatewayHost> StartReadingAsync(string file) => GatewayHost.StartAsync(
         GatewayHost.Routes(Upstream.Url, ("api", "/api/{**rest}", [])),
