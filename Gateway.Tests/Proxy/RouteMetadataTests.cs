@@ -11,6 +11,11 @@ namespace Gateway.Tests.Proxy;
 /// <summary>A route metadata key the gateway does not know (a misspelt <c>RequiredScope</c>) never leaves a route open.</summary>
 public sealed class RouteMetadataTests : UpstreamFixture
 {
+    // Three scopes, replacing the test defaults' three; route a requires read.
+    private const string WithRead = """{ "Gateway": { "Scopes": [ "read", "write", "admin" ] }""";
+    private const string WithoutRead = """{ "Gateway": { "Scopes": [ "billing", "write", "admin" ] }""";
+    private const string Route = """, "ReverseProxy": { "Routes": { "a": { "ClusterId": "upstream", "Match": { "Path": "/a/{**rest}" }, "Metadata": { "RequiredScopes": "read" } } } }""";
+
     [TestCase("RequiredScope", "admin")]
     [TestCase("Anonymus", "false")]
     [TestCase("RateLimit", "tight")]
@@ -158,6 +163,72 @@ public sealed class RouteMetadataTests : UpstreamFixture
         Assert.That((await GatewayHost.ProblemAsync(response)).Str("code"), Is.EqualTo("no_healthy_upstream"));
         Assert.That(response.Headers.Contains("X-RateLimit-Limit"), Is.True, "the limits' headers, as on every answer after the limits");
     }
+
+    [Test]
+    public async Task Reload_RemovesAScopeARouteStillRequires_RefusedAndTheScopeStaysInForce()
+    {
+        var file = await ScopeFileAsync();
+        await using var gateway = await StartReadingAsync(file);
+        await gateway.CreateOrgAsync("acme");
+        var reader = (await gateway.CreateKeyAsync("acme", new { name = "r", scopes = new[] { "read" } })).Str("key");
+        var configuration = (IConfigurationRoot)gateway.Services.GetRequiredService<IConfiguration>();
+        var monitor = gateway.Services.GetRequiredService<IOptionsMonitor<GatewayOptions>>();
+
+        // The scope taken away while route a still requires it: refused, as a start with that file is, so keys can
+        // still be given the scope the route asks for.
+        await File.WriteAllTextAsync(file, WithoutRead + Route + " }");
+        configuration.ReloadFile(file);
+
+        Assert.That(monitor.CurrentValue.Scopes, Does.Contain("read").And.Not.Contain("billing"), "the previous settings stay in force");
+        Assert.That(gateway.Errors, Does.Contain("Ignored a configuration reload").And.Contain("ReverseProxy:Routes:a:Metadata:RequiredScopes").And.Contain("'read'"));
+        Assert.That((await gateway.CreateKeyAsync("acme", new { name = "r2", scopes = new[] { "read" } })).Str("key"), Does.StartWith("gw_"));
+        Assert.That(await gateway.StatusAsync(reader, "/a/x"), Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    [Test]
+    public async Task Reload_ScopeAndARouteRequiringItChangedTogether_AcceptedInEitherOrder()
+    {
+        var file = await ScopeFileAsync();
+        await using var gateway = await StartReadingAsync(file);
+        await gateway.CreateOrgAsync("acme");
+        var reader = (await gateway.CreateKeyAsync("acme", new { name = "r", scopes = new[] { "read" } })).Str("key");
+        var configuration = (IConfigurationRoot)gateway.Services.GetRequiredService<IConfiguration>();
+        var monitor = gateway.Services.GetRequiredService<IOptionsMonitor<GatewayOptions>>();
+
+        // The route and its scope taken away together, and brought back together: accepted, whichever of the two
+        // sections reloads first. They take turns (each change runs the listeners in the reverse order of the one
+        // before), so each round begins on the other foot: the unchanged reload at the end of a round shifts it by one.
+        for (var round = 0; round < 2; round++)
+        {
+            await File.WriteAllTextAsync(file, WithoutRead + " }");
+            configuration.ReloadFile(file);
+            Assert.That(monitor.CurrentValue.Scopes, Does.Contain("billing").And.Not.Contain("read"), () => $"round {round}: {gateway.Errors}");
+            await Eventually.HoldsAsync(async () => await gateway.StatusAsync(reader, "/a/x") == HttpStatusCode.NotFound, TimeSpan.FromSeconds(10), () => $"round {round}: {gateway.Errors}");
+
+            await File.WriteAllTextAsync(file, WithRead + Route + " }");
+            configuration.ReloadFile(file);
+            Assert.That(monitor.CurrentValue.Scopes, Does.Contain("read").And.Not.Contain("billing"), () => $"round {round}: {gateway.Errors}");
+            await Eventually.HoldsAsync(async () => await gateway.StatusAsync(reader, "/a/x") == HttpStatusCode.OK, TimeSpan.FromSeconds(10), () => $"round {round}: {gateway.Errors}");
+
+            configuration.ReloadFile(file);
+        }
+
+        Assert.That(gateway.Errors, Does.Not.Contain("Ignored a configuration reload"));
+    }
+
+    /// <summary>A file with the scopes read, write, admin and route a (a file, so that a reload can take a route away).</summary>
+    private static async Task<string> ScopeFileAsync()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "gw-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var file = Path.Combine(directory, "scopes.json");
+        await File.WriteAllTextAsync(file, WithRead + Route + " }");
+        return file;
+    }
+
+    private Task<GatewayHost> StartReadingAsync(string file) => GatewayHost.StartAsync(
+        GatewayHost.Routes(Upstream.Url, ("api", "/api/{**rest}", [])),
+        configure: config => config.AddJsonFile(file, optional: false, reloadOnChange: false));
 
     /// <summary>The limit route w answers under (its policy's while it has one), or null when there is no route w.</summary>
     private static async Task<string?> PolicyLimitAsync(GatewayHost gateway, string key)

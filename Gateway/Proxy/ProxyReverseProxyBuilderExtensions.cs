@@ -19,14 +19,15 @@ public static class ProxyReverseProxyBuilderExtensions
 
     /// <summary>
     /// Refuses route metadata the gateway would misread when the routes load, and a reload of the <c>Gateway</c>
-    /// settings that takes away a rate-limit policy a route in force names.
+    /// settings that takes away a rate-limit policy a route in force names or a scope one requires.
     /// </summary>
     /// <param name="proxy">The <c>ReverseProxy</c> section the routes are loaded from.</param>
     internal static IReverseProxyBuilder AddGatewayRouteValidation(this IReverseProxyBuilder builder, IConfiguration proxy)
     {
-        var inForce = new RoutePoliciesInForce(proxy);
+        var inForce = new RoutesInForce(proxy);
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigChangeListener>(inForce));
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>>(new RoutePolicyCoverageValidator(inForce, proxy)));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>>(new RouteScopeCoverageValidator(inForce, proxy)));
         return builder.AddConfigFilter<RouteMetadataValidator>();
     }
 }

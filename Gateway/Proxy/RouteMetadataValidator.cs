@@ -75,7 +75,7 @@ internal sealed class RouteMetadataValidator(IOptionsMonitor<GatewayOptions> opt
         {
             foreach (var scope in RoutePolicy.SplitScopes(scopes))
             {
-                if (!KeyRules.IsKnownScope(scope, gateway.Scopes))
+                if (!KeyRules.IsKnownScope(scope, gateway.Scopes) && !ComesWithThisReload(o => KeyRules.IsKnownScope(scope, o.Scopes)))
                 {
                     errors.Add($"{prefix}:{RoutePolicy.RequiredScopesKey} names '{scope}', which is not in Gateway:Scopes.");
                 }
@@ -85,7 +85,7 @@ internal sealed class RouteMetadataValidator(IOptionsMonitor<GatewayOptions> opt
         if (metadata.TryGetValue(RoutePolicy.RateLimitPolicyKey, out var policy)
             && !string.IsNullOrWhiteSpace(policy)
             && !gateway.RateLimits.Policies.ContainsKey(policy.Trim())
-            && !ComesWithThisReload(policy.Trim()))
+            && !ComesWithThisReload(o => o.RateLimits.Policies.ContainsKey(policy.Trim())))
         {
             errors.Add($"{prefix}:{RoutePolicy.RateLimitPolicyKey} names '{policy}', which is not under Gateway:RateLimits:Policies.");
         }
@@ -105,14 +105,14 @@ internal sealed class RouteMetadataValidator(IOptionsMonitor<GatewayOptions> opt
 
     /// <summary>
     /// One edit of the file reloads the routes and the <c>Gateway</c> settings in either order, so a route naming a policy
-    /// the same edit adds may be checked before the settings bringing it are in force. It counts if those settings are
-    /// valid (a reload of invalid ones is refused, and the policy never comes).
+    /// or requiring a scope the same edit adds may be checked before the settings bringing it are in force. It counts if
+    /// those settings are valid (a reload of invalid ones is refused, and the policy or scope never comes).
     /// </summary>
-    private bool ComesWithThisReload(string policy)
+    private bool ComesWithThisReload(Func<GatewayOptions, bool> holds)
     {
         try
         {
-            return factory.Create(Options.DefaultName).RateLimits.Policies.ContainsKey(policy);
+            return holds(factory.Create(Options.DefaultName));
         }
         catch (Exception ex) when (ex is OptionsValidationException or InvalidOperationException)
         {

@@ -11,16 +11,16 @@ namespace Gateway.Proxy;
 /// where a start with the same file is refused.
 /// </summary>
 /// <param name="proxy">The <c>ReverseProxy</c> section YARP loads its routes from.</param>
-internal sealed class RoutePolicyCoverageValidator(RoutePoliciesInForce inForce, IConfiguration proxy) : IValidateOptions<GatewayOptions>
+internal sealed class RoutePolicyCoverageValidator(RoutesInForce inForce, IConfiguration proxy) : IValidateOptions<GatewayOptions>
 {
     private readonly IConfigurationSection _routes = proxy.GetSection("Routes");
 
     public ValidateOptionsResult Validate(string? name, GatewayOptions options)
     {
         List<string>? errors = null;
-        foreach (var (routeId, policy, fromConfiguration) in inForce.Named)
+        foreach (var (routeId, route, fromConfiguration) in inForce.Routes)
         {
-            if (options.RateLimits.Policies.ContainsKey(policy))
+            if (route.RateLimitPolicy is not { } policy || options.RateLimits.Policies.ContainsKey(policy))
             {
                 continue;
             }
