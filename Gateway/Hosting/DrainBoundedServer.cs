@@ -25,11 +25,15 @@ internal sealed class DrainBoundedServer(IServer server, ShutdownBudget budget) 
 
     public void Dispose() => server.Dispose();
 
-    /// <summary>Wraps the registered server, Kestrel's or a host's own, in the drain bound.</summary>
+    /// <summary>
+    /// Wraps Kestrel in the drain bound. A host's own server (ASP.NET Core's TestServer, which callers reach by casting
+    /// <see cref="IServer"/>) is left as it is: it has no connections to drain.
+    /// </summary>
     public static void Decorate(IServiceCollection services)
     {
         var registered = services.LastOrDefault(static d => d.ServiceType == typeof(IServer) && !d.IsKeyedService);
-        if (registered is null || registered.Lifetime != ServiceLifetime.Singleton)
+        if (registered is null || registered.Lifetime != ServiceLifetime.Singleton
+            || registered.ImplementationType?.Namespace?.StartsWith("Microsoft.AspNetCore.Server.Kestrel", StringComparison.Ordinal) != true)
         {
             return;
         }
