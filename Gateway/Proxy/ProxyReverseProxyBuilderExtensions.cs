@@ -26,8 +26,7 @@ public static class ProxyReverseProxyBuilderExtensions
     {
         var inForce = new RoutesInForce(proxy);
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigChangeListener>(inForce));
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>>(new RoutePolicyCoverageValidator(inForce, proxy)));
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>>(new RouteScopeCoverageValidator(inForce, proxy)));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>>(new RouteCoverageValidator(inForce, proxy)));
         return builder.AddConfigFilter<RouteMetadataValidator>();
     }
 }

@@ -5,7 +5,7 @@ namespace Gateway.Proxy;
 
 /// <summary>
 /// The routes in force that name a rate-limit policy or require scopes, as YARP last applied them, for the checks of a
-/// <c>Gateway</c> reload against them (<see cref="RoutePolicyCoverageValidator"/>, <see cref="RouteScopeCoverageValidator"/>).
+/// <c>Gateway</c> reload against them (<see cref="RouteCoverageValidator"/>).
 /// Empty until the first routes are applied, so at start the route check itself (<see cref="RouteMetadataValidator"/>)
 /// is the one that names a missing policy or scope.
 /// </summary>
